@@ -1,0 +1,1 @@
+//! Property-based fuzz suites of the wire layer and the dispatcher.

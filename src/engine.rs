@@ -1,0 +1,425 @@
+//! `Engine`: the one public door into the deterministic core.
+//!
+//! `step(Input) -> Vec<Output>` is a pure state transition: everything that can
+//! differ between runs enters as an [`Input`], everything done to the world leaves
+//! as an [`Output`]. Virtual time advances by [`MESSAGE_STEP_NS`] for every complete
+//! message and every connect or disconnect, never by read sizes, and otherwise only
+//! through [`Input::AdvanceTo`]. Sessions live in a `BTreeMap` keyed by client, so
+//! events are broadcast in client order. `digest` is the sha256 of the bincode
+//! encoding of the whole state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::machine::clock::VirtualTime;
+use crate::machine::config::MachineConfig;
+use crate::machine::{Effect, Machine};
+use crate::qmp::dispatch;
+use crate::qmp::session::{ClientId, FdHandle, Mode, Session};
+use crate::wire::message::{self, Timestamp};
+
+/// Virtual time that passes for each complete message, connect and disconnect.
+pub const MESSAGE_STEP_NS: u64 = 1_000_000;
+/// Most clients connected at once.
+pub const CLIENTS_MAX: usize = 64;
+
+/// Something that happened in the world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    /// A client connected to monitor `monitor` (index into the config's monitors).
+    Connect {
+        /// The new client's id (never reused).
+        client: ClientId,
+        /// Which monitor.
+        monitor: u32,
+    },
+    /// Bytes arrived from a client.
+    Bytes {
+        /// From whom.
+        client: ClientId,
+        /// What.
+        data: Vec<u8>,
+    },
+    /// A descriptor arrived (SCM_RIGHTS) just before the next bytes.
+    Fd {
+        /// From whom.
+        client: ClientId,
+        /// The edge's handle for it.
+        fd: FdHandle,
+    },
+    /// A client hung up.
+    Disconnect {
+        /// Who.
+        client: ClientId,
+    },
+    /// Let virtual time pass to `at`, firing due timers.
+    AdvanceTo {
+        /// The new virtual time.
+        at: VirtualTime,
+    },
+    /// The process received a terminating signal.
+    Signal {
+        /// Which.
+        signal: Signal,
+    },
+}
+
+/// Terminating signals QEMU handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Signal {
+    /// SIGINT.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP.
+    Hangup,
+}
+
+/// Something the edge must do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Output {
+    /// Write bytes to a client.
+    Send {
+        /// To whom.
+        client: ClientId,
+        /// What.
+        data: Vec<u8>,
+    },
+    /// A machine side effect.
+    Effect(Effect),
+    /// Exit the process with this status (after flushing output).
+    Exit {
+        /// Exit status.
+        code: i32,
+    },
+}
+
+/// The state `digest` and `snapshot` cover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineState {
+    /// The VM.
+    pub machine: Machine,
+    /// Connected clients.
+    pub sessions: BTreeMap<ClientId, Session>,
+    /// Set once an `Exit` output was produced.
+    pub exited: Option<i32>,
+}
+
+/// The deterministic core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    state: EngineState,
+}
+
+impl Engine {
+    /// A machine built from `config`, no clients, virtual time zero.
+    pub fn new(config: MachineConfig) -> Self {
+        Engine {
+            state: EngineState {
+                machine: Machine::new(config),
+                sessions: BTreeMap::new(),
+                exited: None,
+            },
+        }
+    }
+
+    /// An engine from saved state.
+    pub fn from_state(state: EngineState) -> Self {
+        Engine { state }
+    }
+
+    /// The state.
+    pub fn state(&self) -> &EngineState {
+        &self.state
+    }
+
+    /// The VM.
+    pub fn machine(&self) -> &Machine {
+        &self.state.machine
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> VirtualTime {
+        self.state.machine.clock.now()
+    }
+
+    /// The earliest pending timer, for the edge's clock driver.
+    pub fn next_deadline(&self) -> Option<VirtualTime> {
+        self.state.machine.clock.next_deadline()
+    }
+
+    /// The exit status, once the machine has exited.
+    pub fn exited(&self) -> Option<i32> {
+        self.state.exited
+    }
+
+    /// The bincode encoding of the state.
+    pub fn encode_state(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(&self.state, bincode::config::standard())
+            .expect("engine state is plain data and always encodes")
+    }
+
+    /// sha256 of the state's bincode encoding, lowercase hex.
+    pub fn digest(&self) -> String {
+        let hash = Sha256::digest(self.encode_state());
+        hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Applies one input.
+    pub fn step(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.state.exited.is_some() {
+            return out;
+        }
+        match input {
+            Input::Connect { client, monitor } => self.connect(client, monitor, &mut out),
+            Input::Bytes { client, data } => self.bytes(client, &data, &mut out),
+            Input::Fd { client, fd } => self.fd(client, fd),
+            Input::Disconnect { client } => self.disconnect(client),
+            Input::AdvanceTo { at } => self.state.machine.advance_to(at),
+            Input::Signal { signal: _ } => {
+                self.state
+                    .machine
+                    .requests
+                    .push(crate::machine::Request::Shutdown { force_exit: true });
+                self.state.machine.run_requests();
+            }
+        }
+        self.flush(&mut out);
+        out
+    }
+
+    fn tick(&mut self) {
+        let t = self.now().plus_ns(MESSAGE_STEP_NS);
+        self.state.machine.advance_to(t);
+    }
+
+    fn connect(&mut self, client: ClientId, monitor: u32, out: &mut Vec<Output>) {
+        self.tick();
+        if self.state.sessions.len() >= CLIENTS_MAX || self.state.sessions.contains_key(&client) {
+            return;
+        }
+        self.state.sessions.insert(client, Session::new(monitor));
+        out.push(Output::Send {
+            client,
+            data: message::greeting("").into_bytes(),
+        });
+    }
+
+    fn disconnect(&mut self, client: ClientId) {
+        self.tick();
+        if let Some(session) = self.state.sessions.remove(&client) {
+            if let Some(fd) = session.pending_fd {
+                self.state
+                    .machine
+                    .effects
+                    .push(Effect::CloseFd { fd: fd.0 });
+            }
+        }
+    }
+
+    fn fd(&mut self, client: ClientId, fd: FdHandle) {
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            self.state
+                .machine
+                .effects
+                .push(Effect::CloseFd { fd: fd.0 });
+            return;
+        };
+        if let Some(old) = session.pending_fd.replace(fd) {
+            self.state
+                .machine
+                .effects
+                .push(Effect::CloseFd { fd: old.0 });
+        }
+    }
+
+    fn bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            return;
+        };
+        let frames = session.framer.feed(data);
+        for frame in frames {
+            if self.state.exited.is_some() {
+                break;
+            }
+            self.tick();
+            let Some(session) = self.state.sessions.get_mut(&client) else {
+                return;
+            };
+            let replies = dispatch::handle_frame(&mut self.state.machine, session, client, frame);
+            // Events queued inside the handler (STOP, RESUME) precede the response.
+            self.broadcast_events(out);
+            for line in replies.lines {
+                out.push(Output::Send {
+                    client,
+                    data: line.into_bytes(),
+                });
+            }
+            self.state.machine.run_requests();
+            self.flush(out);
+        }
+    }
+
+    fn broadcast_events(&mut self, out: &mut Vec<Output>) {
+        let epoch_s = self.state.machine.config.epoch_s;
+        for event in self.state.machine.events.drain() {
+            let ts = timestamp(epoch_s, event.at);
+            let line = message::event_raw(&event.name, event.data_json.as_deref(), ts);
+            for (client, session) in &self.state.sessions {
+                if session.mode == Mode::Command {
+                    out.push(Output::Send {
+                        client: *client,
+                        data: line.clone().into_bytes(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<Output>) {
+        self.broadcast_events(out);
+        out.extend(self.state.machine.effects.drain(..).map(Output::Effect));
+        if let (Some(code), None) = (self.state.machine.exit_code, self.state.exited) {
+            self.state.exited = Some(code);
+            out.push(Output::Exit { code });
+        }
+    }
+}
+
+/// An event timestamp: the configured epoch plus virtual time.
+pub fn timestamp(epoch_s: i64, at: VirtualTime) -> Timestamp {
+    let secs = i64::try_from(at.0 / VirtualTime::NS_PER_S).unwrap_or(i64::MAX);
+    let micros = i64::try_from((at.0 % VirtualTime::NS_PER_S) / 1000).unwrap_or(0);
+    Timestamp {
+        seconds: epoch_s.saturating_add(secs),
+        microseconds: micros,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(out: &[Output]) -> Vec<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { data, .. } => {
+                    Some(String::from_utf8_lossy(data).trim_end().to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn negotiated() -> Engine {
+        let mut e = Engine::new(MachineConfig::default());
+        e.step(Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        });
+        e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+        });
+        e
+    }
+
+    #[test]
+    fn connect_sends_greeting() {
+        let mut e = Engine::new(MachineConfig::default());
+        let out = e.step(Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        });
+        assert_eq!(
+            sent(&out),
+            [
+                r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 14, "major": 0}, "package": ""}, "capabilities": []}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_event_precedes_return() {
+        let mut e = negotiated();
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"stop"}"#.to_vec(),
+        });
+        assert_eq!(
+            sent(&out),
+            [
+                r#"{"timestamp": {"seconds": 1300000000, "microseconds": 3000}, "event": "STOP"}"#,
+                r#"{"return": {}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn quit_returns_then_shutdown_then_exit() {
+        let mut e = negotiated();
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"quit"}"#.to_vec(),
+        });
+        assert_eq!(sent(&out)[0], r#"{"return": {}}"#);
+        assert!(sent(&out)[1].contains(r#""event": "SHUTDOWN""#));
+        assert_eq!(out.last(), Some(&Output::Exit { code: 0 }));
+    }
+
+    #[test]
+    fn split_reads_give_same_bytes_and_digest() {
+        let script = br#"{"execute":"stop"} {"execute":"cont","id":1}"#;
+        let mut whole = negotiated();
+        let a = whole.step(Input::Bytes {
+            client: ClientId(1),
+            data: script.to_vec(),
+        });
+        let mut split = negotiated();
+        let b: Vec<Output> = script
+            .iter()
+            .flat_map(|b| {
+                split.step(Input::Bytes {
+                    client: ClientId(1),
+                    data: vec![*b],
+                })
+            })
+            .collect();
+        assert_eq!(a, b);
+        assert_eq!(whole.digest(), split.digest());
+    }
+
+    #[test]
+    fn events_skip_clients_in_negotiation() {
+        let mut e = negotiated();
+        e.step(Input::Connect {
+            client: ClientId(2),
+            monitor: 0,
+        });
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"stop"}"#.to_vec(),
+        });
+        assert!(out.iter().all(|o| !matches!(
+            o,
+            Output::Send {
+                client: ClientId(2),
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn different_inputs_give_different_digest() {
+        let mut a = negotiated();
+        let b = negotiated();
+        a.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"stop"}"#.to_vec(),
+        });
+        assert_ne!(a.digest(), b.digest());
+    }
+}

@@ -1,0 +1,138 @@
+//! Virtual time and the timer queue.
+//!
+//! `VirtualTime` is nanoseconds since machine start. Timers are keyed
+//! `(deadline, seq)` in a `BTreeMap`, so two timers due at the same instant fire in
+//! the order they were set. Time only moves when the engine is told to
+//! ([`Clock::advance_to`]), madsim's "advance to the next deadline". No wall clock.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::timers::Timer;
+
+/// Most timers pending at once.
+pub const TIMERS_MAX: usize = 4096;
+
+/// Nanoseconds since machine start.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct VirtualTime(pub u64);
+
+impl VirtualTime {
+    /// Nanoseconds in a second.
+    pub const NS_PER_S: u64 = 1_000_000_000;
+
+    /// This time plus a duration, saturating.
+    #[must_use]
+    pub fn plus_ns(self, ns: u64) -> VirtualTime {
+        VirtualTime(self.0.saturating_add(ns))
+    }
+}
+
+/// Why a timer could not be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClockError {
+    /// [`TIMERS_MAX`] timers are already pending.
+    #[error("Too many pending timers (limit {TIMERS_MAX})")]
+    TooManyTimers,
+}
+
+/// The virtual clock with its timer queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Clock {
+    now: VirtualTime,
+    seq: u64,
+    timers: BTreeMap<(VirtualTime, u64), Timer>,
+}
+
+impl Clock {
+    /// The current virtual time.
+    pub fn now(&self) -> VirtualTime {
+        self.now
+    }
+
+    /// Sets a timer `delay_ns` from now.
+    pub fn schedule(&mut self, delay_ns: u64, timer: Timer) -> Result<(), ClockError> {
+        if self.timers.len() >= TIMERS_MAX {
+            return Err(ClockError::TooManyTimers);
+        }
+        let key = (self.now.plus_ns(delay_ns), self.seq);
+        self.seq += 1;
+        self.timers.insert(key, timer);
+        Ok(())
+    }
+
+    /// Removes every pending timer matching `pred`.
+    pub fn cancel(&mut self, pred: impl Fn(&Timer) -> bool) {
+        self.timers.retain(|_, t| !pred(t));
+    }
+
+    /// Whether a timer matching `pred` is pending.
+    pub fn is_pending(&self, pred: impl Fn(&Timer) -> bool) -> bool {
+        self.timers.values().any(pred)
+    }
+
+    /// The earliest pending deadline.
+    pub fn next_deadline(&self) -> Option<VirtualTime> {
+        self.timers.keys().next().map(|(t, _)| *t)
+    }
+
+    /// Takes the earliest timer due at or before `limit`, moving `now` to its
+    /// deadline. Call repeatedly, then [`Clock::advance_to`] the limit.
+    pub fn pop_due(&mut self, limit: VirtualTime) -> Option<Timer> {
+        let (&key, _) = self.timers.iter().next()?;
+        if key.0 > limit {
+            return None;
+        }
+        let timer = self
+            .timers
+            .remove(&key)
+            .expect("key was just read from the map");
+        self.now = self.now.max(key.0);
+        Some(timer)
+    }
+
+    /// Moves `now` forward to `t` (never backward).
+    pub fn advance_to(&mut self, t: VirtualTime) {
+        self.now = self.now.max(t);
+    }
+
+    /// Number of pending timers.
+    pub fn pending(&self) -> usize {
+        self.timers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_deadline_fires_in_set_order() {
+        let mut c = Clock::default();
+        c.schedule(10, Timer::GuestPowerOff).unwrap();
+        c.schedule(10, Timer::Reset).unwrap();
+        assert_eq!(c.pop_due(VirtualTime(10)), Some(Timer::GuestPowerOff));
+        assert_eq!(c.pop_due(VirtualTime(10)), Some(Timer::Reset));
+        assert_eq!(c.now(), VirtualTime(10));
+    }
+
+    #[test]
+    fn timer_not_due_stays() {
+        let mut c = Clock::default();
+        c.schedule(10, Timer::Reset).unwrap();
+        assert_eq!(c.pop_due(VirtualTime(9)), None);
+        assert_eq!(c.next_deadline(), Some(VirtualTime(10)));
+    }
+
+    #[test]
+    fn timers_at_limit_then_past_it() {
+        let mut c = Clock::default();
+        for _ in 0..TIMERS_MAX {
+            c.schedule(1, Timer::Reset).unwrap();
+        }
+        assert_eq!(c.schedule(1, Timer::Reset), Err(ClockError::TooManyTimers));
+    }
+}

@@ -1,0 +1,273 @@
+//! `MachineConfig`: everything the command line decides about the VM, as plain data.
+//!
+//! The CLI (`src/cli`) fills it; the machine model is built from it; a trace header
+//! stores it, so replay needs neither the command line nor the files it named
+//! (disk image probes are stored here too). Order of every list is command-line
+//! order. No I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// Default RAM size in MiB (0.14's `DEFAULT_RAM_SIZE`).
+pub const RAM_MB_DEFAULT: u64 = 128;
+/// Default epoch for event timestamps: 2011-03-13T07:06:40Z, as in the QMP docs.
+pub const EPOCH_S_DEFAULT: i64 = 1_300_000_000;
+/// Largest `-smp` count (0.14's pc machine `max_cpus`).
+pub const SMP_CPUS_MAX: u32 = 255;
+
+/// The whole configuration of one VM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineConfig {
+    /// `-name`.
+    pub name: Option<String>,
+    /// `-uuid`, lowercase canonical form.
+    pub uuid: Option<String>,
+    /// `-m`, in MiB.
+    pub ram_mb: u64,
+    /// `-smp` CPU count.
+    pub smp: u32,
+    /// `-S`: do not start the CPUs.
+    pub start_paused: bool,
+    /// `-M`/`-machine` type.
+    pub machine: String,
+    /// `-cpu` model.
+    pub cpu_model: Option<String>,
+    /// `-enable-kvm` (and not `-no-kvm`).
+    pub kvm: bool,
+    /// `-drive`, `-hda`..`-hdd`, `-cdrom`, `-fda`/`-fdb`, in command-line order.
+    pub drives: Vec<DriveConfig>,
+    /// `-device`, in order.
+    pub devices: Vec<OptionList>,
+    /// `-netdev`, in order.
+    pub netdevs: Vec<OptionList>,
+    /// `-net`, in order (first value is the kind: nic, user, tap, socket, none...).
+    pub nets: Vec<OptionList>,
+    /// `-vnc` display string.
+    pub vnc: Option<String>,
+    /// `-spice` options.
+    pub spice: Option<OptionList>,
+    /// `-balloon` (`none` or `virtio[,addr=...]`).
+    pub balloon: Option<OptionList>,
+    /// `-incoming` URI.
+    pub incoming: Option<String>,
+    /// Character devices in creation order (monitors' own chardevs included).
+    pub chardevs: Vec<ChardevConfig>,
+    /// Monitors (`-qmp`, `-monitor`, `-mon`), in order.
+    pub monitors: Vec<MonitorConfig>,
+    /// `-serial` specs (empty means the default).
+    pub serials: Vec<String>,
+    /// `-parallel` specs (empty means the default).
+    pub parallels: Vec<String>,
+    /// `-nodefaults`.
+    pub nodefaults: bool,
+    /// `-nographic`.
+    pub nographic: bool,
+    /// `-no-shutdown`.
+    pub no_shutdown: bool,
+    /// `-no-reboot`.
+    pub no_reboot: bool,
+    /// `-usb`.
+    pub usb: bool,
+    /// `-boot` spec.
+    pub boot: Option<String>,
+    /// `-rtc` spec.
+    pub rtc: Option<String>,
+    /// `-watchdog` model.
+    pub watchdog: Option<String>,
+    /// `-watchdog-action`.
+    pub watchdog_action: Option<String>,
+    /// Seed of the machine's one rng.
+    pub seed: u64,
+    /// Seconds since the Unix epoch at virtual time zero (event timestamps).
+    pub epoch_s: i64,
+    /// Whether `x-` extension commands are enabled.
+    pub extensions: bool,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        MachineConfig {
+            name: None,
+            uuid: None,
+            ram_mb: RAM_MB_DEFAULT,
+            smp: 1,
+            start_paused: false,
+            machine: "pc".to_owned(),
+            cpu_model: None,
+            kvm: false,
+            drives: Vec::new(),
+            devices: Vec::new(),
+            netdevs: Vec::new(),
+            nets: Vec::new(),
+            vnc: None,
+            spice: None,
+            balloon: None,
+            incoming: None,
+            chardevs: Vec::new(),
+            monitors: Vec::new(),
+            serials: Vec::new(),
+            parallels: Vec::new(),
+            nodefaults: false,
+            nographic: false,
+            no_shutdown: false,
+            no_reboot: false,
+            usb: false,
+            boot: None,
+            rtc: None,
+            watchdog: None,
+            watchdog_action: None,
+            seed: 0,
+            epoch_s: EPOCH_S_DEFAULT,
+            extensions: false,
+        }
+    }
+}
+
+/// A QEMU option list (`driver,key=value,key2=value2`) in the order written.
+/// A bare first item (no `=`) is stored under the key given by the option's
+/// "implied" name (for example `driver` for `-device`, `type` for `-netdev`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OptionList {
+    /// `(key, value)` pairs in order; a flag without `=` has value `"on"`.
+    pub items: Vec<(String, String)>,
+}
+
+impl OptionList {
+    /// The last value of a key (QEMU's `qemu_opt_get`: later settings win).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.items
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, key: &str, value: &str) {
+        self.items.push((key.to_owned(), value.to_owned()));
+    }
+}
+
+/// One drive from `-drive` or a shorthand option.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DriveConfig {
+    /// The `-drive` options (`file`, `if`, `index`, `media`, `format`, `readonly`,
+    /// `id`, `x-virtual`, `x-size`...), shorthands already expanded.
+    pub opts: OptionList,
+    /// What probing the image file found, when a file was named.
+    pub probe: Option<ImageProbe>,
+}
+
+/// What a read-only probe of an image file found. Made at the edge, stored as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageProbe {
+    /// The file could not be opened.
+    Missing,
+    /// The file opened and was recognised.
+    Found(ImageInfo),
+}
+
+/// A disk image's visible properties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// Format driver name (`raw`, `qcow2`).
+    pub format: String,
+    /// Virtual size in bytes.
+    pub size_bytes: u64,
+    /// Backing file named in the header.
+    pub backing_file: Option<String>,
+    /// Whether the image is encrypted.
+    pub encrypted: bool,
+}
+
+/// A character device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChardevConfig {
+    /// The label (`-chardev id=`, or `compat_monitorN`, `serialN`, `parallelN`).
+    pub label: String,
+    /// The backend.
+    pub backend: ChardevBackend,
+}
+
+/// Character device backends qmpsim knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChardevBackend {
+    /// A unix stream socket.
+    Unix {
+        /// Socket path.
+        path: String,
+        /// Listen (`server`) rather than connect.
+        server: bool,
+        /// Wait for a first client before starting (`server` without `nowait`).
+        wait: bool,
+    },
+    /// A TCP socket.
+    Tcp {
+        /// Host to bind or connect.
+        host: String,
+        /// Port.
+        port: String,
+        /// Listen rather than connect.
+        server: bool,
+        /// Wait for a first client before starting.
+        wait: bool,
+        /// Telnet framing.
+        telnet: bool,
+    },
+    /// The process's stdin/stdout.
+    Stdio,
+    /// A graphical virtual console.
+    Vc,
+    /// Discards output.
+    Null,
+    /// A pseudo terminal.
+    Pty,
+    /// Another backend shown by its filename only (file:, pipe:, udp:...).
+    Other(String),
+}
+
+impl ChardevBackend {
+    /// The `filename` query-chardev and `info chardev` show.
+    pub fn filename(&self) -> String {
+        match self {
+            ChardevBackend::Unix { path, server, .. } => {
+                format!("unix:{path}{}", if *server { ",server" } else { "" })
+            }
+            ChardevBackend::Tcp {
+                host,
+                port,
+                server,
+                telnet,
+                ..
+            } => format!(
+                "{}:{host}:{port}{}",
+                if *telnet { "telnet" } else { "tcp" },
+                if *server { ",server" } else { "" }
+            ),
+            ChardevBackend::Stdio => "stdio".to_owned(),
+            ChardevBackend::Vc => "vc".to_owned(),
+            ChardevBackend::Null => "null".to_owned(),
+            ChardevBackend::Pty => "pty".to_owned(),
+            ChardevBackend::Other(s) => s.clone(),
+        }
+    }
+}
+
+/// A monitor on a character device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorConfig {
+    /// Label of the chardev it runs on (an entry of `MachineConfig::chardevs`).
+    pub chardev: String,
+    /// QMP (`control`) or HMP (`readline`).
+    pub mode: MonitorMode,
+    /// `pretty=on`.
+    pub pretty: bool,
+}
+
+/// Monitor flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MonitorMode {
+    /// QMP.
+    Control,
+    /// The human monitor.
+    Readline,
+}

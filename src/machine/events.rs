@@ -1,0 +1,75 @@
+//! The machine's outgoing event queue. Events are appended in the order they
+//! happen, stamped with virtual time, and drained by the engine after every step,
+//! which broadcasts them to the monitors in command mode.
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::VirtualTime;
+
+/// Most events queued within one step; more means a runaway loop in the model.
+pub const EVENTS_QUEUED_MAX: usize = 1024;
+
+/// One event: a 0.14 event name and its data as ordered `(key, value)` JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened.
+    pub at: VirtualTime,
+    /// The 0.14 event name (`STOP`, `RESUME`, ...).
+    pub name: String,
+    /// The `data` member, already serialized in 0.14's format, if any.
+    pub data_json: Option<String>,
+}
+
+/// Pending events, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EventQueue {
+    pending: Vec<Event>,
+    /// Events dropped because the queue was full (reported, never silent).
+    pub dropped: u64,
+}
+
+impl EventQueue {
+    /// Appends an event, or counts it as dropped past [`EVENTS_QUEUED_MAX`].
+    pub fn push(&mut self, event: Event) {
+        if self.pending.len() >= EVENTS_QUEUED_MAX {
+            self.dropped += 1;
+            return;
+        }
+        self.pending.push(event);
+    }
+
+    /// Takes every pending event.
+    pub fn drain(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev() -> Event {
+        Event {
+            at: VirtualTime(0),
+            name: "STOP".into(),
+            data_json: None,
+        }
+    }
+
+    #[test]
+    fn queue_at_limit_then_past_it_counts_drop() {
+        let mut q = EventQueue::default();
+        for _ in 0..EVENTS_QUEUED_MAX {
+            q.push(ev());
+        }
+        assert_eq!(q.dropped, 0);
+        q.push(ev());
+        assert_eq!(q.dropped, 1);
+        assert_eq!(q.drain().len(), EVENTS_QUEUED_MAX);
+    }
+}

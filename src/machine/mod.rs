@@ -1,0 +1,248 @@
+//! The VM model: configuration, run state, virtual clock, timers, the seeded rng,
+//! the event queue and the devices, all plain serde data in one [`Machine`].
+//!
+//! Nothing here does I/O. Side effects leave as [`Effect`] values; events are queued
+//! for the engine to broadcast; "main loop" requests (reset, shutdown, power-down)
+//! are queued and run by the engine after the command's response, as 0.14's main
+//! loop does. Every collection is a `Vec` or `BTreeMap`, so iteration order is part
+//! of the data.
+
+pub mod clock;
+pub mod config;
+pub mod events;
+pub mod rng;
+pub mod timers;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{QDict, QObject};
+use clock::{Clock, VirtualTime};
+use config::MachineConfig;
+use events::{Event, EventQueue};
+use rng::Rng;
+use timers::Timer;
+
+/// Whether the VCPUs run, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunState {
+    /// Executing guest code.
+    Running,
+    /// Stopped by `-S`, `stop`, or an error/watchdog action.
+    Paused,
+    /// Waiting for an incoming migration (`-incoming`).
+    InMigrate,
+    /// The guest shut down and `-no-shutdown` kept QEMU alive.
+    Shutdown,
+}
+
+impl RunState {
+    /// Whether `query-status` reports `running: true`.
+    pub fn is_running(self) -> bool {
+        match self {
+            RunState::Running => true,
+            RunState::Paused | RunState::InMigrate | RunState::Shutdown => false,
+        }
+    }
+}
+
+/// Work 0.14 defers to its main loop: it runs after the current command's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// `qemu_system_reset_request`.
+    Reset,
+    /// `qemu_system_shutdown_request` (guest power-off, `quit`, a signal).
+    Shutdown {
+        /// Exit even with `-no-shutdown` (`quit` clears it).
+        force_exit: bool,
+    },
+    /// `qemu_system_powerdown_request` (ACPI power button).
+    Powerdown,
+}
+
+/// A side effect for the edge to carry out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Close a passed file descriptor the machine no longer holds.
+    CloseFd {
+        /// The edge's handle of the descriptor.
+        fd: u64,
+    },
+}
+
+/// The whole VM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    /// The configuration it was built from.
+    pub config: MachineConfig,
+    /// Virtual time and timers.
+    pub clock: Clock,
+    /// The one rng.
+    pub rng: Rng,
+    /// Run state.
+    pub run_state: RunState,
+    /// Events waiting to be broadcast.
+    pub events: EventQueue,
+    /// Main-loop requests waiting to run.
+    pub requests: Vec<Request>,
+    /// Effects waiting for the edge.
+    pub effects: Vec<Effect>,
+    /// Set once the machine has decided to exit, with the status.
+    pub exit_code: Option<i32>,
+}
+
+impl Machine {
+    /// Builds the machine a configuration describes, at virtual time zero.
+    pub fn new(config: MachineConfig) -> Self {
+        let run_state = if config.incoming.is_some() {
+            RunState::InMigrate
+        } else if config.start_paused {
+            RunState::Paused
+        } else {
+            RunState::Running
+        };
+        Machine {
+            rng: Rng::new(config.seed),
+            config,
+            clock: Clock::default(),
+            run_state,
+            events: EventQueue::default(),
+            requests: Vec::new(),
+            effects: Vec::new(),
+            exit_code: None,
+        }
+    }
+
+    /// Queues an event stamped with the current virtual time.
+    pub fn emit(&mut self, name: &str, data: Option<QDict>) {
+        let data_json = data.map(|d| QObject::Dict(d).to_json());
+        self.events.push(Event {
+            at: self.clock.now(),
+            name: name.to_owned(),
+            data_json,
+        });
+    }
+
+    /// `vm_stop`: stops the VCPUs; emits STOP if they were running.
+    pub fn vm_stop(&mut self) {
+        match self.run_state {
+            RunState::Running => {
+                self.run_state = RunState::Paused;
+                self.emit("STOP", None);
+            }
+            RunState::Paused | RunState::InMigrate | RunState::Shutdown => {}
+        }
+    }
+
+    /// `vm_start`: starts the VCPUs; emits RESUME if they were stopped.
+    pub fn vm_start(&mut self) {
+        match self.run_state {
+            RunState::Running => {}
+            RunState::Paused | RunState::InMigrate | RunState::Shutdown => {
+                self.run_state = RunState::Running;
+                self.emit("RESUME", None);
+            }
+        }
+    }
+
+    /// Runs the queued main-loop requests, in order.
+    pub fn run_requests(&mut self) {
+        while !self.requests.is_empty() {
+            let request = self.requests.remove(0);
+            self.run_request(request);
+        }
+    }
+
+    fn run_request(&mut self, request: Request) {
+        match request {
+            Request::Reset => {
+                if self.config.no_reboot {
+                    self.shutdown(false);
+                } else {
+                    self.emit("RESET", None);
+                }
+            }
+            Request::Shutdown { force_exit } => self.shutdown(force_exit),
+            Request::Powerdown => self.emit("POWERDOWN", None),
+        }
+    }
+
+    fn shutdown(&mut self, force_exit: bool) {
+        self.emit("SHUTDOWN", None);
+        if self.config.no_shutdown && !force_exit {
+            self.vm_stop();
+            self.run_state = RunState::Shutdown;
+        } else {
+            self.exit_code = Some(0);
+        }
+    }
+
+    /// Carries out a timer that fell due.
+    pub fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::GuestPowerOff => self.requests.push(Request::Shutdown { force_exit: false }),
+            Timer::Reset => self.requests.push(Request::Reset),
+        }
+        self.run_requests();
+    }
+
+    /// Advances virtual time to `t`, firing every timer due on the way, in order.
+    pub fn advance_to(&mut self, t: VirtualTime) {
+        while let Some(timer) = self.clock.pop_due(t) {
+            self.fire(timer);
+        }
+        self.clock.advance_to(t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_when_running_emits_stop() {
+        let mut m = Machine::new(MachineConfig::default());
+        m.vm_stop();
+        assert_eq!(
+            m.events
+                .drain()
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>(),
+            ["STOP"]
+        );
+    }
+
+    #[test]
+    fn stop_when_paused_emits_nothing() {
+        let mut m = Machine::new(MachineConfig {
+            start_paused: true,
+            ..MachineConfig::default()
+        });
+        m.vm_stop();
+        assert!(m.events.is_empty());
+    }
+
+    #[test]
+    fn reset_with_no_reboot_shuts_down() {
+        let mut m = Machine::new(MachineConfig {
+            no_reboot: true,
+            ..MachineConfig::default()
+        });
+        m.requests.push(Request::Reset);
+        m.run_requests();
+        assert_eq!(m.exit_code, Some(0));
+    }
+
+    #[test]
+    fn guest_shutdown_with_no_shutdown_stops_and_stays() {
+        let mut m = Machine::new(MachineConfig {
+            no_shutdown: true,
+            ..MachineConfig::default()
+        });
+        m.requests.push(Request::Shutdown { force_exit: false });
+        m.run_requests();
+        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["SHUTDOWN", "STOP"]);
+        assert_eq!(m.exit_code, None);
+    }
+}

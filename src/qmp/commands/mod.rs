@@ -1,0 +1,35 @@
+//! QMP command handlers, grouped by area. Each handler takes the [`Ctx`] and the
+//! checked arguments and returns the `return` value or a [`QmpError`]. Handlers
+//! change the machine, queue events and effects on it, and never do I/O.
+
+pub mod info;
+pub mod runstate;
+
+use crate::machine::Machine;
+use crate::qmp::session::{ClientId, Session};
+use crate::wire::{QDict, QObject, QmpError};
+
+/// What a handler sees.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The VM.
+    pub machine: &'a mut Machine,
+    /// The calling client's session.
+    pub session: &'a mut Session,
+    /// The calling client.
+    pub client: ClientId,
+    /// Extra responses to send after the main one, without id (0.14's balloon
+    /// quirk is the only user).
+    pub followups: Vec<QObject>,
+}
+
+/// A handler's outcome: the `return` value or an error.
+pub type HandlerResult = Result<QObject, QmpError>;
+
+/// A command handler.
+pub type Handler = fn(&mut Ctx<'_>, &QDict) -> HandlerResult;
+
+/// The empty `return` value `{}`.
+pub fn empty() -> HandlerResult {
+    Ok(QObject::Dict(QDict::new()))
+}

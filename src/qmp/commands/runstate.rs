@@ -1,0 +1,76 @@
+//! Run-state commands: quit, stop, cont (qmp-commands.hx section 2).
+//! STOP and RESUME are queued inside the handler, so they reach clients before the
+//! response; `quit` queues a shutdown request that the engine runs after it.
+
+use super::{empty, Ctx, HandlerResult};
+use crate::machine::{Request, RunState};
+use crate::wire::{ErrorClass, QDict, QmpError};
+
+/// `quit`: response, then SHUTDOWN, then exit (even with `-no-shutdown`).
+pub fn quit(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    ctx.machine
+        .requests
+        .push(Request::Shutdown { force_exit: true });
+    empty()
+}
+
+/// `stop`: always succeeds; STOP first if the VM was running.
+pub fn stop(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    ctx.machine.vm_stop();
+    empty()
+}
+
+/// `cont`: MigrationExpected while waiting for `-incoming`; RESUME first if stopped.
+pub fn cont(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    if ctx.machine.run_state == RunState::InMigrate {
+        return Err(QmpError::bare(ErrorClass::MigrationExpected));
+    }
+    ctx.machine.vm_start();
+    empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::machine::Machine;
+    use crate::qmp::session::{ClientId, Session};
+
+    fn run(cfg: MachineConfig, h: super::super::Handler) -> (Machine, HandlerResult) {
+        let mut m = Machine::new(cfg);
+        let mut s = Session::new(0);
+        let r = {
+            let mut ctx = Ctx {
+                machine: &mut m,
+                session: &mut s,
+                client: ClientId(0),
+                followups: vec![],
+            };
+            h(&mut ctx, &QDict::new())
+        };
+        (m, r)
+    }
+
+    #[test]
+    fn cont_when_incoming_expected_returns_migration_expected() {
+        let cfg = MachineConfig {
+            incoming: Some("tcp:0:4446".into()),
+            ..Default::default()
+        };
+        let (_, r) = run(cfg, cont);
+        assert_eq!(r, Err(QmpError::bare(ErrorClass::MigrationExpected)));
+    }
+
+    #[test]
+    fn cont_when_already_running_returns_ok_without_event() {
+        let (mut m, r) = run(MachineConfig::default(), cont);
+        assert!(r.is_ok());
+        assert!(m.events.drain().is_empty());
+    }
+
+    #[test]
+    fn quit_queues_forced_shutdown() {
+        let (m, _) = run(MachineConfig::default(), quit);
+        assert_eq!(m.requests, [Request::Shutdown { force_exit: true }]);
+    }
+}

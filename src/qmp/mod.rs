@@ -1,0 +1,9 @@
+//! QMP sessions and dispatch: per-client negotiation state ([`session`]), the
+//! command table ([`table`]), `args_type` checking ([`args`]), request handling
+//! ([`dispatch`]) and the handlers ([`commands`]). Pure: no I/O, no clocks.
+
+pub mod args;
+pub mod commands;
+pub mod dispatch;
+pub mod session;
+pub mod table;

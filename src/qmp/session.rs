@@ -1,0 +1,53 @@
+//! Per-client QMP session state: capabilities negotiation, the byte splitter, the
+//! descriptor passed with the latest message, and the monitor's selected CPU.
+//! Created when a client connects (0.14 resets its parser and mode per connection).
+//! Plain serde data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::framing::Framer;
+
+/// A connected client, numbered by the edge in connection order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ClientId(pub u32);
+
+/// A descriptor passed with SCM_RIGHTS, as a handle the edge maps to the real fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FdHandle(pub u64);
+
+/// Negotiation state (qmp-spec.txt section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// Only `qmp_capabilities` is accepted; events are dropped.
+    Negotiation,
+    /// Commands run; events are delivered.
+    Command,
+}
+
+/// One client's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Index of the monitor (in `MachineConfig::monitors`) the client is on.
+    pub monitor: u32,
+    /// Negotiation state.
+    pub mode: Mode,
+    /// The byte splitter for this connection.
+    pub framer: Framer,
+    /// A descriptor received with the latest bytes, not yet taken by `getfd`.
+    pub pending_fd: Option<FdHandle>,
+    /// The CPU `cpu` selected for this monitor.
+    pub cpu_index: u32,
+}
+
+impl Session {
+    /// A fresh session in negotiation mode.
+    pub fn new(monitor: u32) -> Self {
+        Session {
+            monitor,
+            mode: Mode::Negotiation,
+            framer: Framer::new(),
+            pending_fd: None,
+            cpu_index: 0,
+        }
+    }
+}

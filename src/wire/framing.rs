@@ -1,0 +1,506 @@
+//! Incremental JSON message splitter: QEMU 0.14's json-lexer.c and json-streamer.c
+//! as one byte-driven state machine, with limits and error recovery.
+//!
+//! Bytes go in one at a time, exactly as 0.14's monitor feeds them, so any chunking
+//! of the same bytes yields the same frames (split invariance). A frame is either a
+//! complete token list for the parser or a [`FramingError`]. The lexer accepts what
+//! 0.14 accepts (single-quoted strings, `%`-escapes as tokens, keywords `[a-z]+`) and
+//! drops a byte that is invalid between tokens, as 0.14 does. Unlike 0.14, an
+//! unbalanced `}` or `]` is reported once and the streamer resynchronises (0.14 stays
+//! desynchronised for the rest of the connection), and messages past
+//! [`MESSAGE_BYTES_MAX`] or [`NESTING_DEPTH_MAX`] are reported once and skipped whole.
+//! Pure data, serializable, no I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest message in bytes, counted from its first token to its last.
+pub const MESSAGE_BYTES_MAX: usize = 1024 * 1024;
+/// Deepest nesting of `{` and `[` in one message.
+pub const NESTING_DEPTH_MAX: usize = 1024;
+
+/// Token kinds of 0.14's lexer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenKind {
+    /// `{ } [ ] , :`
+    Operator,
+    /// `%d`-style escape (only meaningful inside QEMU; an error from a client).
+    Escape,
+    /// Integer literal.
+    Integer,
+    /// Float literal.
+    Float,
+    /// `[a-z]+`
+    Keyword,
+    /// Single- or double-quoted string, quotes included.
+    String,
+}
+
+/// One lexed token with its raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// What the lexer took it for.
+    pub kind: TokenKind,
+    /// The bytes as received.
+    pub text: Vec<u8>,
+}
+
+/// Why a stretch of input did not form a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// A `}` or `]` closed more than was open.
+    #[error("Unbalanced closing bracket")]
+    Unbalanced,
+    /// The message grew past [`MESSAGE_BYTES_MAX`].
+    #[error("Message longer than {MESSAGE_BYTES_MAX} bytes")]
+    TooLong,
+    /// The message nested deeper than [`NESTING_DEPTH_MAX`].
+    #[error("Message nested deeper than {NESTING_DEPTH_MAX} levels")]
+    TooDeep,
+}
+
+/// What the splitter hands on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete message's tokens.
+    Message(Vec<Token>),
+    /// Input that could not form a message; the splitter has recovered.
+    Error(FramingError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum State {
+    Start,
+    DoneString,
+    DqString,
+    DqEscape,
+    /// `\u` in a double-quoted string; the number of hex digits still expected.
+    DqUcode(u8),
+    SqString,
+    SqEscape,
+    SqUcode(u8),
+    Zero,
+    NonZero,
+    NegNonZero,
+    Mantissa,
+    MantissaDigits,
+    ExpE,
+    Digit,
+    Digits,
+    Keyword,
+    Whitespace,
+    Escape,
+    EscapeL,
+    EscapeLL,
+    EscapeI,
+    EscapeI6,
+    EscapeI64,
+    EscapeDone,
+}
+
+/// Result of offering a byte to a lexer state.
+enum Step {
+    /// Byte consumed; go to this state.
+    Go(State),
+    /// The current token is complete (the byte is looked at again from `Start`).
+    Emit(Option<TokenKind>),
+    /// Byte consumed and it completes a token by itself.
+    Token(TokenKind),
+    /// The byte is not allowed here.
+    Invalid,
+}
+
+fn terminal(b: u8, kind: Option<TokenKind>) -> Step {
+    // 0.14's TERMINAL() only covers 0x00..=0x7F; other bytes are lexer errors.
+    if b < 0x80 {
+        Step::Emit(kind)
+    } else {
+        Step::Invalid
+    }
+}
+
+fn string_escape(b: u8, string: State, ucode: State) -> Step {
+    match b {
+        b'b' | b'f' | b'n' | b'r' | b't' | b'\'' | b'"' | b'\\' | b'/' => Step::Go(string),
+        b'u' => Step::Go(ucode),
+        _ => Step::Invalid,
+    }
+}
+
+fn transition(state: State, b: u8) -> Step {
+    use State as S;
+    let hex = b.is_ascii_hexdigit();
+    match state {
+        S::Start => match b {
+            b'"' => Step::Go(S::DqString),
+            b'\'' => Step::Go(S::SqString),
+            b'0' => Step::Go(S::Zero),
+            b'1'..=b'9' => Step::Go(S::NonZero),
+            b'-' => Step::Go(S::NegNonZero),
+            // Operators are complete on their own byte: a request ending in `}` is
+            // handled at once, without waiting for a following byte.
+            b'{' | b'}' | b'[' | b']' | b',' | b':' => Step::Token(TokenKind::Operator),
+            b'a'..=b'z' => Step::Go(S::Keyword),
+            b'%' => Step::Go(S::Escape),
+            b' ' | b'\t' | b'\r' | b'\n' => Step::Go(S::Whitespace),
+            _ => Step::Invalid,
+        },
+        S::DoneString => terminal(b, Some(TokenKind::String)),
+        S::DqString => match b {
+            0 => Step::Invalid,
+            b'\\' => Step::Go(S::DqEscape),
+            b'"' => Step::Go(S::DoneString),
+            _ => Step::Go(S::DqString),
+        },
+        S::SqString => match b {
+            0 => Step::Invalid,
+            b'\\' => Step::Go(S::SqEscape),
+            b'\'' => Step::Go(S::DoneString),
+            _ => Step::Go(S::SqString),
+        },
+        S::DqEscape => string_escape(b, S::DqString, S::DqUcode(4)),
+        S::SqEscape => string_escape(b, S::SqString, S::SqUcode(4)),
+        S::DqUcode(n) | S::SqUcode(n) if hex => {
+            let dq = matches!(state, S::DqUcode(_));
+            Step::Go(match (n, dq) {
+                (1, true) => S::DqString,
+                (1, false) => S::SqString,
+                (_, true) => S::DqUcode(n - 1),
+                (_, false) => S::SqUcode(n - 1),
+            })
+        }
+        S::DqUcode(_) | S::SqUcode(_) => Step::Invalid,
+        S::Zero => match b {
+            b'0'..=b'9' => Step::Invalid,
+            b'.' => Step::Go(S::Mantissa),
+            _ => terminal(b, Some(TokenKind::Integer)),
+        },
+        S::NonZero => match b {
+            b'0'..=b'9' => Step::Go(S::NonZero),
+            b'e' | b'E' => Step::Go(S::ExpE),
+            b'.' => Step::Go(S::Mantissa),
+            _ => terminal(b, Some(TokenKind::Integer)),
+        },
+        S::NegNonZero => match b {
+            b'0' => Step::Go(S::Zero),
+            b'1'..=b'9' => Step::Go(S::NonZero),
+            _ => Step::Invalid,
+        },
+        S::Mantissa => match b {
+            b'0'..=b'9' => Step::Go(S::MantissaDigits),
+            _ => Step::Invalid,
+        },
+        S::MantissaDigits => match b {
+            b'0'..=b'9' => Step::Go(S::MantissaDigits),
+            b'e' | b'E' => Step::Go(S::ExpE),
+            _ => terminal(b, Some(TokenKind::Float)),
+        },
+        S::ExpE => match b {
+            b'-' | b'+' => Step::Go(S::Digit),
+            b'0'..=b'9' => Step::Go(S::Digits),
+            _ => Step::Invalid,
+        },
+        S::Digit => match b {
+            b'0'..=b'9' => Step::Go(S::Digits),
+            _ => Step::Invalid,
+        },
+        S::Digits => match b {
+            b'0'..=b'9' => Step::Go(S::Digits),
+            _ => terminal(b, Some(TokenKind::Float)),
+        },
+        S::Keyword => match b {
+            b'a'..=b'z' => Step::Go(S::Keyword),
+            _ => terminal(b, Some(TokenKind::Keyword)),
+        },
+        S::Whitespace => match b {
+            b' ' | b'\t' | b'\r' | b'\n' => Step::Go(S::Whitespace),
+            _ => terminal(b, None),
+        },
+        S::EscapeDone => terminal(b, Some(TokenKind::Escape)),
+        S::Escape => match b {
+            b'd' | b'i' | b'p' | b's' | b'f' => Step::Go(S::EscapeDone),
+            b'l' => Step::Go(S::EscapeL),
+            b'I' => Step::Go(S::EscapeI),
+            _ => Step::Invalid,
+        },
+        S::EscapeL => match b {
+            b'd' => Step::Go(S::EscapeDone),
+            b'l' => Step::Go(S::EscapeLL),
+            _ => Step::Invalid,
+        },
+        S::EscapeLL | S::EscapeI64 => match b {
+            b'd' => Step::Go(S::EscapeDone),
+            _ => Step::Invalid,
+        },
+        S::EscapeI => match b {
+            b'6' => Step::Go(S::EscapeI6),
+            _ => Step::Invalid,
+        },
+        S::EscapeI6 => match b {
+            b'4' => Step::Go(S::EscapeI64),
+            _ => Step::Invalid,
+        },
+    }
+}
+
+/// The splitter: lexer state, the token list of the message being built, and the
+/// recovery state. One per client connection; it is reset when a client connects.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Framer {
+    state: Option<StateBox>,
+    token: Vec<u8>,
+    tokens: Vec<Token>,
+    brace_count: i64,
+    bracket_count: i64,
+    message_bytes: usize,
+    /// Set after a limit was passed: tokens are dropped until depth returns to 0.
+    skipping: bool,
+}
+
+/// Wrapper so that `Default` gives `Start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct StateBox(State);
+
+impl Framer {
+    /// A splitter at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> State {
+        self.state.map_or(State::Start, |s| s.0)
+    }
+
+    /// Feeds bytes; returns every frame they complete, in order.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        for &b in bytes {
+            self.feed_byte(b, &mut frames);
+        }
+        frames
+    }
+
+    /// Whether the splitter holds part of a message.
+    pub fn is_mid_message(&self) -> bool {
+        !self.tokens.is_empty() || !matches!(self.state(), State::Start | State::Whitespace)
+    }
+
+    fn feed_byte(&mut self, b: u8, frames: &mut Vec<Frame>) {
+        // A byte is looked at at most twice: once to end a token, once from Start.
+        loop {
+            let state = self.state();
+            match transition(state, b) {
+                Step::Go(next) => {
+                    self.push_token_byte(b);
+                    self.state = Some(StateBox(next));
+                    break;
+                }
+                Step::Token(kind) => {
+                    self.push_token_byte(b);
+                    let text = std::mem::take(&mut self.token);
+                    self.state = None;
+                    self.on_token(Token { kind, text }, frames);
+                    break;
+                }
+                Step::Emit(kind) => {
+                    let text = std::mem::take(&mut self.token);
+                    self.state = None;
+                    if let Some(kind) = kind {
+                        self.on_token(Token { kind, text }, frames);
+                    }
+                }
+                Step::Invalid => {
+                    // 0.14 drops a bad byte between tokens and glues one inside a
+                    // token onto it (so `01` lexes as the integer token "01").
+                    if state != State::Start {
+                        self.push_token_byte(b);
+                    }
+                    break;
+                }
+            }
+        }
+        self.check_length(frames);
+    }
+
+    fn push_token_byte(&mut self, b: u8) {
+        if self.skipping {
+            // Keep only what classifies the token (an operator's first byte).
+            if self.token.is_empty() {
+                self.token.push(b);
+            }
+        } else {
+            self.token.push(b);
+        }
+    }
+
+    fn check_length(&mut self, frames: &mut Vec<Frame>) {
+        if self.skipping {
+            return;
+        }
+        let pending = self.message_bytes + self.token.len();
+        if pending > MESSAGE_BYTES_MAX {
+            frames.push(Frame::Error(FramingError::TooLong));
+            self.start_skipping();
+            self.token.truncate(1);
+        }
+    }
+
+    fn start_skipping(&mut self) {
+        self.skipping = true;
+        self.tokens.clear();
+        self.message_bytes = 0;
+    }
+
+    fn on_token(&mut self, token: Token, frames: &mut Vec<Frame>) {
+        if token.kind == TokenKind::Operator {
+            match token.text.first() {
+                Some(b'{') => self.brace_count += 1,
+                Some(b'}') => self.brace_count -= 1,
+                Some(b'[') => self.bracket_count += 1,
+                Some(b']') => self.bracket_count -= 1,
+                _ => {}
+            }
+        }
+        if self.brace_count < 0 || self.bracket_count < 0 {
+            if !self.skipping {
+                frames.push(Frame::Error(FramingError::Unbalanced));
+            }
+            self.reset_message();
+            return;
+        }
+        let depth = usize::try_from(self.brace_count + self.bracket_count).unwrap_or(usize::MAX);
+        if !self.skipping && depth > NESTING_DEPTH_MAX {
+            frames.push(Frame::Error(FramingError::TooDeep));
+            self.start_skipping();
+        }
+        if !self.skipping {
+            self.message_bytes += token.text.len();
+            self.tokens.push(token);
+        }
+        if self.brace_count == 0 && self.bracket_count == 0 {
+            if !self.skipping {
+                frames.push(Frame::Message(std::mem::take(&mut self.tokens)));
+            }
+            self.reset_message();
+        }
+    }
+
+    fn reset_message(&mut self) {
+        self.tokens.clear();
+        self.brace_count = 0;
+        self.bracket_count = 0;
+        self.message_bytes = 0;
+        self.skipping = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Message(t) => t.iter().map(|t| String::from_utf8_lossy(&t.text)).collect(),
+                Frame::Error(e) => format!("ERR {e:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn object_is_one_frame() {
+        let mut f = Framer::new();
+        let out = f.feed(br#"{"execute": "stop"}"#);
+        assert_eq!(texts(&out), [r#"{"execute":"stop"}"#]);
+    }
+
+    #[test]
+    fn top_level_scalar_needs_lookahead_then_is_a_frame() {
+        let mut f = Framer::new();
+        assert!(f.feed(b"123").is_empty());
+        assert_eq!(texts(&f.feed(b" ")), ["123"]);
+    }
+
+    #[test]
+    fn stray_byte_between_messages_is_dropped() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{}X{}");
+        assert_eq!(texts(&out), ["{}", "{}"]);
+    }
+
+    #[test]
+    fn leading_zero_digit_is_glued() {
+        let mut f = Framer::new();
+        let out = f.feed(b"[01]");
+        assert_eq!(texts(&out), ["[01]"]);
+    }
+
+    #[test]
+    fn uppercase_keyword_is_dropped() {
+        let mut f = Framer::new();
+        let out = f.feed(br#"{"id":TRUE}"#);
+        assert_eq!(texts(&out), [r#"{"id":}"#]);
+    }
+
+    #[test]
+    fn stray_closer_is_reported_once_then_recovers() {
+        let mut f = Framer::new();
+        let out = f.feed(br#"}{"execute":"stop"}"#);
+        assert_eq!(texts(&out), ["ERR Unbalanced", r#"{"execute":"stop"}"#]);
+    }
+
+    #[test]
+    fn stray_bracket_closer_recovers() {
+        let mut f = Framer::new();
+        let out = f.feed(b"]{}");
+        assert_eq!(texts(&out), ["ERR Unbalanced", "{}"]);
+    }
+
+    #[test]
+    fn nesting_at_limit_is_accepted() {
+        let mut f = Framer::new();
+        let msg = format!(
+            "{}{}",
+            "[".repeat(NESTING_DEPTH_MAX),
+            "]".repeat(NESTING_DEPTH_MAX)
+        );
+        let out = f.feed(msg.as_bytes());
+        assert!(matches!(out.as_slice(), [Frame::Message(_)]));
+    }
+
+    #[test]
+    fn nesting_past_limit_is_one_error_then_recovers() {
+        let mut f = Framer::new();
+        let n = NESTING_DEPTH_MAX + 1;
+        let msg = format!("{}{}{{}}", "[".repeat(n), "]".repeat(n));
+        let out = f.feed(msg.as_bytes());
+        assert_eq!(texts(&out), ["ERR TooDeep", "{}"]);
+    }
+
+    #[test]
+    fn message_at_byte_limit_is_accepted() {
+        let mut f = Framer::new();
+        // `"` + payload + `"` is exactly the limit.
+        let msg = format!("\"{}\" ", "a".repeat(MESSAGE_BYTES_MAX - 2));
+        let out = f.feed(msg.as_bytes());
+        assert!(matches!(out.as_slice(), [Frame::Message(_)]));
+    }
+
+    #[test]
+    fn message_past_byte_limit_is_one_error_then_recovers() {
+        let mut f = Framer::new();
+        let msg = format!("{{\"a\": \"{}\"}}{{}}", "a".repeat(MESSAGE_BYTES_MAX));
+        let out = f.feed(msg.as_bytes());
+        assert_eq!(texts(&out), ["ERR TooLong", "{}"]);
+    }
+
+    #[test]
+    fn byte_at_a_time_equals_whole() {
+        let input = br#"{"execute":"x", "id": [1, 2.5e3, 'q']} 7 }{"a":1}"#;
+        let mut whole = Framer::new();
+        let expected = whole.feed(input);
+        let mut single = Framer::new();
+        let got: Vec<Frame> = input.iter().flat_map(|b| single.feed(&[*b])).collect();
+        assert_eq!(got, expected);
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests: real sockets, the CLI, replay of the corpus, determinism, tidy.
