@@ -46,4 +46,5 @@
 pub mod engine;
 pub mod machine;
 pub mod qmp;
+pub mod scenario;
 pub mod wire;
