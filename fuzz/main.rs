@@ -1,1 +1,23 @@
-//! Property-based fuzz suites of the wire layer and the dispatcher.
+//! Property-based fuzz suites (proptest) of the wire layer and the dispatcher.
+//!
+//! CI runs a modest number of cases; the long mode is `PROPTEST_CASES=100000
+//! cargo test --release --test fuzz`. Failing seeds are persisted under
+//! `fuzz/regressions/` and committed, so every past failure is replayed first.
+
+mod dispatch;
+mod framing;
+
+use proptest::test_runner::{Config, FileFailurePersistence};
+
+/// Cases per property in CI unless `PROPTEST_CASES` says otherwise.
+pub const CI_CASES: u32 = 256;
+
+/// The shared proptest configuration, persisting failures in `fuzz/regressions/`.
+pub fn config(file: &'static str) -> Config {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(CI_CASES);
+    Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
+        ..Config::default()
+    }
+}

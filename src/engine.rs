@@ -237,29 +237,26 @@ impl Engine {
     }
 
     fn bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
-        let Some(session) = self.state.sessions.get_mut(&client) else {
-            return;
-        };
-        let frames = session.framer.feed(data);
-        for frame in frames {
+        // Byte by byte, so that nothing after an exit is consumed: the state then
+        // does not depend on how the bytes were split into reads.
+        for &b in data {
             if self.state.exited.is_some() {
-                break;
-            }
-            self.tick();
-            let Some(session) = self.state.sessions.get_mut(&client) else {
                 return;
-            };
-            let replies = dispatch::handle_frame(&mut self.state.machine, session, client, frame);
-            // Events queued inside the handler (STOP, RESUME) precede the response.
-            self.broadcast_events(out);
-            for line in replies.lines {
-                out.push(Output::Send {
-                    client,
-                    data: line.into_bytes(),
-                });
             }
-            self.state.machine.run_requests();
-            self.flush(out);
+            let Some(session) = self.state.sessions.get_mut(&client) else { return };
+            for frame in session.framer.feed(&[b]) {
+                self.tick();
+                let Some(session) = self.state.sessions.get_mut(&client) else { return };
+                let replies =
+                    dispatch::handle_frame(&mut self.state.machine, session, client, frame);
+                // Events queued inside the handler (STOP, RESUME) precede the response.
+                self.broadcast_events(out);
+                for line in replies.lines {
+                    out.push(Output::Send { client, data: line.into_bytes() });
+                }
+                self.state.machine.run_requests();
+                self.flush(out);
+            }
         }
     }
 

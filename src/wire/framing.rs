@@ -56,6 +56,9 @@ pub enum FramingError {
     /// The message nested deeper than [`NESTING_DEPTH_MAX`].
     #[error("Message nested deeper than {NESTING_DEPTH_MAX} levels")]
     TooDeep,
+    /// A byte that cannot appear where it did, inside a message.
+    #[error("Invalid byte inside a message")]
+    Lexical,
 }
 
 /// What the splitter hands on.
@@ -254,6 +257,10 @@ pub struct Framer {
     message_bytes: usize,
     /// Set after a limit was passed: tokens are dropped until depth returns to 0.
     skipping: bool,
+    /// Set after a lexical error inside a message: the open depth of the discarded
+    /// message, whose closers are absorbed while bytes are skipped up to a
+    /// resynchronisation point (later QEMU's `IN_RECOVERY`).
+    recovering: Option<i64>,
 }
 
 /// Wrapper so that `Default` gives `Start`.
@@ -284,7 +291,25 @@ impl Framer {
         !self.tokens.is_empty() || !matches!(self.state(), State::Start | State::Whitespace)
     }
 
+    fn has_pending(&self) -> bool {
+        !self.tokens.is_empty() || !self.token.is_empty() || self.brace_count + self.bracket_count > 0
+    }
+
     fn feed_byte(&mut self, b: u8, frames: &mut Vec<Frame>) {
+        if let Some(depth) = self.recovering {
+            if !self.recover(b, depth) {
+                return;
+            }
+        }
+        // 0xFE and 0xFF are never valid UTF-8: later QEMU lets a client send them to
+        // reset the parser, and so does qmpsim.
+        if b >= 0xFE {
+            if self.has_pending() && !self.skipping {
+                frames.push(Frame::Error(FramingError::Lexical));
+            }
+            self.abandon_message(None);
+            return;
+        }
         // A byte is looked at at most twice: once to end a token, once from Start.
         loop {
             let state = self.state();
@@ -309,16 +334,59 @@ impl Framer {
                     }
                 }
                 Step::Invalid => {
-                    // 0.14 drops a bad byte between tokens and glues one inside a
-                    // token onto it (so `01` lexes as the integer token "01").
-                    if state != State::Start {
-                        self.push_token_byte(b);
-                    }
+                    self.invalid_byte(state, b, frames);
                     break;
                 }
             }
         }
         self.check_length(frames);
+    }
+
+    fn invalid_byte(&mut self, state: State, b: u8, frames: &mut Vec<Frame>) {
+        // 0.14 glues a digit after a leading zero onto the token ("01" is 1).
+        if state == State::Zero && b.is_ascii_digit() {
+            self.push_token_byte(b);
+            return;
+        }
+        // 0.14 drops a bad byte between messages without a word; nothing is lost.
+        if !self.has_pending() {
+            return;
+        }
+        if !self.skipping {
+            frames.push(Frame::Error(FramingError::Lexical));
+        }
+        let depth = self.brace_count + self.bracket_count;
+        self.abandon_message(Some(depth));
+    }
+
+    fn abandon_message(&mut self, recovering: Option<i64>) {
+        self.reset_message();
+        self.token.clear();
+        self.state = None;
+        self.recovering = recovering.filter(|d| *d > 0);
+    }
+
+    /// One byte while recovering; returns whether it should be lexed normally.
+    fn recover(&mut self, b: u8, depth: i64) -> bool {
+        match b {
+            b'{' | b'[' => {
+                self.recovering = None;
+                true
+            }
+            b'}' | b']' => {
+                self.recovering = Some(depth - 1).filter(|d| *d > 0);
+                false
+            }
+            0..=0x1F if b != b'\t' => {
+                self.recovering = None;
+                false
+            }
+            0xFE | 0xFF => {
+                self.recovering = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn push_token_byte(&mut self, b: u8) {
@@ -436,10 +504,30 @@ mod tests {
     }
 
     #[test]
-    fn uppercase_keyword_is_dropped() {
+    fn uppercase_keyword_inside_message_is_one_error() {
         let mut f = Framer::new();
-        let out = f.feed(br#"{"id":TRUE}"#);
-        assert_eq!(texts(&out), [r#"{"id":}"#]);
+        let out = f.feed(br#"{"id":TRUE}{}"#);
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
+    fn invalid_byte_in_open_message_resyncs_at_next_opener() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\x01{\"execute\":\"stop\"}");
+        assert_eq!(texts(&out), ["ERR Lexical", r#"{"execute":"stop"}"#]);
+    }
+
+    #[test]
+    fn ff_byte_resets_a_pending_message() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{'bad \xff{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
+    fn ff_byte_between_messages_is_silent() {
+        let mut f = Framer::new();
+        assert_eq!(texts(&f.feed(b"\xff{}")), ["{}"]);
     }
 
     #[test]

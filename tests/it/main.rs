@@ -1,1 +1,10 @@
-//! Integration tests: real sockets, the CLI, replay of the corpus, determinism, tidy.
+//! Integration tests, one binary with topical modules:
+//! - `scenarios`: the shared client scripts;
+//! - `determinism`: every scenario twice, any chunking, same bytes and digest;
+//! - `tidy`: source checks that keep the core deterministic;
+//! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c.
+
+mod determinism;
+mod malformed;
+mod scenarios;
+mod tidy;

@@ -1,0 +1,76 @@
+//! Dispatch: whatever a client sends, the engine never panics and answers every
+//! complete message with exactly one response (events aside), and the session
+//! keeps working afterwards.
+
+use proptest::prelude::*;
+use qmpsim::engine::{Engine, Input, Output};
+use qmpsim::machine::config::MachineConfig;
+use qmpsim::qmp::session::ClientId;
+use qmpsim::qmp::table::COMMANDS;
+use qmpsim::wire::framing::Framer;
+
+fn json_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        "[a-z0-9:._-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+        Just("1.5".to_owned()),
+        Just("\"ide1-cd0\"".to_owned()),
+        Just("\"vnc\"".to_owned()),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            proptest::collection::vec(("[a-z_-]{1,10}", inner), 0..4).prop_map(|v| {
+                let members: Vec<String> = v.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    })
+}
+
+fn command_name() -> impl Strategy<Value = String> {
+    let known: Vec<String> =
+        COMMANDS.iter().map(|c| c.name.to_owned()).filter(|n| n != "quit").collect();
+    prop_oneof![proptest::sample::select(known), "[a-z_-]{0,12}"]
+}
+
+fn request() -> impl Strategy<Value = String> {
+    let args = proptest::collection::vec(
+        (prop_oneof![Just("device".to_owned()), Just("value".to_owned()), Just("id".to_owned()), Just("driver".to_owned()), "[a-z-]{1,8}"], json_value()),
+        0..4,
+    );
+    (command_name(), args, proptest::option::of(json_value())).prop_map(|(name, args, id)| {
+        let members: Vec<String> = args.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        let id = id.map(|v| format!(",\"id\":{v}")).unwrap_or_default();
+        format!("{{\"execute\":\"{name}\",\"arguments\":{{{}}}{id}}}", members.join(","))
+    })
+}
+
+fn responses(out: &[Output]) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Output::Send { data, .. } if !data.starts_with(b"{\"timestamp\"")))
+        .count()
+}
+
+proptest! {
+    #![proptest_config(crate::config("fuzz/regressions/dispatch.txt"))]
+
+    #[test]
+    fn dispatch_one_response_per_message(reqs in proptest::collection::vec(request(), 1..8), junk in proptest::collection::vec(any::<u8>(), 0..16)) {
+        let client = ClientId(1);
+        let mut e = Engine::new(MachineConfig { balloon: None, ..MachineConfig::default() });
+        e.step(Input::Connect { client, monitor: 0 });
+        e.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
+        let mut bytes = reqs.join("\n").into_bytes();
+        bytes.extend_from_slice(&junk);
+        bytes.push(b'\xff');
+        let frames = Framer::new().feed(&bytes).len();
+        let out = e.step(Input::Bytes { client, data: bytes });
+        prop_assert_eq!(responses(&out), frames);
+        let alive = e.step(Input::Bytes { client, data: br#"{"execute":"query-version","id":"z"}"#.to_vec() });
+        let last = alive.iter().rev().find_map(|o| match o { Output::Send { data, .. } => Some(data.clone()), _ => None });
+        let answered = last.is_some_and(|d| d.ends_with(b"\"id\": \"z\"}\r\n"));
+        prop_assert!(answered, "session stopped answering");
+    }
+}
