@@ -20,9 +20,11 @@ fn json_value() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            proptest::collection::vec(inner.clone(), 0..4)
+                .prop_map(|v| format!("[{}]", v.join(","))),
             proptest::collection::vec(("[a-z_-]{1,10}", inner), 0..4).prop_map(|v| {
-                let members: Vec<String> = v.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                let members: Vec<String> =
+                    v.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
                 format!("{{{}}}", members.join(","))
             }),
         ]
@@ -30,20 +32,38 @@ fn json_value() -> impl Strategy<Value = String> {
 }
 
 fn command_name() -> impl Strategy<Value = String> {
-    let known: Vec<String> =
-        COMMANDS.iter().map(|c| c.name.to_owned()).filter(|n| n != "quit").collect();
+    let known: Vec<String> = COMMANDS
+        .iter()
+        .map(|c| c.name.to_owned())
+        .filter(|n| n != "quit")
+        .collect();
     prop_oneof![proptest::sample::select(known), "[a-z_-]{0,12}"]
 }
 
 fn request() -> impl Strategy<Value = String> {
     let args = proptest::collection::vec(
-        (prop_oneof![Just("device".to_owned()), Just("value".to_owned()), Just("id".to_owned()), Just("driver".to_owned()), "[a-z-]{1,8}"], json_value()),
+        (
+            prop_oneof![
+                Just("device".to_owned()),
+                Just("value".to_owned()),
+                Just("id".to_owned()),
+                Just("driver".to_owned()),
+                "[a-z-]{1,8}"
+            ],
+            json_value(),
+        ),
         0..4,
     );
     (command_name(), args, proptest::option::of(json_value())).prop_map(|(name, args, id)| {
-        let members: Vec<String> = args.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        let members: Vec<String> = args
+            .into_iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
         let id = id.map(|v| format!(",\"id\":{v}")).unwrap_or_default();
-        format!("{{\"execute\":\"{name}\",\"arguments\":{{{}}}{id}}}", members.join(","))
+        format!(
+            "{{\"execute\":\"{name}\",\"arguments\":{{{}}}{id}}}",
+            members.join(",")
+        )
     })
 }
 

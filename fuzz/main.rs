@@ -14,7 +14,10 @@ pub const CI_CASES: u32 = 256;
 
 /// The shared proptest configuration, persisting failures in `fuzz/regressions/`.
 pub fn config(file: &'static str) -> Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(CI_CASES);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(CI_CASES);
     Config {
         cases,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),

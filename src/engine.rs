@@ -243,16 +243,23 @@ impl Engine {
             if self.state.exited.is_some() {
                 return;
             }
-            let Some(session) = self.state.sessions.get_mut(&client) else { return };
+            let Some(session) = self.state.sessions.get_mut(&client) else {
+                return;
+            };
             for frame in session.framer.feed(&[b]) {
                 self.tick();
-                let Some(session) = self.state.sessions.get_mut(&client) else { return };
+                let Some(session) = self.state.sessions.get_mut(&client) else {
+                    return;
+                };
                 let replies =
                     dispatch::handle_frame(&mut self.state.machine, session, client, frame);
                 // Events queued inside the handler (STOP, RESUME) precede the response.
                 self.broadcast_events(out);
                 for line in replies.lines {
-                    out.push(Output::Send { client, data: line.into_bytes() });
+                    out.push(Output::Send {
+                        client,
+                        data: line.into_bytes(),
+                    });
                 }
                 self.state.machine.run_requests();
                 self.flush(out);

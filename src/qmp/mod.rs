@@ -5,5 +5,6 @@
 pub mod args;
 pub mod commands;
 pub mod dispatch;
+pub mod hmp;
 pub mod session;
 pub mod table;

@@ -292,7 +292,9 @@ impl Framer {
     }
 
     fn has_pending(&self) -> bool {
-        !self.tokens.is_empty() || !self.token.is_empty() || self.brace_count + self.bracket_count > 0
+        !self.tokens.is_empty()
+            || !self.token.is_empty()
+            || self.brace_count + self.bracket_count > 0
     }
 
     fn feed_byte(&mut self, b: u8, frames: &mut Vec<Frame>) {

@@ -18,14 +18,20 @@ fn run(s: &Scenario, chunk: usize) -> (Vec<Output>, String) {
     let mut bytes = Vec::new();
     for line in s.lines {
         if chunk == 0 {
-            out.extend(engine.step(Input::Bytes { client, data: line.as_bytes().to_vec() }));
+            out.extend(engine.step(Input::Bytes {
+                client,
+                data: line.as_bytes().to_vec(),
+            }));
         } else {
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
         }
     }
     for piece in bytes.chunks(chunk.max(1)) {
-        out.extend(engine.step(Input::Bytes { client, data: piece.to_vec() }));
+        out.extend(engine.step(Input::Bytes {
+            client,
+            data: piece.to_vec(),
+        }));
     }
     for _ in 0..s.idle_advances {
         if let Some(at) = engine.next_deadline() {
@@ -50,7 +56,13 @@ fn determinism_every_scenario_twice_gives_same_bytes_and_digest() {
     for s in SCENARIOS {
         let a = run(s, 0);
         let b = run(s, 0);
-        assert_eq!(a, b, "scenario {} (seed {}) differs between runs", s.name, (s.config)().seed);
+        assert_eq!(
+            a,
+            b,
+            "scenario {} (seed {}) differs between runs",
+            s.name,
+            (s.config)().seed
+        );
     }
 }
 
@@ -60,9 +72,22 @@ fn determinism_chunking_does_not_change_bytes_or_digest() {
         let one_byte = run(s, 1);
         let seven = run(s, 7);
         let whole = run(s, 1 << 20);
-        assert_eq!(sent_bytes(&one_byte.0), sent_bytes(&whole.0), "scenario {}", s.name);
-        assert_eq!(one_byte.1, whole.1, "scenario {} digest, 1-byte vs whole", s.name);
-        assert_eq!(seven.1, whole.1, "scenario {} digest, 7-byte vs whole", s.name);
+        assert_eq!(
+            sent_bytes(&one_byte.0),
+            sent_bytes(&whole.0),
+            "scenario {}",
+            s.name
+        );
+        assert_eq!(
+            one_byte.1, whole.1,
+            "scenario {} digest, 1-byte vs whole",
+            s.name
+        );
+        assert_eq!(
+            seven.1, whole.1,
+            "scenario {} digest, 7-byte vs whole",
+            s.name
+        );
     }
 }
 
@@ -70,6 +95,9 @@ fn determinism_chunking_does_not_change_bytes_or_digest() {
 fn determinism_different_seed_same_qmp_bytes_for_seedless_scenario() {
     let s = &SCENARIOS[0];
     let mut other = s.clone();
-    other.config = || MachineConfig { seed: 99, ..MachineConfig::default() };
+    other.config = || MachineConfig {
+        seed: 99,
+        ..MachineConfig::default()
+    };
     assert_eq!(sent_bytes(&run(s, 0).0), sent_bytes(&run(&other, 0).0));
 }

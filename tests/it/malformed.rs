@@ -14,7 +14,11 @@ const JSON_PARSING: &str =
 fn replies(bad: &[u8]) -> Vec<String> {
     let bad = String::from_utf8_lossy(bad).into_owned();
     let t = scenario::run(MachineConfig::default(), true, &[&bad, ALIVE]);
-    t.text.lines().filter(|l| l.starts_with("<- ")).map(str::to_owned).collect()
+    t.text
+        .lines()
+        .filter(|l| l.starts_with("<- "))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn replies_bytes(bad: &[u8]) -> Vec<String> {
@@ -22,9 +26,18 @@ fn replies_bytes(bad: &[u8]) -> Vec<String> {
     let client = scenario::SCRIPT_CLIENT;
     let mut e = Engine::new(MachineConfig::default());
     e.step(Input::Connect { client, monitor: 0 });
-    e.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
-    let mut out = e.step(Input::Bytes { client, data: bad.to_vec() });
-    out.extend(e.step(Input::Bytes { client, data: ALIVE.as_bytes().to_vec() }));
+    e.step(Input::Bytes {
+        client,
+        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+    });
+    let mut out = e.step(Input::Bytes {
+        client,
+        data: bad.to_vec(),
+    });
+    out.extend(e.step(Input::Bytes {
+        client,
+        data: ALIVE.as_bytes().to_vec(),
+    }));
     let mut text = String::new();
     scenario::append_outputs(&mut text, &out);
     text.lines().map(str::to_owned).collect()
@@ -47,17 +60,26 @@ fn malformed_missing_value_is_json_parsing() {
 
 #[test]
 fn malformed_null_id_is_json_parsing() {
-    assert_eq!(replies(br#"{"execute":"stop","id":null}"#), [JSON_PARSING, ALIVE_REPLY]);
+    assert_eq!(
+        replies(br#"{"execute":"stop","id":null}"#),
+        [JSON_PARSING, ALIVE_REPLY]
+    );
 }
 
 #[test]
 fn malformed_trailing_comma_is_json_parsing() {
-    assert_eq!(replies(br#"{"execute":"stop",}"#), [JSON_PARSING, ALIVE_REPLY]);
+    assert_eq!(
+        replies(br#"{"execute":"stop",}"#),
+        [JSON_PARSING, ALIVE_REPLY]
+    );
 }
 
 #[test]
 fn malformed_uppercase_keyword_is_one_json_parsing() {
-    assert_eq!(replies(br#"{"execute":"stop","id":TRUE}"#), [JSON_PARSING, ALIVE_REPLY]);
+    assert_eq!(
+        replies(br#"{"execute":"stop","id":TRUE}"#),
+        [JSON_PARSING, ALIVE_REPLY]
+    );
 }
 
 #[test]

@@ -20,7 +20,10 @@ const BANNED: &[(&str, &str)] = &[
     ("HashMap", "BTreeMap or IndexMap (order must be explicit)"),
     ("HashSet", "BTreeSet (order must be explicit)"),
     ("std::net", "an Input from src/server"),
-    ("std::fs", "an Effect carried out by src/server, or an Input"),
+    (
+        "std::fs",
+        "an Effect carried out by src/server, or an Input",
+    ),
     ("std::thread", "nothing: the core is single-threaded"),
     ("Instant", "VirtualTime from machine::clock"),
     ("SystemTime", "VirtualTime plus the configured epoch"),
@@ -33,7 +36,9 @@ fn rust_files(root: &Path, out: &mut Vec<PathBuf>) {
         out.push(root.to_owned());
         return;
     }
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
     for entry in entries.flatten() {
         let p = entry.path();
         if p.is_dir() {
@@ -65,12 +70,18 @@ fn tidy_core_names_nothing_nondeterministic() {
     for part in CORE {
         rust_files(&root.join(part), &mut files);
     }
-    assert!(files.len() >= 10, "tidy found too few core files: {files:?}");
+    assert!(
+        files.len() >= 10,
+        "tidy found too few core files: {files:?}"
+    );
     let mut report = String::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("core source is readable");
         for (line, banned, instead) in violations(&text) {
-            report.push_str(&format!("{}:{line}: `{banned}` — use {instead}\n", file.display()));
+            report.push_str(&format!(
+                "{}:{line}: `{banned}` — use {instead}\n",
+                file.display()
+            ));
         }
     }
     assert!(report.is_empty(), "nondeterminism in the core:\n{report}");
@@ -96,5 +107,8 @@ fn tidy_every_source_file_opens_with_module_doc() {
         })
         .map(|f| f.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` module doc: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` module doc: {missing:?}"
+    );
 }
