@@ -4,6 +4,9 @@
 //! cargo test --release --test fuzz`. Failing seeds are persisted under
 //! `fuzz/regressions/` and committed, so every past failure is replayed first.
 
+// Properties are top-level test functions by nature; the lint targets unit tests.
+#![allow(clippy::tests_outside_test_module)]
+
 mod dispatch;
 mod framing;
 
