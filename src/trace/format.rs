@@ -125,22 +125,45 @@
 //! assert_eq!(kinds, ["step", "step", "step", "end"]);
 //! ```
 //!
-//! The file starts with the preamble `51 4d 50 54 52 41 43 45` (`QMPTRACE`),
-//! `01 00 00 00` (version 1) and the header length; then the header and its hash.
-//! The first frame's body is bincode for `Step { input: Connect { client: 1,
-//! monitor: 0 }, outputs: [Send { client: 1, data: <greeting> }] }`:
-//! `00` (Step) `00` (Connect) `01` (client) `00` (monitor) `01` (one output)
-//! `00` (Send) `01` (client) then the greeting's length as a varint and its bytes.
-//! `qmpsim trace dump` renders the same trace in the QMP docs' notation:
+//! In bytes (this is `traces/runstate.qmptrace`, which records the same start):
 //!
 //! ```text
+//! 51 4d 50 54 52 41 43 45   "QMPTRACE"
+//! 01 00 00 00               format version 1
+//! 64 00 00 00               header length: 100 bytes
+//! ... 100 bytes ...         bincode TraceHeader { format_version: 1, qmpsim_version: "0.1.0",
+//!                           config: MachineConfig::default(), notes: "..." }
+//! ... 32 bytes ...          header hash
+//! 72 00 00 00               frame 0 body length: 114 bytes
+//! 00                        Frame::Step
+//! 00 01 00                  input: Input::Connect { client: 1, monitor: 0 }
+//! 01                        outputs: one
+//! 00 01 6a ...              Output::Send { client: 1, data: 106 bytes of greeting }
+//! ... 32 bytes ...          chain hash of frame 0
+//! ...                       frames 1.., then the End frame
+//! ```
+//!
+//! `qmpsim trace dump traces/runstate.qmptrace` renders it in the QMP docs'
+//! notation (see `crate::trace::export`):
+//!
+//! ```text
+//! # qmpsim trace, format 1, recorded by qmpsim 0.1.0, seed 0
+//! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! # connect client 1 monitor 0
-//! <- {"QMP": {"version": {...}, "capabilities": []}}
+//! <- {"QMP": {"version": {"qemu": {"micro": 0, "minor": 14, "major": 0}, "package": ""}, "capabilities": []}}
 //! -> {"execute":"qmp_capabilities"}
 //! <- {"return": {}}
 //! -> {"execute":"query-status"}
 //! <- {"return": {"singlestep": false, "running": true}}
-//! # end: 3 steps, digest 5c1f...
+//! -> {"execute":"stop"}
+//! <- {"timestamp": {"seconds": 1300000000, "microseconds": 4000}, "event": "STOP"}
+//! <- {"return": {}}
+//! ...
+//! -> {"execute":"quit"}
+//! <- {"return": {}}
+//! <- {"timestamp": {"seconds": 1300000000, "microseconds": 7000}, "event": "SHUTDOWN"}
+//! # exit 0
+//! # end: 7 steps, digest c0b061ee...
 //! ```
 
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,33 @@
 //! renders transcripts and JSON. Pure: everything works over `std::io::Write` and
 //! `std::io::Read`; opening files is the caller's business (`crate::replay`, the
 //! server).
+//!
+//! ## Recording from the edge
+//!
+//! The edge owns the engine and a writer over its file; every input goes through
+//! `step` and straight into the trace, and the `End` frame is written when the
+//! session is over (also when the engine exits):
+//!
+//! ```
+//! use qmpsim::engine::{Engine, Input};
+//! use qmpsim::machine::config::MachineConfig;
+//! use qmpsim::qmp::session::ClientId;
+//! use qmpsim::trace::{TraceHeader, TraceWriter};
+//!
+//! let config = MachineConfig::default();
+//! let mut engine = Engine::new(config.clone());
+//! // The server would pass `BufWriter::new(File::create(path)?)`.
+//! let header = TraceHeader::new(config).with_notes("recorded by -record");
+//! let mut recorder = TraceWriter::new(Vec::new(), &header)?;
+//! for input in [Input::Connect { client: ClientId(1), monitor: 0 }] {
+//!     let outputs = engine.step(input.clone());
+//!     recorder.record_and_checkpoint(&input, &outputs, &engine)?;
+//!     // ... carry out `outputs` ...
+//! }
+//! let trace: Vec<u8> = recorder.finish_with(&engine)?;
+//! assert!(qmpsim::replay::replay(&trace[..]).is_ok());
+//! # Ok::<(), qmpsim::trace::TraceError>(())
+//! ```
 
 pub mod export;
 pub mod format;
