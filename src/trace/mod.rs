@@ -1,6 +1,6 @@
 //! Traces: every [`Input`] an engine received and every [`Output`] it produced,
 //! in order, in a versioned, hash-chained `.qmptrace` file (specified in
-//! [`format`]).
+//! [the format module](self::format)).
 //!
 //! [`TraceWriter`] records, [`TraceReader`] reads frame by frame, [`export`]
 //! renders transcripts and JSON. Pure: everything works over `std::io::Write` and
