@@ -46,5 +46,8 @@
 pub mod engine;
 pub mod machine;
 pub mod qmp;
+pub mod replay;
 pub mod scenario;
+pub mod snapshot;
+pub mod trace;
 pub mod wire;

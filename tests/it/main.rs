@@ -2,10 +2,12 @@
 //! - `scenarios`: the shared client scripts;
 //! - `determinism`: every scenario twice, any chunking, same bytes and digest;
 //! - `tidy`: source checks that keep the core deterministic;
-//! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c.
+//! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
+//! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
+mod corpus_replay;
 mod determinism;
 mod malformed;
 mod scenarios;

@@ -1,0 +1,502 @@
+//! The `.qmptrace` file format: constants, the header, the frame kinds, the sha256
+//! chain and the typed [`TraceError`]. Pure: no files, no clock; the writer and
+//! reader work over any `std::io::Write`/`Read`.
+//!
+//! # Overview
+//!
+//! A trace is everything that entered one [`Engine`](crate::engine::Engine) and
+//! everything that left it, in order: each [`Input`] together with the
+//! [`Output`]s its `step` returned. Replaying a trace means building a fresh engine
+//! from the header's configuration, feeding it the same inputs, and demanding the
+//! same outputs byte for byte (see `crate::replay`).
+//!
+//! A file is a fixed preamble, a header, then a stream of frames, the last of which
+//! is always [`Frame::End`]. Every multi-byte integer outside the bincode bodies is
+//! little-endian. Bodies are encoded with bincode 2 (`bincode::serde`,
+//! `bincode::config::standard()`: variable-length integers, enums as a varint
+//! variant index followed by the fields in declaration order).
+//!
+//! ```text
+//! preamble   magic "QMPTRACE" (8 bytes) | format version u32 | header length u32
+//! header     bincode TraceHeader (header length bytes) | header hash (32 bytes)
+//! frame 0    body length u32 | bincode Frame (body length bytes) | chain hash (32 bytes)
+//! frame 1    ...
+//! frame n    ... (an End frame)
+//! <end of file>
+//! ```
+//!
+//! # Versioning
+//!
+//! [`FORMAT_VERSION`] is independent of the crate version and is checked strictly:
+//! a reader accepts exactly its own version and reports
+//! [`TraceError::UnsupportedVersion`] otherwise. Any change to the layout above, to
+//! [`TraceHeader`], to [`Frame`], or to the serde shape of the types they contain
+//! ([`MachineConfig`], [`Input`], [`Output`]) is a new format version. New frame
+//! kinds are added at the end of [`Frame`] so older variant indexes stay put.
+//!
+//! # Integrity: the sha256 chain
+//!
+//! The *header hash* is `sha256(magic || version || header length || header body)`.
+//! Each frame's *chain hash* is `sha256(previous hash || body length || body)`,
+//! where the previous hash of frame 0 is the header hash. The reader recomputes
+//! every hash before it decodes a body, so an altered byte anywhere, a dropped
+//! frame, a duplicated frame or two swapped frames all fail at the first frame
+//! affected, with [`TraceError::HeaderChecksumMismatch`] or
+//! [`TraceError::ChainMismatch`]. The chain protects against accidents, not
+//! adversaries: anyone can re-seal a modified trace.
+//!
+//! A trace that stops before its [`Frame::End`] (a crashed recorder, a partial
+//! copy) is reported as [`TraceError::Truncated`], never as a shorter valid trace.
+//! Bytes after the `End` frame are [`TraceError::TrailingBytes`].
+//!
+//! # Limits
+//!
+//! The header length is checked against [`HEADER_BYTES_MAX`] and every body length
+//! against [`FRAME_BYTES_MAX`] *before* any of it is read or decoded, so a corrupt
+//! length field cannot make the reader allocate more than the limit. The writer
+//! applies the same limits, so it never writes a trace the reader would refuse.
+//!
+//! # The header
+//!
+//! [`TraceHeader`]: the format version again (it must equal the preamble's), the
+//! `qmpsim` version that recorded the trace (informational only), the complete
+//! [`MachineConfig`] (which holds the rng seed and the event-timestamp epoch, and
+//! the results of any disk image probes, so replay needs neither the command line
+//! nor the files it named), and free-form `notes`.
+//!
+//! # Frame kinds
+//!
+//! ## `Step { input, outputs }` (variant 0)
+//!
+//! One call of `Engine::step`: the [`Input`] that was fed and every [`Output`] it
+//! returned, in order. Replay feeds `input` and compares the outputs with `==`,
+//! which for `Output::Send` means byte-exact data for the same client.
+//!
+//! ## `Checkpoint { digest }` (variant 1)
+//!
+//! The engine's state digest (`Engine::digest`, 64 lowercase hex digits) after the
+//! step just before it. Recorders write one every [`CHECKPOINT_EVERY_STEPS`] steps,
+//! so a replay that diverges only in hidden state is caught near where it went
+//! wrong, not only at the end.
+//!
+//! ## `End { steps, digest }` (variant 2)
+//!
+//! The last frame, written when recording finishes: the number of `Step` frames
+//! before it and the final state digest (it doubles as the final checkpoint). The
+//! reader checks `steps` against the number of `Step` frames it read
+//! ([`TraceError::StepCountMismatch`]).
+//!
+//! # A worked example
+//!
+//! A client connects to monitor 0, negotiates, and asks for the run state:
+//!
+//! ```
+//! use qmpsim::engine::{Engine, Input};
+//! use qmpsim::machine::config::MachineConfig;
+//! use qmpsim::qmp::session::ClientId;
+//! use qmpsim::trace::{Frame, TraceHeader, TraceReader, TraceWriter};
+//!
+//! let config = MachineConfig::default();
+//! let mut engine = Engine::new(config.clone());
+//! let mut writer = TraceWriter::new(Vec::new(), &TraceHeader::new(config)).unwrap();
+//! let client = ClientId(1);
+//! let inputs = [
+//!     Input::Connect { client, monitor: 0 },
+//!     Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() },
+//!     Input::Bytes { client, data: br#"{"execute":"query-status"}"#.to_vec() },
+//! ];
+//! for input in &inputs {
+//!     let outputs = engine.step(input.clone());
+//!     writer.record(input, &outputs).unwrap();
+//! }
+//! let bytes = writer.finish(3, &engine.digest()).unwrap();
+//! assert_eq!(&bytes[..8], b"QMPTRACE");
+//!
+//! let (mut reader, header) = TraceReader::open(&bytes[..]).unwrap();
+//! assert_eq!(header.config, MachineConfig::default());
+//! let mut kinds = Vec::new();
+//! while let Some(frame) = reader.next_frame().unwrap() {
+//!     kinds.push(match frame {
+//!         Frame::Step { .. } => "step",
+//!         Frame::Checkpoint { .. } => "checkpoint",
+//!         Frame::End { .. } => "end",
+//!     });
+//! }
+//! assert_eq!(kinds, ["step", "step", "step", "end"]);
+//! ```
+//!
+//! In bytes (this is `traces/runstate.qmptrace`, which records the same start):
+//!
+//! ```text
+//! 51 4d 50 54 52 41 43 45   "QMPTRACE"
+//! 01 00 00 00               format version 1
+//! 64 00 00 00               header length: 100 bytes
+//! ... 100 bytes ...         bincode TraceHeader { format_version: 1, qmpsim_version: "0.1.0",
+//!                           config: MachineConfig::default(), notes: "..." }
+//! ... 32 bytes ...          header hash
+//! 72 00 00 00               frame 0 body length: 114 bytes
+//! 00                        Frame::Step
+//! 00 01 00                  input: Input::Connect { client: 1, monitor: 0 }
+//! 01                        outputs: one
+//! 00 01 6a ...              Output::Send { client: 1, data: 106 bytes of greeting }
+//! ... 32 bytes ...          chain hash of frame 0
+//! ...                       frames 1.., then the End frame
+//! ```
+//!
+//! `qmpsim trace dump traces/runstate.qmptrace` renders it in the QMP docs'
+//! notation (see `crate::trace::export`):
+//!
+//! ```text
+//! # qmpsim trace, format 1, recorded by qmpsim 0.1.0, seed 0
+//! # notes: One client: negotiate, query-status, stop, cont, quit.
+//! # connect client 1 monitor 0
+//! <- {"QMP": {"version": {"qemu": {"micro": 0, "minor": 14, "major": 0}, "package": ""}, "capabilities": []}}
+//! -> {"execute":"qmp_capabilities"}
+//! <- {"return": {}}
+//! -> {"execute":"query-status"}
+//! <- {"return": {"singlestep": false, "running": true}}
+//! -> {"execute":"stop"}
+//! <- {"timestamp": {"seconds": 1300000000, "microseconds": 4000}, "event": "STOP"}
+//! <- {"return": {}}
+//! ...
+//! -> {"execute":"quit"}
+//! <- {"return": {}}
+//! <- {"timestamp": {"seconds": 1300000000, "microseconds": 7000}, "event": "SHUTDOWN"}
+//! # exit 0
+//! # end: 7 steps, digest c0b061ee...
+//! ```
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::engine::{Input, Output};
+use crate::machine::config::MachineConfig;
+
+/// The eight bytes every trace starts with.
+pub const MAGIC: [u8; 8] = *b"QMPTRACE";
+/// The one format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Largest encoded header, in bytes.
+pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
+/// Largest encoded frame body, in bytes.
+pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Steps between two checkpoints written by [`TraceWriter::record_and_checkpoint`].
+///
+/// [`TraceWriter::record_and_checkpoint`]: super::TraceWriter::record_and_checkpoint
+pub const CHECKPOINT_EVERY_STEPS: u64 = 64;
+/// Bytes in the preamble: magic, version, header length.
+pub const PREAMBLE_BYTES: usize = 16;
+/// Bytes in a sha256 hash.
+pub const HASH_BYTES: usize = 32;
+/// Bytes in a frame's length prefix.
+pub const LENGTH_BYTES: usize = 4;
+
+/// A sha256 chain hash.
+pub type ChainHash = [u8; HASH_BYTES];
+
+/// What a trace records about the run before the first frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceHeader {
+    /// Must equal [`FORMAT_VERSION`] (and the preamble's version).
+    pub format_version: u32,
+    /// The `qmpsim` crate version that recorded the trace; informational.
+    pub qmpsim_version: String,
+    /// The machine's configuration, seed and epoch included.
+    pub config: MachineConfig,
+    /// Free-form text: what the trace is for, where it came from.
+    pub notes: String,
+}
+
+impl TraceHeader {
+    /// A header for `config` with this build's versions and no notes.
+    pub fn new(config: MachineConfig) -> Self {
+        TraceHeader {
+            format_version: FORMAT_VERSION,
+            qmpsim_version: env!("CARGO_PKG_VERSION").to_owned(),
+            config,
+            notes: String::new(),
+        }
+    }
+
+    /// The same header with `notes` set.
+    #[must_use]
+    pub fn with_notes(mut self, notes: &str) -> Self {
+        notes.clone_into(&mut self.notes);
+        self
+    }
+}
+
+/// One record after the header. Variant order is part of the format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// One `Engine::step`: the input and every output, in order.
+    Step {
+        /// What was fed.
+        input: Input,
+        /// What came back.
+        outputs: Vec<Output>,
+    },
+    /// The engine's state digest after the preceding step.
+    Checkpoint {
+        /// `Engine::digest`.
+        digest: String,
+    },
+    /// The last frame.
+    End {
+        /// Number of `Step` frames in the trace.
+        steps: u64,
+        /// `Engine::digest` after the last step.
+        digest: String,
+    },
+}
+
+/// A borrowed [`Frame`] for encoding without cloning; serde gives it the same bytes.
+#[derive(Debug, Serialize)]
+pub(crate) enum FrameRef<'a> {
+    Step {
+        input: &'a Input,
+        outputs: &'a [Output],
+    },
+    Checkpoint {
+        digest: &'a str,
+    },
+    End {
+        steps: u64,
+        digest: &'a str,
+    },
+}
+
+/// Why a trace could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The first eight bytes are not [`MAGIC`].
+    #[error("Not a qmpsim trace (bad magic {found:02x?})")]
+    BadMagic {
+        /// What was there instead.
+        found: [u8; 8],
+    },
+    /// The preamble's format version is not [`FORMAT_VERSION`].
+    #[error("Unsupported trace format version {found} (this build reads version {expected})")]
+    UnsupportedVersion {
+        /// The file's version.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// The header's own `format_version` disagrees with the preamble.
+    #[error("Trace header says format version {header} but the preamble says {preamble}")]
+    HeaderVersionMismatch {
+        /// The preamble's version.
+        preamble: u32,
+        /// The header's version.
+        header: u32,
+    },
+    /// The file ends inside the preamble, the header or its hash.
+    #[error("Trace truncated in its header at byte offset {offset}")]
+    TruncatedHeader {
+        /// Bytes read before the end.
+        offset: u64,
+    },
+    /// The file ends inside frame `at_frame`, or before the `End` frame.
+    #[error("Trace truncated at frame {at_frame} (byte offset {offset}), before its End frame")]
+    Truncated {
+        /// Index of the frame that is incomplete or missing.
+        at_frame: u64,
+        /// Bytes read before the end.
+        offset: u64,
+    },
+    /// The header length field exceeds [`HEADER_BYTES_MAX`].
+    #[error("Trace header of {len} bytes exceeds the limit of {max} bytes")]
+    HeaderTooLarge {
+        /// The length field.
+        len: u64,
+        /// [`HEADER_BYTES_MAX`].
+        max: usize,
+    },
+    /// A frame length exceeds [`FRAME_BYTES_MAX`].
+    #[error("Frame {frame} of {len} bytes exceeds the limit of {max} bytes")]
+    FrameTooLarge {
+        /// Frame index.
+        frame: u64,
+        /// Its encoded length.
+        len: u64,
+        /// [`FRAME_BYTES_MAX`].
+        max: usize,
+    },
+    /// The stored header hash does not match the preamble and header.
+    #[error("Trace header checksum mismatch (header altered)")]
+    HeaderChecksumMismatch,
+    /// A frame's chain hash does not match: it or an earlier frame was altered,
+    /// dropped or reordered.
+    #[error("Chain hash mismatch at frame {frame} (frame altered, dropped or reordered)")]
+    ChainMismatch {
+        /// Index of the first frame whose hash fails.
+        frame: u64,
+    },
+    /// The header's bytes are not a valid header.
+    #[error("Trace header does not decode")]
+    DecodeHeader {
+        /// The bincode error.
+        #[source]
+        source: bincode::error::DecodeError,
+    },
+    /// A frame's bytes are not a valid frame.
+    #[error("Frame {frame} does not decode")]
+    Decode {
+        /// Frame index.
+        frame: u64,
+        /// The bincode error.
+        #[source]
+        source: bincode::error::DecodeError,
+    },
+    /// The header decoded without using all its bytes.
+    #[error("Trace header has {unused} unused bytes after its body")]
+    HeaderSlack {
+        /// Bytes left over.
+        unused: usize,
+    },
+    /// A frame body decoded without using all its bytes.
+    #[error("Frame {frame} has {unused} unused bytes after its body")]
+    FrameSlack {
+        /// Frame index.
+        frame: u64,
+        /// Bytes left over.
+        unused: usize,
+    },
+    /// The header could not be encoded.
+    #[error("Trace header does not encode")]
+    EncodeHeader {
+        /// The bincode error.
+        #[source]
+        source: bincode::error::EncodeError,
+    },
+    /// A frame could not be encoded.
+    #[error("Frame {frame} does not encode")]
+    Encode {
+        /// Frame index.
+        frame: u64,
+        /// The bincode error.
+        #[source]
+        source: bincode::error::EncodeError,
+    },
+    /// The `End` frame's step count disagrees with the `Step` frames read or written.
+    #[error("End frame says {recorded} steps but the trace has {counted}")]
+    StepCountMismatch {
+        /// The count in the `End` frame.
+        recorded: u64,
+        /// The number of `Step` frames.
+        counted: u64,
+    },
+    /// Data follows the `End` frame.
+    #[error("Unexpected bytes after the End frame at byte offset {offset}")]
+    TrailingBytes {
+        /// Offset of the first extra byte.
+        offset: u64,
+    },
+    /// `next_frame` was called again after it returned an error.
+    #[error("Trace reader already failed")]
+    ReaderFailed,
+    /// The underlying reader or writer failed.
+    #[error("Trace I/O failed")]
+    Io(#[source] std::io::Error),
+}
+
+/// The bincode configuration of every body: `standard()`. No decode-time limit
+/// is set: bodies are already bounded by length before decoding, bincode never
+/// reads past the slice, and serde's `Vec` preallocation is capped, so decoding
+/// cannot allocate much more than the body holds. (bincode's own limit counts
+/// every integer at its full in-memory width, which would refuse legitimate frames
+/// near [`FRAME_BYTES_MAX`].)
+pub(crate) fn bincode_config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// The preamble for a header body of `header_len` bytes.
+pub(crate) fn preamble(version: u32, header_len: u32) -> [u8; PREAMBLE_BYTES] {
+    let mut p = [0u8; PREAMBLE_BYTES];
+    p[..8].copy_from_slice(&MAGIC);
+    p[8..12].copy_from_slice(&version.to_le_bytes());
+    p[12..].copy_from_slice(&header_len.to_le_bytes());
+    p
+}
+
+/// `sha256(preamble || header body)`: the hash stored after the header and the
+/// chain's starting point.
+pub(crate) fn header_hash(preamble: &[u8; PREAMBLE_BYTES], header: &[u8]) -> ChainHash {
+    let mut h = Sha256::new();
+    h.update(preamble);
+    h.update(header);
+    h.finalize().into()
+}
+
+/// `sha256(previous || body length || body)`.
+pub(crate) fn chain_hash(previous: &ChainHash, body: &[u8]) -> ChainHash {
+    let len = u32::try_from(body.len()).expect("frame bodies are bounded by FRAME_BYTES_MAX");
+    let mut h = Sha256::new();
+    h.update(previous);
+    h.update(len.to_le_bytes());
+    h.update(body);
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qmp::session::ClientId;
+
+    #[test]
+    fn frame_ref_encodes_like_frame() {
+        let input = Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        };
+        let outputs = vec![Output::Exit { code: 3 }];
+        let owned = Frame::Step {
+            input: input.clone(),
+            outputs: outputs.clone(),
+        };
+        let borrowed = FrameRef::Step {
+            input: &input,
+            outputs: &outputs,
+        };
+        assert_eq!(
+            bincode::serde::encode_to_vec(&owned, bincode_config()).unwrap(),
+            bincode::serde::encode_to_vec(&borrowed, bincode_config()).unwrap()
+        );
+    }
+
+    #[test]
+    fn frame_ref_end_encodes_like_frame_end() {
+        let owned = Frame::End {
+            steps: 7,
+            digest: "ab".to_owned(),
+        };
+        let borrowed = FrameRef::End {
+            steps: 7,
+            digest: "ab",
+        };
+        assert_eq!(
+            bincode::serde::encode_to_vec(&owned, bincode_config()).unwrap(),
+            bincode::serde::encode_to_vec(&borrowed, bincode_config()).unwrap()
+        );
+    }
+
+    #[test]
+    fn chain_hash_depends_on_previous_hash() {
+        assert_ne!(
+            chain_hash(&[0; HASH_BYTES], b"body"),
+            chain_hash(&[1; HASH_BYTES], b"body")
+        );
+    }
+
+    #[test]
+    fn preamble_starts_with_magic_and_version() {
+        assert_eq!(preamble(1, 2), *b"QMPTRACE\x01\x00\x00\x00\x02\x00\x00\x00");
+    }
+
+    #[test]
+    fn header_new_records_crate_version() {
+        let h = TraceHeader::new(MachineConfig::default());
+        assert_eq!(h.qmpsim_version, env!("CARGO_PKG_VERSION"));
+    }
+}

@@ -1,0 +1,721 @@
+//! `TraceReader`: reads a trace from any `std::io::Read`, one frame at a time.
+//!
+//! Streaming: memory use is one frame, whatever the trace length. Every check in
+//! [`super::format`] runs here, in this order per frame: length against
+//! [`FRAME_BYTES_MAX`], the bytes, the chain hash, then decoding. The end of the
+//! input is only acceptable right after the `End` frame; anything else is
+//! [`TraceError::Truncated`]. No files: the caller opens them.
+
+use std::io::{ErrorKind, Read};
+
+use super::format::{
+    bincode_config, chain_hash, header_hash, preamble, ChainHash, Frame, TraceError, TraceHeader,
+    FORMAT_VERSION, FRAME_BYTES_MAX, HASH_BYTES, HEADER_BYTES_MAX, LENGTH_BYTES, MAGIC,
+    PREAMBLE_BYTES,
+};
+
+/// Where the reader is in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// More frames may follow.
+    Frames,
+    /// The `End` frame was read and nothing followed it.
+    Done,
+    /// An error was returned; the reader cannot go on.
+    Failed,
+}
+
+/// Reads one trace.
+#[derive(Debug)]
+pub struct TraceReader<R: Read> {
+    input: R,
+    previous: ChainHash,
+    frames: u64,
+    steps: u64,
+    offset: u64,
+    phase: Phase,
+}
+
+impl<R: Read> TraceReader<R> {
+    /// Reads and checks the preamble, the header and its hash.
+    pub fn open(input: R) -> Result<(Self, TraceHeader), TraceError> {
+        let mut reader = TraceReader {
+            input,
+            previous: [0; HASH_BYTES],
+            frames: 0,
+            steps: 0,
+            offset: 0,
+            phase: Phase::Frames,
+        };
+        let header = reader.read_header()?;
+        Ok((reader, header))
+    }
+
+    /// The next frame, `Ok(None)` once the `End` frame has been returned.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, TraceError> {
+        match self.phase {
+            Phase::Frames => {}
+            Phase::Done => return Ok(None),
+            Phase::Failed => return Err(TraceError::ReaderFailed),
+        }
+        match self.read_frame() {
+            Ok(frame) => Ok(Some(frame)),
+            Err(e) => {
+                self.phase = Phase::Failed;
+                Err(e)
+            }
+        }
+    }
+
+    /// Frames returned so far (the index of the next frame).
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// `Step` frames returned so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn read_header(&mut self) -> Result<TraceHeader, TraceError> {
+        let mut pre = [0u8; PREAMBLE_BYTES];
+        self.fill_header(&mut pre)?;
+        let found: [u8; 8] = pre[..8].try_into().expect("preamble holds 8 magic bytes");
+        if found != MAGIC {
+            return Err(TraceError::BadMagic { found });
+        }
+        let version = u32::from_le_bytes(pre[8..12].try_into().expect("4 version bytes"));
+        if version != FORMAT_VERSION {
+            return Err(TraceError::UnsupportedVersion {
+                found: version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        let len = u32::from_le_bytes(pre[12..16].try_into().expect("4 length bytes"));
+        if len as usize > HEADER_BYTES_MAX {
+            return Err(TraceError::HeaderTooLarge {
+                len: u64::from(len),
+                max: HEADER_BYTES_MAX,
+            });
+        }
+        let body = self.take(len as usize).map_err(|e| match e {
+            TraceError::Truncated { offset, .. } => TraceError::TruncatedHeader { offset },
+            other => other,
+        })?;
+        let mut stored = [0u8; HASH_BYTES];
+        self.fill_header(&mut stored)?;
+        let hash = header_hash(&preamble(version, len), &body);
+        if stored != hash {
+            return Err(TraceError::HeaderChecksumMismatch);
+        }
+        let (header, used): (TraceHeader, usize) =
+            bincode::serde::decode_from_slice(&body, bincode_config())
+                .map_err(|source| TraceError::DecodeHeader { source })?;
+        if used != body.len() {
+            return Err(TraceError::HeaderSlack {
+                unused: body.len() - used,
+            });
+        }
+        if header.format_version != version {
+            return Err(TraceError::HeaderVersionMismatch {
+                preamble: version,
+                header: header.format_version,
+            });
+        }
+        self.previous = hash;
+        Ok(header)
+    }
+
+    fn read_frame(&mut self) -> Result<Frame, TraceError> {
+        let index = self.frames;
+        let mut len_bytes = [0u8; LENGTH_BYTES];
+        self.fill(&mut len_bytes)?;
+        let len = u32::from_le_bytes(len_bytes);
+        if len as usize > FRAME_BYTES_MAX {
+            return Err(TraceError::FrameTooLarge {
+                frame: index,
+                len: u64::from(len),
+                max: FRAME_BYTES_MAX,
+            });
+        }
+        let body = self.take(len as usize)?;
+        let mut stored = [0u8; HASH_BYTES];
+        self.fill(&mut stored)?;
+        let hash = chain_hash(&self.previous, &body);
+        if stored != hash {
+            return Err(TraceError::ChainMismatch { frame: index });
+        }
+        let (frame, used): (Frame, usize) =
+            bincode::serde::decode_from_slice(&body, bincode_config()).map_err(|source| {
+                TraceError::Decode {
+                    frame: index,
+                    source,
+                }
+            })?;
+        if used != body.len() {
+            return Err(TraceError::FrameSlack {
+                frame: index,
+                unused: body.len() - used,
+            });
+        }
+        self.previous = hash;
+        self.frames += 1;
+        match &frame {
+            Frame::Step { .. } => self.steps += 1,
+            Frame::Checkpoint { .. } => {}
+            Frame::End { steps, .. } => self.end(*steps)?,
+        }
+        Ok(frame)
+    }
+
+    /// Checks the `End` frame's count and that nothing follows it.
+    fn end(&mut self, recorded: u64) -> Result<(), TraceError> {
+        if recorded != self.steps {
+            return Err(TraceError::StepCountMismatch {
+                recorded,
+                counted: self.steps,
+            });
+        }
+        let mut probe = [0u8; 1];
+        if self.read_some(&mut probe)? != 0 {
+            return Err(TraceError::TrailingBytes {
+                offset: self.offset - 1,
+            });
+        }
+        self.phase = Phase::Done;
+        Ok(())
+    }
+
+    /// Reads exactly `len` bytes, growing the buffer only as data arrives, so a
+    /// lying length field on a short input allocates no more than the input.
+    fn take(&mut self, len: usize) -> Result<Vec<u8>, TraceError> {
+        let mut body = Vec::new();
+        let got = (&mut self.input)
+            .take(len as u64)
+            .read_to_end(&mut body)
+            .map_err(TraceError::Io)?;
+        self.offset += got as u64;
+        if got < len {
+            return Err(self.truncated());
+        }
+        Ok(body)
+    }
+
+    /// Fills `buf` or reports truncation of the current frame.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), TraceError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = self.read_some(&mut buf[filled..])?;
+            if n == 0 {
+                return Err(self.truncated());
+            }
+            filled += n;
+        }
+        Ok(())
+    }
+
+    /// [`fill`](Self::fill) for the preamble and header hash.
+    fn fill_header(&mut self, buf: &mut [u8]) -> Result<(), TraceError> {
+        self.fill(buf).map_err(|e| match e {
+            TraceError::Truncated { offset, .. } => TraceError::TruncatedHeader { offset },
+            other => other,
+        })
+    }
+
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, TraceError> {
+        loop {
+            match self.input.read(buf) {
+                Ok(n) => {
+                    self.offset += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(TraceError::Io(e)),
+            }
+        }
+    }
+
+    fn truncated(&self) -> TraceError {
+        TraceError::Truncated {
+            at_frame: self.frames,
+            offset: self.offset,
+        }
+    }
+}
+
+impl<R: Read> Iterator for TraceReader<R> {
+    type Item = Result<Frame, TraceError>;
+
+    /// The frames, then `None`; after an error, `None`.
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.phase {
+            Phase::Frames => self.next_frame().transpose(),
+            Phase::Done | Phase::Failed => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Input, Output};
+    use crate::machine::config::MachineConfig;
+    use crate::qmp::session::ClientId;
+    use crate::trace::format::TraceHeader;
+    use crate::trace::writer::TraceWriter;
+
+    const CLIENT: ClientId = ClientId(1);
+
+    fn header() -> TraceHeader {
+        TraceHeader::new(MachineConfig::default()).with_notes("reader tests")
+    }
+
+    /// Header, two steps, a checkpoint, End.
+    fn sample() -> Vec<u8> {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let connect = Input::Connect {
+            client: CLIENT,
+            monitor: 0,
+        };
+        let greeting = Output::Send {
+            client: CLIENT,
+            data: b"{\"QMP\": {}}\r\n".to_vec(),
+        };
+        w.record(&connect, &[greeting]).unwrap();
+        w.record(
+            &Input::Bytes {
+                client: CLIENT,
+                data: b"{}".to_vec(),
+            },
+            &[],
+        )
+        .unwrap();
+        w.checkpoint("c0").unwrap();
+        w.finish(2, "d0").unwrap()
+    }
+
+    fn header_end(bytes: &[u8]) -> usize {
+        let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+        PREAMBLE_BYTES + len + HASH_BYTES
+    }
+
+    /// Offsets where each frame starts, plus the end offset.
+    fn frame_starts(bytes: &[u8]) -> Vec<usize> {
+        let mut at = header_end(bytes);
+        let mut starts = vec![at];
+        while at < bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            at += LENGTH_BYTES + len + HASH_BYTES;
+            starts.push(at);
+        }
+        starts
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Frame>, TraceError> {
+        let (reader, _) = TraceReader::open(bytes)?;
+        reader.collect()
+    }
+
+    /// Appends a frame with an arbitrary body, correctly chained.
+    fn seal_raw(previous: &ChainHash, body: &[u8]) -> Vec<u8> {
+        let mut out = u32::try_from(body.len()).unwrap().to_le_bytes().to_vec();
+        out.extend_from_slice(body);
+        out.extend_from_slice(&chain_hash(previous, body));
+        out
+    }
+
+    fn stored_header_hash(bytes: &[u8]) -> ChainHash {
+        let end = header_end(bytes);
+        bytes[end - HASH_BYTES..end].try_into().unwrap()
+    }
+
+    #[test]
+    fn round_trip_returns_header() {
+        let bytes = sample();
+        let (_, h) = TraceReader::open(&bytes[..]).unwrap();
+        assert_eq!(h, header());
+    }
+
+    #[test]
+    fn round_trip_returns_frames_in_order() {
+        let frames = read_all(&sample()).unwrap();
+        assert_eq!(
+            frames[1..],
+            [
+                Frame::Step {
+                    input: Input::Bytes {
+                        client: CLIENT,
+                        data: b"{}".to_vec()
+                    },
+                    outputs: vec![]
+                },
+                Frame::Checkpoint {
+                    digest: "c0".to_owned()
+                },
+                Frame::End {
+                    steps: 2,
+                    digest: "d0".to_owned()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn next_frame_after_end_returns_none() {
+        let bytes = sample();
+        let (mut r, _) = TraceReader::open(&bytes[..]).unwrap();
+        let _ = r.by_ref().count();
+        assert!(r.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn open_with_bad_magic_fails() {
+        let mut bytes = sample();
+        bytes[0] = b'X';
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert!(matches!(err, TraceError::BadMagic { found } if &found == b"XMPTRACE"));
+    }
+
+    #[test]
+    fn open_with_other_version_fails() {
+        let mut bytes = sample();
+        bytes[8] = 2;
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::UnsupportedVersion {
+                found: 2,
+                expected: FORMAT_VERSION
+            }
+        ));
+    }
+
+    #[test]
+    fn open_with_header_version_disagreeing_fails() {
+        let mut h = header();
+        h.format_version = FORMAT_VERSION + 1;
+        let body = bincode::serde::encode_to_vec(&h, bincode_config()).unwrap();
+        let pre = preamble(FORMAT_VERSION, u32::try_from(body.len()).unwrap());
+        let bytes = [&pre[..], &body, &header_hash(&pre, &body)].concat();
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert!(matches!(err, TraceError::HeaderVersionMismatch { .. }));
+    }
+
+    #[test]
+    fn open_truncated_in_preamble_fails() {
+        let bytes = sample();
+        let err = TraceReader::open(&bytes[..10]).unwrap_err();
+        assert!(matches!(err, TraceError::TruncatedHeader { offset: 10 }));
+    }
+
+    #[test]
+    fn open_truncated_in_header_body_fails() {
+        let bytes = sample();
+        let err = TraceReader::open(&bytes[..PREAMBLE_BYTES + 3]).unwrap_err();
+        assert!(matches!(err, TraceError::TruncatedHeader { offset: 19 }));
+    }
+
+    #[test]
+    fn open_truncated_in_header_hash_fails() {
+        let bytes = sample();
+        let cut = header_end(&bytes) - 1;
+        let err = TraceReader::open(&bytes[..cut]).unwrap_err();
+        assert!(matches!(err, TraceError::TruncatedHeader { offset } if offset == cut as u64));
+    }
+
+    #[test]
+    fn open_with_empty_input_fails_as_truncated() {
+        let err = TraceReader::open(&b""[..]).unwrap_err();
+        assert!(matches!(err, TraceError::TruncatedHeader { offset: 0 }));
+    }
+
+    #[test]
+    fn open_with_altered_header_fails_checksum() {
+        let mut bytes = sample();
+        let last_note_byte = header_end(&bytes) - HASH_BYTES - 1;
+        bytes[last_note_byte] ^= 1;
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert!(matches!(err, TraceError::HeaderChecksumMismatch));
+    }
+
+    #[test]
+    fn open_with_header_past_limit_fails() {
+        let too_long = u32::try_from(HEADER_BYTES_MAX + 1).unwrap();
+        let bytes = preamble(FORMAT_VERSION, too_long);
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert!(
+            matches!(err, TraceError::HeaderTooLarge { len, .. } if len == u64::from(too_long))
+        );
+    }
+
+    #[test]
+    fn open_with_header_at_limit_reads_body() {
+        // At the limit the length is accepted and the reader goes on to read the
+        // (missing) body: truncation, not a size error.
+        let at_limit = u32::try_from(HEADER_BYTES_MAX).unwrap();
+        let bytes = preamble(FORMAT_VERSION, at_limit);
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert!(matches!(err, TraceError::TruncatedHeader { offset: 16 }));
+    }
+
+    #[test]
+    fn open_with_garbage_header_fails_decode() {
+        let body = [0xff_u8; 8];
+        let pre = preamble(FORMAT_VERSION, 8);
+        let bytes = [&pre[..], &body, &header_hash(&pre, &body)].concat();
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert!(matches!(err, TraceError::DecodeHeader { .. }));
+    }
+
+    #[test]
+    fn read_truncated_inside_frame_fails() {
+        let bytes = sample();
+        let starts = frame_starts(&bytes);
+        let cut = starts[1] + 6;
+        let err = read_all(&bytes[..cut]).unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::Truncated { at_frame: 1, offset } if offset == cut as u64
+        ));
+    }
+
+    #[test]
+    fn read_without_end_frame_fails_as_truncated() {
+        let bytes = sample();
+        let starts = frame_starts(&bytes);
+        let err = read_all(&bytes[..starts[3]]).unwrap_err();
+        assert!(matches!(err, TraceError::Truncated { at_frame: 3, .. }));
+    }
+
+    #[test]
+    fn read_with_frame_past_limit_fails() {
+        let bytes = sample();
+        let mut cut = bytes[..header_end(&bytes)].to_vec();
+        let too_long = u32::try_from(FRAME_BYTES_MAX + 1).unwrap();
+        cut.extend_from_slice(&too_long.to_le_bytes());
+        let err = read_all(&cut).unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::FrameTooLarge { frame: 0, len, .. } if len == u64::from(too_long)
+        ));
+    }
+
+    #[test]
+    fn read_with_frame_at_limit_reads_body() {
+        // At the limit the length is accepted; the missing body is truncation.
+        let bytes = sample();
+        let mut cut = bytes[..header_end(&bytes)].to_vec();
+        let at_limit = u32::try_from(FRAME_BYTES_MAX).unwrap();
+        cut.extend_from_slice(&at_limit.to_le_bytes());
+        let err = read_all(&cut).unwrap_err();
+        assert!(matches!(err, TraceError::Truncated { at_frame: 0, .. }));
+    }
+
+    /// A Step frame whose encoding is exactly `len` bytes (`len` above 65 KiB).
+    fn step_of_encoded_len(len: usize) -> Input {
+        let probe = Input::Bytes {
+            client: CLIENT,
+            data: vec![0; 1 << 17],
+        };
+        let frame = Frame::Step {
+            input: probe,
+            outputs: vec![],
+        };
+        let overhead = bincode::serde::encode_to_vec(frame, bincode_config())
+            .unwrap()
+            .len()
+            - (1 << 17);
+        Input::Bytes {
+            client: CLIENT,
+            data: vec![0; len - overhead],
+        }
+    }
+
+    #[test]
+    fn round_trip_with_frame_at_limit_passes() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        w.record(&step_of_encoded_len(FRAME_BYTES_MAX), &[])
+            .unwrap();
+        let bytes = w.finish(1, "d").unwrap();
+        assert_eq!(read_all(&bytes).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn record_with_frame_one_past_limit_fails() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let err = w
+            .record(&step_of_encoded_len(FRAME_BYTES_MAX + 1), &[])
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::FrameTooLarge { len, .. } if len == FRAME_BYTES_MAX as u64 + 1
+        ));
+    }
+
+    #[test]
+    fn round_trip_with_header_at_limit_passes() {
+        let base = bincode::serde::encode_to_vec(header(), bincode_config())
+            .unwrap()
+            .len();
+        let notes = "n".repeat(HEADER_BYTES_MAX - base + "reader tests".len() - 4);
+        let big = header().with_notes(&notes);
+        let bytes = TraceWriter::new(Vec::new(), &big)
+            .unwrap()
+            .finish(0, "d")
+            .unwrap();
+        let (_, h) = TraceReader::open(&bytes[..]).unwrap();
+        assert_eq!(h.notes.len(), notes.len());
+    }
+
+    #[test]
+    fn read_with_flipped_body_byte_fails_chain() {
+        let mut bytes = sample();
+        let starts = frame_starts(&bytes);
+        bytes[starts[1] + LENGTH_BYTES] ^= 0x01;
+        let err = read_all(&bytes).unwrap_err();
+        assert!(matches!(err, TraceError::ChainMismatch { frame: 1 }));
+    }
+
+    #[test]
+    fn read_with_flipped_hash_byte_fails_chain() {
+        let mut bytes = sample();
+        let starts = frame_starts(&bytes);
+        bytes[starts[3] - 1] ^= 0x80;
+        let err = read_all(&bytes).unwrap_err();
+        assert!(matches!(err, TraceError::ChainMismatch { frame: 2 }));
+    }
+
+    #[test]
+    fn read_with_dropped_frame_fails_chain() {
+        let bytes = sample();
+        let starts = frame_starts(&bytes);
+        let dropped = [&bytes[..starts[1]], &bytes[starts[2]..]].concat();
+        let err = read_all(&dropped).unwrap_err();
+        assert!(matches!(err, TraceError::ChainMismatch { frame: 1 }));
+    }
+
+    #[test]
+    fn read_with_swapped_frames_fails_chain() {
+        let bytes = sample();
+        let s = frame_starts(&bytes);
+        let swapped = [
+            &bytes[..s[1]],
+            &bytes[s[2]..s[3]],
+            &bytes[s[1]..s[2]],
+            &bytes[s[3]..],
+        ]
+        .concat();
+        let err = read_all(&swapped).unwrap_err();
+        assert!(matches!(err, TraceError::ChainMismatch { frame: 1 }));
+    }
+
+    #[test]
+    fn read_with_sealed_garbage_frame_fails_decode() {
+        let bytes = sample();
+        let mut forged = bytes[..header_end(&bytes)].to_vec();
+        forged.extend(seal_raw(&stored_header_hash(&bytes), &[9, 9, 9]));
+        let err = read_all(&forged).unwrap_err();
+        assert!(matches!(err, TraceError::Decode { frame: 0, .. }));
+    }
+
+    #[test]
+    fn read_with_sealed_frame_slack_fails() {
+        let bytes = sample();
+        let mut body = bincode::serde::encode_to_vec(
+            Frame::Checkpoint {
+                digest: "c".to_owned(),
+            },
+            bincode_config(),
+        )
+        .unwrap();
+        body.push(0);
+        let mut forged = bytes[..header_end(&bytes)].to_vec();
+        forged.extend(seal_raw(&stored_header_hash(&bytes), &body));
+        let err = read_all(&forged).unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::FrameSlack {
+                frame: 0,
+                unused: 1
+            }
+        ));
+    }
+
+    #[test]
+    fn read_with_wrong_end_count_fails() {
+        let bytes = sample();
+        let end = bincode::serde::encode_to_vec(
+            Frame::End {
+                steps: 5,
+                digest: "d".to_owned(),
+            },
+            bincode_config(),
+        )
+        .unwrap();
+        let mut forged = bytes[..header_end(&bytes)].to_vec();
+        forged.extend(seal_raw(&stored_header_hash(&bytes), &end));
+        let err = read_all(&forged).unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::StepCountMismatch {
+                recorded: 5,
+                counted: 0
+            }
+        ));
+    }
+
+    #[test]
+    fn read_with_bytes_after_end_fails() {
+        let mut bytes = sample();
+        let len = bytes.len() as u64;
+        bytes.push(0);
+        let err = read_all(&bytes).unwrap_err();
+        assert!(matches!(err, TraceError::TrailingBytes { offset } if offset == len));
+    }
+
+    #[test]
+    fn next_frame_after_error_fails_again() {
+        let mut bytes = sample();
+        let starts = frame_starts(&bytes);
+        bytes[starts[0] + LENGTH_BYTES] ^= 0x01;
+        let (mut r, _) = TraceReader::open(&bytes[..]).unwrap();
+        let _ = r.next_frame();
+        assert!(matches!(r.next_frame(), Err(TraceError::ReaderFailed)));
+    }
+
+    #[test]
+    fn read_with_failing_input_reports_io() {
+        #[derive(Debug)]
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let err = TraceReader::open(Broken).unwrap_err();
+        assert!(matches!(err, TraceError::Io(_)));
+    }
+
+    #[test]
+    fn read_one_byte_at_a_time_gives_same_frames() {
+        #[derive(Debug)]
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = usize::from(!self.0.is_empty() && !buf.is_empty());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let bytes = sample();
+        let (reader, _) = TraceReader::open(Trickle(&bytes)).unwrap();
+        let frames: Vec<Frame> = reader.collect::<Result<_, _>>().unwrap();
+        assert_eq!(frames, read_all(&bytes).unwrap());
+    }
+}

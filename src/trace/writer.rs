@@ -1,0 +1,252 @@
+//! `TraceWriter`: appends a header and chained frames to any `std::io::Write`.
+//!
+//! The writer never opens files (the caller hands it a `File`, a `BufWriter` or a
+//! `Vec<u8>`), refuses any frame the reader would refuse ([`FRAME_BYTES_MAX`]), and
+//! counts `Step` frames so the `End` frame it writes is consistent. Layout and hash
+//! rules are in [`super::format`].
+
+use std::io::Write;
+
+use crate::engine::{Engine, Input, Output};
+
+use super::format::{
+    bincode_config, chain_hash, header_hash, preamble, ChainHash, FrameRef, TraceError,
+    TraceHeader, CHECKPOINT_EVERY_STEPS, FORMAT_VERSION, FRAME_BYTES_MAX, HEADER_BYTES_MAX,
+};
+
+/// Writes one trace.
+#[derive(Debug)]
+pub struct TraceWriter<W: Write> {
+    out: W,
+    previous: ChainHash,
+    frames: u64,
+    steps: u64,
+}
+
+impl<W: Write> TraceWriter<W> {
+    /// Writes the preamble, `header` and the header hash.
+    pub fn new(mut out: W, header: &TraceHeader) -> Result<Self, TraceError> {
+        assert_eq!(
+            header.format_version, FORMAT_VERSION,
+            "a writer only writes its own format version"
+        );
+        let body = bincode::serde::encode_to_vec(header, bincode_config())
+            .map_err(|source| TraceError::EncodeHeader { source })?;
+        if body.len() > HEADER_BYTES_MAX {
+            return Err(TraceError::HeaderTooLarge {
+                len: body.len() as u64,
+                max: HEADER_BYTES_MAX,
+            });
+        }
+        let len = u32::try_from(body.len()).expect("HEADER_BYTES_MAX fits in u32");
+        let pre = preamble(FORMAT_VERSION, len);
+        let hash = header_hash(&pre, &body);
+        out.write_all(&pre).map_err(TraceError::Io)?;
+        out.write_all(&body).map_err(TraceError::Io)?;
+        out.write_all(&hash).map_err(TraceError::Io)?;
+        Ok(TraceWriter {
+            out,
+            previous: hash,
+            frames: 0,
+            steps: 0,
+        })
+    }
+
+    /// Appends a `Step` frame: `input` and the outputs its step returned.
+    pub fn record(&mut self, input: &Input, outputs: &[Output]) -> Result<(), TraceError> {
+        self.write_frame(&FrameRef::Step { input, outputs })?;
+        self.steps += 1;
+        Ok(())
+    }
+
+    /// Appends a `Checkpoint` frame with the engine digest after the last step.
+    pub fn checkpoint(&mut self, digest: &str) -> Result<(), TraceError> {
+        self.write_frame(&FrameRef::Checkpoint { digest })
+    }
+
+    /// Records a step of `engine` (already applied) and, every
+    /// [`CHECKPOINT_EVERY_STEPS`] steps, a checkpoint of its digest.
+    pub fn record_and_checkpoint(
+        &mut self,
+        input: &Input,
+        outputs: &[Output],
+        engine: &Engine,
+    ) -> Result<(), TraceError> {
+        self.record(input, outputs)?;
+        if self.steps % CHECKPOINT_EVERY_STEPS == 0 {
+            self.checkpoint(&engine.digest())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the `End` frame, flushes, and gives the sink back. `steps` must be the
+    /// number of steps recorded ([`TraceError::StepCountMismatch`] otherwise).
+    pub fn finish(mut self, steps: u64, digest: &str) -> Result<W, TraceError> {
+        if steps != self.steps {
+            return Err(TraceError::StepCountMismatch {
+                recorded: steps,
+                counted: self.steps,
+            });
+        }
+        self.write_frame(&FrameRef::End { steps, digest })?;
+        self.out.flush().map_err(TraceError::Io)?;
+        Ok(self.out)
+    }
+
+    /// [`finish`](Self::finish) with `engine`'s digest and this writer's step count.
+    pub fn finish_with(self, engine: &Engine) -> Result<W, TraceError> {
+        let steps = self.steps;
+        self.finish(steps, &engine.digest())
+    }
+
+    /// Flushes the sink (for a recorder that wants the trace on disk as it goes).
+    pub fn flush(&mut self) -> Result<(), TraceError> {
+        self.out.flush().map_err(TraceError::Io)
+    }
+
+    /// `Step` frames written so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Frames of every kind written so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    fn write_frame(&mut self, frame: &FrameRef<'_>) -> Result<(), TraceError> {
+        let index = self.frames;
+        let body = bincode::serde::encode_to_vec(frame, bincode_config()).map_err(|source| {
+            TraceError::Encode {
+                frame: index,
+                source,
+            }
+        })?;
+        if body.len() > FRAME_BYTES_MAX {
+            return Err(TraceError::FrameTooLarge {
+                frame: index,
+                len: body.len() as u64,
+                max: FRAME_BYTES_MAX,
+            });
+        }
+        let len = u32::try_from(body.len()).expect("FRAME_BYTES_MAX fits in u32");
+        let hash = chain_hash(&self.previous, &body);
+        self.out
+            .write_all(&len.to_le_bytes())
+            .map_err(TraceError::Io)?;
+        self.out.write_all(&body).map_err(TraceError::Io)?;
+        self.out.write_all(&hash).map_err(TraceError::Io)?;
+        self.previous = hash;
+        self.frames += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::qmp::session::ClientId;
+    use crate::trace::format::{HASH_BYTES, LENGTH_BYTES, PREAMBLE_BYTES};
+
+    fn header() -> TraceHeader {
+        TraceHeader::new(MachineConfig::default())
+    }
+
+    fn bytes_input(len: usize) -> Input {
+        Input::Bytes {
+            client: ClientId(1),
+            data: vec![b'x'; len],
+        }
+    }
+
+    #[test]
+    fn new_writes_preamble_header_and_hash() {
+        let w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let header_len = u32::from_le_bytes(w.out[12..16].try_into().unwrap()) as usize;
+        assert_eq!(w.out.len(), PREAMBLE_BYTES + header_len + HASH_BYTES);
+    }
+
+    #[test]
+    fn finish_with_wrong_step_count_fails() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        w.record(&bytes_input(1), &[]).unwrap();
+        let err = w.finish(2, "d").unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::StepCountMismatch {
+                recorded: 2,
+                counted: 1
+            }
+        ));
+    }
+
+    #[test]
+    fn record_past_frame_limit_fails() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let err = w.record(&bytes_input(FRAME_BYTES_MAX), &[]).unwrap_err();
+        assert!(matches!(err, TraceError::FrameTooLarge { frame: 0, .. }));
+    }
+
+    #[test]
+    fn record_past_frame_limit_writes_nothing() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let before = w.out.len();
+        let _ = w.record(&bytes_input(FRAME_BYTES_MAX), &[]);
+        assert_eq!((w.out.len(), w.frames(), w.steps()), (before, 0, 0));
+    }
+
+    #[test]
+    fn header_past_limit_fails() {
+        let big = header().with_notes(&"n".repeat(HEADER_BYTES_MAX));
+        let err = TraceWriter::new(Vec::new(), &big).unwrap_err();
+        assert!(matches!(err, TraceError::HeaderTooLarge { .. }));
+    }
+
+    /// A writer after `n` calls of `record_and_checkpoint`.
+    fn after_steps(n: u64) -> TraceWriter<Vec<u8>> {
+        let engine = Engine::new(MachineConfig::default());
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        (0..n).for_each(|_| {
+            w.record_and_checkpoint(&bytes_input(1), &[], &engine)
+                .unwrap();
+        });
+        w
+    }
+
+    #[test]
+    fn record_and_checkpoint_writes_checkpoint_on_interval() {
+        let w = after_steps(CHECKPOINT_EVERY_STEPS);
+        assert_eq!(w.frames(), CHECKPOINT_EVERY_STEPS + 1);
+    }
+
+    #[test]
+    fn record_and_checkpoint_before_interval_writes_steps_only() {
+        let w = after_steps(CHECKPOINT_EVERY_STEPS - 1);
+        assert_eq!(w.frames(), CHECKPOINT_EVERY_STEPS - 1);
+    }
+
+    #[test]
+    fn header_at_limit_is_written() {
+        // With empty notes the notes length is one varint byte; past 65535 bytes
+        // it takes five, so the header grows by `len + 4`.
+        let base = bincode::serde::encode_to_vec(header(), bincode_config())
+            .unwrap()
+            .len();
+        let at_limit = header().with_notes(&"n".repeat(HEADER_BYTES_MAX - base - 4));
+        let w = TraceWriter::new(Vec::new(), &at_limit).unwrap();
+        assert_eq!(
+            u32::from_le_bytes(w.out[12..16].try_into().unwrap()) as usize,
+            HEADER_BYTES_MAX
+        );
+    }
+
+    #[test]
+    fn frame_has_length_prefix_body_and_hash() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let start = w.out.len();
+        w.checkpoint("d").unwrap();
+        let len = u32::from_le_bytes(w.out[start..start + 4].try_into().unwrap()) as usize;
+        assert_eq!(w.out.len() - start, LENGTH_BYTES + len + HASH_BYTES);
+    }
+}
