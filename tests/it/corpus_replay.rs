@@ -1,10 +1,12 @@
 //! corpus_replay: every trace in `traces/` replays byte-exact through
-//! `qmpsim::replay::corpus`, the same runner `qmpsim replay` uses.
+//! `qmpsim::replay::corpus`, the same runner `qmpsim replay` uses, and every
+//! committed trace still equals a fresh recording of the script it came from.
 //!
-//! The corpus is recorded from the scripts below. After an intended change to
-//! what the engine outputs, or to the layout of its state or config (which
-//! changes digests and the header encoding), regenerate it and review the diff of
-//! `qmpsim trace dump` before committing:
+//! The corpus is recorded from the hand-written scripts below plus one trace per
+//! integration scenario of `tests/it/scenarios.rs` (`traces/<scenario>.qmptrace`).
+//! After an intended change to what the engine outputs, or to the layout of its
+//! state or config (which changes digests and the header encoding), regenerate it
+//! and review the diff of `qmpsim trace dump` before committing:
 //!
 //! ```text
 //! cargo test --test it corpus_replay::regenerate_corpus -- --ignored
@@ -15,15 +17,43 @@
 
 use std::path::{Path, PathBuf};
 
-use qmpsim::engine::{Input, Signal};
+use qmpsim::engine::{Engine, Input, Signal};
 use qmpsim::machine::clock::VirtualTime;
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::replay::corpus;
 use qmpsim::trace::{record_inputs, TraceHeader};
 
+use crate::scenarios::{Scenario, SCENARIOS};
+
 const ONE: ClientId = ClientId(1);
 const TWO: ClientId = ClientId(2);
+/// Extension of every trace file in the corpus.
+const TRACE_EXTENSION: &str = "qmptrace";
+
+/// One trace of the corpus and the recipe it is recorded from.
+#[derive(Debug, Clone)]
+struct Script {
+    /// File name under `traces/`.
+    file: String,
+    /// The header's notes.
+    notes: String,
+    /// The machine.
+    config: MachineConfig,
+    /// Every input, in order.
+    inputs: Vec<Input>,
+}
+
+impl Script {
+    fn header(&self) -> TraceHeader {
+        TraceHeader::new(self.config.clone()).with_notes(&self.notes)
+    }
+
+    fn record(&self) -> Vec<u8> {
+        record_inputs(&self.header(), &self.inputs)
+            .unwrap_or_else(|e| panic!("recording {} failed: {e}", self.file))
+    }
+}
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("traces")
@@ -40,8 +70,57 @@ fn send(client: ClientId, line: &str) -> Input {
     }
 }
 
-/// The corpus: file name, notes, config, inputs.
-fn scripts() -> Vec<(&'static str, &'static str, MachineConfig, Vec<Input>)> {
+/// The inputs of an integration scenario as `determinism` feeds them (one read
+/// per line, no separator), then one `AdvanceTo` per idle advance, each to the
+/// deadline the engine reports at that point.
+fn scenario_inputs(s: &Scenario) -> Vec<Input> {
+    let mut engine = Engine::new((s.config)());
+    let mut inputs = vec![connect(ONE)];
+    inputs.extend(s.lines.iter().map(|line| send(ONE, line)));
+    for input in &inputs {
+        engine.step(input.clone());
+    }
+    for _ in 0..s.idle_advances {
+        let Some(at) = engine.next_deadline() else {
+            break;
+        };
+        let input = Input::AdvanceTo { at };
+        engine.step(input.clone());
+        inputs.push(input);
+    }
+    inputs
+}
+
+fn scenario_script(s: &Scenario) -> Script {
+    Script {
+        file: format!("{}.{TRACE_EXTENSION}", s.name),
+        notes: format!(
+            "Integration scenario `{}` of tests/it/scenarios.rs: one client, one read per \
+             line, {} idle advance(s).",
+            s.name, s.idle_advances
+        ),
+        config: (s.config)(),
+        inputs: scenario_inputs(s),
+    }
+}
+
+/// The whole corpus: the hand-written scripts, then one per integration scenario.
+fn scripts() -> Vec<Script> {
+    let mut all: Vec<Script> = hand_written()
+        .into_iter()
+        .map(|(file, notes, config, inputs)| Script {
+            file: file.to_owned(),
+            notes: notes.to_owned(),
+            config,
+            inputs,
+        })
+        .collect();
+    all.extend(SCENARIOS.iter().map(scenario_script));
+    all
+}
+
+/// The hand-written scripts: file name, notes, config, inputs.
+fn hand_written() -> Vec<(&'static str, &'static str, MachineConfig, Vec<Input>)> {
     vec![
         (
             "runstate.qmptrace",
@@ -127,9 +206,61 @@ fn corpus_replay_all_traces_pass() {
 }
 
 #[test]
-fn corpus_replay_finds_every_script() {
-    let report = corpus::run(&[corpus_dir()]).expect("traces/ exists");
-    assert_eq!(report.outcomes.len(), scripts().len());
+fn corpus_replay_finds_exactly_the_scripted_traces() {
+    let mut found: Vec<String> = corpus::collect(&[corpus_dir()])
+        .expect("traces/ exists")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = scripts().into_iter().map(|s| s.file).collect();
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn corpus_scripts_have_unique_file_names() {
+    let mut names: Vec<String> = scripts().into_iter().map(|s| s.file).collect();
+    let before = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), before);
+}
+
+#[test]
+fn corpus_covers_every_integration_scenario() {
+    let files: Vec<String> = scripts().into_iter().map(|s| s.file).collect();
+    let missing: Vec<&str> = SCENARIOS
+        .iter()
+        .map(|s| s.name)
+        .filter(|name| !files.contains(&format!("{name}.{TRACE_EXTENSION}")))
+        .collect();
+    assert!(missing.is_empty(), "scenarios without a trace: {missing:?}");
+}
+
+#[test]
+fn corpus_committed_traces_equal_fresh_recordings() {
+    let dir = corpus_dir();
+    let stale: Vec<String> = scripts()
+        .iter()
+        .filter_map(|script| {
+            let path = dir.join(&script.file);
+            match std::fs::read(&path) {
+                Ok(committed) if committed == script.record() => None,
+                Ok(_) => Some(format!("{} differs from a fresh recording", script.file)),
+                Err(e) => Some(format!("{} cannot be read: {e}", script.file)),
+            }
+        })
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "the engine no longer records the committed corpus byte for byte:\n  {}\n\
+         Its behaviour, state layout, config layout or crate version changed. If that \
+         is intended, regenerate and review:\n  cargo test --test it \
+         corpus_replay::regenerate_corpus -- --ignored\n  qmpsim trace dump \
+         traces/<file> (compare with the previous commit's dump)",
+        stale.join("\n  ")
+    );
 }
 
 #[test]
@@ -145,11 +276,27 @@ fn corpus_replay_of_damaged_copy_fails() {
 
 #[test]
 fn corpus_scripts_record_deterministically() {
-    let (_, notes, config, inputs) = scripts().remove(1);
-    let header = TraceHeader::new(config).with_notes(notes);
+    let script = scripts().remove(1);
+    assert_eq!(script.record(), script.record());
+}
+
+#[test]
+fn corpus_scenario_script_is_named_after_the_scenario() {
+    let script = scenario_script(&SCENARIOS[0]);
+    assert_eq!(script.file, format!("{}.qmptrace", SCENARIOS[0].name));
+}
+
+#[test]
+fn corpus_scenario_without_pending_deadline_records_no_advance() {
+    let scenario = Scenario {
+        name: "idle",
+        config: MachineConfig::default,
+        lines: &[r#"{"execute":"qmp_capabilities"}"#],
+        idle_advances: 2,
+    };
     assert_eq!(
-        record_inputs(&header, &inputs).unwrap(),
-        record_inputs(&header, &inputs).unwrap()
+        scenario_inputs(&scenario),
+        vec![connect(ONE), send(ONE, r#"{"execute":"qmp_capabilities"}"#)]
     );
 }
 
@@ -159,9 +306,7 @@ fn corpus_scripts_record_deterministically() {
 fn regenerate_corpus() {
     let dir = corpus_dir();
     std::fs::create_dir_all(&dir).unwrap();
-    for (name, notes, config, inputs) in scripts() {
-        let header = TraceHeader::new(config).with_notes(notes);
-        let bytes = record_inputs(&header, &inputs).unwrap();
-        std::fs::write(dir.join(name), bytes).unwrap();
+    for script in scripts() {
+        std::fs::write(dir.join(&script.file), script.record()).unwrap();
     }
 }
