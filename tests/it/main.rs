@@ -3,7 +3,8 @@
 //! - `determinism`: every scenario twice, any chunking, same bytes and digest;
 //! - `tidy`: source checks that keep the core deterministic;
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
-//! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact.
+//! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
+//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -11,4 +12,5 @@ mod corpus_replay;
 mod determinism;
 mod malformed;
 mod scenarios;
+mod seed_examples;
 mod tidy;
