@@ -43,8 +43,10 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod cli;
 pub mod engine;
 pub mod machine;
 pub mod qmp;
 pub mod scenario;
+pub mod server;
 pub mod wire;
