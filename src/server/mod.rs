@@ -190,8 +190,13 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
     for (monitor, conn) in initial {
         engine_loop.accept(monitor, conn);
     }
-    let code = engine_loop.run(&rx);
+    let (code, cutters) = engine_loop.run(&rx);
+    // Clients see their connection end only once the socket files and pidfile are
+    // gone, so a client that waits for end of stream may rely on the cleanup.
     drop(files);
+    for cutter in cutters {
+        cutter.cut();
+    }
     Ok(code)
 }
 
@@ -252,7 +257,7 @@ impl EngineLoop {
         }
     }
 
-    fn run(mut self, rx: &Receiver<Event>) -> i32 {
+    fn run(mut self, rx: &Receiver<Event>) -> (i32, Vec<conn::Cutter>) {
         let idle = Duration::from_millis(IDLE_ADVANCE_MS);
         while self.exit.is_none() {
             let event = match self.engine.next_deadline() {
@@ -346,6 +351,11 @@ impl EngineLoop {
                 Output::Exit { code } => self.exit = Some(code),
             }
         }
+        self.disconnect_dropped();
+    }
+
+    /// Feeds `Disconnect` for the clients dropped while carrying out outputs.
+    fn disconnect_dropped(&mut self) {
         for client in std::mem::take(&mut self.dropped) {
             self.step(Input::Disconnect { client });
         }
@@ -372,7 +382,10 @@ impl EngineLoop {
         self.dropped.push(client);
     }
 
-    fn finish(mut self) -> i32 {
+    /// Flushes every writer (bounded), finishes the recorder; returns the status and
+    /// the cutters of the connections still open, for the caller to cut once the
+    /// files it created are gone.
+    fn finish(mut self) -> (i32, Vec<conn::Cutter>) {
         let code = self.exit.unwrap_or(0);
         let deadline = Instant::now() + Duration::from_millis(EXIT_FLUSH_MS_MAX);
         for c in self.clients.values() {
@@ -380,14 +393,17 @@ impl EngineLoop {
         }
         for c in self.clients.values() {
             c.link.writer.wait_flushed(deadline);
-            c.link.cutter.cut();
         }
         if let Some(mut recorder) = self.recorder.take() {
             if let Err(e) = recorder.finish() {
                 eprintln!("qmpsim: recording could not be finished: {e}");
             }
         }
-        code
+        let cutters = std::mem::take(&mut self.clients)
+            .into_values()
+            .map(|c| c.link.cutter)
+            .collect();
+        (code, cutters)
     }
 }
 
@@ -446,6 +462,83 @@ mod tests {
             }
         }
     }
+
+    fn loop_with(engine: Engine, recorder: &Shared) -> (EngineLoop, Receiver<Event>) {
+        let (tx, rx) = mpsc::sync_channel(EVENTS_QUEUED_MAX);
+        (
+            EngineLoop::new(engine, Some(Box::new(recorder.clone())), tx),
+            rx,
+        )
+    }
+
+    #[test]
+    fn idle_loop_feeds_advance_to_pending_deadline() {
+        let mut machine = crate::machine::Machine::new(MachineConfig::default());
+        machine
+            .clock
+            .schedule(5_000_000, crate::machine::timers::Timer::GuestPowerOff)
+            .unwrap();
+        let engine = Engine::from_state(crate::engine::EngineState {
+            machine,
+            sessions: BTreeMap::new(),
+            exited: None,
+        });
+        let recorder = Shared::default();
+        let (engine_loop, rx) = loop_with(engine, &recorder);
+        // The power-off timer shuts the machine down once time reaches it.
+        assert_eq!(engine_loop.run(&rx).0, 0);
+        assert_eq!(
+            recorder.0.lock().unwrap().clone(),
+            [Input::AdvanceTo {
+                at: crate::machine::clock::VirtualTime(5_000_000)
+            }]
+        );
+    }
+
+    #[test]
+    fn send_past_queue_limit_drops_client_and_disconnects() {
+        let recorder = Shared::default();
+        let (mut engine_loop, _rx) = loop_with(Engine::new(MachineConfig::default()), &recorder);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        engine_loop.accept(0, Conn::Unix(ours));
+        engine_loop.send(ClientId(1), vec![b' '; queue::OUTPUT_QUEUE_BYTES_MAX + 1]);
+        engine_loop.disconnect_dropped();
+        let inputs = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            inputs,
+            [
+                Input::Connect {
+                    client: ClientId(1),
+                    monitor: 0
+                },
+                Input::Disconnect {
+                    client: ClientId(1)
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn send_past_queue_limit_cuts_the_socket() {
+        let recorder = Shared::default();
+        let (mut engine_loop, _rx) = loop_with(Engine::new(MachineConfig::default()), &recorder);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        engine_loop.accept(0, Conn::Unix(ours));
+        engine_loop.send(ClientId(1), vec![b' '; queue::OUTPUT_QUEUE_BYTES_MAX + 1]);
+        // The greeting may or may not have been written before the cut; then EOF.
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut &theirs, &mut got).unwrap();
+        assert!(got.len() <= GREETING_BYTES_MAX);
+    }
+
+    /// Upper bound of the greeting's length, for the cut test.
+    const GREETING_BYTES_MAX: usize = 200;
 
     #[test]
     fn run_records_connect_bytes_in_order_and_exits_zero() {
