@@ -3,12 +3,16 @@
 //! - `determinism`: every scenario twice, any chunking, same bytes and digest;
 //! - `tidy`: source checks that keep the core deterministic;
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
-//! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact.
+//! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
+//! - `sockets`: the real binary over unix, tcp and stdio monitors;
+//! - `cli`: QEMU-style option handling of the real binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
+mod cli;
 mod corpus_replay;
 mod determinism;
 mod malformed;
 mod scenarios;
+mod sockets;
 mod tidy;
