@@ -60,12 +60,18 @@ pub enum CliError {
     /// The server could not start.
     #[error(transparent)]
     Server(#[from] server::ServerError),
-    /// A subcommand that is not wired yet.
-    #[error("qmpsim: {0}: not available")]
-    NotAvailable(&'static str),
-    /// `-record` cannot be honoured yet.
-    #[error("qmpsim: -record: not available")]
-    RecordNotAvailable,
+    /// The trace file for `-record` could not be created.
+    #[error("qmpsim: -record {path}: {source}")]
+    Record {
+        /// The path given.
+        path: String,
+        /// Why.
+        #[source]
+        source: crate::trace::TraceError,
+    },
+    /// A subcommand was used wrongly.
+    #[error("qmpsim: {0}")]
+    Usage(&'static str),
     /// An unknown subcommand.
     #[error("qmpsim: unknown subcommand '{0}' (try qmpsim --help)")]
     UnknownSubcommand(String),
@@ -83,10 +89,8 @@ pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
         }
         Some(a) if a.starts_with('-') => run(args),
         Some("run") => run(args.skip(1)),
-        // Wired to the replay module later.
-        Some("replay") => Err(CliError::NotAvailable("replay")),
-        // Wired to the trace module later.
-        Some("trace") => Err(CliError::NotAvailable("trace")),
+        Some("replay") => replay(args.skip(1)),
+        Some("trace") => trace(args.skip(1)),
         Some(other) => Err(CliError::UnknownSubcommand(other.to_owned())),
     };
     match result {
@@ -114,16 +118,52 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         return Ok(0);
     }
     let plan = config::build(&low)?;
-    if plan.record.is_some() {
-        return Err(CliError::RecordNotAvailable);
-    }
+    let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
+        None => None,
+        Some(path) => Some(Box::new(
+            server::record::TraceRecorder::create(path, &plan.config).map_err(|source| {
+                CliError::Record {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?,
+        )),
+    };
     let code = server::run(ServerOptions {
         config: plan.config,
-        recorder: None,
+        recorder,
         pidfile: plan.pidfile,
         daemonize: plan.daemonize,
     })?;
     Ok(u8::try_from(code & 0xff).expect("masked to a byte"))
+}
+
+/// `qmpsim replay PATH...`: files or folders of `*.qmptrace`.
+fn replay<I: Iterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
+    let paths: Vec<std::path::PathBuf> = args.map(std::path::PathBuf::from).collect();
+    if paths.is_empty() {
+        return Err(CliError::Usage("replay: expected trace files or folders"));
+    }
+    Ok(exit_byte(crate::replay::replay_cli(&paths)))
+}
+
+/// `qmpsim trace dump FILE` and `qmpsim trace json FILE`.
+fn trace<I: Iterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
+    let args: Vec<OsString> = args.collect();
+    let code = match (
+        args.first().and_then(|a| a.to_str()),
+        args.get(1),
+        args.len(),
+    ) {
+        (Some("dump"), Some(path), 2) => crate::replay::dump_cli(std::path::Path::new(path)),
+        (Some("json"), Some(path), 2) => crate::replay::dump_json_cli(std::path::Path::new(path)),
+        _ => return Err(CliError::Usage("usage: qmpsim trace dump|json FILE")),
+    };
+    Ok(exit_byte(code))
+}
+
+fn exit_byte(code: i32) -> u8 {
+    u8::try_from(code & 0xff).expect("masked to a byte")
 }
 
 fn special_text(mode: SpecialMode) -> String {

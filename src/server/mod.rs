@@ -24,6 +24,7 @@ pub mod fds;
 pub mod listen;
 pub mod process;
 pub mod queue;
+pub mod record;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -50,10 +51,10 @@ pub const EVENTS_QUEUED_MAX: usize = 1024;
 
 /// Receives every step of the engine, in order, to record a trace.
 pub trait Recorder: Send {
-    /// One step: the input fed and the outputs it gave.
-    fn record(&mut self, input: &Input, outputs: &[Output]) -> io::Result<()>;
-    /// The session ended.
-    fn finish(&mut self) -> io::Result<()>;
+    /// One step: the input fed, the outputs it gave, and the engine after it.
+    fn record(&mut self, input: &Input, outputs: &[Output], engine: &Engine) -> io::Result<()>;
+    /// The session ended; `engine` is the final state.
+    fn finish(&mut self, engine: &Engine) -> io::Result<()>;
 }
 
 /// What [`run`] needs.
@@ -337,7 +338,7 @@ impl EngineLoop {
     fn step(&mut self, input: Input) {
         let outputs = self.engine.step(input.clone());
         if let Some(recorder) = &mut self.recorder {
-            if let Err(e) = recorder.record(&input, &outputs) {
+            if let Err(e) = recorder.record(&input, &outputs, &self.engine) {
                 eprintln!("qmpsim: recording stopped: {e}");
                 self.recorder = None;
             }
@@ -395,7 +396,7 @@ impl EngineLoop {
             c.link.writer.wait_flushed(deadline);
         }
         if let Some(mut recorder) = self.recorder.take() {
-            if let Err(e) = recorder.finish() {
+            if let Err(e) = recorder.finish(&self.engine) {
                 eprintln!("qmpsim: recording could not be finished: {e}");
             }
         }
@@ -421,11 +422,11 @@ mod tests {
     struct Shared(Arc<Mutex<Vec<Input>>>);
 
     impl Recorder for Shared {
-        fn record(&mut self, input: &Input, _outputs: &[Output]) -> io::Result<()> {
+        fn record(&mut self, input: &Input, _outputs: &[Output], _: &Engine) -> io::Result<()> {
             self.0.lock().unwrap().push(input.clone());
             Ok(())
         }
-        fn finish(&mut self) -> io::Result<()> {
+        fn finish(&mut self, _: &Engine) -> io::Result<()> {
             Ok(())
         }
     }

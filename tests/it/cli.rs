@@ -106,18 +106,33 @@ fn double_dash_help_prints_usage() {
 }
 
 #[test]
-fn replay_subcommand_is_not_available_yet() {
+fn replay_without_paths_is_usage_error() {
     assert_eq!(
-        error_run(&["replay", "x.qmptrace"]),
-        (Some(1), "qmpsim: replay: not available\n".to_owned())
+        error_run(&["replay"]),
+        (
+            Some(1),
+            "qmpsim: replay: expected trace files or folders\n".to_owned()
+        )
     );
 }
 
 #[test]
-fn trace_subcommand_is_not_available_yet() {
+fn replay_of_missing_file_exits_one() {
+    let (status, stderr) = error_run(&["replay", "/nonexistent/x.qmptrace"]);
     assert_eq!(
-        error_run(&["trace", "dump", "x.qmptrace"]),
-        (Some(1), "qmpsim: trace: not available\n".to_owned())
+        (status, stderr.contains("/nonexistent/x.qmptrace")),
+        (Some(1), true)
+    );
+}
+
+#[test]
+fn trace_without_verb_is_usage_error() {
+    assert_eq!(
+        error_run(&["trace", "x.qmptrace"]),
+        (
+            Some(1),
+            "qmpsim: usage: qmpsim trace dump|json FILE\n".to_owned()
+        )
     );
 }
 

@@ -5,7 +5,8 @@
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
 //! - `sockets`: the real binary over unix, tcp and stdio monitors;
-//! - `cli`: QEMU-style option handling of the real binary.
+//! - `cli`: QEMU-style option handling of the real binary;
+//! - `record_replay`: `-record` over real sockets, then `qmpsim replay`.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -13,6 +14,7 @@ mod cli;
 mod corpus_replay;
 mod determinism;
 mod malformed;
+mod record_replay;
 mod scenarios;
 mod sockets;
 mod tidy;
