@@ -51,8 +51,8 @@ def test_client_negotiates_and_reads_results(vm_paused):
     async def session():
         qmp = QMPClient("pyclient")
         await qmp.connect(vm_paused.sock)
-        assert qmp.greeting.QMP.version.qemu.major == 0
-        assert qmp.greeting.QMP.version.qemu.minor == 14
+        assert qmp.greeting.QMP.version["qemu"]["major"] == 0
+        assert qmp.greeting.QMP.version["qemu"]["minor"] == 14
         status = await qmp.execute("query-status")
         name = await qmp.execute("query-name")
         kvm = await qmp.execute("query-kvm")
