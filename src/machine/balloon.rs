@@ -44,8 +44,7 @@ impl BalloonState {
 /// `-device virtio-balloon-pci`.
 pub fn balloon_configured(config: &MachineConfig) -> bool {
     let from_option = config.balloon.as_ref().is_some_and(|b| {
-        b.get("type") == Some("virtio")
-            || b.items.first().is_some_and(|(k, _)| k == "virtio")
+        b.get("type") == Some("virtio") || b.items.first().is_some_and(|(k, _)| k == "virtio")
     });
     let from_device = config
         .devices
@@ -76,7 +75,11 @@ impl Machine {
         if balloon.stepping || !running || balloon.actual_pages == balloon.target_pages {
             return;
         }
-        if self.clock.schedule(BALLOON_STEP_NS, Timer::BalloonStep).is_ok() {
+        if self
+            .clock
+            .schedule(BALLOON_STEP_NS, Timer::BalloonStep)
+            .is_ok()
+        {
             balloon.stepping = true;
         }
     }

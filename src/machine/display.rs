@@ -310,7 +310,10 @@ fn parse_inet(s: &str) -> Option<InetAddr> {
         if end > INET_HOST_BYTES_MAX {
             return None;
         }
-        (InetHost::V4(s[..end].to_owned()), s[end..].strip_prefix(':')?)
+        (
+            InetHost::V4(s[..end].to_owned()),
+            s[end..].strip_prefix(':')?,
+        )
     } else {
         let (h, r) = s.split_once(':')?;
         if h.is_empty() || h.len() > INET_HOST_BYTES_MAX {
@@ -527,7 +530,8 @@ fn pixel(seed: u64, tint: &[u8; 8], mode: ScreenMode, xy: (u32, u32), wh: (u32, 
     match mode {
         ScreenMode::Text => {
             let (col, row) = (x / 9, y / 16);
-            let lit = row < 2 && x % 9 < 8 && (seed.rotate_left(col % 64) ^ u64::from(row)) & 1 == 1;
+            let lit =
+                row < 2 && x % 9 < 8 && (seed.rotate_left(col % 64) ^ u64::from(row)) & 1 == 1;
             if lit {
                 [0xAA, 0xAA, 0xAA]
             } else {
@@ -639,10 +643,7 @@ mod tests {
     #[test]
     fn open_without_port_is_bad_address_and_broken() {
         let mut s = VncServer::closed();
-        assert_eq!(
-            s.open("foo"),
-            Err(VncOpenError::BadAddress("foo".into()))
-        );
+        assert_eq!(s.open("foo"), Err(VncOpenError::BadAddress("foo".into())));
         assert_eq!(s.listen, Some(VncListen::Broken));
     }
 
@@ -768,8 +769,14 @@ mod tests {
         let s = Screen {
             boot_started_at: Some(VirtualTime(7)),
         };
-        assert_eq!(s.mode(VirtualTime(7 + BOOT_TO_GRAPHICS_NS - 1)), ScreenMode::Text);
-        assert_eq!(s.mode(VirtualTime(7 + BOOT_TO_GRAPHICS_NS)), ScreenMode::Graphics);
+        assert_eq!(
+            s.mode(VirtualTime(7 + BOOT_TO_GRAPHICS_NS - 1)),
+            ScreenMode::Text
+        );
+        assert_eq!(
+            s.mode(VirtualTime(7 + BOOT_TO_GRAPHICS_NS)),
+            ScreenMode::Graphics
+        );
     }
 
     #[test]

@@ -467,8 +467,14 @@ mod tests {
                 port: 4446
             })
         );
-        assert!(matches!(parse_uri("exec:cat"), Ok(MigrationTarget::Exec { .. })));
-        assert!(matches!(parse_uri("unix:/s"), Ok(MigrationTarget::Unix { .. })));
+        assert!(matches!(
+            parse_uri("exec:cat"),
+            Ok(MigrationTarget::Exec { .. })
+        ));
+        assert!(matches!(
+            parse_uri("unix:/s"),
+            Ok(MigrationTarget::Unix { .. })
+        ));
         assert!(matches!(parse_uri("fd:m"), Ok(MigrationTarget::Fd { .. })));
     }
 
@@ -554,7 +560,9 @@ mod tests {
         m.migration_cancel();
         assert_eq!(status(&m), MigrationStatus::Cancelled);
         assert_eq!(m.effects.last(), Some(&Effect::MigrationCancel { id }));
-        assert!(!m.clock.is_pending(|t| matches!(t, Timer::MigrationTick { .. })));
+        assert!(!m
+            .clock
+            .is_pending(|t| matches!(t, Timer::MigrationTick { .. })));
     }
 
     #[test]

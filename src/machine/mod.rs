@@ -204,7 +204,8 @@ impl Machine {
                 self.emit("RESUME", None);
                 if self.display.screen.boot_started_at.is_none() {
                     let now = self.clock.now();
-                    self.display.screen.boot_started_at = self.run_state.is_running().then_some(now);
+                    self.display.screen.boot_started_at =
+                        self.run_state.is_running().then_some(now);
                 }
                 self.balloon_resume();
             }

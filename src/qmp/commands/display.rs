@@ -128,7 +128,10 @@ fn strtoull10(s: &str) -> u64 {
     };
     let mut v: u64 = 0;
     for b in digits.bytes().take_while(u8::is_ascii_digit) {
-        match v.checked_mul(10).and_then(|x| x.checked_add(u64::from(b - b'0'))) {
+        match v
+            .checked_mul(10)
+            .and_then(|x| x.checked_add(u64::from(b - b'0')))
+        {
             Some(n) => v = n,
             None => return u64::MAX,
         }
@@ -293,7 +296,10 @@ mod tests {
     #[test]
     fn query_vnc_without_vnc_is_disabled() {
         let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(json(&call(&mut m, query_vnc, &QDict::new())), r#"{"enabled": false}"#);
+        assert_eq!(
+            json(&call(&mut m, query_vnc, &QDict::new())),
+            r#"{"enabled": false}"#
+        );
     }
 
     #[test]

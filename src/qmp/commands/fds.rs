@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn getfd_without_fd_is_not_supplied_even_for_digit_name() {
         let mut w = World::new();
-        assert_eq!(w.call(getfd, "1x", None), Err(QmpError::bare(ErrorClass::FdNotSupplied)));
+        assert_eq!(
+            w.call(getfd, "1x", None),
+            Err(QmpError::bare(ErrorClass::FdNotSupplied))
+        );
     }
 
     #[test]
@@ -139,7 +142,10 @@ mod tests {
         let names: Vec<String> = (0..NAMED_FDS_MAX).map(|i| format!("f{i}")).collect();
         w.m.named_fds
             .insert(0, names.iter().map(|n| (n.clone(), 1_u64)).collect());
-        assert_eq!(w.call(getfd, "extra", Some(9)), Err(QmpError::bare(ErrorClass::TooManyFiles)));
+        assert_eq!(
+            w.call(getfd, "extra", Some(9)),
+            Err(QmpError::bare(ErrorClass::TooManyFiles))
+        );
         assert_eq!(w.m.effects, [Effect::CloseFd { fd: 9 }]);
     }
 

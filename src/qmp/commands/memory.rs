@@ -102,7 +102,11 @@ mod tests {
         let (m, r) = run(i64::try_from(MEMSAVE_BYTES_MAX).unwrap() + 1);
         assert_eq!(
             r,
-            Err(QmpError::with2(ErrorClass::InvalidParameterValue, "size", MEMSAVE_SIZE_EXPECTED))
+            Err(QmpError::with2(
+                ErrorClass::InvalidParameterValue,
+                "size",
+                MEMSAVE_SIZE_EXPECTED
+            ))
         );
         assert!(m.effects.is_empty());
     }

@@ -6,7 +6,9 @@
 
 use super::fds::take_named_fd;
 use super::{empty, Ctx, HandlerResult};
-use crate::machine::migration::{parse_uri, MigrationStart, MigrationStatus, MigrationTarget, Progress};
+use crate::machine::migration::{
+    parse_uri, MigrationStart, MigrationStatus, MigrationTarget, Progress,
+};
 use crate::qdict;
 use crate::wire::{ErrorClass, QDict, QObject, QmpError};
 
@@ -29,9 +31,9 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
         MigrationTarget::Fd { name } => {
             Some(take_named_fd(ctx.machine, ctx.session.monitor, name).ok_or_else(undefined)?)
         }
-        MigrationTarget::Tcp { .. } | MigrationTarget::Exec { .. } | MigrationTarget::Unix { .. } => {
-            None
-        }
+        MigrationTarget::Tcp { .. }
+        | MigrationTarget::Exec { .. }
+        | MigrationTarget::Unix { .. } => None,
     };
     ctx.machine.migration_start(MigrationStart { uri, blk, fd });
     empty()
@@ -62,7 +64,10 @@ pub fn downtime_ns(seconds: f64) -> u64 {
 
 /// `migrate_set_downtime`: `{}`; stored as integer nanoseconds.
 pub fn migrate_set_downtime(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let seconds = args.get("value").and_then(QObject::as_number).unwrap_or(0.0);
+    let seconds = args
+        .get("value")
+        .and_then(QObject::as_number)
+        .unwrap_or(0.0);
     ctx.machine.migration.downtime_ns = downtime_ns(seconds);
     empty()
 }
@@ -122,7 +127,12 @@ mod tests {
     #[test]
     fn query_migrate_before_first_is_empty() {
         let mut m = machine();
-        assert_eq!(call(&mut m, query_migrate, &QDict::new()).unwrap().to_json(), "{}");
+        assert_eq!(
+            call(&mut m, query_migrate, &QDict::new())
+                .unwrap()
+                .to_json(),
+            "{}"
+        );
     }
 
     #[test]
@@ -130,7 +140,9 @@ mod tests {
         let mut m = machine();
         call(&mut m, migrate, &qdict! { "uri" => "tcp:0:4446" }).unwrap();
         assert_eq!(
-            call(&mut m, query_migrate, &QDict::new()).unwrap().to_json(),
+            call(&mut m, query_migrate, &QDict::new())
+                .unwrap()
+                .to_json(),
             r#"{"status": "active", "ram": {"total": 134217728, "remaining": 134217728, "transferred": 0}}"#
         );
     }
@@ -148,14 +160,20 @@ mod tests {
     #[test]
     fn migrate_unknown_scheme_is_undefined_error() {
         let mut m = machine();
-        assert_eq!(call(&mut m, migrate, &qdict! { "uri" => "ftp:x" }), Err(undefined()));
+        assert_eq!(
+            call(&mut m, migrate, &qdict! { "uri" => "ftp:x" }),
+            Err(undefined())
+        );
         assert!(m.migration.current.is_none());
     }
 
     #[test]
     fn migrate_fd_unknown_name_is_undefined_error() {
         let mut m = machine();
-        assert_eq!(call(&mut m, migrate, &qdict! { "uri" => "fd:nosuch" }), Err(undefined()));
+        assert_eq!(
+            call(&mut m, migrate, &qdict! { "uri" => "fd:nosuch" }),
+            Err(undefined())
+        );
     }
 
     #[test]
@@ -180,13 +198,21 @@ mod tests {
     #[test]
     fn set_speed_wraps_at_32_bits() {
         let mut m = machine();
-        call(&mut m, migrate_set_speed, &qdict! { "value" => (1_i64 << 32) + 7 }).unwrap();
+        call(
+            &mut m,
+            migrate_set_speed,
+            &qdict! { "value" => (1_i64 << 32) + 7 },
+        )
+        .unwrap();
         assert_eq!(m.migration.speed_bytes_per_s, 7);
     }
 
     #[test]
     fn default_speed_is_32_mib() {
-        assert_eq!(machine().migration.speed_bytes_per_s, MIGRATION_SPEED_BYTES_PER_S_DEFAULT);
+        assert_eq!(
+            machine().migration.speed_bytes_per_s,
+            MIGRATION_SPEED_BYTES_PER_S_DEFAULT
+        );
     }
 
     #[test]
