@@ -22,6 +22,7 @@ pub mod conn;
 pub mod effects;
 pub mod fds;
 pub mod listen;
+pub mod migrate;
 pub mod process;
 pub mod queue;
 pub mod record;
@@ -154,6 +155,11 @@ pub enum Event {
     },
     /// A terminating signal.
     Signal(Signal),
+    /// An outgoing migration channel could not be opened or broke.
+    MigrationFailed {
+        /// The migration's id.
+        id: u64,
+    },
 }
 
 /// Runs a VM until it exits; returns the exit status.
@@ -237,6 +243,7 @@ struct EngineLoop {
     /// Per listening monitor: tells its acceptor the client left.
     free: BTreeMap<u32, Sender<()>>,
     fds: FdTable,
+    migrations: migrate::Migrations,
     last_client: u32,
     exit: Option<i32>,
     /// Clients dropped while carrying out outputs, to disconnect after.
@@ -252,6 +259,7 @@ impl EngineLoop {
             clients: BTreeMap::new(),
             free: BTreeMap::new(),
             fds: FdTable::default(),
+            migrations: migrate::Migrations::default(),
             last_client: 0,
             exit: None,
             dropped: Vec::new(),
@@ -309,6 +317,7 @@ impl EngineLoop {
                 }
             }
             Event::Signal(signal) => self.step(Input::Signal { signal }),
+            Event::MigrationFailed { id } => self.step(Input::MigrationFailed { id }),
         }
     }
 
@@ -347,7 +356,13 @@ impl EngineLoop {
             match output {
                 Output::Send { client, data } => self.send(client, data),
                 Output::Effect(effect) => {
-                    effects::apply(&effect, &mut effects::World { fds: &mut self.fds });
+                    let mut world = effects::World {
+                        fds: &mut self.fds,
+                        migrations: &mut self.migrations,
+                        events: &self.events,
+                        engine: &self.engine,
+                    };
+                    effects::apply(&effect, &mut world);
                 }
                 Output::Exit { code } => self.exit = Some(code),
             }
