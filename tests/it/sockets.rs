@@ -532,9 +532,74 @@ fn chardev_long_form_bare_flags_serve_qmp() {
     assert_eq!(client.line(), GREETING);
 }
 
-// `getfd` is not in the command table on this branch yet. These tests check that a
-// descriptor passed with an ordinary command does not disturb the session, and that
-// the server closes its copy when the client disconnects.
+// Descriptor passing: a descriptor passed with an ordinary command does not disturb
+// the session and is closed when the client leaves; `getfd` takes it by name and
+// `closefd` closes it.
+
+#[test]
+fn getfd_with_scm_rights_descriptor_returns_empty() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_read_end, write_end) = pipe();
+    let cmd = b"{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}";
+    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
+    assert_eq!(client.line(), RETURN_EMPTY);
+}
+
+#[test]
+fn getfd_without_descriptor_is_fd_not_supplied() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    client.send("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}");
+    assert_eq!(
+        client.line(),
+        "{\"error\": {\"class\": \"FdNotSupplied\", \"desc\": \"No file descriptor supplied via SCM_RIGHTS\", \"data\": {}}}\r\n"
+    );
+}
+
+#[test]
+fn closefd_closes_the_named_descriptor() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (read_end, write_end) = pipe();
+    let cmd = b"{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}";
+    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
+    drop(write_end);
+    client.line();
+    let held = pipe_has_writer(&read_end);
+    client.send("{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"mig\"}}");
+    let closed = client.line();
+    assert_eq!(
+        (held, closed.as_str(), pipe_reaches_eof(&read_end)),
+        (true, RETURN_EMPTY, true)
+    );
+}
+
+#[test]
+fn two_monitors_each_negotiate_and_both_get_events() {
+    let (dir, path_a) = sock_path();
+    let path_b = dir.path().join("b.sock");
+    let spec_a = unix_spec(&path_a, ",nowait");
+    let spec_b = unix_spec(&path_b, ",nowait");
+    let _qemu = Qemu::spawn(&["-qmp", &spec_a, "-qmp", &spec_b], false);
+    let mut a = connect_unix(&path_a);
+    let mut b = connect_unix(&path_b);
+    assert_eq!(
+        (a.line(), b.line()),
+        (GREETING.to_owned(), GREETING.to_owned())
+    );
+    assert_eq!(a.execute("qmp_capabilities"), RETURN_EMPTY);
+    let b_before = b.execute("query-status");
+    assert_eq!(b.execute("qmp_capabilities"), RETURN_EMPTY);
+    let stop_on_a = a.execute("stop");
+    let a_return = a.line();
+    let stop_on_b = b.line();
+    assert!(b_before.contains("CommandNotFound"), "{b_before}");
+    assert_eq!(
+        (stop_on_a.contains("\"STOP\""), a_return.as_str(), stop_on_b),
+        (true, RETURN_EMPTY, stop_on_a.clone())
+    );
+}
 
 #[test]
 fn fd_passed_with_query_status_keeps_session_working() {
