@@ -59,6 +59,16 @@ pub enum Input {
         /// The new virtual time.
         at: VirtualTime,
     },
+    /// The channel of outgoing migration `id` (opened for
+    /// `Effect::MigrationStart`) could not be opened or broke: connect refused,
+    /// host name not found, write error, or the `exec:` command exited. An
+    /// active migration becomes `failed`; a completed one becomes `failed` and
+    /// the VM is restarted if the migration had stopped it (0.14's failed final
+    /// stage). Reports for an older migration are ignored.
+    MigrationFailed {
+        /// The migration's id from `Effect::MigrationStart`.
+        id: u64,
+    },
     /// The process received a terminating signal.
     Signal {
         /// Which.
@@ -179,6 +189,7 @@ impl Engine {
             Input::Fd { client, fd } => self.fd(client, fd),
             Input::Disconnect { client } => self.disconnect(client),
             Input::AdvanceTo { at } => self.state.machine.advance_to(at),
+            Input::MigrationFailed { id } => self.state.machine.migration_fail(id),
             Input::Signal { signal: _ } => {
                 self.state
                     .machine

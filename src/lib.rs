@@ -43,11 +43,13 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod cli;
 pub mod engine;
 pub mod machine;
 pub mod qmp;
 pub mod replay;
 pub mod scenario;
+pub mod server;
 pub mod snapshot;
 pub mod trace;
 pub mod wire;

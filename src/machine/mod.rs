@@ -7,11 +7,17 @@
 //! loop does. Every collection is a `Vec` or `BTreeMap`, so iteration order is part
 //! of the data.
 
+pub mod balloon;
 pub mod clock;
 pub mod config;
+pub mod display;
 pub mod events;
+pub mod memory;
+pub mod migration;
 pub mod rng;
 pub mod timers;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +25,7 @@ use crate::wire::{QDict, QObject};
 use clock::{Clock, VirtualTime};
 use config::MachineConfig;
 use events::{Event, EventQueue};
+use memory::FileBytes;
 use rng::Rng;
 use timers::Timer;
 
@@ -67,6 +74,43 @@ pub enum Effect {
         /// The edge's handle of the descriptor.
         fd: u64,
     },
+    /// Create or truncate `path` and write `bytes` to it (`memsave`,
+    /// `pmemsave`, `screendump`). 0.14 opens the file inside the command; here
+    /// the command has already answered `{}`, so the edge reports a failure to
+    /// open or write on stderr (see `docs/compat.md`).
+    WriteFile {
+        /// The file name as the client gave it.
+        path: String,
+        /// The contents.
+        bytes: FileBytes,
+    },
+    /// Open the channel of outgoing migration `id` and start streaming to it:
+    /// connect for `tcp:`/`unix:`, spawn `sh -c` for `exec:`, or use the passed
+    /// descriptor `fd` for `fd:` (ownership moves to the edge, which closes it
+    /// when the migration ends). The edge reports a channel that cannot be
+    /// opened, or breaks later, with `Input::MigrationFailed { id }`. Progress is
+    /// modelled in virtual time (see [`migration`]), so the edge never reports it.
+    MigrationStart {
+        /// The migration's id.
+        id: u64,
+        /// The URI as given to `migrate`.
+        uri: String,
+        /// For `fd:` URIs, the edge's handle of the named descriptor.
+        fd: Option<u64>,
+        /// Bytes the model will count as sent (RAM plus disks for `blk`).
+        total_bytes: u64,
+    },
+    /// Migration `id` completed in the model (the VM is stopped): write the end
+    /// of the stream, the machine's state snapshot, and close the channel.
+    MigrationFinish {
+        /// The migration's id.
+        id: u64,
+    },
+    /// Migration `id` was cancelled: close the channel without finishing.
+    MigrationCancel {
+        /// The migration's id.
+        id: u64,
+    },
 }
 
 /// The whole VM.
@@ -88,6 +132,15 @@ pub struct Machine {
     pub effects: Vec<Effect>,
     /// Set once the machine has decided to exit, with the status.
     pub exit_code: Option<i32>,
+    /// VNC, SPICE and the screen.
+    pub display: display::DisplayState,
+    /// Outgoing migration.
+    pub migration: migration::MigrationState,
+    /// The virtio balloon, when the configuration has one.
+    pub balloon: Option<balloon::BalloonState>,
+    /// Descriptors named with `getfd`, per monitor (0.14 keeps them in the
+    /// `Monitor`, so they outlive a client's connection), as edge handles.
+    pub named_fds: BTreeMap<u32, BTreeMap<String, u64>>,
 }
 
 impl Machine {
@@ -100,8 +153,17 @@ impl Machine {
         } else {
             RunState::Running
         };
+        let mut display = display::DisplayState::from_config(&config);
+        if run_state == RunState::Running {
+            display.screen.boot_started_at = Some(VirtualTime(0));
+        }
+        let balloon = balloon::balloon_configured(&config).then(balloon::BalloonState::default);
         Machine {
             rng: Rng::new(config.seed),
+            display,
+            migration: migration::MigrationState::default(),
+            balloon,
+            named_fds: BTreeMap::new(),
             config,
             clock: Clock::default(),
             run_state,
@@ -140,6 +202,12 @@ impl Machine {
             RunState::Paused | RunState::InMigrate | RunState::Shutdown => {
                 self.run_state = RunState::Running;
                 self.emit("RESUME", None);
+                if self.display.screen.boot_started_at.is_none() {
+                    let now = self.clock.now();
+                    self.display.screen.boot_started_at =
+                        self.run_state.is_running().then_some(now);
+                }
+                self.balloon_resume();
             }
         }
     }
@@ -159,6 +227,8 @@ impl Machine {
                     self.shutdown(false);
                 } else {
                     self.emit("RESET", None);
+                    // The firmware starts again in VGA text mode.
+                    self.display.screen.boot_started_at = Some(self.clock.now());
                 }
             }
             Request::Shutdown { force_exit } => self.shutdown(force_exit),
@@ -181,6 +251,8 @@ impl Machine {
         match timer {
             Timer::GuestPowerOff => self.requests.push(Request::Shutdown { force_exit: false }),
             Timer::Reset => self.requests.push(Request::Reset),
+            Timer::MigrationTick { id } => self.migration_tick(id),
+            Timer::BalloonStep => self.balloon_step(),
         }
         self.run_requests();
     }

@@ -10,4 +10,11 @@ pub enum Timer {
     GuestPowerOff,
     /// A system reset requested by the guest.
     Reset,
+    /// Outgoing migration `id` sends its next rate-limited chunk.
+    MigrationTick {
+        /// The migration's id.
+        id: u64,
+    },
+    /// The guest's balloon driver moves one batch towards the target.
+    BalloonStep,
 }

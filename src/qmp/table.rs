@@ -44,8 +44,99 @@ pub static COMMANDS: &[Command] = &[
         "quit the emulator",
         commands::runstate::quit
     ),
+    cmd!(
+        "screendump",
+        "filename:F",
+        "filename",
+        "save screen into PPM image 'filename'",
+        commands::display::screendump
+    ),
     cmd!("stop", "", "", "stop emulation", commands::runstate::stop),
     cmd!("cont", "", "", "resume emulation", commands::runstate::cont),
+    cmd!(
+        "memsave",
+        "val:l,size:i,filename:s",
+        "addr size file",
+        "save to disk virtual memory dump starting at 'addr' of size 'size'",
+        commands::memory::memsave
+    ),
+    cmd!(
+        "pmemsave",
+        "val:l,size:i,filename:s",
+        "addr size file",
+        "save to disk physical memory dump starting at 'addr' of size 'size'",
+        commands::memory::pmemsave
+    ),
+    cmd!(
+        "migrate",
+        "detach:-d,blk:-b,inc:-i,uri:s",
+        "[-d] [-b] [-i] uri",
+        "migrate to URI (using -d to not wait for completion)\n\t\t\t -b for migration without shared storage with full copy of disk\n\t\t\t -i for migration without shared storage with incremental copy of disk (base image shared between src and destination)",
+        commands::migration::migrate
+    ),
+    cmd!(
+        "migrate_cancel",
+        "",
+        "",
+        "cancel the current VM migration",
+        commands::migration::migrate_cancel
+    ),
+    cmd!(
+        "migrate_set_speed",
+        "value:o",
+        "value",
+        "set maximum speed (in bytes) for migrations",
+        commands::migration::migrate_set_speed
+    ),
+    cmd!(
+        "client_migrate_info",
+        "protocol:s,hostname:s,port:i?,tls-port:i?,cert-subject:s?",
+        "protocol hostname port tls-port cert-subject",
+        "send migration info to spice/vnc client",
+        commands::display::client_migrate_info
+    ),
+    cmd!(
+        "migrate_set_downtime",
+        "value:T",
+        "value",
+        "set maximum tolerated downtime (in seconds) for migrations",
+        commands::migration::migrate_set_downtime
+    ),
+    cmd!(
+        "balloon",
+        "value:M",
+        "target",
+        "request VM to change its memory allocation (in MB)",
+        commands::balloon::balloon
+    ),
+    cmd!(
+        "getfd",
+        "fdname:s",
+        "getfd name",
+        "receive a file descriptor via SCM rights and assign it a name",
+        commands::fds::getfd
+    ),
+    cmd!(
+        "closefd",
+        "fdname:s",
+        "closefd name",
+        "close a file descriptor previously passed via SCM rights",
+        commands::fds::closefd
+    ),
+    cmd!(
+        "set_password",
+        "protocol:s,password:s,connected:s?",
+        "protocol password action-if-connected",
+        "set spice/vnc password",
+        commands::display::set_password
+    ),
+    cmd!(
+        "expire_password",
+        "protocol:s,time:s",
+        "protocol time",
+        "set spice/vnc password expire-time",
+        commands::display::expire_password
+    ),
     cmd!(
         "qmp_capabilities",
         "",
@@ -82,6 +173,20 @@ pub static COMMANDS: &[Command] = &[
         commands::info::query_status
     ),
     cmd!(
+        "query-vnc",
+        "",
+        "",
+        "show the vnc server status",
+        commands::display::query_vnc
+    ),
+    cmd!(
+        "query-spice",
+        "",
+        "",
+        "show the spice server status",
+        commands::display::query_spice
+    ),
+    cmd!(
         "query-name",
         "",
         "",
@@ -94,6 +199,20 @@ pub static COMMANDS: &[Command] = &[
         "",
         "show the current VM UUID",
         commands::info::query_uuid
+    ),
+    cmd!(
+        "query-migrate",
+        "",
+        "",
+        "show migration status",
+        commands::migration::query_migrate
+    ),
+    cmd!(
+        "query-balloon",
+        "",
+        "",
+        "show balloon information",
+        commands::balloon::query_balloon
     ),
 ];
 
@@ -130,6 +249,69 @@ mod tests {
             .iter()
             .filter(|c| c.experimental)
             .all(|c| c.name.starts_with("x-")));
+    }
+
+    /// 0.14.0's `query-commands` list, in order (facts file section 4).
+    const QMP_014_ORDER: &[&str] = &[
+        "quit",
+        "eject",
+        "change",
+        "screendump",
+        "stop",
+        "cont",
+        "system_reset",
+        "system_powerdown",
+        "device_add",
+        "device_del",
+        "cpu",
+        "memsave",
+        "pmemsave",
+        "migrate",
+        "migrate_cancel",
+        "migrate_set_speed",
+        "client_migrate_info",
+        "migrate_set_downtime",
+        "netdev_add",
+        "netdev_del",
+        "block_resize",
+        "balloon",
+        "set_link",
+        "getfd",
+        "closefd",
+        "block_passwd",
+        "set_password",
+        "expire_password",
+        "qmp_capabilities",
+        "human-monitor-command",
+        "query-version",
+        "query-commands",
+        "query-chardev",
+        "query-block",
+        "query-blockstats",
+        "query-cpus",
+        "query-pci",
+        "query-kvm",
+        "query-status",
+        "query-mice",
+        "query-vnc",
+        "query-spice",
+        "query-name",
+        "query-uuid",
+        "query-migrate",
+        "query-balloon",
+    ];
+
+    #[test]
+    fn non_experimental_commands_follow_014_order() {
+        let positions: Vec<usize> = visible(false)
+            .map(|c| {
+                QMP_014_ORDER
+                    .iter()
+                    .position(|n| *n == c.name)
+                    .unwrap_or_else(|| panic!("{} is not a 0.14 command", c.name))
+            })
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     }
 
     #[test]

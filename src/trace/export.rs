@@ -147,6 +147,7 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
         Input::Fd { client, fd } => format!("# fd {} from client {}\n", fd.0, client.0),
         Input::AdvanceTo { at } => format!("# advance to {}\n", render_time(*at)),
         Input::Signal { signal } => format!("# signal {}\n", signal_name(*signal)),
+        Input::MigrationFailed { id } => format!("# migration {id} failed\n"),
     }
 }
 
@@ -233,7 +234,7 @@ fn input_client(input: &Input) -> Option<ClientId> {
         | Input::Bytes { client, .. }
         | Input::Fd { client, .. }
         | Input::Disconnect { client } => Some(*client),
-        Input::AdvanceTo { .. } | Input::Signal { .. } => None,
+        Input::AdvanceTo { .. } | Input::Signal { .. } | Input::MigrationFailed { .. } => None,
     }
 }
 

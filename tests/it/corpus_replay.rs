@@ -291,6 +291,7 @@ fn corpus_scenario_without_pending_deadline_records_no_advance() {
     let scenario = Scenario {
         name: "idle",
         config: MachineConfig::default,
+        args: &[],
         lines: &[r#"{"execute":"qmp_capabilities"}"#],
         idle_advances: 2,
     };

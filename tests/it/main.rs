@@ -4,13 +4,21 @@
 //! - `tidy`: source checks that keep the core deterministic;
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
+//! - `sockets`: the real binary over unix, tcp and stdio monitors;
+//! - `cli`: QEMU-style option handling of the real binary;
+//! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
+//! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
+mod cli;
 mod corpus_replay;
 mod determinism;
+mod golden_display;
 mod malformed;
+mod record_replay;
 mod scenarios;
 mod seed_examples;
+mod sockets;
 mod tidy;

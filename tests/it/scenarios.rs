@@ -10,6 +10,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// The machine.
     pub config: fn() -> MachineConfig,
+    /// The same machine as command-line options of the real binary.
+    pub args: &'static [&'static str],
     /// Client lines, sent in order.
     pub lines: &'static [&'static str],
     /// How many times to let virtual time jump to the next deadline at the end.
@@ -34,6 +36,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "negotiate-and-query",
         config: default_config,
+        args: &[],
         lines: &[
             r#"{"execute":"query-version"}"#,
             r#"{"execute":"qmp_capabilities","id":1}"#,
@@ -47,6 +50,13 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "stop-cont-quit",
         config: paused_named,
+        args: &[
+            "-name",
+            "demo",
+            "-S",
+            "-uuid",
+            "550e8400-e29b-41d4-a716-446655440000",
+        ],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,
             r#"{"execute":"query-name"}"#,
@@ -62,6 +72,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "malformed-input-survives",
         config: default_config,
+        args: &[],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,
             r#"}"#,

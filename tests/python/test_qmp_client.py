@@ -51,8 +51,8 @@ def test_client_negotiates_and_reads_results(vm_paused):
     async def session():
         qmp = QMPClient("pyclient")
         await qmp.connect(vm_paused.sock)
-        assert qmp.greeting.QMP.version.qemu.major == 0
-        assert qmp.greeting.QMP.version.qemu.minor == 14
+        assert qmp.greeting.QMP.version["qemu"]["major"] == 0
+        assert qmp.greeting.QMP.version["qemu"]["minor"] == 14
         status = await qmp.execute("query-status")
         name = await qmp.execute("query-name")
         kvm = await qmp.execute("query-kvm")
@@ -106,7 +106,13 @@ def test_client_quit_ends_process_with_status_zero(vm_paused):
         with qmp.listener("SHUTDOWN") as listener:
             await qmp.execute("quit")
             event = await listener.get()
-        await qmp.disconnect()
+        try:
+            await qmp.disconnect()
+        except EOFError:
+            # QEMU closes the monitor after quit; the client's reader may see the
+            # end of stream before disconnect() runs (qemu.qmp's machine.py
+            # tolerates the same).
+            pass
         return event["event"]
 
     assert run(session()) == "SHUTDOWN"

@@ -2,7 +2,12 @@
 //! checked arguments and returns the `return` value or a [`QmpError`]. Handlers
 //! change the machine, queue events and effects on it, and never do I/O.
 
+pub mod balloon;
+pub mod display;
+pub mod fds;
 pub mod info;
+pub mod memory;
+pub mod migration;
 pub mod runstate;
 
 use crate::machine::Machine;

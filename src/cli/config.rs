@@ -1,0 +1,661 @@
+//! Assembles validated [`LowArgs`] into a [`MachineConfig`] plus what the server needs
+//! (ripgrep's `HiArgs`). This is where defaults are applied the way QEMU 0.14's
+//! `vl.c` applies them, and the only CLI code that touches files: every disk image
+//! named on the command line is probed read-only here, so the config (and a trace
+//! header holding it) records what the images looked like at startup.
+//!
+//! Chardevs are listed in creation order, as `query-chardev` shows them: `-chardev`
+//! and the `compat_monitorN` chardevs of `-qmp`/`-monitor` first (command-line
+//! order), then `serial0..`, then `parallel0..`. Without `-serial`/`-parallel` and
+//! without `-nodefaults`, `serial0` and `parallel0` are on `vc` (or `stdio`/`null`
+//! with `-nographic`). The default HMP monitor QEMU creates when no monitor option
+//! is given is not modelled: no QMP client can see it.
+//!
+//! Drive shorthands expand to `-drive` options as 0.14's aliases do, with `if=` made
+//! explicit: `-hdX F` is `file=F,index=N,media=disk,if=ide`, `-cdrom F` is
+//! `file=F,index=2,media=cdrom,if=ide`, `-fdX F` is `file=F,index=N,if=floppy`.
+//!
+//! qmpsim extension: `-drive file=NAME,x-virtual=on,x-size=10G` declares an image
+//! that need not exist. It is not probed; its `x-size` (bytes, or with a `K`/`M`/
+//! `G`/`T` suffix, powers of 1024) is stored normalised to a plain byte count.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::raw::{self, DriveArg, LowArgs};
+use crate::machine::config::{
+    ChardevBackend, ChardevConfig, DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList,
+    RAM_MB_DEFAULT,
+};
+use crate::server::strerror;
+
+/// The qcow/qcow2 magic, `QFI\xfb`.
+pub const QCOW_MAGIC: [u8; 4] = *b"QFI\xfb";
+/// Bytes of header read to recognise an image.
+pub const IMAGE_HEADER_BYTES: usize = 48;
+/// Longest backing file name read from a header (0.14 keeps at most 1023 bytes).
+pub const BACKING_FILE_BYTES_MAX: u32 = 1023;
+/// IDE units per bus (0.14's `MAX_IDE_DEVS`).
+pub const IDE_UNITS_PER_BUS: u32 = 2;
+
+/// Why the configuration could not be assembled. `Display` is QEMU's message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A disk image could not be opened or read.
+    #[error("qemu: could not open disk image {path}: {reason}")]
+    ImageOpen {
+        /// The file as named.
+        path: String,
+        /// The system's description of the error.
+        reason: String,
+    },
+    /// `-mon chardev=X` with no such chardev.
+    #[error("chardev \"{0}\" not found")]
+    ChardevNotFound(String),
+    /// Two drives at the same bus and unit.
+    #[error("qemu: drive with bus={bus}, unit={unit} (index={index}) exists")]
+    DriveExists {
+        /// Bus number.
+        bus: u32,
+        /// Unit on the bus.
+        unit: u32,
+        /// Index as given.
+        index: u32,
+    },
+}
+
+/// Everything a run needs: the VM's config and the edge's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPlan {
+    /// The VM.
+    pub config: MachineConfig,
+    /// `-pidfile`.
+    pub pidfile: Option<PathBuf>,
+    /// `-daemonize`.
+    pub daemonize: bool,
+    /// `-record`.
+    pub record: Option<PathBuf>,
+}
+
+/// Builds the run plan, probing disk images.
+pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
+    let chardevs = chardevs(low);
+    for monitor in &low.monitors {
+        if !chardevs.iter().any(|c| c.label == monitor.chardev) {
+            return Err(ConfigError::ChardevNotFound(monitor.chardev.clone()));
+        }
+    }
+    let drives = drives(low)?;
+    let config = MachineConfig {
+        name: low.name.clone(),
+        uuid: low.uuid.clone(),
+        ram_mb: low.ram_mb.unwrap_or(RAM_MB_DEFAULT),
+        smp: low.smp.map_or(1, |s| s.cpus),
+        start_paused: low.start_paused,
+        machine: low.machine.clone().unwrap_or_else(|| "pc".to_owned()),
+        cpu_model: low.cpu_model.clone(),
+        kvm: low.kvm,
+        drives,
+        devices: low.devices.clone(),
+        netdevs: low.netdevs.clone(),
+        nets: low.nets.clone(),
+        vnc: low.vnc.clone(),
+        spice: low.spice.clone(),
+        balloon: low.balloon.clone(),
+        incoming: low.incoming.clone(),
+        chardevs,
+        monitors: low.monitors.clone(),
+        serials: low.serials.clone(),
+        parallels: low.parallels.clone(),
+        nodefaults: low.nodefaults,
+        nographic: low.nographic,
+        no_shutdown: low.no_shutdown,
+        no_reboot: low.no_reboot,
+        usb: low.usb,
+        boot: low.boot.clone(),
+        rtc: low.rtc.clone(),
+        watchdog: low.watchdog.clone(),
+        watchdog_action: low.watchdog_action.clone(),
+        seed: low.seed.unwrap_or(0),
+        epoch_s: low
+            .epoch_s
+            .unwrap_or(crate::machine::config::EPOCH_S_DEFAULT),
+        extensions: low.extensions,
+    };
+    Ok(RunPlan {
+        config,
+        pidfile: low.pidfile.as_ref().map(PathBuf::from),
+        daemonize: low.daemonize,
+        record: low.record.as_ref().map(PathBuf::from),
+    })
+}
+
+/// All chardevs in creation order: monitors' and `-chardev`, then serial, then
+/// parallel ports (explicit or default).
+pub fn chardevs(low: &LowArgs) -> Vec<ChardevConfig> {
+    let mut out = low.chardevs.clone();
+    let default_serial = if low.nographic { "stdio" } else { "vc" };
+    let default_parallel = if low.nographic { "null" } else { "vc" };
+    push_ports(
+        &mut out,
+        "serial",
+        &low.serials,
+        low.nodefaults,
+        default_serial,
+    );
+    push_ports(
+        &mut out,
+        "parallel",
+        &low.parallels,
+        low.nodefaults,
+        default_parallel,
+    );
+    out
+}
+
+fn push_ports(
+    out: &mut Vec<ChardevConfig>,
+    prefix: &str,
+    specs: &[String],
+    nodefaults: bool,
+    default: &str,
+) {
+    let specs: Vec<&str> = if specs.is_empty() && !nodefaults {
+        vec![default]
+    } else {
+        specs.iter().map(String::as_str).collect()
+    };
+    let backends = specs
+        .into_iter()
+        .filter(|s| *s != "none")
+        .map(|s| raw::parse_compat(s).expect("port specs are validated by raw::parse"));
+    for (i, backend) in backends.enumerate() {
+        out.push(ChardevConfig {
+            label: format!("{prefix}{i}"),
+            backend,
+        });
+    }
+}
+
+/// Expands a drive shorthand into `-drive` options.
+pub fn expand_drive(arg: &DriveArg) -> OptionList {
+    let mut opts = OptionList::default();
+    match arg {
+        DriveArg::Drive(o) => return o.clone(),
+        DriveArg::Hd { index, file } => {
+            opts.push("file", file);
+            opts.push("index", &index.to_string());
+            opts.push("media", "disk");
+            opts.push("if", "ide");
+        }
+        DriveArg::Cdrom(file) => {
+            opts.push("file", file);
+            opts.push("index", "2");
+            opts.push("media", "cdrom");
+            opts.push("if", "ide");
+        }
+        DriveArg::Floppy { index, file } => {
+            opts.push("file", file);
+            opts.push("index", &index.to_string());
+            opts.push("if", "floppy");
+        }
+    }
+    opts
+}
+
+fn drives(low: &LowArgs) -> Result<Vec<DriveConfig>, ConfigError> {
+    let all: Vec<OptionList> = low.drives.iter().map(expand_drive).collect();
+    check_unique_slots(&all)?;
+    all.into_iter().map(drive_config).collect()
+}
+
+/// `(bus, unit)` of a drive with an explicit index on a bus with fixed slots.
+fn slot(opts: &OptionList) -> Option<(String, u32, u32, u32)> {
+    let index: u32 = opts.get("index")?.parse().ok()?;
+    let bus_type = opts.get("if").unwrap_or("ide");
+    let per_bus = match bus_type {
+        "ide" => IDE_UNITS_PER_BUS,
+        "floppy" => u32::MAX,
+        _ => return None,
+    };
+    Some((bus_type.to_owned(), index / per_bus, index % per_bus, index))
+}
+
+fn check_unique_slots(drives: &[OptionList]) -> Result<(), ConfigError> {
+    let slots: Vec<_> = drives.iter().filter_map(slot).collect();
+    for (i, (bus_type, bus, unit, index)) in slots.iter().enumerate() {
+        if slots[..i]
+            .iter()
+            .any(|(t, b, u, _)| t == bus_type && b == bus && u == unit)
+        {
+            return Err(ConfigError::DriveExists {
+                bus: *bus,
+                unit: *unit,
+                index: *index,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn drive_config(mut opts: OptionList) -> Result<DriveConfig, ConfigError> {
+    if opts.get("x-virtual") == Some("on") {
+        let size = opts
+            .get("x-size")
+            .and_then(raw::parse_size_bytes)
+            .expect("x-size is validated by raw::parse");
+        for (k, v) in &mut opts.items {
+            if k == "x-size" {
+                *v = size.to_string();
+            }
+        }
+        return Ok(DriveConfig { opts, probe: None });
+    }
+    let probe = match opts.get("file").filter(|f| !f.is_empty()) {
+        None => None,
+        Some(file) => {
+            let info = probe_image(Path::new(file), opts.get("format")).map_err(|e| {
+                ConfigError::ImageOpen {
+                    path: file.to_owned(),
+                    reason: strerror(&e),
+                }
+            })?;
+            Some(ImageProbe::Found(info))
+        }
+    };
+    Ok(DriveConfig { opts, probe })
+}
+
+/// Probes an image file read-only: qcow2 (and qcow) by magic, else raw. `format=raw`
+/// skips the magic check, as it does in QEMU.
+pub fn probe_image(path: &Path, format: Option<&str>) -> io::Result<ImageInfo> {
+    let mut file = File::open(path)?;
+    let file_bytes = file.metadata()?.len();
+    let mut header = Vec::with_capacity(IMAGE_HEADER_BYTES);
+    (&mut file)
+        .take(IMAGE_HEADER_BYTES as u64)
+        .read_to_end(&mut header)?;
+    let raw_info = ImageInfo {
+        format: "raw".to_owned(),
+        size_bytes: file_bytes,
+        backing_file: None,
+        encrypted: false,
+    };
+    if format == Some("raw") || header.len() < IMAGE_HEADER_BYTES || header[..4] != QCOW_MAGIC {
+        return Ok(raw_info);
+    }
+    let version = be_u32(&header, 4);
+    // qcow (version 1) keeps `mtime` before `size` and `crypt_method` further on.
+    let (format, crypt_offset) = if version == 1 {
+        ("qcow", 36)
+    } else {
+        ("qcow2", 32)
+    };
+    let backing_offset = be_u64(&header, 8);
+    let backing_bytes = be_u32(&header, 16).min(BACKING_FILE_BYTES_MAX);
+    let backing_file = if backing_offset == 0 || backing_bytes == 0 {
+        None
+    } else {
+        let mut name = Vec::new();
+        file.seek(SeekFrom::Start(backing_offset))?;
+        file.take(u64::from(backing_bytes)).read_to_end(&mut name)?;
+        Some(String::from_utf8_lossy(&name).into_owned())
+    };
+    Ok(ImageInfo {
+        format: format.to_owned(),
+        size_bytes: be_u64(&header, 24),
+        backing_file,
+        encrypted: be_u32(&header, crypt_offset) != 0,
+    })
+}
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes within the header"))
+}
+
+fn be_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes within the header"))
+}
+
+/// Whether a chardev is a socket qmpsim listens on.
+pub fn is_listening(backend: &ChardevBackend) -> bool {
+    matches!(
+        backend,
+        ChardevBackend::Unix { server: true, .. } | ChardevBackend::Tcp { server: true, .. }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::machine::config::MonitorMode;
+
+    fn plan(args: &[&str]) -> Result<RunPlan, ConfigError> {
+        build(&raw::parse(args.iter().copied()).expect("valid test command line"))
+    }
+
+    fn labels(args: &[&str]) -> Vec<String> {
+        plan(args)
+            .unwrap()
+            .config
+            .chardevs
+            .into_iter()
+            .map(|c| format!("{}={}", c.label, c.backend.filename()))
+            .collect()
+    }
+
+    /// A qcow2 header: version 2, `size_bytes`, optional backing name, crypt method.
+    fn qcow2_header(size_bytes: u64, backing: Option<&str>, crypt: u32) -> Vec<u8> {
+        let mut h = vec![0u8; 72];
+        h[..4].copy_from_slice(&QCOW_MAGIC);
+        h[4..8].copy_from_slice(&2u32.to_be_bytes());
+        if let Some(name) = backing {
+            h[8..16].copy_from_slice(&72u64.to_be_bytes());
+            h[16..20].copy_from_slice(&u32::try_from(name.len()).unwrap().to_be_bytes());
+            h.extend_from_slice(name.as_bytes());
+        }
+        h[20..24].copy_from_slice(&16u32.to_be_bytes());
+        h[24..32].copy_from_slice(&size_bytes.to_be_bytes());
+        h[32..36].copy_from_slice(&crypt.to_be_bytes());
+        h
+    }
+
+    fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+        let path = dir.path().join(name);
+        File::create(&path).unwrap().write_all(bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn chardevs_qmp_tcp_then_default_ports_on_vc() {
+        assert_eq!(
+            labels(&["-qmp", "tcp:127.0.0.1:4444,server,nowait"]),
+            [
+                "compat_monitor0=tcp:127.0.0.1:4444,server",
+                "serial0=vc",
+                "parallel0=vc"
+            ]
+        );
+    }
+
+    #[test]
+    fn chardevs_nographic_defaults_are_stdio_and_null() {
+        assert_eq!(
+            labels(&["-nographic", "-qmp", "unix:/tmp/q,server,nowait"]),
+            [
+                "compat_monitor0=unix:/tmp/q,server",
+                "serial0=stdio",
+                "parallel0=null"
+            ]
+        );
+    }
+
+    #[test]
+    fn chardevs_nodefaults_drops_ports() {
+        assert_eq!(
+            labels(&["-nodefaults", "-qmp", "stdio"]),
+            ["compat_monitor0=stdio"]
+        );
+    }
+
+    #[test]
+    fn chardevs_keep_command_line_order_before_ports() {
+        assert_eq!(
+            labels(&[
+                "-chardev",
+                "socket,id=mon1,path=/tmp/m,server,nowait",
+                "-qmp",
+                "stdio",
+                "-serial",
+                "pty",
+                "-serial",
+                "none",
+                "-serial",
+                "null",
+                "-parallel",
+                "none",
+                "-mon",
+                "chardev=mon1,mode=control"
+            ]),
+            [
+                "mon1=unix:/tmp/m,server",
+                "compat_monitor0=stdio",
+                "serial0=pty",
+                "serial1=null"
+            ]
+        );
+    }
+
+    #[test]
+    fn mon_on_missing_chardev_is_rejected() {
+        assert_eq!(
+            plan(&["-mon", "chardev=nope,mode=control"])
+                .unwrap_err()
+                .to_string(),
+            "chardev \"nope\" not found"
+        );
+    }
+
+    #[test]
+    fn mon_may_use_serial_chardev() {
+        let config = plan(&["-mon", "chardev=serial0,mode=control"])
+            .unwrap()
+            .config;
+        assert_eq!(config.monitors[0].mode, MonitorMode::Control);
+    }
+
+    #[test]
+    fn hda_expands_to_ide_disk_index_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "d.img", &[0u8; 4096]);
+        let config = plan(&["-hda", &path]).unwrap().config;
+        assert_eq!(
+            config.drives[0].opts,
+            raw::parse_option_list(&format!("file={path},index=0,media=disk,if=ide"), None)
+        );
+    }
+
+    #[test]
+    fn cdrom_expands_to_ide_index_two() {
+        let expanded = expand_drive(&DriveArg::Cdrom(String::new()));
+        assert_eq!(
+            expanded,
+            raw::parse_option_list("file=,index=2,media=cdrom,if=ide", None)
+        );
+    }
+
+    #[test]
+    fn fdb_expands_to_floppy_index_one() {
+        let expanded = expand_drive(&DriveArg::Floppy {
+            index: 1,
+            file: "f.img".to_owned(),
+        });
+        assert_eq!(
+            expanded,
+            raw::parse_option_list("file=f.img,index=1,if=floppy", None)
+        );
+    }
+
+    #[test]
+    fn empty_cdrom_is_not_probed() {
+        let config = plan(&["-cdrom", ""]).unwrap().config;
+        assert_eq!(config.drives[0].probe, None);
+    }
+
+    #[test]
+    fn hdc_and_cdrom_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "d.img", &[0u8; 512]);
+        assert_eq!(
+            plan(&["-hdc", &path, "-cdrom", ""])
+                .unwrap_err()
+                .to_string(),
+            "qemu: drive with bus=1, unit=0 (index=2) exists"
+        );
+    }
+
+    #[test]
+    fn raw_image_size_is_file_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "d.img", &[0u8; 3000]);
+        let config = plan(&["-hda", &path]).unwrap().config;
+        assert_eq!(
+            config.drives[0].probe,
+            Some(ImageProbe::Found(ImageInfo {
+                format: "raw".to_owned(),
+                size_bytes: 3000,
+                backing_file: None,
+                encrypted: false
+            }))
+        );
+    }
+
+    #[test]
+    fn qcow2_image_reports_virtual_size_and_backing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(
+            &dir,
+            "q.qcow2",
+            &qcow2_header(10 << 30, Some("base.img"), 0),
+        );
+        let info = probe_image(Path::new(&path), None).unwrap();
+        assert_eq!(
+            info,
+            ImageInfo {
+                format: "qcow2".to_owned(),
+                size_bytes: 10 << 30,
+                backing_file: Some("base.img".to_owned()),
+                encrypted: false
+            }
+        );
+    }
+
+    #[test]
+    fn qcow2_image_with_crypt_method_is_encrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "e.qcow2", &qcow2_header(1 << 20, None, 1));
+        assert!(probe_image(Path::new(&path), None).unwrap().encrypted);
+    }
+
+    #[test]
+    fn qcow2_image_with_format_raw_is_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "q.qcow2", &qcow2_header(1 << 20, None, 0));
+        assert_eq!(
+            probe_image(Path::new(&path), Some("raw"))
+                .unwrap()
+                .size_bytes,
+            72
+        );
+    }
+
+    #[test]
+    fn backing_file_name_is_cut_at_max() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "b".repeat(2000);
+        let path = write_temp(&dir, "l.qcow2", &qcow2_header(1 << 20, Some(&long), 0));
+        let info = probe_image(Path::new(&path), None).unwrap();
+        assert_eq!(
+            info.backing_file.map(|b| b.len()),
+            Some(BACKING_FILE_BYTES_MAX as usize)
+        );
+    }
+
+    #[test]
+    fn short_file_with_magic_is_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "s.img", &QCOW_MAGIC);
+        assert_eq!(probe_image(Path::new(&path), None).unwrap().format, "raw");
+    }
+
+    #[test]
+    fn missing_image_reports_no_such_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope.img");
+        let path = path.to_str().unwrap();
+        assert_eq!(
+            plan(&["-hda", path]).unwrap_err().to_string(),
+            format!("qemu: could not open disk image {path}: No such file or directory")
+        );
+    }
+
+    #[test]
+    fn virtual_drive_is_not_probed_and_size_is_bytes() {
+        let config = plan(&["-drive", "file=/nonexistent/v.img,x-virtual=on,x-size=10G"])
+            .unwrap()
+            .config;
+        assert_eq!(
+            (
+                config.drives[0].probe.clone(),
+                config.drives[0].opts.get("x-size")
+            ),
+            (None, Some("10737418240"))
+        );
+    }
+
+    #[test]
+    fn defaults_fill_ram_smp_machine_epoch() {
+        let config = plan(&[]).unwrap().config;
+        assert_eq!(
+            config,
+            MachineConfig {
+                chardevs: chardevs(&LowArgs::default()),
+                ..MachineConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn uuid_and_name_and_extensions_reach_config() {
+        let config = plan(&[
+            "-name",
+            "vm1",
+            "-uuid",
+            "ABCDEF01-2345-6789-ABCD-EF0123456789",
+            "-x-seed",
+            "7",
+            "-x-epoch",
+            "0",
+            "-x-extensions",
+            "-nographic",
+            "-usb",
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(
+            (
+                config.name.as_deref(),
+                config.uuid.as_deref(),
+                config.seed,
+                config.epoch_s,
+                config.extensions,
+                config.nographic,
+                config.usb
+            ),
+            (
+                Some("vm1"),
+                Some("abcdef01-2345-6789-abcd-ef0123456789"),
+                7,
+                0,
+                true,
+                true,
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn pidfile_and_record_reach_plan() {
+        let p = plan(&["-pidfile", "/tmp/p", "-record", "t.qmptrace"]).unwrap();
+        assert_eq!(
+            (p.pidfile, p.record),
+            (
+                Some(PathBuf::from("/tmp/p")),
+                Some(PathBuf::from("t.qmptrace"))
+            )
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! The `qmpsim` command line: subcommands, and `run`'s QEMU-style options.
+//!
+//! `qmpsim run [QEMU options]` runs a VM; a first argument starting with `-` means
+//! `run`, so `qmpsim -qmp unix:/tmp/q.sock,server,nowait -name t -S` works where
+//! `qemu-system-x86_64` did. Options are parsed and validated by [`raw`] (pure),
+//! assembled into a config by [`config`] (probes disk images), and served by
+//! [`crate::server`]. Errors are printed here, once, as QEMU prints them.
+
+pub mod config;
+pub mod raw;
+
+use std::ffi::OsString;
+
+use crate::server::{self, ServerOptions};
+use raw::SpecialMode;
+
+/// Exit status for a refused command line or a failed start, as QEMU's `exit(1)`.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// `qmpsim --help`.
+pub const USAGE: &str = "\
+qmpsim: a deterministic QEMU 0.14 virtual machine, as seen through QMP
+
+usage: qmpsim run [QEMU options]
+       qmpsim [QEMU options]            (same as run)
+       qmpsim replay PATH...            (replay traces byte for byte)
+       qmpsim trace dump FILE           (print a trace as a QMP session)
+       qmpsim --help | -version
+
+Monitors:
+  -qmp unix:PATH,server[,nowait]       QMP on a unix socket
+  -qmp tcp:HOST:PORT,server[,nowait]   QMP on a TCP socket
+  -qmp stdio                           QMP on stdin/stdout
+  -chardev socket,id=ID,path=PATH,server=on,wait=off -mon chardev=ID,mode=control[,pretty=on]
+
+Machine: -name NAME -uuid UUID -m MB[M|G] -smp N[,maxcpus=..,cores=..,threads=..,sockets=..]
+  -S -M TYPE -cpu MODEL -enable-kvm -no-shutdown -no-reboot -nodefaults -nographic
+  -usb -boot SPEC -rtc SPEC -watchdog MODEL -watchdog-action ACTION -incoming URI
+Devices: -drive OPTS -hda..-hdd FILE -cdrom FILE -fda/-fdb FILE -device OPTS
+  -netdev OPTS -net OPTS -vnc DISPLAY -spice OPTS -balloon none|virtio[,addr=..]
+  -serial SPEC -parallel SPEC -monitor SPEC
+Process: -pidfile FILE -daemonize -record PATH.qmptrace
+qmpsim extensions:
+  -x-seed N            seed of the machine's random numbers (default 0)
+  -x-epoch SECONDS     event timestamps at virtual time zero (default 1300000000)
+  -x-extensions        enable the x- commands
+  -drive file=F,x-virtual=on,x-size=10G   an image that need not exist
+
+Other QEMU 0.14 options that change nothing QMP shows are accepted and ignored.";
+
+/// Why a command did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line was refused.
+    #[error(transparent)]
+    Raw(#[from] raw::RawError),
+    /// The configuration could not be assembled.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The server could not start.
+    #[error(transparent)]
+    Server(#[from] server::ServerError),
+    /// The trace file for `-record` could not be created.
+    #[error("qmpsim: -record {path}: {source}")]
+    Record {
+        /// The path given.
+        path: String,
+        /// Why.
+        #[source]
+        source: crate::trace::TraceError,
+    },
+    /// A subcommand was used wrongly.
+    #[error("qmpsim: {0}")]
+    Usage(&'static str),
+    /// An unknown subcommand.
+    #[error("qmpsim: unknown subcommand '{0}' (try qmpsim --help)")]
+    UnknownSubcommand(String),
+}
+
+/// Runs the program: `args` as from `std::env::args_os()` (program name first).
+/// Returns the exit status.
+pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
+    let mut args = args.into_iter().skip(1).peekable();
+    let first = args.peek().map(|a| a.to_string_lossy().into_owned());
+    let result = match first.as_deref() {
+        None | Some("help") => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        Some(a) if a.starts_with('-') => run(args),
+        Some("run") => run(args.skip(1)),
+        Some("replay") => replay(args.skip(1)),
+        Some("trace") => trace(args.skip(1)),
+        Some(other) => Err(CliError::UnknownSubcommand(other.to_owned())),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// The version line `-version` prints.
+pub fn version_line() -> String {
+    format!(
+        "QEMU emulator version 0.14.0 (qmpsim {}), Copyright (c) 2003-2008 Fabrice Bellard",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// `qmpsim run`: parse, assemble, serve.
+fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
+    let low = raw::parse(args)?;
+    if let Some(mode) = low.special {
+        println!("{}", special_text(mode));
+        return Ok(0);
+    }
+    let plan = config::build(&low)?;
+    let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
+        None => None,
+        Some(path) => Some(Box::new(
+            server::record::TraceRecorder::create(path, &plan.config).map_err(|source| {
+                CliError::Record {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?,
+        )),
+    };
+    let code = server::run(ServerOptions {
+        config: plan.config,
+        recorder,
+        pidfile: plan.pidfile,
+        daemonize: plan.daemonize,
+    })?;
+    Ok(u8::try_from(code & 0xff).expect("masked to a byte"))
+}
+
+/// `qmpsim replay PATH...`: files or folders of `*.qmptrace`.
+fn replay<I: Iterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
+    let paths: Vec<std::path::PathBuf> = args.map(std::path::PathBuf::from).collect();
+    if paths.is_empty() {
+        return Err(CliError::Usage("replay: expected trace files or folders"));
+    }
+    Ok(exit_byte(crate::replay::replay_cli(&paths)))
+}
+
+/// `qmpsim trace dump FILE` and `qmpsim trace json FILE`.
+fn trace<I: Iterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
+    let args: Vec<OsString> = args.collect();
+    let code = match (
+        args.first().and_then(|a| a.to_str()),
+        args.get(1),
+        args.len(),
+    ) {
+        (Some("dump"), Some(path), 2) => crate::replay::dump_cli(std::path::Path::new(path)),
+        (Some("json"), Some(path), 2) => crate::replay::dump_json_cli(std::path::Path::new(path)),
+        _ => return Err(CliError::Usage("usage: qmpsim trace dump|json FILE")),
+    };
+    Ok(exit_byte(code))
+}
+
+fn exit_byte(code: i32) -> u8 {
+    u8::try_from(code & 0xff).expect("masked to a byte")
+}
+
+fn special_text(mode: SpecialMode) -> String {
+    match mode {
+        SpecialMode::Version => version_line(),
+        SpecialMode::Help => USAGE.to_owned(),
+        SpecialMode::MachineList => raw::machine_list(),
+        SpecialMode::CpuList => raw::cpu_list(),
+        SpecialMode::WatchdogList => "\tib700\tiBASE 700\n\ti6300esb\tIntel 6300ESB".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn version_line_names_qemu_and_qmpsim() {
+        assert_eq!(
+            version_line(),
+            format!(
+                "QEMU emulator version 0.14.0 (qmpsim {}), Copyright (c) 2003-2008 Fabrice Bellard",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
+
+    #[test]
+    fn replay_is_not_available_yet() {
+        assert_eq!(
+            main_entry(os(&["qmpsim", "replay", "x.qmptrace"])),
+            EXIT_FAILURE
+        );
+    }
+
+    #[test]
+    fn unknown_subcommand_fails() {
+        assert_eq!(main_entry(os(&["qmpsim", "frobnicate"])), EXIT_FAILURE);
+    }
+
+    #[test]
+    fn dash_version_exits_zero() {
+        assert_eq!(main_entry(os(&["qmpsim", "-version"])), 0);
+    }
+
+    #[test]
+    fn invalid_option_exits_one() {
+        assert_eq!(main_entry(os(&["qmpsim", "-foo"])), EXIT_FAILURE);
+    }
+}

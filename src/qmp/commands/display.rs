@@ -1,0 +1,493 @@
+//! Display commands: query-vnc, query-spice, set_password, expire_password,
+//! client_migrate_info, screendump, and `change vnc ...` ([`change_vnc`], called
+//! by the `change` command). Models 0.14's `monitor.c` handlers over
+//! `ui/vnc.c` and `ui/spice-core.c`; objects are built in 0.14's insertion
+//! order and the wire layer applies the hash order. No I/O: screendump leaves
+//! as an [`Effect::WriteFile`].
+
+use super::{empty, Ctx, HandlerResult};
+use crate::machine::display::{
+    render_ppm, SpiceMigrateTarget, VncListen, NI_MAXSERV_BYTES, TIME_NEVER_S,
+    VNC_CHANGE_PASSWORD_BYTES_MAX,
+};
+use crate::machine::memory::FileBytes;
+use crate::machine::Effect;
+use crate::qdict;
+use crate::wire::{ErrorClass, QDict, QObject, QmpError};
+
+fn str_arg<'a>(args: &'a QDict, name: &str) -> &'a str {
+    // args_type checking guarantees mandatory string arguments are present.
+    args.get_str(name).unwrap_or_default()
+}
+
+fn disabled() -> HandlerResult {
+    Ok(QObject::Dict(qdict! { "enabled" => false }))
+}
+
+/// C `int` conversion of a QMP integer (0.14 stores ports in `int`).
+fn c_int(v: i64) -> i32 {
+    let low = u32::try_from(v & 0xFFFF_FFFF).unwrap_or(0);
+    i32::from_ne_bytes(low.to_ne_bytes())
+}
+
+/// `query-vnc`: `{"enabled": false}` without an open display. A display with no
+/// readable listening address (reverse mode, a failed `change vnc`, a unix
+/// socket path too long for getnameinfo) gives `{}`, as 0.14's `do_info_vnc`
+/// does when `vnc_server_info_put` fails.
+pub fn query_vnc(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    let Some(vnc) = &ctx.machine.display.vnc else {
+        return disabled();
+    };
+    let Some(listen) = &vnc.listen else {
+        return disabled();
+    };
+    let mut d = qdict! { "enabled" => true, "clients" => QObject::List(Vec::new()) };
+    match listen {
+        VncListen::Inet {
+            host,
+            family,
+            service,
+        } => {
+            d.put("host", host.as_str());
+            d.put("service", service.as_str());
+            d.put("family", family.as_str());
+        }
+        VncListen::Unix { path } if path.len() < NI_MAXSERV_BYTES => {
+            d.put("host", "localhost");
+            d.put("service", path.as_str());
+            d.put("family", "unix");
+        }
+        VncListen::Unix { .. } | VncListen::Reverse | VncListen::Broken => {
+            return Ok(QObject::Dict(QDict::new()));
+        }
+    }
+    d.put("auth", vnc.auth.name());
+    Ok(QObject::Dict(d))
+}
+
+/// `query-spice`: `{"enabled": false}` without `-spice`; no client ever
+/// connects, so `channels` is empty.
+pub fn query_spice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    let Some(spice) = &ctx.machine.display.spice else {
+        return disabled();
+    };
+    let mut d = qdict! { "enabled" => true, "channels" => QObject::List(Vec::new()) };
+    d.put("host", spice.addr.as_deref().unwrap_or("0.0.0.0"));
+    let (port, tls_port) = (c_int(spice.port), c_int(spice.tls_port));
+    if port != 0 {
+        d.put("port", i64::from(port));
+    }
+    if tls_port != 0 {
+        d.put("tls-port", i64::from(tls_port));
+    }
+    d.put("auth", spice.auth.name());
+    Ok(QObject::Dict(d))
+}
+
+/// `set_password`: `connected` is checked first, then the protocol.
+pub fn set_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let protocol = str_arg(args, "protocol");
+    let password = str_arg(args, "password");
+    let invalid = |name: &str| QmpError::with1(ErrorClass::InvalidParameter, name);
+    let keep = match args.get_str("connected") {
+        None | Some("keep") => true,
+        Some("fail" | "disconnect") => false,
+        Some(_) => return Err(invalid("connected")),
+    };
+    match protocol {
+        "spice" => {
+            let Some(spice) = ctx.machine.display.spice.as_mut() else {
+                return Err(QmpError::with1(ErrorClass::DeviceNotActive, "spice"));
+            };
+            // No SPICE client is ever connected, so fail/disconnect never apply.
+            spice.password = Some(password.to_owned());
+            empty()
+        }
+        "vnc" => {
+            if !keep {
+                return Err(invalid("connected"));
+            }
+            let Some(vnc) = ctx.machine.display.vnc.as_mut() else {
+                return Err(QmpError::bare(ErrorClass::SetPasswdFailed));
+            };
+            vnc.set_password(password.as_bytes());
+            empty()
+        }
+        _ => Err(invalid("protocol")),
+    }
+}
+
+/// C `strtoull(s, NULL, 10)`: whitespace, an optional sign (a minus negates
+/// modulo 2^64), digits; saturates on overflow; garbage is 0.
+fn strtoull10(s: &str) -> u64 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut v: u64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        match v
+            .checked_mul(10)
+            .and_then(|x| x.checked_add(u64::from(b - b'0')))
+        {
+            Some(n) => v = n,
+            None => return u64::MAX,
+        }
+    }
+    if neg {
+        v.wrapping_neg()
+    } else {
+        v
+    }
+}
+
+/// `expire_password`'s `time`: `now`, `never`, `+SECONDS` from now, or
+/// absolute seconds since the epoch, as a `time_t`.
+pub fn expiry_time_s(when: &str, now_s: i64) -> i64 {
+    let as_time_t = |v: u64| i64::from_ne_bytes(v.to_ne_bytes());
+    match when {
+        "now" => 0,
+        "never" => TIME_NEVER_S,
+        _ => match when.strip_prefix('+') {
+            Some(rel) => now_s.wrapping_add(as_time_t(strtoull10(rel))),
+            None => as_time_t(strtoull10(when)),
+        },
+    }
+}
+
+/// `expire_password`. For "vnc" without a VNC server 0.14 dereferences a NULL
+/// pointer and crashes; qmpsim answers DeviceNotActive instead (docs/compat.md).
+pub fn expire_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let protocol = str_arg(args, "protocol");
+    let now = ctx.machine.clock.now();
+    let now_s = ctx
+        .machine
+        .config
+        .epoch_s
+        .saturating_add(i64::try_from(now.0 / 1_000_000_000).unwrap_or(i64::MAX));
+    let when = expiry_time_s(str_arg(args, "time"), now_s);
+    let display = &mut ctx.machine.display;
+    match protocol {
+        "spice" => {
+            let Some(spice) = display.spice.as_mut() else {
+                return Err(QmpError::with1(ErrorClass::DeviceNotActive, "spice"));
+            };
+            spice.expires_s = when;
+            empty()
+        }
+        "vnc" => {
+            let Some(vnc) = display.vnc.as_mut() else {
+                return Err(QmpError::with1(ErrorClass::DeviceNotActive, "vnc"));
+            };
+            vnc.expires_s = when;
+            empty()
+        }
+        _ => Err(QmpError::with1(ErrorClass::InvalidParameter, "protocol")),
+    }
+}
+
+/// `client_migrate_info`: only "spice" is supported in 0.14.
+pub fn client_migrate_info(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    if str_arg(args, "protocol") != "spice" {
+        return Err(QmpError::with1(ErrorClass::InvalidParameter, "protocol"));
+    }
+    let Some(spice) = ctx.machine.display.spice.as_mut() else {
+        return Err(QmpError::with1(ErrorClass::DeviceNotActive, "spice"));
+    };
+    spice.migrate_target = Some(SpiceMigrateTarget {
+        hostname: str_arg(args, "hostname").to_owned(),
+        port: args.get_int("port").map_or(-1, c_int),
+        tls_port: args.get_int("tls-port").map_or(-1, c_int),
+        cert_subject: args.get_str("cert-subject").map(str::to_owned),
+    });
+    empty()
+}
+
+/// `screendump`: a P6 PPM of the screen at its current mode; always `{}`.
+pub fn screendump(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let machine = &mut *ctx.machine;
+    let mode = machine.display.screen.mode(machine.clock.now());
+    let bytes = render_ppm(machine.config.seed, mode);
+    machine.effects.push(Effect::WriteFile {
+        path: str_arg(args, "filename").to_owned(),
+        bytes: FileBytes(bytes),
+    });
+    empty()
+}
+
+/// `change vnc TARGET [ARG]` (0.14's `do_change_vnc`): target "password" or
+/// "passwd" sets the password (first 8 bytes of `arg`); any other target
+/// reopens the VNC server on that display string.
+pub fn change_vnc(ctx: &mut Ctx<'_>, target: &str, arg: Option<&str>) -> HandlerResult {
+    if target == "password" || target == "passwd" {
+        // In QMP, monitor_read_password cannot prompt.
+        let Some(arg) = arg else {
+            return Err(QmpError::with1(ErrorClass::MissingParameter, "password"));
+        };
+        let bytes = arg.as_bytes();
+        let kept = &bytes[..bytes.len().min(VNC_CHANGE_PASSWORD_BYTES_MAX)];
+        let Some(vnc) = ctx.machine.display.vnc.as_mut() else {
+            return Err(QmpError::bare(ErrorClass::SetPasswdFailed));
+        };
+        vnc.set_password(kept);
+        return empty();
+    }
+    let failed = || QmpError::with1(ErrorClass::VNCServerFailed, target);
+    let Some(vnc) = ctx.machine.display.vnc.as_mut() else {
+        return Err(failed());
+    };
+    vnc.open(target).map_err(|_| failed())?;
+    empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::{MachineConfig, OptionList};
+    use crate::machine::display::VncAuth;
+    use crate::machine::Machine;
+    use crate::qmp::commands::Handler;
+    use crate::qmp::session::{ClientId, Session};
+
+    fn vnc_config(display: &str) -> MachineConfig {
+        MachineConfig {
+            vnc: Some(display.into()),
+            ..MachineConfig::default()
+        }
+    }
+
+    fn spice_config() -> MachineConfig {
+        let mut o = OptionList::default();
+        o.push("port", "5930");
+        MachineConfig {
+            spice: Some(o),
+            ..MachineConfig::default()
+        }
+    }
+
+    fn call(m: &mut Machine, h: Handler, args: &QDict) -> HandlerResult {
+        let mut s = Session::new(0);
+        let mut ctx = Ctx {
+            machine: m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
+        h(&mut ctx, args)
+    }
+
+    fn json(r: &HandlerResult) -> String {
+        r.as_ref().expect("success").to_json()
+    }
+
+    fn change(m: &mut Machine, target: &str, arg: Option<&str>) -> HandlerResult {
+        let mut s = Session::new(0);
+        let mut ctx = Ctx {
+            machine: m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
+        change_vnc(&mut ctx, target, arg)
+    }
+
+    #[test]
+    fn query_vnc_without_vnc_is_disabled() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(
+            json(&call(&mut m, query_vnc, &QDict::new())),
+            r#"{"enabled": false}"#
+        );
+    }
+
+    #[test]
+    fn query_vnc_display_zero_matches_014_order() {
+        let mut m = Machine::new(vnc_config(":0"));
+        assert_eq!(
+            json(&call(&mut m, query_vnc, &QDict::new())),
+            r#"{"enabled": true, "auth": "none", "family": "ipv4", "clients": [], "service": "5900", "host": "0.0.0.0"}"#
+        );
+    }
+
+    #[test]
+    fn query_vnc_reverse_returns_empty_object() {
+        let mut m = Machine::new(vnc_config("127.0.0.1:5500,reverse"));
+        assert_eq!(json(&call(&mut m, query_vnc, &QDict::new())), "{}");
+    }
+
+    #[test]
+    fn query_vnc_unix_path_at_limit_returns_empty_object() {
+        let path = format!("unix:/{}", "a".repeat(NI_MAXSERV_BYTES - 1));
+        let mut m = Machine::new(vnc_config(&path));
+        assert_eq!(json(&call(&mut m, query_vnc, &QDict::new())), "{}");
+    }
+
+    #[test]
+    fn query_vnc_unix_path_below_limit_is_reported() {
+        let path = format!("unix:/{}", "a".repeat(NI_MAXSERV_BYTES - 2));
+        let mut m = Machine::new(vnc_config(&path));
+        assert!(json(&call(&mut m, query_vnc, &QDict::new())).contains(r#""family": "unix""#));
+    }
+
+    #[test]
+    fn query_spice_with_port_matches_014_order() {
+        let mut m = Machine::new(spice_config());
+        assert_eq!(
+            json(&call(&mut m, query_spice, &QDict::new())),
+            r#"{"enabled": true, "auth": "spice", "port": 5930, "host": "0.0.0.0", "channels": []}"#
+        );
+    }
+
+    #[test]
+    fn set_password_bad_connected_is_checked_before_protocol() {
+        let mut m = Machine::new(MachineConfig::default());
+        let a = qdict! { "protocol" => "nosuch", "password" => "x", "connected" => "maybe" };
+        assert_eq!(
+            call(&mut m, set_password, &a),
+            Err(QmpError::with1(ErrorClass::InvalidParameter, "connected"))
+        );
+    }
+
+    #[test]
+    fn set_password_vnc_without_server_fails() {
+        let mut m = Machine::new(MachineConfig::default());
+        let a = qdict! { "protocol" => "vnc", "password" => "x" };
+        assert_eq!(
+            call(&mut m, set_password, &a),
+            Err(QmpError::bare(ErrorClass::SetPasswdFailed))
+        );
+    }
+
+    #[test]
+    fn set_password_vnc_with_disconnect_is_invalid_connected() {
+        let mut m = Machine::new(vnc_config(":0"));
+        let a = qdict! { "protocol" => "vnc", "password" => "x", "connected" => "disconnect" };
+        assert_eq!(
+            call(&mut m, set_password, &a),
+            Err(QmpError::with1(ErrorClass::InvalidParameter, "connected"))
+        );
+    }
+
+    #[test]
+    fn set_password_spice_with_fail_is_accepted() {
+        let mut m = Machine::new(spice_config());
+        let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "fail" };
+        assert!(call(&mut m, set_password, &a).is_ok());
+    }
+
+    #[test]
+    fn expiry_time_forms() {
+        assert_eq!(expiry_time_s("now", 100), 0);
+        assert_eq!(expiry_time_s("never", 100), i64::MAX);
+        assert_eq!(expiry_time_s("+60", 100), 160);
+        assert_eq!(expiry_time_s("1234", 100), 1234);
+        assert_eq!(expiry_time_s("junk", 100), 0);
+        assert_eq!(expiry_time_s("-1", 100), -1);
+    }
+
+    #[test]
+    fn expire_password_vnc_without_server_is_not_active() {
+        let mut m = Machine::new(MachineConfig::default());
+        let a = qdict! { "protocol" => "vnc", "time" => "now" };
+        assert_eq!(
+            call(&mut m, expire_password, &a),
+            Err(QmpError::with1(ErrorClass::DeviceNotActive, "vnc"))
+        );
+    }
+
+    #[test]
+    fn expire_password_relative_uses_virtual_epoch() {
+        let mut m = Machine::new(vnc_config(":0"));
+        let a = qdict! { "protocol" => "vnc", "time" => "+60" };
+        call(&mut m, expire_password, &a).unwrap();
+        assert_eq!(m.display.vnc.unwrap().expires_s, 1_300_000_060);
+    }
+
+    #[test]
+    fn client_migrate_info_vnc_is_invalid_protocol() {
+        let mut m = Machine::new(vnc_config(":0"));
+        let a = qdict! { "protocol" => "vnc", "hostname" => "h" };
+        assert_eq!(
+            call(&mut m, client_migrate_info, &a),
+            Err(QmpError::with1(ErrorClass::InvalidParameter, "protocol"))
+        );
+    }
+
+    #[test]
+    fn client_migrate_info_spice_stores_target() {
+        let mut m = Machine::new(spice_config());
+        let a = qdict! { "protocol" => "spice", "hostname" => "h", "port" => 1234_i64 };
+        call(&mut m, client_migrate_info, &a).unwrap();
+        let t = m.display.spice.unwrap().migrate_target.unwrap();
+        assert_eq!((t.port, t.tls_port), (1234, -1));
+    }
+
+    #[test]
+    fn screendump_before_boot_writes_text_mode_ppm() {
+        let mut m = Machine::new(MachineConfig {
+            start_paused: true,
+            ..MachineConfig::default()
+        });
+        call(&mut m, screendump, &qdict! { "filename" => "/tmp/s" }).unwrap();
+        let Some(Effect::WriteFile { path, bytes }) = m.effects.first() else {
+            panic!("no WriteFile effect: {:?}", m.effects);
+        };
+        assert_eq!(path, "/tmp/s");
+        assert!(bytes.0.starts_with(b"P6\n720 400\n255\n"));
+    }
+
+    #[test]
+    fn change_vnc_password_keeps_eight_bytes() {
+        let mut m = Machine::new(vnc_config(":0"));
+        change(&mut m, "password", Some("0123456789")).unwrap();
+        let vnc = m.display.vnc.unwrap();
+        assert_eq!(vnc.password.as_deref(), Some(&b"01234567"[..]));
+        assert_eq!(vnc.auth, VncAuth::Vnc);
+    }
+
+    #[test]
+    fn change_vnc_password_without_arg_is_missing_password() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(
+            change(&mut m, "passwd", None),
+            Err(QmpError::with1(ErrorClass::MissingParameter, "password"))
+        );
+    }
+
+    #[test]
+    fn change_vnc_password_without_server_fails() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(
+            change(&mut m, "password", Some("x")),
+            Err(QmpError::bare(ErrorClass::SetPasswdFailed))
+        );
+    }
+
+    #[test]
+    fn change_vnc_display_without_server_fails() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(
+            change(&mut m, ":1", None),
+            Err(QmpError::with1(ErrorClass::VNCServerFailed, ":1"))
+        );
+    }
+
+    #[test]
+    fn change_vnc_display_reopens_on_new_port() {
+        let mut m = Machine::new(vnc_config("none"));
+        change(&mut m, ":3", None).unwrap();
+        assert!(json(&call(&mut m, query_vnc, &QDict::new())).contains(r#""service": "5903""#));
+    }
+
+    #[test]
+    fn change_vnc_bad_display_fails_and_query_gives_empty_object() {
+        let mut m = Machine::new(vnc_config(":0"));
+        assert_eq!(
+            change(&mut m, "nohostport", None),
+            Err(QmpError::with1(ErrorClass::VNCServerFailed, "nohostport"))
+        );
+        assert_eq!(json(&call(&mut m, query_vnc, &QDict::new())), "{}");
+    }
+}

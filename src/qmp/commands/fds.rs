@@ -1,0 +1,186 @@
+//! Descriptor passing: getfd and closefd (0.14's `do_getfd` / `do_closefd`),
+//! and [`take_named_fd`] for commands that consume a named descriptor
+//! (`migrate fd:NAME`, `netdev_add ...,fd=NAME`). Names are kept per monitor in
+//! `Machine::named_fds`, as 0.14 keeps them in the `Monitor`. Descriptors are
+//! edge handles; closing one leaves as [`Effect::CloseFd`]. No I/O here.
+
+use super::{empty, Ctx, HandlerResult};
+use crate::machine::{Effect, Machine};
+use crate::wire::{ErrorClass, QDict, QmpError};
+
+/// Most named descriptors one monitor may hold (0.14 is bounded only by the
+/// process's open-file limit, whose error class is TooManyFiles).
+pub const NAMED_FDS_MAX: usize = 256;
+
+/// `getfd`: takes the descriptor passed with this message and names it.
+/// FdNotSupplied is checked first; a name starting with a digit is refused
+/// (the descriptor is closed, where 0.14 leaks it); an existing name is
+/// replaced silently and its old descriptor closed.
+pub fn getfd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let Some(fd) = ctx.session.pending_fd.take() else {
+        return Err(QmpError::bare(ErrorClass::FdNotSupplied));
+    };
+    let name = args.get_str("fdname").unwrap_or_default();
+    let machine = &mut *ctx.machine;
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        machine.effects.push(Effect::CloseFd { fd: fd.0 });
+        return Err(QmpError::with2(
+            ErrorClass::InvalidParameterValue,
+            "fdname",
+            "a name not starting with a digit",
+        ));
+    }
+    let fds = machine.named_fds.entry(ctx.session.monitor).or_default();
+    if let Some(old) = fds.get_mut(name) {
+        let old_fd = std::mem::replace(old, fd.0);
+        machine.effects.push(Effect::CloseFd { fd: old_fd });
+        return empty();
+    }
+    if fds.len() >= NAMED_FDS_MAX {
+        machine.effects.push(Effect::CloseFd { fd: fd.0 });
+        return Err(QmpError::bare(ErrorClass::TooManyFiles));
+    }
+    fds.insert(name.to_owned(), fd.0);
+    empty()
+}
+
+/// `closefd`: FdNotFound for a name this monitor does not hold.
+pub fn closefd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let name = args.get_str("fdname").unwrap_or_default();
+    let Some(fd) = take_named_fd(ctx.machine, ctx.session.monitor, name) else {
+        return Err(QmpError::with1(ErrorClass::FdNotFound, name));
+    };
+    ctx.machine.effects.push(Effect::CloseFd { fd });
+    empty()
+}
+
+/// 0.14's `monitor_get_fd`: removes the named descriptor from `monitor`'s list
+/// and hands it over, or `None`.
+pub fn take_named_fd(machine: &mut Machine, monitor: u32, name: &str) -> Option<u64> {
+    let fds = machine.named_fds.get_mut(&monitor)?;
+    let fd = fds.remove(name)?;
+    if fds.is_empty() {
+        machine.named_fds.remove(&monitor);
+    }
+    Some(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::qdict;
+    use crate::qmp::session::{ClientId, FdHandle, Session};
+
+    struct World {
+        m: Machine,
+        s: Session,
+    }
+
+    impl World {
+        fn new() -> Self {
+            World {
+                m: Machine::new(MachineConfig::default()),
+                s: Session::new(0),
+            }
+        }
+
+        fn call(&mut self, h: super::super::Handler, name: &str, fd: Option<u64>) -> HandlerResult {
+            self.s.pending_fd = fd.map(FdHandle);
+            let mut ctx = Ctx {
+                machine: &mut self.m,
+                session: &mut self.s,
+                client: ClientId(0),
+                followups: vec![],
+            };
+            h(&mut ctx, &qdict! { "fdname" => name })
+        }
+    }
+
+    #[test]
+    fn getfd_without_fd_is_not_supplied_even_for_digit_name() {
+        let mut w = World::new();
+        assert_eq!(
+            w.call(getfd, "1x", None),
+            Err(QmpError::bare(ErrorClass::FdNotSupplied))
+        );
+    }
+
+    #[test]
+    fn getfd_digit_name_is_refused_and_fd_closed() {
+        let mut w = World::new();
+        assert_eq!(
+            w.call(getfd, "1x", Some(5)),
+            Err(QmpError::with2(
+                ErrorClass::InvalidParameterValue,
+                "fdname",
+                "a name not starting with a digit"
+            ))
+        );
+        assert_eq!(w.m.effects, [Effect::CloseFd { fd: 5 }]);
+    }
+
+    #[test]
+    fn getfd_same_name_replaces_and_closes_old() {
+        let mut w = World::new();
+        w.call(getfd, "fd1", Some(5)).unwrap();
+        w.call(getfd, "fd1", Some(6)).unwrap();
+        assert_eq!(w.m.effects, [Effect::CloseFd { fd: 5 }]);
+        assert_eq!(w.m.named_fds[&0]["fd1"], 6);
+    }
+
+    #[test]
+    fn getfd_consumes_pending_fd() {
+        let mut w = World::new();
+        w.call(getfd, "fd1", Some(5)).unwrap();
+        assert_eq!(w.s.pending_fd, None);
+    }
+
+    #[test]
+    fn getfd_at_limit_then_past_it_is_too_many_files() {
+        let mut w = World::new();
+        let names: Vec<String> = (0..NAMED_FDS_MAX).map(|i| format!("f{i}")).collect();
+        w.m.named_fds
+            .insert(0, names.iter().map(|n| (n.clone(), 1_u64)).collect());
+        assert_eq!(
+            w.call(getfd, "extra", Some(9)),
+            Err(QmpError::bare(ErrorClass::TooManyFiles))
+        );
+        assert_eq!(w.m.effects, [Effect::CloseFd { fd: 9 }]);
+    }
+
+    #[test]
+    fn getfd_below_limit_is_accepted() {
+        let mut w = World::new();
+        let names: Vec<String> = (0..NAMED_FDS_MAX - 1).map(|i| format!("f{i}")).collect();
+        w.m.named_fds
+            .insert(0, names.iter().map(|n| (n.clone(), 1_u64)).collect());
+        assert!(w.call(getfd, "last", Some(9)).is_ok());
+    }
+
+    #[test]
+    fn closefd_unknown_is_not_found() {
+        let mut w = World::new();
+        assert_eq!(
+            w.call(closefd, "fd1", None),
+            Err(QmpError::with1(ErrorClass::FdNotFound, "fd1"))
+        );
+    }
+
+    #[test]
+    fn closefd_known_closes_and_forgets() {
+        let mut w = World::new();
+        w.call(getfd, "fd1", Some(5)).unwrap();
+        w.call(closefd, "fd1", None).unwrap();
+        assert_eq!(w.m.effects, [Effect::CloseFd { fd: 5 }]);
+        assert!(w.m.named_fds.is_empty());
+    }
+
+    #[test]
+    fn names_are_per_monitor() {
+        let mut w = World::new();
+        w.call(getfd, "fd1", Some(5)).unwrap();
+        assert_eq!(take_named_fd(&mut w.m, 1, "fd1"), None);
+        assert_eq!(take_named_fd(&mut w.m, 0, "fd1"), Some(5));
+    }
+}

@@ -1,0 +1,257 @@
+//! Passed file descriptors: receiving them with `SCM_RIGHTS` and the table that maps
+//! the engine's [`FdHandle`]s to the real descriptors.
+//!
+//! The engine never sees a descriptor number: each received descriptor gets a fresh
+//! handle (counting from 1, never reused) and lives in [`FdTable`] until an
+//! `Effect::CloseFd` names its handle or the server ends. As in QEMU 0.14 (whose
+//! receive buffer has room for one descriptor), only the first descriptor of a
+//! message is kept; the others are closed at once.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use crate::qmp::session::FdHandle;
+
+/// Most descriptors one `recvmsg` makes room for (the extra ones are closed).
+pub const FDS_PER_READ_MAX: usize = 16;
+/// Most descriptors held at once; a client passing more gets the newest dropped.
+pub const FDS_HELD_MAX: usize = 1024;
+
+/// Handle-to-descriptor table. Ordered by handle.
+#[derive(Debug, Default)]
+pub struct FdTable {
+    fds: BTreeMap<FdHandle, OwnedFd>,
+    last: u64,
+}
+
+impl FdTable {
+    /// Stores a descriptor under a fresh handle; `None` (and the descriptor closed)
+    /// when [`FDS_HELD_MAX`] are already held.
+    pub fn insert(&mut self, fd: OwnedFd) -> Option<FdHandle> {
+        if self.fds.len() >= FDS_HELD_MAX {
+            return None;
+        }
+        self.last += 1;
+        let handle = FdHandle(self.last);
+        self.fds.insert(handle, fd);
+        Some(handle)
+    }
+
+    /// Takes a descriptor out of the table (dropping it closes it).
+    pub fn remove(&mut self, handle: FdHandle) -> Option<OwnedFd> {
+        self.fds.remove(&handle)
+    }
+
+    /// Descriptors held.
+    pub fn len(&self) -> usize {
+        self.fds.len()
+    }
+
+    /// Whether no descriptor is held.
+    pub fn is_empty(&self) -> bool {
+        self.fds.is_empty()
+    }
+}
+
+/// A small byte count as the C `unsigned int` the CMSG macros take.
+fn c_uint(n: usize) -> libc::c_uint {
+    libc::c_uint::try_from(n).expect("control message sizes are small")
+}
+
+/// Reads from a unix stream socket with `recvmsg`, collecting passed descriptors
+/// (close-on-exec). Returns the byte count (0 at end of stream) and the first
+/// descriptor passed, if any.
+pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    const INT_BYTES: usize = std::mem::size_of::<libc::c_int>();
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(c_uint(FDS_PER_READ_MAX * INT_BYTES)) };
+    // u64 elements keep the control buffer aligned for cmsghdr.
+    let mut control = vec![0u64; (space as usize).div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control.len() * 8;
+    let n = loop {
+        // SAFETY: msg points at live buffers of the stated sizes for this call.
+        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break usize::try_from(n).expect("non-negative byte count");
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    };
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled msg_control; CMSG_* walk it within msg_controllen.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                let header = libc::CMSG_LEN(0) as usize;
+                let count = ((*cmsg).cmsg_len as usize).saturating_sub(header) / INT_BYTES;
+                for i in 0..count {
+                    let raw = std::ptr::read_unaligned(data.add(i));
+                    fds.push(OwnedFd::from_raw_fd(raw));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    // Dropping the rest closes them.
+    Ok((n, fds.into_iter().next()))
+}
+
+/// Sends `data` on a unix stream socket with `fds` attached (`SCM_RIGHTS`), as a
+/// client passing a descriptor to `getfd` does. `data` must not be empty.
+pub fn send_with_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    const INT_BYTES: usize = std::mem::size_of::<libc::c_int>();
+    assert!(
+        !data.is_empty(),
+        "SCM_RIGHTS needs at least one byte of data"
+    );
+    assert!(
+        fds.len() <= FDS_PER_READ_MAX,
+        "too many descriptors for one message"
+    );
+    let fds_bytes = fds.len() * INT_BYTES;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(c_uint(fds_bytes)) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr().cast_mut().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        // SAFETY: the control buffer has CMSG_SPACE(fds_bytes) bytes, enough for one
+        // header and the descriptors.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(c_uint(fds_bytes)) as _;
+            let dst = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+            for (i, fd) in fds.iter().enumerate() {
+                std::ptr::write_unaligned(dst.add(i), *fd);
+            }
+        }
+    }
+    loop {
+        // SAFETY: msg points at live buffers of the stated sizes for this call.
+        let n = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Ok(usize::try_from(n).expect("non-negative byte count"));
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// Both ends of a new pipe: (read, write).
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two descriptors into the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both were just created and are owned by nobody else.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    fn pipe_fd() -> OwnedFd {
+        pipe().0
+    }
+
+    #[test]
+    fn table_handles_start_at_one_and_grow() {
+        let mut t = FdTable::default();
+        let a = t.insert(pipe_fd());
+        let b = t.insert(pipe_fd());
+        assert_eq!((a, b), (Some(FdHandle(1)), Some(FdHandle(2))));
+    }
+
+    #[test]
+    fn table_handles_are_not_reused() {
+        let mut t = FdTable::default();
+        let a = t.insert(pipe_fd()).unwrap();
+        t.remove(a);
+        assert_eq!(t.insert(pipe_fd()), Some(FdHandle(2)));
+    }
+
+    #[test]
+    fn table_remove_unknown_is_none() {
+        assert!(FdTable::default().remove(FdHandle(9)).is_none());
+    }
+
+    #[test]
+    fn recv_plain_bytes_has_no_fd() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        a.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 8];
+        let (n, fd) = recv_with_fds(b.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!((n, fd.is_none()), (2, true));
+    }
+
+    #[test]
+    fn recv_passed_fd_is_a_new_descriptor_for_the_same_pipe() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, w) = pipe();
+        send_with_fds(a.as_raw_fd(), b"x", &[w.as_raw_fd()]).unwrap();
+        drop(w);
+        let mut buf = [0u8; 8];
+        let (_, fd) = recv_with_fds(b.as_raw_fd(), &mut buf).unwrap();
+        let mut writer = std::fs::File::from(fd.unwrap());
+        writer.write_all(b"ok").unwrap();
+        let mut got = [0u8; 2];
+        std::io::Read::read_exact(&mut std::fs::File::from(r), &mut got).unwrap();
+        assert_eq!(&got, b"ok");
+    }
+
+    #[test]
+    fn recv_keeps_only_first_of_several_fds() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r1, w1) = pipe();
+        let (r2, w2) = pipe();
+        send_with_fds(a.as_raw_fd(), b"x", &[w1.as_raw_fd(), w2.as_raw_fd()]).unwrap();
+        drop((w1, w2, r1));
+        let mut buf = [0u8; 8];
+        let _kept = recv_with_fds(b.as_raw_fd(), &mut buf).unwrap();
+        // Every write end of the second pipe is closed now: a non-blocking read gives
+        // end of file (0) rather than "would block".
+        // SAFETY: r2 is a live descriptor.
+        unsafe { libc::fcntl(r2.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut one = [0u8; 1];
+        let n = std::io::Read::read(&mut std::fs::File::from(r2), &mut one);
+        assert_eq!(n.ok(), Some(0));
+    }
+
+    #[test]
+    fn recv_end_of_stream_is_zero() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(a);
+        let mut buf = [0u8; 8];
+        assert_eq!(recv_with_fds(b.as_raw_fd(), &mut buf).unwrap().0, 0);
+    }
+}

@@ -1,0 +1,297 @@
+//! Where QMP clients come from: listening sockets, outgoing connections and stdio,
+//! one endpoint per QMP (`mode=control`) monitor.
+//!
+//! A QEMU socket chardev serves one client at a time: its acceptor thread accepts
+//! one connection, hands it to the engine loop, and accepts the next only after the
+//! loop reports that one closed; later clients wait in the listen backlog and get
+//! their greeting when their turn comes. A `server` chardev without `nowait` makes
+//! startup wait for its first client (printing QEMU's message), before the VM runs.
+//! Human (readline) monitors and non-socket, non-stdio backends are not served.
+
+use std::io;
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::thread;
+use std::time::Duration;
+
+use super::conn::Conn;
+use super::process::CreatedFiles;
+use super::{Event, ServerError};
+use crate::machine::config::{ChardevBackend, MachineConfig, MonitorMode};
+
+/// Pause after a failed `accept` (for example out of descriptors) before retrying.
+pub const ACCEPT_RETRY_MS: u64 = 100;
+
+/// A bound listening socket.
+#[derive(Debug)]
+pub enum Listener {
+    /// Unix stream socket.
+    Unix(UnixListener),
+    /// TCP socket.
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    fn accept(&self) -> io::Result<Conn> {
+        match self {
+            Listener::Unix(l) => l.accept().map(|(s, _)| Conn::Unix(s)),
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Conn::Tcp(s)),
+        }
+    }
+}
+
+/// How a monitor gets its client.
+#[derive(Debug)]
+pub enum Endpoint {
+    /// Listens; `wait` holds startup until the first client.
+    Listen {
+        /// The socket.
+        listener: Listener,
+        /// Wait for the first client at startup.
+        wait: bool,
+        /// The chardev's filename, for the waiting message.
+        filename: String,
+    },
+    /// Connects out at startup (a socket chardev without `server`).
+    Connect(ChardevBackend),
+    /// Stdin and stdout, connected from the start.
+    Stdio,
+}
+
+/// One served monitor.
+#[derive(Debug)]
+pub struct MonitorEndpoint {
+    /// Index in `MachineConfig::monitors`.
+    pub monitor: u32,
+    /// Its endpoint.
+    pub endpoint: Endpoint,
+}
+
+/// Binds every QMP monitor's listening socket (removing a stale unix socket file
+/// first, as QEMU does, and remembering the new one in `files`).
+pub fn bind_all(
+    config: &MachineConfig,
+    files: &mut CreatedFiles,
+) -> Result<Vec<MonitorEndpoint>, ServerError> {
+    let mut out = Vec::new();
+    for (index, monitor) in config.monitors.iter().enumerate() {
+        if monitor.mode != MonitorMode::Control {
+            continue;
+        }
+        let Some(chardev) = config.chardevs.iter().find(|c| c.label == monitor.chardev) else {
+            continue;
+        };
+        let Some(endpoint) = endpoint(&chardev.backend, files)? else {
+            continue;
+        };
+        out.push(MonitorEndpoint {
+            monitor: u32::try_from(index).expect("monitor count fits u32"),
+            endpoint,
+        });
+    }
+    Ok(out)
+}
+
+fn endpoint(
+    backend: &ChardevBackend,
+    files: &mut CreatedFiles,
+) -> Result<Option<Endpoint>, ServerError> {
+    let filename = backend.filename();
+    let bind_error = |error| ServerError::Bind {
+        filename: filename.clone(),
+        error,
+    };
+    let (listener, wait) = match backend {
+        ChardevBackend::Unix {
+            path,
+            server: true,
+            wait,
+        } => {
+            // QEMU unlinks whatever is at the path before binding.
+            let _ = std::fs::remove_file(path);
+            let l = UnixListener::bind(path).map_err(bind_error)?;
+            files.add(Path::new(path));
+            (Listener::Unix(l), *wait)
+        }
+        ChardevBackend::Tcp {
+            host,
+            port,
+            server: true,
+            wait,
+            ..
+        } => {
+            let l = TcpListener::bind(tcp_addr(host, port)).map_err(bind_error)?;
+            (Listener::Tcp(l), *wait)
+        }
+        ChardevBackend::Unix { server: false, .. } | ChardevBackend::Tcp { server: false, .. } => {
+            return Ok(Some(Endpoint::Connect(backend.clone())));
+        }
+        ChardevBackend::Stdio => return Ok(Some(Endpoint::Stdio)),
+        ChardevBackend::Vc
+        | ChardevBackend::Null
+        | ChardevBackend::Pty
+        | ChardevBackend::Other(_) => return Ok(None),
+    };
+    Ok(Some(Endpoint::Listen {
+        listener,
+        wait,
+        filename,
+    }))
+}
+
+/// An empty host means every address, as in QEMU.
+fn tcp_addr(host: &str, port: &str) -> String {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    format!("{host}:{port}")
+}
+
+/// The connections present at startup, in monitor order: stdio, outgoing sockets,
+/// and the first client of every listening socket that waits for one.
+pub fn initial_connections(endpoints: &[MonitorEndpoint]) -> Result<Vec<(u32, Conn)>, ServerError> {
+    let mut out = Vec::new();
+    for ep in endpoints {
+        let conn = match &ep.endpoint {
+            Endpoint::Stdio => Conn::Stdio,
+            Endpoint::Connect(backend) => connect(backend)?,
+            Endpoint::Listen {
+                listener,
+                wait: true,
+                filename,
+            } => {
+                eprintln!("QEMU waiting for connection on: {filename}");
+                listener.accept().map_err(ServerError::Accept)?
+            }
+            Endpoint::Listen { wait: false, .. } => continue,
+        };
+        out.push((ep.monitor, conn));
+    }
+    Ok(out)
+}
+
+fn connect(backend: &ChardevBackend) -> Result<Conn, ServerError> {
+    let connect_error = |error| ServerError::Connect {
+        filename: backend.filename(),
+        error,
+    };
+    match backend {
+        ChardevBackend::Unix { path, .. } => UnixStream::connect(path)
+            .map(Conn::Unix)
+            .map_err(connect_error),
+        ChardevBackend::Tcp { host, port, .. } => {
+            let addrs = tcp_addr(host, port)
+                .to_socket_addrs()
+                .map_err(connect_error)?;
+            TcpStream::connect(&addrs.collect::<Vec<_>>()[..])
+                .map(Conn::Tcp)
+                .map_err(connect_error)
+        }
+        other => unreachable!("only socket chardevs connect out, not {other:?}"),
+    }
+}
+
+/// Starts the acceptor of one listening monitor. `busy` says whether its first
+/// client is already connected; `free` gets a message each time its client leaves.
+pub fn spawn_acceptor(
+    monitor: u32,
+    listener: Listener,
+    busy: bool,
+    free: Receiver<()>,
+    events: SyncSender<Event>,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name(format!("accept-{monitor}"))
+        .spawn(move || {
+            let mut busy = busy;
+            loop {
+                if busy && free.recv().is_err() {
+                    return;
+                }
+                busy = false;
+                match listener.accept() {
+                    Ok(conn) => {
+                        if events.send(Event::Accepted { monitor, conn }).is_err() {
+                            return;
+                        }
+                        busy = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        eprintln!("qmpsim: accept on monitor {monitor}: {e}");
+                        thread::sleep(Duration::from_millis(ACCEPT_RETRY_MS));
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::{ChardevConfig, MonitorConfig};
+
+    fn config_with(backend: ChardevBackend, mode: MonitorMode) -> MachineConfig {
+        MachineConfig {
+            chardevs: vec![ChardevConfig {
+                label: "m".to_owned(),
+                backend,
+            }],
+            monitors: vec![MonitorConfig {
+                chardev: "m".to_owned(),
+                mode,
+                pretty: false,
+            }],
+            ..MachineConfig::default()
+        }
+    }
+
+    #[test]
+    fn bind_unix_creates_socket_and_remembers_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sock");
+        let config = config_with(
+            ChardevBackend::Unix {
+                path: path.to_str().unwrap().to_owned(),
+                server: true,
+                wait: false,
+            },
+            MonitorMode::Control,
+        );
+        let mut files = CreatedFiles::default();
+        let eps = bind_all(&config, &mut files).unwrap();
+        assert!(path.exists() && eps.len() == 1);
+        drop(files);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn bind_skips_readline_monitor() {
+        let config = config_with(ChardevBackend::Stdio, MonitorMode::Readline);
+        let eps = bind_all(&config, &mut CreatedFiles::default()).unwrap();
+        assert!(eps.is_empty());
+    }
+
+    #[test]
+    fn bind_into_missing_directory_fails_with_filename() {
+        let config = config_with(
+            ChardevBackend::Unix {
+                path: "/nonexistent-dir/q.sock".to_owned(),
+                server: true,
+                wait: false,
+            },
+            MonitorMode::Control,
+        );
+        let err = bind_all(&config, &mut CreatedFiles::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "chardev: opening backend \"socket\" failed: bind(unix:/nonexistent-dir/q.sock,server): No such file or directory"
+        );
+    }
+
+    #[test]
+    fn tcp_empty_host_means_any_address() {
+        assert_eq!(tcp_addr("", "4444"), "0.0.0.0:4444");
+    }
+}

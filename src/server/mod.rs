@@ -1,0 +1,593 @@
+//! The server: the only place with sockets, threads, descriptor passing, signals and
+//! wall-clock time. It turns the world into [`Input`]s for one [`Engine`], in one
+//! order, and carries out the [`Output`]s.
+//!
+//! Shape: the main thread runs the engine loop and owns the `Engine`. Every other
+//! thread only reports [`Event`]s through one bounded channel: an acceptor per
+//! listening monitor, a reader per connection (and one for stdin), and a signal
+//! thread (SIGINT, SIGTERM, SIGHUP). The loop turns each event into exactly one
+//! `Input` (a message with a passed descriptor gives an `Input::Fd` first), assigns
+//! client ids in arrival order (from 1, never reused), and hands every step to the
+//! [`Recorder`] in order. When nothing arrived for [`IDLE_ADVANCE_MS`] and a timer
+//! is pending, the loop feeds `Input::AdvanceTo` its deadline: that is how virtual
+//! time moves on its own, and since the decision is an input, it is recorded.
+//!
+//! Writes go through a per-connection writer thread with a bounded queue
+//! ([`queue::OUTPUT_QUEUE_BYTES_MAX`]); a client that stops reading past it is
+//! dropped (its socket shut down, `Input::Disconnect` fed). On `Output::Exit` the
+//! loop flushes every writer (at most [`EXIT_FLUSH_MS_MAX`]), finishes the recorder,
+//! removes the unix socket files and pidfile it created, and returns the status.
+
+pub mod conn;
+pub mod effects;
+pub mod fds;
+pub mod listen;
+pub mod migrate;
+pub mod process;
+pub mod queue;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::engine::{Engine, Input, Output, Signal};
+use crate::machine::config::MachineConfig;
+use crate::qmp::session::ClientId;
+use conn::{Conn, Link};
+use fds::FdTable;
+use listen::{Endpoint, MonitorEndpoint};
+use process::CreatedFiles;
+
+/// Quiet time after which a pending timer's deadline is fed as `AdvanceTo`.
+pub const IDLE_ADVANCE_MS: u64 = 20;
+/// Longest wait for clients to take their last bytes at exit.
+pub const EXIT_FLUSH_MS_MAX: u64 = 2000;
+/// Most events waiting for the engine loop; readers block past it.
+pub const EVENTS_QUEUED_MAX: usize = 1024;
+
+/// Receives every step of the engine, in order, to record a trace.
+pub trait Recorder: Send {
+    /// One step: the input fed, the outputs it gave, and the engine after it.
+    fn record(&mut self, input: &Input, outputs: &[Output], engine: &Engine) -> io::Result<()>;
+    /// The session ended; `engine` is the final state.
+    fn finish(&mut self, engine: &Engine) -> io::Result<()>;
+}
+
+/// What [`run`] needs.
+pub struct ServerOptions {
+    /// The VM.
+    pub config: MachineConfig,
+    /// Where to record the session, if anywhere.
+    pub recorder: Option<Box<dyn Recorder>>,
+    /// `-pidfile`.
+    pub pidfile: Option<PathBuf>,
+    /// `-daemonize`.
+    pub daemonize: bool,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("config", &self.config)
+            .field("recorder", &self.recorder.as_ref().map(|_| "Recorder"))
+            .field("pidfile", &self.pidfile)
+            .field("daemonize", &self.daemonize)
+            .finish()
+    }
+}
+
+/// Why the server could not start. `Display` is the line printed before exiting 1.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listening socket could not be bound.
+    #[error(
+        "chardev: opening backend \"socket\" failed: bind({filename}): {}",
+        strerror(error)
+    )]
+    Bind {
+        /// The chardev filename.
+        filename: String,
+        /// What went wrong.
+        error: io::Error,
+    },
+    /// An outgoing socket could not connect.
+    #[error(
+        "chardev: opening backend \"socket\" failed: connect({filename}): {}",
+        strerror(error)
+    )]
+    Connect {
+        /// The chardev filename.
+        filename: String,
+        /// What went wrong.
+        error: io::Error,
+    },
+    /// Waiting for the first client failed.
+    #[error("qmpsim: accept failed")]
+    Accept(#[source] io::Error),
+    /// The pidfile could not be written.
+    #[error("Could not acquire pid file: {}", strerror(.0))]
+    Pidfile(io::Error),
+    /// `-daemonize` failed.
+    #[error("qmpsim: could not daemonize")]
+    Daemonize(#[source] io::Error),
+    /// Signal handlers or threads could not be set up.
+    #[error("qmpsim: could not start")]
+    Setup(#[source] io::Error),
+}
+
+/// The C library's text for an I/O error, without Rust's ` (os error N)` suffix.
+pub fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// What the other threads tell the engine loop.
+#[derive(Debug)]
+pub enum Event {
+    /// A listening monitor accepted a client.
+    Accepted {
+        /// Which monitor.
+        monitor: u32,
+        /// The connection.
+        conn: Conn,
+    },
+    /// A client sent bytes, maybe with a descriptor.
+    Data {
+        /// Who.
+        client: ClientId,
+        /// What.
+        bytes: Vec<u8>,
+        /// A descriptor passed with them.
+        fd: Option<OwnedFd>,
+    },
+    /// A client's connection ended.
+    Closed {
+        /// Who.
+        client: ClientId,
+    },
+    /// A terminating signal.
+    Signal(Signal),
+    /// An outgoing migration channel could not be opened or broke.
+    MigrationFailed {
+        /// The migration's id.
+        id: u64,
+    },
+}
+
+/// Runs a VM until it exits; returns the exit status.
+pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
+    let mut files = CreatedFiles::default();
+    let mut endpoints = listen::bind_all(&opts.config, &mut files)?;
+    let daemon = if opts.daemonize {
+        Some(process::daemonize().map_err(ServerError::Daemonize)?)
+    } else {
+        None
+    };
+    let initial = listen::initial_connections(&endpoints)?;
+    if let Some(path) = &opts.pidfile {
+        process::write_pidfile(path).map_err(ServerError::Pidfile)?;
+        files.add(path);
+    }
+    if let Some(daemon) = daemon {
+        daemon.ready().map_err(ServerError::Daemonize)?;
+    }
+    let (tx, rx) = mpsc::sync_channel(EVENTS_QUEUED_MAX);
+    spawn_signal_thread(tx.clone())?;
+    let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
+    let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
+    for ep in endpoints.drain(..) {
+        let MonitorEndpoint { monitor, endpoint } = ep;
+        if let Endpoint::Listen { listener, .. } = endpoint {
+            let (free_tx, free_rx) = mpsc::channel();
+            let is_busy = busy.contains(&monitor);
+            listen::spawn_acceptor(monitor, listener, is_busy, free_rx, tx.clone())
+                .map_err(ServerError::Setup)?;
+            engine_loop.free.insert(monitor, free_tx);
+        }
+    }
+    drop(tx);
+    for (monitor, conn) in initial {
+        engine_loop.accept(monitor, conn);
+    }
+    let (code, cutters) = engine_loop.run(&rx);
+    // Clients see their connection end only once the socket files and pidfile are
+    // gone, so a client that waits for end of stream may rely on the cleanup.
+    drop(files);
+    for cutter in cutters {
+        cutter.cut();
+    }
+    Ok(code)
+}
+
+fn spawn_signal_thread(tx: SyncSender<Event>) -> Result<(), ServerError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(ServerError::Setup)?;
+    thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let signal = match sig {
+                    SIGINT => Signal::Interrupt,
+                    SIGTERM => Signal::Terminate,
+                    _ => Signal::Hangup,
+                };
+                if tx.send(Event::Signal(signal)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(ServerError::Setup)?;
+    Ok(())
+}
+
+struct Client {
+    monitor: u32,
+    link: Link,
+}
+
+/// The engine and everything the loop tracks around it.
+struct EngineLoop {
+    engine: Engine,
+    recorder: Option<Box<dyn Recorder>>,
+    events: SyncSender<Event>,
+    clients: BTreeMap<ClientId, Client>,
+    /// Per listening monitor: tells its acceptor the client left.
+    free: BTreeMap<u32, Sender<()>>,
+    fds: FdTable,
+    migrations: migrate::Migrations,
+    last_client: u32,
+    exit: Option<i32>,
+    /// Clients dropped while carrying out outputs, to disconnect after.
+    dropped: Vec<ClientId>,
+}
+
+impl EngineLoop {
+    fn new(engine: Engine, recorder: Option<Box<dyn Recorder>>, events: SyncSender<Event>) -> Self {
+        EngineLoop {
+            engine,
+            recorder,
+            events,
+            clients: BTreeMap::new(),
+            free: BTreeMap::new(),
+            fds: FdTable::default(),
+            migrations: migrate::Migrations::default(),
+            last_client: 0,
+            exit: None,
+            dropped: Vec::new(),
+        }
+    }
+
+    fn run(mut self, rx: &Receiver<Event>) -> (i32, Vec<conn::Cutter>) {
+        let idle = Duration::from_millis(IDLE_ADVANCE_MS);
+        while self.exit.is_none() {
+            let event = match self.engine.next_deadline() {
+                Some(_) => match rx.recv_timeout(idle) {
+                    Ok(event) => Some(event),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(event) => Some(event),
+                    Err(_) => break,
+                },
+            };
+            match event {
+                Some(event) => self.handle(event),
+                None => {
+                    if let Some(at) = self.engine.next_deadline() {
+                        self.step(Input::AdvanceTo { at });
+                    }
+                }
+            }
+        }
+        self.finish()
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Accepted { monitor, conn } => self.accept(monitor, conn),
+            Event::Data { client, bytes, fd } => {
+                if !self.clients.contains_key(&client) {
+                    return;
+                }
+                if let Some(handle) = fd.and_then(|fd| self.fds.insert(fd)) {
+                    self.step(Input::Fd { client, fd: handle });
+                }
+                if !bytes.is_empty() {
+                    self.step(Input::Bytes {
+                        client,
+                        data: bytes,
+                    });
+                }
+            }
+            Event::Closed { client } => {
+                if let Some(c) = self.clients.remove(&client) {
+                    c.link.writer.close();
+                    self.release(c.monitor);
+                    self.step(Input::Disconnect { client });
+                }
+            }
+            Event::Signal(signal) => self.step(Input::Signal { signal }),
+            Event::MigrationFailed { id } => self.step(Input::MigrationFailed { id }),
+        }
+    }
+
+    fn accept(&mut self, monitor: u32, conn: Conn) {
+        self.last_client += 1;
+        let client = ClientId(self.last_client);
+        match conn::start(conn, client, self.events.clone()) {
+            Ok(link) => {
+                self.clients.insert(client, Client { monitor, link });
+                self.step(Input::Connect { client, monitor });
+            }
+            Err(e) => {
+                eprintln!("qmpsim: could not serve client {}: {e}", client.0);
+                self.release(monitor);
+            }
+        }
+    }
+
+    /// Lets the monitor's acceptor take its next client.
+    fn release(&self, monitor: u32) {
+        if let Some(free) = self.free.get(&monitor) {
+            // The acceptor may be gone (exiting); nothing to tell then.
+            let _ = free.send(());
+        }
+    }
+
+    fn step(&mut self, input: Input) {
+        let outputs = self.engine.step(input.clone());
+        if let Some(recorder) = &mut self.recorder {
+            if let Err(e) = recorder.record(&input, &outputs, &self.engine) {
+                eprintln!("qmpsim: recording stopped: {e}");
+                self.recorder = None;
+            }
+        }
+        for output in outputs {
+            match output {
+                Output::Send { client, data } => self.send(client, data),
+                Output::Effect(effect) => {
+                    let mut world = effects::World {
+                        fds: &mut self.fds,
+                        migrations: &mut self.migrations,
+                        events: &self.events,
+                        engine: &self.engine,
+                    };
+                    effects::apply(&effect, &mut world);
+                }
+                Output::Exit { code } => self.exit = Some(code),
+            }
+        }
+        self.disconnect_dropped();
+    }
+
+    /// Feeds `Disconnect` for the clients dropped while carrying out outputs.
+    fn disconnect_dropped(&mut self) {
+        for client in std::mem::take(&mut self.dropped) {
+            self.step(Input::Disconnect { client });
+        }
+    }
+
+    fn send(&mut self, client: ClientId, data: Vec<u8>) {
+        let Some(c) = self.clients.get(&client) else {
+            return;
+        };
+        if c.link.writer.push(data).is_ok() {
+            return;
+        }
+        eprintln!(
+            "qmpsim: client {} is not reading; dropping its connection",
+            client.0
+        );
+        let c = self
+            .clients
+            .remove(&client)
+            .expect("client looked up above");
+        c.link.writer.abort();
+        c.link.cutter.cut();
+        self.release(c.monitor);
+        self.dropped.push(client);
+    }
+
+    /// Flushes every writer (bounded), finishes the recorder; returns the status and
+    /// the cutters of the connections still open, for the caller to cut once the
+    /// files it created are gone.
+    fn finish(mut self) -> (i32, Vec<conn::Cutter>) {
+        let code = self.exit.unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_millis(EXIT_FLUSH_MS_MAX);
+        for c in self.clients.values() {
+            c.link.writer.close();
+        }
+        for c in self.clients.values() {
+            c.link.writer.wait_flushed(deadline);
+        }
+        if let Some(mut recorder) = self.recorder.take() {
+            if let Err(e) = recorder.finish(&self.engine) {
+                eprintln!("qmpsim: recording could not be finished: {e}");
+            }
+        }
+        let cutters = std::mem::take(&mut self.clients)
+            .into_values()
+            .map(|c| c.link.cutter)
+            .collect();
+        (code, cutters)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::machine::config::{ChardevBackend, ChardevConfig, MonitorConfig, MonitorMode};
+
+    /// Shares what it records with the test.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<Input>>>);
+
+    impl Recorder for Shared {
+        fn record(&mut self, input: &Input, _outputs: &[Output], _: &Engine) -> io::Result<()> {
+            self.0.lock().unwrap().push(input.clone());
+            Ok(())
+        }
+        fn finish(&mut self, _: &Engine) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn unix_config(path: &str) -> MachineConfig {
+        MachineConfig {
+            chardevs: vec![ChardevConfig {
+                label: "compat_monitor0".to_owned(),
+                backend: ChardevBackend::Unix {
+                    path: path.to_owned(),
+                    server: true,
+                    wait: false,
+                },
+            }],
+            monitors: vec![MonitorConfig {
+                chardev: "compat_monitor0".to_owned(),
+                mode: MonitorMode::Control,
+                pretty: false,
+            }],
+            ..MachineConfig::default()
+        }
+    }
+
+    fn connect(path: &std::path::Path) -> UnixStream {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match UnixStream::connect(path) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    return s;
+                }
+                Err(e) if Instant::now() > deadline => panic!("no server at {path:?}: {e}"),
+                Err(_) => thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    fn loop_with(engine: Engine, recorder: &Shared) -> (EngineLoop, Receiver<Event>) {
+        let (tx, rx) = mpsc::sync_channel(EVENTS_QUEUED_MAX);
+        (
+            EngineLoop::new(engine, Some(Box::new(recorder.clone())), tx),
+            rx,
+        )
+    }
+
+    #[test]
+    fn idle_loop_feeds_advance_to_pending_deadline() {
+        let mut machine = crate::machine::Machine::new(MachineConfig::default());
+        machine
+            .clock
+            .schedule(5_000_000, crate::machine::timers::Timer::GuestPowerOff)
+            .unwrap();
+        let engine = Engine::from_state(crate::engine::EngineState {
+            machine,
+            sessions: BTreeMap::new(),
+            exited: None,
+        });
+        let recorder = Shared::default();
+        let (engine_loop, rx) = loop_with(engine, &recorder);
+        // The power-off timer shuts the machine down once time reaches it.
+        assert_eq!(engine_loop.run(&rx).0, 0);
+        assert_eq!(
+            recorder.0.lock().unwrap().clone(),
+            [Input::AdvanceTo {
+                at: crate::machine::clock::VirtualTime(5_000_000)
+            }]
+        );
+    }
+
+    #[test]
+    fn send_past_queue_limit_drops_client_and_disconnects() {
+        let recorder = Shared::default();
+        let (mut engine_loop, _rx) = loop_with(Engine::new(MachineConfig::default()), &recorder);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        engine_loop.accept(0, Conn::Unix(ours));
+        engine_loop.send(ClientId(1), vec![b' '; queue::OUTPUT_QUEUE_BYTES_MAX + 1]);
+        engine_loop.disconnect_dropped();
+        let inputs = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            inputs,
+            [
+                Input::Connect {
+                    client: ClientId(1),
+                    monitor: 0
+                },
+                Input::Disconnect {
+                    client: ClientId(1)
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn send_past_queue_limit_cuts_the_socket() {
+        let recorder = Shared::default();
+        let (mut engine_loop, _rx) = loop_with(Engine::new(MachineConfig::default()), &recorder);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        engine_loop.accept(0, Conn::Unix(ours));
+        engine_loop.send(ClientId(1), vec![b' '; queue::OUTPUT_QUEUE_BYTES_MAX + 1]);
+        // The greeting may or may not have been written before the cut; then EOF.
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut &theirs, &mut got).unwrap();
+        assert!(got.len() <= GREETING_BYTES_MAX);
+    }
+
+    /// Upper bound of the greeting's length, for the cut test.
+    const GREETING_BYTES_MAX: usize = 200;
+
+    #[test]
+    fn run_records_connect_bytes_in_order_and_exits_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sock");
+        let recorder = Shared::default();
+        let opts = ServerOptions {
+            config: unix_config(path.to_str().unwrap()),
+            recorder: Some(Box::new(recorder.clone())),
+            pidfile: None,
+            daemonize: false,
+        };
+        let server = thread::spawn(move || run(opts).unwrap());
+        let mut s = connect(&path);
+        s.write_all(b"{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}")
+            .unwrap();
+        let mut lines = BufReader::new(s).lines();
+        let _greeting = lines.next();
+        assert_eq!(server.join().unwrap(), 0);
+        let inputs = recorder.0.lock().unwrap().clone();
+        assert!(matches!(
+            &inputs[..],
+            [
+                Input::Connect {
+                    client: ClientId(1),
+                    monitor: 0
+                },
+                Input::Bytes {
+                    client: ClientId(1),
+                    ..
+                },
+                ..
+            ]
+        ));
+    }
+}

@@ -1,0 +1,160 @@
+//! The command line of the built binary: option errors with QEMU's exact messages
+//! and exit status 1, `-version`, `--help`, subcommands not wired yet, and disk
+//! images that cannot be opened.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use super::sockets::Qemu;
+
+/// Runs the binary to its end (bounded by the guard's timeout): status, stdout,
+/// stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the built binary starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut qemu = Qemu::adopt(child);
+    let status = qemu.wait_exit().code();
+    let (mut out, mut err) = (String::new(), String::new());
+    stdout.read_to_string(&mut out).unwrap();
+    stderr.read_to_string(&mut err).unwrap();
+    (status, out, err)
+}
+
+fn error_run(args: &[&str]) -> (Option<i32>, String) {
+    let (status, _, err) = run(args);
+    (status, err)
+}
+
+#[test]
+fn invalid_option_exits_one_with_qemu_message() {
+    assert_eq!(
+        error_run(&["-foo"]),
+        (
+            Some(1),
+            "qemu-system-x86_64: -foo: invalid option\n".to_owned()
+        )
+    );
+}
+
+#[test]
+fn run_subcommand_invalid_option_exits_one() {
+    assert_eq!(
+        error_run(&["run", "-S", "-bar"]),
+        (
+            Some(1),
+            "qemu-system-x86_64: -bar: invalid option\n".to_owned()
+        )
+    );
+}
+
+#[test]
+fn missing_argument_exits_one_with_qemu_message() {
+    assert_eq!(
+        error_run(&["-S", "-name"]),
+        (
+            Some(1),
+            "qemu-system-x86_64: -name: requires an argument\n".to_owned()
+        )
+    );
+}
+
+#[test]
+fn bad_ram_size_exits_one() {
+    assert_eq!(
+        error_run(&["-m", "abc"]),
+        (Some(1), "qemu: invalid ram size: abc\n".to_owned())
+    );
+}
+
+#[test]
+fn malformed_qmp_spec_exits_one() {
+    assert_eq!(
+        error_run(&["-qmp", "unix"]),
+        (Some(1), "parse error: unix\n".to_owned())
+    );
+}
+
+#[test]
+fn version_prints_qemu_line_and_exits_zero() {
+    let (status, out, _) = run(&["-version"]);
+    assert_eq!(
+        (status, out),
+        (
+            Some(0),
+            format!(
+                "QEMU emulator version 0.14.0 (qmpsim {}), Copyright (c) 2003-2008 Fabrice Bellard\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        )
+    );
+}
+
+#[test]
+fn double_dash_help_prints_usage() {
+    let (status, out, _) = run(&["--help"]);
+    assert_eq!(
+        (status, out.starts_with("qmpsim: a deterministic QEMU 0.14")),
+        (Some(0), true)
+    );
+}
+
+#[test]
+fn replay_without_paths_is_usage_error() {
+    assert_eq!(
+        error_run(&["replay"]),
+        (
+            Some(1),
+            "qmpsim: replay: expected trace files or folders\n".to_owned()
+        )
+    );
+}
+
+#[test]
+fn replay_of_missing_file_exits_one() {
+    let (status, stderr) = error_run(&["replay", "/nonexistent/x.qmptrace"]);
+    assert_eq!(
+        (status, stderr.contains("/nonexistent/x.qmptrace")),
+        (Some(1), true)
+    );
+}
+
+#[test]
+fn trace_without_verb_is_usage_error() {
+    assert_eq!(
+        error_run(&["trace", "x.qmptrace"]),
+        (
+            Some(1),
+            "qmpsim: usage: qmpsim trace dump|json FILE\n".to_owned()
+        )
+    );
+}
+
+#[test]
+fn missing_disk_image_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.img");
+    let path = path.to_str().unwrap();
+    assert_eq!(
+        error_run(&["-hda", path]),
+        (
+            Some(1),
+            format!("qemu: could not open disk image {path}: No such file or directory\n")
+        )
+    );
+}
+
+#[test]
+fn machine_question_mark_lists_machines() {
+    let (status, out, _) = run(&["-M", "?"]);
+    assert_eq!(
+        (status, out.lines().nth(1)),
+        (Some(0), Some("pc         Standard PC (alias of pc-0.14)"))
+    );
+}

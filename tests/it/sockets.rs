@@ -1,0 +1,720 @@
+//! Real sockets against the built binary: unix, TCP, stdio and the long
+//! `-chardev`/`-mon` form; exact greeting bytes, a short session, quit and signals,
+//! one client at a time per monitor, descriptors passed with SCM_RIGHTS, pidfile and
+//! `-daemonize`. Every read is bounded by [`IO_TIMEOUT`]; every spawned process is
+//! killed when its guard drops, so a failing test never leaves one behind.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use qmpsim::server::fds::send_with_fds;
+
+/// Longest wait for any one read, connect or exit.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause between polls while waiting for a socket to appear.
+const POLL_PAUSE: Duration = Duration::from_millis(10);
+
+/// The greeting of QEMU 0.14, byte for byte.
+pub const GREETING: &str = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 14, \"major\": 0}, \"package\": \"\"}, \"capabilities\": []}}\r\n";
+const RETURN_EMPTY: &str = "{\"return\": {}}\r\n";
+
+/// A running `qmpsim`, killed on drop.
+pub struct Qemu {
+    child: Child,
+    /// Lines of its stderr, read by a thread.
+    pub stderr: Lines,
+    /// Lines of its stdout, when piped.
+    pub stdout: Option<Lines>,
+}
+
+impl Qemu {
+    /// Starts the binary with `args`; stdout piped when `pipe_stdout`.
+    pub fn spawn(args: &[&str], pipe_stdout: bool) -> Qemu {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(if pipe_stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the built binary starts");
+        let stderr = Lines::spawn(child.stderr.take().expect("stderr is piped"));
+        let stdout = child.stdout.take().map(Lines::spawn);
+        Qemu {
+            child,
+            stderr,
+            stdout,
+        }
+    }
+
+    /// Guards a child started elsewhere (pipes already taken).
+    pub fn adopt(child: Child) -> Qemu {
+        let (_tx, rx) = mpsc::channel();
+        Qemu {
+            child,
+            stderr: Lines { rx },
+            stdout: None,
+        }
+    }
+
+    /// Writes to its stdin.
+    pub fn send_stdin(&mut self, data: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        stdin.write_all(data.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap()
+    }
+
+    /// Waits for it to exit, at most [`IO_TIMEOUT`].
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "qmpsim did not exit in time");
+            thread::sleep(POLL_PAUSE);
+        }
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        // Already exited is fine.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines from a pipe, read by a thread so that waiting can time out.
+pub struct Lines {
+    rx: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    fn spawn<R: Read + Send + 'static>(pipe: R) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if tx
+                            .send(String::from_utf8_lossy(&line).into_owned())
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Lines { rx }
+    }
+
+    /// The next line, newline included; panics after [`IO_TIMEOUT`].
+    pub fn next(&self) -> String {
+        self.rx
+            .recv_timeout(IO_TIMEOUT)
+            .expect("a line within the timeout")
+    }
+
+    /// The next line, or `None` at end of stream; panics after [`IO_TIMEOUT`].
+    pub fn next_or_end(&self) -> Option<String> {
+        match self.rx.recv_timeout(IO_TIMEOUT) {
+            Ok(line) => Some(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no line and no end in time"),
+        }
+    }
+}
+
+/// A QMP client over any stream socket.
+pub struct Client<S: Read + Write> {
+    reader: BufReader<S>,
+}
+
+impl<S: Read + Write> Client<S> {
+    fn new(stream: S) -> Self {
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&mut self, data: &str) {
+        self.reader.get_mut().write_all(data.as_bytes()).unwrap();
+    }
+
+    /// Reads one line (the stream has a read timeout); empty at end of stream.
+    pub fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).unwrap();
+        String::from_utf8(line).unwrap()
+    }
+
+    /// Sends a command and reads one line.
+    pub fn execute(&mut self, cmd: &str) -> String {
+        self.send(&format!("{{\"execute\":\"{cmd}\"}}"));
+        self.line()
+    }
+}
+
+impl Client<UnixStream> {
+    /// The socket.
+    pub fn stream(&self) -> &UnixStream {
+        self.reader.get_ref()
+    }
+}
+
+/// Connects to a unix socket, waiting for it to appear.
+pub fn connect_unix(path: &Path) -> Client<UnixStream> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        match UnixStream::connect(path) {
+            Ok(s) => {
+                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                return Client::new(s);
+            }
+            Err(e) => assert!(Instant::now() < deadline, "no socket at {path:?}: {e}"),
+        }
+        thread::sleep(POLL_PAUSE);
+    }
+}
+
+fn connect_tcp(port: u16) -> Client<TcpStream> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => {
+                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                return Client::new(s);
+            }
+            Err(e) => assert!(Instant::now() < deadline, "no listener on {port}: {e}"),
+        }
+        thread::sleep(POLL_PAUSE);
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A temporary directory and a socket path inside it.
+fn sock_path() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.sock");
+    (dir, path)
+}
+
+fn unix_spec(path: &Path, extra: &str) -> String {
+    format!("unix:{},server{extra}", path.display())
+}
+
+/// qmpsim on a unix socket with `args`, a connected client past negotiation.
+fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
+    let spec = unix_spec(path, ",nowait");
+    let mut all = vec!["-qmp", spec.as_str()];
+    all.extend_from_slice(args);
+    let qemu = Qemu::spawn(&all, false);
+    let mut client = connect_unix(path);
+    assert_eq!(client.line(), GREETING);
+    assert_eq!(client.execute("qmp_capabilities"), RETURN_EMPTY);
+    (qemu, client)
+}
+
+fn signal(pid: i32, sig: libc::c_int) {
+    // SAFETY: sends a signal to a process this test started.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+/// A new pipe: (read end, write end).
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both were just created and are owned by nobody else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Waits until every write end of the pipe is closed (read gives end of file);
+/// false if data or nothing arrived within [`IO_TIMEOUT`].
+fn pipe_reaches_eof(read_end: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: read_end.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let timeout_ms = libc::c_int::try_from(IO_TIMEOUT.as_millis()).unwrap();
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    ready == 1 && pfd.revents & libc::POLLHUP != 0
+}
+
+/// Whether the pipe still has a writer: a non-blocking read would block.
+fn pipe_has_writer(read_end: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: read_end.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+    ready == 0
+}
+
+#[test]
+fn unix_greeting_is_exact_bytes() {
+    let (_dir, path) = sock_path();
+    let spec = unix_spec(&path, ",nowait");
+    let _qemu = Qemu::spawn(&["-qmp", &spec], false);
+    let mut client = connect_unix(&path);
+    assert_eq!(client.line(), GREETING);
+}
+
+#[test]
+fn unix_capabilities_returns_empty() {
+    let (_dir, path) = sock_path();
+    let spec = unix_spec(&path, ",nowait");
+    let _qemu = Qemu::spawn(&["-qmp", &spec], false);
+    let mut client = connect_unix(&path);
+    client.line();
+    assert_eq!(client.execute("qmp_capabilities"), RETURN_EMPTY);
+}
+
+#[test]
+fn unix_query_status_reports_running() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    assert_eq!(
+        client.execute("query-status"),
+        "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
+    );
+}
+
+#[test]
+fn unix_query_status_with_dash_s_reports_paused() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &["-S"]);
+    assert_eq!(
+        client.execute("query-status"),
+        "{\"return\": {\"singlestep\": false, \"running\": false}}\r\n"
+    );
+}
+
+#[test]
+fn unix_stop_sends_stop_event_then_return() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let event = client.execute("stop");
+    let ret = client.line();
+    assert_eq!(
+        (event.as_str(), ret.as_str()),
+        (
+            "{\"timestamp\": {\"seconds\": 1300000000, \"microseconds\": 3000}, \"event\": \"STOP\"}\r\n",
+            RETURN_EMPTY
+        )
+    );
+}
+
+#[test]
+fn unix_quit_returns_then_shutdown_then_end_of_stream() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let ret = client.execute("quit");
+    let event = client.line();
+    let end = client.line();
+    assert_eq!(
+        (ret.as_str(), event.as_str(), end.as_str()),
+        (
+            RETURN_EMPTY,
+            "{\"timestamp\": {\"seconds\": 1300000000, \"microseconds\": 3000}, \"event\": \"SHUTDOWN\"}\r\n",
+            ""
+        )
+    );
+}
+
+#[test]
+fn unix_quit_exits_zero() {
+    let (_dir, path) = sock_path();
+    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    client.execute("quit");
+    assert_eq!(qemu.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn unix_quit_removes_socket_file() {
+    let (_dir, path) = sock_path();
+    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    client.execute("quit");
+    qemu.wait_exit();
+    assert!(!path.exists());
+}
+
+#[test]
+fn unix_sigterm_sends_shutdown_and_exits_zero() {
+    let (_dir, path) = sock_path();
+    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    signal(qemu.pid(), libc::SIGTERM);
+    let event = client.line();
+    assert!(event.contains("\"event\": \"SHUTDOWN\""), "got {event:?}");
+    assert_eq!(qemu.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn unix_sigint_exits_zero_and_removes_socket() {
+    let (_dir, path) = sock_path();
+    let (mut qemu, _client) = negotiated_unix(&path, &[]);
+    signal(qemu.pid(), libc::SIGINT);
+    assert_eq!(qemu.wait_exit().code(), Some(0));
+    assert!(!path.exists());
+}
+
+#[test]
+fn unix_without_nowait_prints_waiting_message() {
+    let (_dir, path) = sock_path();
+    let spec = unix_spec(&path, "");
+    let qemu = Qemu::spawn(&["-qmp", &spec], false);
+    assert_eq!(
+        qemu.stderr.next(),
+        format!(
+            "QEMU waiting for connection on: unix:{},server\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn unix_without_nowait_greets_first_client() {
+    let (_dir, path) = sock_path();
+    let spec = unix_spec(&path, "");
+    let qemu = Qemu::spawn(&["-qmp", &spec], false);
+    qemu.stderr.next();
+    let mut client = connect_unix(&path);
+    assert_eq!(client.line(), GREETING);
+}
+
+#[test]
+fn second_client_waits_for_first_to_leave() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut first) = negotiated_unix(&path, &[]);
+    let second = connect_unix(&path);
+    // A full round trip on the first client: had the second been accepted, its
+    // greeting would have been sent by now.
+    first.execute("query-status");
+    second.stream().set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let waiting = second.stream().read(&mut byte).map_err(|e| e.kind());
+    assert_eq!(waiting, Err(ErrorKind::WouldBlock));
+}
+
+#[test]
+fn second_client_is_greeted_after_first_leaves() {
+    let (_dir, path) = sock_path();
+    let (_qemu, first) = negotiated_unix(&path, &[]);
+    let mut second = connect_unix(&path);
+    drop(first);
+    assert_eq!(second.line(), GREETING);
+}
+
+#[test]
+fn tcp_greeting_and_query_status() {
+    let port = free_port();
+    let spec = format!("tcp:127.0.0.1:{port},server,nowait");
+    let _qemu = Qemu::spawn(&["-qmp", &spec], false);
+    let mut client = connect_tcp(port);
+    let greeting = client.line();
+    client.execute("qmp_capabilities");
+    assert_eq!(
+        (greeting.as_str(), client.execute("query-status").as_str()),
+        (
+            GREETING,
+            "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
+        )
+    );
+}
+
+#[test]
+fn tcp_without_nowait_prints_waiting_message() {
+    let port = free_port();
+    let spec = format!("tcp:127.0.0.1:{port},server");
+    let qemu = Qemu::spawn(&["-qmp", &spec], false);
+    assert_eq!(
+        qemu.stderr.next(),
+        format!("QEMU waiting for connection on: tcp:127.0.0.1:{port},server\n")
+    );
+}
+
+#[test]
+fn tcp_quit_exits_zero() {
+    let port = free_port();
+    let spec = format!("tcp:127.0.0.1:{port},server,nowait");
+    let mut qemu = Qemu::spawn(&["-qmp", &spec], false);
+    let mut client = connect_tcp(port);
+    client.line();
+    client.execute("qmp_capabilities");
+    client.execute("quit");
+    assert_eq!(qemu.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn stdio_greeting_is_exact_bytes() {
+    let qemu = Qemu::spawn(&["-qmp", "stdio"], true);
+    let stdout = qemu.stdout.as_ref().unwrap();
+    assert_eq!(stdout.next(), GREETING);
+}
+
+#[test]
+fn stdio_session_quits_with_return_and_shutdown() {
+    let mut qemu = Qemu::spawn(&["-qmp", "stdio"], true);
+    qemu.send_stdin("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n");
+    let stdout = qemu.stdout.take().unwrap();
+    let lines: Vec<String> = std::iter::from_fn(|| stdout.next_or_end()).collect();
+    assert_eq!(
+        lines,
+        [
+            GREETING,
+            RETURN_EMPTY,
+            RETURN_EMPTY,
+            "{\"timestamp\": {\"seconds\": 1300000000, \"microseconds\": 3000}, \"event\": \"SHUTDOWN\"}\r\n"
+        ]
+    );
+    assert_eq!(qemu.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn chardev_mon_long_form_serves_qmp() {
+    let (_dir, path) = sock_path();
+    let chardev = format!("socket,id=qmp0,path={},server=on,wait=off", path.display());
+    let _qemu = Qemu::spawn(
+        &["-chardev", &chardev, "-mon", "chardev=qmp0,mode=control"],
+        false,
+    );
+    let mut client = connect_unix(&path);
+    let greeting = client.line();
+    client.execute("qmp_capabilities");
+    assert_eq!(
+        (greeting.as_str(), client.execute("query-status").as_str()),
+        (
+            GREETING,
+            "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
+        )
+    );
+}
+
+#[test]
+fn chardev_long_form_bare_flags_serve_qmp() {
+    let (_dir, path) = sock_path();
+    let chardev = format!("socket,id=m,path={},server,nowait", path.display());
+    let _qemu = Qemu::spawn(&["-chardev", &chardev, "-mon", "m,mode=control"], false);
+    let mut client = connect_unix(&path);
+    assert_eq!(client.line(), GREETING);
+}
+
+// Descriptor passing: a descriptor passed with an ordinary command does not disturb
+// the session and is closed when the client leaves; `getfd` takes it by name and
+// `closefd` closes it.
+
+#[test]
+fn getfd_with_scm_rights_descriptor_returns_empty() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_read_end, write_end) = pipe();
+    let cmd = b"{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}";
+    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
+    assert_eq!(client.line(), RETURN_EMPTY);
+}
+
+#[test]
+fn getfd_without_descriptor_is_fd_not_supplied() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    client.send("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}");
+    assert_eq!(
+        client.line(),
+        "{\"error\": {\"class\": \"FdNotSupplied\", \"desc\": \"No file descriptor supplied via SCM_RIGHTS\", \"data\": {}}}\r\n"
+    );
+}
+
+#[test]
+fn closefd_closes_the_named_descriptor() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (read_end, write_end) = pipe();
+    let cmd = b"{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}";
+    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
+    drop(write_end);
+    client.line();
+    let held = pipe_has_writer(&read_end);
+    client.send("{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"mig\"}}");
+    let closed = client.line();
+    assert_eq!(
+        (held, closed.as_str(), pipe_reaches_eof(&read_end)),
+        (true, RETURN_EMPTY, true)
+    );
+}
+
+#[test]
+fn two_monitors_each_negotiate_and_both_get_events() {
+    let (dir, path_a) = sock_path();
+    let path_b = dir.path().join("b.sock");
+    let spec_a = unix_spec(&path_a, ",nowait");
+    let spec_b = unix_spec(&path_b, ",nowait");
+    let _qemu = Qemu::spawn(&["-qmp", &spec_a, "-qmp", &spec_b], false);
+    let mut a = connect_unix(&path_a);
+    let mut b = connect_unix(&path_b);
+    assert_eq!(
+        (a.line(), b.line()),
+        (GREETING.to_owned(), GREETING.to_owned())
+    );
+    assert_eq!(a.execute("qmp_capabilities"), RETURN_EMPTY);
+    let b_before = b.execute("query-status");
+    assert_eq!(b.execute("qmp_capabilities"), RETURN_EMPTY);
+    let stop_on_a = a.execute("stop");
+    let a_return = a.line();
+    let stop_on_b = b.line();
+    assert!(b_before.contains("CommandNotFound"), "{b_before}");
+    assert_eq!(
+        (stop_on_a.contains("\"STOP\""), a_return.as_str(), stop_on_b),
+        (true, RETURN_EMPTY, stop_on_a.clone())
+    );
+}
+
+#[test]
+fn fd_passed_with_query_status_keeps_session_working() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_read_end, write_end) = pipe();
+    let cmd = b"{\"execute\":\"query-status\"}";
+    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
+    assert_eq!(
+        client.line(),
+        "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
+    );
+}
+
+#[test]
+fn fd_passed_is_held_while_client_is_connected() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (read_end, write_end) = pipe();
+    let cmd = b"{\"execute\":\"query-status\"}";
+    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
+    drop(write_end);
+    client.line();
+    assert!(pipe_has_writer(&read_end));
+}
+
+#[test]
+fn fd_passed_is_closed_when_client_disconnects() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (read_end, write_end) = pipe();
+    let cmd = b"{\"execute\":\"query-status\"}";
+    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
+    drop(write_end);
+    client.line();
+    drop(client);
+    assert!(pipe_reaches_eof(&read_end));
+}
+
+#[test]
+fn pidfile_holds_pid_and_is_removed_at_exit() {
+    let (dir, path) = sock_path();
+    let pidfile = dir.path().join("q.pid");
+    let pid_arg = pidfile.to_str().unwrap().to_owned();
+    let (mut qemu, mut client) = negotiated_unix(&path, &["-pidfile", &pid_arg]);
+    let written = std::fs::read_to_string(&pidfile).unwrap();
+    client.execute("quit");
+    qemu.wait_exit();
+    assert_eq!(
+        (written, pidfile.exists()),
+        (format!("{}\n", qemu.pid()), false)
+    );
+}
+
+/// Kills a daemonized qmpsim (not our child) on drop.
+struct DaemonGuard(PathBuf);
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                // SAFETY: sends SIGKILL to the daemon this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+#[test]
+fn daemonize_parent_exits_zero_and_child_serves() {
+    let (dir, path) = sock_path();
+    let pidfile = dir.path().join("d.pid");
+    let _guard = DaemonGuard(pidfile.clone());
+    let spec = unix_spec(&path, ",nowait");
+    let mut qemu = Qemu::spawn(
+        &[
+            "-qmp",
+            &spec,
+            "-daemonize",
+            "-pidfile",
+            pidfile.to_str().unwrap(),
+        ],
+        false,
+    );
+    let parent = qemu.wait_exit().code();
+    let mut client = connect_unix(&path);
+    let greeting = client.line();
+    client.execute("qmp_capabilities");
+    client.execute("quit");
+    assert_eq!((parent, greeting), (Some(0), GREETING.to_owned()));
+}
+
+#[test]
+fn daemonize_child_removes_socket_and_pidfile_at_quit() {
+    let (dir, path) = sock_path();
+    let pidfile = dir.path().join("d.pid");
+    let _guard = DaemonGuard(pidfile.clone());
+    let spec = unix_spec(&path, ",nowait");
+    let mut qemu = Qemu::spawn(
+        &[
+            "-qmp",
+            &spec,
+            "-daemonize",
+            "-pidfile",
+            pidfile.to_str().unwrap(),
+        ],
+        false,
+    );
+    qemu.wait_exit();
+    let mut client = connect_unix(&path);
+    client.line();
+    client.execute("qmp_capabilities");
+    client.execute("quit");
+    // The daemon closes the connection last, after removing its files.
+    client.line();
+    client.line();
+    assert_eq!((path.exists(), pidfile.exists()), (false, false));
+}
