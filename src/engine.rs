@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::machine::clock::VirtualTime;
-use crate::machine::config::MachineConfig;
+use crate::machine::config::{ImageProbe, MachineConfig};
+use crate::machine::devices::block::IMAGE_PROBES_MAX;
 use crate::machine::{Effect, Machine};
 use crate::qmp::dispatch;
 use crate::qmp::session::{ClientId, FdHandle, Mode, Session};
@@ -63,6 +64,15 @@ pub enum Input {
     Signal {
         /// Which.
         signal: Signal,
+    },
+    /// The edge probed an image file a client may name in `change` (it sends
+    /// this before the request that names it). Stored in
+    /// `Machine::image_probes`; takes no virtual time.
+    ImageProbed {
+        /// The file name exactly as the client will give it.
+        path: String,
+        /// What the probe found.
+        probe: ImageProbe,
     },
 }
 
@@ -179,6 +189,7 @@ impl Engine {
             Input::Fd { client, fd } => self.fd(client, fd),
             Input::Disconnect { client } => self.disconnect(client),
             Input::AdvanceTo { at } => self.state.machine.advance_to(at),
+            Input::ImageProbed { path, probe } => self.image_probed(path, probe),
             Input::Signal { signal: _ } => {
                 self.state
                     .machine
@@ -189,6 +200,15 @@ impl Engine {
         }
         self.flush(&mut out);
         out
+    }
+
+    /// Records a probe; past [`IMAGE_PROBES_MAX`] names, new ones are dropped
+    /// (a known name is always updated).
+    fn image_probed(&mut self, path: String, probe: ImageProbe) {
+        let probes = &mut self.state.machine.image_probes;
+        if probes.len() < IMAGE_PROBES_MAX || probes.contains_key(&path) {
+            probes.insert(path, probe);
+        }
     }
 
     fn tick(&mut self) {
@@ -410,6 +430,22 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn image_probes_at_limit_then_past_it() {
+        let mut e = Engine::new(MachineConfig::default());
+        for i in 0..=IMAGE_PROBES_MAX {
+            e.step(Input::ImageProbed {
+                path: format!("img{i}"),
+                probe: ImageProbe::Missing,
+            });
+        }
+        assert_eq!(e.machine().image_probes.len(), IMAGE_PROBES_MAX);
+        assert!(!e
+            .machine()
+            .image_probes
+            .contains_key(&format!("img{IMAGE_PROBES_MAX}")));
     }
 
     #[test]

@@ -9,15 +9,19 @@
 
 pub mod clock;
 pub mod config;
+pub mod devices;
 pub mod events;
 pub mod rng;
 pub mod timers;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::wire::{QDict, QObject};
 use clock::{Clock, VirtualTime};
-use config::MachineConfig;
+use config::{ImageProbe, MachineConfig};
+use devices::Devices;
 use events::{Event, EventQueue};
 use rng::Rng;
 use timers::Timer;
@@ -88,19 +92,27 @@ pub struct Machine {
     pub effects: Vec<Effect>,
     /// Set once the machine has decided to exit, with the status.
     pub exit_code: Option<i32>,
+    /// The devices and the simulated guest.
+    pub devices: Devices,
+    /// What the edge found when it probed image files a client may name in
+    /// `change` (filled by `Input::ImageProbed`); a name without a probe is a
+    /// file that cannot be opened.
+    pub image_probes: BTreeMap<String, ImageProbe>,
 }
 
 impl Machine {
     /// Builds the machine a configuration describes, at virtual time zero.
     pub fn new(config: MachineConfig) -> Self {
+        let devices = Devices::new(&config);
+        // 0.14 does not autostart while an encrypted drive lacks its key.
         let run_state = if config.incoming.is_some() {
             RunState::InMigrate
-        } else if config.start_paused {
+        } else if config.start_paused || devices.block.first_key_required().is_some() {
             RunState::Paused
         } else {
             RunState::Running
         };
-        Machine {
+        let mut machine = Machine {
             rng: Rng::new(config.seed),
             config,
             clock: Clock::default(),
@@ -109,7 +121,11 @@ impl Machine {
             requests: Vec::new(),
             effects: Vec::new(),
             exit_code: None,
-        }
+            devices,
+            image_probes: BTreeMap::new(),
+        };
+        machine.guest_boot();
+        machine
     }
 
     /// Queues an event stamped with the current virtual time.
@@ -127,6 +143,7 @@ impl Machine {
         match self.run_state {
             RunState::Running => {
                 self.run_state = RunState::Paused;
+                self.guest_on_stop();
                 self.emit("STOP", None);
             }
             RunState::Paused | RunState::InMigrate | RunState::Shutdown => {}
@@ -139,6 +156,7 @@ impl Machine {
             RunState::Running => {}
             RunState::Paused | RunState::InMigrate | RunState::Shutdown => {
                 self.run_state = RunState::Running;
+                self.guest_on_start();
                 self.emit("RESUME", None);
             }
         }
@@ -158,11 +176,15 @@ impl Machine {
                 if self.config.no_reboot {
                     self.shutdown(false);
                 } else {
+                    self.guest_on_reset();
                     self.emit("RESET", None);
                 }
             }
             Request::Shutdown { force_exit } => self.shutdown(force_exit),
-            Request::Powerdown => self.emit("POWERDOWN", None),
+            Request::Powerdown => {
+                self.emit("POWERDOWN", None);
+                self.guest_on_powerdown();
+            }
         }
     }
 
@@ -181,6 +203,7 @@ impl Machine {
         match timer {
             Timer::GuestPowerOff => self.requests.push(Request::Shutdown { force_exit: false }),
             Timer::Reset => self.requests.push(Request::Reset),
+            Timer::Guest(t) => self.guest_fire(t),
         }
         self.run_requests();
     }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::devices::guest::GuestTimer;
+
 /// A timer's purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Timer {
@@ -10,4 +12,6 @@ pub enum Timer {
     GuestPowerOff,
     /// A system reset requested by the guest.
     Reset,
+    /// Work of the simulated guest (runs on guest time; see `devices::guest`).
+    Guest(GuestTimer),
 }

@@ -2,7 +2,13 @@
 //! checked arguments and returns the `return` value or a [`QmpError`]. Handlers
 //! change the machine, queue events and effects on it, and never do I/O.
 
+pub mod block;
+pub mod char;
+pub mod cpus;
+pub mod devices;
+pub mod display;
 pub mod info;
+pub mod net;
 pub mod runstate;
 
 use crate::machine::Machine;
