@@ -173,76 +173,49 @@ impl Devices {
             ));
         };
         let err = |class| QmpError::new(class, &[&info.name, &name, &value]);
-        let bad = || err(ErrorClass::PropertyValueBad);
         match prop.ty {
-            PropType::Bit => {
-                let v = value.as_bytes();
-                let on = v.len() >= 2 && v[..2].eq_ignore_ascii_case(b"on");
-                let off = v.len() >= 3 && v[..3].eq_ignore_ascii_case(b"off");
-                if !on && !off {
-                    return Err(bad());
-                }
-                if name == "multifunction" {
-                    parsed.multifunction = on;
-                }
-            }
-            PropType::Uint8 | PropType::Uint16 | PropType::Uint32 | PropType::Hex32 => {
-                let base = if prop.ty == PropType::Hex32 { 16 } else { 0 };
-                let n = cfmt::strtoul_full(value, base).ok_or_else(bad)?;
-                let width_mask = match prop.ty {
-                    PropType::Uint8 => 0xff,
-                    PropType::Uint16 => 0xffff,
-                    _ => 0xffff_ffff,
-                };
-                let n = n & width_mask;
-                match name {
-                    "vectors" => parsed.vectors = Some(n),
-                    "class" => parsed.class = Some(n),
-                    "nr" => parsed.nr = Some(n),
-                    "scsi-id" => parsed.scsi_id = Some(n),
-                    "is_console" => parsed.is_console = Some(n),
-                    "max_ports" => parsed.max_ports = Some(n),
-                    "rombar" => parsed.rombar = Some(n),
-                    _ => {}
-                }
-            }
-            PropType::Int32 => {
-                cfmt::strtol_full(value).ok_or_else(bad)?;
-            }
-            PropType::Str => {
-                if name == "romfile" {
-                    parsed.romfile = Some(value.to_owned());
-                }
-            }
+            PropType::Drive | PropType::Chr | PropType::Netdev => self
+                .set_backend_prop(uid, prop.ty, value, parsed)
+                .map_err(err),
+            ty => parse_value_prop(ty, name, value, parsed)
+                .ok_or_else(|| err(ErrorClass::PropertyValueBad)),
+        }
+    }
+
+    /// Properties naming another object: a drive (bound at once, as
+    /// `bdrv_attach`), a chardev or a netdev (`-ENOENT`/`-EEXIST` become
+    /// PropertyValueNotFound/PropertyValueInUse).
+    fn set_backend_prop(
+        &mut self,
+        uid: u64,
+        ty: PropType,
+        value: &str,
+        parsed: &mut Parsed,
+    ) -> Result<(), ErrorClass> {
+        match ty {
             PropType::Drive => {
                 self.block.attach(value, uid).map_err(|e| match e {
-                    AttachError::NotFound => err(ErrorClass::PropertyValueNotFound),
-                    AttachError::InUse => err(ErrorClass::PropertyValueInUse),
+                    AttachError::NotFound => ErrorClass::PropertyValueNotFound,
+                    AttachError::InUse => ErrorClass::PropertyValueInUse,
                 })?;
                 parsed.drive = Some(value.to_owned());
             }
             PropType::Chr => {
                 self.chardevs
                     .find(value)
-                    .ok_or_else(|| err(ErrorClass::PropertyValueNotFound))?;
+                    .ok_or(ErrorClass::PropertyValueNotFound)?;
                 parsed.chardev = Some(value.to_owned());
             }
-            PropType::Netdev => {
+            _ => {
                 let client = self
                     .net
                     .find_netdev(value)
-                    .ok_or_else(|| err(ErrorClass::PropertyValueNotFound))?;
+                    .ok_or(ErrorClass::PropertyValueNotFound)?;
                 if client.peer.is_some() {
-                    return Err(err(ErrorClass::PropertyValueInUse));
+                    return Err(ErrorClass::PropertyValueInUse);
                 }
                 parsed.netdev = Some(value.to_owned());
             }
-            PropType::Vlan => {
-                let v = cfmt::scan_int(value).ok_or_else(bad)?;
-                parsed.vlan = Some(v as u32);
-            }
-            PropType::Mac => parsed.mac = Some(parse_mac(value).ok_or_else(bad)?),
-            PropType::PciDevfn => parsed.addr = Some(parse_pci_devfn(value).ok_or_else(bad)?),
         }
         Ok(())
     }
@@ -506,6 +479,57 @@ impl Devices {
     }
 }
 
+/// The value properties: `None` when the text is not accepted
+/// (PropertyValueBad). Values init needs are recorded in `parsed`.
+fn parse_value_prop(ty: PropType, name: &str, value: &str, parsed: &mut Parsed) -> Option<()> {
+    match ty {
+        PropType::Bit => {
+            let v = value.as_bytes();
+            let on = v.len() >= 2 && v[..2].eq_ignore_ascii_case(b"on");
+            let off = v.len() >= 3 && v[..3].eq_ignore_ascii_case(b"off");
+            if !on && !off {
+                return None;
+            }
+            if name == "multifunction" {
+                parsed.multifunction = on;
+            }
+        }
+        PropType::Uint8 | PropType::Uint16 | PropType::Uint32 | PropType::Hex32 => {
+            let base = if ty == PropType::Hex32 { 16 } else { 0 };
+            let width_mask = match ty {
+                PropType::Uint8 => 0xff,
+                PropType::Uint16 => 0xffff,
+                _ => 0xffff_ffff,
+            };
+            let n = cfmt::strtoul_full(value, base)? & width_mask;
+            let slot = match name {
+                "vectors" => &mut parsed.vectors,
+                "class" => &mut parsed.class,
+                "nr" => &mut parsed.nr,
+                "scsi-id" => &mut parsed.scsi_id,
+                "is_console" => &mut parsed.is_console,
+                "max_ports" => &mut parsed.max_ports,
+                "rombar" => &mut parsed.rombar,
+                _ => return Some(()),
+            };
+            *slot = Some(n);
+        }
+        PropType::Int32 => {
+            cfmt::strtol_full(value)?;
+        }
+        PropType::Str => {
+            if name == "romfile" {
+                parsed.romfile = Some(value.to_owned());
+            }
+        }
+        PropType::Vlan => parsed.vlan = Some(cfmt::scan_int(value)? as u32),
+        PropType::Mac => parsed.mac = Some(parse_mac(value)?),
+        PropType::PciDevfn => parsed.addr = Some(parse_pci_devfn(value)?),
+        PropType::Drive | PropType::Chr | PropType::Netdev => {}
+    }
+    Some(())
+}
+
 /// The class a virtio device ends up with given its `class=` property.
 fn pci_class(driver: &str, default: u16, requested: Option<u64>) -> u16 {
     let allowed: &[u64] = match driver {
@@ -679,6 +703,86 @@ mod tests {
         assert_eq!(
             d.device_add(None, &opts(&[("driver", "usb-kbd")]), true),
             Err(QmpError::with1(ErrorClass::DeviceInitFailed, "usb-kbd"))
+        );
+    }
+
+    #[test]
+    fn scsi_targets_at_limit_then_past_it() {
+        use crate::machine::config::DriveConfig;
+        let drives = (0..=LSI_TARGETS)
+            .map(|i| {
+                let mut d = DriveConfig::default();
+                d.opts.push("if", "none");
+                d.opts.push("id", &format!("d{i}"));
+                d
+            })
+            .collect();
+        let mut d = Devices::new(&MachineConfig {
+            drives,
+            ..Default::default()
+        });
+        d.device_add(Some("s"), &opts(&[("driver", "lsi")]), true)
+            .unwrap();
+        for i in 0..LSI_TARGETS {
+            let drive = format!("d{i}");
+            d.device_add(
+                None,
+                &opts(&[("driver", "scsi-disk"), ("drive", &drive)]),
+                true,
+            )
+            .unwrap();
+        }
+        let last = format!("d{LSI_TARGETS}");
+        assert_eq!(
+            d.device_add(
+                None,
+                &opts(&[("driver", "scsi-disk"), ("drive", &last)]),
+                true
+            ),
+            Err(QmpError::with1(ErrorClass::DeviceInitFailed, "scsi-disk"))
+        );
+    }
+
+    #[test]
+    fn virtio_serial_max_ports_at_limit_then_past_it() {
+        let mut d = pc();
+        let at = VIRTIO_SERIAL_PORTS_MAX.to_string();
+        let past = (VIRTIO_SERIAL_PORTS_MAX + 1).to_string();
+        let add = |d: &mut Devices, n: &str| {
+            d.device_add(
+                None,
+                &opts(&[("driver", "virtio-serial-pci"), ("max_ports", n)]),
+                true,
+            )
+        };
+        assert!(add(&mut d, &at).is_ok());
+        assert_eq!(
+            add(&mut d, &past),
+            Err(QmpError::with1(
+                ErrorClass::DeviceInitFailed,
+                "virtio-serial-pci"
+            ))
+        );
+    }
+
+    #[test]
+    fn serial_ports_fill_up_to_max_ports() {
+        let mut d = pc();
+        d.device_add(
+            Some("vs"),
+            &opts(&[("driver", "virtio-serial"), ("max_ports", "2")]),
+            true,
+        )
+        .unwrap();
+        let port = opts(&[("driver", "virtserialport")]);
+        assert!(d.device_add(None, &port, true).is_ok());
+        assert!(d.device_add(None, &port, true).is_ok());
+        assert_eq!(
+            d.device_add(None, &port, true),
+            Err(QmpError::with1(
+                ErrorClass::DeviceInitFailed,
+                "virtserialport"
+            ))
         );
     }
 

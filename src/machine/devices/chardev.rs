@@ -190,6 +190,27 @@ mod tests {
     }
 
     #[test]
+    fn parallel_ports_at_limit_then_past_it() {
+        let at = MachineConfig {
+            parallels: vec!["null".to_owned(); PARALLEL_PORTS_MAX],
+            nodefaults: true,
+            ..Default::default()
+        };
+        let past = MachineConfig {
+            parallels: vec!["null".to_owned(); PARALLEL_PORTS_MAX + 1],
+            ..at.clone()
+        };
+        assert_eq!(
+            Chardevs::from_config(&at, false, false).list.len(),
+            PARALLEL_PORTS_MAX
+        );
+        assert_eq!(
+            Chardevs::from_config(&past, false, false).list.len(),
+            PARALLEL_PORTS_MAX
+        );
+    }
+
+    #[test]
     fn socket_spec_keeps_address_and_server() {
         assert_eq!(
             compat_filename("tcp:127.0.0.1:4444,server,nowait"),

@@ -432,6 +432,28 @@ mod tests {
         assert_eq!(names, ["user.0", "e1000.0"]);
     }
 
+    fn encode(d: &Devices) -> Vec<u8> {
+        bincode::serde::encode_to_vec(d, bincode::config::standard()).unwrap()
+    }
+
+    #[test]
+    fn roundtrip_save_restore_save_is_equal() {
+        let d = Devices::new(&MachineConfig::default());
+        let bytes = encode(&d);
+        let (back, _): (Devices, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(encode(&back), bytes);
+    }
+
+    #[test]
+    fn roundtrip_mutation_changes_encoding() {
+        let d = Devices::new(&MachineConfig::default());
+        let mut m = d.clone();
+        m.run_firmware();
+        assert_ne!(encode(&m), encode(&d));
+    }
+
     #[test]
     fn reset_unprograms_pci() {
         let mut d = Devices::new(&MachineConfig::default());

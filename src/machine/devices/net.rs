@@ -515,6 +515,19 @@ mod tests {
     }
 
     #[test]
+    fn net_clients_at_limit_then_past_it() {
+        let mut n = Net::default();
+        for i in 0..NET_CLIENTS_MAX {
+            n.netdev_add(Some(&format!("n{i}")), &opts(&[("type", "user")]))
+                .unwrap();
+        }
+        assert_eq!(
+            n.netdev_add(Some("last"), &opts(&[("type", "user")])),
+            Err(QmpError::with1(ErrorClass::DeviceInitFailed, "user"))
+        );
+    }
+
+    #[test]
     fn netdev_del_removes_and_frees_id() {
         let mut n = Net::default();
         n.netdev_add(Some("n1"), &opts(&[("type", "user")]))
