@@ -23,6 +23,7 @@ pub mod effects;
 pub mod fds;
 pub mod listen;
 pub mod migrate;
+pub mod probe;
 pub mod process;
 pub mod queue;
 pub mod record;
@@ -244,6 +245,7 @@ struct EngineLoop {
     free: BTreeMap<u32, Sender<()>>,
     fds: FdTable,
     migrations: migrate::Migrations,
+    scout: probe::Scout,
     last_client: u32,
     exit: Option<i32>,
     /// Clients dropped while carrying out outputs, to disconnect after.
@@ -260,6 +262,7 @@ impl EngineLoop {
             free: BTreeMap::new(),
             fds: FdTable::default(),
             migrations: migrate::Migrations::default(),
+            scout: probe::Scout::default(),
             last_client: 0,
             exit: None,
             dropped: Vec::new(),
@@ -302,6 +305,10 @@ impl EngineLoop {
                 if let Some(handle) = fd.and_then(|fd| self.fds.insert(fd)) {
                     self.step(Input::Fd { client, fd: handle });
                 }
+                for path in self.scout.scout(client, &bytes) {
+                    let probe = probe::probe(&path);
+                    self.step(Input::ImageProbed { path, probe });
+                }
                 if !bytes.is_empty() {
                     self.step(Input::Bytes {
                         client,
@@ -311,6 +318,7 @@ impl EngineLoop {
             }
             Event::Closed { client } => {
                 if let Some(c) = self.clients.remove(&client) {
+                    self.scout.disconnect(client);
                     c.link.writer.close();
                     self.release(c.monitor);
                     self.step(Input::Disconnect { client });
@@ -327,6 +335,7 @@ impl EngineLoop {
         match conn::start(conn, client, self.events.clone()) {
             Ok(link) => {
                 self.clients.insert(client, Client { monitor, link });
+                self.scout.connect(client);
                 self.step(Input::Connect { client, monitor });
             }
             Err(e) => {

@@ -14,6 +14,7 @@
 mod cli;
 mod corpus_replay;
 mod determinism;
+mod golden_devices;
 mod golden_display;
 mod malformed;
 mod record_replay;
