@@ -35,7 +35,21 @@ macro_rules! cmd {
     };
 }
 
-/// Every command, in 0.14 order.
+/// An `x-` extension entry: listed and dispatched only with `-x-extensions`.
+macro_rules! xcmd {
+    ($name:literal, $args:literal, $params:literal, $help:literal, $handler:path) => {
+        Command {
+            name: $name,
+            args_type: $args,
+            params: $params,
+            help: $help,
+            handler: $handler,
+            experimental: true,
+        }
+    };
+}
+
+/// Every command, in 0.14 order, then the `x-` extensions.
 pub static COMMANDS: &[Command] = &[
     cmd!(
         "quit",
@@ -346,6 +360,13 @@ pub static COMMANDS: &[Command] = &[
         "",
         "show balloon information",
         commands::balloon::query_balloon
+    ),
+    xcmd!(
+        "x-clock-step",
+        "ns:i?",
+        "[ns]",
+        "advance virtual time by ns, or to the next pending deadline",
+        commands::clock::x_clock_step
     ),
 ];
 

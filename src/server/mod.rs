@@ -69,6 +69,9 @@ pub struct ServerOptions {
     pub pidfile: Option<PathBuf>,
     /// `-daemonize`.
     pub daemonize: bool,
+    /// Let virtual time jump to the next deadline when clients are idle
+    /// (`-x-clock idle`, the default); off with `-x-clock manual`.
+    pub idle_advance: bool,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -78,6 +81,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("recorder", &self.recorder.as_ref().map(|_| "Recorder"))
             .field("pidfile", &self.pidfile)
             .field("daemonize", &self.daemonize)
+            .field("idle_advance", &self.idle_advance)
             .finish()
     }
 }
@@ -184,6 +188,7 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
     spawn_signal_thread(tx.clone())?;
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
     let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
+    engine_loop.idle_advance = opts.idle_advance;
     for ep in endpoints.drain(..) {
         let MonitorEndpoint { monitor, endpoint } = ep;
         if let Endpoint::Listen { listener, .. } = endpoint {
@@ -246,6 +251,8 @@ struct EngineLoop {
     fds: FdTable,
     migrations: migrate::Migrations,
     scout: probe::Scout,
+    /// Whether idle time moves virtual time (`-x-clock idle`).
+    idle_advance: bool,
     last_client: u32,
     exit: Option<i32>,
     /// Clients dropped while carrying out outputs, to disconnect after.
@@ -263,6 +270,7 @@ impl EngineLoop {
             fds: FdTable::default(),
             migrations: migrate::Migrations::default(),
             scout: probe::Scout::default(),
+            idle_advance: true,
             last_client: 0,
             exit: None,
             dropped: Vec::new(),
@@ -272,7 +280,8 @@ impl EngineLoop {
     fn run(mut self, rx: &Receiver<Event>) -> (i32, Vec<conn::Cutter>) {
         let idle = Duration::from_millis(IDLE_ADVANCE_MS);
         while self.exit.is_none() {
-            let event = match self.engine.next_deadline() {
+            let deadline = self.engine.next_deadline().filter(|_| self.idle_advance);
+            let event = match deadline {
                 Some(_) => match rx.recv_timeout(idle) {
                     Ok(event) => Some(event),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -575,6 +584,7 @@ mod tests {
             recorder: Some(Box::new(recorder.clone())),
             pidfile: None,
             daemonize: false,
+            idle_advance: true,
         };
         let server = thread::spawn(move || run(opts).unwrap());
         let mut s = connect(&path);

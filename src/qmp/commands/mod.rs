@@ -5,6 +5,7 @@
 pub mod balloon;
 pub mod block;
 pub mod char;
+pub mod clock;
 pub mod cpus;
 pub mod devices;
 pub mod display;
