@@ -428,6 +428,7 @@ impl EngineLoop {
         for c in self.clients.values() {
             c.link.writer.wait_flushed(deadline);
         }
+        self.migrations.wait(deadline);
         if let Some(mut recorder) = self.recorder.take() {
             if let Err(e) = recorder.finish(&self.engine) {
                 eprintln!("qmpsim: recording could not be finished: {e}");

@@ -7,7 +7,8 @@
 //! - `sockets`: the real binary over unix, tcp and stdio monitors;
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
-//! - `golden_*`: reviewed insta goldens of every command, per area.
+//! - `golden_*`: reviewed insta goldens of every command, per area;
+//! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -16,6 +17,7 @@ mod corpus_replay;
 mod determinism;
 mod golden_devices;
 mod golden_display;
+mod lifecycle;
 mod malformed;
 mod record_replay;
 mod scenarios;
