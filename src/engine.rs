@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::machine::clock::VirtualTime;
-use crate::machine::config::MachineConfig;
+use crate::machine::config::{ImageProbe, MachineConfig};
+use crate::machine::devices::block::IMAGE_PROBES_MAX;
 use crate::machine::{Effect, Machine};
 use crate::qmp::dispatch;
 use crate::qmp::session::{ClientId, FdHandle, Mode, Session};
@@ -73,6 +74,15 @@ pub enum Input {
     Signal {
         /// Which.
         signal: Signal,
+    },
+    /// The edge probed an image file a client may name in `change` (it sends
+    /// this before the request that names it). Stored in
+    /// `Machine::image_probes`; takes no virtual time.
+    ImageProbed {
+        /// The file name exactly as the client will give it.
+        path: String,
+        /// What the probe found.
+        probe: ImageProbe,
     },
 }
 
@@ -155,9 +165,15 @@ impl Engine {
         self.state.machine.clock.now()
     }
 
-    /// The earliest pending timer, for the edge's clock driver.
+    /// The earliest pending timer somebody may be waiting for (a guest reaction,
+    /// migration or balloon progress), for the edge's idle clock driver. Background
+    /// timers (the guest's scheduler tick) are left out, so that a VM with nothing
+    /// pending does not move in virtual time while its clients think.
     pub fn next_deadline(&self) -> Option<VirtualTime> {
-        self.state.machine.clock.next_deadline()
+        self.state
+            .machine
+            .clock
+            .next_deadline_matching(|t| !t.is_background())
     }
 
     /// The exit status, once the machine has exited.
@@ -190,6 +206,7 @@ impl Engine {
             Input::Disconnect { client } => self.disconnect(client),
             Input::AdvanceTo { at } => self.state.machine.advance_to(at),
             Input::MigrationFailed { id } => self.state.machine.migration_fail(id),
+            Input::ImageProbed { path, probe } => self.image_probed(path, probe),
             Input::Signal { signal: _ } => {
                 self.state
                     .machine
@@ -200,6 +217,15 @@ impl Engine {
         }
         self.flush(&mut out);
         out
+    }
+
+    /// Records a probe; past [`IMAGE_PROBES_MAX`] names, new ones are dropped
+    /// (a known name is always updated).
+    fn image_probed(&mut self, path: String, probe: ImageProbe) {
+        let probes = &mut self.state.machine.image_probes;
+        if probes.len() < IMAGE_PROBES_MAX || probes.contains_key(&path) {
+            probes.insert(path, probe);
+        }
     }
 
     fn tick(&mut self) {
@@ -425,6 +451,44 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn image_probes_at_limit_then_past_it() {
+        let mut e = Engine::new(MachineConfig::default());
+        for i in 0..=IMAGE_PROBES_MAX {
+            e.step(Input::ImageProbed {
+                path: format!("img{i}"),
+                probe: ImageProbe::Missing,
+            });
+        }
+        assert_eq!(e.machine().image_probes.len(), IMAGE_PROBES_MAX);
+        assert!(!e
+            .machine()
+            .image_probes
+            .contains_key(&format!("img{IMAGE_PROBES_MAX}")));
+    }
+
+    #[test]
+    fn next_deadline_ignores_background_ticks_of_a_running_guest() {
+        let e = negotiated();
+        assert_eq!(e.next_deadline(), None);
+    }
+
+    #[test]
+    fn next_deadline_after_powerdown_is_the_guest_shutdown() {
+        let mut e = negotiated();
+        e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"system_powerdown"}"#.to_vec(),
+        });
+        let at = e
+            .next_deadline()
+            .expect("the guest's ACPI shutdown is pending");
+        let out = e.step(Input::AdvanceTo { at });
+        assert!(sent(&out)
+            .iter()
+            .any(|l| l.contains(r#""event": "SHUTDOWN""#)));
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct RunPlan {
     pub daemonize: bool,
     /// `-record`.
     pub record: Option<PathBuf>,
+    /// `-x-clock manual`: no idle jumps of virtual time.
+    pub clock_manual: bool,
 }
 
 /// Builds the run plan, probing disk images.
@@ -128,6 +130,7 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
         pidfile: low.pidfile.as_ref().map(PathBuf::from),
         daemonize: low.daemonize,
         record: low.record.as_ref().map(PathBuf::from),
+        clock_manual: low.clock_manual,
     })
 }
 

@@ -44,6 +44,9 @@ qmpsim extensions:
   -x-seed N            seed of the machine's random numbers (default 0)
   -x-epoch SECONDS     event timestamps at virtual time zero (default 1300000000)
   -x-extensions        enable the x- commands
+  -x-clock idle|manual idle: virtual time jumps to the next pending deadline after
+                       IDLE_ADVANCE_MS without input (default); manual: it moves only
+                       with messages and x-clock-step
   -drive file=F,x-virtual=on,x-size=10G   an image that need not exist
 
 Other QEMU 0.14 options that change nothing QMP shows are accepted and ignored.";
@@ -134,6 +137,7 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         recorder,
         pidfile: plan.pidfile,
         daemonize: plan.daemonize,
+        idle_advance: !plan.clock_manual,
     })?;
     Ok(u8::try_from(code & 0xff).expect("masked to a byte"))
 }

@@ -196,6 +196,9 @@ pub enum RawError {
     /// `-x-epoch` that is not a number of seconds.
     #[error("qmpsim: -x-epoch: invalid epoch '{0}'")]
     Epoch(String),
+    /// `-x-clock` that is neither `idle` nor `manual`.
+    #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle or manual)")]
+    ClockMode(String),
     /// `-daemonize` with `-nographic`.
     #[error("-nographic can not be used with -daemonize")]
     DaemonizeNographic,
@@ -395,6 +398,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("x-seed", value),
     opt!("x-epoch", value),
     opt!("x-extensions", flag),
+    opt!("x-clock", value),
 ];
 
 /// The table entry for an option name (without dashes).
@@ -515,6 +519,8 @@ pub struct LowArgs {
     pub epoch_s: Option<i64>,
     /// `-x-extensions`.
     pub extensions: bool,
+    /// `-x-clock manual`: virtual time never jumps on idle.
+    pub clock_manual: bool,
 }
 
 /// Parses a QEMU command line (without the program name).
@@ -642,6 +648,13 @@ fn apply(ctx: &mut OptCtx<'_>, name: &str) -> Result<(), RawError> {
         "x-seed" => low.seed = Some(v.parse().map_err(|_| RawError::Seed(v.clone()))?),
         "x-epoch" => low.epoch_s = Some(v.parse().map_err(|_| RawError::Epoch(v.clone()))?),
         "x-extensions" => low.extensions = true,
+        "x-clock" => {
+            low.clock_manual = match v.as_str() {
+                "idle" => false,
+                "manual" => true,
+                _ => return Err(RawError::ClockMode(v.clone())),
+            }
+        }
         other => unreachable!("option -{other} is parsed by the table but has no handler"),
     }
     Ok(())
@@ -1992,6 +2005,12 @@ mod tests {
     #[test]
     fn seed_parses_u64() {
         assert_eq!(parse_ok(&["-x-seed", "42"]).seed, Some(42));
+        assert!(parse_ok(&["-x-clock", "manual"]).clock_manual);
+        assert!(!parse_ok(&["-x-clock", "idle"]).clock_manual);
+        assert_eq!(
+            parse_err(&["-x-clock", "fast"]),
+            "qmpsim: -x-clock: invalid clock mode 'fast' (idle or manual)"
+        );
     }
 
     #[test]
@@ -2069,6 +2088,7 @@ mod tests {
             "M" | "machine" => "pc",
             "cpu" => "qemu64",
             "smp" | "m" | "x-seed" | "x-epoch" => "1",
+            "x-clock" => "manual",
             "uuid" => "00000000-0000-0000-0000-000000000000",
             "balloon" => "none",
             "net" => "none",

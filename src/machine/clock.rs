@@ -79,6 +79,14 @@ impl Clock {
         self.timers.keys().next().map(|(t, _)| *t)
     }
 
+    /// The earliest deadline of a timer matching `pred`.
+    pub fn next_deadline_matching(&self, pred: impl Fn(&Timer) -> bool) -> Option<VirtualTime> {
+        self.timers
+            .iter()
+            .find(|(_, t)| pred(t))
+            .map(|((at, _), _)| *at)
+    }
+
     /// Takes the earliest timer due at or before `limit`, moving `now` to its
     /// deadline. Call repeatedly, then [`Clock::advance_to`] the limit.
     pub fn pop_due(&mut self, limit: VirtualTime) -> Option<Timer> {

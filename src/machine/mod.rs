@@ -10,6 +10,7 @@
 pub mod balloon;
 pub mod clock;
 pub mod config;
+pub mod devices;
 pub mod display;
 pub mod events;
 pub mod memory;
@@ -23,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::{QDict, QObject};
 use clock::{Clock, VirtualTime};
-use config::MachineConfig;
+use config::{ImageProbe, MachineConfig};
+use devices::Devices;
 use events::{Event, EventQueue};
 use memory::FileBytes;
 use rng::Rng;
@@ -141,14 +143,22 @@ pub struct Machine {
     /// Descriptors named with `getfd`, per monitor (0.14 keeps them in the
     /// `Monitor`, so they outlive a client's connection), as edge handles.
     pub named_fds: BTreeMap<u32, BTreeMap<String, u64>>,
+    /// The devices and the simulated guest.
+    pub devices: Devices,
+    /// What the edge found when it probed image files a client may name in
+    /// `change` (filled by `Input::ImageProbed`); a name without a probe is a
+    /// file that cannot be opened.
+    pub image_probes: BTreeMap<String, ImageProbe>,
 }
 
 impl Machine {
     /// Builds the machine a configuration describes, at virtual time zero.
     pub fn new(config: MachineConfig) -> Self {
+        let devices = Devices::new(&config);
+        // 0.14 does not autostart while an encrypted drive lacks its key.
         let run_state = if config.incoming.is_some() {
             RunState::InMigrate
-        } else if config.start_paused {
+        } else if config.start_paused || devices.block.first_key_required().is_some() {
             RunState::Paused
         } else {
             RunState::Running
@@ -158,7 +168,7 @@ impl Machine {
             display.screen.boot_started_at = Some(VirtualTime(0));
         }
         let balloon = balloon::balloon_configured(&config).then(balloon::BalloonState::default);
-        Machine {
+        let mut machine = Machine {
             rng: Rng::new(config.seed),
             display,
             migration: migration::MigrationState::default(),
@@ -171,7 +181,11 @@ impl Machine {
             requests: Vec::new(),
             effects: Vec::new(),
             exit_code: None,
-        }
+            devices,
+            image_probes: BTreeMap::new(),
+        };
+        machine.guest_boot();
+        machine
     }
 
     /// Queues an event stamped with the current virtual time.
@@ -189,6 +203,7 @@ impl Machine {
         match self.run_state {
             RunState::Running => {
                 self.run_state = RunState::Paused;
+                self.guest_on_stop();
                 self.emit("STOP", None);
             }
             RunState::Paused | RunState::InMigrate | RunState::Shutdown => {}
@@ -201,6 +216,7 @@ impl Machine {
             RunState::Running => {}
             RunState::Paused | RunState::InMigrate | RunState::Shutdown => {
                 self.run_state = RunState::Running;
+                self.guest_on_start();
                 self.emit("RESUME", None);
                 if self.display.screen.boot_started_at.is_none() {
                     let now = self.clock.now();
@@ -226,13 +242,17 @@ impl Machine {
                 if self.config.no_reboot {
                     self.shutdown(false);
                 } else {
+                    self.guest_on_reset();
                     self.emit("RESET", None);
                     // The firmware starts again in VGA text mode.
                     self.display.screen.boot_started_at = Some(self.clock.now());
                 }
             }
             Request::Shutdown { force_exit } => self.shutdown(force_exit),
-            Request::Powerdown => self.emit("POWERDOWN", None),
+            Request::Powerdown => {
+                self.emit("POWERDOWN", None);
+                self.guest_on_powerdown();
+            }
         }
     }
 
@@ -253,6 +273,7 @@ impl Machine {
             Timer::Reset => self.requests.push(Request::Reset),
             Timer::MigrationTick { id } => self.migration_tick(id),
             Timer::BalloonStep => self.balloon_step(),
+            Timer::Guest(t) => self.guest_fire(t),
         }
         self.run_requests();
     }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::devices::guest::GuestTimer;
+
 /// A timer's purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Timer {
@@ -17,4 +19,16 @@ pub enum Timer {
     },
     /// The guest's balloon driver moves one batch towards the target.
     BalloonStep,
+    /// Work of the simulated guest (runs on guest time; see `devices::guest`).
+    Guest(GuestTimer),
+}
+
+impl Timer {
+    /// Whether the timer is background work nobody waits for (the guest's
+    /// periodic scheduler tick). The idle clock driver jumps only to the next
+    /// foreground deadline, so an idle VM with nothing pending stays still in
+    /// virtual time; background timers fire on the way.
+    pub fn is_background(&self) -> bool {
+        matches!(self, Timer::Guest(GuestTimer::Tick))
+    }
 }

@@ -38,6 +38,7 @@ enum Order {
 #[derive(Debug, Default)]
 pub struct Migrations {
     active: BTreeMap<u64, Sender<Order>>,
+    threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl Migrations {
@@ -54,13 +55,30 @@ impl Migrations {
         let (tx, rx) = mpsc::channel();
         self.active.insert(id, tx);
         let uri = uri.to_owned();
-        thread::spawn(move || {
+        self.threads.push(thread::spawn(move || {
             if let Err(e) = stream(&uri, fd, total_bytes, &rx) {
                 eprintln!("qmpsim: migration to {uri} failed: {e}");
                 // The loop may be gone (exiting); nothing to tell then.
                 let _ = events.send(Event::MigrationFailed { id });
             }
-        });
+        }));
+    }
+
+    /// At exit: lets finished migrations write their last bytes, until `deadline`.
+    /// Migrations still running are cancelled first (QEMU exits mid-stream too).
+    pub fn wait(&mut self, deadline: std::time::Instant) {
+        for (_, tx) in std::mem::take(&mut self.active) {
+            let _ = tx.send(Order::Cancel);
+        }
+        for t in std::mem::take(&mut self.threads) {
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                thread::sleep(std::time::Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                // A panic in the thread was already printed; nothing to add.
+                let _ = t.join();
+            }
+        }
     }
 
     /// Finishes migration `id` with the state snapshot.

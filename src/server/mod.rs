@@ -23,6 +23,7 @@ pub mod effects;
 pub mod fds;
 pub mod listen;
 pub mod migrate;
+pub mod probe;
 pub mod process;
 pub mod queue;
 pub mod record;
@@ -68,6 +69,9 @@ pub struct ServerOptions {
     pub pidfile: Option<PathBuf>,
     /// `-daemonize`.
     pub daemonize: bool,
+    /// Let virtual time jump to the next deadline when clients are idle
+    /// (`-x-clock idle`, the default); off with `-x-clock manual`.
+    pub idle_advance: bool,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -77,6 +81,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("recorder", &self.recorder.as_ref().map(|_| "Recorder"))
             .field("pidfile", &self.pidfile)
             .field("daemonize", &self.daemonize)
+            .field("idle_advance", &self.idle_advance)
             .finish()
     }
 }
@@ -183,6 +188,7 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
     spawn_signal_thread(tx.clone())?;
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
     let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
+    engine_loop.idle_advance = opts.idle_advance;
     for ep in endpoints.drain(..) {
         let MonitorEndpoint { monitor, endpoint } = ep;
         if let Endpoint::Listen { listener, .. } = endpoint {
@@ -244,6 +250,9 @@ struct EngineLoop {
     free: BTreeMap<u32, Sender<()>>,
     fds: FdTable,
     migrations: migrate::Migrations,
+    scout: probe::Scout,
+    /// Whether idle time moves virtual time (`-x-clock idle`).
+    idle_advance: bool,
     last_client: u32,
     exit: Option<i32>,
     /// Clients dropped while carrying out outputs, to disconnect after.
@@ -260,6 +269,8 @@ impl EngineLoop {
             free: BTreeMap::new(),
             fds: FdTable::default(),
             migrations: migrate::Migrations::default(),
+            scout: probe::Scout::default(),
+            idle_advance: true,
             last_client: 0,
             exit: None,
             dropped: Vec::new(),
@@ -269,7 +280,8 @@ impl EngineLoop {
     fn run(mut self, rx: &Receiver<Event>) -> (i32, Vec<conn::Cutter>) {
         let idle = Duration::from_millis(IDLE_ADVANCE_MS);
         while self.exit.is_none() {
-            let event = match self.engine.next_deadline() {
+            let deadline = self.engine.next_deadline().filter(|_| self.idle_advance);
+            let event = match deadline {
                 Some(_) => match rx.recv_timeout(idle) {
                     Ok(event) => Some(event),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -302,6 +314,10 @@ impl EngineLoop {
                 if let Some(handle) = fd.and_then(|fd| self.fds.insert(fd)) {
                     self.step(Input::Fd { client, fd: handle });
                 }
+                for path in self.scout.scout(client, &bytes) {
+                    let probe = probe::probe(&path);
+                    self.step(Input::ImageProbed { path, probe });
+                }
                 if !bytes.is_empty() {
                     self.step(Input::Bytes {
                         client,
@@ -311,6 +327,7 @@ impl EngineLoop {
             }
             Event::Closed { client } => {
                 if let Some(c) = self.clients.remove(&client) {
+                    self.scout.disconnect(client);
                     c.link.writer.close();
                     self.release(c.monitor);
                     self.step(Input::Disconnect { client });
@@ -327,6 +344,7 @@ impl EngineLoop {
         match conn::start(conn, client, self.events.clone()) {
             Ok(link) => {
                 self.clients.insert(client, Client { monitor, link });
+                self.scout.connect(client);
                 self.step(Input::Connect { client, monitor });
             }
             Err(e) => {
@@ -410,6 +428,7 @@ impl EngineLoop {
         for c in self.clients.values() {
             c.link.writer.wait_flushed(deadline);
         }
+        self.migrations.wait(deadline);
         if let Some(mut recorder) = self.recorder.take() {
             if let Err(e) = recorder.finish(&self.engine) {
                 eprintln!("qmpsim: recording could not be finished: {e}");
@@ -566,6 +585,7 @@ mod tests {
             recorder: Some(Box::new(recorder.clone())),
             pidfile: None,
             daemonize: false,
+            idle_advance: true,
         };
         let server = thread::spawn(move || run(opts).unwrap());
         let mut s = connect(&path);

@@ -148,6 +148,7 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
         Input::AdvanceTo { at } => format!("# advance to {}\n", render_time(*at)),
         Input::Signal { signal } => format!("# signal {}\n", signal_name(*signal)),
         Input::MigrationFailed { id } => format!("# migration {id} failed\n"),
+        Input::ImageProbed { path, probe } => format!("# probed {path}: {probe:?}\n"),
     }
 }
 
@@ -234,7 +235,10 @@ fn input_client(input: &Input) -> Option<ClientId> {
         | Input::Bytes { client, .. }
         | Input::Fd { client, .. }
         | Input::Disconnect { client } => Some(*client),
-        Input::AdvanceTo { .. } | Input::Signal { .. } | Input::MigrationFailed { .. } => None,
+        Input::AdvanceTo { .. }
+        | Input::Signal { .. }
+        | Input::MigrationFailed { .. }
+        | Input::ImageProbed { .. } => None,
     }
 }
 

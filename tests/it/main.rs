@@ -8,6 +8,7 @@
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
+//! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
@@ -15,7 +16,9 @@
 mod cli;
 mod corpus_replay;
 mod determinism;
+mod golden_devices;
 mod golden_display;
+mod lifecycle;
 mod malformed;
 mod record_replay;
 mod scenarios;

@@ -37,7 +37,20 @@ pub struct Qemu {
 impl Qemu {
     /// Starts the binary with `args`; stdout piped when `pipe_stdout`.
     pub fn spawn(args: &[&str], pipe_stdout: bool) -> Qemu {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        Self::spawn_with(None, args, pipe_stdout)
+    }
+
+    /// Starts the binary with `args` in directory `dir`.
+    pub fn spawn_in(dir: &Path, args: &[&str]) -> Qemu {
+        Self::spawn_with(Some(dir), args, false)
+    }
+
+    fn spawn_with(dir: Option<&Path>, args: &[&str], pipe_stdout: bool) -> Qemu {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qmpsim"));
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(if pipe_stdout {

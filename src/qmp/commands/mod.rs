@@ -3,11 +3,17 @@
 //! change the machine, queue events and effects on it, and never do I/O.
 
 pub mod balloon;
+pub mod block;
+pub mod char;
+pub mod clock;
+pub mod cpus;
+pub mod devices;
 pub mod display;
 pub mod fds;
 pub mod info;
 pub mod memory;
 pub mod migration;
+pub mod net;
 pub mod runstate;
 
 use crate::machine::Machine;

@@ -20,10 +20,14 @@ pub fn stop(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
     empty()
 }
 
-/// `cont`: MigrationExpected while waiting for `-incoming`; RESUME first if stopped.
+/// `cont`: MigrationExpected while waiting for `-incoming`; DeviceEncrypted for
+/// the first drive still needing a key; else RESUME first if stopped.
 pub fn cont(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
     if ctx.machine.run_state == RunState::InMigrate {
         return Err(QmpError::bare(ErrorClass::MigrationExpected));
+    }
+    if let Some(drive) = ctx.machine.devices.block.first_key_required() {
+        return Err(QmpError::with1(ErrorClass::DeviceEncrypted, drive));
     }
     ctx.machine.vm_start();
     empty()
@@ -66,6 +70,30 @@ mod tests {
         let (mut m, r) = run(MachineConfig::default(), cont);
         assert!(r.is_ok());
         assert!(m.events.drain().is_empty());
+    }
+
+    #[test]
+    fn cont_with_encrypted_drive_without_key_is_device_encrypted() {
+        use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe};
+        let mut d = DriveConfig::default();
+        d.opts.push("file", "enc.qcow2");
+        d.opts.push("index", "0");
+        d.probe = Some(ImageProbe::Found(ImageInfo {
+            format: "qcow2".into(),
+            size_bytes: 1 << 20,
+            backing_file: None,
+            encrypted: true,
+        }));
+        let cfg = MachineConfig {
+            drives: vec![d],
+            ..Default::default()
+        };
+        let (m, r) = run(cfg, cont);
+        assert_eq!(
+            r,
+            Err(QmpError::with1(ErrorClass::DeviceEncrypted, "ide0-hd0"))
+        );
+        assert_eq!(m.run_state, RunState::Paused);
     }
 
     #[test]

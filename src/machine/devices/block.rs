@@ -1,0 +1,848 @@
+//! Block devices (0.14 `BlockDriverState`s): the drive list built from the command
+//! line the way `drive_init` and the default drives do it, their media, guest lock,
+//! keys, and I/O statistics; plus the operations behind eject, change,
+//! block_resize, block_passwd and the `cont` key check.
+//!
+//! Drives live in a `Vec` in creation order, which is `query-block` order. Opening
+//! an image never touches a file: what the edge learnt by probing it arrives as an
+//! [`ImageProbe`] (in the config for command-line drives, in
+//! `Machine::image_probes` for `change`). Errors are the qerror each 0.14 code path
+//! reports, as [`QmpError`] data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
+use crate::machine::rng::Rng;
+use crate::wire::{ErrorClass, QmpError};
+
+use super::cfmt;
+
+/// Most image probes the machine keeps for `change` (older ones are dropped).
+pub const IMAGE_PROBES_MAX: usize = 1024;
+/// `BDRV_SECTOR_SIZE`.
+pub const SECTOR_BYTES: u64 = 512;
+/// Largest `x-size` of a virtual image: 16 EiB would overflow sector arithmetic.
+pub const VIRTUAL_IMAGE_BYTES_MAX: u64 = 1 << 62;
+
+/// Format drivers registered in a default 0.14 build (`bdrv_find_format`; the
+/// default whitelist is empty, so all of them are allowed).
+pub const BLOCK_FORMATS: &[&str] = &[
+    "blkdebug",
+    "blkverify",
+    "bochs",
+    "cloop",
+    "cow",
+    "dmg",
+    "file",
+    "ftp",
+    "ftps",
+    "host_cdrom",
+    "host_device",
+    "host_floppy",
+    "http",
+    "https",
+    "nbd",
+    "parallels",
+    "qcow",
+    "qcow2",
+    "qed",
+    "raw",
+    "sheepdog",
+    "tftp",
+    "vdi",
+    "vmdk",
+    "vpc",
+    "vvfat",
+];
+
+/// Drivers that open the file themselves (`bdrv_file_open`), so no protocol
+/// layer (`parent` in query-blockstats) sits under them.
+const PROTOCOL_FORMATS: &[&str] = &[
+    "file",
+    "host_device",
+    "host_cdrom",
+    "host_floppy",
+    "nbd",
+    "http",
+    "https",
+    "ftp",
+    "ftps",
+    "tftp",
+    "sheepdog",
+    "vvfat",
+    "blkdebug",
+    "blkverify",
+];
+
+/// The `if=` interface of a drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DriveIf {
+    /// `if=ide` (the default).
+    Ide,
+    /// `if=scsi`.
+    Scsi,
+    /// `if=floppy`.
+    Floppy,
+    /// `if=pflash`.
+    Pflash,
+    /// `if=mtd`.
+    Mtd,
+    /// `if=sd`.
+    Sd,
+    /// `if=virtio`.
+    Virtio,
+    /// `if=xen`.
+    Xen,
+    /// `if=none`.
+    None,
+}
+
+impl DriveIf {
+    fn parse(s: &str) -> Option<DriveIf> {
+        Some(match s {
+            "ide" => DriveIf::Ide,
+            "scsi" => DriveIf::Scsi,
+            "floppy" => DriveIf::Floppy,
+            "pflash" => DriveIf::Pflash,
+            "mtd" => DriveIf::Mtd,
+            "sd" => DriveIf::Sd,
+            "virtio" => DriveIf::Virtio,
+            "xen" => DriveIf::Xen,
+            "none" => DriveIf::None,
+            _ => return None,
+        })
+    }
+
+    /// `if_name[]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DriveIf::Ide => "ide",
+            DriveIf::Scsi => "scsi",
+            DriveIf::Floppy => "floppy",
+            DriveIf::Pflash => "pflash",
+            DriveIf::Mtd => "mtd",
+            DriveIf::Sd => "sd",
+            DriveIf::Virtio => "virtio",
+            DriveIf::Xen => "xen",
+            DriveIf::None => "none",
+        }
+    }
+
+    /// Units per bus (`MAX_IDE_DEVS`, `MAX_SCSI_DEVS`; 0 means unlimited).
+    pub fn max_devs(self) -> u32 {
+        match self {
+            DriveIf::Ide => 2,
+            DriveIf::Scsi => 7,
+            DriveIf::Floppy
+            | DriveIf::Pflash
+            | DriveIf::Mtd
+            | DriveIf::Sd
+            | DriveIf::Virtio
+            | DriveIf::Xen
+            | DriveIf::None => 0,
+        }
+    }
+}
+
+/// The type hint `query-block` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DriveType {
+    /// `BDRV_TYPE_HD`.
+    Hd,
+    /// `BDRV_TYPE_CDROM`.
+    Cdrom,
+    /// `BDRV_TYPE_FLOPPY` (also SD cards).
+    Floppy,
+}
+
+impl DriveType {
+    /// The `type` string.
+    pub fn name(self) -> &'static str {
+        match self {
+            DriveType::Hd => "hd",
+            DriveType::Cdrom => "cdrom",
+            DriveType::Floppy => "floppy",
+        }
+    }
+}
+
+/// I/O counters of one `BlockDriverState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BlockStats {
+    /// Bytes read.
+    pub rd_bytes: u64,
+    /// Bytes written.
+    pub wr_bytes: u64,
+    /// Read requests.
+    pub rd_operations: u64,
+    /// Write requests.
+    pub wr_operations: u64,
+    /// Offset of the highest sector written (`wr_highest_sector * 512`).
+    pub wr_highest_offset: u64,
+}
+
+/// An open image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Medium {
+    /// The file name as given (`bs->filename`).
+    pub file: String,
+    /// Format driver name.
+    pub format: String,
+    /// Backing file named by the image.
+    pub backing_file: Option<String>,
+    /// Encrypted image.
+    pub encrypted: bool,
+    /// A key has been set (`valid_key`).
+    pub key_valid: bool,
+    /// The password the image accepts (`x-password=`); any when `None`.
+    pub password: Option<String>,
+    /// Virtual size in bytes.
+    pub size_bytes: u64,
+    /// Counters of the protocol layer under the format (`bs->file`), if any.
+    pub parent_stats: Option<BlockStats>,
+}
+
+/// One drive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drive {
+    /// Device name (`-drive id=` or the generated `ide0-hd0` form).
+    pub name: String,
+    /// Interface.
+    pub interface: DriveIf,
+    /// Bus number on its interface.
+    pub bus: u32,
+    /// Unit number on its bus.
+    pub unit: u32,
+    /// Type hint.
+    pub kind: DriveType,
+    /// Removable (cdrom or floppy type).
+    pub removable: bool,
+    /// The guest locked the medium (`x-locked=on` models a guest that did).
+    pub locked: bool,
+    /// `bs->read_only`: kept across eject, used by `change` to reopen.
+    pub read_only: bool,
+    /// The inserted medium.
+    pub medium: Option<Medium>,
+    /// Format-layer counters (kept across media changes, as in 0.14).
+    pub stats: BlockStats,
+    /// The qdev device using it (`bdrv_attach`), by device uid.
+    pub attached: Option<u64>,
+    /// Delete the drive when its device goes away (`blockdev_mark_auto_del`).
+    pub auto_del: bool,
+    /// `addr=` for a virtio drive's device.
+    pub devaddr: Option<String>,
+}
+
+impl Drive {
+    /// `bdrv_key_required`.
+    pub fn key_required(&self) -> bool {
+        self.medium
+            .as_ref()
+            .is_some_and(|m| m.encrypted && !m.key_valid)
+    }
+}
+
+/// All drives, in creation order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Block {
+    /// The drives.
+    pub drives: Vec<Drive>,
+}
+
+/// `qemu_opt_get_bool` on a drive option.
+fn opt_on(d: &DriveConfig, key: &str) -> bool {
+    matches!(d.opts.get(key), Some("on" | "yes" | "true"))
+}
+
+impl Block {
+    /// The drives a configuration gives: command-line drives in order, then the
+    /// default cdrom (IDE index 2), floppy and SD card unless already defined or
+    /// `-nodefaults`. Drives 0.14 would refuse (bad interface, duplicate unit) are
+    /// left out.
+    pub fn from_config(config: &MachineConfig, user_ide_drive: bool, user_fdc: bool) -> Block {
+        let mut block = Block::default();
+        for d in &config.drives {
+            block.add_config_drive(d);
+        }
+        let defaults = !config.nodefaults;
+        if defaults && !user_ide_drive && block.by_location(DriveIf::Ide, 1, 0).is_none() {
+            block.add_config_drive(&default_drive("index=2,media=cdrom"));
+        }
+        if defaults && !user_fdc && block.by_location(DriveIf::Floppy, 0, 0).is_none() {
+            block.add_config_drive(&default_drive("index=0,if=floppy"));
+        }
+        if defaults && block.by_location(DriveIf::Sd, 0, 0).is_none() {
+            block.add_config_drive(&default_drive("index=0,if=sd"));
+        }
+        block
+    }
+
+    fn add_config_drive(&mut self, d: &DriveConfig) {
+        let Some(interface) = DriveIf::parse(d.opts.get("if").unwrap_or("ide")) else {
+            return;
+        };
+        let cdrom = d.opts.get("media") == Some("cdrom");
+        let max = interface.max_devs();
+        let (mut bus, mut unit) = match d.opts.get("index").and_then(cfmt::scan_int) {
+            Some(index) if index >= 0 => {
+                let index = index.unsigned_abs();
+                match (index.checked_div(max), index.checked_rem(max)) {
+                    (Some(bus), Some(unit)) => (bus, Some(unit)),
+                    _ => (0, Some(index)),
+                }
+            }
+            _ => (
+                d.opts
+                    .get("bus")
+                    .and_then(cfmt::scan_int)
+                    .map_or(0, i32::unsigned_abs),
+                d.opts
+                    .get("unit")
+                    .and_then(cfmt::scan_int)
+                    .map(i32::unsigned_abs),
+            ),
+        };
+        if unit.is_none() {
+            let mut u = 0;
+            while self.by_location(interface, bus, u).is_some() {
+                u += 1;
+                if max != 0 && u >= max {
+                    u -= max;
+                    bus += 1;
+                }
+            }
+            unit = Some(u);
+        }
+        let unit = unit.unwrap_or(0);
+        if (max != 0 && unit >= max) || self.by_location(interface, bus, unit).is_some() {
+            return;
+        }
+        let name = match d.opts.get("id") {
+            Some(id) => id.to_owned(),
+            None => generated_name(interface, cdrom, bus, unit),
+        };
+        if self.find(&name).is_some() {
+            return;
+        }
+        let kind = match interface {
+            DriveIf::Floppy | DriveIf::Sd => DriveType::Floppy,
+            _ if cdrom => DriveType::Cdrom,
+            _ => DriveType::Hd,
+        };
+        let read_only = cdrom || opt_on(d, "readonly");
+        let medium = open_config_medium(d);
+        self.drives.push(Drive {
+            name,
+            interface,
+            bus,
+            unit,
+            kind,
+            removable: matches!(kind, DriveType::Cdrom | DriveType::Floppy),
+            locked: opt_on(d, "x-locked"),
+            // An empty drive was never opened: bs->read_only stays 0.
+            read_only: medium.is_some() && read_only,
+            medium,
+            stats: BlockStats::default(),
+            attached: None,
+            auto_del: false,
+            devaddr: d.opts.get("addr").map(str::to_owned),
+        });
+    }
+
+    /// `drive_get`: the drive at an interface location.
+    pub fn by_location(&self, interface: DriveIf, bus: u32, unit: u32) -> Option<&Drive> {
+        self.drives
+            .iter()
+            .find(|d| d.interface == interface && d.bus == bus && d.unit == unit)
+    }
+
+    /// `bdrv_find`.
+    pub fn find(&self, name: &str) -> Option<&Drive> {
+        self.drives.iter().find(|d| d.name == name)
+    }
+
+    fn find_mut(&mut self, name: &str) -> Result<&mut Drive, QmpError> {
+        self.drives
+            .iter_mut()
+            .find(|d| d.name == name)
+            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotFound, name))
+    }
+
+    /// `bdrv_attach`: binds a drive to a device; false when unknown or in use.
+    pub fn attach(&mut self, name: &str, device: u64) -> Result<(), AttachError> {
+        let drive = self
+            .drives
+            .iter_mut()
+            .find(|d| d.name == name)
+            .ok_or(AttachError::NotFound)?;
+        if drive.attached.is_some() {
+            return Err(AttachError::InUse);
+        }
+        drive.attached = Some(device);
+        Ok(())
+    }
+
+    /// `free_drive`: detaches a drive from a device going away, deleting it when
+    /// it was marked for automatic deletion.
+    pub fn detach(&mut self, device: u64, mark_auto_del: bool) {
+        for d in self
+            .drives
+            .iter_mut()
+            .filter(|d| d.attached == Some(device))
+        {
+            d.attached = None;
+            d.auto_del |= mark_auto_del;
+        }
+        self.drives
+            .retain(|d| !(d.attached.is_none() && d.auto_del));
+    }
+
+    /// `eject`.
+    pub fn eject(&mut self, name: &str, force: bool) -> Result<(), QmpError> {
+        let drive = self.find_mut(name)?;
+        eject_drive(drive, force)
+    }
+
+    /// The block part of `change`: checks, eject, then open `filename` as the
+    /// probe for it says.
+    pub fn change(
+        &mut self,
+        name: &str,
+        filename: &str,
+        format: Option<&str>,
+        probe: Option<&ImageProbe>,
+    ) -> Result<(), QmpError> {
+        let drive = self.find_mut(name)?;
+        if let Some(f) = format {
+            if !BLOCK_FORMATS.contains(&f) {
+                return Err(QmpError::with1(ErrorClass::InvalidBlockFormat, f));
+            }
+        }
+        eject_drive(drive, false)?;
+        let open_failed = || QmpError::with1(ErrorClass::OpenFileFailed, filename);
+        let Some(ImageProbe::Found(info)) = probe else {
+            return Err(open_failed());
+        };
+        let medium = open_medium(filename, info, format, None).ok_or_else(open_failed)?;
+        drive.medium = Some(medium);
+        if drive.key_required() {
+            return Err(QmpError::with1(ErrorClass::DeviceEncrypted, name));
+        }
+        Ok(())
+    }
+
+    /// `block_resize`: every failure below the name check is `UndefinedError`.
+    pub fn resize(&mut self, name: &str, size: i64) -> Result<(), QmpError> {
+        let drive = self.find_mut(name)?;
+        let undefined = || QmpError::bare(ErrorClass::UndefinedError);
+        let size = u64::try_from(size).map_err(|_| undefined())?;
+        let read_only = drive.read_only;
+        let medium = drive.medium.as_mut().ok_or_else(undefined)?;
+        let ok = match medium.format.as_str() {
+            "raw" | "file" => !read_only,
+            "qcow2" | "sheepdog" => {
+                !read_only && size % SECTOR_BYTES == 0 && size >= medium.size_bytes
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(undefined());
+        }
+        medium.size_bytes = size;
+        Ok(())
+    }
+
+    /// `block_passwd`.
+    pub fn set_key(&mut self, name: &str, password: &str) -> Result<(), QmpError> {
+        let drive = self.find_mut(name)?;
+        let not_encrypted = QmpError::with1(ErrorClass::DeviceNotEncrypted, name);
+        let medium = match drive.medium.as_mut() {
+            Some(m) if m.encrypted => m,
+            _ => return Err(not_encrypted),
+        };
+        if medium.password.as_deref().is_some_and(|p| p != password) {
+            medium.key_valid = false;
+            return Err(QmpError::bare(ErrorClass::InvalidPassword));
+        }
+        medium.key_valid = true;
+        Ok(())
+    }
+
+    /// The first drive still waiting for a key (`cont`'s `encrypted_bdrv_it`).
+    pub fn first_key_required(&self) -> Option<&str> {
+        self.drives
+            .iter()
+            .find(|d| d.key_required())
+            .map(|d| d.name.as_str())
+    }
+
+    /// One guest I/O period: attached drives with media see reads (and writes
+    /// when writable), drawn from the machine's rng in drive order.
+    pub fn guest_io(&mut self, rng: &mut Rng) {
+        for drive in self.drives.iter_mut().filter(|d| d.attached.is_some()) {
+            if drive.kind == DriveType::Floppy {
+                continue;
+            }
+            let writable = !drive.read_only;
+            let Some(medium) = drive.medium.as_mut() else {
+                continue;
+            };
+            if medium.encrypted && !medium.key_valid {
+                continue;
+            }
+            let io = GuestIo::draw(rng, writable, medium.size_bytes);
+            io.apply(&mut drive.stats);
+            if let Some(parent) = medium.parent_stats.as_mut() {
+                io.apply(parent);
+                if medium.format != "raw" {
+                    // Format metadata (L2 tables, refcounts) costs extra host I/O.
+                    let meta = rng.range(0, 1);
+                    parent.rd_operations += meta;
+                    parent.rd_bytes += meta * 4 * SECTOR_BYTES;
+                }
+            }
+        }
+    }
+}
+
+/// Why `bdrv_attach` via a `drive=` property failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachError {
+    /// No such drive (`-ENOENT`).
+    NotFound,
+    /// Already attached (`-EEXIST`).
+    InUse,
+}
+
+/// One period of guest block I/O on one drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GuestIo {
+    reads: u64,
+    read_bytes: u64,
+    writes: u64,
+    write_bytes: u64,
+    highest_offset: Option<u64>,
+}
+
+impl GuestIo {
+    /// Requests per period: up to 6 reads and 2 writes of 1 to 8 pages each.
+    fn draw(rng: &mut Rng, writable: bool, size_bytes: u64) -> GuestIo {
+        const PAGE_BYTES: u64 = 4096;
+        let reads = rng.range(0, 6);
+        let read_bytes = reads * PAGE_BYTES * rng.range(1, 8);
+        let (writes, write_bytes, highest_offset) = if writable && size_bytes >= PAGE_BYTES {
+            let writes = rng.range(0, 2);
+            let sectors = size_bytes / SECTOR_BYTES;
+            let offset = rng.range(0, sectors - 1) * SECTOR_BYTES;
+            let highest = (writes > 0).then_some(offset);
+            (writes, writes * PAGE_BYTES * rng.range(1, 4), highest)
+        } else {
+            (0, 0, None)
+        };
+        GuestIo {
+            reads,
+            read_bytes,
+            writes,
+            write_bytes,
+            highest_offset,
+        }
+    }
+
+    fn apply(&self, stats: &mut BlockStats) {
+        stats.rd_operations += self.reads;
+        stats.rd_bytes += self.read_bytes;
+        stats.wr_operations += self.writes;
+        stats.wr_bytes += self.write_bytes;
+        if let Some(offset) = self.highest_offset {
+            stats.wr_highest_offset = stats.wr_highest_offset.max(offset);
+        }
+    }
+}
+
+/// `eject_device`.
+fn eject_drive(drive: &mut Drive, force: bool) -> Result<(), QmpError> {
+    if !force {
+        if !drive.removable {
+            return Err(QmpError::with1(ErrorClass::DeviceNotRemovable, &drive.name));
+        }
+        if drive.locked {
+            return Err(QmpError::with1(ErrorClass::DeviceLocked, &drive.name));
+        }
+    }
+    drive.medium = None;
+    Ok(())
+}
+
+/// `bdrv_open` of a probed image, optionally forcing a format. A forced format
+/// other than the probed one fails, except `raw`, which reads any file.
+fn open_medium(
+    file: &str,
+    info: &ImageInfo,
+    format: Option<&str>,
+    password: Option<String>,
+) -> Option<Medium> {
+    let format = format.unwrap_or(&info.format);
+    let native = format == info.format;
+    if !native && format != "raw" {
+        return None;
+    }
+    let encrypted = native && info.encrypted;
+    Some(Medium {
+        file: file.to_owned(),
+        format: format.to_owned(),
+        backing_file: if native {
+            info.backing_file.clone()
+        } else {
+            None
+        },
+        encrypted,
+        key_valid: !encrypted,
+        password,
+        size_bytes: info.size_bytes,
+        parent_stats: (!PROTOCOL_FORMATS.contains(&format)).then(BlockStats::default),
+    })
+}
+
+/// The medium of a command-line drive: from its probe, or declared with
+/// `x-virtual=on,x-size=N` for an image without a file.
+fn open_config_medium(d: &DriveConfig) -> Option<Medium> {
+    let file = d.opts.get("file").filter(|f| !f.is_empty())?;
+    let format = d.opts.get("format");
+    let password = d.opts.get("x-password").map(str::to_owned);
+    match &d.probe {
+        Some(ImageProbe::Found(info)) => open_medium(file, info, format, password),
+        Some(ImageProbe::Missing) => None,
+        None if opt_on(d, "x-virtual") => {
+            let info = ImageInfo {
+                format: format.unwrap_or("raw").to_owned(),
+                size_bytes: d.opts.get("x-size").map_or(0, parse_size),
+                backing_file: None,
+                encrypted: false,
+            };
+            open_medium(file, &info, None, password)
+        }
+        None => None,
+    }
+}
+
+/// A size with an optional `k`/`M`/`G`/`T` suffix (bytes without), clamped to
+/// [`VIRTUAL_IMAGE_BYTES_MAX`]; unparsable text gives 0.
+pub fn parse_size(s: &str) -> u64 {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let Ok(n) = digits.parse::<u64>() else {
+        return 0;
+    };
+    let shift = match &s[digits.len()..] {
+        "" | "b" => 0,
+        "k" | "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return 0,
+    };
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n)
+        .unwrap_or(VIRTUAL_IMAGE_BYTES_MAX)
+        .min(VIRTUAL_IMAGE_BYTES_MAX)
+}
+
+fn generated_name(interface: DriveIf, cdrom: bool, bus: u32, unit: u32) -> String {
+    let media = match interface {
+        DriveIf::Ide | DriveIf::Scsi if cdrom => "-cd",
+        DriveIf::Ide | DriveIf::Scsi => "-hd",
+        _ => "",
+    };
+    if interface.max_devs() != 0 {
+        format!("{}{bus}{media}{unit}", interface.name())
+    } else {
+        format!("{}{media}{unit}", interface.name())
+    }
+}
+
+fn default_drive(spec: &str) -> DriveConfig {
+    let mut d = DriveConfig::default();
+    for item in spec.split(',') {
+        if let Some((k, v)) = item.split_once('=') {
+            d.opts.push(k, v);
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hda(file: &str, info: ImageInfo) -> DriveConfig {
+        let mut d = DriveConfig::default();
+        d.opts.push("file", file);
+        d.opts.push("index", "0");
+        d.opts.push("media", "disk");
+        d.probe = Some(ImageProbe::Found(info));
+        d
+    }
+
+    fn raw(size: u64) -> ImageInfo {
+        ImageInfo {
+            format: "raw".into(),
+            size_bytes: size,
+            backing_file: None,
+            encrypted: false,
+        }
+    }
+
+    fn names(b: &Block) -> Vec<&str> {
+        b.drives.iter().map(|d| d.name.as_str()).collect()
+    }
+
+    #[test]
+    fn defaults_without_drives_are_cd_floppy_sd() {
+        let b = Block::from_config(&MachineConfig::default(), false, false);
+        assert_eq!(names(&b), ["ide1-cd0", "floppy0", "sd0"]);
+    }
+
+    #[test]
+    fn hda_comes_first_as_ide0_hd0() {
+        let cfg = MachineConfig {
+            drives: vec![hda("disk.img", raw(1 << 20))],
+            ..Default::default()
+        };
+        let b = Block::from_config(&cfg, false, false);
+        assert_eq!(names(&b), ["ide0-hd0", "ide1-cd0", "floppy0", "sd0"]);
+    }
+
+    #[test]
+    fn nodefaults_gives_no_drives() {
+        let cfg = MachineConfig {
+            nodefaults: true,
+            ..Default::default()
+        };
+        assert!(Block::from_config(&cfg, false, false).drives.is_empty());
+    }
+
+    #[test]
+    fn hdc_replaces_default_cdrom() {
+        let mut d = hda("c.img", raw(1 << 20));
+        d.opts.push("index", "2");
+        let cfg = MachineConfig {
+            drives: vec![d],
+            ..Default::default()
+        };
+        let b = Block::from_config(&cfg, false, false);
+        assert_eq!(names(&b), ["ide1-hd0", "floppy0", "sd0"]);
+    }
+
+    #[test]
+    fn eject_hd_without_force_is_not_removable() {
+        let cfg = MachineConfig {
+            drives: vec![hda("disk.img", raw(1 << 20))],
+            ..Default::default()
+        };
+        let mut b = Block::from_config(&cfg, false, false);
+        assert_eq!(
+            b.eject("ide0-hd0", false),
+            Err(QmpError::with1(ErrorClass::DeviceNotRemovable, "ide0-hd0"))
+        );
+    }
+
+    #[test]
+    fn eject_hd_with_force_closes_it() {
+        let cfg = MachineConfig {
+            drives: vec![hda("disk.img", raw(1 << 20))],
+            ..Default::default()
+        };
+        let mut b = Block::from_config(&cfg, false, false);
+        b.eject("ide0-hd0", true).unwrap();
+        assert!(b.find("ide0-hd0").unwrap().medium.is_none());
+    }
+
+    #[test]
+    fn change_unknown_format_is_invalid_block_format() {
+        let mut b = Block::from_config(&MachineConfig::default(), false, false);
+        assert_eq!(
+            b.change("ide1-cd0", "x.iso", Some("iso"), None),
+            Err(QmpError::with1(ErrorClass::InvalidBlockFormat, "iso"))
+        );
+    }
+
+    #[test]
+    fn change_without_probe_is_open_file_failed() {
+        let mut b = Block::from_config(&MachineConfig::default(), false, false);
+        assert_eq!(
+            b.change("ide1-cd0", "x.iso", None, None),
+            Err(QmpError::with1(ErrorClass::OpenFileFailed, "x.iso"))
+        );
+    }
+
+    #[test]
+    fn change_encrypted_leaves_medium_needing_key() {
+        let mut b = Block::from_config(&MachineConfig::default(), false, false);
+        let probe = ImageProbe::Found(ImageInfo {
+            encrypted: true,
+            format: "qcow2".into(),
+            ..raw(1 << 20)
+        });
+        let r = b.change("floppy0", "enc.qcow2", None, Some(&probe));
+        assert_eq!(
+            r,
+            Err(QmpError::with1(ErrorClass::DeviceEncrypted, "floppy0"))
+        );
+        assert_eq!(b.first_key_required(), Some("floppy0"));
+    }
+
+    #[test]
+    fn resize_qcow2_shrink_is_undefined() {
+        let mut d = hda(
+            "q.qcow2",
+            ImageInfo {
+                format: "qcow2".into(),
+                ..raw(1 << 20)
+            },
+        );
+        d.opts.push("id", "q");
+        let cfg = MachineConfig {
+            drives: vec![d],
+            ..Default::default()
+        };
+        let mut b = Block::from_config(&cfg, false, false);
+        assert_eq!(
+            b.resize("q", 512),
+            Err(QmpError::bare(ErrorClass::UndefinedError))
+        );
+        assert_eq!(b.resize("q", 2 << 20), Ok(()));
+    }
+
+    #[test]
+    fn passwd_on_empty_drive_is_not_encrypted() {
+        let mut b = Block::from_config(&MachineConfig::default(), false, false);
+        assert_eq!(
+            b.set_key("ide1-cd0", "x"),
+            Err(QmpError::with1(ErrorClass::DeviceNotEncrypted, "ide1-cd0"))
+        );
+    }
+
+    #[test]
+    fn parse_size_reads_suffixes_and_clamps() {
+        assert_eq!(parse_size("1G"), 1 << 30);
+        assert_eq!(parse_size("512"), 512);
+        assert_eq!(parse_size("junk"), 0);
+        assert_eq!(parse_size("99999999999T"), VIRTUAL_IMAGE_BYTES_MAX);
+    }
+
+    #[test]
+    fn detach_deletes_auto_del_drive() {
+        let mut d = DriveConfig::default();
+        d.opts.push("if", "none");
+        d.opts.push("id", "d1");
+        let cfg = MachineConfig {
+            drives: vec![d],
+            nodefaults: true,
+            ..Default::default()
+        };
+        let mut b = Block::from_config(&cfg, false, false);
+        b.attach("d1", 7).unwrap();
+        assert_eq!(b.attach("d1", 8), Err(AttachError::InUse));
+        b.detach(7, true);
+        assert!(b.find("d1").is_none());
+    }
+}

@@ -1,0 +1,469 @@
+//! The devices of QEMU 0.14's default `pc` machine and the simulated guest that
+//! drives them: block devices, the qdev tree with the PCI bus, VCPUs, character
+//! devices, mouse handlers, network clients.
+//!
+//! [`Devices::new`] builds the machine a configuration describes in the order
+//! 0.14's `pc_init1` and `vl.c` create things (chipset, VGA, `-net nic` cards, IDE,
+//! USB, ACPI, SCSI, ISA ports, then `-device`, `-balloon` and virtio drives), so
+//! uids, slots, names and list orders come out as in 0.14. Every collection is a
+//! `Vec` in creation order. Guest reactions (firmware, ACPI power-down, hotplug,
+//! I/O) are in [`guest`]; they need the clock and rng, so they are `Machine`
+//! methods. No I/O anywhere.
+
+pub mod add;
+pub mod block;
+pub mod catalog;
+pub mod cfmt;
+pub mod chardev;
+pub mod cpu;
+pub mod guest;
+pub mod mouse;
+pub mod net;
+pub mod pci;
+pub mod qdev;
+
+use serde::{Deserialize, Serialize};
+
+use crate::machine::config::{MachineConfig, OptionList};
+use block::{Block, DriveIf};
+use catalog::{BusKind, Role};
+use chardev::Chardevs;
+use cpu::Cpus;
+use guest::Guest;
+use mouse::Mice;
+use net::{Net, NicSpec};
+use pci::{Firmware, PciFunction, FUNCTIONS_PER_SLOT};
+use qdev::{Device, Qdev};
+
+/// The devfn of the PIIX3 ISA bridge (slot 1, function 0).
+pub const PIIX3_DEVFN: u8 = 8;
+
+/// Everything the machine has besides its run state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Devices {
+    /// Block devices.
+    pub block: Block,
+    /// Network clients.
+    pub net: Net,
+    /// VCPUs.
+    pub cpus: Cpus,
+    /// Mouse handlers.
+    pub mice: Mice,
+    /// Character devices.
+    pub chardevs: Chardevs,
+    /// The device tree.
+    pub qdev: Qdev,
+    /// The PCI firmware state.
+    pub firmware: Firmware,
+    /// The simulated guest.
+    pub guest: Guest,
+}
+
+impl Devices {
+    /// Builds the machine of a configuration, before any guest code ran.
+    pub fn new(config: &MachineConfig) -> Devices {
+        let user_drivers: Vec<&str> = config
+            .devices
+            .iter()
+            .filter_map(|d| d.get("driver"))
+            .collect();
+        let has = |names: &[&str]| user_drivers.iter().any(|d| names.contains(d));
+        let chardevs = Chardevs::from_config(config, has(&["isa-serial"]), has(&["isa-parallel"]));
+        let mut mice = Mice::default();
+        if chardevs.has_msmouse() {
+            // The msmouse chardev registers its handler before the machine exists.
+            mice.add("QEMU Microsoft Mouse", false, None);
+        }
+        let mut devices = Devices {
+            block: Block::from_config(config, has(&["ide-drive"]), has(&["isa-fdc"])),
+            net: Net::from_config(config),
+            cpus: Cpus::new(config.smp),
+            mice,
+            chardevs,
+            qdev: Qdev::default(),
+            firmware: Firmware::default(),
+            guest: Guest::default(),
+        };
+        let vga_given = user_drivers
+            .iter()
+            .any(|d| catalog::find(d).is_some_and(|i| i.role == Role::Vga));
+        devices.build_board(config, !config.nodefaults && !vga_given);
+        devices.add_config_devices(config);
+        devices.update_hotplug_slots();
+        devices
+    }
+
+    /// `pc_init1`: the chipset and the devices the command line implies.
+    fn build_board(&mut self, config: &MachineConfig, default_vga: bool) {
+        let host = self.internal("i440FX-pcihost", Qdev::ROOT, None);
+        let pci_bus = self.qdev.add_bus(host, BusKind::Pci, true, None);
+        let bridge = self.internal("isabus-bridge", Qdev::ROOT, None);
+        let isa_bus = self.qdev.add_bus(bridge, BusKind::Isa, false, None);
+        self.internal("i440FX", pci_bus, Some(0));
+        let piix3 = self.internal("PIIX3", pci_bus, Some(PIIX3_DEVFN));
+        if let Some(p) = self.qdev.device_mut(piix3).and_then(|d| d.pci.as_mut()) {
+            p.multifunction = true;
+        }
+        if default_vga {
+            self.internal("cirrus-vga", pci_bus, None);
+        }
+        self.internal("i8042", isa_bus, None);
+        self.mice.add("QEMU PS/2 Mouse", false, None);
+        self.add_legacy_nics(pci_bus, isa_bus);
+        let ide = self.internal("piix3-ide", pci_bus, Some(PIIX3_DEVFN + 1));
+        let ide_buses = [
+            self.qdev.add_bus(ide, BusKind::Ide, false, None),
+            self.qdev.add_bus(ide, BusKind::Ide, false, None),
+        ];
+        self.attach_drives(DriveIf::Ide, "ide-drive", |bus| {
+            ide_buses.get(bus as usize).copied()
+        });
+        if config.usb {
+            let uhci = self.internal("piix3-usb-uhci", pci_bus, Some(PIIX3_DEVFN + 2));
+            self.qdev.add_bus(uhci, BusKind::Usb, true, None);
+        }
+        let pm = self.internal("PIIX4_PM", pci_bus, Some(PIIX3_DEVFN + 3));
+        self.qdev.add_bus(pm, BusKind::I2c, false, Some("i2c"));
+        self.add_scsi_controllers(pci_bus);
+        for c in self.chardevs.list.clone() {
+            if c.label.starts_with("serial") {
+                self.internal("isa-serial", isa_bus, None);
+            } else if c.label.starts_with("parallel") {
+                self.internal("isa-parallel", isa_bus, None);
+            }
+        }
+        if self
+            .block
+            .drives
+            .iter()
+            .any(|d| d.interface == DriveIf::Floppy)
+        {
+            let fdc = self.internal("isa-fdc", isa_bus, None);
+            self.attach_existing(DriveIf::Floppy, fdc);
+        }
+    }
+
+    /// The NICs of `-net nic` options, in order, with MAC 52:54:00:12:34:56+N.
+    fn add_legacy_nics(&mut self, pci_bus: u64, isa_bus: u64) {
+        let nics = std::mem::take(&mut self.net.pending_nics);
+        for (idx, nic) in nics.iter().enumerate() {
+            let model = nic.get("model").unwrap_or("e1000");
+            let (driver, bus) = if model == "ne2k_isa" {
+                ("ne2k_isa", isa_bus)
+            } else {
+                match catalog::PCI_NIC_MODELS.iter().find(|(m, _)| *m == model) {
+                    Some((_, driver)) => (*driver, pci_bus),
+                    None => continue,
+                }
+            };
+            let devfn = nic
+                .get("addr")
+                .and_then(cfmt::scan_hex)
+                .and_then(|(slot, _)| u8::try_from(slot).ok())
+                .filter(|slot| *slot < pci::SLOTS)
+                .map(|slot| slot * FUNCTIONS_PER_SLOT);
+            let uid = self.internal(driver, bus, devfn);
+            let mut mac = net::MAC_BASE;
+            mac[5] = mac[5].wrapping_add(u8::try_from(idx).unwrap_or(u8::MAX));
+            let netdev = nic.get("netdev");
+            self.net.add_nic(NicSpec {
+                model: driver,
+                id: None,
+                vlan: netdev.is_none().then(|| nic_vlan(nic)),
+                netdev,
+                mac: Some(mac),
+                device: uid,
+            });
+        }
+    }
+
+    /// One lsi53c895a per SCSI bus the drives use, with a scsi-disk per drive.
+    fn add_scsi_controllers(&mut self, pci_bus: u64) {
+        let buses: Vec<u32> = self
+            .block
+            .drives
+            .iter()
+            .filter(|d| d.interface == DriveIf::Scsi)
+            .map(|d| d.bus)
+            .collect();
+        let Some(max) = buses.iter().max().copied() else {
+            return;
+        };
+        let mut scsi_buses = Vec::new();
+        for _ in 0..=max {
+            let lsi = self.internal("lsi53c895a", pci_bus, None);
+            scsi_buses.push(self.qdev.add_bus(lsi, BusKind::Scsi, true, None));
+        }
+        self.attach_drives(DriveIf::Scsi, "scsi-disk", |bus| {
+            scsi_buses.get(bus as usize).copied()
+        });
+    }
+
+    /// One storage device per drive of an interface, on the bus `bus_of` maps its
+    /// bus number to.
+    fn attach_drives(
+        &mut self,
+        interface: DriveIf,
+        driver: &str,
+        bus_of: impl Fn(u32) -> Option<u64>,
+    ) {
+        let drives: Vec<(String, u32, u32)> = self
+            .block
+            .drives
+            .iter()
+            .filter(|d| d.interface == interface)
+            .map(|d| (d.name.clone(), d.bus, d.unit))
+            .collect();
+        for (name, bus, unit) in drives {
+            let Some(bus) = bus_of(bus) else { continue };
+            let uid = self.internal(driver, bus, None);
+            if let Some(dev) = self.qdev.device_mut(uid) {
+                dev.props.push(("drive".to_owned(), name.clone()));
+                if interface == DriveIf::Scsi {
+                    dev.scsi_id = Some(unit);
+                }
+            }
+            let _ = self.block.attach(&name, uid);
+        }
+    }
+
+    fn attach_existing(&mut self, interface: DriveIf, device: u64) {
+        let names: Vec<String> = self
+            .block
+            .drives
+            .iter()
+            .filter(|d| d.interface == interface)
+            .map(|d| d.name.clone())
+            .collect();
+        for name in names {
+            let _ = self.block.attach(&name, device);
+        }
+    }
+
+    /// `-device`, then `-balloon virtio`, then the devices of `if=virtio` drives,
+    /// through the same path as device_add (without the hotplug checks). A device
+    /// 0.14 would refuse (making QEMU exit) is left out.
+    fn add_config_devices(&mut self, config: &MachineConfig) {
+        let mut groups: Vec<OptionList> = config.devices.clone();
+        if let Some(b) = config
+            .balloon
+            .as_ref()
+            .filter(|b| b.items.iter().any(|(k, v)| k == "virtio" || v == "virtio"))
+        {
+            let mut opts = OptionList::default();
+            opts.push("driver", "virtio-balloon-pci");
+            for (k, v) in b
+                .items
+                .iter()
+                .filter(|(k, v)| k != "virtio" && v != "virtio")
+            {
+                opts.push(k, v);
+            }
+            groups.push(opts);
+        }
+        for d in self
+            .block
+            .drives
+            .iter()
+            .filter(|d| d.interface == DriveIf::Virtio)
+        {
+            let mut opts = OptionList::default();
+            opts.push("driver", "virtio-blk-pci");
+            opts.push("drive", &d.name);
+            if let Some(addr) = &d.devaddr {
+                opts.push("addr", addr);
+            }
+            groups.push(opts);
+        }
+        for g in groups {
+            let opts: Vec<(String, String)> =
+                g.items.iter().filter(|(k, _)| k != "id").cloned().collect();
+            let _ = self.device_add(g.get("id"), &opts, false);
+        }
+    }
+
+    /// Creates a built-in device without property checks. PCI devices take
+    /// `devfn` or the first free slot.
+    fn internal(&mut self, driver: &str, bus: u64, devfn: Option<u8>) -> u64 {
+        let info = catalog::get(driver);
+        let pci = info.pci.map(|p| {
+            let devfn = devfn.or_else(|| self.free_slot_devfn()).unwrap_or(0);
+            let vectors = p.msix_vectors_default.unwrap_or(0);
+            PciFunction::new(&p, devfn, p.class, vectors, p.rom_bytes)
+        });
+        self.qdev.add_device(Device {
+            uid: 0,
+            driver: info.name.to_owned(),
+            id: None,
+            bus,
+            props: Vec::new(),
+            user: false,
+            hotplugged: false,
+            unplug_requested: false,
+            pci,
+            port_nr: None,
+            max_ports: None,
+            scsi_id: None,
+        })
+    }
+
+    /// The first slot whose function 0 is free (`devfn_min` is 0 on pc).
+    pub fn free_slot_devfn(&self) -> Option<u8> {
+        (0..pci::SLOTS)
+            .map(|s| s * FUNCTIONS_PER_SLOT)
+            .find(|devfn| self.qdev.at_devfn(*devfn).is_none())
+    }
+
+    /// Recomputes which slots take ACPI hotplug events (at creation and reset).
+    pub fn update_hotplug_slots(&mut self) {
+        let functions: Vec<&PciFunction> = self
+            .qdev
+            .devices
+            .iter()
+            .filter_map(|d| d.pci.as_ref())
+            .collect();
+        self.firmware.update_hotplug_slots(&functions);
+    }
+
+    /// Runs the BIOS over every PCI function.
+    pub fn run_firmware(&mut self) {
+        let mut functions: Vec<&mut PciFunction> = self
+            .qdev
+            .devices
+            .iter_mut()
+            .filter_map(|d| d.pci.as_mut())
+            .collect();
+        functions.sort_by_key(|f| f.devfn);
+        self.firmware.run(&mut functions);
+    }
+
+    /// `qemu_system_reset` for the devices: CPUs to the reset vector, PCI
+    /// configuration cleared, firmware to run again.
+    pub fn reset(&mut self) {
+        self.cpus.reset();
+        for f in self.qdev.devices.iter_mut().filter_map(|d| d.pci.as_mut()) {
+            f.reset();
+        }
+        self.firmware.done = false;
+        self.update_hotplug_slots();
+    }
+}
+
+/// `-net nic,vlan=N` (0 by default).
+fn nic_vlan(nic: &OptionList) -> u32 {
+    nic.get("vlan")
+        .and_then(cfmt::scan_int)
+        .map_or(0, i32::unsigned_abs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(d: &Devices) -> Vec<(u8, &str)> {
+        d.qdev
+            .pci_functions()
+            .iter()
+            .map(|(dev, f)| (f.devfn, dev.driver.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn default_pc_has_014_pci_layout() {
+        let d = Devices::new(&MachineConfig::default());
+        assert_eq!(
+            slots(&d),
+            [
+                (0, "i440FX"),
+                (8, "PIIX3"),
+                (9, "piix3-ide"),
+                (11, "PIIX4_PM"),
+                (16, "cirrus-vga"),
+                (24, "e1000")
+            ]
+        );
+    }
+
+    #[test]
+    fn nodefaults_drops_vga_and_nic() {
+        let d = Devices::new(&MachineConfig {
+            nodefaults: true,
+            ..Default::default()
+        });
+        assert_eq!(slots(&d).len(), 4);
+    }
+
+    #[test]
+    fn usb_adds_uhci_at_1_2() {
+        let d = Devices::new(&MachineConfig {
+            usb: true,
+            ..Default::default()
+        });
+        assert!(slots(&d).contains(&(10, "piix3-usb-uhci")));
+    }
+
+    #[test]
+    fn balloon_virtio_goes_after_default_nic() {
+        let mut b = OptionList::default();
+        b.push("type", "virtio");
+        let d = Devices::new(&MachineConfig {
+            balloon: Some(b),
+            ..Default::default()
+        });
+        assert!(slots(&d).contains(&(32, "virtio-balloon-pci")));
+    }
+
+    #[test]
+    fn default_drives_are_attached_except_sd() {
+        let d = Devices::new(&MachineConfig::default());
+        let attached: Vec<bool> = d
+            .block
+            .drives
+            .iter()
+            .map(|d| d.attached.is_some())
+            .collect();
+        assert_eq!(attached, [true, true, false]);
+    }
+
+    #[test]
+    fn default_nic_is_e1000_on_vlan0_after_user() {
+        let d = Devices::new(&MachineConfig::default());
+        let names: Vec<&str> = d.net.clients.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["user.0", "e1000.0"]);
+    }
+
+    fn encode(d: &Devices) -> Vec<u8> {
+        bincode::serde::encode_to_vec(d, bincode::config::standard()).unwrap()
+    }
+
+    #[test]
+    fn roundtrip_save_restore_save_is_equal() {
+        let d = Devices::new(&MachineConfig::default());
+        let bytes = encode(&d);
+        let (back, _): (Devices, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(encode(&back), bytes);
+    }
+
+    #[test]
+    fn roundtrip_mutation_changes_encoding() {
+        let d = Devices::new(&MachineConfig::default());
+        let mut m = d.clone();
+        m.run_firmware();
+        assert_ne!(encode(&m), encode(&d));
+    }
+
+    #[test]
+    fn reset_unprograms_pci() {
+        let mut d = Devices::new(&MachineConfig::default());
+        d.run_firmware();
+        d.reset();
+        assert!(d
+            .qdev
+            .devices
+            .iter()
+            .filter_map(|x| x.pci.as_ref())
+            .all(|f| !f.programmed()));
+    }
+}

@@ -1,0 +1,565 @@
+//! Network clients (0.14 `VLANClientState`s): the user/tap/socket backends, the
+//! NICs, their VLANs and netdev peering, and the operations behind netdev_add,
+//! netdev_del and set_link.
+//!
+//! Clients are one `Vec` in creation order; VLAN numbers a `Vec` in creation
+//! order, so "walk every VLAN, then the clients not on a VLAN" is 0.14's search
+//! order. No sockets are opened: a backend "opens" when its options are valid.
+
+use serde::{Deserialize, Serialize};
+
+use crate::machine::config::{MachineConfig, OptionList};
+use crate::wire::{ErrorClass, QmpError};
+
+use super::cfmt;
+
+/// Most network clients at once (backends and NICs).
+pub const NET_CLIENTS_MAX: usize = 256;
+
+/// The first NIC MAC address of 0.14 (`52:54:00:12:34:56`); later ones add 1.
+pub const MAC_BASE: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+
+/// One net client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetClient {
+    /// Name (`MODEL.N`, a netdev id or a NIC's qdev id).
+    pub name: String,
+    /// Model (`user`, `tap`, `socket`, or the NIC driver name).
+    pub model: String,
+    /// The VLAN it is on, if any.
+    pub vlan: Option<u32>,
+    /// A NIC (guest side) rather than a backend.
+    pub nic: bool,
+    /// `link_down`.
+    pub link_down: bool,
+    /// Peer client name (non-VLAN clients).
+    pub peer: Option<String>,
+    /// `info_str` as `info network` shows it.
+    pub info: String,
+    /// The qdev device of a NIC, by uid.
+    pub device: Option<u64>,
+}
+
+/// Network state.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Net {
+    /// Clients in creation order.
+    pub clients: Vec<NetClient>,
+    /// VLAN ids in creation order.
+    pub vlans: Vec<u32>,
+    /// Ids of the `netdev` option groups (for DuplicateId).
+    pub netdev_ids: Vec<String>,
+    /// `-net nic` entries waiting for the machine to create their cards.
+    pub pending_nics: Vec<OptionList>,
+    /// Next default MAC suffix of `qemu_macaddr_default_if_unset`.
+    pub mac_default_index: u8,
+    /// `host:port` of listening socket backends.
+    pub listening: Vec<String>,
+}
+
+/// Options a netdev type accepts, with their QemuOpts type.
+fn netdev_desc(ty: &str) -> Option<&'static [(&'static str, OptType)]> {
+    use OptType::{Bool, Number, Size, Str};
+    const COMMON: [(&str, OptType); 3] = [("type", Str), ("vlan", Number), ("name", Str)];
+    const USER: &[(&str, OptType)] = &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        ("hostname", Str),
+        ("restrict", Str),
+        ("ip", Str),
+        ("net", Str),
+        ("host", Str),
+        ("tftp", Str),
+        ("bootfile", Str),
+        ("dhcpstart", Str),
+        ("dns", Str),
+        ("smb", Str),
+        ("smbserver", Str),
+        ("hostfwd", Str),
+        ("guestfwd", Str),
+    ];
+    const TAP: &[(&str, OptType)] = &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        ("ifname", Str),
+        ("fd", Str),
+        ("script", Str),
+        ("downscript", Str),
+        ("sndbuf", Size),
+        ("vnet_hdr", Bool),
+        ("vhost", Bool),
+        ("vhostfd", Str),
+    ];
+    const SOCKET: &[(&str, OptType)] = &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        ("fd", Str),
+        ("listen", Str),
+        ("connect", Str),
+        ("mcast", Str),
+        ("localaddr", Str),
+    ];
+    match ty {
+        "user" => Some(USER),
+        "tap" => Some(TAP),
+        "socket" => Some(SOCKET),
+        _ => None,
+    }
+}
+
+/// QemuOpts value types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OptType {
+    Str,
+    Bool,
+    Number,
+    Size,
+}
+
+/// `qemu_opts_validate` + `qemu_opt_parse` over options in their set order.
+fn validate(opts: &[(String, String)], desc: &[(&str, OptType)]) -> Result<(), QmpError> {
+    for (name, value) in opts {
+        let Some((_, ty)) = desc.iter().find(|(n, _)| n == name) else {
+            return Err(QmpError::with1(ErrorClass::InvalidParameter, name));
+        };
+        let bad =
+            |expected: &str| QmpError::with2(ErrorClass::InvalidParameterValue, name, expected);
+        match ty {
+            OptType::Str => {}
+            OptType::Bool if value != "on" && value != "off" => return Err(bad("'on' or 'off'")),
+            OptType::Bool => {}
+            OptType::Number => {
+                let digits_end = cfmt::strtoul_prefix(value, 0).map_or(0, |(_, n)| n);
+                if digits_end != value.len() {
+                    return Err(bad("a number"));
+                }
+            }
+            OptType::Size => {
+                let n = cfmt::strtod_prefix_len(value);
+                if !matches!(
+                    value.as_bytes().get(n),
+                    None | Some(b'T' | b'G' | b'M' | b'K' | b'k' | b'b')
+                ) {
+                    return Err(bad("a size"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn get<'a>(opts: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    opts.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `parse_host_port`: `HOST:PORT` with an empty, numeric or `localhost` host.
+fn host_port_ok(s: &str) -> bool {
+    let Some((host, port)) = s.split_once(':') else {
+        return false;
+    };
+    let host_ok = host.is_empty()
+        || host == "localhost"
+        || host.split('.').count() == 4 && host.split('.').all(|p| p.parse::<u8>().is_ok());
+    host_ok && cfmt::strtoul_prefix(port, 0).is_some()
+}
+
+impl Net {
+    /// Clients a configuration creates: `-netdev` backends, then `-net` backends
+    /// (the default `-net nic -net user` unless any -net/-netdev or -nodefaults).
+    /// NICs of `-net nic` are created later, with the machine's PCI devices.
+    pub fn from_config(config: &MachineConfig) -> Net {
+        let mut net = Net::default();
+        for nd in &config.netdevs {
+            let opts: Vec<(String, String)> = nd
+                .items
+                .iter()
+                .filter(|(k, _)| k != "id")
+                .cloned()
+                .collect();
+            let _ = net.netdev_add(nd.get("id"), &opts);
+        }
+        let mut nets = config.nets.clone();
+        if nets.is_empty() && config.netdevs.is_empty() && !config.nodefaults {
+            let mut nic = OptionList::default();
+            nic.push("type", "nic");
+            let mut user = OptionList::default();
+            user.push("type", "user");
+            nets = vec![nic, user];
+        }
+        for n in &nets {
+            let vlan = n
+                .get("vlan")
+                .and_then(cfmt::scan_int)
+                .map_or(0, i32::unsigned_abs);
+            match n.get("type") {
+                Some("nic") => net.pending_nics.push(n.clone()),
+                Some(ty @ ("user" | "tap" | "socket")) => {
+                    let name = n.get("name").map(str::to_owned);
+                    net.add_backend(ty, name, Some(vlan), backend_info(ty));
+                }
+                _ => {}
+            }
+        }
+        net
+    }
+
+    fn add_vlan(&mut self, id: u32) {
+        if !self.vlans.contains(&id) {
+            self.vlans.push(id);
+        }
+    }
+
+    /// `assign_name`: `MODEL.N`, N counting VLAN clients of the same model.
+    fn assign_name(&self, model: &str) -> String {
+        let n = self
+            .clients
+            .iter()
+            .filter(|c| c.vlan.is_some() && c.model == model)
+            .count();
+        format!("{model}.{n}")
+    }
+
+    fn add_backend(&mut self, model: &str, name: Option<String>, vlan: Option<u32>, info: String) {
+        if let Some(v) = vlan {
+            self.add_vlan(v);
+        }
+        let name = name.unwrap_or_else(|| self.assign_name(model));
+        self.clients.push(NetClient {
+            name,
+            model: model.to_owned(),
+            vlan,
+            nic: false,
+            link_down: false,
+            peer: None,
+            info,
+            device: None,
+        });
+    }
+
+    /// `qemu_find_netdev`: a client not on any VLAN, by name.
+    pub fn find_netdev(&self, name: &str) -> Option<&NetClient> {
+        self.clients
+            .iter()
+            .find(|c| c.vlan.is_none() && c.name == name)
+    }
+
+    /// netdev_add after the QemuOpts id checks: `opts` are the options other than
+    /// `id`, in the order they were set.
+    pub fn netdev_add(
+        &mut self,
+        id: Option<&str>,
+        opts: &[(String, String)],
+    ) -> Result<(), QmpError> {
+        let Some(ty) = get(opts, "type") else {
+            return Err(QmpError::with1(ErrorClass::MissingParameter, "type"));
+        };
+        let Some(desc) = netdev_desc(ty) else {
+            return Err(QmpError::with2(
+                ErrorClass::InvalidParameterValue,
+                "type",
+                "a netdev backend type",
+            ));
+        };
+        for key in ["vlan", "name"] {
+            if get(opts, key).is_some() {
+                return Err(QmpError::with1(ErrorClass::InvalidParameter, key));
+            }
+        }
+        let Some(id) = id else {
+            return Err(QmpError::with1(ErrorClass::MissingParameter, "id"));
+        };
+        validate(opts, desc)?;
+        let init_failed = || QmpError::with1(ErrorClass::DeviceInitFailed, ty);
+        if self.clients.len() >= NET_CLIENTS_MAX {
+            return Err(init_failed());
+        }
+        let ty = ty.to_owned();
+        let info = match ty.as_str() {
+            "socket" => self.socket_init(opts).ok_or_else(init_failed)?,
+            "tap"
+                if get(opts, "fd")
+                    .is_some_and(|fd| !fd.starts_with(|c: char| c.is_ascii_digit())) =>
+            {
+                // A named fd must come from getfd; this model resolves none.
+                return Err(init_failed());
+            }
+            other => backend_info(other),
+        };
+        self.add_backend(&ty, Some(id.to_owned()), None, info);
+        self.netdev_ids.push(id.to_owned());
+        Ok(())
+    }
+
+    /// `net_init_socket`: exactly one of fd/listen/connect/mcast, well formed.
+    /// Returns the client's info string.
+    fn socket_init(&mut self, opts: &[(String, String)]) -> Option<String> {
+        let given: Vec<&str> = ["fd", "listen", "connect", "mcast"]
+            .into_iter()
+            .filter(|k| get(opts, k).is_some())
+            .collect();
+        let key = match given.as_slice() {
+            [key] => *key,
+            _ => return None,
+        };
+        let value = get(opts, key)?;
+        let ok = match key {
+            "fd" => value.starts_with(|c: char| c.is_ascii_digit()),
+            "listen" => host_port_ok(value) && !self.listening.iter().any(|l| l == value),
+            _ => host_port_ok(value),
+        };
+        if !ok {
+            return None;
+        }
+        if key == "listen" {
+            self.listening.push(value.to_owned());
+        }
+        Some(format!("socket: {key}={value}"))
+    }
+
+    /// netdev_del: a backend not on a VLAN; NICs cannot be removed this way.
+    pub fn netdev_del(&mut self, id: &str) -> Result<(), QmpError> {
+        let pos = self
+            .clients
+            .iter()
+            .position(|c| c.vlan.is_none() && c.name == id && !c.nic)
+            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotFound, id))?;
+        let client = self.clients.remove(pos);
+        if let Some(peer) = client.peer {
+            if let Some(nic) = self.clients.iter_mut().find(|c| c.name == peer) {
+                // The NIC stays, with its link down and no peer to talk to.
+                nic.link_down = true;
+                nic.peer = None;
+            }
+        }
+        if let Some(port) = client
+            .info
+            .strip_prefix("socket: listen=")
+            .map(str::to_owned)
+        {
+            self.listening.retain(|l| *l != port);
+        }
+        self.netdev_ids.retain(|n| n != id);
+        Ok(())
+    }
+
+    /// set_link: VLAN clients by name first, then clients off any VLAN.
+    pub fn set_link(&mut self, name: &str, up: bool) -> Result<(), QmpError> {
+        let vlans = self.vlans.clone();
+        let pos = vlans
+            .iter()
+            .find_map(|v| {
+                self.clients
+                    .iter()
+                    .position(|c| c.vlan == Some(*v) && c.name == name)
+            })
+            .or_else(|| {
+                self.clients
+                    .iter()
+                    .position(|c| c.vlan.is_none() && c.name == name)
+            })
+            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotFound, name))?;
+        self.clients[pos].link_down = !up;
+        Ok(())
+    }
+
+    /// `qemu_new_nic` for a card: joins a VLAN or peers with a netdev.
+    pub fn add_nic(&mut self, nic: NicSpec<'_>) {
+        let mac = nic.mac.unwrap_or_else(|| {
+            let mut m = MAC_BASE;
+            m[5] = m[5].wrapping_add(self.mac_default_index);
+            self.mac_default_index = self.mac_default_index.wrapping_add(1);
+            m
+        });
+        let info = format!(
+            "model={},macaddr={}",
+            nic.model,
+            mac.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        );
+        if let Some(v) = nic.vlan {
+            self.add_vlan(v);
+        }
+        let name = match nic.id {
+            Some(id) => id.to_owned(),
+            None => self.assign_name(nic.model),
+        };
+        let vlan = if nic.netdev.is_some() { None } else { nic.vlan };
+        if let Some(peer) = nic.netdev.and_then(|p| {
+            self.clients
+                .iter_mut()
+                .find(|c| c.vlan.is_none() && c.name == p)
+        }) {
+            peer.peer = Some(name.clone());
+        }
+        self.clients.push(NetClient {
+            name,
+            model: nic.model.to_owned(),
+            vlan,
+            nic: true,
+            link_down: false,
+            peer: nic.netdev.map(str::to_owned),
+            info,
+            device: Some(nic.device),
+        });
+    }
+
+    /// A NIC's device went away: its client goes, its netdev is free again.
+    pub fn remove_nic(&mut self, device: u64) {
+        let Some(pos) = self.clients.iter().position(|c| c.device == Some(device)) else {
+            return;
+        };
+        let nic = self.clients.remove(pos);
+        if let Some(peer) = nic.peer {
+            if let Some(backend) = self.clients.iter_mut().find(|c| c.name == peer && !c.nic) {
+                backend.peer = None;
+            }
+        }
+    }
+}
+
+/// What a new NIC needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NicSpec<'a> {
+    /// Driver name (the client model).
+    pub model: &'a str,
+    /// qdev id (the client name).
+    pub id: Option<&'a str>,
+    /// `vlan=`.
+    pub vlan: Option<u32>,
+    /// `netdev=`.
+    pub netdev: Option<&'a str>,
+    /// `mac=`.
+    pub mac: Option<[u8; 6]>,
+    /// The device's uid.
+    pub device: u64,
+}
+
+/// The `info_str` of a backend created from options without an address.
+fn backend_info(ty: &str) -> String {
+    match ty {
+        "user" => "net=10.0.2.0, restricted=n".to_owned(),
+        "tap" => "ifname=tap0,script=/etc/qemu-ifup,downscript=/etc/qemu-ifdown".to_owned(),
+        other => format!("{other}: "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn default_config_has_user_backend_on_vlan0() {
+        let n = Net::from_config(&MachineConfig::default());
+        assert_eq!(n.clients[0].name, "user.0");
+        assert_eq!(n.pending_nics.len(), 1);
+    }
+
+    #[test]
+    fn netdev_add_without_type_is_missing_type() {
+        let mut n = Net::default();
+        assert_eq!(
+            n.netdev_add(Some("n1"), &[]),
+            Err(QmpError::with1(ErrorClass::MissingParameter, "type"))
+        );
+    }
+
+    #[test]
+    fn netdev_add_bad_type_is_invalid_value() {
+        let mut n = Net::default();
+        let e = n
+            .netdev_add(Some("n1"), &opts(&[("type", "nic")]))
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::InvalidParameterValue);
+    }
+
+    #[test]
+    fn netdev_add_without_id_is_missing_id() {
+        let mut n = Net::default();
+        assert_eq!(
+            n.netdev_add(None, &opts(&[("type", "user")])),
+            Err(QmpError::with1(ErrorClass::MissingParameter, "id"))
+        );
+    }
+
+    #[test]
+    fn netdev_add_unknown_option_is_invalid_parameter() {
+        let mut n = Net::default();
+        assert_eq!(
+            n.netdev_add(Some("n1"), &opts(&[("type", "user"), ("bogus", "1")])),
+            Err(QmpError::with1(ErrorClass::InvalidParameter, "bogus"))
+        );
+    }
+
+    #[test]
+    fn socket_without_address_fails_init() {
+        let mut n = Net::default();
+        assert_eq!(
+            n.netdev_add(Some("s"), &opts(&[("type", "socket")])),
+            Err(QmpError::with1(ErrorClass::DeviceInitFailed, "socket"))
+        );
+    }
+
+    #[test]
+    fn net_clients_at_limit_then_past_it() {
+        let mut n = Net::default();
+        for i in 0..NET_CLIENTS_MAX {
+            n.netdev_add(Some(&format!("n{i}")), &opts(&[("type", "user")]))
+                .unwrap();
+        }
+        assert_eq!(
+            n.netdev_add(Some("last"), &opts(&[("type", "user")])),
+            Err(QmpError::with1(ErrorClass::DeviceInitFailed, "user"))
+        );
+    }
+
+    #[test]
+    fn netdev_del_removes_and_frees_id() {
+        let mut n = Net::default();
+        n.netdev_add(Some("n1"), &opts(&[("type", "user")]))
+            .unwrap();
+        n.netdev_del("n1").unwrap();
+        assert!(n.find_netdev("n1").is_none());
+        assert!(n.netdev_ids.is_empty());
+    }
+
+    #[test]
+    fn set_link_unknown_is_device_not_found() {
+        let mut n = Net::default();
+        assert_eq!(
+            n.set_link("e1000.0", false),
+            Err(QmpError::with1(ErrorClass::DeviceNotFound, "e1000.0"))
+        );
+    }
+
+    #[test]
+    fn nics_get_model_dot_n_names_and_macs() {
+        let mut n = Net::default();
+        let spec = NicSpec {
+            model: "e1000",
+            id: None,
+            vlan: Some(0),
+            netdev: None,
+            mac: None,
+            device: 1,
+        };
+        n.add_nic(spec);
+        n.add_nic(NicSpec { device: 2, ..spec });
+        assert_eq!(n.clients[1].name, "e1000.1");
+        assert_eq!(n.clients[1].info, "model=e1000,macaddr=52:54:00:12:34:57");
+    }
+}

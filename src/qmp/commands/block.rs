@@ -1,0 +1,227 @@
+//! Block commands: eject, change, block_resize, block_passwd, query-block,
+//! query-blockstats (qmp-commands.hx sections 2 and 3).
+//!
+//! Handlers call the block model and build replies with keys inserted in 0.14's
+//! order (`bdrv_info`, `bdrv_info_stats_bs`); the wire layer applies the hash
+//! order. `change` on device `vnc` goes to the display handlers.
+
+use super::{empty, Ctx, HandlerResult};
+use crate::machine::devices::block::{BlockStats, Drive};
+use crate::wire::{QDict, QObject};
+
+/// A counter as the QInt 0.14 prints with `PRId64`.
+fn int(v: u64) -> QObject {
+    QObject::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn arg<'a>(args: &'a QDict, name: &str) -> &'a str {
+    args.get_str(name).unwrap_or_default()
+}
+
+/// `eject`: DeviceNotFound, then (without force) DeviceNotRemovable, DeviceLocked.
+pub fn eject(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let force = args.get_bool("force").unwrap_or(false);
+    ctx.machine
+        .devices
+        .block
+        .eject(arg(args, "device"), force)?;
+    empty()
+}
+
+/// `change`: VNC settings for device `vnc`, else a new medium from the probe
+/// the edge recorded for `target` (none: OpenFileFailed).
+pub fn change(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let device = arg(args, "device");
+    let target = arg(args, "target");
+    let format = args.get_str("arg");
+    if device == "vnc" {
+        return super::display::change_vnc(ctx, target, format);
+    }
+    let probe = ctx.machine.image_probes.get(target).cloned();
+    ctx.machine
+        .devices
+        .block
+        .change(device, target, format, probe.as_ref())?;
+    empty()
+}
+
+/// `block_resize`.
+pub fn block_resize(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let size = args.get_int("size").unwrap_or_default();
+    ctx.machine
+        .devices
+        .block
+        .resize(arg(args, "device"), size)?;
+    empty()
+}
+
+/// `block_passwd`.
+pub fn block_passwd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    ctx.machine
+        .devices
+        .block
+        .set_key(arg(args, "device"), arg(args, "password"))?;
+    empty()
+}
+
+/// One `query-block` entry.
+pub fn block_info(d: &Drive) -> QDict {
+    let mut entry = QDict::new();
+    entry.put("device", d.name.as_str());
+    entry.put("type", d.kind.name());
+    entry.put("removable", d.removable);
+    entry.put("locked", d.locked);
+    if let Some(m) = &d.medium {
+        let mut inserted = QDict::new();
+        inserted.put("file", m.file.as_str());
+        inserted.put("ro", d.read_only);
+        inserted.put("drv", m.format.as_str());
+        inserted.put("encrypted", m.encrypted);
+        if let Some(b) = &m.backing_file {
+            inserted.put("backing_file", b.as_str());
+        }
+        entry.put("inserted", inserted);
+    }
+    entry
+}
+
+/// `query-block`: every drive in creation order.
+pub fn query_block(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    let list = ctx
+        .machine
+        .devices
+        .block
+        .drives
+        .iter()
+        .map(|d| QObject::Dict(block_info(d)))
+        .collect();
+    Ok(QObject::List(list))
+}
+
+fn stats_dict(s: &BlockStats) -> QDict {
+    let mut stats = QDict::new();
+    stats.put("rd_bytes", int(s.rd_bytes));
+    stats.put("wr_bytes", int(s.wr_bytes));
+    stats.put("rd_operations", int(s.rd_operations));
+    stats.put("wr_operations", int(s.wr_operations));
+    stats.put("wr_highest_offset", int(s.wr_highest_offset));
+    let mut outer = QDict::new();
+    outer.put("stats", stats);
+    outer
+}
+
+/// One `query-blockstats` entry: the format layer, and the protocol layer
+/// under it as `parent`.
+pub fn blockstats_info(d: &Drive) -> QDict {
+    let mut entry = stats_dict(&d.stats);
+    entry.put("device", d.name.as_str());
+    if let Some(parent) = d.medium.as_ref().and_then(|m| m.parent_stats.as_ref()) {
+        entry.put("parent", stats_dict(parent));
+    }
+    entry
+}
+
+/// `query-blockstats`.
+pub fn query_blockstats(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    let list = ctx
+        .machine
+        .devices
+        .block
+        .drives
+        .iter()
+        .map(|d| QObject::Dict(blockstats_info(d)))
+        .collect();
+    Ok(QObject::List(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
+    use crate::machine::Machine;
+    use crate::qdict;
+    use crate::qmp::session::{ClientId, Session};
+    use crate::wire::{ErrorClass, QmpError};
+
+    fn run(m: &mut Machine, h: super::super::Handler, args: &QDict) -> HandlerResult {
+        let mut s = Session::new(0);
+        let mut ctx = Ctx {
+            machine: m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
+        h(&mut ctx, args)
+    }
+
+    fn with_hda(format: &str) -> Machine {
+        let mut d = DriveConfig::default();
+        d.opts.push("file", "disks/test.img");
+        d.opts.push("index", "0");
+        d.opts.push("media", "disk");
+        d.probe = Some(ImageProbe::Found(ImageInfo {
+            format: format.into(),
+            size_bytes: 1 << 30,
+            backing_file: None,
+            encrypted: false,
+        }));
+        Machine::new(MachineConfig {
+            drives: vec![d],
+            start_paused: true,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn query_block_matches_seed_example() {
+        let mut m = with_hda("qcow2");
+        let r = run(&mut m, query_block, &QDict::new()).unwrap();
+        assert_eq!(
+            r.to_json(),
+            r#"[{"device": "ide0-hd0", "locked": false, "removable": false, "inserted": {"ro": false, "drv": "qcow2", "encrypted": false, "file": "disks/test.img"}, "type": "hd"}, {"device": "ide1-cd0", "locked": false, "removable": true, "type": "cdrom"}, {"device": "floppy0", "locked": false, "removable": true, "type": "floppy"}, {"device": "sd0", "locked": false, "removable": true, "type": "floppy"}]"#
+        );
+    }
+
+    #[test]
+    fn query_blockstats_has_parent_only_for_open_image() {
+        let mut m = with_hda("raw");
+        let r = run(&mut m, query_blockstats, &QDict::new()).unwrap();
+        let json = r.to_json();
+        assert!(json.starts_with(r#"[{"device": "ide0-hd0", "parent": {"stats": {"wr_highest_offset": 0, "wr_bytes": 0, "wr_operations": 0, "rd_bytes": 0, "rd_operations": 0}}, "stats": "#), "{json}");
+        assert!(
+            json.contains(r#"{"device": "ide1-cd0", "stats": {"wr_highest_offset": 0"#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn change_uses_recorded_probe() {
+        let mut m = with_hda("raw");
+        m.image_probes.insert(
+            "cd.iso".into(),
+            ImageProbe::Found(ImageInfo {
+                format: "raw".into(),
+                size_bytes: 1 << 20,
+                backing_file: None,
+                encrypted: false,
+            }),
+        );
+        let r = run(
+            &mut m,
+            change,
+            &qdict! {"device" => "ide1-cd0", "target" => "cd.iso"},
+        );
+        assert!(r.is_ok());
+        assert!(m.devices.block.find("ide1-cd0").unwrap().medium.is_some());
+    }
+
+    #[test]
+    fn eject_unknown_device_is_not_found() {
+        let mut m = with_hda("raw");
+        let r = run(&mut m, eject, &qdict! {"device" => "nosuch"});
+        assert_eq!(
+            r,
+            Err(QmpError::with1(ErrorClass::DeviceNotFound, "nosuch"))
+        );
+    }
+}

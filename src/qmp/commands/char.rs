@@ -1,0 +1,47 @@
+//! query-chardev (qmp-commands.hx section 3): every character device, label and
+//! filename, in creation order.
+
+use super::{Ctx, HandlerResult};
+use crate::wire::{QDict, QObject};
+
+/// `query-chardev`.
+pub fn query_chardev(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    let list = ctx
+        .machine
+        .devices
+        .chardevs
+        .list
+        .iter()
+        .map(|c| {
+            let mut d = QDict::new();
+            d.put("label", c.label.as_str());
+            d.put("filename", c.filename.as_str());
+            QObject::Dict(d)
+        })
+        .collect();
+    Ok(QObject::List(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::machine::Machine;
+    use crate::qmp::session::{ClientId, Session};
+
+    #[test]
+    fn default_lists_serial_then_parallel() {
+        let mut m = Machine::new(MachineConfig::default());
+        let mut s = Session::new(0);
+        let mut ctx = Ctx {
+            machine: &mut m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
+        assert_eq!(
+            query_chardev(&mut ctx, &QDict::new()).unwrap().to_json(),
+            r#"[{"filename": "vc", "label": "serial0"}, {"filename": "vc", "label": "parallel0"}]"#
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! CPU commands: cpu and query-cpus (qmp-commands.hx sections 2 and 3).
+//!
+//! The selected CPU is per monitor connection (`Session::cpu_index`), as 0.14's
+//! `mon->mon_cpu`. query-cpus inserts `CPU`, `current`, `halted`, then `pc`.
+
+use super::{empty, Ctx, HandlerResult};
+use crate::wire::{ErrorClass, QDict, QObject, QmpError};
+
+/// `cpu`: 0.14 stores the index in an `int`, so it is truncated to 32 bits.
+pub fn cpu(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let raw = args.get_int("index").unwrap_or_default();
+    let low = u32::try_from(raw & 0xFFFF_FFFF).expect("masked to 32 bits");
+    let index = i32::from_ne_bytes(low.to_ne_bytes());
+    if !ctx.machine.devices.cpus.exists(i64::from(index)) {
+        return Err(QmpError::with2(
+            ErrorClass::InvalidParameterValue,
+            "index",
+            "a CPU number",
+        ));
+    }
+    ctx.session.cpu_index = index.unsigned_abs();
+    empty()
+}
+
+/// `query-cpus`.
+pub fn query_cpus(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    let current = ctx.session.cpu_index;
+    let list = ctx
+        .machine
+        .devices
+        .cpus
+        .cpus
+        .iter()
+        .map(|c| {
+            let mut d = QDict::new();
+            d.put("CPU", c.index);
+            d.put("current", c.index == current);
+            d.put("halted", c.halted);
+            d.put("pc", QObject::Int(c.pc as i64));
+            QObject::Dict(d)
+        })
+        .collect();
+    Ok(QObject::List(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::machine::Machine;
+    use crate::qdict;
+    use crate::qmp::session::{ClientId, Session};
+
+    fn run(smp: u32, h: super::super::Handler, args: &QDict) -> (Session, HandlerResult) {
+        let mut m = Machine::new(MachineConfig {
+            smp,
+            start_paused: true,
+            ..Default::default()
+        });
+        let mut s = Session::new(0);
+        let r = {
+            let mut ctx = Ctx {
+                machine: &mut m,
+                session: &mut s,
+                client: ClientId(0),
+                followups: vec![],
+            };
+            h(&mut ctx, args)
+        };
+        (s, r)
+    }
+
+    #[test]
+    fn query_cpus_at_reset_matches_facts() {
+        let (_, r) = run(1, query_cpus, &QDict::new());
+        assert_eq!(
+            r.unwrap().to_json(),
+            r#"[{"current": true, "CPU": 0, "pc": 4294967280, "halted": false}]"#
+        );
+    }
+
+    #[test]
+    fn cpu_selects_existing_cpu() {
+        let (s, r) = run(2, cpu, &qdict! {"index" => 1_i64});
+        assert!(r.is_ok());
+        assert_eq!(s.cpu_index, 1);
+    }
+
+    #[test]
+    fn cpu_out_of_range_is_invalid_value() {
+        let (_, r) = run(1, cpu, &qdict! {"index" => 1_i64});
+        assert_eq!(
+            r,
+            Err(QmpError::with2(
+                ErrorClass::InvalidParameterValue,
+                "index",
+                "a CPU number"
+            ))
+        );
+    }
+
+    #[test]
+    fn cpu_index_truncates_to_int() {
+        let (s, r) = run(1, cpu, &qdict! {"index" => 4_294_967_296_i64});
+        assert!(r.is_ok());
+        assert_eq!(s.cpu_index, 0);
+    }
+}
