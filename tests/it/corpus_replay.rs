@@ -307,6 +307,25 @@ fn corpus_scenario_without_pending_deadline_records_no_advance() {
     );
 }
 
+#[test]
+fn corpus_scenario_with_pending_deadline_ends_with_an_advance() {
+    let scenario = Scenario {
+        name: "powerdown",
+        config: MachineConfig::default,
+        args: &[],
+        lines: &[
+            r#"{"execute":"qmp_capabilities"}"#,
+            r#"{"execute":"system_powerdown"}"#,
+        ],
+        idle_advances: 1,
+    };
+    let inputs = scenario_inputs(&scenario);
+    assert!(
+        inputs.len() == 4 && matches!(inputs.last(), Some(Input::AdvanceTo { .. })),
+        "{inputs:?}"
+    );
+}
+
 /// Rewrites `traces/` from the scripts. Ignored: run it on purpose.
 #[test]
 #[ignore = "rewrites the committed corpus"]

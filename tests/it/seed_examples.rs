@@ -12,7 +12,8 @@
 //! `[ ... more channels follow ... ]`.
 //!
 //! How a response is compared depends on how the document's example was made
-//! (see `/work/shared/reference/qmp-0.14-facts.md` §0):
+//! (the project's QMP 0.14 facts reference, §0, names the machine-generated
+//! ones: query-block, query-blockstats, query-pci):
 //! - [`Compare::Exact`]: the example is what 0.14 prints. The document's text,
 //!   re-spaced to 0.14's single-line format (`": "` after keys, `", "` between
 //!   members), must equal the bytes we send. This checks key order too.
@@ -389,6 +390,16 @@ enum Step {
     IdleUntil(&'static str),
     /// The edge reports that the last migration's channel broke.
     MigrationBroken,
+    /// The edge probed an unencrypted image file without a backing file that the
+    /// next request names (as it does for `change`).
+    Probed {
+        /// The file name as the client gives it.
+        path: &'static str,
+        /// Its format.
+        format: &'static str,
+        /// Its virtual size.
+        size_bytes: u64,
+    },
 }
 
 /// One row of the table.
@@ -496,6 +507,17 @@ impl Runner {
                 Step::MigrationBroken => {
                     let id = self.migration_id.ok_or("setup: no migration was started")?;
                     self.step(Input::MigrationFailed { id });
+                }
+                Step::Probed {
+                    path,
+                    format,
+                    size_bytes,
+                } => {
+                    let probe = image(format, size_bytes, false).expect("image gives a probe");
+                    self.step(Input::ImageProbed {
+                        path: path.to_owned(),
+                        probe,
+                    });
                 }
             }
         }
@@ -612,6 +634,8 @@ fn hda(file: &str, probe: Option<ImageProbe>) -> DriveConfig {
 }
 
 const GIB_BYTES: u64 = 1 << 30;
+/// Size of the Fedora 12 x86_64 DVD image `change` loads (3.4 GiB).
+const DVD_BYTES: u64 = 3_625_017_344;
 
 /// The default `pc` machine.
 fn pc() -> MachineConfig {
@@ -770,12 +794,18 @@ macro_rules! seed_examples {
 }
 
 use Compare::{Exact, OrderedShape, Pruned, SameValue, SameValueWithout, Shape, ShapeEmptying};
-use Step::{Fd, IdleUntil, Line, MigrationBroken};
+use Step::{Fd, IdleUntil, Line, MigrationBroken, Probed};
 
 seed_examples! {
     quit_example_matches_doc: "quit" #0, pc, negotiate true, [], Exact, "";
     eject_example_matches_doc: "eject" #0, pc, negotiate true, [], Exact, "";
-    change_block_example_matches_doc: "change" #0, pc, negotiate true, [], Exact, "";
+    change_block_example_matches_doc: "change" #0, pc, negotiate true,
+        [Probed {
+            path: "/srv/images/Fedora-12-x86_64-DVD.iso",
+            format: "raw",
+            size_bytes: DVD_BYTES,
+        }],
+        Exact, "";
     change_vnc_password_example_matches_doc: "change" #1, vnc_password, negotiate true, [],
         Exact, "";
     screendump_example_matches_doc: "screendump" #0, pc, negotiate true, [], Exact, "";
@@ -832,7 +862,7 @@ seed_examples! {
     query_blockstats_example_matches_doc: "query-blockstats" #0, qcow2_hda, negotiate true,
         [], OrderedShape, "machine-generated, but the counters are a real guest's I/O";
     query_cpus_example_matches_doc: "query-cpus" #0, smp2, negotiate true, [], Shape,
-        "hand-ordered; pc values and halted states are a running guest's";
+        "hand-ordered; the pc values are a running guest's program counters";
     query_pci_example_matches_doc: "query-pci" #0, balloon, negotiate true, [],
         Pruned { lists: &["devices"], ordered: true },
         "shortened: PIIX4 ACPI (1.3) and the e1000 (3.0) are left out";
@@ -840,7 +870,7 @@ seed_examples! {
     query_status_example_matches_doc: "query-status" #0, pc, negotiate true, [], SameValue,
         "hand-ordered: running before singlestep";
     query_mice_example_matches_doc: "query-mice" #0, serial_mouse, negotiate true, [], Shape,
-        "hand-ordered, and its PS/2 mouse claims absolute:true, which PS/2 never is";
+        "hand-ordered, older flags: 0.14 makes the first handler (msmouse) current, PS/2 relative";
     query_vnc_example_matches_doc: "query-vnc" #0, vnc_password, negotiate true, [],
         ShapeEmptying(&["clients"]),
         "hand-ordered; ports chosen by a real host; qmpsim has no VNC clients (docs/compat.md)";
