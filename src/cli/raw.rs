@@ -16,6 +16,7 @@
 use crate::machine::config::{
     ChardevBackend, ChardevConfig, MonitorConfig, MonitorMode, OptionList, SMP_CPUS_MAX,
 };
+use crate::machine::devices::block::BlockErrorAction;
 
 /// Most `-serial` ports (0.14's `MAX_SERIAL_PORTS`).
 pub const SERIAL_PORTS_MAX: usize = 4;
@@ -179,6 +180,14 @@ pub enum RawError {
     /// `-drive index=x` that is not a number.
     #[error("qemu: invalid index '{0}'")]
     DriveIndex(String),
+    /// `-drive werror=x` or `rerror=x` (`enospc` is a write-only choice).
+    #[error("qemu: '{value}' invalid {direction} error action")]
+    DriveErrorAction {
+        /// The bad value.
+        value: String,
+        /// `read` or `write`.
+        direction: &'static str,
+    },
     /// `-drive x-size=...` that is not a size.
     #[error("qmpsim: -drive {arg}: invalid x-size '{value}'")]
     DriveSize {
@@ -1035,6 +1044,17 @@ fn parse_drive(option: &str, v: &str) -> Result<OptionList, RawError> {
     }
     if let Some(index) = opts.get("index").filter(|i| i.parse::<u32>().is_err()) {
         return Err(RawError::DriveIndex(index.to_owned()));
+    }
+    for (key, is_read, direction) in [("werror", false, "write"), ("rerror", true, "read")] {
+        if let Some(value) = opts
+            .get(key)
+            .filter(|v| BlockErrorAction::parse(v, is_read).is_none())
+        {
+            return Err(RawError::DriveErrorAction {
+                value: value.to_owned(),
+                direction,
+            });
+        }
     }
     if let Some(size) = opts.get("x-size") {
         parse_size_bytes(size).ok_or_else(|| RawError::DriveSize {
@@ -1924,6 +1944,22 @@ mod tests {
         assert_eq!(
             parse_err(&["-watchdog-action", "explode"]),
             "Unknown -watchdog-action parameter"
+        );
+    }
+
+    #[test]
+    fn drive_werror_unknown_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=a,werror=explode"]),
+            "qemu: 'explode' invalid write error action"
+        );
+    }
+
+    #[test]
+    fn drive_rerror_enospc_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=a,rerror=enospc"]),
+            "qemu: 'enospc' invalid read error action"
         );
     }
 

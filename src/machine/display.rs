@@ -7,11 +7,19 @@
 //! address a display string names is computed, never bound, so host name
 //! resolution and x509 file checks are not performed (see `docs/compat.md`).
 //! Plain serde data, no I/O; screen pixels are a pure function of the seed.
+//!
+//! Connected clients ([`VncClient`], [`SpiceChannel`]) come from the simulated
+//! world (the `x-vnc-client` and `x-spice-client` extension commands, see
+//! `machine::inject`); this file keeps them and builds the `server`/`client`
+//! objects their events and `query-vnc`/`query-spice` carry, inserting keys in
+//! 0.14's order (the wire layer applies the hash order). VNC clients are kept
+//! newest first and SPICE channels oldest first, as 0.14's lists are.
 
 use serde::{Deserialize, Serialize};
 
 use super::clock::VirtualTime;
 use super::config::MachineConfig;
+use crate::wire::{QDict, QObject};
 
 /// First VNC port: display `:N` listens on `VNC_PORT_BASE + N`.
 pub const VNC_PORT_BASE: i64 = 5900;
@@ -24,6 +32,17 @@ pub const INET_PORT_BYTES_MAX: usize = 32;
 /// Size of getnameinfo's service buffer (`NI_MAXSERV`): a unix socket path this
 /// long or longer cannot be reported, so 0.14's `query-vnc` returns `{}`.
 pub const NI_MAXSERV_BYTES: usize = 32;
+/// Size of getnameinfo's host buffer (`NI_MAXHOST`): a client host this long or
+/// longer cannot be reported.
+pub const NI_MAXHOST_BYTES: usize = 1025;
+/// Most VNC clients connected at once (0.14 is limited only by open files).
+pub const VNC_CLIENTS_MAX: usize = 64;
+/// Most SPICE channel connections at once (0.14 is limited only by open files).
+pub const SPICE_CHANNELS_MAX: usize = 64;
+/// `SPICE_CHANNEL_MAIN`, the channel type a SPICE session starts with.
+pub const SPICE_CHANNEL_MAIN: u8 = 1;
+/// The family names 0.14's `inet_strfamily` gives.
+pub const ADDRESS_FAMILIES: &[&str] = &["ipv4", "ipv6", "unix", "unknown"];
 /// `time_t` "never" (0.14's `TIME_MAX`).
 pub const TIME_NEVER_S: i64 = i64::MAX;
 /// Text mode screen size (80x25 cells of 9x16 pixels), before the guest runs.
@@ -133,6 +152,66 @@ pub struct VncServer {
     pub password: Option<Vec<u8>>,
     /// Password expiry, `time_t` seconds.
     pub expires_s: i64,
+    /// Connected clients, newest first (0.14 inserts at the head of
+    /// `vd->clients`). Reopening the display keeps them, as in 0.14.
+    pub clients: Vec<VncClient>,
+}
+
+/// A socket address as getnameinfo prints it (numeric host and port).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockAddr {
+    /// Numeric host (`127.0.0.1`, `::1`) or, for unix sockets, `localhost`.
+    pub host: String,
+    /// Port as a decimal string, or a unix socket path.
+    pub service: String,
+    /// `ipv4`, `ipv6`, `unix` or `unknown`.
+    pub family: String,
+}
+
+impl SockAddr {
+    /// 0.14's `put_addr_qdict` / `add_addr_info`: host, port, family, with the
+    /// port under `port_key` (`service` for VNC, `port` for SPICE).
+    pub fn put_into(&self, d: &mut QDict, port_key: &str) {
+        d.put("host", self.host.as_str());
+        d.put(port_key, self.service.as_str());
+        d.put("family", self.family.as_str());
+    }
+
+    /// `HOST:PORT`, how clients are named in errors.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.host, self.service)
+    }
+}
+
+/// One VNC client: its address and what its authentication revealed
+/// (`VncState.info`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VncClient {
+    /// The client's address.
+    pub addr: SockAddr,
+    /// The x509 distinguished name of its certificate (x509 schemes only).
+    pub x509_dname: Option<String>,
+    /// Its SASL user name (SASL schemes only).
+    pub sasl_username: Option<String>,
+}
+
+impl VncClient {
+    /// `client->info` as `vnc_client_cache_addr` builds it (host, service,
+    /// family) plus, once authenticated (`initialized`), what
+    /// `vnc_client_cache_auth` adds.
+    pub fn info(&self, initialized: bool) -> QDict {
+        let mut d = QDict::new();
+        self.addr.put_into(&mut d, "service");
+        if initialized {
+            if let Some(dn) = &self.x509_dname {
+                d.put("x509_dname", dn.as_str());
+            }
+            if let Some(user) = &self.sasl_username {
+                d.put("sasl_username", user.as_str());
+            }
+        }
+        d
+    }
 }
 
 impl VncServer {
@@ -143,7 +222,75 @@ impl VncServer {
             auth: VncAuth::Invalid,
             password: None,
             expires_s: TIME_NEVER_S,
+            clients: Vec::new(),
         }
+    }
+
+    /// The listening address `vnc_server_addr_put` reports; `None` when there
+    /// is none getnameinfo can print (no display, reverse mode, a failed
+    /// open, a unix path of [`NI_MAXSERV_BYTES`] or more).
+    pub fn server_address(&self) -> Option<SockAddr> {
+        match self.listen.as_ref()? {
+            VncListen::Inet {
+                host,
+                family,
+                service,
+            } => Some(SockAddr {
+                host: host.clone(),
+                service: service.clone(),
+                family: family.clone(),
+            }),
+            VncListen::Unix { path } if path.len() < NI_MAXSERV_BYTES => Some(SockAddr {
+                host: "localhost".to_owned(),
+                service: path.clone(),
+                family: "unix".to_owned(),
+            }),
+            VncListen::Unix { .. } | VncListen::Reverse | VncListen::Broken => None,
+        }
+    }
+
+    /// `vnc_server_info_put`: the listening address, then `auth`.
+    pub fn server_info(&self) -> Option<QDict> {
+        let mut d = QDict::new();
+        self.server_address()?.put_into(&mut d, "service");
+        d.put("auth", self.auth.name());
+        Some(d)
+    }
+
+    /// Whether the scheme checks an x509 client certificate, so a client has
+    /// an `x509_dname`.
+    pub fn auth_uses_x509_dname(&self) -> bool {
+        matches!(
+            self.auth,
+            VncAuth::Vencrypt(
+                VencryptAuth::X509None | VencryptAuth::X509Vnc | VencryptAuth::X509Sasl
+            )
+        )
+    }
+
+    /// Whether the scheme is SASL, so a client has a `sasl_username`.
+    pub fn auth_uses_sasl_username(&self) -> bool {
+        matches!(
+            self.auth,
+            VncAuth::Sasl | VncAuth::Vencrypt(VencryptAuth::TlsSasl | VencryptAuth::X509Sasl)
+        )
+    }
+
+    /// The client at `host`:`service`, if connected.
+    pub fn client_index(&self, host: &str, service: &str) -> Option<usize> {
+        self.clients
+            .iter()
+            .position(|c| c.addr.host == host && c.addr.service == service)
+    }
+
+    /// `query-vnc`'s `clients`: every client's `info`, newest first.
+    pub fn clients_list(&self) -> QObject {
+        QObject::List(
+            self.clients
+                .iter()
+                .map(|c| QObject::Dict(c.info(true)))
+                .collect(),
+        )
     }
 
     /// `vnc_display_open`: closes the current display, then opens `display`.
@@ -440,6 +587,58 @@ pub struct SpiceServer {
     pub expires_s: i64,
     /// Set by `client_migrate_info`.
     pub migrate_target: Option<SpiceMigrateTarget>,
+    /// Channel connections that completed their link, oldest first (0.14's
+    /// `channel_list`, appended at its tail).
+    pub channels: Vec<SpiceChannel>,
+}
+
+/// One SPICE channel connection (`SpiceChannelEventInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpiceChannel {
+    /// The client's end (`paddr`); `service` is the port.
+    pub client: SockAddr,
+    /// The server's end (`laddr`); `service` is the port.
+    pub server: SockAddr,
+    /// The session id all channels of one client share.
+    pub connection_id: u32,
+    /// `SPICE_CHANNEL_MAIN` (1), `DISPLAY` (2), `INPUTS` (3), `CURSOR` (4),
+    /// `PLAYBACK` (5), `RECORD` (6)...
+    pub channel_type: u8,
+    /// Index among channels of that type.
+    pub channel_id: u8,
+    /// Connected to the TLS port.
+    pub tls: bool,
+}
+
+impl SpiceChannel {
+    /// 0.14's `add_channel_info`.
+    fn put_channel_info(&self, d: &mut QDict) {
+        d.put("connection-id", i64::from(self.connection_id));
+        d.put("channel-type", i64::from(self.channel_type));
+        d.put("channel-id", i64::from(self.channel_id));
+        d.put("tls", self.tls);
+    }
+
+    /// An event's `client`: the address, plus the channel info for
+    /// SPICE_INITIALIZED.
+    pub fn client_info(&self, initialized: bool) -> QDict {
+        let mut d = QDict::new();
+        self.client.put_into(&mut d, "port");
+        if initialized {
+            self.put_channel_info(&mut d);
+        }
+        d
+    }
+
+    /// An event's `server`: the address, plus `auth` for SPICE_INITIALIZED.
+    pub fn server_info(&self, auth: Option<SpiceAuth>) -> QDict {
+        let mut d = QDict::new();
+        self.server.put_into(&mut d, "port");
+        if let Some(auth) = auth {
+            d.put("auth", auth.name());
+        }
+        d
+    }
 }
 
 /// `qemu_opt_get_number`: an unsigned decimal, else the default 0.
@@ -466,7 +665,34 @@ impl SpiceServer {
             password: opts.get("password").map(str::to_owned),
             expires_s: TIME_NEVER_S,
             migrate_target: None,
+            channels: Vec::new(),
         }
+    }
+
+    /// Whether a client's main channel is connected (spice-server's
+    /// `reds->main_channel`).
+    pub fn has_main_channel(&self) -> bool {
+        self.channels
+            .iter()
+            .any(|c| c.channel_type == SPICE_CHANNEL_MAIN)
+    }
+
+    /// The channel whose client end is `host`:`port`, if connected.
+    pub fn channel_index(&self, host: &str, port: &str) -> Option<usize> {
+        self.channels
+            .iter()
+            .position(|c| c.client.host == host && c.client.service == port)
+    }
+
+    /// `query-spice`'s `channels` (`channel_list_get`): per channel the client
+    /// address and the channel info, oldest first.
+    pub fn channels_list(&self) -> QObject {
+        QObject::List(
+            self.channels
+                .iter()
+                .map(|c| QObject::Dict(c.client_info(true)))
+                .collect(),
+        )
     }
 }
 
@@ -791,6 +1017,91 @@ mod tests {
         assert_ne!(
             render_ppm(1, ScreenMode::Graphics),
             render_ppm(2, ScreenMode::Graphics)
+        );
+    }
+
+    #[test]
+    fn server_address_of_unix_display_is_localhost_path() {
+        assert_eq!(
+            opened("unix:/tmp/v.sock").server_address(),
+            Some(SockAddr {
+                host: "localhost".into(),
+                service: "/tmp/v.sock".into(),
+                family: "unix".into()
+            })
+        );
+    }
+
+    #[test]
+    fn server_address_of_reverse_display_is_none() {
+        assert_eq!(opened("127.0.0.1:5500,reverse").server_address(), None);
+    }
+
+    #[test]
+    fn auth_field_use_follows_scheme() {
+        let uses = |d: &str| {
+            let s = opened(d);
+            (s.auth_uses_x509_dname(), s.auth_uses_sasl_username())
+        };
+        assert_eq!(
+            [
+                uses(":0"),
+                uses(":0,sasl"),
+                uses(":0,tls,x509=/c"),
+                uses(":0,tls,x509=/c,sasl")
+            ],
+            [(false, false), (false, true), (true, false), (true, true)]
+        );
+    }
+
+    #[test]
+    fn vnc_client_info_leaves_auth_fields_until_initialized() {
+        let c = VncClient {
+            addr: SockAddr {
+                host: "h".into(),
+                service: "1".into(),
+                family: "ipv4".into(),
+            },
+            x509_dname: Some("CN=x".into()),
+            sasl_username: None,
+        };
+        assert_eq!((c.info(false).len(), c.info(true).len()), (3, 4));
+    }
+
+    #[test]
+    fn spice_channels_list_entry_has_address_and_channel_info() {
+        let ch = SpiceChannel {
+            client: SockAddr {
+                host: "127.0.0.1".into(),
+                service: "40000".into(),
+                family: "ipv4".into(),
+            },
+            server: SockAddr {
+                host: "127.0.0.1".into(),
+                service: "5930".into(),
+                family: "ipv4".into(),
+            },
+            connection_id: 1,
+            channel_type: 2,
+            channel_id: 0,
+            tls: true,
+        };
+        let keys: Vec<String> = ch
+            .client_info(true)
+            .iter_inserted()
+            .map(|(k, _)| k.to_owned())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "host",
+                "port",
+                "family",
+                "connection-id",
+                "channel-type",
+                "channel-id",
+                "tls"
+            ]
         );
     }
 

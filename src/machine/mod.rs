@@ -13,10 +13,13 @@ pub mod config;
 pub mod devices;
 pub mod display;
 pub mod events;
+pub mod inject;
 pub mod memory;
 pub mod migration;
 pub mod rng;
+pub mod rtc;
 pub mod timers;
+pub mod watchdog;
 
 use std::collections::BTreeMap;
 
@@ -113,6 +116,12 @@ pub enum Effect {
         /// The migration's id.
         id: u64,
     },
+    /// Write `text` to the process's stderr, as 0.14 prints a diagnostic there
+    /// (the watchdog's `debug` action).
+    Stderr {
+        /// The text, newline included.
+        text: String,
+    },
 }
 
 /// The whole VM.
@@ -149,6 +158,10 @@ pub struct Machine {
     /// `change` (filled by `Input::ImageProbed`); a name without a probe is a
     /// file that cannot be opened.
     pub image_probes: BTreeMap<String, ImageProbe>,
+    /// The watchdog action.
+    pub watchdog: watchdog::Watchdog,
+    /// The RTC's offset from host time.
+    pub rtc: rtc::Rtc,
 }
 
 impl Machine {
@@ -174,6 +187,8 @@ impl Machine {
             migration: migration::MigrationState::default(),
             balloon,
             named_fds: BTreeMap::new(),
+            watchdog: watchdog::Watchdog::from_config(&config),
+            rtc: rtc::Rtc::default(),
             config,
             clock: Clock::default(),
             run_state,

@@ -6,6 +6,7 @@
 
 use super::commands::{Ctx, HandlerResult};
 use super::table;
+use crate::machine::watchdog::WatchdogAction;
 use crate::wire::{QDict, QObject};
 
 mod print;
@@ -220,6 +221,13 @@ static HMP_COMMANDS: &[HmpCommand] = &[
         "name on|off",
         "change the link status of a network adapter",
         Action::Qmp("set_link")
+    ),
+    hmp!(
+        "watchdog_action",
+        "action:s",
+        "[reset|shutdown|poweroff|pause|debug|none]",
+        "change watchdog action",
+        Action::Native(watchdog_action)
     ),
     hmp!(
         "getfd",
@@ -486,6 +494,16 @@ fn info(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
     (item.print)(ctx, data.as_ref(), out);
 }
 
+/// 0.14's `do_watchdog_action`: sets the action of every watchdog (even when
+/// there is none); an unknown name leaves it and prints an error line.
+fn watchdog_action(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
+    let name = args.get_str("action").unwrap_or_default();
+    match WatchdogAction::parse(name) {
+        Some(action) => ctx.machine.watchdog.action = action,
+        None => out.push_str(&format!("Unknown watchdog action '{name}'\n")),
+    }
+}
+
 fn savevm(_ctx: &mut Ctx<'_>, _args: &QDict, out: &mut String) {
     // 0.14 with no snapshot-capable (qcow2) drive answers exactly this.
     out.push_str("No block device can accept snapshots\n");
@@ -562,6 +580,30 @@ mod tests {
         let r = human_monitor_command(&mut ctx, &crate::qdict! { "command-line" => "stop" });
         assert_eq!(r.unwrap().to_json(), "{}");
         assert!(!m.run_state.is_running());
+    }
+
+    #[test]
+    fn watchdog_action_sets_action_silently() {
+        let mut m = Machine::new(MachineConfig::default());
+        let mut s = Session::new(0);
+        let mut ctx = Ctx {
+            machine: &mut m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
+        let args = crate::qdict! { "command-line" => "watchdog_action Pause" };
+        let r = human_monitor_command(&mut ctx, &args);
+        assert_eq!(r.unwrap().to_json(), "{}");
+        assert_eq!(m.watchdog.action, WatchdogAction::Pause);
+    }
+
+    #[test]
+    fn watchdog_action_unknown_prints_error() {
+        assert_eq!(
+            hmp(MachineConfig::default(), "watchdog_action explode").to_json(),
+            r#""Unknown watchdog action 'explode'\r\n""#
+        );
     }
 
     #[test]

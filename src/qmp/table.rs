@@ -368,6 +368,41 @@ pub static COMMANDS: &[Command] = &[
         "advance virtual time by ns, or to the next pending deadline",
         commands::clock::x_clock_step
     ),
+    xcmd!(
+        "x-vnc-client",
+        "action:s,host:s,service:s,family:s?,x509_dname:s?,sasl_username:s?",
+        "connect|disconnect host service [family] [x509_dname] [sasl_username]",
+        "simulate a VNC client connecting or disconnecting",
+        commands::inject::x_vnc_client
+    ),
+    xcmd!(
+        "x-spice-client",
+        "action:s,host:s,port:s,family:s?,connection-id:i?,channel-type:i?,channel-id:i?,tls:b?",
+        "connect|disconnect host port [family] [connection-id] [channel-type] [channel-id] [tls]",
+        "simulate a SPICE channel connecting or disconnecting",
+        commands::inject::x_spice_client
+    ),
+    xcmd!(
+        "x-block-error",
+        "device:B,operation:s,error:s?",
+        "device read|write [eio|enospc]",
+        "simulate a guest I/O error on a drive",
+        commands::inject::x_block_error
+    ),
+    xcmd!(
+        "x-rtc-set",
+        "offset:i",
+        "offset",
+        "simulate the guest setting its RTC (seconds ahead of host time)",
+        commands::inject::x_rtc_set
+    ),
+    xcmd!(
+        "x-watchdog-expire",
+        "",
+        "",
+        "simulate the guest's watchdog expiring",
+        commands::inject::x_watchdog_expire
+    ),
 ];
 
 /// Looks a command up by exact name, honouring whether extensions are enabled.
@@ -459,6 +494,33 @@ mod tests {
     fn non_experimental_commands_are_exactly_014_list_in_order() {
         let names: Vec<&str> = visible(false).map(|c| c.name).collect();
         assert_eq!(names, QMP_014_ORDER);
+    }
+
+    /// The extension commands, in table order after the 0.14 list.
+    const EXTENSIONS: &[&str] = &[
+        "x-clock-step",
+        "x-vnc-client",
+        "x-spice-client",
+        "x-block-error",
+        "x-rtc-set",
+        "x-watchdog-expire",
+    ];
+
+    #[test]
+    fn visible_with_extensions_appends_x_commands_after_014_list() {
+        let names: Vec<&str> = visible(true).map(|c| c.name).collect();
+        let expected: Vec<&str> = QMP_014_ORDER.iter().chain(EXTENSIONS).copied().collect();
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn lookup_x_command_without_extensions_is_none() {
+        assert!(lookup("x-rtc-set", false).is_none());
+    }
+
+    #[test]
+    fn lookup_x_command_with_extensions_is_found() {
+        assert!(lookup("x-rtc-set", true).is_some());
     }
 
     #[test]

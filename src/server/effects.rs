@@ -54,6 +54,7 @@ pub fn apply(effect: &Effect, world: &mut World<'_>) {
             world.migrations.finish(*id, snapshot);
         }
         Effect::MigrationCancel { id } => world.migrations.cancel(*id),
+        Effect::Stderr { text } => eprint!("{text}"),
     }
 }
 

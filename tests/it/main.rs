@@ -18,6 +18,7 @@ mod corpus_replay;
 mod determinism;
 mod golden_devices;
 mod golden_display;
+mod golden_events;
 mod lifecycle;
 mod malformed;
 mod record_replay;

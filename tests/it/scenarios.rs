@@ -1,7 +1,7 @@
 //! The integration scenarios, shared by the determinism check, the socket tests and
 //! the trace corpus: each is a machine configuration and a client script.
 
-use qmpsim::machine::config::MachineConfig;
+use qmpsim::machine::config::{DriveConfig, MachineConfig, OptionList};
 
 /// One scripted client session.
 #[derive(Debug, Clone)]
@@ -27,6 +27,70 @@ fn paused_named() -> MachineConfig {
         name: Some("demo".into()),
         start_paused: true,
         uuid: Some("550e8400-e29b-41d4-a716-446655440000".into()),
+        ..MachineConfig::default()
+    }
+}
+
+fn options(pairs: &[(&str, &str)]) -> OptionList {
+    let mut o = OptionList::default();
+    for (k, v) in pairs {
+        o.push(k, v);
+    }
+    o
+}
+
+/// `-x-extensions -vnc :1,sasl`.
+fn vnc_sasl() -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        vnc: Some(":1,sasl".into()),
+        ..MachineConfig::default()
+    }
+}
+
+/// `-x-extensions -spice port=5930,tls-port=5931`.
+fn spice_ports() -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        spice: Some(options(&[("port", "5930"), ("tls-port", "5931")])),
+        ..MachineConfig::default()
+    }
+}
+
+/// `-x-extensions -drive file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G,werror=stop`.
+fn disk_werror_stop() -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        drives: vec![DriveConfig {
+            opts: options(&[
+                ("file", "disk.img"),
+                ("if", "ide"),
+                ("index", "0"),
+                ("x-virtual", "on"),
+                ("x-size", "1073741824"),
+                ("werror", "stop"),
+            ]),
+            probe: None,
+        }],
+        ..MachineConfig::default()
+    }
+}
+
+/// `-x-extensions -rtc base=utc`.
+fn rtc_utc() -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        rtc: Some("base=utc".into()),
+        ..MachineConfig::default()
+    }
+}
+
+/// `-x-extensions -watchdog i6300esb -watchdog-action pause`.
+fn watchdog_pause() -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        watchdog: Some("i6300esb".into()),
+        watchdog_action: Some("pause".into()),
         ..MachineConfig::default()
     }
 }
@@ -86,6 +150,84 @@ pub const SCENARIOS: &[Scenario] = &[
             r#"X{"execute":"query-status","id":'sq'}"#,
             r#"{"execute":"nosuch","id":5}"#,
             r#"{"execute":"query-status","id":{"a":[1,2.5,true]}}"#,
+        ],
+        idle_advances: 0,
+    },
+    Scenario {
+        name: "vnc-client-events",
+        config: vnc_sasl,
+        args: &["-x-extensions", "-vnc", ":1,sasl"],
+        lines: &[
+            r#"{"execute":"qmp_capabilities"}"#,
+            r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"127.0.0.1","service":"50000","family":"ipv4","sasl_username":"alice"},"id":1}"#,
+            r#"{"execute":"query-vnc","id":2}"#,
+            r#"{"execute":"x-vnc-client","arguments":{"action":"disconnect","host":"127.0.0.1","service":"50000"},"id":3}"#,
+            r#"{"execute":"query-vnc","id":4}"#,
+        ],
+        idle_advances: 0,
+    },
+    Scenario {
+        name: "spice-client-events",
+        config: spice_ports,
+        args: &["-x-extensions", "-spice", "port=5930,tls-port=5931"],
+        lines: &[
+            r#"{"execute":"qmp_capabilities"}"#,
+            r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"127.0.0.1","port":"40000"},"id":1}"#,
+            r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"127.0.0.1","port":"40001","channel-type":2,"tls":true},"id":2}"#,
+            r#"{"execute":"query-spice","id":3}"#,
+            r#"{"execute":"x-spice-client","arguments":{"action":"disconnect","host":"127.0.0.1","port":"40000"},"id":4}"#,
+            r#"{"execute":"query-spice","id":5}"#,
+        ],
+        idle_advances: 0,
+    },
+    Scenario {
+        name: "block-io-error-events",
+        config: disk_werror_stop,
+        args: &[
+            "-x-extensions",
+            "-drive",
+            "file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G,werror=stop",
+        ],
+        lines: &[
+            r#"{"execute":"qmp_capabilities"}"#,
+            r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"read"},"id":1}"#,
+            r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"write","error":"enospc"},"id":2}"#,
+            r#"{"execute":"query-status","id":3}"#,
+            r#"{"execute":"cont","id":4}"#,
+            r#"{"execute":"x-block-error","arguments":{"device":"nosuch","operation":"read"},"id":5}"#,
+        ],
+        idle_advances: 0,
+    },
+    Scenario {
+        name: "rtc-change-events",
+        config: rtc_utc,
+        args: &["-x-extensions", "-rtc", "base=utc"],
+        lines: &[
+            r#"{"execute":"qmp_capabilities"}"#,
+            r#"{"execute":"x-rtc-set","arguments":{"offset":3600},"id":1}"#,
+            r#"{"execute":"x-rtc-set","arguments":{"offset":-60},"id":2}"#,
+            r#"{"execute":"x-rtc-set","arguments":{"offset":2147483648},"id":3}"#,
+        ],
+        idle_advances: 0,
+    },
+    Scenario {
+        name: "watchdog-events",
+        config: watchdog_pause,
+        args: &[
+            "-x-extensions",
+            "-watchdog",
+            "i6300esb",
+            "-watchdog-action",
+            "pause",
+        ],
+        lines: &[
+            r#"{"execute":"qmp_capabilities"}"#,
+            r#"{"execute":"x-watchdog-expire","id":1}"#,
+            r#"{"execute":"query-status","id":2}"#,
+            r#"{"execute":"human-monitor-command","arguments":{"command-line":"watchdog_action reset"},"id":3}"#,
+            r#"{"execute":"cont","id":4}"#,
+            r#"{"execute":"x-watchdog-expire","id":5}"#,
+            r#"{"execute":"query-status","id":6}"#,
         ],
         idle_advances: 0,
     },

@@ -1,7 +1,9 @@
 //! Block devices (0.14 `BlockDriverState`s): the drive list built from the command
 //! line the way `drive_init` and the default drives do it, their media, guest lock,
 //! keys, and I/O statistics; plus the operations behind eject, change,
-//! block_resize, block_passwd and the `cont` key check.
+//! block_resize, block_passwd and the `cont` key check, and each drive's reaction
+//! to a guest I/O error (`werror=`/`rerror=`, 0.14's `bdrv_get_on_error` and the
+//! IDE/virtio `handle_rw_error` decision).
 //!
 //! Drives live in a `Vec` in creation order, which is `query-block` order. Opening
 //! an image never touches a file: what the edge learnt by probing it arrives as an
@@ -166,6 +168,110 @@ impl DriveType {
     }
 }
 
+/// A drive's configured reaction to guest I/O errors (0.14's
+/// `BlockErrorAction`, set by `-drive werror=`/`rerror=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlockErrorAction {
+    /// `ignore`: the guest is told the request succeeded.
+    Ignore,
+    /// `report`: the guest sees the error.
+    Report,
+    /// `enospc`: stop the VM on "no space left", report anything else (the
+    /// `werror` default).
+    StopEnospc,
+    /// `stop`: stop the VM on any error.
+    StopAny,
+}
+
+impl BlockErrorAction {
+    /// 0.14's `werror` default.
+    pub const WRITE_DEFAULT: BlockErrorAction = BlockErrorAction::StopEnospc;
+    /// 0.14's `rerror` default.
+    pub const READ_DEFAULT: BlockErrorAction = BlockErrorAction::Report;
+
+    /// `parse_block_error_action`: `enospc` is accepted for writes only.
+    pub fn parse(value: &str, is_read: bool) -> Option<BlockErrorAction> {
+        match value {
+            "ignore" => Some(BlockErrorAction::Ignore),
+            "enospc" if !is_read => Some(BlockErrorAction::StopEnospc),
+            "stop" => Some(BlockErrorAction::StopAny),
+            "report" => Some(BlockErrorAction::Report),
+            _ => None,
+        }
+    }
+}
+
+/// The direction of a failed guest request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IoOperation {
+    /// A read (`rerror` applies).
+    Read,
+    /// A write (`werror` applies).
+    Write,
+}
+
+impl IoOperation {
+    /// `read` or `write`, as BLOCK_IO_ERROR's `operation` and x-block-error take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoOperation::Read => "read",
+            IoOperation::Write => "write",
+        }
+    }
+
+    /// The operation of that name.
+    pub fn parse(s: &str) -> Option<IoOperation> {
+        match s {
+            "read" => Some(IoOperation::Read),
+            "write" => Some(IoOperation::Write),
+            _ => None,
+        }
+    }
+}
+
+/// Why a guest request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IoErrno {
+    /// `EIO`: the medium failed.
+    Eio,
+    /// `ENOSPC`: the host file system is full (the thin-provisioning case
+    /// `werror=enospc` exists for).
+    Enospc,
+}
+
+impl IoErrno {
+    /// The errno of that lowercase name (`eio`, `enospc`).
+    pub fn parse(s: &str) -> Option<IoErrno> {
+        match s {
+            "eio" => Some(IoErrno::Eio),
+            "enospc" => Some(IoErrno::Enospc),
+            _ => None,
+        }
+    }
+}
+
+/// What happens on one guest I/O error: BLOCK_IO_ERROR's `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IoErrorOutcome {
+    /// The error is hidden from the guest.
+    Ignore,
+    /// The guest sees the error.
+    Report,
+    /// The VM stops; the request is retried when it continues.
+    Stop,
+}
+
+impl IoErrorOutcome {
+    /// `ignore`, `report` or `stop`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoErrorOutcome::Ignore => "ignore",
+            IoErrorOutcome::Report => "report",
+            IoErrorOutcome::Stop => "stop",
+        }
+    }
+}
+
 /// I/O counters of one `BlockDriverState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BlockStats {
@@ -231,9 +337,32 @@ pub struct Drive {
     pub auto_del: bool,
     /// `addr=` for a virtio drive's device.
     pub devaddr: Option<String>,
+    /// `rerror=`.
+    pub on_read_error: BlockErrorAction,
+    /// `werror=`.
+    pub on_write_error: BlockErrorAction,
 }
 
 impl Drive {
+    /// 0.14's `ide_handle_rw_error` / `virtio_blk_handle_rw_error` decision:
+    /// `ignore` hides the error, `stop` (or `enospc` for an ENOSPC error)
+    /// stops the VM, anything else reports it to the guest.
+    pub fn io_error_outcome(&self, op: IoOperation, errno: IoErrno) -> IoErrorOutcome {
+        let action = match op {
+            IoOperation::Read => self.on_read_error,
+            IoOperation::Write => self.on_write_error,
+        };
+        match (action, errno) {
+            (BlockErrorAction::Ignore, _) => IoErrorOutcome::Ignore,
+            (BlockErrorAction::StopAny, _) | (BlockErrorAction::StopEnospc, IoErrno::Enospc) => {
+                IoErrorOutcome::Stop
+            }
+            (BlockErrorAction::Report, _) | (BlockErrorAction::StopEnospc, IoErrno::Eio) => {
+                IoErrorOutcome::Report
+            }
+        }
+    }
+
     /// `bdrv_key_required`.
     pub fn key_required(&self) -> bool {
         self.medium
@@ -252,6 +381,20 @@ pub struct Block {
 /// `qemu_opt_get_bool` on a drive option.
 fn opt_on(d: &DriveConfig, key: &str) -> bool {
     matches!(d.opts.get(key), Some("on" | "yes" | "true"))
+}
+
+/// A drive's `rerror`/`werror`; the CLI rejects values 0.14 refuses, so an
+/// unknown one (from a hand-made config) falls back to the default.
+fn error_action(
+    d: &DriveConfig,
+    key: &str,
+    is_read: bool,
+    default: BlockErrorAction,
+) -> BlockErrorAction {
+    d.opts
+        .get(key)
+        .and_then(|v| BlockErrorAction::parse(v, is_read))
+        .unwrap_or(default)
 }
 
 impl Block {
@@ -346,6 +489,8 @@ impl Block {
             attached: None,
             auto_del: false,
             devaddr: d.opts.get("addr").map(str::to_owned),
+            on_read_error: error_action(d, "rerror", true, BlockErrorAction::READ_DEFAULT),
+            on_write_error: error_action(d, "werror", false, BlockErrorAction::WRITE_DEFAULT),
         });
     }
 
@@ -474,6 +619,24 @@ impl Block {
             .iter()
             .find(|d| d.key_required())
             .map(|d| d.name.as_str())
+    }
+
+    /// What a guest I/O error on drive `name` leads to. An unknown drive is
+    /// DeviceNotFound; an empty one is DeviceNotActive (the guest cannot send
+    /// requests to a drive without a medium).
+    pub fn io_error(
+        &self,
+        name: &str,
+        op: IoOperation,
+        errno: IoErrno,
+    ) -> Result<IoErrorOutcome, QmpError> {
+        let drive = self
+            .find(name)
+            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotFound, name))?;
+        if drive.medium.is_none() {
+            return Err(QmpError::with1(ErrorClass::DeviceNotActive, name));
+        }
+        Ok(drive.io_error_outcome(op, errno))
     }
 
     /// One guest I/O period: attached drives with media see reads (and writes
@@ -844,5 +1007,92 @@ mod tests {
         assert_eq!(b.attach("d1", 8), Err(AttachError::InUse));
         b.detach(7, true);
         assert!(b.find("d1").is_none());
+    }
+
+    fn hd_with(opts: &[(&str, &str)]) -> Block {
+        let mut d = hda("disk.img", raw(1 << 20));
+        for (k, v) in opts {
+            d.opts.push(k, v);
+        }
+        let cfg = MachineConfig {
+            drives: vec![d],
+            ..Default::default()
+        };
+        Block::from_config(&cfg, false, false)
+    }
+
+    fn outcome(b: &Block, op: IoOperation, errno: IoErrno) -> IoErrorOutcome {
+        b.io_error("ide0-hd0", op, errno).unwrap()
+    }
+
+    #[test]
+    fn error_action_parse_accepts_enospc_for_writes_only() {
+        assert_eq!(
+            BlockErrorAction::parse("enospc", false),
+            Some(BlockErrorAction::StopEnospc)
+        );
+        assert_eq!(BlockErrorAction::parse("enospc", true), None);
+    }
+
+    #[test]
+    fn error_action_parse_rejects_unknown_value() {
+        assert_eq!(BlockErrorAction::parse("Stop", false), None);
+    }
+
+    #[test]
+    fn io_error_default_write_reports_eio_and_stops_on_enospc() {
+        let b = hd_with(&[]);
+        assert_eq!(
+            (
+                outcome(&b, IoOperation::Write, IoErrno::Eio),
+                outcome(&b, IoOperation::Write, IoErrno::Enospc)
+            ),
+            (IoErrorOutcome::Report, IoErrorOutcome::Stop)
+        );
+    }
+
+    #[test]
+    fn io_error_default_read_reports_even_enospc() {
+        let b = hd_with(&[]);
+        assert_eq!(
+            outcome(&b, IoOperation::Read, IoErrno::Enospc),
+            IoErrorOutcome::Report
+        );
+    }
+
+    #[test]
+    fn io_error_rerror_stop_stops_on_any_read_error() {
+        let b = hd_with(&[("rerror", "stop")]);
+        assert_eq!(
+            outcome(&b, IoOperation::Read, IoErrno::Eio),
+            IoErrorOutcome::Stop
+        );
+    }
+
+    #[test]
+    fn io_error_werror_ignore_ignores_enospc() {
+        let b = hd_with(&[("werror", "ignore")]);
+        assert_eq!(
+            outcome(&b, IoOperation::Write, IoErrno::Enospc),
+            IoErrorOutcome::Ignore
+        );
+    }
+
+    #[test]
+    fn io_error_werror_report_reports_enospc() {
+        let b = hd_with(&[("werror", "report")]);
+        assert_eq!(
+            outcome(&b, IoOperation::Write, IoErrno::Enospc),
+            IoErrorOutcome::Report
+        );
+    }
+
+    #[test]
+    fn io_error_later_werror_wins() {
+        let b = hd_with(&[("werror", "ignore"), ("werror", "stop")]);
+        assert_eq!(
+            outcome(&b, IoOperation::Write, IoErrno::Eio),
+            IoErrorOutcome::Stop
+        );
     }
 }

@@ -747,6 +747,7 @@ pub static DRIVERS: &[DriverInfo] = &[
     plain("isa-parallel", BusKind::Isa, ISA_SERIAL_PROPS, Role::Plain),
     plain("ne2k_isa", BusKind::Isa, NE2K_ISA_PROPS, Role::Nic),
     plain("sb16", BusKind::Isa, SB16_PROPS, Role::Plain),
+    plain("ib700", BusKind::Isa, &[], Role::Plain),
     // IDE and SCSI disks.
     plain("ide-drive", BusKind::Ide, IDE_DRIVE_PROPS, Role::Storage),
     plain("scsi-disk", BusKind::Scsi, SCSI_DISK_PROPS, Role::Storage),

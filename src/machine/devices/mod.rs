@@ -241,8 +241,10 @@ impl Devices {
     }
 
     /// `-device`, then `-balloon virtio`, then the devices of `if=virtio` drives,
-    /// through the same path as device_add (without the hotplug checks). A device
-    /// 0.14 would refuse (making QEMU exit) is left out.
+    /// then the `-watchdog` model (0.14's `select_watchdog` appends it to the
+    /// device options after the command line is parsed), through the same path
+    /// as device_add (without the hotplug checks). A device 0.14 would refuse
+    /// (making QEMU exit) is left out.
     fn add_config_devices(&mut self, config: &MachineConfig) {
         let mut groups: Vec<OptionList> = config.devices.clone();
         if let Some(b) = config
@@ -273,6 +275,11 @@ impl Devices {
             if let Some(addr) = &d.devaddr {
                 opts.push("addr", addr);
             }
+            groups.push(opts);
+        }
+        if let Some(model) = &config.watchdog {
+            let mut opts = OptionList::default();
+            opts.push("driver", model);
             groups.push(opts);
         }
         for g in groups {
@@ -452,6 +459,24 @@ mod tests {
         let mut m = d.clone();
         m.run_firmware();
         assert_ne!(encode(&m), encode(&d));
+    }
+
+    #[test]
+    fn watchdog_i6300esb_goes_on_pci_after_default_nic() {
+        let d = Devices::new(&MachineConfig {
+            watchdog: Some("i6300esb".into()),
+            ..MachineConfig::default()
+        });
+        assert_eq!(slots(&d).last(), Some(&(32, "i6300esb")));
+    }
+
+    #[test]
+    fn watchdog_ib700_goes_on_isa() {
+        let d = Devices::new(&MachineConfig {
+            watchdog: Some("ib700".into()),
+            ..MachineConfig::default()
+        });
+        assert!(d.qdev.devices.iter().any(|x| x.driver == "ib700"));
     }
 
     #[test]

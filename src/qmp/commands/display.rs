@@ -7,8 +7,7 @@
 
 use super::{empty, Ctx, HandlerResult};
 use crate::machine::display::{
-    render_ppm, SpiceMigrateTarget, VncListen, NI_MAXSERV_BYTES, TIME_NEVER_S,
-    VNC_CHANGE_PASSWORD_BYTES_MAX,
+    render_ppm, SpiceMigrateTarget, TIME_NEVER_S, VNC_CHANGE_PASSWORD_BYTES_MAX,
 };
 use crate::machine::memory::FileBytes;
 use crate::machine::Effect;
@@ -33,45 +32,32 @@ fn c_int(v: i64) -> i32 {
 /// `query-vnc`: `{"enabled": false}` without an open display. A display with no
 /// readable listening address (reverse mode, a failed `change vnc`, a unix
 /// socket path too long for getnameinfo) gives `{}`, as 0.14's `do_info_vnc`
-/// does when `vnc_server_info_put` fails.
+/// does when `vnc_server_info_put` fails. `clients` lists the connected
+/// clients newest first (see `x-vnc-client`).
 pub fn query_vnc(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
     let Some(vnc) = &ctx.machine.display.vnc else {
         return disabled();
     };
-    let Some(listen) = &vnc.listen else {
+    if vnc.listen.is_none() {
         return disabled();
-    };
-    let mut d = qdict! { "enabled" => true, "clients" => QObject::List(Vec::new()) };
-    match listen {
-        VncListen::Inet {
-            host,
-            family,
-            service,
-        } => {
-            d.put("host", host.as_str());
-            d.put("service", service.as_str());
-            d.put("family", family.as_str());
-        }
-        VncListen::Unix { path } if path.len() < NI_MAXSERV_BYTES => {
-            d.put("host", "localhost");
-            d.put("service", path.as_str());
-            d.put("family", "unix");
-        }
-        VncListen::Unix { .. } | VncListen::Reverse | VncListen::Broken => {
-            return Ok(QObject::Dict(QDict::new()));
-        }
     }
-    d.put("auth", vnc.auth.name());
+    let Some(server) = vnc.server_info() else {
+        return Ok(QObject::Dict(QDict::new()));
+    };
+    let mut d = qdict! { "enabled" => true, "clients" => vnc.clients_list() };
+    for (key, value) in server.iter_inserted() {
+        d.put(key, value.clone());
+    }
     Ok(QObject::Dict(d))
 }
 
-/// `query-spice`: `{"enabled": false}` without `-spice`; no client ever
-/// connects, so `channels` is empty.
+/// `query-spice`: `{"enabled": false}` without `-spice`; `channels` lists the
+/// connected channels oldest first (see `x-spice-client`).
 pub fn query_spice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
     let Some(spice) = &ctx.machine.display.spice else {
         return disabled();
     };
-    let mut d = qdict! { "enabled" => true, "channels" => QObject::List(Vec::new()) };
+    let mut d = qdict! { "enabled" => true, "channels" => spice.channels_list() };
     d.put("host", spice.addr.as_deref().unwrap_or("0.0.0.0"));
     let (port, tls_port) = (c_int(spice.port), c_int(spice.tls_port));
     if port != 0 {
@@ -84,12 +70,16 @@ pub fn query_spice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
     Ok(QObject::Dict(d))
 }
 
-/// `set_password`: `connected` is checked first, then the protocol.
+/// `set_password`: `connected` is checked first, then the protocol. For SPICE
+/// with a main channel connected (see `x-spice-client`), `fail` answers
+/// SetPasswdFailed and keeps the old ticket, and `disconnect` sets it and
+/// disconnects every channel (spice-server's `spice_server_set_ticket`).
 pub fn set_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
     let protocol = str_arg(args, "protocol");
     let password = str_arg(args, "password");
     let invalid = |name: &str| QmpError::with1(ErrorClass::InvalidParameter, name);
-    let keep = match args.get_str("connected") {
+    let connected = args.get_str("connected");
+    let keep = match connected {
         None | Some("keep") => true,
         Some("fail" | "disconnect") => false,
         Some(_) => return Err(invalid("connected")),
@@ -99,8 +89,14 @@ pub fn set_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
             let Some(spice) = ctx.machine.display.spice.as_mut() else {
                 return Err(QmpError::with1(ErrorClass::DeviceNotActive, "spice"));
             };
-            // No SPICE client is ever connected, so fail/disconnect never apply.
+            let client = spice.has_main_channel();
+            if client && connected == Some("fail") {
+                return Err(QmpError::bare(ErrorClass::SetPasswdFailed));
+            }
             spice.password = Some(password.to_owned());
+            if client && connected == Some("disconnect") {
+                ctx.machine.spice_disconnect_all();
+            }
             empty()
         }
         "vnc" => {
@@ -246,7 +242,7 @@ pub fn change_vnc(ctx: &mut Ctx<'_>, target: &str, arg: Option<&str>) -> Handler
 mod tests {
     use super::*;
     use crate::machine::config::{MachineConfig, OptionList};
-    use crate::machine::display::VncAuth;
+    use crate::machine::display::{VncAuth, NI_MAXSERV_BYTES};
     use crate::machine::Machine;
     use crate::qmp::commands::Handler;
     use crate::qmp::session::{ClientId, Session};
@@ -375,6 +371,45 @@ mod tests {
         let mut m = Machine::new(spice_config());
         let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "fail" };
         assert!(call(&mut m, set_password, &a).is_ok());
+    }
+
+    fn spice_with_main_channel() -> Machine {
+        let mut m = Machine::new(spice_config());
+        m.spice_channel_connect(crate::machine::inject::SpiceChannelRequest {
+            client: crate::machine::display::SockAddr {
+                host: "127.0.0.1".into(),
+                service: "40000".into(),
+                family: "ipv4".into(),
+            },
+            connection_id: Some(1),
+            channel_type: 1,
+            channel_id: 0,
+            tls: false,
+        })
+        .unwrap();
+        m.events.drain();
+        m
+    }
+
+    #[test]
+    fn set_password_spice_fail_with_client_fails_and_keeps_ticket() {
+        let mut m = spice_with_main_channel();
+        let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "fail" };
+        assert_eq!(
+            call(&mut m, set_password, &a),
+            Err(QmpError::bare(ErrorClass::SetPasswdFailed))
+        );
+        assert_eq!(m.display.spice.unwrap().password, None);
+    }
+
+    #[test]
+    fn set_password_spice_disconnect_with_client_disconnects_it() {
+        let mut m = spice_with_main_channel();
+        let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "disconnect" };
+        call(&mut m, set_password, &a).unwrap();
+        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["SPICE_DISCONNECTED"]);
+        assert!(m.display.spice.unwrap().channels.is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod display;
 pub mod fds;
 pub mod info;
+pub mod inject;
 pub mod memory;
 pub mod migration;
 pub mod net;

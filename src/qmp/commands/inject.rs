@@ -1,0 +1,336 @@
+//! The `x-` extension commands that make the simulated world do what a real
+//! one would: VNC clients and SPICE channels connect and leave, the guest hits
+//! a disk error, sets its RTC, or lets its watchdog expire. Each produces the
+//! events 0.14 sends at that moment (see `machine::inject` for their order
+//! relative to the response). They are listed by `query-commands` and
+//! dispatched only with `-x-extensions`.
+//!
+//! | command | arguments | events |
+//! |---|---|---|
+//! | `x-vnc-client` | `action` (`connect`/`disconnect`), `host`, `service`, `family`?, `x509_dname`?, `sasl_username`? | VNC_CONNECTED + VNC_INITIALIZED, or VNC_DISCONNECTED |
+//! | `x-spice-client` | `action`, `host`, `port` (string), `family`?, `connection-id`?, `channel-type`? (1), `channel-id`? (0), `tls`? (false) | SPICE_CONNECTED + SPICE_INITIALIZED, or SPICE_DISCONNECTED |
+//! | `x-block-error` | `device`, `operation` (`read`/`write`), `error`? (`eio`/`enospc`, default `eio`) | BLOCK_IO_ERROR (+ STOP) |
+//! | `x-rtc-set` | `offset` (seconds ahead of host time) | RTC_CHANGE |
+//! | `x-watchdog-expire` | none | WATCHDOG (+ the action's RESET, POWERDOWN, STOP or exit) |
+//!
+//! This file checks argument values; the model and its errors are in the
+//! machine. Example:
+//!
+//! ```text
+//! -> {"execute":"x-rtc-set","arguments":{"offset":3600}}
+//! <- {"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "RTC_CHANGE", "data": {"offset": 3600}}
+//! <- {"return": {}}
+//! ```
+
+use super::{empty, Ctx, HandlerResult};
+use crate::machine::devices::block::{IoErrno, IoOperation};
+use crate::machine::display::{
+    SockAddr, VncClient, ADDRESS_FAMILIES, NI_MAXHOST_BYTES, NI_MAXSERV_BYTES, SPICE_CHANNEL_MAIN,
+};
+use crate::machine::inject::SpiceChannelRequest;
+use crate::wire::{ErrorClass, QDict, QmpError};
+
+fn str_arg<'a>(args: &'a QDict, name: &str) -> &'a str {
+    // args_type checking guarantees mandatory string arguments are present.
+    args.get_str(name).unwrap_or_default()
+}
+
+fn invalid_value(name: &str, expected: &str) -> QmpError {
+    QmpError::with2(ErrorClass::InvalidParameterValue, name, expected)
+}
+
+/// Whether the client connects (`true`) or leaves.
+fn connecting(args: &QDict) -> Result<bool, QmpError> {
+    match str_arg(args, "action") {
+        "connect" => Ok(true),
+        "disconnect" => Ok(false),
+        _ => Err(invalid_value("action", "connect or disconnect")),
+    }
+}
+
+/// The client address: `host` (not empty) and the port under `port_key` must
+/// fit getnameinfo's buffers; `family` defaults to `ipv6` for a host with a colon,
+/// else `ipv4`.
+fn client_addr(args: &QDict, port_key: &str) -> Result<SockAddr, QmpError> {
+    let host = str_arg(args, "host");
+    if host.is_empty() || host.len() >= NI_MAXHOST_BYTES {
+        let expected = format!("a host of 1 to {} bytes", NI_MAXHOST_BYTES - 1);
+        return Err(invalid_value("host", &expected));
+    }
+    let service = str_arg(args, port_key);
+    if service.len() >= NI_MAXSERV_BYTES {
+        // Empty is what getnameinfo gives for an unnamed unix socket peer.
+        let expected = format!("a {port_key} of at most {} bytes", NI_MAXSERV_BYTES - 1);
+        return Err(invalid_value(port_key, &expected));
+    }
+    let family = match args.get_str("family") {
+        Some(f) if ADDRESS_FAMILIES.contains(&f) => f,
+        Some(_) => return Err(invalid_value("family", "ipv4, ipv6, unix or unknown")),
+        None if host.contains(':') => "ipv6",
+        None => "ipv4",
+    };
+    Ok(SockAddr {
+        host: host.to_owned(),
+        service: service.to_owned(),
+        family: family.to_owned(),
+    })
+}
+
+/// An optional integer argument in `0..=max`.
+fn small_int(args: &QDict, name: &str, default: u32, max: u32) -> Result<u32, QmpError> {
+    match args.get_int(name) {
+        None => Ok(default),
+        Some(v) => u32::try_from(v)
+            .ok()
+            .filter(|v| *v <= max)
+            .ok_or_else(|| invalid_value(name, &format!("a number from 0 to {max}"))),
+    }
+}
+
+/// `x-vnc-client`: a VNC client at `host`:`service` connects (and
+/// authenticates, always successfully, with the `x509_dname` and
+/// `sasl_username` given, which the server's scheme must produce) or
+/// disconnects (only `host` and `service` matter). See
+/// `Machine::vnc_client_connect` for the events and errors.
+pub fn x_vnc_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let connect = connecting(args)?;
+    let addr = client_addr(args, "service")?;
+    if !connect {
+        ctx.machine
+            .vnc_client_disconnect(&addr.host, &addr.service)?;
+        return empty();
+    }
+    ctx.machine.vnc_client_connect(VncClient {
+        addr,
+        x509_dname: args.get_str("x509_dname").map(str::to_owned),
+        sasl_username: args.get_str("sasl_username").map(str::to_owned),
+    })?;
+    empty()
+}
+
+/// `x-spice-client`: one SPICE channel connection from `host`:`port`
+/// connects (channel `channel-type`/`channel-id`, default the main channel
+/// 1/0, on the TLS port when `tls`; `connection-id` defaults to one drawn
+/// from the machine's rng) or disconnects. See
+/// `Machine::spice_channel_connect` for the events and errors.
+pub fn x_spice_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let connect = connecting(args)?;
+    let client = client_addr(args, "port")?;
+    if !connect {
+        ctx.machine
+            .spice_channel_disconnect(&client.host, &client.service)?;
+        return empty();
+    }
+    let connection_id = match args.get_int("connection-id") {
+        None => None,
+        Some(v) => Some(
+            u32::try_from(v)
+                .map_err(|_| invalid_value("connection-id", "a 32-bit unsigned number"))?,
+        ),
+    };
+    let byte = |name, default| {
+        small_int(args, name, default, u32::from(u8::MAX))
+            .map(|v| u8::try_from(v).expect("checked against u8::MAX"))
+    };
+    ctx.machine.spice_channel_connect(SpiceChannelRequest {
+        client,
+        connection_id,
+        channel_type: byte("channel-type", u32::from(SPICE_CHANNEL_MAIN))?,
+        channel_id: byte("channel-id", 0)?,
+        tls: args.get_bool("tls").unwrap_or(false),
+    })?;
+    empty()
+}
+
+/// `x-block-error`: a guest request on `device` fails with `EIO` (default)
+/// or `ENOSPC`; the drive's `rerror`/`werror` decides the action. See
+/// `Machine::block_io_error`.
+pub fn x_block_error(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    let op = IoOperation::parse(str_arg(args, "operation"))
+        .ok_or_else(|| invalid_value("operation", "read or write"))?;
+    let errno = match args.get_str("error") {
+        None => IoErrno::Eio,
+        Some(e) => IoErrno::parse(e).ok_or_else(|| invalid_value("error", "eio or enospc"))?,
+    };
+    ctx.machine
+        .block_io_error(str_arg(args, "device"), op, errno)?;
+    empty()
+}
+
+/// `x-rtc-set`: the guest sets its RTC `offset` seconds ahead of host time
+/// (negative: behind). See `Machine::rtc_set`.
+pub fn x_rtc_set(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+    ctx.machine.rtc_set(args.get_int("offset").unwrap_or(0))?;
+    empty()
+}
+
+/// `x-watchdog-expire`: the guest stops petting its watchdog, which expires.
+/// See `Machine::watchdog_expire`.
+pub fn x_watchdog_expire(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+    ctx.machine.watchdog_expire()?;
+    empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::machine::Machine;
+    use crate::qdict;
+    use crate::qmp::commands::Handler;
+    use crate::qmp::session::{ClientId, Session};
+
+    fn call(m: &mut Machine, h: Handler, args: &QDict) -> HandlerResult {
+        let mut s = Session::new(0);
+        let mut ctx = Ctx {
+            machine: m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
+        h(&mut ctx, args)
+    }
+
+    fn vnc() -> Machine {
+        Machine::new(MachineConfig {
+            vnc: Some(":1".into()),
+            ..MachineConfig::default()
+        })
+    }
+
+    #[test]
+    fn vnc_client_bad_action_is_invalid_value() {
+        let a = qdict! { "action" => "join", "host" => "h", "service" => "1" };
+        assert_eq!(
+            call(&mut vnc(), x_vnc_client, &a),
+            Err(invalid_value("action", "connect or disconnect"))
+        );
+    }
+
+    #[test]
+    fn vnc_client_bad_family_is_invalid_value() {
+        let a =
+            qdict! { "action" => "connect", "host" => "h", "service" => "1", "family" => "ipx" };
+        assert_eq!(
+            call(&mut vnc(), x_vnc_client, &a),
+            Err(invalid_value("family", "ipv4, ipv6, unix or unknown"))
+        );
+    }
+
+    #[test]
+    fn vnc_client_ipv6_host_defaults_to_ipv6_family() {
+        let mut m = vnc();
+        let a = qdict! { "action" => "connect", "host" => "::1", "service" => "1" };
+        call(&mut m, x_vnc_client, &a).unwrap();
+        assert_eq!(m.display.vnc.unwrap().clients[0].addr.family, "ipv6");
+    }
+
+    #[test]
+    fn vnc_client_host_at_limit_then_past_it() {
+        let mut m = vnc();
+        let longest = "h".repeat(NI_MAXHOST_BYTES - 1);
+        let a = qdict! { "action" => "connect", "host" => longest.as_str(), "service" => "1" };
+        assert!(call(&mut m, x_vnc_client, &a).is_ok());
+        let past = "h".repeat(NI_MAXHOST_BYTES);
+        let a = qdict! { "action" => "connect", "host" => past.as_str(), "service" => "1" };
+        assert_eq!(
+            call(&mut m, x_vnc_client, &a),
+            Err(invalid_value("host", "a host of 1 to 1024 bytes"))
+        );
+    }
+
+    #[test]
+    fn vnc_client_service_at_limit_then_past_it() {
+        let mut m = vnc();
+        let longest = "1".repeat(NI_MAXSERV_BYTES - 1);
+        let a = qdict! { "action" => "connect", "host" => "h", "service" => longest.as_str() };
+        assert!(call(&mut m, x_vnc_client, &a).is_ok());
+        let past = "1".repeat(NI_MAXSERV_BYTES);
+        let a = qdict! { "action" => "connect", "host" => "h", "service" => past.as_str() };
+        assert_eq!(
+            call(&mut m, x_vnc_client, &a),
+            Err(invalid_value("service", "a service of at most 31 bytes"))
+        );
+    }
+
+    #[test]
+    fn vnc_client_empty_host_is_invalid_value() {
+        let a = qdict! { "action" => "connect", "host" => "", "service" => "1" };
+        assert_eq!(
+            call(&mut vnc(), x_vnc_client, &a),
+            Err(invalid_value("host", "a host of 1 to 1024 bytes"))
+        );
+    }
+
+    #[test]
+    fn spice_client_channel_type_at_limit_then_past_it() {
+        let mut o = crate::machine::config::OptionList::default();
+        o.push("port", "5930");
+        let mut m = Machine::new(MachineConfig {
+            spice: Some(o),
+            ..MachineConfig::default()
+        });
+        let a = qdict! { "action" => "connect", "host" => "h", "port" => "1", "channel-type" => 255_i64 };
+        assert!(call(&mut m, x_spice_client, &a).is_ok());
+        let a = qdict! { "action" => "connect", "host" => "h", "port" => "2", "channel-type" => 256_i64 };
+        assert_eq!(
+            call(&mut m, x_spice_client, &a),
+            Err(invalid_value("channel-type", "a number from 0 to 255"))
+        );
+    }
+
+    #[test]
+    fn spice_client_negative_connection_id_is_invalid_value() {
+        let a = qdict! { "action" => "connect", "host" => "h", "port" => "1", "connection-id" => -1_i64 };
+        assert_eq!(
+            call(
+                &mut Machine::new(MachineConfig::default()),
+                x_spice_client,
+                &a
+            ),
+            Err(invalid_value("connection-id", "a 32-bit unsigned number"))
+        );
+    }
+
+    #[test]
+    fn block_error_bad_operation_is_invalid_value() {
+        let a = qdict! { "device" => "ide1-cd0", "operation" => "flush" };
+        assert_eq!(
+            call(
+                &mut Machine::new(MachineConfig::default()),
+                x_block_error,
+                &a
+            ),
+            Err(invalid_value("operation", "read or write"))
+        );
+    }
+
+    #[test]
+    fn block_error_bad_errno_is_invalid_value() {
+        let a = qdict! { "device" => "ide1-cd0", "operation" => "read", "error" => "eperm" };
+        assert_eq!(
+            call(
+                &mut Machine::new(MachineConfig::default()),
+                x_block_error,
+                &a
+            ),
+            Err(invalid_value("error", "eio or enospc"))
+        );
+    }
+
+    #[test]
+    fn rtc_set_returns_empty_object() {
+        let mut m = Machine::new(MachineConfig::default());
+        let r = call(&mut m, x_rtc_set, &qdict! { "offset" => 5_i64 });
+        assert_eq!(r.unwrap().to_json(), "{}");
+    }
+
+    #[test]
+    fn watchdog_expire_without_watchdog_is_not_active() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(
+            call(&mut m, x_watchdog_expire, &QDict::new()),
+            Err(QmpError::with1(ErrorClass::DeviceNotActive, "watchdog"))
+        );
+    }
+}
