@@ -70,6 +70,15 @@ pub enum Input {
         /// The migration's id from `Effect::MigrationStart`.
         id: u64,
     },
+    /// The destination of migration `id` fell more than the edge's backlog limit
+    /// behind (`stalled: true`: the model sends nothing more and stays `active`),
+    /// or caught up again (`stalled: false`).
+    MigrationStalled {
+        /// The migration's id.
+        id: u64,
+        /// Whether it is behind.
+        stalled: bool,
+    },
     /// The process received a terminating signal.
     Signal {
         /// Which.
@@ -206,6 +215,9 @@ impl Engine {
             Input::Disconnect { client } => self.disconnect(client),
             Input::AdvanceTo { at } => self.state.machine.advance_to(at),
             Input::MigrationFailed { id } => self.state.machine.migration_fail(id),
+            Input::MigrationStalled { id, stalled } => {
+                self.state.machine.migration_stall(id, stalled);
+            }
             Input::ImageProbed { path, probe } => self.image_probed(path, probe),
             Input::Signal { signal: _ } => {
                 self.state

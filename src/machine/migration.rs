@@ -222,6 +222,9 @@ pub struct Migration {
     pub disk: Option<Progress>,
     /// Whether the final stage stopped a running VM.
     pub stopped_vm: bool,
+    /// The edge reported the destination behind: no tick is pending and
+    /// nothing more is sent until it catches up.
+    pub stalled: bool,
 }
 
 /// Migration settings and the latest migration.
@@ -336,6 +339,7 @@ impl Machine {
             ram,
             disk,
             stopped_vm: false,
+            stalled: false,
         });
         self.effects.push(Effect::MigrationStart {
             id,
@@ -369,14 +373,20 @@ impl Machine {
         let Some(m) = self.current_mut(id) else {
             return;
         };
-        if m.status != MigrationStatus::Active {
+        if m.status != MigrationStatus::Active || m.stalled {
             return;
         }
         let mut budget = chunk;
         if let Some(disk) = m.disk.as_mut() {
             budget -= disk.send(budget);
         }
-        m.ram.send(budget);
+        let sent = chunk - budget + m.ram.send(budget);
+        if sent > 0 {
+            self.effects.push(Effect::MigrationData { id, bytes: sent });
+        }
+        let Some(m) = self.current_mut(id) else {
+            return;
+        };
         let disk_done = m.disk.is_none_or(|d| d.remaining == 0);
         let ram_remaining = m.ram.remaining;
         if disk_done && self.migration.converged(ram_remaining) {
@@ -393,10 +403,33 @@ impl Machine {
         let Some(m) = self.current_mut(id) else {
             return;
         };
-        m.ram.send(m.ram.remaining);
+        let rest = m.ram.send(m.ram.remaining);
         m.status = MigrationStatus::Completed;
         m.stopped_vm = was_running;
+        if rest > 0 {
+            self.effects.push(Effect::MigrationData { id, bytes: rest });
+        }
         self.effects.push(Effect::MigrationFinish { id });
+    }
+
+    /// The edge reports the destination of migration `id` behind or caught up.
+    /// Only an active migration reacts: stalled, it stops sending (no tick stays
+    /// pending, so idle time does not run ahead); caught up, it sends again at
+    /// once. Stale ids and repeated reports are ignored.
+    pub fn migration_stall(&mut self, id: u64, stalled: bool) {
+        let Some(m) = self.current_mut(id) else {
+            return;
+        };
+        if m.status != MigrationStatus::Active || m.stalled == stalled {
+            return;
+        }
+        m.stalled = stalled;
+        if stalled {
+            self.clock
+                .cancel(|t| matches!(t, Timer::MigrationTick { id: tid } if *tid == id));
+        } else {
+            self.migration_schedule(id, 0);
+        }
     }
 
     /// `migrate_cancel`: an active migration becomes `cancelled`.
@@ -551,6 +584,61 @@ mod tests {
         assert_eq!(status(&m), MigrationStatus::Completed);
         assert_eq!(m.run_state, RunState::Paused);
         assert_eq!(m.effects.last(), Some(&Effect::MigrationFinish { id }));
+    }
+
+    #[test]
+    fn stalled_migration_sends_nothing_and_stays_active() {
+        let mut m = machine(128);
+        let id = start(&mut m, false);
+        m.migration_tick(id);
+        let sent = m.migration.current.as_ref().unwrap().ram.transferred;
+        m.migration_stall(id, true);
+        m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
+        let cur = m.migration.current.as_ref().unwrap();
+        assert_eq!(
+            (cur.status, cur.ram.transferred),
+            (MigrationStatus::Active, sent)
+        );
+        assert_eq!(
+            m.clock
+                .next_deadline_matching(|t| matches!(t, Timer::MigrationTick { .. })),
+            None
+        );
+    }
+
+    #[test]
+    fn caught_up_migration_resumes_and_completes() {
+        let mut m = machine(16);
+        let id = start(&mut m, false);
+        m.migration_stall(id, true);
+        m.migration_stall(id, false);
+        m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
+        assert_eq!(status(&m), MigrationStatus::Completed);
+    }
+
+    #[test]
+    fn data_effects_add_up_to_the_total() {
+        let mut m = machine(16);
+        let id = start(&mut m, false);
+        m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
+        let data: u64 = m
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::MigrationData { id: eid, bytes } if *eid == id => Some(*bytes),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(data, 16 << 20);
+    }
+
+    #[test]
+    fn stall_of_completed_migration_is_ignored() {
+        let mut m = machine(1);
+        let id = start(&mut m, false);
+        m.advance_to(VirtualTime(VirtualTime::NS_PER_S));
+        m.migration_stall(id, true);
+        assert!(!m.migration.current.as_ref().unwrap().stalled);
     }
 
     #[test]

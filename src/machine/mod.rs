@@ -105,6 +105,15 @@ pub enum Effect {
         /// Bytes the model will count as sent (RAM plus disks for `blk`).
         total_bytes: u64,
     },
+    /// Migration `id` sent `bytes` more of its stream in the model (one
+    /// rate-limited chunk, or the final stage's remainder): write them. When the
+    /// destination falls behind, the edge reports `Input::MigrationStalled`.
+    MigrationData {
+        /// The migration's id.
+        id: u64,
+        /// How many bytes.
+        bytes: u64,
+    },
     /// Migration `id` completed in the model (the VM is stopped): write the end
     /// of the stream, the machine's state snapshot, and close the channel.
     MigrationFinish {

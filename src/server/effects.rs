@@ -9,7 +9,7 @@ use std::sync::mpsc::SyncSender;
 use super::fds::FdTable;
 use super::migrate::Migrations;
 use super::Event;
-use crate::engine::Engine;
+use crate::engine::{Engine, Input};
 use crate::machine::Effect;
 use crate::qmp::session::FdHandle;
 
@@ -26,8 +26,9 @@ pub struct World<'a> {
     pub engine: &'a Engine,
 }
 
-/// Carries out one effect.
-pub fn apply(effect: &Effect, world: &mut World<'_>) {
+/// Carries out one effect; returns an input for the engine when the world
+/// answers at once (a migration destination fell behind).
+pub fn apply(effect: &Effect, world: &mut World<'_>) -> Option<Input> {
     match effect {
         Effect::CloseFd { fd } => {
             // Dropping the descriptor closes it.
@@ -38,24 +39,30 @@ pub fn apply(effect: &Effect, world: &mut World<'_>) {
                 eprintln!("qmpsim: could not write '{path}': {e}");
             }
         }
-        Effect::MigrationStart {
-            id,
-            uri,
-            fd,
-            total_bytes,
-        } => {
+        Effect::MigrationStart { id, uri, fd, .. } => {
             let fd = fd.and_then(|h| world.fds.remove(FdHandle(h)));
-            world
-                .migrations
-                .start(*id, uri, fd, *total_bytes, world.events.clone());
+            world.migrations.start(*id, uri, fd, world.events.clone());
         }
-        Effect::MigrationFinish { id } => {
-            let snapshot = crate::snapshot::save(world.engine).unwrap_or_default();
-            world.migrations.finish(*id, snapshot);
+        Effect::MigrationData { id, bytes } => {
+            if world.migrations.data(*id, *bytes) {
+                return Some(Input::MigrationStalled {
+                    id: *id,
+                    stalled: true,
+                });
+            }
         }
+        Effect::MigrationFinish { id } => match crate::snapshot::save(world.engine) {
+            Ok(snapshot) => world.migrations.finish(*id, snapshot),
+            Err(e) => {
+                eprintln!("qmpsim: migration {id}: no state snapshot: {e}");
+                world.migrations.cancel(*id);
+                return Some(Input::MigrationFailed { id: *id });
+            }
+        },
         Effect::MigrationCancel { id } => world.migrations.cancel(*id),
         Effect::Stderr { text } => eprint!("{text}"),
     }
+    None
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
 //! Outgoing migration channels: the real end of `Effect::MigrationStart`,
 //! `MigrationFinish` and `MigrationCancel`.
 //!
-//! The engine models progress in virtual time; the edge opens the channel the URI
-//! names (`tcp:HOST:PORT`, `unix:PATH`, `exec:CMD` through `sh -c`, or a passed
-//! descriptor for `fd:NAME`), streams the RAM image to it from a thread, and on
-//! finish appends the machine's state snapshot. A channel that cannot be opened or
-//! breaks is reported back as `Input::MigrationFailed`, through the engine loop's
-//! event channel, so it is recorded like any other input.
+//! The engine paces the stream in virtual time (`migrate_set_speed`) and says what
+//! it sent with `Effect::MigrationData`; the edge opens the channel the URI names
+//! (`tcp:HOST:PORT`, `unix:PATH`, `exec:CMD` through `sh -c`, or a passed
+//! descriptor for `fd:NAME`) and writes those bytes from a thread, then the
+//! machine's state snapshot on finish. When the destination reads slowly and the
+//! unwritten backlog passes [`MIGRATION_BACKLOG_BYTES_MAX`], the engine is told
+//! (`Input::MigrationStalled`), so `query-migrate` stays `active` until the
+//! destination catches up. A channel that cannot be opened or breaks is reported
+//! as `Input::MigrationFailed`. Both reach the engine as inputs, so they are
+//! recorded like any other.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,19 +19,26 @@ use std::net::TcpStream;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::thread;
 
 use super::Event;
 
 /// Bytes written per chunk of the RAM stream.
 pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+/// Unwritten bytes a destination may fall behind before the model stalls (about
+/// what a socket buffer and QEMU's own file buffer would hold).
+pub const MIGRATION_BACKLOG_BYTES_MAX: u64 = 16 << 20;
 /// The savevm stream magic of 0.14 (`QEMU_VM_FILE_MAGIC`, "QEVM") and version 3.
 const STREAM_HEADER: [u8; 8] = [0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3];
 
 /// What the engine loop tells a migration thread.
 #[derive(Debug)]
 enum Order {
+    /// Write this many more bytes of the stream.
+    Data(u64),
     /// Append the state snapshot and close.
     Finish(Vec<u8>),
     /// Close without finishing.
@@ -37,26 +48,51 @@ enum Order {
 /// The running migration threads, by id.
 #[derive(Debug, Default)]
 pub struct Migrations {
-    active: BTreeMap<u64, Sender<Order>>,
+    active: BTreeMap<u64, Link>,
     threads: Vec<thread::JoinHandle<()>>,
 }
 
+/// The engine loop's side of one migration thread.
+#[derive(Debug)]
+struct Link {
+    orders: Sender<Order>,
+    /// Bytes ordered written so far.
+    ordered: u64,
+    /// Shared with the thread.
+    shared: Arc<Shared>,
+}
+
+/// What the engine loop and a migration thread share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Bytes the thread has written.
+    written: AtomicU64,
+    /// The engine was told the destination is behind; the thread reports when it
+    /// has written everything ordered.
+    stalled: AtomicBool,
+}
+
 impl Migrations {
-    /// Starts migration `id`: opens the channel and streams `total_bytes` from a
-    /// thread. `fd` is the passed descriptor for `fd:` URIs.
-    pub fn start(
-        &mut self,
-        id: u64,
-        uri: &str,
-        fd: Option<OwnedFd>,
-        total_bytes: u64,
-        events: SyncSender<Event>,
-    ) {
+    /// Starts migration `id`: opens the channel from a thread that then writes
+    /// what [`Migrations::data`] orders. `fd` is the passed descriptor for `fd:`
+    /// URIs.
+    pub fn start(&mut self, id: u64, uri: &str, fd: Option<OwnedFd>, events: SyncSender<Event>) {
         let (tx, rx) = mpsc::channel();
-        self.active.insert(id, tx);
+        let shared = Arc::new(Shared::default());
+        self.active.insert(
+            id,
+            Link {
+                orders: tx,
+                ordered: 0,
+                shared: Arc::clone(&shared),
+            },
+        );
         let uri = uri.to_owned();
         self.threads.push(thread::spawn(move || {
-            if let Err(e) = stream(&uri, fd, total_bytes, &rx) {
+            let caught_up = || {
+                let _ = events.send(Event::MigrationCaughtUp { id });
+            };
+            if let Err(e) = stream(&uri, fd, &rx, &shared, caught_up) {
                 eprintln!("qmpsim: migration to {uri} failed: {e}");
                 // The loop may be gone (exiting); nothing to tell then.
                 let _ = events.send(Event::MigrationFailed { id });
@@ -67,8 +103,8 @@ impl Migrations {
     /// At exit: lets finished migrations write their last bytes, until `deadline`.
     /// Migrations still running are cancelled first (QEMU exits mid-stream too).
     pub fn wait(&mut self, deadline: std::time::Instant) {
-        for (_, tx) in std::mem::take(&mut self.active) {
-            let _ = tx.send(Order::Cancel);
+        for (_, c) in std::mem::take(&mut self.active) {
+            let _ = c.orders.send(Order::Cancel);
         }
         for t in std::mem::take(&mut self.threads) {
             while !t.is_finished() && std::time::Instant::now() < deadline {
@@ -81,18 +117,37 @@ impl Migrations {
         }
     }
 
+    /// Orders `bytes` more of migration `id`'s stream written. Returns whether
+    /// the destination just fell more than [`MIGRATION_BACKLOG_BYTES_MAX`] behind
+    /// (the caller tells the engine, once, until [`Migrations::caught_up`]).
+    pub fn data(&mut self, id: u64, bytes: u64) -> bool {
+        let Some(c) = self.active.get_mut(&id) else {
+            return false;
+        };
+        c.ordered += bytes;
+        let backlog = c
+            .ordered
+            .saturating_sub(c.shared.written.load(Ordering::SeqCst));
+        // The flag is set before the order is queued, so the thread sees it once
+        // it has written this order.
+        let stalls =
+            backlog > MIGRATION_BACKLOG_BYTES_MAX && !c.shared.stalled.swap(true, Ordering::SeqCst);
+        // A thread that already failed has reported it; nothing more to do.
+        let _ = c.orders.send(Order::Data(bytes));
+        stalls
+    }
+
     /// Finishes migration `id` with the state snapshot.
     pub fn finish(&mut self, id: u64, snapshot: Vec<u8>) {
-        if let Some(tx) = self.active.remove(&id) {
-            // A thread that already failed has reported it; nothing more to do.
-            let _ = tx.send(Order::Finish(snapshot));
+        if let Some(c) = self.active.remove(&id) {
+            let _ = c.orders.send(Order::Finish(snapshot));
         }
     }
 
     /// Cancels migration `id`.
     pub fn cancel(&mut self, id: u64) {
-        if let Some(tx) = self.active.remove(&id) {
-            let _ = tx.send(Order::Cancel);
+        if let Some(c) = self.active.remove(&id) {
+            let _ = c.orders.send(Order::Cancel);
         }
     }
 }
@@ -142,41 +197,50 @@ fn open(uri: &str, fd: Option<OwnedFd>) -> io::Result<Channel> {
 fn stream(
     uri: &str,
     fd: Option<OwnedFd>,
-    total_bytes: u64,
     rx: &Receiver<Order>,
+    shared: &Shared,
+    caught_up: impl Fn(),
 ) -> io::Result<()> {
     let mut channel = open(uri, fd)?;
     channel.writer.write_all(&STREAM_HEADER)?;
-    let chunk = vec![0_u8; STREAM_CHUNK_BYTES];
-    let mut left = total_bytes;
-    while left > 0 {
-        match rx.try_recv() {
-            Ok(Order::Cancel) => return Ok(()),
-            Ok(Order::Finish(snapshot)) => return finish(channel, left, &snapshot),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+    loop {
+        let order = match rx.try_recv() {
+            Ok(order) => order,
+            Err(TryRecvError::Empty) => {
+                if shared.stalled.swap(false, Ordering::SeqCst) {
+                    caught_up();
+                }
+                match rx.recv() {
+                    Ok(order) => order,
+                    Err(_) => return Ok(()),
+                }
+            }
+            Err(TryRecvError::Disconnected) => return Ok(()),
+        };
+        match order {
+            Order::Data(n) => write_zeros(channel.writer.as_mut(), n, &shared.written)?,
+            Order::Finish(snapshot) => return finish(channel, &snapshot),
+            Order::Cancel => return Ok(()),
         }
-        let n = usize::try_from(left)
-            .unwrap_or(usize::MAX)
-            .min(STREAM_CHUNK_BYTES);
-        channel.writer.write_all(&chunk[..n])?;
-        left -= n as u64;
-    }
-    match rx.recv() {
-        Ok(Order::Finish(snapshot)) => finish(channel, 0, &snapshot),
-        Ok(Order::Cancel) | Err(_) => Ok(()),
     }
 }
 
-fn finish(mut channel: Channel, left: u64, snapshot: &[u8]) -> io::Result<()> {
-    let chunk = vec![0_u8; STREAM_CHUNK_BYTES];
-    let mut left = left;
+/// Writes `n` bytes of (zero) page data, counting them in `written`.
+fn write_zeros(w: &mut dyn Write, n: u64, written: &AtomicU64) -> io::Result<()> {
+    let chunk = [0_u8; STREAM_CHUNK_BYTES];
+    let mut left = n;
     while left > 0 {
-        let n = usize::try_from(left)
+        let k = usize::try_from(left)
             .unwrap_or(usize::MAX)
             .min(STREAM_CHUNK_BYTES);
-        channel.writer.write_all(&chunk[..n])?;
-        left -= n as u64;
+        w.write_all(&chunk[..k])?;
+        written.fetch_add(k as u64, Ordering::SeqCst);
+        left -= k as u64;
     }
+    Ok(())
+}
+
+fn finish(mut channel: Channel, snapshot: &[u8]) -> io::Result<()> {
     channel
         .writer
         .write_all(&(snapshot.len() as u64).to_be_bytes())?;
@@ -212,8 +276,10 @@ mod tests {
         let listener = UnixListener::bind(&path).unwrap();
         let (tx, _rx) = events();
         let mut m = Migrations::default();
-        m.start(1, &format!("unix:{}", path.display()), None, 100_000, tx);
+        m.start(1, &format!("unix:{}", path.display()), None, tx);
         let (mut conn, _) = listener.accept().unwrap();
+        m.data(1, 60_000);
+        m.data(1, 40_000);
         m.finish(1, b"SNAP".to_vec());
         let mut got = Vec::new();
         conn.read_to_end(&mut got).unwrap();
@@ -233,7 +299,6 @@ mod tests {
             7,
             &format!("unix:{}", dir.path().join("none").display()),
             None,
-            10,
             tx,
         );
         let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
@@ -246,7 +311,8 @@ mod tests {
         let out = dir.path().join("out.bin");
         let (tx, rx) = events();
         let mut m = Migrations::default();
-        m.start(2, &format!("exec:cat > {}", out.display()), None, 1000, tx);
+        m.start(2, &format!("exec:cat > {}", out.display()), None, tx);
+        m.data(2, 1000);
         m.finish(2, b"S".to_vec());
         // The thread reports nothing on success; wait for the file to be complete.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -258,5 +324,27 @@ mod tests {
             assert!(rx.try_recv().is_err(), "migration reported a failure");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn slow_destination_stalls_past_backlog_then_catches_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slow.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let (tx, rx) = events();
+        let mut m = Migrations::default();
+        m.start(3, &format!("unix:{}", path.display()), None, tx);
+        let (mut conn, _) = listener.accept().unwrap();
+        let at_limit = m.data(3, MIGRATION_BACKLOG_BYTES_MAX);
+        let past_limit = m.data(3, 1);
+        let again = m.data(3, 1);
+        let mut sink = vec![0_u8; 1 << 16];
+        let mut read = 0_u64;
+        while read < 8 + MIGRATION_BACKLOG_BYTES_MAX + 2 {
+            read += conn.read(&mut sink).unwrap() as u64;
+        }
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!((at_limit, past_limit, again), (false, true, false));
+        assert!(matches!(got, Event::MigrationCaughtUp { id: 3 }));
     }
 }

@@ -165,6 +165,11 @@ pub enum Event {
         /// The migration's id.
         id: u64,
     },
+    /// A stalled migration's destination took everything written so far.
+    MigrationCaughtUp {
+        /// The migration's id.
+        id: u64,
+    },
 }
 
 /// Runs a VM until it exits; returns the exit status.
@@ -257,6 +262,8 @@ struct EngineLoop {
     exit: Option<i32>,
     /// Clients dropped while carrying out outputs, to disconnect after.
     dropped: Vec<ClientId>,
+    /// Inputs that carrying out effects gave rise to, fed after the step.
+    later: Vec<Input>,
 }
 
 impl EngineLoop {
@@ -274,6 +281,7 @@ impl EngineLoop {
             last_client: 0,
             exit: None,
             dropped: Vec::new(),
+            later: Vec::new(),
         }
     }
 
@@ -335,6 +343,9 @@ impl EngineLoop {
             }
             Event::Signal(signal) => self.step(Input::Signal { signal }),
             Event::MigrationFailed { id } => self.step(Input::MigrationFailed { id }),
+            Event::MigrationCaughtUp { id } => {
+                self.step(Input::MigrationStalled { id, stalled: false })
+            }
         }
     }
 
@@ -380,12 +391,17 @@ impl EngineLoop {
                         events: &self.events,
                         engine: &self.engine,
                     };
-                    effects::apply(&effect, &mut world);
+                    if let Some(input) = effects::apply(&effect, &mut world) {
+                        self.later.push(input);
+                    }
                 }
                 Output::Exit { code } => self.exit = Some(code),
             }
         }
         self.disconnect_dropped();
+        for input in std::mem::take(&mut self.later) {
+            self.step(input);
+        }
     }
 
     /// Feeds `Disconnect` for the clients dropped while carrying out outputs.

@@ -148,6 +148,12 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
         Input::AdvanceTo { at } => format!("# advance to {}\n", render_time(*at)),
         Input::Signal { signal } => format!("# signal {}\n", signal_name(*signal)),
         Input::MigrationFailed { id } => format!("# migration {id} failed\n"),
+        Input::MigrationStalled { id, stalled } => {
+            format!(
+                "# migration {id} {}\n",
+                if *stalled { "stalled" } else { "caught up" }
+            )
+        }
         Input::ImageProbed { path, probe } => format!("# probed {path}: {probe:?}\n"),
     }
 }
@@ -238,6 +244,7 @@ fn input_client(input: &Input) -> Option<ClientId> {
         Input::AdvanceTo { .. }
         | Input::Signal { .. }
         | Input::MigrationFailed { .. }
+        | Input::MigrationStalled { .. }
         | Input::ImageProbed { .. } => None,
     }
 }

@@ -731,3 +731,78 @@ fn daemonize_child_removes_socket_and_pidfile_at_quit() {
     client.line();
     assert_eq!((path.exists(), pidfile.exists()), (false, false));
 }
+
+/// Reads lines until a response (not an event) arrives.
+fn response<S: Read + Write>(client: &mut Client<S>) -> String {
+    loop {
+        let line = client.line();
+        if !line.starts_with("{\"timestamp\"") {
+            return line;
+        }
+    }
+}
+
+/// `query-migrate`'s status word.
+fn migrate_status<S: Read + Write>(client: &mut Client<S>) -> String {
+    client.send("{\"execute\":\"query-migrate\"}");
+    let line = response(client);
+    let start = line.find("\"status\": \"").map(|i| i + 11).unwrap_or(0);
+    line[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn migrate_to_slow_destination_stays_active_until_it_reads() {
+    let (dir, path) = sock_path();
+    let dst_path = dir.path().join("dst.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&dst_path).unwrap();
+    let (_qemu, mut client) = negotiated_unix(&path, &["-m", "128"]);
+    client.send(&format!(
+        "{{\"execute\":\"migrate\",\"arguments\":{{\"uri\":\"unix:{}\"}}}}",
+        dst_path.display()
+    ));
+    assert_eq!(response(&mut client), RETURN_EMPTY);
+    let (mut dst, _) = listener.accept().unwrap();
+    // Idle virtual time runs on while the destination reads nothing: long enough
+    // for the whole RAM at the default speed, were it not stalled.
+    thread::sleep(Duration::from_millis(1500));
+    let while_stalled = migrate_status(&mut client);
+    let reader = thread::spawn(move || {
+        let mut sink = Vec::new();
+        dst.read_to_end(&mut sink).map(|_| sink.len())
+    });
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut after = migrate_status(&mut client);
+    while after == "active" && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        after = migrate_status(&mut client);
+    }
+    client.execute("quit");
+    let streamed = reader.join().unwrap().unwrap();
+    assert_eq!(
+        (while_stalled.as_str(), after.as_str()),
+        ("active", "completed")
+    );
+    assert!(streamed > 128 << 20, "stream too short: {streamed}");
+}
+
+#[test]
+fn migrate_to_refusing_destination_fails() {
+    let (dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    client.send(&format!(
+        "{{\"execute\":\"migrate\",\"arguments\":{{\"uri\":\"unix:{}\"}}}}",
+        dir.path().join("nobody.sock").display()
+    ));
+    assert_eq!(response(&mut client), RETURN_EMPTY);
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut status = migrate_status(&mut client);
+    while status == "active" && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        status = migrate_status(&mut client);
+    }
+    assert_eq!(status, "failed");
+}
