@@ -676,6 +676,16 @@ fn vnc_password() -> MachineConfig {
     }
 }
 
+/// The document's VNC server: port 50402 (display 44502) with password auth, and
+/// `-x-extensions` for the `x-vnc-client` that stands in for its client.
+fn vnc_doc() -> MachineConfig {
+    MachineConfig {
+        vnc: Some("0.0.0.0:44502,password".to_owned()),
+        extensions: true,
+        ..pc()
+    }
+}
+
 /// `-spice port=5920,tls-port=5921` (the ports of the document's query-spice).
 fn spice() -> MachineConfig {
     MachineConfig {
@@ -871,9 +881,10 @@ seed_examples! {
         "hand-ordered: running before singlestep";
     query_mice_example_matches_doc: "query-mice" #0, serial_mouse, negotiate true, [], Shape,
         "hand-ordered, older flags: 0.14 makes the first handler (msmouse) current, PS/2 relative";
-    query_vnc_example_matches_doc: "query-vnc" #0, vnc_password, negotiate true, [],
-        ShapeEmptying(&["clients"]),
-        "hand-ordered; ports chosen by a real host; qmpsim has no VNC clients (docs/compat.md)";
+    query_vnc_example_matches_doc: "query-vnc" #0, vnc_doc, negotiate true,
+        [Line(r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"127.0.0.1","service":"50401","family":"ipv4"}}"#)],
+        SameValue,
+        "hand-ordered; the document's display (port 50402) and client come from -vnc and x-vnc-client";
     query_name_example_matches_doc: "query-name" #0, named, negotiate true, [], Exact, "";
     query_uuid_example_matches_doc: "query-uuid" #0, with_uuid, negotiate true, [], Exact, "";
     query_migrate_before_first_example_matches_doc: "query-migrate" #0, pc, negotiate true,
