@@ -16,6 +16,7 @@ mod corpus_replay;
 mod determinism;
 mod golden_devices;
 mod golden_display;
+mod golden_hmp;
 mod malformed;
 mod record_replay;
 mod scenarios;

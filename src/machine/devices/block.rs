@@ -233,7 +233,22 @@ pub struct Drive {
     pub devaddr: Option<String>,
 }
 
+/// Format drivers with internal snapshots (`bdrv_snapshot_create`) in 0.14.
+pub const SNAPSHOT_FORMATS: &[&str] = &["qcow2", "sheepdog"];
+
 impl Drive {
+    /// `bdrv_can_snapshot`: an open, fixed (not removable), writable image whose
+    /// format takes internal snapshots (the `file` protocol under a raw image
+    /// takes none).
+    pub fn can_snapshot(&self) -> bool {
+        !self.removable
+            && !self.read_only
+            && self
+                .medium
+                .as_ref()
+                .is_some_and(|m| SNAPSHOT_FORMATS.contains(&m.format.as_str()))
+    }
+
     /// `bdrv_key_required`.
     pub fn key_required(&self) -> bool {
         self.medium
