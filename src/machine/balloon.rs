@@ -12,7 +12,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::MachineConfig;
 use super::memory::{ram_bytes, PAGE_BYTES};
 use super::timers::Timer;
 use super::{Machine, RunState};
@@ -40,20 +39,29 @@ impl BalloonState {
     }
 }
 
-/// Whether the configuration has a balloon device: `-balloon virtio[,...]` or
-/// `-device virtio-balloon-pci`.
-pub fn balloon_configured(config: &MachineConfig) -> bool {
-    let from_option = config.balloon.as_ref().is_some_and(|b| {
-        b.get("type") == Some("virtio") || b.items.first().is_some_and(|(k, _)| k == "virtio")
-    });
-    let from_device = config
-        .devices
-        .iter()
-        .any(|d| d.get("driver") == Some("virtio-balloon-pci"));
-    from_option || from_device
-}
+/// The qdev driver of the balloon device (`-balloon virtio` creates one too).
+pub const BALLOON_DRIVER: &str = "virtio-balloon-pci";
 
 impl Machine {
+    /// Matches the balloon to the device tree: the first `virtio-balloon-pci`
+    /// (from `-balloon virtio`, `-device` or device_add) gives the machine a
+    /// fresh balloon, and the last one going away (device_del, once the guest
+    /// ejects its slot) takes it. 0.14 never unregisters its balloon handler, so
+    /// there `balloon` after an unplug reaches a freed device (docs/compat.md).
+    pub fn balloon_sync(&mut self) {
+        let present = self
+            .devices
+            .qdev
+            .devices
+            .iter()
+            .any(|d| d.driver == BALLOON_DRIVER);
+        match (present, self.balloon.is_some()) {
+            (true, false) => self.balloon = Some(BalloonState::default()),
+            (false, true) => self.balloon = None,
+            (true, true) | (false, false) => {}
+        }
+    }
+
     /// `virtio_balloon_to_target` with a non-zero target in bytes. The value is
     /// taken as 0.14's unsigned `ram_addr_t`, so a negative one means "all RAM".
     pub fn balloon_set_target(&mut self, target: i64) {
@@ -107,7 +115,7 @@ impl Machine {
 mod tests {
     use super::*;
     use crate::machine::clock::VirtualTime;
-    use crate::machine::config::OptionList;
+    use crate::machine::config::{MachineConfig, OptionList};
     use crate::machine::memory::MIB_BYTES;
 
     fn with_balloon() -> Machine {
@@ -125,7 +133,7 @@ mod tests {
 
     #[test]
     fn default_config_has_no_balloon() {
-        assert!(!balloon_configured(&MachineConfig::default()));
+        assert!(Machine::new(MachineConfig::default()).balloon.is_none());
     }
 
     #[test]
@@ -136,18 +144,43 @@ mod tests {
             balloon: Some(b),
             ..MachineConfig::default()
         };
-        assert!(!balloon_configured(&cfg));
+        assert!(Machine::new(cfg).balloon.is_none());
     }
 
     #[test]
     fn virtio_balloon_pci_device_is_a_balloon() {
         let mut d = OptionList::default();
-        d.push("driver", "virtio-balloon-pci");
+        d.push("driver", BALLOON_DRIVER);
         let cfg = MachineConfig {
             devices: vec![d],
             ..MachineConfig::default()
         };
-        assert!(balloon_configured(&cfg));
+        assert!(Machine::new(cfg).balloon.is_some());
+    }
+
+    #[test]
+    fn hotplugged_balloon_device_gives_a_balloon() {
+        let mut m = Machine::new(MachineConfig::default());
+        let opts = [("driver".to_owned(), BALLOON_DRIVER.to_owned())];
+        m.devices.device_add(Some("b"), &opts, true).unwrap();
+        m.balloon_sync();
+        assert!(m.balloon.is_some());
+    }
+
+    #[test]
+    fn removed_balloon_device_takes_the_balloon() {
+        let mut m = with_balloon();
+        let uid = m
+            .devices
+            .qdev
+            .devices
+            .iter()
+            .find(|d| d.driver == BALLOON_DRIVER)
+            .map(|d| d.uid)
+            .unwrap();
+        m.devices.free_device(uid);
+        m.balloon_sync();
+        assert!(m.balloon.is_none());
     }
 
     #[test]

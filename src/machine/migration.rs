@@ -40,7 +40,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{ImageProbe, MachineConfig};
+use super::devices::block::{Block, SECTOR_BYTES};
 use super::display::inet_aton;
 use super::memory::{ram_bytes, PAGE_BYTES};
 use super::timers::Timer;
@@ -293,30 +293,33 @@ pub struct MigrationStart {
     pub fd: Option<u64>,
 }
 
-/// Bytes a block migration copies: every hard disk with a medium (0.14's
-/// `init_blk_migration` walks `BDRV_TYPE_HD` devices with a non-zero length).
-/// Sizes come from the configuration's image probes or `x-size`.
-pub fn disk_bytes_total(config: &MachineConfig) -> Option<u64> {
-    let sizes: Vec<u64> = config
+/// The drives a block migration copies, in drive order, with their sizes in
+/// bytes: 0.14's `init_blk_migration_it` takes every drive that is not
+/// read-only and whose medium has at least one whole sector (an empty drive's
+/// length is an error), and counts whole sectors. Sizes come from the block
+/// model, so `block_resize` and hot-plugged drives count.
+pub fn blk_migration_drives(block: &Block) -> Vec<(&str, u64)> {
+    block
         .drives
         .iter()
-        .filter(|d| {
-            let media_cd = d.opts.get("media") == Some("cdrom");
-            let iface = d.opts.get("if").unwrap_or("ide");
-            !media_cd && iface != "floppy" && iface != "sd"
+        .filter(|d| !d.read_only)
+        .filter_map(|d| {
+            let m = d.medium.as_ref()?;
+            let bytes = m.size_bytes / SECTOR_BYTES * SECTOR_BYTES;
+            (bytes > 0).then_some((d.name.as_str(), bytes))
         })
-        .filter_map(|d| match &d.probe {
-            Some(ImageProbe::Found(info)) => Some(info.size_bytes),
-            Some(ImageProbe::Missing) => None,
-            None => d.opts.get("x-size").and_then(|s| s.parse().ok()),
-        })
-        .filter(|&n| n > 0)
-        .collect();
-    if sizes.is_empty() {
-        None
-    } else {
-        Some(sizes.iter().fold(0_u64, |a, &b| a.saturating_add(b)))
-    }
+        .collect()
+}
+
+/// Bytes a block migration copies (see [`blk_migration_drives`]), or `None`
+/// when no drive qualifies.
+pub fn disk_bytes_total(block: &Block) -> Option<u64> {
+    let drives = blk_migration_drives(block);
+    (!drives.is_empty()).then(|| {
+        drives
+            .iter()
+            .fold(0_u64, |total, (_, bytes)| total.saturating_add(*bytes))
+    })
 }
 
 impl Machine {
@@ -327,7 +330,7 @@ impl Machine {
         self.migration.next_id += 1;
         let ram = Progress::new(ram_bytes(self.config.ram_mb));
         let disk = if start.blk {
-            disk_bytes_total(&self.config).map(Progress::new)
+            disk_bytes_total(&self.devices.block).map(Progress::new)
         } else {
             None
         };
@@ -470,7 +473,28 @@ impl Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::{DriveConfig, ImageInfo, OptionList};
+    use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
+
+    fn file_opts() -> OptionList {
+        let mut o = OptionList::default();
+        o.push("file", "disk.img");
+        o
+    }
+
+    fn with_disk(format: &str, size_bytes: u64) -> Machine {
+        Machine::new(MachineConfig {
+            drives: vec![DriveConfig {
+                opts: file_opts(),
+                probe: Some(ImageProbe::Found(ImageInfo {
+                    format: format.into(),
+                    size_bytes,
+                    backing_file: None,
+                    encrypted: false,
+                })),
+            }],
+            ..MachineConfig::default()
+        })
+    }
 
     fn machine(ram_mb: u64) -> Machine {
         Machine::new(MachineConfig {
@@ -684,7 +708,7 @@ mod tests {
     fn block_migration_sends_disk_before_ram() {
         let mut m = Machine::new(MachineConfig {
             drives: vec![DriveConfig {
-                opts: OptionList::default(),
+                opts: file_opts(),
                 probe: Some(ImageProbe::Found(ImageInfo {
                     format: "raw".into(),
                     size_bytes: 10 << 20,
@@ -717,5 +741,24 @@ mod tests {
         let (back, _): (MigrationState, usize) =
             bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
         assert_eq!(back, state);
+    }
+
+    #[test]
+    fn blk_drives_count_whole_sectors() {
+        let m = with_disk("raw", 1000);
+        assert_eq!(blk_migration_drives(&m.devices.block), [("ide0-hd0", 512)]);
+    }
+
+    #[test]
+    fn blk_drives_skip_media_below_one_sector() {
+        let m = with_disk("raw", 511);
+        assert_eq!(disk_bytes_total(&m.devices.block), None);
+    }
+
+    #[test]
+    fn blk_drives_follow_block_resize() {
+        let mut m = with_disk("raw", 1 << 20);
+        m.devices.block.resize("ide0-hd0", 2 << 20).unwrap();
+        assert_eq!(disk_bytes_total(&m.devices.block), Some(2 << 20));
     }
 }

@@ -189,12 +189,11 @@ impl Machine {
         if run_state == RunState::Running {
             display.screen.boot_started_at = Some(VirtualTime(0));
         }
-        let balloon = balloon::balloon_configured(&config).then(balloon::BalloonState::default);
         let mut machine = Machine {
             rng: Rng::new(config.seed),
             display,
             migration: migration::MigrationState::default(),
-            balloon,
+            balloon: None,
             named_fds: BTreeMap::new(),
             watchdog: watchdog::Watchdog::from_config(&config),
             rtc: rtc::Rtc::default(),
@@ -208,6 +207,7 @@ impl Machine {
             devices,
             image_probes: BTreeMap::new(),
         };
+        machine.balloon_sync();
         machine.guest_boot();
         machine
     }

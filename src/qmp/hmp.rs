@@ -1,533 +1,246 @@
-//! The human monitor (HMP) as `human-monitor-command` runs it: a command line is
-//! parsed against HMP `args_type`s, the command runs, and whatever it printed comes
-//! back as text. Queries print through 0.14's `user_print` formats (facts §8) from
-//! the same QObjects the QMP query handlers return, so HMP and QMP never disagree.
-//! Errors are text (`Device 'foo' not found`), never QMP errors. Pure: no I/O.
+//! The human monitor (HMP) as `human-monitor-command` runs it (0.14's
+//! `do_hmp_passthrough`): the command line runs on a throwaway monitor of its
+//! own, and whatever it printed comes back as text.
+//!
+//! - The line is parsed against the command's HMP `args_type` (`parse`, a port
+//!   of `monitor_parse_command`, with `expr` for integer expressions), from the
+//!   0.14 command table (`table`).
+//! - Most commands then run their QMP handler: success is silent, an error
+//!   prints its description (`Device 'foo' not found`). Queries print through
+//!   0.14's `user_print` formats (`print`) from the same QObjects the QMP query
+//!   handlers return, so HMP and QMP never disagree. The rest are `native`.
+//! - The throwaway monitor is a fresh [`Session`]: CPU 0 unless `cpu-index`
+//!   says otherwise, no descriptor passed with it, no named descriptors
+//!   ([`HMP_MONITOR`]), and whatever extra replies a handler queues go nowhere.
+//! - Output goes through 0.14's monitor buffer, which writes a line out at its
+//!   newline (or when full), so text after the last newline is lost.
+//!
+//! Errors are text, never QMP errors (except a bad `cpu-index`). Pure: no I/O.
+
+mod expr;
+mod native;
+mod parse;
+mod print;
+mod table;
 
 use super::commands::{Ctx, HandlerResult};
-use super::table;
-use crate::machine::watchdog::WatchdogAction;
-use crate::wire::{QDict, QObject};
+use super::session::Session;
+use super::table as qmp_table;
+use crate::wire::{ErrorClass, QDict, QObject, QmpError};
 
-mod print;
+/// The monitor index of the throwaway HMP monitor. No client connects to it, so
+/// it never holds a named descriptor.
+pub const HMP_MONITOR: u32 = u32::MAX;
+
+/// 0.14's monitor output buffer (`uint8_t outbuf[1024]`): written out at each
+/// newline, or once only one byte is left.
+pub const OUTBUF_BYTES: usize = 1024;
 
 /// How an HMP command runs.
 #[derive(Debug, Clone, Copy)]
-enum Action {
-    /// The QMP command of that name, silent on success.
+pub enum Action {
+    /// The QMP command of that name: silent on success, the error's text on
+    /// failure.
     Qmp(&'static str),
-    /// An HMP-only command.
+    /// A command of its own.
     Native(fn(&mut Ctx<'_>, &QDict, &mut String)),
+    /// Not modelled: prints `NAME: not supported yet` after its arguments
+    /// parsed (see docs/compat.md).
+    NotSupported,
 }
 
 /// One HMP command (0.14 hmp-commands.hx).
 #[derive(Debug)]
-struct HmpCommand {
-    name: &'static str,
-    aliases: &'static [&'static str],
-    args_type: &'static str,
-    params: &'static str,
-    help: &'static str,
-    action: Action,
+pub struct HmpCommand {
+    /// Names, `|`-separated, as `help` prints them.
+    pub name: &'static str,
+    /// HMP argument types.
+    pub args_type: &'static str,
+    /// Parameter synopsis for `help`.
+    pub params: &'static str,
+    /// Help text.
+    pub help: &'static str,
+    /// How it runs.
+    pub action: Action,
 }
 
-macro_rules! hmp {
-    ($name:literal $(| $alias:literal)*, $args:literal, $params:literal, $help:literal, $action:expr) => {
-        HmpCommand { name: $name, aliases: &[$($alias),*], args_type: $args, params: $params, help: $help, action: $action }
-    };
+/// How an `info` item prints.
+#[derive(Debug, Clone, Copy)]
+pub enum InfoPrint {
+    /// Format the result of this QMP query.
+    Query(&'static str, fn(&QObject, &mut String)),
+    /// Print from the machine directly.
+    Native(fn(&mut Ctx<'_>, &mut String)),
+    /// Not modelled: prints `info NAME: not supported yet`.
+    NotSupported,
 }
 
-/// HMP commands, in 0.14 order.
-static HMP_COMMANDS: &[HmpCommand] = &[
-    hmp!(
-        "help" | "?",
-        "name:s?",
-        "[cmd]",
-        "show the help",
-        Action::Native(help)
-    ),
-    hmp!(
-        "info",
-        "item:s?",
-        "[subcommand]",
-        "show various information about the system state",
-        Action::Native(info)
-    ),
-    hmp!(
-        "quit" | "q",
-        "",
-        "",
-        "quit the emulator",
-        Action::Qmp("quit")
-    ),
-    hmp!(
-        "eject",
-        "force:-f,device:B",
-        "[-f] device",
-        "eject a removable medium (use -f to force it)",
-        Action::Qmp("eject")
-    ),
-    hmp!(
-        "change",
-        "device:B,target:F,arg:s?",
-        "device filename [format]",
-        "change a removable medium, optional format",
-        Action::Qmp("change")
-    ),
-    hmp!(
-        "screendump",
-        "filename:F",
-        "filename",
-        "save screen into PPM image 'filename'",
-        Action::Qmp("screendump")
-    ),
-    hmp!(
-        "savevm",
-        "name:s?",
-        "[tag|id]",
-        "save a VM snapshot. If no tag or id are provided, a new snapshot is created",
-        Action::Native(savevm)
-    ),
-    hmp!(
-        "loadvm",
-        "name:s",
-        "tag|id",
-        "restore a VM snapshot from its tag or id",
-        Action::Native(savevm)
-    ),
-    hmp!(
-        "delvm",
-        "name:s",
-        "tag|id",
-        "delete a VM snapshot from its tag or id",
-        Action::Native(savevm)
-    ),
-    hmp!("stop", "", "", "stop emulation", Action::Qmp("stop")),
-    hmp!(
-        "c" | "cont",
-        "",
-        "",
-        "resume emulation",
-        Action::Qmp("cont")
-    ),
-    hmp!(
-        "system_reset",
-        "",
-        "",
-        "reset the system",
-        Action::Qmp("system_reset")
-    ),
-    hmp!(
-        "system_powerdown",
-        "",
-        "",
-        "send system power down event",
-        Action::Qmp("system_powerdown")
-    ),
-    hmp!(
-        "device_add",
-        "device:O",
-        "driver[,prop=value][,...]",
-        "add device, like -device on the command line",
-        Action::Qmp("device_add")
-    ),
-    hmp!(
-        "device_del",
-        "id:s",
-        "device",
-        "remove device",
-        Action::Qmp("device_del")
-    ),
-    hmp!(
-        "cpu",
-        "index:i",
-        "index",
-        "set the default CPU",
-        Action::Qmp("cpu")
-    ),
-    hmp!(
-        "memsave",
-        "val:l,size:i,filename:s",
-        "addr size file",
-        "save to disk virtual memory dump starting at 'addr' of size 'size'",
-        Action::Qmp("memsave")
-    ),
-    hmp!(
-        "pmemsave",
-        "val:l,size:i,filename:s",
-        "addr size file",
-        "save to disk physical memory dump starting at 'addr' of size 'size'",
-        Action::Qmp("pmemsave")
-    ),
-    hmp!(
-        "migrate",
-        "detach:-d,blk:-b,inc:-i,uri:s",
-        "[-d] [-b] [-i] uri",
-        "migrate to URI (using -d to not wait for completion)",
-        Action::Qmp("migrate")
-    ),
-    hmp!(
-        "migrate_cancel",
-        "",
-        "",
-        "cancel the current VM migration",
-        Action::Qmp("migrate_cancel")
-    ),
-    hmp!(
-        "migrate_set_speed",
-        "value:o",
-        "value",
-        "set maximum speed (in bytes) for migrations",
-        Action::Qmp("migrate_set_speed")
-    ),
-    hmp!(
-        "migrate_set_downtime",
-        "value:T",
-        "value",
-        "set maximum tolerated downtime (in seconds) for migrations",
-        Action::Qmp("migrate_set_downtime")
-    ),
-    hmp!(
-        "client_migrate_info",
-        "protocol:s,hostname:s,port:i?,tls-port:i?,cert-subject:s?",
-        "protocol hostname port tls-port cert-subject",
-        "send migration info to spice/vnc client",
-        Action::Qmp("client_migrate_info")
-    ),
-    hmp!(
-        "netdev_add",
-        "netdev:O",
-        "[user|tap|socket],id=str[,prop=value][,...]",
-        "add host network device",
-        Action::Qmp("netdev_add")
-    ),
-    hmp!(
-        "netdev_del",
-        "id:s",
-        "id",
-        "remove host network device",
-        Action::Qmp("netdev_del")
-    ),
-    hmp!(
-        "balloon",
-        "value:M",
-        "target",
-        "request VM to change its memory allocation (in MB)",
-        Action::Qmp("balloon")
-    ),
-    hmp!(
-        "set_link",
-        "name:s,up:b",
-        "name on|off",
-        "change the link status of a network adapter",
-        Action::Qmp("set_link")
-    ),
-    hmp!(
-        "watchdog_action",
-        "action:s",
-        "[reset|shutdown|poweroff|pause|debug|none]",
-        "change watchdog action",
-        Action::Native(watchdog_action)
-    ),
-    hmp!(
-        "getfd",
-        "fdname:s",
-        "getfd name",
-        "receive a file descriptor via SCM rights and assign it a name",
-        Action::Qmp("getfd")
-    ),
-    hmp!(
-        "closefd",
-        "fdname:s",
-        "closefd name",
-        "close a file descriptor previously passed via SCM rights",
-        Action::Qmp("closefd")
-    ),
-    hmp!(
-        "block_passwd",
-        "device:B,password:s",
-        "block_passwd device password",
-        "set the password of encrypted block devices",
-        Action::Qmp("block_passwd")
-    ),
-    hmp!(
-        "block_resize",
-        "device:B,size:o",
-        "device size",
-        "resize a block image",
-        Action::Qmp("block_resize")
-    ),
-    hmp!(
-        "set_password",
-        "protocol:s,password:s,connected:s?",
-        "protocol password action-if-connected",
-        "set spice/vnc password",
-        Action::Qmp("set_password")
-    ),
-    hmp!(
-        "expire_password",
-        "protocol:s,time:s",
-        "protocol time",
-        "set spice/vnc password expire-time",
-        Action::Qmp("expire_password")
-    ),
-];
-
-/// One `info` item: the QMP query it prints, or an HMP-only printer.
+/// One `info` item (0.14 monitor.c `info_cmds`).
 #[derive(Debug)]
-struct InfoItem {
-    name: &'static str,
-    help: &'static str,
-    /// QMP query whose result `print` formats; `None` for items with a native printer.
-    query: Option<&'static str>,
-    print: fn(&mut Ctx<'_>, Option<&QObject>, &mut String),
+pub struct InfoItem {
+    /// Name.
+    pub name: &'static str,
+    /// Help text.
+    pub help: &'static str,
+    /// How it prints.
+    pub print: InfoPrint,
 }
 
-macro_rules! info {
-    ($name:literal, $help:literal, $query:expr, $print:path) => {
-        InfoItem {
-            name: $name,
-            help: $help,
-            query: $query,
-            print: $print,
-        }
-    };
-}
-
-/// `info` items, in 0.14 order.
-static INFO_ITEMS: &[InfoItem] = &[
-    info!(
-        "version",
-        "show the version of QEMU",
-        Some("query-version"),
-        print::version
-    ),
-    info!(
-        "commands",
-        "list QMP available commands",
-        None,
-        print::nothing
-    ),
-    info!(
-        "chardev",
-        "show the character devices",
-        Some("query-chardev"),
-        print::chardev
-    ),
-    info!(
-        "block",
-        "show the block devices",
-        Some("query-block"),
-        print::block
-    ),
-    info!(
-        "blockstats",
-        "show block device statistics",
-        Some("query-blockstats"),
-        print::blockstats
-    ),
-    info!(
-        "cpus",
-        "show infos for each CPU",
-        Some("query-cpus"),
-        print::cpus
-    ),
-    info!("pci", "show PCI info", Some("query-pci"), print::pci),
-    info!("kvm", "show KVM information", Some("query-kvm"), print::kvm),
-    info!(
-        "snapshots",
-        "show the currently saved VM snapshots",
-        None,
-        print::snapshots
-    ),
-    info!(
-        "status",
-        "show the current VM status (running|paused)",
-        Some("query-status"),
-        print::status
-    ),
-    info!(
-        "mice",
-        "show which guest mouse is receiving events",
-        Some("query-mice"),
-        print::mice
-    ),
-    info!(
-        "vnc",
-        "show the vnc server status",
-        Some("query-vnc"),
-        print::vnc
-    ),
-    info!(
-        "spice",
-        "show the spice server status",
-        Some("query-spice"),
-        print::spice
-    ),
-    info!(
-        "name",
-        "show the current VM name",
-        Some("query-name"),
-        print::name
-    ),
-    info!(
-        "uuid",
-        "show the current VM UUID",
-        Some("query-uuid"),
-        print::uuid
-    ),
-    info!(
-        "migrate",
-        "show migration status",
-        Some("query-migrate"),
-        print::migrate
-    ),
-    info!(
-        "balloon",
-        "show balloon information",
-        Some("query-balloon"),
-        print::balloon
-    ),
-];
-
-/// `human-monitor-command`: bad cpu-index is a QMP error; everything else is text.
+/// `human-monitor-command`: a bad `cpu-index` is a QMP error; everything else
+/// is text (`{}` when nothing was printed).
 pub fn human_monitor_command(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let line = args.get_str("command-line").unwrap_or_default().to_owned();
-    let saved_cpu = ctx.session.cpu_index;
-    if let Some(index) = args.get_int("cpu-index") {
-        let cpus = i64::from(ctx.machine.config.smp);
-        if !(0..cpus).contains(&index) {
-            return Err(crate::wire::QmpError::with2(
-                crate::wire::ErrorClass::InvalidParameterValue,
+    let line = args.get_str("command-line").unwrap_or_default();
+    let mut session = Session::new(HMP_MONITOR);
+    if let Some(raw) = args.get_int("cpu-index") {
+        // `mon_set_cpu` takes an `int`.
+        let low = u32::try_from(raw & 0xFFFF_FFFF).expect("masked to 32 bits");
+        let index = i32::from_ne_bytes(low.to_ne_bytes());
+        if !ctx.machine.devices.cpus.exists(i64::from(index)) {
+            return Err(QmpError::with2(
+                ErrorClass::InvalidParameterValue,
                 "cpu-index",
                 "a CPU number",
             ));
         }
-        ctx.session.cpu_index = u32::try_from(index).unwrap_or(0);
+        session.cpu_index = index.unsigned_abs();
     }
-    let mut text = String::new();
-    run_line(ctx, &line, &mut text);
-    // The throwaway monitor's CPU choice does not outlive the command.
-    ctx.session.cpu_index = saved_cpu;
+    let mut hmp = Ctx {
+        machine: &mut *ctx.machine,
+        session: &mut session,
+        client: ctx.client,
+        followups: Vec::new(),
+    };
+    let mut printed = String::new();
+    run_line(&mut hmp, line, &mut printed);
+    let text = flushed(&printed);
     if text.is_empty() {
         return Ok(QObject::Dict(QDict::new()));
     }
     Ok(QObject::Str(text.replace('\n', "\r\n")))
 }
 
-/// Runs one HMP command line, appending its output (with `\n` line ends).
+/// `handle_user_command`: parses and runs one line, appending what it prints.
 fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {
-    let line = line.trim_start();
-    let name_end = line
-        .find(|c: char| c.is_ascii_whitespace())
-        .unwrap_or(line.len());
-    let (name, rest) = line.split_at(name_end);
-    if name.is_empty() {
+    let Some((name, rest)) = parse::command_name(line) else {
         return;
-    }
-    let Some(cmd) = HMP_COMMANDS
-        .iter()
-        .find(|c| c.name == name || c.aliases.contains(&name))
-    else {
+    };
+    let Some(cmd) = table::find(name) else {
         out.push_str(&format!("unknown command: '{name}'\n"));
         return;
     };
-    let args = match parse::args(cmd.name, cmd.args_type, rest) {
+    let pc = ctx
+        .machine
+        .devices
+        .cpus
+        .cpus
+        .iter()
+        .find(|c| c.index == ctx.session.cpu_index)
+        .map(|c| i64::from_ne_bytes(c.pc.to_ne_bytes()));
+    // Only `$pc` of the monitor's CPU is modelled.
+    let regs = |reg: &str| if reg == "pc" { pc } else { None };
+    let args = match parse::args(name, cmd.args_type, rest, &regs) {
         Ok(args) => args,
-        Err(message) => {
-            out.push_str(&message);
-            out.push('\n');
+        Err(text) => {
+            out.push_str(&text);
             return;
         }
     };
     match cmd.action {
         Action::Native(f) => f(ctx, &args, out),
         Action::Qmp(qmp_name) => {
-            if let Err(e) = call_qmp(ctx, qmp_name, &args) {
-                out.push_str(&e.desc());
-                out.push('\n');
+            let command =
+                qmp_table::lookup(qmp_name, true).expect("HMP commands map to table commands");
+            if let Err(e) = (command.handler)(ctx, &args) {
+                out.push_str(&error_text(ctx, &e));
             }
         }
+        Action::NotSupported => out.push_str(&format!("{name}: not supported yet\n")),
     }
 }
 
-fn call_qmp(ctx: &mut Ctx<'_>, name: &str, args: &QDict) -> HandlerResult {
-    let command = table::lookup(name, true).expect("every HMP command maps to a table entry");
-    (command.handler)(ctx, args)
-}
-
-fn help(_ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    let wanted = args.get_str("name");
-    for c in HMP_COMMANDS
-        .iter()
-        .filter(|c| wanted.is_none_or(|w| w == c.name))
-    {
-        let names: Vec<&str> = std::iter::once(c.name)
-            .chain(c.aliases.iter().copied())
-            .collect();
-        out.push_str(&format!("{} {} -- {}\n", names.join("|"), c.params, c.help));
-    }
-}
-
-fn info(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    let item = args
-        .get_str("item")
-        .and_then(|n| INFO_ITEMS.iter().find(|i| i.name == n));
-    let Some(item) = item else {
-        for i in INFO_ITEMS {
-            out.push_str(&format!("info {}  -- {}\n", i.name, i.help));
+/// What the human monitor prints for a handler's error: its description, or,
+/// where 0.14 would have asked for a password on the terminal, what the
+/// throwaway monitor (which has none) prints instead.
+fn error_text(ctx: &Ctx<'_>, e: &QmpError) -> String {
+    const NO_PROMPT: &str = "terminal does not support password prompting\n";
+    match e.class {
+        ErrorClass::DeviceEncrypted => {
+            // `monitor_read_bdrv_key_start`.
+            let device = e.data.get_str("device").unwrap_or_default();
+            let file = ctx
+                .machine
+                .devices
+                .block
+                .find(device)
+                .and_then(|d| d.medium.as_ref())
+                .map(|m| m.file.as_str())
+                .unwrap_or_default();
+            format!("{device} ({file}) is encrypted.\n{NO_PROMPT}")
         }
-        return;
-    };
-    let data = match item.query {
-        None => None,
-        Some(query) => match table::lookup(query, true).map(|c| (c.handler)(ctx, &QDict::new())) {
-            Some(Ok(data)) => Some(data),
-            Some(Err(e)) => {
-                out.push_str(&e.desc());
-                out.push('\n');
-                return;
-            }
-            None => return,
-        },
-    };
-    (item.print)(ctx, data.as_ref(), out);
-}
-
-/// 0.14's `do_watchdog_action`: sets the action of every watchdog (even when
-/// there is none); an unknown name leaves it and prints an error line.
-fn watchdog_action(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    let name = args.get_str("action").unwrap_or_default();
-    match WatchdogAction::parse(name) {
-        Some(action) => ctx.machine.watchdog.action = action,
-        None => out.push_str(&format!("Unknown watchdog action '{name}'\n")),
+        // `monitor_read_password`, reached by `change vnc password` without one.
+        ErrorClass::MissingParameter if e.data.get_str("name") == Some("password") => {
+            NO_PROMPT.to_owned()
+        }
+        _ => format!("{}\n", e.desc()),
     }
 }
 
-fn savevm(_ctx: &mut Ctx<'_>, _args: &QDict, out: &mut String) {
-    // 0.14 with no snapshot-capable (qcow2) drive answers exactly this.
-    out.push_str("No block device can accept snapshots\n");
+/// The part of the printed text 0.14's `monitor_puts` wrote out: a newline
+/// costs two bytes of buffer (`\r\n`), and the buffer is written at each
+/// newline or when at most one byte is left; the rest stays buffered and is
+/// lost with the throwaway monitor.
+fn flushed(printed: &str) -> &str {
+    let mut used = 0;
+    let mut written = 0;
+    for (pos, byte) in printed.bytes().enumerate() {
+        used += if byte == b'\n' { 2 } else { 1 };
+        if byte == b'\n' || used >= OUTBUF_BYTES - 1 {
+            written = pos + 1;
+            used = 0;
+        }
+    }
+    while !printed.is_char_boundary(written) {
+        written -= 1;
+    }
+    &printed[..written]
 }
 
-mod parse;
+/// The file a `change` command line names for a block device (what the edge
+/// probes before the engine runs it), parsed as the monitor will parse it.
+pub fn change_target(line: &str) -> Option<String> {
+    let (name, rest) = parse::command_name(line)?;
+    let cmd = table::find(name)?;
+    if cmd.name != "change" {
+        return None;
+    }
+    let no_regs = |_: &str| None;
+    let args = parse::args(name, cmd.args_type, rest, &no_regs).ok()?;
+    (args.get_str("device")? != "vnc").then(|| args.get_str("target").map(str::to_owned))?
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::session::{ClientId, Session};
+    use crate::qmp::session::ClientId;
 
-    fn hmp(cfg: MachineConfig, line: &str) -> QObject {
-        let mut m = Machine::new(cfg);
+    fn call(m: &mut Machine, args: &QDict) -> HandlerResult {
         let mut s = Session::new(0);
         let mut ctx = Ctx {
-            machine: &mut m,
+            machine: m,
             session: &mut s,
             client: ClientId(0),
             followups: vec![],
         };
-        human_monitor_command(&mut ctx, &crate::qdict! { "command-line" => line }).unwrap()
+        human_monitor_command(&mut ctx, args)
+    }
+
+    fn hmp(cfg: MachineConfig, line: &str) -> String {
+        let mut m = Machine::new(cfg);
+        call(&mut m, &crate::qdict! { "command-line" => line })
+            .unwrap()
+            .to_json()
     }
 
     #[test]
@@ -536,23 +249,25 @@ mod tests {
             kvm: true,
             ..MachineConfig::default()
         };
-        assert_eq!(
-            hmp(cfg, "info kvm").to_json(),
-            r#""kvm support: enabled\r\n""#
-        );
+        assert_eq!(hmp(cfg, "info kvm"), r#""kvm support: enabled\r\n""#);
     }
 
     #[test]
     fn unknown_command_is_text() {
         assert_eq!(
-            hmp(MachineConfig::default(), "foo").to_json(),
+            hmp(MachineConfig::default(), "foo"),
             r#""unknown command: 'foo'\r\n""#
         );
     }
 
     #[test]
+    fn blank_line_prints_nothing() {
+        assert_eq!(hmp(MachineConfig::default(), "   "), "{}");
+    }
+
+    #[test]
     fn info_name_unset_prints_nothing() {
-        assert_eq!(hmp(MachineConfig::default(), "info name").to_json(), "{}");
+        assert_eq!(hmp(MachineConfig::default(), "info name"), "{}");
     }
 
     #[test]
@@ -561,63 +276,75 @@ mod tests {
             start_paused: true,
             ..MachineConfig::default()
         };
-        assert_eq!(
-            hmp(cfg, "info status").to_json(),
-            r#""VM status: paused\r\n""#
-        );
+        assert_eq!(hmp(cfg, "info status"), r#""VM status: paused\r\n""#);
     }
 
     #[test]
     fn stop_is_silent_and_stops() {
         let mut m = Machine::new(MachineConfig::default());
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: &mut m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        let r = human_monitor_command(&mut ctx, &crate::qdict! { "command-line" => "stop" });
+        let r = call(&mut m, &crate::qdict! { "command-line" => "stop" });
         assert_eq!(r.unwrap().to_json(), "{}");
         assert!(!m.run_state.is_running());
     }
 
     #[test]
-    fn watchdog_action_sets_action_silently() {
+    fn bad_cpu_index_is_qmp_error() {
         let mut m = Machine::new(MachineConfig::default());
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: &mut m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        let args = crate::qdict! { "command-line" => "watchdog_action Pause" };
-        let r = human_monitor_command(&mut ctx, &args);
-        assert_eq!(r.unwrap().to_json(), "{}");
-        assert_eq!(m.watchdog.action, WatchdogAction::Pause);
+        let args = crate::qdict! { "command-line" => "info cpus", "cpu-index" => 5_i64 };
+        let e = call(&mut m, &args).unwrap_err();
+        assert_eq!(e.desc(), "Parameter 'cpu-index' expects a CPU number");
     }
 
     #[test]
-    fn watchdog_action_unknown_prints_error() {
+    fn cpu_index_marks_that_cpu_current() {
+        let cfg = MachineConfig {
+            smp: 2,
+            start_paused: true,
+            ..MachineConfig::default()
+        };
+        let mut m = Machine::new(cfg);
+        let args = crate::qdict! { "command-line" => "info cpus", "cpu-index" => 1_i64 };
         assert_eq!(
-            hmp(MachineConfig::default(), "watchdog_action explode").to_json(),
-            r#""Unknown watchdog action 'explode'\r\n""#
+            call(&mut m, &args).unwrap().to_json(),
+            r#""  CPU #0: pc=0x00000000fffffff0\r\n* CPU #1: pc=0x00000000fffffff0 (halted)\r\n""#
         );
     }
 
     #[test]
-    fn bad_cpu_index_is_qmp_error() {
-        let mut m = Machine::new(MachineConfig::default());
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: &mut m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        let args = crate::qdict! { "command-line" => "info cpus", "cpu-index" => 5_i64 };
-        let e = human_monitor_command(&mut ctx, &args).unwrap_err();
-        assert_eq!(e.desc(), "Parameter 'cpu-index' expects a CPU number");
+    fn not_modelled_command_says_so_after_parsing() {
+        assert_eq!(
+            hmp(MachineConfig::default(), "sendkey ctrl-alt-f1"),
+            r#""sendkey: not supported yet\r\n""#
+        );
+    }
+
+    #[test]
+    fn flushed_drops_text_after_last_newline() {
+        assert_eq!(flushed("a\nb"), "a\n");
+    }
+
+    #[test]
+    fn flushed_writes_a_full_buffer_without_newline() {
+        let long = "x".repeat(OUTBUF_BYTES + 5);
+        assert_eq!(flushed(&long).len(), OUTBUF_BYTES - 1);
+    }
+
+    #[test]
+    fn flushed_below_buffer_size_without_newline_is_lost() {
+        let short = "x".repeat(OUTBUF_BYTES - 2);
+        assert_eq!(flushed(&short), "");
+    }
+
+    #[test]
+    fn change_target_reads_quoted_names() {
+        assert_eq!(
+            change_target(r#"change ide1-cd0 "/tmp/a b.iso" raw"#),
+            Some("/tmp/a b.iso".to_owned())
+        );
+    }
+
+    #[test]
+    fn change_target_of_vnc_is_none() {
+        assert_eq!(change_target("change vnc password x"), None);
     }
 }

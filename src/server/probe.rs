@@ -59,13 +59,7 @@ fn change_target(obj: &crate::wire::QObject) -> Option<String> {
             let args = args?;
             (args.get_str("device")? != "vnc").then(|| args.get_str("target").map(str::to_owned))?
         }
-        "human-monitor-command" => {
-            let line = args?.get_str("command-line")?;
-            let mut words = line.split_whitespace();
-            (words.next()? == "change").then_some(())?;
-            let device = words.next()?;
-            (device != "vnc").then(|| words.next().map(|w| w.trim_matches('"').to_owned()))?
-        }
+        "human-monitor-command" => crate::qmp::hmp::change_target(args?.get_str("command-line")?),
         _ => None,
     }
 }

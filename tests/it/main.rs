@@ -19,6 +19,7 @@ mod determinism;
 mod golden_devices;
 mod golden_display;
 mod golden_events;
+mod golden_hmp;
 mod lifecycle;
 mod malformed;
 mod record_replay;

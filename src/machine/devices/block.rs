@@ -343,6 +343,9 @@ pub struct Drive {
     pub on_write_error: BlockErrorAction,
 }
 
+/// Format drivers with internal snapshots (`bdrv_snapshot_create`) in 0.14.
+pub const SNAPSHOT_FORMATS: &[&str] = &["qcow2", "sheepdog"];
+
 impl Drive {
     /// 0.14's `ide_handle_rw_error` / `virtio_blk_handle_rw_error` decision:
     /// `ignore` hides the error, `stop` (or `enospc` for an ENOSPC error)
@@ -361,6 +364,18 @@ impl Drive {
                 IoErrorOutcome::Report
             }
         }
+    }
+
+    /// `bdrv_can_snapshot`: an open, fixed (not removable), writable image whose
+    /// format takes internal snapshots (the `file` protocol under a raw image
+    /// takes none).
+    pub fn can_snapshot(&self) -> bool {
+        !self.removable
+            && !self.read_only
+            && self
+                .medium
+                .as_ref()
+                .is_some_and(|m| SNAPSHOT_FORMATS.contains(&m.format.as_str()))
     }
 
     /// `bdrv_key_required`.

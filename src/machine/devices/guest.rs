@@ -256,7 +256,10 @@ impl Machine {
             }
             _ if self.devices.guest.off => {}
             GuestTimer::PciProbe { slot } => self.guest_program_slot(slot),
-            GuestTimer::PciEject { slot } => self.devices.eject_slot(slot),
+            GuestTimer::PciEject { slot } => {
+                self.devices.eject_slot(slot);
+                self.balloon_sync();
+            }
             GuestTimer::UsbActivate { device } => {
                 if let Some(index) = self.devices.mice.of_device(device) {
                     self.devices.mice.activate(index);

@@ -38,7 +38,32 @@ pub struct NetClient {
     pub info: String,
     /// The qdev device of a NIC, by uid.
     pub device: Option<u64>,
+    /// A descriptor the backend took over with `fd=NAME` (an edge handle),
+    /// closed when the backend goes.
+    pub fd: Option<u64>,
 }
+
+/// A refused netdev_add: the qerror, and the line 0.14's backend printed with
+/// `error_report` before it, if any (the human monitor shows it; QMP drops it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetdevAddError {
+    /// The QMP error.
+    pub error: QmpError,
+    /// The `error_report` text, without its newline.
+    pub report: Option<String>,
+}
+
+impl From<QmpError> for NetdevAddError {
+    fn from(error: QmpError) -> Self {
+        NetdevAddError {
+            error,
+            report: None,
+        }
+    }
+}
+
+/// Takes a descriptor named with `getfd` from the calling monitor, by name.
+pub type TakeFd<'a> = &'a mut dyn FnMut(&str) -> Option<u64>;
 
 /// Network state.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -182,7 +207,8 @@ impl Net {
                 .filter(|(k, _)| k != "id")
                 .cloned()
                 .collect();
-            let _ = net.netdev_add(nd.get("id"), &opts);
+            // No monitor exists yet: 0.14 reads a named fd= as a number, and fails.
+            let _ = net.netdev_add(nd.get("id"), &opts, &mut |_| None);
         }
         let mut nets = config.nets.clone();
         if nets.is_empty() && config.netdevs.is_empty() && !config.nodefaults {
@@ -201,7 +227,7 @@ impl Net {
                 Some("nic") => net.pending_nics.push(n.clone()),
                 Some(ty @ ("user" | "tap" | "socket")) => {
                     let name = n.get("name").map(str::to_owned);
-                    net.add_backend(ty, name, Some(vlan), backend_info(ty));
+                    net.add_backend(ty, name, Some(vlan), (backend_info(ty), None));
                 }
                 _ => {}
             }
@@ -225,7 +251,13 @@ impl Net {
         format!("{model}.{n}")
     }
 
-    fn add_backend(&mut self, model: &str, name: Option<String>, vlan: Option<u32>, info: String) {
+    fn add_backend(
+        &mut self,
+        model: &str,
+        name: Option<String>,
+        vlan: Option<u32>,
+        (info, fd): (String, Option<u64>),
+    ) {
         if let Some(v) = vlan {
             self.add_vlan(v);
         }
@@ -239,6 +271,7 @@ impl Net {
             peer: None,
             info,
             device: None,
+            fd,
         });
     }
 
@@ -250,80 +283,125 @@ impl Net {
     }
 
     /// netdev_add after the QemuOpts id checks: `opts` are the options other than
-    /// `id`, in the order they were set.
+    /// `id`, in the order they were set; `take_fd` resolves `fd=NAME`.
     pub fn netdev_add(
         &mut self,
         id: Option<&str>,
         opts: &[(String, String)],
+        take_fd: TakeFd<'_>,
     ) -> Result<(), QmpError> {
+        self.netdev_add_reporting(id, opts, take_fd)
+            .map_err(|e| e.error)
+    }
+
+    /// [`Net::netdev_add`] with the backend's `error_report` line.
+    pub fn netdev_add_reporting(
+        &mut self,
+        id: Option<&str>,
+        opts: &[(String, String)],
+        take_fd: TakeFd<'_>,
+    ) -> Result<(), NetdevAddError> {
         let Some(ty) = get(opts, "type") else {
-            return Err(QmpError::with1(ErrorClass::MissingParameter, "type"));
+            return Err(QmpError::with1(ErrorClass::MissingParameter, "type").into());
         };
         let Some(desc) = netdev_desc(ty) else {
             return Err(QmpError::with2(
                 ErrorClass::InvalidParameterValue,
                 "type",
                 "a netdev backend type",
-            ));
+            )
+            .into());
         };
         for key in ["vlan", "name"] {
             if get(opts, key).is_some() {
-                return Err(QmpError::with1(ErrorClass::InvalidParameter, key));
+                return Err(QmpError::with1(ErrorClass::InvalidParameter, key).into());
             }
         }
         let Some(id) = id else {
-            return Err(QmpError::with1(ErrorClass::MissingParameter, "id"));
+            return Err(QmpError::with1(ErrorClass::MissingParameter, "id").into());
         };
         validate(opts, desc)?;
-        let init_failed = || QmpError::with1(ErrorClass::DeviceInitFailed, ty);
-        if self.clients.len() >= NET_CLIENTS_MAX {
-            return Err(init_failed());
-        }
-        let ty = ty.to_owned();
-        let info = match ty.as_str() {
-            "socket" => self.socket_init(opts).ok_or_else(init_failed)?,
-            "tap"
-                if get(opts, "fd")
-                    .is_some_and(|fd| !fd.starts_with(|c: char| c.is_ascii_digit())) =>
-            {
-                // A named fd must come from getfd; this model resolves none.
-                return Err(init_failed());
-            }
-            other => backend_info(other),
+        let init_failed = |report: Option<String>| NetdevAddError {
+            error: QmpError::with1(ErrorClass::DeviceInitFailed, ty),
+            report,
         };
-        self.add_backend(&ty, Some(id.to_owned()), None, info);
+        if self.clients.len() >= NET_CLIENTS_MAX {
+            return Err(init_failed(None));
+        }
+        let backend = match ty {
+            "socket" => self.socket_init(opts, take_fd),
+            "tap" => tap_init(opts, take_fd),
+            other => Ok((backend_info(other), None)),
+        }
+        .map_err(init_failed)?;
+        let ty = ty.to_owned();
+        self.add_backend(&ty, Some(id.to_owned()), None, backend);
         self.netdev_ids.push(id.to_owned());
         Ok(())
     }
 
-    /// `net_init_socket`: exactly one of fd/listen/connect/mcast, well formed.
-    /// Returns the client's info string.
-    fn socket_init(&mut self, opts: &[(String, String)]) -> Option<String> {
-        let given: Vec<&str> = ["fd", "listen", "connect", "mcast"]
-            .into_iter()
-            .filter(|k| get(opts, k).is_some())
-            .collect();
-        let key = match given.as_slice() {
-            [key] => *key,
-            _ => return None,
+    /// `net_init_socket`: `fd`, `listen`, `connect` or `mcast`, in that order of
+    /// precedence, each refusing the options that conflict with it. Returns the
+    /// client's info string and the descriptor it took, or the `error_report`
+    /// text (`None` for a failure 0.14 reports elsewhere).
+    fn socket_init(
+        &mut self,
+        opts: &[(String, String)],
+        take_fd: TakeFd<'_>,
+    ) -> Result<(String, Option<u64>), Option<String>> {
+        let has = |keys: &[&str]| keys.iter().any(|k| get(opts, k).is_some());
+        if let Some(fd) = get(opts, "fd") {
+            if has(&["listen", "connect", "mcast", "localaddr"]) {
+                return Err(Some(
+                    "listen=, connect=, mcast= and localaddr= is invalid with fd=\n".to_owned(),
+                ));
+            }
+            let (number, owned) = fd_param(fd, take_fd)?;
+            return Ok((format!("socket: fd={number}"), owned));
+        }
+        let (key, conflicts, report): (&str, &[&str], &str) = if has(&["listen"]) {
+            (
+                "listen",
+                &["connect", "mcast", "localaddr"],
+                "fd=, connect=, mcast= and localaddr= is invalid with listen=\n",
+            )
+        } else if has(&["connect"]) {
+            (
+                "connect",
+                &["mcast", "localaddr"],
+                "fd=, listen=, mcast= and localaddr= is invalid with connect=\n",
+            )
+        } else if has(&["mcast"]) {
+            (
+                "mcast",
+                &[],
+                "fd=, connect= and listen= is invalid with mcast=",
+            )
+        } else {
+            return Err(Some(
+                "-socket requires fd=, listen=, connect= or mcast=".to_owned(),
+            ));
         };
-        let value = get(opts, key)?;
+        if has(conflicts) {
+            return Err(Some(report.to_owned()));
+        }
+        let value = get(opts, key).unwrap_or_default();
         let ok = match key {
-            "fd" => value.starts_with(|c: char| c.is_ascii_digit()),
             "listen" => host_port_ok(value) && !self.listening.iter().any(|l| l == value),
             _ => host_port_ok(value),
         };
         if !ok {
-            return None;
+            return Err(None);
         }
         if key == "listen" {
             self.listening.push(value.to_owned());
         }
-        Some(format!("socket: {key}={value}"))
+        Ok((format!("socket: {key}={value}"), None))
     }
 
     /// netdev_del: a backend not on a VLAN; NICs cannot be removed this way.
-    pub fn netdev_del(&mut self, id: &str) -> Result<(), QmpError> {
+    /// Returns the descriptor the backend owned, for the caller to close.
+    pub fn netdev_del(&mut self, id: &str) -> Result<Option<u64>, QmpError> {
         let pos = self
             .clients
             .iter()
@@ -332,9 +410,10 @@ impl Net {
         let client = self.clients.remove(pos);
         if let Some(peer) = client.peer {
             if let Some(nic) = self.clients.iter_mut().find(|c| c.name == peer) {
-                // The NIC stays, with its link down and no peer to talk to.
+                // The NIC stays with its link down. 0.14 keeps its peer pointer
+                // (the backend is cleaned up, not freed), so `info network`
+                // still names the old peer.
                 nic.link_down = true;
-                nic.peer = None;
             }
         }
         if let Some(port) = client
@@ -345,7 +424,7 @@ impl Net {
             self.listening.retain(|l| *l != port);
         }
         self.netdev_ids.retain(|n| n != id);
-        Ok(())
+        Ok(client.fd)
     }
 
     /// set_link: VLAN clients by name first, then clients off any VLAN.
@@ -408,6 +487,7 @@ impl Net {
             peer: nic.netdev.map(str::to_owned),
             info,
             device: Some(nic.device),
+            fd: None,
         });
     }
 
@@ -417,10 +497,12 @@ impl Net {
             return;
         };
         let nic = self.clients.remove(pos);
-        if let Some(peer) = nic.peer {
-            if let Some(backend) = self.clients.iter_mut().find(|c| c.name == peer && !c.nic) {
-                backend.peer = None;
-            }
+        if let Some(backend) = self
+            .clients
+            .iter_mut()
+            .find(|c| !c.nic && c.peer.as_deref() == Some(nic.name.as_str()))
+        {
+            backend.peer = None;
         }
     }
 }
@@ -440,6 +522,44 @@ pub struct NicSpec<'a> {
     pub mac: Option<[u8; 6]>,
     /// The device's uid.
     pub device: u64,
+}
+
+/// `net_handle_fd_param`: a name is a descriptor taken from the monitor's
+/// `getfd` list (0.14: "No file descriptor named NAME found" otherwise); a
+/// number is used as is (no handle to own). Returns the number shown in the
+/// info string and the handle taken.
+fn fd_param(param: &str, take_fd: TakeFd<'_>) -> Result<(u64, Option<u64>), Option<String>> {
+    if !param.starts_with(|c: char| c.is_ascii_digit()) {
+        return take_fd(param)
+            .map(|h| (h, Some(h)))
+            .ok_or_else(|| Some(format!("No file descriptor named {param} found")));
+    }
+    // `strtol(param, &end, 10)` with the whole-string check.
+    let n = cfmt::strtol_full(param).ok_or(None)?;
+    let n = u64::try_from(n).map_err(|_| None)?;
+    Ok((n, None))
+}
+
+/// `net_init_tap`: `fd=` excludes the options that open a device; with it the
+/// info string is `fd=N`. Without it the device "opens" with the default
+/// scripts.
+fn tap_init(
+    opts: &[(String, String)],
+    take_fd: TakeFd<'_>,
+) -> Result<(String, Option<u64>), Option<String>> {
+    let Some(fd) = get(opts, "fd") else {
+        return Ok((backend_info("tap"), None));
+    };
+    if ["ifname", "script", "downscript", "vnet_hdr"]
+        .iter()
+        .any(|k| get(opts, k).is_some())
+    {
+        return Err(Some(
+            "ifname=, script=, downscript= and vnet_hdr= is invalid with fd=".to_owned(),
+        ));
+    }
+    let (number, owned) = fd_param(fd, take_fd)?;
+    Ok((format!("fd={number}"), owned))
 }
 
 /// The `info_str` of a backend created from options without an address.
@@ -473,7 +593,7 @@ mod tests {
     fn netdev_add_without_type_is_missing_type() {
         let mut n = Net::default();
         assert_eq!(
-            n.netdev_add(Some("n1"), &[]),
+            n.netdev_add(Some("n1"), &[], &mut |_| None),
             Err(QmpError::with1(ErrorClass::MissingParameter, "type"))
         );
     }
@@ -482,7 +602,7 @@ mod tests {
     fn netdev_add_bad_type_is_invalid_value() {
         let mut n = Net::default();
         let e = n
-            .netdev_add(Some("n1"), &opts(&[("type", "nic")]))
+            .netdev_add(Some("n1"), &opts(&[("type", "nic")]), &mut |_| None)
             .unwrap_err();
         assert_eq!(e.class, ErrorClass::InvalidParameterValue);
     }
@@ -491,7 +611,7 @@ mod tests {
     fn netdev_add_without_id_is_missing_id() {
         let mut n = Net::default();
         assert_eq!(
-            n.netdev_add(None, &opts(&[("type", "user")])),
+            n.netdev_add(None, &opts(&[("type", "user")]), &mut |_| None),
             Err(QmpError::with1(ErrorClass::MissingParameter, "id"))
         );
     }
@@ -500,7 +620,11 @@ mod tests {
     fn netdev_add_unknown_option_is_invalid_parameter() {
         let mut n = Net::default();
         assert_eq!(
-            n.netdev_add(Some("n1"), &opts(&[("type", "user"), ("bogus", "1")])),
+            n.netdev_add(
+                Some("n1"),
+                &opts(&[("type", "user"), ("bogus", "1")]),
+                &mut |_| None
+            ),
             Err(QmpError::with1(ErrorClass::InvalidParameter, "bogus"))
         );
     }
@@ -509,7 +633,7 @@ mod tests {
     fn socket_without_address_fails_init() {
         let mut n = Net::default();
         assert_eq!(
-            n.netdev_add(Some("s"), &opts(&[("type", "socket")])),
+            n.netdev_add(Some("s"), &opts(&[("type", "socket")]), &mut |_| None),
             Err(QmpError::with1(ErrorClass::DeviceInitFailed, "socket"))
         );
     }
@@ -518,11 +642,15 @@ mod tests {
     fn net_clients_at_limit_then_past_it() {
         let mut n = Net::default();
         for i in 0..NET_CLIENTS_MAX {
-            n.netdev_add(Some(&format!("n{i}")), &opts(&[("type", "user")]))
-                .unwrap();
+            n.netdev_add(
+                Some(&format!("n{i}")),
+                &opts(&[("type", "user")]),
+                &mut |_| None,
+            )
+            .unwrap();
         }
         assert_eq!(
-            n.netdev_add(Some("last"), &opts(&[("type", "user")])),
+            n.netdev_add(Some("last"), &opts(&[("type", "user")]), &mut |_| None),
             Err(QmpError::with1(ErrorClass::DeviceInitFailed, "user"))
         );
     }
@@ -530,7 +658,7 @@ mod tests {
     #[test]
     fn netdev_del_removes_and_frees_id() {
         let mut n = Net::default();
-        n.netdev_add(Some("n1"), &opts(&[("type", "user")]))
+        n.netdev_add(Some("n1"), &opts(&[("type", "user")]), &mut |_| None)
             .unwrap();
         n.netdev_del("n1").unwrap();
         assert!(n.find_netdev("n1").is_none());
@@ -561,5 +689,132 @@ mod tests {
         n.add_nic(NicSpec { device: 2, ..spec });
         assert_eq!(n.clients[1].name, "e1000.1");
         assert_eq!(n.clients[1].info, "model=e1000,macaddr=52:54:00:12:34:57");
+    }
+
+    #[test]
+    fn tap_named_fd_is_taken_and_shown() {
+        let mut n = Net::default();
+        let mut take = |name: &str| (name == "tapfd").then_some(7);
+        n.netdev_add(
+            Some("t"),
+            &opts(&[("type", "tap"), ("fd", "tapfd")]),
+            &mut take,
+        )
+        .unwrap();
+        assert_eq!(
+            (n.clients[0].info.as_str(), n.clients[0].fd),
+            ("fd=7", Some(7))
+        );
+    }
+
+    #[test]
+    fn tap_unknown_fd_name_fails_init_with_report() {
+        let mut n = Net::default();
+        let e = n
+            .netdev_add_reporting(
+                Some("t"),
+                &opts(&[("type", "tap"), ("fd", "nosuch")]),
+                &mut |_| None,
+            )
+            .unwrap_err();
+        assert_eq!(
+            e,
+            NetdevAddError {
+                error: QmpError::with1(ErrorClass::DeviceInitFailed, "tap"),
+                report: Some("No file descriptor named nosuch found".to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn tap_fd_with_ifname_is_refused_before_taking_the_fd() {
+        let mut n = Net::default();
+        let mut taken = false;
+        let mut take = |_: &str| {
+            taken = true;
+            Some(7)
+        };
+        let e = n
+            .netdev_add_reporting(
+                Some("t"),
+                &opts(&[("type", "tap"), ("fd", "f"), ("ifname", "tap1")]),
+                &mut take,
+            )
+            .unwrap_err();
+        assert!(e.report.is_some_and(|r| r.starts_with("ifname=, script=")));
+        assert!(!taken);
+    }
+
+    #[test]
+    fn tap_numeric_fd_is_used_as_is() {
+        let mut n = Net::default();
+        n.netdev_add(
+            Some("t"),
+            &opts(&[("type", "tap"), ("fd", "3")]),
+            &mut |_| None,
+        )
+        .unwrap();
+        assert_eq!(
+            (n.clients[0].info.as_str(), n.clients[0].fd),
+            ("fd=3", None)
+        );
+    }
+
+    #[test]
+    fn socket_named_fd_is_taken() {
+        let mut n = Net::default();
+        n.netdev_add(
+            Some("s"),
+            &opts(&[("type", "socket"), ("fd", "sk")]),
+            &mut |_| Some(4),
+        )
+        .unwrap();
+        assert_eq!(n.clients[0].info, "socket: fd=4");
+    }
+
+    #[test]
+    fn socket_listen_with_connect_reports_conflict() {
+        let mut n = Net::default();
+        let e = n
+            .netdev_add_reporting(
+                Some("s"),
+                &opts(&[("type", "socket"), ("listen", ":1"), ("connect", ":2")]),
+                &mut |_| None,
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.report.as_deref(),
+            Some("fd=, connect=, mcast= and localaddr= is invalid with listen=\n")
+        );
+    }
+
+    #[test]
+    fn netdev_del_returns_owned_fd() {
+        let mut n = Net::default();
+        n.netdev_add(
+            Some("t"),
+            &opts(&[("type", "tap"), ("fd", "f")]),
+            &mut |_| Some(9),
+        )
+        .unwrap();
+        assert_eq!(n.netdev_del("t"), Ok(Some(9)));
+    }
+
+    #[test]
+    fn netdev_del_of_peered_backend_keeps_nic_peer_name() {
+        let mut n = Net::default();
+        n.netdev_add(Some("n1"), &opts(&[("type", "user")]), &mut |_| None)
+            .unwrap();
+        n.add_nic(NicSpec {
+            model: "e1000",
+            id: Some("nic"),
+            vlan: None,
+            netdev: Some("n1"),
+            mac: None,
+            device: 1,
+        });
+        n.netdev_del("n1").unwrap();
+        let nic = &n.clients[0];
+        assert_eq!((nic.peer.as_deref(), nic.link_down), (Some("n1"), true));
     }
 }

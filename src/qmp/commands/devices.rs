@@ -55,6 +55,7 @@ pub fn device_add(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
     let (id, opts) = opts_from_qdict(args);
     let uid = ctx.machine.devices.device_add(id.as_deref(), &opts, true)?;
     ctx.machine.guest_on_hotplug(uid);
+    ctx.machine.balloon_sync();
     empty()
 }
 
@@ -62,7 +63,7 @@ pub fn device_add(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 pub fn device_del(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
     let id = args.get_str("id").unwrap_or_default();
     match ctx.machine.devices.device_del(id)? {
-        Unplug::Removed => {}
+        Unplug::Removed => ctx.machine.balloon_sync(),
         Unplug::EjectRequested { slot } => ctx.machine.guest_on_unplug_request(slot),
     }
     empty()

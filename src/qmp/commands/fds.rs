@@ -4,6 +4,8 @@
 //! `Machine::named_fds`, as 0.14 keeps them in the `Monitor`. Descriptors are
 //! edge handles; closing one leaves as [`Effect::CloseFd`]. No I/O here.
 
+use std::collections::BTreeMap;
+
 use super::{empty, Ctx, HandlerResult};
 use crate::machine::{Effect, Machine};
 use crate::wire::{ErrorClass, QDict, QmpError};
@@ -57,10 +59,20 @@ pub fn closefd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 /// 0.14's `monitor_get_fd`: removes the named descriptor from `monitor`'s list
 /// and hands it over, or `None`.
 pub fn take_named_fd(machine: &mut Machine, monitor: u32, name: &str) -> Option<u64> {
-    let fds = machine.named_fds.get_mut(&monitor)?;
+    take_from(&mut machine.named_fds, monitor, name)
+}
+
+/// [`take_named_fd`] on the named-descriptor table alone, for callers that hold
+/// other parts of the machine at the same time.
+pub fn take_from(
+    named_fds: &mut BTreeMap<u32, BTreeMap<String, u64>>,
+    monitor: u32,
+    name: &str,
+) -> Option<u64> {
+    let fds = named_fds.get_mut(&monitor)?;
     let fd = fds.remove(name)?;
     if fds.is_empty() {
-        machine.named_fds.remove(&monitor);
+        named_fds.remove(&monitor);
     }
     Some(fd)
 }

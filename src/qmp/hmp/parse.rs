@@ -1,230 +1,752 @@
-//! HMP argument parsing (0.14 `monitor_parse_command`): walks an `args_type` in
-//! order over the rest of the command line and builds the QDict the QMP handler
-//! takes. Errors are the monitor's one-line texts. Pure.
+//! HMP command-line parsing, a port of 0.14's `monitor_parse_command`: the
+//! command name, then the `args_type` walked in order over the rest of the line,
+//! building the QDict the handler takes. Types: `F` `B` `s` (a word or a quoted
+//! string), `O` (a QemuOpts string), `/` (a print format), `i` `l` `M` (integer
+//! expressions, `M` in MiB), `o` (a size, MiB without suffix), `T` (seconds,
+//! with `ms`/`us`/`ns` suffixes), `b` (`on`/`off`) and `-x` flags, each with
+//! 0.14's `?` and `.` optional markers. A failure is the text the monitor printed,
+//! which may be empty or lack its newline (then it is never flushed). Pure.
 
+use super::expr::{self, is_space, Registers};
+use crate::machine::devices::cfmt;
+use crate::machine::devices::qdev::id_wellformed;
 use crate::wire::{QDict, QObject};
 
-/// Parses `rest` for command `cmd` with HMP `args_type`.
-pub fn args(cmd: &str, args_type: &str, rest: &str) -> Result<QDict, String> {
-    let mut p = Cursor { s: rest, pos: 0 };
-    let mut out = QDict::new();
-    for item in args_type.split(',').filter(|s| !s.is_empty()) {
-        let Some((name, ty)) = item.split_once(':') else {
-            continue;
-        };
-        let kind = ty.as_bytes()[0];
-        let optional = ty.as_bytes().get(1) == Some(&b'?');
-        if kind == b'-' {
-            let flag = &ty[1..];
-            if p.try_flag(flag) {
-                out.put(name, true);
-            }
-            continue;
-        }
-        p.skip_ws();
-        if p.at_end() {
-            if optional || kind == b'O' {
-                continue;
-            }
-            return Err(missing(cmd, kind));
-        }
-        let value = match kind {
-            b'F' | b'B' | b's' => QObject::Str(p.word()?),
-            b'O' => {
-                let text = p.rest().trim().to_owned();
-                p.pos = p.s.len();
-                for (k, v) in opts(&text, implied_key(name)) {
-                    out.put(&k, v);
-                }
-                continue;
-            }
-            b'i' | b'l' | b'o' | b'M' => {
-                let word = p.word()?;
-                let n = integer(&word, kind == b'o')
-                    .ok_or_else(|| "invalid char in expression".to_owned())?;
-                QObject::Int(if kind == b'M' {
-                    n.saturating_mul(1 << 20)
-                } else {
-                    n
-                })
-            }
-            b'T' => {
-                let word = p.word()?;
-                QObject::Float(word.parse().map_err(|_| format!("{cmd}: invalid number"))?)
-            }
-            b'b' => match p.word()?.as_str() {
-                "on" => QObject::Bool(true),
-                "off" => QObject::Bool(false),
-                _ => return Err("Expected 'on' or 'off'".to_owned()),
-            },
-            _ => QObject::Str(p.word()?),
-        };
-        out.put(name, value);
+/// Longest command name kept (`char cmdname[256]`).
+pub const COMMAND_NAME_BYTES_MAX: usize = 255;
+/// Longest string argument kept (`char buf[1024]` of `get_str`).
+pub const STRING_ARG_BYTES_MAX: usize = 1023;
+/// Longest option name kept by the QemuOpts parser (`char option[128]`).
+pub const OPTION_NAME_BYTES_MAX: usize = 127;
+
+/// The part of `s` that fits in `max` bytes, cut at a character boundary.
+fn truncated(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
     }
-    p.skip_ws();
-    if !p.at_end() {
-        return Err(format!("{cmd}: extraneous characters at the end of line"));
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
     }
-    Ok(out)
+    &s[..end]
 }
 
-fn missing(cmd: &str, kind: u8) -> String {
-    match kind {
-        b'F' => format!("{cmd}: filename expected"),
-        b'B' => format!("{cmd}: block device name expected"),
-        b'i' | b'l' | b'o' | b'M' | b'T' => format!("{cmd}: integer expected"),
-        b'b' => "Expected 'on' or 'off'".to_owned(),
-        _ => format!("{cmd}: string expected"),
-    }
+/// `get_command_name`: the name (up to a blank or `/`) and the rest of the
+/// line, or `None` for a blank line.
+pub fn command_name(line: &str) -> Option<(&str, &str)> {
+    let b = line.as_bytes();
+    let start = b.iter().position(|c| !is_space(*c))?;
+    let end = b[start..]
+        .iter()
+        .position(|c| *c == b'/' || is_space(*c))
+        .map_or(b.len(), |n| start + n);
+    let name = truncated(&line[start..end], COMMAND_NAME_BYTES_MAX);
+    Some((name, &line[end..]))
 }
 
-/// The implied first key of an option list argument (`-device` → driver).
-fn implied_key(arg: &str) -> &'static str {
-    match arg {
-        "device" => "driver",
-        _ => "type",
-    }
-}
-
-/// `driver,key=value,flag` → ordered pairs (values stay strings, as QemuOpts).
-pub fn opts(text: &str, implied: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (i, part) in text.split(',').enumerate().filter(|(_, p)| !p.is_empty()) {
-        match part.split_once('=') {
-            Some((k, v)) => out.push((k.to_owned(), v.to_owned())),
-            None if i == 0 => out.push((implied.to_owned(), part.to_owned())),
-            None => out.push((part.to_owned(), "on".to_owned())),
-        }
-    }
-    out
-}
-
-/// Decimal or `0x` hex, optionally with a k/M/G/T size suffix.
-fn integer(word: &str, sized: bool) -> Option<i64> {
-    let (digits, shift) = match word.chars().last() {
-        Some('k' | 'K') if sized => (&word[..word.len() - 1], 10),
-        Some('m' | 'M') if sized => (&word[..word.len() - 1], 20),
-        Some('g' | 'G') if sized => (&word[..word.len() - 1], 30),
-        Some('t' | 'T') if sized => (&word[..word.len() - 1], 40),
-        _ => (word, 0),
-    };
-    let (neg, digits) = digits
-        .strip_prefix('-')
-        .map_or((false, digits), |d| (true, d));
-    let n = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        Some(hex) => i64::from_str_radix(hex, 16).ok()?,
-        None => digits.parse::<i64>().ok()?,
-    };
-    let n = n.checked_mul(1_i64 << shift)?;
-    Some(if neg { -n } else { n })
-}
-
-struct Cursor<'a> {
+/// The cursor over the line being parsed.
+struct Line<'a> {
     s: &'a str,
     pos: usize,
 }
 
-impl<'a> Cursor<'a> {
+impl Line<'_> {
+    fn peek(&self) -> u8 {
+        self.s.as_bytes().get(self.pos).copied().unwrap_or(0)
+    }
+
+    fn peek_at(&self, n: usize) -> u8 {
+        self.s.as_bytes().get(self.pos + n).copied().unwrap_or(0)
+    }
+
+    fn skip_space(&mut self) {
+        while is_space(self.peek()) {
+            self.pos += 1;
+        }
+    }
+
     fn rest(&self) -> &str {
         &self.s[self.pos..]
     }
-    fn at_end(&self) -> bool {
-        self.pos >= self.s.len()
+
+    /// `get_str`: a bare word, or a double-quoted string with `\n \r \\ \' \"`
+    /// escapes; `None` at the end of the line or on a bad quoted string (0.14
+    /// reports those on stdout only).
+    fn get_str(&mut self) -> Option<String> {
+        self.skip_space();
+        if self.peek() == 0 {
+            return None;
+        }
+        let mut out = String::new();
+        if self.peek() == b'"' {
+            self.pos += 1;
+            loop {
+                match self.rest().chars().next() {
+                    None => return None,
+                    Some('"') => break,
+                    Some('\\') => {
+                        self.pos += 1;
+                        let c = self.rest().chars().next()?;
+                        self.pos += c.len_utf8();
+                        match c {
+                            'n' => out.push('\n'),
+                            'r' => out.push('\r'),
+                            '\\' | '\'' | '"' => out.push(c),
+                            _ => return None,
+                        }
+                    }
+                    Some(c) => {
+                        self.pos += c.len_utf8();
+                        out.push(c);
+                    }
+                }
+            }
+            self.pos += 1;
+        } else {
+            let len = self
+                .rest()
+                .bytes()
+                .position(is_space)
+                .unwrap_or(self.rest().len());
+            out.push_str(&self.rest()[..len]);
+            self.pos += len;
+        }
+        Some(truncated(&out, STRING_ARG_BYTES_MAX).to_owned())
     }
-    fn skip_ws(&mut self) {
-        let rest = self.rest();
-        self.pos += rest.len() - rest.trim_start().len();
+}
+
+/// The cursor over the `args_type` string.
+struct Types<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Types<'a> {
+    /// `key_get_info`: the next key, leaving the cursor on its type character.
+    fn key(&mut self, all: &'a str) -> Option<&'a str> {
+        if self.s.get(self.pos) == Some(&b',') {
+            self.pos += 1;
+        }
+        let colon = self.s[self.pos..].iter().position(|c| *c == b':')?;
+        let key = &all[self.pos..self.pos + colon];
+        self.pos += colon + 1;
+        Some(key)
     }
-    fn try_flag(&mut self, flag: &str) -> bool {
-        self.skip_ws();
-        let all = self.s;
-        let rest = &all[self.pos..];
-        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        if rest[..word_end].strip_prefix('-') == Some(flag) {
-            self.pos += word_end;
+
+    fn take(&mut self) -> u8 {
+        let c = self.s.get(self.pos).copied().unwrap_or(0);
+        if c != 0 {
+            self.pos += 1;
+        }
+        c
+    }
+
+    /// Consumes `c` if it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        if self.s.get(self.pos) == Some(&c) {
+            self.pos += 1;
             return true;
         }
         false
     }
-    /// A bare word, or a double-quoted string with `\n \r \\ \' \"` escapes.
-    fn word(&mut self) -> Result<String, String> {
-        let all = self.s;
-        let rest = &all[self.pos..];
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let mut out = String::new();
-            let mut chars = quoted.char_indices();
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '"' => {
-                        self.pos += 1 + i + 1;
-                        return Ok(out);
-                    }
-                    '\\' => match chars.next() {
-                        Some((_, 'n')) => out.push('\n'),
-                        Some((_, 'r')) => out.push('\r'),
-                        Some((_, e @ ('\\' | '\'' | '"'))) => out.push(e),
-                        Some((_, e)) => return Err(format!("unsupported escape code: '\\{e}'")),
-                        None => break,
-                    },
-                    _ => out.push(c),
+
+    /// `is_valid_option`: whether `-c` appears in the rest of the types (for a
+    /// NUL, the C string `"-"`, so any later flag).
+    fn has_flag(&self, c: u8) -> bool {
+        let rest = &self.s[self.pos..];
+        match c {
+            0 => rest.contains(&b'-'),
+            _ => rest.windows(2).any(|w| w == [b'-', c]),
+        }
+    }
+}
+
+/// Parses the arguments of command `cmd` (as typed) against `args_type`.
+pub fn args(cmd: &str, args_type: &str, rest: &str, regs: Registers<'_>) -> Result<QDict, String> {
+    let mut p = Line { s: rest, pos: 0 };
+    let mut t = Types {
+        s: args_type.as_bytes(),
+        pos: 0,
+    };
+    let mut out = QDict::new();
+    while let Some(key) = t.key(args_type) {
+        let c = t.take();
+        match c {
+            b'F' | b'B' | b's' => {
+                p.skip_space();
+                if t.eat(b'?') && p.peek() == 0 {
+                    continue;
+                }
+                let Some(value) = p.get_str() else {
+                    let what = match c {
+                        b'F' => "filename",
+                        b'B' => "block device name",
+                        _ => "string",
+                    };
+                    return Err(format!("{cmd}: {what} expected\n"));
+                };
+                out.put(key, value);
+            }
+            b'O' => {
+                let Some(implied) = implied_opt_name(key) else {
+                    return Err(format!("{cmd}: unknown type 'O'\n"));
+                };
+                p.skip_space();
+                if p.peek() == 0 {
+                    continue;
+                }
+                let text = p.get_str().ok_or_else(String::new)?;
+                opts_parse(&text, implied, &mut out)?;
+            }
+            b'/' => format(&mut p, &mut out)?,
+            b'i' | b'l' | b'M' => {
+                if let Some(val) = integer(cmd, c, &mut p, &mut t, regs)? {
+                    out.put(key, val);
                 }
             }
-            return Err("unterminated string".to_owned());
+            b'o' => {
+                p.skip_space();
+                if t.eat(b'?') && p.peek() == 0 {
+                    continue;
+                }
+                let (val, used) = strtosz(p.rest()).ok_or_else(|| "invalid size\n".to_owned())?;
+                p.pos += used;
+                out.put(key, val);
+            }
+            b'T' => {
+                p.skip_space();
+                if t.eat(b'?') && p.peek() == 0 {
+                    continue;
+                }
+                out.put(key, QObject::Float(seconds(&mut p)?));
+            }
+            b'b' => {
+                let value = on_off(&mut p)?;
+                out.put(key, value);
+            }
+            b'-' => {
+                let flag = t.take();
+                if flag == 0 {
+                    return Err(format!("{cmd}: unknown type '\0'\n"));
+                }
+                flag_arg(cmd, key, flag, &mut p, &t, &mut out)?;
+            }
+            _ => return Err(format!("{cmd}: unknown type '{}'\n", char::from(c))),
         }
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        self.pos += end;
-        Ok(rest[..end].to_owned())
     }
+    p.skip_space();
+    if p.peek() != 0 {
+        return Err(format!("{cmd}: extraneous characters at the end of line\n"));
+    }
+    Ok(out)
+}
+
+/// An `i`, `l` or `M` argument: an expression (`M` in MiB, `i` within 32
+/// bits), or `None` when an optional one (`?` at the end of the line, `.`
+/// without its dot) is absent.
+fn integer(
+    cmd: &str,
+    kind: u8,
+    p: &mut Line<'_>,
+    t: &mut Types<'_>,
+    regs: Registers<'_>,
+) -> Result<Option<i64>, String> {
+    p.skip_space();
+    if t.eat(b'?') {
+        if p.peek() == 0 {
+            return Ok(None);
+        }
+    } else if t.eat(b'.') {
+        if p.peek() != b'.' {
+            return Ok(None);
+        }
+        p.pos += 1;
+        p.skip_space();
+    }
+    let val = expr::get_expr(p.s, &mut p.pos, regs).map_err(|e| format!("{e}\n"))?;
+    match kind {
+        b'i' if (val >> 32) & 0xffff_ffff != 0 => Err(format!(
+            "'{cmd}' has failed: integer is for 32-bit values\n"
+        )),
+        b'M' => Ok(Some(val.wrapping_shl(20))),
+        _ => Ok(Some(val)),
+    }
+}
+
+/// A `b` argument: the next printable word, `on` or `off`.
+fn on_off(p: &mut Line<'_>) -> Result<bool, String> {
+    p.skip_space();
+    let len = p
+        .rest()
+        .bytes()
+        .position(|b| !b.is_ascii_graphic())
+        .unwrap_or(p.rest().len());
+    let value = match &p.rest()[..len] {
+        "on" => true,
+        "off" => false,
+        _ => return Err("Expected 'on' or 'off'\n".to_owned()),
+    };
+    p.pos += len;
+    Ok(value)
+}
+
+/// A `-x` flag: present only as the next word; another flag the command takes
+/// later is left for its turn; anything else after `-` is refused.
+fn flag_arg(
+    cmd: &str,
+    key: &str,
+    flag: u8,
+    p: &mut Line<'_>,
+    t: &Types<'_>,
+    out: &mut QDict,
+) -> Result<(), String> {
+    let start = p.pos;
+    p.skip_space();
+    if p.peek() != b'-' {
+        return Ok(());
+    }
+    let given = p.peek_at(1);
+    if given == flag {
+        p.pos += 2;
+        out.put(key, true);
+        return Ok(());
+    }
+    if !t.has_flag(given) {
+        // 0.14 prints the character with %c; a NUL ends the text there, before
+        // its newline, so nothing is flushed.
+        return Err(match given {
+            0 => format!("{cmd}: unsupported option -"),
+            _ => {
+                let c = p.s[p.pos + 1..].chars().next().unwrap_or('\0');
+                format!("{cmd}: unsupported option -{c}\n")
+            }
+        });
+    }
+    p.pos = start;
+    Ok(())
+}
+
+/// The implied first option name of the QemuOpts list an `O` argument names.
+fn implied_opt_name(list: &str) -> Option<&'static str> {
+    match list {
+        "device" => Some("driver"),
+        "netdev" => Some("type"),
+        _ => None,
+    }
+}
+
+/// `get_opt_value`: up to an unescaped `,` (`,,` is a comma); returns the value
+/// and the bytes consumed.
+fn opt_value(s: &str) -> (String, usize) {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b',' {
+            if b.get(i + 1) != Some(&b',') {
+                break;
+            }
+            i += 1;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    // 0.14's value buffer is as large as the whole argument's, so no value is
+    // ever cut short here.
+    (String::from_utf8_lossy(&out).into_owned(), i)
+}
+
+/// `qemu_opts_parse` with an implied first name, then `qemu_opts_to_qdict`:
+/// the id (found as 0.14 finds it) first, then every option in order.
+fn opts_parse(params: &str, implied: &str, out: &mut QDict) -> Result<(), String> {
+    let id = if let Some(v) = params.strip_prefix("id=") {
+        Some(opt_value(v).0)
+    } else {
+        params.find(",id=").map(|i| opt_value(&params[i + 4..]).0)
+    };
+    if let Some(id) = &id {
+        if !id_wellformed(id) {
+            return Err(
+                "Parameter 'id' expects an identifier\n\
+                 Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n"
+                    .to_owned(),
+            );
+        }
+        out.put("id", id.as_str());
+    }
+    let mut pos = 0;
+    while pos < params.len() {
+        let p = &params[pos..];
+        let pe = p.find('=');
+        let pc = p.find(',');
+        // 0.14: `if (!pe || (pc && pc < pe))`, a name without a value.
+        let bare = match (pe, pc) {
+            (None, _) => true,
+            (Some(e), Some(c)) => c < e,
+            (Some(_), None) => false,
+        };
+        let (option, value, used) = if !bare {
+            let eq = pe.unwrap_or(p.len());
+            let name = truncated(&p[..eq], OPTION_NAME_BYTES_MAX).to_owned();
+            let (value, used) = opt_value(&p[eq + 1..]);
+            (name, value, eq + 1 + used)
+        } else if pos == 0 {
+            let (value, used) = opt_value(p);
+            (implied.to_owned(), value, used)
+        } else {
+            let used = pc.unwrap_or(p.len());
+            let name = truncated(&p[..used], OPTION_NAME_BYTES_MAX);
+            match name.strip_prefix("no") {
+                Some(rest) => (rest.to_owned(), "off".to_owned(), used),
+                None => (name.to_owned(), "on".to_owned(), used),
+            }
+        };
+        if option != "id" {
+            out.put(&option, value);
+        }
+        pos += used;
+        if params.as_bytes().get(pos) != Some(&b',') {
+            break;
+        }
+        pos += 1;
+    }
+    Ok(())
+}
+
+/// The `/` print format: `/[count][format][size]`, with 0.14's defaults (`x`, 4
+/// bytes). 0.14 remembers the last format across commands; no command that uses
+/// it is modelled, so the defaults are not kept.
+fn format(p: &mut Line<'_>, out: &mut QDict) -> Result<(), String> {
+    p.skip_space();
+    let (mut count, mut format, mut size) = (1_i64, i64::from(b'x'), 4_i64);
+    if p.peek() == b'/' {
+        p.pos += 1;
+        if p.peek().is_ascii_digit() {
+            count = 0;
+            while p.peek().is_ascii_digit() {
+                count = count
+                    .wrapping_mul(10)
+                    .wrapping_add(i64::from(p.peek() - b'0'));
+                p.pos += 1;
+            }
+        }
+        let mut size_given = None;
+        loop {
+            match p.peek() {
+                c @ (b'o' | b'd' | b'u' | b'x' | b'i' | b'c') => format = i64::from(c),
+                b'b' => size_given = Some(1),
+                b'h' => size_given = Some(2),
+                b'w' => size_given = Some(4),
+                b'g' | b'L' => size_given = Some(8),
+                _ => break,
+            }
+            p.pos += 1;
+        }
+        if p.peek() != 0 && !is_space(p.peek()) {
+            let c = p.rest().chars().next().unwrap_or('\0');
+            return Err(format!("invalid char in format: '{c}'\n"));
+        }
+        size = size_given.unwrap_or(if format == i64::from(b'i') { -1 } else { 4 });
+    }
+    out.put("count", count);
+    out.put("format", format);
+    out.put("size", size);
+    Ok(())
+}
+
+/// `strtosz` (0.14 cutils.c): a number (fractions allowed with a suffix), an
+/// optional `B`/`K`/`M`/`G`/`T` suffix, MiB without one; then a blank, `,` or
+/// the end. Returns the bytes and the text consumed.
+fn strtosz(s: &str) -> Option<(i64, usize)> {
+    let len = cfmt::strtod_prefix_len(s);
+    if len == 0 {
+        return None;
+    }
+    let val: f64 = s[..len].trim_start().parse().ok()?;
+    let mut end = len;
+    let c = s.as_bytes().get(len).copied().unwrap_or(0);
+    let integral = val.fract() == 0.0;
+    let mul: f64 = match c.to_ascii_uppercase() {
+        0 | b',' => 1_048_576.0,
+        c if is_space(c) => 1_048_576.0,
+        b'B' if integral => 1.0,
+        b'K' => 1024.0,
+        b'M' => 1_048_576.0,
+        b'G' => 1_073_741_824.0,
+        b'T' => 1_099_511_627_776.0,
+        _ => return None,
+    };
+    if !(c == 0 || c == b',' || is_space(c)) {
+        end += 1;
+        let next = s.as_bytes().get(end).copied().unwrap_or(0);
+        if !(next == 0 || next == b',' || is_space(next)) {
+            return None;
+        }
+    }
+    let bytes = val * mul;
+    // i64::MAX as a double is 2^63.
+    if bytes >= 9_223_372_036_854_775_808.0 || val < 0.0 {
+        return None;
+    }
+    // Truncation toward zero is C's double-to-int64 conversion.
+    #[allow(clippy::cast_possible_truncation)]
+    let bytes = bytes as i64;
+    Some((bytes, end))
+}
+
+/// A `T` argument: `get_double`, then an optional `ms`/`us`/`ns` suffix.
+fn seconds(p: &mut Line<'_>) -> Result<f64, String> {
+    let word = p.rest().trim_start_matches(['+', '-']).as_bytes();
+    let special = word
+        .get(..3)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"inf") || w.eq_ignore_ascii_case(b"nan"));
+    if special {
+        // strtod reads infinities and NaNs, which get_double refuses.
+        return Err("Bad number\n".to_owned());
+    }
+    let len = cfmt::strtod_prefix_len(p.rest());
+    let val: f64 = p.rest()[..len]
+        .trim_start()
+        .parse()
+        .map_err(|_| "Number expected\n".to_owned())?;
+    if !val.is_finite() {
+        return Err("Bad number\n".to_owned());
+    }
+    p.pos += len;
+    let mut val = val;
+    if p.peek() != 0 && p.peek_at(1) == b's' {
+        let divisor = match p.peek() {
+            b'm' => Some(1e3),
+            b'u' => Some(1e6),
+            b'n' => Some(1e9),
+            _ => None,
+        };
+        if let Some(d) = divisor {
+            val /= d;
+            p.pos += 2;
+        }
+    }
+    if p.peek() != 0 && !is_space(p.peek()) {
+        return Err("Unknown unit suffix\n".to_owned());
+    }
+    Ok(val)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn no_regs(_: &str) -> Option<i64> {
+        None
+    }
+
+    fn parse(cmd: &str, types: &str, rest: &str) -> Result<String, String> {
+        args(cmd, types, rest, &no_regs).map(|d| QObject::Dict(d).to_json())
+    }
+
+    #[test]
+    fn command_name_stops_at_slash() {
+        assert_eq!(command_name("  x/10x 0"), Some(("x", "/10x 0")));
+    }
+
+    #[test]
+    fn command_name_blank_line_is_none() {
+        assert_eq!(command_name(" \t "), None);
+    }
+
+    #[test]
+    fn command_name_at_limit_is_kept_whole() {
+        let name = "a".repeat(COMMAND_NAME_BYTES_MAX);
+        assert_eq!(command_name(&name).map(|(n, _)| n.len()), Some(255));
+    }
+
+    #[test]
+    fn command_name_past_limit_is_truncated() {
+        let name = "a".repeat(COMMAND_NAME_BYTES_MAX + 1);
+        assert_eq!(command_name(&name).map(|(n, _)| n.len()), Some(255));
+    }
+
     #[test]
     fn eject_with_force_flag() {
-        let a = args("eject", "force:-f,device:B", "-f ide1-cd0").unwrap();
         assert_eq!(
-            QObject::Dict(a).to_json(),
-            r#"{"device": "ide1-cd0", "force": true}"#
+            parse("eject", "force:-f,device:B", "-f ide1-cd0"),
+            Ok(r#"{"device": "ide1-cd0", "force": true}"#.to_owned())
         );
     }
 
     #[test]
     fn missing_block_device_message() {
         assert_eq!(
-            args("eject", "force:-f,device:B", "").unwrap_err(),
-            "eject: block device name expected"
+            parse("eject", "force:-f,device:B", ""),
+            Err("eject: block device name expected\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn unknown_flag_is_unsupported_option() {
+        assert_eq!(
+            parse("eject", "force:-f,device:B", "-x cd"),
+            Err("eject: unsupported option -x\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn flags_out_of_order_are_refused() {
+        assert_eq!(
+            parse("migrate", "detach:-d,blk:-b,inc:-i,uri:s", "-b -d tcp:h:1"),
+            Err("migrate: unsupported option -d\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn flags_in_order_are_taken() {
+        assert_eq!(
+            parse("migrate", "detach:-d,blk:-b,inc:-i,uri:s", "-d -b exec:cat"),
+            Ok(r#"{"blk": true, "uri": "exec:cat", "detach": true}"#.to_owned())
         );
     }
 
     #[test]
     fn extraneous_characters_rejected() {
         assert_eq!(
-            args("stop", "", " x").unwrap_err(),
-            "stop: extraneous characters at the end of line"
+            parse("stop", "", " x"),
+            Err("stop: extraneous characters at the end of line\n".to_owned())
         );
     }
 
     #[test]
     fn balloon_megabytes_become_bytes() {
-        let a = args("balloon", "value:M", "512").unwrap();
+        let a = args("balloon", "value:M", "512", &no_regs).unwrap();
         assert_eq!(a.get_int("value"), Some(512 << 20));
     }
 
     #[test]
+    fn integer_missing_is_unexpected_end() {
+        assert_eq!(
+            parse("cpu", "index:i", ""),
+            Err("unexpected end of expression\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn integer_past_32_bits_is_refused() {
+        assert_eq!(
+            parse("cpu", "index:i", "-1"),
+            Err("'cpu' has failed: integer is for 32-bit values\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn size_without_suffix_is_megabytes() {
+        let a = args("block_resize", "device:B,size:o", "hd 10", &no_regs).unwrap();
+        assert_eq!(a.get_int("size"), Some(10 << 20));
+    }
+
+    #[test]
+    fn size_with_suffixes() {
+        let a = args("migrate_set_speed", "value:o", "1.5G", &no_regs).unwrap();
+        assert_eq!(a.get_int("value"), Some(3 << 29));
+    }
+
+    #[test]
+    fn size_fraction_in_bytes_is_invalid() {
+        assert_eq!(
+            parse("migrate_set_speed", "value:o", "1.5B"),
+            Err("invalid size\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn size_with_trailing_garbage_is_invalid() {
+        assert_eq!(
+            parse("migrate_set_speed", "value:o", "10Mx"),
+            Err("invalid size\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn seconds_with_ms_suffix() {
+        let a = args("migrate_set_downtime", "value:T", "500ms", &no_regs).unwrap();
+        assert_eq!(a.get("value").and_then(QObject::as_number), Some(0.5));
+    }
+
+    #[test]
+    fn seconds_with_unknown_suffix_is_refused() {
+        assert_eq!(
+            parse("migrate_set_downtime", "value:T", "5min"),
+            Err("Unknown unit suffix\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn seconds_missing_is_number_expected() {
+        assert_eq!(
+            parse("migrate_set_downtime", "value:T", ""),
+            Err("Number expected\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn bool_takes_on_and_off_only() {
+        assert_eq!(
+            parse("set_link", "name:s,up:b", "e1000.0 yes"),
+            Err("Expected 'on' or 'off'\n".to_owned())
+        );
+    }
+
+    #[test]
     fn device_add_options_use_driver_as_implied_key() {
+        assert_eq!(
+            parse(
+                "device_add",
+                "device:O",
+                "e1000,id=nic1,mac=52:54:00:00:00:01"
+            ),
+            Ok(r#"{"driver": "e1000", "mac": "52:54:00:00:00:01", "id": "nic1"}"#.to_owned())
+        );
+    }
+
+    #[test]
+    fn options_flag_and_no_prefix() {
+        let a = args(
+            "netdev_add",
+            "netdev:O",
+            "tap,id=t,novnet_hdr,vhost",
+            &no_regs,
+        )
+        .unwrap();
+        assert_eq!(
+            (a.get_str("vnet_hdr"), a.get_str("vhost")),
+            (Some("off"), Some("on"))
+        );
+    }
+
+    #[test]
+    fn options_double_comma_escapes() {
         let a = args(
             "device_add",
             "device:O",
-            "e1000,id=nic1,mac=52:54:00:00:00:01",
+            "virtio-blk-pci,serial=a,,b",
+            &no_regs,
         )
         .unwrap();
-        assert_eq!(a.get_str("driver"), Some("e1000"));
-        assert_eq!(a.get_str("id"), Some("nic1"));
+        assert_eq!(a.get_str("serial"), Some("a,b"));
+    }
+
+    #[test]
+    fn options_bad_id_prints_two_lines() {
+        assert_eq!(
+            parse("device_add", "device:O", "e1000,id=1x"),
+            Err("Parameter 'id' expects an identifier\nIdentifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn options_separated_by_blank_are_extraneous() {
+        assert_eq!(
+            parse("device_add", "device:O", "e1000, id=x"),
+            Err("device_add: extraneous characters at the end of line\n".to_owned())
+        );
     }
 
     #[test]
@@ -232,9 +754,80 @@ mod tests {
         let a = args(
             "change",
             "device:B,target:F,arg:s?",
-            r#"ide1-cd0 "/tmp/a b.iso""#,
+            r#"ide1-cd0 "/tmp/a \"b\".iso""#,
+            &no_regs,
         )
         .unwrap();
-        assert_eq!(a.get_str("target"), Some("/tmp/a b.iso"));
+        assert_eq!(a.get_str("target"), Some(r#"/tmp/a "b".iso"#));
+    }
+
+    #[test]
+    fn unterminated_quote_is_filename_expected() {
+        assert_eq!(
+            parse("change", "device:B,target:F,arg:s?", r#"ide1-cd0 "/tmp/a"#),
+            Err("change: filename expected\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn string_at_limit_is_kept_whole() {
+        let long = "a".repeat(STRING_ARG_BYTES_MAX);
+        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
+        assert_eq!(a.get_str("filename").map(str::len), Some(1023));
+    }
+
+    #[test]
+    fn string_past_limit_is_truncated() {
+        let long = "a".repeat(STRING_ARG_BYTES_MAX + 10);
+        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
+        assert_eq!(a.get_str("filename").map(str::len), Some(1023));
+    }
+
+    #[test]
+    fn optional_dot_integer_needs_a_dot() {
+        let a = args("i", "fmt:/,addr:i,index:i.", "/b 0x60 .1", &no_regs).unwrap();
+        assert_eq!(a.get_int("index"), Some(1));
+    }
+
+    #[test]
+    fn format_bad_char_is_refused() {
+        assert_eq!(
+            parse("x", "fmt:/,addr:l", "/10q 0"),
+            Err("invalid char in format: 'q'\n".to_owned())
+        );
+    }
+
+    #[test]
+    fn options_past_string_limit_are_cut_as_one_argument() {
+        let text = format!("e1000,serial={}", "v".repeat(STRING_ARG_BYTES_MAX));
+        let a = args("device_add", "device:O", &text, &no_regs).unwrap();
+        let kept = STRING_ARG_BYTES_MAX - "e1000,serial=".len();
+        assert_eq!(a.get_str("serial").map(str::len), Some(kept));
+    }
+
+    #[test]
+    fn option_name_at_limit_is_kept_whole() {
+        let name = "n".repeat(OPTION_NAME_BYTES_MAX);
+        let a = args(
+            "device_add",
+            "device:O",
+            &format!("e1000,{name}=1"),
+            &no_regs,
+        )
+        .unwrap();
+        assert!(a.contains_key(&name));
+    }
+
+    #[test]
+    fn option_name_past_limit_is_truncated() {
+        let name = "n".repeat(OPTION_NAME_BYTES_MAX + 1);
+        let a = args(
+            "device_add",
+            "device:O",
+            &format!("e1000,{name}=1"),
+            &no_regs,
+        )
+        .unwrap();
+        assert!(a.contains_key(&name[..OPTION_NAME_BYTES_MAX]));
     }
 }

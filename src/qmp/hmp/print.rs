@@ -1,17 +1,28 @@
-//! HMP `info` printers: 0.14's `user_print` formats (facts §8), each reading the
-//! QObject its QMP query returned. Lines end in `\n`; the caller turns them into
-//! `\r\n`. Pure.
+//! HMP `info` printers: 0.14's `user_print` functions (facts §8; monitor.c,
+//! block.c, hw/pci.c, ui/vnc.c, ui/spice-core.c, migration.c, balloon.c, input.c,
+//! qemu-char.c), each formatting the QObject its QMP query returned, so HMP and
+//! QMP never disagree. Lines end in `\n`; the caller turns them into `\r\n`. Pure.
 
 use std::fmt::Write as _;
 
-use crate::qmp::commands::Ctx;
 use crate::wire::{QDict, QObject};
+
+fn dict(data: &QObject) -> QDict {
+    data.as_dict().cloned().unwrap_or_default()
+}
 
 fn dicts(data: Option<&QObject>) -> impl Iterator<Item = &QDict> {
     data.and_then(QObject::as_list)
         .unwrap_or_default()
         .iter()
         .filter_map(QObject::as_dict)
+}
+
+fn sub(d: &QDict, k: &str) -> QDict {
+    d.get(k)
+        .and_then(QObject::as_dict)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn s<'a>(d: &'a QDict, k: &str) -> &'a str {
@@ -22,29 +33,42 @@ fn i(d: &QDict, k: &str) -> i64 {
     d.get_int(k).unwrap_or_default()
 }
 
+/// A bool as `%d` prints it.
 fn b(d: &QDict, k: &str) -> i64 {
     i64::from(d.get_bool(k).unwrap_or_default())
 }
 
-/// Items that print nothing (`info commands`).
-pub fn nothing(_ctx: &mut Ctx<'_>, _data: Option<&QObject>, _out: &mut String) {}
+fn flag(d: &QDict, k: &str) -> bool {
+    d.get_bool(k).unwrap_or_default()
+}
+
+/// `%c` of the current marker.
+fn mark(d: &QDict) -> char {
+    if flag(d, "current") {
+        '*'
+    } else {
+        ' '
+    }
+}
 
 /// `info version`: `0.14.0` followed by the package string.
-pub fn version(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let d = data.and_then(QObject::as_dict);
-    let q = d.and_then(|d| d.get("qemu")).and_then(QObject::as_dict);
-    let (major, minor, micro) =
-        q.map_or((0, 0, 0), |q| (i(q, "major"), i(q, "minor"), i(q, "micro")));
-    let package = d.map(|d| s(d, "package")).unwrap_or_default();
-    let _ = writeln!(out, "{major}.{minor}.{micro}{package}");
+pub fn version(data: &QObject, out: &mut String) {
+    let d = dict(data);
+    let q = sub(&d, "qemu");
+    let _ = writeln!(
+        out,
+        "{}.{}.{}{}",
+        i(&q, "major"),
+        i(&q, "minor"),
+        i(&q, "micro"),
+        s(&d, "package")
+    );
 }
 
 /// `info kvm`.
-pub fn kvm(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let d = data.and_then(QObject::as_dict);
-    let present = d.and_then(|d| d.get_bool("present")).unwrap_or(false);
-    let enabled = d.and_then(|d| d.get_bool("enabled")).unwrap_or(false);
-    let state = match (present, enabled) {
+pub fn kvm(data: &QObject, out: &mut String) {
+    let d = dict(data);
+    let state = match (flag(&d, "present"), flag(&d, "enabled")) {
         (false, _) => "not compiled",
         (true, true) => "enabled",
         (true, false) => "disabled",
@@ -53,11 +77,9 @@ pub fn kvm(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
 }
 
 /// `info status`.
-pub fn status(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let d = data.and_then(QObject::as_dict);
-    let running = d.and_then(|d| d.get_bool("running")).unwrap_or(false);
-    let single = d.and_then(|d| d.get_bool("singlestep")).unwrap_or(false);
-    out.push_str(match (running, single) {
+pub fn status(data: &QObject, out: &mut String) {
+    let d = dict(data);
+    out.push_str(match (flag(&d, "running"), flag(&d, "singlestep")) {
         (true, true) => "VM status: running (single step mode)\n",
         (true, false) => "VM status: running\n",
         (false, _) => "VM status: paused\n",
@@ -65,29 +87,26 @@ pub fn status(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
 }
 
 /// `info name`: nothing when unset.
-pub fn name(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    if let Some(name) = data
-        .and_then(QObject::as_dict)
-        .and_then(|d| d.get_str("name"))
-    {
+pub fn name(data: &QObject, out: &mut String) {
+    if let Some(name) = dict(data).get_str("name") {
         let _ = writeln!(out, "{name}");
     }
 }
 
 /// `info uuid`.
-pub fn uuid(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let d = data.and_then(QObject::as_dict);
-    let _ = writeln!(out, "{}", d.map(|d| s(d, "UUID")).unwrap_or_default());
+pub fn uuid(data: &QObject, out: &mut String) {
+    let _ = writeln!(out, "{}", s(&dict(data), "UUID"));
 }
 
 /// `info chardev`.
-pub fn chardev(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    for d in dicts(data) {
+pub fn chardev(data: &QObject, out: &mut String) {
+    for d in dicts(Some(data)) {
         let _ = writeln!(out, "{}: filename={}", s(d, "label"), s(d, "filename"));
     }
 }
 
-/// 0.14's escaping of file names in `info block`.
+/// `monitor_print_filename`: blank, `"` and `\` escaped; tab, CR, LF as
+/// `\t \r \n`.
 fn escaped(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
@@ -105,17 +124,17 @@ fn escaped(name: &str) -> String {
     out
 }
 
-/// `info block`.
-pub fn block(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    for d in dicts(data) {
-        let removable = b(d, "removable");
+/// `info block` (`bdrv_print_dict`).
+pub fn block(data: &QObject, out: &mut String) {
+    for d in dicts(Some(data)) {
         let _ = write!(
             out,
-            "{}: type={} removable={removable}",
+            "{}: type={} removable={}",
             s(d, "device"),
-            s(d, "type")
+            s(d, "type"),
+            b(d, "removable")
         );
-        if removable == 1 {
+        if flag(d, "removable") {
             let _ = write!(out, " locked={}", b(d, "locked"));
         }
         match d.get("inserted").and_then(QObject::as_dict) {
@@ -139,13 +158,9 @@ pub fn block(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
 }
 
 /// `info blockstats`.
-pub fn blockstats(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    for d in dicts(data) {
-        let st = d
-            .get("stats")
-            .and_then(QObject::as_dict)
-            .cloned()
-            .unwrap_or_default();
+pub fn blockstats(data: &QObject, out: &mut String) {
+    for d in dicts(Some(data)) {
+        let st = sub(d, "stats");
         let _ = writeln!(
             out,
             "{}: rd_bytes={} wr_bytes={} rd_operations={} wr_operations={}",
@@ -158,16 +173,17 @@ pub fn blockstats(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) 
     }
 }
 
-/// `info cpus`: x86_64 prints 16 hex digits.
-pub fn cpus(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    for d in dicts(data) {
-        let mark = if d.get_bool("current") == Some(true) {
-            '*'
-        } else {
-            ' '
-        };
-        let _ = write!(out, "{mark} CPU #{}: pc=0x{:016x}", i(d, "CPU"), i(d, "pc"));
-        if d.get_bool("halted") == Some(true) {
+/// `info cpus`: `TARGET_FMT_lx` of an x86_64 build, 16 hex digits.
+pub fn cpus(data: &QObject, out: &mut String) {
+    for d in dicts(Some(data)) {
+        let _ = write!(
+            out,
+            "{} CPU #{}: pc=0x{:016x}",
+            mark(d),
+            i(d, "CPU"),
+            i(d, "pc")
+        );
+        if flag(d, "halted") {
             out.push_str(" (halted)");
         }
         out.push('\n');
@@ -175,116 +191,145 @@ pub fn cpus(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
 }
 
 /// `info mice`.
-pub fn mice(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let mut any = false;
-    for d in dicts(data) {
-        any = true;
-        let mark = if d.get_bool("current") == Some(true) {
-            '*'
-        } else {
-            ' '
-        };
-        let _ = write!(out, "{mark} Mouse #{}: {}", i(d, "index"), s(d, "name"));
-        if d.get_bool("absolute") == Some(true) {
-            out.push_str(" (absolute)");
-        }
-        out.push('\n');
-    }
-    if !any {
+pub fn mice(data: &QObject, out: &mut String) {
+    let list: Vec<&QDict> = dicts(Some(data)).collect();
+    if list.is_empty() {
         out.push_str("No mouse devices connected\n");
     }
-}
-
-/// `info pci` (bus 0 and bridges' children).
-pub fn pci(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    for bus in dicts(data) {
-        pci_devices(bus.get("devices"), out);
-    }
-}
-
-fn pci_devices(devices: Option<&QObject>, out: &mut String) {
-    for d in dicts(devices) {
+    for d in list {
+        let absolute = if flag(d, "absolute") {
+            " (absolute)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  Bus {:2}, device {:3}, function {}:",
-            i(d, "bus"),
-            i(d, "slot"),
-            i(d, "function")
+            "{} Mouse #{}: {}{absolute}",
+            mark(d),
+            i(d, "index"),
+            s(d, "name")
         );
-        let class = d
-            .get("class_info")
-            .and_then(QObject::as_dict)
-            .cloned()
-            .unwrap_or_default();
-        let id = d
-            .get("id")
-            .and_then(QObject::as_dict)
-            .cloned()
-            .unwrap_or_default();
-        // 0.14's query-pci swaps the two ids; HMP prints vendor:device correctly.
-        let (vendor, device) = (i(&id, "device"), i(&id, "vendor"));
-        match class.get_str("desc") {
-            Some(desc) => {
-                let _ = write!(out, "    {desc}");
-            }
-            None => {
-                let _ = write!(out, "    Class {:04x}", i(&class, "class"));
-            }
-        }
-        let _ = writeln!(out, ": PCI device {vendor:04x}:{device:04x}");
-        if let Some(irq) = d.get_int("irq") {
-            let _ = writeln!(out, "      IRQ {irq}.");
-        }
-        if let Some(bridge) = d.get("pci_bridge").and_then(QObject::as_dict) {
-            pci_devices(bridge.get("devices"), out);
-        }
-        for r in dicts(d.get("regions")) {
-            let (bar, addr, size) = (i(r, "bar"), i(r, "address"), i(r, "size"));
-            if s(r, "type") == "io" {
-                let _ = writeln!(
-                    out,
-                    "      BAR{bar}: I/O at 0x{addr:04x} [0x{:04x}].",
-                    addr + size - 1
-                );
-            } else {
-                let prefetch = if r.get_bool("prefetch") == Some(true) {
-                    " prefetchable"
-                } else {
-                    ""
-                };
-                let width = if r.get_bool("mem_type_64") == Some(true) {
-                    "64"
-                } else {
-                    "32"
-                };
-                let _ = writeln!(
-                    out,
-                    "      BAR{bar}: {width} bit{prefetch} memory at 0x{:08x} [0x{:08x}].",
-                    addr & 0xffff_ffff,
-                    (addr + size - 1) & 0xffff_ffff
-                );
-            }
-        }
-        let qdev_id = s(d, "qdev_id");
-        let _ = writeln!(out, "      id \"{qdev_id}\"");
     }
 }
 
-/// `info vnc`.
-pub fn vnc(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let Some(d) = data
-        .and_then(QObject::as_dict)
-        .filter(|d| d.get_bool("enabled") == Some(true))
-    else {
+/// `info pci` (`do_pci_info_print`): the devices of every bus listed.
+pub fn pci(data: &QObject, out: &mut String) {
+    for bus in dicts(Some(data)) {
+        for d in dicts(bus.get("devices")) {
+            pci_device(d, out);
+        }
+    }
+}
+
+/// `pci_device_print`. Addresses are `pcibus_t` (64-bit) printed with `%x`
+/// after a minimum width, so an unmapped BAR (-1) shows all 16 digits and its
+/// end wraps around.
+fn pci_device(d: &QDict, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "  Bus {:2}, device {:3}, function {}:",
+        i(d, "bus"),
+        i(d, "slot"),
+        i(d, "function")
+    );
+    let class = sub(d, "class_info");
+    match class.get_str("desc") {
+        Some(desc) => {
+            let _ = write!(out, "    {desc}");
+        }
+        // `Class %04" PRId64`: decimal, zero-padded.
+        None => {
+            let _ = write!(out, "    Class {:04}", i(&class, "class"));
+        }
+    }
+    // 0.14's query-pci swaps the two ids and this prints them swapped back.
+    let id = sub(d, "id");
+    let _ = writeln!(
+        out,
+        ": PCI device {:04x}:{:04x}",
+        i(&id, "device"),
+        i(&id, "vendor")
+    );
+    if let Some(irq) = d.get_int("irq") {
+        let _ = writeln!(out, "      IRQ {irq}.");
+    }
+    let bridge = d.get("pci_bridge").and_then(QObject::as_dict);
+    if let Some(bridge) = bridge {
+        pci_bridge(bridge, out);
+    }
+    for r in dicts(d.get("regions")) {
+        pci_region(r, out);
+    }
+    let _ = writeln!(out, "      id \"{}\"", s(d, "qdev_id"));
+    if let Some(bridge) = bridge {
+        for child in dicts(bridge.get("devices")) {
+            pci_device(child, out);
+        }
+    }
+}
+
+fn pci_bridge(bridge: &QDict, out: &mut String) {
+    let bus = sub(bridge, "bus");
+    let _ = writeln!(out, "      BUS {}.", i(&bus, "number"));
+    let _ = writeln!(out, "      secondary bus {}.", i(&bus, "secondary"));
+    let _ = writeln!(out, "      subordinate bus {}.", i(&bus, "subordinate"));
+    let io = sub(bridge, "io_range");
+    let _ = writeln!(
+        out,
+        "      IO range [0x{:04x}, 0x{:04x}]",
+        i(&io, "base"),
+        i(&io, "limit")
+    );
+    let mem = sub(bridge, "memory_range");
+    let _ = writeln!(
+        out,
+        "      memory range [0x{:08x}, 0x{:08x}]",
+        i(&mem, "base"),
+        i(&mem, "limit")
+    );
+    let pref = sub(bridge, "prefetchable_range");
+    let _ = writeln!(
+        out,
+        "      prefetchable memory range [0x{:08x}, 0x{:08x}]",
+        i(&pref, "base"),
+        i(&pref, "limit")
+    );
+}
+
+fn pci_region(r: &QDict, out: &mut String) {
+    let addr = i(r, "address");
+    let end = addr.wrapping_add(i(r, "size")).wrapping_sub(1);
+    let _ = write!(out, "      BAR{}: ", i(r, "bar"));
+    if s(r, "type") == "io" {
+        let _ = writeln!(out, "I/O at 0x{addr:04x} [0x{end:04x}].");
+    } else {
+        let width = if flag(r, "mem_type_64") { 64 } else { 32 };
+        let prefetch = if flag(r, "prefetch") {
+            " prefetchable"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{width} bit{prefetch} memory at 0x{addr:08x} [0x{end:08x}]."
+        );
+    }
+}
+
+/// `info vnc`. The client lines of a build with VNC TLS and SASL, which the
+/// display model's auth modes assume.
+pub fn vnc(data: &QObject, out: &mut String) {
+    let d = dict(data);
+    if !flag(&d, "enabled") {
         out.push_str("Server: disabled\n");
         return;
-    };
+    }
     let _ = writeln!(
         out,
         "Server:\n     address: {}:{}\n        auth: {}",
-        s(d, "host"),
-        s(d, "service"),
-        s(d, "auth")
+        s(&d, "host"),
+        s(&d, "service"),
+        s(&d, "auth")
     );
     let clients: Vec<&QDict> = dicts(d.get("clients")).collect();
     if clients.is_empty() {
@@ -293,51 +338,41 @@ pub fn vnc(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
     for c in clients {
         let _ = writeln!(
             out,
-            "Client:\n     address: {}:{}",
+            "Client:\n     address: {}:{}\n  x509_dname: {}\n    username: {}",
             s(c, "host"),
-            s(c, "service")
+            s(c, "service"),
+            c.get_str("x509_dname").unwrap_or("none"),
+            c.get_str("sasl_username").unwrap_or("none")
         );
-        if let Some(dn) = c.get_str("x509_dname") {
-            let _ = writeln!(out, "  x509_dname: {dn}");
-        }
-        if let Some(user) = c.get_str("sasl_username") {
-            let _ = writeln!(out, "    username: {user}");
-        }
     }
 }
 
 /// `info spice`.
-pub fn spice(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let Some(d) = data
-        .and_then(QObject::as_dict)
-        .filter(|d| d.get_bool("enabled") == Some(true))
-    else {
+pub fn spice(data: &QObject, out: &mut String) {
+    let d = dict(data);
+    if !flag(&d, "enabled") {
         out.push_str("Server: disabled\n");
         return;
-    };
+    }
     out.push_str("Server:\n");
     if let Some(port) = d.get_int("port") {
-        let _ = writeln!(out, "     address: {}:{port}", s(d, "host"));
+        let _ = writeln!(out, "     address: {}:{port}", s(&d, "host"));
     }
     if let Some(port) = d.get_int("tls-port") {
-        let _ = writeln!(out, "     address: {}:{port} [tls]", s(d, "host"));
+        let _ = writeln!(out, "     address: {}:{port} [tls]", s(&d, "host"));
     }
-    let _ = writeln!(out, "        auth: {}", s(d, "auth"));
+    let _ = writeln!(out, "        auth: {}", s(&d, "auth"));
     let channels: Vec<&QDict> = dicts(d.get("channels")).collect();
     if channels.is_empty() {
         out.push_str("Channels: none\n");
     }
     for c in channels {
+        let tls = if flag(c, "tls") { " [tls]" } else { "" };
         let _ = writeln!(
             out,
-            "Channel:\n     address: {}:{}{}\n     session: {}\n     channel: {}:{}",
+            "Channel:\n     address: {}:{}{tls}\n     session: {}\n     channel: {}:{}",
             s(c, "host"),
             s(c, "port"),
-            if c.get_bool("tls") == Some(true) {
-                " [tls]"
-            } else {
-                ""
-            },
             i(c, "connection-id"),
             i(c, "channel-type"),
             i(c, "channel-id")
@@ -345,41 +380,148 @@ pub fn spice(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
     }
 }
 
-/// `info migrate`: nothing before any migration.
-pub fn migrate(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let Some(d) = data.and_then(QObject::as_dict) else {
-        return;
-    };
+/// `info migrate`: nothing before any migration (0.14 returns no data then).
+pub fn migrate(data: &QObject, out: &mut String) {
+    let d = dict(data);
     let Some(status) = d.get_str("status") else {
         return;
     };
     let _ = writeln!(out, "Migration status: {status}");
     for part in ["ram", "disk"] {
         if let Some(r) = d.get(part).and_then(QObject::as_dict) {
-            let _ = writeln!(
-                out,
-                "transferred {part}: {} kbytes",
-                i(r, "transferred") >> 10
-            );
-            let _ = writeln!(out, "remaining {part}: {} kbytes", i(r, "remaining") >> 10);
-            let _ = writeln!(out, "total {part}: {} kbytes", i(r, "total") >> 10);
+            // `%" PRIu64` of `qdict_get_int(..) >> 10`.
+            let kb = |k: &str| i(r, k) >> 10;
+            let _ = writeln!(out, "transferred {part}: {} kbytes", kb("transferred"));
+            let _ = writeln!(out, "remaining {part}: {} kbytes", kb("remaining"));
+            let _ = writeln!(out, "total {part}: {} kbytes", kb("total"));
         }
     }
 }
 
-/// `info balloon`: `actual` in MB plus any extra stats.
-pub fn balloon(_ctx: &mut Ctx<'_>, data: Option<&QObject>, out: &mut String) {
-    let Some(d) = data.and_then(QObject::as_dict) else {
+/// `info balloon`: `actual` in MB, then any other stat in the dict's
+/// iteration order (none in 0.14).
+pub fn balloon(data: &QObject, out: &mut String) {
+    let d = dict(data);
+    if !d.contains_key("actual") {
         return;
-    };
-    let _ = write!(out, "balloon: actual={}", i(d, "actual") >> 20);
-    for (k, v) in d.iter_inserted().filter(|(k, _)| *k != "actual") {
+    }
+    let _ = write!(out, "balloon: actual={}", i(&d, "actual") >> 20);
+    for (k, v) in d.emit_order().into_iter().filter(|(k, _)| *k != "actual") {
         let _ = write!(out, ",{k}={}", v.as_int().unwrap_or_default());
     }
     out.push('\n');
 }
 
-/// `info snapshots`: no drive in this model supports snapshots yet.
-pub fn snapshots(_ctx: &mut Ctx<'_>, _data: Option<&QObject>, out: &mut String) {
-    out.push_str("No available block device supports snapshots\n");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qdict;
+
+    fn run(print: fn(&QObject, &mut String), data: QObject) -> String {
+        let mut out = String::new();
+        print(&data, &mut out);
+        out
+    }
+
+    #[test]
+    fn cpus_prints_16_hex_digits_and_halted() {
+        let data = QObject::List(vec![
+            QObject::Dict(
+                qdict! {"CPU" => 0_i64, "current" => true, "halted" => false, "pc" => 0xffff_fff0_i64},
+            ),
+            QObject::Dict(
+                qdict! {"CPU" => 1_i64, "current" => false, "halted" => true, "pc" => 0xfff0_i64},
+            ),
+        ]);
+        assert_eq!(
+            run(cpus, data),
+            "* CPU #0: pc=0x00000000fffffff0\n  CPU #1: pc=0x000000000000fff0 (halted)\n"
+        );
+    }
+
+    #[test]
+    fn block_escapes_file_names() {
+        let data = QObject::List(vec![QObject::Dict(qdict! {
+            "device" => "ide0-hd0", "locked" => false, "removable" => false,
+            "inserted" => qdict! {"ro" => false, "drv" => "raw", "encrypted" => false, "file" => "a b\\c.img"},
+            "type" => "hd",
+        })]);
+        assert_eq!(
+            run(block, data),
+            "ide0-hd0: type=hd removable=0 file=a\\ b\\\\c.img ro=0 drv=raw encrypted=0\n"
+        );
+    }
+
+    #[test]
+    fn pci_unmapped_rom_prints_64_bit_address_and_wrapped_end() {
+        let region = qdict! {"bar" => 6_i64, "type" => "memory", "mem_type_64" => false, "prefetch" => false, "address" => -1_i64, "size" => 65536_i64};
+        let mut out = String::new();
+        pci_region(&region, &mut out);
+        assert_eq!(
+            out,
+            "      BAR6: 32 bit memory at 0xffffffffffffffff [0x0000fffe].\n"
+        );
+    }
+
+    #[test]
+    fn pci_class_without_desc_is_decimal() {
+        let dev = qdict! {"bus" => 0_i64, "slot" => 5_i64, "function" => 0_i64,
+        "class_info" => qdict! {"class" => 255_i64},
+        "id" => qdict! {"device" => 0x1af4_i64, "vendor" => 0x1002_i64},
+        "regions" => QObject::List(vec![]), "qdev_id" => ""};
+        let mut out = String::new();
+        pci_device(&dev, &mut out);
+        assert_eq!(
+            out,
+            "  Bus  0, device   5, function 0:\n    Class 0255: PCI device 1af4:1002\n      id \"\"\n"
+        );
+    }
+
+    #[test]
+    fn migrate_before_any_migration_prints_nothing() {
+        assert_eq!(run(migrate, QObject::Dict(QDict::new())), "");
+    }
+
+    #[test]
+    fn migrate_active_prints_kbytes() {
+        let ram = qdict! {"transferred" => 2048_i64, "remaining" => 1024_i64, "total" => 3072_i64};
+        let data = QObject::Dict(qdict! {"status" => "active", "ram" => ram});
+        assert_eq!(
+            run(migrate, data),
+            "Migration status: active\ntransferred ram: 2 kbytes\nremaining ram: 1 kbytes\ntotal ram: 3 kbytes\n"
+        );
+    }
+
+    #[test]
+    fn balloon_prints_megabytes() {
+        let data = QObject::Dict(qdict! {"actual" => 134_217_728_i64});
+        assert_eq!(run(balloon, data), "balloon: actual=128\n");
+    }
+
+    #[test]
+    fn mice_empty_list_says_none_connected() {
+        assert_eq!(
+            run(mice, QObject::List(vec![])),
+            "No mouse devices connected\n"
+        );
+    }
+
+    #[test]
+    fn vnc_client_prints_tls_and_sasl_lines() {
+        let client = qdict! {"family" => "ipv4", "service" => "50401", "host" => "127.0.0.1"};
+        let data = QObject::Dict(
+            qdict! {"enabled" => true, "auth" => "none", "family" => "ipv4",
+            "clients" => QObject::List(vec![QObject::Dict(client)]), "service" => "5901", "host" => "0.0.0.0"},
+        );
+        assert_eq!(
+            run(vnc, data),
+            "Server:\n     address: 0.0.0.0:5901\n        auth: none\nClient:\n     address: 127.0.0.1:50401\n  x509_dname: none\n    username: none\n"
+        );
+    }
+
+    #[test]
+    fn kvm_not_present_is_not_compiled() {
+        let data = QObject::Dict(qdict! {"enabled" => false, "present" => false});
+        assert_eq!(run(kvm, data), "kvm support: not compiled\n");
+    }
 }

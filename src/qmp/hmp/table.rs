@@ -1,0 +1,692 @@
+//! The HMP command and `info` tables of a 0.14 x86_64 build (hmp-commands.hx and
+//! monitor.c's `info_cmds`, built with SPICE, audio and slirp, without simple
+//! trace), in 0.14's order, with its names, `args_type`s, params and help texts
+//! byte for byte: `help` and `info` print them. Each entry says how qmpsim runs
+//! it: through the QMP handler, natively, or not at all (`not supported yet`).
+
+use super::{native, print, Action, HmpCommand, InfoItem, InfoPrint};
+
+macro_rules! hmp {
+    ($name:expr, $args:expr, $params:expr, $help:expr, $action:expr) => {
+        HmpCommand {
+            name: $name,
+            args_type: $args,
+            params: $params,
+            help: $help,
+            action: $action,
+        }
+    };
+}
+
+use Action::{Native, NotSupported, Qmp};
+
+/// HMP commands, in 0.14 order.
+pub static HMP_COMMANDS: &[HmpCommand] = &[
+    hmp!("help|?", "name:s?", "[cmd]", "show the help", Native(native::help)),
+    hmp!(
+        "commit",
+        "device:B",
+        "device|all",
+        "commit changes to the disk images (if -snapshot is used) or backing files",
+        Native(native::nothing)
+    ),
+    hmp!("q|quit", "", "", "quit the emulator", Qmp("quit")),
+    hmp!(
+        "block_resize",
+        "device:B,size:o",
+        "device size",
+        "resize a block image",
+        Qmp("block_resize")
+    ),
+    hmp!(
+        "eject",
+        "force:-f,device:B",
+        "[-f] device",
+        "eject a removable medium (use -f to force it)",
+        Qmp("eject")
+    ),
+    hmp!(
+        "drive_del",
+        "id:s",
+        "device",
+        "remove host block device",
+        NotSupported
+    ),
+    hmp!(
+        "change",
+        "device:B,target:F,arg:s?",
+        "device filename [format]",
+        "change a removable medium, optional format",
+        Qmp("change")
+    ),
+    hmp!(
+        "screendump",
+        "filename:F",
+        "filename",
+        "save screen into PPM image 'filename'",
+        Qmp("screendump")
+    ),
+    hmp!(
+        "logfile",
+        "filename:F",
+        "filename",
+        "output logs to 'filename'",
+        Native(native::nothing)
+    ),
+    hmp!(
+        "log",
+        "items:s",
+        "item1[,...]",
+        "activate logging of the specified items to '/tmp/qemu.log'",
+        Native(native::log)
+    ),
+    hmp!(
+        "savevm",
+        "name:s?",
+        "[tag|id]",
+        "save a VM snapshot. If no tag or id are provided, a new snapshot is created",
+        Native(native::savevm)
+    ),
+    hmp!(
+        "loadvm",
+        "name:s",
+        "tag|id",
+        "restore a VM snapshot from its tag or id",
+        Native(native::loadvm)
+    ),
+    hmp!(
+        "delvm",
+        "name:s",
+        "tag|id",
+        "delete a VM snapshot from its tag or id",
+        Native(native::delvm)
+    ),
+    hmp!(
+        "singlestep",
+        "option:s?",
+        "[on|off]",
+        "run emulation in singlestep mode or switch to normal mode",
+        NotSupported
+    ),
+    hmp!("stop", "", "", "stop emulation", Qmp("stop")),
+    hmp!("c|cont", "", "", "resume emulation", Qmp("cont")),
+    hmp!(
+        "gdbserver",
+        "device:s?",
+        "[device]",
+        "start gdbserver on given device (default 'tcp::1234'), stop with 'none'",
+        NotSupported
+    ),
+    hmp!(
+        "x",
+        "fmt:/,addr:l",
+        "/fmt addr",
+        "virtual memory dump starting at 'addr'",
+        NotSupported
+    ),
+    hmp!(
+        "xp",
+        "fmt:/,addr:l",
+        "/fmt addr",
+        "physical memory dump starting at 'addr'",
+        NotSupported
+    ),
+    hmp!(
+        "p|print",
+        "fmt:/,val:l",
+        "/fmt expr",
+        "print expression value (use $reg for CPU register access)",
+        NotSupported
+    ),
+    hmp!(
+        "i",
+        "fmt:/,addr:i,index:i.",
+        "/fmt addr",
+        "I/O port read",
+        NotSupported
+    ),
+    hmp!(
+        "o",
+        "fmt:/,addr:i,val:i",
+        "/fmt addr value",
+        "I/O port write",
+        NotSupported
+    ),
+    hmp!(
+        "sendkey",
+        "string:s,hold_time:i?",
+        "keys [hold_ms]",
+        "send keys to the VM (e.g. 'sendkey ctrl-alt-f1', default hold time=100 ms)",
+        NotSupported
+    ),
+    hmp!(
+        "system_reset",
+        "",
+        "",
+        "reset the system",
+        Qmp("system_reset")
+    ),
+    hmp!(
+        "system_powerdown",
+        "",
+        "",
+        "send system power down event",
+        Qmp("system_powerdown")
+    ),
+    hmp!(
+        "sum",
+        "start:i,size:i",
+        "addr size",
+        "compute the checksum of a memory region",
+        NotSupported
+    ),
+    hmp!(
+        "usb_add",
+        "devname:s",
+        "device",
+        "add USB device (e.g. 'host:bus.addr' or 'host:vendor_id:product_id')",
+        NotSupported
+    ),
+    hmp!(
+        "usb_del",
+        "devname:s",
+        "device",
+        "remove USB device 'bus.addr'",
+        NotSupported
+    ),
+    hmp!(
+        "device_add",
+        "device:O",
+        "driver[,prop=value][,...]",
+        "add device, like -device on the command line",
+        Qmp("device_add")
+    ),
+    hmp!(
+        "device_del",
+        "id:s",
+        "device",
+        "remove device",
+        Qmp("device_del")
+    ),
+    hmp!("cpu", "index:i", "index", "set the default CPU", Qmp("cpu")),
+    hmp!(
+        "mouse_move",
+        "dx_str:s,dy_str:s,dz_str:s?",
+        "dx dy [dz]",
+        "send mouse move events",
+        NotSupported
+    ),
+    hmp!(
+        "mouse_button",
+        "button_state:i",
+        "state",
+        "change mouse button state (1=L, 2=M, 4=R)",
+        NotSupported
+    ),
+    hmp!(
+        "mouse_set",
+        "index:i",
+        "index",
+        "set which mouse device receives events",
+        Native(native::mouse_set)
+    ),
+    hmp!(
+        "wavcapture",
+        "path:F,freq:i?,bits:i?,nchannels:i?",
+        "path [frequency [bits [channels]]]",
+        "capture audio to a wave file (default frequency=44100 bits=16 channels=2)",
+        NotSupported
+    ),
+    hmp!(
+        "stopcapture",
+        "n:i",
+        "capture index",
+        "stop capture",
+        Native(native::nothing)
+    ),
+    hmp!(
+        "memsave",
+        "val:l,size:i,filename:s",
+        "addr size file",
+        "save to disk virtual memory dump starting at 'addr' of size 'size'",
+        Qmp("memsave")
+    ),
+    hmp!(
+        "pmemsave",
+        "val:l,size:i,filename:s",
+        "addr size file",
+        "save to disk physical memory dump starting at 'addr' of size 'size'",
+        Qmp("pmemsave")
+    ),
+    hmp!(
+        "boot_set",
+        "bootdevice:s",
+        "bootdevice",
+        "define new values for the boot device list",
+        NotSupported
+    ),
+    hmp!(
+        "nmi",
+        "cpu_index:i",
+        "cpu",
+        "inject an NMI on the given CPU",
+        Native(native::nothing)
+    ),
+    hmp!(
+        "migrate",
+        "detach:-d,blk:-b,inc:-i,uri:s",
+        "[-d] [-b] [-i] uri",
+        "migrate to URI (using -d to not wait for completion)\n\t\t\t -b for migration without shared storage with full copy of disk\n\t\t\t -i for migration without shared storage with incremental copy of disk (base image shared between src and destination)",
+        Native(native::migrate)
+    ),
+    hmp!(
+        "migrate_cancel",
+        "",
+        "",
+        "cancel the current VM migration",
+        Qmp("migrate_cancel")
+    ),
+    hmp!(
+        "migrate_set_speed",
+        "value:o",
+        "value",
+        "set maximum speed (in bytes) for migrations. Defaults to MB if no size suffix is specified, ie. B/K/M/G/T",
+        Qmp("migrate_set_speed")
+    ),
+    hmp!(
+        "migrate_set_downtime",
+        "value:T",
+        "value",
+        "set maximum tolerated downtime (in seconds) for migrations",
+        Qmp("migrate_set_downtime")
+    ),
+    hmp!(
+        "snapshot_blkdev",
+        "device:s,snapshot_file:s?,format:s?",
+        "device [new-image-file] [format]",
+        "initiates a live snapshot\n\t\t\tof device. If a new image file is specified, the\n\t\t\tnew image file will become the new root image.\n\t\t\tIf format is specified, the snapshot file will\n\t\t\tbe created in that format. Otherwise the\n\t\t\tsnapshot will be internal! (currently unsupported)",
+        NotSupported
+    ),
+    hmp!(
+        "client_migrate_info",
+        "protocol:s,hostname:s,port:i?,tls-port:i?,cert-subject:s?",
+        "protocol hostname port tls-port cert-subject",
+        "send migration info to spice/vnc client",
+        Qmp("client_migrate_info")
+    ),
+    hmp!(
+        "drive_add",
+        "pci_addr:s,opts:s",
+        "[[<domain>:]<bus>:]<slot>\n[file=file][,if=type][,bus=n]\n[,unit=m][,media=d][index=i]\n[,cyls=c,heads=h,secs=s[,trans=t]]\n[snapshot=on|off][,cache=on|off]",
+        "add drive to PCI storage controller",
+        NotSupported
+    ),
+    hmp!(
+        "pci_add",
+        "pci_addr:s,type:s,opts:s?",
+        "auto|[[<domain>:]<bus>:]<slot> nic|storage [[vlan=n][,macaddr=addr][,model=type]] [file=file][,if=type][,bus=nr]...",
+        "hot-add PCI device",
+        NotSupported
+    ),
+    hmp!(
+        "pci_del",
+        "pci_addr:s",
+        "[[<domain>:]<bus>:]<slot>",
+        "hot remove PCI device",
+        NotSupported
+    ),
+    hmp!(
+        "pcie_aer_inject_error",
+        "advisory_non_fatal:-a,correctable:-c,id:s,error_status:s,header0:i?,header1:i?,header2:i?,header3:i?,prefix0:i?,prefix1:i?,prefix2:i?,prefix3:i?",
+        "[-a] [-c] id <error_status> [<tlp header> [<tlp header prefix>]]",
+        "inject pcie aer error\n\t\t\t -a for advisory non fatal error\n\t\t\t -c for correctable error\n\t\t\t<id> = qdev device id\n\t\t\t<error_status> = error string or 32bit\n\t\t\t<tlb header> = 32bit x 4\n\t\t\t<tlb header prefix> = 32bit x 4",
+        NotSupported
+    ),
+    hmp!(
+        "host_net_add",
+        "device:s,opts:s?",
+        "tap|user|socket|vde|dump [options]",
+        "add host VLAN client",
+        NotSupported
+    ),
+    hmp!(
+        "host_net_remove",
+        "vlan_id:i,device:s",
+        "vlan_id name",
+        "remove host VLAN client",
+        NotSupported
+    ),
+    hmp!(
+        "netdev_add",
+        "netdev:O",
+        "[user|tap|socket],id=str[,prop=value][,...]",
+        "add host network device",
+        Native(native::netdev_add)
+    ),
+    hmp!(
+        "netdev_del",
+        "id:s",
+        "id",
+        "remove host network device",
+        Qmp("netdev_del")
+    ),
+    hmp!(
+        "hostfwd_add",
+        "arg1:s,arg2:s?,arg3:s?",
+        "[vlan_id name] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport",
+        "redirect TCP or UDP connections from host to guest (requires -net user)",
+        NotSupported
+    ),
+    hmp!(
+        "hostfwd_remove",
+        "arg1:s,arg2:s?,arg3:s?",
+        "[vlan_id name] [tcp|udp]:[hostaddr]:hostport",
+        "remove host-to-guest TCP or UDP redirection",
+        NotSupported
+    ),
+    hmp!(
+        "balloon",
+        "value:M",
+        "target",
+        "request VM to change its memory allocation (in MB)",
+        Qmp("balloon")
+    ),
+    hmp!(
+        "set_link",
+        "name:s,up:b",
+        "name on|off",
+        "change the link status of a network adapter",
+        Qmp("set_link")
+    ),
+    hmp!(
+        "watchdog_action",
+        "action:s",
+        "[reset|shutdown|poweroff|pause|debug|none]",
+        "change watchdog action",
+        Native(native::watchdog_action)
+    ),
+    hmp!(
+        "acl_show",
+        "aclname:s",
+        "aclname",
+        "list rules in the access control list",
+        NotSupported
+    ),
+    hmp!(
+        "acl_policy",
+        "aclname:s,policy:s",
+        "aclname allow|deny",
+        "set default access control list policy",
+        NotSupported
+    ),
+    hmp!(
+        "acl_add",
+        "aclname:s,match:s,policy:s,index:i?",
+        "aclname match allow|deny [index]",
+        "add a match rule to the access control list",
+        NotSupported
+    ),
+    hmp!(
+        "acl_remove",
+        "aclname:s,match:s",
+        "aclname match",
+        "remove a match rule from the access control list",
+        NotSupported
+    ),
+    hmp!(
+        "acl_reset",
+        "aclname:s",
+        "aclname",
+        "reset the access control list",
+        NotSupported
+    ),
+    hmp!(
+        "mce",
+        "broadcast:-b,cpu_index:i,bank:i,status:l,mcg_status:l,addr:l,misc:l",
+        "[-b] cpu bank status mcgstatus addr misc",
+        "inject a MCE on the given CPU [and broadcast to other CPUs with -b option]",
+        NotSupported
+    ),
+    hmp!(
+        "getfd",
+        "fdname:s",
+        "getfd name",
+        "receive a file descriptor via SCM rights and assign it a name",
+        Qmp("getfd")
+    ),
+    hmp!(
+        "closefd",
+        "fdname:s",
+        "closefd name",
+        "close a file descriptor previously passed via SCM rights",
+        Qmp("closefd")
+    ),
+    hmp!(
+        "block_passwd",
+        "device:B,password:s",
+        "block_passwd device password",
+        "set the password of encrypted block devices",
+        Qmp("block_passwd")
+    ),
+    hmp!(
+        "set_password",
+        "protocol:s,password:s,connected:s?",
+        "protocol password action-if-connected",
+        "set spice/vnc password",
+        Qmp("set_password")
+    ),
+    hmp!(
+        "expire_password",
+        "protocol:s,time:s",
+        "protocol time",
+        "set spice/vnc password expire-time",
+        Qmp("expire_password")
+    ),
+    hmp!(
+        "info",
+        "item:s?",
+        "[subcommand]",
+        "show various information about the system state",
+        Native(native::info)
+    ),
+];
+
+macro_rules! info {
+    ($name:literal, $help:literal, $print:expr) => {
+        InfoItem {
+            name: $name,
+            help: $help,
+            print: $print,
+        }
+    };
+}
+
+use InfoPrint::{Native as InfoNative, NotSupported as InfoNotSupported, Query};
+
+/// HMP `info` items, in 0.14 order (all with empty params).
+pub static INFO_ITEMS: &[InfoItem] = &[
+    info!(
+        "version",
+        "show the version of QEMU",
+        Query("query-version", print::version)
+    ),
+    info!(
+        "network",
+        "show the network state",
+        InfoNative(native::info_network)
+    ),
+    info!(
+        "chardev",
+        "show the character devices",
+        Query("query-chardev", print::chardev)
+    ),
+    info!(
+        "block",
+        "show the block devices",
+        Query("query-block", print::block)
+    ),
+    info!(
+        "blockstats",
+        "show block device statistics",
+        Query("query-blockstats", print::blockstats)
+    ),
+    info!("registers", "show the cpu registers", InfoNotSupported),
+    info!(
+        "cpus",
+        "show infos for each CPU",
+        Query("query-cpus", print::cpus)
+    ),
+    info!(
+        "history",
+        "show the command line history",
+        InfoNative(native::info_nothing)
+    ),
+    info!(
+        "irq",
+        "show the interrupts statistics (if available)",
+        InfoNative(native::info_irq)
+    ),
+    info!("pic", "show i8259 (PIC) state", InfoNotSupported),
+    info!("pci", "show PCI info", Query("query-pci", print::pci)),
+    info!(
+        "tlb",
+        "show virtual to physical memory mappings", InfoNotSupported
+    ),
+    info!(
+        "mem",
+        "show the active virtual memory mappings", InfoNotSupported
+    ),
+    info!("jit", "show dynamic compiler info", InfoNotSupported),
+    info!(
+        "kvm",
+        "show KVM information",
+        Query("query-kvm", print::kvm)
+    ),
+    info!(
+        "numa",
+        "show NUMA information",
+        InfoNative(native::info_numa)
+    ),
+    info!(
+        "usb",
+        "show guest USB devices",
+        InfoNative(native::info_usb)
+    ),
+    info!("usbhost", "show host USB devices", InfoNotSupported),
+    info!(
+        "profile",
+        "show profiling information",
+        InfoNative(native::info_profile)
+    ),
+    info!(
+        "capture",
+        "show capture information",
+        InfoNative(native::info_nothing)
+    ),
+    info!(
+        "snapshots",
+        "show the currently saved VM snapshots",
+        InfoNative(native::info_snapshots)
+    ),
+    info!(
+        "status",
+        "show the current VM status (running|paused)",
+        Query("query-status", print::status)
+    ),
+    info!(
+        "pcmcia",
+        "show guest PCMCIA status",
+        InfoNative(native::info_pcmcia)
+    ),
+    info!(
+        "mice",
+        "show which guest mouse is receiving events",
+        Query("query-mice", print::mice)
+    ),
+    info!(
+        "vnc",
+        "show the vnc server status",
+        Query("query-vnc", print::vnc)
+    ),
+    info!(
+        "spice",
+        "show the spice server status",
+        Query("query-spice", print::spice)
+    ),
+    info!(
+        "name",
+        "show the current VM name",
+        Query("query-name", print::name)
+    ),
+    info!(
+        "uuid",
+        "show the current VM UUID",
+        Query("query-uuid", print::uuid)
+    ),
+    info!(
+        "usernet",
+        "show user network stack connection states", InfoNotSupported
+    ),
+    info!(
+        "migrate",
+        "show migration status",
+        Query("query-migrate", print::migrate)
+    ),
+    info!(
+        "balloon",
+        "show balloon information",
+        Query("query-balloon", print::balloon)
+    ),
+    info!("qtree", "show device tree", InfoNotSupported),
+    info!("qdm", "show qdev device model list", InfoNotSupported),
+    info!("roms", "show roms", InfoNotSupported),
+];
+
+/// `compare_cmd`: whether `name` is one of the `|`-separated names of `list`.
+pub fn matches(name: &str, list: &str) -> bool {
+    list.split('|').any(|n| n == name)
+}
+
+/// `monitor_find_command`.
+pub fn find(name: &str) -> Option<&'static HmpCommand> {
+    HMP_COMMANDS.iter().find(|c| matches(name, c.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_takes_either_alias() {
+        assert_eq!(find("q").map(|c| c.name), Some("q|quit"));
+    }
+
+    #[test]
+    fn find_unknown_is_none() {
+        assert!(find("qui").is_none());
+    }
+
+    #[test]
+    fn qmp_actions_name_table_commands() {
+        let missing: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter_map(|c| match c.action {
+                Qmp(q) => crate::qmp::table::lookup(q, true).is_none().then_some(q),
+                Native(_) | NotSupported => None,
+            })
+            .collect();
+        assert!(missing.is_empty(), "unknown QMP commands: {missing:?}");
+    }
+
+    #[test]
+    fn info_queries_name_table_commands() {
+        let missing: Vec<&str> = INFO_ITEMS
+            .iter()
+            .filter_map(|i| match i.print {
+                Query(q, _) => crate::qmp::table::lookup(q, true).is_none().then_some(q),
+                InfoNative(_) | InfoNotSupported => None,
+            })
+            .collect();
+        assert!(missing.is_empty(), "unknown queries: {missing:?}");
+    }
+}
