@@ -140,19 +140,10 @@ mod tests {
     use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
     use crate::machine::Machine;
     use crate::qdict;
-    use crate::qmp::session::{ClientId, Session};
+
     use crate::wire::{ErrorClass, QmpError};
 
-    fn run(m: &mut Machine, h: super::super::Handler, args: &QDict) -> HandlerResult {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        h(&mut ctx, args)
-    }
+    use super::super::call_fresh as run;
 
     fn with_hda(format: &str) -> Machine {
         let mut d = DriveConfig::default();

@@ -161,18 +161,8 @@ mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
     use crate::qdict;
-    use crate::qmp::session::{ClientId, Session};
 
-    fn run(m: &mut Machine, h: super::super::Handler, args: &QDict) -> HandlerResult {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        h(&mut ctx, args)
-    }
+    use super::super::call_fresh as run;
 
     #[test]
     fn opts_from_qdict_converts_scalars() {

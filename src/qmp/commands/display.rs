@@ -244,7 +244,7 @@ mod tests {
     use crate::machine::config::{MachineConfig, OptionList};
     use crate::machine::display::{VncAuth, NI_MAXSERV_BYTES};
     use crate::machine::Machine;
-    use crate::qmp::commands::Handler;
+
     use crate::qmp::session::{ClientId, Session};
 
     fn vnc_config(display: &str) -> MachineConfig {
@@ -263,16 +263,7 @@ mod tests {
         }
     }
 
-    fn call(m: &mut Machine, h: Handler, args: &QDict) -> HandlerResult {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        h(&mut ctx, args)
-    }
+    use super::super::call_fresh as call;
 
     fn json(r: &HandlerResult) -> String {
         r.as_ref().expect("success").to_json()

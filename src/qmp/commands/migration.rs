@@ -106,19 +106,8 @@ mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::migration::MIGRATION_SPEED_BYTES_PER_S_DEFAULT;
     use crate::machine::{Effect, Machine};
-    use crate::qmp::commands::Handler;
-    use crate::qmp::session::{ClientId, Session};
 
-    fn call(m: &mut Machine, h: Handler, args: &QDict) -> HandlerResult {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        h(&mut ctx, args)
-    }
+    use super::super::call_fresh as call;
 
     fn machine() -> Machine {
         Machine::new(MachineConfig::default())

@@ -45,3 +45,17 @@ pub type Handler = fn(&mut Ctx<'_>, &QDict) -> HandlerResult;
 pub fn empty() -> HandlerResult {
     Ok(QObject::Dict(QDict::new()))
 }
+
+/// Runs `handler` as dispatch would after argument checking, for a fresh session
+/// on monitor 0: the shared harness of the handlers' unit tests.
+#[cfg(test)]
+pub(crate) fn call_fresh(machine: &mut Machine, handler: Handler, args: &QDict) -> HandlerResult {
+    let mut session = Session::new(0);
+    let mut ctx = Ctx {
+        machine,
+        session: &mut session,
+        client: ClientId(0),
+        followups: Vec::new(),
+    };
+    handler(&mut ctx, args)
+}
