@@ -16,6 +16,7 @@
 mod cli;
 mod corpus_replay;
 mod determinism;
+mod golden_core;
 mod golden_devices;
 mod golden_display;
 mod golden_events;

@@ -1,0 +1,240 @@
+//! Goldens for negotiation, the identity and status queries, the run-state
+//! commands and `x-clock-step`: one snapshot per command (in `golden/`), with its
+//! success paths and every error path, including argument checking.
+
+use qmpsim::machine::config::MachineConfig;
+use qmpsim::scenario;
+
+fn snap(name: &str, text: &str) {
+    insta::with_settings!({snapshot_path => "../../golden", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+/// Sessions concatenated under `## label` headers; `negotiate` says whether the
+/// harness sends `qmp_capabilities` first.
+fn sessions(parts: &[(&str, MachineConfig, bool, &[&str])]) -> String {
+    let mut text = String::new();
+    for (label, config, negotiate, lines) in parts {
+        text.push_str(&format!("## {label}\n"));
+        text.push_str(&scenario::run(config.clone(), *negotiate, lines).text);
+    }
+    text
+}
+
+fn pc() -> MachineConfig {
+    MachineConfig::default()
+}
+
+#[test]
+fn golden_core_qmp_capabilities() {
+    let text = sessions(&[
+        (
+            "negotiation: only qmp_capabilities, then everything",
+            pc(),
+            false,
+            &[
+                r#"{"execute":"query-status","id":1}"#,
+                r#"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]},"id":2}"#,
+                r#"{"execute":"qmp_capabilities","id":3}"#,
+                r#"{"execute":"qmp_capabilities","id":4}"#,
+                r#"{"execute":"query-status","id":5}"#,
+            ],
+        ),
+        (
+            "wrong argument type before negotiation",
+            pc(),
+            false,
+            &[r#"{"execute":"qmp_capabilities","arguments":{"x":1}}"#],
+        ),
+    ]);
+    snap("core__qmp_capabilities", &text);
+}
+
+#[test]
+fn golden_core_query_version() {
+    let text = sessions(&[(
+        "version and a stray argument",
+        pc(),
+        true,
+        &[
+            r#"{"execute":"query-version","id":"v"}"#,
+            r#"{"execute":"query-version","arguments":{"verbose":true}}"#,
+        ],
+    )]);
+    snap("core__query_version", &text);
+}
+
+#[test]
+fn golden_core_query_commands() {
+    let text = sessions(&[
+        (
+            "0.14 list",
+            pc(),
+            true,
+            &[r#"{"execute":"query-commands"}"#],
+        ),
+        (
+            "x- commands are invisible and unknown without -x-extensions",
+            pc(),
+            true,
+            &[r#"{"execute":"x-clock-step"}"#],
+        ),
+    ]);
+    snap("core__query_commands", &text);
+}
+
+#[test]
+fn golden_core_query_kvm() {
+    let kvm = MachineConfig { kvm: true, ..pc() };
+    let text = sessions(&[
+        (
+            "TCG",
+            pc(),
+            true,
+            &[r#"{"execute":"query-kvm","id":"example"}"#],
+        ),
+        ("-enable-kvm", kvm, true, &[r#"{"execute":"query-kvm"}"#]),
+    ]);
+    snap("core__query_kvm", &text);
+}
+
+#[test]
+fn golden_core_query_status() {
+    let paused = MachineConfig {
+        start_paused: true,
+        ..pc()
+    };
+    let text = sessions(&[
+        ("running", pc(), true, &[r#"{"execute":"query-status"}"#]),
+        (
+            "-S, then cont",
+            paused,
+            true,
+            &[
+                r#"{"execute":"query-status"}"#,
+                r#"{"execute":"cont"}"#,
+                r#"{"execute":"query-status"}"#,
+            ],
+        ),
+    ]);
+    snap("core__query_status", &text);
+}
+
+#[test]
+fn golden_core_query_name_and_uuid() {
+    let named = MachineConfig {
+        name: Some("vm1".into()),
+        uuid: Some("550e8400-e29b-41d4-a716-446655440000".into()),
+        ..pc()
+    };
+    let text = sessions(&[
+        (
+            "no -name, no -uuid",
+            pc(),
+            true,
+            &[r#"{"execute":"query-name"}"#, r#"{"execute":"query-uuid"}"#],
+        ),
+        (
+            "-name vm1 -uuid ...",
+            named,
+            true,
+            &[r#"{"execute":"query-name"}"#, r#"{"execute":"query-uuid"}"#],
+        ),
+    ]);
+    snap("core__query_name_and_uuid", &text);
+}
+
+#[test]
+fn golden_core_stop_and_cont() {
+    let incoming = MachineConfig {
+        incoming: Some("tcp:0:4446".into()),
+        ..pc()
+    };
+    let text = sessions(&[
+        (
+            "stop twice, cont twice: one STOP, one RESUME, each before its return",
+            pc(),
+            true,
+            &[
+                r#"{"execute":"stop","id":1}"#,
+                r#"{"execute":"stop","id":2}"#,
+                r#"{"execute":"cont","id":3}"#,
+                r#"{"execute":"cont","id":4}"#,
+                r#"{"execute":"stop","arguments":{"now":true}}"#,
+            ],
+        ),
+        (
+            "-incoming: cont waits for the migration",
+            incoming,
+            true,
+            &[
+                r#"{"execute":"cont","id":5}"#,
+                r#"{"execute":"query-status"}"#,
+            ],
+        ),
+    ]);
+    snap("core__stop_and_cont", &text);
+}
+
+#[test]
+fn golden_core_quit() {
+    let no_shutdown = MachineConfig {
+        no_shutdown: true,
+        ..pc()
+    };
+    let text = sessions(&[
+        (
+            "return, SHUTDOWN, exit",
+            pc(),
+            true,
+            &[r#"{"execute":"quit","id":"bye"}"#],
+        ),
+        (
+            "-no-shutdown does not keep quit from exiting",
+            no_shutdown,
+            true,
+            &[r#"{"execute":"quit"}"#, r#"{"execute":"query-status"}"#],
+        ),
+        (
+            "argument",
+            pc(),
+            true,
+            &[r#"{"execute":"quit","arguments":{"force":true}}"#],
+        ),
+    ]);
+    snap("core__quit", &text);
+}
+
+#[test]
+fn golden_core_x_clock_step() {
+    let ext = MachineConfig {
+        extensions: true,
+        ..pc()
+    };
+    let text = sessions(&[(
+        "steps, the next deadline, and errors",
+        ext,
+        true,
+        &[
+            r#"{"execute":"x-clock-step","arguments":{"ns":250000000}}"#,
+            r#"{"execute":"x-clock-step"}"#,
+            r#"{"execute":"system_powerdown"}"#,
+            r#"{"execute":"x-clock-step","id":"wait"}"#,
+        ],
+    )]);
+    let errors = sessions(&[(
+        "errors",
+        MachineConfig {
+            extensions: true,
+            ..pc()
+        },
+        true,
+        &[
+            r#"{"execute":"x-clock-step","arguments":{"ns":-1}}"#,
+            r#"{"execute":"x-clock-step","arguments":{"ns":3600000000001}}"#,
+            r#"{"execute":"x-clock-step","arguments":{"ns":1.5}}"#,
+        ],
+    )]);
+    snap("core__x_clock_step", &(text + &errors));
+}
