@@ -19,8 +19,10 @@
 //! |---|---|
 //! | [`wire`] | byte splitting, 0.14 JSON parsing and byte-exact serialization, error classes |
 //! | [`qmp`] | sessions, the command table, argument checking, dispatch, handlers |
-//! | [`machine`] | the VM model: config, run state, clock, timers, rng, events |
-//! | [`engine`] | `Engine::step`, `digest` |
+//! | [`machine`] | the VM model: config, run state, clock, timers, rng, events, devices, guest |
+//! | [`engine`] | `Engine::step`, `digest`, `next_deadline` |
+//! | [`snapshot`] | the versioned, checksummed snapshot envelope of the engine state |
+//! | [`scenario`] | scripted sessions against an engine, for goldens and corpora |
 //! | [`trace`] | the `.qmptrace` format: writer, reader, dump |
 //! | [`replay`] | byte-exact replay of one trace and of a corpus |
 //! | [`server`] | sockets, fd passing, signals, the clock driver (the only I/O) |

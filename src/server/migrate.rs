@@ -119,7 +119,8 @@ impl Migrations {
 
     /// Orders `bytes` more of migration `id`'s stream written. Returns whether
     /// the destination just fell more than [`MIGRATION_BACKLOG_BYTES_MAX`] behind
-    /// (the caller tells the engine, once, until [`Migrations::caught_up`]).
+    /// (the caller tells the engine, once, until the thread reports
+    /// `Event::MigrationCaughtUp`).
     pub fn data(&mut self, id: u64, bytes: u64) -> bool {
         let Some(c) = self.active.get_mut(&id) else {
             return false;

@@ -5,8 +5,8 @@
 //! current mouse), and does block I/O and scheduling every tick.
 //!
 //! Guest work happens on QEMU's `vm_clock`, which stops while the VM is stopped:
-//! pending guest timers are taken off the clock by [`Machine::guest_on_stop`]
-//! and put back with their remaining time by [`Machine::guest_on_start`], so a
+//! pending guest timers are taken off the clock by `Machine::guest_on_stop`
+//! and put back with their remaining time by `Machine::guest_on_start`, so a
 //! paused VM's state and digest do not change as time passes. Delays draw their
 //! jitter from the machine's seeded rng. The timers are [`GuestTimer`]s inside
 //! `Timer::Guest`, tracked in [`Guest`] (`Vec`s in scheduling order).
