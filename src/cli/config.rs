@@ -124,6 +124,8 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
             .epoch_s
             .unwrap_or(crate::machine::config::EPOCH_S_DEFAULT),
         extensions: low.extensions,
+        no_acpi: low.no_acpi,
+        guest: low.guest,
     };
     Ok(RunPlan {
         config,

@@ -44,6 +44,8 @@ qmpsim extensions:
   -x-seed N            seed of the machine's random numbers (default 0)
   -x-epoch SECONDS     event timestamps at virtual time zero (default 1300000000)
   -x-extensions        enable the x- commands
+  -x-guest acpi=on|off,shutdown-ms=N
+                       the simulated guest's reaction to the ACPI power button
   -x-clock idle|manual idle: virtual time jumps to the next pending deadline after
                        IDLE_ADVANCE_MS without input (default); manual: it moves only
                        with messages and x-clock-step

@@ -205,6 +205,14 @@ pub enum RawError {
     /// `-x-epoch` that is not a number of seconds.
     #[error("qmpsim: -x-epoch: invalid epoch '{0}'")]
     Epoch(String),
+    /// A bad `-x-guest` option.
+    #[error("qmpsim: -x-guest {arg}: {problem}")]
+    Guest {
+        /// The option string.
+        arg: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// `-x-clock` that is neither `idle` nor `manual`.
     #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle or manual)")]
     ClockMode(String),
@@ -346,7 +354,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("win2k-hack", flag, ignored),
     opt!("rtc-td-hack", flag, ignored),
     opt!("no-fd-bootchk", flag, ignored),
-    opt!("no-acpi", flag, ignored),
+    opt!("no-acpi", flag),
     opt!("no-hpet", flag, ignored),
     opt!("balloon", value),
     opt!("acpitable", value, ignored),
@@ -408,6 +416,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("x-epoch", value),
     opt!("x-extensions", flag),
     opt!("x-clock", value),
+    opt!("x-guest", value),
 ];
 
 /// The table entry for an option name (without dashes).
@@ -530,6 +539,43 @@ pub struct LowArgs {
     pub extensions: bool,
     /// `-x-clock manual`: virtual time never jumps on idle.
     pub clock_manual: bool,
+    /// `-no-acpi`.
+    pub no_acpi: bool,
+    /// `-x-guest`.
+    pub guest: crate::machine::config::GuestConfig,
+}
+
+/// `-x-guest acpi=on|off,shutdown-ms=N` over the current settings.
+fn guest_options(
+    arg: &str,
+    mut guest: crate::machine::config::GuestConfig,
+) -> Result<crate::machine::config::GuestConfig, RawError> {
+    use crate::machine::config::GUEST_SHUTDOWN_MS_MAX;
+    let bad = |problem: String| RawError::Guest {
+        arg: arg.to_owned(),
+        problem,
+    };
+    for item in arg.split(',').filter(|i| !i.is_empty()) {
+        match item.split_once('=') {
+            Some(("acpi", "on")) => guest.acpi = true,
+            Some(("acpi", "off")) => guest.acpi = false,
+            Some(("shutdown-ms", v)) => {
+                guest.shutdown_ms = v
+                    .parse()
+                    .ok()
+                    .filter(|ms| *ms <= GUEST_SHUTDOWN_MS_MAX)
+                    .ok_or_else(|| {
+                        bad(format!("shutdown-ms takes 0 to {GUEST_SHUTDOWN_MS_MAX}"))
+                    })?;
+            }
+            _ => {
+                return Err(bad(format!(
+                    "unknown setting '{item}' (acpi=on|off, shutdown-ms=N)"
+                )))
+            }
+        }
+    }
+    Ok(guest)
 }
 
 /// Parses a QEMU command line (without the program name).
@@ -657,6 +703,8 @@ fn apply(ctx: &mut OptCtx<'_>, name: &str) -> Result<(), RawError> {
         "x-seed" => low.seed = Some(v.parse().map_err(|_| RawError::Seed(v.clone()))?),
         "x-epoch" => low.epoch_s = Some(v.parse().map_err(|_| RawError::Epoch(v.clone()))?),
         "x-extensions" => low.extensions = true,
+        "no-acpi" => low.no_acpi = true,
+        "x-guest" => low.guest = guest_options(&v, low.guest)?,
         "x-clock" => {
             low.clock_manual = match v.as_str() {
                 "idle" => false,
@@ -2042,6 +2090,17 @@ mod tests {
     fn seed_parses_u64() {
         assert_eq!(parse_ok(&["-x-seed", "42"]).seed, Some(42));
         assert!(parse_ok(&["-x-clock", "manual"]).clock_manual);
+        assert!(parse_ok(&["-no-acpi"]).no_acpi);
+        let g = parse_ok(&["-x-guest", "acpi=off,shutdown-ms=3600000"]).guest;
+        assert_eq!((g.acpi, g.shutdown_ms), (false, 3_600_000));
+        assert_eq!(
+            parse_err(&["-x-guest", "shutdown-ms=3600001"]),
+            "qmpsim: -x-guest shutdown-ms=3600001: shutdown-ms takes 0 to 3600000"
+        );
+        assert_eq!(
+            parse_err(&["-x-guest", "acpi=maybe"]),
+            "qmpsim: -x-guest acpi=maybe: unknown setting 'acpi=maybe' (acpi=on|off, shutdown-ms=N)"
+        );
         assert!(!parse_ok(&["-x-clock", "idle"]).clock_manual);
         assert_eq!(
             parse_err(&["-x-clock", "fast"]),
@@ -2125,6 +2184,7 @@ mod tests {
             "cpu" => "qemu64",
             "smp" | "m" | "x-seed" | "x-epoch" => "1",
             "x-clock" => "manual",
+            "x-guest" => "acpi=on",
             "uuid" => "00000000-0000-0000-0000-000000000000",
             "balloon" => "none",
             "net" => "none",

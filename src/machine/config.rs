@@ -81,6 +81,36 @@ pub struct MachineConfig {
     pub epoch_s: i64,
     /// Whether `x-` extension commands are enabled.
     pub extensions: bool,
+    /// `-no-acpi`: no ACPI hardware (no PIIX4 power management function, and the
+    /// power button reaches no guest).
+    pub no_acpi: bool,
+    /// How the simulated guest behaves (`-x-guest`).
+    pub guest: GuestConfig,
+}
+
+/// Default delay of the guest's ACPI shutdown after the power button, in ms
+/// (the seeded rng adds up to 500 ms).
+pub const GUEST_SHUTDOWN_MS_DEFAULT: u64 = 1_500;
+/// Longest ACPI shutdown delay `-x-guest shutdown-ms=` accepts (one hour).
+pub const GUEST_SHUTDOWN_MS_MAX: u64 = 3_600_000;
+
+/// The simulated guest's behaviour, from `-x-guest acpi=on|off,shutdown-ms=N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestConfig {
+    /// Whether the guest OS acts on the ACPI power button (an OS without acpid
+    /// ignores it).
+    pub acpi: bool,
+    /// How long its ACPI shutdown takes, in ms.
+    pub shutdown_ms: u64,
+}
+
+impl Default for GuestConfig {
+    fn default() -> Self {
+        GuestConfig {
+            acpi: true,
+            shutdown_ms: GUEST_SHUTDOWN_MS_DEFAULT,
+        }
+    }
 }
 
 impl Default for MachineConfig {
@@ -118,6 +148,8 @@ impl Default for MachineConfig {
             seed: 0,
             epoch_s: EPOCH_S_DEFAULT,
             extensions: false,
+            no_acpi: false,
+            guest: GuestConfig::default(),
         }
     }
 }

@@ -23,7 +23,8 @@ use super::pci;
 /// Period of the guest's scheduler and I/O activity.
 pub const GUEST_TICK_NS: u64 = 100_000_000;
 /// How long the guest OS takes to shut down after the ACPI power button.
-pub const GUEST_ACPI_SHUTDOWN_NS: u64 = 1_500_000_000;
+pub const GUEST_ACPI_SHUTDOWN_NS: u64 =
+    crate::machine::config::GUEST_SHUTDOWN_MS_DEFAULT * 1_000_000;
 /// Random extra shutdown time, at most.
 pub const GUEST_ACPI_SHUTDOWN_JITTER_NS: u64 = 500_000_000;
 /// How long the guest takes to program a hot-plugged PCI device.
@@ -192,12 +193,19 @@ impl Machine {
     }
 
     /// The ACPI power button was pressed: the OS starts shutting down, once.
+    /// Without ACPI hardware (`-no-acpi`) or with a guest that ignores the
+    /// button (`-x-guest acpi=off`) nothing happens after the POWERDOWN event.
     pub(crate) fn guest_on_powerdown(&mut self) {
+        let guest = self.config.guest;
+        if self.config.no_acpi || !guest.acpi {
+            return;
+        }
         if self.devices.guest.off || self.devices.guest.has(GuestTimer::AcpiShutdown) {
             return;
         }
         let jitter = self.rng.range(0, GUEST_ACPI_SHUTDOWN_JITTER_NS);
-        self.guest_schedule(GUEST_ACPI_SHUTDOWN_NS + jitter, GuestTimer::AcpiShutdown);
+        let delay_ns = guest.shutdown_ms.saturating_mul(1_000_000);
+        self.guest_schedule(delay_ns + jitter, GuestTimer::AcpiShutdown);
     }
 
     /// After device_add: the guest reacts to a new PCI slot or USB mouse.
@@ -328,6 +336,76 @@ mod tests {
         ));
         assert_eq!(names(&mut m), ["SHUTDOWN"]);
         assert_eq!(m.exit_code, Some(0));
+    }
+
+    #[test]
+    fn powerdown_without_acpi_hardware_only_emits_powerdown() {
+        let mut m = Machine::new(MachineConfig {
+            no_acpi: true,
+            ..Default::default()
+        });
+        m.requests.push(Request::Powerdown);
+        m.run_requests();
+        m.advance_to(VirtualTime(10 * GUEST_ACPI_SHUTDOWN_NS));
+        assert_eq!(
+            (names(&mut m), m.exit_code),
+            (vec!["POWERDOWN".to_owned()], None)
+        );
+    }
+
+    #[test]
+    fn powerdown_with_guest_ignoring_acpi_only_emits_powerdown() {
+        let guest = crate::machine::config::GuestConfig {
+            acpi: false,
+            ..Default::default()
+        };
+        let mut m = Machine::new(MachineConfig {
+            guest,
+            ..Default::default()
+        });
+        m.requests.push(Request::Powerdown);
+        m.run_requests();
+        m.advance_to(VirtualTime(10 * GUEST_ACPI_SHUTDOWN_NS));
+        assert_eq!(
+            (names(&mut m), m.exit_code),
+            (vec!["POWERDOWN".to_owned()], None)
+        );
+    }
+
+    #[test]
+    fn powerdown_with_configured_delay_shuts_down_after_it() {
+        let guest = crate::machine::config::GuestConfig {
+            acpi: true,
+            shutdown_ms: 10_000,
+        };
+        let mut m = Machine::new(MachineConfig {
+            guest,
+            ..Default::default()
+        });
+        m.requests.push(Request::Powerdown);
+        m.run_requests();
+        m.advance_to(VirtualTime(10_000_000_000 - 1));
+        assert_eq!(m.exit_code, None);
+        m.advance_to(VirtualTime(10_000_000_000 + GUEST_ACPI_SHUTDOWN_JITTER_NS));
+        assert_eq!(m.exit_code, Some(0));
+    }
+
+    #[test]
+    fn no_acpi_machine_has_no_piix4_pm() {
+        let m = Machine::new(MachineConfig {
+            no_acpi: true,
+            ..Default::default()
+        });
+        let with = Machine::new(MachineConfig::default());
+        let count = |m: &Machine| {
+            m.devices
+                .qdev
+                .devices
+                .iter()
+                .filter(|d| d.driver == "PIIX4_PM")
+                .count()
+        };
+        assert_eq!((count(&m), count(&with)), (0, 1));
     }
 
     #[test]

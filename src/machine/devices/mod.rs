@@ -122,8 +122,11 @@ impl Devices {
             let uhci = self.internal("piix3-usb-uhci", pci_bus, Some(PIIX3_DEVFN + 2));
             self.qdev.add_bus(uhci, BusKind::Usb, true, None);
         }
-        let pm = self.internal("PIIX4_PM", pci_bus, Some(PIIX3_DEVFN + 3));
-        self.qdev.add_bus(pm, BusKind::I2c, false, Some("i2c"));
+        // 0.14's pc_init1 creates the PIIX4 power management only with ACPI.
+        if !config.no_acpi {
+            let pm = self.internal("PIIX4_PM", pci_bus, Some(PIIX3_DEVFN + 3));
+            self.qdev.add_bus(pm, BusKind::I2c, false, Some("i2c"));
+        }
         self.add_scsi_controllers(pci_bus);
         for c in self.chardevs.list.clone() {
             if c.label.starts_with("serial") {
