@@ -806,3 +806,35 @@ fn migrate_to_refusing_destination_fails() {
     }
     assert_eq!(status, "failed");
 }
+
+#[test]
+fn screendump_writes_a_p6_image_at_the_edge() {
+    let (dir, path) = sock_path();
+    let image = dir.path().join("screen.ppm");
+    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    client.send(&format!(
+        "{{\"execute\":\"screendump\",\"arguments\":{{\"filename\":\"{}\"}}}}",
+        image.display()
+    ));
+    let ret = response(&mut client);
+    client.execute("quit");
+    qemu.wait_exit();
+    let bytes = std::fs::read(&image).expect("the edge wrote the image");
+    assert_eq!((ret.as_str(), &bytes[..3]), (RETURN_EMPTY, &b"P6\n"[..]));
+}
+
+#[test]
+fn pmemsave_writes_the_requested_bytes_at_the_edge() {
+    let (dir, path) = sock_path();
+    let dump = dir.path().join("mem.bin");
+    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    client.send(&format!(
+        "{{\"execute\":\"pmemsave\",\"arguments\":{{\"val\":4096,\"size\":1000,\"filename\":\"{}\"}}}}",
+        dump.display()
+    ));
+    let ret = response(&mut client);
+    client.execute("quit");
+    qemu.wait_exit();
+    let bytes = std::fs::read(&dump).expect("the edge wrote the dump");
+    assert_eq!((ret.as_str(), bytes.len()), (RETURN_EMPTY, 1000));
+}
