@@ -19,7 +19,8 @@ use crate::wire::{ErrorClass, QmpError};
 
 use super::cfmt;
 
-/// Most image probes the machine keeps for `change` (older ones are dropped).
+/// Most image probes the machine keeps for `change`: past it, probes of new file
+/// names are dropped (a name already kept is still updated).
 pub const IMAGE_PROBES_MAX: usize = 1024;
 /// `BDRV_SECTOR_SIZE`.
 pub const SECTOR_BYTES: u64 = 512;
