@@ -5,8 +5,10 @@
 //! as an [`Output`]. Virtual time advances by [`MESSAGE_STEP_NS`] for every complete
 //! message and every connect or disconnect, never by read sizes, and otherwise only
 //! through [`Input::AdvanceTo`]. Sessions live in a `BTreeMap` keyed by client, so
-//! events are broadcast in client order. `digest` is the sha256 of the bincode
-//! encoding of the whole state.
+//! events are broadcast in client order. At most [`CLIENTS_MAX`] sessions exist at
+//! once: a connect past that gets no session and no greeting, only a diagnostic
+//! (`Effect::Stderr`), and the edge, finding no session for it, closes the
+//! connection. `digest` is the sha256 of the bincode encoding of the whole state.
 
 use std::collections::BTreeMap;
 
@@ -23,13 +25,15 @@ use crate::wire::message::{self, Timestamp};
 
 /// Virtual time that passes for each complete message, connect and disconnect.
 pub const MESSAGE_STEP_NS: u64 = 1_000_000;
-/// Most clients connected at once.
+/// Most clients connected at once; a connect past it is refused (see [`Input::Connect`]).
 pub const CLIENTS_MAX: usize = 64;
 
 /// Something that happened in the world.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
     /// A client connected to monitor `monitor` (index into the config's monitors).
+    /// With [`CLIENTS_MAX`] clients already connected it is refused: no session,
+    /// no greeting, an `Effect::Stderr` line; the edge then closes the connection.
     Connect {
         /// The new client's id (never reused).
         client: ClientId,
@@ -247,7 +251,14 @@ impl Engine {
 
     fn connect(&mut self, client: ClientId, monitor: u32, out: &mut Vec<Output>) {
         self.tick();
-        if self.state.sessions.len() >= CLIENTS_MAX || self.state.sessions.contains_key(&client) {
+        // A reused id is the edge's mistake; the session it names stays as it is.
+        if self.state.sessions.contains_key(&client) {
+            return;
+        }
+        if self.state.sessions.len() >= CLIENTS_MAX {
+            self.state.machine.effects.push(Effect::Stderr {
+                text: too_many_clients(client),
+            });
             return;
         }
         self.state.sessions.insert(client, Session::new(monitor));
@@ -342,6 +353,14 @@ impl Engine {
     }
 }
 
+/// The diagnostic for a client refused past [`CLIENTS_MAX`].
+pub fn too_many_clients(client: ClientId) -> String {
+    format!(
+        "qmpsim: too many clients (limit {CLIENTS_MAX}); closing client {}\n",
+        client.0
+    )
+}
+
 /// An event timestamp: the configured epoch plus virtual time.
 pub fn timestamp(epoch_s: i64, at: VirtualTime) -> Timestamp {
     let secs = i64::try_from(at.0 / VirtualTime::NS_PER_S).unwrap_or(i64::MAX);
@@ -355,6 +374,7 @@ pub fn timestamp(epoch_s: i64, at: VirtualTime) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::config::ImageInfo;
 
     fn sent(out: &[Output]) -> Vec<String> {
         out.iter()
@@ -465,20 +485,147 @@ mod tests {
         )));
     }
 
-    #[test]
-    fn image_probes_at_limit_then_past_it() {
+    /// An engine after `n` probes of distinct files `img0`, `img1`, ...
+    fn probed(n: usize) -> Engine {
         let mut e = Engine::new(MachineConfig::default());
-        for i in 0..=IMAGE_PROBES_MAX {
+        (0..n).for_each(|i| {
             e.step(Input::ImageProbed {
                 path: format!("img{i}"),
                 probe: ImageProbe::Missing,
             });
-        }
+        });
+        e
+    }
+
+    #[test]
+    fn image_probe_reaching_limit_is_kept() {
+        let e = probed(IMAGE_PROBES_MAX);
+        let last = format!("img{}", IMAGE_PROBES_MAX - 1);
+        assert!(e.machine().image_probes.contains_key(&last));
+    }
+
+    #[test]
+    fn image_probe_past_limit_is_dropped() {
+        let e = probed(IMAGE_PROBES_MAX + 1);
+        let past = format!("img{IMAGE_PROBES_MAX}");
+        assert!(!e.machine().image_probes.contains_key(&past));
+    }
+
+    #[test]
+    fn image_probe_past_limit_keeps_the_count_at_limit() {
+        let e = probed(IMAGE_PROBES_MAX + 1);
         assert_eq!(e.machine().image_probes.len(), IMAGE_PROBES_MAX);
-        assert!(!e
-            .machine()
-            .image_probes
-            .contains_key(&format!("img{IMAGE_PROBES_MAX}")));
+    }
+
+    #[test]
+    fn image_probe_of_known_name_at_limit_is_updated() {
+        let mut e = probed(IMAGE_PROBES_MAX);
+        let probe = ImageProbe::Found(ImageInfo {
+            format: "raw".to_owned(),
+            size_bytes: 512,
+            backing_file: None,
+            encrypted: false,
+        });
+        e.step(Input::ImageProbed {
+            path: "img0".to_owned(),
+            probe: probe.clone(),
+        });
+        assert_eq!(e.machine().image_probes.get("img0"), Some(&probe));
+    }
+
+    /// The `n`th client's id (ids count from 1).
+    fn nth_client(n: usize) -> ClientId {
+        ClientId(u32::try_from(n).expect("test client counts fit in u32"))
+    }
+
+    /// An engine with clients 1..=n connected (greetings discarded).
+    fn with_clients(n: usize) -> Engine {
+        let mut e = Engine::new(MachineConfig::default());
+        (1..=n).for_each(|i| {
+            e.step(Input::Connect {
+                client: nth_client(i),
+                monitor: 0,
+            });
+        });
+        e
+    }
+
+    #[test]
+    fn connect_reaching_client_limit_sends_greeting() {
+        let mut e = with_clients(CLIENTS_MAX - 1);
+        let out = e.step(Input::Connect {
+            client: nth_client(CLIENTS_MAX),
+            monitor: 0,
+        });
+        assert!(sent(&out)[0].starts_with(r#"{"QMP": "#));
+    }
+
+    #[test]
+    fn connect_past_client_limit_only_reports_on_stderr() {
+        let mut e = with_clients(CLIENTS_MAX);
+        let past = nth_client(CLIENTS_MAX + 1);
+        let out = e.step(Input::Connect {
+            client: past,
+            monitor: 0,
+        });
+        assert_eq!(
+            out,
+            [Output::Effect(Effect::Stderr {
+                text: "qmpsim: too many clients (limit 64); closing client 65\n".to_owned()
+            })]
+        );
+    }
+
+    #[test]
+    fn connect_past_client_limit_keeps_no_session() {
+        let mut e = with_clients(CLIENTS_MAX);
+        let past = nth_client(CLIENTS_MAX + 1);
+        e.step(Input::Connect {
+            client: past,
+            monitor: 0,
+        });
+        assert!(!e.state().sessions.contains_key(&past));
+    }
+
+    #[test]
+    fn bytes_from_client_refused_past_limit_get_no_reply() {
+        let mut e = with_clients(CLIENTS_MAX);
+        let past = nth_client(CLIENTS_MAX + 1);
+        e.step(Input::Connect {
+            client: past,
+            monitor: 0,
+        });
+        let out = e.step(Input::Bytes {
+            client: past,
+            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+        });
+        assert_eq!(out, []);
+    }
+
+    #[test]
+    fn connect_after_a_disconnect_at_client_limit_is_greeted() {
+        let mut e = with_clients(CLIENTS_MAX);
+        e.step(Input::Disconnect {
+            client: ClientId(1),
+        });
+        let out = e.step(Input::Connect {
+            client: nth_client(CLIENTS_MAX + 1),
+            monitor: 0,
+        });
+        assert!(sent(&out)[0].starts_with(r#"{"QMP": "#));
+    }
+
+    #[test]
+    fn connect_with_id_in_use_keeps_the_session_and_says_nothing() {
+        let mut e = negotiated();
+        let out = e.step(Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        });
+        assert_eq!(
+            (out, e.state().sessions[&ClientId(1)].mode),
+            (vec![], Mode::Command)
+        );
     }
 
     #[test]

@@ -104,6 +104,17 @@ fn config() -> bincode::config::Configuration {
 /// The envelope around `state`.
 pub fn save_state(state: &EngineState) -> Result<Vec<u8>, SnapshotError> {
     let body = bincode::serde::encode_to_vec(state, config()).map_err(SnapshotError::Encode)?;
+    let out = seal(&body)?;
+    debug_assert!(
+        restore_state(&out).is_ok_and(|back| &back == state),
+        "a saved snapshot restores to the state it was made from"
+    );
+    Ok(out)
+}
+
+/// The envelope around an encoded body; a body past [`SNAPSHOT_BYTES_MAX`] is
+/// refused, as [`restore_state`] would refuse it.
+fn seal(body: &[u8]) -> Result<Vec<u8>, SnapshotError> {
     if body.len() > SNAPSHOT_BYTES_MAX {
         return Err(SnapshotError::TooLarge {
             len: body.len() as u64,
@@ -114,12 +125,8 @@ pub fn save_state(state: &EngineState) -> Result<Vec<u8>, SnapshotError> {
     out.extend_from_slice(&SNAPSHOT_MAGIC);
     out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&Sha256::digest(&body));
-    debug_assert!(
-        restore_state(&out).is_ok_and(|back| &back == state),
-        "a saved snapshot restores to the state it was made from"
-    );
+    out.extend_from_slice(body);
+    out.extend_from_slice(&Sha256::digest(body));
     Ok(out)
 }
 
@@ -343,6 +350,34 @@ mod tests {
             restore(&bytes),
             Err(SnapshotError::TooLarge { len, .. }) if len == SNAPSHOT_BYTES_MAX as u64 + 1
         ));
+    }
+
+    #[test]
+    fn seal_with_body_at_limit_is_accepted() {
+        let body = vec![0_u8; SNAPSHOT_BYTES_MAX];
+        assert_eq!(
+            seal(&body).ok().map(|out| out.len()),
+            Some(SNAPSHOT_PREFIX_BYTES + SNAPSHOT_BYTES_MAX + SNAPSHOT_HASH_BYTES)
+        );
+    }
+
+    #[test]
+    fn seal_with_body_past_limit_is_too_large() {
+        let body = vec![0_u8; SNAPSHOT_BYTES_MAX + 1];
+        assert!(matches!(
+            seal(&body),
+            Err(SnapshotError::TooLarge { len, max: SNAPSHOT_BYTES_MAX })
+                if len == SNAPSHOT_BYTES_MAX as u64 + 1
+        ));
+    }
+
+    #[test]
+    fn open_envelope_with_body_at_limit_gives_the_body() {
+        let bytes = sealed(&vec![7_u8; SNAPSHOT_BYTES_MAX]);
+        assert_eq!(
+            open_envelope(&bytes).ok().map(<[u8]>::len),
+            Some(SNAPSHOT_BYTES_MAX)
+        );
     }
 
     #[test]

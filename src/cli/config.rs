@@ -557,16 +557,34 @@ mod tests {
         );
     }
 
-    #[test]
-    fn backing_file_name_is_cut_at_max() {
+    /// The backing file name probed from a qcow2 image that names `backing`.
+    fn probed_backing(backing: &str) -> Option<String> {
         let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "b.qcow2", &qcow2_header(1 << 20, Some(backing), 0));
+        probe_image(Path::new(&path), None).unwrap().backing_file
+    }
+
+    /// [`BACKING_FILE_BYTES_MAX`] as a length.
+    fn backing_max() -> usize {
+        usize::try_from(BACKING_FILE_BYTES_MAX).unwrap()
+    }
+
+    #[test]
+    fn backing_file_name_at_max_is_kept_whole() {
+        let name = "b".repeat(backing_max());
+        assert_eq!(probed_backing(&name), Some(name));
+    }
+
+    #[test]
+    fn backing_file_name_past_max_is_cut_at_max() {
+        let name = "b".repeat(backing_max());
+        assert_eq!(probed_backing(&format!("{name}c")), Some(name));
+    }
+
+    #[test]
+    fn backing_file_name_far_past_max_is_cut_at_max() {
         let long = "b".repeat(2000);
-        let path = write_temp(&dir, "l.qcow2", &qcow2_header(1 << 20, Some(&long), 0));
-        let info = probe_image(Path::new(&path), None).unwrap();
-        assert_eq!(
-            info.backing_file.map(|b| b.len()),
-            Some(BACKING_FILE_BYTES_MAX as usize)
-        );
+        assert_eq!(probed_backing(&long).map(|b| b.len()), Some(backing_max()));
     }
 
     #[test]

@@ -18,16 +18,17 @@ use crate::machine::config::{
 };
 use crate::machine::devices::block::BlockErrorAction;
 
-/// Most `-serial` ports (0.14's `MAX_SERIAL_PORTS`).
-pub const SERIAL_PORTS_MAX: usize = 4;
-/// Most `-parallel` ports (0.14's `MAX_PARALLEL_PORTS`).
-pub const PARALLEL_PORTS_MAX: usize = 3;
+// The machine's limits on `-serial` and `-parallel` ports are the same ones.
+pub use crate::machine::devices::chardev::{PARALLEL_PORTS_MAX, SERIAL_PORTS_MAX};
 /// Largest `-m`, in MiB (4 TiB).
 pub const RAM_MB_MAX: u64 = 4 * 1024 * 1024;
 /// Longest host part of a `tcp:HOST:PORT` spec (0.14's `%64[^:]`).
 pub const TCP_HOST_BYTES_MAX: usize = 64;
 /// Longest port part of a `tcp:HOST:PORT` spec (0.14's `%32[^,]`).
 pub const TCP_PORT_BYTES_MAX: usize = 32;
+/// Most digits of a `vc:WxH` (or `vc:WCxHC`) width read (0.14's `%8[0-9]`); a
+/// height's further digits are ignored.
+pub const VC_SIZE_DIGITS_MAX: usize = 8;
 /// Program name QEMU prefixes its located error messages with.
 pub const PROGRAM: &str = "qemu-system-x86_64";
 
@@ -1301,16 +1302,24 @@ pub fn parse_compat(spec: &str) -> Option<ChardevBackend> {
         .map(|(_, backend)| ChardevBackend::Other((*backend).to_owned()))
 }
 
+/// `vc[:WxH|:WCxHC]` as 0.14's `sscanf(p+1, "%8[0-9]x%8[0-9]")`, then
+/// `"%8[0-9]Cx%8[0-9]C"`, read it: both need a width of 1 to
+/// [`VC_SIZE_DIGITS_MAX`] digits and a height of at least one digit; whatever
+/// follows the height's first digits is not looked at.
 fn compat_vc(rest: &str) -> Option<ChardevBackend> {
     let Some(geometry) = rest.strip_prefix(':') else {
         return rest.is_empty().then_some(ChardevBackend::Vc);
     };
-    let dims = geometry.trim_end_matches('C');
-    let (w, h) = dims
-        .split_once('x')
-        .map(|(w, h)| (w.trim_end_matches('C'), h))?;
-    let numeric = |s: &str| !s.is_empty() && s.len() <= 8 && s.bytes().all(|b| b.is_ascii_digit());
-    (numeric(w) && numeric(h)).then_some(ChardevBackend::Vc)
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let width = digits(geometry);
+    if width == 0 || width > VC_SIZE_DIGITS_MAX {
+        return None;
+    }
+    let after = &geometry[width..];
+    let height = after
+        .strip_prefix('x')
+        .or_else(|| after.strip_prefix("Cx"))?;
+    (digits(height) > 0).then_some(ChardevBackend::Vc)
 }
 
 fn compat_tcp(rest: &str, telnet: bool) -> Option<ChardevBackend> {
@@ -1630,6 +1639,18 @@ mod tests {
     }
 
     #[test]
+    fn smp_maxcpus_at_max_is_accepted() {
+        let v = format!("1,maxcpus={SMP_CPUS_MAX}");
+        assert_eq!(parse_smp(&v).map(|s| s.max_cpus), Ok(SMP_CPUS_MAX));
+    }
+
+    #[test]
+    fn smp_maxcpus_past_max_is_unsupported() {
+        let v = format!("1,maxcpus={}", SMP_CPUS_MAX + 1);
+        assert_eq!(parse_smp(&v), Err(RawError::MaxCpusUnsupported));
+    }
+
+    #[test]
     fn smp_maxcpus_below_count_is_rejected() {
         assert_eq!(
             parse_err(&["-smp", "4,maxcpus=2"]),
@@ -1744,6 +1765,85 @@ mod tests {
             parse_compat("tcp::4444,server,nowait"),
             Some(ChardevBackend::Tcp { ref host, wait: false, .. }) if host.is_empty()
         ));
+    }
+
+    /// The host and port `parse_compat` reads from a `tcp:` spec.
+    fn tcp_host_port(spec: &str) -> Option<(String, String)> {
+        match parse_compat(spec) {
+            Some(ChardevBackend::Tcp { host, port, .. }) => Some((host, port)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn compat_tcp_host_at_limit_is_accepted() {
+        let host = "h".repeat(TCP_HOST_BYTES_MAX);
+        assert_eq!(
+            tcp_host_port(&format!("tcp:{host}:4444,server")),
+            Some((host, "4444".to_owned()))
+        );
+    }
+
+    #[test]
+    fn compat_tcp_host_past_limit_is_refused() {
+        let host = "h".repeat(TCP_HOST_BYTES_MAX + 1);
+        assert_eq!(tcp_host_port(&format!("tcp:{host}:4444,server")), None);
+    }
+
+    #[test]
+    fn qmp_tcp_host_past_limit_is_parse_error() {
+        let spec = format!("tcp:{}:4444,server", "h".repeat(TCP_HOST_BYTES_MAX + 1));
+        assert_eq!(parse_err(&["-qmp", &spec]), format!("parse error: {spec}"));
+    }
+
+    #[test]
+    fn compat_tcp_port_at_limit_is_accepted() {
+        let port = "4".repeat(TCP_PORT_BYTES_MAX);
+        assert_eq!(
+            tcp_host_port(&format!("tcp:localhost:{port},server")),
+            Some(("localhost".to_owned(), port))
+        );
+    }
+
+    #[test]
+    fn compat_tcp_port_past_limit_is_refused() {
+        let port = "4".repeat(TCP_PORT_BYTES_MAX + 1);
+        assert_eq!(tcp_host_port(&format!("tcp:localhost:{port},server")), None);
+    }
+
+    #[test]
+    fn compat_vc_width_at_digit_limit_is_accepted() {
+        let spec = format!("vc:{}x600", "8".repeat(VC_SIZE_DIGITS_MAX));
+        assert_eq!(parse_compat(&spec), Some(ChardevBackend::Vc));
+    }
+
+    #[test]
+    fn compat_vc_width_past_digit_limit_is_refused() {
+        let spec = format!("vc:{}x600", "8".repeat(VC_SIZE_DIGITS_MAX + 1));
+        assert_eq!(parse_compat(&spec), None);
+    }
+
+    #[test]
+    fn compat_vc_char_width_past_digit_limit_is_refused() {
+        let spec = format!("vc:{}Cx25C", "8".repeat(VC_SIZE_DIGITS_MAX + 1));
+        assert_eq!(parse_compat(&spec), None);
+    }
+
+    #[test]
+    fn compat_vc_height_past_digit_limit_is_accepted() {
+        // `%8[0-9]` reads the first eight digits; sscanf has its two fields.
+        let spec = format!("vc:800x{}", "6".repeat(VC_SIZE_DIGITS_MAX + 1));
+        assert_eq!(parse_compat(&spec), Some(ChardevBackend::Vc));
+    }
+
+    #[test]
+    fn compat_vc_chars_form_is_accepted() {
+        assert_eq!(parse_compat("vc:80Cx25C"), Some(ChardevBackend::Vc));
+    }
+
+    #[test]
+    fn compat_vc_without_height_is_refused() {
+        assert_eq!(parse_compat("vc:800x"), None);
     }
 
     #[test]
@@ -1901,6 +2001,21 @@ mod tests {
             "-serial", "null", "-serial", "null", "-serial", "null", "-serial", "pty",
         ];
         assert_eq!(parse_ok(&args).serials.len(), SERIAL_PORTS_MAX);
+    }
+
+    #[test]
+    fn parallel_third_port_is_accepted() {
+        let args = ["-parallel", "null", "-parallel", "null", "-parallel", "pty"];
+        assert_eq!(parse_ok(&args).parallels.len(), PARALLEL_PORTS_MAX);
+    }
+
+    #[test]
+    fn serial_none_does_not_count_toward_the_limit() {
+        let args = [
+            "-serial", "none", "-serial", "null", "-serial", "null", "-serial", "null", "-serial",
+            "pty",
+        ];
+        assert_eq!(parse_ok(&args).serials.len(), SERIAL_PORTS_MAX + 1);
     }
 
     #[test]

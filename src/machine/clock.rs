@@ -135,12 +135,37 @@ mod tests {
         assert_eq!(c.next_deadline(), Some(VirtualTime(10)));
     }
 
-    #[test]
-    fn timers_at_limit_then_past_it() {
+    /// A clock with `n` timers pending.
+    fn with_timers(n: usize) -> Clock {
         let mut c = Clock::default();
-        for _ in 0..TIMERS_MAX {
-            c.schedule(1, Timer::Reset).unwrap();
-        }
+        (0..n).for_each(|_| c.schedule(1, Timer::Reset).expect("room for a timer"));
+        c
+    }
+
+    #[test]
+    fn schedule_reaching_timer_limit_is_accepted() {
+        let mut c = with_timers(TIMERS_MAX - 1);
+        assert_eq!(c.schedule(1, Timer::Reset), Ok(()));
+    }
+
+    #[test]
+    fn schedule_past_timer_limit_is_too_many_timers() {
+        let mut c = with_timers(TIMERS_MAX);
         assert_eq!(c.schedule(1, Timer::Reset), Err(ClockError::TooManyTimers));
+    }
+
+    #[test]
+    fn schedule_past_timer_limit_leaves_the_queue_unchanged() {
+        let mut c = with_timers(TIMERS_MAX);
+        let before = c.clone();
+        let _ = c.schedule(2, Timer::GuestPowerOff);
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn schedule_after_a_timer_fired_at_limit_is_accepted() {
+        let mut c = with_timers(TIMERS_MAX);
+        c.pop_due(VirtualTime(1));
+        assert_eq!(c.schedule(1, Timer::Reset), Ok(()));
     }
 }

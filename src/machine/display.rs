@@ -887,6 +887,69 @@ mod tests {
         assert_eq!(opened(":59635").listen, inet("0.0.0.0", "ipv4", "65535"));
     }
 
+    /// `parse_inet`'s host, `None` when the address is refused.
+    fn inet_host(s: &str) -> Option<InetHost> {
+        parse_inet(s).map(|a| a.host)
+    }
+
+    #[test]
+    fn parse_inet_name_host_at_limit_is_accepted() {
+        let host = "h".repeat(INET_HOST_BYTES_MAX);
+        assert_eq!(inet_host(&format!("{host}:1")), Some(InetHost::Name(host)));
+    }
+
+    #[test]
+    fn parse_inet_name_host_past_limit_is_refused() {
+        let host = "h".repeat(INET_HOST_BYTES_MAX + 1);
+        assert_eq!(inet_host(&format!("{host}:1")), None);
+    }
+
+    #[test]
+    fn parse_inet_ipv6_host_at_limit_is_accepted() {
+        let host = "a".repeat(INET_HOST_BYTES_MAX);
+        assert_eq!(inet_host(&format!("[{host}]:1")), Some(InetHost::V6(host)));
+    }
+
+    #[test]
+    fn parse_inet_ipv6_host_past_limit_is_refused() {
+        let host = "a".repeat(INET_HOST_BYTES_MAX + 1);
+        assert_eq!(inet_host(&format!("[{host}]:1")), None);
+    }
+
+    #[test]
+    fn parse_inet_ipv4_host_at_limit_is_accepted() {
+        let host = "1".repeat(INET_HOST_BYTES_MAX);
+        assert_eq!(inet_host(&format!("{host}:1")), Some(InetHost::V4(host)));
+    }
+
+    #[test]
+    fn parse_inet_ipv4_host_past_limit_is_refused() {
+        let host = "1".repeat(INET_HOST_BYTES_MAX + 1);
+        assert_eq!(inet_host(&format!("{host}:1")), None);
+    }
+
+    #[test]
+    fn parse_inet_port_at_limit_is_kept_whole() {
+        let port = "1".repeat(INET_PORT_BYTES_MAX);
+        let a = parse_inet(&format!(":{port}")).expect("address parses");
+        assert_eq!((a.port, a.opts), (port, String::new()));
+    }
+
+    #[test]
+    fn parse_inet_port_past_limit_leaves_the_rest_as_options() {
+        // sscanf's `%32[^,]` stops after 32 bytes; `%n` then points at the 33rd.
+        let port = "1".repeat(INET_PORT_BYTES_MAX);
+        let a = parse_inet(&format!(":{port}2")).expect("address parses");
+        assert_eq!((a.port, a.opts), (port, "2".to_owned()));
+    }
+
+    #[test]
+    fn parse_inet_port_past_limit_is_cut_before_a_split_character() {
+        let port = "1".repeat(INET_PORT_BYTES_MAX - 1);
+        let a = parse_inet(&format!(":{port}é")).expect("address parses");
+        assert_eq!((a.port, a.opts), (port, "é".to_owned()));
+    }
+
     #[test]
     fn open_x509_without_path_fails_closed() {
         let mut s = VncServer::closed();

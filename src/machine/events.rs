@@ -61,15 +61,36 @@ mod tests {
         }
     }
 
-    #[test]
-    fn queue_at_limit_then_past_it_counts_drop() {
+    /// A queue after `n` pushes.
+    fn pushed(n: usize) -> EventQueue {
         let mut q = EventQueue::default();
-        for _ in 0..EVENTS_QUEUED_MAX {
-            q.push(ev());
-        }
-        assert_eq!(q.dropped, 0);
-        q.push(ev());
+        (0..n).for_each(|_| q.push(ev()));
+        q
+    }
+
+    #[test]
+    fn queue_push_reaching_limit_keeps_every_event() {
+        let mut q = pushed(EVENTS_QUEUED_MAX);
+        assert_eq!((q.dropped, q.drain().len()), (0, EVENTS_QUEUED_MAX));
+    }
+
+    #[test]
+    fn queue_push_past_limit_counts_a_drop() {
+        let q = pushed(EVENTS_QUEUED_MAX + 1);
         assert_eq!(q.dropped, 1);
+    }
+
+    #[test]
+    fn queue_push_past_limit_keeps_the_first_events() {
+        let mut q = pushed(EVENTS_QUEUED_MAX + 1);
         assert_eq!(q.drain().len(), EVENTS_QUEUED_MAX);
+    }
+
+    #[test]
+    fn queue_push_after_drain_at_limit_is_kept() {
+        let mut q = pushed(EVENTS_QUEUED_MAX);
+        q.drain();
+        q.push(ev());
+        assert_eq!((q.dropped, q.drain().len()), (0, 1));
     }
 }

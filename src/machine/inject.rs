@@ -323,6 +323,7 @@ fn spice_server_end(addr: Option<&str>, client_family: &str, port: i64) -> SockA
 mod tests {
     use super::*;
     use crate::machine::config::{DriveConfig, MachineConfig, OptionList};
+    use crate::machine::rng::Rng;
     use crate::machine::RunState;
 
     fn names(m: &mut Machine) -> Vec<String> {
@@ -500,16 +501,37 @@ mod tests {
         );
     }
 
-    #[test]
-    fn vnc_connect_at_limit_then_past_it() {
+    /// A VNC display `:1` with `n` clients connected (ports 0, 1, ...).
+    fn vnc_with_clients(n: usize) -> Machine {
         let mut m = vnc_machine(":1");
-        for port in 0..VNC_CLIENTS_MAX {
-            m.vnc_client_connect(vnc_client(&port.to_string())).unwrap();
-        }
+        (0..n).for_each(|port| {
+            m.vnc_client_connect(vnc_client(&port.to_string()))
+                .expect("room for a VNC client");
+        });
+        m
+    }
+
+    #[test]
+    fn vnc_connect_reaching_limit_is_accepted() {
+        let mut m = vnc_with_clients(VNC_CLIENTS_MAX - 1);
+        assert_eq!(m.vnc_client_connect(vnc_client("last")), Ok(()));
+    }
+
+    #[test]
+    fn vnc_connect_past_limit_is_too_many_files() {
+        let mut m = vnc_with_clients(VNC_CLIENTS_MAX);
         assert_eq!(
             m.vnc_client_connect(vnc_client("past")),
             Err(QmpError::bare(ErrorClass::TooManyFiles))
         );
+    }
+
+    #[test]
+    fn vnc_connect_past_limit_emits_no_event() {
+        let mut m = vnc_with_clients(VNC_CLIENTS_MAX);
+        m.events.drain();
+        let _ = m.vnc_client_connect(vnc_client("past"));
+        assert!(m.events.is_empty());
     }
 
     #[test]
@@ -623,17 +645,86 @@ mod tests {
         );
     }
 
-    #[test]
-    fn spice_connect_at_limit_then_past_it() {
+    /// A SPICE server with `n` channels connected (client ports 0, 1, ...).
+    fn spice_with_channels(n: usize) -> Machine {
         let mut m = spice_machine(&[("port", "5930")]);
-        for port in 0..SPICE_CHANNELS_MAX {
+        (0..n).for_each(|port| {
             m.spice_channel_connect(channel(&port.to_string(), false))
-                .unwrap();
-        }
+                .expect("room for a SPICE channel");
+        });
+        m
+    }
+
+    #[test]
+    fn spice_connect_reaching_limit_is_accepted() {
+        let mut m = spice_with_channels(SPICE_CHANNELS_MAX - 1);
+        assert_eq!(m.spice_channel_connect(channel("last", false)), Ok(()));
+    }
+
+    #[test]
+    fn spice_connect_past_limit_is_too_many_files() {
+        let mut m = spice_with_channels(SPICE_CHANNELS_MAX);
         assert_eq!(
             m.spice_channel_connect(channel("past", false)),
             Err(QmpError::bare(ErrorClass::TooManyFiles))
         );
+    }
+
+    #[test]
+    fn spice_connect_past_limit_emits_no_event() {
+        let mut m = spice_with_channels(SPICE_CHANNELS_MAX);
+        m.events.drain();
+        let _ = m.spice_channel_connect(channel("past", false));
+        assert!(m.events.is_empty());
+    }
+
+    /// The inverse of the odd `m` modulo 2^64 (Newton's iteration).
+    fn inverse_mod_2_64(m: u64) -> u64 {
+        (0..6).fold(m, |x, _| {
+            x.wrapping_mul(2u64.wrapping_sub(m.wrapping_mul(x)))
+        })
+    }
+
+    /// The inverse of `z ^= z >> shift`.
+    fn unshift_xor(y: u64, shift: u32) -> u64 {
+        (0..64 / shift + 1).fold(y, |x, _| y ^ (x >> shift))
+    }
+
+    /// An rng whose next `next_u64` is `value`: SplitMix64 run backwards.
+    fn rng_drawing(value: u64) -> Rng {
+        let z = unshift_xor(value, 31);
+        let z = unshift_xor(z.wrapping_mul(inverse_mod_2_64(0x94D0_49BB_1331_11EB)), 27);
+        let state = unshift_xor(z.wrapping_mul(inverse_mod_2_64(0xBF58_476D_1CE4_E5B9)), 30);
+        Rng::new(state.wrapping_sub(0x9E37_79B9_7F4A_7C15))
+    }
+
+    #[test]
+    fn rng_drawing_gives_the_value_next() {
+        assert_eq!(
+            rng_drawing(0x1234_5678_9abc_def0).next_u64(),
+            0x1234_5678_9abc_def0
+        );
+    }
+
+    /// The connection id drawn for a channel when the rng's next draw is `draw`.
+    fn drawn_connection_id(draw: u64) -> u32 {
+        let mut m = spice_machine(&[("port", "5930")]);
+        m.rng = rng_drawing(draw);
+        let mut req = channel("40000", false);
+        req.connection_id = None;
+        m.spice_channel_connect(req).expect("a channel connects");
+        m.display.spice.unwrap().channels[0].connection_id
+    }
+
+    #[test]
+    fn spice_connection_id_draw_at_random_max_is_kept() {
+        let id = drawn_connection_id(SPICE_CONNECTION_ID_RANDOM_MAX);
+        assert_eq!(u64::from(id), SPICE_CONNECTION_ID_RANDOM_MAX);
+    }
+
+    #[test]
+    fn spice_connection_id_draw_past_random_max_wraps_to_zero() {
+        assert_eq!(drawn_connection_id(SPICE_CONNECTION_ID_RANDOM_MAX + 1), 0);
     }
 
     #[test]
@@ -722,6 +813,31 @@ mod tests {
         m.rtc_set(-3600).unwrap();
         assert_eq!(data(&mut m), [r#"{"offset": -3600}"#]);
         assert_eq!(m.rtc.offset_s, -3600);
+    }
+
+    #[test]
+    fn rtc_set_at_int_max_is_accepted() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(m.rtc_set(crate::machine::rtc::RTC_OFFSET_S_MAX), Ok(()));
+    }
+
+    #[test]
+    fn rtc_set_at_int_min_is_accepted() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(m.rtc_set(crate::machine::rtc::RTC_OFFSET_S_MIN), Ok(()));
+    }
+
+    #[test]
+    fn rtc_set_below_int_range_is_invalid() {
+        let mut m = Machine::new(MachineConfig::default());
+        assert_eq!(
+            m.rtc_set(crate::machine::rtc::RTC_OFFSET_S_MIN - 1),
+            Err(QmpError::with2(
+                ErrorClass::InvalidParameterValue,
+                "offset",
+                "a number of seconds that fits in 32 bits"
+            ))
+        );
     }
 
     #[test]

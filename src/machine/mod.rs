@@ -126,7 +126,8 @@ pub enum Effect {
         id: u64,
     },
     /// Write `text` to the process's stderr, as 0.14 prints a diagnostic there
-    /// (the watchdog's `debug` action).
+    /// (the watchdog's `debug` action), or for qmpsim's own diagnostics (a client
+    /// refused past `engine::CLIENTS_MAX`).
     Stderr {
         /// The text, newline included.
         text: String,

@@ -33,14 +33,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offset_fits_at_both_edges() {
+    fn offset_fits_at_min() {
         assert!(Rtc::offset_fits(RTC_OFFSET_S_MIN));
+    }
+
+    #[test]
+    fn offset_fits_at_max() {
         assert!(Rtc::offset_fits(RTC_OFFSET_S_MAX));
     }
 
     #[test]
-    fn offset_fits_rejects_past_both_edges() {
+    fn offset_below_min_does_not_fit() {
         assert!(!Rtc::offset_fits(RTC_OFFSET_S_MIN - 1));
+    }
+
+    #[test]
+    fn offset_past_max_does_not_fit() {
         assert!(!Rtc::offset_fits(RTC_OFFSET_S_MAX + 1));
     }
 }

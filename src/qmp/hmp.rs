@@ -323,9 +323,17 @@ mod tests {
         assert_eq!(flushed("a\nb"), "a\n");
     }
 
+    // 0.14 writes the buffer out once `outbuf_index >= sizeof(outbuf) - 1`.
+
     #[test]
-    fn flushed_writes_a_full_buffer_without_newline() {
-        let long = "x".repeat(OUTBUF_BYTES + 5);
+    fn flushed_filling_the_buffer_to_its_last_byte_writes_it() {
+        let full = "x".repeat(OUTBUF_BYTES - 1);
+        assert_eq!(flushed(&full), full);
+    }
+
+    #[test]
+    fn flushed_one_byte_past_a_full_buffer_loses_that_byte() {
+        let long = "x".repeat(OUTBUF_BYTES);
         assert_eq!(flushed(&long).len(), OUTBUF_BYTES - 1);
     }
 
@@ -333,6 +341,19 @@ mod tests {
     fn flushed_below_buffer_size_without_newline_is_lost() {
         let short = "x".repeat(OUTBUF_BYTES - 2);
         assert_eq!(flushed(&short), "");
+    }
+
+    #[test]
+    fn flushed_newline_filling_the_buffer_writes_it() {
+        // `\n` costs two bytes (`\r\n`), so it fills the buffer exactly here.
+        let line = format!("{}\n", "x".repeat(OUTBUF_BYTES - 2));
+        assert_eq!(flushed(&line), line);
+    }
+
+    #[test]
+    fn flushed_full_buffer_cut_inside_a_character_keeps_whole_characters() {
+        let text = format!("{}é", "x".repeat(OUTBUF_BYTES - 2));
+        assert_eq!(flushed(&text).len(), OUTBUF_BYTES - 2);
     }
 
     #[test]

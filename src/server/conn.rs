@@ -286,6 +286,33 @@ mod tests {
         assert!(w.wait_flushed(soon()));
     }
 
+    /// The sizes of the first two events after `len` bytes were sent to a new
+    /// reader in one write (a `Closed` event counts as 0).
+    fn first_two_reads(len: usize) -> (usize, usize) {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        a.write_all(&vec![b'x'; len]).unwrap();
+        drop(a);
+        let (tx, rx) = mpsc::sync_channel(4);
+        let _link = start(Conn::Unix(b), ClientId(7), tx).unwrap();
+        let size = |e: Event| match e {
+            Event::Data { bytes, .. } => bytes.len(),
+            _ => 0,
+        };
+        let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let second = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        (size(first), size(second))
+    }
+
+    #[test]
+    fn reader_at_read_limit_reports_one_data_event() {
+        assert_eq!(first_two_reads(READ_BYTES_MAX), (READ_BYTES_MAX, 0));
+    }
+
+    #[test]
+    fn reader_past_read_limit_splits_into_two_data_events() {
+        assert_eq!(first_two_reads(READ_BYTES_MAX + 1), (READ_BYTES_MAX, 1));
+    }
+
     #[test]
     fn reader_reports_data_then_close() {
         let (mut a, b) = UnixStream::pair().unwrap();

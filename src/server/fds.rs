@@ -113,14 +113,20 @@ pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<O
 /// Sends `data` on a unix stream socket with `fds` attached (`SCM_RIGHTS`), as a
 /// client passing a descriptor to `getfd` does. `data` must not be empty.
 pub fn send_with_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    assert!(
+        fds.len() <= FDS_PER_READ_MAX,
+        "too many descriptors for one message"
+    );
+    send_any_fds(sock, data, fds)
+}
+
+/// [`send_with_fds`] without the [`FDS_PER_READ_MAX`] bound (the kernel's own
+/// bound still applies), to test what a receiver does with more.
+fn send_any_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
     const INT_BYTES: usize = std::mem::size_of::<libc::c_int>();
     assert!(
         !data.is_empty(),
         "SCM_RIGHTS needs at least one byte of data"
-    );
-    assert!(
-        fds.len() <= FDS_PER_READ_MAX,
-        "too many descriptors for one message"
     );
     let fds_bytes = fds.len() * INT_BYTES;
     // SAFETY: CMSG_SPACE only computes a size.
@@ -171,11 +177,12 @@ mod tests {
 
     use super::*;
 
-    /// Both ends of a new pipe: (read, write).
+    /// Both ends of a new pipe: (read, write). Close-on-exec, so that a child
+    /// another test spawns cannot keep a write end open.
     fn pipe() -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
-        // SAFETY: pipe writes two descriptors into the array.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: pipe2 writes two descriptors into the array.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
         // SAFETY: both were just created and are owned by nobody else.
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
     }
@@ -238,13 +245,126 @@ mod tests {
         drop((w1, w2, r1));
         let mut buf = [0u8; 8];
         let _kept = recv_with_fds(b.as_raw_fd(), &mut buf).unwrap();
-        // Every write end of the second pipe is closed now: a non-blocking read gives
-        // end of file (0) rather than "would block".
-        // SAFETY: r2 is a live descriptor.
-        unsafe { libc::fcntl(r2.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        assert!(writers_all_closed(r2));
+    }
+
+    /// Whether every write end of the pipe whose read end is `r` is closed: a
+    /// non-blocking read then gives end of file rather than "would block".
+    fn writers_all_closed(r: OwnedFd) -> bool {
+        // SAFETY: r is a live descriptor.
+        unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
         let mut one = [0u8; 1];
-        let n = std::io::Read::read(&mut std::fs::File::from(r2), &mut one);
-        assert_eq!(n.ok(), Some(0));
+        matches!(
+            std::io::Read::read(&mut std::fs::File::from(r), &mut one),
+            Ok(0)
+        )
+    }
+
+    /// Sends one byte with the write ends of `n` new pipes attached (dropping our
+    /// copies), receives it, and returns the read ends.
+    fn pass_pipes(n: usize) -> Vec<OwnedFd> {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (readers, writers): (Vec<OwnedFd>, Vec<OwnedFd>) = (0..n).map(|_| pipe()).unzip();
+        let raw: Vec<RawFd> = writers.iter().map(AsRawFd::as_raw_fd).collect();
+        send_any_fds(a.as_raw_fd(), b"x", &raw).unwrap();
+        drop(writers);
+        let mut buf = [0u8; 8];
+        let _kept = recv_with_fds(b.as_raw_fd(), &mut buf).unwrap();
+        readers
+    }
+
+    #[test]
+    fn recv_at_per_read_limit_closes_the_last_fd() {
+        let mut readers = pass_pipes(FDS_PER_READ_MAX);
+        assert!(writers_all_closed(readers.pop().unwrap()));
+    }
+
+    #[test]
+    fn recv_past_per_read_limit_closes_the_extra_fd() {
+        let mut readers = pass_pipes(FDS_PER_READ_MAX + 1);
+        assert!(writers_all_closed(readers.pop().unwrap()));
+    }
+
+    #[test]
+    fn recv_past_per_read_limit_still_returns_the_bytes_and_first_fd() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (_readers, writers): (Vec<OwnedFd>, Vec<OwnedFd>) =
+            (0..=FDS_PER_READ_MAX).map(|_| pipe()).unzip();
+        let raw: Vec<RawFd> = writers.iter().map(AsRawFd::as_raw_fd).collect();
+        send_any_fds(a.as_raw_fd(), b"xy", &raw).unwrap();
+        let mut buf = [0u8; 8];
+        let (n, fd) = recv_with_fds(b.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!((n, fd.is_some()), (2, true));
+    }
+
+    #[test]
+    #[should_panic(expected = "too many descriptors for one message")]
+    fn send_past_per_read_limit_panics() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let (_r, w) = pipe();
+        let raw = vec![w.as_raw_fd(); FDS_PER_READ_MAX + 1];
+        let _ = send_with_fds(a.as_raw_fd(), b"x", &raw);
+    }
+
+    /// Lets this process hold `n` more descriptors: raises the soft open-file
+    /// limit to the hard one when it is lower than that.
+    fn allow_open_files(n: usize) {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit fills the struct.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        let wanted = libc::rlim_t::try_from(n).unwrap() + 256;
+        assert!(
+            lim.rlim_max >= wanted,
+            "hard open-file limit below {wanted}"
+        );
+        if lim.rlim_cur < wanted {
+            lim.rlim_cur = lim.rlim_max;
+            // SAFETY: setrlimit reads the struct.
+            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+        }
+    }
+
+    /// A table holding `n` descriptors (duplicates of one pipe's read end).
+    fn table_holding(n: usize) -> FdTable {
+        allow_open_files(2 * FDS_HELD_MAX);
+        let fd = pipe_fd();
+        let mut t = FdTable::default();
+        (0..n).for_each(|_| {
+            t.insert(fd.try_clone().unwrap())
+                .expect("room in the table");
+        });
+        t
+    }
+
+    #[test]
+    fn table_insert_reaching_held_limit_is_stored() {
+        let mut t = table_holding(FDS_HELD_MAX - 1);
+        let handle = u64::try_from(FDS_HELD_MAX).unwrap();
+        assert_eq!(t.insert(pipe_fd()), Some(FdHandle(handle)));
+    }
+
+    #[test]
+    fn table_insert_past_held_limit_is_refused() {
+        let mut t = table_holding(FDS_HELD_MAX);
+        assert_eq!(t.insert(pipe_fd()), None);
+    }
+
+    #[test]
+    fn table_insert_past_held_limit_closes_the_descriptor() {
+        let mut t = table_holding(FDS_HELD_MAX);
+        let (r, w) = pipe();
+        t.insert(w);
+        assert!(writers_all_closed(r));
+    }
+
+    #[test]
+    fn table_insert_after_a_remove_at_held_limit_is_stored() {
+        let mut t = table_holding(FDS_HELD_MAX);
+        t.remove(FdHandle(1));
+        assert!(t.insert(pipe_fd()).is_some());
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //!
 //! Writes go through a per-connection writer thread with a bounded queue
 //! ([`queue::OUTPUT_QUEUE_BYTES_MAX`]); a client that stops reading past it is
-//! dropped (its socket shut down, `Input::Disconnect` fed). On `Output::Exit` the
+//! dropped (its socket shut down, `Input::Disconnect` fed). A client the engine
+//! gives no session to (one past [`CLIENTS_MAX`](crate::engine::CLIENTS_MAX)) has
+//! its connection closed at once, unanswered. On `Output::Exit` the
 //! loop flushes every writer (at most [`EXIT_FLUSH_MS_MAX`]), finishes the recorder,
 //! removes the unix socket files and pidfile it created, and returns the status.
 
@@ -189,7 +191,7 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
     if let Some(daemon) = daemon {
         daemon.ready().map_err(ServerError::Daemonize)?;
     }
-    let (tx, rx) = mpsc::sync_channel(EVENTS_QUEUED_MAX);
+    let (tx, rx) = event_channel();
     spawn_signal_thread(tx.clone())?;
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
     let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
@@ -216,6 +218,12 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
         cutter.cut();
     }
     Ok(code)
+}
+
+/// The engine loop's one channel: it holds at most [`EVENTS_QUEUED_MAX`] events,
+/// past which senders block until the loop takes one.
+fn event_channel() -> (SyncSender<Event>, Receiver<Event>) {
+    mpsc::sync_channel(EVENTS_QUEUED_MAX)
 }
 
 fn spawn_signal_thread(tx: SyncSender<Event>) -> Result<(), ServerError> {
@@ -357,12 +365,28 @@ impl EngineLoop {
                 self.clients.insert(client, Client { monitor, link });
                 self.scout.connect(client);
                 self.step(Input::Connect { client, monitor });
+                if !self.engine.state().sessions.contains_key(&client) {
+                    self.refuse(client);
+                }
             }
             Err(e) => {
                 eprintln!("qmpsim: could not serve client {}: {e}", client.0);
                 self.release(monitor);
             }
         }
+    }
+
+    /// Closes the connection of a client the engine gave no session (one past
+    /// [`CLIENTS_MAX`](crate::engine::CLIENTS_MAX), or any client once the machine
+    /// has exited). The engine never saw it as connected, so no `Disconnect` is fed.
+    fn refuse(&mut self, client: ClientId) {
+        let Some(c) = self.clients.remove(&client) else {
+            return;
+        };
+        self.scout.disconnect(client);
+        c.link.writer.close();
+        c.link.cutter.cut();
+        self.release(c.monitor);
     }
 
     /// Lets the monitor's acceptor take its next client.
@@ -515,7 +539,7 @@ mod tests {
     }
 
     fn loop_with(engine: Engine, recorder: &Shared) -> (EngineLoop, Receiver<Event>) {
-        let (tx, rx) = mpsc::sync_channel(EVENTS_QUEUED_MAX);
+        let (tx, rx) = event_channel();
         (
             EngineLoop::new(engine, Some(Box::new(recorder.clone())), tx),
             rx,
@@ -590,6 +614,67 @@ mod tests {
 
     /// Upper bound of the greeting's length, for the cut test.
     const GREETING_BYTES_MAX: usize = 200;
+
+    /// A loop with `n` clients accepted over socket pairs, and the clients' ends.
+    fn loop_with_clients(n: usize) -> (EngineLoop, Receiver<Event>, Vec<UnixStream>) {
+        let (mut engine_loop, rx) =
+            loop_with(Engine::new(MachineConfig::default()), &Shared::default());
+        let theirs = (0..n)
+            .map(|_| {
+                let (ours, theirs) = UnixStream::pair().unwrap();
+                engine_loop.accept(0, Conn::Unix(ours));
+                theirs
+            })
+            .collect();
+        (engine_loop, rx, theirs)
+    }
+
+    #[test]
+    fn accept_reaching_client_limit_keeps_the_client() {
+        let (mut engine_loop, _rx, _theirs) = loop_with_clients(crate::engine::CLIENTS_MAX - 1);
+        let (ours, _theirs_last) = UnixStream::pair().unwrap();
+        engine_loop.accept(0, Conn::Unix(ours));
+        let last = ClientId(u32::try_from(crate::engine::CLIENTS_MAX).unwrap());
+        assert!(engine_loop.clients.contains_key(&last));
+    }
+
+    #[test]
+    fn accept_past_client_limit_closes_the_connection_unanswered() {
+        let (mut engine_loop, _rx, _theirs) = loop_with_clients(crate::engine::CLIENTS_MAX);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        engine_loop.accept(0, Conn::Unix(ours));
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut &theirs, &mut got).unwrap();
+        assert_eq!(got, b"");
+    }
+
+    /// The loop's channel with `n` events queued and none taken.
+    fn channel_holding(n: usize) -> (SyncSender<Event>, Receiver<Event>) {
+        let (tx, rx) = event_channel();
+        (0..n).for_each(|_| {
+            tx.try_send(Event::Signal(Signal::Hangup))
+                .expect("room in the channel");
+        });
+        (tx, rx)
+    }
+
+    #[test]
+    fn event_channel_reaching_limit_takes_the_event() {
+        let (tx, _rx) = channel_holding(EVENTS_QUEUED_MAX - 1);
+        assert!(tx.try_send(Event::Signal(Signal::Hangup)).is_ok());
+    }
+
+    #[test]
+    fn event_channel_past_limit_is_full() {
+        let (tx, _rx) = channel_holding(EVENTS_QUEUED_MAX);
+        assert!(matches!(
+            tx.try_send(Event::Signal(Signal::Hangup)),
+            Err(mpsc::TrySendError::Full(_))
+        ));
+    }
 
     #[test]
     fn run_records_connect_bytes_in_order_and_exits_zero() {

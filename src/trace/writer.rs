@@ -221,6 +221,18 @@ mod tests {
     }
 
     #[test]
+    fn record_and_checkpoint_one_past_interval_writes_no_second_checkpoint() {
+        let w = after_steps(CHECKPOINT_EVERY_STEPS + 1);
+        assert_eq!(w.frames(), CHECKPOINT_EVERY_STEPS + 2);
+    }
+
+    #[test]
+    fn record_and_checkpoint_at_twice_the_interval_writes_two_checkpoints() {
+        let w = after_steps(2 * CHECKPOINT_EVERY_STEPS);
+        assert_eq!(w.frames(), 2 * CHECKPOINT_EVERY_STEPS + 2);
+    }
+
+    #[test]
     fn record_and_checkpoint_before_interval_writes_steps_only() {
         let w = after_steps(CHECKPOINT_EVERY_STEPS - 1);
         assert_eq!(w.frames(), CHECKPOINT_EVERY_STEPS - 1);

@@ -13,7 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Largest message in bytes, counted from its first token to its last.
+/// Largest message in bytes, counted over its tokens (whitespace between tokens,
+/// which 0.14's lexer drops, does not count).
 pub const MESSAGE_BYTES_MAX: usize = 1024 * 1024;
 /// Deepest nesting of `{` and `[` in one message.
 pub const NESTING_DEPTH_MAX: usize = 1024;
@@ -442,6 +443,12 @@ impl Framer {
             frames.push(Frame::Error(FramingError::TooDeep));
             self.start_skipping();
         }
+        // `check_length` runs after each byte, too late for a token that ends the
+        // message on its last byte (a closing brace): count it before emitting.
+        if !self.skipping && self.message_bytes + token.text.len() > MESSAGE_BYTES_MAX {
+            frames.push(Frame::Error(FramingError::TooLong));
+            self.start_skipping();
+        }
         if !self.skipping {
             self.message_bytes += token.text.len();
             self.tokens.push(token);
@@ -574,6 +581,47 @@ mod tests {
         let msg = format!("\"{}\" ", "a".repeat(MESSAGE_BYTES_MAX - 2));
         let out = f.feed(msg.as_bytes());
         assert!(matches!(out.as_slice(), [Frame::Message(_)]));
+    }
+
+    #[test]
+    fn message_one_past_byte_limit_is_too_long() {
+        let mut f = Framer::new();
+        let msg = format!("\"{}\" ", "a".repeat(MESSAGE_BYTES_MAX - 1));
+        let out = f.feed(msg.as_bytes());
+        assert_eq!(texts(&out), ["ERR TooLong"]);
+    }
+
+    /// The frames' texts, each cut to its first 12 characters.
+    fn heads(out: &[Frame]) -> Vec<String> {
+        texts(out)
+            .into_iter()
+            .map(|t| t.chars().take(12).collect())
+            .collect()
+    }
+
+    #[test]
+    fn object_at_byte_limit_is_accepted() {
+        let mut f = Framer::new();
+        // `{"a":"` + payload + `"}` is exactly the limit.
+        let msg = format!("{{\"a\":\"{}\"}}", "a".repeat(MESSAGE_BYTES_MAX - 8));
+        let out = f.feed(msg.as_bytes());
+        assert_eq!(heads(&out), [r#"{"a":"aaaaaa"#]);
+    }
+
+    #[test]
+    fn object_one_past_byte_limit_is_one_error_then_recovers() {
+        let mut f = Framer::new();
+        let msg = format!("{{\"a\":\"{}\"}}{{}}", "a".repeat(MESSAGE_BYTES_MAX - 7));
+        let out = f.feed(msg.as_bytes());
+        assert_eq!(heads(&out), ["ERR TooLong", "{}"]);
+    }
+
+    #[test]
+    fn whitespace_between_tokens_does_not_count_toward_the_byte_limit() {
+        let mut f = Framer::new();
+        let msg = format!("{{ \"a\" : \"{}\" }}", "a".repeat(MESSAGE_BYTES_MAX - 8));
+        let out = f.feed(msg.as_bytes());
+        assert_eq!(heads(&out), [r#"{"a":"aaaaaa"#]);
     }
 
     #[test]

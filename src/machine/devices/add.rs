@@ -385,8 +385,10 @@ impl Devices {
             }
             None if is_console && !used.contains(&0) => 0,
             None => {
+                // `find_free_port_id` over the bus's bitmap, in which
+                // `virtio_serial_init` marks port 0 taken (kept for a console).
                 let words = max.div_ceil(32);
-                (0..words * 32).find(|n| !used.contains(n))?
+                (1..words * 32).find(|n| !used.contains(n))?
             }
         };
         (nr < max).then_some(nr)
@@ -690,16 +692,31 @@ mod tests {
         );
     }
 
-    #[test]
-    fn devices_at_limit_then_past_it() {
+    /// A pc with USB and `usb-kbd`s added until `n` qdev devices exist.
+    fn with_devices(n: usize) -> Devices {
         let mut d = Devices::new(&MachineConfig {
             usb: true,
             ..Default::default()
         });
-        while d.qdev.devices.len() < DEVICES_MAX {
-            d.device_add(None, &opts(&[("driver", "usb-kbd")]), true)
-                .unwrap();
-        }
+        let kbd = opts(&[("driver", "usb-kbd")]);
+        let missing = n - d.qdev.devices.len();
+        (0..missing).for_each(|_| {
+            d.device_add(None, &kbd, true).expect("room for a device");
+        });
+        d
+    }
+
+    #[test]
+    fn device_add_reaching_limit_is_accepted() {
+        let mut d = with_devices(DEVICES_MAX - 1);
+        assert!(d
+            .device_add(None, &opts(&[("driver", "usb-kbd")]), true)
+            .is_ok());
+    }
+
+    #[test]
+    fn device_add_past_limit_is_init_failed() {
+        let mut d = with_devices(DEVICES_MAX);
         assert_eq!(
             d.device_add(None, &opts(&[("driver", "usb-kbd")]), true),
             Err(QmpError::with1(ErrorClass::DeviceInitFailed, "usb-kbd"))
@@ -707,7 +724,15 @@ mod tests {
     }
 
     #[test]
-    fn scsi_targets_at_limit_then_past_it() {
+    fn device_add_past_limit_adds_nothing() {
+        let mut d = with_devices(DEVICES_MAX);
+        let _ = d.device_add(None, &opts(&[("driver", "usb-kbd")]), true);
+        assert_eq!(d.qdev.devices.len(), DEVICES_MAX);
+    }
+
+    /// A pc with an `lsi` SCSI controller `s`, drives `d0` to `d{LSI_TARGETS}`,
+    /// and `scsi-disk`s on the first `n` of them (taking targets 0, 1, ...).
+    fn lsi_with_disks(n: u32) -> Devices {
         use crate::machine::config::DriveConfig;
         let drives = (0..=LSI_TARGETS)
             .map(|i| {
@@ -722,45 +747,116 @@ mod tests {
             ..Default::default()
         });
         d.device_add(Some("s"), &opts(&[("driver", "lsi")]), true)
-            .unwrap();
-        for i in 0..LSI_TARGETS {
+            .expect("the controller is added");
+        (0..n).for_each(|i| {
             let drive = format!("d{i}");
             d.device_add(
                 None,
                 &opts(&[("driver", "scsi-disk"), ("drive", &drive)]),
                 true,
             )
-            .unwrap();
-        }
-        let last = format!("d{LSI_TARGETS}");
+            .expect("a free target");
+        });
+        d
+    }
+
+    fn add_disk(d: &mut Devices, drive: &str) -> Result<(), QmpError> {
+        d.device_add(
+            None,
+            &opts(&[("driver", "scsi-disk"), ("drive", drive)]),
+            true,
+        )
+        .map(|_| ())
+    }
+
+    #[test]
+    fn scsi_disk_on_last_target_is_accepted() {
+        let mut d = lsi_with_disks(LSI_TARGETS - 1);
+        let last = format!("d{}", LSI_TARGETS - 1);
+        assert_eq!(add_disk(&mut d, &last), Ok(()));
+    }
+
+    #[test]
+    fn scsi_disk_past_last_target_is_init_failed() {
+        let mut d = lsi_with_disks(LSI_TARGETS);
+        let past = format!("d{LSI_TARGETS}");
         assert_eq!(
-            d.device_add(
-                None,
-                &opts(&[("driver", "scsi-disk"), ("drive", &last)]),
-                true
-            ),
+            add_disk(&mut d, &past),
             Err(QmpError::with1(ErrorClass::DeviceInitFailed, "scsi-disk"))
         );
     }
 
-    #[test]
-    fn virtio_serial_max_ports_at_limit_then_past_it() {
+    fn add_virtio_serial(max_ports: &str) -> Result<(), QmpError> {
         let mut d = pc();
-        let at = VIRTIO_SERIAL_PORTS_MAX.to_string();
-        let past = (VIRTIO_SERIAL_PORTS_MAX + 1).to_string();
-        let add = |d: &mut Devices, n: &str| {
-            d.device_add(
-                None,
-                &opts(&[("driver", "virtio-serial-pci"), ("max_ports", n)]),
-                true,
-            )
-        };
-        assert!(add(&mut d, &at).is_ok());
+        d.device_add(
+            None,
+            &opts(&[("driver", "virtio-serial-pci"), ("max_ports", max_ports)]),
+            true,
+        )
+        .map(|_| ())
+    }
+
+    #[test]
+    fn virtio_serial_max_ports_at_limit_is_accepted() {
         assert_eq!(
-            add(&mut d, &past),
+            add_virtio_serial(&VIRTIO_SERIAL_PORTS_MAX.to_string()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn virtio_serial_max_ports_past_limit_is_init_failed() {
+        assert_eq!(
+            add_virtio_serial(&(VIRTIO_SERIAL_PORTS_MAX + 1).to_string()),
             Err(QmpError::with1(
                 ErrorClass::DeviceInitFailed,
                 "virtio-serial-pci"
+            ))
+        );
+    }
+
+    #[test]
+    fn virtio_serial_max_ports_zero_is_init_failed() {
+        assert_eq!(
+            add_virtio_serial("0"),
+            Err(QmpError::with1(
+                ErrorClass::DeviceInitFailed,
+                "virtio-serial-pci"
+            ))
+        );
+    }
+
+    /// A pc with a default virtio-serial bus `vs` and `n` ports on it.
+    fn virtio_serial_with_ports(n: u32) -> Devices {
+        let mut d = pc();
+        d.device_add(Some("vs"), &opts(&[("driver", "virtio-serial")]), true)
+            .expect("the bus is added");
+        let port = opts(&[("driver", "virtserialport")]);
+        (0..n).for_each(|_| {
+            d.device_add(None, &port, true).expect("a free port");
+        });
+        d
+    }
+
+    // Ports without `nr` take 1, 2, ...: port 0 is kept for a console, so the
+    // last of them is number VIRTIO_SERIAL_PORTS_MAX - 1, the
+    // (VIRTIO_SERIAL_PORTS_MAX - 1)th port.
+    #[test]
+    fn virtio_serial_port_reaching_default_max_is_accepted() {
+        let mut d = virtio_serial_with_ports(VIRTIO_SERIAL_PORTS_MAX - 2);
+        let port = opts(&[("driver", "virtserialport")]);
+        assert!(d.device_add(None, &port, true).is_ok());
+    }
+
+    #[test]
+    fn virtio_serial_port_past_default_max_is_init_failed() {
+        let mut d = virtio_serial_with_ports(VIRTIO_SERIAL_PORTS_MAX - 1);
+        let port = opts(&[("driver", "virtserialport")]);
+        assert_eq!(
+            d.device_add(None, &port, true),
+            Err(QmpError::with1(
+                ErrorClass::DeviceInitFailed,
+                "virtserialport"
             ))
         );
     }
@@ -770,7 +866,7 @@ mod tests {
         let mut d = pc();
         d.device_add(
             Some("vs"),
-            &opts(&[("driver", "virtio-serial"), ("max_ports", "2")]),
+            &opts(&[("driver", "virtio-serial"), ("max_ports", "3")]),
             true,
         )
         .unwrap();
@@ -784,6 +880,26 @@ mod tests {
                 "virtserialport"
             ))
         );
+    }
+
+    /// The port numbers of the ports on virtio-serial bus `vs.0`.
+    fn port_numbers(d: &Devices) -> Vec<Option<u32>> {
+        let bus = d.qdev.find_bus_path("vs.0").expect("the bus exists");
+        d.qdev.children(bus).iter().map(|p| p.port_nr).collect()
+    }
+
+    #[test]
+    fn virtserialport_without_nr_skips_port_zero() {
+        let d = virtio_serial_with_ports(1);
+        assert_eq!(port_numbers(&d), [Some(1)]);
+    }
+
+    #[test]
+    fn virtconsole_without_nr_takes_port_zero() {
+        let mut d = virtio_serial_with_ports(0);
+        d.device_add(None, &opts(&[("driver", "virtconsole")]), true)
+            .unwrap();
+        assert_eq!(port_numbers(&d), [Some(0)]);
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::wire::{ErrorClass, QmpError};
 
 use super::cfmt;
 
-/// Most image probes the machine keeps for `change` (older ones are dropped).
+/// Most image probes the machine keeps for `change`: past it, probes of new file
+/// names are dropped (a name already kept is still updated).
 pub const IMAGE_PROBES_MAX: usize = 1024;
 /// `BDRV_SECTOR_SIZE`.
 pub const SECTOR_BYTES: u64 = 512;
@@ -1000,10 +1001,38 @@ mod tests {
     }
 
     #[test]
-    fn parse_size_reads_suffixes_and_clamps() {
-        assert_eq!(parse_size("1G"), 1 << 30);
-        assert_eq!(parse_size("512"), 512);
+    fn parse_size_reads_suffixes() {
+        assert_eq!(
+            (parse_size("1G"), parse_size("512"), parse_size("4k")),
+            (1 << 30, 512, 4096)
+        );
+    }
+
+    #[test]
+    fn parse_size_of_junk_is_zero() {
         assert_eq!(parse_size("junk"), 0);
+    }
+
+    #[test]
+    fn parse_size_at_max_is_kept() {
+        let max = VIRTUAL_IMAGE_BYTES_MAX.to_string();
+        assert_eq!(parse_size(&max), VIRTUAL_IMAGE_BYTES_MAX);
+    }
+
+    #[test]
+    fn parse_size_at_max_with_suffix_is_kept() {
+        // 2^62 bytes = 2^22 TiB.
+        assert_eq!(parse_size("4194304T"), VIRTUAL_IMAGE_BYTES_MAX);
+    }
+
+    #[test]
+    fn parse_size_one_past_max_is_clamped() {
+        let past = (VIRTUAL_IMAGE_BYTES_MAX + 1).to_string();
+        assert_eq!(parse_size(&past), VIRTUAL_IMAGE_BYTES_MAX);
+    }
+
+    #[test]
+    fn parse_size_overflowing_shift_is_clamped() {
         assert_eq!(parse_size("99999999999T"), VIRTUAL_IMAGE_BYTES_MAX);
     }
 

@@ -178,36 +178,44 @@ mod tests {
         assert_eq!(labels(&c), [("serial0", "vc")]);
     }
 
-    #[test]
-    fn serial_ports_past_the_limit_are_dropped() {
+    /// The chardev labels of a `-nodefaults` machine with `serials` and
+    /// `parallels` ports on `null`.
+    fn port_labels(serials: usize, parallels: usize) -> Vec<String> {
         let cfg = MachineConfig {
-            serials: vec!["null".to_owned(); SERIAL_PORTS_MAX + 1],
+            serials: vec!["null".to_owned(); serials],
+            parallels: vec!["null".to_owned(); parallels],
             nodefaults: true,
             ..Default::default()
         };
-        let c = Chardevs::from_config(&cfg, false, false);
-        assert_eq!(c.list.len(), SERIAL_PORTS_MAX);
+        Chardevs::from_config(&cfg, false, false)
+            .list
+            .into_iter()
+            .map(|c| c.label)
+            .collect()
     }
 
     #[test]
-    fn parallel_ports_at_limit_then_past_it() {
-        let at = MachineConfig {
-            parallels: vec!["null".to_owned(); PARALLEL_PORTS_MAX],
-            nodefaults: true,
-            ..Default::default()
-        };
-        let past = MachineConfig {
-            parallels: vec!["null".to_owned(); PARALLEL_PORTS_MAX + 1],
-            ..at.clone()
-        };
-        assert_eq!(
-            Chardevs::from_config(&at, false, false).list.len(),
-            PARALLEL_PORTS_MAX
-        );
-        assert_eq!(
-            Chardevs::from_config(&past, false, false).list.len(),
-            PARALLEL_PORTS_MAX
-        );
+    fn serial_ports_at_the_limit_are_all_kept() {
+        let labels = port_labels(SERIAL_PORTS_MAX, 0);
+        assert_eq!(labels, ["serial0", "serial1", "serial2", "serial3"]);
+    }
+
+    #[test]
+    fn serial_ports_past_the_limit_are_dropped() {
+        let labels = port_labels(SERIAL_PORTS_MAX + 1, 0);
+        assert_eq!(labels, ["serial0", "serial1", "serial2", "serial3"]);
+    }
+
+    #[test]
+    fn parallel_ports_at_the_limit_are_all_kept() {
+        let labels = port_labels(0, PARALLEL_PORTS_MAX);
+        assert_eq!(labels, ["parallel0", "parallel1", "parallel2"]);
+    }
+
+    #[test]
+    fn parallel_ports_past_the_limit_are_dropped() {
+        let labels = port_labels(0, PARALLEL_PORTS_MAX + 1);
+        assert_eq!(labels, ["parallel0", "parallel1", "parallel2"]);
     }
 
     #[test]

@@ -638,21 +638,58 @@ mod tests {
         );
     }
 
-    #[test]
-    fn net_clients_at_limit_then_past_it() {
-        let mut n = Net::default();
-        for i in 0..NET_CLIENTS_MAX {
-            n.netdev_add(
+    /// A `Net` with `n` user netdevs `n0`, `n1`, ...
+    fn with_netdevs(n: usize) -> Net {
+        let mut net = Net::default();
+        (0..n).for_each(|i| {
+            net.netdev_add(
                 Some(&format!("n{i}")),
                 &opts(&[("type", "user")]),
                 &mut |_| None,
             )
-            .unwrap();
-        }
+            .expect("room for a net client");
+        });
+        net
+    }
+
+    #[test]
+    fn netdev_add_reaching_client_limit_is_accepted() {
+        let mut n = with_netdevs(NET_CLIENTS_MAX - 1);
         assert_eq!(
             n.netdev_add(Some("last"), &opts(&[("type", "user")]), &mut |_| None),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn netdev_add_past_client_limit_is_init_failed() {
+        let mut n = with_netdevs(NET_CLIENTS_MAX);
+        assert_eq!(
+            n.netdev_add(Some("past"), &opts(&[("type", "user")]), &mut |_| None),
             Err(QmpError::with1(ErrorClass::DeviceInitFailed, "user"))
         );
+    }
+
+    #[test]
+    fn netdev_add_past_client_limit_keeps_no_id() {
+        let mut n = with_netdevs(NET_CLIENTS_MAX);
+        let _ = n.netdev_add(Some("past"), &opts(&[("type", "user")]), &mut |_| None);
+        assert!(n.find_netdev("past").is_none());
+    }
+
+    #[test]
+    fn netdev_add_past_client_limit_with_fd_does_not_take_it() {
+        let mut n = with_netdevs(NET_CLIENTS_MAX);
+        let mut taken = false;
+        let _ = n.netdev_add(
+            Some("past"),
+            &opts(&[("type", "tap"), ("fd", "tapfd")]),
+            &mut |_| {
+                taken = true;
+                Some(3)
+            },
+        );
+        assert!(!taken);
     }
 
     #[test]

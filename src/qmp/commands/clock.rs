@@ -62,15 +62,35 @@ mod tests {
         assert_eq!(r.to_json(), r#"{"virtual-ns": 5000}"#);
     }
 
-    #[test]
-    fn step_at_limit_is_accepted_past_it_refused() {
-        let mut m = Machine::new(MachineConfig {
+    fn paused() -> Machine {
+        Machine::new(MachineConfig {
             start_paused: true,
             ..MachineConfig::default()
-        });
-        assert!(step(&mut m, crate::qdict! { "ns" => CLOCK_STEP_NS_MAX }).is_ok());
+        })
+    }
+
+    #[test]
+    fn step_at_limit_moves_the_clock_by_the_limit() {
+        let mut m = paused();
+        let r = step(&mut m, crate::qdict! { "ns" => CLOCK_STEP_NS_MAX }).unwrap();
+        assert_eq!(r.to_json(), r#"{"virtual-ns": 3600000000000}"#);
+    }
+
+    #[test]
+    fn step_past_limit_is_invalid_value() {
+        let mut m = paused();
         let e = step(&mut m, crate::qdict! { "ns" => CLOCK_STEP_NS_MAX + 1 }).unwrap_err();
-        assert_eq!(e.class, ErrorClass::InvalidParameterValue);
+        assert_eq!(
+            e.desc(),
+            format!("Parameter 'ns' expects a number of nanoseconds from 0 to {CLOCK_STEP_NS_MAX}")
+        );
+    }
+
+    #[test]
+    fn step_past_limit_leaves_the_clock() {
+        let mut m = paused();
+        let _ = step(&mut m, crate::qdict! { "ns" => CLOCK_STEP_NS_MAX + 1 });
+        assert_eq!(m.clock.now().0, 0);
     }
 
     #[test]

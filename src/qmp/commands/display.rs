@@ -464,13 +464,43 @@ mod tests {
         assert!(bytes.0.starts_with(b"P6\n720 400\n255\n"));
     }
 
-    #[test]
-    fn change_vnc_password_keeps_eight_bytes() {
+    /// The VNC password after `change vnc password PASSWORD`.
+    fn changed_password(password: &str) -> Option<Vec<u8>> {
         let mut m = Machine::new(vnc_config(":0"));
-        change(&mut m, "password", Some("0123456789")).unwrap();
-        let vnc = m.display.vnc.unwrap();
-        assert_eq!(vnc.password.as_deref(), Some(&b"01234567"[..]));
-        assert_eq!(vnc.auth, VncAuth::Vnc);
+        change(&mut m, "password", Some(password)).expect("password changes");
+        m.display.vnc.expect("VNC is configured").password
+    }
+
+    #[test]
+    fn change_vnc_password_turns_on_vnc_auth() {
+        let mut m = Machine::new(vnc_config(":0"));
+        change(&mut m, "password", Some("secret")).unwrap();
+        assert_eq!(m.display.vnc.unwrap().auth, VncAuth::Vnc);
+    }
+
+    #[test]
+    fn change_vnc_password_at_limit_is_kept_whole() {
+        let password = "7".repeat(VNC_CHANGE_PASSWORD_BYTES_MAX);
+        assert_eq!(changed_password(&password), Some(password.into_bytes()));
+    }
+
+    #[test]
+    fn change_vnc_password_past_limit_keeps_the_first_bytes() {
+        let kept = "7".repeat(VNC_CHANGE_PASSWORD_BYTES_MAX);
+        assert_eq!(
+            changed_password(&format!("{kept}8")),
+            Some(kept.into_bytes())
+        );
+    }
+
+    #[test]
+    fn change_vnc_password_past_limit_may_split_a_character() {
+        // 0.14 copies bytes; the eighth and ninth are the two bytes of `é`.
+        let password = format!("{}é", "7".repeat(VNC_CHANGE_PASSWORD_BYTES_MAX - 1));
+        assert_eq!(
+            changed_password(&password),
+            Some(password.as_bytes()[..VNC_CHANGE_PASSWORD_BYTES_MAX].to_vec())
+        );
     }
 
     #[test]

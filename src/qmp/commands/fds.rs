@@ -148,26 +148,55 @@ mod tests {
         assert_eq!(w.s.pending_fd, None);
     }
 
-    #[test]
-    fn getfd_at_limit_then_past_it_is_too_many_files() {
+    /// A world whose monitor 0 holds `n` named descriptors `f0`, `f1`, ...
+    fn holding(n: usize) -> World {
         let mut w = World::new();
-        let names: Vec<String> = (0..NAMED_FDS_MAX).map(|i| format!("f{i}")).collect();
-        w.m.named_fds
-            .insert(0, names.iter().map(|n| (n.clone(), 1_u64)).collect());
+        let named = (0..n).map(|i| (format!("f{i}"), 1_u64)).collect();
+        w.m.named_fds.insert(0, named);
+        w
+    }
+
+    #[test]
+    fn getfd_reaching_limit_is_accepted() {
+        let mut w = holding(NAMED_FDS_MAX - 1);
+        assert!(w.call(getfd, "last", Some(9)).is_ok());
+    }
+
+    #[test]
+    fn getfd_past_limit_is_too_many_files() {
+        let mut w = holding(NAMED_FDS_MAX);
         assert_eq!(
             w.call(getfd, "extra", Some(9)),
             Err(QmpError::bare(ErrorClass::TooManyFiles))
         );
+    }
+
+    #[test]
+    fn getfd_past_limit_closes_the_descriptor() {
+        let mut w = holding(NAMED_FDS_MAX);
+        let _ = w.call(getfd, "extra", Some(9));
         assert_eq!(w.m.effects, [Effect::CloseFd { fd: 9 }]);
     }
 
     #[test]
-    fn getfd_below_limit_is_accepted() {
-        let mut w = World::new();
-        let names: Vec<String> = (0..NAMED_FDS_MAX - 1).map(|i| format!("f{i}")).collect();
-        w.m.named_fds
-            .insert(0, names.iter().map(|n| (n.clone(), 1_u64)).collect());
-        assert!(w.call(getfd, "last", Some(9)).is_ok());
+    fn getfd_past_limit_does_not_name_it() {
+        let mut w = holding(NAMED_FDS_MAX);
+        let _ = w.call(getfd, "extra", Some(9));
+        assert!(!w.m.named_fds[&0].contains_key("extra"));
+    }
+
+    #[test]
+    fn getfd_at_limit_with_a_held_name_replaces_it() {
+        let mut w = holding(NAMED_FDS_MAX);
+        w.call(getfd, "f0", Some(9)).unwrap();
+        assert_eq!(w.m.named_fds[&0]["f0"], 9);
+    }
+
+    #[test]
+    fn getfd_at_limit_on_another_monitor_is_accepted() {
+        let mut w = holding(NAMED_FDS_MAX);
+        w.s.monitor = 1;
+        assert!(w.call(getfd, "extra", Some(9)).is_ok());
     }
 
     #[test]

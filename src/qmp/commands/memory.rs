@@ -112,6 +112,20 @@ mod tests {
     }
 
     #[test]
+    fn memsave_size_expected_names_the_limit() {
+        assert_eq!(
+            MEMSAVE_SIZE_EXPECTED,
+            format!("a size of at most {MEMSAVE_BYTES_MAX} bytes")
+        );
+    }
+
+    #[test]
+    fn pmemsave_size_wrapping_to_the_limit_writes() {
+        let (m, _) = run((1_i64 << 32) + i64::try_from(MEMSAVE_BYTES_MAX).unwrap());
+        assert_eq!(written_len(&m), 16 << 20);
+    }
+
+    #[test]
     fn pmemsave_size_wraps_at_32_bits() {
         let (m, _) = run((1_i64 << 32) + 3);
         assert_eq!(written_len(&m), 3);

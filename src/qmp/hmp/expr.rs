@@ -6,9 +6,9 @@
 
 use crate::machine::devices::cfmt;
 
-/// Deepest nesting of parentheses and unary operators evaluated. 0.14 recurses
-/// without a limit and crashes on deep input; past this the expression is refused
-/// with [`TOO_DEEP`].
+/// Deepest nesting evaluated, counting every open sum (the whole expression and
+/// each parenthesis) and every unary operand. 0.14 recurses without a limit and
+/// crashes on deep input; past this the expression is refused with [`TOO_DEEP`].
 pub const EXPR_DEPTH_MAX: usize = 256;
 
 /// The message for an expression nested deeper than [`EXPR_DEPTH_MAX`].
@@ -288,18 +288,40 @@ mod tests {
         assert_eq!(eval("(0x8000000000000000) / -1"), Ok(i64::MIN));
     }
 
+    // Depth counts open sums and unary operands: `1` alone is depth 2 (the
+    // outer sum, the number), each unary operator adds one, each parenthesis
+    // two (its unary and the sum inside).
+
     #[test]
-    fn expr_nesting_at_limit_is_evaluated() {
-        // Each parenthesis level costs a unary and a sum frame; the outer sum one.
-        let levels = (EXPR_DEPTH_MAX - 1) / 2;
+    fn expr_unary_nesting_at_limit_is_evaluated() {
+        let s = format!("{}1", "-".repeat(EXPR_DEPTH_MAX - 2));
+        assert_eq!(eval(&s), Ok(1));
+    }
+
+    #[test]
+    fn expr_unary_nesting_past_limit_is_refused() {
+        let s = format!("{}1", "-".repeat(EXPR_DEPTH_MAX - 1));
+        assert_eq!(eval(&s), Err(TOO_DEEP));
+    }
+
+    #[test]
+    fn expr_parenthesis_nesting_at_limit_is_evaluated() {
+        let levels = (EXPR_DEPTH_MAX - 2) / 2;
         let s = format!("{}1{}", "(".repeat(levels), ")".repeat(levels));
         assert_eq!(eval(&s), Ok(1));
     }
 
     #[test]
-    fn expr_nesting_past_limit_is_refused() {
-        let s = format!("{}1", "-".repeat(EXPR_DEPTH_MAX));
+    fn expr_parenthesis_nesting_past_limit_is_refused() {
+        let levels = (EXPR_DEPTH_MAX - 2) / 2;
+        let s = format!("{}-1{}", "(".repeat(levels), ")".repeat(levels));
         assert_eq!(eval(&s), Err(TOO_DEEP));
+    }
+
+    #[test]
+    fn expr_long_flat_sum_is_not_nested() {
+        let s = format!("1{}", "+1".repeat(EXPR_DEPTH_MAX * 2));
+        assert_eq!(eval(&s), Ok(i64::try_from(EXPR_DEPTH_MAX * 2 + 1).unwrap()));
     }
 
     #[test]

@@ -778,9 +778,23 @@ mod tests {
 
     #[test]
     fn string_past_limit_is_truncated() {
-        let long = "a".repeat(STRING_ARG_BYTES_MAX + 10);
+        let long = "a".repeat(STRING_ARG_BYTES_MAX + 1);
         let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
         assert_eq!(a.get_str("filename").map(str::len), Some(1023));
+    }
+
+    #[test]
+    fn quoted_string_past_limit_is_truncated() {
+        let long = format!("\"{}\"", "a".repeat(STRING_ARG_BYTES_MAX + 1));
+        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
+        assert_eq!(a.get_str("filename").map(str::len), Some(1023));
+    }
+
+    #[test]
+    fn string_past_limit_is_cut_before_a_split_character() {
+        let long = format!("{}é", "a".repeat(STRING_ARG_BYTES_MAX - 1));
+        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
+        assert_eq!(a.get_str("filename").map(str::len), Some(1022));
     }
 
     #[test]
@@ -816,6 +830,20 @@ mod tests {
         )
         .unwrap();
         assert!(a.contains_key(&name));
+    }
+
+    #[test]
+    fn option_flag_name_at_limit_is_kept_whole() {
+        let name = "n".repeat(OPTION_NAME_BYTES_MAX);
+        let a = args("device_add", "device:O", &format!("e1000,{name}"), &no_regs).unwrap();
+        assert_eq!(a.get_str(&name), Some("on"));
+    }
+
+    #[test]
+    fn option_flag_name_past_limit_is_truncated() {
+        let name = "n".repeat(OPTION_NAME_BYTES_MAX + 1);
+        let a = args("device_add", "device:O", &format!("e1000,{name}"), &no_regs).unwrap();
+        assert_eq!(a.get_str(&name[..OPTION_NAME_BYTES_MAX]), Some("on"));
     }
 
     #[test]
