@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use qmpsim::engine::{Engine, Input, Output};
-use qmpsim::machine::config::MachineConfig;
+use qmpsim::machine::config::{DriveConfig, MachineConfig, OptionList};
 use qmpsim::qmp::session::ClientId;
 use qmpsim::qmp::table::COMMANDS;
 use qmpsim::wire::framing::Framer;
@@ -17,6 +17,12 @@ fn json_value() -> impl Strategy<Value = String> {
         Just("1.5".to_owned()),
         Just("\"ide1-cd0\"".to_owned()),
         Just("\"vnc\"".to_owned()),
+        Just("\"spice\"".to_owned()),
+        Just("\"e1000\"".to_owned()),
+        Just("\"user\"".to_owned()),
+        Just("\"info block\"".to_owned()),
+        Just("\"ide0-hd0\"".to_owned()),
+        Just("\"tcp:127.0.0.1:1\"".to_owned()),
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
@@ -48,6 +54,11 @@ fn request() -> impl Strategy<Value = String> {
                 Just("value".to_owned()),
                 Just("id".to_owned()),
                 Just("driver".to_owned()),
+                Just("protocol".to_owned()),
+                Just("command-line".to_owned()),
+                Just("target".to_owned()),
+                Just("uri".to_owned()),
+                Just("type".to_owned()),
                 "[a-z-]{1,8}"
             ],
             json_value(),
@@ -67,6 +78,39 @@ fn request() -> impl Strategy<Value = String> {
     })
 }
 
+/// A machine where most handlers have something to work on: drives, VNC, SPICE,
+/// a balloon, a watchdog that pauses, the x- commands, and `-no-shutdown` so a
+/// guest shutdown does not end the session.
+fn rich_machine() -> MachineConfig {
+    let mut hda = DriveConfig::default();
+    for (k, v) in [
+        ("file", "hda.img"),
+        ("index", "0"),
+        ("media", "disk"),
+        ("x-virtual", "on"),
+        ("x-size", "1073741824"),
+    ] {
+        hda.opts.push(k, v);
+    }
+    let mut spice = OptionList::default();
+    spice.push("port", "5930");
+    spice.push("disable-ticketing", "on");
+    let mut balloon = OptionList::default();
+    balloon.push("type", "virtio");
+    MachineConfig {
+        drives: vec![hda],
+        vnc: Some(":1".to_owned()),
+        spice: Some(spice),
+        balloon: Some(balloon),
+        watchdog: Some("i6300esb".to_owned()),
+        watchdog_action: Some("pause".to_owned()),
+        no_shutdown: true,
+        extensions: true,
+        smp: 2,
+        ..MachineConfig::default()
+    }
+}
+
 fn responses(out: &[Output]) -> usize {
     out.iter()
         .filter(|o| matches!(o, Output::Send { data, .. } if !data.starts_with(b"{\"timestamp\"")))
@@ -77,9 +121,9 @@ proptest! {
     #![proptest_config(crate::config("fuzz/regressions/dispatch.txt"))]
 
     #[test]
-    fn dispatch_one_response_per_message(reqs in proptest::collection::vec(request(), 1..8), junk in proptest::collection::vec(any::<u8>(), 0..16)) {
+    fn dispatch_one_response_per_message(rich in any::<bool>(), reqs in proptest::collection::vec(request(), 1..8), junk in proptest::collection::vec(any::<u8>(), 0..16)) {
         let client = ClientId(1);
-        let mut e = Engine::new(MachineConfig { balloon: None, ..MachineConfig::default() });
+        let mut e = Engine::new(if rich { rich_machine() } else { MachineConfig::default() });
         e.step(Input::Connect { client, monitor: 0 });
         e.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
         let mut bytes = reqs.join("\n").into_bytes();
@@ -87,6 +131,8 @@ proptest! {
         bytes.push(b'\xff');
         let frames = Framer::new().feed(&bytes).len();
         let out = e.step(Input::Bytes { client, data: bytes });
+        // Only `quit` ends the process, and the generator never sends it.
+        prop_assert_eq!(e.exited(), None);
         prop_assert_eq!(responses(&out), frames);
         let alive = e.step(Input::Bytes { client, data: br#"{"execute":"query-version","id":"z"}"#.to_vec() });
         let last = alive.iter().rev().find_map(|o| match o { Output::Send { data, .. } => Some(data.clone()), _ => None });
