@@ -12,21 +12,22 @@ pub fn strtoul_full(s: &str, base: u32) -> Option<u64> {
     (used == s.len()).then_some(value)
 }
 
+/// An optional `-` or `+` at `i`, as strtol and sscanf take it: whether it was a
+/// minus, and the index after it.
+fn sign(b: &[u8], i: usize) -> (bool, usize) {
+    match b.get(i) {
+        Some(b'-') => (true, i + 1),
+        Some(b'+') => (false, i + 1),
+        _ => (false, i),
+    }
+}
+
 /// `strtol(s, &end, 10)` with the whole-string check, as `parse_int32` uses it.
 pub fn strtol_full(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let mut i = skip_space(b, 0);
-    let negative = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let negative;
+    (negative, i) = sign(b, i);
     let start = i;
     let mut value: i64 = 0;
     while let Some(d) = b.get(i).and_then(|c| char::from(*c).to_digit(10)) {
@@ -44,17 +45,8 @@ pub fn strtol_full(s: &str) -> Option<i64> {
 pub fn strtoul_prefix(s: &str, base: u32) -> Option<(u64, usize)> {
     let b = s.as_bytes();
     let mut i = skip_space(b, 0);
-    let negative = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let negative;
+    (negative, i) = sign(b, i);
     let mut radix = base;
     let hex_prefix = b.get(i) == Some(&b'0')
         && matches!(b.get(i + 1), Some(b'x' | b'X'))
@@ -107,17 +99,8 @@ pub fn scan_hex(s: &str) -> Option<(u32, usize)> {
 pub fn scan_int(s: &str) -> Option<i32> {
     let b = s.as_bytes();
     let mut i = skip_space(b, 0);
-    let negative = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let negative;
+    (negative, i) = sign(b, i);
     let start = i;
     let mut value: i64 = 0;
     while let Some(d) = b.get(i).and_then(|c| char::from(*c).to_digit(10)) {
