@@ -37,15 +37,8 @@ macro_rules! cmd {
 
 /// An `x-` extension entry: listed and dispatched only with `-x-extensions`.
 macro_rules! xcmd {
-    ($name:literal, $args:literal, $params:literal, $help:literal, $handler:path) => {
-        Command {
-            name: $name,
-            args_type: $args,
-            params: $params,
-            help: $help,
-            handler: $handler,
-            experimental: true,
-        }
+    ($($entry:tt)*) => {
+        Command { experimental: true, ..cmd!($($entry)*) }
     };
 }
 

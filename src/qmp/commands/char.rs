@@ -27,20 +27,14 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::session::{ClientId, Session};
 
     #[test]
     fn default_lists_serial_then_parallel() {
         let mut m = Machine::new(MachineConfig::default());
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: &mut m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
         assert_eq!(
-            query_chardev(&mut ctx, &QDict::new()).unwrap().to_json(),
+            super::super::call_fresh(&mut m, query_chardev, &QDict::new())
+                .unwrap()
+                .to_json(),
             r#"[{"filename": "vc", "label": "serial0"}, {"filename": "vc", "label": "parallel0"}]"#
         );
     }

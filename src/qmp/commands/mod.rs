@@ -46,10 +46,10 @@ pub fn empty() -> HandlerResult {
     Ok(QObject::Dict(QDict::new()))
 }
 
-/// Runs `handler` as dispatch would after argument checking, for a fresh session
-/// on monitor 0: the shared harness of the handlers' unit tests.
+/// Runs `f` with a context for a fresh session on monitor 0: the shared
+/// harness of the handlers' unit tests.
 #[cfg(test)]
-pub(crate) fn call_fresh(machine: &mut Machine, handler: Handler, args: &QDict) -> HandlerResult {
+pub(crate) fn with_fresh_ctx<R>(machine: &mut Machine, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
     let mut session = Session::new(0);
     let mut ctx = Ctx {
         machine,
@@ -57,5 +57,11 @@ pub(crate) fn call_fresh(machine: &mut Machine, handler: Handler, args: &QDict) 
         client: ClientId(0),
         followups: Vec::new(),
     };
-    handler(&mut ctx, args)
+    f(&mut ctx)
+}
+
+/// Runs `handler` as dispatch would after argument checking, for a fresh session.
+#[cfg(test)]
+pub(crate) fn call_fresh(machine: &mut Machine, handler: Handler, args: &QDict) -> HandlerResult {
+    with_fresh_ctx(machine, |ctx| handler(ctx, args))
 }

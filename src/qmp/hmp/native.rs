@@ -433,15 +433,8 @@ mod tests {
     #[test]
     fn info_network_default_pc() {
         let mut m = Machine::new(MachineConfig::default());
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: &mut m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
         let mut out = String::new();
-        info_network(&mut ctx, &mut out);
+        crate::qmp::commands::with_fresh_ctx(&mut m, |ctx| info_network(ctx, &mut out));
         assert_eq!(
             out,
             "VLAN 0 devices:\n  user.0: net=10.0.2.0, restricted=n\n  e1000.0: model=e1000,macaddr=52:54:00:12:34:56\nDevices not on any VLAN:\n"
