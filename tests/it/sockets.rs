@@ -838,3 +838,33 @@ fn pmemsave_writes_the_requested_bytes_at_the_edge() {
     let bytes = std::fs::read(&dump).expect("the edge wrote the dump");
     assert_eq!((ret.as_str(), bytes.len()), (RETURN_EMPTY, 1000));
 }
+
+/// `system_powerdown`, then wait (idle clock) for the guest's SHUTDOWN; returns
+/// every line after the command.
+fn powerdown_and_wait(path: &Path) -> Vec<String> {
+    let (mut qemu, mut client) = negotiated_unix(path, &[]);
+    client.send("{\"execute\":\"system_powerdown\"}");
+    let mut lines = Vec::new();
+    loop {
+        let line = client.line();
+        if line.is_empty() {
+            break;
+        }
+        lines.push(line);
+    }
+    assert_eq!(qemu.wait_exit().code(), Some(0));
+    lines
+}
+
+#[test]
+fn powerdown_waiting_client_gets_shutdown_with_same_timestamp_every_run() {
+    let (_dir_a, path_a) = sock_path();
+    let (_dir_b, path_b) = sock_path();
+    let first = powerdown_and_wait(&path_a);
+    let second = powerdown_and_wait(&path_b);
+    assert!(
+        first.last().is_some_and(|l| l.contains("\"SHUTDOWN\"")),
+        "{first:?}"
+    );
+    assert_eq!(first, second);
+}
