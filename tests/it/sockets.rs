@@ -681,22 +681,20 @@ impl Drop for DaemonGuard {
     }
 }
 
+/// qmpsim with `-daemonize -pidfile` on a unix socket; the returned guard is the
+/// parent, which exits once the child serves.
+fn spawn_daemon(path: &Path, pidfile: &Path) -> Qemu {
+    let spec = unix_spec(path, ",nowait");
+    let pid_arg = pidfile.to_str().unwrap();
+    Qemu::spawn(&["-qmp", &spec, "-daemonize", "-pidfile", pid_arg], false)
+}
+
 #[test]
 fn daemonize_parent_exits_zero_and_child_serves() {
     let (dir, path) = sock_path();
     let pidfile = dir.path().join("d.pid");
     let _guard = DaemonGuard(pidfile.clone());
-    let spec = unix_spec(&path, ",nowait");
-    let mut qemu = Qemu::spawn(
-        &[
-            "-qmp",
-            &spec,
-            "-daemonize",
-            "-pidfile",
-            pidfile.to_str().unwrap(),
-        ],
-        false,
-    );
+    let mut qemu = spawn_daemon(&path, &pidfile);
     let parent = qemu.wait_exit().code();
     let mut client = connect_unix(&path);
     let greeting = client.line();
@@ -710,17 +708,7 @@ fn daemonize_child_removes_socket_and_pidfile_at_quit() {
     let (dir, path) = sock_path();
     let pidfile = dir.path().join("d.pid");
     let _guard = DaemonGuard(pidfile.clone());
-    let spec = unix_spec(&path, ",nowait");
-    let mut qemu = Qemu::spawn(
-        &[
-            "-qmp",
-            &spec,
-            "-daemonize",
-            "-pidfile",
-            pidfile.to_str().unwrap(),
-        ],
-        false,
-    );
+    let mut qemu = spawn_daemon(&path, &pidfile);
     qemu.wait_exit();
     let mut client = connect_unix(&path);
     client.line();
