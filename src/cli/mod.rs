@@ -6,6 +6,7 @@
 //! assembled into a config by [`config`] (probes disk images), and served by
 //! [`crate::server`]. Errors are printed here, once, as QEMU prints them.
 
+pub mod commands;
 pub mod config;
 pub mod raw;
 
@@ -74,9 +75,6 @@ pub enum CliError {
         #[source]
         source: crate::trace::TraceError,
     },
-    /// A subcommand was used wrongly.
-    #[error("qmpsim: {0}")]
-    Usage(&'static str),
     /// An unknown subcommand.
     #[error("qmpsim: unknown subcommand '{0}' (try qmpsim --help)")]
     UnknownSubcommand(String),
@@ -94,8 +92,7 @@ pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
         }
         Some(a) if a.starts_with('-') => run(args),
         Some("run") => run(args.skip(1)),
-        Some("replay") => replay(args.skip(1)),
-        Some("trace") => trace(args.skip(1)),
+        Some("replay" | "trace") => subcommand(args.collect()),
         Some(other) => Err(CliError::UnknownSubcommand(other.to_owned())),
     };
     match result {
@@ -144,26 +141,20 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     Ok(u8::try_from(code & 0xff).expect("masked to a byte"))
 }
 
-/// `qmpsim replay PATH...`: files or folders of `*.qmptrace`.
-fn replay<I: Iterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
-    let paths: Vec<std::path::PathBuf> = args.map(std::path::PathBuf::from).collect();
-    if paths.is_empty() {
-        return Err(CliError::Usage("replay: expected trace files or folders"));
-    }
-    Ok(exit_byte(crate::replay::replay_cli(&paths)))
-}
-
-/// `qmpsim trace dump FILE` and `qmpsim trace json FILE`.
-fn trace<I: Iterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
-    let args: Vec<OsString> = args.collect();
-    let code = match (
-        args.first().and_then(|a| a.to_str()),
-        args.get(1),
-        args.len(),
-    ) {
-        (Some("dump"), Some(path), 2) => crate::replay::dump_cli(std::path::Path::new(path)),
-        (Some("json"), Some(path), 2) => crate::replay::dump_json_cli(std::path::Path::new(path)),
-        _ => return Err(CliError::Usage("usage: qmpsim trace dump|json FILE")),
+/// The clap-declared subcommands ([`commands`]).
+fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
+    let command = match commands::parse(args) {
+        Ok(command) => command,
+        Err(code) => return Ok(code),
+    };
+    let code = match command {
+        commands::Command::Replay(a) => crate::replay::replay_cli(&a.paths),
+        commands::Command::Trace(commands::TraceCommand::Dump { file }) => {
+            crate::replay::dump_cli(&file)
+        }
+        commands::Command::Trace(commands::TraceCommand::Json { file }) => {
+            crate::replay::dump_json_cli(&file)
+        }
     };
     Ok(exit_byte(code))
 }

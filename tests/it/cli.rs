@@ -110,8 +110,10 @@ fn replay_without_paths_is_usage_error() {
     assert_eq!(
         error_run(&["replay"]),
         (
-            Some(1),
-            "qmpsim: replay: expected trace files or folders\n".to_owned()
+            Some(2),
+            "error: the following required arguments were not provided:\n  <PATH>...\n\n\
+             Usage: qmpsim replay <PATH>...\n\nFor more information, try '--help'.\n"
+                .to_owned()
         )
     );
 }
@@ -130,8 +132,10 @@ fn trace_without_verb_is_usage_error() {
     assert_eq!(
         error_run(&["trace", "x.qmptrace"]),
         (
-            Some(1),
-            "qmpsim: usage: qmpsim trace dump|json FILE\n".to_owned()
+            Some(2),
+            "error: unrecognized subcommand 'x.qmptrace'\n\nUsage: qmpsim trace <COMMAND>\n\n\
+             For more information, try '--help'.\n"
+                .to_owned()
         )
     );
 }

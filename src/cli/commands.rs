@@ -1,0 +1,117 @@
+//! The subcommands beside `run`, declared once with clap.
+//!
+//! Parsing, `--help` on every subcommand and usage errors all come from these
+//! definitions, and so can the man page and shell completions ([`command`]).
+//! `run` is not declared here: its QEMU-style single-dash options keep their own
+//! parser ([`super::raw`]), since clap cannot read `-qmp unix:...,server`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// `qmpsim SUBCOMMAND ...`, for every subcommand except `run`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "qmpsim",
+    version,
+    about = "A deterministic QEMU 0.14 virtual machine, as seen through QMP",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay traces and check that qmpsim gives the same bytes, byte for byte.
+    Replay(ReplayArgs),
+    /// Read and convert trace files.
+    #[command(subcommand)]
+    Trace(TraceCommand),
+}
+
+/// `qmpsim replay PATH...`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Trace files, or folders searched for `*.qmptrace`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `qmpsim trace ...`.
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Print a trace as a QMP session, in the `->`/`<-` notation of the QMP docs.
+    Dump {
+        /// The trace file.
+        file: PathBuf,
+    },
+    /// Print a trace as JSON.
+    Json {
+        /// The trace file.
+        file: PathBuf,
+    },
+}
+
+/// The clap command tree, for `--help`, the man page and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Parses `qmpsim SUBCOMMAND ...` (`args` without the program name). On a usage
+/// error or `--help`, returns the exit status after clap has printed its text.
+pub fn parse(args: Vec<OsString>) -> Result<Command, u8> {
+    let argv = std::iter::once(OsString::from("qmpsim")).chain(args);
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => Ok(cli.command),
+        Err(e) => {
+            // Printing to a closed stdout or stderr is not worth a second error.
+            let _ = e.print();
+            Err(u8::try_from(e.exit_code() & 0xff).expect("masked to a byte"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn command_tree_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn replay_without_paths_is_a_usage_error() {
+        assert_eq!(parse(os(&["replay"])).unwrap_err(), 2);
+    }
+
+    #[test]
+    fn replay_help_exits_zero() {
+        assert_eq!(parse(os(&["replay", "--help"])).unwrap_err(), 0);
+    }
+
+    #[test]
+    fn trace_dump_takes_one_file() {
+        let parsed = parse(os(&["trace", "dump", "a.qmptrace"])).unwrap();
+        assert!(
+            matches!(parsed, Command::Trace(TraceCommand::Dump { file }) if file == std::path::Path::new("a.qmptrace"))
+        );
+    }
+
+    #[test]
+    fn unknown_trace_flag_is_a_usage_error() {
+        assert_eq!(
+            parse(os(&["trace", "dump", "--bogus", "a"])).unwrap_err(),
+            2
+        );
+    }
+}
