@@ -6,7 +6,7 @@
 //! first IDE disk, as in `qemu disk.img`. Every option QEMU 0.14's x86 binary knows is
 //! an entry of the option table, [`table::OPTIONS`]: name, arity, group, help and the
 //! function that parses its value straight into the
-//! [`MachineConfig`](crate::machine::config::MachineConfig) [`LowArgs`] carries. The
+//! [`MachineConfig`] [`LowArgs`] carries. The
 //! ones that change nothing QMP can see are accepted and ignored. Errors carry QEMU's
 //! own one-line messages ([`RawError`]). What needs files (image probing) or the
 //! whole list (default serial ports) is `config.rs`'s job.
