@@ -9,6 +9,7 @@
 
 mod dispatch;
 mod framing;
+mod resync;
 
 use proptest::test_runner::{Config, FileFailurePersistence};
 
