@@ -8,6 +8,7 @@
 #![allow(clippy::tests_outside_test_module)]
 
 mod dispatch;
+mod failtrace;
 mod framing;
 mod resync;
 

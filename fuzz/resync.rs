@@ -9,6 +9,8 @@ use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
 use qmpsim::wire::framing::Framer;
 
+use crate::failtrace;
+
 const PROBE: &[u8] = br#"{"execute":"query-version","id":"probe"}"#;
 
 /// Malformed input: invalid UTF-8, the 0xFE/0xFF reset bytes, NUL, unbalanced
@@ -42,13 +44,29 @@ pub fn malformed_prefix() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(piece, 0..16).prop_map(|v| v.concat())
 }
 
-/// Negotiates, sends `bytes`, returns everything sent to the client after that.
-fn session(bytes: Vec<u8>) -> (Engine, Vec<Vec<u8>>) {
+/// Connect, negotiate, then `bytes` in one read.
+fn inputs(bytes: Vec<u8>) -> Vec<Input> {
     let client = ClientId(1);
+    vec![
+        Input::Connect { client, monitor: 0 },
+        Input::Bytes {
+            client,
+            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+        },
+        Input::Bytes {
+            client,
+            data: bytes,
+        },
+    ]
+}
+
+/// Runs [`inputs`]; returns the engine and everything sent after negotiation.
+fn session(bytes: Vec<u8>) -> (Engine, Vec<Vec<u8>>) {
     let mut e = Engine::new(MachineConfig::default());
-    e.step(Input::Connect { client, monitor: 0 });
-    e.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
-    let out = e.step(Input::Bytes { client, data: bytes });
+    let mut out = Vec::new();
+    for input in inputs(bytes) {
+        out = e.step(input);
+    }
     let sent = out
         .into_iter()
         .filter_map(|o| match o {
@@ -63,6 +81,13 @@ fn session(bytes: Vec<u8>) -> (Engine, Vec<Vec<u8>>) {
 fn probe_reply() -> Vec<u8> {
     let (_, sent) = session(PROBE.to_vec());
     sent.last().cloned().unwrap_or_default()
+}
+
+fn lines(sent: &[Vec<u8>]) -> String {
+    sent.iter()
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn answered_last(sent: &[Vec<u8>], expected: &[u8]) -> bool {
@@ -90,12 +115,11 @@ proptest! {
         let mut bytes = prefix;
         bytes.push(b'\n');
         bytes.extend_from_slice(PROBE);
-        let (e, sent) = session(bytes);
-        prop_assert_eq!(e.exited(), None);
-        if open == 0 {
-            prop_assert!(answered_last(&sent, &probe_reply()), "probe not answered: {:?}",
-                sent.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>());
-        }
+        let (e, sent) = session(bytes.clone());
+        let ok = e.exited().is_none() && (open != 0 || answered_last(&sent, &probe_reply()));
+        failtrace::check(ok, "resync_probe_on_its_own_line_is_answered", &MachineConfig::default(), &inputs(bytes), || {
+            format!("probe not answered: {}", lines(&sent))
+        })?;
     }
 
     #[test]
@@ -104,9 +128,10 @@ proptest! {
         bytes.push(b'\n');
         bytes.push(reset);
         bytes.extend_from_slice(PROBE);
-        let (e, sent) = session(bytes);
-        prop_assert_eq!(e.exited(), None);
-        prop_assert!(answered_last(&sent, &probe_reply()), "probe not answered: {:?}",
-            sent.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>());
+        let (e, sent) = session(bytes.clone());
+        let ok = e.exited().is_none() && answered_last(&sent, &probe_reply());
+        failtrace::check(ok, "resync_probe_after_control_byte_reset_is_answered", &MachineConfig::default(), &inputs(bytes), || {
+            format!("probe not answered: {}", lines(&sent))
+        })?;
     }
 }

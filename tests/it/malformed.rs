@@ -226,7 +226,10 @@ fn unclosed_quote_then_request_on_next_line_is_answered() {
 /// A raw control byte inside a string is a lexical error; escapes are not.
 #[test]
 fn raw_tab_in_string_is_json_parsing_but_escaped_newline_is_not() {
-    assert_eq!(replies_bytes(b"{\"execute\":\"a\tb\"}"), [JSON_PARSING, ALIVE_REPLY]);
+    assert_eq!(
+        replies_bytes(b"{\"execute\":\"a\tb\"}"),
+        [JSON_PARSING, ALIVE_REPLY]
+    );
     let r = replies_bytes(br#"{"execute":"a\nb"}"#);
     assert!(r[0].contains("CommandNotFound"), "{r:#?}");
 }
