@@ -342,10 +342,15 @@ fn plan(args: Vec<OsString>) -> Result<config::RunPlan, EmbedError> {
 /// A new, empty folder under the system's temporary folder.
 fn temp_dir() -> Result<PathBuf, EmbedError> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let base = std::env::temp_dir();
+    temp_dir_in(&std::env::temp_dir(), &NEXT)
+}
+
+/// A new, empty folder `qmpsim-PID-N` under `base`, N taken from `next`; at most
+/// [`TEMP_DIR_ATTEMPTS_MAX`] names are tried.
+fn temp_dir_in(base: &Path, next: &AtomicU64) -> Result<PathBuf, EmbedError> {
     let mut last = None;
     for _ in 0..TEMP_DIR_ATTEMPTS_MAX {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let n = next.fetch_add(1, Ordering::Relaxed);
         let dir = base.join(format!("qmpsim-{}-{n}", std::process::id()));
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
@@ -540,5 +545,37 @@ mod tests {
         assert_ne!(a, b);
         remove_dir(&a);
         remove_dir(&b);
+    }
+
+    /// A temporary base folder where the first `taken` names `temp_dir_in` tries
+    /// already exist.
+    fn base_with_names_taken(taken: u32) -> tempfile::TempDir {
+        let base = tempfile::tempdir().expect("a temporary folder");
+        for n in 0..taken {
+            let name = format!("qmpsim-{}-{n}", std::process::id());
+            std::fs::create_dir(base.path().join(name)).expect("made");
+        }
+        base
+    }
+
+    #[test]
+    fn temp_dir_with_one_name_left_takes_the_last_attempt() {
+        let base = base_with_names_taken(TEMP_DIR_ATTEMPTS_MAX - 1);
+        let dir = temp_dir_in(base.path(), &AtomicU64::new(0)).expect("the last name is free");
+        let last = format!(
+            "qmpsim-{}-{}",
+            std::process::id(),
+            TEMP_DIR_ATTEMPTS_MAX - 1
+        );
+        assert_eq!(dir, base.path().join(last));
+    }
+
+    #[test]
+    fn temp_dir_with_every_attempt_taken_fails() {
+        let base = base_with_names_taken(TEMP_DIR_ATTEMPTS_MAX);
+        let err = temp_dir_in(base.path(), &AtomicU64::new(0)).unwrap_err();
+        assert!(
+            matches!(err, EmbedError::TempDir(ref e) if e.kind() == io::ErrorKind::AlreadyExists)
+        );
     }
 }

@@ -27,6 +27,7 @@
 //! | [`replay`] | byte-exact replay of one trace and of a corpus |
 //! | [`server`] | sockets, fd passing, signals, the clock driver (the only I/O) |
 //! | [`cli`] | QEMU-style options and subcommands |
+//! | [`limits`] | the index of every `*_MAX` limit, with units |
 //! | [`embed`] | [`Vm`]: a VM on a socket on its own thread, for programs that embed qmpsim |
 //!
 //! ## Embedding
@@ -77,6 +78,7 @@
 pub mod cli;
 pub mod embed;
 pub mod engine;
+pub mod limits;
 pub mod machine;
 pub mod qmp;
 pub mod replay;

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::VirtualTime;
 
-/// Most events queued within one step; more means a runaway loop in the model.
+/// Most QMP events queued within one engine step; more means a runaway loop in the
+/// model (they are counted as dropped). Not the server loop's
+/// `LOOP_EVENTS_QUEUED_MAX`.
 pub const EVENTS_QUEUED_MAX: usize = 1024;
 
 /// One event: a 0.14 event name and its data as ordered `(key, value)` JSON text.

@@ -23,6 +23,10 @@ mod parse;
 mod print;
 mod table;
 
+// The HMP parser's limits, indexed in `crate::limits`.
+pub use expr::{EXPR_DEPTH_MAX, REGISTER_NAME_BYTES_MAX};
+pub use parse::{COMMAND_NAME_BYTES_MAX, OPTION_NAME_BYTES_MAX, STRING_ARG_BYTES_MAX};
+
 use super::commands::{Ctx, HandlerResult};
 use super::session::Session;
 use super::table as qmp_table;
@@ -223,17 +227,9 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::session::ClientId;
 
     fn call(m: &mut Machine, args: &QDict) -> HandlerResult {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        human_monitor_command(&mut ctx, args)
+        crate::qmp::commands::call_fresh(m, human_monitor_command, args)
     }
 
     fn hmp(cfg: MachineConfig, line: &str) -> String {

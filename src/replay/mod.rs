@@ -50,7 +50,7 @@ pub fn dump_cli(path: &Path) -> i32 {
     })
 }
 
-/// `qmpsim trace dump --json FILE`: prints the trace as JSON Lines (a header
+/// `qmpsim trace json FILE`: prints the trace as JSON Lines (a header
 /// object, then one object per frame). Exit status as [`dump_cli`].
 pub fn dump_json_cli(path: &Path) -> i32 {
     let Some(file) = open_or_report(path) else {

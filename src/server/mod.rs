@@ -50,8 +50,10 @@ use process::CreatedFiles;
 pub const IDLE_ADVANCE_MS: u64 = 20;
 /// Longest wait for clients to take their last bytes at exit.
 pub const EXIT_FLUSH_MS_MAX: u64 = 2000;
-/// Most events waiting for the engine loop; readers block past it.
-pub const EVENTS_QUEUED_MAX: usize = 1024;
+/// Most I/O events (reads, connects, signals, migration progress) waiting for the
+/// engine loop; their senders block past it. Not to be confused with the machine's
+/// queue of QMP events, [`crate::machine::events::EVENTS_QUEUED_MAX`].
+pub const LOOP_EVENTS_QUEUED_MAX: usize = 1024;
 
 /// Receives every step of the engine, in order, to record a trace.
 pub trait Recorder: Send {
@@ -259,10 +261,10 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
     Ok(code)
 }
 
-/// The engine loop's one channel: it holds at most [`EVENTS_QUEUED_MAX`] events,
+/// The engine loop's one channel: it holds at most [`LOOP_EVENTS_QUEUED_MAX`] events,
 /// past which senders block until the loop takes one.
 pub fn event_channel() -> (SyncSender<Event>, Receiver<Event>) {
-    mpsc::sync_channel(EVENTS_QUEUED_MAX)
+    mpsc::sync_channel(LOOP_EVENTS_QUEUED_MAX)
 }
 
 fn spawn_signal_thread(tx: SyncSender<Event>) -> Result<(), ServerError> {
@@ -702,17 +704,33 @@ mod tests {
 
     #[test]
     fn event_channel_reaching_limit_takes_the_event() {
-        let (tx, _rx) = channel_holding(EVENTS_QUEUED_MAX - 1);
+        let (tx, _rx) = channel_holding(LOOP_EVENTS_QUEUED_MAX - 1);
         assert!(tx.try_send(Event::Signal(Signal::Hangup)).is_ok());
     }
 
     #[test]
     fn event_channel_past_limit_is_full() {
-        let (tx, _rx) = channel_holding(EVENTS_QUEUED_MAX);
+        let (tx, _rx) = channel_holding(LOOP_EVENTS_QUEUED_MAX);
         assert!(matches!(
             tx.try_send(Event::Signal(Signal::Hangup)),
             Err(mpsc::TrySendError::Full(_))
         ));
+    }
+
+    /// Bytes far past what a unix socket buffers, so a peer that never reads
+    /// keeps the writer blocked.
+    const UNREAD_BYTES: usize = 1 << 20;
+
+    #[test]
+    fn exit_flush_waits_for_a_client_not_reading_the_whole_limit() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let writer = conn::Writer::spawn("t", Box::new(ours)).unwrap();
+        writer.push(vec![b'x'; UNREAD_BYTES]).unwrap();
+        let limit = Duration::from_millis(EXIT_FLUSH_MS_MAX);
+        let start = Instant::now();
+        let flushed = writer.wait_flushed(start + limit);
+        assert_eq!((flushed, start.elapsed() >= limit), (false, true));
+        drop(theirs);
     }
 
     #[test]

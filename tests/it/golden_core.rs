@@ -3,24 +3,8 @@
 //! success paths and every error path, including argument checking.
 
 use qmpsim::machine::config::MachineConfig;
-use qmpsim::scenario;
 
-fn snap(name: &str, text: &str) {
-    insta::with_settings!({snapshot_path => "../../golden", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, text);
-    });
-}
-
-/// Sessions concatenated under `## label` headers; `negotiate` says whether the
-/// harness sends `qmp_capabilities` first.
-fn sessions(parts: &[(&str, MachineConfig, bool, &[&str])]) -> String {
-    let mut text = String::new();
-    for (label, config, negotiate, lines) in parts {
-        text.push_str(&format!("## {label}\n"));
-        text.push_str(&scenario::run(config.clone(), *negotiate, lines).text);
-    }
-    text
-}
+use crate::support::{sessions_negotiated_or_not as sessions, snap};
 
 fn pc() -> MachineConfig {
     MachineConfig::default()

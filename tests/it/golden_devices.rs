@@ -11,6 +11,8 @@ use qmpsim::machine::config::{
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
+use crate::support::{image, snap};
+
 /// One step of a scripted session.
 enum Step<'a> {
     /// Send a line from the client.
@@ -66,21 +68,6 @@ fn session(config: MachineConfig, steps: &[Step<'_>]) -> String {
 /// Plain line-by-line session through the shared scenario harness.
 fn lines(config: MachineConfig, lines: &[&str]) -> String {
     run(config, true, lines).text
-}
-
-fn snap(name: &str, text: &str) {
-    insta::with_settings!({snapshot_path => "../../golden", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, text);
-    });
-}
-
-fn image(format: &str, size_bytes: u64) -> ImageInfo {
-    ImageInfo {
-        format: format.to_owned(),
-        size_bytes,
-        backing_file: None,
-        encrypted: false,
-    }
 }
 
 fn found(info: ImageInfo) -> ImageProbe {

@@ -8,26 +8,11 @@
 
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::clock::VirtualTime;
-use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
+use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::qmp::session::FdHandle;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-fn snap(name: &str, text: &str) {
-    insta::with_settings!({snapshot_path => "../../golden", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, text);
-    });
-}
-
-/// One scripted session per `(label, config, lines)`, concatenated under
-/// `## label` headers.
-fn sessions(parts: &[(&str, MachineConfig, &[&str])]) -> String {
-    let mut text = String::new();
-    for (label, config, lines) in parts {
-        text.push_str(&format!("## {label}\n"));
-        text.push_str(&scenario::run(config.clone(), true, lines).text);
-    }
-    text
-}
+use crate::support::{opts, sessions, snap};
 
 /// An input of a [`timed`] session beyond client lines.
 enum Step<'a> {
@@ -81,14 +66,6 @@ fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
         scenario::append_outputs(&mut text, &engine.step(input));
     }
     text
-}
-
-fn opts(pairs: &[(&str, &str)]) -> OptionList {
-    let mut o = OptionList::default();
-    for (k, v) in pairs {
-        o.push(k, v);
-    }
-    o
 }
 
 fn vnc(display: &str) -> MachineConfig {

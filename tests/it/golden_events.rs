@@ -6,24 +6,10 @@
 //! clock jumps to the next deadline.
 
 use qmpsim::engine::{Engine, Input};
-use qmpsim::machine::config::{DriveConfig, MachineConfig, OptionList};
+use qmpsim::machine::config::{DriveConfig, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-fn snap(name: &str, text: &str) {
-    insta::with_settings!({snapshot_path => "../../golden", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, text);
-    });
-}
-
-/// One scripted session per `(label, config, lines)`, under `## label` headers.
-fn sessions(parts: &[(&str, MachineConfig, &[&str])]) -> String {
-    let mut text = String::new();
-    for (label, config, lines) in parts {
-        text.push_str(&format!("## {label}\n"));
-        text.push_str(&scenario::run(config.clone(), true, lines).text);
-    }
-    text
-}
+use crate::support::{opts, sessions, snap};
 
 /// Like one `scenario::run`, then `idle` jumps of virtual time to the next
 /// deadline, each shown as `-- idle`.
@@ -38,14 +24,6 @@ fn with_idle(config: MachineConfig, lines: &[&str], idle: usize) -> String {
         scenario::append_outputs(&mut t.text, &engine.step(Input::AdvanceTo { at }));
     }
     t.text
-}
-
-fn opts(pairs: &[(&str, &str)]) -> OptionList {
-    let mut o = OptionList::default();
-    for (k, v) in pairs {
-        o.push(k, v);
-    }
-    o
 }
 
 /// `-x-extensions`.

@@ -7,15 +7,11 @@
 
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::clock::VirtualTime;
-use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
+use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::qmp::session::FdHandle;
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-fn snap(name: &str, text: &str) {
-    insta::with_settings!({snapshot_path => "../../golden", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, text);
-    });
-}
+use crate::support::{image, opts, snap};
 
 /// The `human-monitor-command` request for an HMP line.
 fn hmp(line: &str) -> String {
@@ -135,23 +131,6 @@ fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
         append_outputs(&mut text, &engine.step(input));
     }
     decoded(&text)
-}
-
-fn opts(pairs: &[(&str, &str)]) -> OptionList {
-    let mut o = OptionList::default();
-    for (k, v) in pairs {
-        o.push(k, v);
-    }
-    o
-}
-
-fn image(format: &str, size_bytes: u64) -> ImageInfo {
-    ImageInfo {
-        format: format.to_owned(),
-        size_bytes,
-        backing_file: None,
-        encrypted: false,
-    }
 }
 
 fn drive(pairs: &[(&str, &str)], info: Option<ImageInfo>) -> DriveConfig {

@@ -8,6 +8,7 @@
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
+//! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
@@ -29,4 +30,5 @@ mod regressions;
 mod scenarios;
 mod seed_examples;
 mod sockets;
+mod support;
 mod tidy;

@@ -1,7 +1,9 @@
 //! The integration scenarios, shared by the determinism check, the socket tests and
 //! the trace corpus: each is a machine configuration and a client script.
 
-use qmpsim::machine::config::{DriveConfig, MachineConfig, OptionList};
+use qmpsim::machine::config::{DriveConfig, MachineConfig};
+
+use crate::support::opts;
 
 /// One scripted client session.
 #[derive(Debug, Clone)]
@@ -31,14 +33,6 @@ fn paused_named() -> MachineConfig {
     }
 }
 
-fn options(pairs: &[(&str, &str)]) -> OptionList {
-    let mut o = OptionList::default();
-    for (k, v) in pairs {
-        o.push(k, v);
-    }
-    o
-}
-
 /// `-x-extensions -vnc :1,sasl`.
 fn vnc_sasl() -> MachineConfig {
     MachineConfig {
@@ -52,7 +46,7 @@ fn vnc_sasl() -> MachineConfig {
 fn spice_ports() -> MachineConfig {
     MachineConfig {
         extensions: true,
-        spice: Some(options(&[("port", "5930"), ("tls-port", "5931")])),
+        spice: Some(opts(&[("port", "5930"), ("tls-port", "5931")])),
         ..MachineConfig::default()
     }
 }
@@ -62,7 +56,7 @@ fn disk_werror_stop() -> MachineConfig {
     MachineConfig {
         extensions: true,
         drives: vec![DriveConfig {
-            opts: options(&[
+            opts: opts(&[
                 ("file", "disk.img"),
                 ("if", "ide"),
                 ("index", "0"),

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod limits;
+
 /// Folders and files that form the pure core (DESIGN.md, the one rule).
 const CORE: &[&str] = &[
     "src/wire",

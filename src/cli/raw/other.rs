@@ -229,4 +229,22 @@ mod tests {
             Some("s.qmptrace")
         );
     }
+
+    #[test]
+    fn guest_shutdown_ms_at_max_is_accepted() {
+        let arg = format!("shutdown-ms={GUEST_SHUTDOWN_MS_MAX}");
+        assert_eq!(
+            parse_ok(&["-x-guest", &arg]).config.guest.shutdown_ms,
+            GUEST_SHUTDOWN_MS_MAX
+        );
+    }
+
+    #[test]
+    fn guest_shutdown_ms_past_max_is_rejected() {
+        let arg = format!("shutdown-ms={}", GUEST_SHUTDOWN_MS_MAX + 1);
+        assert_eq!(
+            parse_err(&["-x-guest", &arg]),
+            format!("qmpsim: -x-guest {arg}: shutdown-ms takes 0 to {GUEST_SHUTDOWN_MS_MAX}")
+        );
+    }
 }

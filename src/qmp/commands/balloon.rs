@@ -48,7 +48,6 @@ mod tests {
     use super::*;
     use crate::machine::config::{MachineConfig, OptionList};
     use crate::qmp::commands::Handler;
-    use crate::qmp::session::{ClientId, Session};
 
     fn with_balloon() -> Machine {
         let mut b = OptionList::default();
@@ -60,15 +59,10 @@ mod tests {
     }
 
     fn call(m: &mut Machine, h: Handler, value: i64) -> (HandlerResult, Vec<QObject>) {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        let r = h(&mut ctx, &qdict! { "value" => value });
-        (r, ctx.followups)
+        super::super::with_fresh_ctx(m, |ctx| {
+            let r = h(ctx, &qdict! { "value" => value });
+            (r, std::mem::take(&mut ctx.followups))
+        })
     }
 
     #[test]

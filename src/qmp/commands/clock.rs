@@ -42,17 +42,9 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::session::{ClientId, Session};
 
     fn step(m: &mut Machine, args: QDict) -> HandlerResult {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        x_clock_step(&mut ctx, &args)
+        super::super::call_fresh(m, x_clock_step, &args)
     }
 
     #[test]

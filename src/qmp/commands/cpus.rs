@@ -49,7 +49,7 @@ mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
     use crate::qdict;
-    use crate::qmp::session::{ClientId, Session};
+    use crate::qmp::session::Session;
 
     fn run(smp: u32, h: super::super::Handler, args: &QDict) -> (Session, HandlerResult) {
         let mut m = Machine::new(MachineConfig {
@@ -58,15 +58,7 @@ mod tests {
             ..Default::default()
         });
         let mut s = Session::new(0);
-        let r = {
-            let mut ctx = Ctx {
-                machine: &mut m,
-                session: &mut s,
-                client: ClientId(0),
-                followups: vec![],
-            };
-            h(&mut ctx, args)
-        };
+        let r = super::super::with_ctx(&mut m, &mut s, |ctx| h(ctx, args));
         (s, r)
     }
 

@@ -245,8 +245,6 @@ mod tests {
     use crate::machine::display::{VncAuth, NI_MAXSERV_BYTES};
     use crate::machine::Machine;
 
-    use crate::qmp::session::{ClientId, Session};
-
     fn vnc_config(display: &str) -> MachineConfig {
         MachineConfig {
             vnc: Some(display.into()),
@@ -270,14 +268,7 @@ mod tests {
     }
 
     fn change(m: &mut Machine, target: &str, arg: Option<&str>) -> HandlerResult {
-        let mut s = Session::new(0);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
-        change_vnc(&mut ctx, target, arg)
+        super::super::with_fresh_ctx(m, |ctx| change_vnc(ctx, target, arg))
     }
 
     #[test]

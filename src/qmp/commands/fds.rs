@@ -82,7 +82,7 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::qdict;
-    use crate::qmp::session::{ClientId, FdHandle, Session};
+    use crate::qmp::session::{FdHandle, Session};
 
     struct World {
         m: Machine,
@@ -99,13 +99,9 @@ mod tests {
 
         fn call(&mut self, h: super::super::Handler, name: &str, fd: Option<u64>) -> HandlerResult {
             self.s.pending_fd = fd.map(FdHandle);
-            let mut ctx = Ctx {
-                machine: &mut self.m,
-                session: &mut self.s,
-                client: ClientId(0),
-                followups: vec![],
-            };
-            h(&mut ctx, &qdict! { "fdname" => name })
+            super::super::with_ctx(&mut self.m, &mut self.s, |ctx| {
+                h(ctx, &qdict! { "fdname" => name })
+            })
         }
     }
 

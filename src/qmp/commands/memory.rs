@@ -59,21 +59,11 @@ mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
     use crate::qdict;
-    use crate::qmp::session::{ClientId, Session};
 
     fn run(size: i64) -> (Machine, HandlerResult) {
         let mut m = Machine::new(MachineConfig::default());
-        let mut s = Session::new(0);
         let args = qdict! { "val" => 10_i64, "size" => size, "filename" => "/tmp/d" };
-        let r = pmemsave(
-            &mut Ctx {
-                machine: &mut m,
-                session: &mut s,
-                client: ClientId(0),
-                followups: vec![],
-            },
-            &args,
-        );
+        let r = super::super::call_fresh(&mut m, pmemsave, &args);
         (m, r)
     }
 

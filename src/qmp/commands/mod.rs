@@ -50,10 +50,20 @@ pub fn empty() -> HandlerResult {
 /// harness of the handlers' unit tests.
 #[cfg(test)]
 pub(crate) fn with_fresh_ctx<R>(machine: &mut Machine, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
-    let mut session = Session::new(0);
+    with_ctx(machine, &mut Session::new(0), f)
+}
+
+/// Runs `f` with a context for `session` (client 0), for handler tests that set up
+/// or look at the session.
+#[cfg(test)]
+pub(crate) fn with_ctx<R>(
+    machine: &mut Machine,
+    session: &mut Session,
+    f: impl FnOnce(&mut Ctx<'_>) -> R,
+) -> R {
     let mut ctx = Ctx {
         machine,
-        session: &mut session,
+        session,
         client: ClientId(0),
         followups: Vec::new(),
     };

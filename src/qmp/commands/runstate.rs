@@ -38,20 +38,10 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::session::{ClientId, Session};
 
     fn run(cfg: MachineConfig, h: super::super::Handler) -> (Machine, HandlerResult) {
         let mut m = Machine::new(cfg);
-        let mut s = Session::new(0);
-        let r = {
-            let mut ctx = Ctx {
-                machine: &mut m,
-                session: &mut s,
-                client: ClientId(0),
-                followups: vec![],
-            };
-            h(&mut ctx, &QDict::new())
-        };
+        let r = super::super::call_fresh(&mut m, h, &QDict::new());
         (m, r)
     }
 

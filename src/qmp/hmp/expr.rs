@@ -8,7 +8,7 @@ use crate::machine::devices::cfmt;
 
 /// Deepest nesting evaluated, counting every open sum (the whole expression and
 /// each parenthesis) and every unary operand. 0.14 recurses without a limit and
-/// crashes on deep input; past this the expression is refused with [`TOO_DEEP`].
+/// crashes on deep input; past this the expression is refused with its `TOO_DEEP` message.
 pub const EXPR_DEPTH_MAX: usize = 256;
 
 /// The message for an expression nested deeper than [`EXPR_DEPTH_MAX`].

@@ -318,18 +318,12 @@ mod tests {
     use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
     use crate::machine::Machine;
     use crate::qdict;
-    use crate::qmp::session::{ClientId, Session};
+    use crate::qmp::session::Session;
 
     fn run(m: &mut Machine, f: fn(&mut Ctx<'_>, &QDict, &mut String), args: &QDict) -> String {
         let mut s = Session::new(super::super::HMP_MONITOR);
-        let mut ctx = Ctx {
-            machine: m,
-            session: &mut s,
-            client: ClientId(0),
-            followups: vec![],
-        };
         let mut out = String::new();
-        f(&mut ctx, args, &mut out);
+        crate::qmp::commands::with_ctx(m, &mut s, |ctx| f(ctx, args, &mut out));
         out
     }
 

@@ -1,0 +1,101 @@
+//! Every limit, in one index. Each is a named constant defined beside the code it
+//! bounds and re-exported here; its unit is the last word of its name (`_BYTES`,
+//! `_MS`, `_NS`, `_S`, `_MB`, `_DIGITS`, a count otherwise). A tidy test
+//! (`tests/it/tidy.rs`) checks that every `pub const *_MAX` of the crate is listed
+//! here and that each one's name appears in at least one test, its edge test.
+//!
+//! | limit | value | what it bounds |
+//! | --- | --- | --- |
+//! | **wire** | | |
+//! | [`MESSAGE_BYTES_MAX`] | 1 MiB | bytes of one QMP message, counted over its tokens |
+//! | [`NESTING_DEPTH_MAX`] | 1024 levels | `{`/`[` nesting in one message |
+//! | **engine and sessions** | | |
+//! | [`CLIENTS_MAX`] | 64 clients | monitor clients connected at once |
+//! | [`NAMED_FDS_MAX`] | 256 descriptors | named descriptors one monitor holds (`getfd`) |
+//! | [`CLOCK_STEP_NS_MAX`] | 1 h, in ns | one `x-clock-step` |
+//! | [`MEMSAVE_BYTES_MAX`] | 16 MiB | one `memsave`/`pmemsave` dump |
+//! | **HMP** | | |
+//! | [`COMMAND_NAME_BYTES_MAX`] | 255 bytes | a command name (`char cmdname[256]`) |
+//! | [`STRING_ARG_BYTES_MAX`] | 1023 bytes | a string argument (`char buf[1024]`) |
+//! | [`OPTION_NAME_BYTES_MAX`] | 127 bytes | a QemuOpts option name (`char option[128]`) |
+//! | [`REGISTER_NAME_BYTES_MAX`] | 127 bytes | a `$register` name (`char buf[128]`) |
+//! | [`EXPR_DEPTH_MAX`] | 256 levels | nesting of an HMP expression |
+//! | **machine** | | |
+//! | [`EVENTS_QUEUED_MAX`] | 1024 QMP events | QMP events one engine step may queue (more are counted as dropped) |
+//! | [`TIMERS_MAX`] | 4096 timers | timers pending at once |
+//! | [`SMP_CPUS_MAX`] | 255 CPUs | `-smp` and `maxcpus` |
+//! | [`GUEST_SHUTDOWN_MS_MAX`] | 1 h, in ms | `-x-guest shutdown-ms=` |
+//! | [`DEVICES_MAX`] | 1024 devices | qdev devices at once, built-in ones included |
+//! | [`VIRTIO_SERIAL_PORTS_MAX`] | 31 ports | ports of one virtio-serial device |
+//! | [`NET_CLIENTS_MAX`] | 256 clients | network backends and NICs at once |
+//! | [`SERIAL_PORTS_MAX`] | 4 ports | `-serial` ports |
+//! | [`PARALLEL_PORTS_MAX`] | 3 ports | `-parallel` ports |
+//! | [`IMAGE_PROBES_MAX`] | 1024 probes | image probes kept for `change` |
+//! | [`VIRTUAL_IMAGE_BYTES_MAX`] | 4 EiB | `x-size` of a virtual image |
+//! | [`RTC_OFFSET_S_MAX`] | 2^31 - 1 s | RTC offset reported by `RTC_CHANGE` |
+//! | [`VNC_CHANGE_PASSWORD_BYTES_MAX`] | 8 bytes | a password `change vnc password` keeps |
+//! | [`INET_HOST_BYTES_MAX`] | 64 bytes | host part of a `-vnc`/`change vnc` address |
+//! | [`INET_PORT_BYTES_MAX`] | 32 bytes | port part of a `-vnc`/`change vnc` address |
+//! | [`VNC_CLIENTS_MAX`] | 64 clients | VNC clients at once |
+//! | [`SPICE_CHANNELS_MAX`] | 64 channels | SPICE channel connections at once |
+//! | [`SPICE_CONNECTION_ID_RANDOM_MAX`] | 2^31 - 1 | largest SPICE connection id drawn (`RAND_MAX`) |
+//! | **command line** | | |
+//! | [`RAM_MB_MAX`] | 4 TiB, in MiB | `-m` |
+//! | [`TCP_HOST_BYTES_MAX`] | 64 bytes | host part of a `tcp:HOST:PORT` chardev spec |
+//! | [`TCP_PORT_BYTES_MAX`] | 32 bytes | port part of a `tcp:HOST:PORT` chardev spec |
+//! | [`VC_SIZE_DIGITS_MAX`] | 8 digits | width of a `vc:WxH` spec |
+//! | [`BACKING_FILE_BYTES_MAX`] | 1023 bytes | backing file name read from a qcow2 header |
+//! | **snapshots and traces** | | |
+//! | [`SNAPSHOT_BYTES_MAX`] | 64 MiB | a snapshot body |
+//! | [`HEADER_BYTES_MAX`] | 1 MiB | an encoded trace header |
+//! | [`FRAME_BYTES_MAX`] | 16 MiB | an encoded trace frame body |
+//! | **server (the edge)** | | |
+//! | [`READ_BYTES_MAX`] | 4096 bytes | one read from a client (`READ_BUF_LEN`) |
+//! | [`OUTPUT_QUEUE_BYTES_MAX`] | 4 MiB | bytes held for one slow client |
+//! | [`LOOP_EVENTS_QUEUED_MAX`] | 1024 I/O events | reads, connects and signals waiting for the engine loop (senders block past it) |
+//! | [`FDS_PER_READ_MAX`] | 16 descriptors | descriptors one `recvmsg` takes |
+//! | [`FDS_HELD_MAX`] | 1024 descriptors | descriptors held at once |
+//! | [`MIGRATION_BACKLOG_BYTES_MAX`] | 16 MiB | unwritten migration bytes before the model stalls |
+//! | [`EXIT_FLUSH_MS_MAX`] | 2000 ms | wait for clients to take their last bytes at exit |
+//! | **embedding** | | |
+//! | [`TEMP_DIR_ATTEMPTS_MAX`] | 64 names | temporary folder names an embedded VM tries |
+
+pub use crate::wire::framing::{MESSAGE_BYTES_MAX, NESTING_DEPTH_MAX};
+
+pub use crate::engine::CLIENTS_MAX;
+pub use crate::qmp::commands::clock::CLOCK_STEP_NS_MAX;
+pub use crate::qmp::commands::fds::NAMED_FDS_MAX;
+pub use crate::qmp::commands::memory::MEMSAVE_BYTES_MAX;
+
+pub use crate::qmp::hmp::{
+    COMMAND_NAME_BYTES_MAX, EXPR_DEPTH_MAX, OPTION_NAME_BYTES_MAX, REGISTER_NAME_BYTES_MAX,
+    STRING_ARG_BYTES_MAX,
+};
+
+pub use crate::machine::clock::TIMERS_MAX;
+pub use crate::machine::config::{GUEST_SHUTDOWN_MS_MAX, SMP_CPUS_MAX};
+pub use crate::machine::devices::add::{DEVICES_MAX, VIRTIO_SERIAL_PORTS_MAX};
+pub use crate::machine::devices::block::{IMAGE_PROBES_MAX, VIRTUAL_IMAGE_BYTES_MAX};
+pub use crate::machine::devices::chardev::{PARALLEL_PORTS_MAX, SERIAL_PORTS_MAX};
+pub use crate::machine::devices::net::NET_CLIENTS_MAX;
+pub use crate::machine::display::{
+    INET_HOST_BYTES_MAX, INET_PORT_BYTES_MAX, SPICE_CHANNELS_MAX, VNC_CHANGE_PASSWORD_BYTES_MAX,
+    VNC_CLIENTS_MAX,
+};
+pub use crate::machine::events::EVENTS_QUEUED_MAX;
+pub use crate::machine::inject::SPICE_CONNECTION_ID_RANDOM_MAX;
+pub use crate::machine::rtc::RTC_OFFSET_S_MAX;
+
+pub use crate::cli::config::BACKING_FILE_BYTES_MAX;
+pub use crate::cli::raw::{RAM_MB_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX, VC_SIZE_DIGITS_MAX};
+
+pub use crate::snapshot::SNAPSHOT_BYTES_MAX;
+pub use crate::trace::format::{FRAME_BYTES_MAX, HEADER_BYTES_MAX};
+
+pub use crate::server::conn::READ_BYTES_MAX;
+pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};
+pub use crate::server::migrate::MIGRATION_BACKLOG_BYTES_MAX;
+pub use crate::server::queue::OUTPUT_QUEUE_BYTES_MAX;
+pub use crate::server::{EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
+
+pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
