@@ -49,6 +49,7 @@
 //! | [`SNAPSHOT_BYTES_MAX`] | 64 MiB | a snapshot body |
 //! | [`HEADER_BYTES_MAX`] | 1 MiB | an encoded trace header |
 //! | [`FRAME_BYTES_MAX`] | 16 MiB | an encoded trace frame body |
+//! | [`CANDIDATES_MAX`] | 100,000 candidates | traces tried by one `trace minimize` |
 //! | **server (the edge)** | | |
 //! | [`READ_BYTES_MAX`] | 4096 bytes | one read from a client (`READ_BUF_LEN`) |
 //! | [`OUTPUT_QUEUE_BYTES_MAX`] | 4 MiB | bytes held for one slow client |
@@ -91,6 +92,7 @@ pub use crate::cli::raw::{RAM_MB_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX, VC
 
 pub use crate::snapshot::SNAPSHOT_BYTES_MAX;
 pub use crate::trace::format::{FRAME_BYTES_MAX, HEADER_BYTES_MAX};
+pub use crate::trace::minimize::CANDIDATES_MAX;
 
 pub use crate::server::conn::READ_BYTES_MAX;
 pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};

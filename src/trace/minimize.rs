@@ -572,4 +572,55 @@ mod tests {
         assert_eq!(chunks.concat(), items);
         assert_eq!(chunks.len(), 3);
     }
+
+    /// The units of [`session`]'s trace, one per step, and its header.
+    fn session_units() -> (TraceHeader, Vec<Unit>) {
+        let (header, steps) = read_steps(&trace(&session())).unwrap();
+        let units = steps
+            .into_iter()
+            .enumerate()
+            .map(|(step, (input, _))| Unit {
+                input,
+                recorded: None,
+                step,
+            })
+            .collect();
+        (header, units)
+    }
+
+    /// Candidates ddmin has tried, and the units it kept, when every candidate
+    /// meets the condition and `tried` were tried before it started.
+    fn ddmin_after(tried: usize) -> (usize, usize) {
+        let (header, units) = session_units();
+        let all: Vec<usize> = (0..units.len()).collect();
+        let mut always = |_: &[u8]| true;
+        let mut until = Until::Oracle(&mut always);
+        let mut search = Search {
+            header: &header,
+            units,
+            until: &mut until,
+            diverging_step: 0,
+            candidates: tried,
+        };
+        let kept = search.ddmin(all, &BTreeSet::new()).unwrap();
+        (search.candidates, kept.len())
+    }
+
+    #[test]
+    fn ddmin_at_candidates_max_tries_no_more_and_keeps_every_unit() {
+        assert_eq!(
+            ddmin_after(CANDIDATES_MAX),
+            (CANDIDATES_MAX, session().len())
+        );
+    }
+
+    #[test]
+    fn ddmin_one_below_candidates_max_tries_one_more() {
+        // The first candidate (the first half) meets the condition; then the
+        // limit stops the search.
+        assert_eq!(
+            ddmin_after(CANDIDATES_MAX - 1),
+            (CANDIDATES_MAX, session().len() / 2)
+        );
+    }
 }
