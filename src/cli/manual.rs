@@ -14,6 +14,7 @@ use clap::ValueEnum;
 use roff::{bold, italic, roman, Roff};
 
 use super::commands;
+use super::raw::{options, Group, OptDef};
 
 /// Section of the manual the pages go in (user commands).
 pub const MAN_SECTION: &str = "1";
@@ -163,70 +164,43 @@ fn description() -> Roff {
     roff
 }
 
-/// One row of the VM OPTIONS section, as the option table gives it.
-#[derive(Debug)]
-struct VmOption {
-    name: &'static str,
-    value_name: Option<&'static str>,
-    group: &'static str,
-    help: &'static str,
-    ignored: bool,
-}
-
-/// The option table's entries, in table order.
-fn table() -> Vec<VmOption> {
-    super::raw::OPTIONS
-        .iter()
-        .map(|o| VmOption {
-            name: o.name,
-            value_name: match o.arity {
-                super::raw::Arity::Flag => None,
-                super::raw::Arity::Value => Some("VALUE"),
-            },
-            group: "Options read by qmpsim",
-            help: "",
-            ignored: o.used == super::raw::Use::Ignored,
-        })
-        .collect()
-}
-
-/// VM OPTIONS: every entry of the option table, by group in table order; then
-/// the ones accepted and ignored.
+/// VM OPTIONS: every entry of the option table ([`super::raw::options`]), by
+/// group in the table's order, with its value name and help; then the ones
+/// accepted and ignored.
 fn vm_options() -> Roff {
-    let rows = table();
-    let mut groups: Vec<&str> = Vec::new();
-    for row in rows.iter().filter(|r| !r.ignored) {
-        if !groups.contains(&row.group) {
-            groups.push(row.group);
-        }
-    }
     let mut roff = Roff::new();
     roff.control("SH", ["VM OPTIONS"]);
-    for group in groups {
-        roff.control("SS", [group]);
-        for row in rows.iter().filter(|r| !r.ignored && r.group == group) {
-            option_item(&mut roff, row);
+    for group in Group::ALL {
+        let mut parsed = options()
+            .filter(|o| o.group == group && !o.is_ignored())
+            .peekable();
+        if parsed.peek().is_none() {
+            continue;
+        }
+        roff.control("SS", [group.title()]);
+        for opt in parsed {
+            option_item(&mut roff, opt);
         }
     }
     roff.control("SS", ["Accepted and ignored"]);
     roff.text([roman(
         "These QEMU 0.14 options are accepted and change nothing QMP shows.",
     )]);
-    for row in rows.iter().filter(|r| r.ignored) {
-        option_item(&mut roff, row);
+    for opt in options().filter(|o| o.is_ignored()) {
+        option_item(&mut roff, opt);
     }
     roff
 }
 
-fn option_item(roff: &mut Roff, row: &VmOption) {
-    let mut head = vec![bold(format!("-{}", row.name))];
-    if let Some(value) = row.value_name {
+fn option_item(roff: &mut Roff, opt: &OptDef) {
+    let mut head = vec![bold(format!("-{}", opt.name))];
+    if let Some(value) = opt.value_name() {
         head.push(roman(" "));
         head.push(italic(value));
     }
     roff.control("TP", [] as [&str; 0]);
     roff.text(head);
-    roff.text([roman(row.help.replace('\n', " "))]);
+    roff.text([roman(opt.help.replace('\n', " "))]);
 }
 
 #[cfg(test)]
@@ -248,12 +222,25 @@ mod tests {
     #[test]
     fn main_page_lists_every_option_of_the_table() {
         let page = main_page();
-        let missing: Vec<&str> = table()
-            .iter()
+        let missing: Vec<&str> = options()
             .map(|o| o.name)
             .filter(|name| !page.contains(&format!("\\fB\\-{}\\fR", name.replace('-', "\\-"))))
             .collect();
         assert_eq!(missing, Vec::<&str>::new());
+    }
+
+    #[test]
+    fn main_page_gives_an_options_value_name_and_help() {
+        let page = main_page();
+        let qmp = options()
+            .find(|o| o.name == "qmp")
+            .expect("-qmp is in the table");
+        let help = qmp.help.replace('\n', " ").replace('-', "\\-");
+        let item = format!(
+            ".TP\n\\fB\\-qmp\\fR \\fI{}\\fR\n{help}\n",
+            qmp.value_name().expect("-qmp takes a value")
+        );
+        assert!(page.contains(&item), "{item} not in\n{page}");
     }
 
     #[test]
