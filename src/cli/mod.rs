@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod config;
 pub mod manual;
+pub mod minimize;
 pub mod raw;
 
 use std::ffi::OsString;
@@ -124,6 +125,9 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         }
         commands::Command::Trace(commands::TraceCommand::Json { file }) => {
             crate::replay::dump_json_cli(&file)
+        }
+        commands::Command::Trace(commands::TraceCommand::Minimize(a)) => {
+            minimize::minimize_cli(&a.trace, &a.until, &a.output)
         }
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());
