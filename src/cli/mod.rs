@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod config;
 pub mod raw;
+pub mod trace;
 
 use std::ffi::OsString;
 
@@ -25,7 +26,9 @@ qmpsim: a deterministic QEMU 0.14 virtual machine, as seen through QMP
 usage: qmpsim run [QEMU options]
        qmpsim [QEMU options]            (same as run)
        qmpsim replay PATH...            (replay traces byte for byte)
-       qmpsim trace dump FILE           (print a trace as a QMP session)
+       qmpsim trace dump|info|export|import|coverage ...
+                                        (read, convert and measure traces; see
+                                        qmpsim trace --help)
        qmpsim --help | -version
 
 Monitors:
@@ -149,12 +152,7 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
     };
     let code = match command {
         commands::Command::Replay(a) => crate::replay::replay_cli(&a.paths),
-        commands::Command::Trace(commands::TraceCommand::Dump { file }) => {
-            crate::replay::dump_cli(&file)
-        }
-        commands::Command::Trace(commands::TraceCommand::Json { file }) => {
-            crate::replay::dump_json_cli(&file)
-        }
+        commands::Command::Trace(command) => trace::run(command),
     };
     Ok(exit_byte(code))
 }

@@ -9,7 +9,8 @@
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
-//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
+//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
+//! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -28,3 +29,4 @@ mod scenarios;
 mod seed_examples;
 mod sockets;
 mod tidy;
+mod trace_tools;
