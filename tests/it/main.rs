@@ -9,6 +9,7 @@
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
+//! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
 //! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
@@ -25,6 +26,7 @@ mod golden_hmp;
 mod lifecycle;
 mod malformed;
 mod record_replay;
+mod regressions;
 mod scenarios;
 mod seed_examples;
 mod sockets;
