@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod minimize;
 pub mod raw;
 pub mod trace;
 

@@ -33,6 +33,7 @@ pub fn run(command: TraceCommand) -> i32 {
         TraceCommand::Import(args) => import_cli(&args),
         TraceCommand::Coverage { paths } => coverage_cli(&paths),
         TraceCommand::Json { file } => crate::replay::dump_json_cli(&file),
+        TraceCommand::Minimize(a) => super::minimize::minimize_cli(&a.trace, &a.until, &a.output),
     }
 }
 

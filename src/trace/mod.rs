@@ -45,6 +45,7 @@ pub mod export;
 pub mod format;
 pub mod import;
 pub mod info;
+pub mod minimize;
 pub mod reader;
 pub mod replies;
 pub mod walk;
