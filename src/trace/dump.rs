@@ -78,6 +78,18 @@ pub fn dump<R: Read, W: Write>(
     }
 }
 
+/// The whole dump of an in-memory trace, clients named when more than one
+/// appears, passwords masked.
+pub fn dump_to_string(bytes: &[u8]) -> Result<String, ExportError> {
+    let options = DumpOptions {
+        client_prefix: super::export::clients(bytes)?.len() > 1,
+        ..DumpOptions::default()
+    };
+    let mut out = Vec::new();
+    dump(bytes, options, &mut out)?;
+    Ok(String::from_utf8(out).expect("the dump escapes every non-UTF-8 byte"))
+}
+
 /// The `#` lines that open a dump.
 pub fn header_lines(header: &TraceHeader) -> String {
     let mut text = format!(
