@@ -625,6 +625,8 @@ usage: qmpsim run [QEMU options]
        qmpsim trace dump|info|export|import|coverage ...
                                         (read, convert and measure traces; see
                                         qmpsim trace --help)
+       qmpsim man [--out DIR]           (the manual pages)
+       qmpsim completions SHELL         (bash, zsh or fish completions)
        qmpsim --help | -version
 ",
     );
