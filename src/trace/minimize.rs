@@ -403,6 +403,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
 mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
+    use crate::trace::dump::dump_to_string;
 
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);
