@@ -191,366 +191,156 @@ fn special(ctx: &mut OptCtx<'_>, mode: SpecialMode) -> Result<(), RawError> {
     Ok(())
 }
 
+/// A flag option that turns something on.
+fn on(flag: &mut bool) -> Result<(), RawError> {
+    *flag = true;
+    Ok(())
+}
+
+/// A flag option that turns something off.
+fn off(flag: &mut bool) -> Result<(), RawError> {
+    *flag = false;
+    Ok(())
+}
+
+/// An option whose value is kept as given (the last one wins).
+fn put<T>(slot: &mut Option<T>, value: T) -> Result<(), RawError> {
+    *slot = Some(value);
+    Ok(())
+}
+
 use Group::{
     Block, Bluetooth, Boot, Chardev, Display, Expert, Network, Qmpsim, Standard, Usb, I386,
 };
 
-/// Every option accepted, in the order of QEMU 0.14's `qemu-options.hx`.
+/// Every option accepted, in the order of QEMU 0.14's `qemu-options.hx`, one line
+/// each: name, value name (values only), group, help, what it does.
+#[rustfmt::skip]
 pub static OPTIONS: &[OptDef] = &[
-    flag("h", Standard, "print this help and exit", |c, _| {
-        special(c, SpecialMode::Help)
-    }),
-    flag("help", Standard, "print this help and exit", |c, _| {
-        special(c, SpecialMode::Help)
-    }),
-    flag("version", Standard, "print the version and exit", |c, _| {
-        special(c, SpecialMode::Version)
-    }),
-    value(
-        "M",
-        "MACHINE",
-        Standard,
-        "machine type (`-M ?` lists them)",
-        smp::apply_machine,
-    ),
-    value(
-        "machine",
-        "[type=]MACHINE[,accel=kvm]",
-        Standard,
-        "machine type and accelerator",
-        smp::apply_machine,
-    ),
-    value(
-        "cpu",
-        "MODEL",
-        Standard,
-        "CPU model (`-cpu ?` lists them)",
-        smp::apply_cpu,
-    ),
-    value(
-        "smp",
-        "N[,maxcpus=..,cores=..,threads=..,sockets=..]",
-        Standard,
-        "number of CPUs",
-        smp::apply_smp,
-    ),
+    flag("h", Standard, "print this help and exit", |c, _| special(c, SpecialMode::Help)),
+    flag("help", Standard, "print this help and exit", |c, _| special(c, SpecialMode::Help)),
+    flag("version", Standard, "print the version and exit",
+        |c, _| special(c, SpecialMode::Version)),
+    value("M", "MACHINE", Standard, "machine type (`-M ?` lists them)", smp::apply_machine),
+    value("machine", "[type=]MACHINE[,accel=kvm]", Standard, "machine type and accelerator",
+        smp::apply_machine),
+    value("cpu", "MODEL", Standard, "CPU model (`-cpu ?` lists them)", smp::apply_cpu),
+    value("smp", "N[,maxcpus=..,cores=..,threads=..,sockets=..]", Standard, "number of CPUs",
+        smp::apply_smp),
     ignored_value("numa", "OPTS", Standard, "a NUMA node"),
-    value("fda", "FILE", Block, "floppy disk 0 image", |c, v| {
-        drive::push_floppy(c, 0, v)
-    }),
-    value("fdb", "FILE", Block, "floppy disk 1 image", |c, v| {
-        drive::push_floppy(c, 1, v)
-    }),
-    value("hda", "FILE", Block, "IDE disk 0 image", |c, v| {
-        drive::push_hd(c, 0, v)
-    }),
-    value("hdb", "FILE", Block, "IDE disk 1 image", |c, v| {
-        drive::push_hd(c, 1, v)
-    }),
-    value("hdc", "FILE", Block, "IDE disk 2 image", |c, v| {
-        drive::push_hd(c, 2, v)
-    }),
-    value("hdd", "FILE", Block, "IDE disk 3 image", |c, v| {
-        drive::push_hd(c, 3, v)
-    }),
-    value(
-        "cdrom",
-        "FILE",
-        Block,
-        "IDE CD-ROM image (index 2)",
-        drive::apply_cdrom,
-    ),
-    value(
-        "drive",
-        "OPTS",
-        Block,
-        "a drive: file=F,if=,index=,media=,format=,id=..\n\
-         x-virtual=on,x-size=10G: F need not exist",
-        drive::apply_drive,
-    ),
+    value("fda", "FILE", Block, "floppy disk 0 image", |c, v| drive::push_floppy(c, 0, v)),
+    value("fdb", "FILE", Block, "floppy disk 1 image", |c, v| drive::push_floppy(c, 1, v)),
+    value("hda", "FILE", Block, "IDE disk 0 image", |c, v| drive::push_hd(c, 0, v)),
+    value("hdb", "FILE", Block, "IDE disk 1 image", |c, v| drive::push_hd(c, 1, v)),
+    value("hdc", "FILE", Block, "IDE disk 2 image", |c, v| drive::push_hd(c, 2, v)),
+    value("hdd", "FILE", Block, "IDE disk 3 image", |c, v| drive::push_hd(c, 3, v)),
+    value("cdrom", "FILE", Block, "IDE CD-ROM image (index 2)", drive::apply_cdrom),
+    value("drive", "OPTS", Block, "a drive: file=F,if=,index=,media=,format=,id=..\n\
+        x-virtual=on,x-size=10G: F need not exist", drive::apply_drive),
     ignored_value("set", "GROUP.ID.ARG=VALUE", Block, "set a config option"),
-    ignored_value(
-        "global",
-        "DRIVER.PROP=VALUE",
-        Block,
-        "set a default property",
-    ),
+    ignored_value("global", "DRIVER.PROP=VALUE", Block, "set a default property"),
     ignored_value("mtdblock", "FILE", Block, "on-board flash memory image"),
     ignored_value("sd", "FILE", Block, "SD card image"),
     ignored_value("pflash", "FILE", Block, "parallel flash image"),
-    value(
-        "boot",
-        "SPEC",
-        Standard,
-        "boot order, kept in the config",
-        |c, v| {
-            c.low.config.boot = Some(v);
-            Ok(())
-        },
-    ),
-    ignored_flag(
-        "snapshot",
-        Block,
-        "write to temporary files instead of images",
-    ),
+    value("boot", "SPEC", Standard, "boot order, kept in the config",
+        |c, v| put(&mut c.low.config.boot, v)),
+    ignored_flag("snapshot", Block, "write to temporary files instead of images"),
     value("m", "MB[M|G]", Standard, "RAM size", smp::apply_ram),
     ignored_value("mem-path", "PATH", Standard, "back guest RAM with a file"),
     ignored_flag("mem-prealloc", Standard, "preallocate guest RAM"),
     ignored_value("k", "LANGUAGE", Standard, "keyboard layout"),
     ignored_flag("audio-help", Standard, "list the audio drivers"),
     ignored_value("soundhw", "CARDS", Standard, "sound cards"),
-    flag("usb", Usb, "enable the USB controller", |c, _| {
-        c.low.config.usb = true;
-        Ok(())
-    }),
+    flag("usb", Usb, "enable the USB controller", |c, _| on(&mut c.low.config.usb)),
     ignored_value("usbdevice", "NAME", Usb, "a USB device"),
-    value(
-        "device",
-        "DRIVER[,PROP=VALUE...]",
-        Standard,
-        "a device",
-        net::apply_device,
-    ),
-    value(
-        "name",
-        "NAME",
-        Standard,
-        "guest name (query-name)",
-        other::apply_name,
-    ),
-    value(
-        "uuid",
-        "UUID",
-        Standard,
-        "guest UUID (query-uuid)",
-        other::apply_uuid,
-    ),
+    value("device", "DRIVER[,PROP=VALUE...]", Standard, "a device", net::apply_device),
+    value("name", "NAME", Standard, "guest name (query-name)", other::apply_name),
+    value("uuid", "UUID", Standard, "guest UUID (query-uuid)", other::apply_uuid),
     ignored_value("fsdev", "OPTS", Block, "a file system device"),
     ignored_value("virtfs", "OPTS", Block, "a virtio file system"),
     ignored_value("display", "TYPE", Display, "display type"),
-    flag(
-        "nographic",
-        Display,
-        "no graphical output: default serial on stdio",
-        |c, _| {
-            c.low.config.nographic = true;
-            Ok(())
-        },
-    ),
+    flag("nographic", Display, "no graphical output: default serial on stdio",
+        |c, _| on(&mut c.low.config.nographic)),
     ignored_flag("curses", Display, "curses display"),
     ignored_flag("no-frame", Display, "SDL window without a frame"),
     ignored_flag("alt-grab", Display, "Ctrl-Alt-Shift to grab the mouse"),
     ignored_flag("ctrl-grab", Display, "right Ctrl to grab the mouse"),
     ignored_flag("no-quit", Display, "SDL window cannot be closed"),
     ignored_flag("sdl", Display, "SDL display"),
-    value(
-        "spice",
-        "OPTS",
-        Display,
-        "SPICE server (query-spice)",
-        |c, v| {
-            c.low.config.spice = Some(super::parse_option_list(&v, None));
-            Ok(())
-        },
-    ),
+    value("spice", "OPTS", Display, "SPICE server (query-spice)",
+        |c, v| put(&mut c.low.config.spice, super::parse_option_list(&v, None))),
     ignored_flag("portrait", Display, "rotate the display"),
     ignored_value("vga", "TYPE", Display, "VGA card"),
     ignored_flag("std-vga", Display, "standard VGA card"),
     ignored_flag("full-screen", Display, "start in full screen"),
-    value(
-        "vnc",
-        "DISPLAY",
-        Display,
-        "VNC server (query-vnc)",
-        |c, v| {
-            c.low.config.vnc = Some(v);
-            Ok(())
-        },
-    ),
+    value("vnc", "DISPLAY", Display, "VNC server (query-vnc)",
+        |c, v| put(&mut c.low.config.vnc, v)),
     ignored_flag("win2k-hack", I386, "Windows 2000 install workaround"),
     ignored_flag("rtc-td-hack", I386, "RTC time drift fix"),
     ignored_flag("no-fd-bootchk", I386, "no floppy boot signature check"),
-    flag(
-        "no-acpi",
-        I386,
-        "no ACPI: the power button reaches no guest",
-        |c, _| {
-            c.low.config.no_acpi = true;
-            Ok(())
-        },
-    ),
+    flag("no-acpi", I386, "no ACPI: the power button reaches no guest",
+        |c, _| on(&mut c.low.config.no_acpi)),
     ignored_flag("no-hpet", I386, "no HPET"),
-    value(
-        "balloon",
-        "none|virtio[,addr=..]",
-        I386,
-        "balloon device",
-        net::apply_balloon,
-    ),
+    value("balloon", "none|virtio[,addr=..]", I386, "balloon device", net::apply_balloon),
     ignored_value("acpitable", "OPTS", I386, "an extra ACPI table"),
     ignored_value("smbios", "OPTS", I386, "SMBIOS fields"),
-    value(
-        "net",
-        "TYPE[,...]",
-        Network,
-        "a NIC or a host network backend",
-        net::apply_net,
-    ),
-    value(
-        "netdev",
-        "TYPE,id=ID[,...]",
-        Network,
-        "a host network backend",
-        net::apply_netdev,
-    ),
-    value(
-        "chardev",
-        "BACKEND,id=ID[,...]",
-        Chardev,
-        "a character device",
-        chardev::apply_chardev,
-    ),
+    value("net", "TYPE[,...]", Network, "a NIC or a host network backend", net::apply_net),
+    value("netdev", "TYPE,id=ID[,...]", Network, "a host network backend", net::apply_netdev),
+    value("chardev", "BACKEND,id=ID[,...]", Chardev, "a character device", chardev::apply_chardev),
     ignored_value("bt", "OPTS", Bluetooth, "a Bluetooth device"),
     ignored_value("kernel", "FILE", Boot, "Linux kernel image"),
     ignored_value("append", "CMDLINE", Boot, "kernel command line"),
     ignored_value("initrd", "FILE", Boot, "initial ram disk"),
-    value(
-        "serial",
-        "SPEC",
-        Expert,
-        "a serial port on a character device",
-        chardev::apply_serial,
-    ),
-    value(
-        "parallel",
-        "SPEC",
-        Expert,
-        "a parallel port on a character device",
-        chardev::apply_parallel,
-    ),
-    value(
-        "monitor",
-        "SPEC",
-        Expert,
-        "a human monitor on a character device",
-        |c, v| chardev::apply_compat_monitor(c, &v, MonitorMode::Readline),
-    ),
-    value(
-        "qmp",
-        "SPEC",
-        Expert,
-        "a QMP monitor: unix:PATH,server[,nowait],\n\
-         tcp:HOST:PORT,server[,nowait] or stdio",
-        |c, v| chardev::apply_compat_monitor(c, &v, MonitorMode::Control),
-    ),
-    value(
-        "mon",
-        "[chardev=]ID[,mode=readline|control][,pretty=on]",
-        Expert,
-        "a monitor on a -chardev",
-        chardev::apply_mon,
-    ),
+    value("serial", "SPEC", Expert, "a serial port on a character device", chardev::apply_serial),
+    value("parallel", "SPEC", Expert, "a parallel port on a character device",
+        chardev::apply_parallel),
+    value("monitor", "SPEC", Expert, "a human monitor on a character device",
+        |c, v| chardev::apply_compat_monitor(c, &v, MonitorMode::Readline)),
+    value("qmp", "SPEC", Expert, "a QMP monitor: unix:PATH,server[,nowait],\n\
+        tcp:HOST:PORT,server[,nowait] or stdio",
+        |c, v| chardev::apply_compat_monitor(c, &v, MonitorMode::Control)),
+    value("mon", "[chardev=]ID[,mode=readline|control][,pretty=on]", Expert,
+        "a monitor on a -chardev", chardev::apply_mon),
     ignored_value("debugcon", "SPEC", Expert, "a debug console"),
-    value(
-        "pidfile",
-        "FILE",
-        Expert,
-        "write the process id to FILE",
-        |c, v| {
-            c.low.pidfile = Some(v);
-            Ok(())
-        },
-    ),
+    value("pidfile", "FILE", Expert, "write the process id to FILE",
+        |c, v| put(&mut c.low.pidfile, v)),
     ignored_flag("singlestep", Expert, "run in single step mode"),
-    flag("S", Expert, "do not start the CPUs at startup", |c, _| {
-        c.low.config.start_paused = true;
-        Ok(())
-    }),
+    flag("S", Expert, "do not start the CPUs at startup",
+        |c, _| on(&mut c.low.config.start_paused)),
     ignored_value("gdb", "DEVICE", Expert, "wait for gdb on DEVICE"),
     ignored_flag("s", Expert, "wait for gdb on tcp::1234"),
     ignored_value("d", "ITEMS", Expert, "log items"),
     ignored_value("D", "FILE", Expert, "log file"),
     ignored_value("L", "PATH", Expert, "BIOS directory"),
     ignored_value("bios", "FILE", Expert, "BIOS image"),
-    flag("enable-kvm", Expert, "enable KVM (query-kvm)", |c, _| {
-        c.low.config.kvm = true;
-        Ok(())
-    }),
-    flag("no-kvm", Expert, "disable KVM", |c, _| {
-        c.low.config.kvm = false;
-        Ok(())
-    }),
+    flag("enable-kvm", Expert, "enable KVM (query-kvm)", |c, _| on(&mut c.low.config.kvm)),
+    flag("no-kvm", Expert, "disable KVM", |c, _| off(&mut c.low.config.kvm)),
     ignored_flag("no-kvm-irqchip", Expert, "no KVM in-kernel irqchip"),
     ignored_flag("no-kvm-pit", Expert, "no KVM in-kernel PIT"),
-    flag("no-reboot", Expert, "exit instead of rebooting", |c, _| {
-        c.low.config.no_reboot = true;
-        Ok(())
-    }),
-    flag(
-        "no-shutdown",
-        Expert,
-        "stop instead of exiting when the guest shuts down",
-        |c, _| {
-            c.low.config.no_shutdown = true;
-            Ok(())
-        },
-    ),
+    flag("no-reboot", Expert, "exit instead of rebooting", |c, _| on(&mut c.low.config.no_reboot)),
+    flag("no-shutdown", Expert, "stop instead of exiting when the guest shuts down",
+        |c, _| on(&mut c.low.config.no_shutdown)),
     ignored_value("loadvm", "TAG", Expert, "start from a saved state"),
-    flag(
-        "daemonize",
-        Expert,
-        "run in the background once the monitors listen",
-        |c, _| {
-            c.low.daemonize = true;
-            Ok(())
-        },
-    ),
+    flag("daemonize", Expert, "run in the background once the monitors listen",
+        |c, _| on(&mut c.low.daemonize)),
     ignored_value("option-rom", "FILE", Expert, "an option ROM"),
     ignored_value("clock", "METHOD", Expert, "host clock method"),
     ignored_flag("localtime", Expert, "RTC in local time"),
-    value(
-        "rtc",
-        "SPEC",
-        Expert,
-        "RTC settings, kept in the config",
-        |c, v| {
-            c.low.config.rtc = Some(v);
-            Ok(())
-        },
-    ),
+    value("rtc", "SPEC", Expert, "RTC settings, kept in the config",
+        |c, v| put(&mut c.low.config.rtc, v)),
     ignored_value("icount", "N|auto", Expert, "instruction counting"),
-    value(
-        "watchdog",
-        "MODEL",
-        Expert,
-        "a watchdog device (`-watchdog ?` lists them)",
-        other::apply_watchdog,
-    ),
-    value(
-        "watchdog-action",
-        "ACTION",
-        Expert,
+    value("watchdog", "MODEL", Expert, "a watchdog device (`-watchdog ?` lists them)",
+        other::apply_watchdog),
+    value("watchdog-action", "ACTION", Expert,
         "what an expired watchdog does:\nreset|shutdown|poweroff|pause|debug|none",
-        other::apply_watchdog_action,
-    ),
+        other::apply_watchdog_action),
     ignored_value("echr", "CHAR", Expert, "monitor escape character"),
     ignored_value("virtioconsole", "SPEC", Expert, "a virtio console"),
     ignored_flag("show-cursor", Expert, "show the mouse cursor"),
     ignored_value("tb-size", "MB", Expert, "translation block cache size"),
-    value(
-        "incoming",
-        "URI",
-        Expert,
-        "wait for a migration stream from URI",
-        |c, v| {
-            c.low.config.incoming = Some(v);
-            Ok(())
-        },
-    ),
-    flag("nodefaults", Expert, "no default devices", |c, _| {
-        c.low.config.nodefaults = true;
-        Ok(())
-    }),
+    value("incoming", "URI", Expert, "wait for a migration stream from URI",
+        |c, v| put(&mut c.low.config.incoming, v)),
+    flag("nodefaults", Expert, "no default devices", |c, _| on(&mut c.low.config.nodefaults)),
     ignored_value("chroot", "DIR", Expert, "chroot after startup"),
     ignored_value("runas", "USER", Expert, "change user after startup"),
     ignored_value("prom-env", "VAR=VALUE", Expert, "OpenBIOS variable"),
@@ -560,51 +350,19 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_value("writeconfig", "FILE", Expert, "write a config file"),
     ignored_flag("nodefconfig", Expert, "no default config files"),
     ignored_flag("tdf", Expert, "time drift fix"),
-    value(
-        "record",
-        "PATH.qmptrace",
-        Qmpsim,
-        "record the session to a trace",
-        |c, v| {
-            c.low.record = Some(v);
-            Ok(())
-        },
-    ),
-    value(
-        "x-seed",
-        "N",
-        Qmpsim,
-        "seed of the machine's random numbers (default 0)",
-        other::apply_seed,
-    ),
-    value(
-        "x-epoch",
-        "SECONDS",
-        Qmpsim,
-        "event timestamps at virtual time zero\n(default 1300000000)",
-        other::apply_epoch,
-    ),
-    flag("x-extensions", Qmpsim, "enable the x- commands", |c, _| {
-        c.low.config.extensions = true;
-        Ok(())
-    }),
-    value(
-        "x-clock",
-        "idle|manual",
-        Qmpsim,
-        "idle (default): virtual time jumps to the next\n\
-         pending deadline after IDLE_ADVANCE_MS without\n\
-         input; manual: it moves only with messages and\n\
-         x-clock-step",
-        other::apply_clock,
-    ),
-    value(
-        "x-guest",
-        "acpi=on|off,shutdown-ms=N",
-        Qmpsim,
-        "the simulated guest's reaction to the ACPI\npower button",
-        other::apply_guest,
-    ),
+    value("record", "PATH.qmptrace", Qmpsim, "record the session to a trace",
+        |c, v| put(&mut c.low.record, v)),
+    value("x-seed", "N", Qmpsim, "seed of the machine's random numbers (default 0)",
+        other::apply_seed),
+    value("x-epoch", "SECONDS", Qmpsim, "event timestamps at virtual time zero\n\
+        (default 1300000000)", other::apply_epoch),
+    flag("x-extensions", Qmpsim, "enable the x- commands", |c, _| on(&mut c.low.config.extensions)),
+    value("x-clock", "idle|manual", Qmpsim, "idle (default): virtual time jumps to the next\n\
+        pending deadline after IDLE_ADVANCE_MS without\n\
+        input; manual: it moves only with messages and\n\
+        x-clock-step", other::apply_clock),
+    value("x-guest", "acpi=on|off,shutdown-ms=N", Qmpsim,
+        "the simulated guest's reaction to the ACPI\npower button", other::apply_guest),
 ];
 
 /// Width of the option column in [`usage`].
