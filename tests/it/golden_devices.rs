@@ -4,14 +4,14 @@
 //! them meaning. Snapshots live in `golden/devices__*.snap` and are reviewed
 //! against qmp-0.14-facts.md, never accepted blindly.
 
-use qmpsim::engine::{Engine, Input};
+use qmpsim::engine::Input;
 use qmpsim::machine::clock::VirtualTime;
 use qmpsim::machine::config::{
     ChardevBackend, ChardevConfig, DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList,
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{image, snap};
+use crate::support::{image, negotiated, snap};
 
 /// One step of a scripted session.
 enum Step<'a> {
@@ -28,15 +28,7 @@ use Step::{AdvanceMs, Probe, Send};
 /// Runs steps after connecting and negotiating; the transcript shows requests,
 /// replies, events, time steps and exits.
 fn session(config: MachineConfig, steps: &[Step<'_>]) -> String {
-    let mut engine = Engine::new(config);
-    engine.step(Input::Connect {
-        client: SCRIPT_CLIENT,
-        monitor: 0,
-    });
-    engine.step(Input::Bytes {
-        client: SCRIPT_CLIENT,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
+    let mut engine = negotiated(config);
     let mut text = String::new();
     for step in steps {
         let out = match step {

@@ -6,13 +6,13 @@
 //! same `-> `/`<- ` notation as `qmpsim::scenario::run` plus `## ` lines for the
 //! extra inputs.
 
-use qmpsim::engine::{Engine, Input};
+use qmpsim::engine::Input;
 use qmpsim::machine::clock::VirtualTime;
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::qmp::session::FdHandle;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{opts, sessions, snap};
+use crate::support::{negotiated, opts, sessions, snap};
 
 /// An input of a [`timed`] session beyond client lines.
 enum Step<'a> {
@@ -28,13 +28,8 @@ enum Step<'a> {
 
 fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
     use Step::{AdvanceMs, Fd, MigrationFailed, Send};
-    let mut engine = Engine::new(config);
+    let mut engine = negotiated(config);
     let client = SCRIPT_CLIENT;
-    engine.step(Input::Connect { client, monitor: 0 });
-    engine.step(Input::Bytes {
-        client,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
     let mut text = String::new();
     for step in steps {
         let input = match step {

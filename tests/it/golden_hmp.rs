@@ -5,13 +5,13 @@
 //! decoded under `   | ` so the 0.14 text formats (qmp-0.14-facts.md §8) can be
 //! reviewed line by line; the `<- ` line stays the exact wire bytes.
 
-use qmpsim::engine::{Engine, Input};
+use qmpsim::engine::Input;
 use qmpsim::machine::clock::VirtualTime;
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::qmp::session::FdHandle;
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{image, opts, snap};
+use crate::support::{image, negotiated, opts, snap};
 
 /// The `human-monitor-command` request for an HMP line.
 fn hmp(line: &str) -> String {
@@ -83,13 +83,8 @@ use Step::{AdvanceMs, Fd, Hmp, Probe, Qmp};
 
 /// A session with time passing, descriptors and probes, in the same notation.
 fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
-    let mut engine = Engine::new(config);
+    let mut engine = negotiated(config);
     let client = SCRIPT_CLIENT;
-    engine.step(Input::Connect { client, monitor: 0 });
-    engine.step(Input::Bytes {
-        client,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
     let mut text = String::new();
     for step in steps {
         let input = match step {

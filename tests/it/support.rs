@@ -2,8 +2,9 @@
 //! labelled sessions through `qmpsim::scenario::run`, and configuration pieces
 //! built from literals.
 
+use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::{ImageInfo, MachineConfig, OptionList};
-use qmpsim::scenario;
+use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
 /// Checks `text` against `golden/NAME.snap` (reviewed; CI never updates it).
 pub fn snap(name: &str, text: &str) {
@@ -41,6 +42,21 @@ fn push_session(
 ) {
     text.push_str(&format!("## {label}\n"));
     text.push_str(&scenario::run(config.clone(), negotiate, lines).text);
+}
+
+/// An engine for `config` whose script client is connected and has negotiated,
+/// for sessions that feed more than client lines.
+pub fn negotiated(config: MachineConfig) -> Engine {
+    let mut engine = Engine::new(config);
+    engine.step(Input::Connect {
+        client: SCRIPT_CLIENT,
+        monitor: 0,
+    });
+    engine.step(Input::Bytes {
+        client: SCRIPT_CLIENT,
+        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+    });
+    engine
 }
 
 /// An option list from `(key, value)` pairs, in order.
