@@ -195,6 +195,9 @@ pub enum RawError {
     /// `-x-clock` that is neither `idle` nor `manual`.
     #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle or manual)")]
     ClockMode(String),
+    /// `-startdate` that is neither `now` nor a date.
+    #[error("Invalid date format. Valid formats are:\n'2006-06-17T16:01:21' or '2006-06-17'")]
+    StartDate,
     /// `-daemonize` with `-nographic`.
     #[error("-nographic can not be used with -daemonize")]
     DaemonizeNographic,

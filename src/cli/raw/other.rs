@@ -4,6 +4,7 @@
 
 use super::{OptCtx, RawError, SpecialMode};
 use crate::machine::config::{GuestConfig, GUEST_SHUTDOWN_MS_MAX};
+use crate::machine::devices::cfmt::scan_int_prefix;
 use crate::machine::watchdog::{WatchdogAction, WatchdogModel};
 
 /// Parses `-name NAME[,process=P]`; returns the name.
@@ -88,6 +89,36 @@ pub fn parse_guest(arg: &str, mut guest: GuestConfig) -> Result<GuestConfig, Raw
         }
     }
     Ok(guest)
+}
+
+/// `-startdate now|DATE`, 0.14's older spelling of `-rtc base=DATE`: the date is
+/// checked as `configure_rtc_date_offset` reads it (`%d-%d-%d`, optionally followed
+/// by `T%d:%d:%d`; what follows is not looked at). The RTC's start date changes
+/// nothing QMP shows.
+pub(super) fn apply_startdate(_ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
+    if v == "now" || date_fields_read(&v) == 3 {
+        Ok(())
+    } else {
+        Err(RawError::StartDate)
+    }
+}
+
+/// How many fields of `%d-%d-%d` sscanf fills from `s`.
+fn date_fields_read(s: &str) -> usize {
+    let mut rest = s;
+    for field in 0..3 {
+        if field > 0 {
+            match rest.strip_prefix('-') {
+                Some(after) => rest = after,
+                None => return field,
+            }
+        }
+        match scan_int_prefix(rest) {
+            Some((_, used)) => rest = &rest[used..],
+            None => return field,
+        }
+    }
+    3
 }
 
 /// `-x-guest`, over what earlier `-x-guest` options set.
@@ -245,6 +276,33 @@ mod tests {
         assert_eq!(
             parse_err(&["-x-guest", &arg]),
             format!("qmpsim: -x-guest {arg}: shutdown-ms takes 0 to {GUEST_SHUTDOWN_MS_MAX}")
+        );
+    }
+
+    #[test]
+    fn startdate_date_is_checked_and_changes_nothing_qmp_shows() {
+        assert_eq!(
+            parse_ok(&["-startdate", "2006-06-17"]).config,
+            crate::machine::config::MachineConfig::default()
+        );
+    }
+
+    #[test]
+    fn startdate_with_time_and_now_are_accepted() {
+        assert_eq!(
+            (
+                parse_ok(&["-startdate", "2006-06-17T16:01:21"]).special,
+                parse_ok(&["-startdate", "now"]).special
+            ),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn startdate_without_day_is_invalid_date_format() {
+        assert_eq!(
+            parse_err(&["-startdate", "2006-06"]),
+            "Invalid date format. Valid formats are:\n'2006-06-17T16:01:21' or '2006-06-17'"
         );
     }
 }

@@ -326,6 +326,8 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_value("option-rom", "FILE", Expert, "an option ROM"),
     ignored_value("clock", "METHOD", Expert, "host clock method"),
     ignored_flag("localtime", Expert, "RTC in local time"),
+    value("startdate", "now|DATE", Expert, "RTC start date, checked as -rtc base=DATE",
+        other::apply_startdate),
     value("rtc", "SPEC", Expert, "RTC settings, kept in the config",
         |c, v| put(&mut c.low.config.rtc, v)),
     ignored_value("icount", "N|auto", Expert, "instruction counting"),

@@ -97,6 +97,11 @@ pub fn scan_hex(s: &str) -> Option<(u32, usize)> {
 
 /// One `%d` conversion of `sscanf` (trailing text is ignored, as in 0.14).
 pub fn scan_int(s: &str) -> Option<i32> {
+    scan_int_prefix(s).map(|(value, _)| value)
+}
+
+/// One `%d` conversion of `sscanf`: the value and the bytes consumed.
+pub fn scan_int_prefix(s: &str) -> Option<(i32, usize)> {
     let b = s.as_bytes();
     let mut i = skip_space(b, 0);
     let negative;
@@ -113,7 +118,7 @@ pub fn scan_int(s: &str) -> Option<i32> {
     }
     let value = if negative { -value } else { value };
     let low = u32::try_from(value & 0xFFFF_FFFF).expect("masked to 32 bits");
-    Some(i32::from_ne_bytes(low.to_ne_bytes()))
+    Some((i32::from_ne_bytes(low.to_ne_bytes()), i))
 }
 
 /// The length of the longest prefix `strtod` would consume (0 when none).
