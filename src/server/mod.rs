@@ -23,6 +23,7 @@
 pub mod conn;
 pub mod effects;
 pub mod fds;
+pub mod incoming;
 pub mod listen;
 pub mod migrate;
 pub mod probe;
@@ -122,6 +123,9 @@ pub enum ServerError {
     /// `-daemonize` failed.
     #[error("qmpsim: could not daemonize")]
     Daemonize(#[source] io::Error),
+    /// `-incoming` could not open its channel: 0.14's lines, and its exit status.
+    #[error("{}", .0.text.trim_end())]
+    Incoming(incoming::IncomingStartError),
     /// Signal handlers or threads could not be set up.
     #[error("qmpsim: could not start")]
     Setup(#[source] io::Error),
@@ -172,6 +176,8 @@ pub enum Event {
         /// The migration's id.
         id: u64,
     },
+    /// The `-incoming` reader read part of the stream, or failed: the input to feed.
+    Incoming(Input),
 }
 
 /// Runs a VM until it exits; returns the exit status.
@@ -192,6 +198,9 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
         daemon.ready().map_err(ServerError::Daemonize)?;
     }
     let (tx, rx) = event_channel();
+    if let Some(uri) = &opts.config.incoming {
+        incoming::start(uri, tx.clone()).map_err(ServerError::Incoming)?;
+    }
     spawn_signal_thread(tx.clone())?;
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
     let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
@@ -354,6 +363,7 @@ impl EngineLoop {
             Event::MigrationCaughtUp { id } => {
                 self.step(Input::MigrationStalled { id, stalled: false })
             }
+            Event::Incoming(input) => self.step(input),
         }
     }
 
