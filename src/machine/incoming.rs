@@ -128,10 +128,12 @@ impl Machine {
     }
 
     /// Replaces the guest-visible state with `source`'s (see the module doc).
-    /// The clock keeps the later of the two times; the source's timers keep
-    /// their remaining delays.
+    /// The clock keeps the later of the two times (event timestamps never go
+    /// back); the source's timers, guest deadlines and boot time move with it,
+    /// so each keeps its remaining delay.
     pub(crate) fn take_guest_state(&mut self, source: Machine) {
         let now = self.clock.now();
+        let shift = now.0.saturating_sub(source.clock.now().0);
         let Machine {
             clock,
             rng,
@@ -146,9 +148,17 @@ impl Machine {
         let chardevs = std::mem::take(&mut self.devices.chardevs);
         self.devices = devices;
         self.devices.chardevs = chardevs;
+        for p in &mut self.devices.guest.pending {
+            p.deadline = p.deadline.plus_ns(shift);
+        }
         self.balloon = balloon;
         self.rtc = rtc;
         self.display.screen = display.screen;
+        self.display.screen.boot_started_at = self
+            .display
+            .screen
+            .boot_started_at
+            .map(|t| t.plus_ns(shift));
     }
 }
 
