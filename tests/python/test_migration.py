@@ -14,6 +14,7 @@ import threading
 import time
 
 from qemu.qmp import QMPClient
+from qemu.qmp.protocol import ConnectError
 
 BIN = os.environ.get("QMPSIM_BIN", "target/debug/qmpsim")
 TIMEOUT_S = 10
@@ -36,11 +37,20 @@ class Vm:
             assert self.proc.poll() is None, self.proc.stderr.read()
             assert time.monotonic() < deadline, "socket never appeared"
             time.sleep(0.01)
-        self.qmp = QMPClient(name)
+        self.name = name
 
     async def connect(self):
-        await self.qmp.connect(self.sock)
-        return self.qmp
+        # The socket file appears at bind(), a moment before listen(): a connect
+        # in between is refused, so retry until the deadline.
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            self.qmp = QMPClient(self.name)
+            try:
+                await self.qmp.connect(self.sock)
+                return self.qmp
+            except ConnectError:
+                assert time.monotonic() < deadline, "never accepted a connection"
+                await asyncio.sleep(0.01)
 
     def exit(self):
         """Waits for the process to exit: (status, stderr)."""
