@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod minimize;
 pub mod raw;
 
 use std::ffi::OsString;
@@ -134,6 +135,9 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         }
         commands::Command::Trace(commands::TraceCommand::Json { file }) => {
             crate::replay::dump_json_cli(&file)
+        }
+        commands::Command::Trace(commands::TraceCommand::Minimize(a)) => {
+            minimize::minimize_cli(&a.trace, &a.until, &a.output)
         }
     };
     Ok(exit_byte(code))
