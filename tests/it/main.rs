@@ -12,6 +12,7 @@
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `snapshots`: snapshot, restore and migration as properties of random sessions;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
+//! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
@@ -31,6 +32,7 @@ mod record_replay;
 mod regressions;
 mod scenarios;
 mod seed_examples;
+mod shell;
 mod snapshots;
 mod sockets;
 mod tidy;
