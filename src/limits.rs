@@ -50,6 +50,10 @@
 //! | [`HEADER_BYTES_MAX`] | 1 MiB | an encoded trace header |
 //! | [`FRAME_BYTES_MAX`] | 16 MiB | an encoded trace frame body |
 //! | [`CANDIDATES_MAX`] | 100,000 candidates | traces tried by one `trace minimize` |
+//! | [`TRANSCRIPT_BYTES_MAX`] | 64 MiB | a transcript `trace import` reads |
+//! | **migration stream** | | |
+//! | [`PREAMBLE_BYTES_MAX`] | 64 KiB | the encoded preamble of a migration stream |
+//! | [`SNAPSHOT_ENVELOPE_BYTES_MAX`] | 64 MiB plus the envelope's prefix and hash | the snapshot envelope a stream carries |
 //! | **server (the edge)** | | |
 //! | [`READ_BYTES_MAX`] | 4096 bytes | one read from a client (`READ_BUF_LEN`) |
 //! | [`OUTPUT_QUEUE_BYTES_MAX`] | 4 MiB | bytes held for one slow client |
@@ -92,7 +96,10 @@ pub use crate::cli::raw::{RAM_MB_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX, VC
 
 pub use crate::snapshot::SNAPSHOT_BYTES_MAX;
 pub use crate::trace::format::{FRAME_BYTES_MAX, HEADER_BYTES_MAX};
+pub use crate::trace::import::TRANSCRIPT_BYTES_MAX;
 pub use crate::trace::minimize::CANDIDATES_MAX;
+
+pub use crate::migration_stream::{PREAMBLE_BYTES_MAX, SNAPSHOT_ENVELOPE_BYTES_MAX};
 
 pub use crate::server::conn::READ_BYTES_MAX;
 pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};
