@@ -11,6 +11,7 @@
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
+//! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
@@ -30,5 +31,6 @@ mod record_replay;
 mod regressions;
 mod scenarios;
 mod seed_examples;
+mod shell;
 mod sockets;
 mod tidy;
