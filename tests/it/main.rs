@@ -12,7 +12,8 @@
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `shell`: `qmpsim man` and `qmpsim completions`;
-//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
+//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
+//! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -34,3 +35,4 @@ mod seed_examples;
 mod shell;
 mod sockets;
 mod tidy;
+mod trace_tools;
