@@ -39,6 +39,9 @@
 //! | [`VNC_CLIENTS_MAX`] | 64 clients | VNC clients at once |
 //! | [`SPICE_CHANNELS_MAX`] | 64 channels | SPICE channel connections at once |
 //! | [`SPICE_CONNECTION_ID_RANDOM_MAX`] | 2^31 - 1 | largest SPICE connection id drawn (`RAND_MAX`) |
+//! | [`SNAPSHOTS_PER_DRIVE_MAX`] | 64 snapshots | internal snapshots one drive holds (`savevm`) |
+//! | [`SNAPSHOT_TAG_BYTES_MAX`] | 255 bytes | a snapshot tag |
+//! | [`SIDECAR_BYTES_MAX`] | 256 MiB | a snapshot sidecar file's body |
 //! | **command line** | | |
 //! | [`RAM_MB_MAX`] | 4 TiB, in MiB | `-m` |
 //! | [`TCP_HOST_BYTES_MAX`] | 64 bytes | host part of a `tcp:HOST:PORT` chardev spec |
@@ -90,6 +93,9 @@ pub use crate::machine::display::{
 pub use crate::machine::events::EVENTS_QUEUED_MAX;
 pub use crate::machine::inject::SPICE_CONNECTION_ID_RANDOM_MAX;
 pub use crate::machine::rtc::RTC_OFFSET_S_MAX;
+pub use crate::machine::snapshots::{
+    SIDECAR_BYTES_MAX, SNAPSHOTS_PER_DRIVE_MAX, SNAPSHOT_TAG_BYTES_MAX,
+};
 
 pub use crate::cli::config::BACKING_FILE_BYTES_MAX;
 pub use crate::cli::raw::{RAM_MB_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX, VC_SIZE_DIGITS_MAX};

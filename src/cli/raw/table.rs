@@ -320,7 +320,8 @@ pub static OPTIONS: &[OptDef] = &[
     flag("no-reboot", Expert, "exit instead of rebooting", |c, _| on(&mut c.low.config.no_reboot)),
     flag("no-shutdown", Expert, "stop instead of exiting when the guest shuts down",
         |c, _| on(&mut c.low.config.no_shutdown)),
-    ignored_value("loadvm", "TAG", Expert, "start from a saved state"),
+    value("loadvm", "TAG", Expert, "start from internal snapshot TAG (or id)",
+        |c, v| put(&mut c.low.loadvm, v)),
     flag("daemonize", Expert, "run in the background once the monitors listen",
         |c, _| on(&mut c.low.daemonize)),
     ignored_value("option-rom", "FILE", Expert, "an option ROM"),
@@ -365,6 +366,9 @@ pub static OPTIONS: &[OptDef] = &[
         x-clock-step", other::apply_clock),
     value("x-guest", "acpi=on|off,shutdown-ms=N", Qmpsim,
         "the simulated guest's reaction to the ACPI\npower button", other::apply_guest),
+    value("x-resume", "TRACE[@FRAME]", Qmpsim, "start from the state a trace reached before\n\
+        frame FRAME (at its end without @FRAME),\nwith this command line's monitors",
+        |c, v| put(&mut c.low.resume, v)),
 ];
 
 /// Width of the option column in [`usage`].
