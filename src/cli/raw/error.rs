@@ -198,6 +198,9 @@ pub enum RawError {
     /// `-startdate` that is neither `now` nor a date.
     #[error("Invalid date format. Valid formats are:\n'2006-06-17T16:01:21' or '2006-06-17'")]
     StartDate,
+    /// `-x-state-every` that is not an unsigned number.
+    #[error("qmpsim: -x-state-every: invalid step count '{0}'")]
+    StateEvery(String),
     /// `-daemonize` with `-nographic`.
     #[error("-nographic can not be used with -daemonize")]
     DaemonizeNographic,

@@ -366,6 +366,9 @@ pub static OPTIONS: &[OptDef] = &[
         x-clock-step", other::apply_clock),
     value("x-guest", "acpi=on|off,shutdown-ms=N", Qmpsim,
         "the simulated guest's reaction to the ACPI\npower button", other::apply_guest),
+    value("x-state-every", "N", Qmpsim, "with -record: a full-state checkpoint every N\n\
+        steps (default 1024; 0: none)",
+        |c, v| put(&mut c.low.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),
     value("x-resume", "TRACE[@FRAME]", Qmpsim, "start from the state a trace reached before\n\
         frame FRAME (at its end without @FRAME),\nwith this command line's monitors",
         |c, v| put(&mut c.low.resume, v)),
