@@ -66,15 +66,9 @@ pub enum CliError {
     /// The server could not start.
     #[error(transparent)]
     Server(#[from] server::ServerError),
-    /// The trace file for `-record` could not be created.
-    #[error("qmpsim: -record {path}: {source}")]
-    Record {
-        /// The path given.
-        path: String,
-        /// Why.
-        #[source]
-        source: crate::trace::TraceError,
-    },
+    /// The trace file for `-record` could not be opened or locked.
+    #[error(transparent)]
+    Record(#[from] server::record::RecordError),
     /// An unknown subcommand.
     #[error("qmpsim: unknown subcommand '{0}' (try qmpsim --help)")]
     UnknownSubcommand(String),
@@ -122,14 +116,10 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     let plan = config::build(&low)?;
     let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
         None => None,
-        Some(path) => Some(Box::new(
-            server::record::TraceRecorder::create(path, &plan.config).map_err(|source| {
-                CliError::Record {
-                    path: path.display().to_string(),
-                    source,
-                }
-            })?,
-        )),
+        Some(path) => Some(Box::new(server::record::TraceRecorder::create(
+            path,
+            &plan.config,
+        )?)),
     };
     let code = server::run(ServerOptions {
         config: plan.config,
@@ -148,7 +138,7 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         Err(code) => return Ok(code),
     };
     let code = match command {
-        commands::Command::Replay(a) => crate::replay::replay_cli(&a.paths),
+        commands::Command::Replay(a) => replay(&a),
         commands::Command::Trace(commands::TraceCommand::Dump { file }) => {
             crate::replay::dump_cli(&file)
         }
@@ -157,6 +147,28 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         }
     };
     Ok(exit_byte(code))
+}
+
+/// `qmpsim replay` with its options.
+fn replay(a: &commands::ReplayArgs) -> i32 {
+    use crate::replay::corpus::{default_jobs, RunOptions};
+    let shuffle_seed = a.shuffle_seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() ^ u64::from(d.subsec_nanos()))
+    });
+    let options = RunOptions {
+        jobs: a.jobs.map_or_else(default_jobs, usize::from),
+        shard: a.shard,
+        fail_fast: a.fail_fast,
+        check_determinism: a.check_determinism,
+        allow_truncated: a.allow_truncated,
+        shuffle_seed,
+    };
+    if a.check_determinism {
+        eprintln!("qmpsim replay: --check-determinism with --shuffle-seed {shuffle_seed}");
+    }
+    crate::replay::replay_cli_with(&a.paths, &options, a.junit.as_deref())
 }
 
 fn exit_byte(code: i32) -> u8 {

@@ -9,7 +9,9 @@
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
-//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
+//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
+//! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
+//! - `replay_runner`: `qmpsim replay`'s options through the binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -24,7 +26,9 @@ mod golden_hmp;
 mod lifecycle;
 mod malformed;
 mod record_replay;
+mod replay_runner;
 mod scenarios;
 mod seed_examples;
 mod sockets;
 mod tidy;
+mod write_ahead;
