@@ -9,6 +9,7 @@
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
+//! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
 //! - `replay_runner`: `qmpsim replay`'s options through the binary.
@@ -26,6 +27,7 @@ mod golden_hmp;
 mod lifecycle;
 mod malformed;
 mod record_replay;
+mod regressions;
 mod replay_runner;
 mod scenarios;
 mod seed_examples;
