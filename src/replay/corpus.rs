@@ -14,7 +14,7 @@
 //! 1 passed, 1 failed
 //! ```
 //!
-//! Exit status of `qmpsim replay` ([`RunOutcome::exit_status`]): 0 when at least
+//! Exit status of `qmpsim replay` ([`CorpusReport::exit_status`]): 0 when at least
 //! one trace ran and every trace passed; [`EXIT_FAILED`] when a trace failed (a
 //! divergence, a damaged file, a difference under `--check-determinism`), no
 //! trace was found or a path could not be read; [`EXIT_TRUNCATED`] when the only
