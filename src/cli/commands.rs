@@ -86,6 +86,24 @@ pub enum TraceCommand {
         /// The trace file.
         file: PathBuf,
     },
+    /// Delta-debug a trace down to the fewest messages and clients that still
+    /// meet a condition; print the result as a `->`/`<-` transcript.
+    Minimize(MinimizeArgs),
+}
+
+/// `qmpsim trace minimize TRACE --until CONDITION -o OUT`.
+#[derive(Debug, Args)]
+pub struct MinimizeArgs {
+    /// The trace to minimize.
+    pub trace: PathBuf,
+    /// What the result must still do: `replay-diverges`, `output-contains TEXT`,
+    /// or `exec CMD` (a shell command run with the candidate trace's path as its
+    /// last argument; exit status 0 means the candidate still meets it).
+    #[arg(long, required = true, num_args = 1..=2, value_names = ["CONDITION", "ARG"])]
+    pub until: Vec<String>,
+    /// Where to write the minimized trace.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
 }
 
 /// The clap command tree, for `--help`, the man page and completions.

@@ -6,6 +6,7 @@
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
 //! - `sockets`: the real binary over unix, tcp and stdio monitors;
 //! - `cli`: QEMU-style option handling of the real binary;
+//! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
@@ -26,6 +27,7 @@ mod golden_events;
 mod golden_hmp;
 mod lifecycle;
 mod malformed;
+mod minimize;
 mod record_replay;
 mod regressions;
 mod replay_runner;
