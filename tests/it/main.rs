@@ -11,6 +11,7 @@
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
+//! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
 //! - `replay_runner`: `qmpsim replay`'s options through the binary.
@@ -33,6 +34,7 @@ mod regressions;
 mod replay_runner;
 mod scenarios;
 mod seed_examples;
+mod shell;
 mod sockets;
 mod tidy;
 mod write_ahead;
