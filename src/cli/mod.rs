@@ -11,6 +11,7 @@ pub mod config;
 pub mod manual;
 pub mod minimize;
 pub mod raw;
+pub mod trace;
 
 use std::ffi::OsString;
 
@@ -110,15 +111,7 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
     };
     let code = match command {
         commands::Command::Replay(a) => replay(&a),
-        commands::Command::Trace(commands::TraceCommand::Dump { file }) => {
-            crate::replay::dump_cli(&file)
-        }
-        commands::Command::Trace(commands::TraceCommand::Json { file }) => {
-            crate::replay::dump_json_cli(&file)
-        }
-        commands::Command::Trace(commands::TraceCommand::Minimize(a)) => {
-            minimize::minimize_cli(&a.trace, &a.until, &a.output)
-        }
+        commands::Command::Trace(command) => trace::run(command),
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());
             0

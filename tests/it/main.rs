@@ -13,6 +13,7 @@
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
+//! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary;
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
 //! - `replay_runner`: `qmpsim replay`'s options through the binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
@@ -37,4 +38,5 @@ mod seed_examples;
 mod shell;
 mod sockets;
 mod tidy;
+mod trace_tools;
 mod write_ahead;

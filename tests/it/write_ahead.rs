@@ -131,6 +131,21 @@ fn write_ahead_killed_trace_replays_as_truncated_with_its_own_status() {
     let (code, out, _) = replay(&["--allow-truncated", &path]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+    // `trace dump` prints everything up to the cut, then says where it is.
+    let dump = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["trace", "dump", &path])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&dump.stdout),
+        String::from_utf8_lossy(&dump.stderr),
+    );
+    assert_eq!(dump.status.code(), Some(1));
+    assert!(out.contains("-> {\"execute\":\"stop\"}"), "{out}");
+    assert!(
+        err.contains("truncated after frame 2 (3 steps complete): the file ends at byte"),
+        "{err}"
+    );
 }
 
 #[test]
