@@ -65,7 +65,18 @@ pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
-            EXIT_FAILURE
+            e.exit_code()
+        }
+    }
+}
+
+impl CliError {
+    /// The exit status: [`EXIT_FAILURE`], except where QEMU exits otherwise
+    /// (an `-incoming` channel that cannot be opened).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Server(server::ServerError::Incoming(e)) => exit_byte(e.code),
+            _ => EXIT_FAILURE,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
+//! - `snapshots`: snapshot, restore and migration as properties of random sessions;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
@@ -36,6 +37,7 @@ mod replay_runner;
 mod scenarios;
 mod seed_examples;
 mod shell;
+mod snapshots;
 mod sockets;
 mod tidy;
 mod trace_tools;
