@@ -573,9 +573,13 @@ mod tests {
         let mut cut = bytes[..header_end(&bytes)].to_vec();
         cut.extend_from_slice(&seal_raw(&stored_header_hash(&bytes), &[0, 99]));
         let err = read_all(&cut).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "frame 0 does not decode: invalid value: integer `99`, expected variant index 0 <= i < 9"
+        // serde's own words; the bound is the number of `Input` variants.
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "frame 0 does not decode: invalid value: integer `99`, expected variant index 0 <= i < "
+            ) && !text.contains("OtherString"),
+            "{text}"
         );
     }
 
