@@ -448,8 +448,8 @@ fn outputs_json(outputs: &[Output]) -> String {
     serde_json::to_string_pretty(&items).expect("JSON values always serialize") + "\n"
 }
 
-/// A unified diff of [`outputs_json`] of both sides (the hunks only).
-fn json_diff(expected: &[Output], actual: &[Output]) -> String {
+/// A unified diff of both sides' outputs as pretty-printed JSON (the hunks only).
+pub fn json_diff(expected: &[Output], actual: &[Output]) -> String {
     let (e, a) = (outputs_json(expected), outputs_json(actual));
     let diff = similar::TextDiff::from_lines(&e, &a);
     let mut text = String::new();
