@@ -480,3 +480,47 @@ fn trace_info_of_missing_file_fails_with_the_os_error() {
         "{err}"
     );
 }
+
+/// `bytes` as `xxd` prints them.
+fn xxd(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for (n, line) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = line
+            .chunks(2)
+            .map(|pair| pair.iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+        let ascii: String = line
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        text.push_str(&format!("{:08x}: {:<39}  {ascii}\n", n * 16, hex.join(" ")));
+    }
+    text
+}
+
+#[test]
+fn trace_format_doc_shows_what_the_binary_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("tiny.qmp");
+    std::fs::write(
+        &transcript,
+        "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": {}}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("tiny.qmptrace");
+    qmpsim(&["trace", "import", arg(&transcript), "-o", arg(&out)]);
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/trace-format.md"))
+            .unwrap();
+    let hex = xxd(&std::fs::read(&out).unwrap());
+    assert!(
+        doc.contains(&hex),
+        "docs/trace-format.md no longer shows the bytes of its example; it is now:\n{hex}"
+    );
+}
