@@ -166,7 +166,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 1, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 2, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
