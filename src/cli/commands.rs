@@ -90,6 +90,11 @@ pub struct ReplayArgs {
     /// Seed of the --check-determinism shuffle [default: from the clock; printed].
     #[arg(long, value_name = "N")]
     pub shuffle_seed: Option<u64>,
+    /// Start at the last full-state checkpoint at or before frame FRAME (frames
+    /// count from 0 after the header, as `qmpsim trace dump` numbers them) and
+    /// verify from there; one trace file only.
+    #[arg(long, value_name = "FRAME")]
+    pub from: Option<u64>,
 }
 
 /// `qmpsim trace ...`.

@@ -109,10 +109,12 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     };
     let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
         None => None,
-        Some(path) => Some(Box::new(server::record::TraceRecorder::create(
-            path,
-            &plan.config,
-        )?)),
+        Some(path) => Some(Box::new(
+            server::record::TraceRecorder::create(path, &plan.config)?.with_state_every_steps(
+                plan.state_every
+                    .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
+            ),
+        )),
     };
     let code = server::run(ServerOptions {
         config: plan.config,
@@ -145,7 +147,14 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         Err(code) => return Ok(code),
     };
     let code = match command {
-        commands::Command::Replay(a) => replay(&a),
+        commands::Command::Replay(a) => match (a.from, &a.paths[..]) {
+            (None, _) => replay(&a),
+            (Some(from), [path]) => crate::replay::from::replay_from_cli(path, from),
+            (Some(_), _) => {
+                eprintln!("qmpsim: replay --from takes one trace file");
+                2
+            }
+        },
         commands::Command::Trace(command) => trace::run(command),
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());

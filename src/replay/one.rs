@@ -116,6 +116,20 @@ pub enum DivergenceKind {
 }
 
 impl Divergence {
+    /// A divergence at virtual time zero, from no client, with no transcript
+    /// before it and no checkpoint: for callers that fill in what they know.
+    pub fn bare(frame: u64, step: u64, kind: DivergenceKind) -> Box<Divergence> {
+        Box::new(Divergence {
+            frame,
+            step,
+            at: VirtualTime(0),
+            client: None,
+            context: String::new(),
+            checkpoint: LastCheckpoint::None,
+            kind,
+        })
+    }
+
     /// One line: `first divergence at frame K (after S steps, ...): ...`.
     pub fn summary(&self) -> String {
         let what = match &self.kind {
@@ -290,7 +304,7 @@ pub fn replay_with<R: Read>(input: R, options: ReplayOptions) -> Result<ReplayRe
                 }
                 run.remember(input, outputs);
             }
-            Frame::Checkpoint { digest } => {
+            Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
                 let actual = engine.digest();
                 if actual == digest {
                     run.last_checkpoint = LastCheckpoint::Matched { frame: index };

@@ -156,7 +156,7 @@ pub fn resume(point: &ResumePoint, live: &MachineConfig) -> Result<Resumed, Resu
                     return Err(wrap(ReplayError::Diverged(d)));
                 }
             }
-            Frame::Checkpoint { digest } => {
+            Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
                 check_digest(&engine, index, step, false, digest).map_err(wrap)?
             }
             Frame::End { digest, .. } => {
@@ -214,13 +214,5 @@ fn check_digest(
 
 /// A divergence without the transcript before it (resuming keeps none).
 fn divergence(frame: u64, step: u64, kind: DivergenceKind) -> Box<Divergence> {
-    Box::new(Divergence {
-        frame,
-        step,
-        at: crate::machine::clock::VirtualTime(0),
-        client: None,
-        context: String::new(),
-        checkpoint: crate::replay::one::LastCheckpoint::None,
-        kind,
-    })
+    Divergence::bare(frame, step, kind)
 }

@@ -158,6 +158,15 @@ impl TraceRecorder {
         })
     }
 
+    /// Writes a full-state checkpoint every `steps` steps (0: none).
+    #[must_use]
+    pub fn with_state_every_steps(mut self, steps: u64) -> Self {
+        if let Some(w) = self.writer.as_mut() {
+            w.set_state_every_steps(steps);
+        }
+        self
+    }
+
     /// `-record PATH: <what went wrong>`, for the server's message.
     fn error(&self, what: &str) -> io::Error {
         io::Error::other(format!("-record {}: {what}", self.path.display()))

@@ -12,7 +12,7 @@
 //! | `Input::Fd` | `# fd 3 from client 1` |
 //! | `Input::AdvanceTo` | `# advance to 12.000000s` |
 //! | `Input::Signal` | `# signal TERM` (`INT`, `HUP`) |
-//! | `Output::Effect` | `# effect CloseFd { fd: 3 }` |
+//! | `Output::Effect` | `# close fd 3` (as [`super::dump`] writes effects) |
 //! | `Output::Exit` | `# exit 0` |
 //! | `Frame::Checkpoint` | `# checkpoint after step 64: <digest>` |
 //! | `Frame::End` | `# end: 7 steps, digest <digest>` |
@@ -90,6 +90,10 @@ pub fn dump<R: Read, W: Write>(
             Frame::Checkpoint { digest } => {
                 format!("# checkpoint after step {steps}: {digest}\n")
             }
+            Frame::State { digest, snapshot } => format!(
+                "# state after step {steps}: {digest} ({} bytes)\n",
+                snapshot.len()
+            ),
             Frame::End { steps, digest } => format!("# end: {steps} steps, digest {digest}\n"),
         };
         write_text(out, &text)?;
@@ -154,7 +158,7 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
                 if *stalled { "stalled" } else { "caught up" }
             )
         }
-        Input::ImageProbed { path, probe } => format!("# probed {path}: {probe:?}\n"),
+        Input::ImageProbed { .. } => format!("# {}\n", super::dump::input_comment(input)),
         Input::IncomingPreamble { preamble } => format!(
             "# incoming migration: {} bytes of RAM, {} block {}, {} device {}\n",
             preamble.ram_bytes,
@@ -196,7 +200,9 @@ pub fn render_outputs(outputs: &[Output], notation: Notation) -> String {
             Output::Send { client, data } => {
                 text.push_str(&render_data("<-", *client, data, notation));
             }
-            Output::Effect(effect) => text.push_str(&format!("# effect {effect:?}\n")),
+            Output::Effect(effect) => {
+                text.push_str(&format!("# {}\n", super::dump::effect_comment(effect)));
+            }
             Output::Exit { code } => text.push_str(&format!("# exit {code}\n")),
         }
     }
@@ -302,6 +308,9 @@ fn frame_json(index: u64, frame: &Frame) -> Result<Value, ExportError> {
         }
         Frame::Checkpoint { digest } => {
             json!({ "frame": index, "checkpoint": { "digest": digest } })
+        }
+        Frame::State { digest, snapshot } => {
+            json!({ "frame": index, "state": { "digest": digest, "snapshot_bytes": snapshot.len() } })
         }
         Frame::End { steps, digest } => {
             json!({ "frame": index, "end": { "steps": steps, "digest": digest } })
@@ -462,7 +471,7 @@ mod tests {
         ];
         assert_eq!(
             render_outputs(&outputs, PLAIN),
-            "<- {\"return\": {}}\n# effect CloseFd { fd: 3 }\n# exit 0\n"
+            "<- {\"return\": {}}\n# close fd 3\n# exit 0\n"
         );
     }
 

@@ -42,7 +42,7 @@ fn sent_per_client(trace: &Path) -> (BTreeMap<u32, String>, bool) {
                 }
             }
             Ok(Frame::End { .. }) => complete = true,
-            Ok(Frame::Checkpoint { .. }) => {}
+            Ok(Frame::Checkpoint { .. } | Frame::State { .. }) => {}
             Err(TraceError::Truncated { .. }) => break,
             Err(e) => panic!("the trace is damaged, not cut: {e}"),
         }
