@@ -207,6 +207,15 @@ pub enum ExpectSource {
     Qmpsim,
 }
 
+/// Where `trace import` takes expected events from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsSource {
+    /// The transcript's event lines.
+    Transcript,
+    /// qmpsim's events; the transcript's are dropped.
+    Qmpsim,
+}
+
 /// `qmpsim trace import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -228,8 +237,8 @@ pub struct ImportArgs {
     pub expect: ExpectSource,
     /// Where expected events come from: `qmpsim` drops the transcript's events
     /// and expects qmpsim's (the QMP docs leave events out of examples).
-    #[arg(long, value_enum, default_value_t = ExpectSource::Transcript)]
-    pub events: ExpectSource,
+    #[arg(long, value_enum, default_value_t = EventsSource::Transcript)]
+    pub events: EventsSource,
     /// Keep `<-` text as written instead of re-spacing it to 0.14's one-line form.
     #[arg(long)]
     pub verbatim: bool,
