@@ -53,6 +53,7 @@
 //! | [`HEADER_BYTES_MAX`] | 1 MiB | an encoded trace header |
 //! | [`FRAME_BYTES_MAX`] | 16 MiB | an encoded trace frame body |
 //! | [`CANDIDATES_MAX`] | 100,000 candidates | traces tried by one `trace minimize` |
+//! | [`PROGRESS_LINES_MAX`] | 10 lines | plain progress lines of one `qmpsim replay` run |
 //! | [`TRANSCRIPT_BYTES_MAX`] | 64 MiB | a transcript `trace import` reads |
 //! | **migration stream** | | |
 //! | [`PREAMBLE_BYTES_MAX`] | 64 KiB | the encoded preamble of a migration stream |
@@ -60,6 +61,7 @@
 //! | **server (the edge)** | | |
 //! | [`READ_BYTES_MAX`] | 4096 bytes | one read from a client (`READ_BUF_LEN`) |
 //! | [`OUTPUT_QUEUE_BYTES_MAX`] | 4 MiB | bytes held for one slow client |
+//! | [`BATCH_EVENTS_MAX`] | 64 I/O events | events stepped in one burst before the trace is committed |
 //! | [`LOOP_EVENTS_QUEUED_MAX`] | 1024 I/O events | reads, connects and signals waiting for the engine loop (senders block past it) |
 //! | [`FDS_PER_READ_MAX`] | 16 descriptors | descriptors one `recvmsg` takes |
 //! | [`FDS_HELD_MAX`] | 1024 descriptors | descriptors held at once |
@@ -100,6 +102,7 @@ pub use crate::machine::snapshots::{
 pub use crate::cli::config::BACKING_FILE_BYTES_MAX;
 pub use crate::cli::raw::{RAM_MB_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX, VC_SIZE_DIGITS_MAX};
 
+pub use crate::replay::corpus::PROGRESS_LINES_MAX;
 pub use crate::snapshot::SNAPSHOT_BYTES_MAX;
 pub use crate::trace::format::{FRAME_BYTES_MAX, HEADER_BYTES_MAX};
 pub use crate::trace::import::TRANSCRIPT_BYTES_MAX;
@@ -111,6 +114,6 @@ pub use crate::server::conn::READ_BYTES_MAX;
 pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};
 pub use crate::server::migrate::MIGRATION_BACKLOG_BYTES_MAX;
 pub use crate::server::queue::OUTPUT_QUEUE_BYTES_MAX;
-pub use crate::server::{EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
+pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
 
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
