@@ -59,8 +59,11 @@ fn session(transactions: usize) -> Vec<Input> {
 }
 
 fn record(transactions: usize) -> Vec<u8> {
-    record_inputs(&TraceHeader::new(MachineConfig::default()), &session(transactions))
-        .expect("the session records")
+    record_inputs(
+        &TraceHeader::new(MachineConfig::default()),
+        &session(transactions),
+    )
+    .expect("the session records")
 }
 
 /// Bytes the clients sent plus bytes they were sent, over a whole session.
@@ -89,7 +92,9 @@ fn bench_throughput(c: &mut Criterion) {
     group.bench_function("one_large_trace", |b| {
         b.iter(|| qmpsim::replay::replay(black_box(&large[..])).expect("it replays"));
     });
-    group.throughput(Throughput::Elements((SMALL_TRACES * SMALL_TRANSACTIONS) as u64));
+    group.throughput(Throughput::Elements(
+        (SMALL_TRACES * SMALL_TRANSACTIONS) as u64,
+    ));
     group.bench_function("many_small_traces", |b| {
         b.iter(|| {
             for _ in 0..SMALL_TRACES {
