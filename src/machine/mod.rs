@@ -13,6 +13,7 @@ pub mod config;
 pub mod devices;
 pub mod display;
 pub mod events;
+pub mod incoming;
 pub mod inject;
 pub mod memory;
 pub mod migration;
