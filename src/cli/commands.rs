@@ -59,6 +59,11 @@ pub struct ReplayArgs {
     /// Trace files, or folders searched for `*.qmptrace`.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Start at the last full-state checkpoint at or before frame FRAME (frames
+    /// count from 0 after the header, as `qmpsim trace dump` numbers them) and
+    /// verify from there; one trace file only.
+    #[arg(long, value_name = "FRAME")]
+    pub from: Option<u64>,
 }
 
 /// `qmpsim trace ...`.
