@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::VirtualTime;
 use super::config::MachineConfig;
-use crate::wire::{QDict, QObject};
+use crate::qobject::{QDict, QObject};
 
 /// First VNC port: display `:N` listens on `VNC_PORT_BASE + N`.
 pub const VNC_PORT_BASE: i64 = 5900;

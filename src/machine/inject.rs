@@ -19,7 +19,7 @@ use super::rtc::Rtc;
 use super::watchdog::{WatchdogAction, WATCHDOG_DEBUG_MESSAGE, WATCHDOG_DRIVERS};
 use super::{Effect, Machine, Request};
 use crate::qdict;
-use crate::wire::{ErrorClass, QDict, QmpError};
+use crate::qobject::{ErrorClass, QDict, QmpError};
 
 /// Largest connection id spice-server draws (`rand()`, glibc's `RAND_MAX`).
 pub const SPICE_CONNECTION_ID_RANDOM_MAX: u64 = 0x7FFF_FFFF;

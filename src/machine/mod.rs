@@ -13,6 +13,7 @@ pub mod config;
 pub mod devices;
 pub mod display;
 pub mod events;
+pub mod guest;
 pub mod inject;
 pub mod memory;
 pub mod migration;
@@ -25,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{QDict, QObject};
+use crate::qobject::{QDict, QObject};
 use clock::{Clock, VirtualTime};
 use config::{ImageProbe, MachineConfig};
 use devices::Devices;
