@@ -205,17 +205,25 @@ fn flushed(printed: &str) -> &str {
     &printed[..written]
 }
 
-/// The file a `change` command line names for a block device (what the edge
-/// probes before the engine runs it), parsed as the monitor will parse it.
-pub fn change_target(line: &str) -> Option<String> {
+/// The files a `human-monitor-command` line names (what the edge probes
+/// before the engine runs it): its line is parsed as the monitor will parse
+/// it, and the files are those of the QMP command it runs (`change`).
+pub fn files_named(args: &QDict) -> Vec<String> {
+    args.get_str("command-line")
+        .and_then(line_files)
+        .unwrap_or_default()
+}
+
+fn line_files(line: &str) -> Option<Vec<String>> {
     let (name, rest) = parse::command_name(line)?;
     let cmd = table::find(name)?;
-    if cmd.name != "change" {
+    let Action::Qmp(qmp_name) = cmd.action else {
         return None;
-    }
+    };
+    let files = qmp_table::lookup(qmp_name, true)?.files?;
     let no_regs = |_: &str| None;
     let args = parse::args(name, cmd.args_type, rest, &no_regs).ok()?;
-    (args.get_str("device")? != "vnc").then(|| args.get_str("target").map(str::to_owned))?
+    Some(files(&args))
 }
 
 #[cfg(test)]
@@ -356,16 +364,30 @@ mod tests {
         assert_eq!(flushed(&text).len(), OUTBUF_BYTES - 2);
     }
 
+    fn line_names(line: &str) -> Vec<String> {
+        files_named(&crate::qdict! { "command-line" => line })
+    }
+
     #[test]
-    fn change_target_reads_quoted_names() {
+    fn files_named_reads_quoted_names() {
         assert_eq!(
-            change_target(r#"change ide1-cd0 "/tmp/a b.iso" raw"#),
-            Some("/tmp/a b.iso".to_owned())
+            line_names(r#"change ide1-cd0 "/tmp/a b.iso" raw"#),
+            ["/tmp/a b.iso"]
         );
     }
 
     #[test]
-    fn change_target_of_vnc_is_none() {
-        assert_eq!(change_target("change vnc password x"), None);
+    fn files_named_of_vnc_change_is_none() {
+        assert!(line_names("change vnc password x").is_empty());
+    }
+
+    #[test]
+    fn files_named_of_other_commands_is_none() {
+        assert!(line_names("eject ide1-cd0").is_empty());
+    }
+
+    #[test]
+    fn files_named_of_unparsable_change_is_none() {
+        assert!(line_names("change").is_empty());
     }
 }

@@ -4,6 +4,11 @@
 //! Order is 0.14's: the command table, then the query table.
 
 use super::commands::{self, Handler};
+use crate::qobject::{QDict, QObject};
+
+/// The files a request with these (unchecked) arguments names, which the edge
+/// probes before the engine runs it.
+pub type FilesNamed = fn(&QDict) -> Vec<String>;
 
 /// One QMP command.
 #[derive(Debug)]
@@ -20,6 +25,9 @@ pub struct Command {
     pub handler: Handler,
     /// An `x-` extension beyond 0.14, visible only when extensions are enabled.
     pub experimental: bool,
+    /// The files a request names (image files the edge probes), for the few
+    /// commands that open one.
+    pub files: Option<FilesNamed>,
 }
 
 macro_rules! cmd {
@@ -31,6 +39,13 @@ macro_rules! cmd {
             help: $help,
             handler: $handler,
             experimental: false,
+            files: None,
+        }
+    };
+    ($name:literal, $args:literal, $params:literal, $help:literal, $handler:path, files: $files:path) => {
+        Command {
+            files: Some($files),
+            ..cmd!($name, $args, $params, $help, $handler)
         }
     };
 }
@@ -63,7 +78,8 @@ pub static COMMANDS: &[Command] = &[
         "device:B,target:F,arg:s?",
         "device filename [format]",
         "change a removable medium, optional format",
-        commands::block::change
+        commands::block::change,
+        files: commands::block::change_files
     ),
     cmd!(
         "screendump",
@@ -240,7 +256,8 @@ pub static COMMANDS: &[Command] = &[
         "command-line:s,cpu-index:i?",
         "",
         "",
-        super::hmp::human_monitor_command
+        super::hmp::human_monitor_command,
+        files: super::hmp::files_named
     ),
     cmd!(
         "query-version",
@@ -405,6 +422,21 @@ pub fn lookup(name: &str, extensions: bool) -> Option<&'static Command> {
         .find(|c| c.name == name && (extensions || !c.experimental))
 }
 
+/// The files a request names, which the edge probes before the engine runs it:
+/// the `files` column of the command it executes, applied to its arguments as
+/// sent (nothing is checked yet, so anything malformed names no file).
+pub fn files_named(request: &QObject) -> Vec<String> {
+    let Some(request) = request.as_dict() else {
+        return Vec::new();
+    };
+    let command = request.get_str("execute").and_then(|n| lookup(n, true));
+    let args = request.get("arguments").and_then(QObject::as_dict);
+    match (command.and_then(|c| c.files), args) {
+        (Some(files), Some(args)) => files(args),
+        _ => Vec::new(),
+    }
+}
+
 /// The commands `query-commands` lists.
 pub fn visible(extensions: bool) -> impl Iterator<Item = &'static Command> {
     COMMANDS
@@ -514,6 +546,35 @@ mod tests {
     #[test]
     fn lookup_x_command_with_extensions_is_found() {
         assert!(lookup("x-rtc-set", true).is_some());
+    }
+
+    fn names(request: &str) -> Vec<String> {
+        let tokens = match crate::wire::framing::Framer::new()
+            .feed(request.as_bytes())
+            .pop()
+        {
+            Some(crate::wire::framing::Frame::Message(tokens)) => tokens,
+            other => panic!("one message expected, got {other:?}"),
+        };
+        files_named(&crate::wire::parser::parse(&tokens).expect("valid request"))
+    }
+
+    #[test]
+    fn files_named_of_change_is_its_target() {
+        let got =
+            names(r#"{"execute":"change","arguments":{"device":"ide1-cd0","target":"/a.iso"}}"#);
+        assert_eq!(got, ["/a.iso"]);
+    }
+
+    #[test]
+    fn files_named_of_vnc_change_is_none() {
+        let got = names(r#"{"execute":"change","arguments":{"device":"vnc","target":"password"}}"#);
+        assert!(got.is_empty());
+    }
+
+    #[test]
+    fn files_named_of_change_without_arguments_is_none() {
+        assert!(names(r#"{"execute":"change"}"#).is_empty());
     }
 
     #[test]

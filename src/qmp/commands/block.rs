@@ -45,6 +45,15 @@ pub fn change(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
     empty()
 }
 
+/// The file a `change` names: its `target`, except for device `vnc`, whose
+/// target is a VNC setting.
+pub fn change_files(args: &QDict) -> Vec<String> {
+    match (args.get_str("device"), args.get_str("target")) {
+        (Some(device), Some(target)) if device != "vnc" => vec![target.to_owned()],
+        _ => Vec::new(),
+    }
+}
+
 /// `block_resize`.
 pub fn block_resize(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
     let size = args.get_int("size").unwrap_or_default();
