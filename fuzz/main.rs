@@ -8,7 +8,9 @@
 #![allow(clippy::tests_outside_test_module)]
 
 mod dispatch;
+mod failtrace;
 mod framing;
+mod resync;
 
 use proptest::test_runner::{Config, FileFailurePersistence};
 

@@ -9,6 +9,10 @@
 //! unbalanced `}` or `]` is reported once and the streamer resynchronises (0.14 stays
 //! desynchronised for the rest of the connection), and messages past
 //! [`MESSAGE_BYTES_MAX`] or [`NESTING_DEPTH_MAX`] are reported once and skipped whole.
+//! A lexical error inside a message or token (including `0xFE`/`0xFF` and, unlike
+//! 0.14, a raw control byte inside a string) is reported once and followed by
+//! recovery (see `Framer::recover`): after any bytes, a newline leaves the lexer
+//! outside every string and token (docs/compat.md, "Resynchronisation").
 //! Pure data, serializable, no I/O.
 
 use serde::{Deserialize, Serialize};
@@ -149,14 +153,16 @@ fn transition(state: State, b: u8) -> Step {
             _ => Step::Invalid,
         },
         S::DoneString => terminal(b, Some(TokenKind::String)),
+        // 0.14 took raw bytes 0x01-0x1F as string content; like QEMU 2.12 and later,
+        // qmpsim refuses every control byte there, so a string never spans a line.
         S::DqString => match b {
-            0 => Step::Invalid,
+            0..=0x1F => Step::Invalid,
             b'\\' => Step::Go(S::DqEscape),
             b'"' => Step::Go(S::DoneString),
             _ => Step::Go(S::DqString),
         },
         S::SqString => match b {
-            0 => Step::Invalid,
+            0..=0x1F => Step::Invalid,
             b'\\' => Step::Go(S::SqEscape),
             b'\'' => Step::Go(S::DoneString),
             _ => Step::Go(S::SqString),
@@ -292,6 +298,16 @@ impl Framer {
         !self.tokens.is_empty() || !matches!(self.state(), State::Start | State::Whitespace)
     }
 
+    /// Whether the lexer is inside a token (a string, number, keyword or escape).
+    pub fn in_token(&self) -> bool {
+        !matches!(self.state(), State::Start | State::Whitespace)
+    }
+
+    /// How many `{` and `[` of the message being built are still open.
+    pub fn open_brackets(&self) -> i64 {
+        self.brace_count + self.bracket_count
+    }
+
     fn has_pending(&self) -> bool {
         !self.tokens.is_empty()
             || !self.token.is_empty()
@@ -305,12 +321,13 @@ impl Framer {
             }
         }
         // 0xFE and 0xFF are never valid UTF-8: later QEMU lets a client send them to
-        // reset the parser, and so does qmpsim.
+        // reset the parser, and so does qmpsim. Inside a message or token they are a
+        // lexical error like any other, with the same recovery, so that the rest of
+        // an interrupted string is skipped instead of being lexed as a new one.
         if b >= 0xFE {
-            if self.has_pending() && !self.skipping {
-                frames.push(Frame::Error(FramingError::Lexical));
+            if self.has_pending() {
+                self.lexical_error(frames);
             }
-            self.abandon_message(None);
             return;
         }
         // A byte is looked at at most twice: once to end a token, once from Start.
@@ -355,38 +372,50 @@ impl Framer {
         if !self.has_pending() {
             return;
         }
+        self.lexical_error(frames);
+    }
+
+    /// A byte that cannot appear where it did, inside a message or token: one error
+    /// (unless the message was already being skipped), then recovery.
+    fn lexical_error(&mut self, frames: &mut Vec<Frame>) {
         if !self.skipping {
             frames.push(Frame::Error(FramingError::Lexical));
         }
         let depth = self.brace_count + self.bracket_count;
-        self.abandon_message(Some(depth));
+        self.abandon_message(Some(depth.max(0)));
     }
 
     fn abandon_message(&mut self, recovering: Option<i64>) {
         self.reset_message();
         self.token.clear();
         self.state = None;
-        self.recovering = recovering.filter(|d| *d > 0);
+        self.recovering = recovering;
     }
 
     /// One byte while recovering; returns whether it should be lexed normally.
+    ///
+    /// The resynchronisation rule: skip bytes up to a `{` or `[` (which starts the
+    /// next message) or a control byte other than tab (consumed). The `}` and `]`
+    /// that close the abandoned message's open brackets are absorbed; once all are,
+    /// lexing resumes. A closer past them is lexed (an unbalanced closer).
+    /// `0xFE`/`0xFF` keep recovering.
     fn recover(&mut self, b: u8, depth: i64) -> bool {
         match b {
             b'{' | b'[' => {
                 self.recovering = None;
                 true
             }
-            b'}' | b']' => {
+            b'}' | b']' if depth > 0 => {
                 self.recovering = Some(depth - 1).filter(|d| *d > 0);
                 false
+            }
+            b'}' | b']' => {
+                self.recovering = None;
+                true
             }
             0..=0x1F if b != b'\t' => {
                 self.recovering = None;
                 false
-            }
-            0xFE | 0xFF => {
-                self.recovering = None;
-                true
             }
             _ => false,
         }
@@ -531,6 +560,55 @@ mod tests {
         let mut f = Framer::new();
         let out = f.feed(b"{'bad \xff{}");
         assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
+    fn ff_byte_inside_a_string_recovers_at_the_next_opener() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"id\":\"a\xff b\", \"c\": [\"}\"]}\n{}");
+        assert_eq!(
+            texts(&out),
+            ["ERR Lexical", r#"["}"]"#, "ERR Unbalanced", "{}"]
+        );
+    }
+
+    #[test]
+    fn ff_byte_in_a_top_level_string_skips_its_closing_quote() {
+        let mut f = Framer::new();
+        let out = f.feed(b"\"a\xff\" {}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+        assert!(!f.in_token());
+    }
+
+    #[test]
+    fn raw_newline_ends_a_string_with_an_error() {
+        let mut f = Framer::new();
+        let out = f.feed(b"'abc\n{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
+    fn closer_past_the_abandoned_depth_is_unbalanced() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":\"\xff\"}}{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "ERR Unbalanced", "{}"]);
+    }
+
+    #[test]
+    fn reset_bytes_keep_recovery_going() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":\x01\xff\"x\xfe\"}{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
+    fn open_brackets_counts_the_pending_message() {
+        let mut f = Framer::new();
+        f.feed(b"{\"a\":[");
+        assert_eq!(f.open_brackets(), 2);
+        assert!(!f.in_token());
+        f.feed(b"12");
+        assert!(f.in_token());
     }
 
     #[test]

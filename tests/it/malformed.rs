@@ -199,3 +199,37 @@ fn qmp_test_unterminated_string_with_newline_then_ff_resets() {
     let r = replies_bytes(b"{'execute': 'nonexistent', 'id':'\n\xff");
     assert_eq!(r, [JSON_PARSING, ALIVE_REPLY]);
 }
+
+/// Invalid UTF-8 with `0xFF`/`0xFE` inside a string, then the rest of the line: the
+/// string's closing quote must not open a phantom string that swallows the probe.
+#[test]
+fn invalid_utf8_with_ff_inside_string_does_not_desync() {
+    let r = replies_bytes(b"{\"execute\":\"query-status\",\"id\":\"a\xc3\xff\xfe\x80b\"}\n");
+    assert_eq!(r, [JSON_PARSING, ALIVE_REPLY]);
+}
+
+/// The same with the reset byte in a key, and a second request on the same line.
+#[test]
+fn ff_inside_key_then_more_requests_do_not_desync() {
+    let r = replies_bytes(b"{\"exe\xffcute\":\"stop\"}\n{\"execute\":\"cont\"}\n");
+    assert_eq!(r, [JSON_PARSING, r#"<- {"return": {}}"#, ALIVE_REPLY]);
+}
+
+/// An unclosed quote, then a request on the next line: the raw newline ends the
+/// string with an error instead of swallowing the request (0.14 swallows it).
+#[test]
+fn unclosed_quote_then_request_on_next_line_is_answered() {
+    let r = replies_bytes(b"\"\n");
+    assert_eq!(r, [JSON_PARSING, ALIVE_REPLY]);
+}
+
+/// A raw control byte inside a string is a lexical error; escapes are not.
+#[test]
+fn raw_tab_in_string_is_json_parsing_but_escaped_newline_is_not() {
+    assert_eq!(
+        replies_bytes(b"{\"execute\":\"a\tb\"}"),
+        [JSON_PARSING, ALIVE_REPLY]
+    );
+    let r = replies_bytes(br#"{"execute":"a\nb"}"#);
+    assert!(r[0].contains("CommandNotFound"), "{r:#?}");
+}
