@@ -5,7 +5,7 @@
 //! order and the wire layer applies the hash order. No I/O: screendump leaves
 //! as an [`Effect::WriteFile`].
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::display::{
     render_ppm, SpiceMigrateTarget, TIME_NEVER_S, VNC_CHANGE_PASSWORD_BYTES_MAX,
 };
@@ -13,11 +13,6 @@ use crate::machine::memory::FileBytes;
 use crate::machine::Effect;
 use crate::qdict;
 use crate::wire::{ErrorClass, QDict, QObject, QmpError};
-
-fn str_arg<'a>(args: &'a QDict, name: &str) -> &'a str {
-    // args_type checking guarantees mandatory string arguments are present.
-    args.get_str(name).unwrap_or_default()
-}
 
 fn disabled() -> HandlerResult {
     Ok(QObject::Dict(qdict! { "enabled" => false }))
@@ -34,7 +29,7 @@ fn c_int(v: i64) -> i32 {
 /// socket path too long for getnameinfo) gives `{}`, as 0.14's `do_info_vnc`
 /// does when `vnc_server_info_put` fails. `clients` lists the connected
 /// clients newest first (see `x-vnc-client`).
-pub fn query_vnc(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_vnc(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let Some(vnc) = &ctx.machine.display.vnc else {
         return disabled();
     };
@@ -53,7 +48,7 @@ pub fn query_vnc(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 
 /// `query-spice`: `{"enabled": false}` without `-spice`; `channels` lists the
 /// connected channels oldest first (see `x-spice-client`).
-pub fn query_spice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_spice(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let Some(spice) = &ctx.machine.display.spice else {
         return disabled();
     };
@@ -74,11 +69,11 @@ pub fn query_spice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 /// with a main channel connected (see `x-spice-client`), `fail` answers
 /// SetPasswdFailed and keeps the old ticket, and `disconnect` sets it and
 /// disconnects every channel (spice-server's `spice_server_set_ticket`).
-pub fn set_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let protocol = str_arg(args, "protocol");
-    let password = str_arg(args, "password");
+pub fn set_password(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let protocol = args.str("protocol");
+    let password = args.str("password");
     let invalid = |name: &str| QmpError::with1(ErrorClass::InvalidParameter, name);
-    let connected = args.get_str("connected");
+    let connected = args.opt_str("connected");
     let keep = match connected {
         None | Some("keep") => true,
         Some("fail" | "disconnect") => false,
@@ -155,15 +150,15 @@ pub fn expiry_time_s(when: &str, now_s: i64) -> i64 {
 
 /// `expire_password`. For "vnc" without a VNC server 0.14 dereferences a NULL
 /// pointer and crashes; qmpsim answers DeviceNotActive instead (docs/compat.md).
-pub fn expire_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let protocol = str_arg(args, "protocol");
+pub fn expire_password(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let protocol = args.str("protocol");
     let now = ctx.machine.clock.now();
     let now_s = ctx
         .machine
         .config
         .epoch_s
         .saturating_add(i64::try_from(now.0 / 1_000_000_000).unwrap_or(i64::MAX));
-    let when = expiry_time_s(str_arg(args, "time"), now_s);
+    let when = expiry_time_s(args.str("time"), now_s);
     let display = &mut ctx.machine.display;
     match protocol {
         "spice" => {
@@ -185,29 +180,29 @@ pub fn expire_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `client_migrate_info`: only "spice" is supported in 0.14.
-pub fn client_migrate_info(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    if str_arg(args, "protocol") != "spice" {
+pub fn client_migrate_info(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    if args.str("protocol") != "spice" {
         return Err(QmpError::with1(ErrorClass::InvalidParameter, "protocol"));
     }
     let Some(spice) = ctx.machine.display.spice.as_mut() else {
         return Err(QmpError::with1(ErrorClass::DeviceNotActive, "spice"));
     };
     spice.migrate_target = Some(SpiceMigrateTarget {
-        hostname: str_arg(args, "hostname").to_owned(),
-        port: args.get_int("port").map_or(-1, c_int),
-        tls_port: args.get_int("tls-port").map_or(-1, c_int),
-        cert_subject: args.get_str("cert-subject").map(str::to_owned),
+        hostname: args.str("hostname").to_owned(),
+        port: args.opt_int("port").map_or(-1, c_int),
+        tls_port: args.opt_int("tls-port").map_or(-1, c_int),
+        cert_subject: args.opt_str("cert-subject").map(str::to_owned),
     });
     empty()
 }
 
 /// `screendump`: a P6 PPM of the screen at its current mode; always `{}`.
-pub fn screendump(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn screendump(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     let machine = &mut *ctx.machine;
     let mode = machine.display.screen.mode(machine.clock.now());
     let bytes = render_ppm(machine.config.seed, mode);
     machine.effects.push(Effect::WriteFile {
-        path: str_arg(args, "filename").to_owned(),
+        path: args.str("filename").to_owned(),
         bytes: FileBytes(bytes),
     });
     empty()

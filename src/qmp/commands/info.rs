@@ -2,24 +2,24 @@
 //! query-kvm, query-status, query-name, query-uuid. Objects are built in the order
 //! 0.14's handlers insert their keys; the wire layer applies the hash order.
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::qdict;
 use crate::qmp::table;
 use crate::wire::message::version_info;
 use crate::wire::{QDict, QObject};
 
 /// `qmp_capabilities`: the mode switch itself happens in dispatch.
-pub fn qmp_capabilities(_ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn qmp_capabilities(_ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     empty()
 }
 
 /// `query-version`.
-pub fn query_version(_ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_version(_ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     Ok(version_info(""))
 }
 
 /// `query-commands`: every command in table order.
-pub fn query_commands(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_commands(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let list = table::visible(ctx.machine.config.extensions)
         .map(|c| QObject::Dict(qdict! { "name" => c.name }))
         .collect();
@@ -27,14 +27,14 @@ pub fn query_commands(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 }
 
 /// `query-kvm`: built with KVM support, so `present` is always true.
-pub fn query_kvm(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_kvm(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     Ok(QObject::Dict(
         qdict! { "enabled" => ctx.machine.config.kvm, "present" => true },
     ))
 }
 
 /// `query-status`.
-pub fn query_status(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_status(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let running = ctx.machine.run_state.is_running();
     Ok(QObject::Dict(
         qdict! { "running" => running, "singlestep" => false },
@@ -42,7 +42,7 @@ pub fn query_status(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 }
 
 /// `query-name`: `{}` without `-name`.
-pub fn query_name(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_name(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let mut d = QDict::new();
     if let Some(name) = &ctx.machine.config.name {
         d.put("name", name.as_str());
@@ -60,6 +60,6 @@ pub fn uuid_text(ctx: &Ctx<'_>) -> String {
 }
 
 /// `query-uuid`: all zeros without `-uuid`.
-pub fn query_uuid(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_uuid(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     Ok(QObject::Dict(qdict! { "UUID" => uuid_text(ctx) }))
 }
