@@ -28,8 +28,37 @@
 //! | [`replay`] | byte-exact replay of one trace and of a corpus |
 //! | [`server`] | sockets, fd passing, signals, the clock driver (the only I/O) |
 //! | [`cli`] | QEMU-style options and subcommands |
+//! | [`embed`] | [`Vm`]: a VM on a socket on its own thread, for programs that embed qmpsim |
 //!
 //! ## Embedding
+//!
+//! [`Vm::builder`] runs a VM in process, with the same options as `qmpsim run`, on
+//! a unix socket in a temporary folder, served on a thread of its own; the handle
+//! stops it and returns the trace it recorded. `examples/qmp_client.rs` is a
+//! complete client.
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use std::os::unix::net::UnixStream;
+//!
+//! let vm = qmpsim::Vm::builder().args(["-S", "-name", "demo"]).record(true).spawn()?;
+//! let stream = UnixStream::connect(vm.socket_path())?;
+//! let mut lines = BufReader::new(stream.try_clone()?).lines();
+//! lines.next(); // the greeting
+//! (&stream).write_all(b"{\"execute\":\"qmp_capabilities\"}\r\n")?;
+//! (&stream).write_all(b"{\"execute\":\"query-name\"}\r\n")?;
+//! lines.next(); // {"return": {}}
+//! assert_eq!(lines.next().unwrap()?, r#"{"return": {"name": "demo"}}"#);
+//!
+//! let ended = vm.stop()?;
+//! let trace = ended.trace.expect("recorded");
+//! qmpsim::replay::one::replay(&trace[..])?; // byte for byte, or an error
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For tests with no sockets at all, [`Engine`] takes requests in memory; build it
+//! from a [`machine::config::MachineConfig`] or from command-line options with
+//! [`VmBuilder::engine`]:
 //!
 //! ```
 //! use qmpsim::engine::{Engine, Input, Output};
@@ -47,6 +76,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod cli;
+pub mod embed;
 pub mod engine;
 pub mod machine;
 pub mod qmp;
@@ -57,3 +87,6 @@ pub mod server;
 pub mod snapshot;
 pub mod trace;
 pub mod wire;
+
+pub use embed::{EmbedError, Vm, VmBuilder, VmExit, VmHandle};
+pub use engine::Engine;

@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use super::raw::{self, DriveArg, LowArgs};
 use crate::machine::config::{
     ChardevBackend, ChardevConfig, DriveConfig, ImageProbe, MachineConfig, OptionList,
-    RAM_MB_DEFAULT,
 };
 /// Image probing lives at the edge, in [`crate::server::image`].
 pub use crate::server::image::{
@@ -79,49 +78,15 @@ pub struct RunPlan {
 /// Builds the run plan, probing disk images.
 pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
     let chardevs = chardevs(low);
-    for monitor in &low.monitors {
+    for monitor in &low.config.monitors {
         if !chardevs.iter().any(|c| c.label == monitor.chardev) {
             return Err(ConfigError::ChardevNotFound(monitor.chardev.clone()));
         }
     }
-    let drives = drives(low)?;
     let config = MachineConfig {
-        name: low.name.clone(),
-        uuid: low.uuid.clone(),
-        ram_mb: low.ram_mb.unwrap_or(RAM_MB_DEFAULT),
-        smp: low.smp.map_or(1, |s| s.cpus),
-        start_paused: low.start_paused,
-        machine: low.machine.clone().unwrap_or_else(|| "pc".to_owned()),
-        cpu_model: low.cpu_model.clone(),
-        kvm: low.kvm,
-        drives,
-        devices: low.devices.clone(),
-        netdevs: low.netdevs.clone(),
-        nets: low.nets.clone(),
-        vnc: low.vnc.clone(),
-        spice: low.spice.clone(),
-        balloon: low.balloon.clone(),
-        incoming: low.incoming.clone(),
+        drives: drives(low)?,
         chardevs,
-        monitors: low.monitors.clone(),
-        serials: low.serials.clone(),
-        parallels: low.parallels.clone(),
-        nodefaults: low.nodefaults,
-        nographic: low.nographic,
-        no_shutdown: low.no_shutdown,
-        no_reboot: low.no_reboot,
-        usb: low.usb,
-        boot: low.boot.clone(),
-        rtc: low.rtc.clone(),
-        watchdog: low.watchdog.clone(),
-        watchdog_action: low.watchdog_action.clone(),
-        seed: low.seed.unwrap_or(0),
-        epoch_s: low
-            .epoch_s
-            .unwrap_or(crate::machine::config::EPOCH_S_DEFAULT),
-        extensions: low.extensions,
-        no_acpi: low.no_acpi,
-        guest: low.guest,
+        ..low.config.clone()
     };
     Ok(RunPlan {
         config,
@@ -135,21 +100,22 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
 /// All chardevs in creation order: monitors' and `-chardev`, then serial, then
 /// parallel ports (explicit or default).
 pub fn chardevs(low: &LowArgs) -> Vec<ChardevConfig> {
-    let mut out = low.chardevs.clone();
-    let default_serial = if low.nographic { "stdio" } else { "vc" };
-    let default_parallel = if low.nographic { "null" } else { "vc" };
+    let config = &low.config;
+    let mut out = config.chardevs.clone();
+    let default_serial = if config.nographic { "stdio" } else { "vc" };
+    let default_parallel = if config.nographic { "null" } else { "vc" };
     push_ports(
         &mut out,
         "serial",
-        &low.serials,
-        low.nodefaults,
+        &config.serials,
+        config.nodefaults,
         default_serial,
     );
     push_ports(
         &mut out,
         "parallel",
-        &low.parallels,
-        low.nodefaults,
+        &config.parallels,
+        config.nodefaults,
         default_parallel,
     );
     out

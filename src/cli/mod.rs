@@ -18,41 +18,10 @@ use raw::SpecialMode;
 /// Exit status for a refused command line or a failed start, as QEMU's `exit(1)`.
 pub const EXIT_FAILURE: u8 = 1;
 
-/// `qmpsim --help`.
-pub const USAGE: &str = "\
-qmpsim: a deterministic QEMU 0.14 virtual machine, as seen through QMP
-
-usage: qmpsim run [QEMU options]
-       qmpsim [QEMU options]            (same as run)
-       qmpsim replay PATH...            (replay traces byte for byte)
-       qmpsim trace dump FILE           (print a trace as a QMP session)
-       qmpsim --help | -version
-
-Monitors:
-  -qmp unix:PATH,server[,nowait]       QMP on a unix socket
-  -qmp tcp:HOST:PORT,server[,nowait]   QMP on a TCP socket
-  -qmp stdio                           QMP on stdin/stdout
-  -chardev socket,id=ID,path=PATH,server=on,wait=off -mon chardev=ID,mode=control[,pretty=on]
-
-Machine: -name NAME -uuid UUID -m MB[M|G] -smp N[,maxcpus=..,cores=..,threads=..,sockets=..]
-  -S -M TYPE -cpu MODEL -enable-kvm -no-shutdown -no-reboot -nodefaults -nographic
-  -usb -boot SPEC -rtc SPEC -watchdog MODEL -watchdog-action ACTION -incoming URI
-Devices: -drive OPTS -hda..-hdd FILE -cdrom FILE -fda/-fdb FILE -device OPTS
-  -netdev OPTS -net OPTS -vnc DISPLAY -spice OPTS -balloon none|virtio[,addr=..]
-  -serial SPEC -parallel SPEC -monitor SPEC
-Process: -pidfile FILE -daemonize -record PATH.qmptrace
-qmpsim extensions:
-  -x-seed N            seed of the machine's random numbers (default 0)
-  -x-epoch SECONDS     event timestamps at virtual time zero (default 1300000000)
-  -x-extensions        enable the x- commands
-  -x-guest acpi=on|off,shutdown-ms=N
-                       the simulated guest's reaction to the ACPI power button
-  -x-clock idle|manual idle: virtual time jumps to the next pending deadline after
-                       IDLE_ADVANCE_MS without input (default); manual: it moves only
-                       with messages and x-clock-step
-  -drive file=F,x-virtual=on,x-size=10G   an image that need not exist
-
-Other QEMU 0.14 options that change nothing QMP shows are accepted and ignored.";
+/// `qmpsim --help`, generated from the option table ([`raw::table`]).
+pub fn usage() -> String {
+    raw::usage()
+}
 
 /// Why a command did not run.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +56,7 @@ pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
     let first = args.peek().map(|a| a.to_string_lossy().into_owned());
     let result = match first.as_deref() {
         None | Some("help") => {
-            println!("{USAGE}");
+            println!("{}", usage());
             Ok(0)
         }
         Some(a) if a.starts_with('-') => run(args),
@@ -166,10 +135,10 @@ fn exit_byte(code: i32) -> u8 {
 fn special_text(mode: SpecialMode) -> String {
     match mode {
         SpecialMode::Version => version_line(),
-        SpecialMode::Help => USAGE.to_owned(),
+        SpecialMode::Help => usage(),
         SpecialMode::MachineList => raw::machine_list(),
         SpecialMode::CpuList => raw::cpu_list(),
-        SpecialMode::WatchdogList => "\tib700\tiBASE 700\n\ti6300esb\tIntel 6300ESB".to_owned(),
+        SpecialMode::WatchdogList => crate::machine::watchdog::watchdog_list(),
     }
 }
 

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::watchdog::{WatchdogAction, WatchdogModel};
+
 /// Default RAM size in MiB (0.14's `DEFAULT_RAM_SIZE`).
 pub const RAM_MB_DEFAULT: u64 = 128;
 /// Default epoch for event timestamps: 2011-03-13T07:06:40Z, as in the QMP docs.
@@ -72,9 +74,11 @@ pub struct MachineConfig {
     /// `-rtc` spec.
     pub rtc: Option<String>,
     /// `-watchdog` model.
-    pub watchdog: Option<String>,
+    #[serde(with = "crate::machine::watchdog::by_name::model")]
+    pub watchdog: Option<WatchdogModel>,
     /// `-watchdog-action`.
-    pub watchdog_action: Option<String>,
+    #[serde(with = "crate::machine::watchdog::by_name::action")]
+    pub watchdog_action: Option<WatchdogAction>,
     /// Seed of the machine's one rng.
     pub seed: u64,
     /// Seconds since the Unix epoch at virtual time zero (event timestamps).

@@ -16,7 +16,7 @@
 use super::devices::block::{IoErrno, IoErrorOutcome, IoOperation};
 use super::display::{SockAddr, SpiceChannel, VncClient, SPICE_CHANNELS_MAX, VNC_CLIENTS_MAX};
 use super::rtc::Rtc;
-use super::watchdog::{WatchdogAction, WATCHDOG_DEBUG_MESSAGE, WATCHDOG_DRIVERS};
+use super::watchdog::{WatchdogAction, WatchdogModel, WATCHDOG_DEBUG_MESSAGE};
 use super::{Effect, Machine, Request};
 use crate::qdict;
 use crate::qobject::{ErrorClass, QDict, QmpError};
@@ -271,7 +271,7 @@ impl Machine {
             .qdev
             .devices
             .iter()
-            .any(|d| WATCHDOG_DRIVERS.contains(&d.driver.as_str()))
+            .any(|d| WatchdogModel::from_driver(&d.driver).is_some())
     }
 
     /// The guest stopped petting its watchdog and it expired (0.14's
@@ -399,8 +399,8 @@ mod tests {
 
     fn watchdog_machine(action: &str) -> Machine {
         Machine::new(MachineConfig {
-            watchdog: Some("i6300esb".into()),
-            watchdog_action: Some(action.into()),
+            watchdog: Some(WatchdogModel::I6300esb),
+            watchdog_action: Some(WatchdogAction::parse(action).expect("a test action name")),
             ..MachineConfig::default()
         })
     }

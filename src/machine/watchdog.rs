@@ -9,8 +9,58 @@ use serde::{Deserialize, Serialize};
 
 use super::config::MachineConfig;
 
-/// Drivers 0.14 registers as watchdog models (`-watchdog ?` order).
-pub const WATCHDOG_DRIVERS: &[&str] = &["ib700", "i6300esb"];
+/// A watchdog device model, as `-watchdog MODEL` names it. The one list of them:
+/// the command line, `-watchdog ?`, its error message and the machine all read
+/// [`WatchdogModel::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchdogModel {
+    /// The ISA iBASE 700.
+    Ib700,
+    /// The PCI Intel 6300ESB.
+    I6300esb,
+}
+
+impl WatchdogModel {
+    /// Every model 0.14 registers, in `-watchdog ?` order.
+    pub const ALL: [WatchdogModel; 2] = [WatchdogModel::Ib700, WatchdogModel::I6300esb];
+
+    /// The qdev driver name (also the `-watchdog` argument).
+    pub fn driver(self) -> &'static str {
+        match self {
+            WatchdogModel::Ib700 => "ib700",
+            WatchdogModel::I6300esb => "i6300esb",
+        }
+    }
+
+    /// The description `-watchdog ?` prints.
+    pub fn description(self) -> &'static str {
+        match self {
+            WatchdogModel::Ib700 => "iBASE 700",
+            WatchdogModel::I6300esb => "Intel 6300ESB",
+        }
+    }
+
+    /// `select_watchdog`: model names compare case-insensitively.
+    pub fn parse(s: &str) -> Option<WatchdogModel> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.driver().eq_ignore_ascii_case(s))
+    }
+
+    /// The model a qdev driver name is, if it is a watchdog.
+    pub fn from_driver(driver: &str) -> Option<WatchdogModel> {
+        Self::ALL.into_iter().find(|m| m.driver() == driver)
+    }
+}
+
+/// What `-watchdog ?` prints: one `\tNAME\tDESCRIPTION` line per model.
+pub fn watchdog_list() -> String {
+    WatchdogModel::ALL
+        .iter()
+        .map(|m| format!("\t{}\t{}", m.driver(), m.description()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 /// What the `debug` action prints on stderr.
 pub const WATCHDOG_DEBUG_MESSAGE: &str = "watchdog: timer fired\n";
 
@@ -32,18 +82,21 @@ pub enum WatchdogAction {
 }
 
 impl WatchdogAction {
+    /// Every action, in `-watchdog-action` order.
+    pub const ALL: [WatchdogAction; 6] = [
+        WatchdogAction::Reset,
+        WatchdogAction::Shutdown,
+        WatchdogAction::Poweroff,
+        WatchdogAction::Pause,
+        WatchdogAction::Debug,
+        WatchdogAction::None,
+    ];
+
     /// `select_watchdog_action`: names compare case-insensitively.
     pub fn parse(s: &str) -> Option<WatchdogAction> {
-        [
-            WatchdogAction::Reset,
-            WatchdogAction::Shutdown,
-            WatchdogAction::Poweroff,
-            WatchdogAction::Pause,
-            WatchdogAction::Debug,
-            WatchdogAction::None,
-        ]
-        .into_iter()
-        .find(|a| a.name().eq_ignore_ascii_case(s))
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
     }
 
     /// The name WATCHDOG's `action` carries.
@@ -67,15 +120,70 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// The action `-watchdog-action` chose (the CLI rejects unknown names; a
-    /// hand-made config with one gets the default, `reset`).
+    /// The action `-watchdog-action` chose, `reset` by default.
     pub fn from_config(config: &MachineConfig) -> Watchdog {
         Watchdog {
-            action: config
-                .watchdog_action
-                .as_deref()
-                .and_then(WatchdogAction::parse)
-                .unwrap_or(WatchdogAction::Reset),
+            action: config.watchdog_action.unwrap_or(WatchdogAction::Reset),
+        }
+    }
+}
+
+/// Serde for the config's `Option<WatchdogModel>` and `Option<WatchdogAction>`: by
+/// name, as the command line wrote them, so a trace header keeps the bytes it had
+/// when these fields were strings.
+pub(crate) mod by_name {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{WatchdogAction, WatchdogModel};
+
+    /// `Option<WatchdogModel>` as `Option<String>`.
+    pub mod model {
+        use super::*;
+
+        /// Writes the driver name.
+        pub fn serialize<S: Serializer>(
+            v: &Option<WatchdogModel>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            v.map(WatchdogModel::driver).serialize(s)
+        }
+
+        /// Reads a driver name; an unknown one is an error.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<WatchdogModel>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|n| {
+                    WatchdogModel::parse(&n)
+                        .ok_or_else(|| D::Error::custom(format!("unknown watchdog model '{n}'")))
+                })
+                .transpose()
+        }
+    }
+
+    /// `Option<WatchdogAction>` as `Option<String>`.
+    pub mod action {
+        use super::*;
+
+        /// Writes the action name.
+        pub fn serialize<S: Serializer>(
+            v: &Option<WatchdogAction>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            v.map(WatchdogAction::name).serialize(s)
+        }
+
+        /// Reads an action name; an unknown one is an error.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<WatchdogAction>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|n| {
+                    WatchdogAction::parse(&n)
+                        .ok_or_else(|| D::Error::custom(format!("unknown watchdog action '{n}'")))
+                })
+                .transpose()
         }
     }
 }
@@ -114,9 +222,44 @@ mod tests {
     #[test]
     fn from_config_takes_watchdog_action() {
         let w = Watchdog::from_config(&MachineConfig {
-            watchdog_action: Some("poweroff".into()),
+            watchdog_action: Some(WatchdogAction::Poweroff),
             ..MachineConfig::default()
         });
         assert_eq!(w.action, WatchdogAction::Poweroff);
+    }
+
+    #[test]
+    fn model_parse_ignores_case() {
+        assert_eq!(WatchdogModel::parse("IB700"), Some(WatchdogModel::Ib700));
+    }
+
+    #[test]
+    fn watchdog_list_is_0_14_text() {
+        assert_eq!(
+            watchdog_list(),
+            "\tib700\tiBASE 700\n\ti6300esb\tIntel 6300ESB"
+        );
+    }
+
+    #[test]
+    fn config_watchdog_fields_encode_as_their_names() {
+        let typed = MachineConfig {
+            watchdog: Some(WatchdogModel::I6300esb),
+            watchdog_action: Some(WatchdogAction::Pause),
+            ..MachineConfig::default()
+        };
+        let json = serde_json::to_value(&typed).unwrap();
+        assert_eq!(
+            (&json["watchdog"], &json["watchdog_action"]),
+            (&serde_json::json!("i6300esb"), &serde_json::json!("pause"))
+        );
+    }
+
+    #[test]
+    fn config_with_unknown_watchdog_model_does_not_decode() {
+        let mut json = serde_json::to_value(MachineConfig::default()).unwrap();
+        json["watchdog"] = serde_json::json!("i8080");
+        let err = serde_json::from_value::<MachineConfig>(json).unwrap_err();
+        assert_eq!(err.to_string(), "unknown watchdog model 'i8080'");
     }
 }

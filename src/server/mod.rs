@@ -175,10 +175,42 @@ pub enum Event {
     },
 }
 
+/// What an embedding ([`crate::embed`]) gives [`run_embedded`] instead of the
+/// process's signals.
+#[derive(Debug)]
+pub struct Embedding {
+    /// The loop's event channel, from [`event_channel`]. The embedding keeps a clone
+    /// of the sender, to stop the VM with [`Event::Signal`] as a signal would.
+    pub events: (SyncSender<Event>, Receiver<Event>),
+    /// Told once every monitor listens; dropped unsent when the server fails to
+    /// start (its error is then the thread's result).
+    pub ready: Sender<()>,
+}
+
 /// Runs a VM until it exits; returns the exit status.
 pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
+    serve(opts, None)
+}
+
+/// Runs a VM inside a program that embeds qmpsim: as [`run`], but no signal
+/// handlers are installed (the embedding stops the VM through the event channel)
+/// and `embedding.ready` is told when the monitors listen.
+pub fn run_embedded(opts: ServerOptions, embedding: Embedding) -> Result<i32, ServerError> {
+    serve(opts, Some(embedding))
+}
+
+fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, ServerError> {
     let mut files = CreatedFiles::default();
     let mut endpoints = listen::bind_all(&opts.config, &mut files)?;
+    let events = match embedding {
+        Some(Embedding { events, ready }) => {
+            // Clients may connect from now on: the sockets are bound and listening.
+            // The embedding may have given up waiting; nothing to tell then.
+            let _ = ready.send(());
+            Some(events)
+        }
+        None => None,
+    };
     let daemon = if opts.daemonize {
         Some(process::daemonize().map_err(ServerError::Daemonize)?)
     } else {
@@ -192,8 +224,15 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
     if let Some(daemon) = daemon {
         daemon.ready().map_err(ServerError::Daemonize)?;
     }
-    let (tx, rx) = event_channel();
-    spawn_signal_thread(tx.clone())?;
+    // Threads start only now: they would not survive -daemonize's fork.
+    let (tx, rx) = match events {
+        Some(events) => events,
+        None => {
+            let (tx, rx) = event_channel();
+            spawn_signal_thread(tx.clone())?;
+            (tx, rx)
+        }
+    };
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
     let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
     engine_loop.idle_advance = opts.idle_advance;
@@ -223,7 +262,7 @@ pub fn run(opts: ServerOptions) -> Result<i32, ServerError> {
 
 /// The engine loop's one channel: it holds at most [`EVENTS_QUEUED_MAX`] events,
 /// past which senders block until the loop takes one.
-fn event_channel() -> (SyncSender<Event>, Receiver<Event>) {
+pub fn event_channel() -> (SyncSender<Event>, Receiver<Event>) {
     mpsc::sync_channel(EVENTS_QUEUED_MAX)
 }
 

@@ -96,8 +96,8 @@ fn disk(extra: &[(&str, &str)]) -> MachineConfig {
 /// `-x-extensions -watchdog i6300esb -watchdog-action ACTION`.
 fn watchdog(action: &str) -> MachineConfig {
     MachineConfig {
-        watchdog: Some("i6300esb".into()),
-        watchdog_action: Some(action.into()),
+        watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::I6300esb),
+        watchdog_action: qmpsim::machine::watchdog::WatchdogAction::parse(action),
         ..ext()
     }
 }
@@ -428,7 +428,7 @@ fn golden_events_watchdog() {
         (
             "-watchdog ib700, default action (reset)",
             MachineConfig {
-                watchdog: Some("ib700".into()),
+                watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::Ib700),
                 ..ext()
             },
             &[WATCHDOG_EXPIRE],

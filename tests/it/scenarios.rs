@@ -89,8 +89,8 @@ fn rtc_utc() -> MachineConfig {
 fn watchdog_pause() -> MachineConfig {
     MachineConfig {
         extensions: true,
-        watchdog: Some("i6300esb".into()),
-        watchdog_action: Some("pause".into()),
+        watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::I6300esb),
+        watchdog_action: Some(qmpsim::machine::watchdog::WatchdogAction::Pause),
         ..MachineConfig::default()
     }
 }

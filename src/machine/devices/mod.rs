@@ -280,9 +280,9 @@ impl Devices {
             }
             groups.push(opts);
         }
-        if let Some(model) = &config.watchdog {
+        if let Some(model) = config.watchdog {
             let mut opts = OptionList::default();
-            opts.push("driver", model);
+            opts.push("driver", model.driver());
             groups.push(opts);
         }
         for g in groups {
@@ -467,7 +467,7 @@ mod tests {
     #[test]
     fn watchdog_i6300esb_goes_on_pci_after_default_nic() {
         let d = Devices::new(&MachineConfig {
-            watchdog: Some("i6300esb".into()),
+            watchdog: Some(crate::machine::watchdog::WatchdogModel::I6300esb),
             ..MachineConfig::default()
         });
         assert_eq!(slots(&d).last(), Some(&(32, "i6300esb")));
@@ -476,7 +476,7 @@ mod tests {
     #[test]
     fn watchdog_ib700_goes_on_isa() {
         let d = Devices::new(&MachineConfig {
-            watchdog: Some("ib700".into()),
+            watchdog: Some(crate::machine::watchdog::WatchdogModel::Ib700),
             ..MachineConfig::default()
         });
         assert!(d.qdev.devices.iter().any(|x| x.driver == "ib700"));

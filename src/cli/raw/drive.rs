@@ -1,0 +1,273 @@
+//! Drives: `-drive`, the shorthands `-hda`..`-hdd`, `-cdrom`, `-fda`/`-fdb`, and a
+//! bare image argument. Checked here; expanded into `-drive` options and probed by
+//! `config.rs`.
+
+use super::option_list::parse_option_list;
+use super::{OptCtx, RawError};
+use crate::machine::config::OptionList;
+use crate::machine::devices::block::BlockErrorAction;
+
+/// A drive option before expansion into `-drive` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriveArg {
+    /// `-drive OPTS` (or a bare image argument, as `-hda`).
+    Drive(OptionList),
+    /// `-hda`..`-hdd` FILE (index 0..3).
+    Hd {
+        /// IDE index.
+        index: u32,
+        /// Image file.
+        file: String,
+    },
+    /// `-cdrom FILE`.
+    Cdrom(String),
+    /// `-fda`/`-fdb` FILE (index 0/1).
+    Floppy {
+        /// Floppy index.
+        index: u32,
+        /// Image file.
+        file: String,
+    },
+}
+
+/// Keys `-drive` takes (0.14's `qemu_drive_opts`, plus `id` and the qmpsim
+/// extensions `x-virtual` and `x-size`).
+pub const DRIVE_KEYS: &[&str] = &[
+    "bus",
+    "unit",
+    "if",
+    "index",
+    "cyls",
+    "heads",
+    "secs",
+    "trans",
+    "media",
+    "snapshot",
+    "file",
+    "cache",
+    "aio",
+    "format",
+    "serial",
+    "rerror",
+    "werror",
+    "addr",
+    "readonly",
+    "boot",
+    "id",
+    "x-virtual",
+    "x-size",
+];
+/// `-drive if=` values of 0.14.
+pub const DRIVE_BUSES: &[&str] = &[
+    "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen", "none",
+];
+
+/// Checks a `-drive` option string against 0.14's keys and values.
+pub fn parse_drive(option: &str, v: &str) -> Result<OptionList, RawError> {
+    let opts = parse_option_list(v, None);
+    if let Some((key, _)) = opts
+        .items
+        .iter()
+        .find(|(k, _)| !DRIVE_KEYS.contains(&k.as_str()))
+    {
+        return Err(RawError::InvalidParameter {
+            option: option.to_owned(),
+            arg: v.to_owned(),
+            param: key.clone(),
+        });
+    }
+    if let Some(bus) = opts.get("if").filter(|b| !DRIVE_BUSES.contains(b)) {
+        return Err(RawError::DriveBus(bus.to_owned()));
+    }
+    if let Some(media) = opts.get("media").filter(|m| *m != "disk" && *m != "cdrom") {
+        return Err(RawError::DriveMedia(media.to_owned()));
+    }
+    if let Some(index) = opts.get("index").filter(|i| i.parse::<u32>().is_err()) {
+        return Err(RawError::DriveIndex(index.to_owned()));
+    }
+    for (key, is_read, direction) in [("werror", false, "write"), ("rerror", true, "read")] {
+        if let Some(value) = opts
+            .get(key)
+            .filter(|v| BlockErrorAction::parse(v, is_read).is_none())
+        {
+            return Err(RawError::DriveErrorAction {
+                value: value.to_owned(),
+                direction,
+            });
+        }
+    }
+    if let Some(size) = opts.get("x-size") {
+        parse_size_bytes(size).ok_or_else(|| RawError::DriveSize {
+            arg: v.to_owned(),
+            value: size.to_owned(),
+        })?;
+    }
+    if opts.get("x-virtual") == Some("on") && opts.get("x-size").is_none() {
+        return Err(RawError::DriveVirtualSize(v.to_owned()));
+    }
+    Ok(opts)
+}
+
+/// Parses a size with an optional `K`/`M`/`G`/`T` suffix (powers of 1024; `B` or no
+/// suffix means bytes), as `-drive x-size=10G` takes it.
+pub fn parse_size_bytes(v: &str) -> Option<u64> {
+    let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, suffix) = v.split_at(digits_end);
+    let n: u64 = digits.parse().ok()?;
+    let shift = match suffix {
+        "" | "B" | "b" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+/// `-drive OPTS`.
+pub(super) fn apply_drive(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
+    let drive = DriveArg::Drive(parse_drive(ctx.option, &v)?);
+    ctx.low.drives.push(drive);
+    Ok(())
+}
+
+/// `-hdX FILE` as IDE index `index`.
+pub(super) fn push_hd(ctx: &mut OptCtx<'_>, index: u32, file: String) -> Result<(), RawError> {
+    ctx.low.drives.push(DriveArg::Hd { index, file });
+    Ok(())
+}
+
+/// `-fdX FILE` as floppy index `index`.
+pub(super) fn push_floppy(ctx: &mut OptCtx<'_>, index: u32, file: String) -> Result<(), RawError> {
+    ctx.low.drives.push(DriveArg::Floppy { index, file });
+    Ok(())
+}
+
+/// `-cdrom FILE`.
+pub(super) fn apply_cdrom(ctx: &mut OptCtx<'_>, file: String) -> Result<(), RawError> {
+    ctx.low.drives.push(DriveArg::Cdrom(file));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse_err, parse_ok};
+    use super::*;
+
+    #[test]
+    fn parse_bare_argument_is_first_disk() {
+        assert_eq!(
+            parse_ok(&["disk.img"]).drives,
+            [DriveArg::Hd {
+                index: 0,
+                file: "disk.img".to_owned()
+            }]
+        );
+    }
+
+    #[test]
+    fn parse_hdc_has_index_two() {
+        assert_eq!(
+            parse_ok(&["-hdc", "x.img"]).drives,
+            [DriveArg::Hd {
+                index: 2,
+                file: "x.img".to_owned()
+            }]
+        );
+    }
+
+    #[test]
+    fn parse_fdb_has_index_one() {
+        assert_eq!(
+            parse_ok(&["-fdb", "f.img"]).drives,
+            [DriveArg::Floppy {
+                index: 1,
+                file: "f.img".to_owned()
+            }]
+        );
+    }
+
+    #[test]
+    fn drive_werror_unknown_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=a,werror=explode"]),
+            "qemu: 'explode' invalid write error action"
+        );
+    }
+
+    #[test]
+    fn drive_rerror_enospc_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=a,rerror=enospc"]),
+            "qemu: 'enospc' invalid read error action"
+        );
+    }
+
+    #[test]
+    fn drive_unknown_key_is_invalid_parameter() {
+        assert_eq!(
+            parse_err(&["-drive", "file=a.img,speed=fast"]),
+            "qemu-system-x86_64: -drive file=a.img,speed=fast: Invalid parameter 'speed'"
+        );
+    }
+
+    #[test]
+    fn drive_bad_bus_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=a.img,if=usb"]),
+            "qemu: unsupported bus type 'usb'"
+        );
+    }
+
+    #[test]
+    fn drive_bad_media_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=a.img,media=tape"]),
+            "qemu: 'tape' invalid media"
+        );
+    }
+
+    #[test]
+    fn drive_virtual_without_size_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=v.img,x-virtual=on"]),
+            "qmpsim: -drive file=v.img,x-virtual=on: x-virtual=on needs x-size=SIZE"
+        );
+    }
+
+    #[test]
+    fn drive_bad_size_is_rejected() {
+        assert_eq!(
+            parse_err(&["-drive", "file=v.img,x-virtual=on,x-size=10Q"]),
+            "qmpsim: -drive file=v.img,x-virtual=on,x-size=10Q: invalid x-size '10Q'"
+        );
+    }
+
+    #[test]
+    fn drive_comma_escape_keeps_comma_in_file() {
+        let low = parse_ok(&["-drive", "file=a,,b.img,if=ide"]);
+        assert_eq!(
+            low.drives,
+            [DriveArg::Drive(parse_option_list(
+                "file=a,,b.img,if=ide",
+                None
+            ))]
+        );
+    }
+
+    #[test]
+    fn size_suffixes_are_powers_of_1024() {
+        assert_eq!(parse_size_bytes("10G"), Some(10 << 30));
+    }
+
+    #[test]
+    fn size_without_suffix_is_bytes() {
+        assert_eq!(parse_size_bytes("512"), Some(512));
+    }
+
+    #[test]
+    fn size_overflow_is_rejected() {
+        assert_eq!(parse_size_bytes("17179869184G"), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! Why a command line was refused: [`RawError`], whose `Display` is the exact
+//! one-line message QEMU 0.14 prints (or a `qmpsim:` one for qmpsim's own options).
+
+use super::smp::machine_list;
+use crate::machine::watchdog::watchdog_list;
+
+/// Program name QEMU prefixes its located error messages with.
+pub const PROGRAM: &str = "qemu-system-x86_64";
+
+/// Why the command line was refused. `Display` is the exact message QEMU prints.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RawError {
+    /// An option QEMU does not know.
+    #[error("{PROGRAM}: {0}: invalid option")]
+    InvalidOption(String),
+    /// An option that needs an argument came last.
+    #[error("{PROGRAM}: {0}: requires an argument")]
+    MissingArgument(String),
+    /// An argument that is not UTF-8.
+    #[error("{PROGRAM}: {0}: argument is not valid UTF-8")]
+    NotUtf8(String),
+    /// `-m` that is not a size.
+    #[error("qemu: invalid ram size: {0}")]
+    InvalidRamSize(String),
+    /// `-m` past [`RAM_MB_MAX`](super::RAM_MB_MAX).
+    #[error("qemu: ram size too large")]
+    RamTooLarge,
+    /// `-smp` that gives no CPU.
+    #[error("Invalid number of CPUs")]
+    InvalidCpuCount,
+    /// `-smp n,maxcpus=m` with m < n.
+    #[error("maxcpus must be equal to or greater than smp")]
+    MaxCpusBelowSmp,
+    /// `maxcpus` past [`SMP_CPUS_MAX`](crate::machine::config::SMP_CPUS_MAX).
+    #[error("Unsupported number of maxcpus")]
+    MaxCpusUnsupported,
+    /// More CPUs than the machine supports.
+    #[error(
+        "Number of SMP cpus requested ({cpus}), exceeds max cpus supported by machine `{machine}' ({max})"
+    )]
+    TooManyCpus {
+        /// Requested.
+        cpus: u32,
+        /// Machine type.
+        machine: String,
+        /// The machine's limit.
+        max: u32,
+    },
+    /// `-uuid` not in 8-4-4-4-12 hex form.
+    #[error("Fail to parse UUID string. Wrong format.")]
+    BadUuid,
+    /// `-name x,foo`.
+    #[error("Unknown subargument {0} to -name")]
+    NameSubargument(String),
+    /// `-M` with an unknown machine type: QEMU prints the list.
+    #[error("{}", machine_list())]
+    UnknownMachine(String),
+    /// `-cpu` with an unknown model.
+    #[error("Unable to find x86 CPU definition")]
+    UnknownCpu(String),
+    /// A `-qmp`/`-monitor`/`-chardev`/`-mon` spec that does not parse.
+    #[error("parse error: {0}")]
+    Parse(String),
+    /// A key the option does not take.
+    #[error("{PROGRAM}: {option} {arg}: Invalid parameter '{param}'")]
+    InvalidParameter {
+        /// The option as written.
+        option: String,
+        /// Its argument.
+        arg: String,
+        /// The unknown key.
+        param: String,
+    },
+    /// A required key is absent.
+    #[error("{PROGRAM}: {option} {arg}: Parameter '{param}' is missing")]
+    MissingParameter {
+        /// The option as written.
+        option: String,
+        /// Its argument.
+        arg: String,
+        /// The missing key.
+        param: String,
+    },
+    /// A key has a value the option does not accept.
+    #[error("{PROGRAM}: {option} {arg}: Parameter '{param}' expects {expected}")]
+    InvalidParameterValue {
+        /// The option as written.
+        option: String,
+        /// Its argument.
+        arg: String,
+        /// The key.
+        param: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// The same id twice.
+    #[error("{PROGRAM}: {option} {arg}: Duplicate ID '{id}' for {object}")]
+    DuplicateId {
+        /// The option as written.
+        option: String,
+        /// Its argument.
+        arg: String,
+        /// The id.
+        id: String,
+        /// The kind of object.
+        object: String,
+    },
+    /// `-chardev` without `id=`.
+    #[error("chardev: no id specified")]
+    ChardevNoId,
+    /// `-chardev id=x` without a backend.
+    #[error("chardev: \"{0}\" missing backend")]
+    ChardevMissingBackend(String),
+    /// `-chardev foo,id=x`.
+    #[error("chardev: backend \"{0}\" not found")]
+    ChardevUnknownBackend(String),
+    /// `-chardev socket` without `path=` or `host=`/`port=`.
+    #[error("chardev: socket \"{0}\": needs path=PATH or host=HOST,port=PORT")]
+    ChardevSocketAddress(String),
+    /// `-mon` naming a chardev that does not exist.
+    #[error("chardev \"{0}\" not found")]
+    ChardevNotFound(String),
+    /// `-mon mode=x`.
+    #[error("unknown monitor mode \"{0}\"")]
+    UnknownMonitorMode(String),
+    /// A `-serial` spec that does not parse.
+    #[error("qemu: could not open serial device '{0}'")]
+    SerialSpec(String),
+    /// A `-parallel` spec that does not parse.
+    #[error("qemu: could not open parallel device '{0}'")]
+    ParallelSpec(String),
+    /// More than [`SERIAL_PORTS_MAX`](super::SERIAL_PORTS_MAX) `-serial`.
+    #[error("qemu: too many serial ports")]
+    TooManySerials,
+    /// More than [`PARALLEL_PORTS_MAX`](super::PARALLEL_PORTS_MAX) `-parallel`.
+    #[error("qemu: too many parallel ports")]
+    TooManyParallels,
+    /// `-balloon x`.
+    #[error("Unknown -balloon argument {0}")]
+    Balloon(String),
+    /// `-watchdog x`.
+    #[error(
+        "Unknown -watchdog device. Supported devices are:\n{}",
+        watchdog_list()
+    )]
+    Watchdog(String),
+    /// A second `-watchdog`.
+    #[error("qemu: only one watchdog option may be given")]
+    WatchdogTwice,
+    /// `-watchdog-action x`.
+    #[error("Unknown -watchdog-action parameter")]
+    WatchdogAction(String),
+    /// `-drive if=x`.
+    #[error("qemu: unsupported bus type '{0}'")]
+    DriveBus(String),
+    /// `-drive media=x`.
+    #[error("qemu: '{0}' invalid media")]
+    DriveMedia(String),
+    /// `-drive index=x` that is not a number.
+    #[error("qemu: invalid index '{0}'")]
+    DriveIndex(String),
+    /// `-drive werror=x` or `rerror=x` (`enospc` is a write-only choice).
+    #[error("qemu: '{value}' invalid {direction} error action")]
+    DriveErrorAction {
+        /// The bad value.
+        value: String,
+        /// `read` or `write`.
+        direction: &'static str,
+    },
+    /// `-drive x-size=...` that is not a size.
+    #[error("qmpsim: -drive {arg}: invalid x-size '{value}'")]
+    DriveSize {
+        /// The drive spec.
+        arg: String,
+        /// The bad size.
+        value: String,
+    },
+    /// `-drive x-virtual=on` without `x-size=`.
+    #[error("qmpsim: -drive {0}: x-virtual=on needs x-size=SIZE")]
+    DriveVirtualSize(String),
+    /// `-x-seed` that is not an unsigned number.
+    #[error("qmpsim: -x-seed: invalid seed '{0}'")]
+    Seed(String),
+    /// `-x-epoch` that is not a number of seconds.
+    #[error("qmpsim: -x-epoch: invalid epoch '{0}'")]
+    Epoch(String),
+    /// A bad `-x-guest` option.
+    #[error("qmpsim: -x-guest {arg}: {problem}")]
+    Guest {
+        /// The option string.
+        arg: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// `-x-clock` that is neither `idle` nor `manual`.
+    #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle or manual)")]
+    ClockMode(String),
+    /// `-daemonize` with `-nographic`.
+    #[error("-nographic can not be used with -daemonize")]
+    DaemonizeNographic,
+    /// `-daemonize` with a stdio monitor.
+    #[error("qmpsim: -daemonize can not be used with a stdio monitor")]
+    DaemonizeStdio,
+}

@@ -1,0 +1,266 @@
+//! QEMU-style command-line options, parsed and validated without touching the world
+//! (ripgrep's `LowArgs`): no files, no sockets, no environment.
+//!
+//! Options are single-dash as in QEMU 0.14 (`-name vm1`); `--name vm1` means the same,
+//! as QEMU allows. An argument that does not start with `-` is a disk image for the
+//! first IDE disk, as in `qemu disk.img`. Every option QEMU 0.14's x86 binary knows is
+//! an entry of the option table, [`table::OPTIONS`]: name, arity, group, help and the
+//! function that parses its value straight into the
+//! [`MachineConfig`] [`LowArgs`] carries. The
+//! ones that change nothing QMP can see are accepted and ignored. Errors carry QEMU's
+//! own one-line messages ([`RawError`]). What needs files (image probing) or the
+//! whole list (default serial ports) is `config.rs`'s job.
+//!
+//! The parsers live by option family: [`drive`], [`chardev`] (with monitors and
+//! ports), [`net`] (with `-device` and `-balloon`), [`smp`] (with `-M`, `-cpu`,
+//! `-m`) and [`other`] (identity, watchdog, qmpsim's `-x-` options).
+
+pub mod chardev;
+pub mod drive;
+mod error;
+pub mod net;
+mod option_list;
+pub mod other;
+pub mod smp;
+pub mod table;
+
+pub use chardev::{
+    parse_chardev, parse_compat, parse_mon, CHARDEV_BACKENDS, CHARDEV_KEYS, MON_KEYS,
+    PARALLEL_PORTS_MAX, SERIAL_PORTS_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX,
+    VC_SIZE_DIGITS_MAX,
+};
+pub use drive::{parse_size_bytes, DriveArg, DRIVE_BUSES, DRIVE_KEYS};
+pub use error::{RawError, PROGRAM};
+pub use net::{NETDEV_TYPES, NET_TYPES};
+pub use option_list::{parse_option_list, split_items};
+pub use other::{parse_name, parse_uuid};
+pub use smp::{
+    cpu_list, machine_list, parse_ram_mb, parse_smp, SmpArgs, CPU_MODELS, MACHINES, RAM_MB_MAX,
+};
+pub use table::{lookup, options, usage, Arity, Group, OptDef, OPTIONS};
+
+use crate::machine::config::{ChardevBackend, MachineConfig};
+
+/// A mode that prints something and ends instead of running a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialMode {
+    /// `-version`.
+    Version,
+    /// `-h`, `-help`, `--help`.
+    Help,
+    /// `-M ?`.
+    MachineList,
+    /// `-cpu ?`.
+    CpuList,
+    /// `-watchdog ?`.
+    WatchdogList,
+}
+
+/// The validated command line: the VM's config as far as options decide it, plus
+/// what only the edge needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LowArgs {
+    /// A print-and-exit mode, when one was asked for (parsing stopped there).
+    pub special: Option<SpecialMode>,
+    /// The VM, with defaults where no option spoke. Its `chardevs` holds the
+    /// `-chardev` ones and those of `-qmp`/`-monitor`, in order; `drives` is empty
+    /// (they are [`LowArgs::drives`] until `config.rs` expands and probes them).
+    pub config: MachineConfig,
+    /// Drives in command-line order, before expansion.
+    pub drives: Vec<DriveArg>,
+    /// `-pidfile`.
+    pub pidfile: Option<String>,
+    /// `-daemonize`.
+    pub daemonize: bool,
+    /// `-record PATH`.
+    pub record: Option<String>,
+    /// `-x-clock manual`: virtual time never jumps on idle.
+    pub clock_manual: bool,
+}
+
+/// What an option's `apply` function works on.
+#[derive(Debug)]
+pub struct OptCtx<'a> {
+    low: &'a mut LowArgs,
+    /// The option as written (`-name` or `--name`).
+    option: &'a str,
+    /// `compat_monitorN` chardevs made so far by `-qmp` and `-monitor`.
+    compat_monitors: &'a mut u32,
+}
+
+/// Parses a QEMU command line (without the program name).
+pub fn parse<I, S>(args: I) -> Result<LowArgs, RawError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    let mut low = LowArgs::default();
+    let mut compat_monitors = 0u32;
+    let mut args = args.into_iter().map(Into::into);
+    while let Some(os) = args.next() {
+        let arg = utf8(os)?;
+        if !arg.starts_with('-') {
+            low.drives.push(DriveArg::Hd {
+                index: 0,
+                file: arg,
+            });
+            continue;
+        }
+        let name = arg[1..].strip_prefix('-').unwrap_or(&arg[1..]);
+        let opt = lookup(name).ok_or_else(|| RawError::InvalidOption(arg.clone()))?;
+        let value = match opt.arity {
+            Arity::Flag => String::new(),
+            Arity::Value(_) => match args.next() {
+                Some(v) => utf8(v)?,
+                None => return Err(RawError::MissingArgument(arg)),
+            },
+        };
+        let mut ctx = OptCtx {
+            low: &mut low,
+            option: &arg,
+            compat_monitors: &mut compat_monitors,
+        };
+        opt.apply(&mut ctx, value)?;
+        if low.special.is_some() {
+            return Ok(low);
+        }
+    }
+    check_whole(&low)?;
+    Ok(low)
+}
+
+fn utf8(os: std::ffi::OsString) -> Result<String, RawError> {
+    os.into_string()
+        .map_err(|os| RawError::NotUtf8(os.to_string_lossy().into_owned()))
+}
+
+/// Checks that need the whole command line.
+fn check_whole(low: &LowArgs) -> Result<(), RawError> {
+    let config = &low.config;
+    let max = smp::machine_max_cpus(&config.machine);
+    if config.smp > max {
+        return Err(RawError::TooManyCpus {
+            cpus: config.smp,
+            machine: config.machine.clone(),
+            max,
+        });
+    }
+    if low.daemonize && config.nographic {
+        return Err(RawError::DaemonizeNographic);
+    }
+    let stdio_monitor = config.monitors.iter().any(|m| {
+        config
+            .chardevs
+            .iter()
+            .any(|c| c.label == m.chardev && c.backend == ChardevBackend::Stdio)
+    });
+    if low.daemonize && stdio_monitor {
+        return Err(RawError::DaemonizeStdio);
+    }
+    Ok(())
+}
+
+/// `parse` of a test command line that must fail: its message.
+#[cfg(test)]
+fn parse_err(args: &[&str]) -> String {
+    parse(args.iter().copied()).unwrap_err().to_string()
+}
+
+/// `parse` of a test command line that must parse.
+#[cfg(test)]
+fn parse_ok(args: &[&str]) -> LowArgs {
+    parse(args.iter().copied()).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_unknown_option_reports_invalid_option() {
+        assert_eq!(
+            parse_err(&["-foo"]),
+            "qemu-system-x86_64: -foo: invalid option"
+        );
+    }
+
+    #[test]
+    fn parse_unknown_double_dash_option_echoes_it() {
+        assert_eq!(
+            parse_err(&["--foo"]),
+            "qemu-system-x86_64: --foo: invalid option"
+        );
+    }
+
+    #[test]
+    fn parse_missing_argument_reports_requires_argument() {
+        assert_eq!(
+            parse_err(&["-S", "-name"]),
+            "qemu-system-x86_64: -name: requires an argument"
+        );
+    }
+
+    #[test]
+    fn parse_double_dash_option_means_single_dash() {
+        assert_eq!(
+            parse_ok(&["--name", "vm1"]).config.name.as_deref(),
+            Some("vm1")
+        );
+    }
+
+    #[test]
+    fn parse_version_stops_parsing() {
+        assert_eq!(
+            parse_ok(&["-version", "-bogus"]).special,
+            Some(SpecialMode::Version)
+        );
+    }
+
+    #[test]
+    fn parse_help_double_dash_is_help() {
+        assert_eq!(parse_ok(&["--help"]).special, Some(SpecialMode::Help));
+    }
+
+    #[test]
+    fn parse_ignored_option_consumes_its_argument() {
+        let low = parse_ok(&["-vga", "std", "-S"]);
+        assert!(low.config.start_paused);
+    }
+
+    #[test]
+    fn parse_ignored_option_without_argument_is_an_error() {
+        assert_eq!(
+            parse_err(&["-display"]),
+            "qemu-system-x86_64: -display: requires an argument"
+        );
+    }
+
+    #[test]
+    fn daemonize_with_nographic_is_rejected() {
+        assert_eq!(
+            parse_err(&["-daemonize", "-nographic"]),
+            "-nographic can not be used with -daemonize"
+        );
+    }
+
+    #[test]
+    fn daemonize_with_stdio_monitor_is_rejected() {
+        assert_eq!(
+            parse_err(&["-daemonize", "-qmp", "stdio"]),
+            "qmpsim: -daemonize can not be used with a stdio monitor"
+        );
+    }
+
+    #[test]
+    fn parse_defaults_are_the_machine_defaults() {
+        assert_eq!(parse_ok(&[]).config, MachineConfig::default());
+    }
+
+    #[test]
+    fn parse_ram_zero_after_a_size_means_the_default() {
+        assert_eq!(
+            parse_ok(&["-m", "512", "-m", "0"]).config.ram_mb,
+            crate::machine::config::RAM_MB_DEFAULT
+        );
+    }
+}
