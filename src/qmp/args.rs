@@ -42,6 +42,38 @@ pub fn names(args_type: &str) -> impl Iterator<Item = &str> {
         .map(|(n, _)| n)
 }
 
+/// The accessors of [`Args`] that read one named argument.
+pub const ACCESSORS: &[&str] = &[
+    "str", "opt_str", "int", "opt_int", "bool", "opt_bool", "flag", "number",
+];
+
+/// The argument names a handler source reads, outside its tests:
+/// `args.ACCESSOR("NAME")` for each of [`ACCESSORS`], and `helper(args,
+/// "NAME")` for helpers that read one. The command tables' tests check them
+/// against the `args_type`s of the commands whose handlers live there (a name
+/// computed at run time is checked by [`Args`] itself when read).
+pub fn names_read(source: &str) -> Vec<&str> {
+    let code = source
+        .split("#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default();
+    let patterns = ACCESSORS
+        .iter()
+        .map(|a| format!("args.{a}(\""))
+        .chain(["(args, \"".to_owned()]);
+    let mut names = Vec::new();
+    for pattern in patterns {
+        let mut rest = code;
+        while let Some(at) = rest.find(&pattern) {
+            let tail = &rest[at + pattern.len()..];
+            let end = tail.find('"').unwrap_or(tail.len());
+            names.push(&tail[..end]);
+            rest = &tail[end..];
+        }
+    }
+    names
+}
+
 /// String types: `s`, and `F` (file name) and `B` (block device) in HMP.
 const STR: &[u8] = b"sFB";
 /// Integer types: `i`, `l` (long), `M` (megabytes), `o` (octets).
@@ -188,6 +220,68 @@ pub fn check(args_type: &str, args: &QDict) -> Result<(), QmpError> {
 mod tests {
     use super::*;
     use crate::qdict;
+
+    #[test]
+    fn names_read_finds_accessors_and_helpers() {
+        let src =
+            "let d = args.str(\"devcie\"); let f = args.flag(\"force\"); addr(args, \"port\");";
+        assert_eq!(names_read(src), ["devcie", "force", "port"]);
+    }
+
+    #[test]
+    fn names_read_skips_the_tests() {
+        let src = "args.int(\"a\");\n#[cfg(test)]\nmod tests { args.int(\"b\"); }";
+        assert_eq!(names_read(src), ["a"]);
+    }
+
+    const EJECT: &str = "force:-f,device:B";
+
+    #[test]
+    fn args_reads_declared_names_by_type() {
+        let d = qdict! { "device" => "ide1-cd0", "force" => true };
+        let a = Args::new(EJECT, &d);
+        assert_eq!((a.str("device"), a.flag("force")), ("ide1-cd0", true));
+    }
+
+    #[test]
+    #[should_panic(expected = "argument `devcie` is not declared")]
+    fn args_misspelled_name_panics() {
+        let d = qdict! { "device" => "ide1-cd0" };
+        Args::new(EJECT, &d).str("devcie");
+    }
+
+    #[test]
+    #[should_panic(expected = "declares it otherwise")]
+    fn args_wrong_type_panics() {
+        let d = qdict! { "device" => "ide1-cd0" };
+        Args::new(EJECT, &d).int("device");
+    }
+
+    #[test]
+    #[should_panic(expected = "declares it otherwise")]
+    fn args_mandatory_read_as_optional_panics() {
+        let d = qdict! { "device" => "ide1-cd0" };
+        Args::new(EJECT, &d).opt_str("device");
+    }
+
+    #[test]
+    fn args_number_takes_int_or_float() {
+        let i = qdict! { "value" => 2_i64 };
+        let f = qdict! { "value" => QObject::Float(0.5) };
+        assert_eq!(
+            (
+                Args::new("value:T", &i).number("value"),
+                Args::new("value:T", &f).number("value")
+            ),
+            (2.0, 0.5)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "takes no options")]
+    fn args_options_without_o_panics() {
+        Args::new(EJECT, &QDict::new()).options();
+    }
 
     #[test]
     fn eject_without_device_is_missing_device() {

@@ -569,6 +569,76 @@ mod tests {
     }
 
     #[test]
+    fn mirrors_name_table_commands() {
+        let missing: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter_map(|c| match c.decl {
+                Decl::Qmp(q) => crate::qmp::table::lookup(q, true).is_none().then_some(q),
+                Decl::Own { .. } => None,
+            })
+            .collect();
+        assert!(missing.is_empty(), "unknown mirrored commands: {missing:?}");
+    }
+
+    #[test]
+    fn no_own_declaration_copies_its_qmp_entry() {
+        let copies: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter(|c| matches!(c.decl, Decl::Own { .. }))
+            .filter(|c| {
+                c.name.split('|').any(|n| {
+                    crate::qmp::table::lookup(n, true).is_some_and(|q| {
+                        (q.args_type, q.params, q.help) == (c.args_type(), c.params(), c.help())
+                    })
+                })
+            })
+            .map(|c| c.name)
+            .collect();
+        assert!(
+            copies.is_empty(),
+            "declare these as qmp! entries: {copies:?}"
+        );
+    }
+
+    #[test]
+    fn qmp_actions_parse_as_their_handler_reads() {
+        let differing: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter(|c| match c.action {
+                Qmp(q) => {
+                    crate::qmp::table::lookup(q, true).is_some_and(|q| q.args_type != c.args_type())
+                }
+                Native(_) | NotSupported => false,
+            })
+            .map(|c| c.name)
+            .collect();
+        assert!(differing.is_empty(), "args_type differs: {differing:?}");
+    }
+
+    #[test]
+    fn mirrored_help_line_is_the_qmp_entrys() {
+        let c = find("q").expect("quit is an HMP command");
+        assert_eq!(
+            (c.args_type(), c.params(), c.help()),
+            ("", "", "quit the emulator")
+        );
+    }
+
+    #[test]
+    fn every_argument_a_native_reads_is_declared() {
+        let declared: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter(|c| matches!(c.action, Native(_)))
+            .flat_map(|c| crate::qmp::args::names(c.args_type()))
+            .collect();
+        let undeclared: Vec<&str> = crate::qmp::args::names_read(include_str!("native.rs"))
+            .into_iter()
+            .filter(|n| !declared.contains(n))
+            .collect();
+        assert!(undeclared.is_empty(), "undeclared: {undeclared:?}");
+    }
+
+    #[test]
     fn info_queries_name_table_commands() {
         let missing: Vec<&str> = INFO_ITEMS
             .iter()
