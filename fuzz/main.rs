@@ -1,8 +1,10 @@
 //! Property-based fuzz suites (proptest) of the wire layer and the dispatcher.
 //!
-//! CI runs a modest number of cases; the long mode is `PROPTEST_CASES=100000
-//! cargo test --release --test fuzz`. Failing seeds are persisted under
-//! `fuzz/regressions/` and committed, so every past failure is replayed first.
+//! CI runs a modest number of cases; the long mode is `ci/fuzz` (`ci/fuzz
+//! --cases N`). Failing seeds are persisted under `fuzz/regressions/` and
+//! committed, so every past failure is replayed first; properties that drive the
+//! engine also write the shrunk case as a trace (`failtrace`). See
+//! docs/testing.md.
 
 // Properties are top-level test functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]

@@ -32,6 +32,25 @@ pub enum Command {
     /// Read and convert trace files.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Print a shell completion script (bash, zsh or fish).
+    ///
+    /// For example `qmpsim completions bash > ~/.local/share/bash-completion/completions/qmpsim`,
+    /// `qmpsim completions zsh > ~/.zfunc/_qmpsim` (with `~/.zfunc` in `fpath`), or
+    /// `qmpsim completions fish > ~/.config/fish/completions/qmpsim.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: super::manual::CompletionShell,
+    },
+    /// Print the qmpsim(1) man page, or write every page into a folder.
+    ///
+    /// `qmpsim man | man -l -` reads it at once; `qmpsim man --out DIR` writes
+    /// qmpsim.1 and one page per subcommand (qmpsim-replay.1, ...) for a MANPATH folder.
+    Man {
+        /// Write qmpsim.1 and one page per subcommand into DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `qmpsim replay PATH...`.
@@ -55,11 +74,34 @@ pub enum TraceCommand {
         /// The trace file.
         file: PathBuf,
     },
+    /// Delta-debug a trace down to the fewest messages and clients that still
+    /// meet a condition; print the result as a `->`/`<-` transcript.
+    Minimize(MinimizeArgs),
+}
+
+/// `qmpsim trace minimize TRACE --until CONDITION -o OUT`.
+#[derive(Debug, Args)]
+pub struct MinimizeArgs {
+    /// The trace to minimize.
+    pub trace: PathBuf,
+    /// What the result must still do: `replay-diverges`, `output-contains TEXT`,
+    /// or `exec CMD` (a shell command run with the candidate trace's path as its
+    /// last argument; exit status 0 means the candidate still meets it).
+    #[arg(long, required = true, num_args = 1..=2, value_names = ["CONDITION", "ARG"])]
+    pub until: Vec<String>,
+    /// Where to write the minimized trace.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
 }
 
 /// The clap command tree, for `--help`, the man page and completions.
 pub fn command() -> clap::Command {
     Cli::command()
+}
+
+/// Whether `name` is a subcommand declared here.
+pub fn is_subcommand(name: &str) -> bool {
+    command().find_subcommand(name).is_some()
 }
 
 /// Parses `qmpsim SUBCOMMAND ...` (`args` without the program name). On a usage
@@ -105,6 +147,28 @@ mod tests {
         assert!(
             matches!(parsed, Command::Trace(TraceCommand::Dump { file }) if file == std::path::Path::new("a.qmptrace"))
         );
+    }
+
+    #[test]
+    fn completions_takes_bash_zsh_or_fish() {
+        let parsed = parse(os(&["completions", "zsh"])).unwrap();
+        assert!(matches!(
+            parsed,
+            Command::Completions {
+                shell: super::super::manual::CompletionShell::Zsh
+            }
+        ));
+    }
+
+    #[test]
+    fn completions_for_an_unknown_shell_is_a_usage_error() {
+        assert_eq!(parse(os(&["completions", "tcsh"])).unwrap_err(), 2);
+    }
+
+    #[test]
+    fn is_subcommand_knows_the_declared_names() {
+        assert!(is_subcommand("man"));
+        assert!(!is_subcommand("run"));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 pub mod commands;
 pub mod config;
+pub mod manual;
+pub mod minimize;
 pub mod raw;
 
 use std::ffi::OsString;
@@ -61,7 +63,7 @@ pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
         }
         Some(a) if a.starts_with('-') => run(args),
         Some("run") => run(args.skip(1)),
-        Some("replay" | "trace") => subcommand(args.collect()),
+        Some(a) if commands::is_subcommand(a) => subcommand(args.collect()),
         Some(other) => Err(CliError::UnknownSubcommand(other.to_owned())),
     };
     match result {
@@ -124,8 +126,39 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         commands::Command::Trace(commands::TraceCommand::Json { file }) => {
             crate::replay::dump_json_cli(&file)
         }
+        commands::Command::Trace(commands::TraceCommand::Minimize(a)) => {
+            minimize::minimize_cli(&a.trace, &a.until, &a.output)
+        }
+        commands::Command::Completions { shell } => {
+            manual::write_completions(shell, &mut std::io::stdout().lock());
+            0
+        }
+        commands::Command::Man { out } => man_cli(out.as_deref()),
     };
     Ok(exit_byte(code))
+}
+
+/// `qmpsim man [--out DIR]`.
+fn man_cli(out: Option<&std::path::Path>) -> i32 {
+    let result = match out {
+        None => manual::write_main_page(&mut std::io::stdout().lock()),
+        Some(dir) => manual::write_man_pages(dir).map(|written| {
+            for path in written {
+                println!("{}", path.display());
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            let place = out.map_or_else(|| "stdout".to_owned(), |d| d.display().to_string());
+            eprintln!(
+                "qmpsim: man: could not write to {place}: {}",
+                server::strerror(&e)
+            );
+            i32::from(EXIT_FAILURE)
+        }
+    }
 }
 
 fn exit_byte(code: i32) -> u8 {

@@ -36,6 +36,7 @@
 
 pub mod export;
 pub mod format;
+pub mod minimize;
 pub mod reader;
 pub mod writer;
 

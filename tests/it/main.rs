@@ -6,10 +6,12 @@
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
 //! - `sockets`: the real binary over unix, tcp and stdio monitors;
 //! - `cli`: QEMU-style option handling of the real binary;
+//! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
+//! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
@@ -24,9 +26,11 @@ mod golden_events;
 mod golden_hmp;
 mod lifecycle;
 mod malformed;
+mod minimize;
 mod record_replay;
 mod regressions;
 mod scenarios;
 mod seed_examples;
+mod shell;
 mod sockets;
 mod tidy;

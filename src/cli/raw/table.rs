@@ -623,6 +623,8 @@ usage: qmpsim run [QEMU options]
        qmpsim [QEMU options]            (same as run)
        qmpsim replay PATH...            (replay traces byte for byte)
        qmpsim trace dump FILE           (print a trace as a QMP session)
+       qmpsim man [--out DIR]           (the manual pages)
+       qmpsim completions SHELL         (bash, zsh or fish completions)
        qmpsim --help | -version
 ",
     );
