@@ -20,7 +20,6 @@ pub mod vnc;
 use serde::{Deserialize, Serialize};
 
 use super::config::MachineConfig;
-use crate::qobject::QDict;
 
 pub use screen::*;
 pub use spice::*;
@@ -49,14 +48,6 @@ pub struct SockAddr {
 }
 
 impl SockAddr {
-    /// 0.14's `put_addr_qdict` / `add_addr_info`: host, port, family, with the
-    /// port under `port_key` (`service` for VNC, `port` for SPICE).
-    pub fn put_into(&self, d: &mut QDict, port_key: &str) {
-        d.put("host", self.host.as_str());
-        d.put(port_key, self.service.as_str());
-        d.put("family", self.family.as_str());
-    }
-
     /// `HOST:PORT`, how clients are named in errors.
     pub fn label(&self) -> String {
         format!("{}:{}", self.host, self.service)

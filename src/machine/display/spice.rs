@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{SockAddr, TIME_NEVER_S};
 use crate::machine::config::OptionList;
-use crate::qobject::{QDict, QObject};
 
 /// Most SPICE channel connections at once (0.14 is limited only by open files).
 pub const SPICE_CHANNELS_MAX: usize = 64;
@@ -85,37 +84,6 @@ pub struct SpiceChannel {
     pub tls: bool,
 }
 
-impl SpiceChannel {
-    /// 0.14's `add_channel_info`.
-    fn put_channel_info(&self, d: &mut QDict) {
-        d.put("connection-id", i64::from(self.connection_id));
-        d.put("channel-type", i64::from(self.channel_type));
-        d.put("channel-id", i64::from(self.channel_id));
-        d.put("tls", self.tls);
-    }
-
-    /// An event's `client`: the address, plus the channel info for
-    /// SPICE_INITIALIZED.
-    pub fn client_info(&self, initialized: bool) -> QDict {
-        let mut d = QDict::new();
-        self.client.put_into(&mut d, "port");
-        if initialized {
-            self.put_channel_info(&mut d);
-        }
-        d
-    }
-
-    /// An event's `server`: the address, plus `auth` for SPICE_INITIALIZED.
-    pub fn server_info(&self, auth: Option<SpiceAuth>) -> QDict {
-        let mut d = QDict::new();
-        self.server.put_into(&mut d, "port");
-        if let Some(auth) = auth {
-            d.put("auth", auth.name());
-        }
-        d
-    }
-}
-
 /// `qemu_opt_get_number`: an unsigned decimal, else the default 0.
 fn opt_number(v: Option<&str>) -> i64 {
     v.and_then(|s| s.parse::<u64>().ok())
@@ -158,17 +126,6 @@ impl SpiceServer {
             .iter()
             .position(|c| c.client.host == host && c.client.service == port)
     }
-
-    /// `query-spice`'s `channels` (`channel_list_get`): per channel the client
-    /// address and the channel info, oldest first.
-    pub fn channels_list(&self) -> QObject {
-        QObject::List(
-            self.channels
-                .iter()
-                .map(|c| QObject::Dict(c.client_info(true)))
-                .collect(),
-        )
-    }
 }
 
 #[cfg(test)]
@@ -189,42 +146,5 @@ mod tests {
         o.push("port", "5930");
         o.push("disable-ticketing", "on");
         assert_eq!(SpiceServer::from_options(&o).auth, SpiceAuth::None);
-    }
-
-    #[test]
-    fn spice_channels_list_entry_has_address_and_channel_info() {
-        let ch = SpiceChannel {
-            client: SockAddr {
-                host: "127.0.0.1".into(),
-                service: "40000".into(),
-                family: "ipv4".into(),
-            },
-            server: SockAddr {
-                host: "127.0.0.1".into(),
-                service: "5930".into(),
-                family: "ipv4".into(),
-            },
-            connection_id: 1,
-            channel_type: 2,
-            channel_id: 0,
-            tls: true,
-        };
-        let keys: Vec<String> = ch
-            .client_info(true)
-            .iter_inserted()
-            .map(|(k, _)| k.to_owned())
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                "host",
-                "port",
-                "family",
-                "connection-id",
-                "channel-type",
-                "channel-id",
-                "tls"
-            ]
-        );
     }
 }

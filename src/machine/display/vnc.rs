@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{SockAddr, NI_MAXSERV_BYTES, TIME_NEVER_S};
-use crate::qobject::{QDict, QObject};
+use crate::machine::events::VncServerEnd;
 
 /// First VNC port: display `:N` listens on `VNC_PORT_BASE + N`.
 pub const VNC_PORT_BASE: i64 = 5900;
@@ -136,25 +136,6 @@ pub struct VncClient {
     pub sasl_username: Option<String>,
 }
 
-impl VncClient {
-    /// `client->info` as `vnc_client_cache_addr` builds it (host, service,
-    /// family) plus, once authenticated (`initialized`), what
-    /// `vnc_client_cache_auth` adds.
-    pub fn info(&self, initialized: bool) -> QDict {
-        let mut d = QDict::new();
-        self.addr.put_into(&mut d, "service");
-        if initialized {
-            if let Some(dn) = &self.x509_dname {
-                d.put("x509_dname", dn.as_str());
-            }
-            if let Some(user) = &self.sasl_username {
-                d.put("sasl_username", user.as_str());
-            }
-        }
-        d
-    }
-}
-
 impl VncServer {
     /// A server with no display open.
     pub fn closed() -> Self {
@@ -190,12 +171,14 @@ impl VncServer {
         }
     }
 
-    /// `vnc_server_info_put`: the listening address, then `auth`.
-    pub fn server_info(&self) -> Option<QDict> {
-        let mut d = QDict::new();
-        self.server_address()?.put_into(&mut d, "service");
-        d.put("auth", self.auth.name());
-        Some(d)
+    /// The server's end of its connections as `vnc_server_info_put` reports
+    /// it: the listening address and `auth`; `None` without a reportable
+    /// address.
+    pub fn server_end(&self) -> Option<VncServerEnd> {
+        Some(VncServerEnd {
+            addr: self.server_address()?,
+            auth: self.auth,
+        })
     }
 
     /// Whether the scheme checks an x509 client certificate, so a client has
@@ -222,16 +205,6 @@ impl VncServer {
         self.clients
             .iter()
             .position(|c| c.addr.host == host && c.addr.service == service)
-    }
-
-    /// `query-vnc`'s `clients`: every client's `info`, newest first.
-    pub fn clients_list(&self) -> QObject {
-        QObject::List(
-            self.clients
-                .iter()
-                .map(|c| QObject::Dict(c.info(true)))
-                .collect(),
-        )
     }
 
     /// `vnc_display_open`: closes the current display, then opens `display`.
@@ -739,19 +712,5 @@ mod tests {
             ],
             [(false, false), (false, true), (true, false), (true, true)]
         );
-    }
-
-    #[test]
-    fn vnc_client_info_leaves_auth_fields_until_initialized() {
-        let c = VncClient {
-            addr: SockAddr {
-                host: "h".into(),
-                service: "1".into(),
-                family: "ipv4".into(),
-            },
-            x509_dname: Some("CN=x".into()),
-            sasl_username: None,
-        };
-        assert_eq!((c.info(false).len(), c.info(true).len()), (3, 4));
     }
 }

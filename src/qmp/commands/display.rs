@@ -4,15 +4,79 @@
 //! `ui/vnc.c` and `ui/spice-core.c`; objects are built in 0.14's insertion
 //! order and the wire layer applies the hash order. No I/O: screendump leaves
 //! as an [`Effect::WriteFile`].
+//!
+//! The `server` and `client` objects of the display replies are built here
+//! ([`vnc_server_info`], [`vnc_client_info`], [`spice_server_info`],
+//! [`spice_client_info`]), and the VNC_* and SPICE_* events carry the same
+//! objects (`qmp::events`).
 
 use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::display::{
-    render_ppm, SpiceMigrateTarget, TIME_NEVER_S, VNC_CHANGE_PASSWORD_BYTES_MAX,
+    render_ppm, SockAddr, SpiceAuth, SpiceChannel, SpiceMigrateTarget, VncClient, TIME_NEVER_S,
+    VNC_CHANGE_PASSWORD_BYTES_MAX,
 };
+use crate::machine::events::VncServerEnd;
 use crate::machine::memory::FileBytes;
 use crate::machine::Effect;
 use crate::qdict;
 use crate::wire::{ErrorClass, QDict, QObject, QmpError};
+
+/// 0.14's `put_addr_qdict` / `add_addr_info`: host, port, family, with the
+/// port under `port_key` (`service` for VNC, `port` for SPICE).
+fn put_addr(d: &mut QDict, addr: &SockAddr, port_key: &str) {
+    d.put("host", addr.host.as_str());
+    d.put(port_key, addr.service.as_str());
+    d.put("family", addr.family.as_str());
+}
+
+/// `vnc_server_info_put`: the listening address, then `auth`.
+pub fn vnc_server_info(server: &VncServerEnd) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &server.addr, "service");
+    d.put("auth", server.auth.name());
+    d
+}
+
+/// `client->info` as `vnc_client_cache_addr` builds it (host, service,
+/// family) plus, once authenticated (`initialized`), what
+/// `vnc_client_cache_auth` adds.
+pub fn vnc_client_info(client: &VncClient, initialized: bool) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &client.addr, "service");
+    if initialized {
+        if let Some(dn) = &client.x509_dname {
+            d.put("x509_dname", dn.as_str());
+        }
+        if let Some(user) = &client.sasl_username {
+            d.put("sasl_username", user.as_str());
+        }
+    }
+    d
+}
+
+/// A SPICE event's `client`, and a `query-spice` channel: the address, plus
+/// (once `initialized`) 0.14's `add_channel_info`.
+pub fn spice_client_info(channel: &SpiceChannel, initialized: bool) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &channel.client, "port");
+    if initialized {
+        d.put("connection-id", i64::from(channel.connection_id));
+        d.put("channel-type", i64::from(channel.channel_type));
+        d.put("channel-id", i64::from(channel.channel_id));
+        d.put("tls", channel.tls);
+    }
+    d
+}
+
+/// A SPICE event's `server`: the address, plus `auth` for SPICE_INITIALIZED.
+pub fn spice_server_info(channel: &SpiceChannel, auth: Option<SpiceAuth>) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &channel.server, "port");
+    if let Some(auth) = auth {
+        d.put("auth", auth.name());
+    }
+    d
+}
 
 fn disabled() -> HandlerResult {
     Ok(QObject::Dict(qdict! { "enabled" => false }))
@@ -36,11 +100,17 @@ pub fn query_vnc(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     if vnc.listen.is_none() {
         return disabled();
     }
-    let Some(server) = vnc.server_info() else {
+    let Some(server) = vnc.server_end() else {
         return Ok(QObject::Dict(QDict::new()));
     };
-    let mut d = qdict! { "enabled" => true, "clients" => vnc.clients_list() };
-    for (key, value) in server.iter_inserted() {
+    // Newest first, as 0.14's `vd->clients`.
+    let clients = vnc
+        .clients
+        .iter()
+        .map(|c| QObject::Dict(vnc_client_info(c, true)))
+        .collect();
+    let mut d = qdict! { "enabled" => true, "clients" => QObject::List(clients) };
+    for (key, value) in vnc_server_info(&server).iter_inserted() {
         d.put(key, value.clone());
     }
     Ok(QObject::Dict(d))
@@ -52,7 +122,13 @@ pub fn query_spice(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let Some(spice) = &ctx.machine.display.spice else {
         return disabled();
     };
-    let mut d = qdict! { "enabled" => true, "channels" => spice.channels_list() };
+    // `channel_list_get`: oldest first.
+    let channels = spice
+        .channels
+        .iter()
+        .map(|c| QObject::Dict(spice_client_info(c, true)))
+        .collect();
+    let mut d = qdict! { "enabled" => true, "channels" => QObject::List(channels) };
     d.put("host", spice.addr.as_deref().unwrap_or("0.0.0.0"));
     let (port, tls_port) = (c_int(spice.port), c_int(spice.tls_port));
     if port != 0 {
@@ -393,7 +469,12 @@ mod tests {
         let mut m = spice_with_main_channel();
         let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "disconnect" };
         call(&mut m, set_password, &a).unwrap();
-        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = m
+            .events
+            .drain()
+            .into_iter()
+            .map(|e| e.event.name().to_owned())
+            .collect();
         assert_eq!(names, ["SPICE_DISCONNECTED"]);
         assert!(m.display.spice.unwrap().channels.is_empty());
     }
