@@ -19,6 +19,7 @@ use crate::machine::clock::VirtualTime;
 use crate::machine::config::{ImageProbe, MachineConfig};
 use crate::machine::devices::block::IMAGE_PROBES_MAX;
 use crate::machine::{Effect, Machine};
+use crate::migration_stream::Preamble;
 use crate::qmp::dispatch;
 use crate::qmp::session::{ClientId, FdHandle, Mode, Session};
 use crate::wire::message::{self, Timestamp};
@@ -96,6 +97,27 @@ pub enum Input {
         path: String,
         /// What the probe found.
         probe: ImageProbe,
+    },
+    /// The edge read the preamble of the incoming migration (`-incoming`). A
+    /// source with another RAM size or a device this machine lacks is refused:
+    /// `load of migration failed` on stderr, exit status 0 (0.14).
+    IncomingPreamble {
+        /// What the source announced.
+        preamble: Preamble,
+    },
+    /// The edge read the whole incoming migration stream: `snapshot` is the
+    /// source's state envelope. It is checked (envelope, RAM size, devices) and
+    /// taken over, then the VM runs, or stays paused with `-S`.
+    IncomingState {
+        /// The snapshot envelope (`crate::snapshot`).
+        snapshot: Vec<u8>,
+    },
+    /// The incoming migration stream could not be read to its end: it broke,
+    /// ended early (a cancelled or killed source) or is damaged. The machine
+    /// prints why and exits as 0.14 does.
+    IncomingFailed {
+        /// Why, for people.
+        reason: String,
     },
 }
 
@@ -223,6 +245,11 @@ impl Engine {
                 self.state.machine.migration_stall(id, stalled);
             }
             Input::ImageProbed { path, probe } => self.image_probed(path, probe),
+            Input::IncomingPreamble { preamble } => {
+                self.state.machine.incoming_preamble(&preamble);
+            }
+            Input::IncomingState { snapshot } => self.incoming_state(&snapshot),
+            Input::IncomingFailed { reason } => self.state.machine.incoming_fail(&reason),
             Input::Signal { signal: _ } => {
                 self.state
                     .machine
@@ -241,6 +268,14 @@ impl Engine {
         let probes = &mut self.state.machine.image_probes;
         if probes.len() < IMAGE_PROBES_MAX || probes.contains_key(&path) {
             probes.insert(path, probe);
+        }
+    }
+
+    /// Takes over the machine of an incoming migration's snapshot.
+    fn incoming_state(&mut self, snapshot: &[u8]) {
+        match crate::snapshot::restore_state(snapshot) {
+            Ok(source) => self.state.machine.incoming_restore(source.machine),
+            Err(e) => self.state.machine.incoming_fail(&e.to_string()),
         }
     }
 

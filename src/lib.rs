@@ -22,6 +22,7 @@
 //! | [`qmp`] | sessions, the command table, argument checking, dispatch, handlers |
 //! | [`machine`] | the VM model: config, run state, clock, timers, rng, events, devices, guest |
 //! | [`engine`] | `Engine::step`, `digest`, `next_deadline` |
+//! | [`migration_stream`] | the bytes of a migration stream: preamble, payload, state envelope |
 //! | [`snapshot`] | the versioned, checksummed snapshot envelope of the engine state |
 //! | [`scenario`] | scripted sessions against an engine, for goldens and corpora |
 //! | [`trace`] | the `.qmptrace` format: writer, reader, dump |
@@ -79,6 +80,7 @@ pub mod cli;
 pub mod embed;
 pub mod engine;
 pub mod machine;
+pub mod migration_stream;
 pub mod qmp;
 pub mod qobject;
 pub mod replay;

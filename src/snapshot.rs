@@ -467,12 +467,23 @@ macro_rules! snapshot_roundtrip_tests {
 #[cfg(test)]
 mod roundtrip {
     use crate::engine::{Engine, EngineState, Input};
+    use crate::machine::balloon::BalloonState;
     use crate::machine::clock::Clock;
     use crate::machine::config::MachineConfig;
+    use crate::machine::devices::block::Block;
+    use crate::machine::devices::cpu::Cpus;
+    use crate::machine::devices::guest::Guest;
+    use crate::machine::devices::qdev::Qdev;
+    use crate::machine::devices::Devices;
+    use crate::machine::display::DisplayState;
     use crate::machine::events::EventQueue;
+    use crate::machine::migration::MigrationState;
     use crate::machine::rng::Rng;
+    use crate::machine::rtc::Rtc;
     use crate::machine::timers::Timer;
+    use crate::machine::watchdog::{Watchdog, WatchdogAction};
     use crate::machine::Machine;
+    use crate::migration_stream::Preamble;
     use crate::qmp::session::{ClientId, Mode, Session};
     use crate::wire::framing::Framer;
 
@@ -508,5 +519,21 @@ mod roundtrip {
         rng: Rng = Rng::new(9), mutate |r| { r.next_u64(); };
         machine: Machine = busy_machine(), mutate |m| m.vm_stop();
         engine: EngineState = engine_state(), mutate |s| { s.sessions.clear(); };
+        config: MachineConfig = MachineConfig::default(), mutate |c| c.ram_mb += 1;
+        devices: Devices = busy_machine().devices, mutate |d| d.guest.off = true;
+        block: Block = busy_machine().devices.block, mutate |b| { b.drives.pop(); };
+        cpus: Cpus = busy_machine().devices.cpus, mutate |c| { c.cpus.pop(); };
+        qdev: Qdev = busy_machine().devices.qdev, mutate |q| q.next_uid += 1;
+        guest: Guest = busy_machine().devices.guest, mutate |g| g.off = !g.off;
+        display: DisplayState = busy_machine().display,
+            mutate |d| d.screen.boot_started_at = None;
+        migration: MigrationState = MigrationState::default(),
+            mutate |m| m.speed_bytes_per_s += 1;
+        balloon: BalloonState = BalloonState::default(), mutate |b| b.target_pages += 1;
+        watchdog: Watchdog = busy_machine().watchdog,
+            mutate |w| w.action = WatchdogAction::Pause;
+        rtc: Rtc = Rtc::default(), mutate |r| r.offset_s += 1;
+        preamble: Preamble = busy_machine().migration_preamble(Vec::new()),
+            mutate |p| p.ram_bytes += 1;
     }
 }

@@ -64,12 +64,31 @@ pub struct ReplayArgs {
 /// `qmpsim trace ...`.
 #[derive(Debug, Subcommand)]
 pub enum TraceCommand {
-    /// Print a trace as a QMP session, in the `->`/`<-` notation of the QMP docs.
-    Dump {
+    /// Print a trace as a QMP session, one line per message, in the `->`/`<-`
+    /// notation of the QMP docs, each line led by its virtual time.
+    Dump(DumpArgs),
+    /// Print the header and counts of a trace: steps, messages per client,
+    /// commands, errors by class, events by name, virtual duration, final digest.
+    Info {
         /// The trace file.
         file: PathBuf,
     },
-    /// Print a trace as JSON.
+    /// Print a trace as JSON Lines (one object per frame) or as a libvirt
+    /// `.replies` file.
+    Export(ExportArgs),
+    /// Turn a `->`/`<-` transcript (or a libvirt `.replies` file) into a trace
+    /// whose `<-` lines are the expected outputs; `qmpsim replay` then checks
+    /// qmpsim against it.
+    Import(ImportArgs),
+    /// Report which of the 46 commands, the error classes and the 14 events a
+    /// corpus of traces exercised, and which it never did.
+    Coverage {
+        /// Trace files, or folders searched for `*.qmptrace`.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print a trace as JSON Lines (the same as `trace export --jsonl`).
+    #[command(hide = true)]
     Json {
         /// The trace file.
         file: PathBuf,
@@ -92,6 +111,104 @@ pub struct MinimizeArgs {
     /// Where to write the minimized trace.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
+}
+
+/// `qmpsim trace dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The trace file.
+    pub file: PathBuf,
+    /// One `->` line per read, as the bytes arrived, instead of one per message.
+    #[arg(long)]
+    pub raw: bool,
+    /// Show passwords (`set_password`, `block_passwd`, `change vnc password`)
+    /// instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+/// What `trace export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line: the header, then one per frame.
+    Jsonl,
+    /// libvirt's `tests/qemucapabilitiesdata/*.replies` format.
+    Replies,
+}
+
+/// `qmpsim trace export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The trace file.
+    pub file: PathBuf,
+    /// The same as `--format jsonl`.
+    #[arg(long, conflicts_with = "format")]
+    pub jsonl: bool,
+    /// What to write.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// For `--format replies`: the client whose exchanges are written (default:
+    /// the first that sends a request).
+    #[arg(long, value_name = "ID")]
+    pub client: Option<u32>,
+}
+
+/// What `trace import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// `->`/`<-` lines, as in the QMP docs and `qmpsim trace dump`.
+    Transcript,
+    /// libvirt's `tests/qemucapabilitiesdata/*.replies` format.
+    Replies,
+}
+
+/// Where `trace import` takes expected outputs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExpectSource {
+    /// The transcript's `<-` lines.
+    Transcript,
+    /// What qmpsim sends (the import records qmpsim on the transcript's inputs).
+    Qmpsim,
+}
+
+/// `qmpsim trace import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The transcript file.
+    pub transcript: PathBuf,
+    /// The trace to write.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE.qmptrace",
+        required = true
+    )]
+    pub output: PathBuf,
+    /// What the input file is.
+    #[arg(long, value_enum, default_value_t = ImportFormat::Transcript)]
+    pub format: ImportFormat,
+    /// Where expected outputs come from.
+    #[arg(long, value_enum, default_value_t = ExpectSource::Transcript)]
+    pub expect: ExpectSource,
+    /// Where expected events come from: `qmpsim` drops the transcript's events
+    /// and expects qmpsim's (the QMP docs leave events out of examples).
+    #[arg(long, value_enum, default_value_t = ExpectSource::Transcript)]
+    pub events: ExpectSource,
+    /// Keep `<-` text as written instead of re-spacing it to 0.14's one-line form.
+    #[arg(long)]
+    pub verbatim: bool,
+    /// Send `qmp_capabilities` after the connect the import adds.
+    #[arg(long)]
+    pub negotiate: bool,
+    /// Header notes (default: the transcript's `# notes:` lines).
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// Fail (exit status 1) when a `<-` line differs from what qmpsim sends.
+    #[arg(long)]
+    pub strict: bool,
+    /// The machine, as QEMU options after `--` (as for `qmpsim run`).
+    #[arg(last = true, value_name = "QEMU OPTIONS", allow_hyphen_values = true)]
+    pub machine: Vec<OsString>,
 }
 
 /// The clap command tree, for `--help`, the man page and completions.
@@ -145,7 +262,41 @@ mod tests {
     fn trace_dump_takes_one_file() {
         let parsed = parse(os(&["trace", "dump", "a.qmptrace"])).unwrap();
         assert!(
-            matches!(parsed, Command::Trace(TraceCommand::Dump { file }) if file == std::path::Path::new("a.qmptrace"))
+            matches!(parsed, Command::Trace(TraceCommand::Dump(DumpArgs { file, raw: false, .. })) if file == std::path::Path::new("a.qmptrace"))
+        );
+    }
+
+    #[test]
+    fn trace_import_takes_machine_options_after_dashes() {
+        let parsed = parse(os(&[
+            "trace",
+            "import",
+            "t.txt",
+            "-o",
+            "t.qmptrace",
+            "--",
+            "-name",
+            "x",
+        ]))
+        .unwrap();
+        assert!(
+            matches!(parsed, Command::Trace(TraceCommand::Import(ImportArgs { machine, .. })) if machine == os(&["-name", "x"]))
+        );
+    }
+
+    #[test]
+    fn trace_import_without_output_is_a_usage_error() {
+        assert_eq!(parse(os(&["trace", "import", "t.txt"])).unwrap_err(), 2);
+    }
+
+    #[test]
+    fn trace_export_jsonl_and_format_conflict() {
+        assert_eq!(
+            parse(os(&[
+                "trace", "export", "--jsonl", "--format", "replies", "a"
+            ]))
+            .unwrap_err(),
+            2
         );
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod manual;
 pub mod minimize;
 pub mod raw;
+pub mod trace;
 
 use std::ffi::OsString;
 
@@ -70,7 +71,18 @@ pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
-            EXIT_FAILURE
+            e.exit_code()
+        }
+    }
+}
+
+impl CliError {
+    /// The exit status: [`EXIT_FAILURE`], except where QEMU exits otherwise
+    /// (an `-incoming` channel that cannot be opened).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Server(server::ServerError::Incoming(e)) => exit_byte(e.code),
+            _ => EXIT_FAILURE,
         }
     }
 }
@@ -120,15 +132,7 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
     };
     let code = match command {
         commands::Command::Replay(a) => crate::replay::replay_cli(&a.paths),
-        commands::Command::Trace(commands::TraceCommand::Dump { file }) => {
-            crate::replay::dump_cli(&file)
-        }
-        commands::Command::Trace(commands::TraceCommand::Json { file }) => {
-            crate::replay::dump_json_cli(&file)
-        }
-        commands::Command::Trace(commands::TraceCommand::Minimize(a)) => {
-            minimize::minimize_cli(&a.trace, &a.until, &a.output)
-        }
+        commands::Command::Trace(command) => trace::run(command),
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());
             0

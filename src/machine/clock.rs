@@ -107,6 +107,21 @@ impl Clock {
         self.now = self.now.max(t);
     }
 
+    /// This clock with `now` moved forward to `at` (if later) and every pending
+    /// timer moved by the same amount, so each keeps its remaining delay.
+    pub fn moved_to(self, at: VirtualTime) -> Clock {
+        let shift = at.0.saturating_sub(self.now.0);
+        Clock {
+            now: self.now.plus_ns(shift),
+            seq: self.seq,
+            timers: self
+                .timers
+                .into_iter()
+                .map(|((t, seq), timer)| ((t.plus_ns(shift), seq), timer))
+                .collect(),
+        }
+    }
+
     /// Number of pending timers.
     pub fn pending(&self) -> usize {
         self.timers.len()

@@ -97,6 +97,24 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every event name.
+    pub const NAMES: &'static [&'static str] = &[
+        "SHUTDOWN",
+        "RESET",
+        "POWERDOWN",
+        "STOP",
+        "RESUME",
+        "VNC_CONNECTED",
+        "VNC_INITIALIZED",
+        "VNC_DISCONNECTED",
+        "BLOCK_IO_ERROR",
+        "RTC_CHANGE",
+        "WATCHDOG",
+        "SPICE_CONNECTED",
+        "SPICE_INITIALIZED",
+        "SPICE_DISCONNECTED",
+    ];
+
     /// The 0.14 event name (`monitor_protocol_event`'s `event_name`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -168,6 +186,30 @@ mod tests {
             at: VirtualTime(0),
             event: Event::Stop,
         }
+    }
+
+    #[test]
+    fn names_lists_every_event_name_once() {
+        let mut names = Event::NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 14);
+    }
+
+    #[test]
+    fn every_name_is_in_names() {
+        let simple = [
+            Event::Shutdown,
+            Event::Reset,
+            Event::Powerdown,
+            Event::Stop,
+            Event::Resume,
+            Event::RtcChange { offset_s: 0 },
+            Event::Watchdog {
+                action: WatchdogAction::None,
+            },
+        ];
+        assert!(simple.iter().all(|e| Event::NAMES.contains(&e.name())));
     }
 
     /// A queue after `n` pushes.

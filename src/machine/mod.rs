@@ -14,6 +14,7 @@ pub mod devices;
 pub mod display;
 pub mod events;
 pub mod guest;
+pub mod incoming;
 pub mod inject;
 pub mod memory;
 pub mod migration;

@@ -10,7 +10,9 @@ use super::fds::FdTable;
 use super::migrate::Migrations;
 use super::Event;
 use crate::engine::{Engine, Input};
-use crate::machine::Effect;
+use crate::machine::migration::blk_migration_drives;
+use crate::machine::{Effect, Machine};
+use crate::migration_stream;
 use crate::qmp::session::FdHandle;
 
 /// What effects may touch.
@@ -41,7 +43,10 @@ pub fn apply(effect: &Effect, world: &mut World<'_>) -> Option<Input> {
         }
         Effect::MigrationStart { id, uri, fd, .. } => {
             let fd = fd.and_then(|h| world.fds.remove(FdHandle(h)));
-            world.migrations.start(*id, uri, fd, world.events.clone());
+            let prefix = migration_stream::encode_prefix(&preamble(world.engine.machine(), *id));
+            world
+                .migrations
+                .start(*id, uri, fd, prefix, world.events.clone());
         }
         Effect::MigrationData { id, bytes } => {
             if world.migrations.data(*id, *bytes) {
@@ -63,6 +68,28 @@ pub fn apply(effect: &Effect, world: &mut World<'_>) -> Option<Input> {
         Effect::Stderr { text } => eprint!("{text}"),
     }
     None
+}
+
+/// The preamble of migration `id`: the machine's RAM and devices, and the
+/// drives a block migration copies.
+fn preamble(machine: &Machine, id: u64) -> migration_stream::Preamble {
+    let blk = machine
+        .migration
+        .current
+        .as_ref()
+        .is_some_and(|m| m.id == id && m.disk.is_some());
+    let blocks = if blk {
+        blk_migration_drives(&machine.devices.block)
+            .into_iter()
+            .map(|(name, bytes)| migration_stream::BlockSize {
+                name: name.to_owned(),
+                bytes,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    machine.migration_preamble(blocks)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! The engine paces the stream in virtual time (`migrate_set_speed`) and says what
 //! it sent with `Effect::MigrationData`; the edge opens the channel the URI names
 //! (`tcp:HOST:PORT`, `unix:PATH`, `exec:CMD` through `sh -c`, or a passed
-//! descriptor for `fd:NAME`) and writes those bytes from a thread, then the
-//! machine's state snapshot on finish. When the destination reads slowly and the
+//! descriptor for `fd:NAME`) and writes the stream of `crate::migration_stream`
+//! from a thread: the preamble at once, the payload bytes as the model sends
+//! them, then the machine's state snapshot on finish. When the destination reads slowly and the
 //! unwritten backlog passes [`MIGRATION_BACKLOG_BYTES_MAX`], the engine is told
 //! (`Input::MigrationStalled`), so `query-migrate` stays `active` until the
 //! destination catches up. A channel that cannot be opened or breaks is reported
@@ -31,8 +32,6 @@ pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
 /// Unwritten bytes a destination may fall behind before the model stalls (about
 /// what a socket buffer and QEMU's own file buffer would hold).
 pub const MIGRATION_BACKLOG_BYTES_MAX: u64 = 16 << 20;
-/// The savevm stream magic of 0.14 (`QEMU_VM_FILE_MAGIC`, "QEVM") and version 3.
-const STREAM_HEADER: [u8; 8] = [0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3];
 
 /// What the engine loop tells a migration thread.
 #[derive(Debug)]
@@ -76,7 +75,14 @@ impl Migrations {
     /// Starts migration `id`: opens the channel from a thread that then writes
     /// what [`Migrations::data`] orders. `fd` is the passed descriptor for `fd:`
     /// URIs.
-    pub fn start(&mut self, id: u64, uri: &str, fd: Option<OwnedFd>, events: SyncSender<Event>) {
+    pub fn start(
+        &mut self,
+        id: u64,
+        uri: &str,
+        fd: Option<OwnedFd>,
+        prefix: Vec<u8>,
+        events: SyncSender<Event>,
+    ) {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared::default());
         self.active.insert(
@@ -92,7 +98,7 @@ impl Migrations {
             let caught_up = || {
                 let _ = events.send(Event::MigrationCaughtUp { id });
             };
-            if let Err(e) = stream(&uri, fd, &rx, &shared, caught_up) {
+            if let Err(e) = stream(&uri, fd, &prefix, &rx, &shared, caught_up) {
                 eprintln!("qmpsim: migration to {uri} failed: {e}");
                 // The loop may be gone (exiting); nothing to tell then.
                 let _ = events.send(Event::MigrationFailed { id });
@@ -198,12 +204,13 @@ fn open(uri: &str, fd: Option<OwnedFd>) -> io::Result<Channel> {
 fn stream(
     uri: &str,
     fd: Option<OwnedFd>,
+    prefix: &[u8],
     rx: &Receiver<Order>,
     shared: &Shared,
     caught_up: impl Fn(),
 ) -> io::Result<()> {
     let mut channel = open(uri, fd)?;
-    channel.writer.write_all(&STREAM_HEADER)?;
+    channel.writer.write_all(prefix)?;
     loop {
         let order = match rx.try_recv() {
             Ok(order) => order,
@@ -244,8 +251,7 @@ fn write_zeros(w: &mut dyn Write, n: u64, written: &AtomicU64) -> io::Result<()>
 fn finish(mut channel: Channel, snapshot: &[u8]) -> io::Result<()> {
     channel
         .writer
-        .write_all(&(snapshot.len() as u64).to_be_bytes())?;
-    channel.writer.write_all(snapshot)?;
+        .write_all(&crate::migration_stream::encode_suffix(snapshot))?;
     channel.writer.flush()?;
     drop(channel.writer);
     if let Some(mut child) = channel.child {
@@ -277,7 +283,13 @@ mod tests {
         let listener = UnixListener::bind(&path).unwrap();
         let (tx, _rx) = events();
         let mut m = Migrations::default();
-        m.start(1, &format!("unix:{}", path.display()), None, tx);
+        m.start(
+            1,
+            &format!("unix:{}", path.display()),
+            None,
+            b"QEVMHEAD".to_vec(),
+            tx,
+        );
         let (mut conn, _) = listener.accept().unwrap();
         m.data(1, 60_000);
         m.data(1, 40_000);
@@ -300,6 +312,7 @@ mod tests {
             7,
             &format!("unix:{}", dir.path().join("none").display()),
             None,
+            Vec::new(),
             tx,
         );
         let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
@@ -312,7 +325,13 @@ mod tests {
         let out = dir.path().join("out.bin");
         let (tx, rx) = events();
         let mut m = Migrations::default();
-        m.start(2, &format!("exec:cat > {}", out.display()), None, tx);
+        m.start(
+            2,
+            &format!("exec:cat > {}", out.display()),
+            None,
+            b"QEVMHEAD".to_vec(),
+            tx,
+        );
         m.data(2, 1000);
         m.finish(2, b"S".to_vec());
         // The thread reports nothing on success; wait for the file to be complete.
@@ -335,7 +354,13 @@ mod tests {
         let listener = UnixListener::bind(&path).unwrap();
         let (tx, rx) = events();
         let mut m = Migrations::default();
-        m.start(3, &format!("unix:{}", path.display()), None, tx);
+        m.start(
+            3,
+            &format!("unix:{}", path.display()),
+            None,
+            b"QEVMHEAD".to_vec(),
+            tx,
+        );
         let (conn, _) = listener.accept().unwrap();
         (m, conn, rx)
     }

@@ -24,6 +24,7 @@ pub mod conn;
 pub mod effects;
 pub mod fds;
 pub mod image;
+pub mod incoming;
 pub mod listen;
 pub mod migrate;
 pub mod probe;
@@ -123,6 +124,9 @@ pub enum ServerError {
     /// `-daemonize` failed.
     #[error("qmpsim: could not daemonize")]
     Daemonize(#[source] io::Error),
+    /// `-incoming` could not open its channel: 0.14's lines, and its exit status.
+    #[error("{}", .0.text.trim_end())]
+    Incoming(incoming::IncomingStartError),
     /// Signal handlers or threads could not be set up.
     #[error("qmpsim: could not start")]
     Setup(#[source] io::Error),
@@ -173,6 +177,8 @@ pub enum Event {
         /// The migration's id.
         id: u64,
     },
+    /// The `-incoming` reader read part of the stream, or failed: the input to feed.
+    Incoming(Input),
 }
 
 /// What an embedding ([`crate::embed`]) gives [`run_embedded`] instead of the
@@ -233,6 +239,9 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
             (tx, rx)
         }
     };
+    if let Some(uri) = &opts.config.incoming {
+        incoming::start(uri, tx.clone()).map_err(ServerError::Incoming)?;
+    }
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
     let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
     engine_loop.idle_advance = opts.idle_advance;
@@ -394,6 +403,7 @@ impl EngineLoop {
             Event::MigrationCaughtUp { id } => {
                 self.step(Input::MigrationStalled { id, stalled: false })
             }
+            Event::Incoming(input) => self.step(input),
         }
     }
 

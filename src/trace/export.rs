@@ -155,6 +155,26 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
             )
         }
         Input::ImageProbed { path, probe } => format!("# probed {path}: {probe:?}\n"),
+        Input::IncomingPreamble { preamble } => format!(
+            "# incoming migration: {} bytes of RAM, {} block {}, {} device {}\n",
+            preamble.ram_bytes,
+            preamble.blocks.len(),
+            plural(preamble.blocks.len(), "device", "devices"),
+            preamble.sections.len(),
+            plural(preamble.sections.len(), "section", "sections"),
+        ),
+        Input::IncomingState { snapshot } => {
+            format!("# incoming migration state: {} bytes\n", snapshot.len())
+        }
+        Input::IncomingFailed { reason } => format!("# incoming migration failed: {reason}\n"),
+    }
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
     }
 }
 
@@ -245,7 +265,10 @@ fn input_client(input: &Input) -> Option<ClientId> {
         | Input::Signal { .. }
         | Input::MigrationFailed { .. }
         | Input::MigrationStalled { .. }
-        | Input::ImageProbed { .. } => None,
+        | Input::ImageProbed { .. }
+        | Input::IncomingPreamble { .. }
+        | Input::IncomingState { .. }
+        | Input::IncomingFailed { .. } => None,
     }
 }
 

@@ -144,26 +144,23 @@
 //! ```
 //!
 //! `qmpsim trace dump traces/runstate.qmptrace` renders it in the QMP docs'
-//! notation (see `crate::trace::export`):
+//! notation, one line per message, each led by its virtual time (see
+//! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 1, recorded by qmpsim 0.1.0, seed 0
+//! # qmpsim trace, format 1, recorded by qmpsim 0.1.0
+//! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
-//! # connect client 1 monitor 0
-//! <- {"QMP": {"version": {"qemu": {"micro": 0, "minor": 14, "major": 0}, "package": ""}, "capabilities": []}}
-//! -> {"execute":"qmp_capabilities"}
-//! <- {"return": {}}
-//! -> {"execute":"query-status"}
-//! <- {"return": {"singlestep": false, "running": true}}
-//! -> {"execute":"stop"}
-//! <- {"timestamp": {"seconds": 1300000000, "microseconds": 4000}, "event": "STOP"}
-//! <- {"return": {}}
+//! 0.001000 # connect client 1 monitor 0
+//! 0.001000 <- {"QMP": {"version": {"qemu": {"micro": 0, "minor": 14, "major": 0}, "package": ""}, "capabilities": []}}
+//! 0.002000 -> {"execute":"qmp_capabilities"}
+//! 0.002000 <- {"return": {}}
 //! ...
-//! -> {"execute":"quit"}
-//! <- {"return": {}}
-//! <- {"timestamp": {"seconds": 1300000000, "microseconds": 7000}, "event": "SHUTDOWN"}
-//! # exit 0
-//! # end: 7 steps, digest c0b061ee...
+//! 0.007000 -> {"execute":"quit"}
+//! 0.007000 <- {"return": {}}
+//! 0.007000 <- {"timestamp": {"seconds": 1300000000, "microseconds": 7000}, "event": "SHUTDOWN"}
+//! 0.007000 # exit 0
+//! 0.007000 # end: 7 steps, digest 5d5b0f62...
 //! ```
 
 use serde::{Deserialize, Serialize};

@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 
 use crate::engine::{Engine, Input, Output};
 use crate::qmp::session::ClientId;
-use crate::trace::export::{dump_to_string, render_outputs, Notation};
+use crate::trace::export::{render_outputs, Notation};
 use crate::trace::{record_inputs, Frame, TraceError, TraceHeader, TraceReader, TraceWriter};
 use crate::wire::framing::Framer;
 
@@ -380,7 +380,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
         }
     }
     let out = search.trace(&keep)?;
-    let transcript = dump_to_string(&out).map_err(|e| match e {
+    let transcript = crate::trace::dump::dump_to_string(&out).map_err(|e| match e {
         crate::trace::export::ExportError::Trace(t) => MinimizeError::Trace(t),
         other => MinimizeError::Trace(TraceError::Io(std::io::Error::other(other.to_string()))),
     })?;
@@ -403,6 +403,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
 mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
+    use crate::trace::dump::dump_to_string;
 
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);

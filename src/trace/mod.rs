@@ -2,8 +2,13 @@
 //! in order, in a versioned, hash-chained `.qmptrace` file (specified in
 //! [the format module](self::format)).
 //!
-//! [`TraceWriter`] records, [`TraceReader`] reads frame by frame, [`export`]
-//! renders transcripts and JSON. Pure: everything works over `std::io::Write` and
+//! [`TraceWriter`] records, [`TraceReader`] reads frame by frame. The tools
+//! behind `qmpsim trace`: [`walk`] reassembles client bytes into messages with
+//! their virtual time, [`dump`] prints the session one message per line,
+//! [`info`] counts a trace, [`export`] writes JSON Lines (and the per-read view
+//! replay reports use), [`import`] turns a `->`/`<-` transcript into a trace,
+//! [`replies`] reads and writes libvirt's `.replies` files, and [`coverage`]
+//! reports what a corpus exercised. Pure: everything works over `std::io::Write` and
 //! `std::io::Read`; opening files is the caller's business (`crate::replay`, the
 //! server).
 //!
@@ -34,10 +39,16 @@
 //! # Ok::<(), qmpsim::trace::TraceError>(())
 //! ```
 
+pub mod coverage;
+pub mod dump;
 pub mod export;
 pub mod format;
+pub mod import;
+pub mod info;
 pub mod minimize;
 pub mod reader;
+pub mod replies;
+pub mod walk;
 pub mod writer;
 
 pub use format::{

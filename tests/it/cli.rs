@@ -162,3 +162,44 @@ fn machine_question_mark_lists_machines() {
         (Some(0), Some("pc         Standard PC (alias of pc-0.14)"))
     );
 }
+
+#[test]
+fn incoming_unknown_protocol_exits_with_014_status_and_lines() {
+    assert_eq!(
+        error_run(&["-incoming", "http:x"]),
+        (
+            Some(163),
+            "unknown migration protocol: http:x\nMigration failed. Exit code http:x(-93), exiting.\n"
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn incoming_tcp_port_in_use_exits_with_minus_eaddrinuse() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("tcp:127.0.0.1:{}", taken.local_addr().unwrap().port());
+    assert_eq!(
+        error_run(&["-incoming", &uri]),
+        (
+            Some(158),
+            format!("Migration failed. Exit code {uri}(-98), exiting.\n")
+        )
+    );
+}
+
+#[test]
+fn incoming_exec_of_a_damaged_file_prints_why_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.save");
+    std::fs::write(&path, b"QEVM\0\0\0\x03not a qmpsim stream").unwrap();
+    let uri = format!("exec:cat {}", path.display());
+    assert_eq!(
+        error_run(&["-incoming", &uri]),
+        (
+            Some(0),
+            "qmpsim: incoming migration: Not a qmpsim migration stream (bad magic)\nload of migration failed\n"
+                .to_owned()
+        )
+    );
+}

@@ -10,9 +10,11 @@
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area;
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
+//! - `snapshots`: snapshot, restore and migration as properties of random sessions;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `shell`: `qmpsim man` and `qmpsim completions`;
-//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine.
+//! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
+//! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -32,5 +34,7 @@ mod regressions;
 mod scenarios;
 mod seed_examples;
 mod shell;
+mod snapshots;
 mod sockets;
 mod tidy;
+mod trace_tools;

@@ -81,6 +81,7 @@ fn minimize_output_contains_keeps_what_produces_the_text() {
     let stdout = text(&o.stdout);
     let lines: Vec<&str> = stdout
         .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_time, rest)| rest))
         .filter(|l| l.starts_with("->") || l.starts_with("<-"))
         .collect();
     assert_eq!(
@@ -129,7 +130,11 @@ fn minimize_exec_runs_the_command_on_each_candidate() {
     let (o, out) = minimize(dir.path(), &trace, &["exec", &cmd]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let stdout = text(&o.stdout);
-    let requests: Vec<&str> = stdout.lines().filter(|l| l.starts_with("-> ")).collect();
+    let requests: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_time, rest)| rest))
+        .filter(|l| l.starts_with("-> "))
+        .collect();
     // query-kvm answers before negotiation too (with an error carrying the id).
     assert_eq!(
         requests,

@@ -176,12 +176,12 @@ fn record_trace_dump_shows_session_in_doc_notation() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.lines()
-            .any(|l| l.starts_with("-> {\"execute\":\"stop\"")),
+            .any(|l| l.contains(" -> {\"execute\":\"stop\"")),
         "{text}"
     );
     assert!(
         text.lines()
-            .any(|l| l.starts_with("<- {\"return\": {}, \"id\": \"s1\"}")),
+            .any(|l| l.contains(" <- {\"return\": {}, \"id\": \"s1\"}")),
         "{text}"
     );
 }

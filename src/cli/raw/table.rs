@@ -622,7 +622,9 @@ qmpsim: a deterministic QEMU 0.14 virtual machine, as seen through QMP
 usage: qmpsim run [QEMU options]
        qmpsim [QEMU options]            (same as run)
        qmpsim replay PATH...            (replay traces byte for byte)
-       qmpsim trace dump FILE           (print a trace as a QMP session)
+       qmpsim trace dump|info|export|import|coverage ...
+                                        (read, convert and measure traces; see
+                                        qmpsim trace --help)
        qmpsim man [--out DIR]           (the manual pages)
        qmpsim completions SHELL         (bash, zsh or fish completions)
        qmpsim --help | -version

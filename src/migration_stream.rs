@@ -1,0 +1,449 @@
+//! The migration stream: what `migrate` sends and `-incoming` receives, as bytes.
+//!
+//! Layout (integers little-endian unless said otherwise):
+//!
+//! ```text
+//! "QEVM" 00 00 00 03        0.14's QEMU_VM_FILE_MAGIC and QEMU_VM_FILE_VERSION (8)
+//! magic "QMPMIG\0\0"        this stream's own magic (8)
+//! stream version u32        STREAM_VERSION, checked strictly
+//! preamble length u32       at most PREAMBLE_BYTES_MAX, checked before reading
+//! preamble                  bincode Preamble: RAM bytes, block sizes, device sections
+//! payload                   zero bytes: RAM bytes plus the block sizes, the size the
+//!                           migration model counts as sent (query-migrate)
+//! envelope length u64       at most SNAPSHOT_ENVELOPE_BYTES_MAX, checked before reading
+//! envelope                  the source's snapshot (crate::snapshot): magic, version,
+//!                           length, bincode EngineState, sha256
+//! ```
+//!
+//! The payload stands for the pages and disk sectors QEMU would send; it is all
+//! zeros, so a receiver checks every byte of it (a non-zero byte is a damaged
+//! stream) while it streams past. The preamble comes first so that a destination
+//! refuses a mismatched source (RAM size, devices: 0.14's `ram_load` and
+//! `qemu_loadvm_state` checks) before the source has sent more than a few bytes.
+//!
+//! The bincode configuration is `bincode::config::standard()`, as for snapshots
+//! and traces. Reading works over any [`std::io::Read`]; this module opens nothing.
+
+use std::io::{self, Read};
+
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::{SNAPSHOT_BYTES_MAX, SNAPSHOT_HASH_BYTES, SNAPSHOT_PREFIX_BYTES};
+
+/// 0.14's savevm file header: `QEMU_VM_FILE_MAGIC` ("QEVM") and version 3, big-endian.
+pub const QEVM_HEADER: [u8; 8] = *b"QEVM\0\0\0\x03";
+/// The stream's own magic, after the 0.14 header.
+pub const STREAM_MAGIC: [u8; 8] = *b"QMPMIG\0\0";
+/// The one stream version this build writes and reads.
+pub const STREAM_VERSION: u32 = 1;
+/// Largest encoded preamble, in bytes.
+pub const PREAMBLE_BYTES_MAX: usize = 64 * 1024;
+/// Bytes before the preamble body: 0.14 header, magic, version, length.
+pub const STREAM_PREFIX_BYTES: usize = 24;
+/// Largest snapshot envelope a stream may carry, in bytes.
+pub const SNAPSHOT_ENVELOPE_BYTES_MAX: u64 =
+    (SNAPSHOT_PREFIX_BYTES + SNAPSHOT_BYTES_MAX + SNAPSHOT_HASH_BYTES) as u64;
+/// Bytes read at a time while checking the payload.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// One drive a block migration copies, and its size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockSize {
+    /// The drive name (`ide0-hd0`).
+    pub name: String,
+    /// Bytes copied.
+    pub bytes: u64,
+}
+
+/// One device's state section, as 0.14's savevm names it: an id string and an
+/// instance number (the n-th device with that id string).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Section {
+    /// The id string (`0000:00:03.0/virtio-net-pci`, `i8042`).
+    pub name: String,
+    /// The instance number.
+    pub instance: u32,
+}
+
+/// What a destination checks before the payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preamble {
+    /// The source's RAM, in bytes.
+    pub ram_bytes: u64,
+    /// The drives of a block migration (empty without `-b`/`-i`).
+    pub blocks: Vec<BlockSize>,
+    /// The source's device sections, in device order.
+    pub sections: Vec<Section>,
+}
+
+impl Preamble {
+    /// Payload bytes that follow the preamble.
+    pub fn payload_bytes(&self) -> u64 {
+        self.blocks
+            .iter()
+            .fold(self.ram_bytes, |total, b| total.saturating_add(b.bytes))
+    }
+}
+
+/// Why a stream could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The first bytes are not a 0.14 savevm header and this stream's magic.
+    #[error("Not a qmpsim migration stream (bad magic)")]
+    BadMagic,
+    /// The stream version is not [`STREAM_VERSION`].
+    #[error("Unsupported migration stream version {found} (this build reads version {expected})")]
+    UnsupportedVersion {
+        /// The stream's version.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// The preamble length exceeds [`PREAMBLE_BYTES_MAX`].
+    #[error("Migration preamble of {len} bytes exceeds the limit of {max} bytes")]
+    PreambleTooLarge {
+        /// The announced length.
+        len: u64,
+        /// [`PREAMBLE_BYTES_MAX`].
+        max: usize,
+    },
+    /// The preamble does not decode.
+    #[error("Migration preamble does not decode")]
+    PreambleDecode(#[source] bincode::error::DecodeError),
+    /// The envelope length exceeds [`SNAPSHOT_ENVELOPE_BYTES_MAX`].
+    #[error("Migration state of {len} bytes exceeds the limit of {max} bytes")]
+    StateTooLarge {
+        /// The announced length.
+        len: u64,
+        /// [`SNAPSHOT_ENVELOPE_BYTES_MAX`].
+        max: u64,
+    },
+    /// The stream ended early.
+    #[error("Migration stream ended after {received} of {expected} bytes")]
+    Truncated {
+        /// Bytes received in all.
+        received: u64,
+        /// Bytes the stream should have had at least.
+        expected: u64,
+    },
+    /// A payload byte is not zero.
+    #[error("Migration stream damaged at byte {offset}")]
+    Damaged {
+        /// Offset of the byte from the start of the stream.
+        offset: u64,
+    },
+    /// Reading failed.
+    #[error("Migration stream read failed")]
+    Io(#[source] io::Error),
+}
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// The bytes before the payload: header, magic, version, preamble.
+pub fn encode_prefix(preamble: &Preamble) -> Vec<u8> {
+    let body = bincode::serde::encode_to_vec(preamble, config()).expect("a preamble is plain data");
+    assert!(
+        body.len() <= PREAMBLE_BYTES_MAX,
+        "a preamble of a machine within its limits fits PREAMBLE_BYTES_MAX"
+    );
+    let mut out = Vec::with_capacity(STREAM_PREFIX_BYTES + body.len());
+    out.extend_from_slice(&QEVM_HEADER);
+    out.extend_from_slice(&STREAM_MAGIC);
+    out.extend_from_slice(&STREAM_VERSION.to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(body.len())
+            .expect("bounded above")
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The bytes after the payload: the envelope's length, then the envelope.
+pub fn encode_suffix(envelope: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + envelope.len());
+    out.extend_from_slice(&(envelope.len() as u64).to_le_bytes());
+    out.extend_from_slice(envelope);
+    out
+}
+
+/// A whole stream at once (tests, benches, save files).
+pub fn encode(preamble: &Preamble, envelope: &[u8]) -> Vec<u8> {
+    let mut out = encode_prefix(preamble);
+    let payload = usize::try_from(preamble.payload_bytes()).expect("payload fits in memory");
+    out.resize(out.len() + payload, 0);
+    out.extend_from_slice(&encode_suffix(envelope));
+    out
+}
+
+/// Reads a stream from its first byte, counting what it reads.
+#[derive(Debug)]
+pub struct StreamReader<R> {
+    inner: R,
+    /// Bytes read so far.
+    received: u64,
+}
+
+impl<R: Read> StreamReader<R> {
+    /// A reader at the start of a stream.
+    pub fn new(inner: R) -> Self {
+        StreamReader { inner, received: 0 }
+    }
+
+    /// Bytes read so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Fills `buf`; a short stream is [`StreamError::Truncated`], with `expected`
+    /// the least total the stream must have.
+    fn fill(&mut self, buf: &mut [u8], expected: u64) -> Result<(), StreamError> {
+        let mut at = 0;
+        while at < buf.len() {
+            match self.inner.read(&mut buf[at..]) {
+                Ok(0) => {
+                    return Err(StreamError::Truncated {
+                        received: self.received,
+                        expected,
+                    })
+                }
+                Ok(n) => {
+                    at += n;
+                    self.received += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StreamError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and checks the header, magic and version, then the preamble.
+    pub fn read_preamble(&mut self) -> Result<Preamble, StreamError> {
+        let mut prefix = [0_u8; STREAM_PREFIX_BYTES];
+        self.fill(&mut prefix, STREAM_PREFIX_BYTES as u64)?;
+        if prefix[..8] != QEVM_HEADER || prefix[8..16] != STREAM_MAGIC {
+            return Err(StreamError::BadMagic);
+        }
+        let version = u32::from_le_bytes(prefix[16..20].try_into().expect("4 bytes"));
+        if version != STREAM_VERSION {
+            return Err(StreamError::UnsupportedVersion {
+                found: version,
+                expected: STREAM_VERSION,
+            });
+        }
+        let len = u32::from_le_bytes(prefix[20..24].try_into().expect("4 bytes"));
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > PREAMBLE_BYTES_MAX {
+            return Err(StreamError::PreambleTooLarge {
+                len: len as u64,
+                max: PREAMBLE_BYTES_MAX,
+            });
+        }
+        let mut body = vec![0_u8; len];
+        self.fill(&mut body, (STREAM_PREFIX_BYTES + len) as u64)?;
+        let (preamble, used): (Preamble, usize) =
+            bincode::serde::decode_from_slice(&body, config())
+                .map_err(StreamError::PreambleDecode)?;
+        if used != len {
+            return Err(StreamError::PreambleDecode(
+                bincode::error::DecodeError::OtherString(format!(
+                    "{} unexpected bytes after the preamble",
+                    len - used
+                )),
+            ));
+        }
+        Ok(preamble)
+    }
+
+    /// Reads `bytes` of payload, checking that every byte is zero.
+    pub fn skip_payload(&mut self, bytes: u64) -> Result<(), StreamError> {
+        let expected = self.received.saturating_add(bytes);
+        let mut chunk = vec![0_u8; READ_CHUNK_BYTES];
+        let mut left = bytes;
+        while left > 0 {
+            let k = usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .min(READ_CHUNK_BYTES);
+            let start = self.received;
+            self.fill(&mut chunk[..k], expected)?;
+            if let Some(i) = chunk[..k].iter().position(|&b| b != 0) {
+                return Err(StreamError::Damaged {
+                    offset: start + i as u64,
+                });
+            }
+            left -= k as u64;
+        }
+        Ok(())
+    }
+
+    /// Reads the envelope's length (bounded before reading) and the envelope.
+    pub fn read_envelope(&mut self) -> Result<Vec<u8>, StreamError> {
+        let mut len = [0_u8; 8];
+        self.fill(&mut len, self.received + 8)?;
+        let len = u64::from_le_bytes(len);
+        if len > SNAPSHOT_ENVELOPE_BYTES_MAX {
+            return Err(StreamError::StateTooLarge {
+                len,
+                max: SNAPSHOT_ENVELOPE_BYTES_MAX,
+            });
+        }
+        let mut envelope = vec![0_u8; usize::try_from(len).expect("bounded above")];
+        self.fill(&mut envelope, self.received + len)?;
+        Ok(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preamble() -> Preamble {
+        Preamble {
+            ram_bytes: 1000,
+            blocks: vec![BlockSize {
+                name: "ide0-hd0".into(),
+                bytes: 24,
+            }],
+            sections: vec![Section {
+                name: "i8042".into(),
+                instance: 0,
+            }],
+        }
+    }
+
+    /// Reads a whole stream: preamble, payload, envelope.
+    fn read_all(bytes: &[u8]) -> Result<(Preamble, Vec<u8>), StreamError> {
+        let mut r = StreamReader::new(bytes);
+        let p = r.read_preamble()?;
+        r.skip_payload(p.payload_bytes())?;
+        let e = r.read_envelope()?;
+        Ok((p, e))
+    }
+
+    #[test]
+    fn encoded_stream_reads_back() {
+        let bytes = encode(&preamble(), b"ENVELOPE");
+        assert_eq!(
+            read_all(&bytes).unwrap(),
+            (preamble(), b"ENVELOPE".to_vec())
+        );
+    }
+
+    #[test]
+    fn stream_starts_with_the_014_savevm_header() {
+        assert_eq!(&encode(&preamble(), b"")[..8], b"QEVM\0\0\0\x03");
+    }
+
+    #[test]
+    fn payload_counts_ram_and_blocks() {
+        assert_eq!(preamble().payload_bytes(), 1024);
+    }
+
+    #[test]
+    fn bad_magic_is_refused() {
+        let mut bytes = encode(&preamble(), b"E");
+        bytes[9] = b'X';
+        assert!(matches!(read_all(&bytes), Err(StreamError::BadMagic)));
+    }
+
+    #[test]
+    fn other_version_is_refused() {
+        let mut bytes = encode(&preamble(), b"E");
+        bytes[16] = 7;
+        assert!(matches!(
+            read_all(&bytes),
+            Err(StreamError::UnsupportedVersion { found: 7, .. })
+        ));
+    }
+
+    /// A prefix announcing a preamble of `len` bytes.
+    fn prefix_with_len(len: u32) -> Vec<u8> {
+        let mut out = QEVM_HEADER.to_vec();
+        out.extend_from_slice(&STREAM_MAGIC);
+        out.extend_from_slice(&STREAM_VERSION.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn preamble_past_limit_is_refused_before_reading() {
+        let len = u32::try_from(PREAMBLE_BYTES_MAX + 1).unwrap();
+        assert!(matches!(
+            StreamReader::new(&prefix_with_len(len)[..]).read_preamble(),
+            Err(StreamError::PreambleTooLarge { len, .. }) if len == PREAMBLE_BYTES_MAX as u64 + 1
+        ));
+    }
+
+    #[test]
+    fn preamble_at_limit_is_read_then_truncated() {
+        let len = u32::try_from(PREAMBLE_BYTES_MAX).unwrap();
+        assert!(matches!(
+            StreamReader::new(&prefix_with_len(len)[..]).read_preamble(),
+            Err(StreamError::Truncated { expected, .. })
+                if expected == (STREAM_PREFIX_BYTES + PREAMBLE_BYTES_MAX) as u64
+        ));
+    }
+
+    #[test]
+    fn nonzero_payload_byte_is_damage_at_its_offset() {
+        let mut bytes = encode(&preamble(), b"E");
+        let at = bytes.len() - 9 - 100;
+        bytes[at] = 1;
+        assert!(matches!(
+            read_all(&bytes),
+            Err(StreamError::Damaged { offset }) if offset == at as u64
+        ));
+    }
+
+    #[test]
+    fn stream_cut_in_payload_is_truncated() {
+        let bytes = encode(&preamble(), b"E");
+        let cut = bytes.len() - 500;
+        assert!(matches!(
+            read_all(&bytes[..cut]),
+            Err(StreamError::Truncated { received, .. }) if received == cut as u64
+        ));
+    }
+
+    #[test]
+    fn stream_cut_in_envelope_is_truncated() {
+        let bytes = encode(&preamble(), b"ENVELOPE");
+        let cut = bytes.len() - 1;
+        assert!(matches!(
+            read_all(&bytes[..cut]),
+            Err(StreamError::Truncated { received, expected })
+                if received == cut as u64 && expected == bytes.len() as u64
+        ));
+    }
+
+    /// A stream whose envelope length field says `len`.
+    fn with_envelope_len(len: u64) -> Vec<u8> {
+        let p = Preamble {
+            ram_bytes: 0,
+            blocks: vec![],
+            sections: vec![],
+        };
+        let mut out = encode_prefix(&p);
+        out.extend_from_slice(&len.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn envelope_past_limit_is_refused_before_reading() {
+        assert!(matches!(
+            read_all(&with_envelope_len(SNAPSHOT_ENVELOPE_BYTES_MAX + 1)),
+            Err(StreamError::StateTooLarge { len, .. }) if len == SNAPSHOT_ENVELOPE_BYTES_MAX + 1
+        ));
+    }
+
+    #[test]
+    fn envelope_at_limit_is_read_then_truncated() {
+        assert!(matches!(
+            read_all(&with_envelope_len(SNAPSHOT_ENVELOPE_BYTES_MAX)),
+            Err(StreamError::Truncated { .. })
+        ));
+    }
+}

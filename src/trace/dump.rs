@@ -1,0 +1,656 @@
+//! `qmpsim trace dump`: a trace as a QMP session, one line per message, in the
+//! `->` / `<-` notation of the QMP docs, each line led by its virtual time.
+//!
+//! ```text
+//! # qmpsim trace, format 1, recorded by qmpsim 0.1.0
+//! # seed 0, epoch 1300000000, clock idle (no time jumps)
+//! 0.001000 # connect client 1 monitor 0
+//! 0.001000 <- {"QMP": {"version": ...}}
+//! 0.002000 -> {"execute":"qmp_capabilities"}
+//! 0.002000 <- {"return": {}}
+//! 0.002000 # end: 2 steps, digest 5f1c...
+//! ```
+//!
+//! Client bytes are reassembled into messages with the wire framer
+//! ([`super::walk`]), so a request that arrived in two reads is one line and two
+//! requests in one read are two. When more than one client appears, `->` / `<-`
+//! lines name the client (`[2] -> ...`). Everything that is not a message is a
+//! `#` line: connects, disconnects, passed descriptors, time jumps, signals,
+//! faults the edge reported (a broken migration channel, an image probe), the
+//! machine's side effects, the exit, checkpoints and the end. [`DumpOptions::raw`]
+//! gives one `->` line per read instead (the view of [`super::export::dump`]).
+//!
+//! Passwords (`set_password`, `block_passwd`, `change vnc password` over QMP or
+//! HMP) are shown as `********` unless [`DumpOptions::show_secrets`] is set.
+//! Control bytes and invalid UTF-8 are shown as `\xNN`. Pure: writes to any
+//! `std::io::Write`.
+
+use std::io::{Read, Write};
+
+use crate::engine::{Input, Output, Signal};
+use crate::machine::clock::VirtualTime;
+use crate::machine::config::ImageProbe;
+use crate::machine::Effect;
+use crate::qmp::session::ClientId;
+
+use super::export::ExportError;
+use super::format::{Frame, TraceHeader};
+use super::reader::TraceReader;
+use super::walk::{Item, Leftover, Walker};
+
+/// What the mask of a secret looks like.
+pub const SECRET_MASK: &str = "********";
+
+/// How to dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DumpOptions {
+    /// Name the client on `->` / `<-` lines.
+    pub client_prefix: bool,
+    /// One `->` line per read, as the bytes arrived.
+    pub raw: bool,
+    /// Show passwords as sent.
+    pub show_secrets: bool,
+}
+
+/// Writes the dump of the trace in `input`. What was written before a damaged
+/// frame stays written; the error says where the damage is.
+pub fn dump<R: Read, W: Write>(
+    input: R,
+    options: DumpOptions,
+    out: &mut W,
+) -> Result<(), ExportError> {
+    let (mut reader, header) = TraceReader::open(input)?;
+    write(out, &header_lines(&header))?;
+    let mut walker = Walker::new(&header);
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(ExportError::Trace(e)),
+        };
+        let mut text = String::new();
+        if options.raw {
+            raw_frame(&mut walker, &frame, options, &mut text);
+        } else {
+            walker.frame(&frame, &mut |item| render_item(&item, options, &mut text));
+        }
+        write(out, &text)?;
+    }
+}
+
+/// The whole dump of an in-memory trace, clients named when more than one
+/// appears, passwords masked.
+pub fn dump_to_string(bytes: &[u8]) -> Result<String, ExportError> {
+    let options = DumpOptions {
+        client_prefix: super::export::clients(bytes)?.len() > 1,
+        ..DumpOptions::default()
+    };
+    let mut out = Vec::new();
+    dump(bytes, options, &mut out)?;
+    Ok(String::from_utf8(out).expect("the dump escapes every non-UTF-8 byte"))
+}
+
+/// The `#` lines that open a dump.
+pub fn header_lines(header: &TraceHeader) -> String {
+    let mut text = format!(
+        "# qmpsim trace, format {}, recorded by qmpsim {}\n# seed {}, epoch {}\n",
+        header.format_version, header.qmpsim_version, header.config.seed, header.config.epoch_s
+    );
+    for line in header.notes.lines() {
+        text.push_str("# notes: ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// One item as dump lines.
+fn render_item(item: &Item<'_>, options: DumpOptions, text: &mut String) {
+    match item {
+        Item::Request {
+            at,
+            client,
+            text: data,
+            ..
+        } => message_line(text, *at, "->", *client, &mask(data, options), options),
+        Item::Leftover {
+            at,
+            client,
+            text: data,
+            why,
+        } => {
+            let why = match why {
+                Leftover::Unfinished => "unfinished message",
+                Leftover::NoSession => "bytes without a session",
+                Leftover::AfterExit => "bytes after the exit, not read",
+            };
+            let shown = escape(&mask(data, options));
+            comment(
+                text,
+                *at,
+                &format!("{why} from client {}: {shown}", client.0),
+            );
+        }
+        Item::Input { at, input } => comment(text, *at, &input_comment(input)),
+        Item::Output { at, output } => output_line(text, *at, output, options),
+        Item::Checkpoint { steps, digest } => {
+            text.push_str(&format!(
+                "# checkpoint after {}: {digest}\n",
+                steps_text(*steps)
+            ));
+        }
+        Item::End { steps, digest, at } => comment(
+            text,
+            *at,
+            &format!("end: {}, digest {digest}", steps_text(*steps)),
+        ),
+    }
+}
+
+/// The raw view of one frame: one `->` line per read.
+fn raw_frame(walker: &mut Walker, frame: &Frame, options: DumpOptions, text: &mut String) {
+    // The walker keeps virtual time; its message-level items are not shown here.
+    walker.frame(frame, &mut |item| match item {
+        Item::Request { .. } | Item::Leftover { .. } | Item::Input { .. } | Item::Output { .. } => {
+        }
+        Item::Checkpoint { steps, digest } => {
+            text.push_str(&format!(
+                "# checkpoint after {}: {digest}\n",
+                steps_text(steps)
+            ));
+        }
+        Item::End { steps, digest, at } => comment(
+            text,
+            at,
+            &format!("end: {}, digest {digest}", steps_text(steps)),
+        ),
+    });
+    let Frame::Step { input, outputs } = frame else {
+        return;
+    };
+    let at = walker.now();
+    match input {
+        Input::Bytes { client, data } => {
+            message_line(text, at, "->", *client, &mask(data, options), options);
+        }
+        other => comment(text, at, &input_comment(other)),
+    }
+    for output in outputs {
+        output_line(text, at, output, options);
+    }
+}
+
+fn output_line(text: &mut String, at: VirtualTime, output: &Output, options: DumpOptions) {
+    match output {
+        Output::Send { client, data } => message_line(text, at, "<-", *client, data, options),
+        Output::Effect(effect) => comment(text, at, &effect_comment(effect)),
+        Output::Exit { code } => comment(text, at, &format!("exit {code}")),
+    }
+}
+
+/// `TIME [CLIENT] ARROW data`, the trailing line break dropped, continuation
+/// lines indented under the data.
+fn message_line(
+    text: &mut String,
+    at: VirtualTime,
+    arrow: &str,
+    client: ClientId,
+    data: &[u8],
+    options: DumpOptions,
+) {
+    let data = data
+        .strip_suffix(b"\r\n")
+        .or_else(|| data.strip_suffix(b"\n"))
+        .unwrap_or(data);
+    let mut lead = format!("{} ", time_text(at));
+    if options.client_prefix {
+        lead.push_str(&format!("[{}] ", client.0));
+    }
+    lead.push_str(arrow);
+    lead.push(' ');
+    let indent = " ".repeat(lead.len());
+    for (index, line) in data.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        text.push_str(if index == 0 { &lead } else { &indent });
+        text.push_str(&escape(line));
+        text.push('\n');
+    }
+}
+
+fn comment(text: &mut String, at: VirtualTime, what: &str) {
+    text.push_str(&format!("{} # {what}\n", time_text(at)));
+}
+
+/// A non-bytes input, as the text after `# `.
+pub fn input_comment(input: &Input) -> String {
+    match input {
+        Input::Bytes { client, data } => {
+            format!("{} from client {}", bytes_text(data.len()), client.0)
+        }
+        Input::Connect { client, monitor } => {
+            format!("connect client {} monitor {monitor}", client.0)
+        }
+        Input::Disconnect { client } => format!("disconnect client {}", client.0),
+        Input::Fd { client, fd } => format!("fd {} from client {}", fd.0, client.0),
+        Input::AdvanceTo { at } => format!("advance to {}", time_text(*at)),
+        Input::Signal { signal } => format!("signal {}", signal_name(*signal)),
+        Input::MigrationFailed { id } => format!("fault: migration {id} channel broke"),
+        Input::MigrationStalled { id, stalled: true } => {
+            format!("fault: migration {id} destination stalled")
+        }
+        Input::MigrationStalled { id, stalled: false } => {
+            format!("migration {id} destination caught up")
+        }
+        Input::ImageProbed { path, probe } => format!("probed {path}: {}", probe_text(probe)),
+    }
+}
+
+/// An effect, as the text after `# `.
+pub fn effect_comment(effect: &Effect) -> String {
+    match effect {
+        Effect::CloseFd { fd } => format!("close fd {fd}"),
+        Effect::WriteFile { path, bytes } => format!(
+            "write {} to {path} (sha256 {})",
+            bytes_text(bytes.0.len()),
+            bytes.sha256_hex()
+        ),
+        Effect::MigrationStart {
+            id,
+            uri,
+            fd,
+            total_bytes,
+        } => {
+            let fd = fd.map(|fd| format!(" on fd {fd}")).unwrap_or_default();
+            format!(
+                "migration {id} starts to {uri}{fd} ({} to send)",
+                bytes_text(usize::try_from(*total_bytes).unwrap_or(usize::MAX))
+            )
+        }
+        Effect::MigrationData { id, bytes } => format!(
+            "migration {id} sends {}",
+            bytes_text(usize::try_from(*bytes).unwrap_or(usize::MAX))
+        ),
+        Effect::MigrationFinish { id } => format!("migration {id} finishes"),
+        Effect::MigrationCancel { id } => format!("migration {id} cancelled"),
+        Effect::Stderr { text } => format!("stderr: {}", escape(text.trim_end().as_bytes())),
+    }
+}
+
+fn probe_text(probe: &ImageProbe) -> String {
+    match probe {
+        ImageProbe::Missing => "cannot be opened".to_owned(),
+        ImageProbe::Found(info) => {
+            let mut text = format!("{}, {} bytes", info.format, info.size_bytes);
+            if let Some(backing) = &info.backing_file {
+                text.push_str(&format!(", backing file {backing}"));
+            }
+            if info.encrypted {
+                text.push_str(", encrypted");
+            }
+            text
+        }
+    }
+}
+
+/// `1 step`, `2 steps`.
+pub fn steps_text(steps: u64) -> String {
+    if steps == 1 {
+        "1 step".to_owned()
+    } else {
+        format!("{steps} steps")
+    }
+}
+
+fn bytes_text(n: usize) -> String {
+    if n == 1 {
+        "1 byte".to_owned()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Virtual time as seconds with microseconds (nanoseconds when needed).
+pub fn time_text(at: VirtualTime) -> String {
+    let secs = at.0 / VirtualTime::NS_PER_S;
+    let ns = at.0 % VirtualTime::NS_PER_S;
+    if ns % 1000 == 0 {
+        format!("{secs}.{:06}", ns / 1000)
+    } else {
+        format!("{secs}.{ns:09}")
+    }
+}
+
+fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Interrupt => "INT",
+        Signal::Terminate => "TERM",
+        Signal::Hangup => "HUP",
+    }
+}
+
+/// Bytes as text: valid UTF-8 as is except control characters other than tab;
+/// those, invalid bytes, and a backslash that would read as an escape, as `\xNN`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for chunk in bytes.utf8_chunks() {
+        let mut chars = chunk.valid().chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\t' => text.push(c),
+                '\\' if chars.peek() == Some(&'x') => text.push_str("\\x5c"),
+                c if c.is_ascii_control() => text.push_str(&format!("\\x{:02x}", u32::from(c))),
+                c if c.is_control() => text.push_str(&format!("\\u{{{:04x}}}", u32::from(c))),
+                c => text.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            text.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    text
+}
+
+/// `data` with passwords masked, unless `options.show_secrets`.
+fn mask(data: &[u8], options: DumpOptions) -> Vec<u8> {
+    if options.show_secrets {
+        data.to_vec()
+    } else {
+        mask_secrets(data)
+    }
+}
+
+/// Masks the passwords a client sends: the string value of every `password`
+/// member (`set_password`, `block_passwd`), the `arg` of a `change` whose target
+/// is `password`, and the rest of an HMP `change vnc password ...` command line.
+/// Works on the text, so it also masks a message cut across reads as far as it
+/// can see it.
+pub fn mask_secrets(data: &[u8]) -> Vec<u8> {
+    let mut out = mask_member(data, b"password");
+    if has_string(&out, b"target", b"password") {
+        out = mask_member(&out, b"arg");
+    }
+    mask_hmp_password(&out)
+}
+
+/// Replaces the contents of the string value of every member named `key`.
+fn mask_member(data: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if let Some((value_start, value_end)) = member_value_at(data, i, key) {
+            out.extend_from_slice(&data[i..=value_start]);
+            out.extend_from_slice(SECRET_MASK.as_bytes());
+            i = value_end;
+        } else {
+            out.push(data[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// When a quoted `key` starts at `i` and a string value follows after `:`, the
+/// index of the value's opening quote and of its closing quote (or the end).
+fn member_value_at(data: &[u8], i: usize, key: &[u8]) -> Option<(usize, usize)> {
+    let quote = *data.get(i)?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let after_key = i + 1 + key.len();
+    if data.get(i + 1..after_key)? != key || data.get(after_key) != Some(&quote) {
+        return None;
+    }
+    let mut j = after_key + 1;
+    while data.get(j).is_some_and(u8::is_ascii_whitespace) {
+        j += 1;
+    }
+    if data.get(j) != Some(&b':') {
+        return None;
+    }
+    j += 1;
+    while data.get(j).is_some_and(u8::is_ascii_whitespace) {
+        j += 1;
+    }
+    let open = *data.get(j)?;
+    if open != b'"' && open != b'\'' {
+        return None;
+    }
+    Some((j, string_end(data, j + 1, open)))
+}
+
+/// Index of the closing `quote` of a string whose contents start at `from`, or
+/// the end of `data`.
+fn string_end(data: &[u8], from: usize, quote: u8) -> usize {
+    let mut k = from;
+    while k < data.len() {
+        match data[k] {
+            b'\\' => k += 2,
+            b if b == quote => return k,
+            _ => k += 1,
+        }
+    }
+    data.len()
+}
+
+/// Whether member `key` has the string value `value`.
+fn has_string(data: &[u8], key: &[u8], value: &[u8]) -> bool {
+    (0..data.len()).any(|i| {
+        member_value_at(data, i, key).is_some_and(|(open, close)| &data[open + 1..close] == value)
+    })
+}
+
+/// Masks what follows `change vnc password` inside an HMP command line.
+fn mask_hmp_password(data: &[u8]) -> Vec<u8> {
+    const COMMAND: &[u8] = b"change vnc password";
+    let Some(at) = data.windows(COMMAND.len()).position(|w| w == COMMAND) else {
+        return data.to_vec();
+    };
+    let mut start = at + COMMAND.len();
+    while data.get(start) == Some(&b' ') {
+        start += 1;
+    }
+    let end = data[start..]
+        .iter()
+        .position(|b| *b == b'"' || *b == b'\'')
+        .map_or(data.len(), |p| start + p);
+    if start == end {
+        return data.to_vec();
+    }
+    let mut out = data[..start].to_vec();
+    out.extend_from_slice(SECRET_MASK.as_bytes());
+    out.extend_from_slice(&data[end..]);
+    out
+}
+
+fn write<W: Write>(out: &mut W, text: &str) -> Result<(), ExportError> {
+    out.write_all(text.as_bytes()).map_err(ExportError::Write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::trace::record_inputs;
+
+    const ONE: ClientId = ClientId(1);
+    const TWO: ClientId = ClientId(2);
+
+    fn connect(client: ClientId) -> Input {
+        Input::Connect { client, monitor: 0 }
+    }
+
+    fn bytes(client: ClientId, data: &str) -> Input {
+        Input::Bytes {
+            client,
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    fn dumped(inputs: &[Input], options: DumpOptions) -> String {
+        let config = MachineConfig {
+            vnc: Some(":0".to_owned()),
+            ..MachineConfig::default()
+        };
+        let trace = record_inputs(&TraceHeader::new(config), inputs).unwrap();
+        let mut out = Vec::new();
+        dump(&trace[..], options, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn negotiated(more: &[Input]) -> Vec<Input> {
+        let mut inputs = vec![
+            connect(ONE),
+            bytes(ONE, "{\"execute\":\"qmp_capabilities\"}\n"),
+        ];
+        inputs.extend_from_slice(more);
+        inputs
+    }
+
+    #[test]
+    fn dump_joins_a_request_split_over_reads_into_one_line() {
+        let text = dumped(
+            &negotiated(&[bytes(ONE, "{\"execute\":\"query-"), bytes(ONE, "kvm\"}\n")]),
+            DumpOptions::default(),
+        );
+        assert!(
+            text.contains("\n0.003000 -> {\"execute\":\"query-kvm\"}\n0.003000 <- {\"return\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn dump_raw_keeps_one_line_per_read() {
+        let options = DumpOptions {
+            raw: true,
+            ..DumpOptions::default()
+        };
+        let text = dumped(
+            &negotiated(&[bytes(ONE, "{\"execute\":\"query-"), bytes(ONE, "kvm\"}\n")]),
+            options,
+        );
+        assert!(
+            text.contains("\n0.002000 -> {\"execute\":\"query-\n0.003000 -> kvm\"}\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn dump_names_clients_when_asked() {
+        let options = DumpOptions {
+            client_prefix: true,
+            ..DumpOptions::default()
+        };
+        let text = dumped(&[connect(ONE), connect(TWO)], options);
+        assert!(text.contains("\n0.002000 # connect client 2 monitor 0\n0.002000 [2] <- {\"QMP\""));
+    }
+
+    #[test]
+    fn dump_shows_connect_fd_advance_signal_as_comments() {
+        let text = dumped(
+            &[
+                connect(ONE),
+                Input::Fd {
+                    client: ONE,
+                    fd: crate::qmp::session::FdHandle(5),
+                },
+                Input::AdvanceTo {
+                    at: VirtualTime(2 * VirtualTime::NS_PER_S),
+                },
+                Input::Signal {
+                    signal: Signal::Terminate,
+                },
+            ],
+            DumpOptions::default(),
+        );
+        assert!(
+            text.contains(
+                "0.001000 # fd 5 from client 1\n2.000000 # advance to 2.000000\n2.000000 # signal TERM\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn dump_masks_set_password() {
+        let text = dumped(
+            &negotiated(&[bytes(
+                ONE,
+                r#"{"execute":"set_password","arguments":{"protocol":"vnc","password":"s3cret"}}"#,
+            )]),
+            DumpOptions::default(),
+        );
+        assert!(
+            text.contains(r#""password":"********"}}"#) && !text.contains("s3cret"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn dump_show_secrets_keeps_password() {
+        let options = DumpOptions {
+            show_secrets: true,
+            ..DumpOptions::default()
+        };
+        let text = dumped(
+            &negotiated(&[bytes(
+                ONE,
+                r#"{"execute":"set_password","arguments":{"protocol":"vnc","password":"s3cret"}}"#,
+            )]),
+            options,
+        );
+        assert!(text.contains("s3cret"));
+    }
+
+    #[test]
+    fn mask_secrets_covers_block_passwd_change_and_hmp() {
+        let masked = [
+            mask_secrets(br#"{'execute': 'block_passwd', 'arguments': {'device': 'ide0-hd0', 'password': 'x'}}"#),
+            mask_secrets(br#"{"execute":"change","arguments":{"device":"vnc","target":"password","arg":"x"}}"#),
+            mask_secrets(br#"{"execute":"human-monitor-command","arguments":{"command-line":"change vnc password x"}}"#),
+        ];
+        assert_eq!(
+            masked.map(|m| String::from_utf8(m).unwrap()),
+            [
+                r#"{'execute': 'block_passwd', 'arguments': {'device': 'ide0-hd0', 'password': '********'}}"#,
+                r#"{"execute":"change","arguments":{"device":"vnc","target":"password","arg":"********"}}"#,
+                r#"{"execute":"human-monitor-command","arguments":{"command-line":"change vnc password ********"}}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn mask_secrets_leaves_other_change_alone() {
+        let text =
+            br#"{"execute":"change","arguments":{"device":"ide1-cd0","target":"/tmp/a.iso"}}"#;
+        assert_eq!(mask_secrets(text), text.to_vec());
+    }
+
+    #[test]
+    fn escape_marks_a_backslash_before_x() {
+        assert_eq!(escape(b"a\\x41\x01"), "a\\x5cx41\\x01");
+    }
+
+    #[test]
+    fn effect_comment_names_bytes_without_debug_output() {
+        assert_eq!(
+            effect_comment(&Effect::MigrationData { id: 1, bytes: 1 }),
+            "migration 1 sends 1 byte"
+        );
+    }
+
+    #[test]
+    fn steps_text_is_grammatical() {
+        assert_eq!(
+            (steps_text(1), steps_text(2)),
+            ("1 step".to_owned(), "2 steps".to_owned())
+        );
+    }
+
+    #[test]
+    fn time_text_shows_nanoseconds_only_when_needed() {
+        assert_eq!(
+            (time_text(VirtualTime(1_000_000)), time_text(VirtualTime(1))),
+            ("0.001000".to_owned(), "0.000000001".to_owned())
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! The message-level view of a trace: client bytes reassembled into QMP messages
+//! with the wire framer, each message and output stamped with its virtual time.
+//!
+//! A [`Walker`] takes the frames of a trace one at a time and hands each
+//! [`Item`] to a visitor, in the order the engine saw and produced them. It keeps
+//! a shadow [`Engine`] built from the header's configuration and feeds it the
+//! recorded inputs, one complete message at a time: the engine splits no
+//! differently by read (split invariance), so the shadow gives the exact virtual
+//! time of every message and tells which outputs each message produced, even when
+//! one read carried several messages or one message took several reads. The
+//! recorded outputs are what is shown; the shadow's are only counted. When the
+//! counts disagree (a trace whose outputs came from a transcript rather than from
+//! this engine), the remaining recorded outputs follow the last message of the
+//! read. Pure: no I/O, ordered maps only.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{Engine, Input, Output};
+use crate::machine::clock::VirtualTime;
+use crate::qmp::session::ClientId;
+use crate::wire::framing::{Frame as WireFrame, Framer};
+use crate::wire::{parser, QObject};
+
+use super::format::{Frame, TraceHeader};
+
+/// One thing that happened, in trace order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// A complete message from a client (or a stretch the framer refused).
+    Request {
+        /// Virtual time once the engine has taken the message.
+        at: VirtualTime,
+        /// From whom.
+        client: ClientId,
+        /// The message's bytes (from every read it took), surrounding whitespace
+        /// trimmed.
+        text: Vec<u8>,
+        /// The `execute` member, when the message parses as a request.
+        command: Option<String>,
+    },
+    /// Bytes the engine did not take as messages: part of a message still
+    /// unfinished when its client left or the trace ended, bytes from a client
+    /// without a session, or bytes after the machine exited.
+    Leftover {
+        /// Virtual time at that point.
+        at: VirtualTime,
+        /// From whom.
+        client: ClientId,
+        /// The bytes, surrounding whitespace trimmed (never empty).
+        text: Vec<u8>,
+        /// Why they formed no message.
+        why: Leftover,
+    },
+    /// An input other than client bytes.
+    Input {
+        /// Virtual time after the input.
+        at: VirtualTime,
+        /// The input.
+        input: &'a Input,
+    },
+    /// One recorded output.
+    Output {
+        /// Virtual time of the message or input that produced it.
+        at: VirtualTime,
+        /// The output.
+        output: &'a Output,
+    },
+    /// A `Checkpoint` frame.
+    Checkpoint {
+        /// Steps before it.
+        steps: u64,
+        /// The recorded digest.
+        digest: &'a str,
+    },
+    /// The `End` frame.
+    End {
+        /// Steps in the trace.
+        steps: u64,
+        /// The recorded final digest.
+        digest: &'a str,
+        /// Virtual time at the end.
+        at: VirtualTime,
+    },
+}
+
+/// Why bytes of a read formed no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftover {
+    /// Part of a message, unfinished when its client left or the trace ended.
+    Unfinished,
+    /// The client has no session (never connected, refused, or gone).
+    NoSession,
+    /// The machine had already exited.
+    AfterExit,
+}
+
+/// Walks the frames of one trace (see the module doc).
+#[derive(Debug)]
+pub struct Walker {
+    shadow: Engine,
+    framers: BTreeMap<ClientId, Framer>,
+    /// Per client, the bytes read since its last complete message.
+    pending: BTreeMap<ClientId, Vec<u8>>,
+    steps: u64,
+}
+
+impl Walker {
+    /// A walker for a trace with `header`.
+    pub fn new(header: &TraceHeader) -> Self {
+        Walker {
+            shadow: Engine::new(header.config.clone()),
+            framers: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            steps: 0,
+        }
+    }
+
+    /// Virtual time so far.
+    pub fn now(&self) -> VirtualTime {
+        self.shadow.now()
+    }
+
+    /// Hands every item of `frame` to `visit`, in order.
+    pub fn frame<'a>(&mut self, frame: &'a Frame, visit: &mut dyn FnMut(Item<'a>)) {
+        match frame {
+            Frame::Step { input, outputs } => {
+                self.steps += 1;
+                self.step(input, outputs, visit);
+            }
+            Frame::Checkpoint { digest } => visit(Item::Checkpoint {
+                steps: self.steps,
+                digest,
+            }),
+            Frame::End { steps, digest } => {
+                let clients: Vec<ClientId> = self.pending.keys().copied().collect();
+                for client in clients {
+                    self.unfinished(client, visit);
+                }
+                visit(Item::End {
+                    steps: *steps,
+                    digest,
+                    at: self.now(),
+                });
+            }
+        }
+    }
+
+    fn step<'a>(
+        &mut self,
+        input: &'a Input,
+        outputs: &'a [Output],
+        visit: &mut dyn FnMut(Item<'a>),
+    ) {
+        let mut recorded = outputs.iter();
+        match input {
+            Input::Bytes { client, data } => self.bytes(*client, data, &mut recorded, visit),
+            other => {
+                match other {
+                    Input::Connect { client, .. }
+                        if !self.shadow.state().sessions.contains_key(client) =>
+                    {
+                        self.framers.insert(*client, Framer::new());
+                        self.pending.remove(client);
+                    }
+                    Input::Disconnect { client } => self.unfinished(*client, visit),
+                    _ => {}
+                }
+                self.shadow.step(other.clone());
+                visit(Item::Input {
+                    at: self.now(),
+                    input: other,
+                });
+            }
+        }
+        let at = self.now();
+        for output in recorded {
+            visit(Item::Output { at, output });
+        }
+    }
+
+    /// Splits a read at message boundaries and feeds the shadow one message at a
+    /// time, showing each message followed by the recorded outputs it produced.
+    fn bytes<'a>(
+        &mut self,
+        client: ClientId,
+        data: &'a [u8],
+        recorded: &mut std::slice::Iter<'a, Output>,
+        visit: &mut dyn FnMut(Item<'a>),
+    ) {
+        if self.shadow.exited().is_some() || !self.shadow.state().sessions.contains_key(&client) {
+            let why = if self.shadow.exited().is_some() {
+                Leftover::AfterExit
+            } else {
+                Leftover::NoSession
+            };
+            self.leftover(client, data, why, visit);
+            return;
+        }
+        // The framer mirrors the session's: it finds where each message ends.
+        let framer = self.framers.entry(client).or_default();
+        let mut boundaries = Vec::new();
+        for end in 1..=data.len() {
+            if let Some(frame) = framer.feed(&data[end - 1..end]).into_iter().last() {
+                boundaries.push((end, command_of(&frame)));
+            }
+        }
+        let mut start = 0;
+        for (end, command) in boundaries {
+            let chunk = &data[start..end];
+            start = end;
+            let produced = self.shadow.step(Input::Bytes {
+                client,
+                data: chunk.to_vec(),
+            });
+            let mut text = self.pending.remove(&client).unwrap_or_default();
+            text.extend_from_slice(chunk);
+            let at = self.now();
+            visit(Item::Request {
+                at,
+                client,
+                text: trim(&text).to_vec(),
+                command,
+            });
+            for output in recorded.by_ref().take(produced.len()) {
+                visit(Item::Output { at, output });
+            }
+            if self.shadow.exited().is_some() {
+                self.leftover(client, &data[end..], Leftover::AfterExit, visit);
+                return;
+            }
+        }
+        let rest = &data[start..];
+        if !rest.is_empty() {
+            self.shadow.step(Input::Bytes {
+                client,
+                data: rest.to_vec(),
+            });
+            self.pending
+                .entry(client)
+                .or_default()
+                .extend_from_slice(rest);
+        }
+    }
+
+    /// Reports the unfinished message of `client`, if any.
+    fn unfinished<'a>(&mut self, client: ClientId, visit: &mut dyn FnMut(Item<'a>)) {
+        if let Some(text) = self.pending.remove(&client) {
+            self.leftover(client, &text, Leftover::Unfinished, visit);
+        }
+    }
+
+    fn leftover<'a>(
+        &self,
+        client: ClientId,
+        data: &[u8],
+        why: Leftover,
+        visit: &mut dyn FnMut(Item<'a>),
+    ) {
+        let text = trim(data);
+        if !text.is_empty() {
+            visit(Item::Leftover {
+                at: self.now(),
+                client,
+                text: text.to_vec(),
+                why,
+            });
+        }
+    }
+}
+
+/// `data` without leading and trailing ASCII whitespace.
+pub fn trim(data: &[u8]) -> &[u8] {
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    let end = data
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &data[start..end]
+}
+
+/// The `execute` member of a framed message, when it parses as a dict.
+fn command_of(frame: &WireFrame) -> Option<String> {
+    let WireFrame::Message(tokens) = frame else {
+        return None;
+    };
+    let value = parser::parse(tokens).ok()?;
+    value.as_dict()?.get_str("execute").map(str::to_owned)
+}
+
+/// What a message sent to a client is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// The greeting.
+    Greeting,
+    /// A successful response.
+    Return,
+    /// An error response of this class.
+    Error(String),
+    /// An event of this name.
+    Event(String),
+    /// Something else (HMP text, or bytes that are not one JSON object).
+    Other,
+}
+
+/// Classifies one message sent to a client.
+pub fn classify(data: &[u8]) -> Sent {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(data)
+    else {
+        return Sent::Other;
+    };
+    if let Some(name) = map.get("event").and_then(|v| v.as_str()) {
+        return Sent::Event(name.to_owned());
+    }
+    if let Some(error) = map.get("error") {
+        let class = error.get("class").and_then(|v| v.as_str()).unwrap_or("");
+        return Sent::Error(class.to_owned());
+    }
+    if map.contains_key("return") {
+        return Sent::Return;
+    }
+    if map.contains_key("QMP") {
+        return Sent::Greeting;
+    }
+    Sent::Other
+}
+
+/// The `execute` member of a request text, parsed as 0.14 parses it.
+pub fn command_of_text(text: &[u8]) -> Option<String> {
+    let mut framer = Framer::new();
+    let mut frames = framer.feed(text);
+    frames.extend(framer.feed(b"\n"));
+    match frames.as_slice() {
+        [frame] => command_of(frame),
+        _ => None,
+    }
+}
+
+/// Whether a parsed value is a dict with `execute` (kept for importers).
+pub fn is_request(value: &QObject) -> bool {
+    value.as_dict().is_some_and(|d| d.contains_key("execute"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::trace::record_inputs;
+    use crate::trace::TraceReader;
+
+    const ONE: ClientId = ClientId(1);
+
+    fn bytes(data: &str) -> Input {
+        Input::Bytes {
+            client: ONE,
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    /// Every item of a recorded session, rendered compactly.
+    fn items(inputs: &[Input]) -> Vec<String> {
+        let header = TraceHeader::new(MachineConfig::default());
+        let trace = record_inputs(&header, inputs).unwrap();
+        let (reader, header) = TraceReader::open(&trace[..]).unwrap();
+        let frames: Vec<Frame> = reader.map(Result::unwrap).collect();
+        let mut walker = Walker::new(&header);
+        let mut seen = Vec::new();
+        for frame in &frames {
+            walker.frame(frame, &mut |item| {
+                seen.push(match item {
+                    Item::Request { at, text, .. } => {
+                        format!("{} -> {}", at.0 / 1_000_000, String::from_utf8_lossy(&text))
+                    }
+                    Item::Leftover { text, why, .. } => {
+                        format!("left {why:?} {}", String::from_utf8_lossy(&text))
+                    }
+                    Item::Input { at, .. } => format!("{} input", at.0 / 1_000_000),
+                    Item::Output { at, output } => match output {
+                        Output::Send { data, .. } => format!(
+                            "{} <- {}",
+                            at.0 / 1_000_000,
+                            String::from_utf8_lossy(trim(data))
+                        ),
+                        _ => format!("{} other", at.0 / 1_000_000),
+                    },
+                    Item::Checkpoint { .. } => "checkpoint".to_owned(),
+                    Item::End { steps, .. } => format!("end {steps}"),
+                });
+            });
+        }
+        seen
+    }
+
+    #[test]
+    fn walker_joins_a_message_split_over_two_reads() {
+        let seen = items(&[
+            Input::Connect {
+                client: ONE,
+                monitor: 0,
+            },
+            bytes("{\"execute\":\"qmp_capa"),
+            bytes("bilities\"}\n"),
+        ]);
+        assert_eq!(
+            &seen[2..],
+            [
+                "2 -> {\"execute\":\"qmp_capabilities\"}",
+                "2 <- {\"return\": {}}",
+                "end 3"
+            ]
+        );
+    }
+
+    #[test]
+    fn walker_splits_two_messages_in_one_read_with_their_replies() {
+        let seen = items(&[
+            Input::Connect {
+                client: ONE,
+                monitor: 0,
+            },
+            bytes("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"stop\"}"),
+        ]);
+        assert_eq!(
+            &seen[2..6],
+            [
+                "2 -> {\"execute\":\"qmp_capabilities\"}",
+                "2 <- {\"return\": {}}",
+                "3 -> {\"execute\":\"stop\"}",
+                "3 <- {\"timestamp\": {\"seconds\": 1300000000, \"microseconds\": 3000}, \"event\": \"STOP\"}",
+            ]
+        );
+    }
+
+    #[test]
+    fn walker_shows_bytes_after_quit_as_leftover() {
+        let seen = items(&[
+            Input::Connect {
+                client: ONE,
+                monitor: 0,
+            },
+            bytes("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}{\"execute\":\"stop\"}"),
+        ]);
+        assert!(
+            seen.contains(&"left AfterExit {\"execute\":\"stop\"}".to_owned()),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn walker_reports_unfinished_message_at_disconnect() {
+        let seen = items(&[
+            Input::Connect {
+                client: ONE,
+                monitor: 0,
+            },
+            bytes("{\"execute\":"),
+            Input::Disconnect { client: ONE },
+        ]);
+        assert_eq!(seen[2], "left Unfinished {\"execute\":");
+    }
+
+    #[test]
+    fn walker_bytes_without_session_are_leftover() {
+        let seen = items(&[bytes("{}")]);
+        assert_eq!(seen[0], "left NoSession {}");
+    }
+
+    #[test]
+    fn classify_tells_events_errors_and_returns() {
+        assert_eq!(
+            (
+                classify(b"{\"event\": \"STOP\"}\r\n"),
+                classify(b"{\"error\": {\"class\": \"CommandNotFound\"}}"),
+                classify(b"{\"return\": {}}"),
+                classify(b"(qemu)")
+            ),
+            (
+                Sent::Event("STOP".to_owned()),
+                Sent::Error("CommandNotFound".to_owned()),
+                Sent::Return,
+                Sent::Other
+            )
+        );
+    }
+
+    #[test]
+    fn command_of_text_reads_single_quotes_as_qemu_does() {
+        assert_eq!(
+            command_of_text(b"{'execute': 'stop'}"),
+            Some("stop".to_owned())
+        );
+    }
+
+    #[test]
+    fn trim_drops_surrounding_whitespace_only() {
+        assert_eq!(trim(b" \r\n{ }\n"), b"{ }");
+    }
+}

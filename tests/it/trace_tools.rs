@@ -1,0 +1,482 @@
+//! trace_tools: `qmpsim trace dump|info|export|import|coverage` through the real
+//! binary, on traces written to a temporary folder and on `traces/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use qmpsim::engine::{Input, Signal};
+use qmpsim::machine::clock::VirtualTime;
+use qmpsim::machine::config::MachineConfig;
+use qmpsim::qmp::session::{ClientId, FdHandle};
+use qmpsim::trace::{record_inputs, TraceHeader};
+
+const ONE: ClientId = ClientId(1);
+const TWO: ClientId = ClientId(2);
+
+/// Runs the binary; returns the exit status, stdout and stderr.
+fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(args)
+        .output()
+        .expect("the built binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn send(client: ClientId, text: &str) -> Input {
+    Input::Bytes {
+        client,
+        data: text.as_bytes().to_vec(),
+    }
+}
+
+fn connect(client: ClientId) -> Input {
+    Input::Connect { client, monitor: 0 }
+}
+
+/// Records `inputs` on `config` into `dir/name`.
+fn write_trace(dir: &Path, name: &str, config: MachineConfig, inputs: &[Input]) -> PathBuf {
+    let bytes = record_inputs(&TraceHeader::new(config), inputs).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// One client: negotiation, a request split over two reads, two requests in one
+/// read, a passed fd, a VNC password, a time jump, SIGTERM.
+fn session(dir: &Path) -> PathBuf {
+    let config = MachineConfig {
+        vnc: Some(":0,password".to_owned()),
+        ..MachineConfig::default()
+    };
+    write_trace(
+        dir,
+        "session.qmptrace",
+        config,
+        &[
+            connect(ONE),
+            send(ONE, "{\"execute\":\"qmp_capabilities\"}\r\n"),
+            send(ONE, "{\"execute\":\"query-"),
+            send(ONE, "status\"}\r\n"),
+            send(ONE, "{\"execute\":\"stop\"}{\"execute\":\"cont\"}\r\n"),
+            Input::Fd {
+                client: ONE,
+                fd: FdHandle(4),
+            },
+            send(
+                ONE,
+                "{\"execute\":\"set_password\",\"arguments\":{\"protocol\":\"vnc\",\"password\":\"hunter2\"}}\r\n",
+            ),
+            Input::AdvanceTo {
+                at: VirtualTime(3 * VirtualTime::NS_PER_S),
+            },
+            Input::Signal {
+                signal: Signal::Terminate,
+            },
+        ],
+    )
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn trace_dump_shows_a_split_request_as_one_line_with_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (code, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("\n0.003000 -> {\"execute\":\"query-status\"}\n0.003000 <- {\"return\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_dump_shows_two_requests_of_one_read_on_two_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
+    assert!(
+        out.contains("0.004000 -> {\"execute\":\"stop\"}\n")
+            && out.contains("0.005000 -> {\"execute\":\"cont\"}\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_dump_raw_keeps_one_line_per_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, out, _) = qmpsim(&["trace", "dump", "--raw", arg(&trace)]);
+    assert!(
+        out.contains("\n0.002000 -> {\"execute\":\"query-\n0.003000 -> status\"}\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_dump_shows_fd_time_jump_and_signal_as_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
+    assert!(
+        out.contains("0.005000 # fd 4 from client 1\n")
+            && out.contains("3.000000 # advance to 3.000000\n")
+            && out.contains("3.000000 # signal TERM\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_dump_masks_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
+    assert!(
+        out.contains("\"password\":\"********\"") && !out.contains("hunter2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_dump_show_secrets_shows_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, out, _) = qmpsim(&["trace", "dump", "--show-secrets", arg(&trace)]);
+    assert!(out.contains("\"password\":\"hunter2\""), "{out}");
+}
+
+#[test]
+fn trace_dump_names_clients_when_several_appear() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(
+        dir.path(),
+        "two.qmptrace",
+        MachineConfig::default(),
+        &[
+            connect(ONE),
+            connect(TWO),
+            send(TWO, "{\"execute\":\"qmp_capabilities\"}"),
+            Input::Disconnect { client: ONE },
+        ],
+    );
+    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
+    assert!(
+        out.contains("0.003000 [2] -> {\"execute\":\"qmp_capabilities\"}\n0.003000 [2] <- {\"return\": {}}\n0.004000 # disconnect client 1\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_dump_of_damaged_trace_prints_up_to_the_damage_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let mut bytes = std::fs::read(&trace).unwrap();
+    let at = bytes.len() - 40;
+    bytes[at] ^= 0x01;
+    std::fs::write(&trace, bytes).unwrap();
+    let (code, out, err) = qmpsim(&["trace", "dump", arg(&trace)]);
+    assert!(
+        code == Some(1)
+            && out.contains("-> {\"execute\":\"qmp_capabilities\"}")
+            && err.contains("Chain hash mismatch at frame"),
+        "{out}\n{err}"
+    );
+}
+
+#[test]
+fn trace_info_counts_commands_errors_events_and_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (code, out, _) = qmpsim(&["trace", "info", arg(&trace)]);
+    assert_eq!(code, Some(0));
+    for line in [
+        "seed:        0",
+        "epoch:       1300000000 s",
+        "clock:       idle, 1 time jump (the header does not record the mode)",
+        "steps:       9 (10 frames, 0 checkpoints)",
+        "duration:    3.000000 s of virtual time",
+        "  client 1: 5 messages sent, 9 messages received",
+        "commands:    5",
+        "  query-status 1",
+        "errors:      0",
+        "  SHUTDOWN 1",
+        "exit:        0",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no line {line:?} in\n{out}");
+    }
+}
+
+#[test]
+fn trace_export_jsonl_has_one_object_per_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (code, out, _) = qmpsim(&["trace", "export", "--jsonl", arg(&trace)]);
+    let objects: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        (code, objects.len(), objects[10]["end"]["steps"].as_u64()),
+        (Some(0), 11, Some(9))
+    );
+}
+
+#[test]
+fn trace_json_is_still_the_jsonl_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, json, _) = qmpsim(&["trace", "json", arg(&trace)]);
+    let (_, jsonl, _) = qmpsim(&["trace", "export", arg(&trace)]);
+    assert_eq!(json, jsonl);
+}
+
+#[test]
+fn trace_import_of_a_correct_transcript_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("t.txt");
+    std::fs::write(
+        &transcript,
+        "# notes: query-kvm as the QMP docs show it\n\
+         -> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n\
+         -> { \"execute\": \"query-kvm\" }\n<- { \"return\": { \"enabled\": true, \"present\": true } }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("t.qmptrace");
+    let (code, stdout, err) = qmpsim(&[
+        "trace",
+        "import",
+        arg(&transcript),
+        "-o",
+        arg(&out),
+        "--",
+        "-enable-kvm",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("2 expected messages matched"), "{stdout}");
+    let (replayed, text, _) = qmpsim(&["replay", arg(&out)]);
+    assert_eq!(replayed, Some(0), "{text}");
+}
+
+#[test]
+fn trace_import_of_a_wrong_transcript_fails_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("t.txt");
+    std::fs::write(
+        &transcript,
+        "-> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n\
+         -> { \"execute\": \"query-kvm\" }\n<- { \"return\": { \"enabled\": true, \"present\": true } }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("t.qmptrace");
+    let (code, stdout, _) = qmpsim(&["trace", "import", arg(&transcript), "-o", arg(&out)]);
+    assert!(
+        code == Some(0)
+            && stdout.contains("1 of 2 expected messages differ")
+            && stdout.contains("line 4"),
+        "{stdout}"
+    );
+    let (replayed, text, _) = qmpsim(&["replay", arg(&out)]);
+    assert!(replayed == Some(1) && text.contains("query-kvm"), "{text}");
+}
+
+#[test]
+fn trace_import_strict_fails_on_a_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("t.txt");
+    std::fs::write(
+        &transcript,
+        "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": 1}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("t.qmptrace");
+    let (code, _, _) = qmpsim(&[
+        "trace",
+        "import",
+        "--strict",
+        arg(&transcript),
+        "-o",
+        arg(&out),
+    ]);
+    assert_eq!(code, Some(1));
+}
+
+#[test]
+fn trace_import_of_prose_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("t.txt");
+    std::fs::write(&transcript, "-> {}\nthis is prose\n").unwrap();
+    let (code, _, err) = qmpsim(&[
+        "trace",
+        "import",
+        arg(&transcript),
+        "-o",
+        arg(&dir.path().join("t.qmptrace")),
+    ]);
+    assert!(
+        code == Some(1) && err.contains("t.txt: Line 2: expected ->, <- or #"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trace_dump_then_import_rebuilds_the_same_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, text, _) = qmpsim(&["trace", "dump", "--show-secrets", arg(&trace)]);
+    let transcript = dir.path().join("dump.txt");
+    std::fs::write(&transcript, text).unwrap();
+    let rebuilt = dir.path().join("rebuilt.qmptrace");
+    let (code, _, err) = qmpsim(&[
+        "trace",
+        "import",
+        arg(&transcript),
+        "-o",
+        arg(&rebuilt),
+        "--",
+        "-vnc",
+        ":0,password",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (replayed, out, _) = qmpsim(&["replay", arg(&rebuilt)]);
+    assert_eq!(replayed, Some(0), "{out}");
+}
+
+/// The libvirt sample kept in tests/data (see tests/data/README.md).
+fn libvirt_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/caps_10.0.0_x86_64.head.replies")
+}
+
+#[test]
+fn trace_import_replies_turns_libvirt_exchanges_into_a_transcript() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("libvirt.qmptrace");
+    let (code, stdout, err) = qmpsim(&[
+        "trace",
+        "import",
+        "--format",
+        "replies",
+        arg(&libvirt_sample()),
+        "-o",
+        arg(&out),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        stdout.contains("2 of 3 expected messages differ"),
+        "{stdout}"
+    );
+    let (_, dump, _) = qmpsim(&["trace", "dump", arg(&out)]);
+    assert!(
+        dump.contains(
+            "-> {   \"execute\": \"query-version\",   \"id\": \"libvirt-2\" }\n0.003000 <- {\"return\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 10}, \"package\": \"v10.0.0\"}, \"id\": \"libvirt-2\"}"
+        ),
+        "{dump}"
+    );
+}
+
+#[test]
+fn trace_import_replies_of_a_modern_qemu_does_not_replay_on_0_14() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("libvirt.qmptrace");
+    qmpsim(&[
+        "trace",
+        "import",
+        "--format",
+        "replies",
+        arg(&libvirt_sample()),
+        "-o",
+        arg(&out),
+    ]);
+    let (code, text, _) = qmpsim(&["replay", arg(&out)]);
+    assert!(code == Some(1) && text.contains("query-version"), "{text}");
+}
+
+#[test]
+fn trace_export_replies_writes_libvirts_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(
+        dir.path(),
+        "kvm.qmptrace",
+        MachineConfig::default(),
+        &[
+            connect(ONE),
+            send(
+                ONE,
+                "{\"execute\":\"qmp_capabilities\",\"id\":\"libvirt-1\"}",
+            ),
+            send(ONE, "{\"execute\":\"stop\",\"id\":\"libvirt-2\"}"),
+        ],
+    );
+    let (code, out, _) = qmpsim(&["trace", "export", "--format", "replies", arg(&trace)]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(0),
+            "{\n  \"execute\": \"qmp_capabilities\",\n  \"id\": \"libvirt-1\"\n}\n\n\
+             {\n  \"return\": {},\n  \"id\": \"libvirt-1\"\n}\n\n\
+             {\n  \"execute\": \"stop\",\n  \"id\": \"libvirt-2\"\n}\n\n\
+             {\n  \"return\": {},\n  \"id\": \"libvirt-2\"\n}\n"
+        )
+    );
+}
+
+#[test]
+fn trace_export_then_import_replies_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let (_, replies, _) = qmpsim(&["trace", "export", "--format", "replies", arg(&trace)]);
+    let file = dir.path().join("session.replies");
+    std::fs::write(&file, replies).unwrap();
+    let back = dir.path().join("back.qmptrace");
+    let (code, stdout, err) = qmpsim(&[
+        "trace",
+        "import",
+        "--format",
+        "replies",
+        "--events",
+        "qmpsim",
+        arg(&file),
+        "-o",
+        arg(&back),
+        "--",
+        "-vnc",
+        ":0,password",
+    ]);
+    assert!(
+        code == Some(0) && !stdout.contains("differ"),
+        "{stdout}{err}"
+    );
+    let (replayed, text, _) = qmpsim(&["replay", arg(&back)]);
+    assert_eq!(replayed, Some(0), "{text}");
+}
+
+#[test]
+fn trace_subcommands_answer_help() {
+    for sub in ["dump", "info", "export", "import", "coverage"] {
+        let (code, out, _) = qmpsim(&["trace", sub, "--help"]);
+        assert!(
+            code == Some(0) && out.contains("Usage: qmpsim trace"),
+            "{sub}: {out}"
+        );
+    }
+}
+
+#[test]
+fn trace_bad_flag_is_a_usage_error() {
+    let (code, _, err) = qmpsim(&["trace", "info", "--bogus", "x"]);
+    assert!(code == Some(2) && err.contains("--bogus"), "{err}");
+}
+
+#[test]
+fn trace_info_of_missing_file_fails_with_the_os_error() {
+    let (code, _, err) = qmpsim(&["trace", "info", "/nonexistent/x.qmptrace"]);
+    assert!(
+        code == Some(1) && err.contains("cannot open /nonexistent/x.qmptrace: No such file"),
+        "{err}"
+    );
+}
