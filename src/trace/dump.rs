@@ -242,6 +242,26 @@ pub fn input_comment(input: &Input) -> String {
             format!("migration {id} destination caught up")
         }
         Input::ImageProbed { path, probe } => format!("probed {path}: {}", probe_text(probe)),
+        Input::IncomingPreamble { preamble } => format!(
+            "incoming migration: {} of RAM, {} block {}, {} device {}",
+            bytes_text(usize::try_from(preamble.ram_bytes).unwrap_or(usize::MAX)),
+            preamble.blocks.len(),
+            if preamble.blocks.len() == 1 {
+                "device"
+            } else {
+                "devices"
+            },
+            preamble.sections.len(),
+            if preamble.sections.len() == 1 {
+                "section"
+            } else {
+                "sections"
+            },
+        ),
+        Input::IncomingState { snapshot } => {
+            format!("incoming migration state: {}", bytes_text(snapshot.len()))
+        }
+        Input::IncomingFailed { reason } => format!("fault: incoming migration failed: {reason}"),
     }
 }
 
