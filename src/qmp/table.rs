@@ -428,6 +428,13 @@ pub static COMMANDS: &[Command] = &[
         "simulate the guest's watchdog expiring",
         commands::inject::x_watchdog_expire
     ),
+    xcmd!(
+        "x-query-events",
+        "",
+        "",
+        "list the events the monitor can send (query-events in later QEMU)",
+        commands::info::x_query_events
+    ),
 ];
 
 /// Looks a command up by exact name, honouring whether extensions are enabled.
@@ -544,6 +551,7 @@ mod tests {
         "x-block-error",
         "x-rtc-set",
         "x-watchdog-expire",
+        "x-query-events",
     ];
 
     #[test]

@@ -1,8 +1,10 @@
 //! Identity and status queries: qmp_capabilities, query-version, query-commands,
-//! query-kvm, query-status, query-name, query-uuid. Objects are built in the order
+//! query-kvm, query-status, query-name, query-uuid, and the extension
+//! x-query-events. Objects are built in the order
 //! 0.14's handlers insert their keys; the wire layer applies the hash order.
 
 use super::{empty, Args, Ctx, HandlerResult};
+use crate::machine::events::Event;
 use crate::qdict;
 use crate::qmp::table;
 use crate::wire::message::version_info;
@@ -62,4 +64,33 @@ pub fn uuid_text(ctx: &Ctx<'_>) -> String {
 /// `query-uuid`: all zeros without `-uuid`.
 pub fn query_uuid(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     Ok(QObject::Dict(qdict! { "UUID" => uuid_text(ctx) }))
+}
+
+/// `x-query-events` (`query-events` from QEMU 1.2 on): every event name the
+/// monitor can send, as `[{"name": NAME}, ...]`.
+pub fn x_query_events(_ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
+    let list = Event::NAMES
+        .iter()
+        .map(|n| QObject::Dict(qdict! { "name" => *n }))
+        .collect();
+    Ok(QObject::List(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+    use crate::machine::Machine;
+
+    #[test]
+    fn x_query_events_lists_every_event_by_name() {
+        let mut m = Machine::new(MachineConfig::default());
+        let r = super::super::call_fresh(&mut m, x_query_events, &QDict::new()).unwrap();
+        let json = r.to_json();
+        assert!(
+            json.starts_with(r#"[{"name": "SHUTDOWN"}, {"name": "RESET"}"#),
+            "{json}"
+        );
+        assert_eq!(r.as_list().map(<[QObject]>::len), Some(Event::NAMES.len()));
+    }
 }
