@@ -81,7 +81,7 @@ fn request() -> impl Strategy<Value = String> {
 /// A machine where most handlers have something to work on: drives, VNC, SPICE,
 /// a balloon, a watchdog that pauses, the x- commands, and `-no-shutdown` so a
 /// guest shutdown does not end the session.
-fn rich_machine() -> MachineConfig {
+pub fn rich_machine() -> MachineConfig {
     let mut hda = DriveConfig::default();
     for (k, v) in [
         ("file", "hda.img"),

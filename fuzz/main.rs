@@ -12,21 +12,33 @@
 mod dispatch;
 mod failtrace;
 mod framing;
+mod model;
 mod resync;
+mod session;
 
 use proptest::test_runner::{Config, FileFailurePersistence};
 
 /// Cases per property in CI unless `PROPTEST_CASES` says otherwise.
 pub const CI_CASES: u32 = 256;
 
-/// The shared proptest configuration, persisting failures in `fuzz/regressions/`.
-pub fn config(file: &'static str) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
+/// Cases per property: `PROPTEST_CASES` when set, else `ci_default`.
+pub fn cases(ci_default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(CI_CASES);
+        .unwrap_or(ci_default)
+}
+
+/// The shared proptest configuration, persisting failures in `fuzz/regressions/`.
+pub fn config(file: &'static str) -> Config {
+    config_with(file, CI_CASES)
+}
+
+/// [`config`] with another CI case count, for properties whose cases are slow
+/// (whole sessions, megabyte messages).
+pub fn config_with(file: &'static str, ci_cases: u32) -> Config {
     Config {
-        cases,
+        cases: cases(ci_cases),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
         ..Config::default()
     }

@@ -238,3 +238,30 @@ fn golden_core_x_clock_step() {
     )]);
     snap("core__x_clock_step", &(text + &errors));
 }
+
+/// The error path of the commands that take no arguments and cannot fail
+/// otherwise: an argument is `InvalidParameter` (facts §4: "Query commands have
+/// empty args_type, so any argument → InvalidParameter"), with the request's id.
+#[test]
+fn golden_core_argumentless_commands_refuse_arguments() {
+    let names = [
+        "system_powerdown",
+        "query-commands",
+        "query-chardev",
+        "query-blockstats",
+        "query-cpus",
+        "query-pci",
+        "query-kvm",
+        "query-mice",
+        "query-spice",
+        "query-name",
+        "query-uuid",
+    ];
+    let lines: Vec<String> = names
+        .iter()
+        .map(|n| format!(r#"{{"execute":"{n}","arguments":{{"verbose":true}},"id":"{n}"}}"#))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let text = sessions(&[("one stray argument each", pc(), true, &lines)]);
+    snap("core__argumentless_commands_refuse_arguments", &text);
+}
