@@ -171,6 +171,15 @@ impl EventQueue {
         std::mem::take(&mut self.pending)
     }
 
+    /// Takes every pending event and returns their names (for tests and
+    /// logs).
+    pub fn drain_names(&mut self) -> Vec<String> {
+        self.drain()
+            .into_iter()
+            .map(|e| e.event.name().to_owned())
+            .collect()
+    }
+
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()

@@ -228,11 +228,7 @@ mod tests {
     use crate::machine::devices::guest::GUEST_ACPI_SHUTDOWN_NS;
 
     fn names(m: &mut Machine) -> Vec<String> {
-        m.events
-            .drain()
-            .into_iter()
-            .map(|e| e.event.name().to_owned())
-            .collect()
+        m.events.drain_names()
     }
 
     #[test]

@@ -318,11 +318,7 @@ mod tests {
     use crate::machine::RunState;
 
     fn names(m: &mut Machine) -> Vec<String> {
-        m.events
-            .drain()
-            .into_iter()
-            .map(|e| e.event.name().to_owned())
-            .collect()
+        m.events.drain_names()
     }
 
     fn events(m: &mut Machine) -> Vec<Event> {

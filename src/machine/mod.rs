@@ -358,12 +358,7 @@ mod tests {
         });
         m.requests.push(Request::Shutdown { force_exit: false });
         m.run_requests();
-        let names: Vec<String> = m
-            .events
-            .drain()
-            .into_iter()
-            .map(|e| e.event.name().to_owned())
-            .collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SHUTDOWN", "STOP"]);
         assert_eq!(m.exit_code, None);
     }

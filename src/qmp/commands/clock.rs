@@ -121,12 +121,7 @@ mod tests {
         m.run_requests();
         m.events.drain();
         step(&mut m, QDict::new()).unwrap();
-        let names: Vec<String> = m
-            .events
-            .drain()
-            .into_iter()
-            .map(|e| e.event.name().to_owned())
-            .collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SHUTDOWN"]);
     }
 }

@@ -469,12 +469,7 @@ mod tests {
         let mut m = spice_with_main_channel();
         let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "disconnect" };
         call(&mut m, set_password, &a).unwrap();
-        let names: Vec<String> = m
-            .events
-            .drain()
-            .into_iter()
-            .map(|e| e.event.name().to_owned())
-            .collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SPICE_DISCONNECTED"]);
         assert!(m.display.spice.unwrap().channels.is_empty());
     }
