@@ -1,5 +1,5 @@
 //! Events on the wire: each [`Event`] the machine queued becomes its 0.14
-//! name and `data` object here, in one place, and [`line`] formats the event
+//! name and `data` object here, in one place, and [`line()`] formats the event
 //! message the engine broadcasts. Data objects are built in 0.14's insertion
 //! order (the wire layer applies the hash order); the display events carry
 //! the same `server`/`client` objects as `query-vnc` and `query-spice`.
