@@ -271,6 +271,8 @@ fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, Embed
         pidfile: plan.pidfile,
         daemonize: false,
         idle_advance: !plan.clock_manual,
+        loadvm: plan.loadvm.clone(),
+        resume: None,
     };
     let embedding = Embedding {
         events: (tx.clone(), rx),

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::machine::clock::VirtualTime;
 use crate::machine::config::{ImageProbe, MachineConfig};
 use crate::machine::devices::block::IMAGE_PROBES_MAX;
+use crate::machine::snapshots::InternalSnapshot;
 use crate::machine::{Effect, Machine};
 use crate::migration_stream::Preamble;
 use crate::qmp::dispatch;
@@ -118,6 +119,22 @@ pub enum Input {
     IncomingFailed {
         /// Why, for people.
         reason: String,
+    },
+    /// The edge read the snapshot table of a real image at start (its sidecar
+    /// file; see `crate::machine::snapshots`). Takes no virtual time.
+    SnapshotTableOpened {
+        /// The drive whose image it is.
+        drive: String,
+        /// The sidecar file, rewritten after every change.
+        sidecar: String,
+        /// Its snapshots, in creation order.
+        entries: Vec<InternalSnapshot>,
+    },
+    /// `-loadvm NAME` at start: load internal snapshot NAME as HMP `loadvm`
+    /// would, with messages on stderr; a failure leaves the VM paused (0.14).
+    LoadVm {
+        /// The snapshot's tag or id.
+        name: String,
     },
 }
 
@@ -250,6 +267,15 @@ impl Engine {
             }
             Input::IncomingState { snapshot } => self.incoming_state(&snapshot),
             Input::IncomingFailed { reason } => self.state.machine.incoming_fail(&reason),
+            Input::SnapshotTableOpened {
+                drive,
+                sidecar,
+                entries,
+            } => self
+                .state
+                .machine
+                .snapshot_table_opened(drive, sidecar, entries),
+            Input::LoadVm { name } => self.state.machine.startup_loadvm(&name),
             Input::Signal { signal: _ } => {
                 self.state
                     .machine

@@ -73,6 +73,10 @@ pub struct RunPlan {
     pub record: Option<PathBuf>,
     /// `-x-clock manual`: no idle jumps of virtual time.
     pub clock_manual: bool,
+    /// `-loadvm TAG`.
+    pub loadvm: Option<String>,
+    /// `-x-resume TRACE[@FRAME]`.
+    pub resume: Option<String>,
 }
 
 /// Builds the run plan, probing disk images.
@@ -94,6 +98,8 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
         daemonize: low.daemonize,
         record: low.record.as_ref().map(PathBuf::from),
         clock_manual: low.clock_manual,
+        loadvm: low.loadvm.clone(),
+        resume: low.resume.clone(),
     })
 }
 

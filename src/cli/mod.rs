@@ -47,6 +47,12 @@ pub enum CliError {
         #[source]
         source: crate::trace::TraceError,
     },
+    /// `-x-resume` could not replay its trace.
+    #[error(transparent)]
+    Resume(#[from] crate::replay::resume::ResumeError),
+    /// `-x-resume` with `-record`.
+    #[error("qmpsim: -record cannot be combined with -x-resume")]
+    ResumeWithRecord,
     /// An unknown subcommand.
     #[error("qmpsim: unknown subcommand '{0}' (try qmpsim --help)")]
     UnknownSubcommand(String),
@@ -103,6 +109,10 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         return Ok(0);
     }
     let plan = config::build(&low)?;
+    let resume = match &plan.resume {
+        None => None,
+        Some(spec) => Some(resume_engine(spec, &plan)?),
+    };
     let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
         None => None,
         Some(path) => Some(Box::new(
@@ -120,8 +130,22 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         pidfile: plan.pidfile,
         daemonize: plan.daemonize,
         idle_advance: !plan.clock_manual,
+        loadvm: plan.loadvm,
+        resume,
     })?;
     Ok(u8::try_from(code & 0xff).expect("masked to a byte"))
+}
+
+/// `-x-resume TRACE[@FRAME]`: the trace's engine at that frame (see
+/// [`crate::replay::resume`]); the notice goes to stderr.
+fn resume_engine(spec: &str, plan: &config::RunPlan) -> Result<crate::engine::Engine, CliError> {
+    if plan.record.is_some() {
+        return Err(CliError::ResumeWithRecord);
+    }
+    let point = crate::replay::resume::ResumePoint::parse(spec);
+    let resumed = crate::replay::resume::resume(&point, &plan.config)?;
+    eprintln!("{}", resumed.notice(&point.path));
+    Ok(resumed.engine)
 }
 
 /// The clap-declared subcommands ([`commands`]).

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod migration;
 pub mod rng;
 pub mod rtc;
+pub mod snapshots;
 pub mod timers;
 pub mod watchdog;
 
@@ -173,6 +174,8 @@ pub struct Machine {
     pub watchdog: watchdog::Watchdog,
     /// The RTC's offset from host time.
     pub rtc: rtc::Rtc,
+    /// Internal snapshots (`savevm`), per drive name (see [`snapshots`]).
+    pub snapshots: BTreeMap<String, snapshots::SnapshotTable>,
 }
 
 impl Machine {
@@ -208,6 +211,7 @@ impl Machine {
             exit_code: None,
             devices,
             image_probes: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
         };
         machine.balloon_sync();
         machine.guest_boot();

@@ -7,6 +7,7 @@
 
 pub mod corpus;
 pub mod one;
+pub mod resume;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, ErrorKind, StdoutLock, Write};

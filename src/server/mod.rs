@@ -31,6 +31,7 @@ pub mod probe;
 pub mod process;
 pub mod queue;
 pub mod record;
+pub mod snapshots;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -76,6 +77,11 @@ pub struct ServerOptions {
     /// Let virtual time jump to the next deadline when clients are idle
     /// (`-x-clock idle`, the default); off with `-x-clock manual`.
     pub idle_advance: bool,
+    /// `-loadvm TAG`: load this internal snapshot at start.
+    pub loadvm: Option<String>,
+    /// `-x-resume`: start from this engine (a trace's state) instead of a
+    /// fresh machine built from `config` (whose monitors are served).
+    pub resume: Option<Engine>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -127,6 +133,14 @@ pub enum ServerError {
     /// `-incoming` could not open its channel: 0.14's lines, and its exit status.
     #[error("{}", .0.text.trim_end())]
     Incoming(incoming::IncomingStartError),
+    /// A real image's snapshot table could not be read.
+    #[error("qmpsim: snapshot table {path}: {problem}")]
+    SnapshotTable {
+        /// The sidecar file.
+        path: String,
+        /// Why, for people.
+        problem: String,
+    },
     /// Signal handlers or threads could not be set up.
     #[error("qmpsim: could not start")]
     Setup(#[source] io::Error),
@@ -243,8 +257,16 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
         incoming::start(uri, tx.clone()).map_err(ServerError::Incoming)?;
     }
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
-    let mut engine_loop = EngineLoop::new(Engine::new(opts.config), opts.recorder, tx.clone());
+    let engine = opts.resume.unwrap_or_else(|| Engine::new(opts.config));
+    let tables = snapshots::open_tables(&engine)?;
+    let mut engine_loop = EngineLoop::new(engine, opts.recorder, tx.clone());
     engine_loop.idle_advance = opts.idle_advance;
+    for input in tables {
+        engine_loop.step(input);
+    }
+    if let Some(name) = opts.loadvm {
+        engine_loop.step(Input::LoadVm { name });
+    }
     for ep in endpoints.drain(..) {
         let MonitorEndpoint { monitor, endpoint } = ep;
         if let Endpoint::Listen { listener, .. } = endpoint {
@@ -737,6 +759,8 @@ mod tests {
             pidfile: None,
             daemonize: false,
             idle_advance: true,
+            loadvm: None,
+            resume: None,
         };
         let server = thread::spawn(move || run(opts).unwrap());
         let mut s = connect(&path);

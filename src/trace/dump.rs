@@ -262,6 +262,20 @@ pub fn input_comment(input: &Input) -> String {
             format!("incoming migration state: {}", bytes_text(snapshot.len()))
         }
         Input::IncomingFailed { reason } => format!("fault: incoming migration failed: {reason}"),
+        Input::SnapshotTableOpened {
+            drive,
+            sidecar,
+            entries,
+        } => format!(
+            "snapshot table of {drive} from {sidecar}: {} {}",
+            entries.len(),
+            if entries.len() == 1 {
+                "snapshot"
+            } else {
+                "snapshots"
+            }
+        ),
+        Input::LoadVm { name } => format!("-loadvm {name}"),
     }
 }
 

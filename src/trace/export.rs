@@ -167,6 +167,16 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
             format!("# incoming migration state: {} bytes\n", snapshot.len())
         }
         Input::IncomingFailed { reason } => format!("# incoming migration failed: {reason}\n"),
+        Input::SnapshotTableOpened {
+            drive,
+            sidecar,
+            entries,
+        } => format!(
+            "# snapshot table of {drive} from {sidecar}: {} {}\n",
+            entries.len(),
+            plural(entries.len(), "snapshot", "snapshots")
+        ),
+        Input::LoadVm { name } => format!("# -loadvm {name}\n"),
     }
 }
 
@@ -268,7 +278,9 @@ fn input_client(input: &Input) -> Option<ClientId> {
         | Input::ImageProbed { .. }
         | Input::IncomingPreamble { .. }
         | Input::IncomingState { .. }
-        | Input::IncomingFailed { .. } => None,
+        | Input::IncomingFailed { .. }
+        | Input::SnapshotTableOpened { .. }
+        | Input::LoadVm { .. } => None,
     }
 }
 

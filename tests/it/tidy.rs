@@ -144,6 +144,12 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
+/// Known outward imports, each to be moved: (file, crate path).
+const LAYER_EXCEPTIONS: &[(&str, &str)] = &[
+    // savevm's snapshot table keeps whole engine states.
+    ("src/machine/snapshots.rs", "crate::engine"),
+];
+
 /// Lines of `text` whose code names one of `banned`.
 fn layer_violations<'a>(text: &str, banned: &[&'a str]) -> Vec<(usize, &'a str)> {
     let mut found = Vec::new();
@@ -169,7 +175,16 @@ fn tidy_layers_import_only_inward() {
         assert!(!files.is_empty(), "tidy found no files in {folder}");
         for file in &files {
             let text = std::fs::read_to_string(file).expect("source is readable");
-            for (line, name) in layer_violations(&text, banned) {
+            let relative = file.strip_prefix(root).unwrap_or(file);
+            let excepted = |name: &str| {
+                LAYER_EXCEPTIONS
+                    .iter()
+                    .any(|(f, n)| relative == Path::new(f) && *n == name)
+            };
+            for (line, name) in layer_violations(&text, banned)
+                .into_iter()
+                .filter(|(_, name)| !excepted(name))
+            {
                 report.push_str(&format!("{}:{line}: `{name}` — {why}\n", file.display()));
             }
         }

@@ -76,6 +76,10 @@ pub struct LowArgs {
     pub record: Option<String>,
     /// `-x-clock manual`: virtual time never jumps on idle.
     pub clock_manual: bool,
+    /// `-loadvm TAG`.
+    pub loadvm: Option<String>,
+    /// `-x-resume TRACE[@FRAME]`.
+    pub resume: Option<String>,
 }
 
 /// What an option's `apply` function works on.

@@ -495,7 +495,16 @@ pub static OPTIONS: &[OptDef] = &[
             Ok(())
         },
     ),
-    ignored_value("loadvm", "TAG", Expert, "start from a saved state"),
+    value(
+        "loadvm",
+        "TAG",
+        Expert,
+        "start from internal snapshot TAG (or id)",
+        |c, v| {
+            c.low.loadvm = Some(v);
+            Ok(())
+        },
+    ),
     flag(
         "daemonize",
         Expert,
@@ -604,6 +613,16 @@ pub static OPTIONS: &[OptDef] = &[
         Qmpsim,
         "the simulated guest's reaction to the ACPI\npower button",
         other::apply_guest,
+    ),
+    value(
+        "x-resume",
+        "TRACE[@FRAME]",
+        Qmpsim,
+        "start from the state a trace reached before\nframe FRAME (at its end without @FRAME),\nwith this command line's monitors",
+        |c, v| {
+            c.low.resume = Some(v);
+            Ok(())
+        },
     ),
 ];
 

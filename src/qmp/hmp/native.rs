@@ -102,58 +102,19 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
     }
 }
 
-/// `savevm`: a writable drive that cannot take snapshots refuses first, then
-/// the lack of any drive that can. Saving itself is not implemented yet.
-pub fn savevm(ctx: &mut Ctx<'_>, _args: Args<'_>, out: &mut String) {
-    let drives = &ctx.machine.devices.block.drives;
-    if let Some(d) = drives
-        .iter()
-        .find(|d| !d.removable && !d.read_only && !d.can_snapshot())
-    {
-        let _ = writeln!(
-            out,
-            "Device '{}' is writable but does not support snapshots.",
-            d.name
-        );
-    } else if !drives.iter().any(|d| d.can_snapshot()) {
-        out.push_str("No block device can accept snapshots\n");
-    } else {
-        out.push_str("savevm: not supported yet\n");
-    }
+/// `savevm [NAME]` (see [`crate::machine::snapshots`]).
+pub fn savevm(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    out.push_str(&ctx.machine.savevm(args.opt_str("name")));
 }
 
-/// `loadvm`: 0.14 stops the VM first and restarts it only on success, so
-/// without a drive that takes snapshots the VM stays paused.
-pub fn loadvm(ctx: &mut Ctx<'_>, _args: Args<'_>, out: &mut String) {
-    if ctx
-        .machine
-        .devices
-        .block
-        .drives
-        .iter()
-        .any(|d| d.can_snapshot())
-    {
-        out.push_str("loadvm: not supported yet\n");
-        return;
-    }
-    ctx.machine.vm_stop();
-    out.push_str("No block device supports snapshots\n");
+/// `loadvm NAME`: 0.14 stops the VM first and restarts it only on success.
+pub fn loadvm(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    out.push_str(&ctx.machine.loadvm(args.str("name")));
 }
 
-/// `delvm`.
-pub fn delvm(ctx: &mut Ctx<'_>, _args: Args<'_>, out: &mut String) {
-    if ctx
-        .machine
-        .devices
-        .block
-        .drives
-        .iter()
-        .any(|d| d.can_snapshot())
-    {
-        out.push_str("delvm: not supported yet\n");
-    } else {
-        out.push_str("No block device supports snapshots\n");
-    }
+/// `delvm NAME`.
+pub fn delvm(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    out.push_str(&ctx.machine.delvm(args.str("name")));
 }
 
 /// `do_migrate` as the human monitor sees it: its own texts for refusals, and
@@ -296,21 +257,9 @@ pub fn info_network(ctx: &mut Ctx<'_>, out: &mut String) {
     }
 }
 
-/// `do_info_snapshots`: no snapshot ever exists on a drive here (the snapshot
-/// commands are not implemented yet).
+/// `do_info_snapshots`.
 pub fn info_snapshots(ctx: &mut Ctx<'_>, out: &mut String) {
-    if ctx
-        .machine
-        .devices
-        .block
-        .drives
-        .iter()
-        .any(|d| d.can_snapshot())
-    {
-        out.push_str("There is no snapshot available.\n");
-    } else {
-        out.push_str("No available block device supports snapshots\n");
-    }
+    out.push_str(&ctx.machine.info_snapshots());
 }
 
 #[cfg(test)]
@@ -405,12 +354,9 @@ mod tests {
     }
 
     #[test]
-    fn savevm_qcow2_disk_is_not_supported_yet() {
+    fn savevm_qcow2_disk_saves_silently() {
         let mut m = with_hd("qcow2");
-        assert_eq!(
-            run(&mut m, savevm, &QDict::new()),
-            "savevm: not supported yet\n"
-        );
+        assert_eq!(run(&mut m, savevm, &qdict! {"name" => "a"}), "");
     }
 
     #[test]
@@ -422,11 +368,11 @@ mod tests {
     }
 
     #[test]
-    fn delvm_qcow2_disk_is_not_supported_yet() {
+    fn delvm_qcow2_disk_without_the_snapshot_reports_enoent() {
         let mut m = with_hd("qcow2");
         assert_eq!(
             run(&mut m, delvm, &qdict! {"name" => "x"}),
-            "delvm: not supported yet\n"
+            "Error -2 while deleting snapshot on 'ide0-hd0'\n"
         );
     }
 
