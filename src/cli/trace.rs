@@ -166,6 +166,7 @@ fn import_summary(output: &Path, report: &import::ImportReport) -> String {
         info::count(report.steps, "step", "steps")
     );
     match report.first_difference {
+        None if report.compared == 0 => text.push_str("; no <- lines to compare"),
         None => text.push_str(&format!(
             "; {} matched what qmpsim sends",
             info::count(report.compared, "expected message", "expected messages")

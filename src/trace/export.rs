@@ -12,7 +12,7 @@
 //! | `Input::Fd` | `# fd 3 from client 1` |
 //! | `Input::AdvanceTo` | `# advance to 12.000000s` |
 //! | `Input::Signal` | `# signal TERM` (`INT`, `HUP`) |
-//! | `Output::Effect` | `# effect CloseFd { fd: 3 }` |
+//! | `Output::Effect` | `# close fd 3` (as [`super::dump`] writes effects) |
 //! | `Output::Exit` | `# exit 0` |
 //! | `Frame::Checkpoint` | `# checkpoint after step 64: <digest>` |
 //! | `Frame::End` | `# end: 7 steps, digest <digest>` |
@@ -154,7 +154,7 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
                 if *stalled { "stalled" } else { "caught up" }
             )
         }
-        Input::ImageProbed { path, probe } => format!("# probed {path}: {probe:?}\n"),
+        Input::ImageProbed { .. } => format!("# {}\n", super::dump::input_comment(input)),
         Input::IncomingPreamble { preamble } => format!(
             "# incoming migration: {} bytes of RAM, {} block {}, {} device {}\n",
             preamble.ram_bytes,
@@ -196,7 +196,9 @@ pub fn render_outputs(outputs: &[Output], notation: Notation) -> String {
             Output::Send { client, data } => {
                 text.push_str(&render_data("<-", *client, data, notation));
             }
-            Output::Effect(effect) => text.push_str(&format!("# effect {effect:?}\n")),
+            Output::Effect(effect) => {
+                text.push_str(&format!("# {}\n", super::dump::effect_comment(effect)));
+            }
             Output::Exit { code } => text.push_str(&format!("# exit {code}\n")),
         }
     }
@@ -462,7 +464,7 @@ mod tests {
         ];
         assert_eq!(
             render_outputs(&outputs, PLAIN),
-            "<- {\"return\": {}}\n# effect CloseFd { fd: 3 }\n# exit 0\n"
+            "<- {\"return\": {}}\n# close fd 3\n# exit 0\n"
         );
     }
 

@@ -21,6 +21,7 @@
 //! | `# signal TERM` (`INT`, `HUP`) | `Input::Signal` |
 //! | `# fault: migration 1 channel broke` | `Input::MigrationFailed` |
 //! | `# fault: migration 1 destination stalled` / `# migration 1 destination caught up` | `Input::MigrationStalled` |
+//! | `# probed /a.img: qcow2, 1073741824 bytes, encrypted` | `Input::ImageProbed` (also `: cannot be opened`, `, backing file NAME`) |
 //! | `# notes: text` | the header's notes |
 //! | any other `# ...` | nothing (effects, exits and checkpoints come from qmpsim) |
 //!
@@ -46,7 +47,7 @@
 
 use crate::engine::{Engine, Input, Output, Signal};
 use crate::machine::clock::VirtualTime;
-use crate::machine::config::MachineConfig;
+use crate::machine::config::{ImageInfo, ImageProbe, MachineConfig};
 use crate::qmp::session::{ClientId, FdHandle};
 
 use super::format::{TraceError, TraceHeader, CHECKPOINT_EVERY_STEPS};
@@ -299,8 +300,49 @@ fn comment_input(comment: &str, line: usize) -> Result<Option<Input>, ImportErro
             id: number(id)?,
             stalled: false,
         },
+        ["probed", ..] => probed(comment, line)?,
         _ => return Ok(None),
     }))
+}
+
+/// `probed PATH: cannot be opened` or `probed PATH: FORMAT, N bytes[, backing
+/// file NAME][, encrypted]`, as the dump writes an image probe.
+fn probed(comment: &str, line: usize) -> Result<Input, ImportError> {
+    let rest = comment.trim_start_matches("probed").trim_start();
+    let (path, what) = rest
+        .rsplit_once(": ")
+        .ok_or_else(|| syntax(line, "expected probed PATH: WHAT"))?;
+    let probe = if what == "cannot be opened" {
+        ImageProbe::Missing
+    } else {
+        let mut parts = what.split(", ");
+        let format = parts.next().unwrap_or_default().to_owned();
+        let size_bytes = parts
+            .next()
+            .and_then(|s| s.strip_suffix(" bytes"))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| syntax(line, "expected FORMAT, N bytes"))?;
+        let mut info = ImageInfo {
+            format,
+            size_bytes,
+            backing_file: None,
+            encrypted: false,
+        };
+        for part in parts {
+            if part == "encrypted" {
+                info.encrypted = true;
+            } else if let Some(backing) = part.strip_prefix("backing file ") {
+                info.backing_file = Some(backing.to_owned());
+            } else {
+                return Err(syntax(line, &format!("unknown image property '{part}'")));
+            }
+        }
+        ImageProbe::Found(info)
+    };
+    Ok(Input::ImageProbed {
+        path: path.to_owned(),
+        probe,
+    })
 }
 
 /// `S.FFFFFF` or `S.FFFFFFFFF` (a trailing `s` allowed) as virtual time.
@@ -606,6 +648,28 @@ mod tests {
                     signal: Signal::Hangup
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn parse_reads_an_image_probe_as_the_dump_writes_it() {
+        let t =
+            parse_transcript("# probed /i/a b.img: qcow2, 1024 bytes, backing file x, encrypted\n")
+                .unwrap();
+        assert_eq!(
+            t.entries,
+            vec![Entry::Input {
+                line: 1,
+                input: Input::ImageProbed {
+                    path: "/i/a b.img".to_owned(),
+                    probe: ImageProbe::Found(ImageInfo {
+                        format: "qcow2".to_owned(),
+                        size_bytes: 1024,
+                        backing_file: Some("x".to_owned()),
+                        encrypted: true
+                    })
+                }
+            }]
         );
     }
 

@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 
 use qmpsim::engine::{Engine, Input, Signal};
 use qmpsim::machine::clock::VirtualTime;
-use qmpsim::machine::config::MachineConfig;
+use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
 use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::replay::corpus;
+use qmpsim::trace::import::{self, EventSource, ImportOptions};
 use qmpsim::trace::{record_inputs, TraceHeader};
 
 use crate::scenarios::{Scenario, SCENARIOS};
@@ -35,17 +36,32 @@ const TRACE_EXTENSION: &str = "qmptrace";
 /// recording themselves (`lifecycle.rs`); they are replayed here like the rest.
 const RECORDED_ELSEWHERE: &[&str] = &["lifecycle.qmptrace"];
 
+/// How a trace of the corpus is made.
+#[derive(Debug, Clone)]
+enum Recipe {
+    /// Every input, in order, recorded with qmpsim's outputs.
+    Inputs(Vec<Input>),
+    /// A transcript imported as `qmpsim trace import` does: its `<-` lines are
+    /// the expected outputs.
+    Transcript {
+        /// The transcript.
+        text: String,
+        /// How it is imported.
+        options: ImportOptions,
+    },
+}
+
 /// One trace of the corpus and the recipe it is recorded from.
 #[derive(Debug, Clone)]
 struct Script {
     /// File name under `traces/`.
     file: String,
-    /// The header's notes.
+    /// The header's notes (a transcript's own `# notes:` when empty).
     notes: String,
     /// The machine.
     config: MachineConfig,
-    /// Every input, in order.
-    inputs: Vec<Input>,
+    /// How it is made.
+    recipe: Recipe,
 }
 
 impl Script {
@@ -54,8 +70,22 @@ impl Script {
     }
 
     fn record(&self) -> Vec<u8> {
-        record_inputs(&self.header(), &self.inputs)
-            .unwrap_or_else(|e| panic!("recording {} failed: {e}", self.file))
+        match &self.recipe {
+            Recipe::Inputs(inputs) => record_inputs(&self.header(), inputs)
+                .unwrap_or_else(|e| panic!("recording {} failed: {e}", self.file)),
+            Recipe::Transcript { text, options } => {
+                let transcript =
+                    import::parse_transcript(text).unwrap_or_else(|e| panic!("{}: {e}", self.file));
+                let (trace, report) = import::import(self.config.clone(), &transcript, options)
+                    .unwrap_or_else(|e| panic!("importing {} failed: {e}", self.file));
+                assert_eq!(
+                    report.differing, 0,
+                    "{}: the transcript differs from what qmpsim sends:\n{text}",
+                    self.file
+                );
+                trace
+            }
+        }
     }
 }
 
@@ -104,11 +134,31 @@ fn scenario_script(s: &Scenario) -> Script {
             s.name, s.idle_advances
         ),
         config: (s.config)(),
-        inputs: scenario_inputs(s),
+        recipe: Recipe::Inputs(scenario_inputs(s)),
     }
 }
 
-/// The whole corpus: the hand-written scripts, then one per integration scenario.
+/// One trace per example of the seed's `qmp-commands.hx`, imported from its
+/// transcript (see `seed_examples::corpus_transcripts`).
+fn seed_script(seed: crate::seed_examples::SeedTranscript) -> Script {
+    Script {
+        file: seed.file,
+        notes: String::new(),
+        config: seed.config,
+        recipe: Recipe::Transcript {
+            text: seed.text,
+            options: ImportOptions {
+                events: EventSource::Qmpsim,
+                negotiate: seed.negotiate,
+                ..ImportOptions::default()
+            },
+        },
+    }
+}
+
+/// The corpus recorded in process: the hand-written scripts, one per integration
+/// scenario, and one per example of the seed. (`traces/src/*.qmp` are imported
+/// through the binary, see [`source_files`].)
 fn scripts() -> Vec<Script> {
     let mut all: Vec<Script> = hand_written()
         .into_iter()
@@ -116,16 +166,69 @@ fn scripts() -> Vec<Script> {
             file: file.to_owned(),
             notes: notes.to_owned(),
             config,
-            inputs,
+            recipe: Recipe::Inputs(inputs),
         })
         .collect();
     all.extend(SCENARIOS.iter().map(scenario_script));
+    all.extend(
+        crate::seed_examples::corpus_transcripts()
+            .into_iter()
+            .map(seed_script),
+    );
     all
+}
+
+/// A machine with an encrypted qcow2 disk whose password is `right`
+/// (`-drive file=secret.qcow2,x-password=right` on an encrypted image).
+fn encrypted_disk() -> MachineConfig {
+    let mut opts = OptionList::default();
+    for (k, v) in [
+        ("file", "secret.qcow2"),
+        ("index", "0"),
+        ("media", "disk"),
+        ("if", "ide"),
+        ("x-password", "right"),
+    ] {
+        opts.push(k, v);
+    }
+    MachineConfig {
+        drives: vec![DriveConfig {
+            opts,
+            probe: Some(ImageProbe::Found(ImageInfo {
+                format: "qcow2".to_owned(),
+                size_bytes: 1 << 30,
+                backing_file: None,
+                encrypted: true,
+            })),
+        }],
+        start_paused: true,
+        ..MachineConfig::default()
+    }
 }
 
 /// The hand-written scripts: file name, notes, config, inputs.
 fn hand_written() -> Vec<(&'static str, &'static str, MachineConfig, Vec<Input>)> {
     vec![
+        (
+            "errors-encrypted-disk.qmptrace",
+            "An encrypted disk: cont before its key (DeviceEncrypted), a wrong password \
+             (InvalidPassword), the right one, then cont.",
+            encrypted_disk(),
+            vec![
+                connect(ONE),
+                send(ONE, "{\"execute\":\"qmp_capabilities\"}\n"),
+                send(ONE, "{\"execute\":\"cont\"}\n"),
+                send(
+                    ONE,
+                    "{\"execute\":\"block_passwd\",\"arguments\":{\"device\":\"ide0-hd0\",\"password\":\"wrong\"}}\n",
+                ),
+                send(
+                    ONE,
+                    "{\"execute\":\"block_passwd\",\"arguments\":{\"device\":\"ide0-hd0\",\"password\":\"right\"}}\n",
+                ),
+                send(ONE, "{\"execute\":\"cont\"}\n"),
+            ],
+        ),
         (
             "runstate.qmptrace",
             "One client: negotiate, query-status, stop, cont, quit.",
@@ -221,6 +324,7 @@ fn corpus_replay_finds_exactly_the_scripted_traces() {
     found.sort();
     let mut expected: Vec<String> = scripts().into_iter().map(|s| s.file).collect();
     expected.extend(RECORDED_ELSEWHERE.iter().map(|f| (*f).to_owned()));
+    expected.extend(source_files().iter().map(|(_, trace)| trace.clone()));
     expected.sort();
     assert_eq!(found, expected);
 }
@@ -328,7 +432,124 @@ fn corpus_scenario_with_pending_deadline_ends_with_an_advance() {
     );
 }
 
-/// Rewrites `traces/` from the scripts. Ignored: run it on purpose.
+/// The transcripts of `traces/src/`, each with the trace file it becomes.
+fn source_files() -> Vec<(PathBuf, String)> {
+    let mut sources: Vec<(PathBuf, String)> = std::fs::read_dir(corpus_dir().join("src"))
+        .expect("traces/src exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "qmp"))
+        .map(|p| {
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (p, format!("{stem}.{TRACE_EXTENSION}"))
+        })
+        .collect();
+    sources.sort();
+    sources
+}
+
+/// The arguments of a source's `# import:` line, as `ci/record-corpus` passes them.
+fn import_args(source: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(source).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("# import: "))
+        .unwrap_or_else(|| panic!("{} has no # import: line", source.display()))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `qmpsim trace import SOURCE -o OUT ARGS...` through the binary.
+fn import_with_binary(source: &Path, out: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["trace", "import"])
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .args(import_args(source))
+        .output()
+        .expect("the built binary runs")
+}
+
+#[test]
+fn corpus_sources_import_to_the_committed_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale: Vec<String> = source_files()
+        .iter()
+        .filter_map(|(source, trace)| {
+            let out = dir.path().join(trace);
+            let run = import_with_binary(source, &out);
+            let fresh = std::fs::read(&out).unwrap_or_default();
+            match std::fs::read(corpus_dir().join(trace)) {
+                Ok(committed) if run.status.success() && committed == fresh => None,
+                Ok(_) => Some(format!(
+                    "{trace} differs from a fresh import of {} ({})",
+                    source.display(),
+                    String::from_utf8_lossy(&run.stderr).trim()
+                )),
+                Err(e) => Some(format!("{trace} cannot be read: {e}")),
+            }
+        })
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "re-recording the corpus changes bytes:\n  {}\nIf the change is intended, run \
+         ci/record-corpus and review the dumps.",
+        stale.join("\n  ")
+    );
+}
+
+#[test]
+fn corpus_replays_through_the_binary() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .arg("replay")
+        .arg(corpus_dir())
+        .output()
+        .expect("the built binary runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && text
+                .lines()
+                .last()
+                .is_some_and(|l| l.ends_with(" passed, 0 failed")),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Error classes no trace can hold: qmpsim never sends them (see
+/// docs/trace-format.md, "The corpus").
+const ERRORS_THAT_CANNOT_OCCUR: &str =
+    "DeviceInUse, DeviceLocked, KVMMissingCap, UnknownBlockFormatFeature";
+
+#[test]
+fn corpus_covers_every_command_event_and_possible_error_class() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["trace", "coverage"])
+        .arg(corpus_dir())
+        .output()
+        .expect("the built binary runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = [
+        "commands: 46 of 46 requested".to_owned(),
+        "  never requested: none".to_owned(),
+        "  never answered with success: none".to_owned(),
+        "events: 14 of 14 sent".to_owned(),
+        "error classes: 37 of 41 sent".to_owned(),
+        format!("  never sent: {ERRORS_THAT_CANNOT_OCCUR}"),
+    ];
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|line| !text.lines().any(|l| l == line.as_str()))
+        .collect();
+    assert!(
+        out.status.success() && missing.is_empty(),
+        "missing {missing:?} in\n{text}"
+    );
+}
+
+/// Rewrites `traces/` from the scripts. Ignored: run it on purpose
+/// (`ci/record-corpus` runs it, then imports `traces/src/`).
 #[test]
 #[ignore = "rewrites the committed corpus"]
 fn regenerate_corpus() {

@@ -1093,3 +1093,154 @@ fn pruned_keeps_other_lists_whole() {
     };
     assert!(compare_response(compare, "{\"m\": [1]}", "{\"m\": [1, 2]}").is_err());
 }
+
+// ---------------------------------------------------------------------------
+// The seed's examples as corpus transcripts (`traces/seed-*.qmptrace`)
+
+/// One example as a `->`/`<-` transcript for `qmpsim trace import`.
+#[derive(Debug, Clone)]
+pub(crate) struct SeedTranscript {
+    /// File name under `traces/`.
+    pub file: String,
+    /// The machine.
+    pub config: MachineConfig,
+    /// Whether the import adds `qmp_capabilities` after its connect.
+    pub negotiate: bool,
+    /// The transcript.
+    pub text: String,
+}
+
+/// Every parseable example of the seed as a transcript: the setup (with qmpsim's
+/// answers, which the setup requires to succeed), then the document's request
+/// and, for an `Exact` row, the document's response in 0.14's one-line form. A
+/// row that is not `Exact` expects 0.14's bytes instead, and keeps the
+/// document's text and the reason in `#` lines; `seed_examples` compares the
+/// two by value or by shape. Events are qmpsim's (the document leaves them out).
+pub(crate) fn corpus_transcripts() -> Vec<SeedTranscript> {
+    let examples = parseable_examples();
+    CASES
+        .iter()
+        .map(|case| {
+            let (_, _, example) = examples
+                .iter()
+                .find(|(c, n, _)| c == case.command && *n == case.nth)
+                .expect("every row has its example");
+            SeedTranscript {
+                file: format!(
+                    "seed-{}.qmptrace",
+                    case.test
+                        .trim_end_matches("_example_matches_doc")
+                        .replace('_', "-")
+                ),
+                config: (case.config)(),
+                negotiate: case.negotiate,
+                text: seed_transcript(case, example),
+            }
+        })
+        .collect()
+}
+
+fn seed_transcript(case: &Case, example: &Example) -> String {
+    let mut runner = Runner::new((case.config)());
+    if case.negotiate {
+        runner.step(bytes(r#"{"execute":"qmp_capabilities"}"#));
+    }
+    let mut text = format!(
+        "# notes: qmp-commands-0.14.hx line {}: the {} example{}\n",
+        example.line,
+        case.command,
+        if case.nth == 0 {
+            String::new()
+        } else {
+            format!(" #{}", case.nth + 1)
+        }
+    );
+    for step in case.setup {
+        text.push_str(&setup_lines(&mut runner, *step));
+    }
+    text.push_str("-> ");
+    text.push_str(&example.request.replace('\n', "\n   "));
+    text.push('\n');
+    let ours: Vec<String> = runner
+        .step(bytes(&example.request))
+        .into_iter()
+        .filter(|m| !is_event(m))
+        .collect();
+    if matches!(case.compare, Compare::Exact) {
+        text.push_str(&format!("<- {}\n", respace(&example.response)));
+    } else {
+        text.push_str(&format!(
+            "# notes: the document shows {}\n# notes: compared by {:?} in tests/it/seed_examples.rs: {}\n",
+            respace(&example.response),
+            case.compare,
+            case.reason
+        ));
+        for line in &ours {
+            text.push_str(&format!("<- {line}\n"));
+        }
+    }
+    text
+}
+
+/// A setup step in transcript notation, with qmpsim's answers.
+fn setup_lines(runner: &mut Runner, step: Step) -> String {
+    let answers = |sent: Vec<String>| -> String {
+        sent.into_iter()
+            .filter(|m| !is_event(m))
+            .map(|m| format!("<- {m}\n"))
+            .collect()
+    };
+    match step {
+        Step::Line(line) => format!("-> {line}\n{}", answers(runner.step(bytes(line)))),
+        Step::Fd => {
+            runner.step(Input::Fd {
+                client: CLIENT,
+                fd: PASSED_FD,
+            });
+            format!("# fd {} from client {}\n", PASSED_FD.0, CLIENT.0)
+        }
+        Step::IdleUntil(marker) => {
+            let mut text = String::new();
+            for _ in 0..IDLE_ADVANCES_MAX {
+                let at = runner
+                    .engine
+                    .next_deadline()
+                    .expect("setup reaches its marker");
+                text.push_str(&format!(
+                    "# advance to {}.{:09}\n",
+                    at.0 / 1_000_000_000,
+                    at.0 % 1_000_000_000
+                ));
+                if runner
+                    .step(Input::AdvanceTo { at })
+                    .iter()
+                    .any(|m| m.contains(marker))
+                {
+                    break;
+                }
+            }
+            text
+        }
+        Step::MigrationBroken => {
+            let id = runner.migration_id.expect("a migration was started");
+            runner.step(Input::MigrationFailed { id });
+            format!("# fault: migration {id} channel broke\n")
+        }
+        Step::Probed {
+            path,
+            format,
+            size_bytes,
+        } => {
+            runner.step(Input::ImageProbed {
+                path: path.to_owned(),
+                probe: image(format, size_bytes, false).expect("image gives a probe"),
+            });
+            format!("# probed {path}: {format}, {size_bytes} bytes\n")
+        }
+    }
+}
+
+#[test]
+fn corpus_transcripts_cover_every_parseable_example() {
+    assert_eq!(corpus_transcripts().len(), EXAMPLES_PARSEABLE);
+}

@@ -480,3 +480,162 @@ fn trace_info_of_missing_file_fails_with_the_os_error() {
         "{err}"
     );
 }
+
+/// `bytes` as `xxd` prints them.
+fn xxd(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for (n, line) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = line
+            .chunks(2)
+            .map(|pair| pair.iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+        let ascii: String = line
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        text.push_str(&format!("{:08x}: {:<39}  {ascii}\n", n * 16, hex.join(" ")));
+    }
+    text
+}
+
+#[test]
+fn trace_format_doc_shows_what_the_binary_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("tiny.qmp");
+    std::fs::write(
+        &transcript,
+        "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": {}}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("tiny.qmptrace");
+    qmpsim(&["trace", "import", arg(&transcript), "-o", arg(&out)]);
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/trace-format.md"))
+            .unwrap();
+    let hex = xxd(&std::fs::read(&out).unwrap());
+    assert!(
+        doc.contains(&hex),
+        "docs/trace-format.md no longer shows the bytes of its example; it is now:\n{hex}"
+    );
+}
+
+#[test]
+fn trace_dump_masks_block_passwd_and_hmp_vnc_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(
+        dir.path(),
+        "secrets.qmptrace",
+        MachineConfig {
+            vnc: Some(":0,password".to_owned()),
+            ..MachineConfig::default()
+        },
+        &[
+            connect(ONE),
+            send(ONE, "{\"execute\":\"qmp_capabilities\"}"),
+            send(
+                ONE,
+                "{\"execute\":\"block_passwd\",\"arguments\":{\"device\":\"ide1-cd0\",\"password\":\"pw-one\"}}",
+            ),
+            send(
+                ONE,
+                "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"change vnc password pw-two\"}}",
+            ),
+            send(
+                ONE,
+                "{\"execute\":\"change\",\"arguments\":{\"device\":\"vnc\",\"target\":\"password\",\"arg\":\"pw-three\"}}",
+            ),
+        ],
+    );
+    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
+    assert!(
+        !out.contains("pw-") && out.matches("********").count() == 3,
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_coverage_of_one_trace_lists_what_it_never_did() {
+    let dir = tempfile::tempdir().unwrap();
+    write_trace(
+        dir.path(),
+        "small.qmptrace",
+        MachineConfig::default(),
+        &[
+            connect(ONE),
+            send(ONE, "{\"execute\":\"qmp_capabilities\"}"),
+            send(ONE, "{\"execute\":\"stop\"}"),
+            send(ONE, "{\"execute\":\"frobnicate\"}"),
+        ],
+    );
+    let (code, out, _) = qmpsim(&["trace", "coverage", arg(dir.path())]);
+    let expected = [
+        "1 trace, 4 steps",
+        "commands: 2 of 46 requested",
+        "  unknown commands requested: frobnicate",
+        "error classes: 1 of 41 sent",
+        "  CommandNotFound             1",
+        "events: 1 of 14 sent",
+    ];
+    let missing: Vec<&str> = expected
+        .into_iter()
+        .filter(|line| !out.lines().any(|l| l == *line))
+        .collect();
+    assert!(
+        code == Some(0) && missing.is_empty(),
+        "missing {missing:?} in\n{out}"
+    );
+}
+
+#[test]
+fn trace_coverage_of_a_damaged_trace_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let mut bytes = std::fs::read(&trace).unwrap();
+    bytes.truncate(bytes.len() - 10);
+    std::fs::write(&trace, bytes).unwrap();
+    let (code, _, err) = qmpsim(&["trace", "coverage", arg(dir.path())]);
+    assert!(
+        code == Some(1)
+            && err.contains("session.qmptrace")
+            && err.to_lowercase().contains("truncated"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trace_export_replies_of_the_second_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(
+        dir.path(),
+        "two.qmptrace",
+        MachineConfig::default(),
+        &[
+            connect(ONE),
+            connect(TWO),
+            send(ONE, "{\"execute\":\"qmp_capabilities\",\"id\":1}"),
+            send(TWO, "{\"execute\":\"qmp_capabilities\",\"id\":2}"),
+        ],
+    );
+    let (code, out, _) = qmpsim(&[
+        "trace",
+        "export",
+        "--format",
+        "replies",
+        "--client",
+        "2",
+        arg(&trace),
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(0),
+            "{\n  \"execute\": \"qmp_capabilities\",\n  \"id\": 2\n}\n\n{\n  \"return\": {},\n  \"id\": 2\n}\n"
+        )
+    );
+}
