@@ -59,6 +59,11 @@ pub struct ReplayArgs {
     /// Trace files, or folders searched for `*.qmptrace`.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Start at the last full-state checkpoint at or before frame FRAME (frames
+    /// count from 0 after the header, as `qmpsim trace dump` numbers them) and
+    /// verify from there; one trace file only.
+    #[arg(long, value_name = "FRAME")]
+    pub from: Option<u64>,
 }
 
 /// `qmpsim trace ...`.
@@ -171,6 +176,15 @@ pub enum ExpectSource {
     Qmpsim,
 }
 
+/// Where `trace import` takes expected events from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsSource {
+    /// The transcript's event lines.
+    Transcript,
+    /// qmpsim's events; the transcript's are dropped.
+    Qmpsim,
+}
+
 /// `qmpsim trace import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -192,8 +206,8 @@ pub struct ImportArgs {
     pub expect: ExpectSource,
     /// Where expected events come from: `qmpsim` drops the transcript's events
     /// and expects qmpsim's (the QMP docs leave events out of examples).
-    #[arg(long, value_enum, default_value_t = ExpectSource::Transcript)]
-    pub events: ExpectSource,
+    #[arg(long, value_enum, default_value_t = EventsSource::Transcript)]
+    pub events: EventsSource,
     /// Keep `<-` text as written instead of re-spacing it to 0.14's one-line form.
     #[arg(long)]
     pub verbatim: bool,

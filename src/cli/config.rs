@@ -77,6 +77,8 @@ pub struct RunPlan {
     pub loadvm: Option<String>,
     /// `-x-resume TRACE[@FRAME]`.
     pub resume: Option<String>,
+    /// `-x-state-every N`.
+    pub state_every: Option<u64>,
 }
 
 /// Builds the run plan, probing disk images.
@@ -100,6 +102,7 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
         clock_manual: low.clock_manual,
         loadvm: low.loadvm.clone(),
         resume: low.resume.clone(),
+        state_every: low.state_every,
     })
 }
 

@@ -116,12 +116,15 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
         None => None,
         Some(path) => Some(Box::new(
-            server::record::TraceRecorder::create(path, &plan.config).map_err(|source| {
-                CliError::Record {
+            server::record::TraceRecorder::create(path, &plan.config)
+                .map_err(|source| CliError::Record {
                     path: path.display().to_string(),
                     source,
-                }
-            })?,
+                })?
+                .with_state_every_steps(
+                    plan.state_every
+                        .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
+                ),
         )),
     };
     let code = server::run(ServerOptions {
@@ -155,7 +158,14 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         Err(code) => return Ok(code),
     };
     let code = match command {
-        commands::Command::Replay(a) => crate::replay::replay_cli(&a.paths),
+        commands::Command::Replay(a) => match (a.from, &a.paths[..]) {
+            (None, _) => crate::replay::replay_cli(&a.paths),
+            (Some(from), [path]) => crate::replay::from::replay_from_cli(path, from),
+            (Some(_), _) => {
+                eprintln!("qmpsim: replay --from takes one trace file");
+                2
+            }
+        },
         commands::Command::Trace(command) => trace::run(command),
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());

@@ -21,7 +21,8 @@ use crate::trace::import::{self, EventSource, Expect, ImportOptions, Transcript}
 use crate::trace::{info, replies, TraceError};
 
 use super::commands::{
-    DumpArgs, ExpectSource, ExportArgs, ExportFormat, ImportArgs, ImportFormat, TraceCommand,
+    DumpArgs, EventsSource, ExpectSource, ExportArgs, ExportFormat, ImportArgs, ImportFormat,
+    TraceCommand,
 };
 
 /// Runs one `trace` subcommand; returns the exit status.
@@ -129,8 +130,8 @@ fn import_cli(args: &ImportArgs) -> i32 {
             ExpectSource::Qmpsim => Expect::Qmpsim,
         },
         events: match args.events {
-            ExpectSource::Transcript => EventSource::Transcript,
-            ExpectSource::Qmpsim => EventSource::Qmpsim,
+            EventsSource::Transcript => EventSource::Transcript,
+            EventsSource::Qmpsim => EventSource::Qmpsim,
         },
         verbatim: args.verbatim,
         negotiate: args.negotiate,

@@ -6,6 +6,7 @@
 //! `Read`/`Write`) and prints to stdout/stderr.
 
 pub mod corpus;
+pub mod from;
 pub mod one;
 pub mod resume;
 

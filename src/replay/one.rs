@@ -140,7 +140,7 @@ pub fn replay<R: Read>(input: R) -> Result<ReplayReport, ReplayError> {
                 let actual = engine.step(input.clone());
                 check_outputs(index, step - 1, &input, &outputs, &actual)?;
             }
-            Frame::Checkpoint { digest } => {
+            Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
                 check_digest(index, step, false, &digest, &engine)?;
                 checkpoints += 1;
             }

@@ -151,7 +151,7 @@ pub fn resume(point: &ResumePoint, live: &MachineConfig) -> Result<Resumed, Resu
                     )));
                 }
             }
-            Frame::Checkpoint { digest } => {
+            Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
                 check_digest(&engine, index, step, false, digest).map_err(wrap)?
             }
             Frame::End { digest, .. } => {

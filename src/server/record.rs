@@ -27,6 +27,15 @@ impl TraceRecorder {
             writer: Some(writer),
         })
     }
+
+    /// Writes a full-state checkpoint every `steps` steps (0: none).
+    #[must_use]
+    pub fn with_state_every_steps(mut self, steps: u64) -> Self {
+        if let Some(w) = self.writer.as_mut() {
+            w.set_state_every_steps(steps);
+        }
+        self
+    }
 }
 
 fn to_io(e: TraceError) -> io::Error {

@@ -90,6 +90,10 @@ pub fn dump<R: Read, W: Write>(
             Frame::Checkpoint { digest } => {
                 format!("# checkpoint after step {steps}: {digest}\n")
             }
+            Frame::State { digest, snapshot } => format!(
+                "# state after step {steps}: {digest} ({} bytes)\n",
+                snapshot.len()
+            ),
             Frame::End { steps, digest } => format!("# end: {steps} steps, digest {digest}\n"),
         };
         write_text(out, &text)?;
@@ -304,6 +308,9 @@ fn frame_json(index: u64, frame: &Frame) -> Result<Value, ExportError> {
         }
         Frame::Checkpoint { digest } => {
             json!({ "frame": index, "checkpoint": { "digest": digest } })
+        }
+        Frame::State { digest, snapshot } => {
+            json!({ "frame": index, "state": { "digest": digest, "snapshot_bytes": snapshot.len() } })
         }
         Frame::End { steps, digest } => {
             json!({ "frame": index, "end": { "steps": steps, "digest": digest } })

@@ -79,6 +79,16 @@
 //! so a replay that diverges only in hidden state is caught near where it went
 //! wrong, not only at the end.
 //!
+//! ## `State { digest, snapshot }` (variant 3)
+//!
+//! A checkpoint that also carries the engine's whole state after the step just
+//! before it: `snapshot` is its snapshot envelope (`crate::snapshot`, whose
+//! checksum is `digest`). Recorders write one every
+//! [`STATE_EVERY_STEPS_DEFAULT`] steps (configurable; a state too large for
+//! [`FRAME_BYTES_MAX`] is left out), instead of that step's `Checkpoint`.
+//! Replay checks `digest` like a checkpoint's; `qmpsim replay --from FRAME`
+//! restores the last `State` at or before FRAME and replays only from there.
+//!
 //! ## `End { steps, digest }` (variant 2)
 //!
 //! The last frame, written when recording finishes: the number of `Step` frames
@@ -120,6 +130,7 @@
 //!         Frame::Step { .. } => "step",
 //!         Frame::Checkpoint { .. } => "checkpoint",
 //!         Frame::End { .. } => "end",
+//!         Frame::State { .. } => "state",
 //!     });
 //! }
 //! assert_eq!(kinds, ["step", "step", "step", "end"]);
@@ -129,7 +140,7 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 01 00 00 00               format version 1
+//! 02 00 00 00               format version 2
 //! 64 00 00 00               header length: 100 bytes
 //! ... 100 bytes ...         bincode TraceHeader { format_version: 1, qmpsim_version: "0.1.0",
 //!                           config: MachineConfig::default(), notes: "..." }
@@ -148,7 +159,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 1, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 2, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -172,7 +183,7 @@ use crate::machine::config::MachineConfig;
 /// The eight bytes every trace starts with.
 pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// The one format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest encoded frame body, in bytes.
@@ -181,6 +192,10 @@ pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 ///
 /// [`TraceWriter::record_and_checkpoint`]: super::TraceWriter::record_and_checkpoint
 pub const CHECKPOINT_EVERY_STEPS: u64 = 64;
+/// Steps between two [`Frame::State`] checkpoints by default (see
+/// `docs/performance.md` for how it was chosen); `-x-state-every N` changes it
+/// for a recording, 0 writes none.
+pub const STATE_EVERY_STEPS_DEFAULT: u64 = 1024;
 /// Bytes in the preamble: magic, version, header length.
 pub const PREAMBLE_BYTES: usize = 16;
 /// Bytes in a sha256 hash.
@@ -245,6 +260,14 @@ pub enum Frame {
         /// `Engine::digest` after the last step.
         digest: String,
     },
+    /// A checkpoint that carries the whole state after the preceding step, so a
+    /// replay can start there (`qmpsim replay --from`).
+    State {
+        /// `Engine::digest`.
+        digest: String,
+        /// The engine's snapshot envelope (`crate::snapshot`).
+        snapshot: Vec<u8>,
+    },
 }
 
 /// A borrowed [`Frame`] for encoding without cloning; serde gives it the same bytes.
@@ -260,6 +283,10 @@ pub(crate) enum FrameRef<'a> {
     End {
         steps: u64,
         digest: &'a str,
+    },
+    State {
+        digest: &'a str,
+        snapshot: &'a [u8],
     },
 }
 

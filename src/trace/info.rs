@@ -85,7 +85,7 @@ pub fn info<R: Read>(input: R) -> Result<TraceInfo, TraceError> {
         info.frames += 1;
         match &frame {
             Frame::Step { .. } => info.steps += 1,
-            Frame::Checkpoint { .. } => info.checkpoints += 1,
+            Frame::Checkpoint { .. } | Frame::State { .. } => info.checkpoints += 1,
             Frame::End { digest, .. } => digest.clone_into(&mut info.digest),
         }
         // One event broadcast reaches every client; count it once per step.

@@ -167,7 +167,7 @@ impl<R: Read> TraceReader<R> {
         self.frames += 1;
         match &frame {
             Frame::Step { .. } => self.steps += 1,
-            Frame::Checkpoint { .. } => {}
+            Frame::Checkpoint { .. } | Frame::State { .. } => {}
             Frame::End { steps, .. } => self.end(*steps)?,
         }
         Ok(frame)
@@ -384,12 +384,12 @@ mod tests {
     #[test]
     fn open_with_other_version_fails() {
         let mut bytes = sample();
-        bytes[8] = 2;
+        bytes[8] = 9;
         let err = TraceReader::open(&bytes[..]).unwrap_err();
         assert!(matches!(
             err,
             TraceError::UnsupportedVersion {
-                found: 2,
+                found: 9,
                 expected: FORMAT_VERSION
             }
         ));

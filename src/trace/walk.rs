@@ -127,7 +127,7 @@ impl Walker {
                 self.steps += 1;
                 self.step(input, outputs, visit);
             }
-            Frame::Checkpoint { digest } => visit(Item::Checkpoint {
+            Frame::Checkpoint { digest } | Frame::State { digest, .. } => visit(Item::Checkpoint {
                 steps: self.steps,
                 digest,
             }),

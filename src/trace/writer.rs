@@ -12,7 +12,11 @@ use crate::engine::{Engine, Input, Output};
 use super::format::{
     bincode_config, chain_hash, header_hash, preamble, ChainHash, FrameRef, TraceError,
     TraceHeader, CHECKPOINT_EVERY_STEPS, FORMAT_VERSION, FRAME_BYTES_MAX, HEADER_BYTES_MAX,
+    STATE_EVERY_STEPS_DEFAULT,
 };
+
+/// Bytes a `State` frame adds around its snapshot (variant tag, lengths, digest).
+const STATE_FRAME_OVERHEAD_BYTES: usize = 128;
 
 /// Writes one trace.
 #[derive(Debug)]
@@ -21,6 +25,7 @@ pub struct TraceWriter<W: Write> {
     previous: ChainHash,
     frames: u64,
     steps: u64,
+    state_every_steps: u64,
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -49,6 +54,7 @@ impl<W: Write> TraceWriter<W> {
             previous: hash,
             frames: 0,
             steps: 0,
+            state_every_steps: STATE_EVERY_STEPS_DEFAULT,
         })
     }
 
@@ -73,10 +79,29 @@ impl<W: Write> TraceWriter<W> {
         engine: &Engine,
     ) -> Result<(), TraceError> {
         self.record(input, outputs)?;
+        if self.state_every_steps != 0 && self.steps % self.state_every_steps == 0 {
+            if let Ok(snapshot) = crate::snapshot::save(engine) {
+                if snapshot.len() < FRAME_BYTES_MAX - STATE_FRAME_OVERHEAD_BYTES {
+                    return self.state(&engine.digest(), &snapshot);
+                }
+            }
+        }
         if self.steps % CHECKPOINT_EVERY_STEPS == 0 {
             self.checkpoint(&engine.digest())?;
         }
         Ok(())
+    }
+
+    /// Appends a `State` frame: the digest and snapshot envelope after the last step.
+    pub fn state(&mut self, digest: &str, snapshot: &[u8]) -> Result<(), TraceError> {
+        self.write_frame(&FrameRef::State { digest, snapshot })
+    }
+
+    /// Writes a `State` frame every `steps` steps in
+    /// [`record_and_checkpoint`](Self::record_and_checkpoint) (0: never; the
+    /// default is [`STATE_EVERY_STEPS_DEFAULT`]).
+    pub fn set_state_every_steps(&mut self, steps: u64) {
+        self.state_every_steps = steps;
     }
 
     /// Writes the `End` frame, flushes, and gives the sink back. `steps` must be the

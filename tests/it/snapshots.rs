@@ -177,3 +177,61 @@ fn destination_refuses_a_damaged_snapshot_and_exits_zero() {
         ]
     );
 }
+
+/// A trace of `n` steps of one client (connect, negotiate, then `query-status`)
+/// with a full-state checkpoint every `every` steps, written to `path`.
+fn write_trace(path: &std::path::Path, n: usize, every: u64) {
+    use qmpsim::trace::{TraceHeader, TraceWriter};
+    let mut engine = Engine::new(config());
+    let mut w = TraceWriter::new(Vec::new(), &TraceHeader::new(config())).unwrap();
+    w.set_state_every_steps(every);
+    let client = ClientId(1);
+    let mut inputs = vec![
+        Input::Connect { client, monitor: 0 },
+        Input::Bytes {
+            client,
+            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+        },
+    ];
+    inputs.extend((2..n).map(|_| Input::Bytes {
+        client,
+        data: br#"{"execute":"query-status"}"#.to_vec(),
+    }));
+    for input in inputs {
+        let out = engine.step(input.clone());
+        w.record_and_checkpoint(&input, &out, &engine).unwrap();
+    }
+    std::fs::write(path, w.finish_with(&engine).unwrap()).unwrap();
+}
+
+fn replay_cli(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("the built binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn replay_from_a_middle_frame_starts_at_the_state_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.qmptrace");
+    // States after steps 4 and 8 are frames 4 and 9; frame 11 is step 10.
+    write_trace(&path, 12, 4);
+    let (code, out) = replay_cli(&["--from", "11", path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(": ok from the state at frame 9: 4 of 12 steps replayed, digest "),
+        "{out}"
+    );
+}
+
+#[test]
+fn replay_from_with_two_traces_is_refused() {
+    let (code, _) = replay_cli(&["--from", "3", "a.qmptrace", "b.qmptrace"]);
+    assert_eq!(code, Some(2));
+}

@@ -195,6 +195,9 @@ pub enum RawError {
     /// `-x-clock` that is neither `idle` nor `manual`.
     #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle or manual)")]
     ClockMode(String),
+    /// `-x-state-every` that is not an unsigned number.
+    #[error("qmpsim: -x-state-every: invalid step count '{0}'")]
+    StateEvery(String),
     /// `-daemonize` with `-nographic`.
     #[error("-nographic can not be used with -daemonize")]
     DaemonizeNographic,

@@ -80,6 +80,8 @@ pub struct LowArgs {
     pub loadvm: Option<String>,
     /// `-x-resume TRACE[@FRAME]`.
     pub resume: Option<String>,
+    /// `-x-state-every N`: steps between full-state checkpoints of `-record`.
+    pub state_every: Option<u64>,
 }
 
 /// What an option's `apply` function works on.

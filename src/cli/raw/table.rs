@@ -615,6 +615,16 @@ pub static OPTIONS: &[OptDef] = &[
         other::apply_guest,
     ),
     value(
+        "x-state-every",
+        "N",
+        Qmpsim,
+        "with -record: a full-state checkpoint every N\nsteps (default 1024; 0: none)",
+        |c, v| {
+            c.low.state_every = Some(v.parse().map_err(|_| RawError::StateEvery(v))?);
+            Ok(())
+        },
+    ),
+    value(
         "x-resume",
         "TRACE[@FRAME]",
         Qmpsim,
