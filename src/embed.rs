@@ -48,15 +48,9 @@ pub enum EmbedError {
     /// The temporary folder for the socket could not be made.
     #[error("qmpsim: could not create a folder for the VM's socket")]
     TempDir(#[source] io::Error),
-    /// The trace file given with `-record` could not be created.
-    #[error("qmpsim: -record {path}: could not create the trace")]
-    Record {
-        /// The path given.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: TraceError,
-    },
+    /// The trace file given with `-record` could not be opened or locked.
+    #[error(transparent)]
+    Record(#[from] server::record::RecordError),
     /// The server did not start, or failed.
     #[error(transparent)]
     Server(#[from] server::ServerError),
@@ -297,14 +291,10 @@ type Recorders = (Option<Box<dyn Recorder>>, Option<Arc<Mutex<MemoryTrace>>>);
 fn recorder(plan: &config::RunPlan, record_in_memory: bool) -> Result<Recorders, EmbedError> {
     let file: Option<Box<dyn Recorder>> = match &plan.record {
         None => None,
-        Some(path) => Some(Box::new(
-            server::record::TraceRecorder::create(path, &plan.config).map_err(|source| {
-                EmbedError::Record {
-                    path: path.clone(),
-                    source,
-                }
-            })?,
-        )),
+        Some(path) => Some(Box::new(server::record::TraceRecorder::create(
+            path,
+            &plan.config,
+        )?)),
     };
     let memory = if record_in_memory {
         let shared = Arc::new(Mutex::new(MemoryTrace::Recording));
@@ -425,6 +415,12 @@ impl Recorder for Both {
     fn record(&mut self, input: &Input, outputs: &[Output], engine: &Engine) -> io::Result<()> {
         let first = self.0.record(input, outputs, engine);
         let second = self.1.record(input, outputs, engine);
+        first.and(second)
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        let first = self.0.commit();
+        let second = self.1.commit();
         first.and(second)
     }
 

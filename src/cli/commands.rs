@@ -55,10 +55,41 @@ pub enum Command {
 
 /// `qmpsim replay PATH...`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Exit status: 0 when every trace passed; 1 when a trace failed (a divergence, a \
+damaged file, a difference under --check-determinism), no trace was found or a \
+path could not be read; 3 when the only failures are truncated traces (cut \
+before their End frame; every complete frame replayed); 2 for a usage error.")]
 pub struct ReplayArgs {
-    /// Trace files, or folders searched for `*.qmptrace`.
+    /// Trace files, or folders searched for `*.qmptrace` (each file once).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Workers replaying traces in parallel [default: all cores].
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Replay only shard K of N (1 <= K <= N), a stable split by path hash.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::replay::corpus::Shard>,
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Replay every trace, whatever fails (the default).
+    #[arg(long, overrides_with = "fail_fast")]
+    pub keep_going: bool,
+    /// Start no more traces after the first failure; the rest are reported as skipped.
+    #[arg(long, overrides_with = "keep_going")]
+    pub fail_fast: bool,
+    /// Replay every trace twice, on different workers and in a shuffled order,
+    /// and fail on any difference in output bytes or state digest.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Count a trace cut before its End frame as passed when every complete
+    /// frame replayed.
+    #[arg(long)]
+    pub allow_truncated: bool,
+    /// Seed of the --check-determinism shuffle [default: from the clock; printed].
+    #[arg(long, value_name = "N")]
+    pub shuffle_seed: Option<u64>,
     /// Start at the last full-state checkpoint at or before frame FRAME (frames
     /// count from 0 after the header, as `qmpsim trace dump` numbers them) and
     /// verify from there; one trace file only.
@@ -270,6 +301,76 @@ mod tests {
     #[test]
     fn replay_help_exits_zero() {
         assert_eq!(parse(os(&["replay", "--help"])).unwrap_err(), 0);
+    }
+
+    #[test]
+    fn replay_takes_every_runner_option() {
+        let parsed = parse(os(&[
+            "replay",
+            "-j",
+            "3",
+            "--shard",
+            "2/4",
+            "--junit",
+            "r.xml",
+            "--fail-fast",
+            "--check-determinism",
+            "--allow-truncated",
+            "t",
+        ]))
+        .unwrap();
+        let Command::Replay(a) = parsed else {
+            panic!("replay parses as replay")
+        };
+        assert_eq!(
+            (
+                a.jobs,
+                a.shard,
+                a.junit,
+                a.fail_fast,
+                a.check_determinism,
+                a.allow_truncated
+            ),
+            (
+                Some(3),
+                Some(crate::replay::corpus::Shard { index: 2, count: 4 }),
+                Some(PathBuf::from("r.xml")),
+                true,
+                true,
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn replay_with_zero_jobs_is_a_usage_error() {
+        assert_eq!(parse(os(&["replay", "-j", "0", "t"])).unwrap_err(), 2);
+    }
+
+    #[test]
+    fn replay_with_shard_past_count_is_a_usage_error() {
+        assert_eq!(
+            parse(os(&["replay", "--shard", "5/4", "t"])).unwrap_err(),
+            2
+        );
+    }
+
+    #[test]
+    fn replay_with_shard_zero_is_a_usage_error() {
+        assert_eq!(
+            parse(os(&["replay", "--shard", "0/4", "t"])).unwrap_err(),
+            2
+        );
+    }
+
+    #[test]
+    fn replay_last_of_keep_going_and_fail_fast_wins() {
+        let Command::Replay(a) =
+            parse(os(&["replay", "--fail-fast", "--keep-going", "t"])).unwrap()
+        else {
+            panic!("replay parses as replay")
+        };
+        assert!(!a.fail_fast);
     }
 
     #[test]

@@ -38,15 +38,9 @@ pub enum CliError {
     /// The server could not start.
     #[error(transparent)]
     Server(#[from] server::ServerError),
-    /// The trace file for `-record` could not be created.
-    #[error("qmpsim: -record {path}: {source}")]
-    Record {
-        /// The path given.
-        path: String,
-        /// Why.
-        #[source]
-        source: crate::trace::TraceError,
-    },
+    /// The trace file for `-record` could not be opened or locked.
+    #[error(transparent)]
+    Record(#[from] server::record::RecordError),
     /// `-x-resume` could not replay its trace.
     #[error(transparent)]
     Resume(#[from] crate::replay::resume::ResumeError),
@@ -116,15 +110,10 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
         None => None,
         Some(path) => Some(Box::new(
-            server::record::TraceRecorder::create(path, &plan.config)
-                .map_err(|source| CliError::Record {
-                    path: path.display().to_string(),
-                    source,
-                })?
-                .with_state_every_steps(
-                    plan.state_every
-                        .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
-                ),
+            server::record::TraceRecorder::create(path, &plan.config)?.with_state_every_steps(
+                plan.state_every
+                    .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
+            ),
         )),
     };
     let code = server::run(ServerOptions {
@@ -159,7 +148,7 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
     };
     let code = match command {
         commands::Command::Replay(a) => match (a.from, &a.paths[..]) {
-            (None, _) => crate::replay::replay_cli(&a.paths),
+            (None, _) => replay(&a),
             (Some(from), [path]) => crate::replay::from::replay_from_cli(path, from),
             (Some(_), _) => {
                 eprintln!("qmpsim: replay --from takes one trace file");
@@ -174,6 +163,28 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         commands::Command::Man { out } => man_cli(out.as_deref()),
     };
     Ok(exit_byte(code))
+}
+
+/// `qmpsim replay` with its options.
+fn replay(a: &commands::ReplayArgs) -> i32 {
+    use crate::replay::corpus::{default_jobs, RunOptions};
+    let shuffle_seed = a.shuffle_seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() ^ u64::from(d.subsec_nanos()))
+    });
+    let options = RunOptions {
+        jobs: a.jobs.map_or_else(default_jobs, usize::from),
+        shard: a.shard,
+        fail_fast: a.fail_fast,
+        check_determinism: a.check_determinism,
+        allow_truncated: a.allow_truncated,
+        shuffle_seed,
+    };
+    if a.check_determinism {
+        eprintln!("qmpsim replay: --check-determinism with --shuffle-seed {shuffle_seed}");
+    }
+    crate::replay::replay_cli_with(&a.paths, &options, a.junit.as_deref())
 }
 
 /// `qmpsim man [--out DIR]`.

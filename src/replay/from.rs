@@ -81,7 +81,7 @@ fn start_engine(
 ) -> Result<Engine, ReplayError> {
     match start {
         Some((at, snapshot)) => crate::snapshot::restore(snapshot).map_err(|e| {
-            diverged(
+            ReplayError::Diverged(Divergence::bare(
                 *at,
                 0,
                 DivergenceKind::Digest {
@@ -89,7 +89,7 @@ fn start_engine(
                     expected: "a state that restores".to_owned(),
                     actual: e.to_string(),
                 },
-            )
+            ))
         }),
         None => Ok(Engine::new(config.clone())),
     }
@@ -114,20 +114,25 @@ fn apply(
 ) -> Result<Option<(u64, String)>, ReplayError> {
     match frame {
         Frame::Step { input, outputs } => {
+            let at = engine.now();
             let actual = engine.step(input.clone());
             if actual != outputs {
                 let n = Notation {
                     client_prefix: true,
                 };
-                return Err(diverged(
+                let mut d = Divergence::bare(
                     index,
                     step - 1,
                     DivergenceKind::Outputs {
                         input: render_input(&input, n),
                         expected: render_outputs(&outputs, n),
                         actual: render_outputs(&actual, n),
+                        json_diff: crate::replay::one::json_diff(&outputs, &actual),
                     },
-                ));
+                );
+                d.at = at;
+                d.client = crate::replay::one::input_client(&input);
+                return Err(ReplayError::Diverged(d));
             }
             Ok(None)
         }
@@ -153,7 +158,7 @@ fn check(
     if actual == expected {
         return Ok(());
     }
-    Err(diverged(
+    let mut d = Divergence::bare(
         frame,
         step,
         DivergenceKind::Digest {
@@ -161,11 +166,9 @@ fn check(
             expected,
             actual,
         },
-    ))
-}
-
-fn diverged(frame: u64, step: u64, kind: DivergenceKind) -> ReplayError {
-    ReplayError::Diverged(Box::new(Divergence { frame, step, kind }))
+    );
+    d.at = engine.now();
+    Err(ReplayError::Diverged(d))
 }
 
 /// `qmpsim replay --from FRAME PATH`: prints the outcome; 0 when it replays.

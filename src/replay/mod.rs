@@ -20,17 +20,25 @@ pub use corpus::{CorpusError, CorpusReport, TraceOutcome};
 pub use one::{replay, replay_file, Divergence, DivergenceKind, ReplayError, ReplayReport};
 
 /// `qmpsim replay PATH...`: replays every trace named (folders are searched for
-/// `*.qmptrace`), prints one line per trace and `N passed, M failed`. Returns 0
-/// only when at least one trace ran and all passed; 1 otherwise (including a path
-/// that does not exist).
+/// `*.qmptrace`), prints one line per trace and `N passed, M failed`. Returns the
+/// exit status documented in [`corpus`].
 pub fn replay_cli(paths: &[PathBuf]) -> i32 {
+    replay_cli_with(paths, &corpus::RunOptions::default(), None)
+}
+
+/// [`replay_cli`] with the runner's options and an optional JUnit file.
+pub fn replay_cli_with(
+    paths: &[PathBuf],
+    options: &corpus::RunOptions,
+    junit: Option<&Path>,
+) -> i32 {
     if paths.is_empty() {
         eprintln!("qmpsim replay: no trace files or folders given");
-        return 1;
+        return corpus::EXIT_FAILED;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    corpus::run_and_print(paths, &mut out)
+    corpus::run_and_print_with(paths, options, junit, &mut out)
 }
 
 /// `qmpsim trace dump FILE`: prints the session in `->`/`<-` notation. Returns 0

@@ -7,14 +7,33 @@
 //! replay with a [`Divergence`] naming the frame and showing expected and actual
 //! outputs in the transcript notation of [`crate::trace::export`].
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use crate::engine::{Engine, Input, Output};
+use crate::machine::clock::VirtualTime;
+use crate::qmp::session::ClientId;
 use crate::trace::export::{render_input, render_outputs, Notation};
+use crate::trace::format::count;
 use crate::trace::{Frame, TraceError, TraceHeader, TraceReader};
+
+/// Steps shown before a divergence, in the report's transcript.
+pub const CONTEXT_STEPS: usize = 4;
+/// Lines of unchanged JSON kept around each change in a divergence's diff.
+pub const DIFF_CONTEXT_LINES: usize = 3;
+
+/// What a replay computes besides checking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayOptions {
+    /// Hash every output the replay produced ([`ReplayReport::outputs_sha256`]),
+    /// so two replays can be compared byte for byte.
+    pub hash_outputs: bool,
+}
 
 /// A trace that replayed cleanly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +48,26 @@ pub struct ReplayReport {
     pub checkpoints: u64,
     /// The final state digest.
     pub digest: String,
+    /// sha256 (hex) of every output the replay produced, when asked for.
+    pub outputs_sha256: Option<String>,
+}
+
+/// The last checkpoint before a divergence, and whether it already differed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastCheckpoint {
+    /// No checkpoint came before the divergence.
+    None,
+    /// The checkpoint at `frame` matched the replay's digest.
+    Matched {
+        /// Its frame index.
+        frame: u64,
+    },
+    /// The checkpoint at `frame` already differed: the state went wrong before
+    /// any output showed it.
+    Differed {
+        /// Its frame index.
+        frame: u64,
+    },
 }
 
 /// The first point where the replay and the recording disagree.
@@ -38,6 +77,14 @@ pub struct Divergence {
     pub frame: u64,
     /// Steps replayed before it.
     pub step: u64,
+    /// Virtual time when the diverging frame was reached.
+    pub at: VirtualTime,
+    /// The client whose input diverged, if the input came from a client.
+    pub client: Option<ClientId>,
+    /// The transcript of the last [`CONTEXT_STEPS`] steps before it (as recorded).
+    pub context: String,
+    /// The last checkpoint before it.
+    pub checkpoint: LastCheckpoint,
     /// What differs.
     pub kind: DivergenceKind,
 }
@@ -53,6 +100,9 @@ pub enum DivergenceKind {
         expected: String,
         /// The replayed outputs, in transcript notation.
         actual: String,
+        /// A unified diff of the outputs as pretty-printed JSON (messages that
+        /// are not JSON appear as strings).
+        json_diff: String,
     },
     /// The state digest at a `Checkpoint` or `End` frame.
     Digest {
@@ -66,7 +116,21 @@ pub enum DivergenceKind {
 }
 
 impl Divergence {
-    /// One line: `first divergence at frame K (step S): ...`.
+    /// A divergence at virtual time zero, from no client, with no transcript
+    /// before it and no checkpoint: for callers that fill in what they know.
+    pub fn bare(frame: u64, step: u64, kind: DivergenceKind) -> Box<Divergence> {
+        Box::new(Divergence {
+            frame,
+            step,
+            at: VirtualTime(0),
+            client: None,
+            context: String::new(),
+            checkpoint: LastCheckpoint::None,
+            kind,
+        })
+    }
+
+    /// One line: `first divergence at frame K (after S steps, ...): ...`.
     pub fn summary(&self) -> String {
         let what = match &self.kind {
             DivergenceKind::Outputs { input, .. } => {
@@ -75,29 +139,61 @@ impl Divergence {
             DivergenceKind::Digest { at_end: false, .. } => "checkpoint digest differs".to_owned(),
             DivergenceKind::Digest { at_end: true, .. } => "final digest differs".to_owned(),
         };
+        let client = match self.client {
+            Some(c) => format!(", client {}", c.0),
+            None => String::new(),
+        };
         format!(
-            "first divergence at frame {} (after {} steps): {what}",
-            self.frame, self.step
+            "first divergence at frame {} (after {}, virtual time {}{client}): {what}",
+            self.frame,
+            count(self.step, "step", "steps"),
+            seconds(self.at),
         )
     }
 
-    /// The expected and actual sides, indented, for the lines under the summary.
+    /// The lines under the summary: the transcript before the divergence, the
+    /// expected and actual sides, the JSON diff and the last checkpoint.
     pub fn details(&self) -> String {
+        let mut text = String::new();
+        if !self.context.is_empty() {
+            text.push_str("  before it (as recorded):\n");
+            text.push_str(&indent(&self.context));
+        }
         match &self.kind {
             DivergenceKind::Outputs {
                 input,
                 expected,
                 actual,
-            } => format!(
-                "  input:\n{}  expected:\n{}  actual:\n{}",
-                indent(input),
-                indent(expected),
-                indent(actual)
-            ),
+                json_diff,
+            } => {
+                text.push_str(&format!(
+                    "  input:\n{}  expected:\n{}  actual:\n{}",
+                    indent(input),
+                    indent(expected),
+                    indent(actual)
+                ));
+                if !json_diff.is_empty() {
+                    text.push_str("  diff (- expected, + actual):\n");
+                    text.push_str(&indent(json_diff));
+                }
+            }
             DivergenceKind::Digest {
                 expected, actual, ..
-            } => format!("  expected digest: {expected}\n  actual digest:   {actual}\n"),
+            } => text.push_str(&format!(
+                "  expected digest: {expected}\n  actual digest:   {actual}\n"
+            )),
         }
+        text.push_str(&match self.checkpoint {
+            LastCheckpoint::None => "  no checkpoint came before it\n".to_owned(),
+            LastCheckpoint::Matched { frame } => {
+                format!("  the last checkpoint before it (frame {frame}) matched\n")
+            }
+            LastCheckpoint::Differed { frame } => format!(
+                "  the last checkpoint before it (frame {frame}) already differed: \
+                 the state diverged before the outputs did\n"
+            ),
+        });
+        text
     }
 }
 
@@ -111,107 +207,321 @@ impl fmt::Display for Divergence {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// The trace file could not be opened.
-    #[error("Cannot open {path}")]
+    #[error("cannot open {}: {}", path.display(), crate::trace::format::os_text(source))]
     Open {
         /// The path.
         path: PathBuf,
         /// The OS error.
-        #[source]
         source: std::io::Error,
     },
-    /// The trace is damaged, truncated or of another format version.
-    #[error("Invalid trace")]
-    Trace(#[from] TraceError),
+    /// The trace is damaged or of another format version.
+    #[error("invalid trace: {0}")]
+    Trace(TraceError),
+    /// The trace stops before its `End` frame; every complete frame before the
+    /// cut replayed cleanly.
+    #[error(
+        "truncated {} ({} verified){}",
+        match frames { 0 => "before its first frame".to_owned(), n => format!("after frame {}", n - 1) },
+        count(*steps, "step", "steps"),
+        match cause { TraceError::Truncated { offset, .. } => format!("; the file ends at byte {offset}"), _ => String::new() }
+    )]
+    Truncated {
+        /// Complete frames, all verified.
+        frames: u64,
+        /// `Step` frames among them.
+        steps: u64,
+        /// The reader's error, with the byte offsets.
+        cause: TraceError,
+    },
     /// The replay produced different outputs or state.
     #[error("{}", .0.summary())]
     Diverged(Box<Divergence>),
 }
 
+impl From<TraceError> for ReplayError {
+    fn from(e: TraceError) -> Self {
+        match e {
+            TraceError::Truncated {
+                at_frame, steps, ..
+            } => ReplayError::Truncated {
+                frames: at_frame,
+                steps,
+                cause: e,
+            },
+            other => ReplayError::Trace(other),
+        }
+    }
+}
+
 /// Replays the trace read from `input`.
 pub fn replay<R: Read>(input: R) -> Result<ReplayReport, ReplayError> {
-    let (mut reader, header) = TraceReader::open(input)?;
+    replay_with(input, ReplayOptions::default())
+}
+
+/// [`replay`] with options.
+pub fn replay_with<R: Read>(input: R, options: ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    let (mut reader, header) = TraceReader::open(input).map_err(ReplayError::Trace)?;
     let mut engine = Engine::new(header.config.clone());
-    let mut checkpoints = 0;
-    while let Some(frame) = reader.next_frame()? {
+    let mut run = Run {
+        checkpoints: 0,
+        last_checkpoint: LastCheckpoint::None,
+        first_bad_checkpoint: None,
+        recent: VecDeque::with_capacity(CONTEXT_STEPS + 1),
+        hasher: options.hash_outputs.then(Sha256::new),
+    };
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                unreachable!("the reader returns the End frame or an error before running out")
+            }
+            Err(e) => {
+                // A state divergence found before the cut is the better report.
+                if let Some(d) = run.first_bad_checkpoint.take() {
+                    return Err(ReplayError::Diverged(d));
+                }
+                return Err(e.into());
+            }
+        };
         let index = reader.frames() - 1;
         let step = reader.steps();
         match frame {
             Frame::Step { input, outputs } => {
+                let at = engine.now();
                 let actual = engine.step(input.clone());
-                check_outputs(index, step - 1, &input, &outputs, &actual)?;
+                if let Some(h) = run.hasher.as_mut() {
+                    hash_outputs(h, &actual);
+                }
+                if outputs != actual {
+                    return Err(run.output_divergence(
+                        index,
+                        step - 1,
+                        at,
+                        &input,
+                        &outputs,
+                        &actual,
+                    ));
+                }
+                run.remember(input, outputs);
             }
             Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
-                check_digest(index, step, false, &digest, &engine)?;
-                checkpoints += 1;
+                let actual = engine.digest();
+                if actual == digest {
+                    run.last_checkpoint = LastCheckpoint::Matched { frame: index };
+                } else {
+                    if run.first_bad_checkpoint.is_none() {
+                        let d = run.divergence(
+                            index,
+                            step,
+                            engine.now(),
+                            None,
+                            DivergenceKind::Digest {
+                                at_end: false,
+                                expected: digest,
+                                actual,
+                            },
+                        );
+                        run.first_bad_checkpoint = Some(d);
+                    }
+                    run.last_checkpoint = LastCheckpoint::Differed { frame: index };
+                }
+                run.checkpoints += 1;
             }
             Frame::End { digest, .. } => {
-                check_digest(index, step, true, &digest, &engine)?;
+                if let Some(d) = run.first_bad_checkpoint.take() {
+                    return Err(ReplayError::Diverged(d));
+                }
+                let actual = engine.digest();
+                if actual != digest {
+                    return Err(ReplayError::Diverged(run.divergence(
+                        index,
+                        step,
+                        engine.now(),
+                        None,
+                        DivergenceKind::Digest {
+                            at_end: true,
+                            expected: digest,
+                            actual,
+                        },
+                    )));
+                }
                 return Ok(ReplayReport {
                     header,
                     steps: step,
                     frames: reader.frames(),
-                    checkpoints,
+                    checkpoints: run.checkpoints,
                     digest,
+                    outputs_sha256: run.hasher.map(|h| hex(&h.finalize())),
                 });
             }
         }
     }
-    unreachable!("the reader returns the End frame or an error before running out")
+}
+
+/// What a replay keeps between frames.
+struct Run {
+    checkpoints: u64,
+    last_checkpoint: LastCheckpoint,
+    /// The first checkpoint whose digest differed; the replay goes on to find
+    /// the first output that differs, and reports this one if none does.
+    first_bad_checkpoint: Option<Box<Divergence>>,
+    /// The last steps, for the transcript before a divergence (moved in, not
+    /// cloned or rendered until needed).
+    recent: VecDeque<(Input, Vec<Output>)>,
+    hasher: Option<Sha256>,
+}
+
+impl Run {
+    fn remember(&mut self, input: Input, outputs: Vec<Output>) {
+        if self.recent.len() == CONTEXT_STEPS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((input, outputs));
+    }
+
+    fn divergence(
+        &self,
+        frame: u64,
+        step: u64,
+        at: VirtualTime,
+        client: Option<ClientId>,
+        kind: DivergenceKind,
+    ) -> Box<Divergence> {
+        let notation = Notation {
+            client_prefix: true,
+        };
+        let context = self
+            .recent
+            .iter()
+            .map(|(i, o)| render_input(i, notation) + &render_outputs(o, notation))
+            .collect();
+        Box::new(Divergence {
+            frame,
+            step,
+            at,
+            client,
+            context,
+            checkpoint: self.last_checkpoint.clone(),
+            kind,
+        })
+    }
+
+    fn output_divergence(
+        &self,
+        frame: u64,
+        step: u64,
+        at: VirtualTime,
+        input: &Input,
+        expected: &[Output],
+        actual: &[Output],
+    ) -> ReplayError {
+        let notation = Notation {
+            client_prefix: true,
+        };
+        let kind = DivergenceKind::Outputs {
+            input: render_input(input, notation),
+            expected: render_outputs(expected, notation),
+            actual: render_outputs(actual, notation),
+            json_diff: json_diff(expected, actual),
+        };
+        ReplayError::Diverged(self.divergence(frame, step, at, input_client(input), kind))
+    }
+}
+
+/// The client an input came from, if any.
+pub fn input_client(input: &Input) -> Option<ClientId> {
+    match input {
+        Input::Bytes { client, .. }
+        | Input::Connect { client, .. }
+        | Input::Disconnect { client }
+        | Input::Fd { client, .. } => Some(*client),
+        _ => None,
+    }
+}
+
+/// Outputs as a JSON array: each `Send` as `{"client": N, "message": ...}` with
+/// the message parsed when it is JSON, other outputs as their transcript line.
+fn outputs_json(outputs: &[Output]) -> String {
+    let items: Vec<serde_json::Value> = outputs
+        .iter()
+        .map(|o| match o {
+            Output::Send { client, data } => {
+                let message =
+                    serde_json::from_slice::<serde_json::Value>(data).unwrap_or_else(|_| {
+                        serde_json::Value::String(String::from_utf8_lossy(data).into_owned())
+                    });
+                serde_json::json!({ "client": client.0, "message": message })
+            }
+            other => serde_json::Value::String(
+                render_outputs(std::slice::from_ref(other), Notation::default())
+                    .trim_end()
+                    .to_owned(),
+            ),
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).expect("JSON values always serialize") + "\n"
+}
+
+/// A unified diff of both sides' outputs as pretty-printed JSON (the hunks only).
+pub fn json_diff(expected: &[Output], actual: &[Output]) -> String {
+    let (e, a) = (outputs_json(expected), outputs_json(actual));
+    let diff = similar::TextDiff::from_lines(&e, &a);
+    let mut text = String::new();
+    for hunk in diff
+        .unified_diff()
+        .context_radius(DIFF_CONTEXT_LINES)
+        .iter_hunks()
+    {
+        text.push_str(&hunk.to_string());
+    }
+    text
+}
+
+fn hash_outputs(h: &mut Sha256, outputs: &[Output]) {
+    for o in outputs {
+        match o {
+            Output::Send { client, data } => {
+                h.update([0]);
+                h.update(client.0.to_le_bytes());
+                h.update((data.len() as u64).to_le_bytes());
+                h.update(data);
+            }
+            Output::Effect(effect) => {
+                h.update([1]);
+                h.update(format!("{effect:?}").as_bytes());
+            }
+            Output::Exit { code } => {
+                h.update([2]);
+                h.update(code.to_le_bytes());
+            }
+        }
+    }
+    h.update([0xff]);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `12.000000s`.
+fn seconds(at: VirtualTime) -> String {
+    let secs = at.0 / VirtualTime::NS_PER_S;
+    let ns = at.0 % VirtualTime::NS_PER_S;
+    format!("{secs}.{:06}s", ns / 1000)
 }
 
 /// Replays the trace file at `path`.
 pub fn replay_file(path: &Path) -> Result<ReplayReport, ReplayError> {
+    replay_file_with(path, ReplayOptions::default())
+}
+
+/// [`replay_file`] with options.
+pub fn replay_file_with(path: &Path, options: ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let file = File::open(path).map_err(|source| ReplayError::Open {
         path: path.to_owned(),
         source,
     })?;
-    replay(BufReader::new(file))
-}
-
-fn check_outputs(
-    frame: u64,
-    step: u64,
-    input: &Input,
-    expected: &[Output],
-    actual: &[Output],
-) -> Result<(), ReplayError> {
-    if expected == actual {
-        return Ok(());
-    }
-    let notation = Notation {
-        client_prefix: true,
-    };
-    Err(ReplayError::Diverged(Box::new(Divergence {
-        frame,
-        step,
-        kind: DivergenceKind::Outputs {
-            input: render_input(input, notation),
-            expected: render_outputs(expected, notation),
-            actual: render_outputs(actual, notation),
-        },
-    })))
-}
-
-fn check_digest(
-    frame: u64,
-    step: u64,
-    at_end: bool,
-    expected: &str,
-    engine: &Engine,
-) -> Result<(), ReplayError> {
-    let actual = engine.digest();
-    if actual == expected {
-        return Ok(());
-    }
-    Err(ReplayError::Diverged(Box::new(Divergence {
-        frame,
-        step,
-        kind: DivergenceKind::Digest {
-            at_end,
-            expected: expected.to_owned(),
-            actual,
-        },
-    })))
+    replay_with(BufReader::new(file), options)
 }
 
 /// Indents every line by four spaces; an empty block shows as `(nothing)`.
@@ -328,14 +638,26 @@ mod tests {
                 };
             }
         });
+        let DivergenceKind::Outputs {
+            input,
+            expected,
+            actual,
+            json_diff,
+        } = divergence(&trace).kind
+        else {
+            panic!("expected an output divergence");
+        };
         assert_eq!(
-            divergence(&trace).kind,
-            DivergenceKind::Outputs {
-                input: "[1] -> {\"execute\":\"query-status\"}\n".to_owned(),
-                expected: "[1] <- {\"return\": {}}\n".to_owned(),
-                actual: "[1] <- {\"return\": {\"singlestep\": false, \"running\": true}}\n"
-                    .to_owned(),
-            }
+            (input, expected, actual),
+            (
+                "[1] -> {\"execute\":\"query-status\"}\n".to_owned(),
+                "[1] <- {\"return\": {}}\n".to_owned(),
+                "[1] <- {\"return\": {\"singlestep\": false, \"running\": true}}\n".to_owned(),
+            )
+        );
+        assert_eq!(
+            json_diff,
+            "@@ -2,7 +2,10 @@\n   {\n     \"client\": 1,\n     \"message\": {\n-      \"return\": {}\n+      \"return\": {\n+        \"running\": true,\n+        \"singlestep\": false\n+      }\n     }\n   }\n ]\n"
         );
     }
 
@@ -386,10 +708,7 @@ mod tests {
     fn replay_of_truncated_trace_fails_as_invalid() {
         let trace = record_inputs(&header(), &script()).unwrap();
         let cut = &trace[..trace.len() - 1];
-        assert!(matches!(
-            replay(cut),
-            Err(ReplayError::Trace(TraceError::Truncated { .. }))
-        ));
+        assert!(matches!(replay(cut), Err(ReplayError::Truncated { .. })));
     }
 
     #[test]
@@ -401,19 +720,150 @@ mod tests {
     }
 
     #[test]
-    fn divergence_summary_names_frame_and_input() {
+    fn divergence_summary_names_frame_time_client_and_input() {
         let d = Divergence {
             frame: 4,
-            step: 3,
+            step: 1,
+            at: VirtualTime(2_500_000_000),
+            client: Some(CLIENT),
+            context: String::new(),
+            checkpoint: LastCheckpoint::None,
             kind: DivergenceKind::Outputs {
                 input: "-> {}\n".to_owned(),
                 expected: String::new(),
                 actual: String::new(),
+                json_diff: String::new(),
             },
         };
         assert_eq!(
             d.summary(),
-            "first divergence at frame 4 (after 3 steps): outputs differ for -> {}"
+            "first divergence at frame 4 (after 1 step, virtual time 2.500000s, client 1): \
+             outputs differ for -> {}"
         );
+    }
+
+    #[test]
+    fn divergence_context_holds_the_last_steps_before_it() {
+        let trace = record_tampered(|i, outputs| {
+            if i == 5 {
+                outputs.pop();
+            }
+        });
+        let d = divergence(&trace);
+        assert_eq!(
+            d.context,
+            "[1] -> {\"execute\":\"qmp_capabilities\"}\n[1] <- {\"return\": {}}\n\
+             [1] -> {\"execute\":\"query-status\"}\n\
+             [1] <- {\"return\": {\"singlestep\": false, \"running\": true}}\n\
+             [1] -> {\"execute\":\"stop\"}\n\
+             [1] <- {\"timestamp\": {\"seconds\": 1300000000, \"microseconds\": 4000}, \"event\": \"STOP\"}\n\
+             [1] <- {\"return\": {}}\n\
+             [1] -> {\"execute\":\"cont\"}\n\
+             [1] <- {\"timestamp\": {\"seconds\": 1300000000, \"microseconds\": 5000}, \"event\": \"RESUME\"}\n\
+             [1] <- {\"return\": {}}\n"
+        );
+    }
+
+    /// `script()` recorded with a checkpoint after every step; `bad` names the
+    /// steps after which the checkpoint is wrong, `tamper` the step whose outputs
+    /// are altered.
+    fn with_checkpoints(bad: &[usize], tamper: Option<usize>) -> Vec<u8> {
+        let mut engine = Engine::new(header().config);
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        for (i, input) in script().iter().enumerate() {
+            let mut outputs = engine.step(input.clone());
+            if tamper == Some(i) {
+                outputs.clear();
+            }
+            w.record(input, &outputs).unwrap();
+            let digest = if bad.contains(&i) {
+                "wrong".to_owned()
+            } else {
+                engine.digest()
+            };
+            w.checkpoint(&digest).unwrap();
+        }
+        w.finish_with(&engine).unwrap()
+    }
+
+    #[test]
+    fn output_divergence_after_a_differing_checkpoint_says_so() {
+        // Frames: step 0 (0), checkpoint (1), step 1 (2), checkpoint (3), ...
+        let d = divergence(&with_checkpoints(&[2], Some(3)));
+        assert_eq!(
+            (d.frame, d.checkpoint),
+            (6, LastCheckpoint::Differed { frame: 5 })
+        );
+    }
+
+    #[test]
+    fn output_divergence_after_a_matching_checkpoint_says_so() {
+        let d = divergence(&with_checkpoints(&[], Some(3)));
+        assert_eq!(
+            (d.frame, d.checkpoint),
+            (6, LastCheckpoint::Matched { frame: 5 })
+        );
+    }
+
+    #[test]
+    fn differing_checkpoint_without_output_divergence_is_reported() {
+        let d = divergence(&with_checkpoints(&[2], None));
+        assert!(matches!(
+            (d.frame, d.kind),
+            (5, DivergenceKind::Digest { at_end: false, .. })
+        ));
+    }
+
+    #[test]
+    fn replay_of_trace_without_end_verifies_every_complete_frame() {
+        let trace = record_inputs(&header(), &script()).unwrap();
+        let (mut reader, _) = TraceReader::open(&trace[..]).unwrap();
+        while reader.frames() < 4 {
+            reader.next_frame().unwrap();
+        }
+        let cut = usize::try_from(reader.complete_bytes()).unwrap() + 3;
+        let err = replay(&trace[..cut]).unwrap_err();
+        assert!(matches!(
+            err,
+            ReplayError::Truncated {
+                frames: 4,
+                steps: 4,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            format!("truncated after frame 3 (4 steps verified); the file ends at byte {cut}")
+        );
+    }
+
+    #[test]
+    fn replay_of_trace_cut_after_one_step_counts_one_step() {
+        let trace = record_inputs(&header(), &script()).unwrap();
+        let (mut reader, _) = TraceReader::open(&trace[..]).unwrap();
+        reader.next_frame().unwrap();
+        let cut = usize::try_from(reader.complete_bytes()).unwrap();
+        assert!(replay(&trace[..cut])
+            .unwrap_err()
+            .to_string()
+            .starts_with("truncated after frame 0 (1 step verified)"));
+    }
+
+    #[test]
+    fn replay_of_truncated_trace_still_reports_an_earlier_divergence() {
+        let trace = with_checkpoints(&[0], None);
+        let cut = &trace[..trace.len() - 1];
+        assert!(matches!(replay(cut), Err(ReplayError::Diverged(_))));
+    }
+
+    #[test]
+    fn hashed_outputs_are_equal_for_two_replays_and_absent_by_default() {
+        let trace = record_inputs(&header(), &script()).unwrap();
+        let on = ReplayOptions { hash_outputs: true };
+        let a = replay_with(&trace[..], on).unwrap().outputs_sha256;
+        let b = replay_with(&trace[..], on).unwrap().outputs_sha256;
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        assert_eq!(replay(&trace[..]).unwrap().outputs_sha256, None);
     }
 }

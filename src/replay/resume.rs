@@ -135,20 +135,25 @@ pub fn resume(point: &ResumePoint, live: &MachineConfig) -> Result<Resumed, Resu
         let step = reader.steps();
         match frame {
             Frame::Step { input, outputs } => {
+                let at = engine.now();
                 let actual = engine.step(input.clone());
                 if actual != outputs {
                     let n = Notation {
                         client_prefix: true,
                     };
-                    return Err(wrap(diverged(
+                    let mut d = divergence(
                         index,
                         step - 1,
                         DivergenceKind::Outputs {
                             input: render_input(&input, n),
                             expected: render_outputs(&outputs, n),
                             actual: render_outputs(&actual, n),
+                            json_diff: crate::replay::one::json_diff(&outputs, &actual),
                         },
-                    )));
+                    );
+                    d.at = at;
+                    d.client = crate::replay::one::input_client(&input);
+                    return Err(wrap(ReplayError::Diverged(d)));
                 }
             }
             Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
@@ -194,7 +199,7 @@ fn check_digest(
     if actual == expected {
         return Ok(());
     }
-    Err(diverged(
+    let mut d = divergence(
         frame,
         step,
         DivergenceKind::Digest {
@@ -202,9 +207,12 @@ fn check_digest(
             expected,
             actual,
         },
-    ))
+    );
+    d.at = engine.now();
+    Err(ReplayError::Diverged(d))
 }
 
-fn diverged(frame: u64, step: u64, kind: DivergenceKind) -> ReplayError {
-    ReplayError::Diverged(Box::new(Divergence { frame, step, kind }))
+/// A divergence without the transcript before it (resuming keeps none).
+fn divergence(frame: u64, step: u64, kind: DivergenceKind) -> Box<Divergence> {
+    Divergence::bare(frame, step, kind)
 }

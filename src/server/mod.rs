@@ -12,6 +12,17 @@
 //! is pending, the loop feeds `Input::AdvanceTo` its deadline: that is how virtual
 //! time moves on its own, and since the decision is an input, it is recorded.
 //!
+//! Recording is write-ahead, with group commit: the loop takes a burst of ready
+//! events (at most [`BATCH_EVENTS_MAX`]), steps the engine for each, and keeps
+//! the bytes for clients aside; then the [`Recorder`] hands the burst's trace
+//! bytes to the kernel in one `write(2)` ([`Recorder::commit`]), and only then
+//! are the kept bytes queued to the clients. So a client never sees a byte whose
+//! step is not in the trace file, and a SIGKILL loses at most the burst in
+//! flight, none of whose output anyone has seen. (Effects on files and migration
+//! channels are carried out at once; they are not client bytes.) A recording that
+//! fails is reported with the OS error, the VM goes on, and the exit status is
+//! [`EXIT_RECORDING_FAILED`] unless it was already non-zero.
+//!
 //! Writes go through a per-connection writer thread with a bounded queue
 //! ([`queue::OUTPUT_QUEUE_BYTES_MAX`]); a client that stops reading past it is
 //! dropped (its socket shut down, `Input::Disconnect` fed). A client the engine
@@ -55,12 +66,25 @@ pub const IDLE_ADVANCE_MS: u64 = 20;
 pub const EXIT_FLUSH_MS_MAX: u64 = 2000;
 /// Most events waiting for the engine loop; readers block past it.
 pub const EVENTS_QUEUED_MAX: usize = 1024;
+/// Most events stepped in one burst before the trace is committed and the
+/// burst's bytes are sent.
+pub const BATCH_EVENTS_MAX: usize = 64;
+/// Exit status of a VM that exited with 0 but whose recording failed.
+pub const EXIT_RECORDING_FAILED: i32 = 1;
 
 /// Receives every step of the engine, in order, to record a trace.
 pub trait Recorder: Send {
     /// One step: the input fed, the outputs it gave, and the engine after it.
+    /// May only buffer: nothing of the step reaches a client before the next
+    /// [`commit`](Self::commit) returned.
     fn record(&mut self, input: &Input, outputs: &[Output], engine: &Engine) -> io::Result<()>;
-    /// The session ended; `engine` is the final state.
+    /// Hands everything recorded so far to the kernel (`write(2)`, no `fsync`).
+    /// Called after each burst of steps, before their bytes are sent.
+    fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The session ended; `engine` is the final state. Commits, writes the end of
+    /// the recording and makes it durable (`fsync`).
     fn finish(&mut self, engine: &Engine) -> io::Result<()>;
 }
 
@@ -343,6 +367,10 @@ struct EngineLoop {
     dropped: Vec<ClientId>,
     /// Inputs that carrying out effects gave rise to, fed after the step.
     later: Vec<Input>,
+    /// Bytes for clients from the steps not committed yet, in order.
+    unsent: Vec<(ClientId, Vec<u8>)>,
+    /// The recording failed (reported once); the exit status says so.
+    recording_failed: bool,
 }
 
 impl EngineLoop {
@@ -361,10 +389,14 @@ impl EngineLoop {
             exit: None,
             dropped: Vec::new(),
             later: Vec::new(),
+            unsent: Vec::new(),
+            recording_failed: false,
         }
     }
 
     fn run(mut self, rx: &Receiver<Event>) -> (i32, Vec<conn::Cutter>) {
+        // Clients connected before the loop (`wait` monitors) get their greeting.
+        self.commit_and_send();
         let idle = Duration::from_millis(IDLE_ADVANCE_MS);
         while self.exit.is_none() {
             let deadline = self.engine.next_deadline().filter(|_| self.idle_advance);
@@ -380,15 +412,61 @@ impl EngineLoop {
                 },
             };
             match event {
-                Some(event) => self.handle(event),
+                Some(event) => {
+                    self.burst(event, rx);
+                }
                 None => {
                     if let Some(at) = self.engine.next_deadline() {
                         self.step(Input::AdvanceTo { at });
                     }
+                    self.commit_and_send();
                 }
             }
         }
         self.finish()
+    }
+
+    /// Handles `first` and the events already waiting after it (at most
+    /// [`BATCH_EVENTS_MAX`] in all, fewer if the machine exits), then commits
+    /// the trace and sends. Returns the events handled.
+    fn burst(&mut self, first: Event, rx: &Receiver<Event>) -> usize {
+        self.handle(first);
+        let mut handled = 1;
+        while handled < BATCH_EVENTS_MAX && self.exit.is_none() {
+            match rx.try_recv() {
+                Ok(event) => self.handle(event),
+                Err(_) => break,
+            }
+            handled += 1;
+        }
+        self.commit_and_send();
+        handled
+    }
+
+    /// Commits the recorder, then queues the bytes kept since the last commit to
+    /// their clients; feeds `Disconnect` for clients dropped meanwhile (their
+    /// steps are committed and sent the same way).
+    fn commit_and_send(&mut self) {
+        loop {
+            if let Some(recorder) = &mut self.recorder {
+                if let Err(e) = recorder.commit() {
+                    self.recording_stopped(&e);
+                }
+            }
+            for (client, data) in std::mem::take(&mut self.unsent) {
+                self.send(client, data);
+            }
+            if self.dropped.is_empty() {
+                return;
+            }
+            self.disconnect_dropped();
+        }
+    }
+
+    fn recording_stopped(&mut self, e: &io::Error) {
+        eprintln!("qmpsim: {e}; the recording stopped");
+        self.recorder = None;
+        self.recording_failed = true;
     }
 
     fn handle(&mut self, event: Event) {
@@ -413,6 +491,9 @@ impl EngineLoop {
                 }
             }
             Event::Closed { client } => {
+                // What the burst so far has for this client goes out before its
+                // writer closes (a client that half-closed still reads).
+                self.commit_and_send();
                 if let Some(c) = self.clients.remove(&client) {
                     self.scout.disconnect(client);
                     c.link.writer.close();
@@ -452,6 +533,7 @@ impl EngineLoop {
     /// [`CLIENTS_MAX`](crate::engine::CLIENTS_MAX), or any client once the machine
     /// has exited). The engine never saw it as connected, so no `Disconnect` is fed.
     fn refuse(&mut self, client: ClientId) {
+        self.commit_and_send();
         let Some(c) = self.clients.remove(&client) else {
             return;
         };
@@ -473,13 +555,12 @@ impl EngineLoop {
         let outputs = self.engine.step(input.clone());
         if let Some(recorder) = &mut self.recorder {
             if let Err(e) = recorder.record(&input, &outputs, &self.engine) {
-                eprintln!("qmpsim: recording stopped: {e}");
-                self.recorder = None;
+                self.recording_stopped(&e);
             }
         }
         for output in outputs {
             match output {
-                Output::Send { client, data } => self.send(client, data),
+                Output::Send { client, data } => self.unsent.push((client, data)),
                 Output::Effect(effect) => {
                     let mut world = effects::World {
                         fds: &mut self.fds,
@@ -532,7 +613,7 @@ impl EngineLoop {
     /// the cutters of the connections still open, for the caller to cut once the
     /// files it created are gone.
     fn finish(mut self) -> (i32, Vec<conn::Cutter>) {
-        let code = self.exit.unwrap_or(0);
+        self.commit_and_send();
         let deadline = Instant::now() + Duration::from_millis(EXIT_FLUSH_MS_MAX);
         for c in self.clients.values() {
             c.link.writer.close();
@@ -543,9 +624,14 @@ impl EngineLoop {
         self.migrations.wait(deadline);
         if let Some(mut recorder) = self.recorder.take() {
             if let Err(e) = recorder.finish(&self.engine) {
-                eprintln!("qmpsim: recording could not be finished: {e}");
+                eprintln!("qmpsim: {e}; the recording could not be finished");
+                self.recording_failed = true;
             }
         }
+        let code = match self.exit.unwrap_or(0) {
+            0 if self.recording_failed => EXIT_RECORDING_FAILED,
+            code => code,
+        };
         let cutters = std::mem::take(&mut self.clients)
             .into_values()
             .map(|c| c.link.cutter)
@@ -731,6 +817,118 @@ mod tests {
                 .expect("room in the channel");
         });
         (tx, rx)
+    }
+
+    /// Counts steps and, at each commit, how many steps were recorded so far.
+    #[derive(Clone, Default)]
+    struct Commits(Arc<Mutex<(usize, Vec<usize>)>>);
+
+    impl Recorder for Commits {
+        fn record(&mut self, _: &Input, _: &[Output], _: &Engine) -> io::Result<()> {
+            self.0.lock().unwrap().0 += 1;
+            Ok(())
+        }
+        fn commit(&mut self) -> io::Result<()> {
+            let mut g = self.0.lock().unwrap();
+            let steps = g.0;
+            g.1.push(steps);
+            Ok(())
+        }
+        fn finish(&mut self, _: &Engine) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A burst over a channel holding `n` events that each make one step;
+    /// returns the events handled, the commits and whether an event is left.
+    fn burst_of(n: usize) -> (usize, Vec<usize>, bool) {
+        let commits = Commits::default();
+        let (tx, rx) = event_channel();
+        let mut engine_loop = EngineLoop::new(
+            Engine::new(MachineConfig::default()),
+            Some(Box::new(commits.clone())),
+            tx.clone(),
+        );
+        (0..n).for_each(|_| {
+            tx.try_send(Event::MigrationCaughtUp { id: 1 })
+                .expect("room in the channel");
+        });
+        let first = rx.recv().unwrap();
+        let handled = engine_loop.burst(first, &rx);
+        let left = rx.try_recv().is_ok();
+        let log = commits.0.lock().unwrap().1.clone();
+        (handled, log, left)
+    }
+
+    #[test]
+    fn burst_reaching_batch_limit_commits_once_after_every_step() {
+        assert_eq!(
+            burst_of(BATCH_EVENTS_MAX),
+            (BATCH_EVENTS_MAX, vec![BATCH_EVENTS_MAX], false)
+        );
+    }
+
+    #[test]
+    fn burst_past_batch_limit_leaves_the_next_event_for_the_next_burst() {
+        assert_eq!(
+            burst_of(BATCH_EVENTS_MAX + 1),
+            (BATCH_EVENTS_MAX, vec![BATCH_EVENTS_MAX], true)
+        );
+    }
+
+    /// A recorder whose commit fails.
+    struct FullDisk;
+
+    impl Recorder for FullDisk {
+        fn record(&mut self, _: &Input, _: &[Output], _: &Engine) -> io::Result<()> {
+            Ok(())
+        }
+        fn commit(&mut self) -> io::Result<()> {
+            Err(io::Error::other("-record t: No space left on device"))
+        }
+        fn finish(&mut self, _: &Engine) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn failed_commit_makes_a_zero_exit_status_non_zero() {
+        let (tx, rx) = event_channel();
+        let mut engine_loop = EngineLoop::new(
+            Engine::new(MachineConfig::default()),
+            Some(Box::new(FullDisk)),
+            tx.clone(),
+        );
+        tx.try_send(Event::MigrationCaughtUp { id: 1 }).unwrap();
+        engine_loop.burst(rx.recv().unwrap(), &rx);
+        engine_loop.exit = Some(0);
+        assert_eq!(engine_loop.finish().0, EXIT_RECORDING_FAILED);
+    }
+
+    #[test]
+    fn greeting_waits_for_the_commit() {
+        let commits = Commits::default();
+        let (tx, _rx) = event_channel();
+        let mut engine_loop = EngineLoop::new(
+            Engine::new(MachineConfig::default()),
+            Some(Box::new(commits.clone())),
+            tx,
+        );
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        engine_loop.accept(0, Conn::Unix(ours));
+        // Stepped and recorded, not committed: nothing is queued for the client.
+        assert_eq!(
+            (commits.0.lock().unwrap().0, engine_loop.unsent.len()),
+            (1, 1)
+        );
+        engine_loop.commit_and_send();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(&theirs).read_line(&mut line).unwrap();
+        assert!(line.starts_with("{\"QMP\""), "{line}");
+        assert_eq!(commits.0.lock().unwrap().1, [1]);
     }
 
     #[test]

@@ -19,11 +19,25 @@
 //! ```text
 //! preamble   magic "QMPTRACE" (8 bytes) | format version u32 | header length u32
 //! header     bincode TraceHeader (header length bytes) | header hash (32 bytes)
-//! frame 0    body length u32 | bincode Frame (body length bytes) | chain hash (32 bytes)
+//! frame 0    length field u32 | bincode Frame (body length bytes) | chain hash (32 bytes)
 //! frame 1    ...
 //! frame n    ... (an End frame)
 //! <end of file>
 //! ```
+//!
+//! # Split frames
+//!
+//! A frame body is written in one *part* when it fits in [`FRAME_BYTES_MAX`],
+//! and split into several parts otherwise (a step whose output carries a 16 MiB
+//! `pmemsave`). Each part is laid out as above: length field, bytes, chain hash.
+//! The length field's top bit ([`PART_CONTINUES`]) says that more parts of the
+//! same frame follow; the low 31 bits are the part's length, at most
+//! [`FRAME_BYTES_MAX`]. The last part of a frame (the only one, for nearly every
+//! frame) has the bit clear. The body is the parts' bytes in order; it is decoded
+//! once complete. A frame has no size limit of its own (every step records,
+//! whatever its size): the reader never allocates more than [`FRAME_BYTES_MAX`]
+//! for one part before its bytes have arrived, so a frame in memory grows only as
+//! its parts are actually read from the file.
 //!
 //! # Versioning
 //!
@@ -37,8 +51,9 @@
 //! # Integrity: the sha256 chain
 //!
 //! The *header hash* is `sha256(magic || version || header length || header body)`.
-//! Each frame's *chain hash* is `sha256(previous hash || body length || body)`,
-//! where the previous hash of frame 0 is the header hash. The reader recomputes
+//! Each part's *chain hash* is `sha256(previous hash || length field || part bytes)`,
+//! where the previous hash of the first part of frame 0 is the header hash (the
+//! length field is hashed as written, continuation bit included). The reader recomputes
 //! every hash before it decodes a body, so an altered byte anywhere, a dropped
 //! frame, a duplicated frame or two swapped frames all fail at the first frame
 //! affected, with [`TraceError::HeaderChecksumMismatch`] or
@@ -46,15 +61,18 @@
 //! adversaries: anyone can re-seal a modified trace.
 //!
 //! A trace that stops before its [`Frame::End`] (a crashed recorder, a partial
-//! copy) is reported as [`TraceError::Truncated`], never as a shorter valid trace.
+//! copy) is reported as [`TraceError::Truncated`], never as a shorter valid trace;
+//! the error says how many frames and steps were complete before the cut, so
+//! replay can verify them and report `truncated after frame N`.
 //! Bytes after the `End` frame are [`TraceError::TrailingBytes`].
 //!
 //! # Limits
 //!
-//! The header length is checked against [`HEADER_BYTES_MAX`] and every body length
+//! The header length is checked against [`HEADER_BYTES_MAX`] and every part length
 //! against [`FRAME_BYTES_MAX`] *before* any of it is read or decoded, so a corrupt
 //! length field cannot make the reader allocate more than the limit. The writer
-//! applies the same limits, so it never writes a trace the reader would refuse.
+//! splits bodies past [`FRAME_BYTES_MAX`], so it never writes a part the reader
+//! would refuse.
 //!
 //! # The header
 //!
@@ -140,9 +158,9 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 02 00 00 00               format version 2
+//! 03 00 00 00               format version 3
 //! 64 00 00 00               header length: 100 bytes
-//! ... 100 bytes ...         bincode TraceHeader { format_version: 1, qmpsim_version: "0.1.0",
+//! ... 100 bytes ...         bincode TraceHeader { format_version: 3, qmpsim_version: "0.1.0",
 //!                           config: MachineConfig::default(), notes: "..." }
 //! ... 32 bytes ...          header hash
 //! 72 00 00 00               frame 0 body length: 114 bytes
@@ -159,7 +177,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 2, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 3, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -183,11 +201,16 @@ use crate::machine::config::MachineConfig;
 /// The eight bytes every trace starts with.
 pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// The one format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+///
+/// 2: `State` frames; 3: split frames ([`PART_CONTINUES`]).
+pub const FORMAT_VERSION: u32 = 3;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
-/// Largest encoded frame body, in bytes.
+/// Largest part of a frame body, in bytes: the most the reader allocates for
+/// bytes that have not arrived yet. Bodies past it are split into parts.
 pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// The length field's bit that says more parts of the same frame follow.
+pub const PART_CONTINUES: u32 = 1 << 31;
 /// Steps between two checkpoints written by [`TraceWriter::record_and_checkpoint`].
 ///
 /// [`TraceWriter::record_and_checkpoint`]: super::TraceWriter::record_and_checkpoint
@@ -294,13 +317,16 @@ pub(crate) enum FrameRef<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// The first eight bytes are not [`MAGIC`].
-    #[error("Not a qmpsim trace (bad magic {found:02x?})")]
+    #[error(
+        "not a qmpsim trace (it starts with \"{}\", not \"QMPTRACE\")",
+        escape_bytes(found)
+    )]
     BadMagic {
         /// What was there instead.
         found: [u8; 8],
     },
     /// The preamble's format version is not [`FORMAT_VERSION`].
-    #[error("Unsupported trace format version {found} (this build reads version {expected})")]
+    #[error("unsupported trace format version {found} (this build reads version {expected})")]
     UnsupportedVersion {
         /// The file's version.
         found: u32,
@@ -308,7 +334,7 @@ pub enum TraceError {
         expected: u32,
     },
     /// The header's own `format_version` disagrees with the preamble.
-    #[error("Trace header says format version {header} but the preamble says {preamble}")]
+    #[error("the trace header says format version {header} but the preamble says {preamble}")]
     HeaderVersionMismatch {
         /// The preamble's version.
         preamble: u32,
@@ -316,71 +342,75 @@ pub enum TraceError {
         header: u32,
     },
     /// The file ends inside the preamble, the header or its hash.
-    #[error("Trace truncated in its header at byte offset {offset}")]
+    #[error("truncated in its header at byte offset {offset}")]
     TruncatedHeader {
         /// Bytes read before the end.
         offset: u64,
     },
     /// The file ends inside frame `at_frame`, or before the `End` frame.
-    #[error("Trace truncated at frame {at_frame} (byte offset {offset}), before its End frame")]
+    #[error("{}", truncated_text(*at_frame, *steps, *offset, *complete_bytes))]
     Truncated {
-        /// Index of the frame that is incomplete or missing.
+        /// Index of the frame that is incomplete or missing: frames before it are
+        /// complete and were returned.
         at_frame: u64,
+        /// `Step` frames among the complete frames.
+        steps: u64,
         /// Bytes read before the end.
         offset: u64,
+        /// Bytes up to the end of the last complete frame (or of the header).
+        complete_bytes: u64,
     },
     /// The header length field exceeds [`HEADER_BYTES_MAX`].
-    #[error("Trace header of {len} bytes exceeds the limit of {max} bytes")]
+    #[error("trace header of {len} bytes exceeds the limit of {max} bytes")]
     HeaderTooLarge {
         /// The length field.
         len: u64,
         /// [`HEADER_BYTES_MAX`].
         max: usize,
     },
-    /// A frame length exceeds [`FRAME_BYTES_MAX`].
-    #[error("Frame {frame} of {len} bytes exceeds the limit of {max} bytes")]
+    /// A part's length field exceeds [`FRAME_BYTES_MAX`].
+    #[error("frame {frame} has a part of {len} bytes, past the limit of {max} bytes")]
     FrameTooLarge {
         /// Frame index.
         frame: u64,
-        /// Its encoded length.
+        /// The part's length.
         len: u64,
         /// [`FRAME_BYTES_MAX`].
         max: usize,
     },
     /// The stored header hash does not match the preamble and header.
-    #[error("Trace header checksum mismatch (header altered)")]
+    #[error("trace header checksum mismatch (header altered)")]
     HeaderChecksumMismatch,
     /// A frame's chain hash does not match: it or an earlier frame was altered,
     /// dropped or reordered.
-    #[error("Chain hash mismatch at frame {frame} (frame altered, dropped or reordered)")]
+    #[error("chain hash mismatch at frame {frame} (frame altered, dropped or reordered)")]
     ChainMismatch {
         /// Index of the first frame whose hash fails.
         frame: u64,
     },
     /// The header's bytes are not a valid header.
-    #[error("Trace header does not decode")]
+    #[error("the trace header does not decode: {}", decode_text(error))]
     DecodeHeader {
-        /// The bincode error.
-        #[source]
-        source: bincode::error::DecodeError,
+        /// The bincode error (its own `Display` is Rust debug output, so it is
+        /// rendered by `decode_text` rather than chained as a source).
+        error: bincode::error::DecodeError,
     },
     /// A frame's bytes are not a valid frame.
-    #[error("Frame {frame} does not decode")]
+    #[error("frame {frame} does not decode: {}", decode_text(error))]
     Decode {
         /// Frame index.
         frame: u64,
         /// The bincode error.
-        #[source]
-        source: bincode::error::DecodeError,
+        error: bincode::error::DecodeError,
     },
     /// The header decoded without using all its bytes.
-    #[error("Trace header has {unused} unused bytes after its body")]
+    #[error("the trace header has {} after its body", count(*unused as u64, "unused byte", "unused bytes"))]
     HeaderSlack {
         /// Bytes left over.
         unused: usize,
     },
     /// A frame body decoded without using all its bytes.
-    #[error("Frame {frame} has {unused} unused bytes after its body")]
+    #[error("frame {frame} has {} after its body", count(*unused as u64, "unused byte", "unused bytes"))]
     FrameSlack {
         /// Frame index.
         frame: u64,
@@ -388,23 +418,21 @@ pub enum TraceError {
         unused: usize,
     },
     /// The header could not be encoded.
-    #[error("Trace header does not encode")]
+    #[error("the trace header does not encode")]
     EncodeHeader {
         /// The bincode error.
-        #[source]
-        source: bincode::error::EncodeError,
+        error: bincode::error::EncodeError,
     },
     /// A frame could not be encoded.
-    #[error("Frame {frame} does not encode")]
+    #[error("frame {frame} does not encode")]
     Encode {
         /// Frame index.
         frame: u64,
         /// The bincode error.
-        #[source]
-        source: bincode::error::EncodeError,
+        error: bincode::error::EncodeError,
     },
     /// The `End` frame's step count disagrees with the `Step` frames read or written.
-    #[error("End frame says {recorded} steps but the trace has {counted}")]
+    #[error("the End frame says {} but the trace has {counted}", count(*recorded, "step", "steps"))]
     StepCountMismatch {
         /// The count in the `End` frame.
         recorded: u64,
@@ -412,17 +440,98 @@ pub enum TraceError {
         counted: u64,
     },
     /// Data follows the `End` frame.
-    #[error("Unexpected bytes after the End frame at byte offset {offset}")]
+    #[error("unexpected bytes after the End frame at byte offset {offset}")]
     TrailingBytes {
         /// Offset of the first extra byte.
         offset: u64,
     },
     /// `next_frame` was called again after it returned an error.
-    #[error("Trace reader already failed")]
+    #[error("the trace reader already failed")]
     ReaderFailed,
     /// The underlying reader or writer failed.
-    #[error("Trace I/O failed")]
-    Io(#[source] std::io::Error),
+    #[error("{}", os_text(.0))]
+    Io(std::io::Error),
+}
+
+/// The C library's text for an I/O error, without Rust's ` (os error N)`.
+pub fn os_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// `1 step`, `2 steps`: a count with the noun that agrees with it.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// What [`TraceError::Truncated`] says: where the cut is and what was complete.
+fn truncated_text(at_frame: u64, steps: u64, offset: u64, complete_bytes: u64) -> String {
+    let before = match at_frame {
+        0 => "truncated before its first frame".to_owned(),
+        n => format!(
+            "truncated after frame {} ({} complete)",
+            n - 1,
+            count(steps, "step", "steps")
+        ),
+    };
+    let partial = offset.saturating_sub(complete_bytes);
+    let rest = match partial {
+        0 => format!("the file ends at byte {offset}, where frame {at_frame} should start"),
+        _ => format!(
+            "the file ends at byte {offset}, {} into frame {at_frame}",
+            count(partial, "byte", "bytes")
+        ),
+    };
+    format!("{before}: {rest}")
+}
+
+/// Bytes as text, with anything but printable ASCII escaped (`\x00`).
+fn escape_bytes(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect()
+}
+
+/// A bincode decode error in words (its `Display` is its `Debug`).
+fn decode_text(e: &bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as E;
+    match e {
+        E::UnexpectedEnd { additional } => {
+            format!(
+                "it ends {} early",
+                count(*additional as u64, "byte", "bytes")
+            )
+        }
+        E::UnexpectedVariant {
+            found, type_name, ..
+        } => {
+            format!(
+                "unknown variant index {found} for {}",
+                short_type(type_name)
+            )
+        }
+        E::Utf8 { .. } => "a string is not valid UTF-8".to_owned(),
+        E::InvalidCharEncoding(_) => "a character is not valid UTF-8".to_owned(),
+        E::InvalidBooleanValue(v) => format!("invalid boolean value {v}"),
+        E::OutsideUsizeRange(v) => format!("the length {v} is too large for this machine"),
+        E::OtherString(s) => s.clone(),
+        E::Other(s) => (*s).to_owned(),
+        _ => "the encoding is invalid".to_owned(),
+    }
+}
+
+/// `qmpsim::engine::Input` -> `Input`.
+fn short_type(name: &str) -> &str {
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// The bincode configuration of every body: `standard()`. No decode-time limit
@@ -453,13 +562,20 @@ pub(crate) fn header_hash(preamble: &[u8; PREAMBLE_BYTES], header: &[u8]) -> Cha
     h.finalize().into()
 }
 
-/// `sha256(previous || body length || body)`.
+/// `sha256(previous || length field || part)`, for the last (or only) part of a
+/// frame.
+#[cfg(test)]
 pub(crate) fn chain_hash(previous: &ChainHash, body: &[u8]) -> ChainHash {
-    let len = u32::try_from(body.len()).expect("frame bodies are bounded by FRAME_BYTES_MAX");
+    let len = u32::try_from(body.len()).expect("frame parts are bounded by FRAME_BYTES_MAX");
+    part_hash(previous, len, body)
+}
+
+/// `sha256(previous || length field || part)`, with the length field as written.
+pub(crate) fn part_hash(previous: &ChainHash, field: u32, part: &[u8]) -> ChainHash {
     let mut h = Sha256::new();
     h.update(previous);
-    h.update(len.to_le_bytes());
-    h.update(body);
+    h.update(field.to_le_bytes());
+    h.update(part);
     h.finalize().into()
 }
 

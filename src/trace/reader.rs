@@ -1,17 +1,18 @@
 //! `TraceReader`: reads a trace from any `std::io::Read`, one frame at a time.
 //!
 //! Streaming: memory use is one frame, whatever the trace length. Every check in
-//! [`super::format`] runs here, in this order per frame: length against
-//! [`FRAME_BYTES_MAX`], the bytes, the chain hash, then decoding. The end of the
-//! input is only acceptable right after the `End` frame; anything else is
-//! [`TraceError::Truncated`]. No files: the caller opens them.
+//! [`super::format`] runs here, in this order per part: length against
+//! [`FRAME_BYTES_MAX`], the bytes, the chain hash; then, once the frame's last part is in, decoding.
+//! The end of the input is only acceptable right after the `End` frame; anything
+//! else is [`TraceError::Truncated`], which says how many frames were complete, so
+//! the caller can use every one of them. No files: the caller opens them.
 
 use std::io::{ErrorKind, Read};
 
 use super::format::{
-    bincode_config, chain_hash, header_hash, preamble, ChainHash, Frame, TraceError, TraceHeader,
+    bincode_config, header_hash, part_hash, preamble, ChainHash, Frame, TraceError, TraceHeader,
     FORMAT_VERSION, FRAME_BYTES_MAX, HASH_BYTES, HEADER_BYTES_MAX, LENGTH_BYTES, MAGIC,
-    PREAMBLE_BYTES,
+    PART_CONTINUES, PREAMBLE_BYTES,
 };
 
 /// Where the reader is in the stream.
@@ -33,6 +34,8 @@ pub struct TraceReader<R: Read> {
     frames: u64,
     steps: u64,
     offset: u64,
+    /// `offset` at the end of the header or of the last complete frame.
+    complete: u64,
     phase: Phase,
 }
 
@@ -45,6 +48,7 @@ impl<R: Read> TraceReader<R> {
             frames: 0,
             steps: 0,
             offset: 0,
+            complete: 0,
             phase: Phase::Frames,
         };
         let header = reader.read_header()?;
@@ -82,6 +86,12 @@ impl<R: Read> TraceReader<R> {
         self.offset
     }
 
+    /// Bytes up to the end of the last complete frame (of the header before the
+    /// first frame): where a trace cut inside the next frame stops being usable.
+    pub fn complete_bytes(&self) -> u64 {
+        self.complete
+    }
+
     fn read_header(&mut self) -> Result<TraceHeader, TraceError> {
         let mut pre = [0u8; PREAMBLE_BYTES];
         self.fill_header(&mut pre)?;
@@ -115,7 +125,7 @@ impl<R: Read> TraceReader<R> {
         }
         let (header, used): (TraceHeader, usize) =
             bincode::serde::decode_from_slice(&body, bincode_config())
-                .map_err(|source| TraceError::DecodeHeader { source })?;
+                .map_err(|error| TraceError::DecodeHeader { error })?;
         if used != body.len() {
             return Err(TraceError::HeaderSlack {
                 unused: body.len() - used,
@@ -128,33 +138,44 @@ impl<R: Read> TraceReader<R> {
             });
         }
         self.previous = hash;
+        self.complete = self.offset;
         Ok(header)
     }
 
     fn read_frame(&mut self) -> Result<Frame, TraceError> {
         let index = self.frames;
-        let mut len_bytes = [0u8; LENGTH_BYTES];
-        self.fill(&mut len_bytes)?;
-        let len = u32::from_le_bytes(len_bytes);
-        if len as usize > FRAME_BYTES_MAX {
-            return Err(TraceError::FrameTooLarge {
-                frame: index,
-                len: u64::from(len),
-                max: FRAME_BYTES_MAX,
-            });
-        }
-        let body = self.take(len as usize)?;
-        let mut stored = [0u8; HASH_BYTES];
-        self.fill(&mut stored)?;
-        let hash = chain_hash(&self.previous, &body);
-        if stored != hash {
-            return Err(TraceError::ChainMismatch { frame: index });
+        let mut body: Vec<u8> = Vec::new();
+        let mut previous = self.previous;
+        loop {
+            let mut len_bytes = [0u8; LENGTH_BYTES];
+            self.fill(&mut len_bytes)?;
+            let field = u32::from_le_bytes(len_bytes);
+            let len = (field & !PART_CONTINUES) as usize;
+            if len > FRAME_BYTES_MAX {
+                return Err(TraceError::FrameTooLarge {
+                    frame: index,
+                    len: len as u64,
+                    max: FRAME_BYTES_MAX,
+                });
+            }
+            let start = body.len();
+            self.take_into(len, &mut body)?;
+            let mut stored = [0u8; HASH_BYTES];
+            self.fill(&mut stored)?;
+            let hash = part_hash(&previous, field, &body[start..]);
+            if stored != hash {
+                return Err(TraceError::ChainMismatch { frame: index });
+            }
+            previous = hash;
+            if field & PART_CONTINUES == 0 {
+                break;
+            }
         }
         let (frame, used): (Frame, usize) =
-            bincode::serde::decode_from_slice(&body, bincode_config()).map_err(|source| {
+            bincode::serde::decode_from_slice(&body, bincode_config()).map_err(|error| {
                 TraceError::Decode {
                     frame: index,
-                    source,
+                    error,
                 }
             })?;
         if used != body.len() {
@@ -163,8 +184,9 @@ impl<R: Read> TraceReader<R> {
                 unused: body.len() - used,
             });
         }
-        self.previous = hash;
+        self.previous = previous;
         self.frames += 1;
+        self.complete = self.offset;
         match &frame {
             Frame::Step { .. } => self.steps += 1,
             Frame::Checkpoint { .. } | Frame::State { .. } => {}
@@ -195,15 +217,21 @@ impl<R: Read> TraceReader<R> {
     /// lying length field on a short input allocates no more than the input.
     fn take(&mut self, len: usize) -> Result<Vec<u8>, TraceError> {
         let mut body = Vec::new();
+        self.take_into(len, &mut body)?;
+        Ok(body)
+    }
+
+    /// [`take`](Self::take), appending to `body`.
+    fn take_into(&mut self, len: usize, body: &mut Vec<u8>) -> Result<(), TraceError> {
         let got = (&mut self.input)
             .take(len as u64)
-            .read_to_end(&mut body)
+            .read_to_end(body)
             .map_err(TraceError::Io)?;
         self.offset += got as u64;
         if got < len {
             return Err(self.truncated());
         }
-        Ok(body)
+        Ok(())
     }
 
     /// Fills `buf` or reports truncation of the current frame.
@@ -243,7 +271,9 @@ impl<R: Read> TraceReader<R> {
     fn truncated(&self) -> TraceError {
         TraceError::Truncated {
             at_frame: self.frames,
+            steps: self.steps,
             offset: self.offset,
+            complete_bytes: self.complete,
         }
     }
 }
@@ -325,7 +355,7 @@ mod tests {
     fn seal_raw(previous: &ChainHash, body: &[u8]) -> Vec<u8> {
         let mut out = u32::try_from(body.len()).unwrap().to_le_bytes().to_vec();
         out.extend_from_slice(body);
-        out.extend_from_slice(&chain_hash(previous, body));
+        out.extend_from_slice(&crate::trace::format::chain_hash(previous, body));
         out
     }
 
@@ -480,7 +510,138 @@ mod tests {
         let err = read_all(&bytes[..cut]).unwrap_err();
         assert!(matches!(
             err,
-            TraceError::Truncated { at_frame: 1, offset } if offset == cut as u64
+            TraceError::Truncated { at_frame: 1, steps: 1, offset, complete_bytes }
+                if offset == cut as u64 && complete_bytes == starts[1] as u64
+        ));
+    }
+
+    #[test]
+    fn truncated_message_names_last_complete_frame_and_cut() {
+        let bytes = sample();
+        let starts = frame_starts(&bytes);
+        let cut = starts[1] + 6;
+        let err = read_all(&bytes[..cut]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "truncated after frame 0 (1 step complete): the file ends at byte {cut}, \
+                 6 bytes into frame 1"
+            )
+        );
+    }
+
+    #[test]
+    fn truncated_between_frames_says_where_the_next_should_start() {
+        let bytes = sample();
+        let starts = frame_starts(&bytes);
+        let err = read_all(&bytes[..starts[2]]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "truncated after frame 1 (2 steps complete): the file ends at byte {}, \
+                 where frame 2 should start",
+                starts[2]
+            )
+        );
+    }
+
+    #[test]
+    fn truncated_reader_returned_every_complete_frame_first() {
+        let bytes = sample();
+        let starts = frame_starts(&bytes);
+        let (reader, _) = TraceReader::open(&bytes[..starts[3] + 1]).unwrap();
+        let results: Vec<_> = reader.collect();
+        assert_eq!(results.len(), 4);
+        assert!(results[..3].iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn bad_magic_message_shows_text_not_a_byte_list() {
+        let mut bytes = sample();
+        bytes[..8].copy_from_slice(b"GIF89a\x00\x01");
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not a qmpsim trace (it starts with \"GIF89a\\x00\\x01\", not \"QMPTRACE\")"
+        );
+    }
+
+    #[test]
+    fn decode_error_message_has_no_debug_output() {
+        // A Step frame whose input has variant index 99: sealed, but not a frame.
+        let bytes = sample();
+        let mut cut = bytes[..header_end(&bytes)].to_vec();
+        cut.extend_from_slice(&seal_raw(&stored_header_hash(&bytes), &[0, 99]));
+        let err = read_all(&cut).unwrap_err();
+        // serde's own words; the bound is the number of `Input` variants.
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "frame 0 does not decode: invalid value: integer `99`, expected variant index 0 <= i < "
+            ) && !text.contains("OtherString"),
+            "{text}"
+        );
+    }
+
+    /// The header of `sample()`, then `parts` sealed as one frame's parts.
+    fn with_parts(parts: &[(u32, &[u8])]) -> Vec<u8> {
+        let bytes = sample();
+        let mut out = bytes[..header_end(&bytes)].to_vec();
+        let mut previous = stored_header_hash(&bytes);
+        for (field, part) in parts {
+            out.extend_from_slice(&field.to_le_bytes());
+            out.extend_from_slice(part);
+            previous = part_hash(&previous, *field, part);
+            out.extend_from_slice(&previous);
+        }
+        out
+    }
+
+    #[test]
+    fn split_frame_is_read_as_one_frame() {
+        let end = bincode::serde::encode_to_vec(
+            Frame::End {
+                steps: 0,
+                digest: "d".to_owned(),
+            },
+            bincode_config(),
+        )
+        .unwrap();
+        let (a, b) = end.split_at(1);
+        let bytes = with_parts(&[
+            (1 | PART_CONTINUES, a),
+            (u32::try_from(b.len()).unwrap(), b),
+        ]);
+        let frames = read_all(&bytes).unwrap();
+        assert_eq!(
+            frames,
+            [Frame::End {
+                steps: 0,
+                digest: "d".to_owned()
+            }]
+        );
+    }
+
+    #[test]
+    fn split_frame_with_continuation_bit_flipped_fails_chain() {
+        let end = bincode::serde::encode_to_vec(
+            Frame::End {
+                steps: 0,
+                digest: "d".to_owned(),
+            },
+            bincode_config(),
+        )
+        .unwrap();
+        let (a, b) = end.split_at(1);
+        let mut bytes = with_parts(&[
+            (1 | PART_CONTINUES, a),
+            (u32::try_from(b.len()).unwrap(), b),
+        ]);
+        let at = header_end(&bytes) + 3;
+        bytes[at] ^= 0x80;
+        assert!(matches!(
+            read_all(&bytes).unwrap_err(),
+            TraceError::ChainMismatch { frame: 0 }
         ));
     }
 
@@ -546,15 +707,19 @@ mod tests {
     }
 
     #[test]
-    fn record_with_frame_one_past_limit_fails() {
+    fn round_trip_with_frame_one_past_limit_is_split_and_read_whole() {
         let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
-        let err = w
-            .record(&step_of_encoded_len(FRAME_BYTES_MAX + 1), &[])
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            TraceError::FrameTooLarge { len, .. } if len == FRAME_BYTES_MAX as u64 + 1
-        ));
+        let input = step_of_encoded_len(FRAME_BYTES_MAX + 1);
+        w.record(&input, &[]).unwrap();
+        let bytes = w.finish(1, "d").unwrap();
+        let frames = read_all(&bytes).unwrap();
+        assert_eq!(
+            frames[0],
+            Frame::Step {
+                input,
+                outputs: vec![]
+            }
+        );
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! `TraceWriter`: appends a header and chained frames to any `std::io::Write`.
 //!
 //! The writer never opens files (the caller hands it a `File`, a `BufWriter` or a
-//! `Vec<u8>`), refuses any frame the reader would refuse ([`FRAME_BYTES_MAX`]), and
-//! counts `Step` frames so the `End` frame it writes is consistent. Layout and hash
-//! rules are in [`super::format`].
+//! `Vec<u8>`), splits a body past [`FRAME_BYTES_MAX`] into parts (so every step
+//! records, whatever its size, and no part is one the reader would refuse), and
+//! counts `Step` frames so the `End` frame it writes is consistent. Layout and hash rules are in
+//! [`super::format`].
 
 use std::io::Write;
 
 use crate::engine::{Engine, Input, Output};
 
 use super::format::{
-    bincode_config, chain_hash, header_hash, preamble, ChainHash, FrameRef, TraceError,
-    TraceHeader, CHECKPOINT_EVERY_STEPS, FORMAT_VERSION, FRAME_BYTES_MAX, HEADER_BYTES_MAX,
+    bincode_config, header_hash, part_hash, preamble, ChainHash, FrameRef, TraceError, TraceHeader,
+    CHECKPOINT_EVERY_STEPS, FORMAT_VERSION, FRAME_BYTES_MAX, HEADER_BYTES_MAX, PART_CONTINUES,
     STATE_EVERY_STEPS_DEFAULT,
 };
 
@@ -36,7 +37,7 @@ impl<W: Write> TraceWriter<W> {
             "a writer only writes its own format version"
         );
         let body = bincode::serde::encode_to_vec(header, bincode_config())
-            .map_err(|source| TraceError::EncodeHeader { source })?;
+            .map_err(|error| TraceError::EncodeHeader { error })?;
         if body.len() > HEADER_BYTES_MAX {
             return Err(TraceError::HeaderTooLarge {
                 len: body.len() as u64,
@@ -139,29 +140,46 @@ impl<W: Write> TraceWriter<W> {
         self.frames
     }
 
+    /// The sink, e.g. to hand buffered bytes to the kernel between frames.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// The sink.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     fn write_frame(&mut self, frame: &FrameRef<'_>) -> Result<(), TraceError> {
         let index = self.frames;
-        let body = bincode::serde::encode_to_vec(frame, bincode_config()).map_err(|source| {
+        let body = bincode::serde::encode_to_vec(frame, bincode_config()).map_err(|error| {
             TraceError::Encode {
                 frame: index,
-                source,
+                error,
             }
         })?;
-        if body.len() > FRAME_BYTES_MAX {
-            return Err(TraceError::FrameTooLarge {
-                frame: index,
-                len: body.len() as u64,
-                max: FRAME_BYTES_MAX,
-            });
+        let mut parts = body.chunks(FRAME_BYTES_MAX).peekable();
+        let mut previous = self.previous;
+        // An empty body is one empty part.
+        let empty: &[u8] = &[];
+        let mut next = parts.next().or(Some(empty));
+        while let Some(part) = next {
+            next = parts.next();
+            let len = u32::try_from(part.len()).expect("FRAME_BYTES_MAX fits in 31 bits");
+            let field = if next.is_some() {
+                len | PART_CONTINUES
+            } else {
+                len
+            };
+            let hash = part_hash(&previous, field, part);
+            self.out
+                .write_all(&field.to_le_bytes())
+                .map_err(TraceError::Io)?;
+            self.out.write_all(part).map_err(TraceError::Io)?;
+            self.out.write_all(&hash).map_err(TraceError::Io)?;
+            previous = hash;
         }
-        let len = u32::try_from(body.len()).expect("FRAME_BYTES_MAX fits in u32");
-        let hash = chain_hash(&self.previous, &body);
-        self.out
-            .write_all(&len.to_le_bytes())
-            .map_err(TraceError::Io)?;
-        self.out.write_all(&body).map_err(TraceError::Io)?;
-        self.out.write_all(&hash).map_err(TraceError::Io)?;
-        self.previous = hash;
+        self.previous = previous;
         self.frames += 1;
         Ok(())
     }
@@ -206,19 +224,61 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn record_past_frame_limit_fails() {
-        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
-        let err = w.record(&bytes_input(FRAME_BYTES_MAX), &[]).unwrap_err();
-        assert!(matches!(err, TraceError::FrameTooLarge { frame: 0, .. }));
+    /// The length fields of the parts after the header, in order.
+    fn length_fields(out: &[u8]) -> Vec<u32> {
+        let header_len = u32::from_le_bytes(out[12..16].try_into().unwrap()) as usize;
+        let mut at = PREAMBLE_BYTES + header_len + HASH_BYTES;
+        let mut fields = Vec::new();
+        while at < out.len() {
+            let field = u32::from_le_bytes(out[at..at + 4].try_into().unwrap());
+            fields.push(field);
+            at += LENGTH_BYTES + (field & !PART_CONTINUES) as usize + HASH_BYTES;
+        }
+        fields
+    }
+
+    /// A step input whose frame body is exactly `body` bytes long.
+    fn input_with_body(body: usize) -> Input {
+        let overhead = bincode::serde::encode_to_vec(
+            FrameRef::Step {
+                input: &bytes_input(body),
+                outputs: &[],
+            },
+            bincode_config(),
+        )
+        .unwrap()
+        .len()
+            - body;
+        bytes_input(body - overhead)
     }
 
     #[test]
-    fn record_past_frame_limit_writes_nothing() {
+    fn record_at_part_limit_writes_one_part() {
         let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
-        let before = w.out.len();
-        let _ = w.record(&bytes_input(FRAME_BYTES_MAX), &[]);
-        assert_eq!((w.out.len(), w.frames(), w.steps()), (before, 0, 0));
+        w.record(&input_with_body(FRAME_BYTES_MAX), &[]).unwrap();
+        assert_eq!(
+            length_fields(&w.out),
+            [u32::try_from(FRAME_BYTES_MAX).unwrap()]
+        );
+    }
+
+    #[test]
+    fn record_one_past_part_limit_splits_in_two() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        w.record(&input_with_body(FRAME_BYTES_MAX + 1), &[])
+            .unwrap();
+        assert_eq!(
+            length_fields(&w.out),
+            [u32::try_from(FRAME_BYTES_MAX).unwrap() | PART_CONTINUES, 1]
+        );
+    }
+
+    #[test]
+    fn split_frame_counts_as_one_frame_and_step() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        w.record(&input_with_body(2 * FRAME_BYTES_MAX + 5), &[])
+            .unwrap();
+        assert_eq!((w.frames(), w.steps()), (1, 1));
     }
 
     #[test]

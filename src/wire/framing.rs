@@ -612,6 +612,16 @@ mod tests {
     }
 
     #[test]
+    fn long_escapes_and_single_quoted_unicode_escapes_are_tokens() {
+        let mut f = Framer::new();
+        let out = f.feed(b"[%lld, %I64d, %ld, 'a\\u00e9b'] [%I65]{}");
+        assert_eq!(
+            texts(&out),
+            ["[%lld,%I64d,%ld,'a\\u00e9b']", "ERR Lexical", "{}"]
+        );
+    }
+
+    #[test]
     fn ff_byte_between_messages_is_silent() {
         let mut f = Framer::new();
         assert_eq!(texts(&f.feed(b"\xff{}")), ["{}"]);

@@ -14,7 +14,9 @@
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;
 //! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
-//! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary.
+//! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary;
+//! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
+//! - `replay_runner`: `qmpsim replay`'s options through the binary.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -31,6 +33,7 @@ mod malformed;
 mod minimize;
 mod record_replay;
 mod regressions;
+mod replay_runner;
 mod scenarios;
 mod seed_examples;
 mod shell;
@@ -38,3 +41,4 @@ mod snapshots;
 mod sockets;
 mod tidy;
 mod trace_tools;
+mod write_ahead;

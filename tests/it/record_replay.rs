@@ -157,9 +157,10 @@ fn record_replay_truncated_trace_fails_precisely() {
     let bytes = std::fs::read(&trace).unwrap();
     std::fs::write(&trace, &bytes[..bytes.len() - 5]).unwrap();
     let (code, text) = replay(&[&trace]);
+    // Cut inside the End frame: every step verified, exit status 3 (truncated).
     assert_eq!(
-        (code, text.to_lowercase().contains("truncated")),
-        (Some(1), true),
+        (code, text.contains("truncated after frame")),
+        (Some(3), true),
         "{text}"
     );
 }

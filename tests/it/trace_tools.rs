@@ -184,7 +184,7 @@ fn trace_dump_of_damaged_trace_prints_up_to_the_damage_and_fails() {
     assert!(
         code == Some(1)
             && out.contains("-> {\"execute\":\"qmp_capabilities\"}")
-            && err.contains("Chain hash mismatch at frame"),
+            && err.contains("chain hash mismatch at frame"),
         "{out}\n{err}"
     );
 }
