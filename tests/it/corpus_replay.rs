@@ -499,9 +499,11 @@ fn corpus_sources_import_to_the_committed_bytes() {
 }
 
 #[test]
-fn corpus_replays_through_the_binary() {
+fn corpus_replays_through_the_binary_twice_with_the_same_bytes() {
+    // Every trace twice, on different workers, in an order shuffled with a fixed
+    // seed (so a failure reproduces with the same command).
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("replay")
+        .args(["replay", "--check-determinism", "--shuffle-seed", "8"])
         .arg(corpus_dir())
         .output()
         .expect("the built binary runs");
