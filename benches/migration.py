@@ -18,6 +18,10 @@ import tempfile
 import time
 
 TIMEOUT_S = 120
+# Pause between query-migrate polls: longer than the idle clock's 20 ms, so that
+# virtual time can jump to the next migration tick in between (every message
+# also moves it by 1 ms).
+POLL_S = 0.05
 
 
 class Qmp:
@@ -48,7 +52,8 @@ class Qmp:
                 return msg
 
     def event_time(self, name):
-        for e in self.events:
+        """The timestamp of the last `name` event, in seconds."""
+        for e in reversed(self.events):
             if e["event"] == name:
                 ts = e["timestamp"]
                 return ts["seconds"] + ts["microseconds"] / 1e6
@@ -83,11 +88,11 @@ def one(qmpsim, ram_mb, speed):
                 if status != "active":
                     break
                 assert time.monotonic() - start < TIMEOUT_S, "migration never ended"
-                time.sleep(0.005)
+                time.sleep(POLL_S)
             wall = time.monotonic() - start
             while d.execute("query-status")["return"]["running"] is not True:
                 assert time.monotonic() - start < TIMEOUT_S, "destination never ran"
-                time.sleep(0.005)
+                time.sleep(POLL_S)
             landed = time.monotonic() - start
             virtual = s.event_time("STOP") - s.event_time("RESUME")
             return {

@@ -417,8 +417,9 @@ impl Machine {
 
     /// The edge reports the destination of migration `id` behind or caught up.
     /// Only an active migration reacts: stalled, it stops sending (no tick stays
-    /// pending, so idle time does not run ahead); caught up, it sends again at
-    /// once. Stale ids and repeated reports are ignored.
+    /// pending, so idle time does not run ahead); caught up, it sends its next
+    /// chunk one tick later, so the rate limit holds in virtual time however
+    /// fast the destination reads. Stale ids and repeated reports are ignored.
     pub fn migration_stall(&mut self, id: u64, stalled: bool) {
         let Some(m) = self.current_mut(id) else {
             return;
@@ -431,7 +432,7 @@ impl Machine {
             self.clock
                 .cancel(|t| matches!(t, Timer::MigrationTick { id: tid } if *tid == id));
         } else {
-            self.migration_schedule(id, 0);
+            self.migration_schedule(id, MIGRATION_TICK_NS);
         }
     }
 
@@ -638,6 +639,19 @@ mod tests {
         m.migration_stall(id, false);
         m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
         assert_eq!(status(&m), MigrationStatus::Completed);
+    }
+
+    #[test]
+    fn caught_up_migration_sends_its_next_chunk_one_tick_later() {
+        let mut m = machine(128);
+        let id = start(&mut m, false);
+        m.migration_stall(id, true);
+        m.migration_stall(id, false);
+        assert_eq!(
+            m.clock
+                .next_deadline_matching(|t| matches!(t, Timer::MigrationTick { .. })),
+            Some(VirtualTime(MIGRATION_TICK_NS))
+        );
     }
 
     #[test]
