@@ -392,7 +392,7 @@ impl Engine {
         let epoch_s = self.state.machine.config.epoch_s;
         for event in self.state.machine.events.drain() {
             let ts = timestamp(epoch_s, event.at);
-            let line = message::event_raw(&event.name, event.data_json.as_deref(), ts);
+            let line = crate::qmp::events::line(&event, ts);
             for (client, session) in &self.state.sessions {
                 if session.mode == Mode::Command {
                     out.push(Output::Send {

@@ -17,7 +17,8 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`wire`] | byte splitting, 0.14 JSON parsing and byte-exact serialization, error classes |
+//! | [`qobject`] | 0.14's value model (`QObject`, `QDict`) and QMP error classes: a leaf |
+//! | [`wire`] | byte splitting, 0.14 JSON parsing and byte-exact serialization |
 //! | [`qmp`] | sessions, the command table, argument checking, dispatch, handlers |
 //! | [`machine`] | the VM model: config, run state, clock, timers, rng, events, devices, guest |
 //! | [`engine`] | `Engine::step`, `digest`, `next_deadline` |
@@ -83,6 +84,7 @@ pub mod limits;
 pub mod machine;
 pub mod migration_stream;
 pub mod qmp;
+pub mod qobject;
 pub mod replay;
 pub mod scenario;
 pub mod server;

@@ -247,7 +247,7 @@ class Vm:
 
     def _socket_ready(self, deadline: float) -> bool:
         assert self._proc is not None, "launched before waiting"
-        if os.path.exists(self.socket_path):
+        if _listening(self.socket_path):
             return True
         status = self._proc.poll()
         if status is not None:
@@ -290,3 +290,21 @@ class Vm:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+#: The flag /proc/net/unix shows for a listening socket (``__SO_ACCEPTCON``).
+_SO_ACCEPTCON = 0x10000
+
+
+def _listening(path: str) -> bool:
+    """Whether a unix socket listens at ``path``. The file appears at bind(),
+    a moment before listen(): a client connecting in between is refused."""
+    try:
+        with open("/proc/net/unix") as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & _SO_ACCEPTCON:
+                    return True
+    except OSError:
+        return os.path.exists(path)
+    return False

@@ -192,6 +192,52 @@ fn vm_options() -> Roff {
     roff
 }
 
+/// The line of docs/options.md after which the page is [`options_markdown`].
+pub const OPTIONS_PAGE_MARKER: &str =
+    "<!-- Generated from the option table (src/cli/raw/table.rs) below this line. -->";
+
+/// The QEMU options as Markdown tables, one per group, then the ones accepted and
+/// ignored: the generated part of the book's options page.
+pub fn options_markdown() -> String {
+    let mut md = String::new();
+    for group in Group::ALL {
+        let mut parsed = options()
+            .filter(|o| o.group == group && !o.is_ignored())
+            .peekable();
+        if parsed.peek().is_none() {
+            continue;
+        }
+        md.push_str(&format!(
+            "\n## {}\n\n| option | meaning |\n|---|---|\n",
+            group.title()
+        ));
+        for opt in parsed {
+            md.push_str(&markdown_row(opt));
+        }
+    }
+    md.push_str(
+        "\n## Accepted and ignored\n\nThese QEMU 0.14 options are accepted and change \
+         nothing QMP shows.\n\n| option | meaning in QEMU |\n|---|---|\n",
+    );
+    for opt in options().filter(|o| o.is_ignored()) {
+        md.push_str(&markdown_row(opt));
+    }
+    md
+}
+
+fn markdown_row(opt: &OptDef) -> String {
+    let head = match opt.value_name() {
+        Some(value) => format!("-{} {value}", opt.name),
+        None => format!("-{}", opt.name),
+    };
+    let help = opt.help.replace('\n', " ");
+    format!(
+        "| `{}` | {} |\n",
+        head.replace('|', "\\|"),
+        help.replace('|', "\\|")
+    )
+}
+
 fn option_item(roff: &mut Roff, opt: &OptDef) {
     let mut head = vec![bold(format!("-{}", opt.name))];
     if let Some(value) = opt.value_name() {
@@ -241,6 +287,30 @@ mod tests {
             qmp.value_name().expect("-qmp takes a value")
         );
         assert!(page.contains(&item), "{item} not in\n{page}");
+    }
+
+    /// docs/options.md ends with [`options_markdown`]; `QMPSIM_UPDATE_DOCS=1 cargo
+    /// test --lib options_page` rewrites that part after the table changed.
+    #[test]
+    fn options_page_of_the_book_is_generated_from_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/options.md");
+        let page = std::fs::read_to_string(path).expect("docs/options.md is readable");
+        let (intro, generated) = page
+            .split_once(OPTIONS_PAGE_MARKER)
+            .expect("docs/options.md has the generated-part marker");
+        let expected = options_markdown();
+        if generated.trim_start_matches('\n') != expected.trim_start_matches('\n')
+            && std::env::var_os("QMPSIM_UPDATE_DOCS").is_some()
+        {
+            std::fs::write(path, format!("{intro}{OPTIONS_PAGE_MARKER}\n{expected}"))
+                .expect("docs/options.md is writable");
+            return;
+        }
+        assert!(
+            generated.trim_start_matches('\n') == expected.trim_start_matches('\n'),
+            "docs/options.md is out of date with the option table: run \
+             QMPSIM_UPDATE_DOCS=1 cargo test --lib options_page"
+        );
     }
 
     #[test]

@@ -183,7 +183,7 @@ mod tests {
     fn restore_without_s_runs_and_emits_resume() {
         let mut m = dest(false);
         m.incoming_restore(source());
-        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(
             (m.run_state, names),
             (RunState::Running, vec!["RESUME".to_owned()])

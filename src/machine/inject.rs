@@ -15,11 +15,11 @@
 
 use super::devices::block::{IoErrno, IoErrorOutcome, IoOperation};
 use super::display::{SockAddr, SpiceChannel, VncClient, SPICE_CHANNELS_MAX, VNC_CLIENTS_MAX};
+use super::events::Event;
 use super::rtc::Rtc;
 use super::watchdog::{WatchdogAction, WatchdogModel, WATCHDOG_DEBUG_MESSAGE};
 use super::{Effect, Machine, Request};
-use crate::qdict;
-use crate::wire::{ErrorClass, QDict, QmpError};
+use crate::qobject::{ErrorClass, QmpError};
 
 /// Largest connection id spice-server draws (`rand()`, glibc's `RAND_MAX`).
 pub const SPICE_CONNECTION_ID_RANDOM_MAX: u64 = 0x7FFF_FFFF;
@@ -40,12 +40,6 @@ pub struct SpiceChannelRequest {
     pub tls: bool,
 }
 
-/// `{"client": ..., "server": ...}`, inserted as 0.14's
-/// `qobject_from_jsonf("{ 'client': %p, 'server': %p }")` does.
-fn client_server(client: QDict, server: QDict) -> QDict {
-    qdict! { "client" => client, "server" => server }
-}
-
 impl Machine {
     /// A VNC client connects and authenticates: VNC_CONNECTED (before
     /// authentication, so without `x509_dname`/`sasl_username`), then
@@ -59,7 +53,7 @@ impl Machine {
     pub fn vnc_client_connect(&mut self, client: VncClient) -> Result<(), QmpError> {
         let not_active = || QmpError::with1(ErrorClass::DeviceNotActive, "vnc");
         let vnc = self.display.vnc.as_mut().ok_or_else(not_active)?;
-        let server = vnc.server_info().ok_or_else(not_active)?;
+        let server = vnc.server_end().ok_or_else(not_active)?;
         if client.x509_dname.is_some() && !vnc.auth_uses_x509_dname() {
             return Err(QmpError::with1(ErrorClass::InvalidParameter, "x509_dname"));
         }
@@ -83,11 +77,12 @@ impl Machine {
         if vnc.clients.len() >= VNC_CLIENTS_MAX {
             return Err(QmpError::bare(ErrorClass::TooManyFiles));
         }
-        let connected = client_server(client.info(false), server.clone());
-        let initialized = client_server(client.info(true), server);
-        vnc.clients.insert(0, client);
-        self.emit("VNC_CONNECTED", Some(connected));
-        self.emit("VNC_INITIALIZED", Some(initialized));
+        vnc.clients.insert(0, client.clone());
+        self.emit(Event::VncConnected {
+            server: server.clone(),
+            client: client.clone(),
+        });
+        self.emit(Event::VncInitialized { server, client });
         Ok(())
     }
 
@@ -108,11 +103,8 @@ impl Machine {
             QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{service}"))
         })?;
         let client = vnc.clients.remove(index);
-        if let Some(server) = vnc.server_info() {
-            self.emit(
-                "VNC_DISCONNECTED",
-                Some(client_server(client.info(true), server)),
-            );
+        if let Some(server) = vnc.server_end() {
+            self.emit(Event::VncDisconnected { server, client });
         }
         Ok(())
     }
@@ -175,16 +167,16 @@ impl Machine {
             channel_id: request.channel_id,
             tls: request.tls,
         };
-        let connected = client_server(channel.client_info(false), channel.server_info(None));
-        let initialized = client_server(channel.client_info(true), channel.server_info(Some(auth)));
         self.display
             .spice
             .as_mut()
             .expect("the SPICE server was found above")
             .channels
-            .push(channel);
-        self.emit("SPICE_CONNECTED", Some(connected));
-        self.emit("SPICE_INITIALIZED", Some(initialized));
+            .push(channel.clone());
+        self.emit(Event::SpiceConnected {
+            channel: channel.clone(),
+        });
+        self.emit(Event::SpiceInitialized { channel, auth });
         Ok(())
     }
 
@@ -203,8 +195,7 @@ impl Machine {
             QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{port}"))
         })?;
         let channel = spice.channels.remove(index);
-        let data = client_server(channel.client_info(false), channel.server_info(None));
-        self.emit("SPICE_DISCONNECTED", Some(data));
+        self.emit(Event::SpiceDisconnected { channel });
         Ok(())
     }
 
@@ -217,8 +208,7 @@ impl Machine {
             None => return,
         };
         for channel in channels {
-            let data = client_server(channel.client_info(false), channel.server_info(None));
-            self.emit("SPICE_DISCONNECTED", Some(data));
+            self.emit(Event::SpiceDisconnected { channel });
         }
     }
 
@@ -235,12 +225,11 @@ impl Machine {
         errno: IoErrno,
     ) -> Result<(), QmpError> {
         let outcome = self.devices.block.io_error(device, op, errno)?;
-        let data = qdict! {
-            "device" => device,
-            "action" => outcome.name(),
-            "operation" => op.name(),
-        };
-        self.emit("BLOCK_IO_ERROR", Some(data));
+        self.emit(Event::BlockIoError {
+            device: device.to_owned(),
+            action: outcome,
+            operation: op,
+        });
         match outcome {
             IoErrorOutcome::Stop => self.vm_stop(),
             IoErrorOutcome::Ignore | IoErrorOutcome::Report => {}
@@ -261,7 +250,7 @@ impl Machine {
             ));
         }
         self.rtc.offset_s = offset_s;
-        self.emit("RTC_CHANGE", Some(qdict! { "offset" => offset_s }));
+        self.emit(Event::RtcChange { offset_s });
         Ok(())
     }
 
@@ -288,7 +277,7 @@ impl Machine {
             return Err(QmpError::with1(ErrorClass::DeviceNotActive, "watchdog"));
         }
         let action = self.watchdog.action;
-        self.emit("WATCHDOG", Some(qdict! { "action" => action.name() }));
+        self.emit(Event::Watchdog { action });
         match action {
             WatchdogAction::Reset => self.requests.push(Request::Reset),
             WatchdogAction::Shutdown => self.requests.push(Request::Powerdown),
@@ -323,19 +312,17 @@ fn spice_server_end(addr: Option<&str>, client_family: &str, port: i64) -> SockA
 mod tests {
     use super::*;
     use crate::machine::config::{DriveConfig, MachineConfig, OptionList};
+    use crate::machine::display::{SpiceAuth, VncAuth};
+    use crate::machine::events::VncServerEnd;
     use crate::machine::rng::Rng;
     use crate::machine::RunState;
 
     fn names(m: &mut Machine) -> Vec<String> {
-        m.events.drain().into_iter().map(|e| e.name).collect()
+        m.events.drain_names()
     }
 
-    fn data(m: &mut Machine) -> Vec<String> {
-        m.events
-            .drain()
-            .into_iter()
-            .filter_map(|e| e.data_json)
-            .collect()
+    fn events(m: &mut Machine) -> Vec<Event> {
+        m.events.drain().into_iter().map(|e| e.event).collect()
     }
 
     fn addr(host: &str, service: &str, family: &str) -> SockAddr {
@@ -413,26 +400,30 @@ mod tests {
     }
 
     #[test]
-    fn vnc_connect_data_has_server_then_client_in_hash_order() {
+    fn vnc_connect_event_has_listening_address_and_client() {
         let mut m = vnc_machine(":1");
         m.vnc_client_connect(vnc_client("50000")).unwrap();
         assert_eq!(
-            data(&mut m)[0],
-            r#"{"server": {"auth": "none", "family": "ipv4", "service": "5901", "host": "0.0.0.0"}, "client": {"family": "ipv4", "service": "50000", "host": "127.0.0.1"}}"#
+            events(&mut m)[0],
+            Event::VncConnected {
+                server: VncServerEnd {
+                    addr: addr("0.0.0.0", "5901", "ipv4"),
+                    auth: VncAuth::None,
+                },
+                client: vnc_client("50000"),
+            }
         );
     }
 
     #[test]
-    fn vnc_connect_auth_fields_only_after_authentication() {
+    fn vnc_initialized_carries_the_authenticated_client() {
         let mut m = vnc_machine(":1,tls,x509=/c,sasl");
         let mut c = vnc_client("50000");
         c.x509_dname = Some("CN=viewer".into());
         c.sasl_username = Some("alice".into());
-        m.vnc_client_connect(c).unwrap();
-        let d = data(&mut m);
-        assert!(!d[0].contains("x509_dname") && !d[0].contains("sasl_username"));
-        assert!(d[1].contains(r#""x509_dname": "CN=viewer""#));
-        assert!(d[1].contains(r#""sasl_username": "alice""#));
+        m.vnc_client_connect(c.clone()).unwrap();
+        let initialized = events(&mut m).pop();
+        assert!(matches!(initialized, Some(Event::VncInitialized { client, .. }) if client == c));
     }
 
     #[test]
@@ -571,14 +562,15 @@ mod tests {
     }
 
     #[test]
-    fn spice_initialized_adds_auth_and_channel_info() {
+    fn spice_initialized_carries_auth_and_channel() {
         let mut m = spice_machine(&[("port", "5930")]);
         m.spice_channel_connect(channel("40000", false)).unwrap();
-        let d = data(&mut m);
-        assert!(!d[0].contains("auth") && !d[0].contains("connection-id"));
-        assert!(d[1].contains(r#""auth": "spice""#));
-        assert!(d[1].contains(r#""connection-id": 7"#));
-        assert!(d[1].contains(r#""tls": false"#));
+        let initialized = events(&mut m).pop();
+        assert!(matches!(
+            initialized,
+            Some(Event::SpiceInitialized { channel, auth: SpiceAuth::Spice })
+                if channel.connection_id == 7 && !channel.tls
+        ));
     }
 
     #[test]
@@ -728,16 +720,17 @@ mod tests {
     }
 
     #[test]
-    fn spice_disconnect_emits_addresses_only() {
+    fn spice_disconnect_emits_the_channel_with_both_ends() {
         let mut m = spice_machine(&[("port", "5930")]);
         m.spice_channel_connect(channel("40000", false)).unwrap();
         m.events.drain();
         m.spice_channel_disconnect("127.0.0.1", "40000").unwrap();
-        assert_eq!(
-            data(&mut m),
-            [
-                r#"{"server": {"port": "5930", "family": "ipv4", "host": "127.0.0.1"}, "client": {"port": "40000", "family": "ipv4", "host": "127.0.0.1"}}"#
-            ]
+        let ev = events(&mut m);
+        assert!(
+            matches!(ev.as_slice(), [Event::SpiceDisconnected { channel }]
+                if channel.client == addr("127.0.0.1", "40000", "ipv4")
+                    && channel.server == addr("127.0.0.1", "5930", "ipv4")),
+            "{ev:?}"
         );
     }
 
@@ -756,8 +749,12 @@ mod tests {
         m.block_io_error("ide0-hd0", IoOperation::Write, IoErrno::Eio)
             .unwrap();
         assert_eq!(
-            data(&mut m),
-            [r#"{"device": "ide0-hd0", "operation": "write", "action": "report"}"#]
+            events(&mut m),
+            [Event::BlockIoError {
+                device: "ide0-hd0".into(),
+                action: IoErrorOutcome::Report,
+                operation: IoOperation::Write,
+            }]
         );
     }
 
@@ -775,7 +772,13 @@ mod tests {
         let mut m = disk_machine(&[("rerror", "ignore")]);
         m.block_io_error("ide0-hd0", IoOperation::Read, IoErrno::Eio)
             .unwrap();
-        assert!(data(&mut m)[0].contains(r#""action": "ignore""#));
+        assert!(matches!(
+            events(&mut m)[0],
+            Event::BlockIoError {
+                action: IoErrorOutcome::Ignore,
+                ..
+            }
+        ));
         assert_eq!(m.run_state, RunState::Running);
     }
 
@@ -811,7 +814,7 @@ mod tests {
     fn rtc_set_emits_offset_and_keeps_it() {
         let mut m = Machine::new(MachineConfig::default());
         m.rtc_set(-3600).unwrap();
-        assert_eq!(data(&mut m), [r#"{"offset": -3600}"#]);
+        assert_eq!(events(&mut m), [Event::RtcChange { offset_s: -3600 }]);
         assert_eq!(m.rtc.offset_s, -3600);
     }
 
@@ -872,7 +875,12 @@ mod tests {
     fn watchdog_reset_queues_a_reset_request() {
         let mut m = watchdog_machine("reset");
         m.watchdog_expire().unwrap();
-        assert_eq!(data(&mut m), [r#"{"action": "reset"}"#]);
+        assert_eq!(
+            events(&mut m),
+            [Event::Watchdog {
+                action: WatchdogAction::Reset
+            }]
+        );
         assert_eq!(m.requests, [Request::Reset]);
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod devices;
 pub mod display;
 pub mod events;
+pub mod guest;
 pub mod incoming;
 pub mod inject;
 pub mod memory;
@@ -27,11 +28,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{QDict, QObject};
 use clock::{Clock, VirtualTime};
 use config::{ImageProbe, MachineConfig};
 use devices::Devices;
-use events::{Event, EventQueue};
+use events::{Event, EventQueue, QueuedEvent};
 use memory::FileBytes;
 use rng::Rng;
 use timers::Timer;
@@ -219,12 +219,10 @@ impl Machine {
     }
 
     /// Queues an event stamped with the current virtual time.
-    pub fn emit(&mut self, name: &str, data: Option<QDict>) {
-        let data_json = data.map(|d| QObject::Dict(d).to_json());
-        self.events.push(Event {
+    pub fn emit(&mut self, event: Event) {
+        self.events.push(QueuedEvent {
             at: self.clock.now(),
-            name: name.to_owned(),
-            data_json,
+            event,
         });
     }
 
@@ -234,7 +232,7 @@ impl Machine {
             RunState::Running => {
                 self.run_state = RunState::Paused;
                 self.guest_on_stop();
-                self.emit("STOP", None);
+                self.emit(Event::Stop);
             }
             RunState::Paused | RunState::InMigrate | RunState::Shutdown => {}
         }
@@ -247,7 +245,7 @@ impl Machine {
             RunState::Paused | RunState::InMigrate | RunState::Shutdown => {
                 self.run_state = RunState::Running;
                 self.guest_on_start();
-                self.emit("RESUME", None);
+                self.emit(Event::Resume);
                 if self.display.screen.boot_started_at.is_none() {
                     let now = self.clock.now();
                     self.display.screen.boot_started_at =
@@ -273,21 +271,21 @@ impl Machine {
                     self.shutdown(false);
                 } else {
                     self.guest_on_reset();
-                    self.emit("RESET", None);
+                    self.emit(Event::Reset);
                     // The firmware starts again in VGA text mode.
                     self.display.screen.boot_started_at = Some(self.clock.now());
                 }
             }
             Request::Shutdown { force_exit } => self.shutdown(force_exit),
             Request::Powerdown => {
-                self.emit("POWERDOWN", None);
+                self.emit(Event::Powerdown);
                 self.guest_on_powerdown();
             }
         }
     }
 
     fn shutdown(&mut self, force_exit: bool) {
-        self.emit("SHUTDOWN", None);
+        self.emit(Event::Shutdown);
         if self.config.no_shutdown && !force_exit {
             self.vm_stop();
             self.run_state = RunState::Shutdown;
@@ -329,7 +327,7 @@ mod tests {
             m.events
                 .drain()
                 .iter()
-                .map(|e| e.name.as_str())
+                .map(|e| e.event.name())
                 .collect::<Vec<_>>(),
             ["STOP"]
         );
@@ -364,7 +362,7 @@ mod tests {
         });
         m.requests.push(Request::Shutdown { force_exit: false });
         m.run_requests();
-        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SHUTDOWN", "STOP"]);
         assert_eq!(m.exit_code, None);
     }

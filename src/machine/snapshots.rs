@@ -611,7 +611,7 @@ mod tests {
     fn savevm_of_a_running_vm_stops_and_resumes_it() {
         let mut m = machine(&["qcow2"]);
         m.savevm(Some("a"));
-        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(
             (names, m.run_state),
             (

@@ -119,7 +119,7 @@ fn run(
         client,
         followups: Vec::new(),
     };
-    let value = (command.handler)(&mut ctx, arguments)?;
+    let value = (command.handler)(&mut ctx, args::Args::new(command.args_type, arguments))?;
     let followups = std::mem::take(&mut ctx.followups);
     if negotiating {
         session.mode = Mode::Command;

@@ -27,6 +27,7 @@ mod table;
 pub use expr::{EXPR_DEPTH_MAX, REGISTER_NAME_BYTES_MAX};
 pub use parse::{COMMAND_NAME_BYTES_MAX, OPTION_NAME_BYTES_MAX, STRING_ARG_BYTES_MAX};
 
+use super::args::Args;
 use super::commands::{Ctx, HandlerResult};
 use super::session::Session;
 use super::table as qmp_table;
@@ -46,11 +47,28 @@ pub enum Action {
     /// The QMP command of that name: silent on success, the error's text on
     /// failure.
     Qmp(&'static str),
-    /// A command of its own.
-    Native(fn(&mut Ctx<'_>, &QDict, &mut String)),
+    /// A command of its own, with the arguments its HMP `args_type` declares.
+    Native(fn(&mut Ctx<'_>, Args<'_>, &mut String)),
     /// Not modelled: prints `NAME: not supported yet` after its arguments
     /// parsed (see docs/compat.md).
     NotSupported,
+}
+
+/// Where an HMP command's `args_type`, params and help come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Decl {
+    /// The QMP command of that name declares them: 0.14 shares the entry.
+    Qmp(&'static str),
+    /// An HMP-only command (or one whose HMP entry differs from its QMP one)
+    /// declares its own.
+    Own {
+        /// HMP argument types.
+        args_type: &'static str,
+        /// Parameter synopsis for `help`.
+        params: &'static str,
+        /// Help text.
+        help: &'static str,
+    },
 }
 
 /// One HMP command (0.14 hmp-commands.hx).
@@ -58,14 +76,46 @@ pub enum Action {
 pub struct HmpCommand {
     /// Names, `|`-separated, as `help` prints them.
     pub name: &'static str,
-    /// HMP argument types.
-    pub args_type: &'static str,
-    /// Parameter synopsis for `help`.
-    pub params: &'static str,
-    /// Help text.
-    pub help: &'static str,
+    /// Its declaration: a QMP command's, or its own.
+    pub decl: Decl,
     /// How it runs.
     pub action: Action,
+}
+
+impl HmpCommand {
+    /// The QMP command this one mirrors, if it does.
+    pub fn mirrored(&self) -> Option<&'static qmp_table::Command> {
+        match self.decl {
+            Decl::Qmp(name) => {
+                Some(qmp_table::lookup(name, true).expect("mirrored QMP commands exist (tested)"))
+            }
+            Decl::Own { .. } => None,
+        }
+    }
+
+    /// HMP argument types.
+    pub fn args_type(&self) -> &'static str {
+        match self.decl {
+            Decl::Own { args_type, .. } => args_type,
+            Decl::Qmp(_) => self.mirrored().map_or("", |c| c.args_type),
+        }
+    }
+
+    /// Parameter synopsis for `help`.
+    pub fn params(&self) -> &'static str {
+        match self.decl {
+            Decl::Own { params, .. } => params,
+            Decl::Qmp(_) => self.mirrored().map_or("", |c| c.params),
+        }
+    }
+
+    /// Help text.
+    pub fn help(&self) -> &'static str {
+        match self.decl {
+            Decl::Own { help, .. } => help,
+            Decl::Qmp(_) => self.mirrored().map_or("", |c| c.help),
+        }
+    }
 }
 
 /// How an `info` item prints.
@@ -92,10 +142,10 @@ pub struct InfoItem {
 
 /// `human-monitor-command`: a bad `cpu-index` is a QMP error; everything else
 /// is text (`{}` when nothing was printed).
-pub fn human_monitor_command(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let line = args.get_str("command-line").unwrap_or_default();
+pub fn human_monitor_command(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let line = args.str("command-line");
     let mut session = Session::new(HMP_MONITOR);
-    if let Some(raw) = args.get_int("cpu-index") {
+    if let Some(raw) = args.opt_int("cpu-index") {
         // `mon_set_cpu` takes an `int`.
         let low = u32::try_from(raw & 0xFFFF_FFFF).expect("masked to 32 bits");
         let index = i32::from_ne_bytes(low.to_ne_bytes());
@@ -142,7 +192,8 @@ fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {
         .map(|c| i64::from_ne_bytes(c.pc.to_ne_bytes()));
     // Only `$pc` of the monitor's CPU is modelled.
     let regs = |reg: &str| if reg == "pc" { pc } else { None };
-    let args = match parse::args(name, cmd.args_type, rest, &regs) {
+    let args_type = cmd.args_type();
+    let args = match parse::args(name, args_type, rest, &regs) {
         Ok(args) => args,
         Err(text) => {
             out.push_str(&text);
@@ -150,11 +201,11 @@ fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {
         }
     };
     match cmd.action {
-        Action::Native(f) => f(ctx, &args, out),
+        Action::Native(f) => f(ctx, Args::new(args_type, &args), out),
         Action::Qmp(qmp_name) => {
             let command =
                 qmp_table::lookup(qmp_name, true).expect("HMP commands map to table commands");
-            if let Err(e) = (command.handler)(ctx, &args) {
+            if let Err(e) = (command.handler)(ctx, Args::new(command.args_type, &args)) {
                 out.push_str(&error_text(ctx, &e));
             }
         }
@@ -209,17 +260,25 @@ fn flushed(printed: &str) -> &str {
     &printed[..written]
 }
 
-/// The file a `change` command line names for a block device (what the edge
-/// probes before the engine runs it), parsed as the monitor will parse it.
-pub fn change_target(line: &str) -> Option<String> {
+/// The files a `human-monitor-command` line names (what the edge probes
+/// before the engine runs it): its line is parsed as the monitor will parse
+/// it, and the files are those of the QMP command it runs (`change`).
+pub fn files_named(args: &QDict) -> Vec<String> {
+    args.get_str("command-line")
+        .and_then(line_files)
+        .unwrap_or_default()
+}
+
+fn line_files(line: &str) -> Option<Vec<String>> {
     let (name, rest) = parse::command_name(line)?;
     let cmd = table::find(name)?;
-    if cmd.name != "change" {
+    let Action::Qmp(qmp_name) = cmd.action else {
         return None;
-    }
+    };
+    let files = qmp_table::lookup(qmp_name, true)?.files?;
     let no_regs = |_: &str| None;
-    let args = parse::args(name, cmd.args_type, rest, &no_regs).ok()?;
-    (args.get_str("device")? != "vnc").then(|| args.get_str("target").map(str::to_owned))?
+    let args = parse::args(name, cmd.args_type(), rest, &no_regs).ok()?;
+    Some(files(&args))
 }
 
 #[cfg(test)]
@@ -227,9 +286,18 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
+    use crate::qmp::session::ClientId;
 
     fn call(m: &mut Machine, args: &QDict) -> HandlerResult {
-        crate::qmp::commands::call_fresh(m, human_monitor_command, args)
+        let mut s = Session::new(0);
+        let mut ctx = Ctx {
+            machine: m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
+        let args = crate::qmp::commands::typed(human_monitor_command, args);
+        human_monitor_command(&mut ctx, args)
     }
 
     fn hmp(cfg: MachineConfig, line: &str) -> String {
@@ -352,16 +420,30 @@ mod tests {
         assert_eq!(flushed(&text).len(), OUTBUF_BYTES - 2);
     }
 
+    fn line_names(line: &str) -> Vec<String> {
+        files_named(&crate::qdict! { "command-line" => line })
+    }
+
     #[test]
-    fn change_target_reads_quoted_names() {
+    fn files_named_reads_quoted_names() {
         assert_eq!(
-            change_target(r#"change ide1-cd0 "/tmp/a b.iso" raw"#),
-            Some("/tmp/a b.iso".to_owned())
+            line_names(r#"change ide1-cd0 "/tmp/a b.iso" raw"#),
+            ["/tmp/a b.iso"]
         );
     }
 
     #[test]
-    fn change_target_of_vnc_is_none() {
-        assert_eq!(change_target("change vnc password x"), None);
+    fn files_named_of_vnc_change_is_none() {
+        assert!(line_names("change vnc password x").is_empty());
+    }
+
+    #[test]
+    fn files_named_of_other_commands_is_none() {
+        assert!(line_names("eject ide1-cd0").is_empty());
+    }
+
+    #[test]
+    fn files_named_of_unparsable_change_is_none() {
+        assert!(line_names("change").is_empty());
     }
 }

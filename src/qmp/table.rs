@@ -1,9 +1,25 @@
 //! The command table: one ordered, declarative entry per QMP command, as in
-//! QEMU 0.14's qmp-commands.hx (name, args_type, params, help, handler).
-//! Dispatch, argument checking, `query-commands` and HMP `help` all derive from it.
-//! Order is 0.14's: the command table, then the query table.
+//! QEMU 0.14's qmp-commands.hx (name, args_type, params, help, handler), plus
+//! the files a request names (the `files` column the edge asks before probing
+//! images). Dispatch, argument checking, `query-commands`, the HMP commands
+//! that 0.14 declares the same way (`hmp::table`'s `qmp!` entries take their
+//! `args_type`, params and help from here, and HMP `help` prints them) and image
+//! probing all derive from it. Order is 0.14's: the command table, then the
+//! query table, then the `x-` extensions.
+//!
+//! Handlers read their arguments through [`super::args::Args`], typed by the
+//! entry's `args_type`; this file's tests check that every argument name a
+//! handler's source reads is one its entry declares.
+//!
+//! Adding a command is one entry here (name, args_type, params, help,
+//! handler) plus its handler and the handler's test in `commands/<area>.rs`.
 
 use super::commands::{self, Handler};
+use crate::qobject::{QDict, QObject};
+
+/// The files a request with these (unchecked) arguments names, which the edge
+/// probes before the engine runs it.
+pub type FilesNamed = fn(&QDict) -> Vec<String>;
 
 /// One QMP command.
 #[derive(Debug)]
@@ -12,14 +28,20 @@ pub struct Command {
     pub name: &'static str,
     /// 0.14 `args_type` string, checked by [`super::args::check`].
     pub args_type: &'static str,
-    /// HMP parameter synopsis.
+    /// HMP parameter synopsis: HMP `help` prints it for the HMP commands
+    /// that mirror this entry.
     pub params: &'static str,
-    /// One-line help.
+    /// One-line help, printed by HMP `help` likewise.
     pub help: &'static str,
     /// The handler.
     pub handler: Handler,
+    /// The handler's path as written in the table (`commands::block::eject`).
+    pub handler_path: &'static str,
     /// An `x-` extension beyond 0.14, visible only when extensions are enabled.
     pub experimental: bool,
+    /// The files a request names (image files the edge probes), for the few
+    /// commands that open one.
+    pub files: Option<FilesNamed>,
 }
 
 macro_rules! cmd {
@@ -30,7 +52,15 @@ macro_rules! cmd {
             params: $params,
             help: $help,
             handler: $handler,
+            handler_path: stringify!($handler),
             experimental: false,
+            files: None,
+        }
+    };
+    ($name:literal, $args:literal, $params:literal, $help:literal, $handler:path, files: $files:path) => {
+        Command {
+            files: Some($files),
+            ..cmd!($name, $args, $params, $help, $handler)
         }
     };
 }
@@ -63,7 +93,8 @@ pub static COMMANDS: &[Command] = &[
         "device:B,target:F,arg:s?",
         "device filename [format]",
         "change a removable medium, optional format",
-        commands::block::change
+        commands::block::change,
+        files: commands::block::change_files
     ),
     cmd!(
         "screendump",
@@ -240,7 +271,8 @@ pub static COMMANDS: &[Command] = &[
         "command-line:s,cpu-index:i?",
         "",
         "",
-        super::hmp::human_monitor_command
+        super::hmp::human_monitor_command,
+        files: super::hmp::files_named
     ),
     cmd!(
         "query-version",
@@ -396,6 +428,13 @@ pub static COMMANDS: &[Command] = &[
         "simulate the guest's watchdog expiring",
         commands::inject::x_watchdog_expire
     ),
+    xcmd!(
+        "x-query-events",
+        "",
+        "",
+        "list the events the monitor can send (query-events in later QEMU)",
+        commands::info::x_query_events
+    ),
 ];
 
 /// Looks a command up by exact name, honouring whether extensions are enabled.
@@ -403,6 +442,21 @@ pub fn lookup(name: &str, extensions: bool) -> Option<&'static Command> {
     COMMANDS
         .iter()
         .find(|c| c.name == name && (extensions || !c.experimental))
+}
+
+/// The files a request names, which the edge probes before the engine runs it:
+/// the `files` column of the command it executes, applied to its arguments as
+/// sent (nothing is checked yet, so anything malformed names no file).
+pub fn files_named(request: &QObject) -> Vec<String> {
+    let Some(request) = request.as_dict() else {
+        return Vec::new();
+    };
+    let command = request.get_str("execute").and_then(|n| lookup(n, true));
+    let args = request.get("arguments").and_then(QObject::as_dict);
+    match (command.and_then(|c| c.files), args) {
+        (Some(files), Some(args)) => files(args),
+        _ => Vec::new(),
+    }
 }
 
 /// The commands `query-commands` lists.
@@ -497,6 +551,7 @@ mod tests {
         "x-block-error",
         "x-rtc-set",
         "x-watchdog-expire",
+        "x-query-events",
     ];
 
     #[test]
@@ -514,6 +569,94 @@ mod tests {
     #[test]
     fn lookup_x_command_with_extensions_is_found() {
         assert!(lookup("x-rtc-set", true).is_some());
+    }
+
+    fn names(request: &str) -> Vec<String> {
+        let tokens = match crate::wire::framing::Framer::new()
+            .feed(request.as_bytes())
+            .pop()
+        {
+            Some(crate::wire::framing::Frame::Message(tokens)) => tokens,
+            other => panic!("one message expected, got {other:?}"),
+        };
+        files_named(&crate::wire::parser::parse(&tokens).expect("valid request"))
+    }
+
+    #[test]
+    fn files_named_of_change_is_its_target() {
+        let got =
+            names(r#"{"execute":"change","arguments":{"device":"ide1-cd0","target":"/a.iso"}}"#);
+        assert_eq!(got, ["/a.iso"]);
+    }
+
+    #[test]
+    fn files_named_of_vnc_change_is_none() {
+        let got = names(r#"{"execute":"change","arguments":{"device":"vnc","target":"password"}}"#);
+        assert!(got.is_empty());
+    }
+
+    #[test]
+    fn files_named_of_change_without_arguments_is_none() {
+        assert!(names(r#"{"execute":"change"}"#).is_empty());
+    }
+
+    /// Handler sources, by the module path the table names their handlers with.
+    const SOURCES: &[(&str, &str)] = &[
+        ("commands::balloon::", include_str!("commands/balloon.rs")),
+        ("commands::block::", include_str!("commands/block.rs")),
+        ("commands::char::", include_str!("commands/char.rs")),
+        ("commands::clock::", include_str!("commands/clock.rs")),
+        ("commands::cpus::", include_str!("commands/cpus.rs")),
+        ("commands::devices::", include_str!("commands/devices.rs")),
+        ("commands::display::", include_str!("commands/display.rs")),
+        ("commands::fds::", include_str!("commands/fds.rs")),
+        ("commands::info::", include_str!("commands/info.rs")),
+        ("commands::inject::", include_str!("commands/inject.rs")),
+        ("commands::memory::", include_str!("commands/memory.rs")),
+        (
+            "commands::migration::",
+            include_str!("commands/migration.rs"),
+        ),
+        ("commands::net::", include_str!("commands/net.rs")),
+        ("commands::runstate::", include_str!("commands/runstate.rs")),
+        ("super::hmp::", include_str!("hmp.rs")),
+    ];
+
+    #[test]
+    fn every_handler_source_is_scanned() {
+        let unscanned: Vec<&str> = COMMANDS
+            .iter()
+            .map(|c| c.handler_path)
+            .filter(|p| !SOURCES.iter().any(|(prefix, _)| p.starts_with(prefix)))
+            .collect();
+        assert!(unscanned.is_empty(), "add to SOURCES: {unscanned:?}");
+    }
+
+    /// Every argument name `source` reads through [`super::super::args::Args`].
+    fn names_read(source: &'static str) -> Vec<&'static str> {
+        super::super::args::names_read(source)
+    }
+
+    #[test]
+    fn every_argument_a_handler_reads_is_declared() {
+        let mut undeclared = Vec::new();
+        for (prefix, source) in SOURCES {
+            let declared: Vec<&str> = COMMANDS
+                .iter()
+                .filter(|c| c.handler_path.starts_with(prefix))
+                .flat_map(|c| super::super::args::names(c.args_type))
+                .collect();
+            undeclared.extend(
+                names_read(source)
+                    .into_iter()
+                    .filter(|n| !declared.contains(n))
+                    .map(|n| format!("{prefix}: {n}")),
+            );
+        }
+        assert!(
+            undeclared.is_empty(),
+            "handlers read arguments their args_type does not declare: {undeclared:?}"
+        );
     }
 
     #[test]

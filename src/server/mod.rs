@@ -34,6 +34,7 @@
 pub mod conn;
 pub mod effects;
 pub mod fds;
+pub mod image;
 pub mod incoming;
 pub mod listen;
 pub mod migrate;
@@ -481,7 +482,7 @@ impl EngineLoop {
                     self.step(Input::Fd { client, fd: handle });
                 }
                 for path in self.scout.scout(client, &bytes) {
-                    let probe = probe::probe(&path);
+                    let probe = image::probe(&path);
                     self.step(Input::ImageProbed { path, probe });
                 }
                 if !bytes.is_empty() {

@@ -4,15 +4,14 @@
 //!
 //! The scout keeps its own [`Framer`] per client, fed the very bytes the engine is
 //! about to get (same code, same bytes, so it splits exactly where the engine
-//! will), and returns the file names of the `change` requests (QMP or
-//! `human-monitor-command "change DEV FILE"`) that those bytes complete.
+//! will), and asks the core which files the requests those bytes complete name
+//! ([`table::files_named`]: `change`, and `human-monitor-command "change DEV
+//! FILE"`). Probing itself is [`super::image`]'s.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use crate::cli::config::probe_image;
-use crate::machine::config::ImageProbe;
 use crate::qmp::session::ClientId;
+use crate::qmp::table;
 use crate::wire::framing::{Frame, Framer};
 use crate::wire::parser;
 
@@ -45,30 +44,8 @@ impl Scout {
                 Frame::Message(tokens) => parser::parse(&tokens).ok(),
                 Frame::Error(_) => None,
             })
-            .filter_map(|obj| change_target(&obj))
+            .flat_map(|obj| table::files_named(&obj))
             .collect()
-    }
-}
-
-/// The `target` of a `change` request, if it is one.
-fn change_target(obj: &crate::wire::QObject) -> Option<String> {
-    let d = obj.as_dict()?;
-    let args = d.get("arguments").and_then(|a| a.as_dict());
-    match d.get_str("execute")? {
-        "change" => {
-            let args = args?;
-            (args.get_str("device")? != "vnc").then(|| args.get_str("target").map(str::to_owned))?
-        }
-        "human-monitor-command" => crate::qmp::hmp::change_target(args?.get_str("command-line")?),
-        _ => None,
-    }
-}
-
-/// Probes a file read-only.
-pub fn probe(path: &str) -> ImageProbe {
-    match probe_image(Path::new(path), None) {
-        Ok(info) => ImageProbe::Found(info),
-        Err(_) => ImageProbe::Missing,
     }
 }
 
@@ -111,7 +88,13 @@ mod tests {
     }
 
     #[test]
-    fn missing_file_probes_as_missing() {
-        assert_eq!(probe("/nonexistent/qmpsim.img"), ImageProbe::Missing);
+    fn other_commands_name_no_file() {
+        let mut s = Scout::default();
+        s.connect(ClientId(1));
+        let got = s.scout(
+            ClientId(1),
+            br#"{"execute":"eject","arguments":{"device":"ide1-cd0"}}"#,
+        );
+        assert!(got.is_empty());
     }
 }

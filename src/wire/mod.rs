@@ -1,13 +1,14 @@
 //! The byte stream: splitting client bytes into messages ([`framing`]), parsing them
-//! ([`parser`]) into 0.14's value model ([`value`]), and writing greeting, responses,
-//! events ([`message`]) and error classes ([`error_class`]) byte for byte as QEMU
-//! 0.14 does. No I/O; everything here is a pure function or plain data.
+//! ([`parser`]) into 0.14's value model ([`crate::qobject`]), and writing greeting,
+//! responses, events ([`message`]) and error classes byte for byte as QEMU 0.14
+//! does. No I/O; everything here is a pure function or plain data.
+//!
+//! The value model and the error classes live in the leaf module
+//! [`crate::qobject`]; `wire::value` and `wire::error_class` re-export them.
 
-pub mod error_class;
 pub mod framing;
 pub mod message;
 pub mod parser;
-pub mod value;
 
-pub use error_class::{ErrorClass, QmpError};
-pub use value::{QDict, QObject};
+pub use crate::qobject::{error_class, value};
+pub use crate::qobject::{ErrorClass, QDict, QObject, QmpError};

@@ -312,7 +312,7 @@ fn golden_display_change_vnc() {
     // `change` belongs to another module; this drives `change_vnc` directly.
     use qmpsim::machine::Machine;
     use qmpsim::qmp::commands::display::{change_vnc, query_vnc};
-    use qmpsim::qmp::commands::Ctx;
+    use qmpsim::qmp::commands::{Args, Ctx};
     use qmpsim::qmp::session::Session;
     use qmpsim::wire::QDict;
 
@@ -342,7 +342,7 @@ fn golden_display_change_vnc() {
             followups: Vec::new(),
         };
         let r = change_vnc(&mut ctx, target, *arg);
-        let after = query_vnc(&mut ctx, &QDict::new());
+        let after = query_vnc(&mut ctx, Args::new("", &QDict::new()));
         text.push_str(&format!(
             "## {label}: change vnc {target:?} {arg:?}\n<- {}\nquery-vnc <- {}\n",
             match &r {

@@ -8,6 +8,7 @@ mod limits;
 
 /// Folders and files that form the pure core (DESIGN.md, the one rule).
 const CORE: &[&str] = &[
+    "src/qobject",
     "src/wire",
     "src/qmp",
     "src/machine",
@@ -113,4 +114,91 @@ fn tidy_every_source_file_opens_with_module_doc() {
         missing.is_empty(),
         "files without a `//!` module doc: {missing:?}"
     );
+}
+
+/// (folder, crate paths its code must not name, why): imports point inward.
+const LAYERS: &[(&str, &[&str], &str)] = &[
+    (
+        "src/qobject",
+        &[
+            "crate::wire",
+            "crate::qmp",
+            "crate::machine",
+            "crate::engine",
+        ],
+        "the value model is a leaf",
+    ),
+    (
+        "src/machine",
+        &[
+            "crate::wire",
+            "crate::qmp",
+            "crate::engine",
+            "crate::server",
+            "crate::cli",
+        ],
+        "the model sees only crate::qobject below it",
+    ),
+    (
+        "src/server",
+        &["crate::cli"],
+        "the command line sits above the server",
+    ),
+];
+
+/// Known outward imports, each to be moved: (file, crate path).
+const LAYER_EXCEPTIONS: &[(&str, &str)] = &[
+    // savevm's snapshot table keeps whole engine states.
+    ("src/machine/snapshots.rs", "crate::engine"),
+];
+
+/// Lines of `text` whose code names one of `banned`.
+fn layer_violations<'a>(text: &str, banned: &[&'a str]) -> Vec<(usize, &'a str)> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        found.extend(
+            banned
+                .iter()
+                .filter(|b| code.contains(*b))
+                .map(|b| (n + 1, *b)),
+        );
+    }
+    found
+}
+
+#[test]
+fn tidy_layers_import_only_inward() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut report = String::new();
+    for (folder, banned, why) in LAYERS {
+        let mut files = Vec::new();
+        rust_files(&root.join(folder), &mut files);
+        assert!(!files.is_empty(), "tidy found no files in {folder}");
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("source is readable");
+            let relative = file.strip_prefix(root).unwrap_or(file);
+            let excepted = |name: &str| {
+                LAYER_EXCEPTIONS
+                    .iter()
+                    .any(|(f, n)| relative == Path::new(f) && *n == name)
+            };
+            for (line, name) in layer_violations(&text, banned)
+                .into_iter()
+                .filter(|(_, name)| !excepted(name))
+            {
+                report.push_str(&format!("{}:{line}: `{name}` — {why}\n", file.display()));
+            }
+        }
+    }
+    assert!(report.is_empty(), "imports pointing outward:\n{report}");
+}
+
+#[test]
+fn tidy_detects_an_outward_import() {
+    let found = layer_violations(
+        "use crate::wire::QDict;\n// crate::wire in a comment is fine\n",
+        &["crate::wire"],
+    );
+    assert_eq!(found, [(1, "crate::wire")]);
 }

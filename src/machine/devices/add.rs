@@ -14,7 +14,7 @@ use super::net::NicSpec;
 use super::pci::{PciFunction, FUNCTIONS_PER_SLOT};
 use super::qdev::{id_wellformed, Device, Qdev};
 use super::Devices;
-use crate::wire::{ErrorClass, QmpError};
+use crate::qobject::{ErrorClass, QmpError};
 
 /// Most qdev devices at once (internal ones included).
 pub const DEVICES_MAX: usize = 1024;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use crate::machine::rng::Rng;
-use crate::wire::{ErrorClass, QmpError};
+use crate::qobject::{ErrorClass, QmpError};
 
 use super::cfmt;
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::machine::config::{MachineConfig, OptionList};
-use crate::wire::{ErrorClass, QmpError};
+use crate::qobject::{ErrorClass, QmpError};
 
 use super::cfmt;
 

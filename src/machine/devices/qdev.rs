@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::BusKind;
 use super::pci::PciFunction;
-use crate::wire::{ErrorClass, QmpError};
+use crate::qobject::{ErrorClass, QmpError};
 
 /// Name of the root bus.
 pub const MAIN_SYSTEM_BUS: &str = "main-system-bus";

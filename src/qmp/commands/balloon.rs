@@ -3,7 +3,7 @@
 //! DeviceNotActive; KVMMissingCap never applies (the model has a synchronous
 //! MMU). The guest's progress is modelled in [`crate::machine::balloon`].
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::memory::ram_bytes;
 use crate::machine::Machine;
 use crate::qdict;
@@ -24,8 +24,8 @@ fn stats(machine: &Machine) -> Option<QObject> {
 /// `balloon`: sets the target (clamped to RAM) and answers `{}`. Value 0 is
 /// 0.14's stats request: the stats come back first (with the id), then `{}`
 /// (without it).
-pub fn balloon(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let value = args.get_int("value").unwrap_or_default();
+pub fn balloon(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let value = args.int("value");
     if value == 0 {
         let stats = stats(ctx.machine).ok_or_else(not_active)?;
         ctx.followups.push(QObject::Dict(QDict::new()));
@@ -39,7 +39,7 @@ pub fn balloon(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `query-balloon`: `{"actual": BYTES}`.
-pub fn query_balloon(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_balloon(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     stats(ctx.machine).ok_or_else(not_active)
 }
 
@@ -60,7 +60,7 @@ mod tests {
 
     fn call(m: &mut Machine, h: Handler, value: i64) -> (HandlerResult, Vec<QObject>) {
         super::super::with_fresh_ctx(m, |ctx| {
-            let r = h(ctx, &qdict! { "value" => value });
+            let r = h(ctx, super::super::typed(h, &qdict! { "value" => value }));
             (r, std::mem::take(&mut ctx.followups))
         })
     }

@@ -5,7 +5,7 @@
 //! order (`bdrv_info`, `bdrv_info_stats_bs`); the wire layer applies the hash
 //! order. `change` on device `vnc` goes to the display handlers.
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::devices::block::{BlockStats, Drive};
 use crate::wire::{QDict, QObject};
 
@@ -14,26 +14,19 @@ fn int(v: u64) -> QObject {
     QObject::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-fn arg<'a>(args: &'a QDict, name: &str) -> &'a str {
-    args.get_str(name).unwrap_or_default()
-}
-
 /// `eject`: DeviceNotFound, then (without force) DeviceNotRemovable, DeviceLocked.
-pub fn eject(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let force = args.get_bool("force").unwrap_or(false);
-    ctx.machine
-        .devices
-        .block
-        .eject(arg(args, "device"), force)?;
+pub fn eject(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let force = args.flag("force");
+    ctx.machine.devices.block.eject(args.str("device"), force)?;
     empty()
 }
 
 /// `change`: VNC settings for device `vnc`, else a new medium from the probe
 /// the edge recorded for `target` (none: OpenFileFailed).
-pub fn change(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let device = arg(args, "device");
-    let target = arg(args, "target");
-    let format = args.get_str("arg");
+pub fn change(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let device = args.str("device");
+    let target = args.str("target");
+    let format = args.opt_str("arg");
     if device == "vnc" {
         return super::display::change_vnc(ctx, target, format);
     }
@@ -45,22 +38,28 @@ pub fn change(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
     empty()
 }
 
+/// The file a `change` names: its `target`, except for device `vnc`, whose
+/// target is a VNC setting.
+pub fn change_files(args: &QDict) -> Vec<String> {
+    match (args.get_str("device"), args.get_str("target")) {
+        (Some(device), Some(target)) if device != "vnc" => vec![target.to_owned()],
+        _ => Vec::new(),
+    }
+}
+
 /// `block_resize`.
-pub fn block_resize(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let size = args.get_int("size").unwrap_or_default();
-    ctx.machine
-        .devices
-        .block
-        .resize(arg(args, "device"), size)?;
+pub fn block_resize(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let size = args.int("size");
+    ctx.machine.devices.block.resize(args.str("device"), size)?;
     empty()
 }
 
 /// `block_passwd`.
-pub fn block_passwd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn block_passwd(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     ctx.machine
         .devices
         .block
-        .set_key(arg(args, "device"), arg(args, "password"))?;
+        .set_key(args.str("device"), args.str("password"))?;
     empty()
 }
 
@@ -86,7 +85,7 @@ pub fn block_info(d: &Drive) -> QDict {
 }
 
 /// `query-block`: every drive in creation order.
-pub fn query_block(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_block(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let list = ctx
         .machine
         .devices
@@ -122,7 +121,7 @@ pub fn blockstats_info(d: &Drive) -> QDict {
 }
 
 /// `query-blockstats`.
-pub fn query_blockstats(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_blockstats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let list = ctx
         .machine
         .devices

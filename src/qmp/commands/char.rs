@@ -1,11 +1,11 @@
 //! query-chardev (qmp-commands.hx section 3): every character device, label and
 //! filename, in creation order.
 
-use super::{Ctx, HandlerResult};
+use super::{Args, Ctx, HandlerResult};
 use crate::wire::{QDict, QObject};
 
 /// `query-chardev`.
-pub fn query_chardev(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_chardev(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let list = ctx
         .machine
         .devices

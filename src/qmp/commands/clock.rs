@@ -5,17 +5,17 @@
 //! bytes however slowly it runs. Timers that fall due fire in order, and the
 //! events they queue reach clients before the command's return.
 
-use super::{Ctx, HandlerResult};
-use crate::wire::{ErrorClass, QDict, QObject, QmpError};
+use super::{Args, Ctx, HandlerResult};
+use crate::wire::{ErrorClass, QObject, QmpError};
 
 /// Longest single step: one virtual hour (the guest's periodic work runs on the way).
 pub const CLOCK_STEP_NS_MAX: i64 = 3_600 * 1_000_000_000;
 
 /// `x-clock-step [ns]`: advance by `ns`, or without it to the next pending deadline
 /// somebody may wait for. Returns `{"virtual-ns": NOW}`.
-pub fn x_clock_step(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn x_clock_step(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     let now = ctx.machine.clock.now();
-    let target = match args.get_int("ns") {
+    let target = match args.opt_int("ns") {
         Some(ns) if (0..=CLOCK_STEP_NS_MAX).contains(&ns) => {
             now.plus_ns(u64::try_from(ns).expect("range checked above"))
         }
@@ -42,6 +42,7 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
+    use crate::qobject::QDict;
 
     fn step(m: &mut Machine, args: QDict) -> HandlerResult {
         super::super::call_fresh(m, x_clock_step, &args)
@@ -112,7 +113,7 @@ mod tests {
         m.run_requests();
         m.events.drain();
         step(&mut m, QDict::new()).unwrap();
-        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SHUTDOWN"]);
     }
 }

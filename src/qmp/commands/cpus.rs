@@ -3,12 +3,12 @@
 //! The selected CPU is per monitor connection (`Session::cpu_index`), as 0.14's
 //! `mon->mon_cpu`. query-cpus inserts `CPU`, `current`, `halted`, then `pc`.
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::wire::{ErrorClass, QDict, QObject, QmpError};
 
 /// `cpu`: 0.14 stores the index in an `int`, so it is truncated to 32 bits.
-pub fn cpu(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let raw = args.get_int("index").unwrap_or_default();
+pub fn cpu(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let raw = args.int("index");
     let low = u32::try_from(raw & 0xFFFF_FFFF).expect("masked to 32 bits");
     let index = i32::from_ne_bytes(low.to_ne_bytes());
     if !ctx.machine.devices.cpus.exists(i64::from(index)) {
@@ -23,7 +23,7 @@ pub fn cpu(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `query-cpus`.
-pub fn query_cpus(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_cpus(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let current = ctx.session.cpu_index;
     let list = ctx
         .machine
@@ -58,7 +58,7 @@ mod tests {
             ..Default::default()
         });
         let mut s = Session::new(0);
-        let r = super::super::with_ctx(&mut m, &mut s, |ctx| h(ctx, args));
+        let r = super::super::with_ctx(&mut m, &mut s, |ctx| h(ctx, super::super::typed(h, args)));
         (s, r)
     }
 

@@ -7,7 +7,7 @@
 //! keys in 0.14's order (`pci_get_dev_dict`, `do_info_mice`). Guest reactions
 //! (hotplug probe, slot eject, reset, power-down) are queued on the machine.
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::devices::add::Unplug;
 use crate::machine::devices::catalog;
 use crate::machine::devices::cfmt;
@@ -16,14 +16,14 @@ use crate::machine::Request;
 use crate::wire::{QDict, QObject};
 
 /// `system_reset`: `{}` now, RESET from the main loop.
-pub fn system_reset(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn system_reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     ctx.machine.requests.push(Request::Reset);
     empty()
 }
 
 /// `system_powerdown`: `{}` now, POWERDOWN from the main loop, and later the
 /// guest's own shutdown.
-pub fn system_powerdown(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn system_powerdown(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     ctx.machine.requests.push(Request::Powerdown);
     empty()
 }
@@ -51,8 +51,8 @@ pub fn opts_from_qdict(args: &QDict) -> (Option<String>, Vec<(String, String)>) 
 }
 
 /// `device_add`.
-pub fn device_add(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let (id, opts) = opts_from_qdict(args);
+pub fn device_add(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let (id, opts) = opts_from_qdict(args.options());
     let uid = ctx.machine.devices.device_add(id.as_deref(), &opts, true)?;
     ctx.machine.guest_on_hotplug(uid);
     ctx.machine.balloon_sync();
@@ -60,8 +60,8 @@ pub fn device_add(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `device_del`: PCI devices go when the guest ejects their slot.
-pub fn device_del(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let id = args.get_str("id").unwrap_or_default();
+pub fn device_del(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let id = args.str("id");
     match ctx.machine.devices.device_del(id)? {
         Unplug::Removed => ctx.machine.balloon_sync(),
         Unplug::EjectRequested { slot } => ctx.machine.guest_on_unplug_request(slot),
@@ -122,7 +122,7 @@ pub fn pci_dev_dict(f: &PciFunction, qdev_id: &str) -> QDict {
 }
 
 /// `query-pci`: bus 0 and its devices in devfn order.
-pub fn query_pci(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_pci(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let devices: Vec<QObject> = ctx
         .machine
         .devices
@@ -138,7 +138,7 @@ pub fn query_pci(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 }
 
 /// `query-mice`: handlers in list order; the head is current.
-pub fn query_mice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_mice(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let handlers = &ctx.machine.devices.mice.handlers;
     let current = handlers.first().map(|m| m.index);
     let list = handlers

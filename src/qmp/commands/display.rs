@@ -4,19 +4,78 @@
 //! `ui/vnc.c` and `ui/spice-core.c`; objects are built in 0.14's insertion
 //! order and the wire layer applies the hash order. No I/O: screendump leaves
 //! as an [`Effect::WriteFile`].
+//!
+//! The `server` and `client` objects of the display replies are built here
+//! ([`vnc_server_info`], [`vnc_client_info`], [`spice_server_info`],
+//! [`spice_client_info`]), and the VNC_* and SPICE_* events carry the same
+//! objects (`qmp::events`).
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::display::{
-    render_ppm, SpiceMigrateTarget, TIME_NEVER_S, VNC_CHANGE_PASSWORD_BYTES_MAX,
+    render_ppm, SockAddr, SpiceAuth, SpiceChannel, SpiceMigrateTarget, VncClient, TIME_NEVER_S,
+    VNC_CHANGE_PASSWORD_BYTES_MAX,
 };
+use crate::machine::events::VncServerEnd;
 use crate::machine::memory::FileBytes;
 use crate::machine::Effect;
 use crate::qdict;
 use crate::wire::{ErrorClass, QDict, QObject, QmpError};
 
-fn str_arg<'a>(args: &'a QDict, name: &str) -> &'a str {
-    // args_type checking guarantees mandatory string arguments are present.
-    args.get_str(name).unwrap_or_default()
+/// 0.14's `put_addr_qdict` / `add_addr_info`: host, port, family, with the
+/// port under `port_key` (`service` for VNC, `port` for SPICE).
+fn put_addr(d: &mut QDict, addr: &SockAddr, port_key: &str) {
+    d.put("host", addr.host.as_str());
+    d.put(port_key, addr.service.as_str());
+    d.put("family", addr.family.as_str());
+}
+
+/// `vnc_server_info_put`: the listening address, then `auth`.
+pub fn vnc_server_info(server: &VncServerEnd) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &server.addr, "service");
+    d.put("auth", server.auth.name());
+    d
+}
+
+/// `client->info` as `vnc_client_cache_addr` builds it (host, service,
+/// family) plus, once authenticated (`initialized`), what
+/// `vnc_client_cache_auth` adds.
+pub fn vnc_client_info(client: &VncClient, initialized: bool) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &client.addr, "service");
+    if initialized {
+        if let Some(dn) = &client.x509_dname {
+            d.put("x509_dname", dn.as_str());
+        }
+        if let Some(user) = &client.sasl_username {
+            d.put("sasl_username", user.as_str());
+        }
+    }
+    d
+}
+
+/// A SPICE event's `client`, and a `query-spice` channel: the address, plus
+/// (once `initialized`) 0.14's `add_channel_info`.
+pub fn spice_client_info(channel: &SpiceChannel, initialized: bool) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &channel.client, "port");
+    if initialized {
+        d.put("connection-id", i64::from(channel.connection_id));
+        d.put("channel-type", i64::from(channel.channel_type));
+        d.put("channel-id", i64::from(channel.channel_id));
+        d.put("tls", channel.tls);
+    }
+    d
+}
+
+/// A SPICE event's `server`: the address, plus `auth` for SPICE_INITIALIZED.
+pub fn spice_server_info(channel: &SpiceChannel, auth: Option<SpiceAuth>) -> QDict {
+    let mut d = QDict::new();
+    put_addr(&mut d, &channel.server, "port");
+    if let Some(auth) = auth {
+        d.put("auth", auth.name());
+    }
+    d
 }
 
 fn disabled() -> HandlerResult {
@@ -34,18 +93,24 @@ fn c_int(v: i64) -> i32 {
 /// socket path too long for getnameinfo) gives `{}`, as 0.14's `do_info_vnc`
 /// does when `vnc_server_info_put` fails. `clients` lists the connected
 /// clients newest first (see `x-vnc-client`).
-pub fn query_vnc(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_vnc(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let Some(vnc) = &ctx.machine.display.vnc else {
         return disabled();
     };
     if vnc.listen.is_none() {
         return disabled();
     }
-    let Some(server) = vnc.server_info() else {
+    let Some(server) = vnc.server_end() else {
         return Ok(QObject::Dict(QDict::new()));
     };
-    let mut d = qdict! { "enabled" => true, "clients" => vnc.clients_list() };
-    for (key, value) in server.iter_inserted() {
+    // Newest first, as 0.14's `vd->clients`.
+    let clients = vnc
+        .clients
+        .iter()
+        .map(|c| QObject::Dict(vnc_client_info(c, true)))
+        .collect();
+    let mut d = qdict! { "enabled" => true, "clients" => QObject::List(clients) };
+    for (key, value) in vnc_server_info(&server).iter_inserted() {
         d.put(key, value.clone());
     }
     Ok(QObject::Dict(d))
@@ -53,11 +118,17 @@ pub fn query_vnc(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 
 /// `query-spice`: `{"enabled": false}` without `-spice`; `channels` lists the
 /// connected channels oldest first (see `x-spice-client`).
-pub fn query_spice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_spice(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let Some(spice) = &ctx.machine.display.spice else {
         return disabled();
     };
-    let mut d = qdict! { "enabled" => true, "channels" => spice.channels_list() };
+    // `channel_list_get`: oldest first.
+    let channels = spice
+        .channels
+        .iter()
+        .map(|c| QObject::Dict(spice_client_info(c, true)))
+        .collect();
+    let mut d = qdict! { "enabled" => true, "channels" => QObject::List(channels) };
     d.put("host", spice.addr.as_deref().unwrap_or("0.0.0.0"));
     let (port, tls_port) = (c_int(spice.port), c_int(spice.tls_port));
     if port != 0 {
@@ -74,11 +145,11 @@ pub fn query_spice(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 /// with a main channel connected (see `x-spice-client`), `fail` answers
 /// SetPasswdFailed and keeps the old ticket, and `disconnect` sets it and
 /// disconnects every channel (spice-server's `spice_server_set_ticket`).
-pub fn set_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let protocol = str_arg(args, "protocol");
-    let password = str_arg(args, "password");
+pub fn set_password(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let protocol = args.str("protocol");
+    let password = args.str("password");
     let invalid = |name: &str| QmpError::with1(ErrorClass::InvalidParameter, name);
-    let connected = args.get_str("connected");
+    let connected = args.opt_str("connected");
     let keep = match connected {
         None | Some("keep") => true,
         Some("fail" | "disconnect") => false,
@@ -155,15 +226,15 @@ pub fn expiry_time_s(when: &str, now_s: i64) -> i64 {
 
 /// `expire_password`. For "vnc" without a VNC server 0.14 dereferences a NULL
 /// pointer and crashes; qmpsim answers DeviceNotActive instead (docs/compat.md).
-pub fn expire_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let protocol = str_arg(args, "protocol");
+pub fn expire_password(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let protocol = args.str("protocol");
     let now = ctx.machine.clock.now();
     let now_s = ctx
         .machine
         .config
         .epoch_s
         .saturating_add(i64::try_from(now.0 / 1_000_000_000).unwrap_or(i64::MAX));
-    let when = expiry_time_s(str_arg(args, "time"), now_s);
+    let when = expiry_time_s(args.str("time"), now_s);
     let display = &mut ctx.machine.display;
     match protocol {
         "spice" => {
@@ -185,29 +256,29 @@ pub fn expire_password(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `client_migrate_info`: only "spice" is supported in 0.14.
-pub fn client_migrate_info(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    if str_arg(args, "protocol") != "spice" {
+pub fn client_migrate_info(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    if args.str("protocol") != "spice" {
         return Err(QmpError::with1(ErrorClass::InvalidParameter, "protocol"));
     }
     let Some(spice) = ctx.machine.display.spice.as_mut() else {
         return Err(QmpError::with1(ErrorClass::DeviceNotActive, "spice"));
     };
     spice.migrate_target = Some(SpiceMigrateTarget {
-        hostname: str_arg(args, "hostname").to_owned(),
-        port: args.get_int("port").map_or(-1, c_int),
-        tls_port: args.get_int("tls-port").map_or(-1, c_int),
-        cert_subject: args.get_str("cert-subject").map(str::to_owned),
+        hostname: args.str("hostname").to_owned(),
+        port: args.opt_int("port").map_or(-1, c_int),
+        tls_port: args.opt_int("tls-port").map_or(-1, c_int),
+        cert_subject: args.opt_str("cert-subject").map(str::to_owned),
     });
     empty()
 }
 
 /// `screendump`: a P6 PPM of the screen at its current mode; always `{}`.
-pub fn screendump(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn screendump(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     let machine = &mut *ctx.machine;
     let mode = machine.display.screen.mode(machine.clock.now());
     let bytes = render_ppm(machine.config.seed, mode);
     machine.effects.push(Effect::WriteFile {
-        path: str_arg(args, "filename").to_owned(),
+        path: args.str("filename").to_owned(),
         bytes: FileBytes(bytes),
     });
     empty()
@@ -389,7 +460,7 @@ mod tests {
         let mut m = spice_with_main_channel();
         let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "disconnect" };
         call(&mut m, set_password, &a).unwrap();
-        let names: Vec<String> = m.events.drain().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SPICE_DISCONNECTED"]);
         assert!(m.display.spice.unwrap().channels.is_empty());
     }

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::{Effect, Machine};
-use crate::wire::{ErrorClass, QDict, QmpError};
+use crate::wire::{ErrorClass, QmpError};
 
 /// Most named descriptors one monitor may hold (0.14 is bounded only by the
 /// process's open-file limit, whose error class is TooManyFiles).
@@ -18,11 +18,11 @@ pub const NAMED_FDS_MAX: usize = 256;
 /// FdNotSupplied is checked first; a name starting with a digit is refused
 /// (the descriptor is closed, where 0.14 leaks it); an existing name is
 /// replaced silently and its old descriptor closed.
-pub fn getfd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn getfd(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     let Some(fd) = ctx.session.pending_fd.take() else {
         return Err(QmpError::bare(ErrorClass::FdNotSupplied));
     };
-    let name = args.get_str("fdname").unwrap_or_default();
+    let name = args.str("fdname");
     let machine = &mut *ctx.machine;
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         machine.effects.push(Effect::CloseFd { fd: fd.0 });
@@ -47,8 +47,8 @@ pub fn getfd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `closefd`: FdNotFound for a name this monitor does not hold.
-pub fn closefd(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let name = args.get_str("fdname").unwrap_or_default();
+pub fn closefd(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let name = args.str("fdname");
     let Some(fd) = take_named_fd(ctx.machine, ctx.session.monitor, name) else {
         return Err(QmpError::with1(ErrorClass::FdNotFound, name));
     };
@@ -100,7 +100,7 @@ mod tests {
         fn call(&mut self, h: super::super::Handler, name: &str, fd: Option<u64>) -> HandlerResult {
             self.s.pending_fd = fd.map(FdHandle);
             super::super::with_ctx(&mut self.m, &mut self.s, |ctx| {
-                h(ctx, &qdict! { "fdname" => name })
+                h(ctx, super::super::typed(h, &qdict! { "fdname" => name }))
             })
         }
     }

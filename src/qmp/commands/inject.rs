@@ -22,26 +22,21 @@
 //! <- {"return": {}}
 //! ```
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::devices::block::{IoErrno, IoOperation};
 use crate::machine::display::{
     SockAddr, VncClient, ADDRESS_FAMILIES, NI_MAXHOST_BYTES, NI_MAXSERV_BYTES, SPICE_CHANNEL_MAIN,
 };
 use crate::machine::inject::SpiceChannelRequest;
-use crate::wire::{ErrorClass, QDict, QmpError};
-
-fn str_arg<'a>(args: &'a QDict, name: &str) -> &'a str {
-    // args_type checking guarantees mandatory string arguments are present.
-    args.get_str(name).unwrap_or_default()
-}
+use crate::wire::{ErrorClass, QmpError};
 
 fn invalid_value(name: &str, expected: &str) -> QmpError {
     QmpError::with2(ErrorClass::InvalidParameterValue, name, expected)
 }
 
 /// Whether the client connects (`true`) or leaves.
-fn connecting(args: &QDict) -> Result<bool, QmpError> {
-    match str_arg(args, "action") {
+fn connecting(args: Args<'_>) -> Result<bool, QmpError> {
+    match args.str("action") {
         "connect" => Ok(true),
         "disconnect" => Ok(false),
         _ => Err(invalid_value("action", "connect or disconnect")),
@@ -51,19 +46,19 @@ fn connecting(args: &QDict) -> Result<bool, QmpError> {
 /// The client address: `host` (not empty) and the port under `port_key` must
 /// fit getnameinfo's buffers; `family` defaults to `ipv6` for a host with a colon,
 /// else `ipv4`.
-fn client_addr(args: &QDict, port_key: &str) -> Result<SockAddr, QmpError> {
-    let host = str_arg(args, "host");
+fn client_addr(args: Args<'_>, port_key: &str) -> Result<SockAddr, QmpError> {
+    let host = args.str("host");
     if host.is_empty() || host.len() >= NI_MAXHOST_BYTES {
         let expected = format!("a host of 1 to {} bytes", NI_MAXHOST_BYTES - 1);
         return Err(invalid_value("host", &expected));
     }
-    let service = str_arg(args, port_key);
+    let service = args.str(port_key);
     if service.len() >= NI_MAXSERV_BYTES {
         // Empty is what getnameinfo gives for an unnamed unix socket peer.
         let expected = format!("a {port_key} of at most {} bytes", NI_MAXSERV_BYTES - 1);
         return Err(invalid_value(port_key, &expected));
     }
-    let family = match args.get_str("family") {
+    let family = match args.opt_str("family") {
         Some(f) if ADDRESS_FAMILIES.contains(&f) => f,
         Some(_) => return Err(invalid_value("family", "ipv4, ipv6, unix or unknown")),
         None if host.contains(':') => "ipv6",
@@ -77,8 +72,8 @@ fn client_addr(args: &QDict, port_key: &str) -> Result<SockAddr, QmpError> {
 }
 
 /// An optional integer argument in `0..=max`.
-fn small_int(args: &QDict, name: &str, default: u32, max: u32) -> Result<u32, QmpError> {
-    match args.get_int(name) {
+fn small_int(args: Args<'_>, name: &str, default: u32, max: u32) -> Result<u32, QmpError> {
+    match args.opt_int(name) {
         None => Ok(default),
         Some(v) => u32::try_from(v)
             .ok()
@@ -92,7 +87,7 @@ fn small_int(args: &QDict, name: &str, default: u32, max: u32) -> Result<u32, Qm
 /// `sasl_username` given, which the server's scheme must produce) or
 /// disconnects (only `host` and `service` matter). See
 /// `Machine::vnc_client_connect` for the events and errors.
-pub fn x_vnc_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn x_vnc_client(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     let connect = connecting(args)?;
     let addr = client_addr(args, "service")?;
     if !connect {
@@ -102,8 +97,8 @@ pub fn x_vnc_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
     }
     ctx.machine.vnc_client_connect(VncClient {
         addr,
-        x509_dname: args.get_str("x509_dname").map(str::to_owned),
-        sasl_username: args.get_str("sasl_username").map(str::to_owned),
+        x509_dname: args.opt_str("x509_dname").map(str::to_owned),
+        sasl_username: args.opt_str("sasl_username").map(str::to_owned),
     })?;
     empty()
 }
@@ -113,7 +108,7 @@ pub fn x_vnc_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 /// 1/0, on the TLS port when `tls`; `connection-id` defaults to one drawn
 /// from the machine's rng) or disconnects. See
 /// `Machine::spice_channel_connect` for the events and errors.
-pub fn x_spice_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn x_spice_client(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     let connect = connecting(args)?;
     let client = client_addr(args, "port")?;
     if !connect {
@@ -121,7 +116,7 @@ pub fn x_spice_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
             .spice_channel_disconnect(&client.host, &client.service)?;
         return empty();
     }
-    let connection_id = match args.get_int("connection-id") {
+    let connection_id = match args.opt_int("connection-id") {
         None => None,
         Some(v) => Some(
             u32::try_from(v)
@@ -137,7 +132,7 @@ pub fn x_spice_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
         connection_id,
         channel_type: byte("channel-type", u32::from(SPICE_CHANNEL_MAIN))?,
         channel_id: byte("channel-id", 0)?,
-        tls: args.get_bool("tls").unwrap_or(false),
+        tls: args.opt_bool("tls").unwrap_or(false),
     })?;
     empty()
 }
@@ -145,28 +140,27 @@ pub fn x_spice_client(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 /// `x-block-error`: a guest request on `device` fails with `EIO` (default)
 /// or `ENOSPC`; the drive's `rerror`/`werror` decides the action. See
 /// `Machine::block_io_error`.
-pub fn x_block_error(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let op = IoOperation::parse(str_arg(args, "operation"))
+pub fn x_block_error(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let op = IoOperation::parse(args.str("operation"))
         .ok_or_else(|| invalid_value("operation", "read or write"))?;
-    let errno = match args.get_str("error") {
+    let errno = match args.opt_str("error") {
         None => IoErrno::Eio,
         Some(e) => IoErrno::parse(e).ok_or_else(|| invalid_value("error", "eio or enospc"))?,
     };
-    ctx.machine
-        .block_io_error(str_arg(args, "device"), op, errno)?;
+    ctx.machine.block_io_error(args.str("device"), op, errno)?;
     empty()
 }
 
 /// `x-rtc-set`: the guest sets its RTC `offset` seconds ahead of host time
 /// (negative: behind). See `Machine::rtc_set`.
-pub fn x_rtc_set(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    ctx.machine.rtc_set(args.get_int("offset").unwrap_or(0))?;
+pub fn x_rtc_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    ctx.machine.rtc_set(args.int("offset"))?;
     empty()
 }
 
 /// `x-watchdog-expire`: the guest stops petting its watchdog, which expires.
 /// See `Machine::watchdog_expire`.
-pub fn x_watchdog_expire(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn x_watchdog_expire(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     ctx.machine.watchdog_expire()?;
     empty()
 }
@@ -177,6 +171,7 @@ mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
     use crate::qdict;
+    use crate::qobject::QDict;
 
     use super::super::call_fresh as call;
 

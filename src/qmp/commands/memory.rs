@@ -5,10 +5,10 @@
 //! file, so an open failure (0.14's OpenFileFailed) is reported by the edge on
 //! stderr instead (docs/compat.md). No I/O here.
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::memory::{ram_bytes, read_phys, FileBytes, MIB_BYTES};
 use crate::machine::Effect;
-use crate::wire::{ErrorClass, QDict, QmpError};
+use crate::wire::{ErrorClass, QmpError};
 
 /// Largest dump one command may write, in bytes (0.14 has no limit; qmpsim
 /// keeps dumps in memory and in traces).
@@ -19,8 +19,8 @@ pub const MEMSAVE_SIZE_EXPECTED: &str = "a size of at most 16777216 bytes";
 
 /// Shared body: 0.14 keeps `size` in a `uint32_t` and the address in a 64-bit
 /// `target_phys_addr_t`/`target_long`, so both are truncated/reinterpreted first.
-fn save(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let size = args.get_int("size").unwrap_or_default();
+fn save(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let size = args.int("size");
     let size = u64::try_from(size & 0xFFFF_FFFF).unwrap_or(0);
     if size > MEMSAVE_BYTES_MAX {
         return Err(QmpError::with2(
@@ -29,14 +29,14 @@ fn save(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
             MEMSAVE_SIZE_EXPECTED,
         ));
     }
-    let addr = args.get_int("val").unwrap_or_default();
+    let addr = args.int("val");
     let addr = u64::from_ne_bytes(addr.to_ne_bytes());
     let machine = &mut *ctx.machine;
     let ram = ram_bytes(machine.config.ram_mb);
     let len = usize::try_from(size).unwrap_or(0);
     let bytes = read_phys(machine.config.seed, ram, addr, len);
     machine.effects.push(Effect::WriteFile {
-        path: args.get_str("filename").unwrap_or_default().to_owned(),
+        path: args.str("filename").to_owned(),
         bytes: FileBytes(bytes),
     });
     empty()
@@ -44,12 +44,12 @@ fn save(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 
 /// `memsave`: guest paging is not modelled, so a virtual address reads the same
 /// bytes as the physical one, whatever the monitor's current CPU.
-pub fn memsave(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn memsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     save(ctx, args)
 }
 
 /// `pmemsave`.
-pub fn pmemsave(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn pmemsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     save(ctx, args)
 }
 

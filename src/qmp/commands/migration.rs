@@ -5,7 +5,7 @@
 //! `Effect::MigrationStart`. No I/O here.
 
 use super::fds::take_named_fd;
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::migration::{
     parse_uri, MigrationStart, MigrationStatus, MigrationTarget, Progress,
 };
@@ -19,10 +19,10 @@ fn undefined() -> QmpError {
 /// `migrate`: refuses (UndefinedError, as 0.14's "migration failed" paths do)
 /// while a migration is active, for an unknown scheme or bad `tcp:` address,
 /// and for an `fd:` name this monitor does not hold. Answers at once.
-pub fn migrate(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let uri = args.get_str("uri").unwrap_or_default().to_owned();
+pub fn migrate(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let uri = args.str("uri").to_owned();
     // `inc` implies block migration (block_set_params: blk_enable |= shared_base).
-    let blk = args.get_bool("blk").unwrap_or(false) || args.get_bool("inc").unwrap_or(false);
+    let blk = args.flag("blk") || args.flag("inc");
     if ctx.machine.migration.is_active() {
         return Err(undefined());
     }
@@ -40,15 +40,15 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `migrate_cancel`: always `{}`.
-pub fn migrate_cancel(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn migrate_cancel(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     ctx.machine.migration_cancel();
     empty()
 }
 
 /// `migrate_set_speed`: negative values become 0; 0.14 keeps the limit in a
 /// `uint32_t`, so larger values wrap.
-pub fn migrate_set_speed(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let value = args.get_int("value").unwrap_or_default().max(0);
+pub fn migrate_set_speed(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let value = args.int("value").max(0);
     ctx.machine.migration.speed_bytes_per_s = u32::try_from(value & 0xFFFF_FFFF).unwrap_or(0);
     empty()
 }
@@ -63,11 +63,8 @@ pub fn downtime_ns(seconds: f64) -> u64 {
 }
 
 /// `migrate_set_downtime`: `{}`; stored as integer nanoseconds.
-pub fn migrate_set_downtime(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let seconds = args
-        .get("value")
-        .and_then(QObject::as_number)
-        .unwrap_or(0.0);
+pub fn migrate_set_downtime(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let seconds = args.number("value");
     ctx.machine.migration.downtime_ns = downtime_ns(seconds);
     empty()
 }
@@ -83,7 +80,7 @@ fn counters(p: Progress) -> QDict {
 
 /// `query-migrate`: `{}` before the first migration; `ram` (and `disk` for a
 /// block migration with disks) only while active.
-pub fn query_migrate(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn query_migrate(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let Some(m) = &ctx.machine.migration.current else {
         return empty();
     };

@@ -18,8 +18,9 @@ pub mod net;
 pub mod runstate;
 
 use crate::machine::Machine;
+pub use crate::qmp::args::Args;
 use crate::qmp::session::{ClientId, Session};
-use crate::wire::{QDict, QObject, QmpError};
+use crate::qobject::{QDict, QObject, QmpError};
 
 /// What a handler sees.
 #[derive(Debug)]
@@ -39,7 +40,7 @@ pub struct Ctx<'a> {
 pub type HandlerResult = Result<QObject, QmpError>;
 
 /// A command handler.
-pub type Handler = fn(&mut Ctx<'_>, &QDict) -> HandlerResult;
+pub type Handler = fn(&mut Ctx<'_>, Args<'_>) -> HandlerResult;
 
 /// The empty `return` value `{}`.
 pub fn empty() -> HandlerResult {
@@ -70,8 +71,24 @@ pub(crate) fn with_ctx<R>(
     f(&mut ctx)
 }
 
+/// The `args_type` of the table command whose handler is `handler`.
+#[cfg(test)]
+pub(crate) fn args_type_of(handler: Handler) -> &'static str {
+    crate::qmp::table::COMMANDS
+        .iter()
+        .find(|c| c.handler as usize == handler as usize)
+        .map(|c| c.args_type)
+        .expect("the handler is in the command table")
+}
+
+/// `handler`'s arguments `args`, typed by its table entry's `args_type`.
+#[cfg(test)]
+pub(crate) fn typed(handler: Handler, args: &QDict) -> Args<'_> {
+    Args::new(args_type_of(handler), args)
+}
+
 /// Runs `handler` as dispatch would after argument checking, for a fresh session.
 #[cfg(test)]
 pub(crate) fn call_fresh(machine: &mut Machine, handler: Handler, args: &QDict) -> HandlerResult {
-    with_fresh_ctx(machine, |ctx| handler(ctx, args))
+    with_fresh_ctx(machine, |ctx| handler(ctx, typed(handler, args)))
 }

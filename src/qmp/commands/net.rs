@@ -11,13 +11,13 @@
 
 use super::devices::opts_from_qdict;
 use super::fds::take_from;
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::devices::qdev::id_wellformed;
 use crate::machine::Effect;
 use crate::wire::{ErrorClass, QDict, QObject, QmpError};
 
 /// `netdev_add`.
-pub fn netdev_add(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
+pub fn netdev_add(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     netdev_add_reporting(ctx, args).map_err(|(e, _)| e)
 }
 
@@ -25,9 +25,9 @@ pub fn netdev_add(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 /// monitor prints). `fd=NAME` takes a descriptor this monitor named with getfd.
 pub fn netdev_add_reporting(
     ctx: &mut Ctx<'_>,
-    args: &QDict,
+    args: Args<'_>,
 ) -> Result<QObject, (QmpError, Option<String>)> {
-    let (id, opts) = opts_from_qdict(args);
+    let (id, opts) = opts_from_qdict(args.options());
     let monitor = ctx.session.monitor;
     let machine = &mut *ctx.machine;
     let net = &mut machine.devices.net;
@@ -48,8 +48,8 @@ pub fn netdev_add_reporting(
 }
 
 /// `netdev_del`: the descriptor the backend owned is closed.
-pub fn netdev_del(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let id = args.get_str("id").unwrap_or_default();
+pub fn netdev_del(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let id = args.str("id");
     if let Some(fd) = ctx.machine.devices.net.netdev_del(id)? {
         ctx.machine.effects.push(Effect::CloseFd { fd });
     }
@@ -57,9 +57,9 @@ pub fn netdev_del(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
 }
 
 /// `set_link`.
-pub fn set_link(ctx: &mut Ctx<'_>, args: &QDict) -> HandlerResult {
-    let name = args.get_str("name").unwrap_or_default();
-    let up = args.get_bool("up").unwrap_or(false);
+pub fn set_link(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let name = args.str("name");
+    let up = args.bool("up");
     ctx.machine.devices.net.set_link(name, up)?;
     empty()
 }

@@ -2,12 +2,12 @@
 //! STOP and RESUME are queued inside the handler, so they reach clients before the
 //! response; `quit` queues a shutdown request that the engine runs after it.
 
-use super::{empty, Ctx, HandlerResult};
+use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::{Request, RunState};
-use crate::wire::{ErrorClass, QDict, QmpError};
+use crate::wire::{ErrorClass, QmpError};
 
 /// `quit`: response, then SHUTDOWN, then exit (even with `-no-shutdown`).
-pub fn quit(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn quit(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     ctx.machine
         .requests
         .push(Request::Shutdown { force_exit: true });
@@ -15,14 +15,14 @@ pub fn quit(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
 }
 
 /// `stop`: always succeeds; STOP first if the VM was running.
-pub fn stop(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn stop(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     ctx.machine.vm_stop();
     empty()
 }
 
 /// `cont`: MigrationExpected while waiting for `-incoming`; DeviceEncrypted for
 /// the first drive still needing a key; else RESUME first if stopped.
-pub fn cont(ctx: &mut Ctx<'_>, _args: &QDict) -> HandlerResult {
+pub fn cont(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     if ctx.machine.run_state == RunState::InMigrate {
         return Err(QmpError::bare(ErrorClass::MigrationExpected));
     }
@@ -38,6 +38,7 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
+    use crate::qobject::QDict;
 
     fn run(cfg: MachineConfig, h: super::super::Handler) -> (Machine, HandlerResult) {
         let mut m = Machine::new(cfg);

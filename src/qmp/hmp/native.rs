@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use super::table::{self, HMP_COMMANDS, INFO_ITEMS};
 use super::{error_text, InfoPrint};
 use crate::machine::migration::{blk_migration_drives, parse_uri, MigrationUriError};
+use crate::qmp::args::Args;
 use crate::qmp::commands::{net, Ctx};
 use crate::qmp::table as qmp_table;
 use crate::wire::QDict;
@@ -36,12 +37,12 @@ const LOG_ITEMS: &[(&str, &str)] = &[
 
 /// Commands whose effect the model has no state for and which print nothing
 /// (`commit`, `logfile`, `stopcapture` with no capture running, `nmi`).
-pub fn nothing(_ctx: &mut Ctx<'_>, _args: &QDict, _out: &mut String) {}
+pub fn nothing(_ctx: &mut Ctx<'_>, _args: Args<'_>, _out: &mut String) {}
 
 /// `help_cmd`: `help` lists every command, `help NAME` the one whose full
 /// name (aliases included, as in `q|quit`) is NAME, `help info` the info items.
-pub fn help(_ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    help_cmd(args.get_str("name"), out);
+pub fn help(_ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    help_cmd(args.opt_str("name"), out);
 }
 
 fn help_cmd(name: Option<&str>, out: &mut String) {
@@ -55,7 +56,7 @@ fn help_cmd(name: Option<&str>, out: &mut String) {
         .iter()
         .filter(|c| name.is_none_or(|n| n == c.name))
     {
-        let _ = writeln!(out, "{} {} -- {}", c.name, c.params, c.help);
+        let _ = writeln!(out, "{} {} -- {}", c.name, c.params(), c.help());
     }
     if name == Some("log") {
         out.push_str("Log items (comma separated):\n");
@@ -68,8 +69,8 @@ fn help_cmd(name: Option<&str>, out: &mut String) {
 
 /// `log`: `none`, or a comma list of items (`all` for every one); anything
 /// else prints `help log`. Logging itself has no visible effect.
-pub fn log(_ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    let items = args.get_str("items").unwrap_or_default();
+pub fn log(_ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    let items = args.str("items");
     let known = |item: &str| item == "all" || LOG_ITEMS.iter().any(|(n, _)| *n == item);
     if items != "none" && !items.split(',').all(known) {
         help_cmd(Some("log"), out);
@@ -78,9 +79,9 @@ pub fn log(_ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
 
 /// `do_info`: the item's printer, or the list of items for none or an unknown
 /// one (0.14's HMP has no `info commands`, so it lists them too).
-pub fn info(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
+pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
     let item = args
-        .get_str("item")
+        .opt_str("item")
         .and_then(|n| INFO_ITEMS.iter().find(|i| table::matches(n, i.name)));
     let Some(item) = item else {
         help_cmd(Some("info"), out);
@@ -89,7 +90,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
     match item.print {
         InfoPrint::Query(query, print) => {
             let command = qmp_table::lookup(query, true).expect("info queries are table commands");
-            match (command.handler)(ctx, &QDict::new()) {
+            match (command.handler)(ctx, Args::new(command.args_type, &QDict::new())) {
                 Ok(data) => print(&data, out),
                 Err(e) => out.push_str(&error_text(ctx, &e)),
             }
@@ -102,25 +103,25 @@ pub fn info(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
 }
 
 /// `savevm [NAME]` (see [`crate::machine::snapshots`]).
-pub fn savevm(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    out.push_str(&ctx.machine.savevm(args.get_str("name")));
+pub fn savevm(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    out.push_str(&ctx.machine.savevm(args.opt_str("name")));
 }
 
 /// `loadvm NAME`: 0.14 stops the VM first and restarts it only on success.
-pub fn loadvm(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    out.push_str(&ctx.machine.loadvm(args.get_str("name").unwrap_or_default()));
+pub fn loadvm(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    out.push_str(&ctx.machine.loadvm(args.str("name")));
 }
 
 /// `delvm NAME`.
-pub fn delvm(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    out.push_str(&ctx.machine.delvm(args.get_str("name").unwrap_or_default()));
+pub fn delvm(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    out.push_str(&ctx.machine.delvm(args.str("name")));
 }
 
 /// `do_migrate` as the human monitor sees it: its own texts for refusals, and
 /// on success the notice that the throwaway monitor cannot wait (unless `-d`)
 /// and the block migration's per-drive lines.
-pub fn migrate(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    let uri = args.get_str("uri").unwrap_or_default();
+pub fn migrate(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    let uri = args.str("uri");
     if ctx.machine.migration.is_active() {
         out.push_str("migration already in progress\n");
         return;
@@ -142,11 +143,11 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
         out.push_str("migration failed\n");
         return;
     }
-    if args.get_bool("detach") != Some(true) {
+    if !args.flag("detach") {
         out.push_str("terminal does not allow synchronous migration, continuing detached\n");
     }
-    let inc = args.get_bool("inc") == Some(true);
-    if inc || args.get_bool("blk") == Some(true) {
+    let inc = args.flag("inc");
+    if inc || args.flag("blk") {
         for (name, _) in blk_migration_drives(&ctx.machine.devices.block) {
             if inc {
                 let _ = writeln!(out, "Start migration for {name} with shared base image");
@@ -158,7 +159,7 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
 }
 
 /// `netdev_add`: the backend's `error_report` line, if any, then the qerror.
-pub fn netdev_add(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
+pub fn netdev_add(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
     if let Err((e, report)) = net::netdev_add_reporting(ctx, args) {
         if let Some(report) = report {
             let _ = writeln!(out, "{report}");
@@ -167,11 +168,10 @@ pub fn netdev_add(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
     }
 }
 
-/// `do_mouse_set`: activates the handler with that index.
 /// 0.14's `do_watchdog_action`: sets the action of every watchdog (even when
 /// there is none); an unknown name prints an error and changes nothing.
-pub fn watchdog_action(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    let name = args.get_str("action").unwrap_or_default();
+pub fn watchdog_action(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    let name = args.str("action");
     match crate::machine::watchdog::WatchdogAction::parse(name) {
         Some(action) => ctx.machine.watchdog.action = action,
         None => {
@@ -180,8 +180,9 @@ pub fn watchdog_action(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
     }
 }
 
-pub fn mouse_set(ctx: &mut Ctx<'_>, args: &QDict, out: &mut String) {
-    let raw = args.get_int("index").unwrap_or_default();
+/// `do_mouse_set`: activates the handler with that index.
+pub fn mouse_set(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
+    let raw = args.int("index");
     // 0.14 keeps the index in an `int`.
     let low = u32::try_from(raw & 0xFFFF_FFFF).expect("masked to 32 bits");
     let mice = &mut ctx.machine.devices.mice;
@@ -267,12 +268,26 @@ mod tests {
     use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
     use crate::machine::Machine;
     use crate::qdict;
-    use crate::qmp::session::Session;
+    use crate::qmp::hmp::Action;
+    use crate::qmp::session::{ClientId, Session};
 
-    fn run(m: &mut Machine, f: fn(&mut Ctx<'_>, &QDict, &mut String), args: &QDict) -> String {
+    /// Runs HMP native `f` as `run_line` would, with the arguments its table
+    /// entry declares.
+    fn run(m: &mut Machine, f: fn(&mut Ctx<'_>, Args<'_>, &mut String), args: &QDict) -> String {
+        let args_type = HMP_COMMANDS
+            .iter()
+            .find(|c| matches!(c.action, Action::Native(g) if g as usize == f as usize))
+            .map(|c| c.args_type())
+            .expect("the native command is in the HMP table");
         let mut s = Session::new(super::super::HMP_MONITOR);
+        let mut ctx = Ctx {
+            machine: m,
+            session: &mut s,
+            client: ClientId(0),
+            followups: vec![],
+        };
         let mut out = String::new();
-        crate::qmp::commands::with_ctx(m, &mut s, |ctx| f(ctx, args, &mut out));
+        f(&mut ctx, Args::new(args_type, args), &mut out);
         out
     }
 

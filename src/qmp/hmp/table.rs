@@ -1,18 +1,46 @@
 //! The HMP command and `info` tables of a 0.14 x86_64 build (hmp-commands.hx and
 //! monitor.c's `info_cmds`, built with SPICE, audio and slirp, without simple
 //! trace), in 0.14's order, with its names, `args_type`s, params and help texts
-//! byte for byte: `help` and `info` print them. Each entry says how qmpsim runs
-//! it: through the QMP handler, natively, or not at all (`not supported yet`).
+//! byte for byte: `help` and `info` print them.
+//!
+//! A command 0.14 declares the same way for both monitors is a `qmp!` entry
+//! naming the QMP command in [`crate::qmp::table`], whose `args_type`, params
+//! and help it takes; only HMP-only commands (and `migrate_set_speed`, whose
+//! HMP help is longer) are declared in full with `hmp!`. Each entry says how
+//! qmpsim runs it: through the QMP handler, natively, or not at all (`not
+//! supported yet`).
 
-use super::{native, print, Action, HmpCommand, InfoItem, InfoPrint};
+use super::{native, print, Action, Decl, HmpCommand, InfoItem, InfoPrint};
 
+/// An HMP-only command, declared in full.
 macro_rules! hmp {
     ($name:expr, $args:expr, $params:expr, $help:expr, $action:expr) => {
         HmpCommand {
             name: $name,
-            args_type: $args,
-            params: $params,
-            help: $help,
+            decl: Decl::Own {
+                args_type: $args,
+                params: $params,
+                help: $help,
+            },
+            action: $action,
+        }
+    };
+}
+
+/// An HMP command that is the QMP command `$qmp` (its `args_type`, params and
+/// help), run by its QMP handler or, when given, natively.
+macro_rules! qmp {
+    ($name:literal, $qmp:literal) => {
+        HmpCommand {
+            name: $name,
+            decl: Decl::Qmp($qmp),
+            action: Action::Qmp($qmp),
+        }
+    };
+    ($name:literal, $qmp:literal, $action:expr) => {
+        HmpCommand {
+            name: $name,
+            decl: Decl::Qmp($qmp),
             action: $action,
         }
     };
@@ -30,21 +58,9 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "commit changes to the disk images (if -snapshot is used) or backing files",
         Native(native::nothing)
     ),
-    hmp!("q|quit", "", "", "quit the emulator", Qmp("quit")),
-    hmp!(
-        "block_resize",
-        "device:B,size:o",
-        "device size",
-        "resize a block image",
-        Qmp("block_resize")
-    ),
-    hmp!(
-        "eject",
-        "force:-f,device:B",
-        "[-f] device",
-        "eject a removable medium (use -f to force it)",
-        Qmp("eject")
-    ),
+    qmp!("q|quit", "quit"),
+    qmp!("block_resize", "block_resize"),
+    qmp!("eject", "eject"),
     hmp!(
         "drive_del",
         "id:s",
@@ -52,20 +68,8 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "remove host block device",
         NotSupported
     ),
-    hmp!(
-        "change",
-        "device:B,target:F,arg:s?",
-        "device filename [format]",
-        "change a removable medium, optional format",
-        Qmp("change")
-    ),
-    hmp!(
-        "screendump",
-        "filename:F",
-        "filename",
-        "save screen into PPM image 'filename'",
-        Qmp("screendump")
-    ),
+    qmp!("change", "change"),
+    qmp!("screendump", "screendump"),
     hmp!(
         "logfile",
         "filename:F",
@@ -108,8 +112,8 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "run emulation in singlestep mode or switch to normal mode",
         NotSupported
     ),
-    hmp!("stop", "", "", "stop emulation", Qmp("stop")),
-    hmp!("c|cont", "", "", "resume emulation", Qmp("cont")),
+    qmp!("stop", "stop"),
+    qmp!("c|cont", "cont"),
     hmp!(
         "gdbserver",
         "device:s?",
@@ -159,20 +163,8 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "send keys to the VM (e.g. 'sendkey ctrl-alt-f1', default hold time=100 ms)",
         NotSupported
     ),
-    hmp!(
-        "system_reset",
-        "",
-        "",
-        "reset the system",
-        Qmp("system_reset")
-    ),
-    hmp!(
-        "system_powerdown",
-        "",
-        "",
-        "send system power down event",
-        Qmp("system_powerdown")
-    ),
+    qmp!("system_reset", "system_reset"),
+    qmp!("system_powerdown", "system_powerdown"),
     hmp!(
         "sum",
         "start:i,size:i",
@@ -194,21 +186,9 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "remove USB device 'bus.addr'",
         NotSupported
     ),
-    hmp!(
-        "device_add",
-        "device:O",
-        "driver[,prop=value][,...]",
-        "add device, like -device on the command line",
-        Qmp("device_add")
-    ),
-    hmp!(
-        "device_del",
-        "id:s",
-        "device",
-        "remove device",
-        Qmp("device_del")
-    ),
-    hmp!("cpu", "index:i", "index", "set the default CPU", Qmp("cpu")),
+    qmp!("device_add", "device_add"),
+    qmp!("device_del", "device_del"),
+    qmp!("cpu", "cpu"),
     hmp!(
         "mouse_move",
         "dx_str:s,dy_str:s,dz_str:s?",
@@ -244,20 +224,8 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "stop capture",
         Native(native::nothing)
     ),
-    hmp!(
-        "memsave",
-        "val:l,size:i,filename:s",
-        "addr size file",
-        "save to disk virtual memory dump starting at 'addr' of size 'size'",
-        Qmp("memsave")
-    ),
-    hmp!(
-        "pmemsave",
-        "val:l,size:i,filename:s",
-        "addr size file",
-        "save to disk physical memory dump starting at 'addr' of size 'size'",
-        Qmp("pmemsave")
-    ),
+    qmp!("memsave", "memsave"),
+    qmp!("pmemsave", "pmemsave"),
     hmp!(
         "boot_set",
         "bootdevice:s",
@@ -272,20 +240,8 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "inject an NMI on the given CPU",
         Native(native::nothing)
     ),
-    hmp!(
-        "migrate",
-        "detach:-d,blk:-b,inc:-i,uri:s",
-        "[-d] [-b] [-i] uri",
-        "migrate to URI (using -d to not wait for completion)\n\t\t\t -b for migration without shared storage with full copy of disk\n\t\t\t -i for migration without shared storage with incremental copy of disk (base image shared between src and destination)",
-        Native(native::migrate)
-    ),
-    hmp!(
-        "migrate_cancel",
-        "",
-        "",
-        "cancel the current VM migration",
-        Qmp("migrate_cancel")
-    ),
+    qmp!("migrate", "migrate", Native(native::migrate)),
+    qmp!("migrate_cancel", "migrate_cancel"),
     hmp!(
         "migrate_set_speed",
         "value:o",
@@ -293,13 +249,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "set maximum speed (in bytes) for migrations. Defaults to MB if no size suffix is specified, ie. B/K/M/G/T",
         Qmp("migrate_set_speed")
     ),
-    hmp!(
-        "migrate_set_downtime",
-        "value:T",
-        "value",
-        "set maximum tolerated downtime (in seconds) for migrations",
-        Qmp("migrate_set_downtime")
-    ),
+    qmp!("migrate_set_downtime", "migrate_set_downtime"),
     hmp!(
         "snapshot_blkdev",
         "device:s,snapshot_file:s?,format:s?",
@@ -307,13 +257,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "initiates a live snapshot\n\t\t\tof device. If a new image file is specified, the\n\t\t\tnew image file will become the new root image.\n\t\t\tIf format is specified, the snapshot file will\n\t\t\tbe created in that format. Otherwise the\n\t\t\tsnapshot will be internal! (currently unsupported)",
         NotSupported
     ),
-    hmp!(
-        "client_migrate_info",
-        "protocol:s,hostname:s,port:i?,tls-port:i?,cert-subject:s?",
-        "protocol hostname port tls-port cert-subject",
-        "send migration info to spice/vnc client",
-        Qmp("client_migrate_info")
-    ),
+    qmp!("client_migrate_info", "client_migrate_info"),
     hmp!(
         "drive_add",
         "pci_addr:s,opts:s",
@@ -356,20 +300,8 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "remove host VLAN client",
         NotSupported
     ),
-    hmp!(
-        "netdev_add",
-        "netdev:O",
-        "[user|tap|socket],id=str[,prop=value][,...]",
-        "add host network device",
-        Native(native::netdev_add)
-    ),
-    hmp!(
-        "netdev_del",
-        "id:s",
-        "id",
-        "remove host network device",
-        Qmp("netdev_del")
-    ),
+    qmp!("netdev_add", "netdev_add", Native(native::netdev_add)),
+    qmp!("netdev_del", "netdev_del"),
     hmp!(
         "hostfwd_add",
         "arg1:s,arg2:s?,arg3:s?",
@@ -384,20 +316,8 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "remove host-to-guest TCP or UDP redirection",
         NotSupported
     ),
-    hmp!(
-        "balloon",
-        "value:M",
-        "target",
-        "request VM to change its memory allocation (in MB)",
-        Qmp("balloon")
-    ),
-    hmp!(
-        "set_link",
-        "name:s,up:b",
-        "name on|off",
-        "change the link status of a network adapter",
-        Qmp("set_link")
-    ),
+    qmp!("balloon", "balloon"),
+    qmp!("set_link", "set_link"),
     hmp!(
         "watchdog_action",
         "action:s",
@@ -447,41 +367,11 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "inject a MCE on the given CPU [and broadcast to other CPUs with -b option]",
         NotSupported
     ),
-    hmp!(
-        "getfd",
-        "fdname:s",
-        "getfd name",
-        "receive a file descriptor via SCM rights and assign it a name",
-        Qmp("getfd")
-    ),
-    hmp!(
-        "closefd",
-        "fdname:s",
-        "closefd name",
-        "close a file descriptor previously passed via SCM rights",
-        Qmp("closefd")
-    ),
-    hmp!(
-        "block_passwd",
-        "device:B,password:s",
-        "block_passwd device password",
-        "set the password of encrypted block devices",
-        Qmp("block_passwd")
-    ),
-    hmp!(
-        "set_password",
-        "protocol:s,password:s,connected:s?",
-        "protocol password action-if-connected",
-        "set spice/vnc password",
-        Qmp("set_password")
-    ),
-    hmp!(
-        "expire_password",
-        "protocol:s,time:s",
-        "protocol time",
-        "set spice/vnc password expire-time",
-        Qmp("expire_password")
-    ),
+    qmp!("getfd", "getfd"),
+    qmp!("closefd", "closefd"),
+    qmp!("block_passwd", "block_passwd"),
+    qmp!("set_password", "set_password"),
+    qmp!("expire_password", "expire_password"),
     hmp!(
         "info",
         "item:s?",
@@ -676,6 +566,76 @@ mod tests {
             })
             .collect();
         assert!(missing.is_empty(), "unknown QMP commands: {missing:?}");
+    }
+
+    #[test]
+    fn mirrors_name_table_commands() {
+        let missing: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter_map(|c| match c.decl {
+                Decl::Qmp(q) => crate::qmp::table::lookup(q, true).is_none().then_some(q),
+                Decl::Own { .. } => None,
+            })
+            .collect();
+        assert!(missing.is_empty(), "unknown mirrored commands: {missing:?}");
+    }
+
+    #[test]
+    fn no_own_declaration_copies_its_qmp_entry() {
+        let copies: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter(|c| matches!(c.decl, Decl::Own { .. }))
+            .filter(|c| {
+                c.name.split('|').any(|n| {
+                    crate::qmp::table::lookup(n, true).is_some_and(|q| {
+                        (q.args_type, q.params, q.help) == (c.args_type(), c.params(), c.help())
+                    })
+                })
+            })
+            .map(|c| c.name)
+            .collect();
+        assert!(
+            copies.is_empty(),
+            "declare these as qmp! entries: {copies:?}"
+        );
+    }
+
+    #[test]
+    fn qmp_actions_parse_as_their_handler_reads() {
+        let differing: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter(|c| match c.action {
+                Qmp(q) => {
+                    crate::qmp::table::lookup(q, true).is_some_and(|q| q.args_type != c.args_type())
+                }
+                Native(_) | NotSupported => false,
+            })
+            .map(|c| c.name)
+            .collect();
+        assert!(differing.is_empty(), "args_type differs: {differing:?}");
+    }
+
+    #[test]
+    fn mirrored_help_line_is_the_qmp_entrys() {
+        let c = find("q").expect("quit is an HMP command");
+        assert_eq!(
+            (c.args_type(), c.params(), c.help()),
+            ("", "", "quit the emulator")
+        );
+    }
+
+    #[test]
+    fn every_argument_a_native_reads_is_declared() {
+        let declared: Vec<&str> = HMP_COMMANDS
+            .iter()
+            .filter(|c| matches!(c.action, Native(_)))
+            .flat_map(|c| crate::qmp::args::names(c.args_type()))
+            .collect();
+        let undeclared: Vec<&str> = crate::qmp::args::names_read(include_str!("native.rs"))
+            .into_iter()
+            .filter(|n| !declared.contains(n))
+            .collect();
+        assert!(undeclared.is_empty(), "undeclared: {undeclared:?}");
     }
 
     #[test]

@@ -323,9 +323,9 @@ fn write_string(s: &str, out: &mut String) {
 /// Builds a [`QDict`] in insertion order: `qdict! { "a" => 1, "b" => "x" }`.
 #[macro_export]
 macro_rules! qdict {
-    () => { $crate::wire::value::QDict::new() };
+    () => { $crate::qobject::value::QDict::new() };
     ($($k:expr => $v:expr),+ $(,)?) => {{
-        let mut d = $crate::wire::value::QDict::new();
+        let mut d = $crate::qobject::value::QDict::new();
         $( d.put($k, $v); )+
         d
     }};

@@ -1,25 +1,12 @@
-//! Display servers and the screen: the VNC server (`-vnc`, `change vnc`), the
-//! SPICE server (`-spice`), their passwords, and the picture `screendump` saves.
-//!
-//! Models 0.14's `ui/vnc.c` (`vnc_display_open`, `vnc_display_password`,
-//! `do_info_vnc`), `ui/spice-core.c` (`qemu_spice_init`, `do_info_spice`) and
-//! `hw/vga.c`'s PPM dump. There are no real display sockets: the listening
-//! address a display string names is computed, never bound, so host name
-//! resolution and x509 file checks are not performed (see `docs/compat.md`).
-//! Plain serde data, no I/O; screen pixels are a pure function of the seed.
-//!
-//! Connected clients ([`VncClient`], [`SpiceChannel`]) come from the simulated
-//! world (the `x-vnc-client` and `x-spice-client` extension commands, see
-//! `machine::inject`); this file keeps them and builds the `server`/`client`
-//! objects their events and `query-vnc`/`query-spice` carry, inserting keys in
-//! 0.14's order (the wire layer applies the hash order). VNC clients are kept
-//! newest first and SPICE channels oldest first, as 0.14's lists are.
+//! The VNC server (0.14's `ui/vnc.c`: `vnc_display_open`,
+//! `vnc_display_password`, `do_info_vnc`): the display string parsed into a
+//! listening address and authentication scheme, the password and its expiry,
+//! and the connected clients, newest first.
 
 use serde::{Deserialize, Serialize};
 
-use super::clock::VirtualTime;
-use super::config::MachineConfig;
-use crate::wire::{QDict, QObject};
+use super::{SockAddr, NI_MAXSERV_BYTES, TIME_NEVER_S};
+use crate::machine::events::VncServerEnd;
 
 /// First VNC port: display `:N` listens on `VNC_PORT_BASE + N`.
 pub const VNC_PORT_BASE: i64 = 5900;
@@ -29,28 +16,8 @@ pub const VNC_CHANGE_PASSWORD_BYTES_MAX: usize = 8;
 pub const INET_HOST_BYTES_MAX: usize = 64;
 /// Longest port part `inet_parse` accepts (`%32[^,]`).
 pub const INET_PORT_BYTES_MAX: usize = 32;
-/// Size of getnameinfo's service buffer (`NI_MAXSERV`): a unix socket path this
-/// long or longer cannot be reported, so 0.14's `query-vnc` returns `{}`.
-pub const NI_MAXSERV_BYTES: usize = 32;
-/// Size of getnameinfo's host buffer (`NI_MAXHOST`): a client host this long or
-/// longer cannot be reported.
-pub const NI_MAXHOST_BYTES: usize = 1025;
 /// Most VNC clients connected at once (0.14 is limited only by open files).
 pub const VNC_CLIENTS_MAX: usize = 64;
-/// Most SPICE channel connections at once (0.14 is limited only by open files).
-pub const SPICE_CHANNELS_MAX: usize = 64;
-/// `SPICE_CHANNEL_MAIN`, the channel type a SPICE session starts with.
-pub const SPICE_CHANNEL_MAIN: u8 = 1;
-/// The family names 0.14's `inet_strfamily` gives.
-pub const ADDRESS_FAMILIES: &[&str] = &["ipv4", "ipv6", "unix", "unknown"];
-/// `time_t` "never" (0.14's `TIME_MAX`).
-pub const TIME_NEVER_S: i64 = i64::MAX;
-/// Text mode screen size (80x25 cells of 9x16 pixels), before the guest runs.
-pub const TEXT_MODE_PX: (u32, u32) = (720, 400);
-/// Graphics mode screen size, once the guest has booted.
-pub const GRAPHICS_MODE_PX: (u32, u32) = (1024, 768);
-/// Virtual time the guest runs before it leaves VGA text mode.
-pub const BOOT_TO_GRAPHICS_NS: u64 = 5 * VirtualTime::NS_PER_S;
 
 /// Why a VNC display string could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,32 +124,6 @@ pub struct VncServer {
     pub clients: Vec<VncClient>,
 }
 
-/// A socket address as getnameinfo prints it (numeric host and port).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SockAddr {
-    /// Numeric host (`127.0.0.1`, `::1`) or, for unix sockets, `localhost`.
-    pub host: String,
-    /// Port as a decimal string, or a unix socket path.
-    pub service: String,
-    /// `ipv4`, `ipv6`, `unix` or `unknown`.
-    pub family: String,
-}
-
-impl SockAddr {
-    /// 0.14's `put_addr_qdict` / `add_addr_info`: host, port, family, with the
-    /// port under `port_key` (`service` for VNC, `port` for SPICE).
-    pub fn put_into(&self, d: &mut QDict, port_key: &str) {
-        d.put("host", self.host.as_str());
-        d.put(port_key, self.service.as_str());
-        d.put("family", self.family.as_str());
-    }
-
-    /// `HOST:PORT`, how clients are named in errors.
-    pub fn label(&self) -> String {
-        format!("{}:{}", self.host, self.service)
-    }
-}
-
 /// One VNC client: its address and what its authentication revealed
 /// (`VncState.info`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,25 +134,6 @@ pub struct VncClient {
     pub x509_dname: Option<String>,
     /// Its SASL user name (SASL schemes only).
     pub sasl_username: Option<String>,
-}
-
-impl VncClient {
-    /// `client->info` as `vnc_client_cache_addr` builds it (host, service,
-    /// family) plus, once authenticated (`initialized`), what
-    /// `vnc_client_cache_auth` adds.
-    pub fn info(&self, initialized: bool) -> QDict {
-        let mut d = QDict::new();
-        self.addr.put_into(&mut d, "service");
-        if initialized {
-            if let Some(dn) = &self.x509_dname {
-                d.put("x509_dname", dn.as_str());
-            }
-            if let Some(user) = &self.sasl_username {
-                d.put("sasl_username", user.as_str());
-            }
-        }
-        d
-    }
 }
 
 impl VncServer {
@@ -249,12 +171,14 @@ impl VncServer {
         }
     }
 
-    /// `vnc_server_info_put`: the listening address, then `auth`.
-    pub fn server_info(&self) -> Option<QDict> {
-        let mut d = QDict::new();
-        self.server_address()?.put_into(&mut d, "service");
-        d.put("auth", self.auth.name());
-        Some(d)
+    /// The server's end of its connections as `vnc_server_info_put` reports
+    /// it: the listening address and `auth`; `None` without a reportable
+    /// address.
+    pub fn server_end(&self) -> Option<VncServerEnd> {
+        Some(VncServerEnd {
+            addr: self.server_address()?,
+            auth: self.auth,
+        })
     }
 
     /// Whether the scheme checks an x509 client certificate, so a client has
@@ -281,16 +205,6 @@ impl VncServer {
         self.clients
             .iter()
             .position(|c| c.addr.host == host && c.addr.service == service)
-    }
-
-    /// `query-vnc`'s `clients`: every client's `info`, newest first.
-    pub fn clients_list(&self) -> QObject {
-        QObject::List(
-            self.clients
-                .iter()
-                .map(|c| QObject::Dict(c.info(true)))
-                .collect(),
-        )
     }
 
     /// `vnc_display_open`: closes the current display, then opens `display`.
@@ -538,274 +452,9 @@ pub fn format_ipv4(a: [u8; 4]) -> String {
     format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
 }
 
-/// SPICE authentication (`auth` in `query-spice`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SpiceAuth {
-    /// Ticketing (password) authentication, the default.
-    Spice,
-    /// `disable-ticketing`.
-    None,
-}
-
-impl SpiceAuth {
-    /// The name `query-spice` reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            SpiceAuth::Spice => "spice",
-            SpiceAuth::None => "none",
-        }
-    }
-}
-
-/// Where SPICE clients should reconnect after migration (`client_migrate_info`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpiceMigrateTarget {
-    /// Target host name.
-    pub hostname: String,
-    /// Plain port, -1 when not given.
-    pub port: i32,
-    /// TLS port, -1 when not given.
-    pub tls_port: i32,
-    /// Expected certificate subject.
-    pub cert_subject: Option<String>,
-}
-
-/// The SPICE server, present with `-spice`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpiceServer {
-    /// `addr=`, if given.
-    pub addr: Option<String>,
-    /// `port=`, 0 when not given.
-    pub port: i64,
-    /// `tls-port=`, 0 when not given.
-    pub tls_port: i64,
-    /// Authentication.
-    pub auth: SpiceAuth,
-    /// The ticket (password).
-    pub password: Option<String>,
-    /// Ticket expiry, `time_t` seconds.
-    pub expires_s: i64,
-    /// Set by `client_migrate_info`.
-    pub migrate_target: Option<SpiceMigrateTarget>,
-    /// Channel connections that completed their link, oldest first (0.14's
-    /// `channel_list`, appended at its tail).
-    pub channels: Vec<SpiceChannel>,
-}
-
-/// One SPICE channel connection (`SpiceChannelEventInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpiceChannel {
-    /// The client's end (`paddr`); `service` is the port.
-    pub client: SockAddr,
-    /// The server's end (`laddr`); `service` is the port.
-    pub server: SockAddr,
-    /// The session id all channels of one client share.
-    pub connection_id: u32,
-    /// `SPICE_CHANNEL_MAIN` (1), `DISPLAY` (2), `INPUTS` (3), `CURSOR` (4),
-    /// `PLAYBACK` (5), `RECORD` (6)...
-    pub channel_type: u8,
-    /// Index among channels of that type.
-    pub channel_id: u8,
-    /// Connected to the TLS port.
-    pub tls: bool,
-}
-
-impl SpiceChannel {
-    /// 0.14's `add_channel_info`.
-    fn put_channel_info(&self, d: &mut QDict) {
-        d.put("connection-id", i64::from(self.connection_id));
-        d.put("channel-type", i64::from(self.channel_type));
-        d.put("channel-id", i64::from(self.channel_id));
-        d.put("tls", self.tls);
-    }
-
-    /// An event's `client`: the address, plus the channel info for
-    /// SPICE_INITIALIZED.
-    pub fn client_info(&self, initialized: bool) -> QDict {
-        let mut d = QDict::new();
-        self.client.put_into(&mut d, "port");
-        if initialized {
-            self.put_channel_info(&mut d);
-        }
-        d
-    }
-
-    /// An event's `server`: the address, plus `auth` for SPICE_INITIALIZED.
-    pub fn server_info(&self, auth: Option<SpiceAuth>) -> QDict {
-        let mut d = QDict::new();
-        self.server.put_into(&mut d, "port");
-        if let Some(auth) = auth {
-            d.put("auth", auth.name());
-        }
-        d
-    }
-}
-
-/// `qemu_opt_get_number`: an unsigned decimal, else the default 0.
-fn opt_number(v: Option<&str>) -> i64 {
-    v.and_then(|s| s.parse::<u64>().ok())
-        .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-impl SpiceServer {
-    /// The server a `-spice` option list describes.
-    pub fn from_options(opts: &super::config::OptionList) -> Self {
-        let ticketing_off = opts
-            .get("disable-ticketing")
-            .is_some_and(|v| v == "on" || v == "yes" || v == "true");
-        SpiceServer {
-            addr: opts.get("addr").map(str::to_owned),
-            port: opt_number(opts.get("port")),
-            tls_port: opt_number(opts.get("tls-port")),
-            auth: if ticketing_off {
-                SpiceAuth::None
-            } else {
-                SpiceAuth::Spice
-            },
-            password: opts.get("password").map(str::to_owned),
-            expires_s: TIME_NEVER_S,
-            migrate_target: None,
-            channels: Vec::new(),
-        }
-    }
-
-    /// Whether a client's main channel is connected (spice-server's
-    /// `reds->main_channel`).
-    pub fn has_main_channel(&self) -> bool {
-        self.channels
-            .iter()
-            .any(|c| c.channel_type == SPICE_CHANNEL_MAIN)
-    }
-
-    /// The channel whose client end is `host`:`port`, if connected.
-    pub fn channel_index(&self, host: &str, port: &str) -> Option<usize> {
-        self.channels
-            .iter()
-            .position(|c| c.client.host == host && c.client.service == port)
-    }
-
-    /// `query-spice`'s `channels` (`channel_list_get`): per channel the client
-    /// address and the channel info, oldest first.
-    pub fn channels_list(&self) -> QObject {
-        QObject::List(
-            self.channels
-                .iter()
-                .map(|c| QObject::Dict(c.client_info(true)))
-                .collect(),
-        )
-    }
-}
-
-/// VGA mode, which decides the screen size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ScreenMode {
-    /// 80x25 text, 720x400 pixels.
-    Text,
-    /// The guest's graphical desktop, 1024x768 pixels.
-    Graphics,
-}
-
-impl ScreenMode {
-    /// Width and height in pixels.
-    pub fn size_px(self) -> (u32, u32) {
-        match self {
-            ScreenMode::Text => TEXT_MODE_PX,
-            ScreenMode::Graphics => GRAPHICS_MODE_PX,
-        }
-    }
-}
-
-/// The screen: text mode until the guest has run [`BOOT_TO_GRAPHICS_NS`] since
-/// it was last started from firmware (machine start or reset).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Screen {
-    /// When the guest last started booting; `None` while it never ran (`-S`).
-    pub boot_started_at: Option<VirtualTime>,
-}
-
-impl Screen {
-    /// The mode at virtual time `now`.
-    pub fn mode(&self, now: VirtualTime) -> ScreenMode {
-        match self.boot_started_at {
-            Some(t) if now.0.saturating_sub(t.0) >= BOOT_TO_GRAPHICS_NS => ScreenMode::Graphics,
-            Some(_) | None => ScreenMode::Text,
-        }
-    }
-}
-
-/// A binary PPM (P6) of the screen in `mode`, pixels derived from the seed:
-/// text mode shows a few light-grey "characters" on black, graphics mode a
-/// gradient tinted by the seed.
-pub fn render_ppm(seed: u64, mode: ScreenMode) -> Vec<u8> {
-    let (w, h) = mode.size_px();
-    let header = format!("P6\n{w} {h}\n255\n");
-    let pixels = usize::try_from(u64::from(w) * u64::from(h) * 3).unwrap_or(0);
-    let mut out = Vec::with_capacity(header.len() + pixels);
-    out.extend_from_slice(header.as_bytes());
-    let tint = seed.to_le_bytes();
-    for y in 0..h {
-        for x in 0..w {
-            out.extend_from_slice(&pixel(seed, &tint, mode, (x, y), (w, h)));
-        }
-    }
-    out
-}
-
-fn pixel(seed: u64, tint: &[u8; 8], mode: ScreenMode, xy: (u32, u32), wh: (u32, u32)) -> [u8; 3] {
-    let (x, y) = xy;
-    match mode {
-        ScreenMode::Text => {
-            let (col, row) = (x / 9, y / 16);
-            let lit =
-                row < 2 && x % 9 < 8 && (seed.rotate_left(col % 64) ^ u64::from(row)) & 1 == 1;
-            if lit {
-                [0xAA, 0xAA, 0xAA]
-            } else {
-                [0, 0, 0]
-            }
-        }
-        ScreenMode::Graphics => {
-            let gx = u8::try_from(x * 255 / wh.0.max(1)).unwrap_or(u8::MAX);
-            let gy = u8::try_from(y * 255 / wh.1.max(1)).unwrap_or(u8::MAX);
-            [gx ^ tint[0], gy ^ tint[1], tint[2]]
-        }
-    }
-}
-
-/// VNC, SPICE and the screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisplayState {
-    /// The VNC server; `None` without `-vnc` (then `change vnc` fails).
-    pub vnc: Option<VncServer>,
-    /// The SPICE server; `None` without `-spice`.
-    pub spice: Option<SpiceServer>,
-    /// The screen.
-    pub screen: Screen,
-}
-
-impl DisplayState {
-    /// The displays a configuration starts. A `-vnc` string that fails to open
-    /// leaves the server as 0.14 would have it; the CLI rejects such strings
-    /// up front with [`VncServer::open`] (0.14 exits).
-    pub fn from_config(config: &MachineConfig) -> Self {
-        let vnc = config.vnc.as_deref().map(|display| {
-            let mut server = VncServer::closed();
-            // An error leaves the state 0.14 would have; see the doc above.
-            let _ = server.open(display);
-            server
-        });
-        DisplayState {
-            vnc,
-            spice: config.spice.as_ref().map(SpiceServer::from_options),
-            screen: Screen::default(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::OptionList;
 
     fn opened(display: &str) -> VncServer {
         let mut s = VncServer::closed();
@@ -1032,58 +681,6 @@ mod tests {
     }
 
     #[test]
-    fn spice_defaults_host_less_and_ticketing() {
-        let mut o = OptionList::default();
-        o.push("port", "5930");
-        let s = SpiceServer::from_options(&o);
-        assert_eq!((s.port, s.tls_port, s.auth), (5930, 0, SpiceAuth::Spice));
-    }
-
-    #[test]
-    fn spice_disable_ticketing_means_auth_none() {
-        let mut o = OptionList::default();
-        o.push("port", "5930");
-        o.push("disable-ticketing", "on");
-        assert_eq!(SpiceServer::from_options(&o).auth, SpiceAuth::None);
-    }
-
-    #[test]
-    fn screen_before_boot_is_text_mode() {
-        let s = Screen::default();
-        assert_eq!(s.mode(VirtualTime(u64::MAX)), ScreenMode::Text);
-    }
-
-    #[test]
-    fn screen_at_boot_delay_is_graphics_mode() {
-        let s = Screen {
-            boot_started_at: Some(VirtualTime(7)),
-        };
-        assert_eq!(
-            s.mode(VirtualTime(7 + BOOT_TO_GRAPHICS_NS - 1)),
-            ScreenMode::Text
-        );
-        assert_eq!(
-            s.mode(VirtualTime(7 + BOOT_TO_GRAPHICS_NS)),
-            ScreenMode::Graphics
-        );
-    }
-
-    #[test]
-    fn render_ppm_has_p6_header_and_full_size() {
-        let ppm = render_ppm(1, ScreenMode::Text);
-        assert!(ppm.starts_with(b"P6\n720 400\n255\n"));
-        assert_eq!(ppm.len(), "P6\n720 400\n255\n".len() + 720 * 400 * 3);
-    }
-
-    #[test]
-    fn render_ppm_depends_on_seed() {
-        assert_ne!(
-            render_ppm(1, ScreenMode::Graphics),
-            render_ppm(2, ScreenMode::Graphics)
-        );
-    }
-
-    #[test]
     fn server_address_of_unix_display_is_localhost_path() {
         assert_eq!(
             opened("unix:/tmp/v.sock").server_address(),
@@ -1115,69 +712,5 @@ mod tests {
             ],
             [(false, false), (false, true), (true, false), (true, true)]
         );
-    }
-
-    #[test]
-    fn vnc_client_info_leaves_auth_fields_until_initialized() {
-        let c = VncClient {
-            addr: SockAddr {
-                host: "h".into(),
-                service: "1".into(),
-                family: "ipv4".into(),
-            },
-            x509_dname: Some("CN=x".into()),
-            sasl_username: None,
-        };
-        assert_eq!((c.info(false).len(), c.info(true).len()), (3, 4));
-    }
-
-    #[test]
-    fn spice_channels_list_entry_has_address_and_channel_info() {
-        let ch = SpiceChannel {
-            client: SockAddr {
-                host: "127.0.0.1".into(),
-                service: "40000".into(),
-                family: "ipv4".into(),
-            },
-            server: SockAddr {
-                host: "127.0.0.1".into(),
-                service: "5930".into(),
-                family: "ipv4".into(),
-            },
-            connection_id: 1,
-            channel_type: 2,
-            channel_id: 0,
-            tls: true,
-        };
-        let keys: Vec<String> = ch
-            .client_info(true)
-            .iter_inserted()
-            .map(|(k, _)| k.to_owned())
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                "host",
-                "port",
-                "family",
-                "connection-id",
-                "channel-type",
-                "channel-id",
-                "tls"
-            ]
-        );
-    }
-
-    #[test]
-    fn display_state_roundtrips_through_bincode() {
-        let cfg = MachineConfig {
-            vnc: Some(":1,password".into()),
-            ..MachineConfig::default()
-        };
-        let state = DisplayState::from_config(&cfg);
-        let bytes = bincode::serde::encode_to_vec(&state, bincode::config::standard()).unwrap();
-        let (back, _): (DisplayState, usize) =
-            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-        assert_eq!(back, state);
     }
 }
