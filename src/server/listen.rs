@@ -94,31 +94,6 @@ pub fn bind_all(
     Ok(out)
 }
 
-/// Binds a listening unix socket that appears at `path` only once it listens.
-///
-/// `bind(2)` creates the file before `listen(2)` runs, so a client that waits for
-/// the file and connects at once can be refused. The socket is bound under a
-/// temporary name beside `path` and renamed into place after `listen`, so the
-/// file's existence means the monitor accepts. A temporary name that does not fit
-/// in `sun_path` falls back to binding `path` itself.
-fn bind_unix_listening(path: &Path) -> std::io::Result<UnixListener> {
-    let mut staging = path.as_os_str().to_owned();
-    staging.push(format!(".{}.bind", std::process::id()));
-    let staging = std::path::PathBuf::from(staging);
-    let _ = std::fs::remove_file(&staging);
-    match UnixListener::bind(&staging) {
-        Ok(listener) => match std::fs::rename(&staging, path) {
-            Ok(()) => Ok(listener),
-            Err(e) => {
-                let _ = std::fs::remove_file(&staging);
-                Err(e)
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => UnixListener::bind(path),
-        Err(e) => Err(e),
-    }
-}
-
 fn endpoint(
     backend: &ChardevBackend,
     files: &mut CreatedFiles,
@@ -136,7 +111,7 @@ fn endpoint(
         } => {
             // QEMU unlinks whatever is at the path before binding.
             let _ = std::fs::remove_file(path);
-            let l = bind_unix_listening(Path::new(path)).map_err(bind_error)?;
+            let l = UnixListener::bind(path).map_err(bind_error)?;
             files.add(Path::new(path));
             (Listener::Unix(l), *wait)
         }
@@ -289,35 +264,6 @@ mod tests {
         assert!(path.exists() && eps.len() == 1);
         drop(files);
         assert!(!path.exists());
-    }
-
-    #[test]
-    fn bind_unix_listening_accepts_as_soon_as_the_file_exists() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.sock");
-        let _listener = bind_unix_listening(&path).unwrap();
-        let entries: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            (
-                entries,
-                std::os::unix::net::UnixStream::connect(&path).is_ok()
-            ),
-            (vec![std::ffi::OsString::from("q.sock")], true)
-        );
-    }
-
-    #[test]
-    fn bind_unix_listening_falls_back_when_the_staging_name_is_too_long() {
-        let dir = tempfile::tempdir().unwrap();
-        // sun_path holds 108 bytes with its NUL: a name of exactly 107 bytes fits,
-        // while the staging name, longer by a pid suffix, does not.
-        let base = dir.path().as_os_str().len() + 1;
-        let path = dir.path().join("s".repeat(107 - base));
-        let _listener = bind_unix_listening(&path).unwrap();
-        assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
     }
 
     #[test]
