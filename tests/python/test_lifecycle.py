@@ -10,6 +10,8 @@ import time
 
 from qemu.qmp import ExecuteError, QMPClient
 
+from listening import wait_listening
+
 BIN = os.environ.get("QMPSIM_BIN", "target/debug/qmpsim")
 TIMEOUT_S = 10
 
@@ -26,11 +28,7 @@ def start_vm(workdir):
         ],
         cwd=workdir,
     )
-    deadline = time.monotonic() + TIMEOUT_S
-    while not os.path.exists(sock):
-        assert proc.poll() is None, "qmpsim exited early"
-        assert time.monotonic() < deadline, "socket never appeared"
-        time.sleep(0.02)
+    wait_listening(proc, sock, TIMEOUT_S)
     return proc, sock
 
 

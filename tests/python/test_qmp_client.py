@@ -10,23 +10,10 @@ import time
 import pytest
 from qemu.qmp import ExecuteError, QMPClient
 
+from listening import wait_listening
+
 BIN = os.environ.get("QMPSIM_BIN", "target/debug/qmpsim")
 TIMEOUT_S = 10
-
-
-# __SO_ACCEPTCON in /proc/net/unix's Flags column: the socket listens.
-_SO_ACCEPTCON = 0x10000
-
-
-def _listening(path):
-    """Whether a unix socket listens at ``path``. The file appears at bind(), a
-    moment before listen(): a client connecting in between is refused."""
-    with open("/proc/net/unix") as table:
-        for line in table:
-            fields = line.split()
-            if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & _SO_ACCEPTCON:
-                return True
-    return False
 
 
 class Vm:
@@ -39,11 +26,7 @@ class Vm:
             [BIN, "-qmp", f"unix:{self.sock},server,nowait", *args],
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + TIMEOUT_S
-        while not _listening(self.sock):
-            assert self.proc.poll() is None, self.proc.stderr.read()
-            assert time.monotonic() < deadline, "socket never appeared"
-            time.sleep(0.02)
+        wait_listening(self.proc, self.sock, TIMEOUT_S)
 
     def close(self):
         if self.proc.poll() is None:
