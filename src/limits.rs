@@ -52,6 +52,7 @@
 //! | [`SNAPSHOT_BYTES_MAX`] | 64 MiB | a snapshot body |
 //! | [`HEADER_BYTES_MAX`] | 1 MiB | an encoded trace header |
 //! | [`FRAME_BYTES_MAX`] | 16 MiB | an encoded trace frame body |
+//! | [`DECODE_CLAIM_BYTES_MAX`] | 1 GiB | what decoding one trace, snapshot or stream body may claim for its strings and vectors |
 //! | [`CANDIDATES_MAX`] | 100,000 candidates | traces tried by one `trace minimize` |
 //! | [`PROGRESS_LINES_MAX`] | 10 lines | plain progress lines of one `qmpsim replay` run |
 //! | [`TRANSCRIPT_BYTES_MAX`] | 64 MiB | a transcript `trace import` reads |
@@ -104,7 +105,7 @@ pub use crate::cli::raw::{RAM_MB_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX, VC
 
 pub use crate::replay::corpus::PROGRESS_LINES_MAX;
 pub use crate::snapshot::SNAPSHOT_BYTES_MAX;
-pub use crate::trace::format::{FRAME_BYTES_MAX, HEADER_BYTES_MAX};
+pub use crate::trace::format::{DECODE_CLAIM_BYTES_MAX, FRAME_BYTES_MAX, HEADER_BYTES_MAX};
 pub use crate::trace::import::TRANSCRIPT_BYTES_MAX;
 pub use crate::trace::minimize::CANDIDATES_MAX;
 

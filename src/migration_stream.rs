@@ -245,7 +245,7 @@ impl<R: Read> StreamReader<R> {
         let mut body = vec![0_u8; len];
         self.fill(&mut body, (STREAM_PREFIX_BYTES + len) as u64)?;
         let (preamble, used): (Preamble, usize) =
-            bincode::serde::decode_from_slice(&body, config())
+            bincode::serde::decode_from_slice(&body, crate::trace::format::bincode_decode_config())
                 .map_err(StreamError::PreambleDecode)?;
         if used != len {
             return Err(StreamError::PreambleDecode(

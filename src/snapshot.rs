@@ -139,7 +139,8 @@ pub fn save(engine: &Engine) -> Result<Vec<u8>, SnapshotError> {
 pub fn restore_state(bytes: &[u8]) -> Result<EngineState, SnapshotError> {
     let body = open_envelope(bytes)?;
     let (state, used): (EngineState, usize) =
-        bincode::serde::decode_from_slice(body, config()).map_err(SnapshotError::Decode)?;
+        bincode::serde::decode_from_slice(body, crate::trace::format::bincode_decode_config())
+            .map_err(SnapshotError::Decode)?;
     if used != body.len() {
         return Err(SnapshotError::NotCanonical);
     }

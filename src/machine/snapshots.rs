@@ -202,7 +202,7 @@ pub fn decode_sidecar(bytes: &[u8]) -> Result<Vec<InternalSnapshot>, SidecarErro
         return Err(SidecarError::ChecksumMismatch);
     }
     let (entries, used): (Vec<InternalSnapshot>, usize) =
-        bincode::serde::decode_from_slice(body, bincode::config::standard())
+        bincode::serde::decode_from_slice(body, crate::trace::format::bincode_decode_config())
             .map_err(SidecarError::Decode)?;
     if used != body.len() {
         return Err(SidecarError::WrongLength {

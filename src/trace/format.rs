@@ -544,6 +544,24 @@ pub(crate) fn bincode_config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// The most bytes that decoding one body may claim for its strings and vectors,
+/// as bincode counts them (each element at its in-memory width, and each length
+/// prefix it reads at 8 bytes).
+///
+/// bincode allocates a string or a byte vector at the length it reads, before it
+/// reads the bytes, so a body that claims an absurd length would abort the
+/// process instead of failing. Bodies are bounded first (a frame part by
+/// [`FRAME_BYTES_MAX`], a snapshot by `SNAPSHOT_BYTES_MAX`), and their in-memory
+/// size is a few times that at most, so this bound refuses only damaged or
+/// crafted bodies.
+pub const DECODE_CLAIM_BYTES_MAX: usize = 1 << 30;
+
+/// [`bincode_config`] with [`DECODE_CLAIM_BYTES_MAX`]: the configuration every
+/// decode of untrusted bytes (trace, snapshot, migration stream) uses.
+pub(crate) fn bincode_decode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<DECODE_CLAIM_BYTES_MAX>()
+}
+
 /// The preamble for a header body of `header_len` bytes.
 pub(crate) fn preamble(version: u32, header_len: u32) -> [u8; PREAMBLE_BYTES] {
     let mut p = [0u8; PREAMBLE_BYTES];
@@ -582,6 +600,34 @@ pub(crate) fn part_hash(previous: &ChainHash, field: u32, part: &[u8]) -> ChainH
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body holding only a string length: bincode's varint for a u64 (251 means
+    /// a u64 follows, little-endian), and no string bytes.
+    fn string_claim(len: u64) -> Vec<u8> {
+        let mut body = vec![253];
+        body.extend_from_slice(&len.to_le_bytes());
+        body
+    }
+
+    #[test]
+    fn decode_claim_past_limit_is_refused_before_allocating() {
+        let body = string_claim(DECODE_CLAIM_BYTES_MAX as u64 - 7);
+        let r: Result<(String, usize), _> =
+            bincode::serde::decode_from_slice(&body, bincode_decode_config());
+        assert!(matches!(r, Err(bincode::error::DecodeError::LimitExceeded)));
+    }
+
+    #[test]
+    fn decode_claim_at_limit_fails_only_for_want_of_bytes() {
+        // bincode also counts the 8-byte length it has just read against the limit.
+        let body = string_claim(DECODE_CLAIM_BYTES_MAX as u64 - 8);
+        let r: Result<(String, usize), _> =
+            bincode::serde::decode_from_slice(&body, bincode_decode_config());
+        assert!(matches!(
+            r,
+            Err(bincode::error::DecodeError::UnexpectedEnd { .. })
+        ));
+    }
     use crate::qmp::session::ClientId;
 
     #[test]

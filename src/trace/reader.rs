@@ -10,9 +10,9 @@
 use std::io::{ErrorKind, Read};
 
 use super::format::{
-    bincode_config, header_hash, part_hash, preamble, ChainHash, Frame, TraceError, TraceHeader,
-    FORMAT_VERSION, FRAME_BYTES_MAX, HASH_BYTES, HEADER_BYTES_MAX, LENGTH_BYTES, MAGIC,
-    PART_CONTINUES, PREAMBLE_BYTES,
+    header_hash, part_hash, preamble, ChainHash, Frame, TraceError, TraceHeader, FORMAT_VERSION,
+    FRAME_BYTES_MAX, HASH_BYTES, HEADER_BYTES_MAX, LENGTH_BYTES, MAGIC, PART_CONTINUES,
+    PREAMBLE_BYTES,
 };
 
 /// Where the reader is in the stream.
@@ -124,7 +124,7 @@ impl<R: Read> TraceReader<R> {
             return Err(TraceError::HeaderChecksumMismatch);
         }
         let (header, used): (TraceHeader, usize) =
-            bincode::serde::decode_from_slice(&body, bincode_config())
+            bincode::serde::decode_from_slice(&body, crate::trace::format::bincode_decode_config())
                 .map_err(|error| TraceError::DecodeHeader { error })?;
         if used != body.len() {
             return Err(TraceError::HeaderSlack {
@@ -172,12 +172,11 @@ impl<R: Read> TraceReader<R> {
             }
         }
         let (frame, used): (Frame, usize) =
-            bincode::serde::decode_from_slice(&body, bincode_config()).map_err(|error| {
-                TraceError::Decode {
+            bincode::serde::decode_from_slice(&body, crate::trace::format::bincode_decode_config())
+                .map_err(|error| TraceError::Decode {
                     frame: index,
                     error,
-                }
-            })?;
+                })?;
         if used != body.len() {
             return Err(TraceError::FrameSlack {
                 frame: index,
@@ -296,6 +295,7 @@ mod tests {
     use crate::engine::{Input, Output};
     use crate::machine::config::MachineConfig;
     use crate::qmp::session::ClientId;
+    use crate::trace::format::bincode_config;
     use crate::trace::format::TraceHeader;
     use crate::trace::writer::TraceWriter;
 
