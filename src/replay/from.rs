@@ -9,9 +9,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use super::one::{Divergence, DivergenceKind, ReplayError};
+use super::one::{digest_bare, step_bare, Divergence, DivergenceKind, ReplayError};
 use crate::engine::Engine;
-use crate::trace::export::{render_input, render_outputs, Notation};
 use crate::trace::{Frame, TraceReader};
 
 /// A replay that started late and ended cleanly.
@@ -114,61 +113,18 @@ fn apply(
 ) -> Result<Option<(u64, String)>, ReplayError> {
     match frame {
         Frame::Step { input, outputs } => {
-            let at = engine.now();
-            let actual = engine.step(input.clone());
-            if actual != outputs {
-                let n = Notation {
-                    client_prefix: true,
-                };
-                let mut d = Divergence::bare(
-                    index,
-                    step - 1,
-                    DivergenceKind::Outputs {
-                        input: render_input(&input, n),
-                        expected: render_outputs(&outputs, n),
-                        actual: render_outputs(&actual, n),
-                        json_diff: crate::replay::one::json_diff(&outputs, &actual),
-                    },
-                );
-                d.at = at;
-                d.client = crate::replay::one::input_client(&input);
-                return Err(ReplayError::Diverged(d));
-            }
+            step_bare(engine, index, step, input, outputs)?;
             Ok(None)
         }
         Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
-            check(engine, index, step, false, digest)?;
+            digest_bare(engine, index, step, false, digest)?;
             Ok(None)
         }
         Frame::End { steps, digest } => {
-            check(engine, index, step, true, digest.clone())?;
+            digest_bare(engine, index, step, true, digest.clone())?;
             Ok(Some((steps, digest)))
         }
     }
-}
-
-fn check(
-    engine: &Engine,
-    frame: u64,
-    step: u64,
-    at_end: bool,
-    expected: String,
-) -> Result<(), ReplayError> {
-    let actual = engine.digest();
-    if actual == expected {
-        return Ok(());
-    }
-    let mut d = Divergence::bare(
-        frame,
-        step,
-        DivergenceKind::Digest {
-            at_end,
-            expected,
-            actual,
-        },
-    );
-    d.at = engine.now();
-    Err(ReplayError::Diverged(d))
 }
 
 /// `qmpsim replay --from FRAME PATH`: prints the outcome; 0 when it replays.

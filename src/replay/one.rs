@@ -428,6 +428,64 @@ impl Run {
     }
 }
 
+/// Steps `engine` with a recorded step frame's input and compares its outputs,
+/// for replays that keep no transcript (`replay --from`, `-x-resume`).
+pub(crate) fn step_bare(
+    engine: &mut Engine,
+    frame: u64,
+    step: u64,
+    input: Input,
+    expected: Vec<Output>,
+) -> Result<(), ReplayError> {
+    let at = engine.now();
+    let actual = engine.step(input.clone());
+    if actual == expected {
+        return Ok(());
+    }
+    let notation = Notation {
+        client_prefix: true,
+    };
+    let mut d = Divergence::bare(
+        frame,
+        step - 1,
+        DivergenceKind::Outputs {
+            input: render_input(&input, notation),
+            expected: render_outputs(&expected, notation),
+            actual: render_outputs(&actual, notation),
+            json_diff: json_diff(&expected, &actual),
+        },
+    );
+    d.at = at;
+    d.client = input_client(&input);
+    Err(ReplayError::Diverged(d))
+}
+
+/// Compares `engine`'s digest with a recorded one, for replays that keep no
+/// transcript (`replay --from`, `-x-resume`).
+pub(crate) fn digest_bare(
+    engine: &Engine,
+    frame: u64,
+    step: u64,
+    at_end: bool,
+    expected: String,
+) -> Result<(), ReplayError> {
+    let actual = engine.digest();
+    if actual == expected {
+        return Ok(());
+    }
+    let mut d = Divergence::bare(
+        frame,
+        step,
+        DivergenceKind::Digest {
+            at_end,
+            expected,
+            actual,
+        },
+    );
+    d.at = engine.now();
+    Err(ReplayError::Diverged(d))
+}
+
 /// The client an input came from, if any.
 pub fn input_client(input: &Input) -> Option<ClientId> {
     match input {

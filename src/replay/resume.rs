@@ -12,11 +12,10 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use super::one::{Divergence, DivergenceKind, ReplayError};
+use super::one::{digest_bare, step_bare, ReplayError};
 use crate::engine::{Engine, Input};
 use crate::machine::config::MachineConfig;
 use crate::qmp::session::ClientId;
-use crate::trace::export::{render_input, render_outputs, Notation};
 use crate::trace::{Frame, TraceReader};
 
 /// Where to resume: a trace and, optionally, a frame.
@@ -135,32 +134,13 @@ pub fn resume(point: &ResumePoint, live: &MachineConfig) -> Result<Resumed, Resu
         let step = reader.steps();
         match frame {
             Frame::Step { input, outputs } => {
-                let at = engine.now();
-                let actual = engine.step(input.clone());
-                if actual != outputs {
-                    let n = Notation {
-                        client_prefix: true,
-                    };
-                    let mut d = divergence(
-                        index,
-                        step - 1,
-                        DivergenceKind::Outputs {
-                            input: render_input(&input, n),
-                            expected: render_outputs(&outputs, n),
-                            actual: render_outputs(&actual, n),
-                            json_diff: crate::replay::one::json_diff(&outputs, &actual),
-                        },
-                    );
-                    d.at = at;
-                    d.client = crate::replay::one::input_client(&input);
-                    return Err(wrap(ReplayError::Diverged(d)));
-                }
+                step_bare(&mut engine, index, step, input, outputs).map_err(wrap)?;
             }
             Frame::Checkpoint { digest } | Frame::State { digest, .. } => {
-                check_digest(&engine, index, step, false, digest).map_err(wrap)?
+                digest_bare(&engine, index, step, false, digest).map_err(wrap)?
             }
             Frame::End { digest, .. } => {
-                check_digest(&engine, index, step, true, digest).map_err(wrap)?;
+                digest_bare(&engine, index, step, true, digest).map_err(wrap)?;
             }
         }
     }
@@ -186,33 +166,4 @@ pub fn resume(point: &ResumePoint, live: &MachineConfig) -> Result<Resumed, Resu
         steps: reader.steps(),
         gone,
     })
-}
-
-fn check_digest(
-    engine: &Engine,
-    frame: u64,
-    step: u64,
-    at_end: bool,
-    expected: String,
-) -> Result<(), ReplayError> {
-    let actual = engine.digest();
-    if actual == expected {
-        return Ok(());
-    }
-    let mut d = divergence(
-        frame,
-        step,
-        DivergenceKind::Digest {
-            at_end,
-            expected,
-            actual,
-        },
-    );
-    d.at = engine.now();
-    Err(ReplayError::Diverged(d))
-}
-
-/// A divergence without the transcript before it (resuming keeps none).
-fn divergence(frame: u64, step: u64, kind: DivergenceKind) -> Box<Divergence> {
-    Divergence::bare(frame, step, kind)
 }
