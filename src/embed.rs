@@ -180,7 +180,7 @@ pub struct VmHandle {
     dir: PathBuf,
     socket: PathBuf,
     thread: Option<JoinHandle<Result<i32, server::ServerError>>>,
-    events: mpsc::SyncSender<Event>,
+    events: server::EventSender,
     memory: Option<Arc<Mutex<MemoryTrace>>>,
 }
 
@@ -247,7 +247,7 @@ impl Drop for VmHandle {
 
 type Started = (
     JoinHandle<Result<i32, server::ServerError>>,
-    mpsc::SyncSender<Event>,
+    server::EventSender,
     Option<Arc<Mutex<MemoryTrace>>>,
 );
 
@@ -257,7 +257,8 @@ fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, Embed
         return Err(EmbedError::Unsupported("-daemonize"));
     }
     let (recorder, memory) = recorder(&plan, record_in_memory)?;
-    let (tx, rx) = server::event_channel();
+    let (tx, rx) =
+        server::event_channel().map_err(|e| EmbedError::Server(server::ServerError::Setup(e)))?;
     let (ready_tx, ready_rx) = mpsc::channel();
     let opts = ServerOptions {
         config: plan.config,

@@ -61,13 +61,15 @@
 //! | [`SNAPSHOT_ENVELOPE_BYTES_MAX`] | 64 MiB plus the envelope's prefix and hash | the snapshot envelope a stream carries |
 //! | **server (the edge)** | | |
 //! | [`READ_BYTES_MAX`] | 4096 bytes | one read from a client (`READ_BUF_LEN`) |
-//! | [`OUTPUT_QUEUE_BYTES_MAX`] | 4 MiB | bytes held for one slow client |
-//! | [`BATCH_EVENTS_MAX`] | 64 I/O events | events stepped in one burst before the trace is committed |
-//! | [`LOOP_EVENTS_QUEUED_MAX`] | 1024 I/O events | reads, connects and signals waiting for the engine loop (senders block past it) |
+//! | [`OUTPUT_QUEUE_BYTES_MAX`] | 4 MiB | bytes held for one client at which its requests stop being read (backpressure) |
+//! | [`OUTPUT_QUEUE_OVERFLOW_BYTES_MAX`] | 8 MiB | bytes held for one client at all; a client that reads nothing while events pile up past it is dropped |
+//! | [`BATCH_EVENTS_MAX`] | 64 reads | client reads stepped in one turn of the event loop before the trace is committed |
+//! | [`LOOP_EVENTS_QUEUED_MAX`] | 1024 events | events from helper, migration, stdio and embedding threads waiting for the event loop (senders block past it) |
 //! | [`FDS_PER_READ_MAX`] | 16 descriptors | descriptors one `recvmsg` takes |
 //! | [`FDS_HELD_MAX`] | 1024 descriptors | descriptors held at once |
 //! | [`MIGRATION_BACKLOG_BYTES_MAX`] | 16 MiB | unwritten migration bytes before the model stalls |
 //! | [`EXIT_FLUSH_MS_MAX`] | 2000 ms | wait for clients to take their last bytes at exit |
+//! | [`FLEET_VMS_MAX`] | 100,000 VMs | VMs one `qmpsim fleet` runs (the open-file limit may allow fewer) |
 //! | **embedding** | | |
 //! | [`TEMP_DIR_ATTEMPTS_MAX`] | 64 names | temporary folder names an embedded VM tries |
 
@@ -114,7 +116,9 @@ pub use crate::migration_stream::{PREAMBLE_BYTES_MAX, SNAPSHOT_ENVELOPE_BYTES_MA
 pub use crate::server::conn::READ_BYTES_MAX;
 pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};
 pub use crate::server::migrate::MIGRATION_BACKLOG_BYTES_MAX;
-pub use crate::server::queue::OUTPUT_QUEUE_BYTES_MAX;
+pub use crate::server::queue::{OUTPUT_QUEUE_BYTES_MAX, OUTPUT_QUEUE_OVERFLOW_BYTES_MAX};
 pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
+
+pub use crate::cli::fleet::FLEET_VMS_MAX;
 
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;

@@ -32,6 +32,8 @@ pub enum Command {
     /// Read and convert trace files.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Run many independent VMs in one process, each on its own QMP socket.
+    Fleet(FleetArgs),
     /// Print a shell completion script (bash, zsh or fish).
     ///
     /// For example `qmpsim completions bash > ~/.local/share/bash-completion/completions/qmpsim`,
@@ -95,6 +97,36 @@ pub struct ReplayArgs {
     /// verify from there; one trace file only.
     #[arg(long, value_name = "FRAME")]
     pub from: Option<u64>,
+}
+
+/// `qmpsim fleet --count N --dir DIR [VM OPTIONS]`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+VM k (from 1) is the VM of `qmpsim run VM-OPTIONS -name vm-0000k -uuid UUID -qmp \
+unix:DIR/vm-0000k.sock,server,nowait`, with a uuid derived from -x-seed and k; a \
+session against it gives the same bytes as against that single run. One line on \
+stdout says when every socket listens. SIGTERM or SIGINT stops every VM. Exit \
+status: the first non-zero status of a VM, else 0.")]
+pub struct FleetArgs {
+    /// How many VMs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(super::fleet::FLEET_VMS_MAX)))]
+    pub count: u32,
+    /// The folder for the VMs' QMP sockets (vm-00001.sock, ...); made if missing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Record each VM's session to RDIR/vm-NNNNN.qmptrace.
+    #[arg(long, value_name = "RDIR")]
+    pub record: Option<PathBuf>,
+    /// Write the list of VMs (index, name, uuid, socket, run options) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// QEMU-style options given to every VM, as for `qmpsim run` (for example -S -m 512).
+    #[arg(
+        value_name = "VM OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub vm_options: Vec<OsString>,
 }
 
 /// `qmpsim trace ...`.
@@ -286,6 +318,34 @@ mod tests {
 
     fn os(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()
+    }
+
+    /// `fleet --count N --dir d -S` parsed.
+    fn fleet_count(n: u32) -> Result<Command, u8> {
+        parse(os(&[
+            "fleet",
+            "--count",
+            &n.to_string(),
+            "--dir",
+            "d",
+            "-S",
+        ]))
+    }
+
+    #[test]
+    fn fleet_count_at_max_parses_with_its_vm_options() {
+        let Ok(Command::Fleet(a)) = fleet_count(super::super::fleet::FLEET_VMS_MAX) else {
+            panic!("a fleet command");
+        };
+        assert_eq!((a.count, a.vm_options), (100_000, os(&["-S"])));
+    }
+
+    #[test]
+    fn fleet_count_past_max_is_a_usage_error() {
+        assert_eq!(
+            fleet_count(super::super::fleet::FLEET_VMS_MAX + 1).unwrap_err(),
+            2
+        );
     }
 
     #[test]

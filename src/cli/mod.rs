@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod fleet;
 pub mod manual;
 pub mod minimize;
 pub mod raw;
@@ -156,6 +157,13 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
             }
         },
         commands::Command::Trace(command) => trace::run(command),
+        commands::Command::Fleet(a) => match fleet::run(&a) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{e}");
+                i32::from(EXIT_FAILURE)
+            }
+        },
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());
             0

@@ -1,14 +1,15 @@
 //! Carries out the machine's [`Effect`]s in the real world.
 //!
 //! One `match` with an arm per effect; it grows with the machine model (files to
-//! write, migration streams to send). Effects on things that are already gone (a
+//! write, migration streams to send). Files are written by the VM's helper
+//! thread ([`super::helper`]), in order; the loop holds the step's replies until
+//! the helper reports the file written. Effects on things that are already gone (a
 //! handle closed twice) are ignored: the engine decided, the world may have moved.
 
-use std::sync::mpsc::SyncSender;
-
 use super::fds::FdTable;
+use super::helper::{Helper, Job};
 use super::migrate::Migrations;
-use super::Event;
+use super::EventSender;
 use crate::engine::{Engine, Input};
 use crate::machine::migration::blk_migration_drives;
 use crate::machine::{Effect, Machine};
@@ -22,10 +23,14 @@ pub struct World<'a> {
     pub fds: &'a mut FdTable,
     /// Outgoing migration channels.
     pub migrations: &'a mut Migrations,
-    /// The engine loop's event channel, for results that come back as inputs.
-    pub events: &'a SyncSender<Event>,
+    /// The event loop's channel, for results that come back as inputs.
+    pub events: &'a EventSender,
     /// The engine (for the state snapshot a finished migration sends).
     pub engine: &'a Engine,
+    /// The helper thread that writes files.
+    pub helper: &'a mut Helper,
+    /// File jobs handed to the helper so far (counted up here).
+    pub jobs_issued: &'a mut u64,
 }
 
 /// Carries out one effect; returns an input for the engine when the world
@@ -37,7 +42,14 @@ pub fn apply(effect: &Effect, world: &mut World<'_>) -> Option<Input> {
             drop(world.fds.remove(FdHandle(*fd)));
         }
         Effect::WriteFile { path, bytes } => {
-            if let Err(e) = std::fs::write(path, &bytes.0) {
+            let job = Job::Write {
+                path: path.clone(),
+                bytes: bytes.0.clone(),
+            };
+            if world.helper.submit(job).is_ok() {
+                *world.jobs_issued += 1;
+            } else if let Err(e) = std::fs::write(path, &bytes.0) {
+                // No helper thread: write here rather than lose the file.
                 eprintln!("qmpsim: could not write '{path}': {e}");
             }
         }
@@ -109,17 +121,24 @@ mod tests {
         }
     }
 
-    fn apply_to(effect: &Effect, fds: &mut FdTable) {
-        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+    /// Applies `effect`; returns the loop's end of the channel and the file jobs
+    /// handed to the helper.
+    fn apply_to(effect: &Effect, fds: &mut FdTable) -> (crate::server::EventReceiver, u64) {
+        let (tx, rx) = crate::server::event_channel().unwrap();
         let engine = Engine::new(crate::machine::config::MachineConfig::default());
         let mut migrations = Migrations::default();
+        let mut helper = Helper::new(tx.clone());
+        let mut jobs_issued = 0;
         let mut world = World {
             fds,
             migrations: &mut migrations,
             events: &tx,
             engine: &engine,
+            helper: &mut helper,
+            jobs_issued: &mut jobs_issued,
         };
         apply(effect, &mut world);
+        (rx, jobs_issued)
     }
 
     #[test]
@@ -147,7 +166,9 @@ mod tests {
             path: path.display().to_string(),
             bytes,
         };
-        apply_to(&effect, &mut FdTable::default());
-        assert_eq!(std::fs::read(&path).unwrap(), [1, 2, 3]);
+        let (rx, jobs) = apply_to(&effect, &mut FdTable::default());
+        let done = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert!(matches!(done, crate::server::Event::FileWritten));
+        assert_eq!((jobs, std::fs::read(&path).unwrap()), (1, vec![1, 2, 3]));
     }
 }

@@ -18,10 +18,9 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::SyncSender;
 use std::thread;
 
-use super::Event;
+use super::{Event, EventSender};
 use crate::engine::Input;
 use crate::machine::display::inet_aton;
 use crate::migration_stream::{StreamError, StreamReader};
@@ -63,7 +62,7 @@ enum Channel {
 }
 
 /// Opens the channel `uri` names and starts the thread that reads it.
-pub fn start(uri: &str, events: SyncSender<Event>) -> Result<(), IncomingStartError> {
+pub fn start(uri: &str, events: EventSender) -> Result<(), IncomingStartError> {
     let channel = open(uri)?;
     thread::Builder::new()
         .name("incoming".to_owned())
@@ -156,7 +155,7 @@ fn tcp_addr(s: &str) -> Option<SocketAddr> {
 }
 
 /// The thread: takes the one connection, reads the stream, reports it.
-fn receive(channel: Channel, events: &SyncSender<Event>) {
+fn receive(channel: Channel, events: &EventSender) {
     let report = |input: Input| events.send(Event::Incoming(input)).is_ok();
     let accepted: io::Result<(Box<dyn Read>, Option<Child>)> = match channel {
         Channel::Tcp(l) => l

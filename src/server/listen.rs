@@ -1,24 +1,21 @@
 //! Where QMP clients come from: listening sockets, outgoing connections and stdio,
 //! one endpoint per QMP (`mode=control`) monitor.
 //!
-//! A QEMU socket chardev serves one client at a time: its acceptor thread accepts
-//! one connection, hands it to the engine loop, and accepts the next only after the
-//! loop reports that one closed; later clients wait in the listen backlog and get
-//! their greeting when their turn comes. A `server` chardev without `nowait` makes
+//! A QEMU socket chardev serves one client at a time: the event loop accepts one
+//! connection, and accepts the next only once that one closed; later clients wait
+//! in the listen backlog and get their greeting when their turn comes. A `server` chardev without `nowait` makes
 //! startup wait for its first client (printing QEMU's message), before the VM runs.
 //! Human (readline) monitors and non-socket, non-stdio backends are not served.
 
 use std::io;
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender};
-use std::thread;
-use std::time::Duration;
 
 use super::conn::Conn;
 use super::process::CreatedFiles;
-use super::{Event, ServerError};
+use super::ServerError;
 use crate::machine::config::{ChardevBackend, MachineConfig, MonitorMode};
 
 /// Pause after a failed `accept` (for example out of descriptors) before retrying.
@@ -34,10 +31,28 @@ pub enum Listener {
 }
 
 impl Listener {
-    fn accept(&self) -> io::Result<Conn> {
+    /// Accepts one connection (`WouldBlock` when none waits on a non-blocking
+    /// listener). The accepted socket is blocking until the loop takes it.
+    pub fn accept(&self) -> io::Result<Conn> {
         match self {
             Listener::Unix(l) => l.accept().map(|(s, _)| Conn::Unix(s)),
             Listener::Tcp(l) => l.accept().map(|(s, _)| Conn::Tcp(s)),
+        }
+    }
+
+    /// Makes accepting non-blocking, for the event loop.
+    pub fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Listener::Unix(l) => l.set_nonblocking(true),
+            Listener::Tcp(l) => l.set_nonblocking(true),
+        }
+    }
+
+    /// The socket's descriptor, to register with the poll.
+    pub fn raw_fd(&self) -> RawFd {
+        match self {
+            Listener::Unix(l) => l.as_raw_fd(),
+            Listener::Tcp(l) => l.as_raw_fd(),
         }
     }
 }
@@ -189,42 +204,6 @@ fn connect(backend: &ChardevBackend) -> Result<Conn, ServerError> {
         }
         other => unreachable!("only socket chardevs connect out, not {other:?}"),
     }
-}
-
-/// Starts the acceptor of one listening monitor. `busy` says whether its first
-/// client is already connected; `free` gets a message each time its client leaves.
-pub fn spawn_acceptor(
-    monitor: u32,
-    listener: Listener,
-    busy: bool,
-    free: Receiver<()>,
-    events: SyncSender<Event>,
-) -> io::Result<()> {
-    thread::Builder::new()
-        .name(format!("accept-{monitor}"))
-        .spawn(move || {
-            let mut busy = busy;
-            loop {
-                if busy && free.recv().is_err() {
-                    return;
-                }
-                busy = false;
-                match listener.accept() {
-                    Ok(conn) => {
-                        if events.send(Event::Accepted { monitor, conn }).is_err() {
-                            return;
-                        }
-                        busy = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        eprintln!("qmpsim: accept on monitor {monitor}: {e}");
-                        thread::sleep(Duration::from_millis(ACCEPT_RETRY_MS));
-                    }
-                }
-            }
-        })?;
-    Ok(())
 }
 
 #[cfg(test)]

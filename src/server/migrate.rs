@@ -21,11 +21,11 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 
-use super::Event;
+use super::{Event, EventSender};
 
 /// Bytes written per chunk of the RAM stream.
 pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
@@ -81,7 +81,7 @@ impl Migrations {
         uri: &str,
         fd: Option<OwnedFd>,
         prefix: Vec<u8>,
-        events: SyncSender<Event>,
+        events: EventSender,
     ) {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared::default());
@@ -272,8 +272,8 @@ mod tests {
 
     use super::*;
 
-    fn events() -> (SyncSender<Event>, Receiver<Event>) {
-        mpsc::sync_channel(16)
+    fn events() -> (EventSender, crate::server::EventReceiver) {
+        crate::server::event_channel().unwrap()
     }
 
     #[test]
@@ -341,7 +341,7 @@ mod tests {
                 std::time::Instant::now() < deadline,
                 "stream never completed"
             );
-            assert!(rx.try_recv().is_err(), "migration reported a failure");
+            assert!(rx.try_recv().is_none(), "migration reported a failure");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
@@ -349,7 +349,9 @@ mod tests {
     /// Migration 3 started to a unix socket nobody reads yet, and that socket's
     /// accepted end. The first order is checked before the thread sees it, so
     /// its backlog is exactly what it orders.
-    fn unread_migration(dir: &tempfile::TempDir) -> (Migrations, UnixStream, Receiver<Event>) {
+    fn unread_migration(
+        dir: &tempfile::TempDir,
+    ) -> (Migrations, UnixStream, crate::server::EventReceiver) {
         let path = dir.path().join("slow.sock");
         let listener = UnixListener::bind(&path).unwrap();
         let (tx, rx) = events();

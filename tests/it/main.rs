@@ -17,13 +17,17 @@
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
 //! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary;
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
-//! - `replay_runner`: `qmpsim replay`'s options through the binary.
+//! - `replay_runner`: `qmpsim replay`'s options through the binary;
+//! - `event_loop`: the one-thread server under load (backpressure, many clients);
+//! - `fleet`: `qmpsim fleet` with real sockets and clients.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
 mod cli;
 mod corpus_replay;
 mod determinism;
+mod event_loop;
+mod fleet;
 mod golden_core;
 mod golden_devices;
 mod golden_display;

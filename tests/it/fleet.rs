@@ -1,0 +1,208 @@
+//! fleet: `qmpsim fleet` through the real binary. A fleet of 100 VMs answers a
+//! real client on every socket with the name and uuid its manifest gives; a slow
+//! reader on one VM does not hold up the others; a session against one VM of a
+//! fleet records the same trace as the same session against the single
+//! `qmpsim run` that the manifest gives for it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use crate::sockets::{connect_unix, Qemu, GREETING, IO_TIMEOUT};
+
+/// VMs in the big fleet test.
+const FLEET_VMS: usize = 100;
+/// Requests the slow reader pipelines: their replies are past what its VM
+/// holds for it before it stops reading (4 MiB), plus the socket buffers.
+const SLOW_REQUESTS: usize = 80_000;
+/// How long the slow reader leaves its answers unread.
+const SLOW_PAUSE: Duration = Duration::from_millis(500);
+
+/// A started fleet and its manifest.
+struct Fleet {
+    qemu: Qemu,
+    vms: Vec<serde_json::Value>,
+}
+
+/// Starts `qmpsim fleet --count N --dir DIR/socks --manifest DIR/m.json` with
+/// `extra` flags, waits for its ready line, reads its manifest.
+fn start_fleet(dir: &Path, count: usize, extra: &[&str]) -> Fleet {
+    let socks = dir.join("socks");
+    let manifest = dir.join("m.json");
+    let (count_s, socks_s, manifest_s) = (
+        count.to_string(),
+        socks.display().to_string(),
+        manifest.display().to_string(),
+    );
+    let mut args = vec![
+        "fleet",
+        "--count",
+        &count_s,
+        "--dir",
+        &socks_s,
+        "--manifest",
+        &manifest_s,
+    ];
+    args.extend_from_slice(extra);
+    let qemu = Qemu::spawn(&args, true);
+    let ready = qemu.stdout.as_ref().expect("stdout is piped").next();
+    let vms_word = if count == 1 { "VM" } else { "VMs" };
+    assert_eq!(
+        ready,
+        format!("qmpsim: fleet ready: {count} {vms_word} listening in {socks_s}\n")
+    );
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let vms: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    Fleet { qemu, vms }
+}
+
+fn field<'a>(vm: &'a serde_json::Value, key: &str) -> &'a str {
+    vm[key].as_str().expect("a string field")
+}
+
+/// Greeting, capabilities, then `query-name` and `query-uuid`: the two replies.
+fn name_and_uuid(socket: &Path) -> (String, String) {
+    let mut c = connect_unix(socket);
+    assert_eq!(c.line(), GREETING);
+    assert_eq!(c.execute("qmp_capabilities"), "{\"return\": {}}\r\n");
+    (c.execute("query-name"), c.execute("query-uuid"))
+}
+
+#[test]
+fn fleet_of_100_vms_answers_on_every_socket_with_its_manifest_name_and_uuid() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = start_fleet(dir.path(), FLEET_VMS, &["-S"]);
+    let got: Vec<(String, String)> = fleet
+        .vms
+        .iter()
+        .map(|vm| name_and_uuid(Path::new(field(vm, "socket"))))
+        .collect();
+    let expected: Vec<(String, String)> = fleet
+        .vms
+        .iter()
+        .map(|vm| {
+            (
+                format!(
+                    "{{\"return\": {{\"name\": \"{}\"}}}}\r\n",
+                    field(vm, "name")
+                ),
+                format!(
+                    "{{\"return\": {{\"UUID\": \"{}\"}}}}\r\n",
+                    field(vm, "uuid")
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(fleet.vms.len(), FLEET_VMS);
+    assert_eq!(got, expected);
+    drop(fleet.qemu);
+}
+
+/// Reads `n` replies and counts those that answer request `id` in order.
+fn replies_in_order(reader: &mut impl BufRead, n: usize) -> usize {
+    let mut line = String::new();
+    for id in 0..n {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if !line.ends_with(&format!(", \"id\": {id}}}\r\n")) {
+            return id;
+        }
+    }
+    n
+}
+
+#[test]
+fn slow_reader_beside_fast_ones_in_a_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = start_fleet(dir.path(), 10, &["-S"]);
+    let slow_socket = PathBuf::from(field(&fleet.vms[0], "socket"));
+    let mut slow = connect_unix(&slow_socket);
+    assert_eq!(slow.line(), GREETING);
+    slow.execute("qmp_capabilities");
+    let mut writer = slow.stream().try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let requests: String = (0..SLOW_REQUESTS)
+            .map(|id| format!("{{\"execute\":\"query-status\",\"id\":{id}}}"))
+            .collect();
+        writer.write_all(requests.as_bytes()).unwrap();
+    });
+    thread::sleep(SLOW_PAUSE);
+    let fast: Vec<(String, String)> = fleet.vms[1..]
+        .iter()
+        .map(|vm| name_and_uuid(Path::new(field(vm, "socket"))))
+        .collect();
+    let mut reader = BufReader::new(slow.stream().try_clone().unwrap());
+    let in_order = replies_in_order(&mut reader, SLOW_REQUESTS);
+    sender.join().unwrap();
+    assert_eq!((fast.len(), in_order), (9, SLOW_REQUESTS));
+    assert!(fast
+        .iter()
+        .zip(&fleet.vms[1..])
+        .all(|((name, _), vm)| name.contains(field(vm, "name"))));
+}
+
+/// The scripted session: every reply depends only on the VM.
+const SCRIPT: &[&str] = &[
+    "{\"execute\":\"qmp_capabilities\"}",
+    "{\"execute\":\"query-name\"}",
+    "{\"execute\":\"query-uuid\"}",
+    "{\"execute\":\"query-status\"}",
+    "{\"execute\":\"cont\"}",
+    "{\"execute\":\"query-status\"}",
+    "{\"execute\":\"quit\"}",
+];
+
+/// Runs [`SCRIPT`] on `socket`, one request at a time; returns every byte read
+/// up to the end of the stream.
+fn scripted_session(socket: &Path) -> String {
+    let stream = connect_unix(socket).stream().try_clone().unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut got = String::new();
+    reader.read_line(&mut got).unwrap();
+    for request in SCRIPT {
+        (&stream).write_all(request.as_bytes()).unwrap();
+        reader.read_line(&mut got).unwrap();
+    }
+    std::io::Read::read_to_string(&mut reader, &mut got).unwrap();
+    got
+}
+
+fn dump(trace: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["trace", "dump"])
+        .arg(trace)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "trace dump failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn session_against_a_fleet_vm_matches_the_single_run_of_its_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let rdir = dir.path().join("traces");
+    let rdir_s = rdir.display().to_string();
+    let fleet = start_fleet(dir.path(), 3, &["--record", &rdir_s, "-S"]);
+    let vm = fleet.vms[1].clone();
+    let in_fleet = scripted_session(Path::new(field(&vm, "socket")));
+    drop(fleet.qemu);
+    let fleet_trace = rdir.join("vm-00002.qmptrace");
+    let single_trace = dir.path().join("single.qmptrace");
+    let mut args: Vec<String> = vm["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let last = args.len() - 1;
+    args[last] = single_trace.display().to_string();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut single = Qemu::spawn(&argv, false);
+    let alone = scripted_session(Path::new(field(&vm, "socket")));
+    single.wait_exit();
+    assert_eq!(in_fleet, alone);
+    assert_eq!(dump(&fleet_trace), dump(&single_trace));
+}
