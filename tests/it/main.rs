@@ -26,6 +26,7 @@
 mod cli;
 mod corpus_replay;
 mod determinism;
+mod effects_order;
 mod event_loop;
 mod fleet;
 mod golden_core;
