@@ -9,6 +9,9 @@
                                     median
   report.py anchor FILE             qmp_anchor.py JSON lines (one per server) side
                                     by side, one column per server
+  report.py aims ANCHOR FLEET       each aim of the event loop and fleet: the
+                                    figure, its ratio to QEMU -M none and to the
+                                    echo floor (from the same run), met or not
 
 Everything printed is read from files this run wrote; nothing is estimated.
 """
@@ -190,6 +193,75 @@ def anchor(path):
     return 0
 
 
+def load_jsonl(path):
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    out.append(json.loads(line))
+    except OSError:
+        pass
+    return out
+
+
+# (aim, path into an anchor result, unit, bound on the ratio to QEMU -M none,
+#  bound on the ratio to the echo floor; "<=" or ">=")
+AIMS = [
+    ("sequential `query-status` round trip p50", ("seq_query_status", "median_us"), "µs", ("<=", 0.2), ("<=", 2.0)),
+    ("pipelined `query-status`, responses/s", ("pipe_query_status", "responses_per_s"), "/s", (">=", 40.0), None),
+    ("peak RSS (VmHWM)", ("server", "mem_kB", "VmHWM"), "kB", ("<=", 0.1), None),
+    ("spawn → greeting, median", ("greeting", "spawn_to_greeting", "median_ms"), "ms", ("<=", 0.1), None),
+]
+
+
+def judge(ratio, bound):
+    if ratio is None or bound is None:
+        return ""
+    op, limit = bound
+    ok = ratio <= limit if op == "<=" else ratio >= limit
+    return "%s %s: %s" % (op, limit, "met" if ok else "NOT met")
+
+
+def aims(anchor_path, fleet_path, label="qmpsim-nodefaults"):
+    """Each aim of the event-loop issue, from one run: the figure, its ratio to
+    QEMU `-M none` and to the echo floor, and whether the aim is met."""
+    by_label = {r.get("label"): r for r in load_jsonl(anchor_path) if r.get("ok")}
+    ours, qemu, floor = by_label.get(label), by_label.get("qemu-none"), by_label.get("echo-floor")
+    print("| aim | qmpsim | QEMU `-M none` | ratio to QEMU | echo floor | ratio to floor |")
+    print("| --- | ---: | ---: | --- | ---: | --- |")
+    for name, path, unit, to_qemu, to_floor in AIMS:
+        v = dig(ours, *path) if ours else None
+        q = dig(qemu, *path) if qemu else None
+        e = dig(floor, *path) if floor else None
+        rq = v / q if v is not None and q else None
+        re_ = v / e if v is not None and e else None
+        print("| %s | %s | %s | %s | %s | %s |" % (
+            name, show(v, "%.1f " + unit), show(q, "%.1f " + unit),
+            "–" if rq is None else "%.3f (%s)" % (rq, judge(rq, to_qemu) or "no aim"),
+            show(e, "%.1f " + unit),
+            "–" if re_ is None else "%.2f (%s)" % (re_, judge(re_, to_floor) or "no aim")))
+    fleet = load_jsonl(fleet_path)
+    big = max((r for r in fleet if r.get("ok")), key=lambda r: r["count"], default=None)
+    summary = next((r for r in fleet if r.get("summary")), {})
+    if big:
+        n = big["count"]
+        rows = [
+            ("fleet of %d: spawn → every VM greeted and negotiated" % n, big["spawn_to_all_greeted_s"], "s", ("<=", 2.0)),
+            ("fleet of %d: one `query-status` round over all" % n, big["query_status_round_s"], "s", ("<=", 1.0)),
+            ("fleet: RSS per extra VM", summary.get("rss_per_extra_vm_kB"), "kB", ("<=", 64.0)),
+        ]
+        for name, v, unit, bound in rows:
+            print("| %s | %s | – | %s | – | – |" % (name, show(v, "%.3f " + unit), judge(v, bound) if v is not None else "–"))
+        print()
+        print("- fleet of %d: spawn → ready line %.3f s, connect+greeting+capabilities %.3f s (%d load workers), RSS %s kB after the round, bad replies %d"
+              % (n, big["spawn_to_ready_s"], big["connect_greet_caps_s"], big["jobs"], big["rss_kB_after_round"], big["bad_replies"]))
+    for r in fleet:
+        if not r.get("ok") and not r.get("summary"):
+            print("- fleet of %s failed: %s" % (r.get("count"), r.get("error")))
+    return 0
+
+
 def main(argv):
     if len(argv) >= 1 and argv[0] == "machine":
         machine()
@@ -198,6 +270,8 @@ def main(argv):
         return criterion(argv[1])
     if len(argv) == 2 and argv[0] == "anchor":
         return anchor(argv[1])
+    if len(argv) == 3 and argv[0] == "aims":
+        return aims(argv[1], argv[2])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -4,7 +4,7 @@
 //! reads take at most [`READ_BYTES_MAX`] bytes (QEMU 0.14's `READ_BUF_LEN`), and
 //! on unix sockets use `recvmsg`, so `SCM_RIGHTS` descriptors arrive with the
 //! bytes they came with; writes may be partial, and the rest waits in the
-//! client's [`OutputQueue`](super::queue::OutputQueue) for the socket to become
+//! client's [`OutputQueue`] for the socket to become
 //! writable.
 //!
 //! Standard input and output cannot be polled in general (a regular file, or a

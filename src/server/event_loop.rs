@@ -15,7 +15,7 @@
 //!    clients whose socket drained, take signals and the threads' events;
 //! 3. read ready clients round-robin, one read of at most
 //!    [`READ_BYTES_MAX`](super::conn::READ_BYTES_MAX) each, at most
-//!    [`BATCH_EVENTS_MAX`](super::BATCH_EVENTS_MAX) reads in a turn; a client
+//!    [`BATCH_EVENTS_MAX`] reads in a turn; a client
 //!    whose output queue is full, or whose bytes wait for an image probe, is
 //!    skipped (backpressure) and resumed when that clears;
 //! 4. commit: each VM that stepped hands its trace bytes to the kernel, and only

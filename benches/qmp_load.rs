@@ -1,0 +1,255 @@
+//! Load tools for `ci/bench`, outside the timed tests:
+//!
+//! - `qmp_load fleet --manifest FILE [-j N]`: connects to every VM a
+//!   `qmpsim fleet --manifest FILE` lists, reads each greeting, negotiates
+//!   (`qmp_capabilities`), then runs one round of `query-status` over all of
+//!   them; `-j` workers (threads) share the VMs. Prints one JSON line: the time
+//!   to have every VM greeted and negotiated, the time of the query-status
+//!   round, and the replies that were not what they should be.
+//! - `qmp_load echo-server SOCKET`: the floor of `benches/qmp_anchor.py`, a
+//!   trivial server on the same kind of socket, serving one client at a time
+//!   like a QMP monitor: a greeting line on connect, then one fixed reply line
+//!   per request line (with the request's `"id"` when it has one). Everything
+//!   qmpsim does beyond this is the cost of being a VM.
+//!
+//! Run with no arguments (as `cargo test --all-targets` does) it prints its
+//! usage and exits 0.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The greeting the echo server sends, as QEMU 0.14's.
+const ECHO_GREETING: &[u8] = b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 14, \"major\": 0}, \"package\": \"\"}, \"capabilities\": []}}\r\n";
+/// The reply of the echo server (the length of qmpsim's query-status reply).
+const ECHO_REPLY: &str = "{\"return\": {\"singlestep\": false, \"running\": true}";
+/// Longest wait for one read of the load client.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("fleet") => fleet(&args[1..]),
+        Some("echo-server") if args.len() == 2 => echo_server(&args[1]),
+        _ => {
+            println!("usage: qmp_load fleet --manifest FILE [-j N] | qmp_load echo-server SOCKET");
+            Ok(())
+        }
+    };
+    if let Err(e) = code {
+        eprintln!("qmp_load: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// echo floor
+
+fn echo_server(path: &str) -> io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    for stream in listener.incoming() {
+        let stream = stream?;
+        // A client that goes away is the end of its session, not of the server.
+        let _ = echo_session(stream);
+    }
+    Ok(())
+}
+
+fn echo_session(stream: UnixStream) -> io::Result<()> {
+    let mut out = stream.try_clone()?;
+    out.write_all(ECHO_GREETING)?;
+    let mut input = stream;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut replies = Vec::new();
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        pending.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        while let Some(k) = pending[start..].iter().position(|&b| b == b'\n') {
+            reply_to(&pending[start..start + k], &mut replies);
+            start += k + 1;
+        }
+        pending.drain(..start);
+        if !replies.is_empty() {
+            out.write_all(&replies)?;
+            replies.clear();
+        }
+    }
+}
+
+/// Appends the fixed reply to one request line, with its `"id"` if it has one.
+fn reply_to(line: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(ECHO_REPLY.as_bytes());
+    if let Some(at) = find(line, b"\"id\":") {
+        let value = &line[at + 5..];
+        let end = value.iter().position(|&b| b == b'}').unwrap_or(value.len());
+        out.extend_from_slice(b", \"id\": ");
+        out.extend_from_slice(value[..end].trim_ascii());
+    }
+    out.extend_from_slice(b"}\r\n");
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------
+// fleet load client
+
+struct FleetOptions {
+    manifest: String,
+    jobs: usize,
+}
+
+fn parse_fleet(args: &[String]) -> io::Result<FleetOptions> {
+    let mut manifest = None;
+    let mut jobs = 4;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--manifest" => manifest = it.next().cloned(),
+            "-j" => {
+                jobs = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&j| j > 0)
+                    .ok_or_else(|| io::Error::other("-j takes a positive number"))?;
+            }
+            other => return Err(io::Error::other(format!("unknown option {other}"))),
+        }
+    }
+    Ok(FleetOptions {
+        manifest: manifest.ok_or_else(|| io::Error::other("--manifest FILE is required"))?,
+        jobs,
+    })
+}
+
+/// The socket paths a fleet manifest lists, in order (a plain scan of its
+/// `"socket": "..."` fields; the manifest is qmpsim's own JSON).
+fn sockets_of(manifest: &str) -> Vec<String> {
+    manifest
+        .match_indices("\"socket\": \"")
+        .map(|(at, key)| {
+            let rest = &manifest[at + key.len()..];
+            rest[..rest.find('"').unwrap_or(rest.len())].to_owned()
+        })
+        .collect()
+}
+
+/// Lets this process hold `n` descriptors if the hard limit allows.
+fn raise_open_files(n: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct; setrlimit reads it.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < n {
+            lim.rlim_cur = n.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+struct Session {
+    stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+fn open_session(path: &str) -> io::Result<Session> {
+    let stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    if !line.starts_with("{\"QMP\"") {
+        return Err(io::Error::other(format!("{path}: no greeting")));
+    }
+    (&stream).write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
+    line.clear();
+    reader.read_line(&mut line)?;
+    if line != "{\"return\": {}}\r\n" {
+        return Err(io::Error::other(format!("{path}: qmp_capabilities failed")));
+    }
+    Ok(Session { stream, reader })
+}
+
+/// One query-status round over `sessions`: every request written first, then
+/// every reply read. Returns the replies that were not a status.
+fn status_round(sessions: &mut [Session]) -> io::Result<usize> {
+    for s in sessions.iter() {
+        (&s.stream).write_all(b"{\"execute\":\"query-status\"}\n")?;
+    }
+    let mut bad = 0;
+    let mut line = String::new();
+    for s in sessions.iter_mut() {
+        line.clear();
+        s.reader.read_line(&mut line)?;
+        if !line.starts_with("{\"return\": {") || !line.contains("\"running\"") {
+            bad += 1;
+        }
+    }
+    Ok(bad)
+}
+
+fn fleet(args: &[String]) -> io::Result<()> {
+    let opts = parse_fleet(args)?;
+    let text = std::fs::read_to_string(&opts.manifest)?;
+    let sockets = sockets_of(&text);
+    raise_open_files(2 * sockets.len() as u64 + 64);
+    let jobs = opts.jobs.min(sockets.len().max(1));
+    let share = sockets.len().div_ceil(jobs);
+    let barrier = Arc::new(Barrier::new(jobs + 1));
+    let mut workers = Vec::new();
+    for part in sockets.chunks(share.max(1)) {
+        let part = part.to_vec();
+        let barrier = Arc::clone(&barrier);
+        workers.push(thread::spawn(move || -> io::Result<(Duration, usize)> {
+            let opened: io::Result<Vec<Session>> = part.iter().map(|p| open_session(p)).collect();
+            barrier.wait();
+            let mut sessions = opened?;
+            barrier.wait();
+            let start = Instant::now();
+            let bad = status_round(&mut sessions)?;
+            Ok((start.elapsed(), bad))
+        }));
+    }
+    // Pad the barrier for chunks() giving fewer parts than jobs.
+    for _ in workers.len()..jobs {
+        let barrier = Arc::clone(&barrier);
+        workers.push(thread::spawn(move || {
+            barrier.wait();
+            barrier.wait();
+            Ok((Duration::ZERO, 0))
+        }));
+    }
+    let start = Instant::now();
+    barrier.wait();
+    let greeted = start.elapsed();
+    let round_start = Instant::now();
+    barrier.wait();
+    let mut bad = 0;
+    for w in workers {
+        let (_, b) = w
+            .join()
+            .map_err(|_| io::Error::other("a worker panicked"))??;
+        bad += b;
+    }
+    let round = round_start.elapsed();
+    println!(
+        "{{\"vms\": {}, \"jobs\": {}, \"connect_greet_caps_s\": {:.4}, \"query_status_round_s\": {:.4}, \"bad_replies\": {}}}",
+        sockets.len(),
+        jobs,
+        greeted.as_secs_f64(),
+        round.as_secs_f64(),
+        bad
+    );
+    Ok(())
+}
