@@ -24,6 +24,7 @@
 mod cli;
 mod corpus_replay;
 mod determinism;
+mod effects_order;
 mod golden_core;
 mod golden_devices;
 mod golden_display;
