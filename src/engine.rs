@@ -27,11 +27,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::machine::clock::VirtualTime;
-use crate::machine::config::{ImageProbe, MachineConfig};
+use crate::machine::config::{ChardevBackend, ImageProbe, MachineConfig, MonitorMode};
 use crate::machine::devices::block::IMAGE_PROBES_MAX;
 use crate::machine::snapshots::InternalSnapshot;
 use crate::machine::{Effect, Machine};
 use crate::migration_stream::Preamble;
+use crate::monitor::mux::{self, Mux, MuxAction};
+use crate::monitor::readline::Readline;
+use crate::monitor::telnet::{self, Telnet};
 use crate::qmp::dispatch;
 use crate::qmp::session::{ClientId, FdHandle, Mode, Session};
 use crate::wire::message::{self, Timestamp};
@@ -333,11 +336,31 @@ impl Engine {
             });
             return;
         }
-        self.state.sessions.insert(client, Session::new(monitor));
-        out.push(Output::Send {
-            client,
-            data: message::greeting("").into_bytes(),
-        });
+        let kind = MonitorKind::of(&self.state.machine.config, monitor);
+        let mut session = Session::new(monitor);
+        let mut data = Vec::new();
+        if kind.telnet {
+            session.telnet = Some(Telnet::default());
+            if kind.telnet_server {
+                data.extend_from_slice(&telnet::NEGOTIATION);
+            }
+        }
+        if kind.human {
+            let mut readline = Readline::new();
+            readline.prompt_shown();
+            session.human = Some(readline);
+            data.extend(crate::monitor::to_wire(crate::monitor::BANNER));
+            // On a shared port the port has the focus first: no prompt yet.
+            if kind.mux {
+                session.mux = Some(Mux::default());
+            } else {
+                data.extend(crate::monitor::to_wire(crate::monitor::PROMPT));
+            }
+        } else {
+            data.extend(message::greeting("").into_bytes());
+        }
+        self.state.sessions.insert(client, session);
+        out.push(Output::Send { client, data });
     }
 
     fn disconnect(&mut self, client: ClientId) {
@@ -371,13 +394,23 @@ impl Engine {
     fn bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
         // Byte by byte, so that nothing after an exit is consumed: the state then
         // does not depend on how the bytes were split into reads.
+        let mut echo = Vec::new();
         for &b in data {
             if self.state.exited.is_some() {
-                return;
+                break;
             }
             let Some(session) = self.state.sessions.get_mut(&client) else {
-                return;
+                break;
             };
+            let b = match session.telnet.as_mut().map(|t| t.filter(b)) {
+                None => b,
+                Some(Some(b)) => b,
+                Some(None) => continue,
+            };
+            if session.human.is_some() {
+                self.human_byte(client, b, &mut echo, out);
+                continue;
+            }
             for frame in session.framer.feed(&[b]) {
                 self.tick();
                 let Some(session) = self.state.sessions.get_mut(&client) else {
@@ -399,6 +432,78 @@ impl Engine {
                 self.flush(out);
             }
         }
+        send_bytes(client, &mut echo, out);
+    }
+
+    /// One byte from a human monitor's client: through the multiplexer when
+    /// the monitor shares a port (`crate::monitor::mux`), then the line editor;
+    /// a finished line runs. What the client sees collects in `echo`.
+    fn human_byte(&mut self, client: ClientId, b: u8, echo: &mut Vec<u8>, out: &mut Vec<Output>) {
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            return;
+        };
+        let action = session.mux.as_mut().map(|m| (m.byte(b), m.monitor_focused));
+        let Some(readline) = session.human.as_mut() else {
+            return;
+        };
+        let b = match action {
+            None | Some((MuxAction::Byte(_), true)) => b,
+            Some((MuxAction::Byte(_) | MuxAction::Nothing, _)) => return,
+            Some((MuxAction::Help, _)) => return echo.extend_from_slice(mux::HELP),
+            Some((MuxAction::ToMonitor, _)) => {
+                readline.restart();
+                readline.prompt_shown();
+                return echo.extend(crate::monitor::to_wire(crate::monitor::PROMPT));
+            }
+            Some((MuxAction::ToPort, _)) => {
+                return echo.extend_from_slice(
+                    b"
+",
+                )
+            }
+            Some((MuxAction::Exit, _)) => {
+                echo.extend_from_slice(mux::TERMINATED);
+                send_bytes(client, echo, out);
+                // 0.14 calls exit(0) at once: no SHUTDOWN event.
+                self.state.machine.exit_code.get_or_insert(0);
+                return self.flush(out);
+            }
+        };
+        let mut text = String::new();
+        let line = readline.byte(b, &mut text);
+        echo.extend(crate::monitor::to_wire(&text));
+        if let Some(line) = line {
+            send_bytes(client, echo, out);
+            self.human_line(client, &line, out);
+        }
+    }
+
+    /// Runs a line a human monitor's client finished, as 0.14's
+    /// `monitor_command_cb`: the command's events and effects, its text, then
+    /// the prompt, unless the line made the machine exit (`quit`).
+    fn human_line(&mut self, client: ClientId, line: &[u8], out: &mut Vec<Output>) {
+        self.tick();
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            return;
+        };
+        let mut text = crate::monitor::run_line(&mut self.state.machine, session, client, line);
+        self.broadcast_events(out);
+        self.effects_out(out);
+        self.state.machine.run_requests();
+        if self.state.machine.exit_code.is_none() {
+            if let Some(readline) = self
+                .state
+                .sessions
+                .get_mut(&client)
+                .and_then(|s| s.human.as_mut())
+            {
+                text.push_str(crate::monitor::PROMPT);
+                readline.prompt_shown();
+            }
+        }
+        let mut data = crate::monitor::to_wire(&text);
+        send_bytes(client, &mut data, out);
+        self.flush(out);
     }
 
     fn broadcast_events(&mut self, out: &mut Vec<Output>) {
@@ -407,7 +512,7 @@ impl Engine {
             let ts = timestamp(epoch_s, event.at);
             let line = crate::qmp::events::line(&event, ts);
             for (client, session) in &self.state.sessions {
-                if session.mode == Mode::Command {
+                if session.mode == Mode::Command && session.human.is_none() {
                     out.push(Output::Send {
                         client: *client,
                         data: line.clone().into_bytes(),
@@ -428,6 +533,58 @@ impl Engine {
         if let (Some(code), None) = (self.state.machine.exit_code, self.state.exited) {
             self.state.exited = Some(code);
             out.push(Output::Exit { code });
+        }
+    }
+}
+
+/// Sends `data` (if any) to `client`, and empties it.
+fn send_bytes(client: ClientId, data: &mut Vec<u8>, out: &mut Vec<Output>) {
+    if !data.is_empty() {
+        out.push(Output::Send {
+            client,
+            data: std::mem::take(data),
+        });
+    }
+}
+
+/// What a monitor's chardev makes of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct MonitorKind {
+    /// A human (`mode=readline`) monitor rather than QMP.
+    human: bool,
+    /// A telnet socket: the client's IAC commands are filtered out.
+    telnet: bool,
+    /// A listening telnet socket: the client is sent 0.14's negotiation first.
+    telnet_server: bool,
+    /// A human monitor sharing a serial or parallel port (`mon:`).
+    mux: bool,
+}
+
+impl MonitorKind {
+    /// The kind of monitor `index` of `config`; a monitor the config does not
+    /// list is a plain QMP one.
+    fn of(config: &MachineConfig, index: u32) -> Self {
+        let Some(monitor) = usize::try_from(index)
+            .ok()
+            .and_then(|i| config.monitors.get(i))
+        else {
+            return MonitorKind::default();
+        };
+        let backend = config
+            .chardevs
+            .iter()
+            .find(|c| c.label == monitor.chardev)
+            .map(|c| &c.backend);
+        let (telnet, server) = match backend {
+            Some(ChardevBackend::Tcp { telnet, server, .. }) => (*telnet, *server),
+            _ => (false, false),
+        };
+        let human = monitor.mode == MonitorMode::Readline;
+        MonitorKind {
+            human,
+            telnet,
+            telnet_server: telnet && server,
+            mux: human && crate::monitor::mux::is_port_label(&monitor.chardev),
         }
     }
 }
