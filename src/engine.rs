@@ -37,6 +37,7 @@ use crate::monitor::readline::Readline;
 use crate::monitor::telnet::{self, Telnet};
 use crate::qmp::dispatch;
 use crate::qmp::session::{ClientId, FdHandle, Mode, Session};
+use crate::wire::framing::Frame;
 use crate::wire::message::{self, Timestamp};
 
 /// Virtual time that passes for each complete message, connect and disconnect.
@@ -60,7 +61,9 @@ pub enum Input {
     Bytes {
         /// From whom.
         client: ClientId,
-        /// What.
+        /// What. (`serde_bytes`: the same encoding as a `Vec<u8>`, decoded in
+        /// one copy instead of byte by byte.)
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// A descriptor arrived (SCM_RIGHTS) just before the next bytes.
@@ -170,7 +173,8 @@ pub enum Output {
     Send {
         /// To whom.
         client: ClientId,
-        /// What.
+        /// What (`serde_bytes`, as for [`Input::Bytes`]).
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// A machine side effect.
@@ -255,8 +259,31 @@ impl Engine {
 
     /// sha256 of the state's bincode encoding, lowercase hex.
     pub fn digest(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let hash = Sha256::digest(self.encode_state());
-        hash.iter().map(|b| format!("{b:02x}")).collect()
+        let mut text = String::with_capacity(2 * hash.len());
+        for b in hash {
+            text.push(char::from(HEX[usize::from(b >> 4)]));
+            text.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        text
+    }
+
+    /// [`step`](Self::step) on a borrowed input: the same outputs and state,
+    /// without copying the bytes of an [`Input::Bytes`] (replay feeds recorded
+    /// inputs it keeps).
+    pub fn step_ref(&mut self, input: &Input) -> Vec<Output> {
+        match input {
+            Input::Bytes { client, data } => {
+                let mut out = Vec::new();
+                if self.state.exited.is_none() {
+                    self.bytes(*client, data, &mut out);
+                    self.flush(&mut out);
+                }
+                out
+            }
+            other => self.step(other.clone()),
+        }
     }
 
     /// Applies one input.
@@ -392,9 +419,42 @@ impl Engine {
     }
 
     fn bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
+        let plain = self
+            .state
+            .sessions
+            .get(&client)
+            .is_some_and(|s| s.human.is_none() && s.telnet.is_none());
+        if !plain {
+            return self.filtered_bytes(client, data, out);
+        }
         // Byte by byte, so that nothing after an exit is consumed: the state then
-        // does not depend on how the bytes were split into reads.
+        // does not depend on how the bytes were split into reads. The bytes that
+        // complete no frame are fed without looking the session up again.
+        let mut rest = data;
+        let mut frames = Vec::new();
+        while !rest.is_empty() {
+            if self.state.exited.is_some() {
+                return;
+            }
+            let Some(session) = self.state.sessions.get_mut(&client) else {
+                return;
+            };
+            let used = session.framer.feed_until_frame(rest, &mut frames);
+            rest = &rest[used..];
+            for frame in frames.drain(..) {
+                if !self.qmp_frame(client, frame, out) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Bytes of a client on a telnet chardev or a human monitor, one at a
+    /// time: through the telnet filter, then the human monitor's line editor
+    /// or the QMP framer. The echo of one read goes out as one piece.
+    fn filtered_bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
         let mut echo = Vec::new();
+        let mut frames = Vec::new();
         for &b in data {
             if self.state.exited.is_some() {
                 break;
@@ -411,28 +471,36 @@ impl Engine {
                 self.human_byte(client, b, &mut echo, out);
                 continue;
             }
-            for frame in session.framer.feed(&[b]) {
-                self.tick();
-                let Some(session) = self.state.sessions.get_mut(&client) else {
-                    return;
-                };
-                let replies =
-                    dispatch::handle_frame(&mut self.state.machine, session, client, frame);
-                // Events queued inside the handler (STOP, RESUME) precede the response,
-                // and so do its effects (see the module doc).
-                self.broadcast_events(out);
-                self.effects_out(out);
-                for line in replies.lines {
-                    out.push(Output::Send {
-                        client,
-                        data: line.into_bytes(),
-                    });
+            session.framer.feed_until_frame(&[b], &mut frames);
+            for frame in frames.drain(..) {
+                if !self.qmp_frame(client, frame, out) {
+                    break;
                 }
-                self.state.machine.run_requests();
-                self.flush(out);
             }
         }
         send_bytes(client, &mut echo, out);
+    }
+
+    /// Runs one QMP frame of `client`; `false` when the client has no session.
+    fn qmp_frame(&mut self, client: ClientId, frame: Frame, out: &mut Vec<Output>) -> bool {
+        self.tick();
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            return false;
+        };
+        let replies = dispatch::handle_frame(&mut self.state.machine, session, client, frame);
+        // Events queued inside the handler (STOP, RESUME) precede the response,
+        // and so do its effects (see the module doc).
+        self.broadcast_events(out);
+        self.effects_out(out);
+        for line in replies.lines {
+            out.push(Output::Send {
+                client,
+                data: line.into_bytes(),
+            });
+        }
+        self.state.machine.run_requests();
+        self.flush(out);
+        true
     }
 
     /// One byte from a human monitor's client: through the multiplexer when
@@ -621,6 +689,30 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn step_ref_gives_what_step_gives() {
+        let inputs = [
+            Input::Connect {
+                client: ClientId(1),
+                monitor: 0,
+            },
+            Input::Bytes {
+                client: ClientId(1),
+                data: br#"{"execute":"qmp_capabilities"}{"execute":"stop"}"#.to_vec(),
+            },
+            Input::Bytes {
+                client: ClientId(1),
+                data: br#"{"execute":"quit"}{"execute":"cont"}"#.to_vec(),
+            },
+        ];
+        let mut by_value = Engine::new(MachineConfig::default());
+        let mut by_ref = Engine::new(MachineConfig::default());
+        for input in inputs {
+            assert_eq!(by_ref.step_ref(&input), by_value.step(input));
+        }
+        assert_eq!(by_ref.digest(), by_value.digest());
     }
 
     fn negotiated() -> Engine {
