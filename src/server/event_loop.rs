@@ -495,8 +495,13 @@ impl Vm {
                 gone: false,
             },
         );
-        self.scout.connect(client);
         self.step(Input::Connect { client, monitor }, io);
+        match self.engine.state().sessions.get(&client) {
+            Some(s) if s.human.is_some() => {
+                self.scout.connect_human(client, s.telnet.is_some());
+            }
+            _ => self.scout.connect(client),
+        }
         if !self.engine.state().sessions.contains_key(&client) {
             self.refuse(client, io);
         } else {
