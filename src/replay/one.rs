@@ -261,6 +261,9 @@ pub fn replay<R: Read>(input: R) -> Result<ReplayReport, ReplayError> {
 /// [`replay`] with options.
 pub fn replay_with<R: Read>(input: R, options: ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let (mut reader, header) = TraceReader::open(input).map_err(ReplayError::Trace)?;
+    header
+        .require_engine("replay")
+        .map_err(ReplayError::Trace)?;
     let mut engine = Engine::new(header.config.clone());
     let mut run = Run {
         checkpoints: 0,

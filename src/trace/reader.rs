@@ -125,7 +125,7 @@ impl<R: Read> TraceReader<R> {
         }
         let (header, used): (TraceHeader, usize) =
             bincode::serde::decode_from_slice(&body, crate::trace::format::bincode_decode_config())
-                .map_err(|error| TraceError::DecodeHeader { error })?;
+                .map_err(|error| header_decode_error(&body, error))?;
         if used != body.len() {
             return Err(TraceError::HeaderSlack {
                 unused: body.len() - used,
@@ -274,6 +274,22 @@ impl<R: Read> TraceReader<R> {
             offset: self.offset,
             complete_bytes: self.complete,
         }
+    }
+}
+
+/// Kinds of trace this build knows: [`TraceKind`](super::format::TraceKind)'s
+/// variants.
+const TRACE_KINDS_KNOWN: u32 = 2;
+
+/// A header decode error, with an unknown [`TraceKind`](super::format::TraceKind)
+/// told apart from other damage: the header's first three fields (format
+/// version, qmpsim version, the kind's variant index) are read on their own.
+fn header_decode_error(body: &[u8], error: bincode::error::DecodeError) -> TraceError {
+    let prefix: Result<((u32, String, u32), usize), _> =
+        bincode::serde::decode_from_slice(body, crate::trace::format::bincode_decode_config());
+    match prefix {
+        Ok(((_, _, found), _)) if found >= TRACE_KINDS_KNOWN => TraceError::UnknownKind { found },
+        _ => TraceError::DecodeHeader { error },
     }
 }
 
@@ -434,6 +450,38 @@ mod tests {
         let bytes = [&pre[..], &body, &header_hash(&pre, &body)].concat();
         let err = TraceReader::open(&bytes[..]).unwrap_err();
         assert!(matches!(err, TraceError::HeaderVersionMismatch { .. }));
+    }
+
+    /// A sealed trace start whose header body is `header` with its kind's
+    /// variant index replaced by `kind` (the index follows the format version
+    /// and the qmpsim version, one-byte varints here).
+    fn with_kind_index(header: &TraceHeader, kind: u8) -> Vec<u8> {
+        let mut body = bincode::serde::encode_to_vec(header, bincode_config()).unwrap();
+        body[2 + header.qmpsim_version.len()] = kind;
+        let pre = preamble(FORMAT_VERSION, u32::try_from(body.len()).unwrap());
+        [&pre[..], &body, &header_hash(&pre, &body)].concat()
+    }
+
+    #[test]
+    fn open_with_unknown_kind_names_the_kind() {
+        let bytes = with_kind_index(&header(), 2);
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown trace kind 2 in the header (this build reads kinds 0, engine, and 1, observed)"
+        );
+    }
+
+    #[test]
+    fn open_with_last_known_kind_reads_an_observed_header() {
+        let observed = TraceHeader::observed(crate::trace::format::ObservedSession {
+            upstream: "unix:/run/qemu.sock".to_owned(),
+            greeting: b"{\"QMP\": {}}\r\n".to_vec(),
+            started_unix_ms: 7,
+        });
+        let bytes = with_kind_index(&observed, 1);
+        let (_, read) = TraceReader::open(&bytes[..]).unwrap();
+        assert_eq!(read, observed);
     }
 
     #[test]
