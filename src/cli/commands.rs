@@ -505,6 +505,38 @@ mod tests {
     }
 
     #[test]
+    fn explore_timeout_at_limit_is_accepted() {
+        let Command::Explore(a) = parse(os(&[
+            "explore",
+            "--timeout",
+            &EXPLORE_TIMEOUT_S_MAX.to_string(),
+            "--",
+            "c",
+        ]))
+        .unwrap() else {
+            panic!("explore parses as explore")
+        };
+        assert_eq!(a.timeout, EXPLORE_TIMEOUT_S_MAX);
+    }
+
+    #[test]
+    fn explore_timeout_past_limit_is_a_usage_error() {
+        let past = (EXPLORE_TIMEOUT_S_MAX + 1.0).to_string();
+        assert_eq!(
+            parse(os(&["explore", "--timeout", &past, "--", "c"])).unwrap_err(),
+            2
+        );
+    }
+
+    #[test]
+    fn explore_budget_zero_is_a_usage_error() {
+        assert_eq!(
+            parse(os(&["explore", "--budget", "0", "--", "c"])).unwrap_err(),
+            2
+        );
+    }
+
+    #[test]
     fn unknown_trace_flag_is_a_usage_error() {
         assert_eq!(
             parse(os(&["trace", "dump", "--bogus", "a"])).unwrap_err(),

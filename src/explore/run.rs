@@ -13,9 +13,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a VM may take to listen on its monitor socket.
-pub const VM_LISTEN_MS_MAX: u64 = 10_000;
+pub const VM_LISTEN_TIMEOUT_MS: u64 = 10_000;
 /// How long a VM may take to exit after SIGTERM before it is killed.
-pub const VM_EXIT_MS_MAX: u64 = 5_000;
+pub const VM_EXIT_TIMEOUT_MS: u64 = 5_000;
 /// How often a waiting loop looks again.
 const POLL_MS: u64 = 5;
 /// The placeholder in client arguments replaced by the socket path.
@@ -188,7 +188,7 @@ fn create(path: &Path) -> Result<File, RunError> {
 /// connecting to it: a probe connection would be a client of the VM.
 fn wait_listening(socket: &Path, vm: &mut Child) -> Result<(), String> {
     let started = Instant::now();
-    let limit = Duration::from_millis(VM_LISTEN_MS_MAX);
+    let limit = Duration::from_millis(VM_LISTEN_TIMEOUT_MS);
     loop {
         if let Ok(Some(status)) = vm.try_wait() {
             return Err(format!("it exited with {}", describe_status(status)));
@@ -197,7 +197,9 @@ fn wait_listening(socket: &Path, vm: &mut Child) -> Result<(), String> {
             return Ok(());
         }
         if started.elapsed() > limit {
-            return Err(format!("no socket listened within {VM_LISTEN_MS_MAX} ms"));
+            return Err(format!(
+                "no socket listened within {VM_LISTEN_TIMEOUT_MS} ms"
+            ));
         }
         std::thread::sleep(Duration::from_millis(POLL_MS));
     }
@@ -238,7 +240,7 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
 }
 
 /// SIGTERM (the VM records it and exits cleanly), then SIGKILL past
-/// [`VM_EXIT_MS_MAX`].
+/// [`VM_EXIT_TIMEOUT_MS`].
 fn stop_vm(vm: &mut Child) {
     if let Ok(Some(_)) = vm.try_wait() {
         return;
@@ -249,7 +251,7 @@ fn stop_vm(vm: &mut Child) {
             libc::kill(pid, libc::SIGTERM);
         }
     }
-    if wait_timeout(vm, Duration::from_millis(VM_EXIT_MS_MAX)).is_none() {
+    if wait_timeout(vm, Duration::from_millis(VM_EXIT_TIMEOUT_MS)).is_none() {
         let _ = vm.kill();
         let _ = vm.wait();
     }
