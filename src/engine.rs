@@ -9,6 +9,17 @@
 //! once: a connect past that gets no session and no greeting, only a diagnostic
 //! (`Effect::Stderr`), and the edge, finding no session for it, closes the
 //! connection. `digest` is the sha256 of the bincode encoding of the whole state.
+//!
+//! **Effects before replies.** Every effect a command causes that a client can
+//! observe (a file written by `screendump`, `memsave` or `pmemsave`, a descriptor
+//! closed by `closefd` or a replaced `getfd`, a migration channel opened by
+//! `migrate` or closed by `migrate_cancel`) comes out of `step` before the reply
+//! of that command, as 0.14 carries it out inside the command, before it answers.
+//! The edge carries out outputs in order and finishes each effect before it
+//! sends any byte that follows it, so a client that acts on the reply (opens the
+//! file, reads the descriptor's peer, accepts the connection) finds the effect
+//! done. Order within one command's outputs: events it queued, its effects, its
+//! reply, then what its main-loop requests did (events, effects, exit).
 
 use std::collections::BTreeMap;
 
@@ -400,8 +411,10 @@ impl Engine {
                 };
                 let replies =
                     dispatch::handle_frame(&mut self.state.machine, session, client, frame);
-                // Events queued inside the handler (STOP, RESUME) precede the response.
+                // Events queued inside the handler (STOP, RESUME) precede the response,
+                // and so do its effects (see the module doc).
                 self.broadcast_events(out);
+                self.effects_out(out);
                 self.gap(Some(GapSide::BeforeReply), out);
                 for line in replies.lines {
                     out.push(Output::Send {
@@ -432,9 +445,14 @@ impl Engine {
         }
     }
 
+    /// The effects queued so far, as outputs in the order they were queued.
+    fn effects_out(&mut self, out: &mut Vec<Output>) {
+        out.extend(self.state.machine.effects.drain(..).map(Output::Effect));
+    }
+
     fn flush(&mut self, out: &mut Vec<Output>) {
         self.broadcast_events(out);
-        out.extend(self.state.machine.effects.drain(..).map(Output::Effect));
+        self.effects_out(out);
         if let (Some(code), None) = (self.state.machine.exit_code, self.state.exited) {
             self.state.exited = Some(code);
             out.push(Output::Exit { code });
@@ -530,6 +548,21 @@ mod tests {
         assert_eq!(sent(&out)[0], r#"{"return": {}}"#);
         assert!(sent(&out)[1].contains(r#""event": "SHUTDOWN""#));
         assert_eq!(out.last(), Some(&Output::Exit { code: 0 }));
+    }
+
+    #[test]
+    fn memsave_write_precedes_its_reply() {
+        let mut e = negotiated();
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"memsave","arguments":{"val":0,"size":16,"filename":"m"}}"#
+                .to_vec(),
+        });
+        let write = out
+            .iter()
+            .position(|o| matches!(o, Output::Effect(Effect::WriteFile { .. })));
+        let reply = out.iter().position(|o| matches!(o, Output::Send { .. }));
+        assert_eq!((write, reply), (Some(0), Some(1)));
     }
 
     #[test]
