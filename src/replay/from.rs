@@ -187,7 +187,7 @@ mod tests {
             data: br#"{"execute":"query-status"}"#.to_vec(),
         }));
         for input in inputs {
-            let out = engine.step(input.clone());
+            let out = engine.step_ref(&input);
             w.record_and_checkpoint(&input, &out, &engine).unwrap();
         }
         w.finish_with(&engine).unwrap()

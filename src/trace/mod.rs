@@ -67,7 +67,7 @@ pub fn record_inputs(header: &TraceHeader, inputs: &[Input]) -> Result<Vec<u8>, 
     let mut engine = Engine::new(header.config.clone());
     let mut writer = TraceWriter::new(Vec::new(), header)?;
     for input in inputs {
-        let outputs: Vec<Output> = engine.step(input.clone());
+        let outputs: Vec<Output> = engine.step_ref(input);
         writer.record_and_checkpoint(input, &outputs, &engine)?;
     }
     writer.finish_with(&engine)

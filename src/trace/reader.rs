@@ -15,6 +15,10 @@ use super::format::{
     PREAMBLE_BYTES,
 };
 
+/// Bytes a body read allocates ahead of what has arrived, at most: a lying
+/// length field on a short input costs no more than this past the input.
+pub const READ_CHUNK_BYTES: usize = 64 * 1024;
+
 /// Where the reader is in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -37,6 +41,8 @@ pub struct TraceReader<R: Read> {
     /// `offset` at the end of the header or of the last complete frame.
     complete: u64,
     phase: Phase,
+    /// The body buffer, kept between frames so that reading one allocates nothing.
+    buf: Vec<u8>,
 }
 
 impl<R: Read> TraceReader<R> {
@@ -50,6 +56,7 @@ impl<R: Read> TraceReader<R> {
             offset: 0,
             complete: 0,
             phase: Phase::Frames,
+            buf: Vec::new(),
         };
         let header = reader.read_header()?;
         Ok((reader, header))
@@ -144,7 +151,11 @@ impl<R: Read> TraceReader<R> {
 
     fn read_frame(&mut self) -> Result<Frame, TraceError> {
         let index = self.frames;
-        let mut body: Vec<u8> = Vec::new();
+        let mut body = std::mem::take(&mut self.buf);
+        body.clear();
+        if body.capacity() > READ_CHUNK_BYTES {
+            body = Vec::new();
+        }
         let mut previous = self.previous;
         loop {
             let mut len_bytes = [0u8; LENGTH_BYTES];
@@ -183,6 +194,7 @@ impl<R: Read> TraceReader<R> {
                 unused: body.len() - used,
             });
         }
+        self.buf = body;
         self.previous = previous;
         self.frames += 1;
         self.complete = self.offset;
@@ -220,15 +232,24 @@ impl<R: Read> TraceReader<R> {
         Ok(body)
     }
 
-    /// [`take`](Self::take), appending to `body`.
+    /// [`take`](Self::take), appending to `body`: at most [`READ_CHUNK_BYTES`]
+    /// more than has arrived is allocated at a time.
     fn take_into(&mut self, len: usize, body: &mut Vec<u8>) -> Result<(), TraceError> {
-        let got = (&mut self.input)
-            .take(len as u64)
-            .read_to_end(body)
-            .map_err(TraceError::Io)?;
-        self.offset += got as u64;
-        if got < len {
-            return Err(self.truncated());
+        let mut left = len;
+        while left > 0 {
+            let start = body.len();
+            let chunk = left.min(READ_CHUNK_BYTES);
+            body.resize(start + chunk, 0);
+            let mut filled = 0;
+            while filled < chunk {
+                let n = self.read_some(&mut body[start + filled..])?;
+                if n == 0 {
+                    body.truncate(start + filled);
+                    return Err(self.truncated());
+                }
+                filled += n;
+            }
+            left -= chunk;
         }
         Ok(())
     }
@@ -930,5 +951,35 @@ mod tests {
         let (reader, _) = TraceReader::open(Trickle(&bytes)).unwrap();
         let frames: Vec<Frame> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(frames, read_all(&bytes).unwrap());
+    }
+
+    /// A trace with one step whose input carries `len` bytes.
+    fn with_bytes(len: usize) -> Vec<u8> {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let input = Input::Bytes {
+            client: CLIENT,
+            data: vec![b'x'; len],
+        };
+        w.record(&input, &[]).unwrap();
+        w.finish(1, "d").unwrap()
+    }
+
+    #[test]
+    fn body_past_read_chunk_round_trips() {
+        let frames = read_all(&with_bytes(READ_CHUNK_BYTES + 1)).unwrap();
+        assert!(
+            matches!(&frames[0], Frame::Step { input: Input::Bytes { data, .. }, .. } if data.len() == READ_CHUNK_BYTES + 1)
+        );
+    }
+
+    #[test]
+    fn body_cut_past_read_chunk_is_truncated_in_its_frame() {
+        let bytes = with_bytes(2 * READ_CHUNK_BYTES);
+        let cut = frame_starts(&bytes)[0] + LENGTH_BYTES + READ_CHUNK_BYTES + 3;
+        let err = read_all(&bytes[..cut]).unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::Truncated { at_frame: 0, offset, .. } if offset == cut as u64
+        ));
     }
 }
