@@ -164,6 +164,7 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
                 i32::from(EXIT_FAILURE)
             }
         },
+        commands::Command::Explore(a) => crate::explore::explore_cli(&a),
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());
             0

@@ -1200,6 +1200,7 @@ mod tests {
             machine,
             sessions: BTreeMap::new(),
             exited: None,
+            gaps: 0,
         });
         let log = Log::default();
         let mut ev = loop_with(engine, Box::new(log.clone()));

@@ -19,7 +19,8 @@
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
 //! - `replay_runner`: `qmpsim replay`'s options through the binary;
 //! - `event_loop`: the one-thread server under load (backpressure, many clients);
-//! - `fleet`: `qmpsim fleet` with real sockets and clients.
+//! - `fleet`: `qmpsim fleet` with real sockets and clients;
+//! - `explore`: `qmpsim explore` against the clients of `tests/clients/`.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -28,6 +29,7 @@ mod corpus_replay;
 mod determinism;
 mod effects_order;
 mod event_loop;
+mod explore;
 mod fleet;
 mod golden_core;
 mod golden_devices;
