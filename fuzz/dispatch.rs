@@ -124,17 +124,17 @@ proptest! {
     fn dispatch_one_response_per_message(rich in any::<bool>(), reqs in proptest::collection::vec(request(), 1..8), junk in proptest::collection::vec(any::<u8>(), 0..16)) {
         let client = ClientId(1);
         let mut e = Engine::new(if rich { rich_machine() } else { MachineConfig::default() });
-        e.step(Input::Connect { client, monitor: 0 });
-        e.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
+        e.step(Input::connect(client));
+        e.step(Input::bytes(client, br#"{"execute":"qmp_capabilities"}"#));
         let mut bytes = reqs.join("\n").into_bytes();
         bytes.extend_from_slice(&junk);
         bytes.push(b'\xff');
         let frames = Framer::new().feed(&bytes).len();
-        let out = e.step(Input::Bytes { client, data: bytes });
+        let out = e.step(Input::bytes(client, bytes));
         // Only `quit` ends the process, and the generator never sends it.
         prop_assert_eq!(e.exited(), None);
         prop_assert_eq!(responses(&out), frames);
-        let alive = e.step(Input::Bytes { client, data: br#"{"execute":"query-version","id":"z"}"#.to_vec() });
+        let alive = e.step(Input::bytes(client, br#"{"execute":"query-version","id":"z"}"#));
         let last = alive.iter().rev().find_map(|o| match o { Output::Send { data, .. } => Some(data.clone()), _ => None });
         let answered = last.is_some_and(|d| d.ends_with(b"\"id\": \"z\"}\r\n"));
         prop_assert!(answered, "session stopped answering");

@@ -510,14 +510,11 @@ mod tests {
     const TWO: ClientId = ClientId(2);
 
     fn connect(client: ClientId) -> Input {
-        Input::Connect { client, monitor: 0 }
+        Input::connect(client)
     }
 
     fn bytes(client: ClientId, data: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: data.as_bytes().to_vec(),
-        }
+        Input::bytes(client, data)
     }
 
     fn dumped(inputs: &[Input], options: DumpOptions) -> String {

@@ -371,10 +371,7 @@ mod tests {
     };
 
     fn bytes(client: ClientId, data: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: data.as_bytes().to_vec(),
-        }
+        Input::bytes(client, data)
     }
 
     fn header() -> TraceHeader {
@@ -401,19 +398,13 @@ mod tests {
 
     #[test]
     fn render_control_and_invalid_bytes_escaped() {
-        let input = Input::Bytes {
-            client: ONE,
-            data: b"a\x01b\xffc".to_vec(),
-        };
+        let input = Input::bytes(ONE, b"a\x01b\xffc");
         assert_eq!(render_input(&input, PLAIN), "-> a\\x01b\\xffc\n");
     }
 
     #[test]
     fn render_connect_is_comment() {
-        let input = Input::Connect {
-            client: ONE,
-            monitor: 0,
-        };
+        let input = Input::connect(ONE);
         assert_eq!(
             render_input(&input, PLAIN),
             "# connect client 1 monitor 0\n"
@@ -480,10 +471,7 @@ mod tests {
         let trace = record_inputs(
             &header(),
             &[
-                Input::Connect {
-                    client: ONE,
-                    monitor: 0,
-                },
+                Input::connect(ONE),
                 bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
             ],
         )
@@ -497,14 +485,8 @@ mod tests {
         let trace = record_inputs(
             &header(),
             &[
-                Input::Connect {
-                    client: ONE,
-                    monitor: 0,
-                },
-                Input::Connect {
-                    client: TWO,
-                    monitor: 0,
-                },
+                Input::connect(ONE),
+                Input::connect(TWO),
                 bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
             ],
         )
@@ -536,14 +518,7 @@ mod tests {
 
     #[test]
     fn export_json_has_header_then_one_line_per_frame() {
-        let trace = record_inputs(
-            &header(),
-            &[Input::Connect {
-                client: ONE,
-                monitor: 0,
-            }],
-        )
-        .unwrap();
+        let trace = record_inputs(&header(), &[Input::connect(ONE)]).unwrap();
         let mut out = Vec::new();
         export_json(&trace[..], &mut out).unwrap();
         let lines: Vec<Value> = String::from_utf8(out)

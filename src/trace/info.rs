@@ -222,22 +222,13 @@ mod tests {
     const TWO: ClientId = ClientId(2);
 
     fn bytes(client: ClientId, data: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: data.as_bytes().to_vec(),
-        }
+        Input::bytes(client, data)
     }
 
     fn sample() -> TraceInfo {
         let inputs = [
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
-            Input::Connect {
-                client: TWO,
-                monitor: 0,
-            },
+            Input::connect(ONE),
+            Input::connect(TWO),
             bytes(ONE, "{\"execute\":\"qmp_capabilities\"}"),
             bytes(TWO, "{\"execute\":\"qmp_capabilities\"}"),
             bytes(ONE, "{\"execute\":\"stop\"}{\"execute\":\"bogus\"}"),

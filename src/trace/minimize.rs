@@ -303,10 +303,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
             Input::Bytes { client, data } if !replay_mode => {
                 for piece in split_messages(&data) {
                     units.push(Unit {
-                        input: Input::Bytes {
-                            client,
-                            data: piece,
-                        },
+                        input: Input::bytes(client, piece),
                         recorded: None,
                         step,
                     });
@@ -409,26 +406,17 @@ mod tests {
     const TWO: ClientId = ClientId(2);
 
     fn bytes(client: ClientId, s: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: s.as_bytes().to_vec(),
-        }
+        Input::bytes(client, s)
     }
 
     fn session() -> Vec<Input> {
         vec![
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
+            Input::connect(ONE),
             bytes(
                 ONE,
                 "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n",
             ),
-            Input::Connect {
-                client: TWO,
-                monitor: 0,
-            },
+            Input::connect(TWO),
             bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
             bytes(
                 ONE,

@@ -94,14 +94,11 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn connect(client: ClientId) -> Input {
-    Input::Connect { client, monitor: 0 }
+    Input::connect(client)
 }
 
 fn send(client: ClientId, line: &str) -> Input {
-    Input::Bytes {
-        client,
-        data: line.as_bytes().to_vec(),
-    }
+    Input::bytes(client, line)
 }
 
 /// The inputs of an integration scenario as `determinism` feeds them (one read

@@ -35,10 +35,7 @@ fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
         let input = match step {
             Send(line) => {
                 text.push_str(&format!("-> {line}\n"));
-                Input::Bytes {
-                    client,
-                    data: line.as_bytes().to_vec(),
-                }
+                Input::bytes(client, line)
             }
             AdvanceMs(ms) => {
                 text.push_str(&format!("## advance {ms} ms\n"));

@@ -94,10 +94,7 @@ fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
                     _ => (*line).to_owned(),
                 };
                 text.push_str(&format!("-> {request}\n"));
-                Input::Bytes {
-                    client,
-                    data: request.into_bytes(),
-                }
+                Input::bytes(client, request)
             }
             AdvanceMs(ms) => {
                 text.push_str(&format!("## advance {ms} ms\n"));

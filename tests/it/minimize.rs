@@ -14,26 +14,17 @@ const ONE: ClientId = ClientId(1);
 const TWO: ClientId = ClientId(2);
 
 fn send(client: ClientId, s: &str) -> Input {
-    Input::Bytes {
-        client,
-        data: s.as_bytes().to_vec(),
-    }
+    Input::bytes(client, s)
 }
 
 fn session() -> Vec<Input> {
     vec![
-        Input::Connect {
-            client: ONE,
-            monitor: 0,
-        },
+        Input::connect(ONE),
         send(
             ONE,
             "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n",
         ),
-        Input::Connect {
-            client: TWO,
-            monitor: 0,
-        },
+        Input::connect(TWO),
         send(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
         send(
             ONE,

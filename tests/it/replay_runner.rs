@@ -25,15 +25,9 @@ fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
 const CLIENT: ClientId = ClientId(1);
 
 fn script() -> Vec<Input> {
-    let bytes = |s: &str| Input::Bytes {
-        client: CLIENT,
-        data: s.as_bytes().to_vec(),
-    };
+    let bytes = |s: &str| Input::bytes(CLIENT, s);
     vec![
-        Input::Connect {
-            client: CLIENT,
-            monitor: 0,
-        },
+        Input::connect(CLIENT),
         bytes(r#"{"execute":"qmp_capabilities"}"#),
         bytes(r#"{"execute":"stop"}"#),
         bytes(r#"{"execute":"query-status"}"#),

@@ -48,14 +48,11 @@ fn push_session(
 /// for sessions that feed more than client lines.
 pub fn negotiated(config: MachineConfig) -> Engine {
     let mut engine = Engine::new(config);
-    engine.step(Input::Connect {
-        client: SCRIPT_CLIENT,
-        monitor: 0,
-    });
-    engine.step(Input::Bytes {
-        client: SCRIPT_CLIENT,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
+    engine.step(Input::connect(SCRIPT_CLIENT));
+    engine.step(Input::bytes(
+        SCRIPT_CLIENT,
+        br#"{"execute":"qmp_capabilities"}"#,
+    ));
     engine
 }
 

@@ -27,14 +27,11 @@ fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 fn send(client: ClientId, text: &str) -> Input {
-    Input::Bytes {
-        client,
-        data: text.as_bytes().to_vec(),
-    }
+    Input::bytes(client, text)
 }
 
 fn connect(client: ClientId) -> Input {
-    Input::Connect { client, monitor: 0 }
+    Input::connect(client)
 }
 
 /// Records `inputs` on `config` into `dir/name`.
