@@ -2,25 +2,13 @@
 //! `--shard`, `--junit`, `--fail-fast`/`--keep-going`, `--check-determinism`,
 //! the reproduce line and the divergence report, folder collection.
 
+use crate::support::qmpsim;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use qmpsim::engine::{Engine, Input, Output};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
 use qmpsim::trace::{TraceHeader, TraceWriter};
-
-fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(args)
-        .output()
-        .expect("the built binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 const CLIENT: ClientId = ClientId(1);
 

@@ -185,15 +185,8 @@ fn write_trace(path: &std::path::Path, n: usize, every: u64) {
 }
 
 fn replay_cli(args: &[&str]) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("replay")
-        .args(args)
-        .output()
-        .expect("the built binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (code, out, _) = crate::support::qmpsim(&[&["replay"], args].concat());
+    (code, out)
 }
 
 #[test]

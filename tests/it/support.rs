@@ -2,7 +2,7 @@
 //! labelled sessions through `qmpsim::scenario::run`, and configuration pieces
 //! built from literals.
 
-use qmpsim::engine::{Engine, Input};
+use qmpsim::engine::Engine;
 use qmpsim::machine::config::{ImageInfo, MachineConfig, OptionList};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
@@ -48,12 +48,24 @@ fn push_session(
 /// for sessions that feed more than client lines.
 pub fn negotiated(config: MachineConfig) -> Engine {
     let mut engine = Engine::new(config);
-    engine.step(Input::connect(SCRIPT_CLIENT));
-    engine.step(Input::bytes(
-        SCRIPT_CLIENT,
-        br#"{"execute":"qmp_capabilities"}"#,
-    ));
+    for input in scenario::negotiation(SCRIPT_CLIENT) {
+        engine.step(input);
+    }
     engine
+}
+
+/// Runs the built binary with `args` to its end: the exit status, stdout and
+/// stderr (lossy UTF-8).
+pub fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(args)
+        .output()
+        .expect("the built binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// An option list from `(key, value)` pairs, in order.
