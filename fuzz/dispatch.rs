@@ -82,21 +82,15 @@ fn request() -> impl Strategy<Value = String> {
 /// a balloon, a watchdog that pauses, the x- commands, and `-no-shutdown` so a
 /// guest shutdown does not end the session.
 pub fn rich_machine() -> MachineConfig {
-    let mut hda = DriveConfig::default();
-    for (k, v) in [
-        ("file", "hda.img"),
-        ("index", "0"),
-        ("media", "disk"),
-        ("x-virtual", "on"),
-        ("x-size", "1073741824"),
-    ] {
-        hda.opts.push(k, v);
-    }
-    let mut spice = OptionList::default();
-    spice.push("port", "5930");
-    spice.push("disable-ticketing", "on");
-    let mut balloon = OptionList::default();
-    balloon.push("type", "virtio");
+    let hda = DriveConfig {
+        opts: "file=hda.img,index=0,media=disk,x-virtual=on,x-size=1073741824"
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .collect(),
+        probe: None,
+    };
+    let spice = OptionList::from_iter([("port", "5930"), ("disable-ticketing", "on")]);
+    let balloon = OptionList::from_iter([("type", "virtio")]);
     MachineConfig {
         drives: vec![hda],
         vnc: Some(":1".to_owned()),

@@ -477,8 +477,7 @@ mod tests {
     use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
 
     fn file_opts() -> OptionList {
-        let mut o = OptionList::default();
-        o.push("file", "disk.img");
+        let o = OptionList::from_iter([("file", "disk.img")]);
         o
     }
 

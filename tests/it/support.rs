@@ -70,11 +70,7 @@ pub fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
 
 /// An option list from `(key, value)` pairs, in order.
 pub fn opts(pairs: &[(&str, &str)]) -> OptionList {
-    let mut o = OptionList::default();
-    for (k, v) in pairs {
-        o.push(k, v);
-    }
-    o
+    pairs.iter().copied().collect()
 }
 
 /// A probed image without backing file or encryption.
