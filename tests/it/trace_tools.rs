@@ -68,13 +68,16 @@ fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// What a dump shows, its flags, what it contains, what it must not contain.
+type DumpRow<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+
 /// What `trace dump` shows of [`session`]: per row, what it shows, the flags,
 /// what the output contains and what it must not contain.
 #[test]
 fn trace_dump_of_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let trace = session(dir.path());
-    let rows: [(&str, &[&str], &[&str], &[&str]); 6] = [
+    let rows: [DumpRow; 6] = [
         (
             "a request split over two reads is one line with its time",
             &[],
