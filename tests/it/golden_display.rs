@@ -11,7 +11,6 @@ use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
 use crate::support::{opts, sessions, snap, timed, Step};
 
-
 fn vnc(display: &str) -> MachineConfig {
     MachineConfig {
         vnc: Some(display.into()),
