@@ -9,6 +9,17 @@
 //! once: a connect past that gets no session and no greeting, only a diagnostic
 //! (`Effect::Stderr`), and the edge, finding no session for it, closes the
 //! connection. `digest` is the sha256 of the bincode encoding of the whole state.
+//!
+//! **Effects before replies.** Every effect a command causes that a client can
+//! observe (a file written by `screendump`, `memsave` or `pmemsave`, a descriptor
+//! closed by `closefd` or a replaced `getfd`, a migration channel opened by
+//! `migrate` or closed by `migrate_cancel`) comes out of `step` before the reply
+//! of that command, as 0.14 carries it out inside the command, before it answers.
+//! The edge carries out outputs in order and finishes each effect before it
+//! sends any byte that follows it, so a client that acts on the reply (opens the
+//! file, reads the descriptor's peer, accepts the connection) finds the effect
+//! done. Order within one command's outputs: events it queued, its effects, its
+//! reply, then what its main-loop requests did (events, effects, exit).
 
 use std::collections::BTreeMap;
 
@@ -46,7 +57,9 @@ pub enum Input {
     Bytes {
         /// From whom.
         client: ClientId,
-        /// What.
+        /// What. (`serde_bytes`: the same encoding as a `Vec<u8>`, decoded in
+        /// one copy instead of byte by byte.)
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// A descriptor arrived (SCM_RIGHTS) just before the next bytes.
@@ -171,7 +184,8 @@ pub enum Output {
     Send {
         /// To whom.
         client: ClientId,
-        /// What.
+        /// What (`serde_bytes`, as for [`Input::Bytes`]).
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// A machine side effect.
@@ -256,8 +270,31 @@ impl Engine {
 
     /// sha256 of the state's bincode encoding, lowercase hex.
     pub fn digest(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let hash = Sha256::digest(self.encode_state());
-        hash.iter().map(|b| format!("{b:02x}")).collect()
+        let mut text = String::with_capacity(2 * hash.len());
+        for b in hash {
+            text.push(char::from(HEX[usize::from(b >> 4)]));
+            text.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        text
+    }
+
+    /// [`step`](Self::step) on a borrowed input: the same outputs and state,
+    /// without copying the bytes of an [`Input::Bytes`] (replay feeds recorded
+    /// inputs it keeps).
+    pub fn step_ref(&mut self, input: &Input) -> Vec<Output> {
+        match input {
+            Input::Bytes { client, data } => {
+                let mut out = Vec::new();
+                if self.state.exited.is_none() {
+                    self.bytes(*client, data, &mut out);
+                    self.flush(&mut out);
+                }
+                out
+            }
+            other => self.step(other.clone()),
+        }
     }
 
     /// Applies one input.
@@ -374,23 +411,30 @@ impl Engine {
 
     fn bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
         // Byte by byte, so that nothing after an exit is consumed: the state then
-        // does not depend on how the bytes were split into reads.
-        for &b in data {
+        // does not depend on how the bytes were split into reads. The bytes that
+        // complete no frame are fed without looking the session up again.
+        let mut rest = data;
+        let mut frames = Vec::new();
+        while !rest.is_empty() {
             if self.state.exited.is_some() {
                 return;
             }
             let Some(session) = self.state.sessions.get_mut(&client) else {
                 return;
             };
-            for frame in session.framer.feed(&[b]) {
+            let used = session.framer.feed_until_frame(rest, &mut frames);
+            rest = &rest[used..];
+            for frame in frames.drain(..) {
                 self.tick();
                 let Some(session) = self.state.sessions.get_mut(&client) else {
                     return;
                 };
                 let replies =
                     dispatch::handle_frame(&mut self.state.machine, session, client, frame);
-                // Events queued inside the handler (STOP, RESUME) precede the response.
+                // Events queued inside the handler (STOP, RESUME) precede the response,
+                // and so do its effects (see the module doc).
                 self.broadcast_events(out);
+                self.effects_out(out);
                 for line in replies.lines {
                     out.push(Output::Send {
                         client,
@@ -419,9 +463,14 @@ impl Engine {
         }
     }
 
+    /// The effects queued so far, as outputs in the order they were queued.
+    fn effects_out(&mut self, out: &mut Vec<Output>) {
+        out.extend(self.state.machine.effects.drain(..).map(Output::Effect));
+    }
+
     fn flush(&mut self, out: &mut Vec<Output>) {
         self.broadcast_events(out);
-        out.extend(self.state.machine.effects.drain(..).map(Output::Effect));
+        self.effects_out(out);
         if let (Some(code), None) = (self.state.machine.exit_code, self.state.exited) {
             self.state.exited = Some(code);
             out.push(Output::Exit { code });
@@ -461,6 +510,30 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn step_ref_gives_what_step_gives() {
+        let inputs = [
+            Input::Connect {
+                client: ClientId(1),
+                monitor: 0,
+            },
+            Input::Bytes {
+                client: ClientId(1),
+                data: br#"{"execute":"qmp_capabilities"}{"execute":"stop"}"#.to_vec(),
+            },
+            Input::Bytes {
+                client: ClientId(1),
+                data: br#"{"execute":"quit"}{"execute":"cont"}"#.to_vec(),
+            },
+        ];
+        let mut by_value = Engine::new(MachineConfig::default());
+        let mut by_ref = Engine::new(MachineConfig::default());
+        for input in inputs {
+            assert_eq!(by_ref.step_ref(&input), by_value.step(input));
+        }
+        assert_eq!(by_ref.digest(), by_value.digest());
     }
 
     fn negotiated() -> Engine {
@@ -517,6 +590,21 @@ mod tests {
         assert_eq!(sent(&out)[0], r#"{"return": {}}"#);
         assert!(sent(&out)[1].contains(r#""event": "SHUTDOWN""#));
         assert_eq!(out.last(), Some(&Output::Exit { code: 0 }));
+    }
+
+    #[test]
+    fn memsave_write_precedes_its_reply() {
+        let mut e = negotiated();
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"memsave","arguments":{"val":0,"size":16,"filename":"m"}}"#
+                .to_vec(),
+        });
+        let write = out
+            .iter()
+            .position(|o| matches!(o, Output::Effect(Effect::WriteFile { .. })));
+        let reply = out.iter().position(|o| matches!(o, Output::Send { .. }));
+        assert_eq!((write, reply), (Some(0), Some(1)));
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub fn replay_from(path: &Path, from: u64) -> Result<FromReport, ReplayError> {
         source,
     })?;
     let (mut reader, header) = TraceReader::open(BufReader::new(file))?;
+    header.require_engine("replay --from")?;
     // Frames after the latest usable State frame, kept until the replay starts.
     let mut pending: Vec<(u64, u64, Frame)> = Vec::new();
     let mut start: Option<(u64, Vec<u8>)> = None;

@@ -24,6 +24,8 @@ use crate::trace::{Frame, TraceError, TraceHeader, TraceReader};
 
 /// Steps shown before a divergence, in the report's transcript.
 pub const CONTEXT_STEPS: usize = 4;
+/// The read buffer of a trace file: small traces are read in one system call.
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// Lines of unchanged JSON kept around each change in a divergence's diff.
 pub const DIFF_CONTEXT_LINES: usize = 3;
 
@@ -261,6 +263,9 @@ pub fn replay<R: Read>(input: R) -> Result<ReplayReport, ReplayError> {
 /// [`replay`] with options.
 pub fn replay_with<R: Read>(input: R, options: ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let (mut reader, header) = TraceReader::open(input).map_err(ReplayError::Trace)?;
+    header
+        .require_engine("replay")
+        .map_err(ReplayError::Trace)?;
     let mut engine = Engine::new(header.config.clone());
     let mut run = Run {
         checkpoints: 0,
@@ -288,7 +293,7 @@ pub fn replay_with<R: Read>(input: R, options: ReplayOptions) -> Result<ReplayRe
         match frame {
             Frame::Step { input, outputs } => {
                 let at = engine.now();
-                let actual = engine.step(input.clone());
+                let actual = engine.step_ref(&input);
                 if let Some(h) = run.hasher.as_mut() {
                     hash_outputs(h, &actual);
                 }
@@ -438,7 +443,7 @@ pub(crate) fn step_bare(
     expected: Vec<Output>,
 ) -> Result<(), ReplayError> {
     let at = engine.now();
-    let actual = engine.step(input.clone());
+    let actual = engine.step_ref(&input);
     if actual == expected {
         return Ok(());
     }
@@ -579,7 +584,7 @@ pub fn replay_file_with(path: &Path, options: ReplayOptions) -> Result<ReplayRep
         path: path.to_owned(),
         source,
     })?;
-    replay_with(BufReader::new(file), options)
+    replay_with(BufReader::with_capacity(READ_BUFFER_BYTES, file), options)
 }
 
 /// Indents every line by four spaces; an empty block shows as `(nothing)`.

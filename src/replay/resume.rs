@@ -122,6 +122,9 @@ pub fn resume(point: &ResumePoint, live: &MachineConfig) -> Result<Resumed, Resu
     })?;
     let (mut reader, header) =
         TraceReader::open(BufReader::new(file)).map_err(|e| wrap(e.into()))?;
+    header
+        .require_engine("-x-resume")
+        .map_err(|e| wrap(e.into()))?;
     let mut engine = Engine::new(header.config);
     loop {
         if point.frame == Some(reader.frames()) {

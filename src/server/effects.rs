@@ -44,9 +44,12 @@ pub fn apply(effect: &Effect, world: &mut World<'_>) -> Option<Input> {
         Effect::MigrationStart { id, uri, fd, .. } => {
             let fd = fd.and_then(|h| world.fds.remove(FdHandle(h)));
             let prefix = migration_stream::encode_prefix(&preamble(world.engine.machine(), *id));
-            world
+            if !world
                 .migrations
-                .start(*id, uri, fd, prefix, world.events.clone());
+                .start(*id, uri, fd, prefix, world.events.clone())
+            {
+                return Some(Input::MigrationFailed { id: *id });
+            }
         }
         Effect::MigrationData { id, bytes } => {
             if world.migrations.data(*id, *bytes) {

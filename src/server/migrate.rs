@@ -12,12 +12,19 @@
 //! destination catches up. A channel that cannot be opened or breaks is reported
 //! as `Input::MigrationFailed`. Both reach the engine as inputs, so they are
 //! recorded like any other.
+//!
+//! Effects before replies (see `crate::engine`): the channel is opened by the
+//! engine loop itself, while it carries out `Effect::MigrationStart`, so the
+//! destination has its connection (or the `exec:` command runs) before the
+//! `migrate` reply is sent; a channel that cannot be opened is reported at once.
+//! `migrate_cancel` shuts a socket channel down just as synchronously, so the
+//! destination sees the end of the stream before the reply.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,6 +66,8 @@ struct Link {
     ordered: u64,
     /// Shared with the thread.
     shared: Arc<Shared>,
+    /// A duplicate of a socket channel's descriptor, to shut it down at cancel.
+    closer: Option<OwnedFd>,
 }
 
 /// What the engine loop and a migration thread share.
@@ -69,12 +78,15 @@ struct Shared {
     /// The engine was told the destination is behind; the thread reports when it
     /// has written everything ordered.
     stalled: AtomicBool,
+    /// Cancelled: the write error the shut-down socket gives is not a failure.
+    cancelled: AtomicBool,
 }
 
 impl Migrations {
-    /// Starts migration `id`: opens the channel from a thread that then writes
-    /// what [`Migrations::data`] orders. `fd` is the passed descriptor for `fd:`
-    /// URIs.
+    /// Starts migration `id`: opens the channel here and now (see the module
+    /// doc), then hands it to a thread that writes what [`Migrations::data`]
+    /// orders. `fd` is the passed descriptor for `fd:` URIs. Returns `false`
+    /// (after saying why on stderr) when the channel cannot be opened.
     pub fn start(
         &mut self,
         id: u64,
@@ -82,15 +94,24 @@ impl Migrations {
         fd: Option<OwnedFd>,
         prefix: Vec<u8>,
         events: SyncSender<Event>,
-    ) {
+    ) -> bool {
+        let channel = match open(uri, fd) {
+            Ok(channel) => channel,
+            Err(e) => {
+                eprintln!("qmpsim: migration to {uri} failed: {e}");
+                return false;
+            }
+        };
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared::default());
+        let closer = channel.closer.as_ref().and_then(|fd| fd.try_clone().ok());
         self.active.insert(
             id,
             Link {
                 orders: tx,
                 ordered: 0,
                 shared: Arc::clone(&shared),
+                closer,
             },
         );
         let uri = uri.to_owned();
@@ -98,12 +119,16 @@ impl Migrations {
             let caught_up = || {
                 let _ = events.send(Event::MigrationCaughtUp { id });
             };
-            if let Err(e) = stream(&uri, fd, &prefix, &rx, &shared, caught_up) {
+            if let Err(e) = stream(channel, &prefix, &rx, &shared, caught_up) {
+                if shared.cancelled.load(Ordering::SeqCst) {
+                    return;
+                }
                 eprintln!("qmpsim: migration to {uri} failed: {e}");
                 // The loop may be gone (exiting); nothing to tell then.
                 let _ = events.send(Event::MigrationFailed { id });
             }
         }));
+        true
     }
 
     /// At exit: lets finished migrations write their last bytes, until `deadline`.
@@ -151,9 +176,16 @@ impl Migrations {
         }
     }
 
-    /// Cancels migration `id`.
+    /// Cancels migration `id`: a socket channel is shut down at once, any
+    /// other is closed by its thread.
     pub fn cancel(&mut self, id: u64) {
         if let Some(c) = self.active.remove(&id) {
+            c.shared.cancelled.store(true, Ordering::SeqCst);
+            if let Some(fd) = &c.closer {
+                // SAFETY: shutdown on a descriptor this link owns; a channel
+                // that is not a socket just gives ENOTSOCK, left unread.
+                unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
+            }
             let _ = c.orders.send(Order::Cancel);
         }
     }
@@ -161,22 +193,29 @@ impl Migrations {
 
 /// An open channel: a writer plus, for `exec:`, the child to reap.
 struct Channel {
-    writer: Box<dyn Write>,
+    writer: Box<dyn Write + Send>,
     child: Option<Child>,
+    /// For a socket, a duplicate of its descriptor (for shutdown at cancel).
+    closer: Option<OwnedFd>,
+}
+
+impl Channel {
+    fn socket<S: Write + Send + AsFd + 'static>(s: S) -> io::Result<Channel> {
+        let closer = Some(s.as_fd().try_clone_to_owned()?);
+        Ok(Channel {
+            writer: Box::new(s),
+            child: None,
+            closer,
+        })
+    }
 }
 
 fn open(uri: &str, fd: Option<OwnedFd>) -> io::Result<Channel> {
-    let plain = |w: Box<dyn Write>| {
-        Ok(Channel {
-            writer: w,
-            child: None,
-        })
-    };
     if let Some(addr) = uri.strip_prefix("tcp:") {
-        return plain(Box::new(TcpStream::connect(addr)?));
+        return Channel::socket(TcpStream::connect(addr)?);
     }
     if let Some(path) = uri.strip_prefix("unix:") {
-        return plain(Box::new(UnixStream::connect(path)?));
+        return Channel::socket(UnixStream::connect(path)?);
     }
     if let Some(cmd) = uri.strip_prefix("exec:") {
         let mut child = Command::new("sh")
@@ -191,10 +230,12 @@ fn open(uri: &str, fd: Option<OwnedFd>) -> io::Result<Channel> {
         return Ok(Channel {
             writer: Box::new(stdin),
             child: Some(child),
+            closer: None,
         });
     }
     match fd {
-        Some(fd) if uri.starts_with("fd:") => plain(Box::new(File::from(fd))),
+        // A passed descriptor may be a socket: keep a duplicate for shutdown.
+        Some(fd) if uri.starts_with("fd:") => Channel::socket(File::from(fd)),
         _ => Err(io::Error::other(format!(
             "cannot open migration URI '{uri}'"
         ))),
@@ -202,14 +243,12 @@ fn open(uri: &str, fd: Option<OwnedFd>) -> io::Result<Channel> {
 }
 
 fn stream(
-    uri: &str,
-    fd: Option<OwnedFd>,
+    mut channel: Channel,
     prefix: &[u8],
     rx: &Receiver<Order>,
     shared: &Shared,
     caught_up: impl Fn(),
 ) -> io::Result<()> {
-    let mut channel = open(uri, fd)?;
     channel.writer.write_all(prefix)?;
     loop {
         let order = match rx.try_recv() {
@@ -304,19 +343,46 @@ mod tests {
     }
 
     #[test]
-    fn refused_destination_reports_failure() {
+    fn refused_destination_fails_to_start() {
         let dir = tempfile::tempdir().unwrap();
-        let (tx, rx) = events();
+        let (tx, _rx) = events();
         let mut m = Migrations::default();
-        m.start(
+        let started = m.start(
             7,
             &format!("unix:{}", dir.path().join("none").display()),
             None,
             Vec::new(),
             tx,
         );
-        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
-        assert!(matches!(got, Event::MigrationFailed { id: 7 }));
+        assert!(!started);
+    }
+
+    #[test]
+    fn start_returns_with_the_destination_connected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dst.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let (tx, _rx) = events();
+        let mut m = Migrations::default();
+        m.start(3, &format!("unix:{}", path.display()), None, Vec::new(), tx);
+        assert!(listener.accept().is_ok());
+    }
+
+    #[test]
+    fn cancel_returns_with_the_destination_at_end_of_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dst.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let (tx, _rx) = events();
+        let mut m = Migrations::default();
+        m.start(4, &format!("unix:{}", path.display()), None, Vec::new(), tx);
+        let (mut conn, _) = listener.accept().unwrap();
+        m.cancel(4);
+        conn.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        // Shut down: the stream ends at once, nothing waits for the thread.
+        assert_eq!(conn.read_to_end(&mut got).map_err(|e| e.kind()), Ok(0));
     }
 
     #[test]

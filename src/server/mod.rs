@@ -150,9 +150,14 @@ pub enum ServerError {
     /// Waiting for the first client failed.
     #[error("qmpsim: accept failed")]
     Accept(#[source] io::Error),
-    /// The pidfile could not be written.
+    /// The pidfile could not be created, locked or written (0.14's
+    /// `os_pidfile_error`): another process holds it, or the file cannot be opened.
     #[error("Could not acquire pid file: {}", strerror(.0))]
     Pidfile(io::Error),
+    /// The same, under `-daemonize`: 0.14's parent process reports it in its
+    /// own words (`os_daemonize`).
+    #[error("Could not acquire pidfile: {}", strerror(.0))]
+    PidfileDaemonized(io::Error),
     /// `-daemonize` failed.
     #[error("qmpsim: could not daemonize")]
     Daemonize(#[source] io::Error),
@@ -264,8 +269,11 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
     };
     let initial = listen::initial_connections(&endpoints)?;
     if let Some(path) = &opts.pidfile {
-        process::write_pidfile(path).map_err(ServerError::Pidfile)?;
-        files.add(path);
+        let pidfile = process::create_pidfile(path).map_err(|e| match daemon {
+            Some(_) => ServerError::PidfileDaemonized(e),
+            None => ServerError::Pidfile(e),
+        })?;
+        files.hold(pidfile);
     }
     if let Some(daemon) = daemon {
         daemon.ready().map_err(ServerError::Daemonize)?;

@@ -1,6 +1,13 @@
 //! Process-level chores: `-daemonize` (fork, wait for the child to be ready), the
 //! `-pidfile`, and files this process created that must go when it ends.
 //!
+//! The pidfile is 0.14's `qemu_create_pidfile`: opened `O_RDWR | O_CREAT` with
+//! mode 0600, locked with `lockf(F_TLOCK)` and kept open (so locked) for the
+//! life of the process. A second process on the same file fails the lock and
+//! exits 1 with "Could not acquire pid file: ..." before touching the file, so
+//! the pid of the first stays; only the owner removes it at exit. Unlike 0.14,
+//! the file is truncated once locked, so a shorter pid leaves no stale digits.
+//!
 //! `daemonize` must run before any thread is started: a fork copies only the
 //! calling thread.
 
@@ -14,12 +21,21 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default)]
 pub struct CreatedFiles {
     paths: Vec<PathBuf>,
+    /// The locked pidfile, held open while the process runs.
+    pidfile: Option<Pidfile>,
 }
 
 impl CreatedFiles {
     /// Remembers a file to remove at the end.
     pub fn add(&mut self, path: &Path) {
         self.paths.push(path.to_path_buf());
+    }
+
+    /// Keeps the locked pidfile open until the files are removed (its lock ends
+    /// with the process or when the guard drops, after the file is gone).
+    pub fn hold(&mut self, pidfile: Pidfile) {
+        self.paths.push(pidfile.path.clone());
+        self.pidfile = Some(pidfile);
     }
 }
 
@@ -32,11 +48,37 @@ impl Drop for CreatedFiles {
     }
 }
 
-/// Writes the pid and a newline, as QEMU does.
-pub fn write_pidfile(path: &Path) -> io::Result<()> {
-    let mut f = fs::File::create(path)?;
-    writeln!(f, "{}", std::process::id())?;
-    Ok(())
+/// A pidfile this process created and holds locked.
+#[derive(Debug)]
+pub struct Pidfile {
+    path: PathBuf,
+    /// Open for the lock's sake: closing it would release the lock.
+    _file: fs::File,
+}
+
+/// Creates `path` as 0.14's `qemu_create_pidfile` does: opens it (mode 0600),
+/// takes the `lockf(F_TLOCK)` lock or fails at once, then writes the pid and a
+/// newline. A file locked by another process gives the lock's error
+/// (`EAGAIN` or `EACCES`) and is left as it is.
+pub fn create_pidfile(path: &Path) -> io::Result<Pidfile> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    // SAFETY: lockf on a descriptor this function owns.
+    if unsafe { libc::lockf(file.as_raw_fd(), libc::F_TLOCK, 0) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    file.set_len(0)?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(Pidfile {
+        path: path.to_path_buf(),
+        _file: file,
+    })
 }
 
 /// The child side of `-daemonize`, until it reports being ready.
@@ -104,11 +146,33 @@ mod tests {
     fn pidfile_holds_pid_and_newline() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.pid");
-        write_pidfile(&path).unwrap();
+        let _held = create_pidfile(&path).unwrap();
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             format!("{}\n", std::process::id())
         );
+    }
+
+    #[test]
+    fn pidfile_over_a_longer_old_pid_keeps_no_stale_digits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.pid");
+        fs::write(&path, "123456789012\n").unwrap();
+        let _held = create_pidfile(&path).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+    }
+
+    #[test]
+    fn pidfile_is_created_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.pid");
+        let _held = create_pidfile(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `->` / `<-` notation of the QMP docs, each line led by its virtual time.
 //!
 //! ```text
-//! # qmpsim trace, format 3, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 4, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000, clock idle (no time jumps)
 //! 0.001000 # connect client 1 monitor 0
 //! 0.001000 <- {"QMP": {"version": ...}}
@@ -93,15 +93,33 @@ pub fn dump_to_string(bytes: &[u8]) -> Result<String, ExportError> {
 /// The `#` lines that open a dump.
 pub fn header_lines(header: &TraceHeader) -> String {
     let mut text = format!(
-        "# qmpsim trace, format {}, recorded by qmpsim {}\n# seed {}, epoch {}\n",
-        header.format_version, header.qmpsim_version, header.config.seed, header.config.epoch_s
+        "# qmpsim trace, format {}, recorded by qmpsim {}\n",
+        header.format_version, header.qmpsim_version
     );
+    match header.observed_session() {
+        None => text.push_str(&format!(
+            "# seed {}, epoch {}\n",
+            header.config.seed, header.config.epoch_s
+        )),
+        Some(session) => text.push_str(&observed_lines(session)),
+    }
     for line in header.notes.lines() {
         text.push_str("# notes: ");
         text.push_str(line);
         text.push('\n');
     }
     text
+}
+
+/// The `#` lines that say an observed trace's upstream, start and greeting.
+pub fn observed_lines(session: &crate::trace::format::ObservedSession) -> String {
+    format!(
+        "# observed by qmpsim proxy: upstream {}, started at {}.{:03} s since the Unix epoch\n# greeting: {}\n",
+        session.upstream,
+        session.started_unix_ms / 1000,
+        session.started_unix_ms % 1000,
+        escape(super::walk::trim(&session.greeting))
+    )
 }
 
 /// One item as dump lines.

@@ -128,10 +128,18 @@ pub fn export_json<R: Read, W: Write>(input: R, out: &mut W) -> Result<(), Expor
 
 /// The `# ...` lines that open a dump.
 fn render_header(header: &TraceHeader) -> String {
-    let mut text = format!(
-        "# qmpsim trace, format {}, recorded by qmpsim {}, seed {}\n",
-        header.format_version, header.qmpsim_version, header.config.seed
-    );
+    let mut text = match header.observed_session() {
+        None => format!(
+            "# qmpsim trace, format {}, recorded by qmpsim {}, seed {}\n",
+            header.format_version, header.qmpsim_version, header.config.seed
+        ),
+        Some(session) => format!(
+            "# qmpsim trace, format {}, recorded by qmpsim {}\n{}",
+            header.format_version,
+            header.qmpsim_version,
+            super::dump::observed_lines(session)
+        ),
+    };
     for line in header.notes.lines() {
         text.push_str("# notes: ");
         text.push_str(line);

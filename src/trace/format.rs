@@ -77,10 +77,30 @@
 //! # The header
 //!
 //! [`TraceHeader`]: the format version again (it must equal the preamble's), the
-//! `qmpsim` version that recorded the trace (informational only), the complete
-//! [`MachineConfig`] (which holds the rng seed and the event-timestamp epoch, and
-//! the results of any disk image probes, so replay needs neither the command line
-//! nor the files it named), and free-form `notes`.
+//! `qmpsim` version that recorded the trace (informational only), the trace's
+//! [`TraceKind`], the complete [`MachineConfig`] (which holds the rng seed and
+//! the event-timestamp epoch, and the results of any disk image probes, so replay
+//! needs neither the command line nor the files it named), and free-form `notes`.
+//!
+//! # Trace kinds
+//!
+//! An *engine* trace ([`TraceKind::Engine`], variant 0) holds what entered and
+//! left qmpsim's engine (`-record`, `trace import`) and replays against it.
+//!
+//! An *observed* trace ([`TraceKind::Observed`], variant 1) holds what
+//! `qmpsim proxy` saw between QMP clients and a QMP server of any make; there is
+//! no engine, so its `config` is the default one and nothing reads it. Its
+//! [`ObservedSession`] names the upstream, holds the server's greeting byte for
+//! byte, and the wall-clock start. Its frames use the same kinds with these
+//! meanings: `Step { Connect, [] }` a client connected; `Step { AdvanceTo { at },
+//! [] }` the wall-clock offset (nanoseconds after the start) of what follows;
+//! `Step { Bytes, [] }` bytes from the client, cut after each complete message;
+//! `Step { Fd, [] }` a descriptor it passed; `Step { AdvanceTo { at }, [Send] }`
+//! one message (or the rest of a read) from the server, at that offset;
+//! `Step { Disconnect, [] }` the client or the server hung up. No checkpoints;
+//! the `End` digest is empty. `qmpsim serve` plays it back; replaying it is
+//! refused with [`TraceError::WrongKind`]. A kind this build does not know is
+//! [`TraceError::UnknownKind`].
 //!
 //! # Frame kinds
 //!
@@ -158,10 +178,10 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 03 00 00 00               format version 3
-//! 64 00 00 00               header length: 100 bytes
-//! ... 100 bytes ...         bincode TraceHeader { format_version: 3, qmpsim_version: "0.1.0",
-//!                           config: MachineConfig::default(), notes: "..." }
+//! 04 00 00 00               format version 4
+//! 65 00 00 00               header length: 101 bytes
+//! ... 101 bytes ...         bincode TraceHeader { format_version: 4, qmpsim_version: "0.1.0",
+//!                           kind: Engine, config: MachineConfig::default(), notes: "..." }
 //! ... 32 bytes ...          header hash
 //! 72 00 00 00               frame 0 body length: 114 bytes
 //! 00                        Frame::Step
@@ -177,7 +197,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 3, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 4, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -202,8 +222,9 @@ use crate::machine::config::MachineConfig;
 pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// The one format version this build writes and reads.
 ///
-/// 2: `State` frames; 3: split frames ([`PART_CONTINUES`]).
-pub const FORMAT_VERSION: u32 = 3;
+/// 2: `State` frames; 3: split frames ([`PART_CONTINUES`]); 4: the trace
+/// [`TraceKind`] in the header.
+pub const FORMAT_VERSION: u32 = 4;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for
@@ -236,7 +257,12 @@ pub struct TraceHeader {
     pub format_version: u32,
     /// The `qmpsim` crate version that recorded the trace; informational.
     pub qmpsim_version: String,
-    /// The machine's configuration, seed and epoch included.
+    /// Whose session the frames hold: qmpsim's engine, or a server a proxy
+    /// watched.
+    pub kind: TraceKind,
+    /// The machine's configuration, seed and epoch included. An observed trace
+    /// has no engine: this is `MachineConfig::default()`, kept only so every
+    /// header has one shape, and no tool reads it.
     pub config: MachineConfig,
     /// Free-form text: what the trace is for, where it came from.
     pub notes: String,
@@ -248,8 +274,39 @@ impl TraceHeader {
         TraceHeader {
             format_version: FORMAT_VERSION,
             qmpsim_version: env!("CARGO_PKG_VERSION").to_owned(),
+            kind: TraceKind::Engine,
             config,
             notes: String::new(),
+        }
+    }
+
+    /// A header for a session a proxy observed (see [`TraceKind::Observed`]).
+    pub fn observed(session: ObservedSession) -> Self {
+        TraceHeader {
+            kind: TraceKind::Observed(session),
+            ..TraceHeader::new(MachineConfig::default())
+        }
+    }
+
+    /// The observed session's details, `None` for an engine trace.
+    pub fn observed_session(&self) -> Option<&ObservedSession> {
+        match &self.kind {
+            TraceKind::Engine => None,
+            TraceKind::Observed(session) => Some(session),
+        }
+    }
+
+    /// Whether the frames came from qmpsim's engine (so they replay against it).
+    pub fn is_engine(&self) -> bool {
+        matches!(self.kind, TraceKind::Engine)
+    }
+
+    /// `Ok` for an engine trace; [`TraceError::WrongKind`] naming `what` (the
+    /// operation that needs an engine) for an observed one.
+    pub fn require_engine(&self, what: &'static str) -> Result<(), TraceError> {
+        match self.kind {
+            TraceKind::Engine => Ok(()),
+            TraceKind::Observed(_) => Err(TraceError::WrongKind { what }),
         }
     }
 
@@ -259,6 +316,31 @@ impl TraceHeader {
         notes.clone_into(&mut self.notes);
         self
     }
+}
+
+/// Whose session a trace holds. Variant order is part of the format; a reader
+/// that meets a variant it does not know reports [`TraceError::UnknownKind`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceKind {
+    /// Every input qmpsim's engine took and every output it gave (`-record`,
+    /// `trace import`): replayable against a fresh engine.
+    Engine,
+    /// What `qmpsim proxy` saw between QMP clients and any QMP server (a real
+    /// QEMU included): played back to a client by `qmpsim serve`, never replayed.
+    Observed(ObservedSession),
+}
+
+/// What an observed trace records about its server, before the first frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedSession {
+    /// The upstream as given to the proxy (`unix:PATH`, `tcp:HOST:PORT`, or
+    /// the command line of a spawned server).
+    pub upstream: String,
+    /// The server's greeting, byte for byte as it sent it (line end included).
+    pub greeting: Vec<u8>,
+    /// Wall-clock time at the start of the recording, in milliseconds since the
+    /// Unix epoch. Frame times (`AdvanceTo`) are nanoseconds after it.
+    pub started_unix_ms: u64,
 }
 
 /// One record after the header. Variant order is part of the format.
@@ -387,6 +469,22 @@ pub enum TraceError {
     ChainMismatch {
         /// Index of the first frame whose hash fails.
         frame: u64,
+    },
+    /// The header names a trace kind this build does not know (a newer qmpsim
+    /// wrote it).
+    #[error(
+        "unknown trace kind {found} in the header (this build reads kinds 0, engine, and 1, observed)"
+    )]
+    UnknownKind {
+        /// The kind's variant index.
+        found: u32,
+    },
+    /// The trace is of a kind the operation cannot use (an observed trace has
+    /// no engine to replay).
+    #[error("{what} needs an engine trace, and this is an observed trace (recorded by qmpsim proxy; play it back with qmpsim serve)")]
+    WrongKind {
+        /// The operation, e.g. `replay`.
+        what: &'static str,
     },
     /// The header's bytes are not a valid header.
     #[error("the trace header does not decode: {}", decode_text(error))]
@@ -678,6 +776,26 @@ mod tests {
     #[test]
     fn preamble_starts_with_magic_and_version() {
         assert_eq!(preamble(1, 2), *b"QMPTRACE\x01\x00\x00\x00\x02\x00\x00\x00");
+    }
+
+    #[test]
+    fn observed_header_refuses_what_needs_an_engine() {
+        let h = TraceHeader::observed(ObservedSession {
+            upstream: "tcp:localhost:4444".to_owned(),
+            greeting: Vec::new(),
+            started_unix_ms: 0,
+        });
+        assert_eq!(
+            h.require_engine("replay").unwrap_err().to_string(),
+            "replay needs an engine trace, and this is an observed trace (recorded by qmpsim proxy; play it back with qmpsim serve)"
+        );
+    }
+
+    #[test]
+    fn engine_header_passes_the_engine_check() {
+        assert!(TraceHeader::new(MachineConfig::default())
+            .require_engine("replay")
+            .is_ok());
     }
 
     #[test]

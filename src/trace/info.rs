@@ -149,9 +149,22 @@ impl TraceInfo {
         for line in h.notes.lines() {
             text.push_str(&format!("notes:       {line}\n"));
         }
-        text.push_str(&format!("seed:        {}\n", h.config.seed));
-        text.push_str(&format!("epoch:       {} s\n", h.config.epoch_s));
-        text.push_str(&format!("clock:       {}\n", self.clock_text()));
+        match h.observed_session() {
+            None => {
+                text.push_str("kind:        engine (replays against qmpsim)\n");
+                text.push_str(&format!("seed:        {}\n", h.config.seed));
+                text.push_str(&format!("epoch:       {} s\n", h.config.epoch_s));
+            }
+            Some(session) => {
+                text.push_str("kind:        observed (recorded by qmpsim proxy; qmpsim serve plays it back)\n");
+                text.push_str(&format!("upstream:    {}\n", session.upstream));
+            }
+        }
+        let (clock, time) = match h.observed_session() {
+            None => (self.clock_text(), "virtual time"),
+            Some(_) => ("the proxy's wall clock".to_owned(), "wall-clock time"),
+        };
+        text.push_str(&format!("clock:       {clock}\n"));
         text.push_str(&format!(
             "steps:       {} ({}, {})\n",
             self.steps,
@@ -159,7 +172,7 @@ impl TraceInfo {
             count(self.checkpoints, "checkpoint", "checkpoints")
         ));
         text.push_str(&format!(
-            "duration:    {} s of virtual time\n",
+            "duration:    {} s of {time}\n",
             time_text(self.duration)
         ));
         text.push_str(&format!("clients:     {}\n", self.clients.len()));

@@ -133,6 +133,7 @@ type Step = (Input, Vec<Output>);
 
 fn read_steps(trace: &[u8]) -> Result<(TraceHeader, Vec<Step>), TraceError> {
     let (mut reader, header) = TraceReader::open(trace)?;
+    header.require_engine("trace minimize")?;
     let mut steps = Vec::new();
     while let Some(frame) = reader.next_frame()? {
         if let Frame::Step { input, outputs } = frame {

@@ -80,7 +80,7 @@ pub fn record_inputs_with_states(
         writer.set_state_every_steps(every);
     }
     for input in inputs {
-        let outputs: Vec<Output> = engine.step(input.clone());
+        let outputs: Vec<Output> = engine.step_ref(input);
         writer.record_and_checkpoint(input, &outputs, &engine)?;
     }
     writer.finish_with(&engine)

@@ -15,6 +15,10 @@ use super::format::{
     PREAMBLE_BYTES,
 };
 
+/// Bytes a body read allocates ahead of what has arrived, at most: a lying
+/// length field on a short input costs no more than this past the input.
+pub const READ_CHUNK_BYTES: usize = 64 * 1024;
+
 /// Where the reader is in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -37,6 +41,8 @@ pub struct TraceReader<R: Read> {
     /// `offset` at the end of the header or of the last complete frame.
     complete: u64,
     phase: Phase,
+    /// The body buffer, kept between frames so that reading one allocates nothing.
+    buf: Vec<u8>,
 }
 
 impl<R: Read> TraceReader<R> {
@@ -50,6 +56,7 @@ impl<R: Read> TraceReader<R> {
             offset: 0,
             complete: 0,
             phase: Phase::Frames,
+            buf: Vec::new(),
         };
         let header = reader.read_header()?;
         Ok((reader, header))
@@ -125,7 +132,7 @@ impl<R: Read> TraceReader<R> {
         }
         let (header, used): (TraceHeader, usize) =
             bincode::serde::decode_from_slice(&body, crate::trace::format::bincode_decode_config())
-                .map_err(|error| TraceError::DecodeHeader { error })?;
+                .map_err(|error| header_decode_error(&body, error))?;
         if used != body.len() {
             return Err(TraceError::HeaderSlack {
                 unused: body.len() - used,
@@ -144,7 +151,11 @@ impl<R: Read> TraceReader<R> {
 
     fn read_frame(&mut self) -> Result<Frame, TraceError> {
         let index = self.frames;
-        let mut body: Vec<u8> = Vec::new();
+        let mut body = std::mem::take(&mut self.buf);
+        body.clear();
+        if body.capacity() > READ_CHUNK_BYTES {
+            body = Vec::new();
+        }
         let mut previous = self.previous;
         loop {
             let mut len_bytes = [0u8; LENGTH_BYTES];
@@ -183,6 +194,7 @@ impl<R: Read> TraceReader<R> {
                 unused: body.len() - used,
             });
         }
+        self.buf = body;
         self.previous = previous;
         self.frames += 1;
         self.complete = self.offset;
@@ -220,15 +232,24 @@ impl<R: Read> TraceReader<R> {
         Ok(body)
     }
 
-    /// [`take`](Self::take), appending to `body`.
+    /// [`take`](Self::take), appending to `body`: at most [`READ_CHUNK_BYTES`]
+    /// more than has arrived is allocated at a time.
     fn take_into(&mut self, len: usize, body: &mut Vec<u8>) -> Result<(), TraceError> {
-        let got = (&mut self.input)
-            .take(len as u64)
-            .read_to_end(body)
-            .map_err(TraceError::Io)?;
-        self.offset += got as u64;
-        if got < len {
-            return Err(self.truncated());
+        let mut left = len;
+        while left > 0 {
+            let start = body.len();
+            let chunk = left.min(READ_CHUNK_BYTES);
+            body.resize(start + chunk, 0);
+            let mut filled = 0;
+            while filled < chunk {
+                let n = self.read_some(&mut body[start + filled..])?;
+                if n == 0 {
+                    body.truncate(start + filled);
+                    return Err(self.truncated());
+                }
+                filled += n;
+            }
+            left -= chunk;
         }
         Ok(())
     }
@@ -274,6 +295,22 @@ impl<R: Read> TraceReader<R> {
             offset: self.offset,
             complete_bytes: self.complete,
         }
+    }
+}
+
+/// Kinds of trace this build knows: [`TraceKind`](super::format::TraceKind)'s
+/// variants.
+const TRACE_KINDS_KNOWN: u32 = 2;
+
+/// A header decode error, with an unknown [`TraceKind`](super::format::TraceKind)
+/// told apart from other damage: the header's first three fields (format
+/// version, qmpsim version, the kind's variant index) are read on their own.
+fn header_decode_error(body: &[u8], error: bincode::error::DecodeError) -> TraceError {
+    let prefix: Result<((u32, String, u32), usize), _> =
+        bincode::serde::decode_from_slice(body, crate::trace::format::bincode_decode_config());
+    match prefix {
+        Ok(((_, _, found), _)) if found >= TRACE_KINDS_KNOWN => TraceError::UnknownKind { found },
+        _ => TraceError::DecodeHeader { error },
     }
 }
 
@@ -428,6 +465,38 @@ mod tests {
         let bytes = [&pre[..], &body, &header_hash(&pre, &body)].concat();
         let err = TraceReader::open(&bytes[..]).unwrap_err();
         assert!(matches!(err, TraceError::HeaderVersionMismatch { .. }));
+    }
+
+    /// A sealed trace start whose header body is `header` with its kind's
+    /// variant index replaced by `kind` (the index follows the format version
+    /// and the qmpsim version, one-byte varints here).
+    fn with_kind_index(header: &TraceHeader, kind: u8) -> Vec<u8> {
+        let mut body = bincode::serde::encode_to_vec(header, bincode_config()).unwrap();
+        body[2 + header.qmpsim_version.len()] = kind;
+        let pre = preamble(FORMAT_VERSION, u32::try_from(body.len()).unwrap());
+        [&pre[..], &body, &header_hash(&pre, &body)].concat()
+    }
+
+    #[test]
+    fn open_with_unknown_kind_names_the_kind() {
+        let bytes = with_kind_index(&header(), 2);
+        let err = TraceReader::open(&bytes[..]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown trace kind 2 in the header (this build reads kinds 0, engine, and 1, observed)"
+        );
+    }
+
+    #[test]
+    fn open_with_last_known_kind_reads_an_observed_header() {
+        let observed = TraceHeader::observed(crate::trace::format::ObservedSession {
+            upstream: "unix:/run/qemu.sock".to_owned(),
+            greeting: b"{\"QMP\": {}}\r\n".to_vec(),
+            started_unix_ms: 7,
+        });
+        let bytes = with_kind_index(&observed, 1);
+        let (_, read) = TraceReader::open(&bytes[..]).unwrap();
+        assert_eq!(read, observed);
     }
 
     #[test]
@@ -876,5 +945,35 @@ mod tests {
         let (reader, _) = TraceReader::open(Trickle(&bytes)).unwrap();
         let frames: Vec<Frame> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(frames, read_all(&bytes).unwrap());
+    }
+
+    /// A trace with one step whose input carries `len` bytes.
+    fn with_bytes(len: usize) -> Vec<u8> {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let input = Input::Bytes {
+            client: CLIENT,
+            data: vec![b'x'; len],
+        };
+        w.record(&input, &[]).unwrap();
+        w.finish(1, "d").unwrap()
+    }
+
+    #[test]
+    fn body_past_read_chunk_round_trips() {
+        let frames = read_all(&with_bytes(READ_CHUNK_BYTES + 1)).unwrap();
+        assert!(
+            matches!(&frames[0], Frame::Step { input: Input::Bytes { data, .. }, .. } if data.len() == READ_CHUNK_BYTES + 1)
+        );
+    }
+
+    #[test]
+    fn body_cut_past_read_chunk_is_truncated_in_its_frame() {
+        let bytes = with_bytes(2 * READ_CHUNK_BYTES);
+        let cut = frame_starts(&bytes)[0] + LENGTH_BYTES + READ_CHUNK_BYTES + 3;
+        let err = read_all(&bytes[..cut]).unwrap_err();
+        assert!(matches!(
+            err,
+            TraceError::Truncated { at_frame: 0, offset, .. } if offset == cut as u64
+        ));
     }
 }

@@ -12,6 +12,12 @@
 //! counts disagree (a trace whose outputs came from a transcript rather than from
 //! this engine), the remaining recorded outputs follow the last message of the
 //! read. Pure: no I/O, ordered maps only.
+//!
+//! An observed trace (recorded by `qmpsim proxy` from any server) has no engine
+//! to shadow: its time is the last `AdvanceTo` (the wall-clock offset the proxy
+//! wrote before each message, not shown as an input), a client has a session
+//! from its connect to its disconnect, and each server message is the output
+//! of its own frame.
 
 use std::collections::BTreeMap;
 
@@ -98,10 +104,19 @@ pub enum Leftover {
 #[derive(Debug)]
 pub struct Walker {
     shadow: Engine,
+    /// An observed trace: time and sessions come from the frames, not the shadow.
+    observed: Option<Observed>,
     framers: BTreeMap<ClientId, Framer>,
     /// Per client, the bytes read since its last complete message.
     pending: BTreeMap<ClientId, Vec<u8>>,
     steps: u64,
+}
+
+/// What the walker tracks of an observed trace.
+#[derive(Debug, Default)]
+struct Observed {
+    now: VirtualTime,
+    sessions: std::collections::BTreeSet<ClientId>,
 }
 
 impl Walker {
@@ -109,6 +124,7 @@ impl Walker {
     pub fn new(header: &TraceHeader) -> Self {
         Walker {
             shadow: Engine::new(header.config.clone()),
+            observed: (!header.is_engine()).then(Observed::default),
             framers: BTreeMap::new(),
             pending: BTreeMap::new(),
             steps: 0,
@@ -117,7 +133,63 @@ impl Walker {
 
     /// Virtual time so far.
     pub fn now(&self) -> VirtualTime {
-        self.shadow.now()
+        match &self.observed {
+            Some(o) => o.now,
+            None => self.shadow.now(),
+        }
+    }
+
+    /// Whether `client` has a session (and the machine has not exited): its
+    /// bytes form messages.
+    fn reads(&self, client: ClientId) -> Result<(), Leftover> {
+        if let Some(o) = &self.observed {
+            return match o.sessions.contains(&client) {
+                true => Ok(()),
+                false => Err(Leftover::NoSession),
+            };
+        }
+        if self.shadow.exited().is_some() {
+            Err(Leftover::AfterExit)
+        } else if !self.shadow.state().sessions.contains_key(&client) {
+            Err(Leftover::NoSession)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Feeds the shadow (an engine trace only) and says how many outputs it
+    /// gave.
+    fn shadow_step(&mut self, input: Input) -> Option<usize> {
+        match self.observed {
+            Some(_) => None,
+            None => Some(self.shadow.step(input).len()),
+        }
+    }
+
+    /// An observed trace's non-byte input: time and sessions follow it, and
+    /// `AdvanceTo` is not shown.
+    fn observed_input<'a>(&mut self, input: &'a Input, visit: &mut dyn FnMut(Item<'a>)) {
+        let o = self.observed.as_mut().expect("called for observed traces");
+        match input {
+            Input::AdvanceTo { at } => {
+                o.now = *at;
+                return;
+            }
+            Input::Connect { client, .. } => {
+                o.sessions.insert(*client);
+                self.framers.insert(*client, Framer::new());
+                self.pending.remove(client);
+            }
+            Input::Disconnect { client } => {
+                o.sessions.remove(client);
+                self.unfinished(*client, visit);
+            }
+            _ => {}
+        }
+        visit(Item::Input {
+            at: self.now(),
+            input,
+        });
     }
 
     /// Hands every item of `frame` to `visit`, in order.
@@ -154,6 +226,7 @@ impl Walker {
         let mut recorded = outputs.iter();
         match input {
             Input::Bytes { client, data } => self.bytes(*client, data, &mut recorded, visit),
+            other if self.observed.is_some() => self.observed_input(other, visit),
             other => {
                 match other {
                     Input::Connect { client, .. }
@@ -187,12 +260,7 @@ impl Walker {
         recorded: &mut std::slice::Iter<'a, Output>,
         visit: &mut dyn FnMut(Item<'a>),
     ) {
-        if self.shadow.exited().is_some() || !self.shadow.state().sessions.contains_key(&client) {
-            let why = if self.shadow.exited().is_some() {
-                Leftover::AfterExit
-            } else {
-                Leftover::NoSession
-            };
+        if let Err(why) = self.reads(client) {
             self.leftover(client, data, why, visit);
             return;
         }
@@ -208,7 +276,7 @@ impl Walker {
         for (end, command) in boundaries {
             let chunk = &data[start..end];
             start = end;
-            let produced = self.shadow.step(Input::bytes(client, chunk));
+            let produced = self.shadow_step(Input::bytes(client, chunk));
             let mut text = self.pending.remove(&client).unwrap_or_default();
             text.extend_from_slice(chunk);
             let at = self.now();
@@ -218,17 +286,19 @@ impl Walker {
                 text: trim(&text).to_vec(),
                 command,
             });
-            for output in recorded.by_ref().take(produced.len()) {
+            // An observed trace's outputs all follow the read (they are the
+            // server's later frames, in practice none).
+            for output in recorded.by_ref().take(produced.unwrap_or(0)) {
                 visit(Item::Output { at, output });
             }
-            if self.shadow.exited().is_some() {
+            if self.observed.is_none() && self.shadow.exited().is_some() {
                 self.leftover(client, &data[end..], Leftover::AfterExit, visit);
                 return;
             }
         }
         let rest = &data[start..];
         if !rest.is_empty() {
-            self.shadow.step(Input::bytes(client, rest));
+            self.shadow_step(Input::bytes(client, rest));
             self.pending
                 .entry(client)
                 .or_default()
@@ -382,6 +452,94 @@ mod tests {
             });
         }
         seen
+    }
+
+    /// Every item of an observed trace of `steps`, rendered compactly.
+    fn observed_items(steps: &[(Input, Vec<Output>)]) -> Vec<String> {
+        let header = TraceHeader::observed(crate::trace::format::ObservedSession {
+            upstream: "unix:/q.sock".to_owned(),
+            greeting: b"{\"QMP\": {}}\r\n".to_vec(),
+            started_unix_ms: 0,
+        });
+        let mut walker = Walker::new(&header);
+        let mut seen = Vec::new();
+        for (input, outputs) in steps {
+            let frame = Frame::Step {
+                input: input.clone(),
+                outputs: outputs.clone(),
+            };
+            walker.frame(&frame, &mut |item| {
+                seen.push(match item {
+                    Item::Request { at, text, .. } => {
+                        format!("{} -> {}", at.0, String::from_utf8_lossy(&text))
+                    }
+                    Item::Output {
+                        at,
+                        output: Output::Send { data, .. },
+                    } => format!("{} <- {}", at.0, String::from_utf8_lossy(trim(data))),
+                    other => format!("{other:?}").chars().take(24).collect(),
+                });
+            });
+        }
+        seen
+    }
+
+    fn advance(ns: u64) -> Input {
+        Input::AdvanceTo {
+            at: VirtualTime(ns),
+        }
+    }
+
+    fn send(data: &str) -> Vec<Output> {
+        vec![Output::Send {
+            client: ONE,
+            data: data.as_bytes().to_vec(),
+        }]
+    }
+
+    #[test]
+    fn walker_of_observed_trace_takes_time_from_advances_and_hides_them() {
+        let seen = observed_items(&[
+            (
+                Input::Connect {
+                    client: ONE,
+                    monitor: 0,
+                },
+                vec![],
+            ),
+            (advance(5), send("{\"QMP\": {}}\r\n")),
+            (advance(9), vec![]),
+            (
+                bytes("{\"execute\":\"quit\"}{\"execute\":\"stop\"}"),
+                vec![],
+            ),
+            (advance(12), send("{\"return\": {}}\r\n")),
+        ]);
+        assert_eq!(
+            &seen[1..],
+            [
+                "5 <- {\"QMP\": {}}",
+                "9 -> {\"execute\":\"quit\"}",
+                "9 -> {\"execute\":\"stop\"}",
+                "12 <- {\"return\": {}}"
+            ]
+        );
+    }
+
+    #[test]
+    fn walker_of_observed_trace_shows_bytes_after_disconnect_as_leftover() {
+        let seen = observed_items(&[
+            (
+                Input::Connect {
+                    client: ONE,
+                    monitor: 0,
+                },
+                vec![],
+            ),
+            (Input::Disconnect { client: ONE }, vec![]),
+            (bytes("{}"), vec![]),
+        ]);
+        assert!(seen[2].starts_with("Leftover"), "{seen:?}");
     }
 
     #[test]

@@ -293,6 +293,21 @@ impl Framer {
         frames
     }
 
+    /// Feeds bytes of `bytes` one at a time until one completes at least one
+    /// frame (appended to `frames`) or all are fed; returns how many were fed.
+    /// The same as calling [`feed`](Self::feed) with each byte in turn and
+    /// stopping after the first call that returned frames.
+    pub fn feed_until_frame(&mut self, bytes: &[u8], frames: &mut Vec<Frame>) -> usize {
+        let before = frames.len();
+        for (i, &b) in bytes.iter().enumerate() {
+            self.feed_byte(b, frames);
+            if frames.len() > before {
+                return i + 1;
+            }
+        }
+        bytes.len()
+    }
+
     /// Whether the splitter holds part of a message.
     pub fn is_mid_message(&self) -> bool {
         !self.tokens.is_empty() || !matches!(self.state(), State::Start | State::Whitespace)
@@ -341,13 +356,13 @@ impl Framer {
                 }
                 Step::Token(kind) => {
                     self.push_token_byte(b);
-                    let text = std::mem::take(&mut self.token);
+                    let text = self.take_token();
                     self.state = None;
                     self.on_token(Token { kind, text }, frames);
                     break;
                 }
                 Step::Emit(kind) => {
-                    let text = std::mem::take(&mut self.token);
+                    let text = self.take_token();
                     self.state = None;
                     if let Some(kind) = kind {
                         self.on_token(Token { kind, text }, frames);
@@ -419,6 +434,14 @@ impl Framer {
             }
             _ => false,
         }
+    }
+
+    /// The token's bytes in a vector of their own size; the buffer keeps its
+    /// capacity for the next token.
+    fn take_token(&mut self) -> Vec<u8> {
+        let text = self.token.clone();
+        self.token.clear();
+        text
     }
 
     fn push_token_byte(&mut self, b: u8) {
@@ -728,5 +751,21 @@ mod tests {
         let mut single = Framer::new();
         let got: Vec<Frame> = input.iter().flat_map(|b| single.feed(&[*b])).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn feed_until_frame_stops_after_the_completing_byte() {
+        let mut f = Framer::new();
+        let mut frames = Vec::new();
+        assert_eq!(f.feed_until_frame(br#"{"a":1} {"b":2}"#, &mut frames), 7);
+        assert_eq!(texts(&frames), [r#"{"a":1}"#]);
+    }
+
+    #[test]
+    fn feed_until_frame_without_a_frame_feeds_everything() {
+        let mut f = Framer::new();
+        let mut frames = Vec::new();
+        assert_eq!(f.feed_until_frame(br#"{"a":"#, &mut frames), 5);
+        assert!(frames.is_empty() && f.is_mid_message());
     }
 }

@@ -398,7 +398,7 @@ fn golden_events_watchdog() {
             &[WATCHDOG_EXPIRE],
         ),
         (
-            "debug: WATCHDOG, return, a line on stderr",
+            "debug: WATCHDOG, a line on stderr, return",
             watchdog("debug"),
             &[WATCHDOG_EXPIRE],
         ),

@@ -25,6 +25,7 @@
 mod cli;
 mod corpus_replay;
 mod determinism;
+mod effects_order;
 mod golden_core;
 mod golden_corpus;
 mod golden_devices;

@@ -235,7 +235,7 @@ fn free_port() -> u16 {
 }
 
 /// A temporary directory and a socket path inside it.
-fn sock_path() -> (tempfile::TempDir, PathBuf) {
+pub fn sock_path() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("q.sock");
     (dir, path)
@@ -246,7 +246,7 @@ fn unix_spec(path: &Path, extra: &str) -> String {
 }
 
 /// qmpsim on a unix socket with `args`, a connected client past negotiation.
-fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
+pub fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
     let spec = unix_spec(path, ",nowait");
     let mut all = vec!["-qmp", spec.as_str()];
     all.extend_from_slice(args);
@@ -263,7 +263,7 @@ fn signal(pid: i32, sig: libc::c_int) {
 }
 
 /// A new pipe: (read end, write end).
-fn pipe() -> (OwnedFd, OwnedFd) {
+pub fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: pipe writes two descriptors into the array.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
@@ -286,7 +286,7 @@ fn pipe_reaches_eof(read_end: &OwnedFd) -> bool {
 }
 
 /// Whether the pipe still has a writer: a non-blocking read would block.
-fn pipe_has_writer(read_end: &OwnedFd) -> bool {
+pub fn pipe_has_writer(read_end: &OwnedFd) -> bool {
     let mut pfd = libc::pollfd {
         fd: read_end.as_raw_fd(),
         events: libc::POLLIN,
@@ -720,8 +720,80 @@ fn daemonize_child_removes_socket_and_pidfile_at_quit() {
     assert_eq!((path.exists(), pidfile.exists()), (false, false));
 }
 
+/// The pid a pidfile holds.
+fn pid_in(pidfile: &Path) -> String {
+    std::fs::read_to_string(pidfile).unwrap().trim().to_owned()
+}
+
+#[test]
+fn second_daemon_on_a_held_pidfile_exits_one_with_the_daemonize_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("d.pid");
+    let _guard = DaemonGuard(pidfile.clone());
+    spawn_daemon(&dir.path().join("a.sock"), &pidfile).wait_exit();
+    let mut second = spawn_daemon(&dir.path().join("b.sock"), &pidfile);
+    let code = second.wait_exit().code();
+    assert_eq!(
+        (code, second.stderr.next()),
+        (
+            Some(1),
+            "Could not acquire pidfile: Resource temporarily unavailable\n".to_owned()
+        )
+    );
+}
+
+#[test]
+fn second_daemon_on_a_held_pidfile_leaves_the_first_pid_and_the_first_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first_sock, pidfile) = (dir.path().join("a.sock"), dir.path().join("d.pid"));
+    let _guard = DaemonGuard(pidfile.clone());
+    spawn_daemon(&first_sock, &pidfile).wait_exit();
+    let first_pid = pid_in(&pidfile);
+    spawn_daemon(&dir.path().join("b.sock"), &pidfile).wait_exit();
+    let mut client = connect_unix(&first_sock);
+    let greeting = client.line();
+    assert_eq!(
+        (pid_in(&pidfile), greeting),
+        (first_pid, GREETING.to_owned())
+    );
+}
+
+#[test]
+fn second_vm_on_a_held_pidfile_says_pid_file_and_keeps_it() {
+    let (dir, path) = sock_path();
+    let pidfile = dir.path().join("q.pid");
+    let pid_arg = pidfile.to_str().unwrap().to_owned();
+    let (first, _client) = negotiated_unix(&path, &["-pidfile", &pid_arg]);
+    let other = dir.path().join("other.sock");
+    let other_spec = unix_spec(&other, ",nowait");
+    let mut second = Qemu::spawn(&["-qmp", &other_spec, "-pidfile", &pid_arg], false);
+    let code = second.wait_exit().code();
+    assert_eq!(
+        (code, second.stderr.next(), pid_in(&pidfile)),
+        (
+            Some(1),
+            "Could not acquire pid file: Resource temporarily unavailable\n".to_owned(),
+            first.pid().to_string()
+        )
+    );
+}
+
+#[test]
+fn first_vm_exit_after_a_refused_second_removes_only_its_own_pidfile() {
+    let (dir, path) = sock_path();
+    let pidfile = dir.path().join("q.pid");
+    let pid_arg = pidfile.to_str().unwrap().to_owned();
+    let (mut first, mut client) = negotiated_unix(&path, &["-pidfile", &pid_arg]);
+    let other_spec = unix_spec(&dir.path().join("other.sock"), ",nowait");
+    Qemu::spawn(&["-qmp", &other_spec, "-pidfile", &pid_arg], false).wait_exit();
+    let held_after_refusal = pidfile.exists();
+    client.execute("quit");
+    first.wait_exit();
+    assert_eq!((held_after_refusal, pidfile.exists()), (true, false));
+}
+
 /// Reads lines until a response (not an event) arrives.
-fn response<S: Read + Write>(client: &mut Client<S>) -> String {
+pub fn response<S: Read + Write>(client: &mut Client<S>) -> String {
     loop {
         let line = client.line();
         if !line.starts_with("{\"timestamp\"") {

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 mod limits;
+mod voice;
 
 /// Folders and files that form the pure core (DESIGN.md, the one rule).
 const CORE: &[&str] = &[

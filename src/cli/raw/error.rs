@@ -16,6 +16,9 @@ pub enum RawError {
     /// An option that needs an argument came last.
     #[error("{PROGRAM}: {0}: requires an argument")]
     MissingArgument(String),
+    /// One of qmpsim's own options (`-record`, `-x-*`) came last without its value.
+    #[error("qmpsim: {0}: requires an argument")]
+    MissingQmpsimArgument(String),
     /// An argument that is not UTF-8.
     #[error("{PROGRAM}: {0}: argument is not valid UTF-8")]
     NotUtf8(String),

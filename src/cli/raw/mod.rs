@@ -118,6 +118,9 @@ where
             Arity::Flag => String::new(),
             Arity::Value(_) => match args.next() {
                 Some(v) => utf8(v)?,
+                None if opt.group == Group::Qmpsim => {
+                    return Err(RawError::MissingQmpsimArgument(arg))
+                }
                 None => return Err(RawError::MissingArgument(arg)),
             },
         };
@@ -203,6 +206,22 @@ mod tests {
         assert_eq!(
             parse_err(&["-S", "-name"]),
             "qemu-system-x86_64: -name: requires an argument"
+        );
+    }
+
+    #[test]
+    fn parse_record_without_argument_speaks_as_qmpsim() {
+        assert_eq!(
+            parse_err(&["-record"]),
+            "qmpsim: -record: requires an argument"
+        );
+    }
+
+    #[test]
+    fn parse_qmpsim_extension_without_argument_speaks_as_qmpsim() {
+        assert_eq!(
+            parse_err(&["-x-seed"]),
+            "qmpsim: -x-seed: requires an argument"
         );
     }
 
