@@ -527,14 +527,6 @@ mod tests {
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);
 
-    fn connect(client: ClientId) -> Input {
-        Input::connect(client)
-    }
-
-    fn bytes(client: ClientId, data: &str) -> Input {
-        Input::bytes(client, data)
-    }
-
     fn dumped(inputs: &[Input], options: DumpOptions) -> String {
         let config = MachineConfig {
             vnc: Some(":0".to_owned()),
@@ -548,8 +540,8 @@ mod tests {
 
     fn negotiated(more: &[Input]) -> Vec<Input> {
         let mut inputs = vec![
-            connect(ONE),
-            bytes(ONE, "{\"execute\":\"qmp_capabilities\"}\n"),
+            Input::connect(ONE),
+            Input::bytes(ONE, "{\"execute\":\"qmp_capabilities\"}\n"),
         ];
         inputs.extend_from_slice(more);
         inputs
@@ -558,7 +550,10 @@ mod tests {
     #[test]
     fn dump_joins_a_request_split_over_reads_into_one_line() {
         let text = dumped(
-            &negotiated(&[bytes(ONE, "{\"execute\":\"query-"), bytes(ONE, "kvm\"}\n")]),
+            &negotiated(&[
+                Input::bytes(ONE, "{\"execute\":\"query-"),
+                Input::bytes(ONE, "kvm\"}\n"),
+            ]),
             DumpOptions::default(),
         );
         assert!(
@@ -574,7 +569,10 @@ mod tests {
             ..DumpOptions::default()
         };
         let text = dumped(
-            &negotiated(&[bytes(ONE, "{\"execute\":\"query-"), bytes(ONE, "kvm\"}\n")]),
+            &negotiated(&[
+                Input::bytes(ONE, "{\"execute\":\"query-"),
+                Input::bytes(ONE, "kvm\"}\n"),
+            ]),
             options,
         );
         assert!(
@@ -589,7 +587,7 @@ mod tests {
             client_prefix: true,
             ..DumpOptions::default()
         };
-        let text = dumped(&[connect(ONE), connect(TWO)], options);
+        let text = dumped(&[Input::connect(ONE), Input::connect(TWO)], options);
         assert!(text.contains("\n0.002000 # connect client 2 monitor 0\n0.002000 [2] <- {\"QMP\""));
     }
 
@@ -597,7 +595,7 @@ mod tests {
     fn dump_shows_connect_fd_advance_signal_as_comments() {
         let text = dumped(
             &[
-                connect(ONE),
+                Input::connect(ONE),
                 Input::Fd {
                     client: ONE,
                     fd: crate::qmp::session::FdHandle(5),
@@ -622,7 +620,7 @@ mod tests {
     #[test]
     fn dump_masks_set_password() {
         let text = dumped(
-            &negotiated(&[bytes(
+            &negotiated(&[Input::bytes(
                 ONE,
                 r#"{"execute":"set_password","arguments":{"protocol":"vnc","password":"s3cret"}}"#,
             )]),
@@ -641,7 +639,7 @@ mod tests {
             ..DumpOptions::default()
         };
         let text = dumped(
-            &negotiated(&[bytes(
+            &negotiated(&[Input::bytes(
                 ONE,
                 r#"{"execute":"set_password","arguments":{"protocol":"vnc","password":"s3cret"}}"#,
             )]),

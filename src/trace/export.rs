@@ -378,29 +378,25 @@ mod tests {
         client_prefix: true,
     };
 
-    fn bytes(client: ClientId, data: &str) -> Input {
-        Input::bytes(client, data)
-    }
-
     fn header() -> TraceHeader {
         TraceHeader::new(MachineConfig::default())
     }
 
     #[test]
     fn render_bytes_input_drops_trailing_newline() {
-        let text = render_input(&bytes(ONE, "{\"execute\":\"stop\"}\r\n"), PLAIN);
+        let text = render_input(&Input::bytes(ONE, "{\"execute\":\"stop\"}\r\n"), PLAIN);
         assert_eq!(text, "-> {\"execute\":\"stop\"}\n");
     }
 
     #[test]
     fn render_bytes_input_with_prefix_names_client() {
-        let text = render_input(&bytes(TWO, "{}"), PREFIXED);
+        let text = render_input(&Input::bytes(TWO, "{}"), PREFIXED);
         assert_eq!(text, "[2] -> {}\n");
     }
 
     #[test]
     fn render_two_messages_in_one_read_continues_line() {
-        let text = render_input(&bytes(ONE, "{\"a\":1}\n{\"b\":2}\n"), PLAIN);
+        let text = render_input(&Input::bytes(ONE, "{\"a\":1}\n{\"b\":2}\n"), PLAIN);
         assert_eq!(text, "-> {\"a\":1}\n   {\"b\":2}\n");
     }
 
@@ -480,7 +476,7 @@ mod tests {
             &header(),
             &[
                 Input::connect(ONE),
-                bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
+                Input::bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
             ],
         )
         .unwrap();
@@ -495,7 +491,7 @@ mod tests {
             &[
                 Input::connect(ONE),
                 Input::connect(TWO),
-                bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
+                Input::bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
             ],
         )
         .unwrap();

@@ -234,17 +234,13 @@ mod tests {
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);
 
-    fn bytes(client: ClientId, data: &str) -> Input {
-        Input::bytes(client, data)
-    }
-
     fn sample() -> TraceInfo {
         let inputs = [
             Input::connect(ONE),
             Input::connect(TWO),
-            bytes(ONE, "{\"execute\":\"qmp_capabilities\"}"),
-            bytes(TWO, "{\"execute\":\"qmp_capabilities\"}"),
-            bytes(ONE, "{\"execute\":\"stop\"}{\"execute\":\"bogus\"}"),
+            Input::bytes(ONE, "{\"execute\":\"qmp_capabilities\"}"),
+            Input::bytes(TWO, "{\"execute\":\"qmp_capabilities\"}"),
+            Input::bytes(ONE, "{\"execute\":\"stop\"}{\"execute\":\"bogus\"}"),
             Input::AdvanceTo {
                 at: VirtualTime(VirtualTime::NS_PER_S),
             },

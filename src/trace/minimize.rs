@@ -406,25 +406,21 @@ mod tests {
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);
 
-    fn bytes(client: ClientId, s: &str) -> Input {
-        Input::bytes(client, s)
-    }
-
     fn session() -> Vec<Input> {
         vec![
             Input::connect(ONE),
-            bytes(
+            Input::bytes(
                 ONE,
                 "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n",
             ),
             Input::connect(TWO),
-            bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
-            bytes(
+            Input::bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
+            Input::bytes(
                 ONE,
                 "{\"execute\":\"stop\"}\n{\"execute\":\"query-name\"}\n",
             ),
-            bytes(TWO, "{\"execute\":\"query-kvm\"}\n"),
-            bytes(
+            Input::bytes(TWO, "{\"execute\":\"query-kvm\"}\n"),
+            Input::bytes(
                 ONE,
                 "{\"execute\":\"cont\"}\n{\"execute\":\"query-version\"}\n",
             ),

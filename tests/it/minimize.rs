@@ -13,25 +13,21 @@ use qmpsim::trace::{record_inputs, TraceHeader, TraceWriter};
 const ONE: ClientId = ClientId(1);
 const TWO: ClientId = ClientId(2);
 
-fn send(client: ClientId, s: &str) -> Input {
-    Input::bytes(client, s)
-}
-
 fn session() -> Vec<Input> {
     vec![
         Input::connect(ONE),
-        send(
+        Input::bytes(
             ONE,
             "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n",
         ),
         Input::connect(TWO),
-        send(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
-        send(
+        Input::bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
+        Input::bytes(
             ONE,
             "{\"execute\":\"stop\"}\n{\"execute\":\"query-name\"}\n",
         ),
-        send(TWO, "{\"execute\":\"query-kvm\",\"id\":7}\n"),
-        send(
+        Input::bytes(TWO, "{\"execute\":\"query-kvm\",\"id\":7}\n"),
+        Input::bytes(
             ONE,
             "{\"execute\":\"cont\"}\n{\"execute\":\"query-version\"}\n",
         ),
