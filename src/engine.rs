@@ -27,13 +27,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::machine::clock::VirtualTime;
-use crate::machine::config::{ImageProbe, MachineConfig};
+use crate::machine::config::{ChardevBackend, ImageProbe, MachineConfig, MonitorMode};
 use crate::machine::devices::block::IMAGE_PROBES_MAX;
 use crate::machine::snapshots::InternalSnapshot;
 use crate::machine::{Effect, Machine};
 use crate::migration_stream::Preamble;
+use crate::monitor::mux::{self, Mux, MuxAction};
+use crate::monitor::readline::Readline;
+use crate::monitor::telnet::{self, Telnet};
 use crate::qmp::dispatch;
 use crate::qmp::session::{ClientId, FdHandle, Mode, Session};
+use crate::wire::framing::Frame;
 use crate::wire::message::{self, Timestamp};
 
 /// Virtual time that passes for each complete message, connect and disconnect.
@@ -374,11 +378,31 @@ impl Engine {
             });
             return;
         }
-        self.state.sessions.insert(client, Session::new(monitor));
-        out.push(Output::Send {
-            client,
-            data: message::greeting("").into_bytes(),
-        });
+        let kind = MonitorKind::of(&self.state.machine.config, monitor);
+        let mut session = Session::new(monitor);
+        let mut data = Vec::new();
+        if kind.telnet {
+            session.telnet = Some(Telnet::default());
+            if kind.telnet_server {
+                data.extend_from_slice(&telnet::NEGOTIATION);
+            }
+        }
+        if kind.human {
+            let mut readline = Readline::new();
+            readline.prompt_shown();
+            session.human = Some(readline);
+            data.extend(crate::monitor::to_wire(crate::monitor::BANNER));
+            // On a shared port the port has the focus first: no prompt yet.
+            if kind.mux {
+                session.mux = Some(Mux::default());
+            } else {
+                data.extend(crate::monitor::to_wire(crate::monitor::PROMPT));
+            }
+        } else {
+            data.extend(message::greeting("").into_bytes());
+        }
+        self.state.sessions.insert(client, session);
+        out.push(Output::Send { client, data });
     }
 
     fn disconnect(&mut self, client: ClientId) {
@@ -410,6 +434,14 @@ impl Engine {
     }
 
     fn bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
+        let plain = self
+            .state
+            .sessions
+            .get(&client)
+            .is_some_and(|s| s.human.is_none() && s.telnet.is_none());
+        if !plain {
+            return self.filtered_bytes(client, data, out);
+        }
         // Byte by byte, so that nothing after an exit is consumed: the state then
         // does not depend on how the bytes were split into reads. The bytes that
         // complete no frame are fed without looking the session up again.
@@ -425,26 +457,136 @@ impl Engine {
             let used = session.framer.feed_until_frame(rest, &mut frames);
             rest = &rest[used..];
             for frame in frames.drain(..) {
-                self.tick();
-                let Some(session) = self.state.sessions.get_mut(&client) else {
+                if !self.qmp_frame(client, frame, out) {
                     return;
-                };
-                let replies =
-                    dispatch::handle_frame(&mut self.state.machine, session, client, frame);
-                // Events queued inside the handler (STOP, RESUME) precede the response,
-                // and so do its effects (see the module doc).
-                self.broadcast_events(out);
-                self.effects_out(out);
-                for line in replies.lines {
-                    out.push(Output::Send {
-                        client,
-                        data: line.into_bytes(),
-                    });
                 }
-                self.state.machine.run_requests();
-                self.flush(out);
             }
         }
+    }
+
+    /// Bytes of a client on a telnet chardev or a human monitor, one at a
+    /// time: through the telnet filter, then the human monitor's line editor
+    /// or the QMP framer. The echo of one read goes out as one piece.
+    fn filtered_bytes(&mut self, client: ClientId, data: &[u8], out: &mut Vec<Output>) {
+        let mut echo = Vec::new();
+        let mut frames = Vec::new();
+        for &b in data {
+            if self.state.exited.is_some() {
+                break;
+            }
+            let Some(session) = self.state.sessions.get_mut(&client) else {
+                break;
+            };
+            let b = match session.telnet.as_mut().map(|t| t.filter(b)) {
+                None => b,
+                Some(Some(b)) => b,
+                Some(None) => continue,
+            };
+            if session.human.is_some() {
+                self.human_byte(client, b, &mut echo, out);
+                continue;
+            }
+            session.framer.feed_until_frame(&[b], &mut frames);
+            for frame in frames.drain(..) {
+                if !self.qmp_frame(client, frame, out) {
+                    break;
+                }
+            }
+        }
+        send_bytes(client, &mut echo, out);
+    }
+
+    /// Runs one QMP frame of `client`; `false` when the client has no session.
+    fn qmp_frame(&mut self, client: ClientId, frame: Frame, out: &mut Vec<Output>) -> bool {
+        self.tick();
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            return false;
+        };
+        let replies = dispatch::handle_frame(&mut self.state.machine, session, client, frame);
+        // Events queued inside the handler (STOP, RESUME) precede the response,
+        // and so do its effects (see the module doc).
+        self.broadcast_events(out);
+        self.effects_out(out);
+        for line in replies.lines {
+            out.push(Output::Send {
+                client,
+                data: line.into_bytes(),
+            });
+        }
+        self.state.machine.run_requests();
+        self.flush(out);
+        true
+    }
+
+    /// One byte from a human monitor's client: through the multiplexer when
+    /// the monitor shares a port (`crate::monitor::mux`), then the line editor;
+    /// a finished line runs. What the client sees collects in `echo`.
+    fn human_byte(&mut self, client: ClientId, b: u8, echo: &mut Vec<u8>, out: &mut Vec<Output>) {
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            return;
+        };
+        let action = session.mux.as_mut().map(|m| (m.byte(b), m.monitor_focused));
+        let Some(readline) = session.human.as_mut() else {
+            return;
+        };
+        let b = match action {
+            None | Some((MuxAction::Byte(_), true)) => b,
+            Some((MuxAction::Byte(_) | MuxAction::Nothing, _)) => return,
+            Some((MuxAction::Help, _)) => return echo.extend_from_slice(mux::HELP),
+            Some((MuxAction::ToMonitor, _)) => {
+                readline.restart();
+                readline.prompt_shown();
+                return echo.extend(crate::monitor::to_wire(crate::monitor::PROMPT));
+            }
+            Some((MuxAction::ToPort, _)) => {
+                return echo.extend_from_slice(
+                    b"
+",
+                )
+            }
+            Some((MuxAction::Exit, _)) => {
+                echo.extend_from_slice(mux::TERMINATED);
+                send_bytes(client, echo, out);
+                // 0.14 calls exit(0) at once: no SHUTDOWN event.
+                self.state.machine.exit_code.get_or_insert(0);
+                return self.flush(out);
+            }
+        };
+        let mut text = String::new();
+        let line = readline.byte(b, &mut text);
+        echo.extend(crate::monitor::to_wire(&text));
+        if let Some(line) = line {
+            send_bytes(client, echo, out);
+            self.human_line(client, &line, out);
+        }
+    }
+
+    /// Runs a line a human monitor's client finished, as 0.14's
+    /// `monitor_command_cb`: the command's events and effects, its text, then
+    /// the prompt, unless the line made the machine exit (`quit`).
+    fn human_line(&mut self, client: ClientId, line: &[u8], out: &mut Vec<Output>) {
+        self.tick();
+        let Some(session) = self.state.sessions.get_mut(&client) else {
+            return;
+        };
+        let mut text = crate::monitor::run_line(&mut self.state.machine, session, client, line);
+        self.broadcast_events(out);
+        self.effects_out(out);
+        self.state.machine.run_requests();
+        if self.state.machine.exit_code.is_none() {
+            if let Some(readline) = self
+                .state
+                .sessions
+                .get_mut(&client)
+                .and_then(|s| s.human.as_mut())
+            {
+                text.push_str(crate::monitor::PROMPT);
+                readline.prompt_shown();
+            }
+        }
+        let mut data = crate::monitor::to_wire(&text);
+        send_bytes(client, &mut data, out);
+        self.flush(out);
     }
 
     fn broadcast_events(&mut self, out: &mut Vec<Output>) {
@@ -453,7 +595,7 @@ impl Engine {
             let ts = timestamp(epoch_s, event.at);
             let line = crate::qmp::events::line(&event, ts);
             for (client, session) in &self.state.sessions {
-                if session.mode == Mode::Command {
+                if session.mode == Mode::Command && session.human.is_none() {
                     out.push(Output::Send {
                         client: *client,
                         data: line.clone().into_bytes(),
@@ -474,6 +616,58 @@ impl Engine {
         if let (Some(code), None) = (self.state.machine.exit_code, self.state.exited) {
             self.state.exited = Some(code);
             out.push(Output::Exit { code });
+        }
+    }
+}
+
+/// Sends `data` (if any) to `client`, and empties it.
+fn send_bytes(client: ClientId, data: &mut Vec<u8>, out: &mut Vec<Output>) {
+    if !data.is_empty() {
+        out.push(Output::Send {
+            client,
+            data: std::mem::take(data),
+        });
+    }
+}
+
+/// What a monitor's chardev makes of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct MonitorKind {
+    /// A human (`mode=readline`) monitor rather than QMP.
+    human: bool,
+    /// A telnet socket: the client's IAC commands are filtered out.
+    telnet: bool,
+    /// A listening telnet socket: the client is sent 0.14's negotiation first.
+    telnet_server: bool,
+    /// A human monitor sharing a serial or parallel port (`mon:`).
+    mux: bool,
+}
+
+impl MonitorKind {
+    /// The kind of monitor `index` of `config`; a monitor the config does not
+    /// list is a plain QMP one.
+    fn of(config: &MachineConfig, index: u32) -> Self {
+        let Some(monitor) = usize::try_from(index)
+            .ok()
+            .and_then(|i| config.monitors.get(i))
+        else {
+            return MonitorKind::default();
+        };
+        let backend = config
+            .chardevs
+            .iter()
+            .find(|c| c.label == monitor.chardev)
+            .map(|c| &c.backend);
+        let (telnet, server) = match backend {
+            Some(ChardevBackend::Tcp { telnet, server, .. }) => (*telnet, *server),
+            _ => (false, false),
+        };
+        let human = monitor.mode == MonitorMode::Readline;
+        MonitorKind {
+            human,
+            telnet,
+            telnet_server: telnet && server,
+            mux: human && crate::monitor::mux::is_port_label(&monitor.chardev),
         }
     }
 }

@@ -21,6 +21,7 @@
 //! | [`wire`] | byte splitting, 0.14 JSON parsing and byte-exact serialization |
 //! | [`qmp`] | sessions, the command table, argument checking, dispatch, handlers |
 //! | [`machine`] | the VM model: config, run state, clock, timers, rng, events, devices, guest |
+//! | [`monitor`] | the human monitor on a chardev: banner, prompt, 0.14's line editor, telnet |
 //! | [`engine`] | `Engine::step`, `digest`, `next_deadline` |
 //! | [`migration_stream`] | the bytes of a migration stream: preamble, payload, state envelope |
 //! | [`snapshot`] | the versioned, checksummed snapshot envelope of the engine state |
@@ -83,6 +84,7 @@ pub mod engine;
 pub mod limits;
 pub mod machine;
 pub mod migration_stream;
+pub mod monitor;
 pub mod qmp;
 pub mod qobject;
 pub mod replay;

@@ -20,6 +20,8 @@
 //! | [`OPTION_NAME_BYTES_MAX`] | 127 bytes | a QemuOpts option name (`char option[128]`) |
 //! | [`REGISTER_NAME_BYTES_MAX`] | 127 bytes | a `$register` name (`char buf[128]`) |
 //! | [`EXPR_DEPTH_MAX`] | 256 levels | nesting of an HMP expression |
+//! | [`CMD_BUF_BYTES_MAX`] | 4095 bytes | a human monitor's command line (`READLINE_CMD_BUF_SIZE`) |
+//! | [`HISTORY_ENTRIES_MAX`] | 64 lines | a human monitor's history (`READLINE_MAX_CMDS`) |
 //! | **machine** | | |
 //! | [`EVENTS_QUEUED_MAX`] | 1024 QMP events | QMP events one engine step may queue (more are counted as dropped) |
 //! | [`TIMERS_MAX`] | 4096 timers | timers pending at once |
@@ -82,6 +84,8 @@ pub use crate::qmp::hmp::{
     COMMAND_NAME_BYTES_MAX, EXPR_DEPTH_MAX, OPTION_NAME_BYTES_MAX, REGISTER_NAME_BYTES_MAX,
     STRING_ARG_BYTES_MAX,
 };
+
+pub use crate::monitor::readline::{CMD_BUF_BYTES_MAX, HISTORY_ENTRIES_MAX};
 
 pub use crate::machine::clock::TIMERS_MAX;
 pub use crate::machine::config::{GUEST_SHUTDOWN_MS_MAX, SMP_CPUS_MAX};

@@ -8,8 +8,16 @@
 //! and the `compat_monitorN` chardevs of `-qmp`/`-monitor` first (command-line
 //! order), then `serial0..`, then `parallel0..`. Without `-serial`/`-parallel` and
 //! without `-nodefaults`, `serial0` and `parallel0` are on `vc` (or `stdio`/`null`
-//! with `-nographic`). The default HMP monitor QEMU creates when no monitor option
-//! is given is not modelled: no QMP client can see it.
+//! with `-nographic`).
+//!
+//! Monitors are the command line's (`-mon`, `-qmp`, `-monitor`), then one human
+//! monitor per `mon:` port spec (`-serial mon:stdio`: the monitor shares the
+//! port's chardev `serialN`), then the default one 0.14's `vl.c` adds when no
+//! `-monitor`/`-qmp`/`-mon`/`mon:` option and no `-nodefaults` was given: with
+//! `-nographic` a human monitor on stdio, sharing `serial0` (`mon:stdio`) when
+//! the serial port is a default one too, else on a chardev `compat_monitor0` of
+//! its own; without `-nographic` it is on a graphical console (`vc`), which is
+//! not served, and no QMP client can exist to see it.
 //!
 //! Drive shorthands expand to `-drive` options as 0.14's aliases do, with `if=` made
 //! explicit: `-hdX F` is `file=F,index=N,media=disk,if=ide`, `-cdrom F` is
@@ -23,7 +31,8 @@ use std::path::{Path, PathBuf};
 
 use super::raw::{self, DriveArg, LowArgs};
 use crate::machine::config::{
-    ChardevBackend, ChardevConfig, DriveConfig, ImageProbe, MachineConfig, OptionList,
+    ChardevBackend, ChardevConfig, DriveConfig, ImageProbe, MachineConfig, MonitorConfig,
+    MonitorMode, OptionList,
 };
 /// Image probing lives at the edge, in [`crate::server::image`].
 pub use crate::server::image::{
@@ -83,15 +92,17 @@ pub struct RunPlan {
 
 /// Builds the run plan, probing disk images.
 pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
-    let chardevs = chardevs(low);
+    let mut chardevs = chardevs(low);
     for monitor in &low.config.monitors {
         if !chardevs.iter().any(|c| c.label == monitor.chardev) {
             return Err(ConfigError::ChardevNotFound(monitor.chardev.clone()));
         }
     }
+    let monitors = monitors(low, &mut chardevs);
     let config = MachineConfig {
         drives: drives(low)?,
         chardevs,
+        monitors,
         ..low.config.clone()
     };
     Ok(RunPlan {
@@ -104,6 +115,48 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
         resume: low.resume.clone(),
         state_every: low.state_every,
     })
+}
+
+/// The monitors (see the module doc): the command line's, those of `mon:`
+/// ports, then 0.14's default one; a default monitor that needs a chardev of
+/// its own gets it in `chardevs`, before the ports'.
+pub fn monitors(low: &LowArgs, chardevs: &mut Vec<ChardevConfig>) -> Vec<MonitorConfig> {
+    let config = &low.config;
+    let human = |chardev: String| MonitorConfig {
+        chardev,
+        mode: MonitorMode::Readline,
+        pretty: false,
+    };
+    let mut monitors = config.monitors.clone();
+    let mut port_monitor = false;
+    for (prefix, specs) in [("serial", &config.serials), ("parallel", &config.parallels)] {
+        let ports = specs.iter().filter(|s| *s != "none").enumerate();
+        for (i, _) in ports.filter(|(_, spec)| spec.starts_with("mon:")) {
+            port_monitor = true;
+            monitors.push(human(format!("{prefix}{i}")));
+        }
+    }
+    if config.nodefaults || low.monitor_given || port_monitor || !config.nographic {
+        return monitors;
+    }
+    if config.serials.is_empty() {
+        monitors.push(human("serial0".to_owned()));
+    } else {
+        let label = "compat_monitor0".to_owned();
+        let ports_at = chardevs
+            .iter()
+            .position(|c| crate::monitor::mux::is_port_label(&c.label))
+            .unwrap_or(chardevs.len());
+        chardevs.insert(
+            ports_at,
+            ChardevConfig {
+                label: label.clone(),
+                backend: ChardevBackend::Stdio,
+            },
+        );
+        monitors.push(human(label));
+    }
+    monitors
 }
 
 /// All chardevs in creation order: monitors' and `-chardev`, then serial, then
@@ -271,6 +324,65 @@ mod tests {
             .into_iter()
             .map(|c| format!("{}={}", c.label, c.backend.filename()))
             .collect()
+    }
+
+    /// The monitors a command line gives, as `chardev:mode`.
+    fn monitors_of(args: &[&str]) -> Vec<String> {
+        plan(args)
+            .unwrap()
+            .config
+            .monitors
+            .into_iter()
+            .map(|m| format!("{}:{:?}", m.chardev, m.mode))
+            .collect()
+    }
+
+    #[test]
+    fn nographic_default_monitor_shares_the_default_serial_port() {
+        assert_eq!(monitors_of(&["-nographic"]), ["serial0:Readline"]);
+    }
+
+    #[test]
+    fn nographic_default_monitor_with_a_serial_option_is_alone_on_stdio() {
+        let args = ["-nographic", "-serial", "null"];
+        assert_eq!(
+            (monitors_of(&args), labels(&args)[0].as_str()),
+            (
+                vec!["compat_monitor0:Readline".to_owned()],
+                "compat_monitor0=stdio"
+            )
+        );
+    }
+
+    #[test]
+    fn nodefaults_leaves_no_default_monitor() {
+        assert!(monitors_of(&["-nographic", "-nodefaults"]).is_empty());
+    }
+
+    #[test]
+    fn qmp_option_leaves_no_default_monitor() {
+        assert_eq!(
+            monitors_of(&["-nographic", "-qmp", "unix:/tmp/q,server,nowait"]),
+            ["compat_monitor0:Control"]
+        );
+    }
+
+    #[test]
+    fn monitor_none_leaves_no_default_monitor() {
+        assert!(monitors_of(&["-nographic", "-monitor", "none"]).is_empty());
+    }
+
+    #[test]
+    fn graphical_default_monitor_is_not_served() {
+        assert!(monitors_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn serial_mon_spec_puts_a_human_monitor_on_the_port() {
+        assert_eq!(
+            monitors_of(&["-serial", "null", "-serial", "mon:stdio"]),
+            ["serial1:Readline"]
+        );
     }
 
     fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {

@@ -173,8 +173,9 @@ pub fn human_monitor_command(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult
     Ok(QObject::Str(text.replace('\n', "\r\n")))
 }
 
-/// `handle_user_command`: parses and runs one line, appending what it prints.
-fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {
+/// `handle_user_command`: parses and runs one line, appending what it prints
+/// (also the human monitor's, `crate::monitor`).
+pub fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {
     let Some((name, rest)) = parse::command_name(line) else {
         return;
     };

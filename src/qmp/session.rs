@@ -1,10 +1,14 @@
-//! Per-client QMP session state: capabilities negotiation, the byte splitter, the
-//! descriptor passed with the latest message, and the monitor's selected CPU.
+//! Per-client session state: capabilities negotiation, the byte splitter, the
+//! descriptor passed with the latest message, the monitor's selected CPU, and
+//! for a human monitor its line editor (`crate::monitor`).
 //! Created when a client connects (0.14 resets its parser and mode per connection).
 //! Plain serde data.
 
 use serde::{Deserialize, Serialize};
 
+use crate::monitor::mux::Mux;
+use crate::monitor::readline::Readline;
+use crate::monitor::telnet::Telnet;
 use crate::wire::framing::Framer;
 
 /// A connected client, numbered by the edge in connection order.
@@ -37,6 +41,12 @@ pub struct Session {
     pub pending_fd: Option<FdHandle>,
     /// The CPU `cpu` selected for this monitor.
     pub cpu_index: u32,
+    /// On a human (`mode=readline`) monitor: its line editor. `None` for QMP.
+    pub human: Option<Readline>,
+    /// On a telnet chardev: the filter of the client's IAC commands.
+    pub telnet: Option<Telnet>,
+    /// On a human monitor sharing a port (`mon:`): the multiplexer.
+    pub mux: Option<Mux>,
 }
 
 impl Session {
@@ -48,6 +58,9 @@ impl Session {
             framer: Framer::new(),
             pending_fd: None,
             cpu_index: 0,
+            human: None,
+            telnet: None,
+            mux: None,
         }
     }
 }

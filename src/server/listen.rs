@@ -1,12 +1,13 @@
-//! Where QMP clients come from: listening sockets, outgoing connections and stdio,
-//! one endpoint per QMP (`mode=control`) monitor.
+//! Where monitor clients come from: listening sockets, outgoing connections and
+//! stdio, one endpoint per monitor, QMP (`mode=control`) and human
+//! (`mode=readline`) alike: the engine makes the difference.
 //!
 //! A QEMU socket chardev serves one client at a time: its acceptor thread accepts
 //! one connection, hands it to the engine loop, and accepts the next only after the
 //! loop reports that one closed; later clients wait in the listen backlog and get
 //! their greeting when their turn comes. A `server` chardev without `nowait` makes
 //! startup wait for its first client (printing QEMU's message), before the VM runs.
-//! Human (readline) monitors and non-socket, non-stdio backends are not served.
+//! Backends other than sockets and stdio (`vc`, `pty`, `file:`...) are not served.
 
 use std::io;
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -19,7 +20,7 @@ use std::time::Duration;
 use super::conn::Conn;
 use super::process::CreatedFiles;
 use super::{Event, ServerError};
-use crate::machine::config::{ChardevBackend, MachineConfig, MonitorMode};
+use crate::machine::config::{ChardevBackend, MachineConfig};
 
 /// Pause after a failed `accept` (for example out of descriptors) before retrying.
 pub const ACCEPT_RETRY_MS: u64 = 100;
@@ -69,7 +70,7 @@ pub struct MonitorEndpoint {
     pub endpoint: Endpoint,
 }
 
-/// Binds every QMP monitor's listening socket (removing a stale unix socket file
+/// Binds every monitor's listening socket (removing a stale unix socket file
 /// first, as QEMU does, and remembering the new one in `files`).
 pub fn bind_all(
     config: &MachineConfig,
@@ -77,9 +78,6 @@ pub fn bind_all(
 ) -> Result<Vec<MonitorEndpoint>, ServerError> {
     let mut out = Vec::new();
     for (index, monitor) in config.monitors.iter().enumerate() {
-        if monitor.mode != MonitorMode::Control {
-            continue;
-        }
         let Some(chardev) = config.chardevs.iter().find(|c| c.label == monitor.chardev) else {
             continue;
         };
@@ -230,7 +228,7 @@ pub fn spawn_acceptor(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::{ChardevConfig, MonitorConfig};
+    use crate::machine::config::{ChardevConfig, MonitorConfig, MonitorMode};
 
     fn config_with(backend: ChardevBackend, mode: MonitorMode) -> MachineConfig {
         MachineConfig {
@@ -267,8 +265,21 @@ mod tests {
     }
 
     #[test]
-    fn bind_skips_readline_monitor() {
+    fn bind_serves_a_readline_monitor_on_stdio() {
         let config = config_with(ChardevBackend::Stdio, MonitorMode::Readline);
+        let eps = bind_all(&config, &mut CreatedFiles::default()).unwrap();
+        assert!(matches!(
+            eps[..],
+            [MonitorEndpoint {
+                monitor: 0,
+                endpoint: Endpoint::Stdio
+            }]
+        ));
+    }
+
+    #[test]
+    fn bind_skips_a_monitor_on_a_virtual_console() {
+        let config = config_with(ChardevBackend::Vc, MonitorMode::Readline);
         let eps = bind_all(&config, &mut CreatedFiles::default()).unwrap();
         assert!(eps.is_empty());
     }

@@ -526,8 +526,13 @@ impl EngineLoop {
         match conn::start(conn, client, self.events.clone()) {
             Ok(link) => {
                 self.clients.insert(client, Client { monitor, link });
-                self.scout.connect(client);
                 self.step(Input::Connect { client, monitor });
+                match self.engine.state().sessions.get(&client) {
+                    Some(s) if s.human.is_some() => {
+                        self.scout.connect_human(client, s.telnet.is_some());
+                    }
+                    _ => self.scout.connect(client),
+                }
                 if !self.engine.state().sessions.contains_key(&client) {
                     self.refuse(client);
                 }

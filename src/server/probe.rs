@@ -6,25 +6,47 @@
 //! about to get (same code, same bytes, so it splits exactly where the engine
 //! will), and asks the core which files the requests those bytes complete name
 //! ([`table::files_named`]: `change`, and `human-monitor-command "change DEV
-//! FILE"`). Probing itself is [`super::image`]'s.
+//! FILE"`). A human monitor's client gets 0.14's line editor instead, so the
+//! scout sees the lines the engine will run (`change DEV FILE`). Probing itself
+//! is [`super::image`]'s.
 
 use std::collections::BTreeMap;
 
+use crate::monitor::readline::Readline;
+use crate::monitor::telnet::Telnet;
+use crate::qmp::hmp;
 use crate::qmp::session::ClientId;
 use crate::qmp::table;
 use crate::wire::framing::{Frame, Framer};
 use crate::wire::parser;
 
+/// How the scout splits one client's bytes, as the engine's session does.
+#[derive(Debug)]
+enum Splitter {
+    /// A QMP client: JSON messages.
+    Qmp(Framer),
+    /// A human monitor's client: lines from 0.14's line editor, after the
+    /// telnet filter when the chardev has one.
+    Human(Option<Telnet>, Readline),
+}
+
 /// One splitter per connected client.
 #[derive(Debug, Default)]
 pub struct Scout {
-    framers: BTreeMap<ClientId, Framer>,
+    framers: BTreeMap<ClientId, Splitter>,
 }
 
 impl Scout {
-    /// A client connected: a fresh splitter, as the engine's session has.
+    /// A QMP client connected: a fresh splitter, as the engine's session has.
     pub fn connect(&mut self, client: ClientId) {
-        self.framers.insert(client, Framer::new());
+        self.framers.insert(client, Splitter::Qmp(Framer::new()));
+    }
+
+    /// A human monitor's client connected (`telnet`: on a telnet chardev).
+    pub fn connect_human(&mut self, client: ClientId, telnet: bool) {
+        let filter = telnet.then(Telnet::default);
+        self.framers
+            .insert(client, Splitter::Human(filter, Readline::new()));
     }
 
     /// A client left.
@@ -34,8 +56,10 @@ impl Scout {
 
     /// The files named by `change` requests that `bytes` complete, in order.
     pub fn scout(&mut self, client: ClientId, bytes: &[u8]) -> Vec<String> {
-        let Some(framer) = self.framers.get_mut(&client) else {
-            return Vec::new();
+        let framer = match self.framers.get_mut(&client) {
+            None => return Vec::new(),
+            Some(Splitter::Qmp(framer)) => framer,
+            Some(Splitter::Human(telnet, readline)) => return human_files(telnet, readline, bytes),
         };
         framer
             .feed(bytes)
@@ -47,6 +71,28 @@ impl Scout {
             .flat_map(|obj| table::files_named(&obj))
             .collect()
     }
+}
+
+/// The files named by the human monitor lines `bytes` finish.
+fn human_files(telnet: &mut Option<Telnet>, readline: &mut Readline, bytes: &[u8]) -> Vec<String> {
+    let mut echo = String::new();
+    let mut files = Vec::new();
+    for &b in bytes {
+        let b = match telnet.as_mut().map(|t| t.filter(b)) {
+            None => b,
+            Some(Some(b)) => b,
+            Some(None) => continue,
+        };
+        if let Some(line) = readline.byte(b, &mut echo) {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            files.extend(hmp::files_named(
+                &crate::qdict! { "command-line" => line.as_str() },
+            ));
+            readline.prompt_shown();
+        }
+        echo.clear();
+    }
+    files
 }
 
 #[cfg(test)]
@@ -85,6 +131,15 @@ mod tests {
             br#"{"execute":"human-monitor-command","arguments":{"command-line":"change ide1-cd0 /x.iso"}}"#,
         );
         assert_eq!(got, ["/x.iso"]);
+    }
+
+    #[test]
+    fn human_monitor_change_line_names_the_file_once_finished() {
+        let mut s = Scout::default();
+        s.connect_human(ClientId(1), false);
+        let first = s.scout(ClientId(1), b"change ide1-cd0 /y.is");
+        let second = s.scout(ClientId(1), b"o\r\n");
+        assert_eq!((first, second), (vec![], vec!["/y.iso".to_owned()]));
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod golden_devices;
 mod golden_display;
 mod golden_events;
 mod golden_hmp;
+mod human_monitor;
 mod lifecycle;
 mod malformed;
 mod minimize;

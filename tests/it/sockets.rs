@@ -182,6 +182,12 @@ impl<S: Read + Write> Client<S> {
         String::from_utf8(line).unwrap()
     }
 
+    /// The stream, for reading raw bytes (nothing is buffered before the
+    /// first line is read).
+    pub fn into_stream(self) -> S {
+        self.reader.into_inner()
+    }
+
     /// Sends a command and reads one line.
     pub fn execute(&mut self, cmd: &str) -> String {
         self.send(&format!("{{\"execute\":\"{cmd}\"}}"));
@@ -226,7 +232,7 @@ fn connect_tcp(port: u16) -> Client<TcpStream> {
 }
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

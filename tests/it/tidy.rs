@@ -17,6 +17,7 @@ const CORE: &[&str] = &[
     "src/snapshot.rs",
     "src/trace",
     "src/scenario.rs",
+    "src/monitor",
 ];
 
 /// (forbidden text, what to use instead)
@@ -144,6 +145,11 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         "src/server",
         &["crate::cli"],
         "the command line sits above the server",
+    ),
+    (
+        "src/monitor",
+        &["crate::engine", "crate::server", "crate::cli"],
+        "the human monitor is a connection kind the engine drives",
     ),
 ];
 

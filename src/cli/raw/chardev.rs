@@ -222,6 +222,7 @@ pub(super) fn apply_compat_monitor(
     spec: &str,
     mode: MonitorMode,
 ) -> Result<(), RawError> {
+    ctx.low.monitor_given = true;
     if spec == "none" {
         return Ok(());
     }
@@ -316,6 +317,7 @@ pub(super) fn apply_chardev(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawEr
 /// `-mon [chardev=]ID[,...]`.
 pub(super) fn apply_mon(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
     let mon = parse_mon(ctx.option, &v)?;
+    ctx.low.monitor_given = true;
     ctx.low.config.monitors.push(mon);
     Ok(())
 }

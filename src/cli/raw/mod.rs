@@ -82,6 +82,9 @@ pub struct LowArgs {
     pub resume: Option<String>,
     /// `-x-state-every N`: steps between full-state checkpoints of `-record`.
     pub state_every: Option<u64>,
+    /// `-monitor`, `-qmp` or `-mon` was given (even `none`): no default
+    /// monitor (0.14's `default_monitor = 0`).
+    pub monitor_given: bool,
 }
 
 /// What an option's `apply` function works on.

@@ -1,0 +1,87 @@
+//! The human monitor on a character device, as 0.14's `monitor.c` serves a
+//! `mode=readline` monitor (`-monitor`, `-mon chardev=X,mode=readline`): the
+//! banner and the `(qemu) ` prompt when a client connects, 0.14's line editor
+//! ([`readline`]) on every byte, and each finished line run on the HMP command
+//! table (`crate::qmp::hmp`), its text followed by a new prompt. The engine
+//! drives it as a kind of connection: bytes in, bytes out, so a human session
+//! is recorded and replayed like a QMP one. [`telnet`] is the chardev's telnet
+//! layer, used by QMP and human monitors alike; [`mux`] shares a serial port's
+//! chardev with a monitor (`-serial mon:stdio`, `-nographic`).
+//!
+//! Text goes out as 0.14's `monitor_puts` writes it: every `\n` as `\r\n`.
+//! Pure: no I/O, no clock; the state is plain serde data kept in the client's
+//! [`Session`].
+
+pub mod mux;
+pub mod readline;
+pub mod telnet;
+
+use crate::machine::Machine;
+use crate::qmp::commands::Ctx;
+use crate::qmp::session::{ClientId, Session};
+
+/// What 0.14 prints when a client opens a readline monitor
+/// (`monitor_event`, `CHR_EVENT_OPENED`).
+pub const BANNER: &str = "QEMU 0.14.0 monitor - type 'help' for more information\n";
+/// The monitor's prompt (`monitor_read_command`).
+pub const PROMPT: &str = "(qemu) ";
+
+/// The text as it goes on the wire: `\n` becomes `\r\n` (0.14's `monitor_puts`).
+pub fn to_wire(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 16);
+    for b in text.bytes() {
+        if b == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Runs one finished command line on the client's monitor, as 0.14's
+/// `monitor_command_cb` does (`handle_user_command`); returns what it printed.
+/// The line's bytes are read as UTF-8, invalid sequences replaced.
+pub fn run_line(
+    machine: &mut Machine,
+    session: &mut Session,
+    client: ClientId,
+    line: &[u8],
+) -> String {
+    let line = String::from_utf8_lossy(line);
+    let mut ctx = Ctx {
+        machine,
+        session,
+        client,
+        followups: Vec::new(),
+    };
+    let mut printed = String::new();
+    crate::qmp::hmp::run_line(&mut ctx, &line, &mut printed);
+    printed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+
+    #[test]
+    fn to_wire_writes_each_newline_as_crlf() {
+        assert_eq!(to_wire("a\nb\n"), b"a\r\nb\r\n");
+    }
+
+    #[test]
+    fn run_line_prints_the_command_text() {
+        let mut machine = Machine::new(MachineConfig::default());
+        let mut session = Session::new(0);
+        let text = run_line(&mut machine, &mut session, ClientId(1), b"info status");
+        assert_eq!(text, "VM status: running\n");
+    }
+
+    #[test]
+    fn run_line_of_an_unknown_command_prints_0_14_s_text() {
+        let mut machine = Machine::new(MachineConfig::default());
+        let mut session = Session::new(0);
+        let text = run_line(&mut machine, &mut session, ClientId(1), b"bogus");
+        assert_eq!(text, "unknown command: 'bogus'\n");
+    }
+}

@@ -1,0 +1,314 @@
+//! The human monitor on a chardev (`-monitor`, `-mon mode=readline`, `mon:`
+//! ports and `-nographic`'s default) against the built binary: 0.14's banner and
+//! prompt, readline's echo and editing, telnet negotiation, socat as a client,
+//! human and QMP monitors side by side, and a human session recorded and
+//! replayed. Every read is bounded by [`IO_TIMEOUT`].
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::sockets::{connect_unix, sock_path, Qemu, GREETING, IO_TIMEOUT};
+
+/// 0.14's banner and first prompt, as the chardev carries them.
+const OPENED: &str = "QEMU 0.14.0 monitor - type 'help' for more information\r\n(qemu) ";
+/// A prompt after a command's output.
+const PROMPT: &str = "(qemu) ";
+/// Pause between polls while waiting for output.
+const POLL_PAUSE: Duration = Duration::from_millis(10);
+
+/// Reads from `stream` until what was read ends with `end`; returns it all.
+fn read_bytes_until<R: Read>(stream: &mut R, end: &[u8]) -> Vec<u8> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut got = Vec::new();
+    let mut buf = [0_u8; 4096];
+    while !got.ends_with(end) {
+        let seen = String::from_utf8_lossy(&got).into_owned();
+        assert!(
+            Instant::now() < deadline,
+            "no {end:?} in time; got {seen:?}"
+        );
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("end of stream before {end:?}; got {seen:?}"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+    got
+}
+
+/// [`read_bytes_until`] as text.
+fn read_until<R: Read>(stream: &mut R, end: &str) -> String {
+    String::from_utf8_lossy(&read_bytes_until(stream, end.as_bytes())).into_owned()
+}
+
+/// The unix human monitor of a VM started with `-monitor unix:PATH,server,nowait`
+/// plus `args`, its banner and prompt read.
+fn human_unix(path: &Path, args: &[&str]) -> (Qemu, UnixStream) {
+    let spec = format!("unix:{},server,nowait", path.display());
+    let mut all = vec!["-monitor", spec.as_str()];
+    all.extend_from_slice(args);
+    let qemu = Qemu::spawn(&all, false);
+    let mut stream = connect_unix(path).into_stream();
+    assert_eq!(read_until(&mut stream, PROMPT), OPENED);
+    (qemu, stream)
+}
+
+/// Sends a line, returns what came back up to the next prompt, without the
+/// echo (everything up to the first `\r\n`).
+fn command(stream: &mut UnixStream, line: &str) -> String {
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let got = read_until(stream, &format!("\r\n{PROMPT}"));
+    let (_, after_echo) = got
+        .split_once("\r\n")
+        .expect("the echo ends with a newline");
+    after_echo.to_owned()
+}
+
+#[test]
+fn monitor_unix_greets_with_banner_and_prompt() {
+    let (_dir, path) = sock_path();
+    // human_unix checks the exact banner and prompt.
+    let (_qemu, _stream) = human_unix(&path, &[]);
+}
+
+#[test]
+fn monitor_unix_runs_a_command_and_prompts_again() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut stream) = human_unix(&path, &["-S"]);
+    assert_eq!(
+        command(&mut stream, "info status"),
+        "VM status: paused\r\n(qemu) "
+    );
+}
+
+#[test]
+fn monitor_echoes_typing_as_0_14_readline_redraws_it() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut stream) = human_unix(&path, &[]);
+    stream.write_all(b"ab").unwrap();
+    assert_eq!(read_until(&mut stream, "ab\x1b[K"), "a\x1b[K\x1b[Dab\x1b[K");
+}
+
+#[test]
+fn monitor_backspace_edits_the_line_before_it_runs() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut stream) = human_unix(&path, &["-name", "vm7"]);
+    assert_eq!(command(&mut stream, "info namx\x7fe"), "vm7\r\n(qemu) ");
+}
+
+#[test]
+fn monitor_crlf_gives_an_empty_line_and_a_second_prompt() {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut stream) = human_unix(&path, &["-name", "vm7"]);
+    stream.write_all(b"info name\r\n").unwrap();
+    let got = read_until(&mut stream, &format!("vm7\r\n{PROMPT}\r\n{PROMPT}"));
+    assert!(got.ends_with("\r\nvm7\r\n(qemu) \r\n(qemu) "), "{got:?}");
+}
+
+#[test]
+fn monitor_quit_prints_no_prompt_and_exits_zero() {
+    let (_dir, path) = sock_path();
+    let (mut qemu, mut stream) = human_unix(&path, &[]);
+    stream.write_all(b"quit\n").unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    let tail = String::from_utf8_lossy(&rest).into_owned();
+    assert_eq!(
+        (
+            tail.ends_with("\r\n"),
+            tail.contains(PROMPT),
+            qemu.wait_exit().code()
+        ),
+        (true, false, Some(0))
+    );
+}
+
+#[test]
+fn monitor_stdio_session_through_the_binary() {
+    let mut qemu = Qemu::spawn(&["-monitor", "stdio", "-S", "-name", "demo"], true);
+    qemu.send_stdin("info status\ncont\ninfo status\nq\n");
+    let code = qemu.wait_exit().code();
+    let stdout = qemu.stdout.take().expect("stdout is piped");
+    let mut transcript = String::new();
+    while let Some(line) = stdout.next_or_end() {
+        transcript.push_str(&line);
+    }
+    let shown: Vec<&str> = transcript
+        .split("\r\n")
+        .filter(|l| !l.contains('\x1b'))
+        .collect();
+    assert_eq!(
+        (code, shown),
+        (
+            Some(0),
+            vec![
+                "QEMU 0.14.0 monitor - type 'help' for more information",
+                "VM status: paused",
+                "VM status: running",
+                "",
+            ]
+        )
+    );
+}
+
+#[test]
+fn mon_readline_long_form_serves_a_human_monitor() {
+    let (_dir, path) = sock_path();
+    let chardev = format!("socket,id=h,path={},server,nowait", path.display());
+    let _qemu = Qemu::spawn(
+        &["-chardev", &chardev, "-mon", "chardev=h,mode=readline"],
+        false,
+    );
+    let mut stream = connect_unix(&path).into_stream();
+    assert_eq!(read_until(&mut stream, PROMPT), OPENED);
+}
+
+#[test]
+fn human_and_qmp_monitors_share_one_machine() {
+    let (dir, human_path) = sock_path();
+    let qmp_path = dir.path().join("qmp.sock");
+    let qmp_spec = format!("unix:{},server,nowait", qmp_path.display());
+    let (_qemu, mut human) = human_unix(&human_path, &["-qmp", &qmp_spec]);
+    let mut qmp = connect_unix(&qmp_path);
+    assert_eq!(qmp.line(), GREETING);
+    qmp.execute("qmp_capabilities");
+    let stopped = command(&mut human, "stop");
+    let event = qmp.line();
+    let status = qmp.execute("query-status");
+    assert_eq!(
+        (
+            stopped.as_str(),
+            event.contains("\"event\": \"STOP\""),
+            status.as_str()
+        ),
+        (
+            PROMPT,
+            true,
+            "{\"return\": {\"singlestep\": false, \"running\": false}}\r\n"
+        )
+    );
+}
+
+#[test]
+fn telnet_monitor_negotiates_then_filters_the_client_commands() {
+    let port = super::sockets::free_port();
+    let spec = format!("telnet:127.0.0.1:{port},server,nowait");
+    let _qemu = Qemu::spawn(&["-monitor", &spec, "-name", "tn"], false);
+    let mut stream = connect_tcp(port);
+    let opened = read_bytes_until(&mut stream, PROMPT.as_bytes());
+    // IAC DO ECHO and IAC WILL NAWS from the client are commands, not input.
+    stream
+        .write_all(b"\xff\xfd\x01\xff\xfb\x1finfo name\r\0")
+        .unwrap();
+    let got = read_until(&mut stream, &format!("tn\r\n{PROMPT}"));
+    let negotiation = b"\xff\xfb\x01\xff\xfb\x03\xff\xfb\x00\xff\xfd\x00";
+    // The last redraw of the echo is the whole line: no byte of the commands.
+    assert_eq!(
+        (
+            opened,
+            got.ends_with("\x1b[Dinfo name\x1b[K\r\ntn\r\n(qemu) ")
+        ),
+        ([&negotiation[..], OPENED.as_bytes()].concat(), true)
+    );
+}
+
+/// Connects to a local TCP port, waiting for it to listen.
+fn connect_tcp(port: u16) -> TcpStream {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => {
+                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                return s;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "no listener on {port}: {e}"),
+        }
+        std::thread::sleep(POLL_PAUSE);
+    }
+}
+
+#[test]
+fn socat_drives_the_human_monitor() {
+    let (_dir, path) = sock_path();
+    let spec = format!("unix:{},server,nowait", path.display());
+    let mut qemu = Qemu::spawn(&["-monitor", &spec, "-name", "viasocat"], false);
+    // The socket exists once the VM listens.
+    drop(connect_unix(&path));
+    let mut socat = Command::new("socat")
+        .arg("-")
+        .arg(format!("UNIX-CONNECT:{}", path.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("socat is installed (ci/setup)");
+    socat
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"info name\nquit\n")
+        .unwrap();
+    let out = socat.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        (
+            text.contains("\r\nviasocat\r\n(qemu) "),
+            qemu.wait_exit().code()
+        ),
+        (true, Some(0)),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn nographic_default_monitor_shares_stdio_with_the_serial_port() {
+    let mut qemu = Qemu::spawn(&["-nographic", "-S"], true);
+    // The port has the focus: these bytes go to the (unmodelled) guest console.
+    qemu.send_stdin("info status\n\x01cinfo status\n\x01x");
+    let code = qemu.wait_exit().code();
+    let stdout = qemu.stdout.take().expect("stdout is piped");
+    let mut transcript = String::new();
+    while let Some(line) = stdout.next_or_end() {
+        transcript.push_str(&line);
+    }
+    let shown: Vec<&str> = transcript
+        .split("\r\n")
+        .filter(|l| !l.contains('\x1b'))
+        .collect();
+    assert_eq!(
+        (code, shown),
+        (
+            Some(0),
+            vec![
+                "QEMU 0.14.0 monitor - type 'help' for more information",
+                "VM status: paused",
+                "(qemu) QEMU: Terminated\n\r",
+            ]
+        )
+    );
+}
+
+#[test]
+fn human_session_is_recorded_and_replays() {
+    let (dir, path) = sock_path();
+    let trace = dir.path().join("h.qmptrace");
+    let trace_arg = trace.display().to_string();
+    let (mut qemu, mut stream) = human_unix(&path, &["-record", &trace_arg]);
+    command(&mut stream, "info status");
+    command(&mut stream, "stop");
+    stream.write_all(b"quit\n").unwrap();
+    qemu.wait_exit();
+    let replay = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .arg("replay")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+}
