@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::machine::clock::VirtualTime;
 use crate::machine::config::{ChardevBackend, ImageProbe, MachineConfig, MonitorMode};
 use crate::machine::devices::block::IMAGE_PROBES_MAX;
+use crate::machine::placement::GapSide;
 use crate::machine::snapshots::InternalSnapshot;
 use crate::machine::{Effect, Machine};
 use crate::migration_stream::Preamble;
@@ -210,6 +211,9 @@ pub struct EngineState {
     pub sessions: BTreeMap<ClientId, Session>,
     /// Set once an `Exit` output was produced.
     pub exited: Option<i32>,
+    /// Gaps of the monitor byte stream met so far (two per connect, one per
+    /// complete message; see `crate::machine::placement`).
+    pub gaps: u64,
 }
 
 /// The deterministic core.
@@ -226,6 +230,7 @@ impl Engine {
                 machine: Machine::new(config),
                 sessions: BTreeMap::new(),
                 exited: None,
+                gaps: 0,
             },
         }
     }
@@ -402,7 +407,34 @@ impl Engine {
             data.extend(message::greeting("").into_bytes());
         }
         self.state.sessions.insert(client, session);
+        // The gaps of the byte stream are QMP's (see `crate::machine::placement`).
+        let qmp = !kind.human;
+        if qmp {
+            self.gap(None, out);
+        }
         out.push(Output::Send { client, data });
+        if qmp {
+            self.gap(None, out);
+        }
+    }
+
+    /// Passes a gap of the byte stream (see `crate::machine::placement`): one
+    /// of a connect's (`side` `None`), or a message's on `side` of its reply.
+    /// A message's gap is counted once, on the side the placement looks at
+    /// (before the reply without one). The configured happening takes place
+    /// when the placement takes the gap, and its events are sent at once.
+    fn gap(&mut self, side: Option<GapSide>, out: &mut Vec<Output>) {
+        let placement = self.state.machine.config.placement;
+        let wanted = placement.map_or(GapSide::BeforeReply, |p| p.side);
+        if side.is_some_and(|s| s != wanted) {
+            return;
+        }
+        let gap = self.state.gaps;
+        self.state.gaps += 1;
+        if let Some(p) = placement.filter(|p| p.takes(gap)) {
+            self.state.machine.place(p.happening, gap);
+            self.broadcast_events(out);
+        }
     }
 
     fn disconnect(&mut self, client: ClientId) {
@@ -507,12 +539,14 @@ impl Engine {
         // and so do its effects (see the module doc).
         self.broadcast_events(out);
         self.effects_out(out);
+        self.gap(Some(GapSide::BeforeReply), out);
         for line in replies.lines {
             out.push(Output::Send {
                 client,
                 data: line.into_bytes(),
             });
         }
+        self.gap(Some(GapSide::AfterReply), out);
         self.state.machine.run_requests();
         self.flush(out);
         true
@@ -1006,6 +1040,88 @@ mod tests {
         assert!(sent(&out)
             .iter()
             .any(|l| l.contains(r#""event": "SHUTDOWN""#)));
+    }
+
+    /// An engine whose configuration places `arg` (`-x-explore-gap` syntax).
+    fn placed(arg: &str) -> Engine {
+        Engine::new(MachineConfig {
+            placement: Some(crate::machine::placement::Placement::parse(arg).unwrap()),
+            ..MachineConfig::default()
+        })
+    }
+
+    #[test]
+    fn gaps_count_two_per_connect_and_one_per_message() {
+        let e = negotiated();
+        assert_eq!(e.state().gaps, 3);
+    }
+
+    #[test]
+    fn placement_at_capabilities_gap_sends_the_event_before_the_reply() {
+        let mut e = placed("2,event=STOP");
+        e.step(Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        });
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+        });
+        assert_eq!(
+            sent(&out),
+            [
+                r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "STOP"}"#,
+                r#"{"return": {}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn placement_after_reply_sends_the_event_after_it() {
+        let mut e = placed("2,event=RTC_CHANGE,when=after");
+        e.step(Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        });
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+        });
+        assert_eq!(
+            sent(&out),
+            [
+                r#"{"return": {}}"#,
+                r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "RTC_CHANGE", "data": {"offset": 1}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn placement_before_greeting_changes_state_but_sends_no_event() {
+        let mut e = placed("0,event=STOP");
+        let out = e.step(Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        });
+        assert_eq!(
+            (sent(&out).len(), e.machine().run_state),
+            (1, crate::machine::RunState::Paused)
+        );
+    }
+
+    #[test]
+    fn placement_every_gap_precedes_every_reply() {
+        let mut e = placed("every,event=RTC_CHANGE");
+        e.step(Input::Connect {
+            client: ClientId(1),
+            monitor: 0,
+        });
+        let out = e.step(Input::Bytes {
+            client: ClientId(1),
+            data: br#"{"execute":"qmp_capabilities"} {"execute":"query-name"}"#.to_vec(),
+        });
+        let kinds: Vec<bool> = sent(&out).iter().map(|l| l.contains("event")).collect();
+        assert_eq!(kinds, [true, false, true, false]);
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //! | [`replay`] | byte-exact replay of one trace and of a corpus |
 //! | [`server`] | sockets, fd passing, signals, the clock driver (the only I/O) |
 //! | [`cli`] | QEMU-style options and subcommands |
+//! | [`explore`] | `qmpsim explore` and `conformance`: a QMP client run against many VMs |
 //! | [`limits`] | the index of every `*_MAX` limit, with units |
 //! | [`embed`] | [`Vm`]: a VM on a socket on its own thread, for programs that embed qmpsim |
 //!
@@ -81,6 +82,7 @@
 pub mod cli;
 pub mod embed;
 pub mod engine;
+pub mod explore;
 pub mod limits;
 pub mod machine;
 pub mod migration_stream;

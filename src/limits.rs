@@ -70,6 +70,8 @@
 //! | [`FDS_HELD_MAX`] | 1024 descriptors | descriptors held at once |
 //! | [`MIGRATION_BACKLOG_BYTES_MAX`] | 16 MiB | unwritten migration bytes before the model stalls |
 //! | [`EXIT_FLUSH_MS_MAX`] | 2000 ms | wait for clients to take their last bytes at exit |
+//! | **explore and conformance** | | |
+//! | [`EXPLORE_TIMEOUT_S_MAX`] | 1 day, in s | `--timeout` of one client run |
 //! | **embedding** | | |
 //! | [`TEMP_DIR_ATTEMPTS_MAX`] | 64 names | temporary folder names an embedded VM tries |
 
@@ -121,6 +123,7 @@ pub use crate::server::migrate::MIGRATION_BACKLOG_BYTES_MAX;
 pub use crate::server::queue::OUTPUT_QUEUE_BYTES_MAX;
 pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
 
+pub use crate::cli::commands::EXPLORE_TIMEOUT_S_MAX;
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub enum Command {
     /// Read and convert trace files.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Run a QMP client against fresh VMs, once per placement of an event at a
+    /// gap of the byte stream, and report the placements that made it fail.
+    Explore(ExploreArgs),
     /// Print a shell completion script (bash, zsh or fish).
     ///
     /// For example `qmpsim completions bash > ~/.local/share/bash-completion/completions/qmpsim`,
@@ -95,6 +98,70 @@ pub struct ReplayArgs {
     /// verify from there; one trace file only.
     #[arg(long, value_name = "FRAME")]
     pub from: Option<u64>,
+}
+
+/// Seconds a client may run in `explore` (and `conformance`) by default.
+pub const EXPLORE_TIMEOUT_S_DEFAULT: f64 = 10.0;
+
+/// `qmpsim explore [OPTIONS] -- [VM OPTIONS --] CLIENT...`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The client finds the VM's monitor socket in the environment variable QMP_SOCKET, \
+and {sock} in its arguments is replaced by the same path. A clean run counts the \
+gaps of the session: before and right after each greeting, and between every \
+message and its reply. Then each placement (one event at one gap) runs against a \
+fresh VM started with -x-explore-gap GAP,event=EVENT and recorded with -record. \
+VM options go between the first and a second --, before the client: \
+`qmpsim explore -- -S -vnc :1 -- python3 client.py`.
+
+Events: STOP, RESUME (a paused VM), RESET, SHUTDOWN, POWERDOWN, BLOCK_IO_ERROR \
+(a drive with a medium), VNC_CONNECTED (-vnc), RTC_CHANGE, WATCHDOG (-watchdog).
+
+Exit status: 0 when no placement made the client fail; 1 when one did, when the \
+clean run failed, or when a VM could not start; 2 for a usage error.")]
+pub struct ExploreArgs {
+    /// The events to place, comma-separated [default: STOP,RESET,POWERDOWN,RTC_CHANGE].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub events: Vec<String>,
+    /// Most placements to run; past it they are sampled with --seed.
+    #[arg(long, value_name = "N", default_value_t = crate::explore::BUDGET_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub budget: u32,
+    /// Seconds each client run may take before it is killed and counted as failed.
+    #[arg(long, value_name = "SECS", default_value_t = EXPLORE_TIMEOUT_S_DEFAULT,
+          value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Seed of the sample taken past --budget.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Place events at gap GAP only (as the reproduce lines do).
+    #[arg(long, value_name = "GAP")]
+    pub gap: Option<u64>,
+    /// Folder for the sockets, traces and client logs [default: a new one in
+    /// the temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// `[VM OPTIONS --] CLIENT COMMAND...`
+    #[arg(
+        last = true,
+        required = true,
+        value_name = "CLIENT",
+        allow_hyphen_values = true
+    )]
+    pub rest: Vec<OsString>,
+}
+
+/// Longest `--timeout`: one day.
+pub const EXPLORE_TIMEOUT_S_MAX: f64 = 86_400.0;
+
+/// A timeout in seconds: more than 0, at most [`EXPLORE_TIMEOUT_S_MAX`].
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= EXPLORE_TIMEOUT_S_MAX => Ok(s),
+        _ => Err(format!(
+            "a number of seconds above 0 and at most {EXPLORE_TIMEOUT_S_MAX}"
+        )),
+    }
 }
 
 /// `qmpsim trace ...`.
@@ -435,6 +502,38 @@ mod tests {
     fn is_subcommand_knows_the_declared_names() {
         assert!(is_subcommand("man"));
         assert!(!is_subcommand("run"));
+    }
+
+    #[test]
+    fn explore_timeout_at_limit_is_accepted() {
+        let Command::Explore(a) = parse(os(&[
+            "explore",
+            "--timeout",
+            &EXPLORE_TIMEOUT_S_MAX.to_string(),
+            "--",
+            "c",
+        ]))
+        .unwrap() else {
+            panic!("explore parses as explore")
+        };
+        assert_eq!(a.timeout, EXPLORE_TIMEOUT_S_MAX);
+    }
+
+    #[test]
+    fn explore_timeout_past_limit_is_a_usage_error() {
+        let past = (EXPLORE_TIMEOUT_S_MAX + 1.0).to_string();
+        assert_eq!(
+            parse(os(&["explore", "--timeout", &past, "--", "c"])).unwrap_err(),
+            2
+        );
+    }
+
+    #[test]
+    fn explore_budget_zero_is_a_usage_error() {
+        assert_eq!(
+            parse(os(&["explore", "--budget", "0", "--", "c"])).unwrap_err(),
+            2
+        );
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub struct MachineConfig {
     pub no_acpi: bool,
     /// How the simulated guest behaves (`-x-guest`).
     pub guest: GuestConfig,
+    /// A happening placed at a gap of the monitor byte stream
+    /// (`-x-explore-gap`; see `crate::machine::placement`).
+    pub placement: Option<crate::machine::placement::Placement>,
 }
 
 /// Default delay of the guest's ACPI shutdown after the power button, in ms
@@ -154,6 +157,7 @@ impl Default for MachineConfig {
             extensions: false,
             no_acpi: false,
             guest: GuestConfig::default(),
+            placement: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod incoming;
 pub mod inject;
 pub mod memory;
 pub mod migration;
+pub mod placement;
 pub mod rng;
 pub mod rtc;
 pub mod snapshots;
@@ -264,7 +265,7 @@ impl Machine {
         }
     }
 
-    fn run_request(&mut self, request: Request) {
+    pub(crate) fn run_request(&mut self, request: Request) {
         match request {
             Request::Reset => {
                 if self.config.no_reboot {

@@ -347,6 +347,7 @@ impl Machine {
             machine,
             sessions: std::collections::BTreeMap::new(),
             exited: None,
+            gaps: 0,
         };
         crate::snapshot::save_state(&state).expect("a machine within its limits seals")
     }

@@ -730,6 +730,7 @@ mod tests {
             machine,
             sessions: BTreeMap::new(),
             exited: None,
+            gaps: 0,
         });
         let recorder = Shared::default();
         let (engine_loop, rx) = loop_with(engine, &recorder);

@@ -2,7 +2,7 @@
 //! `->` / `<-` notation of the QMP docs, each line led by its virtual time.
 //!
 //! ```text
-//! # qmpsim trace, format 4, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 5, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000, clock idle (no time jumps)
 //! 0.001000 # connect client 1 monitor 0
 //! 0.001000 <- {"QMP": {"version": ...}}
@@ -102,6 +102,9 @@ pub fn header_lines(header: &TraceHeader) -> String {
             header.config.seed, header.config.epoch_s
         )),
         Some(session) => text.push_str(&observed_lines(session)),
+    }
+    if let Some(placement) = header.config.placement {
+        text.push_str(&format!("# -x-explore-gap {}\n", placement.to_arg()));
     }
     for line in header.notes.lines() {
         text.push_str("# notes: ");

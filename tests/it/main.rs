@@ -18,7 +18,8 @@
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
 //! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary;
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
-//! - `replay_runner`: `qmpsim replay`'s options through the binary.
+//! - `replay_runner`: `qmpsim replay`'s options through the binary;
+//! - `explore`: `qmpsim explore` against the clients of `tests/clients/`.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -26,6 +27,7 @@ mod cli;
 mod corpus_replay;
 mod determinism;
 mod effects_order;
+mod explore;
 mod golden_core;
 mod golden_corpus;
 mod golden_devices;

@@ -195,6 +195,15 @@ pub enum RawError {
         /// What is wrong.
         problem: String,
     },
+    /// A bad `-x-explore-gap` option.
+    #[error("qmpsim: -x-explore-gap {arg}: {source}")]
+    ExploreGap {
+        /// The option string.
+        arg: String,
+        /// What is wrong.
+        #[source]
+        source: crate::machine::placement::PlacementError,
+    },
     /// `-x-clock` that is neither `idle` nor `manual`.
     #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle or manual)")]
     ClockMode(String),

@@ -366,6 +366,16 @@ pub static OPTIONS: &[OptDef] = &[
         x-clock-step", other::apply_clock),
     value("x-guest", "acpi=on|off,shutdown-ms=N", Qmpsim,
         "the simulated guest's reaction to the ACPI\npower button", other::apply_guest),
+    value("x-explore-gap", "GAP,event=NAME[,when=after]", Qmpsim,
+        "at gap GAP (a number, or every) of the monitor\n\
+        byte stream, NAME happens: STOP, RESUME, RESET,\n\
+        SHUTDOWN, POWERDOWN, BLOCK_IO_ERROR,\n\
+        VNC_CONNECTED, RTC_CHANGE or WATCHDOG",
+        |c, v| {
+            let placement = crate::machine::placement::Placement::parse(&v)
+                .map_err(|source| RawError::ExploreGap { arg: v, source })?;
+            put(&mut c.low.config.placement, placement)
+        }),
     value("x-state-every", "N", Qmpsim, "with -record: a full-state checkpoint every N\n\
         steps (default 1024; 0: none)",
         |c, v| put(&mut c.low.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),
@@ -447,6 +457,25 @@ fn push_option_help(s: &mut String, opt: &OptDef) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x_explore_gap_sets_the_placement() {
+        let placement = super::super::parse_ok(&["-x-explore-gap", "4,event=reset"])
+            .config
+            .placement;
+        assert_eq!(
+            placement.map(|p| p.to_arg()),
+            Some("4,event=RESET".to_owned())
+        );
+    }
+
+    #[test]
+    fn x_explore_gap_without_event_says_so() {
+        assert_eq!(
+            super::super::parse_err(&["-x-explore-gap", "4"]),
+            "qmpsim: -x-explore-gap 4: event=NAME is missing"
+        );
+    }
 
     #[test]
     fn names_are_unique() {
