@@ -130,7 +130,8 @@ pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
 mod tests {
     use super::*;
 
-    /// Every limit of the table above with its value, in the table's order.
+    /// Every limit of the table above with its value, in the table's order (a
+    /// limit added to the table is added here too).
     fn values() -> Vec<(&'static str, u128)> {
         vec![
             ("MESSAGE_BYTES_MAX", MESSAGE_BYTES_MAX as u128),
@@ -144,6 +145,8 @@ mod tests {
             ("OPTION_NAME_BYTES_MAX", OPTION_NAME_BYTES_MAX as u128),
             ("REGISTER_NAME_BYTES_MAX", REGISTER_NAME_BYTES_MAX as u128),
             ("EXPR_DEPTH_MAX", EXPR_DEPTH_MAX as u128),
+            ("CMD_BUF_BYTES_MAX", CMD_BUF_BYTES_MAX as u128),
+            ("HISTORY_ENTRIES_MAX", HISTORY_ENTRIES_MAX as u128),
             ("EVENTS_QUEUED_MAX", EVENTS_QUEUED_MAX as u128),
             ("TIMERS_MAX", TIMERS_MAX as u128),
             ("SMP_CPUS_MAX", SMP_CPUS_MAX as u128),
@@ -199,12 +202,14 @@ mod tests {
                 MIGRATION_BACKLOG_BYTES_MAX as u128,
             ),
             ("EXIT_FLUSH_MS_MAX", EXIT_FLUSH_MS_MAX as u128),
+            ("EXPLORE_TIMEOUT_S_MAX", EXPLORE_TIMEOUT_S_MAX as u128),
             ("TEMP_DIR_ATTEMPTS_MAX", TEMP_DIR_ATTEMPTS_MAX as u128),
         ]
     }
 
     /// The value a cell of the table's `value` column states: `N WORDS` (a
-    /// count, bytes, ms...), `N KiB`..`N EiB`, `1 h, in ns|ms`, `4 TiB, in MiB`,
+    /// count, bytes, ms...), `N KiB`..`N EiB`, `1 h, in ns|ms`, `1 day, in s`,
+    /// `4 TiB, in MiB`,
     /// `2^31 - 1`; `None` for a value given only in words.
     fn stated(cell: &str) -> Option<u128> {
         let (amount, rest) = if let Some(rest) = cell.strip_prefix("2^31 - 1") {
@@ -224,6 +229,7 @@ mod tests {
             Some("TiB") => 1 << 40,
             Some("EiB") => 1 << 60,
             Some("h") => 3_600,
+            Some("day") => 86_400,
             _ => 1,
         };
         if words.next() == Some("plus") {
@@ -269,6 +275,7 @@ mod tests {
         assert_eq!(stated("100,000 candidates"), Some(100_000));
         assert_eq!(stated("1 h, in ns"), Some(3_600_000_000_000));
         assert_eq!(stated("1 h, in ms"), Some(3_600_000));
+        assert_eq!(stated("1 day, in s"), Some(86_400));
         assert_eq!(stated("4 TiB, in MiB"), Some(4 << 20));
         assert_eq!(stated("2^31 - 1 s"), Some(0x7FFF_FFFF));
         assert_eq!(stated("2000 ms"), Some(2000));
