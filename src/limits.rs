@@ -133,6 +133,9 @@ mod tests {
     /// Every limit of the table above with its value, in the table's order (a
     /// limit added to the table is added here too).
     fn values() -> Vec<(&'static str, u128)> {
+        // A whole number of seconds.
+        #[allow(clippy::cast_possible_truncation)]
+        let explore_timeout_s = EXPLORE_TIMEOUT_S_MAX as u128;
         vec![
             ("MESSAGE_BYTES_MAX", MESSAGE_BYTES_MAX as u128),
             ("NESTING_DEPTH_MAX", NESTING_DEPTH_MAX as u128),
@@ -202,7 +205,7 @@ mod tests {
                 MIGRATION_BACKLOG_BYTES_MAX as u128,
             ),
             ("EXIT_FLUSH_MS_MAX", EXIT_FLUSH_MS_MAX as u128),
-            ("EXPLORE_TIMEOUT_S_MAX", EXPLORE_TIMEOUT_S_MAX as u128),
+            ("EXPLORE_TIMEOUT_S_MAX", explore_timeout_s),
             ("TEMP_DIR_ATTEMPTS_MAX", TEMP_DIR_ATTEMPTS_MAX as u128),
         ]
     }
