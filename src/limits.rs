@@ -130,90 +130,33 @@ pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
 mod tests {
     use super::*;
 
-    /// Every limit of the table above with its value, in the table's order (a
-    /// limit added to the table is added here too).
+    /// `(name, value)` of each limit named, in order.
+    macro_rules! named {
+        ($($name:ident)*) => { vec![$((stringify!($name), $name as u128)),*] };
+    }
+
+    /// Every limit of the table above with its value, in the table's order, a
+    /// line per group of the table (a limit added to the table is added here
+    /// too). The explore timeout is a whole number of seconds.
+    #[allow(clippy::cast_possible_truncation)]
     fn values() -> Vec<(&'static str, u128)> {
-        // A whole number of seconds.
-        #[allow(clippy::cast_possible_truncation)]
-        let explore_timeout_s = EXPLORE_TIMEOUT_S_MAX as u128;
-        vec![
-            ("MESSAGE_BYTES_MAX", MESSAGE_BYTES_MAX as u128),
-            ("NESTING_DEPTH_MAX", NESTING_DEPTH_MAX as u128),
-            ("CLIENTS_MAX", CLIENTS_MAX as u128),
-            ("NAMED_FDS_MAX", NAMED_FDS_MAX as u128),
-            ("CLOCK_STEP_NS_MAX", CLOCK_STEP_NS_MAX as u128),
-            ("MEMSAVE_BYTES_MAX", MEMSAVE_BYTES_MAX as u128),
-            ("COMMAND_NAME_BYTES_MAX", COMMAND_NAME_BYTES_MAX as u128),
-            ("STRING_ARG_BYTES_MAX", STRING_ARG_BYTES_MAX as u128),
-            ("OPTION_NAME_BYTES_MAX", OPTION_NAME_BYTES_MAX as u128),
-            ("REGISTER_NAME_BYTES_MAX", REGISTER_NAME_BYTES_MAX as u128),
-            ("EXPR_DEPTH_MAX", EXPR_DEPTH_MAX as u128),
-            ("CMD_BUF_BYTES_MAX", CMD_BUF_BYTES_MAX as u128),
-            ("HISTORY_ENTRIES_MAX", HISTORY_ENTRIES_MAX as u128),
-            ("EVENTS_QUEUED_MAX", EVENTS_QUEUED_MAX as u128),
-            ("TIMERS_MAX", TIMERS_MAX as u128),
-            ("SMP_CPUS_MAX", SMP_CPUS_MAX as u128),
-            ("GUEST_SHUTDOWN_MS_MAX", GUEST_SHUTDOWN_MS_MAX as u128),
-            ("DEVICES_MAX", DEVICES_MAX as u128),
-            ("VIRTIO_SERIAL_PORTS_MAX", VIRTIO_SERIAL_PORTS_MAX as u128),
-            ("NET_CLIENTS_MAX", NET_CLIENTS_MAX as u128),
-            ("SERIAL_PORTS_MAX", SERIAL_PORTS_MAX as u128),
-            ("PARALLEL_PORTS_MAX", PARALLEL_PORTS_MAX as u128),
-            ("IMAGE_PROBES_MAX", IMAGE_PROBES_MAX as u128),
-            ("VIRTUAL_IMAGE_BYTES_MAX", VIRTUAL_IMAGE_BYTES_MAX as u128),
-            ("RTC_OFFSET_S_MAX", RTC_OFFSET_S_MAX as u128),
-            (
-                "VNC_CHANGE_PASSWORD_BYTES_MAX",
-                VNC_CHANGE_PASSWORD_BYTES_MAX as u128,
-            ),
-            ("INET_HOST_BYTES_MAX", INET_HOST_BYTES_MAX as u128),
-            ("INET_PORT_BYTES_MAX", INET_PORT_BYTES_MAX as u128),
-            ("VNC_CLIENTS_MAX", VNC_CLIENTS_MAX as u128),
-            ("SPICE_CHANNELS_MAX", SPICE_CHANNELS_MAX as u128),
-            (
-                "SPICE_CONNECTION_ID_RANDOM_MAX",
-                SPICE_CONNECTION_ID_RANDOM_MAX as u128,
-            ),
-            ("SNAPSHOTS_PER_DRIVE_MAX", SNAPSHOTS_PER_DRIVE_MAX as u128),
-            ("SNAPSHOT_TAG_BYTES_MAX", SNAPSHOT_TAG_BYTES_MAX as u128),
-            ("SIDECAR_BYTES_MAX", SIDECAR_BYTES_MAX as u128),
-            ("RAM_MB_MAX", RAM_MB_MAX as u128),
-            ("TCP_HOST_BYTES_MAX", TCP_HOST_BYTES_MAX as u128),
-            ("TCP_PORT_BYTES_MAX", TCP_PORT_BYTES_MAX as u128),
-            ("VC_SIZE_DIGITS_MAX", VC_SIZE_DIGITS_MAX as u128),
-            ("BACKING_FILE_BYTES_MAX", BACKING_FILE_BYTES_MAX as u128),
-            ("SNAPSHOT_BYTES_MAX", SNAPSHOT_BYTES_MAX as u128),
-            ("HEADER_BYTES_MAX", HEADER_BYTES_MAX as u128),
-            ("FRAME_BYTES_MAX", FRAME_BYTES_MAX as u128),
-            ("DECODE_CLAIM_BYTES_MAX", DECODE_CLAIM_BYTES_MAX as u128),
-            ("CANDIDATES_MAX", CANDIDATES_MAX as u128),
-            ("PROGRESS_LINES_MAX", PROGRESS_LINES_MAX as u128),
-            ("TRANSCRIPT_BYTES_MAX", TRANSCRIPT_BYTES_MAX as u128),
-            ("PREAMBLE_BYTES_MAX", PREAMBLE_BYTES_MAX as u128),
-            (
-                "SNAPSHOT_ENVELOPE_BYTES_MAX",
-                SNAPSHOT_ENVELOPE_BYTES_MAX as u128,
-            ),
-            ("READ_BYTES_MAX", READ_BYTES_MAX as u128),
-            ("OUTPUT_QUEUE_BYTES_MAX", OUTPUT_QUEUE_BYTES_MAX as u128),
-            ("BATCH_EVENTS_MAX", BATCH_EVENTS_MAX as u128),
-            ("LOOP_EVENTS_QUEUED_MAX", LOOP_EVENTS_QUEUED_MAX as u128),
-            ("FDS_PER_READ_MAX", FDS_PER_READ_MAX as u128),
-            ("FDS_HELD_MAX", FDS_HELD_MAX as u128),
-            (
-                "MIGRATION_BACKLOG_BYTES_MAX",
-                MIGRATION_BACKLOG_BYTES_MAX as u128,
-            ),
-            ("EXIT_FLUSH_MS_MAX", EXIT_FLUSH_MS_MAX as u128),
-            ("EXPLORE_TIMEOUT_S_MAX", explore_timeout_s),
-            ("TEMP_DIR_ATTEMPTS_MAX", TEMP_DIR_ATTEMPTS_MAX as u128),
-        ]
+        named! {
+            MESSAGE_BYTES_MAX NESTING_DEPTH_MAX
+            CLIENTS_MAX NAMED_FDS_MAX CLOCK_STEP_NS_MAX MEMSAVE_BYTES_MAX
+            COMMAND_NAME_BYTES_MAX STRING_ARG_BYTES_MAX OPTION_NAME_BYTES_MAX REGISTER_NAME_BYTES_MAX EXPR_DEPTH_MAX CMD_BUF_BYTES_MAX HISTORY_ENTRIES_MAX
+            EVENTS_QUEUED_MAX TIMERS_MAX SMP_CPUS_MAX GUEST_SHUTDOWN_MS_MAX DEVICES_MAX VIRTIO_SERIAL_PORTS_MAX NET_CLIENTS_MAX SERIAL_PORTS_MAX PARALLEL_PORTS_MAX IMAGE_PROBES_MAX VIRTUAL_IMAGE_BYTES_MAX RTC_OFFSET_S_MAX VNC_CHANGE_PASSWORD_BYTES_MAX INET_HOST_BYTES_MAX INET_PORT_BYTES_MAX VNC_CLIENTS_MAX SPICE_CHANNELS_MAX SPICE_CONNECTION_ID_RANDOM_MAX SNAPSHOTS_PER_DRIVE_MAX SNAPSHOT_TAG_BYTES_MAX SIDECAR_BYTES_MAX
+            RAM_MB_MAX TCP_HOST_BYTES_MAX TCP_PORT_BYTES_MAX VC_SIZE_DIGITS_MAX BACKING_FILE_BYTES_MAX
+            SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
+            PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
+            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX
+            EXPLORE_TIMEOUT_S_MAX
+            TEMP_DIR_ATTEMPTS_MAX
+        }
     }
 
     /// The value a cell of the table's `value` column states: `N WORDS` (a
     /// count, bytes, ms...), `N KiB`..`N EiB`, `1 h, in ns|ms`, `1 day, in s`,
-    /// `4 TiB, in MiB`,
-    /// `2^31 - 1`; `None` for a value given only in words.
+    /// `4 TiB, in MiB`, `2^31 - 1`; `None` for a value given only in words.
     fn stated(cell: &str) -> Option<u128> {
         let (amount, rest) = if let Some(rest) = cell.strip_prefix("2^31 - 1") {
             ((1u128 << 31) - 1, rest)

@@ -561,6 +561,14 @@ mod tests {
     }
 
     #[test]
+    fn a_non_hex_digit_in_a_unicode_escape_is_a_lexical_error() {
+        let bad = texts(&Framer::new().feed(b"{\"id\":\"\\u12g4\"}\n{}"));
+        let good = texts(&Framer::new().feed(b"{\"id\":\"\\u12a4\"}\n{}"));
+        assert_eq!(bad, ["ERR Lexical", "{}"]);
+        assert_eq!(good, ["{\"id\":\"\\u12a4\"}", "{}"]);
+    }
+
+    #[test]
     fn stray_byte_between_messages_is_dropped() {
         let mut f = Framer::new();
         let out = f.feed(b"{}X{}");
