@@ -72,6 +72,7 @@
 //! | [`EXIT_FLUSH_MS_MAX`] | 2000 ms | wait for clients to take their last bytes at exit |
 //! | **explore and conformance** | | |
 //! | [`EXPLORE_TIMEOUT_S_MAX`] | 1 day, in s | `--timeout` of one client run |
+//! | [`RELAY_MESSAGE_BYTES_MAX`] | 16 MiB | a server message the conformance relay holds |
 //! | **embedding** | | |
 //! | [`TEMP_DIR_ATTEMPTS_MAX`] | 64 names | temporary folder names an embedded VM tries |
 
@@ -125,3 +126,4 @@ pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_
 
 pub use crate::cli::commands::EXPLORE_TIMEOUT_S_MAX;
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
+pub use crate::explore::relay::RELAY_MESSAGE_BYTES_MAX;

@@ -18,11 +18,13 @@
 //! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary;
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
 //! - `replay_runner`: `qmpsim replay`'s options through the binary;
-//! - `explore`: `qmpsim explore` against the clients of `tests/clients/`.
+//! - `explore`: `qmpsim explore` against the clients of `tests/clients/`;
+//! - `conformance`: `qmpsim conformance` against the same clients.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
 mod cli;
+mod conformance;
 mod corpus_replay;
 mod determinism;
 mod effects_order;
