@@ -16,9 +16,10 @@ use super::run::{self, ClientEnd, RunSpec};
 use super::{count, output_dir, qmpsim_binary, split_rest, Split, EXIT_FOUND, EXIT_USAGE};
 use crate::cli::commands::ConformanceArgs;
 
-/// NICs and drives the `large-replies` VM adds.
-const LARGE_NICS: usize = 20;
-const LARGE_DRIVES: usize = 64;
+/// NICs the `large-replies` VM adds.
+pub const LARGE_NICS: usize = 20;
+/// Drives (without a medium) the `large-replies` VM adds.
+pub const LARGE_DRIVES: usize = 64;
 
 /// One legal server behaviour.
 #[derive(Debug, Clone, Copy)]
