@@ -557,12 +557,8 @@ impl Engine {
                 readline.prompt_shown();
                 return echo.extend(crate::monitor::to_wire(crate::monitor::PROMPT));
             }
-            Some((MuxAction::ToPort, _)) => {
-                return echo.extend_from_slice(
-                    b"
-",
-                )
-            }
+            // 0.14's monitor prints a newline as it loses the focus.
+            Some((MuxAction::ToPort, _)) => return echo.extend(crate::monitor::to_wire("\n")),
             Some((MuxAction::Exit, _)) => {
                 echo.extend_from_slice(mux::TERMINATED);
                 send_bytes(client, echo, out);

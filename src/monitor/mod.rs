@@ -38,6 +38,61 @@ pub fn to_wire(text: &str) -> Vec<u8> {
     out
 }
 
+/// The lines a human monitor's client finishes, found without running them:
+/// the session's telnet filter, multiplexer and line editor, fed the same
+/// bytes the engine gets (the edge's image probe scout and the trace walker
+/// use it to see each line as the engine will).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineSplitter {
+    telnet: Option<telnet::Telnet>,
+    mux: Option<mux::Mux>,
+    readline: readline::Readline,
+}
+
+impl LineSplitter {
+    /// A splitter for a fresh session like `session`; `None` for a QMP one.
+    pub fn for_session(session: &Session) -> Option<Self> {
+        session.human.as_ref()?;
+        Some(LineSplitter {
+            telnet: session.telnet.map(|_| telnet::Telnet::default()),
+            mux: session.mux.map(|_| mux::Mux::default()),
+            readline: readline::Readline::new(),
+        })
+    }
+
+    /// A splitter for a human monitor without a multiplexer (`telnet`: on a
+    /// telnet chardev).
+    pub fn new(telnet: bool) -> Self {
+        LineSplitter {
+            telnet: telnet.then(telnet::Telnet::default),
+            mux: None,
+            readline: readline::Readline::new(),
+        }
+    }
+
+    /// Feeds one byte; returns the line it finishes, if it does.
+    pub fn feed(&mut self, byte: u8) -> Option<Vec<u8>> {
+        let byte = match self.telnet.as_mut() {
+            Some(t) => t.filter(byte)?,
+            None => byte,
+        };
+        if let Some(m) = self.mux.as_mut() {
+            match m.byte(byte) {
+                mux::MuxAction::Byte(_) if m.monitor_focused => {}
+                mux::MuxAction::ToMonitor => {
+                    self.readline.restart();
+                    return None;
+                }
+                _ => return None,
+            }
+        }
+        let mut echo = String::new();
+        let line = self.readline.byte(byte, &mut echo)?;
+        self.readline.prompt_shown();
+        Some(line)
+    }
+}
+
 /// Runs one finished command line on the client's monitor, as 0.14's
 /// `monitor_command_cb` does (`handle_user_command`); returns what it printed.
 /// The line's bytes are read as UTF-8, invalid sequences replaced.
@@ -63,6 +118,29 @@ pub fn run_line(
 mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
+
+    #[test]
+    fn line_splitter_finds_the_edited_line() {
+        let mut sp = LineSplitter::new(false);
+        let lines: Vec<Vec<u8>> = b"info x\x7fkvm\r"
+            .iter()
+            .filter_map(|&b| sp.feed(b))
+            .collect();
+        assert_eq!(lines, [b"info kvm".to_vec()]);
+    }
+
+    #[test]
+    fn line_splitter_of_a_shared_port_drops_the_port_bytes() {
+        let mut session = Session::new(0);
+        session.human = Some(readline::Readline::new());
+        session.mux = Some(mux::Mux::default());
+        let mut sp = LineSplitter::for_session(&session).expect("a human session");
+        let lines: Vec<Vec<u8>> = b"stop\n\x01cq\n"
+            .iter()
+            .filter_map(|&b| sp.feed(b))
+            .collect();
+        assert_eq!(lines, [b"q".to_vec()]);
+    }
 
     #[test]
     fn to_wire_writes_each_newline_as_crlf() {

@@ -527,11 +527,10 @@ impl EngineLoop {
             Ok(link) => {
                 self.clients.insert(client, Client { monitor, link });
                 self.step(Input::Connect { client, monitor });
-                match self.engine.state().sessions.get(&client) {
-                    Some(s) if s.human.is_some() => {
-                        self.scout.connect_human(client, s.telnet.is_some());
-                    }
-                    _ => self.scout.connect(client),
+                let session = self.engine.state().sessions.get(&client);
+                match session.and_then(crate::monitor::LineSplitter::for_session) {
+                    Some(lines) => self.scout.connect_human(client, lines),
+                    None => self.scout.connect(client),
                 }
                 if !self.engine.state().sessions.contains_key(&client) {
                     self.refuse(client);

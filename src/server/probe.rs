@@ -12,8 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::monitor::readline::Readline;
-use crate::monitor::telnet::Telnet;
+use crate::monitor::LineSplitter;
 use crate::qmp::hmp;
 use crate::qmp::session::ClientId;
 use crate::qmp::table;
@@ -26,8 +25,8 @@ enum Splitter {
     /// A QMP client: JSON messages.
     Qmp(Framer),
     /// A human monitor's client: lines from 0.14's line editor, after the
-    /// telnet filter when the chardev has one.
-    Human(Option<Telnet>, Readline),
+    /// telnet filter and multiplexer its chardev has.
+    Human(LineSplitter),
 }
 
 /// One splitter per connected client.
@@ -42,11 +41,10 @@ impl Scout {
         self.framers.insert(client, Splitter::Qmp(Framer::new()));
     }
 
-    /// A human monitor's client connected (`telnet`: on a telnet chardev).
-    pub fn connect_human(&mut self, client: ClientId, telnet: bool) {
-        let filter = telnet.then(Telnet::default);
-        self.framers
-            .insert(client, Splitter::Human(filter, Readline::new()));
+    /// A human monitor's client connected; `lines` splits its bytes as its
+    /// session will.
+    pub fn connect_human(&mut self, client: ClientId, lines: LineSplitter) {
+        self.framers.insert(client, Splitter::Human(lines));
     }
 
     /// A client left.
@@ -59,7 +57,7 @@ impl Scout {
         let framer = match self.framers.get_mut(&client) {
             None => return Vec::new(),
             Some(Splitter::Qmp(framer)) => framer,
-            Some(Splitter::Human(telnet, readline)) => return human_files(telnet, readline, bytes),
+            Some(Splitter::Human(lines)) => return human_files(lines, bytes),
         };
         framer
             .feed(bytes)
@@ -74,25 +72,15 @@ impl Scout {
 }
 
 /// The files named by the human monitor lines `bytes` finish.
-fn human_files(telnet: &mut Option<Telnet>, readline: &mut Readline, bytes: &[u8]) -> Vec<String> {
-    let mut echo = String::new();
-    let mut files = Vec::new();
-    for &b in bytes {
-        let b = match telnet.as_mut().map(|t| t.filter(b)) {
-            None => b,
-            Some(Some(b)) => b,
-            Some(None) => continue,
-        };
-        if let Some(line) = readline.byte(b, &mut echo) {
+fn human_files(lines: &mut LineSplitter, bytes: &[u8]) -> Vec<String> {
+    bytes
+        .iter()
+        .filter_map(|&b| lines.feed(b))
+        .flat_map(|line| {
             let line = String::from_utf8_lossy(&line).into_owned();
-            files.extend(hmp::files_named(
-                &crate::qdict! { "command-line" => line.as_str() },
-            ));
-            readline.prompt_shown();
-        }
-        echo.clear();
-    }
-    files
+            hmp::files_named(&crate::qdict! { "command-line" => line.as_str() })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -136,7 +124,7 @@ mod tests {
     #[test]
     fn human_monitor_change_line_names_the_file_once_finished() {
         let mut s = Scout::default();
-        s.connect_human(ClientId(1), false);
+        s.connect_human(ClientId(1), LineSplitter::new(false));
         let first = s.scout(ClientId(1), b"change ide1-cd0 /y.is");
         let second = s.scout(ClientId(1), b"o\r\n");
         assert_eq!((first, second), (vec![], vec!["/y.iso".to_owned()]));

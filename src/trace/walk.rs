@@ -11,7 +11,9 @@
 //! recorded outputs are what is shown; the shadow's are only counted. When the
 //! counts disagree (a trace whose outputs came from a transcript rather than from
 //! this engine), the remaining recorded outputs follow the last message of the
-//! read. Pure: no I/O, ordered maps only.
+//! read. A human monitor's client (`crate::monitor`) sends lines, not JSON: its
+//! messages are the lines its line editor finishes, shown as edited. Pure: no
+//! I/O, ordered maps only.
 //!
 //! An observed trace (recorded by `qmpsim proxy` from any server) has no engine
 //! to shadow: its time is the last `AdvanceTo` (the wall-clock offset the proxy
@@ -23,6 +25,7 @@ use std::collections::BTreeMap;
 
 use crate::engine::{Engine, Input, Output};
 use crate::machine::clock::VirtualTime;
+use crate::monitor::LineSplitter;
 use crate::qmp::session::ClientId;
 use crate::wire::framing::{Frame as WireFrame, Framer};
 use crate::wire::{parser, QObject};
@@ -107,6 +110,8 @@ pub struct Walker {
     /// An observed trace: time and sessions come from the frames, not the shadow.
     observed: Option<Observed>,
     framers: BTreeMap<ClientId, Framer>,
+    /// The human monitors' clients: their lines are their messages.
+    humans: BTreeMap<ClientId, LineSplitter>,
     /// Per client, the bytes read since its last complete message.
     pending: BTreeMap<ClientId, Vec<u8>>,
     steps: u64,
@@ -126,6 +131,7 @@ impl Walker {
             shadow: Engine::new(header.config.clone()),
             observed: (!header.is_engine()).then(Observed::default),
             framers: BTreeMap::new(),
+            humans: BTreeMap::new(),
             pending: BTreeMap::new(),
             steps: 0,
         }
@@ -239,6 +245,17 @@ impl Walker {
                     _ => {}
                 }
                 self.shadow.step(other.clone());
+                if let Input::Connect { client, .. } = other {
+                    let session = self.shadow.state().sessions.get(client);
+                    match session.and_then(LineSplitter::for_session) {
+                        Some(lines) => {
+                            self.humans.insert(*client, lines);
+                        }
+                        None => {
+                            self.humans.remove(client);
+                        }
+                    }
+                }
                 visit(Item::Input {
                     at: self.now(),
                     input: other,
@@ -265,15 +282,24 @@ impl Walker {
             return;
         }
         // The framer mirrors the session's: it finds where each message ends.
-        let framer = self.framers.entry(client).or_default();
+        // A human monitor's messages are the lines its editor finishes.
         let mut boundaries = Vec::new();
-        for end in 1..=data.len() {
-            if let Some(frame) = framer.feed(&data[end - 1..end]).into_iter().last() {
-                boundaries.push((end, command_of(&frame)));
+        if let Some(lines) = self.humans.get_mut(&client) {
+            for (i, &b) in data.iter().enumerate() {
+                if let Some(line) = lines.feed(b) {
+                    boundaries.push((i + 1, None, Some(line)));
+                }
+            }
+        } else {
+            let framer = self.framers.entry(client).or_default();
+            for end in 1..=data.len() {
+                if let Some(frame) = framer.feed(&data[end - 1..end]).into_iter().last() {
+                    boundaries.push((end, command_of(&frame), None));
+                }
             }
         }
         let mut start = 0;
-        for (end, command) in boundaries {
+        for (end, command, line) in boundaries {
             let chunk = &data[start..end];
             start = end;
             let produced = self.shadow_step(Input::Bytes {
@@ -286,7 +312,7 @@ impl Walker {
             visit(Item::Request {
                 at,
                 client,
-                text: trim(&text).to_vec(),
+                text: line.unwrap_or_else(|| trim(&text).to_vec()),
                 command,
             });
             // An observed trace's outputs all follow the read (they are the
@@ -431,7 +457,42 @@ mod tests {
 
     /// Every item of a recorded session, rendered compactly.
     fn items(inputs: &[Input]) -> Vec<String> {
-        let header = TraceHeader::new(MachineConfig::default());
+        items_with(MachineConfig::default(), inputs)
+    }
+
+    /// The requests of a session on a machine with one human monitor, on stdio.
+    fn human_requests(inputs: &[Input]) -> Vec<String> {
+        use crate::machine::config::{ChardevBackend, ChardevConfig, MonitorConfig, MonitorMode};
+        let config = MachineConfig {
+            chardevs: vec![ChardevConfig {
+                label: "compat_monitor0".to_owned(),
+                backend: ChardevBackend::Stdio,
+            }],
+            monitors: vec![MonitorConfig {
+                chardev: "compat_monitor0".to_owned(),
+                mode: MonitorMode::Readline,
+                pretty: false,
+            }],
+            ..MachineConfig::default()
+        };
+        items_with(config, inputs)
+            .into_iter()
+            .filter(|i| i.contains(" -> "))
+            .collect()
+    }
+
+    #[test]
+    fn human_monitor_lines_are_its_requests_as_edited() {
+        let connect = Input::Connect {
+            client: ONE,
+            monitor: 0,
+        };
+        let got = human_requests(&[connect, bytes("info nam"), bytes("x\x7fe\nstop\n")]);
+        assert_eq!(got, ["2 -> info name", "3 -> stop"]);
+    }
+
+    fn items_with(config: MachineConfig, inputs: &[Input]) -> Vec<String> {
+        let header = TraceHeader::new(config);
         let trace = record_inputs(&header, inputs).unwrap();
         let (reader, header) = TraceReader::open(&trace[..]).unwrap();
         let frames: Vec<Frame> = reader.map(Result::unwrap).collect();

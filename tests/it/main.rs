@@ -34,6 +34,7 @@ mod golden_devices;
 mod golden_display;
 mod golden_events;
 mod golden_hmp;
+mod golden_human;
 mod human_monitor;
 mod lifecycle;
 mod malformed;
