@@ -76,7 +76,7 @@ fn negotiated_engine(clients: usize) -> Engine {
     let mut engine = Engine::new(MachineConfig::default());
     for n in 1..=clients {
         let client = ClientId(u32::try_from(n).expect("client counts are small"));
-        engine.step(Input::Connect { client, monitor: 0 });
+        engine.step(Input::connect(client));
         let out = engine.step(bytes_input(client, r#"{"execute":"qmp_capabilities"}"#));
         assert_eq!(
             sent_bytes(&out),
@@ -88,10 +88,7 @@ fn negotiated_engine(clients: usize) -> Engine {
 }
 
 fn bytes_input(client: ClientId, line: &str) -> Input {
-    Input::Bytes {
-        client,
-        data: line.as_bytes().to_vec(),
-    }
+    Input::bytes(client, line)
 }
 
 /// All bytes the outputs send, concatenated.

@@ -43,19 +43,8 @@ const COMMANDS: [&str; 8] = [
 /// Inputs of a session with `transactions` commands after negotiation (the
 /// negotiation counts as one transaction).
 fn session(transactions: usize) -> Vec<Input> {
-    let client = ClientId(1);
-    let mut inputs = vec![
-        Input::Connect { client, monitor: 0 },
-        Input::Bytes {
-            client,
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        },
-    ];
-    inputs.extend((1..transactions).map(|i| Input::Bytes {
-        client,
-        data: COMMANDS[i % COMMANDS.len()].as_bytes().to_vec(),
-    }));
-    inputs
+    let reads = (1..transactions).map(|i| COMMANDS[i % COMMANDS.len()]);
+    qmpsim::scenario::negotiated_reads(ClientId(1), reads)
 }
 
 fn record(transactions: usize) -> Vec<u8> {

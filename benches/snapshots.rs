@@ -13,8 +13,9 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
+use qmpsim::scenario::{negotiated_reads, negotiation};
 use qmpsim::snapshot;
-use qmpsim::trace::{TraceHeader, TraceWriter};
+use qmpsim::trace::{record_inputs_with_states, TraceHeader};
 
 /// Steps of the recorded session: long enough for several `State` frames at
 /// the default interval.
@@ -26,51 +27,29 @@ const STATE_EVERY: [u64; 4] = [0, 1024, 256, 64];
 /// once a management stack has connected.
 fn default_machine() -> Engine {
     let mut e = Engine::new(MachineConfig::default());
-    let client = ClientId(1);
-    e.step(Input::Connect { client, monitor: 0 });
-    e.step(Input::Bytes {
-        client,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
+    for input in negotiation(ClientId(1)) {
+        e.step(input);
+    }
     e
 }
 
 /// A session of [`SESSION_STEPS`] inputs: negotiate, then a rotation of
 /// queries and run-state changes.
 fn session() -> Vec<Input> {
-    let client = ClientId(1);
-    let commands: [&[u8]; 4] = [
-        br#"{"execute":"query-status"}"#,
-        br#"{"execute":"stop"}"#,
-        br#"{"execute":"query-block"}"#,
-        br#"{"execute":"cont"}"#,
+    let commands = [
+        r#"{"execute":"query-status"}"#,
+        r#"{"execute":"stop"}"#,
+        r#"{"execute":"query-block"}"#,
+        r#"{"execute":"cont"}"#,
     ];
-    let mut inputs = vec![
-        Input::Connect { client, monitor: 0 },
-        Input::Bytes {
-            client,
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        },
-    ];
-    inputs.extend((2..SESSION_STEPS).map(|i| Input::Bytes {
-        client,
-        data: commands[i % commands.len()].to_vec(),
-    }));
-    inputs
+    let reads = (2..SESSION_STEPS).map(|i| commands[i % commands.len()]);
+    negotiated_reads(ClientId(1), reads)
 }
 
 /// Records `inputs` with a `State` frame every `every` steps; the trace bytes.
 fn record(inputs: &[Input], every: u64) -> Vec<u8> {
-    let config = MachineConfig::default();
-    let mut engine = Engine::new(config.clone());
-    let mut w = TraceWriter::new(Vec::new(), &TraceHeader::new(config)).expect("header writes");
-    w.set_state_every_steps(every);
-    for input in inputs {
-        let outputs = engine.step(input.clone());
-        w.record_and_checkpoint(input, &outputs, &engine)
-            .expect("in-memory recording");
-    }
-    w.finish_with(&engine).expect("in-memory recording")
+    let header = TraceHeader::new(MachineConfig::default());
+    record_inputs_with_states(&header, inputs, Some(every)).expect("in-memory recording")
 }
 
 fn bench_default_snapshot(c: &mut Criterion) {

@@ -82,21 +82,15 @@ fn request() -> impl Strategy<Value = String> {
 /// a balloon, a watchdog that pauses, the x- commands, and `-no-shutdown` so a
 /// guest shutdown does not end the session.
 pub fn rich_machine() -> MachineConfig {
-    let mut hda = DriveConfig::default();
-    for (k, v) in [
-        ("file", "hda.img"),
-        ("index", "0"),
-        ("media", "disk"),
-        ("x-virtual", "on"),
-        ("x-size", "1073741824"),
-    ] {
-        hda.opts.push(k, v);
-    }
-    let mut spice = OptionList::default();
-    spice.push("port", "5930");
-    spice.push("disable-ticketing", "on");
-    let mut balloon = OptionList::default();
-    balloon.push("type", "virtio");
+    let hda = DriveConfig {
+        opts: "file=hda.img,index=0,media=disk,x-virtual=on,x-size=1073741824"
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .collect(),
+        probe: None,
+    };
+    let spice = OptionList::from_iter([("port", "5930"), ("disable-ticketing", "on")]);
+    let balloon = OptionList::from_iter([("type", "virtio")]);
     MachineConfig {
         drives: vec![hda],
         vnc: Some(":1".to_owned()),
@@ -124,17 +118,17 @@ proptest! {
     fn dispatch_one_response_per_message(rich in any::<bool>(), reqs in proptest::collection::vec(request(), 1..8), junk in proptest::collection::vec(any::<u8>(), 0..16)) {
         let client = ClientId(1);
         let mut e = Engine::new(if rich { rich_machine() } else { MachineConfig::default() });
-        e.step(Input::Connect { client, monitor: 0 });
-        e.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
+        e.step(Input::connect(client));
+        e.step(Input::bytes(client, br#"{"execute":"qmp_capabilities"}"#));
         let mut bytes = reqs.join("\n").into_bytes();
         bytes.extend_from_slice(&junk);
         bytes.push(b'\xff');
         let frames = Framer::new().feed(&bytes).len();
-        let out = e.step(Input::Bytes { client, data: bytes });
+        let out = e.step(Input::bytes(client, bytes));
         // Only `quit` ends the process, and the generator never sends it.
         prop_assert_eq!(e.exited(), None);
         prop_assert_eq!(responses(&out), frames);
-        let alive = e.step(Input::Bytes { client, data: br#"{"execute":"query-version","id":"z"}"#.to_vec() });
+        let alive = e.step(Input::bytes(client, br#"{"execute":"query-version","id":"z"}"#));
         let last = alive.iter().rev().find_map(|o| match o { Output::Send { data, .. } => Some(data.clone()), _ => None });
         let answered = last.is_some_and(|d| d.ends_with(b"\"id\": \"z\"}\r\n"));
         prop_assert!(answered, "session stopped answering");

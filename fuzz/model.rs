@@ -57,11 +57,8 @@ fn machine() -> MachineConfig {
         backing_file: None,
         encrypted: false,
     };
-    let mut spice = OptionList::default();
-    spice.push("port", "5930");
-    spice.push("disable-ticketing", "on");
-    let mut balloon = OptionList::default();
-    balloon.push("type", "virtio");
+    let spice = OptionList::from_iter([("port", "5930"), ("disable-ticketing", "on")]);
+    let balloon = OptionList::from_iter([("type", "virtio")]);
     MachineConfig {
         drives: vec![
             drive("file=hd.img,index=0,media=disk", raw(1 << 30)),

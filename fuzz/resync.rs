@@ -46,18 +46,7 @@ pub fn malformed_prefix() -> impl Strategy<Value = Vec<u8>> {
 
 /// Connect, negotiate, then `bytes` in one read.
 fn inputs(bytes: Vec<u8>) -> Vec<Input> {
-    let client = ClientId(1);
-    vec![
-        Input::Connect { client, monitor: 0 },
-        Input::Bytes {
-            client,
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        },
-        Input::Bytes {
-            client,
-            data: bytes,
-        },
-    ]
+    qmpsim::scenario::negotiated_reads(ClientId(1), [bytes])
 }
 
 /// Runs [`inputs`]; returns the engine and everything sent after negotiation.

@@ -130,14 +130,8 @@ fn table_request() -> impl Strategy<Value = (String, serde_json::Map<String, Val
 /// The HMP command names, as `help` lists them (first name of each line).
 fn hmp_names() -> Vec<String> {
     let mut e = Engine::new(MachineConfig::default());
-    e.step(Input::Connect {
-        client: ONE,
-        monitor: 0,
-    });
-    e.step(Input::Bytes {
-        client: ONE,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
+    e.step(Input::connect(ONE));
+    e.step(Input::bytes(ONE, br#"{"execute":"qmp_capabilities"}"#));
     let out = e.step(Input::Bytes {
         client: ONE,
         data: br#"{"execute":"human-monitor-command","arguments":{"command-line":"help"}}"#
@@ -247,15 +241,9 @@ fn session_inputs(reqs: &[(String, Value)]) -> Vec<Input> {
         data: format!("{s}\n").into_bytes(),
     };
     let mut inputs = vec![
-        Input::Connect {
-            client: ONE,
-            monitor: 0,
-        },
+        Input::connect(ONE),
         bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
-        Input::Connect {
-            client: TWO,
-            monitor: 0,
-        },
+        Input::connect(TWO),
         bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
     ];
     for (i, (text, _)) in reqs.iter().enumerate() {
@@ -430,9 +418,9 @@ proptest! {
              {{\"execute\":\"query-version\",\"id\":\"probe\"}}\n"
         );
         let inputs = vec![
-            Input::Connect { client: ONE, monitor: 0 },
-            Input::Bytes { client: ONE, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() },
-            Input::Bytes { client: ONE, data: text.into_bytes() },
+            Input::connect(ONE),
+            Input::bytes(ONE, br#"{"execute":"qmp_capabilities"}"#),
+            Input::bytes(ONE, text),
         ];
         let (e, outputs) = run(&config, &inputs);
         let last = lines_to(&outputs, ONE).into_iter().rev().find(|v| v.get("event").is_none());

@@ -125,9 +125,9 @@ impl VmBuilder {
     ///
     /// let mut engine = qmpsim::Vm::builder().args(["-S", "-name", "unit"]).engine()?;
     /// let client = ClientId(1);
-    /// engine.step(Input::Connect { client, monitor: 0 });
-    /// engine.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
-    /// let out = engine.step(Input::Bytes { client, data: br#"{"execute":"query-name"}"#.to_vec() });
+    /// engine.step(Input::connect(client));
+    /// engine.step(Input::bytes(client, br#"{"execute":"qmp_capabilities"}"#));
+    /// let out = engine.step(Input::bytes(client, br#"{"execute":"query-name"}"#));
     /// assert_eq!(out, vec![Output::Send { client, data: b"{\"return\": {\"name\": \"unit\"}}\r\n".to_vec() }]);
     /// # Ok::<(), qmpsim::EmbedError>(())
     /// ```

@@ -156,6 +156,21 @@ pub enum Input {
     },
 }
 
+impl Input {
+    /// `client` connecting to the first monitor (index 0).
+    pub fn connect(client: ClientId) -> Input {
+        Input::Connect { client, monitor: 0 }
+    }
+
+    /// `data` arriving from `client` in one read.
+    pub fn bytes(client: ClientId, data: impl AsRef<[u8]>) -> Input {
+        Input::Bytes {
+            client,
+            data: data.as_ref().to_vec(),
+        }
+    }
+}
+
 /// Terminating signals QEMU handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Signal {

@@ -71,9 +71,9 @@
 //!
 //! let mut engine = Engine::new(MachineConfig::default());
 //! let client = ClientId(1);
-//! engine.step(Input::Connect { client, monitor: 0 });
-//! engine.step(Input::Bytes { client, data: br#"{"execute":"qmp_capabilities"}"#.to_vec() });
-//! let out = engine.step(Input::Bytes { client, data: br#"{"execute":"query-status"}"#.to_vec() });
+//! engine.step(Input::connect(client));
+//! engine.step(Input::bytes(client, br#"{"execute":"qmp_capabilities"}"#));
+//! let out = engine.step(Input::bytes(client, br#"{"execute":"query-status"}"#));
 //! let Output::Send { data, .. } = &out[0] else { unreachable!() };
 //! assert_eq!(data, b"{\"return\": {\"singlestep\": false, \"running\": true}}\r\n");
 //! ```

@@ -127,3 +127,106 @@ pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_
 pub use crate::cli::commands::EXPLORE_TIMEOUT_S_MAX;
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
 pub use crate::explore::relay::RELAY_MESSAGE_BYTES_MAX;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(name, value)` of each limit named, in order.
+    macro_rules! named {
+        ($($name:ident)*) => { vec![$((stringify!($name), $name as u128)),*] };
+    }
+
+    /// Every limit of the table above with its value, in the table's order, a
+    /// line per group of the table (a limit added to the table is added here
+    /// too). The explore timeout is a whole number of seconds.
+    #[allow(clippy::cast_possible_truncation)]
+    fn values() -> Vec<(&'static str, u128)> {
+        named! {
+            MESSAGE_BYTES_MAX NESTING_DEPTH_MAX
+            CLIENTS_MAX NAMED_FDS_MAX CLOCK_STEP_NS_MAX MEMSAVE_BYTES_MAX
+            COMMAND_NAME_BYTES_MAX STRING_ARG_BYTES_MAX OPTION_NAME_BYTES_MAX REGISTER_NAME_BYTES_MAX EXPR_DEPTH_MAX CMD_BUF_BYTES_MAX HISTORY_ENTRIES_MAX
+            EVENTS_QUEUED_MAX TIMERS_MAX SMP_CPUS_MAX GUEST_SHUTDOWN_MS_MAX DEVICES_MAX VIRTIO_SERIAL_PORTS_MAX NET_CLIENTS_MAX SERIAL_PORTS_MAX PARALLEL_PORTS_MAX IMAGE_PROBES_MAX VIRTUAL_IMAGE_BYTES_MAX RTC_OFFSET_S_MAX VNC_CHANGE_PASSWORD_BYTES_MAX INET_HOST_BYTES_MAX INET_PORT_BYTES_MAX VNC_CLIENTS_MAX SPICE_CHANNELS_MAX SPICE_CONNECTION_ID_RANDOM_MAX SNAPSHOTS_PER_DRIVE_MAX SNAPSHOT_TAG_BYTES_MAX SIDECAR_BYTES_MAX
+            RAM_MB_MAX TCP_HOST_BYTES_MAX TCP_PORT_BYTES_MAX VC_SIZE_DIGITS_MAX BACKING_FILE_BYTES_MAX
+            SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
+            PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
+            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX
+            EXPLORE_TIMEOUT_S_MAX RELAY_MESSAGE_BYTES_MAX
+            TEMP_DIR_ATTEMPTS_MAX
+        }
+    }
+
+    /// The value a cell of the table's `value` column states: `N WORDS` (a
+    /// count, bytes, ms...), `N KiB`..`N EiB`, `1 h, in ns|ms`, `1 day, in s`,
+    /// `4 TiB, in MiB`, `2^31 - 1`; `None` for a value given only in words.
+    fn stated(cell: &str) -> Option<u128> {
+        let (amount, rest) = if let Some(rest) = cell.strip_prefix("2^31 - 1") {
+            ((1u128 << 31) - 1, rest)
+        } else {
+            let digits: String = cell
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',')
+                .collect();
+            (digits.replace(',', "").parse().ok()?, &cell[digits.len()..])
+        };
+        let mut words = rest.split([' ', ',']).filter(|w| !w.is_empty());
+        let unit: u128 = match words.next() {
+            Some("KiB") => 1 << 10,
+            Some("MiB") => 1 << 20,
+            Some("GiB") => 1 << 30,
+            Some("TiB") => 1 << 40,
+            Some("EiB") => 1 << 60,
+            Some("h") => 3_600,
+            Some("day") => 86_400,
+            _ => 1,
+        };
+        if words.next() == Some("plus") {
+            return None;
+        }
+        let per: u128 = match words.next_back() {
+            Some("ns") if unit == 3_600 => 1_000_000_000,
+            Some("ms") if unit == 3_600 => 1_000,
+            Some("MiB") => return Some(amount * unit / (1 << 20)),
+            _ => 1,
+        };
+        Some(amount * unit * per)
+    }
+
+    #[test]
+    fn the_index_states_every_limits_value() {
+        let doc = include_str!("limits.rs");
+        let rows: Vec<(&str, &str)> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! | [`"))
+            .filter_map(|l| {
+                let (name, rest) = l.split_once("`] | ")?;
+                Some((name, rest.split(" | ").next()?))
+            })
+            .collect();
+        let values = values();
+        assert_eq!(
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            values.iter().map(|v| v.0).collect::<Vec<_>>(),
+            "the table and this test list different limits"
+        );
+        for ((name, cell), (_, value)) in rows.iter().zip(&values) {
+            match stated(cell) {
+                Some(stated) => assert_eq!(stated, *value, "{name}: the index says {cell}"),
+                None => assert!(*value > SNAPSHOT_BYTES_MAX as u128, "{name}: {cell}"),
+            }
+        }
+    }
+
+    #[test]
+    fn stated_reads_each_form_of_the_value_column() {
+        assert_eq!(stated("1 MiB"), Some(1 << 20));
+        assert_eq!(stated("100,000 candidates"), Some(100_000));
+        assert_eq!(stated("1 h, in ns"), Some(3_600_000_000_000));
+        assert_eq!(stated("1 h, in ms"), Some(3_600_000));
+        assert_eq!(stated("1 day, in s"), Some(86_400));
+        assert_eq!(stated("4 TiB, in MiB"), Some(4 << 20));
+        assert_eq!(stated("2^31 - 1 s"), Some(0x7FFF_FFFF));
+        assert_eq!(stated("2000 ms"), Some(2000));
+        assert_eq!(stated("64 MiB plus the envelope's prefix and hash"), None);
+    }
+}

@@ -22,51 +22,45 @@ pub struct Transcript {
     pub engine: Engine,
 }
 
+/// The start of most sessions: `client` connects to the first monitor and
+/// negotiates capabilities (its greeting and `{"return": {}}` follow).
+pub fn negotiation(client: ClientId) -> Vec<Input> {
+    vec![
+        Input::connect(client),
+        Input::bytes(client, r#"{"execute":"qmp_capabilities"}"#),
+    ]
+}
+
+/// [`negotiation`], then each of `reads` as one read of `client`.
+pub fn negotiated_reads<R: AsRef<[u8]>>(
+    client: ClientId,
+    reads: impl IntoIterator<Item = R>,
+) -> Vec<Input> {
+    let mut inputs = negotiation(client);
+    inputs.extend(reads.into_iter().map(|r| Input::bytes(client, r)));
+    inputs
+}
+
 /// Connects one client, negotiates capabilities when `negotiate` is set, then sends
 /// each line as its own read. The greeting and negotiation are left out of the text.
 pub fn run(config: MachineConfig, negotiate: bool, lines: &[&str]) -> Transcript {
     let mut engine = Engine::new(config);
-    let mut inputs = Vec::new();
-    let mut text = String::new();
-    let mut feed = |engine: &mut Engine, input: Input, text: Option<&mut String>| {
-        let out = engine.step(input.clone());
-        inputs.push(input);
-        if let Some(text) = text {
-            append_outputs(text, &out);
-        }
+    let mut inputs = if negotiate {
+        negotiation(SCRIPT_CLIENT)
+    } else {
+        vec![Input::connect(SCRIPT_CLIENT)]
     };
-    feed(
-        &mut engine,
-        Input::Connect {
-            client: SCRIPT_CLIENT,
-            monitor: 0,
-        },
-        None,
-    );
-    if negotiate {
-        let data = br#"{"execute":"qmp_capabilities"}"#.to_vec();
-        feed(
-            &mut engine,
-            Input::Bytes {
-                client: SCRIPT_CLIENT,
-                data,
-            },
-            None,
-        );
+    for input in &inputs {
+        engine.step(input.clone());
     }
+    let mut text = String::new();
     for line in lines {
         text.push_str("-> ");
         text.push_str(line);
         text.push('\n');
-        let data = line.as_bytes().to_vec();
-        feed(
-            &mut engine,
-            Input::Bytes {
-                client: SCRIPT_CLIENT,
-                data,
-            },
-            Some(&mut text),
-        );
+        let input = Input::bytes(SCRIPT_CLIENT, line);
+        append_outputs(&mut text, &engine.step(input.clone()));
+        inputs.push(input);
     }
     let digest = engine.digest();
     Transcript {
@@ -106,6 +100,32 @@ mod tests {
         assert_eq!(
             t.text,
             "-> {\"execute\":\"query-name\"}\n<- {\"return\": {}}\n"
+        );
+    }
+
+    #[test]
+    fn negotiated_reads_connect_negotiate_then_send_each_read() {
+        let c = ClientId(7);
+        assert_eq!(
+            negotiated_reads(c, ["a", "b"]),
+            vec![
+                Input::Connect {
+                    client: c,
+                    monitor: 0
+                },
+                Input::Bytes {
+                    client: c,
+                    data: br#"{"execute":"qmp_capabilities"}"#.to_vec()
+                },
+                Input::Bytes {
+                    client: c,
+                    data: b"a".to_vec()
+                },
+                Input::Bytes {
+                    client: c,
+                    data: b"b".to_vec()
+                },
+            ]
         );
     }
 

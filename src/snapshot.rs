@@ -214,11 +214,11 @@ mod tests {
             seed: 42,
             ..MachineConfig::default()
         });
-        e.step(Input::Connect { client, monitor: 0 });
-        e.step(Input::Bytes {
+        e.step(Input::connect(client));
+        e.step(Input::bytes(
             client,
-            data: br#"{"execute":"qmp_capabilities"}{"execute":"stop"}"#.to_vec(),
-        });
+            br#"{"execute":"qmp_capabilities"}{"execute":"stop"}"#,
+        ));
         e
     }
 
@@ -499,14 +499,8 @@ mod roundtrip {
 
     fn engine_state() -> EngineState {
         let mut e = Engine::new(MachineConfig::default());
-        e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
-        e.step(Input::Bytes {
-            client: ClientId(1),
-            data: b"{\"execute\":\"qmp_capa".to_vec(),
-        });
+        e.step(Input::connect(ClientId(1)));
+        e.step(Input::bytes(ClientId(1), b"{\"execute\":\"qmp_capa"));
         e.state().clone()
     }
 

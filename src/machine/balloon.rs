@@ -111,21 +111,23 @@ impl Machine {
     }
 }
 
+/// The default machine with `-balloon virtio`, for tests.
+#[cfg(test)]
+pub(crate) fn with_balloon() -> Machine {
+    let mut b = crate::machine::config::OptionList::default();
+    b.push("type", "virtio");
+    Machine::new(crate::machine::config::MachineConfig {
+        balloon: Some(b),
+        ..Default::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::machine::clock::VirtualTime;
     use crate::machine::config::{MachineConfig, OptionList};
     use crate::machine::memory::MIB_BYTES;
-
-    fn with_balloon() -> Machine {
-        let mut b = OptionList::default();
-        b.push("type", "virtio");
-        Machine::new(MachineConfig {
-            balloon: Some(b),
-            ..MachineConfig::default()
-        })
-    }
 
     fn actual(m: &Machine) -> u64 {
         m.balloon.as_ref().unwrap().actual_bytes(128 * MIB_BYTES)
@@ -138,8 +140,7 @@ mod tests {
 
     #[test]
     fn balloon_none_has_no_balloon() {
-        let mut b = OptionList::default();
-        b.push("type", "none");
+        let b = OptionList::from_iter([("type", "none")]);
         let cfg = MachineConfig {
             balloon: Some(b),
             ..MachineConfig::default()

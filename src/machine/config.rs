@@ -187,6 +187,17 @@ impl OptionList {
     }
 }
 
+impl<'a> FromIterator<(&'a str, &'a str)> for OptionList {
+    /// The pairs in order, as [`OptionList::push`] would add them.
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(pairs: I) -> Self {
+        let mut list = OptionList::default();
+        for (key, value) in pairs {
+            list.push(key, value);
+        }
+        list
+    }
+}
+
 /// One drive from `-drive` or a shorthand option.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DriveConfig {

@@ -223,6 +223,7 @@ impl Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::after_requests;
     use crate::machine::clock::VirtualTime;
     use crate::machine::config::MachineConfig;
     use crate::machine::devices::guest::GUEST_ACPI_SHUTDOWN_NS;
@@ -249,9 +250,7 @@ mod tests {
 
     #[test]
     fn powerdown_shuts_guest_down_after_delay() {
-        let mut m = Machine::new(MachineConfig::default());
-        m.requests.push(Request::Powerdown);
-        m.run_requests();
+        let mut m = after_requests(MachineConfig::default(), [Request::Powerdown]);
         m.advance_to(VirtualTime(GUEST_ACPI_SHUTDOWN_NS - 1));
         assert_eq!(names(&mut m), ["POWERDOWN"]);
         m.advance_to(VirtualTime(
@@ -262,37 +261,28 @@ mod tests {
     }
 
     #[test]
-    fn powerdown_without_acpi_hardware_only_emits_powerdown() {
-        let mut m = Machine::new(MachineConfig {
-            no_acpi: true,
-            ..Default::default()
-        });
-        m.requests.push(Request::Powerdown);
-        m.run_requests();
-        m.advance_to(VirtualTime(10 * GUEST_ACPI_SHUTDOWN_NS));
-        assert_eq!(
-            (names(&mut m), m.exit_code),
-            (vec!["POWERDOWN".to_owned()], None)
-        );
-    }
-
-    #[test]
-    fn powerdown_with_guest_ignoring_acpi_only_emits_powerdown() {
-        let guest = crate::machine::config::GuestConfig {
+    fn powerdown_without_acpi_hardware_or_an_acpi_guest_only_emits_powerdown() {
+        let ignoring = crate::machine::config::GuestConfig {
             acpi: false,
             ..Default::default()
         };
-        let mut m = Machine::new(MachineConfig {
-            guest,
-            ..Default::default()
-        });
-        m.requests.push(Request::Powerdown);
-        m.run_requests();
-        m.advance_to(VirtualTime(10 * GUEST_ACPI_SHUTDOWN_NS));
-        assert_eq!(
-            (names(&mut m), m.exit_code),
-            (vec!["POWERDOWN".to_owned()], None)
-        );
+        for config in [
+            MachineConfig {
+                no_acpi: true,
+                ..Default::default()
+            },
+            MachineConfig {
+                guest: ignoring,
+                ..Default::default()
+            },
+        ] {
+            let mut m = after_requests(config, [Request::Powerdown]);
+            m.advance_to(VirtualTime(10 * GUEST_ACPI_SHUTDOWN_NS));
+            assert_eq!(
+                (names(&mut m), m.exit_code),
+                (vec!["POWERDOWN".to_owned()], None)
+            );
+        }
     }
 
     #[test]
@@ -301,12 +291,13 @@ mod tests {
             acpi: true,
             shutdown_ms: 10_000,
         };
-        let mut m = Machine::new(MachineConfig {
-            guest,
-            ..Default::default()
-        });
-        m.requests.push(Request::Powerdown);
-        m.run_requests();
+        let mut m = after_requests(
+            MachineConfig {
+                guest,
+                ..Default::default()
+            },
+            [Request::Powerdown],
+        );
         m.advance_to(VirtualTime(10_000_000_000 - 1));
         assert_eq!(m.exit_code, None);
         m.advance_to(VirtualTime(10_000_000_000 + GUEST_ACPI_SHUTDOWN_JITTER_NS));
@@ -333,12 +324,13 @@ mod tests {
 
     #[test]
     fn powerdown_while_paused_waits_for_cont() {
-        let mut m = Machine::new(MachineConfig {
-            start_paused: true,
-            ..Default::default()
-        });
-        m.requests.push(Request::Powerdown);
-        m.run_requests();
+        let mut m = after_requests(
+            MachineConfig {
+                start_paused: true,
+                ..Default::default()
+            },
+            [Request::Powerdown],
+        );
         m.advance_to(VirtualTime(10 * GUEST_ACPI_SHUTDOWN_NS));
         assert_eq!(m.exit_code, None);
         m.vm_start();

@@ -477,9 +477,7 @@ mod tests {
     use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
 
     fn file_opts() -> OptionList {
-        let mut o = OptionList::default();
-        o.push("file", "disk.img");
-        o
+        OptionList::from_iter([("file", "disk.img")])
     }
 
     fn with_disk(format: &str, size_bytes: u64) -> Machine {

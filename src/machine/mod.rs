@@ -316,6 +316,18 @@ impl Machine {
     }
 }
 
+/// A machine for `config` that has carried out `requests`, for tests.
+#[cfg(test)]
+pub(crate) fn after_requests(
+    config: MachineConfig,
+    requests: impl IntoIterator<Item = Request>,
+) -> Machine {
+    let mut m = Machine::new(config);
+    m.requests.extend(requests);
+    m.run_requests();
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,12 +369,13 @@ mod tests {
 
     #[test]
     fn guest_shutdown_with_no_shutdown_stops_and_stays() {
-        let mut m = Machine::new(MachineConfig {
-            no_shutdown: true,
-            ..MachineConfig::default()
-        });
-        m.requests.push(Request::Shutdown { force_exit: false });
-        m.run_requests();
+        let mut m = after_requests(
+            MachineConfig {
+                no_shutdown: true,
+                ..MachineConfig::default()
+            },
+            [Request::Shutdown { force_exit: false }],
+        );
         let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SHUTDOWN", "STOP"]);
         assert_eq!(m.exit_code, None);

@@ -674,10 +674,7 @@ mod tests {
     use crate::trace::{record_inputs, TraceHeader, TraceWriter};
 
     fn good_trace() -> Vec<u8> {
-        let inputs = [Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        }];
+        let inputs = [Input::connect(ClientId(1))];
         record_inputs(&TraceHeader::new(MachineConfig::default()), &inputs).unwrap()
     }
 

@@ -163,34 +163,16 @@ pub fn replay_from_cli(path: &Path, from: u64) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Input;
     use crate::machine::config::MachineConfig;
     use crate::qmp::session::ClientId;
-    use crate::trace::{TraceHeader, TraceWriter};
+    use crate::trace::{record_inputs_with_states, TraceHeader};
 
     /// A trace of `n` query-status steps with a State frame every `every` steps.
     fn trace(n: u64, every: u64) -> Vec<u8> {
-        let mut engine = Engine::new(MachineConfig::default());
+        let reads = (2..n).map(|_| r#"{"execute":"query-status"}"#);
+        let inputs = crate::scenario::negotiated_reads(ClientId(1), reads);
         let header = TraceHeader::new(MachineConfig::default());
-        let mut w = TraceWriter::new(Vec::new(), &header).unwrap();
-        w.set_state_every_steps(every);
-        let client = ClientId(1);
-        let mut inputs = vec![
-            Input::Connect { client, monitor: 0 },
-            Input::Bytes {
-                client,
-                data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-            },
-        ];
-        inputs.extend((2..n).map(|_| Input::Bytes {
-            client,
-            data: br#"{"execute":"query-status"}"#.to_vec(),
-        }));
-        for input in inputs {
-            let out = engine.step_ref(&input);
-            w.record_and_checkpoint(&input, &out, &engine).unwrap();
-        }
-        w.finish_with(&engine).unwrap()
+        record_inputs_with_states(&header, &inputs, Some(every)).unwrap()
     }
 
     fn from(bytes: &[u8], frame: u64) -> Result<FromReport, ReplayError> {

@@ -605,19 +605,13 @@ mod tests {
     const CLIENT: ClientId = ClientId(1);
 
     fn bytes(data: &str) -> Input {
-        Input::Bytes {
-            client: CLIENT,
-            data: data.as_bytes().to_vec(),
-        }
+        Input::bytes(CLIENT, data)
     }
 
     /// connect, qmp_capabilities, query-status, stop, cont, quit.
     fn script() -> Vec<Input> {
         vec![
-            Input::Connect {
-                client: CLIENT,
-                monitor: 0,
-            },
+            Input::connect(CLIENT),
             bytes(r#"{"execute":"qmp_capabilities"}"#),
             bytes(r#"{"execute":"query-status"}"#),
             bytes(r#"{"execute":"stop"}"#),

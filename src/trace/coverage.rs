@@ -263,14 +263,8 @@ mod tests {
     const ONE: ClientId = ClientId(1);
 
     fn trace(lines: &[&str]) -> Vec<u8> {
-        let mut inputs = vec![Input::Connect {
-            client: ONE,
-            monitor: 0,
-        }];
-        inputs.extend(lines.iter().map(|l| Input::Bytes {
-            client: ONE,
-            data: l.as_bytes().to_vec(),
-        }));
+        let mut inputs = vec![Input::connect(ONE)];
+        inputs.extend(lines.iter().map(|l| Input::bytes(ONE, l)));
         record_inputs(&TraceHeader::new(MachineConfig::default()), &inputs).unwrap()
     }
 

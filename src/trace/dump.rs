@@ -530,17 +530,6 @@ mod tests {
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);
 
-    fn connect(client: ClientId) -> Input {
-        Input::Connect { client, monitor: 0 }
-    }
-
-    fn bytes(client: ClientId, data: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: data.as_bytes().to_vec(),
-        }
-    }
-
     fn dumped(inputs: &[Input], options: DumpOptions) -> String {
         let config = MachineConfig {
             vnc: Some(":0".to_owned()),
@@ -554,8 +543,8 @@ mod tests {
 
     fn negotiated(more: &[Input]) -> Vec<Input> {
         let mut inputs = vec![
-            connect(ONE),
-            bytes(ONE, "{\"execute\":\"qmp_capabilities\"}\n"),
+            Input::connect(ONE),
+            Input::bytes(ONE, "{\"execute\":\"qmp_capabilities\"}\n"),
         ];
         inputs.extend_from_slice(more);
         inputs
@@ -564,7 +553,10 @@ mod tests {
     #[test]
     fn dump_joins_a_request_split_over_reads_into_one_line() {
         let text = dumped(
-            &negotiated(&[bytes(ONE, "{\"execute\":\"query-"), bytes(ONE, "kvm\"}\n")]),
+            &negotiated(&[
+                Input::bytes(ONE, "{\"execute\":\"query-"),
+                Input::bytes(ONE, "kvm\"}\n"),
+            ]),
             DumpOptions::default(),
         );
         assert!(
@@ -580,7 +572,10 @@ mod tests {
             ..DumpOptions::default()
         };
         let text = dumped(
-            &negotiated(&[bytes(ONE, "{\"execute\":\"query-"), bytes(ONE, "kvm\"}\n")]),
+            &negotiated(&[
+                Input::bytes(ONE, "{\"execute\":\"query-"),
+                Input::bytes(ONE, "kvm\"}\n"),
+            ]),
             options,
         );
         assert!(
@@ -595,7 +590,7 @@ mod tests {
             client_prefix: true,
             ..DumpOptions::default()
         };
-        let text = dumped(&[connect(ONE), connect(TWO)], options);
+        let text = dumped(&[Input::connect(ONE), Input::connect(TWO)], options);
         assert!(text.contains("\n0.002000 # connect client 2 monitor 0\n0.002000 [2] <- {\"QMP\""));
     }
 
@@ -603,7 +598,7 @@ mod tests {
     fn dump_shows_connect_fd_advance_signal_as_comments() {
         let text = dumped(
             &[
-                connect(ONE),
+                Input::connect(ONE),
                 Input::Fd {
                     client: ONE,
                     fd: crate::qmp::session::FdHandle(5),
@@ -628,7 +623,7 @@ mod tests {
     #[test]
     fn dump_masks_set_password() {
         let text = dumped(
-            &negotiated(&[bytes(
+            &negotiated(&[Input::bytes(
                 ONE,
                 r#"{"execute":"set_password","arguments":{"protocol":"vnc","password":"s3cret"}}"#,
             )]),
@@ -647,7 +642,7 @@ mod tests {
             ..DumpOptions::default()
         };
         let text = dumped(
-            &negotiated(&[bytes(
+            &negotiated(&[Input::bytes(
                 ONE,
                 r#"{"execute":"set_password","arguments":{"protocol":"vnc","password":"s3cret"}}"#,
             )]),

@@ -378,50 +378,37 @@ mod tests {
         client_prefix: true,
     };
 
-    fn bytes(client: ClientId, data: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: data.as_bytes().to_vec(),
-        }
-    }
-
     fn header() -> TraceHeader {
         TraceHeader::new(MachineConfig::default())
     }
 
     #[test]
     fn render_bytes_input_drops_trailing_newline() {
-        let text = render_input(&bytes(ONE, "{\"execute\":\"stop\"}\r\n"), PLAIN);
+        let text = render_input(&Input::bytes(ONE, "{\"execute\":\"stop\"}\r\n"), PLAIN);
         assert_eq!(text, "-> {\"execute\":\"stop\"}\n");
     }
 
     #[test]
     fn render_bytes_input_with_prefix_names_client() {
-        let text = render_input(&bytes(TWO, "{}"), PREFIXED);
+        let text = render_input(&Input::bytes(TWO, "{}"), PREFIXED);
         assert_eq!(text, "[2] -> {}\n");
     }
 
     #[test]
     fn render_two_messages_in_one_read_continues_line() {
-        let text = render_input(&bytes(ONE, "{\"a\":1}\n{\"b\":2}\n"), PLAIN);
+        let text = render_input(&Input::bytes(ONE, "{\"a\":1}\n{\"b\":2}\n"), PLAIN);
         assert_eq!(text, "-> {\"a\":1}\n   {\"b\":2}\n");
     }
 
     #[test]
     fn render_control_and_invalid_bytes_escaped() {
-        let input = Input::Bytes {
-            client: ONE,
-            data: b"a\x01b\xffc".to_vec(),
-        };
+        let input = Input::bytes(ONE, b"a\x01b\xffc");
         assert_eq!(render_input(&input, PLAIN), "-> a\\x01b\\xffc\n");
     }
 
     #[test]
     fn render_connect_is_comment() {
-        let input = Input::Connect {
-            client: ONE,
-            monitor: 0,
-        };
+        let input = Input::connect(ONE);
         assert_eq!(
             render_input(&input, PLAIN),
             "# connect client 1 monitor 0\n"
@@ -488,11 +475,8 @@ mod tests {
         let trace = record_inputs(
             &header(),
             &[
-                Input::Connect {
-                    client: ONE,
-                    monitor: 0,
-                },
-                bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
+                Input::connect(ONE),
+                Input::bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
             ],
         )
         .unwrap();
@@ -505,15 +489,9 @@ mod tests {
         let trace = record_inputs(
             &header(),
             &[
-                Input::Connect {
-                    client: ONE,
-                    monitor: 0,
-                },
-                Input::Connect {
-                    client: TWO,
-                    monitor: 0,
-                },
-                bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
+                Input::connect(ONE),
+                Input::connect(TWO),
+                Input::bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
             ],
         )
         .unwrap();
@@ -544,14 +522,7 @@ mod tests {
 
     #[test]
     fn export_json_has_header_then_one_line_per_frame() {
-        let trace = record_inputs(
-            &header(),
-            &[Input::Connect {
-                client: ONE,
-                monitor: 0,
-            }],
-        )
-        .unwrap();
+        let trace = record_inputs(&header(), &[Input::connect(ONE)]).unwrap();
         let mut out = Vec::new();
         export_json(&trace[..], &mut out).unwrap();
         let lines: Vec<Value> = String::from_utf8(out)

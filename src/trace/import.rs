@@ -461,17 +461,11 @@ pub fn import(
     let mut entries = transcript.entries.iter().peekable();
     if !starts_with_connect {
         let greeting = expected_until_input(&mut entries);
-        let connect = Input::Connect {
-            client: DEFAULT_CLIENT,
-            monitor: 0,
-        };
+        let connect = Input::connect(DEFAULT_CLIENT);
         step(connect, (!greeting.is_empty()).then_some(&greeting[..]))?;
         if options.negotiate {
             step(
-                Input::Bytes {
-                    client: DEFAULT_CLIENT,
-                    data: b"{\"execute\":\"qmp_capabilities\"}\n".to_vec(),
-                },
+                Input::bytes(DEFAULT_CLIENT, b"{\"execute\":\"qmp_capabilities\"}\n"),
                 None,
             )?;
         }
@@ -580,10 +574,7 @@ mod tests {
     use crate::trace::record_inputs;
 
     fn bytes(data: &str) -> Input {
-        Input::Bytes {
-            client: DEFAULT_CLIENT,
-            data: data.as_bytes().to_vec(),
-        }
+        Input::bytes(DEFAULT_CLIENT, data)
     }
 
     fn imported(text: &str, options: &ImportOptions) -> (Vec<u8>, ImportReport) {
@@ -602,10 +593,7 @@ mod tests {
             vec![
                 Entry::Input {
                     line: 1,
-                    input: Input::Bytes {
-                        client: ClientId(2),
-                        data: b"{ \"execute\": \"stop\",\n\"id\": 1 }\n".to_vec()
-                    }
+                    input: Input::bytes(ClientId(2), b"{ \"execute\": \"stop\",\n\"id\": 1 }\n")
                 },
                 Entry::Expect {
                     line: 3,
@@ -762,10 +750,7 @@ mod tests {
     #[test]
     fn dump_then_import_gives_the_same_inputs_and_outputs() {
         let inputs = [
-            Input::Connect {
-                client: DEFAULT_CLIENT,
-                monitor: 0,
-            },
+            Input::connect(DEFAULT_CLIENT),
             bytes("{\"execute\":\"qmp_capabilities\"}\n"),
             bytes("{\"execute\":\"stop\"}\n"),
             Input::AdvanceTo {

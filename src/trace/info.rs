@@ -234,26 +234,13 @@ mod tests {
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);
 
-    fn bytes(client: ClientId, data: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: data.as_bytes().to_vec(),
-        }
-    }
-
     fn sample() -> TraceInfo {
         let inputs = [
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
-            Input::Connect {
-                client: TWO,
-                monitor: 0,
-            },
-            bytes(ONE, "{\"execute\":\"qmp_capabilities\"}"),
-            bytes(TWO, "{\"execute\":\"qmp_capabilities\"}"),
-            bytes(ONE, "{\"execute\":\"stop\"}{\"execute\":\"bogus\"}"),
+            Input::connect(ONE),
+            Input::connect(TWO),
+            Input::bytes(ONE, "{\"execute\":\"qmp_capabilities\"}"),
+            Input::bytes(TWO, "{\"execute\":\"qmp_capabilities\"}"),
+            Input::bytes(ONE, "{\"execute\":\"stop\"}{\"execute\":\"bogus\"}"),
             Input::AdvanceTo {
                 at: VirtualTime(VirtualTime::NS_PER_S),
             },

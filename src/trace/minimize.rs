@@ -304,10 +304,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
             Input::Bytes { client, data } if !replay_mode => {
                 for piece in split_messages(&data) {
                     units.push(Unit {
-                        input: Input::Bytes {
-                            client,
-                            data: piece,
-                        },
+                        input: Input::bytes(client, piece),
                         recorded: None,
                         step,
                     });
@@ -409,34 +406,21 @@ mod tests {
     const ONE: ClientId = ClientId(1);
     const TWO: ClientId = ClientId(2);
 
-    fn bytes(client: ClientId, s: &str) -> Input {
-        Input::Bytes {
-            client,
-            data: s.as_bytes().to_vec(),
-        }
-    }
-
     fn session() -> Vec<Input> {
         vec![
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
-            bytes(
+            Input::connect(ONE),
+            Input::bytes(
                 ONE,
                 "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n",
             ),
-            Input::Connect {
-                client: TWO,
-                monitor: 0,
-            },
-            bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
-            bytes(
+            Input::connect(TWO),
+            Input::bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
+            Input::bytes(
                 ONE,
                 "{\"execute\":\"stop\"}\n{\"execute\":\"query-name\"}\n",
             ),
-            bytes(TWO, "{\"execute\":\"query-kvm\"}\n"),
-            bytes(
+            Input::bytes(TWO, "{\"execute\":\"query-kvm\"}\n"),
+            Input::bytes(
                 ONE,
                 "{\"execute\":\"cont\"}\n{\"execute\":\"query-version\"}\n",
             ),

@@ -29,7 +29,7 @@
 //! // The server would pass `BufWriter::new(File::create(path)?)`.
 //! let header = TraceHeader::new(config).with_notes("recorded by -record");
 //! let mut recorder = TraceWriter::new(Vec::new(), &header)?;
-//! for input in [Input::Connect { client: ClientId(1), monitor: 0 }] {
+//! for input in [Input::connect(ClientId(1))] {
 //!     let outputs = engine.step(input.clone());
 //!     recorder.record_and_checkpoint(&input, &outputs, &engine)?;
 //!     // ... carry out `outputs` ...
@@ -64,8 +64,21 @@ use crate::engine::{Engine, Input, Output};
 /// trace: a `Step` frame per input, a checkpoint every [`CHECKPOINT_EVERY_STEPS`]
 /// steps, and the `End` frame. The same header and inputs give the same bytes.
 pub fn record_inputs(header: &TraceHeader, inputs: &[Input]) -> Result<Vec<u8>, TraceError> {
+    record_inputs_with_states(header, inputs, None)
+}
+
+/// [`record_inputs`], with a `State` frame every `state_every_steps` steps when
+/// given (see [`TraceWriter::set_state_every_steps`]).
+pub fn record_inputs_with_states(
+    header: &TraceHeader,
+    inputs: &[Input],
+    state_every_steps: Option<u64>,
+) -> Result<Vec<u8>, TraceError> {
     let mut engine = Engine::new(header.config.clone());
     let mut writer = TraceWriter::new(Vec::new(), header)?;
+    if let Some(every) = state_every_steps {
+        writer.set_state_every_steps(every);
+    }
     for input in inputs {
         let outputs: Vec<Output> = engine.step_ref(input);
         writer.record_and_checkpoint(input, &outputs, &engine)?;
@@ -80,18 +93,7 @@ mod tests {
     use crate::qmp::session::ClientId;
 
     fn session() -> Vec<Input> {
-        let client = ClientId(1);
-        vec![
-            Input::Connect { client, monitor: 0 },
-            Input::Bytes {
-                client,
-                data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-            },
-            Input::Bytes {
-                client,
-                data: br#"{"execute":"stop"}"#.to_vec(),
-            },
-        ]
+        crate::scenario::negotiated_reads(ClientId(1), [r#"{"execute":"stop"}"#])
     }
 
     #[test]

@@ -345,10 +345,7 @@ mod tests {
     /// Header, two steps, a checkpoint, End.
     fn sample() -> Vec<u8> {
         let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
-        let connect = Input::Connect {
-            client: CLIENT,
-            monitor: 0,
-        };
+        let connect = Input::connect(CLIENT);
         let greeting = Output::Send {
             client: CLIENT,
             data: b"{\"QMP\": {}}\r\n".to_vec(),
@@ -415,10 +412,7 @@ mod tests {
             frames[1..],
             [
                 Frame::Step {
-                    input: Input::Bytes {
-                        client: CLIENT,
-                        data: b"{}".to_vec()
-                    },
+                    input: Input::bytes(CLIENT, b"{}"),
                     outputs: vec![]
                 },
                 Frame::Checkpoint {

@@ -302,10 +302,7 @@ impl Walker {
         for (end, command, line) in boundaries {
             let chunk = &data[start..end];
             start = end;
-            let produced = self.shadow_step(Input::Bytes {
-                client,
-                data: chunk.to_vec(),
-            });
+            let produced = self.shadow_step(Input::bytes(client, chunk));
             let mut text = self.pending.remove(&client).unwrap_or_default();
             text.extend_from_slice(chunk);
             let at = self.now();
@@ -327,10 +324,7 @@ impl Walker {
         }
         let rest = &data[start..];
         if !rest.is_empty() {
-            self.shadow_step(Input::Bytes {
-                client,
-                data: rest.to_vec(),
-            });
+            self.shadow_step(Input::bytes(client, rest));
             self.pending
                 .entry(client)
                 .or_default()
@@ -449,10 +443,7 @@ mod tests {
     const ONE: ClientId = ClientId(1);
 
     fn bytes(data: &str) -> Input {
-        Input::Bytes {
-            client: ONE,
-            data: data.as_bytes().to_vec(),
-        }
+        Input::bytes(ONE, data)
     }
 
     /// Every item of a recorded session, rendered compactly.
@@ -615,10 +606,7 @@ mod tests {
     #[test]
     fn walker_joins_a_message_split_over_two_reads() {
         let seen = items(&[
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
+            Input::connect(ONE),
             bytes("{\"execute\":\"qmp_capa"),
             bytes("bilities\"}\n"),
         ]);
@@ -635,10 +623,7 @@ mod tests {
     #[test]
     fn walker_splits_two_messages_in_one_read_with_their_replies() {
         let seen = items(&[
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
+            Input::connect(ONE),
             bytes("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"stop\"}"),
         ]);
         assert_eq!(
@@ -655,10 +640,7 @@ mod tests {
     #[test]
     fn walker_shows_bytes_after_quit_as_leftover() {
         let seen = items(&[
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
+            Input::connect(ONE),
             bytes("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}{\"execute\":\"stop\"}"),
         ]);
         assert!(
@@ -670,10 +652,7 @@ mod tests {
     #[test]
     fn walker_reports_unfinished_message_at_disconnect() {
         let seen = items(&[
-            Input::Connect {
-                client: ONE,
-                monitor: 0,
-            },
+            Input::connect(ONE),
             bytes("{\"execute\":"),
             Input::Disconnect { client: ONE },
         ]);

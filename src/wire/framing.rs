@@ -551,6 +551,24 @@ mod tests {
     }
 
     #[test]
+    fn a_token_ends_at_an_ascii_byte_and_not_at_0x80() {
+        // 0.14's TERMINAL() covers 0x00..=0x7F: 0x7F ends the number, 0x80 is
+        // a lexer error for it.
+        let ascii = texts(&Framer::new().feed(b"123\x7f{}"));
+        let high = texts(&Framer::new().feed(b"123\x80{}"));
+        assert_eq!(ascii, ["123", "{}"]);
+        assert_eq!(high, ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
+    fn a_non_hex_digit_in_a_unicode_escape_is_a_lexical_error() {
+        let bad = texts(&Framer::new().feed(b"{\"id\":\"\\u12g4\"}\n{}"));
+        let good = texts(&Framer::new().feed(b"{\"id\":\"\\u12a4\"}\n{}"));
+        assert_eq!(bad, ["ERR Lexical", "{}"]);
+        assert_eq!(good, ["{\"id\":\"\\u12a4\"}", "{}"]);
+    }
+
+    #[test]
     fn stray_byte_between_messages_is_dropped() {
         let mut f = Framer::new();
         let out = f.feed(b"{}X{}");

@@ -94,14 +94,11 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn connect(client: ClientId) -> Input {
-    Input::Connect { client, monitor: 0 }
+    Input::connect(client)
 }
 
 fn send(client: ClientId, line: &str) -> Input {
-    Input::Bytes {
-        client,
-        data: line.as_bytes().to_vec(),
-    }
+    Input::bytes(client, line)
 }
 
 /// The inputs of an integration scenario as `determinism` feeds them (one read
@@ -181,19 +178,16 @@ fn scripts() -> Vec<Script> {
 /// A machine with an encrypted qcow2 disk whose password is `right`
 /// (`-drive file=secret.qcow2,x-password=right` on an encrypted image).
 fn encrypted_disk() -> MachineConfig {
-    let mut opts = OptionList::default();
-    for (k, v) in [
+    let opts = [
         ("file", "secret.qcow2"),
         ("index", "0"),
         ("media", "disk"),
         ("if", "ide"),
         ("x-password", "right"),
-    ] {
-        opts.push(k, v);
-    }
+    ];
     MachineConfig {
         drives: vec![DriveConfig {
-            opts,
+            opts: OptionList::from_iter(opts),
             probe: Some(ImageProbe::Found(ImageInfo {
                 format: "qcow2".to_owned(),
                 size_bytes: 1 << 30,

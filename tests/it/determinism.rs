@@ -14,24 +14,18 @@ fn run(s: &Scenario, chunk: usize) -> (Vec<Output>, String) {
     let config = (s.config)();
     let mut engine = Engine::new(config);
     let client = ClientId(1);
-    let mut out = engine.step(Input::Connect { client, monitor: 0 });
+    let mut out = engine.step(Input::connect(client));
     let mut bytes = Vec::new();
     for line in s.lines {
         if chunk == 0 {
-            out.extend(engine.step(Input::Bytes {
-                client,
-                data: line.as_bytes().to_vec(),
-            }));
+            out.extend(engine.step(Input::bytes(client, line)));
         } else {
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
         }
     }
     for piece in bytes.chunks(chunk.max(1)) {
-        out.extend(engine.step(Input::Bytes {
-            client,
-            data: piece.to_vec(),
-        }));
+        out.extend(engine.step(Input::bytes(client, piece)));
     }
     for _ in 0..s.idle_advances {
         if let Some(at) = engine.next_deadline() {

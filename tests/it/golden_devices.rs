@@ -34,10 +34,7 @@ fn session(config: MachineConfig, steps: &[Step<'_>]) -> String {
         let out = match step {
             Send(line) => {
                 text.push_str(&format!("-> {line}\n"));
-                engine.step(Input::Bytes {
-                    client: SCRIPT_CLIENT,
-                    data: line.as_bytes().to_vec(),
-                })
+                engine.step(Input::bytes(SCRIPT_CLIENT, line))
             }
             AdvanceMs(ms) => {
                 text.push_str(&format!("-- {ms} ms pass\n"));

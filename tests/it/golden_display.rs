@@ -6,62 +6,10 @@
 //! same `-> `/`<- ` notation as `qmpsim::scenario::run` plus `## ` lines for the
 //! extra inputs.
 
-use qmpsim::engine::Input;
-use qmpsim::machine::clock::VirtualTime;
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
-use qmpsim::qmp::session::FdHandle;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{negotiated, opts, sessions, snap};
-
-/// An input of a [`timed`] session beyond client lines.
-enum Step<'a> {
-    /// A client line.
-    Send(&'a str),
-    /// Let this many milliseconds of virtual time pass.
-    AdvanceMs(u64),
-    /// Pass a descriptor with the next line.
-    Fd(u64),
-    /// The edge reports that migration `id` failed.
-    MigrationFailed(u64),
-}
-
-fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
-    use Step::{AdvanceMs, Fd, MigrationFailed, Send};
-    let mut engine = negotiated(config);
-    let client = SCRIPT_CLIENT;
-    let mut text = String::new();
-    for step in steps {
-        let input = match step {
-            Send(line) => {
-                text.push_str(&format!("-> {line}\n"));
-                Input::Bytes {
-                    client,
-                    data: line.as_bytes().to_vec(),
-                }
-            }
-            AdvanceMs(ms) => {
-                text.push_str(&format!("## advance {ms} ms\n"));
-                Input::AdvanceTo {
-                    at: VirtualTime(engine.now().0 + ms * 1_000_000),
-                }
-            }
-            Fd(fd) => {
-                text.push_str(&format!("## pass fd {fd}\n"));
-                Input::Fd {
-                    client,
-                    fd: FdHandle(*fd),
-                }
-            }
-            MigrationFailed(id) => {
-                text.push_str(&format!("## edge: migration {id} failed\n"));
-                Input::MigrationFailed { id: *id }
-            }
-        };
-        scenario::append_outputs(&mut text, &engine.step(input));
-    }
-    text
-}
+use crate::support::{opts, sessions, snap, timed, Step};
 
 fn vnc(display: &str) -> MachineConfig {
     MachineConfig {

@@ -583,13 +583,10 @@ fn golden_events_reach_every_client_in_command_mode() {
     let mut engine = Engine::new(vnc(":1"));
     let clients = [SCRIPT_CLIENT, ClientId(2), ClientId(3)];
     for client in clients {
-        engine.step(Input::Connect { client, monitor: 0 });
+        engine.step(Input::connect(client));
     }
     for client in [clients[0], clients[2]] {
-        engine.step(Input::Bytes {
-            client,
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        });
+        engine.step(Input::bytes(client, br#"{"execute":"qmp_capabilities"}"#));
     }
     let mut text = String::from("## clients 1 and 3 negotiated, client 2 still negotiating\n");
     text.push_str(&format!("-> (client 1) {VNC_CONNECT}\n"));

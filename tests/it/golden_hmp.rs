@@ -5,19 +5,10 @@
 //! decoded under `   | ` so the 0.14 text formats (qmp-0.14-facts.md §8) can be
 //! reviewed line by line; the `<- ` line stays the exact wire bytes.
 
-use qmpsim::engine::Input;
-use qmpsim::machine::clock::VirtualTime;
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
-use qmpsim::qmp::session::FdHandle;
-use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
+use qmpsim::scenario::run;
 
-use crate::support::{image, negotiated, opts, snap};
-
-/// The `human-monitor-command` request for an HMP line.
-fn hmp(line: &str) -> String {
-    let args = serde_json::json!({ "command-line": line });
-    format!(r#"{{"execute":"human-monitor-command","arguments":{args}}}"#)
-}
+use crate::support::{hmp, image, opts, snap, Step};
 
 /// Appends the decoded text of every string reply under its `<- ` line.
 fn decoded(transcript: &str) -> String {
@@ -65,67 +56,11 @@ fn parts(parts: &[(&str, MachineConfig, &[&str])]) -> String {
     text
 }
 
-/// One step of a [`timed`] session.
-enum Step<'a> {
-    /// An HMP line.
-    Hmp(&'a str),
-    /// A raw QMP line.
-    Qmp(&'a str),
-    /// Let this many milliseconds of virtual time pass.
-    AdvanceMs(u64),
-    /// Pass a descriptor with the next line.
-    Fd(u64),
-    /// The edge probed an image file.
-    Probe(&'a str, ImageInfo),
-}
+use Step::{AdvanceMs, Fd, Hmp, Probe, Send};
 
-use Step::{AdvanceMs, Fd, Hmp, Probe, Qmp};
-
-/// A session with time passing, descriptors and probes, in the same notation.
+/// [`support::timed`](crate::support::timed), with string replies decoded.
 fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
-    let mut engine = negotiated(config);
-    let client = SCRIPT_CLIENT;
-    let mut text = String::new();
-    for step in steps {
-        let input = match step {
-            Hmp(line) | Qmp(line) => {
-                let request = match step {
-                    Hmp(_) => hmp(line),
-                    _ => (*line).to_owned(),
-                };
-                text.push_str(&format!("-> {request}\n"));
-                Input::Bytes {
-                    client,
-                    data: request.into_bytes(),
-                }
-            }
-            AdvanceMs(ms) => {
-                text.push_str(&format!("## advance {ms} ms\n"));
-                Input::AdvanceTo {
-                    at: VirtualTime(engine.now().0 + ms * 1_000_000),
-                }
-            }
-            Fd(fd) => {
-                text.push_str(&format!("## pass fd {fd}\n"));
-                Input::Fd {
-                    client,
-                    fd: FdHandle(*fd),
-                }
-            }
-            Probe(path, info) => {
-                text.push_str(&format!(
-                    "## probe {path}: {} {}\n",
-                    info.format, info.size_bytes
-                ));
-                Input::ImageProbed {
-                    path: (*path).to_owned(),
-                    probe: ImageProbe::Found(info.clone()),
-                }
-            }
-        };
-        append_outputs(&mut text, &engine.step(input));
-    }
-    decoded(&text)
+    decoded(&crate::support::timed(config, steps))
 }
 
 fn drive(pairs: &[(&str, &str)], info: Option<ImageInfo>) -> DriveConfig {
@@ -882,7 +817,7 @@ fn golden_hmp_balloon_hotplug() {
                 Hmp("info balloon"),
                 Hmp("device_add virtio-balloon-pci,id=balloon0"),
                 Hmp("info balloon"),
-                Qmp(r#"{"execute":"query-balloon"}"#),
+                Send(r#"{"execute":"query-balloon"}"#),
                 Hmp("balloon 120"),
                 AdvanceMs(1000),
                 Hmp("info balloon"),
@@ -890,11 +825,11 @@ fn golden_hmp_balloon_hotplug() {
                 Hmp("info balloon"),
                 AdvanceMs(2000),
                 Hmp("info balloon"),
-                Qmp(r#"{"execute":"query-balloon"}"#),
-                Qmp(
+                Send(r#"{"execute":"query-balloon"}"#),
+                Send(
                     r#"{"execute":"device_add","arguments":{"driver":"virtio-balloon-pci","id":"b2"}}"#,
                 ),
-                Qmp(r#"{"execute":"query-balloon"}"#),
+                Send(r#"{"execute":"query-balloon"}"#),
             ],
         ),
     );
@@ -1056,24 +991,24 @@ fn golden_hmp_netdev_named_fd() {
             MachineConfig::default(),
             &[
                 Fd(11),
-                Qmp(r#"{"execute":"getfd","arguments":{"fdname":"tapfd"}}"#),
-                Qmp(
+                Send(r#"{"execute":"getfd","arguments":{"fdname":"tapfd"}}"#),
+                Send(
                     r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap0","fd":"tapfd"}}"#,
                 ),
-                Qmp(
+                Send(
                     r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap1","fd":"tapfd"},"id":"taken"}"#,
                 ),
                 Fd(12),
-                Qmp(r#"{"execute":"getfd","arguments":{"fdname":"sockfd"}}"#),
-                Qmp(
+                Send(r#"{"execute":"getfd","arguments":{"fdname":"sockfd"}}"#),
+                Send(
                     r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"sock0","fd":"sockfd"}}"#,
                 ),
                 Hmp("info network"),
-                Qmp(r#"{"execute":"closefd","arguments":{"fdname":"tapfd"},"id":"gone"}"#),
-                Qmp(r#"{"execute":"netdev_del","arguments":{"id":"tap0"}}"#),
-                Qmp(r#"{"execute":"netdev_del","arguments":{"id":"sock0"}}"#),
+                Send(r#"{"execute":"closefd","arguments":{"fdname":"tapfd"},"id":"gone"}"#),
+                Send(r#"{"execute":"netdev_del","arguments":{"id":"tap0"}}"#),
+                Send(r#"{"execute":"netdev_del","arguments":{"id":"sock0"}}"#),
                 Fd(13),
-                Qmp(r#"{"execute":"getfd","arguments":{"fdname":"hmpfd"}}"#),
+                Send(r#"{"execute":"getfd","arguments":{"fdname":"hmpfd"}}"#),
                 // The throwaway HMP monitor holds no named descriptor.
                 Hmp("netdev_add tap,id=tap2,fd=hmpfd"),
             ],
@@ -1203,10 +1138,10 @@ fn golden_hmp_getfd_closefd() {
                 Hmp("getfd"),
                 Hmp("closefd myfd"),
                 Fd(8),
-                Qmp(r#"{"execute":"getfd","arguments":{"fdname":"qmpfd"}}"#),
+                Send(r#"{"execute":"getfd","arguments":{"fdname":"qmpfd"}}"#),
                 // Names belong to the monitor that took them.
                 Hmp("closefd qmpfd"),
-                Qmp(r#"{"execute":"closefd","arguments":{"fdname":"qmpfd"}}"#),
+                Send(r#"{"execute":"closefd","arguments":{"fdname":"qmpfd"}}"#),
             ],
         ),
     );

@@ -216,6 +216,21 @@ fn telnet_monitor_negotiates_then_filters_the_client_commands() {
     );
 }
 
+#[test]
+fn tcp_monitor_serves_a_plain_socket_without_telnet_bytes() {
+    let port = super::sockets::free_port();
+    let spec = format!("tcp:127.0.0.1:{port},server,nowait");
+    let _qemu = Qemu::spawn(&["-monitor", &spec, "-name", "plain"], false);
+    let mut stream = connect_tcp(port);
+    let opened = read_bytes_until(&mut stream, PROMPT.as_bytes());
+    stream.write_all(b"info name\n").unwrap();
+    let got = read_until(&mut stream, &format!("plain\r\n{PROMPT}"));
+    assert_eq!(
+        (opened, got.ends_with("info name\x1b[K\r\nplain\r\n(qemu) ")),
+        (OPENED.as_bytes().to_vec(), true)
+    );
+}
+
 /// Connects to a local TCP port, waiting for it to listen.
 fn connect_tcp(port: u16) -> TcpStream {
     let deadline = Instant::now() + IO_TIMEOUT;

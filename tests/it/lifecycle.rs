@@ -161,7 +161,7 @@ fn cd_probe() -> ImageProbe {
 /// names it, the descriptor before the bytes it came with.
 fn inputs() -> Vec<Input> {
     let client = ClientId(1);
-    let mut out = vec![Input::Connect { client, monitor: 0 }];
+    let mut out = vec![Input::connect(client)];
     for step in SCRIPT {
         let (line, with_fd) = match step {
             Send(l) => (*l, false),

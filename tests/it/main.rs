@@ -8,7 +8,8 @@
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
-//! - `golden_*`: reviewed insta goldens of every command, per area;
+//! - `golden_*`: reviewed insta goldens of every command, per area, and
+//!   (`golden_corpus`) of the dump of every corpus trace;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `snapshots`: snapshot, restore and migration as properties of random sessions;
@@ -30,6 +31,7 @@ mod determinism;
 mod effects_order;
 mod explore;
 mod golden_core;
+mod golden_corpus;
 mod golden_devices;
 mod golden_display;
 mod golden_events;

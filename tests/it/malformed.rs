@@ -25,15 +25,9 @@ fn replies_bytes(bad: &[u8]) -> Vec<String> {
     use qmpsim::engine::{Engine, Input};
     let client = scenario::SCRIPT_CLIENT;
     let mut e = Engine::new(MachineConfig::default());
-    e.step(Input::Connect { client, monitor: 0 });
-    e.step(Input::Bytes {
-        client,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
-    let mut out = e.step(Input::Bytes {
-        client,
-        data: bad.to_vec(),
-    });
+    e.step(Input::connect(client));
+    e.step(Input::bytes(client, br#"{"execute":"qmp_capabilities"}"#));
+    let mut out = e.step(Input::bytes(client, bad));
     out.extend(e.step(Input::Bytes {
         client,
         data: ALIVE.as_bytes().to_vec(),

@@ -13,34 +13,21 @@ use qmpsim::trace::{record_inputs, TraceHeader, TraceWriter};
 const ONE: ClientId = ClientId(1);
 const TWO: ClientId = ClientId(2);
 
-fn send(client: ClientId, s: &str) -> Input {
-    Input::Bytes {
-        client,
-        data: s.as_bytes().to_vec(),
-    }
-}
-
 fn session() -> Vec<Input> {
     vec![
-        Input::Connect {
-            client: ONE,
-            monitor: 0,
-        },
-        send(
+        Input::connect(ONE),
+        Input::bytes(
             ONE,
             "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n",
         ),
-        Input::Connect {
-            client: TWO,
-            monitor: 0,
-        },
-        send(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
-        send(
+        Input::connect(TWO),
+        Input::bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
+        Input::bytes(
             ONE,
             "{\"execute\":\"stop\"}\n{\"execute\":\"query-name\"}\n",
         ),
-        send(TWO, "{\"execute\":\"query-kvm\",\"id\":7}\n"),
-        send(
+        Input::bytes(TWO, "{\"execute\":\"query-kvm\",\"id\":7}\n"),
+        Input::bytes(
             ONE,
             "{\"execute\":\"cont\"}\n{\"execute\":\"query-version\"}\n",
         ),

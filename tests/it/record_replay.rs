@@ -23,7 +23,7 @@ fn is_event(line: &str) -> bool {
 fn engine_bytes(s: &Scenario) -> String {
     let mut e = Engine::new((s.config)());
     let client = ClientId(1);
-    let mut out = e.step(Input::Connect { client, monitor: 0 });
+    let mut out = e.step(Input::connect(client));
     for line in s.lines {
         out.extend(e.step(Input::Bytes {
             client,

@@ -50,18 +50,7 @@ fn dir() -> PathBuf {
 }
 
 fn inputs(r: &Regression) -> Vec<Input> {
-    let client = ClientId(1);
-    vec![
-        Input::Connect { client, monitor: 0 },
-        Input::Bytes {
-            client,
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        },
-        Input::Bytes {
-            client,
-            data: r.bytes.to_vec(),
-        },
-    ]
+    qmpsim::scenario::negotiated_reads(ClientId(1), [r.bytes])
 }
 
 fn record(r: &Regression) -> Vec<u8> {

@@ -2,38 +2,20 @@
 //! `--shard`, `--junit`, `--fail-fast`/`--keep-going`, `--check-determinism`,
 //! the reproduce line and the divergence report, folder collection.
 
+use crate::support::qmpsim;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use qmpsim::engine::{Engine, Input, Output};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
 use qmpsim::trace::{TraceHeader, TraceWriter};
 
-fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(args)
-        .output()
-        .expect("the built binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 const CLIENT: ClientId = ClientId(1);
 
 fn script() -> Vec<Input> {
-    let bytes = |s: &str| Input::Bytes {
-        client: CLIENT,
-        data: s.as_bytes().to_vec(),
-    };
+    let bytes = |s: &str| Input::bytes(CLIENT, s);
     vec![
-        Input::Connect {
-            client: CLIENT,
-            monitor: 0,
-        },
+        Input::connect(CLIENT),
         bytes(r#"{"execute":"qmp_capabilities"}"#),
         bytes(r#"{"execute":"stop"}"#),
         bytes(r#"{"execute":"query-status"}"#),

@@ -449,10 +449,7 @@ fn is_error(message: &str) -> bool {
 }
 
 fn bytes(text: &str) -> Input {
-    Input::Bytes {
-        client: CLIENT,
-        data: text.as_bytes().to_vec(),
-    }
+    Input::bytes(CLIENT, text)
 }
 
 /// An engine with one client, remembering the last migration the edge was asked
@@ -469,10 +466,7 @@ impl Runner {
             engine: Engine::new(config),
             migration_id: None,
         };
-        runner.step(Input::Connect {
-            client: CLIENT,
-            monitor: 0,
-        });
+        runner.step(Input::connect(CLIENT));
         runner
     }
 

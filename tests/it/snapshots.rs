@@ -54,11 +54,8 @@ fn config() -> MachineConfig {
 
 /// Connects `client` and negotiates; returns the outputs.
 fn join(e: &mut Engine, client: ClientId) -> Vec<Output> {
-    let mut out = e.step(Input::Connect { client, monitor: 0 });
-    out.extend(e.step(Input::Bytes {
-        client,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    }));
+    let mut out = e.step(Input::connect(client));
+    out.extend(e.step(Input::bytes(client, br#"{"execute":"qmp_capabilities"}"#)));
     out
 }
 
@@ -66,10 +63,7 @@ fn apply(e: &mut Engine, client: ClientId, ops: &[Op]) -> Vec<Output> {
     let mut out = Vec::new();
     for op in ops {
         out.extend(match op {
-            Op::Qmp(text) => e.step(Input::Bytes {
-                client,
-                data: text.as_bytes().to_vec(),
-            }),
+            Op::Qmp(text) => e.step(Input::bytes(client, text)),
             Op::AdvanceMs(ms) => {
                 let at = e.now().plus_ns(ms * 1_000_000);
                 e.step(Input::AdvanceTo { at })
@@ -183,39 +177,16 @@ fn destination_refuses_a_damaged_snapshot_and_exits_zero() {
 /// A trace of `n` steps of one client (connect, negotiate, then `query-status`)
 /// with a full-state checkpoint every `every` steps, written to `path`.
 fn write_trace(path: &std::path::Path, n: usize, every: u64) {
-    use qmpsim::trace::{TraceHeader, TraceWriter};
-    let mut engine = Engine::new(config());
-    let mut w = TraceWriter::new(Vec::new(), &TraceHeader::new(config())).unwrap();
-    w.set_state_every_steps(every);
-    let client = ClientId(1);
-    let mut inputs = vec![
-        Input::Connect { client, monitor: 0 },
-        Input::Bytes {
-            client,
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        },
-    ];
-    inputs.extend((2..n).map(|_| Input::Bytes {
-        client,
-        data: br#"{"execute":"query-status"}"#.to_vec(),
-    }));
-    for input in inputs {
-        let out = engine.step(input.clone());
-        w.record_and_checkpoint(&input, &out, &engine).unwrap();
-    }
-    std::fs::write(path, w.finish_with(&engine).unwrap()).unwrap();
+    use qmpsim::trace::{record_inputs_with_states, TraceHeader};
+    let reads = (2..n).map(|_| r#"{"execute":"query-status"}"#);
+    let inputs = qmpsim::scenario::negotiated_reads(ClientId(1), reads);
+    let trace = record_inputs_with_states(&TraceHeader::new(config()), &inputs, Some(every));
+    std::fs::write(path, trace.unwrap()).unwrap();
 }
 
 fn replay_cli(args: &[&str]) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("replay")
-        .args(args)
-        .output()
-        .expect("the built binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (code, out, _) = crate::support::qmpsim(&[&["replay"], args].concat());
+    (code, out)
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! built from literals.
 
 use qmpsim::engine::{Engine, Input};
-use qmpsim::machine::config::{ImageInfo, MachineConfig, OptionList};
+use qmpsim::machine::clock::VirtualTime;
+use qmpsim::machine::config::{ImageInfo, ImageProbe, MachineConfig, OptionList};
+use qmpsim::qmp::session::FdHandle;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
 /// Checks `text` against `golden/NAME.snap` (reviewed; CI never updates it).
@@ -48,24 +50,29 @@ fn push_session(
 /// for sessions that feed more than client lines.
 pub fn negotiated(config: MachineConfig) -> Engine {
     let mut engine = Engine::new(config);
-    engine.step(Input::Connect {
-        client: SCRIPT_CLIENT,
-        monitor: 0,
-    });
-    engine.step(Input::Bytes {
-        client: SCRIPT_CLIENT,
-        data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-    });
+    for input in scenario::negotiation(SCRIPT_CLIENT) {
+        engine.step(input);
+    }
     engine
+}
+
+/// Runs the built binary with `args` to its end: the exit status, stdout and
+/// stderr (lossy UTF-8).
+pub fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(args)
+        .output()
+        .expect("the built binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// An option list from `(key, value)` pairs, in order.
 pub fn opts(pairs: &[(&str, &str)]) -> OptionList {
-    let mut o = OptionList::default();
-    for (k, v) in pairs {
-        o.push(k, v);
-    }
-    o
+    pairs.iter().copied().collect()
 }
 
 /// A probed image without backing file or encryption.
@@ -76,4 +83,75 @@ pub fn image(format: &str, size_bytes: u64) -> ImageInfo {
         backing_file: None,
         encrypted: false,
     }
+}
+
+/// One input of a [`timed`] session.
+pub enum Step<'a> {
+    /// A client line, sent as it is.
+    Send(&'a str),
+    /// An HMP command line, sent through `human-monitor-command`.
+    Hmp(&'a str),
+    /// Let this many milliseconds of virtual time pass.
+    AdvanceMs(u64),
+    /// Pass a descriptor with the next line.
+    Fd(u64),
+    /// The edge reports that migration `id` failed.
+    MigrationFailed(u64),
+    /// The edge probed an image file.
+    Probe(&'a str, ImageInfo),
+}
+
+/// The `human-monitor-command` request that runs HMP `line`.
+pub fn hmp(line: &str) -> String {
+    let args = serde_json::json!({ "command-line": line });
+    format!(r#"{{"execute":"human-monitor-command","arguments":{args}}}"#)
+}
+
+/// A negotiated session with time passing, descriptors, edge reports and
+/// probes: the `-> `/`<- ` notation of `qmpsim::scenario::run`, plus a `## `
+/// line for each input that is not a client line.
+pub fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
+    let mut engine = negotiated(config);
+    let client = SCRIPT_CLIENT;
+    let mut text = String::new();
+    for step in steps {
+        let input = match step {
+            Step::Send(line) => {
+                text.push_str(&format!("-> {line}\n"));
+                Input::bytes(client, line)
+            }
+            Step::Hmp(line) => {
+                let request = hmp(line);
+                text.push_str(&format!("-> {request}\n"));
+                Input::bytes(client, request)
+            }
+            Step::AdvanceMs(ms) => {
+                text.push_str(&format!("## advance {ms} ms\n"));
+                Input::AdvanceTo {
+                    at: VirtualTime(engine.now().0 + ms * 1_000_000),
+                }
+            }
+            Step::Fd(fd) => {
+                text.push_str(&format!("## pass fd {fd}\n"));
+                Input::Fd {
+                    client,
+                    fd: FdHandle(*fd),
+                }
+            }
+            Step::MigrationFailed(id) => {
+                text.push_str(&format!("## edge: migration {id} failed\n"));
+                Input::MigrationFailed { id: *id }
+            }
+            Step::Probe(path, info) => {
+                let (format, size) = (&info.format, info.size_bytes);
+                text.push_str(&format!("## probe {path}: {format} {size}\n"));
+                Input::ImageProbed {
+                    path: (*path).to_owned(),
+                    probe: ImageProbe::Found(info.clone()),
+                }
+            }
+        };
+        scenario::append_outputs(&mut text, &engine.step(input));
+    }
+    text
 }

@@ -1,8 +1,8 @@
 //! trace_tools: `qmpsim trace dump|info|export|import|coverage` through the real
 //! binary, on traces written to a temporary folder and on `traces/`.
 
+use crate::support::qmpsim;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use qmpsim::engine::{Input, Signal};
 use qmpsim::machine::clock::VirtualTime;
@@ -13,28 +13,12 @@ use qmpsim::trace::{record_inputs, TraceHeader};
 const ONE: ClientId = ClientId(1);
 const TWO: ClientId = ClientId(2);
 
-/// Runs the binary; returns the exit status, stdout and stderr.
-fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(args)
-        .output()
-        .expect("the built binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn send(client: ClientId, text: &str) -> Input {
-    Input::Bytes {
-        client,
-        data: text.as_bytes().to_vec(),
-    }
+    Input::bytes(client, text)
 }
 
 fn connect(client: ClientId) -> Input {
-    Input::Connect { client, monitor: 0 }
+    Input::connect(client)
 }
 
 /// Records `inputs` on `config` into `dir/name`.
@@ -84,71 +68,70 @@ fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-#[test]
-fn trace_dump_shows_a_split_request_as_one_line_with_its_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (code, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
-    assert_eq!(code, Some(0));
-    assert!(
-        out.contains("\n0.003000 -> {\"execute\":\"query-status\"}\n0.003000 <- {\"return\""),
-        "{out}"
-    );
-}
+/// What a dump shows, its flags, what it contains, what it must not contain.
+type DumpRow<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
 
+/// What `trace dump` shows of [`session`]: per row, what it shows, the flags,
+/// what the output contains and what it must not contain.
 #[test]
-fn trace_dump_shows_two_requests_of_one_read_on_two_lines() {
+fn trace_dump_of_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let trace = session(dir.path());
-    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
-    assert!(
-        out.contains("0.004000 -> {\"execute\":\"stop\"}\n")
-            && out.contains("0.005000 -> {\"execute\":\"cont\"}\n"),
-        "{out}"
-    );
-}
-
-#[test]
-fn trace_dump_raw_keeps_one_line_per_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (_, out, _) = qmpsim(&["trace", "dump", "--raw", arg(&trace)]);
-    assert!(
-        out.contains("\n0.002000 -> {\"execute\":\"query-\n0.003000 -> status\"}\n"),
-        "{out}"
-    );
-}
-
-#[test]
-fn trace_dump_shows_fd_time_jump_and_signal_as_comments() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
-    assert!(
-        out.contains("0.005000 # fd 4 from client 1\n")
-            && out.contains("3.000000 # advance to 3.000000\n")
-            && out.contains("3.000000 # signal TERM\n"),
-        "{out}"
-    );
-}
-
-#[test]
-fn trace_dump_masks_passwords() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
-    assert!(
-        out.contains("\"password\":\"********\"") && !out.contains("hunter2"),
-        "{out}"
-    );
-}
-
-#[test]
-fn trace_dump_show_secrets_shows_passwords() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (_, out, _) = qmpsim(&["trace", "dump", "--show-secrets", arg(&trace)]);
-    assert!(out.contains("\"password\":\"hunter2\""), "{out}");
+    let rows: [DumpRow; 6] = [
+        (
+            "a request split over two reads is one line with its time",
+            &[],
+            &["\n0.003000 -> {\"execute\":\"query-status\"}\n0.003000 <- {\"return\""],
+            &[],
+        ),
+        (
+            "two requests of one read are two lines",
+            &[],
+            &[
+                "0.004000 -> {\"execute\":\"stop\"}\n",
+                "0.005000 -> {\"execute\":\"cont\"}\n",
+            ],
+            &[],
+        ),
+        (
+            "--raw keeps one line per read",
+            &["--raw"],
+            &["\n0.002000 -> {\"execute\":\"query-\n0.003000 -> status\"}\n"],
+            &[],
+        ),
+        (
+            "a passed fd, a time jump and a signal are comments",
+            &[],
+            &[
+                "0.005000 # fd 4 from client 1\n",
+                "3.000000 # advance to 3.000000\n",
+                "3.000000 # signal TERM\n",
+            ],
+            &[],
+        ),
+        (
+            "passwords are masked",
+            &[],
+            &["\"password\":\"********\""],
+            &["hunter2"],
+        ),
+        (
+            "--show-secrets shows passwords",
+            &["--show-secrets"],
+            &["\"password\":\"hunter2\""],
+            &[],
+        ),
+    ];
+    for (what, flags, shown, hidden) in rows {
+        let (code, out, _) = qmpsim(&[&["trace", "dump"], flags, &[arg(&trace)]].concat());
+        assert_eq!(code, Some(0), "{what}:\n{out}");
+        for text in shown {
+            assert!(out.contains(text), "{what}: no {text:?} in\n{out}");
+        }
+        for text in hidden {
+            assert!(!out.contains(text), "{what}: {text:?} in\n{out}");
+        }
+    }
 }
 
 #[test]

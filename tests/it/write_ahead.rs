@@ -4,9 +4,9 @@
 //! two recorders never share a file; a full disk makes the exit status non-zero;
 //! a 16 MiB `pmemsave` records and replays.
 
+use crate::support::qmpsim;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use qmpsim::engine::Output;
 use qmpsim::trace::{Frame, TraceError, TraceReader};
@@ -51,16 +51,7 @@ fn sent_per_client(trace: &Path) -> (BTreeMap<u32, String>, bool) {
 }
 
 fn replay(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("replay")
-        .args(args)
-        .output()
-        .expect("the built binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    qmpsim(&[&["replay"], args].concat())
 }
 
 #[test]
@@ -132,15 +123,8 @@ fn write_ahead_killed_trace_replays_as_truncated_with_its_own_status() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
     // `trace dump` prints everything up to the cut, then says where it is.
-    let dump = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["trace", "dump", &path])
-        .output()
-        .unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&dump.stdout),
-        String::from_utf8_lossy(&dump.stderr),
-    );
-    assert_eq!(dump.status.code(), Some(1));
+    let (code, out, err) = qmpsim(&["trace", "dump", &path]);
+    assert_eq!(code, Some(1));
     assert!(out.contains("-> {\"execute\":\"stop\"}"), "{out}");
     assert!(
         err.contains("truncated after frame 2 (3 steps complete): the file ends at byte"),

@@ -1,9 +1,11 @@
-"""Waiting for a qmpsim monitor socket to accept connections.
+"""Waiting for a qmpsim monitor socket to accept connections, and for the
+simulated guest's balloon to settle.
 
 The socket file appears at bind(), a moment before listen(): a client that
 connects in between is refused. These tests therefore wait until the kernel's
 table of unix sockets shows the path listening."""
 
+import asyncio
 import time
 
 # __SO_ACCEPTCON in /proc/net/unix's Flags column: the socket listens.
@@ -27,3 +29,12 @@ def wait_listening(proc, path, timeout_s):
         assert proc.poll() is None, "qmpsim exited before its monitor listened"
         assert time.monotonic() < deadline, f"{path} never listened"
         time.sleep(0.01)
+
+
+async def settle_balloon(qmp, target, timeout_s=10):
+    """Asks the guest for ``target`` bytes and waits until it gets there."""
+    await qmp.execute("balloon", {"value": target})
+    deadline = time.monotonic() + timeout_s
+    while (await qmp.execute("query-balloon"))["actual"] != target:
+        assert time.monotonic() < deadline, "balloon never settled"
+        await asyncio.sleep(0.02)

@@ -5,6 +5,7 @@ small proxy), and a source killed mid-stream. RAM is small or the speed raised,
 so every test takes a few hundred milliseconds."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -15,6 +16,8 @@ import time
 
 from qemu.qmp import QMPClient
 from qemu.qmp.protocol import ConnectError
+
+from listening import settle_balloon
 
 BIN = os.environ.get("QMPSIM_BIN", "target/debug/qmpsim")
 TIMEOUT_S = 10
@@ -79,15 +82,6 @@ async def wait_migration(qmp, until=("completed", "failed", "cancelled")):
         await asyncio.sleep(0.02)
 
 
-async def settle_balloon(qmp, target):
-    """Asks the guest for `target` bytes and waits until it gets there."""
-    await qmp.execute("balloon", {"value": target})
-    deadline = time.monotonic() + TIMEOUT_S
-    while (await qmp.execute("query-balloon"))["actual"] != target:
-        assert time.monotonic() < deadline, "balloon never settled"
-        await asyncio.sleep(0.02)
-
-
 async def quiet_disconnect(qmp):
     try:
         await qmp.disconnect()
@@ -97,6 +91,24 @@ async def quiet_disconnect(qmp):
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, TIMEOUT_S * 2))
+
+
+@contextlib.contextmanager
+def workdir_vms():
+    """A temporary folder and `start(name, *args)`, which starts a Vm in it; every
+    Vm started is killed when the block ends."""
+    with tempfile.TemporaryDirectory() as w:
+        started = []
+
+        def start(name, *args):
+            started.append(Vm(w, name, *args))
+            return started[-1]
+
+        try:
+            yield w, start
+        finally:
+            for vm in started:
+                vm.kill()
 
 
 async def migrate_and_check(src, dst, uri, dest_paused):
@@ -125,14 +137,10 @@ async def migrate_and_check(src, dst, uri, dest_paused):
 
 def test_tcp_migration_moves_the_state_and_runs_the_destination():
     port = free_port()
-    with tempfile.TemporaryDirectory() as w:
-        dst = Vm(w, "dst", "-m", "64", "-balloon", "virtio", "-incoming", f"tcp:127.0.0.1:{port}")
-        src = Vm(w, "src", "-m", "64", "-balloon", "virtio")
-        try:
-            seen = run(migrate_and_check(src, dst, f"tcp:127.0.0.1:{port}", dest_paused=False))
-        finally:
-            src.kill()
-            dst.kill()
+    with workdir_vms() as (_, start):
+        dst = start("dst", "-m", "64", "-balloon", "virtio", "-incoming", f"tcp:127.0.0.1:{port}")
+        src = start("src", "-m", "64", "-balloon", "virtio")
+        seen = run(migrate_and_check(src, dst, f"tcp:127.0.0.1:{port}", dest_paused=False))
     assert seen["dst_before"] == {"running": False, "singlestep": False}
     assert seen["src_migrate"]["status"] == "completed"
     assert seen["src_status"] == {"running": False, "singlestep": False}
@@ -142,31 +150,22 @@ def test_tcp_migration_moves_the_state_and_runs_the_destination():
 
 
 def test_unix_migration_to_a_dash_s_destination_stays_paused():
-    with tempfile.TemporaryDirectory() as w:
+    with workdir_vms() as (w, start):
         mig = os.path.join(w, "mig.sock")
-        dst = Vm(w, "dst", "-S", "-m", "64", "-balloon", "virtio", "-incoming", f"unix:{mig}")
-        src = Vm(w, "src", "-m", "64", "-balloon", "virtio")
-        try:
-            seen = run(migrate_and_check(src, dst, f"unix:{mig}", dest_paused=True))
-        finally:
-            src.kill()
-            dst.kill()
+        dst = start("dst", "-S", "-m", "64", "-balloon", "virtio", "-incoming", f"unix:{mig}")
+        src = start("src", "-m", "64", "-balloon", "virtio")
+        seen = run(migrate_and_check(src, dst, f"unix:{mig}", dest_paused=True))
     assert seen["src_migrate"]["status"] == "completed"
     assert seen["dst_balloon"] == 48 << 20
     assert seen["dst_status"] == {"running": False, "singlestep": False}
 
 
 def test_exec_migration_through_a_pipe():
-    with tempfile.TemporaryDirectory() as w:
+    with workdir_vms() as (w, start):
         mig = os.path.join(w, "mig.sock")
-        dst = Vm(w, "dst", "-m", "64", "-balloon", "virtio", "-incoming", f"unix:{mig}")
-        src = Vm(w, "src", "-m", "64", "-balloon", "virtio")
-        uri = f"exec:socat - UNIX-CONNECT:{mig}"
-        try:
-            seen = run(migrate_and_check(src, dst, uri, dest_paused=False))
-        finally:
-            src.kill()
-            dst.kill()
+        dst = start("dst", "-m", "64", "-balloon", "virtio", "-incoming", f"unix:{mig}")
+        src = start("src", "-m", "64", "-balloon", "virtio")
+        seen = run(migrate_and_check(src, dst, f"exec:socat - UNIX-CONNECT:{mig}", dest_paused=False))
     assert seen["src_migrate"]["status"] == "completed"
     assert seen["dst_balloon"] == 48 << 20
     assert seen["dst_status"] == {"running": True, "singlestep": False}
@@ -196,19 +195,13 @@ async def restored(dst):
 
 
 def test_save_to_a_file_then_restore_from_it():
-    with tempfile.TemporaryDirectory() as w:
+    with workdir_vms() as (w, start):
         saved = os.path.join(w, "vm.save")
-        src = Vm(w, "src", "-m", "32", "-balloon", "virtio")
-        try:
-            info = run(save_to(src, saved))
-            src_code, _ = src.exit()
-        finally:
-            src.kill()
-        dst = Vm(w, "dst", "-m", "32", "-balloon", "virtio", "-incoming", f"exec:cat {saved}")
-        try:
-            balloon = run(restored(dst))
-        finally:
-            dst.kill()
+        src = start("src", "-m", "32", "-balloon", "virtio")
+        info = run(save_to(src, saved))
+        src_code, _ = src.exit()
+        dst = start("dst", "-m", "32", "-balloon", "virtio", "-incoming", f"exec:cat {saved}")
+        balloon = run(restored(dst))
         size = os.path.getsize(saved)
     assert info["status"] == "completed"
     assert src_code == 0
@@ -227,22 +220,31 @@ async def start_then(src, uri, action):
     return info, status
 
 
-def test_cancel_mid_migration_keeps_the_source_running_and_ends_the_destination():
+async def nothing(_s):
+    pass
+
+
+def unfinished_migration(dst_mb, src_mb, action=nothing, **spoil):
+    """Migrates a source of `src_mb` MiB to a destination of `dst_mb` over tcp,
+    through a `Proxy(**spoil)` when spoiled, running `action` once it started:
+    the source's (query-migrate, query-status), the destination's exit status
+    and stderr."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as w:
-        dst = Vm(w, "dst", "-m", "256", "-incoming", f"tcp:127.0.0.1:{port}")
-        src = Vm(w, "src", "-m", "256")
+    with workdir_vms() as (_, start):
+        dst = start("dst", "-m", dst_mb, "-incoming", f"tcp:127.0.0.1:{port}")
+        src = start("src", "-m", src_mb)
+        via = Proxy(port, **spoil).port if spoil else port
+        info, status = run(start_then(src, f"tcp:127.0.0.1:{via}", action))
+        code, err = dst.exit()
+    return info, status, code, err
 
-        async def cancel(s):
-            await await_active(s)
-            await s.execute("migrate_cancel")
 
-        try:
-            info, status = run(start_then(src, f"tcp:127.0.0.1:{port}", cancel))
-            code, err = dst.exit()
-        finally:
-            src.kill()
-            dst.kill()
+def test_cancel_mid_migration_keeps_the_source_running_and_ends_the_destination():
+    async def cancel(s):
+        await await_active(s)
+        await s.execute("migrate_cancel")
+
+    info, status, code, err = unfinished_migration("256", "256", cancel)
     assert info["status"] == "cancelled"
     assert status == {"running": True, "singlestep": False}
     assert code == 0
@@ -255,20 +257,7 @@ async def await_active(s):
 
 
 def test_mismatched_destination_refuses_and_the_source_keeps_running():
-    port = free_port()
-    with tempfile.TemporaryDirectory() as w:
-        dst = Vm(w, "dst", "-m", "128", "-incoming", f"tcp:127.0.0.1:{port}")
-        src = Vm(w, "src", "-m", "64")
-
-        async def nothing(_s):
-            pass
-
-        try:
-            info, status = run(start_then(src, f"tcp:127.0.0.1:{port}", nothing))
-            code, err = dst.exit()
-        finally:
-            src.kill()
-            dst.kill()
+    info, status, code, err = unfinished_migration("128", "64")
     assert info["status"] == "failed"
     assert status == {"running": True, "singlestep": False}
     assert code == 0
@@ -313,27 +302,8 @@ class Proxy:
         conn.close()
 
 
-def spoiled_migration(**spoil):
-    port = free_port()
-    with tempfile.TemporaryDirectory() as w:
-        dst = Vm(w, "dst", "-m", "64", "-incoming", f"tcp:127.0.0.1:{port}")
-        src = Vm(w, "src", "-m", "64")
-        proxy = Proxy(port, **spoil)
-
-        async def nothing(_s):
-            pass
-
-        try:
-            info, status = run(start_then(src, f"tcp:127.0.0.1:{proxy.port}", nothing))
-            code, err = dst.exit()
-        finally:
-            src.kill()
-            dst.kill()
-    return info, status, code, err
-
-
 def test_damaged_stream_is_refused_and_the_source_keeps_running():
-    info, status, code, err = spoiled_migration(flip_at=4096)
+    info, status, code, err = unfinished_migration("64", "64", flip_at=4096)
     assert info["status"] == "failed"
     assert status == {"running": True, "singlestep": False}
     assert code == 0
@@ -341,7 +311,7 @@ def test_damaged_stream_is_refused_and_the_source_keeps_running():
 
 
 def test_truncated_stream_is_refused_and_the_source_keeps_running():
-    info, status, code, err = spoiled_migration(cut_at=1 << 20)
+    info, status, code, err = unfinished_migration("64", "64", cut_at=1 << 20)
     assert info["status"] == "failed"
     assert status == {"running": True, "singlestep": False}
     assert code == 0
@@ -351,9 +321,9 @@ def test_truncated_stream_is_refused_and_the_source_keeps_running():
 
 def test_source_killed_mid_stream_ends_the_destination():
     port = free_port()
-    with tempfile.TemporaryDirectory() as w:
-        dst = Vm(w, "dst", "-m", "512", "-incoming", f"tcp:127.0.0.1:{port}")
-        src = Vm(w, "src", "-m", "512")
+    with workdir_vms() as (_, start):
+        dst = start("dst", "-m", "512", "-incoming", f"tcp:127.0.0.1:{port}")
+        src = start("src", "-m", "512")
 
         async def start(s):
             await s.execute("migrate", {"uri": f"tcp:127.0.0.1:{port}"})
@@ -365,12 +335,8 @@ def test_source_killed_mid_stream_ends_the_destination():
             src.proc.send_signal(signal.SIGKILL)
             await quiet_disconnect(s)
 
-        try:
-            run(go())
-            code, err = dst.exit()
-        finally:
-            src.kill()
-            dst.kill()
+        run(go())
+        code, err = dst.exit()
     assert code == 0
     assert "Migration stream ended after" in err
     assert err.endswith(LOAD_FAILED + "\n")

@@ -14,6 +14,8 @@ import time
 from qemu.qmp import QMPClient
 from qemu.qmp.protocol import ConnectError
 
+from listening import settle_balloon
+
 BIN = os.environ.get("QMPSIM_BIN", "target/debug/qmpsim")
 TIMEOUT_S = 10
 
@@ -57,14 +59,6 @@ async def connect(sock):
 
 async def hmp(qmp, line):
     return await qmp.execute("human-monitor-command", {"command-line": line})
-
-
-async def settle_balloon(qmp, target):
-    await qmp.execute("balloon", {"value": target})
-    deadline = time.monotonic() + TIMEOUT_S
-    while (await qmp.execute("query-balloon"))["actual"] != target:
-        assert time.monotonic() < deadline, "balloon never settled"
-        await asyncio.sleep(0.02)
 
 
 async def quit_vm(qmp):

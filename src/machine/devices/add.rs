@@ -588,12 +588,7 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
 
-    fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::machine::devices::opts;
 
     fn pc() -> Devices {
         Devices::new(&MachineConfig::default())

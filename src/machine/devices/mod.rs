@@ -255,8 +255,7 @@ impl Devices {
             .as_ref()
             .filter(|b| b.items.iter().any(|(k, v)| k == "virtio" || v == "virtio"))
         {
-            let mut opts = OptionList::default();
-            opts.push("driver", "virtio-balloon-pci");
+            let mut opts = OptionList::from_iter([("driver", "virtio-balloon-pci")]);
             for (k, v) in b
                 .items
                 .iter()
@@ -272,8 +271,7 @@ impl Devices {
             .iter()
             .filter(|d| d.interface == DriveIf::Virtio)
         {
-            let mut opts = OptionList::default();
-            opts.push("driver", "virtio-blk-pci");
+            let mut opts = OptionList::from_iter([("driver", "virtio-blk-pci")]);
             opts.push("drive", &d.name);
             if let Some(addr) = &d.devaddr {
                 opts.push("addr", addr);
@@ -366,6 +364,15 @@ fn nic_vlan(nic: &OptionList) -> u32 {
         .map_or(0, i32::unsigned_abs)
 }
 
+/// Owned `(key, value)` options from literals, for tests.
+#[cfg(test)]
+pub(crate) fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,8 +421,7 @@ mod tests {
 
     #[test]
     fn balloon_virtio_goes_after_default_nic() {
-        let mut b = OptionList::default();
-        b.push("type", "virtio");
+        let b = OptionList::from_iter([("type", "virtio")]);
         let d = Devices::new(&MachineConfig {
             balloon: Some(b),
             ..Default::default()

@@ -212,10 +212,8 @@ impl Net {
         }
         let mut nets = config.nets.clone();
         if nets.is_empty() && config.netdevs.is_empty() && !config.nodefaults {
-            let mut nic = OptionList::default();
-            nic.push("type", "nic");
-            let mut user = OptionList::default();
-            user.push("type", "user");
+            let nic = OptionList::from_iter([("type", "nic")]);
+            let user = OptionList::from_iter([("type", "user")]);
             nets = vec![nic, user];
         }
         for n in &nets {
@@ -575,12 +573,7 @@ fn backend_info(ty: &str) -> String {
 mod tests {
     use super::*;
 
-    fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::machine::devices::opts;
 
     #[test]
     fn default_config_has_user_backend_on_vlan0() {

@@ -134,17 +134,14 @@ mod tests {
 
     #[test]
     fn spice_defaults_host_less_and_ticketing() {
-        let mut o = OptionList::default();
-        o.push("port", "5930");
+        let o = OptionList::from_iter([("port", "5930")]);
         let s = SpiceServer::from_options(&o);
         assert_eq!((s.port, s.tls_port, s.auth), (5930, 0, SpiceAuth::Spice));
     }
 
     #[test]
     fn spice_disable_ticketing_means_auth_none() {
-        let mut o = OptionList::default();
-        o.push("port", "5930");
-        o.push("disable-ticketing", "on");
+        let o = OptionList::from_iter([("port", "5930"), ("disable-ticketing", "on")]);
         assert_eq!(SpiceServer::from_options(&o).auth, SpiceAuth::None);
     }
 }

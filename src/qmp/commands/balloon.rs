@@ -46,17 +46,9 @@ pub fn query_balloon(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::{MachineConfig, OptionList};
+    use crate::machine::balloon::with_balloon;
+    use crate::machine::config::MachineConfig;
     use crate::qmp::commands::Handler;
-
-    fn with_balloon() -> Machine {
-        let mut b = OptionList::default();
-        b.push("type", "virtio");
-        Machine::new(MachineConfig {
-            balloon: Some(b),
-            ..MachineConfig::default()
-        })
-    }
 
     fn call(m: &mut Machine, h: Handler, value: i64) -> (HandlerResult, Vec<QObject>) {
         super::super::with_fresh_ctx(m, |ctx| {

@@ -86,15 +86,15 @@ pub fn block_info(d: &Drive) -> QDict {
 
 /// `query-block`: every drive in creation order.
 pub fn query_block(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
-    let list = ctx
-        .machine
-        .devices
-        .block
-        .drives
-        .iter()
-        .map(|d| QObject::Dict(block_info(d)))
-        .collect();
-    Ok(QObject::List(list))
+    per_drive(ctx, block_info)
+}
+
+/// One dict per drive, in creation order.
+fn per_drive(ctx: &Ctx<'_>, info: fn(&Drive) -> QDict) -> HandlerResult {
+    let drives = &ctx.machine.devices.block.drives;
+    Ok(QObject::List(
+        drives.iter().map(|d| QObject::Dict(info(d))).collect(),
+    ))
 }
 
 fn stats_dict(s: &BlockStats) -> QDict {
@@ -122,15 +122,7 @@ pub fn blockstats_info(d: &Drive) -> QDict {
 
 /// `query-blockstats`.
 pub fn query_blockstats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
-    let list = ctx
-        .machine
-        .devices
-        .block
-        .drives
-        .iter()
-        .map(|d| QObject::Dict(blockstats_info(d)))
-        .collect();
-    Ok(QObject::List(list))
+    per_drive(ctx, blockstats_info)
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! filename, in creation order.
 
 use super::{Args, Ctx, HandlerResult};
-use crate::wire::{QDict, QObject};
+use crate::qdict;
+use crate::wire::QObject;
 
 /// `query-chardev`.
 pub fn query_chardev(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
@@ -13,10 +14,7 @@ pub fn query_chardev(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
         .list
         .iter()
         .map(|c| {
-            let mut d = QDict::new();
-            d.put("label", c.label.as_str());
-            d.put("filename", c.filename.as_str());
-            QObject::Dict(d)
+            QObject::Dict(qdict! {"label" => c.label.as_str(), "filename" => c.filename.as_str()})
         })
         .collect();
     Ok(QObject::List(list))
@@ -27,6 +25,7 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
+    use crate::wire::QDict;
 
     #[test]
     fn default_lists_serial_then_parallel() {

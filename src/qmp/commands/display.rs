@@ -324,8 +324,7 @@ mod tests {
     }
 
     fn spice_config() -> MachineConfig {
-        let mut o = OptionList::default();
-        o.push("port", "5930");
+        let o = OptionList::from_iter([("port", "5930")]);
         MachineConfig {
             spice: Some(o),
             ..MachineConfig::default()
