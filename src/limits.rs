@@ -74,6 +74,7 @@
 //! | [`FLEET_VMS_MAX`] | 100,000 VMs | VMs one `qmpsim fleet` runs (the open-file limit may allow fewer) |
 //! | **explore and conformance** | | |
 //! | [`EXPLORE_TIMEOUT_S_MAX`] | 1 day, in s | `--timeout` of one client run |
+//! | [`RELAY_MESSAGE_BYTES_MAX`] | 16 MiB | a server message the conformance relay holds |
 //! | **embedding** | | |
 //! | [`TEMP_DIR_ATTEMPTS_MAX`] | 64 names | temporary folder names an embedded VM tries |
 
@@ -129,6 +130,7 @@ pub use crate::cli::fleet::FLEET_VMS_MAX;
 
 pub use crate::cli::commands::EXPLORE_TIMEOUT_S_MAX;
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
+pub use crate::explore::relay::RELAY_MESSAGE_BYTES_MAX;
 
 #[cfg(test)]
 mod tests {
@@ -153,7 +155,7 @@ mod tests {
             SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
             PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
             READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
-            EXPLORE_TIMEOUT_S_MAX
+            EXPLORE_TIMEOUT_S_MAX RELAY_MESSAGE_BYTES_MAX
             TEMP_DIR_ATTEMPTS_MAX
         }
     }

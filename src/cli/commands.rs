@@ -37,6 +37,9 @@ pub enum Command {
     /// Run a QMP client against fresh VMs, once per placement of an event at a
     /// gap of the byte stream, and report the placements that made it fail.
     Explore(ExploreArgs),
+    /// Run a QMP client once per behaviour a QMP server may legally show, and
+    /// print a table of which it survives.
+    Conformance(ConformanceArgs),
     /// Print a shell completion script (bash, zsh or fish).
     ///
     /// For example `qmpsim completions bash > ~/.local/share/bash-completion/completions/qmpsim`,
@@ -169,6 +172,46 @@ pub struct ExploreArgs {
     /// Place events at gap GAP only (as the reproduce lines do).
     #[arg(long, value_name = "GAP")]
     pub gap: Option<u64>,
+    /// Folder for the sockets, traces and client logs [default: a new one in
+    /// the temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// `[VM OPTIONS --] CLIENT COMMAND...`
+    #[arg(
+        last = true,
+        required = true,
+        value_name = "CLIENT",
+        allow_hyphen_values = true
+    )]
+    pub rest: Vec<OsString>,
+}
+
+/// `qmpsim conformance [OPTIONS] -- [VM OPTIONS --] CLIENT...`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The client is run once per behaviour, against a fresh VM recorded with -record, \
+through a relay that changes the stream as the behaviour says. It finds the \
+monitor socket in QMP_SOCKET, and {sock} in its arguments is replaced by the same \
+path, as for qmpsim explore. The behaviours: baseline, event-before-every-reply, \
+event-after-every-reply, ids-echoed, other-key-order, error-without-id, \
+large-replies, split-replies, greeting-extra-capabilities, guest-stopped.
+
+Exit status: 0 when the client survived every behaviour; 1 when one broke it or a \
+VM could not start; 2 for a usage error.")]
+pub struct ConformanceArgs {
+    /// Run only these behaviours, comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Also write the table as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the table as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Seconds each client run may take before it is killed and counted as failed.
+    #[arg(long, value_name = "SECS", default_value_t = EXPLORE_TIMEOUT_S_DEFAULT,
+          value_parser = parse_timeout)]
+    pub timeout: f64,
     /// Folder for the sockets, traces and client logs [default: a new one in
     /// the temporary folder].
     #[arg(long, value_name = "DIR")]

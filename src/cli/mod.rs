@@ -165,6 +165,7 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
             }
         },
         commands::Command::Explore(a) => crate::explore::explore_cli(&a),
+        commands::Command::Conformance(a) => crate::explore::conformance::conformance_cli(&a),
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());
             0

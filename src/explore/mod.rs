@@ -8,10 +8,15 @@
 //! made the client fail (an exit status other than 0, or a timeout) is
 //! reported with its trace and a one-line command that runs it again.
 //!
+//! `qmpsim conformance` ([`conformance`]) shares the runner and the client
+//! contract, and puts a relay ([`relay`]) between client and VM.
+//!
 //! This is edge code (processes, files, the wall clock for timeouts); the
 //! placement itself is deterministic and recorded in each trace's header.
 
+pub mod conformance;
 pub mod gaps;
+pub mod relay;
 pub mod run;
 
 use std::ffi::OsString;
@@ -185,6 +190,7 @@ fn explore(args: &ExploreArgs) -> Result<i32, String> {
         client_log: dir.join("clean.log"),
         vm_log: dir.join("clean.vm.log"),
         timeout,
+        relay: None,
     };
     let clean = run::run_once(&base).map_err(|e| e.to_string())?;
     if !clean.passed() {

@@ -2,15 +2,19 @@
 //! `qmpsim run -qmp unix:SOCK,server,nowait -record TRACE [VM options]`, the
 //! client is started once the socket listens, with `QMP_SOCKET=SOCK` in its
 //! environment and `{sock}` in its arguments replaced by SOCK, and waited for
-//! with a timeout. The VM is then stopped with SIGTERM (recorded as an input,
-//! so the trace ends cleanly) unless the client already made it exit. This is
-//! edge code: processes, files and the wall clock.
+//! with a timeout. With a relay ([`super::relay`]) the client is given the
+//! relay's socket instead, and the relay forwards to the VM's. The VM is then
+//! stopped with SIGTERM (recorded as an input, so the trace ends cleanly)
+//! unless the client already made it exit. This is edge code: processes,
+//! files and the wall clock.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use super::relay::{Relay, Seen, Shaping};
 
 /// How long a VM may take to listen on its monitor socket.
 pub const VM_LISTEN_TIMEOUT_MS: u64 = 10_000;
@@ -47,6 +51,15 @@ pub enum RunError {
     /// The VM exited, or never listened, before the client could start.
     #[error("qmpsim: the VM did not start: {0}")]
     VmDidNotStart(String),
+    /// The relay could not listen.
+    #[error("qmpsim: the relay could not listen on {path}: {source}")]
+    Relay {
+        /// Its socket.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What one run should do.
@@ -68,6 +81,18 @@ pub struct RunSpec {
     pub vm_log: PathBuf,
     /// How long the client may run.
     pub timeout: Duration,
+    /// A relay between the client and the VM: how it shapes the stream, and
+    /// the socket the client is given.
+    pub relay: Option<(Shaping, PathBuf)>,
+}
+
+/// How a run ended, and what its relay saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// How the client ended.
+    pub end: ClientEnd,
+    /// What the relay saw, when there was one.
+    pub seen: Option<Seen>,
 }
 
 /// How a client run ended.
@@ -99,6 +124,11 @@ impl ClientEnd {
 
 /// Runs the client once against a fresh VM.
 pub fn run_once(spec: &RunSpec) -> Result<ClientEnd, RunError> {
+    run_full(spec).map(|outcome| outcome.end)
+}
+
+/// Runs the client once against a fresh VM, through the relay if any.
+pub fn run_full(spec: &RunSpec) -> Result<RunOutcome, RunError> {
     let _ = std::fs::remove_file(&spec.socket);
     let mut vm = start_vm(spec)?;
     if let Err(e) = wait_listening(&spec.socket, &mut vm) {
@@ -107,10 +137,28 @@ pub fn run_once(spec: &RunSpec) -> Result<ClientEnd, RunError> {
         let log = std::fs::read_to_string(&spec.vm_log).unwrap_or_default();
         return Err(RunError::VmDidNotStart(format!("{e}{}", indent(&log))));
     }
-    let end = run_client(spec);
+    let relay = match &spec.relay {
+        None => None,
+        Some((shaping, path)) => match Relay::start(path, &spec.socket, *shaping) {
+            Ok(relay) => Some((relay, path.clone())),
+            Err(source) => {
+                stop_vm(&mut vm);
+                return Err(RunError::Relay {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        },
+    };
+    let client_socket = relay.as_ref().map_or(&spec.socket, |(_, path)| path);
+    let end = run_client(spec, client_socket);
     stop_vm(&mut vm);
+    let seen = relay.map(|(relay, path)| {
+        let _ = std::fs::remove_file(path);
+        relay.stop()
+    });
     let _ = std::fs::remove_file(&spec.socket);
-    end
+    Ok(RunOutcome { end: end?, seen })
 }
 
 fn start_vm(spec: &RunSpec) -> Result<Child, RunError> {
@@ -135,7 +183,7 @@ fn start_vm(spec: &RunSpec) -> Result<Child, RunError> {
         })
 }
 
-fn run_client(spec: &RunSpec) -> Result<ClientEnd, RunError> {
+fn run_client(spec: &RunSpec, socket: &Path) -> Result<ClientEnd, RunError> {
     let (program, args) = spec
         .client
         .split_first()
@@ -146,8 +194,8 @@ fn run_client(spec: &RunSpec) -> Result<ClientEnd, RunError> {
         source,
     })?;
     let mut child = Command::new(program)
-        .args(args.iter().map(|a| substitute(a, &spec.socket)))
-        .env(SOCKET_ENV, &spec.socket)
+        .args(args.iter().map(|a| substitute(a, socket)))
+        .env(SOCKET_ENV, socket)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)

@@ -21,11 +21,13 @@
 //! - `replay_runner`: `qmpsim replay`'s options through the binary;
 //! - `event_loop`: the one-thread server under load (backpressure, many clients);
 //! - `fleet`: `qmpsim fleet` with real sockets and clients;
-//! - `explore`: `qmpsim explore` against the clients of `tests/clients/`.
+//! - `explore`: `qmpsim explore` against the clients of `tests/clients/`;
+//! - `conformance`: `qmpsim conformance` against the same clients.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
 mod cli;
+mod conformance;
 mod corpus_replay;
 mod determinism;
 mod effects_order;

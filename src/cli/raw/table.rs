@@ -402,6 +402,9 @@ usage: qmpsim run [QEMU options]
        qmpsim trace dump|info|export|import|coverage ...
                                         (read, convert and measure traces; see
                                         qmpsim trace --help)
+       qmpsim explore ... -- CLIENT...  (a QMP client, an event at each gap)
+       qmpsim conformance ... -- CLIENT...
+                                        (a QMP client, legal server behaviours)
        qmpsim man [--out DIR]           (the manual pages)
        qmpsim completions SHELL         (bash, zsh or fish completions)
        qmpsim --help | -version

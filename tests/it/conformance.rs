@@ -1,0 +1,168 @@
+//! `qmpsim conformance` through the real binary, against the four clients of
+//! `tests/clients/`: the correct one survives every behaviour, each buggy one
+//! is broken by the behaviour that shows its bug, and the table is also
+//! written as JUnit XML and JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn client(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(format!("{name}.py"))
+}
+
+fn conformance(out: &Path, extra: &[&str], client_name: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["conformance", "--out"])
+        .arg(out)
+        .args(extra)
+        .arg("--")
+        .arg("python3")
+        .arg(client(client_name))
+        .output()
+        .expect("qmpsim runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn conformance_correct_client_survives_every_behaviour() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = conformance(dir.path(), &[], "correct");
+    assert!(
+        out.status.success()
+            && stdout(&out).contains(
+                "qmpsim conformance: the client survived every behaviour (10 behaviours)\n"
+            ),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn conformance_mispaired_client_breaks_on_an_event_before_a_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = conformance(dir.path(), &[], "mispaired");
+    let text = stdout(&out);
+    assert!(
+        out.status.code() == Some(1)
+            && text.contains(
+                "  event-before-every-reply: an event (RTC_CHANGE) arrives before every reply, \
+                 qmp_capabilities' included\n    client said: mispaired: qmp_capabilities got \
+                 no reply but {\"timestamp\""
+            ),
+        "{text}"
+    );
+}
+
+#[test]
+fn conformance_mispaired_client_breaks_on_an_error_without_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = conformance(dir.path(), &["--only", "error-without-id"], "mispaired");
+    let text = stdout(&out);
+    assert!(
+        out.status.code() == Some(1)
+            && text
+                .contains("    client said: mispaired: query-status got no reply but {\"error\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn conformance_unplug_sync_client_breaks_only_on_a_stopped_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = conformance(dir.path(), &[], "unplug_sync");
+    let text = stdout(&out);
+    assert!(
+        out.status.code() == Some(1)
+            && text.contains("qmpsim conformance: 1 of 10 behaviours broke the client:\n  guest-stopped: ")
+            && text.contains(
+                "    client said: unplug_sync: nic1 is still on the PCI bus after device_del returned"
+            ),
+        "{text}"
+    );
+}
+
+#[test]
+fn conformance_one_recv_client_breaks_on_split_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = conformance(
+        dir.path(),
+        &["--only", "baseline,split-replies"],
+        "one_recv",
+    );
+    let text = stdout(&out);
+    assert!(
+        out.status.code() == Some(1)
+            && text.contains("baseline       passed\nsplit-replies  FAILED (exit status 1)\n")
+            && text.contains("    client said: one_recv: cannot parse b'{'"),
+        "{text}"
+    );
+}
+
+#[test]
+fn conformance_writes_junit_and_json_with_the_failing_behaviour() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("report.xml");
+    let json = dir.path().join("report.json");
+    let (junit_arg, json_arg) = (junit.display().to_string(), json.display().to_string());
+    conformance(
+        dir.path(),
+        &[
+            "--only",
+            "baseline,split-replies",
+            "--junit",
+            &junit_arg,
+            "--json",
+            &json_arg,
+        ],
+        "one_recv",
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (
+            xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""),
+            rows[0]["passed"].as_bool(),
+            rows[1]["behaviour"].as_str(),
+            rows[1]["passed"].as_bool()
+        ),
+        (true, Some(true), Some("split-replies"), Some(false))
+    );
+}
+
+#[test]
+fn conformance_ids_row_names_the_id_types_the_client_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = conformance(dir.path(), &["--only", "ids-echoed"], "correct");
+    assert!(
+        stdout(&out).contains("ids-echoed  passed (ids of type number)\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn conformance_failing_behaviour_trace_replays_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance(dir.path(), &["--only", "error-without-id"], "mispaired");
+    let replay = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .arg("replay")
+        .arg(dir.path().join("error-without-id.qmptrace"))
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", stdout(&replay));
+}
+
+#[test]
+fn conformance_with_unknown_behaviour_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["conformance", "--only", "nope", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
