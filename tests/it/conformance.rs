@@ -3,29 +3,12 @@
 //! is broken by the behaviour that shows its bug, and the table is also
 //! written as JUnit XML and JSON.
 
-use std::path::{Path, PathBuf};
+use crate::support::{against_client, stdout};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn client(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients")
-        .join(format!("{name}.py"))
-}
-
 fn conformance(out: &Path, extra: &[&str], client_name: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["conformance", "--out"])
-        .arg(out)
-        .args(extra)
-        .arg("--")
-        .arg("python3")
-        .arg(client(client_name))
-        .output()
-        .expect("qmpsim runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    against_client(&["conformance"], out, extra, client_name)
 }
 
 #[test]

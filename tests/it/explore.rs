@@ -3,33 +3,16 @@
 //! planted in each of the other three, naming the placement; a failing
 //! placement's trace replays byte for byte.
 
-use std::path::{Path, PathBuf};
+use crate::support::{against_client, stdout, test_client as client};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// The events every explore test places: one that changes the run state and
 /// one that only reports.
 const EVENTS: &str = "STOP,RTC_CHANGE";
 
-fn client(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients")
-        .join(format!("{name}.py"))
-}
-
 fn explore(out: &Path, extra: &[&str], client_name: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["explore", "--events", EVENTS, "--out"])
-        .arg(out)
-        .args(extra)
-        .arg("--")
-        .arg("python3")
-        .arg(client(client_name))
-        .output()
-        .expect("qmpsim runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    against_client(&["explore", "--events", EVENTS], out, extra, client_name)
 }
 
 #[test]

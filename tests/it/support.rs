@@ -70,6 +70,39 @@ pub fn qmpsim(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// The path of `tests/clients/NAME.py`, one of the small QMP clients that
+/// `explore` and `conformance` run.
+pub fn test_client(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(format!("{name}.py"))
+}
+
+/// Runs `qmpsim TOOL_ARGS --out OUT EXTRA -- python3 tests/clients/NAME.py` to
+/// its end: the client-driving subcommands (`explore`, `conformance`).
+pub fn against_client(
+    tool_args: &[&str],
+    out: &std::path::Path,
+    extra: &[&str],
+    name: &str,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(tool_args)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .arg("--")
+        .arg("python3")
+        .arg(test_client(name))
+        .output()
+        .expect("the built binary runs")
+}
+
+/// A finished process's stdout, lossy UTF-8.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// An option list from `(key, value)` pairs, in order.
 pub fn opts(pairs: &[(&str, &str)]) -> OptionList {
     pairs.iter().copied().collect()
