@@ -9,7 +9,8 @@
 //! 1. poll; note which sockets are readable or writable, accept new clients;
 //! 2. read every readable socket once (at most [`RELAY_READ_BYTES_MAX`]), up to
 //!    [`BATCH_EVENTS_MAX`] reads, recording each read as trace frames and
-//!    queueing its bytes for the other side;
+//!    queueing its bytes for the other side (a side whose peer holds
+//!    [`OUTPUT_QUEUE_BYTES_MAX`] unsent bytes is not read: backpressure);
 //! 3. commit: hand the turn's trace bytes to the kernel with one `write(2)`;
 //! 4. only then write the queues to their sockets (write-ahead: nothing
 //!    reaches a client, nor the server, before it is in the trace).
@@ -52,6 +53,7 @@ use crate::qmp::session::{ClientId, FdHandle};
 use crate::server::conn::{Conn, Stream};
 use crate::server::fds::{recv_with_all_fds, send_with_fds};
 use crate::server::listen::Listener;
+use crate::server::queue::OUTPUT_QUEUE_BYTES_MAX;
 use crate::server::record::{RecordError, TraceRecorder};
 use crate::server::BATCH_EVENTS_MAX;
 use crate::trace::format::ObservedSession;
@@ -63,11 +65,8 @@ use crate::wire::framing::Framer;
 pub const PROXY_CLIENTS_MAX: usize = 64;
 /// Bytes one read from a client or server takes.
 pub const RELAY_READ_BYTES_MAX: usize = 64 * 1024;
-/// Bytes queued toward one socket at which the other side stops being read
-/// (backpressure).
-pub const RELAY_QUEUE_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Longest wait for a spawned server's socket to appear.
-pub const SPAWN_WAIT_MS_MAX: u64 = 60_000;
+pub const SPAWN_SOCKET_TIMEOUT_MS: u64 = 60_000;
 /// Pause between looks for a spawned server's socket.
 const SPAWN_POLL_MS: u64 = 10;
 
@@ -134,7 +133,7 @@ pub enum ProxyError {
         code: i32,
     },
     /// The spawned server's socket did not appear in time.
-    #[error("qmpsim proxy: the server's socket {} did not appear within {SPAWN_WAIT_MS_MAX} ms", path.display())]
+    #[error("qmpsim proxy: the server's socket {} did not appear within {SPAWN_SOCKET_TIMEOUT_MS} ms", path.display())]
     SocketTimeout {
         /// The socket path.
         path: PathBuf,
@@ -500,7 +499,7 @@ fn spawn(argv: &[OsString]) -> Result<(Address, Spawned), ProxyError> {
             program: program.clone(),
             source,
         })?;
-    let deadline = Instant::now() + Duration::from_millis(SPAWN_WAIT_MS_MAX);
+    let deadline = Instant::now() + Duration::from_millis(SPAWN_SOCKET_TIMEOUT_MS);
     loop {
         if listening(&sock) {
             break;
@@ -772,7 +771,8 @@ impl Relay {
         let Some(pair) = self.pairs[index].as_mut() else {
             return false;
         };
-        let peer_full = pair.side(!up).queued_bytes >= RELAY_QUEUE_BYTES_MAX;
+        // Backpressure: the same bound as a qmpsim client's output queue.
+        let peer_full = pair.side(!up).queued_bytes >= OUTPUT_QUEUE_BYTES_MAX;
         let side = pair.side(up);
         if !side.readable || side.eof || peer_full {
             return false;
@@ -911,6 +911,35 @@ mod tests {
         assert_eq!(
             [token(0, false), token(0, true), token(5, true)].map(slot),
             [Some((0, false)), Some((0, true)), Some((5, true))]
+        );
+    }
+
+    /// The sizes of the first two reads of a side after `len` bytes were sent
+    /// to it and the sender closed.
+    fn first_two_reads(len: usize) -> (usize, usize) {
+        use std::io::Write;
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.write_all(&vec![b'x'; len]).unwrap();
+        drop(a);
+        let mut side = Side::new(Conn::Unix(b)).unwrap();
+        let mut buf = vec![0u8; RELAY_READ_BYTES_MAX];
+        let mut next = || side.read(&mut buf).unwrap().map_or(0, |(n, _)| n);
+        (next(), next())
+    }
+
+    #[test]
+    fn read_at_read_limit_takes_everything_at_once() {
+        assert_eq!(
+            first_two_reads(RELAY_READ_BYTES_MAX),
+            (RELAY_READ_BYTES_MAX, 0)
+        );
+    }
+
+    #[test]
+    fn read_past_read_limit_takes_two_reads() {
+        assert_eq!(
+            first_two_reads(RELAY_READ_BYTES_MAX + 1),
+            (RELAY_READ_BYTES_MAX, 1)
         );
     }
 

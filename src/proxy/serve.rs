@@ -59,7 +59,7 @@ pub const EXIT_UNUSED: i32 = 3;
 /// Unused recorded requests a report lists one by one (the rest are counted).
 pub const UNUSED_LISTED_MAX: usize = 10;
 /// Longest wait for the upstream's answer in `new-episodes` mode.
-pub const UPSTREAM_REPLY_MS_MAX: u64 = 30_000;
+pub const UPSTREAM_REPLY_TIMEOUT_MS: u64 = 30_000;
 /// Bytes one read from a client takes.
 const SERVE_READ_BYTES: usize = 64 * 1024;
 
@@ -729,11 +729,11 @@ fn forward(s: &mut Session, upstream: &Address, request: &[u8]) -> io::Result<Ep
     if s.upstream.is_none() {
         let stream: Box<dyn ReadWrite> = match upstream.connect()? {
             Conn::Unix(u) => {
-                u.set_read_timeout(Some(Duration::from_millis(UPSTREAM_REPLY_MS_MAX)))?;
+                u.set_read_timeout(Some(Duration::from_millis(UPSTREAM_REPLY_TIMEOUT_MS)))?;
                 Box::new(u)
             }
             Conn::Tcp(t) => {
-                t.set_read_timeout(Some(Duration::from_millis(UPSTREAM_REPLY_MS_MAX)))?;
+                t.set_read_timeout(Some(Duration::from_millis(UPSTREAM_REPLY_TIMEOUT_MS)))?;
                 Box::new(t)
             }
             Conn::Stdio => return Err(io::Error::other("not a socket")),
@@ -894,6 +894,30 @@ mod tests {
                 r#"qmpsim serve: the request does not match the recording: expected {"execute":"stop"}, got {"execute":"cont","id":4}"#,
                 Some(4)
             )
+        );
+    }
+
+    /// The report of a session that used none of `n` recorded requests.
+    fn unused_of(n: usize) -> String {
+        let episode = Episode {
+            frame: 3,
+            request: b"{}".to_vec(),
+            replies: Vec::new(),
+        };
+        let tape = Tape {
+            client: 1,
+            opening: Vec::new(),
+            episodes: vec![episode; n],
+        };
+        unused_report(1, 0, &tape)
+    }
+
+    #[test]
+    fn unused_report_at_the_limit_lists_every_request() {
+        let text = unused_of(UNUSED_LISTED_MAX);
+        assert_eq!(
+            (text.lines().count(), text.contains("more")),
+            (UNUSED_LISTED_MAX + 1, false)
         );
     }
 

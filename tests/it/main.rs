@@ -22,7 +22,9 @@
 //! - `event_loop`: the one-thread server under load (backpressure, many clients);
 //! - `fleet`: `qmpsim fleet` with real sockets and clients;
 //! - `explore`: `qmpsim explore` against the clients of `tests/clients/`;
-//! - `conformance`: `qmpsim conformance` against the same clients.
+//! - `conformance`: `qmpsim conformance` against the same clients;
+//! - `proxy`: `qmpsim proxy` between real clients and servers, and its observed trace;
+//! - `serve`: `qmpsim serve` playing traces of every kind back to real clients.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -45,11 +47,13 @@ mod human_monitor;
 mod lifecycle;
 mod malformed;
 mod minimize;
+mod proxy;
 mod record_replay;
 mod regressions;
 mod replay_runner;
 mod scenarios;
 mod seed_examples;
+mod serve;
 mod shell;
 mod snapshots;
 mod sockets;
