@@ -305,8 +305,7 @@ impl Migrations {
         }
         let ids: Vec<u64> = self.active.keys().copied().collect();
         for id in ids {
-            loop {
-                let Some(c) = self.active.get(&id) else { break };
+            while let Some(c) = self.active.get(&id) {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break;
