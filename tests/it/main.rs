@@ -8,6 +8,7 @@
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
+//! - `refusals`: every bad option value 0.14 refuses at startup, with its source;
 //! - `golden_*`: reviewed insta goldens of every command, per area, and
 //!   (`golden_corpus`) of the dump of every corpus trace;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
@@ -49,6 +50,7 @@ mod malformed;
 mod minimize;
 mod proxy;
 mod record_replay;
+mod refusals;
 mod regressions;
 mod replay_runner;
 mod scenarios;
