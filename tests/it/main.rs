@@ -8,6 +8,7 @@
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
+//! - `refusals`: every bad option value 0.14 refuses at startup, with its source;
 //! - `golden_*`: reviewed insta goldens of every command, per area, and
 //!   (`golden_corpus`) of the dump of every corpus trace;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
@@ -24,7 +25,9 @@
 //! - `event_loop`: the one-thread server under load (backpressure, many clients);
 //! - `fleet`: `qmpsim fleet` with real sockets and clients;
 //! - `explore`: `qmpsim explore` against the clients of `tests/clients/`;
-//! - `conformance`: `qmpsim conformance` against the same clients.
+//! - `conformance`: `qmpsim conformance` against the same clients;
+//! - `proxy`: `qmpsim proxy` between real clients and servers, and its observed trace;
+//! - `serve`: `qmpsim serve` playing traces of every kind back to real clients.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -47,11 +50,14 @@ mod human_monitor;
 mod lifecycle;
 mod malformed;
 mod minimize;
+mod proxy;
 mod record_replay;
+mod refusals;
 mod regressions;
 mod replay_runner;
 mod scenarios;
 mod seed_examples;
+mod serve;
 mod shell;
 mod snapshots;
 mod sockets;
