@@ -80,8 +80,6 @@ pub struct RunPlan {
     pub daemonize: bool,
     /// `-record`.
     pub record: Option<PathBuf>,
-    /// `-x-clock manual`: no idle jumps of virtual time.
-    pub clock_manual: bool,
     /// `-loadvm TAG`.
     pub loadvm: Option<String>,
     /// `-x-resume TRACE[@FRAME]`.
@@ -110,7 +108,6 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
         pidfile: low.pidfile.as_ref().map(PathBuf::from),
         daemonize: low.daemonize,
         record: low.record.as_ref().map(PathBuf::from),
-        clock_manual: low.clock_manual,
         loadvm: low.loadvm.clone(),
         resume: low.resume.clone(),
         state_every: low.state_every,

@@ -85,6 +85,8 @@ pub struct MachineConfig {
     pub epoch_s: i64,
     /// Whether `x-` extension commands are enabled.
     pub extensions: bool,
+    /// How virtual time moves without input (`-x-clock`).
+    pub clock: crate::machine::clock::ClockMode,
     /// `-no-acpi`: no ACPI hardware (no PIIX4 power management function, and the
     /// power button reaches no guest).
     pub no_acpi: bool,
@@ -155,6 +157,7 @@ impl Default for MachineConfig {
             seed: 0,
             epoch_s: EPOCH_S_DEFAULT,
             extensions: false,
+            clock: crate::machine::clock::ClockMode::Idle,
             no_acpi: false,
             guest: GuestConfig::default(),
             placement: None,

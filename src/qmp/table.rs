@@ -394,6 +394,13 @@ pub static COMMANDS: &[Command] = &[
         commands::clock::x_clock_step
     ),
     xcmd!(
+        "x-query-clock",
+        "",
+        "",
+        "show the clock mode and the virtual time",
+        commands::clock::x_query_clock
+    ),
+    xcmd!(
         "x-vnc-client",
         "action:s,host:s,service:s,family:s?,x509_dname:s?,sasl_username:s?",
         "connect|disconnect host service [family] [x509_dname] [sasl_username]",
@@ -546,6 +553,7 @@ mod tests {
     /// The extension commands, in table order after the 0.14 list.
     const EXTENSIONS: &[&str] = &[
         "x-clock-step",
+        "x-query-clock",
         "x-vnc-client",
         "x-spice-client",
         "x-block-error",

@@ -6,6 +6,7 @@
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
 //! - `sockets`: the real binary over unix, tcp and stdio monitors;
 //! - `cli`: QEMU-style option handling of the real binary;
+//! - `clock`: the three `-x-clock` modes through the binary;
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area, and
@@ -27,6 +28,7 @@
 #![allow(clippy::tests_outside_test_module)]
 
 mod cli;
+mod clock;
 mod conformance;
 mod corpus_replay;
 mod determinism;

@@ -74,8 +74,6 @@ pub struct LowArgs {
     pub daemonize: bool,
     /// `-record PATH`.
     pub record: Option<String>,
-    /// `-x-clock manual`: virtual time never jumps on idle.
-    pub clock_manual: bool,
     /// `-loadvm TAG`.
     pub loadvm: Option<String>,
     /// `-x-resume TRACE[@FRAME]`.

@@ -360,10 +360,10 @@ pub static OPTIONS: &[OptDef] = &[
     value("x-epoch", "SECONDS", Qmpsim, "event timestamps at virtual time zero\n\
         (default 1300000000)", other::apply_epoch),
     flag("x-extensions", Qmpsim, "enable the x- commands", |c, _| on(&mut c.low.config.extensions)),
-    value("x-clock", "idle|manual", Qmpsim, "idle (default): virtual time jumps to the next\n\
+    value("x-clock", "idle|manual|realtime", Qmpsim, "idle (default): virtual time jumps to the next\n\
         pending deadline after IDLE_ADVANCE_MS without\n\
         input; manual: it moves only with messages and\n\
-        x-clock-step", other::apply_clock),
+        x-clock-step; realtime: it follows the wall clock", other::apply_clock),
     value("x-guest", "acpi=on|off,shutdown-ms=N", Qmpsim,
         "the simulated guest's reaction to the ACPI\npower button", other::apply_guest),
     value("x-explore-gap", "GAP,event=NAME[,when=after]", Qmpsim,
