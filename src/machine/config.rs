@@ -95,6 +95,8 @@ pub struct MachineConfig {
     /// A happening placed at a gap of the monitor byte stream
     /// (`-x-explore-gap`; see `crate::machine::placement`).
     pub placement: Option<crate::machine::placement::Placement>,
+    /// Timed fault steps (`-x-scenario`; see `crate::machine::scenario_steps`).
+    pub scenario: Vec<crate::machine::scenario_steps::ScenarioStep>,
 }
 
 /// Default delay of the guest's ACPI shutdown after the power button, in ms
@@ -161,6 +163,7 @@ impl Default for MachineConfig {
             no_acpi: false,
             guest: GuestConfig::default(),
             placement: None,
+            scenario: Vec::new(),
         }
     }
 }

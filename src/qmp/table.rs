@@ -435,6 +435,16 @@ pub static COMMANDS: &[Command] = &[
         "simulate the guest's watchdog expiring",
         commands::inject::x_watchdog_expire
     ),
+    Command {
+        args_type: commands::inject::X_INJECT_ARGS_TYPE,
+        ..xcmd!(
+            "x-inject",
+            "",
+            "action [arguments of the action]",
+            "bring about a fault: a guest, display, balloon, migration or monitor misbehaving",
+            commands::inject::x_inject
+        )
+    },
     xcmd!(
         "x-query-events",
         "",
@@ -559,6 +569,7 @@ mod tests {
         "x-block-error",
         "x-rtc-set",
         "x-watchdog-expire",
+        "x-inject",
         "x-query-events",
     ];
 

@@ -289,9 +289,11 @@ impl Vm {
             None => self.engine.step(input),
         };
         let mut sends = Vec::new();
+        let mut closes = Vec::new();
         for output in outputs {
             match output {
                 Output::Send { client, data } => sends.push((client, data)),
+                Output::Close { client } => closes.push(client),
                 Output::Effect(effect) => {
                     let mut world = effects::World {
                         fds: &mut self.fds,
@@ -315,6 +317,9 @@ impl Vm {
                 client,
                 data,
             }));
+        for client in closes {
+            self.server_close(client, io);
+        }
         if !self.dirty {
             self.dirty = true;
             io.dirty.push(self.index);
@@ -763,6 +768,26 @@ impl Vm {
         self.scout.disconnect(client);
         self.release(monitor, io);
         self.step(Input::Disconnect { client }, io);
+        self.flush(client, io);
+    }
+
+    /// The engine dropped a client's connection (`Output::Close`): nothing
+    /// more is read from it, what it was sent still goes out, then the
+    /// connection closes and the monitor takes its next client. The engine
+    /// has already ended the session, so no `Disconnect` is fed.
+    fn server_close(&mut self, client: ClientId, io: &mut Io) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        if c.gone {
+            return;
+        }
+        c.gone = true;
+        c.readable = false;
+        let monitor = c.monitor;
+        self.scout.disconnect(client);
+        self.release(monitor, io);
+        // Closes it now when nothing is left to write; else the last write does.
         self.flush(client, io);
     }
 

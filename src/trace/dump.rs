@@ -206,6 +206,7 @@ fn output_line(text: &mut String, at: VirtualTime, output: &Output, options: Dum
         Output::Send { client, data } => message_line(text, at, "<-", *client, data, options),
         Output::Effect(effect) => comment(text, at, &effect_comment(effect)),
         Output::Exit { code } => comment(text, at, &format!("exit {code}")),
+        Output::Close { client } => comment(text, at, &format!("close client {}", client.0)),
     }
 }
 

@@ -125,7 +125,7 @@ pub fn info<R: Read>(input: R) -> Result<TraceInfo, TraceError> {
                     }
                 }
                 Output::Exit { code } => info.exit = Some(*code),
-                Output::Effect(_) => {}
+                Output::Effect(_) | Output::Close { .. } => {}
             },
             Item::End { at, .. } => info.duration = at,
             Item::Leftover { .. } | Item::Checkpoint { .. } => {}

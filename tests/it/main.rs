@@ -1,5 +1,6 @@
 //! Integration tests, one binary with topical modules:
 //! - `scenarios`: the shared client scripts;
+//! - `scenario_files`: `-x-scenario` files through the binary, `examples/scenarios/`;
 //! - `determinism`: every scenario twice, any chunking, same bytes and digest;
 //! - `tidy`: source checks that keep the core deterministic;
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
@@ -10,7 +11,8 @@
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `golden_*`: reviewed insta goldens of every command, per area, and
-//!   (`golden_corpus`) of the dump of every corpus trace;
+//!   (`golden_corpus`) of the dump of every corpus trace, and (`golden_faults`)
+//!   of every `x-inject` fault kind;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `snapshots`: snapshot, restore and migration as properties of random sessions;
@@ -41,6 +43,7 @@ mod golden_corpus;
 mod golden_devices;
 mod golden_display;
 mod golden_events;
+mod golden_faults;
 mod golden_hmp;
 mod golden_human;
 mod human_monitor;
@@ -50,6 +53,7 @@ mod minimize;
 mod record_replay;
 mod regressions;
 mod replay_runner;
+mod scenario_files;
 mod scenarios;
 mod seed_examples;
 mod shell;

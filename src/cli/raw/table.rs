@@ -376,6 +376,8 @@ pub static OPTIONS: &[OptDef] = &[
                 .map_err(|source| RawError::ExploreGap { arg: v, source })?;
             put(&mut c.low.config.placement, placement)
         }),
+    value("x-scenario", "FILE", Qmpsim, "run the timed fault steps of a TOML file\n\
+        (docs/faults.md)", |c, v| put(&mut c.low.scenario, v)),
     value("x-state-every", "N", Qmpsim, "with -record: a full-state checkpoint every N\n\
         steps (default 1024; 0: none)",
         |c, v| put(&mut c.low.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),
