@@ -109,9 +109,9 @@ pub use crate::machine::display::{
 };
 pub use crate::machine::events::EVENTS_QUEUED_MAX;
 pub use crate::machine::faults::{MONITOR_DROPS_MAX, SLOW_FACTOR_MAX};
-pub use crate::machine::scenario_steps::{SCENARIO_FILE_BYTES_MAX, SCENARIO_STEPS_MAX};
 pub use crate::machine::inject::SPICE_CONNECTION_ID_RANDOM_MAX;
 pub use crate::machine::rtc::RTC_OFFSET_S_MAX;
+pub use crate::machine::scenario_steps::{SCENARIO_FILE_BYTES_MAX, SCENARIO_STEPS_MAX};
 pub use crate::machine::snapshots::{
     SIDECAR_BYTES_MAX, SNAPSHOTS_PER_DRIVE_MAX, SNAPSHOT_TAG_BYTES_MAX,
 };

@@ -89,7 +89,6 @@ impl FaultState {
     }
 }
 
-
 /// What an [`Action`] does: change the machine and queue what 0.14 sends.
 pub type ActionFn = fn(&mut Machine, &QDict) -> Result<(), QmpError>;
 
@@ -297,7 +296,6 @@ pub static ACTIONS: &[Action] = &[
     },
 ];
 
-
 /// The action named `name`.
 pub fn action(name: &str) -> Option<&'static Action> {
     ACTIONS.iter().find(|a| a.name == name)
@@ -323,7 +321,11 @@ pub fn actions_markdown() -> String {
         "| action | arguments | what happens | QEMU 0.14 behaviour reproduced |\n|---|---|---|---|\n",
     );
     for a in ACTIONS {
-        let params = if a.params.is_empty() { "none" } else { a.params };
+        let params = if a.params.is_empty() {
+            "none"
+        } else {
+            a.params
+        };
         md.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             a.name,
@@ -365,7 +367,13 @@ fn int_arg(args: &QDict, name: &str) -> Result<i64, QmpError> {
 }
 
 /// An integer argument in `lo..=hi` (`default` when absent and optional).
-fn ranged(args: &QDict, name: &str, lo: u64, hi: u64, default: Option<u64>) -> Result<u64, QmpError> {
+fn ranged(
+    args: &QDict,
+    name: &str,
+    lo: u64,
+    hi: u64,
+    default: Option<u64>,
+) -> Result<u64, QmpError> {
     let value = match (args.get_int(name), default) {
         (Some(v), _) => v,
         (None, Some(d)) => return Ok(d),

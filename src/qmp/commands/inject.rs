@@ -198,7 +198,10 @@ pub fn run_action(machine: &mut Machine, name: &str, args: &QDict) -> Result<(),
 /// running it (a scenario file's steps are checked so when it is read).
 pub fn check_action(name: &str, args: &QDict) -> Result<(), String> {
     let action = faults::action(name).ok_or_else(|| {
-        format!("unknown action '{name}' (one of {})", faults::action_names())
+        format!(
+            "unknown action '{name}' (one of {})",
+            faults::action_names()
+        )
     })?;
     crate::qmp::args::check(action.args_type, args).map_err(|e| format!("{name}: {}", e.desc()))
 }
@@ -215,8 +218,8 @@ pub fn x_inject(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::faults::ACTIONS;
     use crate::machine::config::MachineConfig;
+    use crate::machine::faults::ACTIONS;
     use crate::machine::Machine;
     use crate::qdict;
     use crate::qobject::QDict;
