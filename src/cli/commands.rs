@@ -329,6 +329,10 @@ pub struct ExportArgs {
     /// the first that sends a request).
     #[arg(long, value_name = "ID")]
     pub client: Option<u32>,
+    /// Show passwords (`set_password`, `block_passwd`, `change vnc password`)
+    /// instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 /// What `trace import` reads.

@@ -29,7 +29,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::raw::{self, DriveArg, LowArgs};
+use super::raw::{self, DriveArg, LowArgs, PROGRAM};
 use crate::machine::config::{
     ChardevBackend, ChardevConfig, DriveConfig, ImageProbe, MachineConfig, MonitorConfig,
     MonitorMode, OptionList,
@@ -47,12 +47,26 @@ pub const IDE_UNITS_PER_BUS: u32 = 2;
 /// Why the configuration could not be assembled. `Display` is QEMU's message.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A disk image could not be opened or read.
-    #[error("qemu: could not open disk image {path}: {reason}")]
+    /// A disk image could not be opened or read, or is not in the format
+    /// `format=` names (0.14's `bdrv_open` failing in `drive_init`).
+    #[error("{PROGRAM}: {location}could not open disk image {path}: {reason}")]
     ImageOpen {
+        /// The drive's command-line location and `": "`, or nothing
+        /// ([`LowArgs::drive_locations`]).
+        location: String,
         /// The file as named.
         path: String,
         /// The system's description of the error.
+        reason: String,
+    },
+    /// A `-vnc` host name that does not resolve (0.14's `inet_listen_opts`).
+    #[error("getaddrinfo({host},{service}): {reason}")]
+    VncResolve {
+        /// The host name.
+        host: String,
+        /// The port, as 0.14 passes it (display number + 5900).
+        service: String,
+        /// `gai_strerror`'s text.
         reason: String,
     },
     /// `-mon chardev=X` with no such chardev.
@@ -67,8 +81,10 @@ pub enum ConfigError {
         problem: String,
     },
     /// Two drives at the same bus and unit.
-    #[error("qemu: drive with bus={bus}, unit={unit} (index={index}) exists")]
+    #[error("{PROGRAM}: {location}drive with bus={bus}, unit={unit} (index={index}) exists")]
     DriveExists {
+        /// The second drive's command-line location and `": "`, or nothing.
+        location: String,
         /// Bus number.
         bus: u32,
         /// Unit on the bus.
@@ -106,6 +122,9 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
         }
     }
     let monitors = monitors(low, &mut chardevs);
+    if let Some(display) = &low.config.vnc {
+        resolve_vnc_host(display)?;
+    }
     let scenario = match &low.scenario {
         Some(path) => read_scenario(path)?,
         None => low.config.scenario.clone(),
@@ -268,8 +287,25 @@ pub fn expand_drive(arg: &DriveArg) -> OptionList {
 
 fn drives(low: &LowArgs) -> Result<Vec<DriveConfig>, ConfigError> {
     let all: Vec<OptionList> = low.drives.iter().map(expand_drive).collect();
-    check_unique_slots(&all)?;
-    all.into_iter().map(drive_config).collect()
+    let location = |i: usize| match low.drive_locations.get(i) {
+        Some(Some(loc)) => format!("{loc}: "),
+        _ => String::new(),
+    };
+    check_unique_slots(&all).map_err(|(i, e)| match e {
+        ConfigError::DriveExists {
+            bus, unit, index, ..
+        } => ConfigError::DriveExists {
+            location: location(i),
+            bus,
+            unit,
+            index,
+        },
+        e => e,
+    })?;
+    all.into_iter()
+        .enumerate()
+        .map(|(i, opts)| drive_config(opts, &location(i)))
+        .collect()
 }
 
 /// `(bus, unit)` of a drive with an explicit index on a bus with fixed slots.
@@ -284,24 +320,47 @@ fn slot(opts: &OptionList) -> Option<(String, u32, u32, u32)> {
     Some((bus_type.to_owned(), index / per_bus, index % per_bus, index))
 }
 
-fn check_unique_slots(drives: &[OptionList]) -> Result<(), ConfigError> {
-    let slots: Vec<_> = drives.iter().filter_map(slot).collect();
-    for (i, (bus_type, bus, unit, index)) in slots.iter().enumerate() {
-        if slots[..i]
+/// The first drive whose slot an earlier one holds: its position and error.
+fn check_unique_slots(drives: &[OptionList]) -> Result<(), (usize, ConfigError)> {
+    let slots: Vec<_> = drives
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| slot(d).map(|s| (i, s)))
+        .collect();
+    for (n, (i, (bus_type, bus, unit, index))) in slots.iter().enumerate() {
+        if slots[..n]
             .iter()
-            .any(|(t, b, u, _)| t == bus_type && b == bus && u == unit)
+            .any(|(_, (t, b, u, _))| t == bus_type && b == bus && u == unit)
         {
-            return Err(ConfigError::DriveExists {
-                bus: *bus,
-                unit: *unit,
-                index: *index,
-            });
+            return Err((
+                *i,
+                ConfigError::DriveExists {
+                    location: String::new(),
+                    bus: *bus,
+                    unit: *unit,
+                    index: *index,
+                },
+            ));
         }
     }
     Ok(())
 }
 
-fn drive_config(mut opts: OptionList) -> Result<DriveConfig, ConfigError> {
+/// Why 0.14's driver for `asked` refuses an image probed as `found`: the
+/// `strerror` of its `open`'s return (`qcow2_open`: `-EINVAL` for a wrong magic,
+/// `-ENOTSUP` for another version; `qcow_open`: `-1` for either), or `None`
+/// when the driver opens it (or is not one qmpsim models).
+pub fn format_refusal(asked: &str, found: &str) -> Option<&'static str> {
+    match (asked, found) {
+        ("qcow2", "qcow2") | ("qcow", "qcow") => None,
+        ("qcow2", "qcow") => Some("Operation not supported"),
+        ("qcow2", _) => Some("Invalid argument"),
+        ("qcow", _) => Some("Operation not permitted"),
+        _ => None,
+    }
+}
+
+fn drive_config(mut opts: OptionList, location: &str) -> Result<DriveConfig, ConfigError> {
     if opts.get("x-virtual") == Some("on") {
         let size = opts
             .get("x-size")
@@ -317,16 +376,55 @@ fn drive_config(mut opts: OptionList) -> Result<DriveConfig, ConfigError> {
     let probe = match opts.get("file").filter(|f| !f.is_empty()) {
         None => None,
         Some(file) => {
-            let info = probe_image(Path::new(file), opts.get("format")).map_err(|e| {
-                ConfigError::ImageOpen {
-                    path: file.to_owned(),
-                    reason: strerror(&e),
-                }
-            })?;
+            let refused = |reason: String| ConfigError::ImageOpen {
+                location: location.to_owned(),
+                path: file.to_owned(),
+                reason,
+            };
+            let format = opts.get("format");
+            let info = probe_image(Path::new(file), format).map_err(|e| refused(strerror(&e)))?;
+            if let Some(reason) = format.and_then(|f| format_refusal(f, &info.format)) {
+                return Err(refused(reason.to_owned()));
+            }
             Some(ImageProbe::Found(info))
         }
     };
     Ok(DriveConfig { opts, probe })
+}
+
+/// Resolves a `-vnc` display's host name, as 0.14's `getaddrinfo` does before
+/// it listens; addresses and `localhost` need no lookup.
+fn resolve_vnc_host(display: &str) -> Result<(), ConfigError> {
+    use std::net::{IpAddr, ToSocketAddrs};
+
+    let mut server = crate::machine::display::VncServer::closed();
+    if server.open(display).is_err() {
+        return Ok(());
+    }
+    let Some(crate::machine::display::VncListen::Inet { host, service, .. }) = server.listen else {
+        return Ok(());
+    };
+    let Ok(port) = service.parse::<u16>() else {
+        return Ok(());
+    };
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    match (host.as_str(), port).to_socket_addrs() {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let text = e.to_string();
+            let reason = text
+                .strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&text)
+                .to_owned();
+            Err(ConfigError::VncResolve {
+                host,
+                service,
+                reason,
+            })
+        }
+    }
 }
 
 /// Whether a chardev is a socket qmpsim listens on.
@@ -548,7 +646,7 @@ mod tests {
             plan(&["-hdc", &path, "-cdrom", ""])
                 .unwrap_err()
                 .to_string(),
-            "qemu: drive with bus=1, unit=0 (index=2) exists"
+            "qemu-system-x86_64: -cdrom : drive with bus=1, unit=0 (index=2) exists"
         );
     }
 
@@ -575,7 +673,10 @@ mod tests {
         let path = path.to_str().unwrap();
         assert_eq!(
             plan(&["-hda", path]).unwrap_err().to_string(),
-            format!("qemu: could not open disk image {path}: No such file or directory")
+            format!(
+                "qemu-system-x86_64: -hda {path}: could not open disk image {path}: \
+                 No such file or directory"
+            )
         );
     }
 

@@ -83,6 +83,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Server(server::ServerError::Incoming(e)) => exit_byte(e.code),
+            CliError::Raw(e) => e.exit_status(),
             _ => EXIT_FAILURE,
         }
     }

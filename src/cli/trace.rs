@@ -16,7 +16,7 @@ use crate::qmp::session::ClientId;
 use crate::replay::corpus;
 use crate::trace::coverage::Coverage;
 use crate::trace::dump::{self, DumpOptions};
-use crate::trace::export::{self, ExportError};
+use crate::trace::export::{self, ExportError, ExportOptions};
 use crate::trace::import::{self, EventSource, Expect, ImportOptions, Transcript};
 use crate::trace::{info, replies, TraceError};
 
@@ -80,10 +80,17 @@ fn export_cli(args: &ExportArgs) -> i32 {
     } else {
         args.format
     };
+    let show_secrets = args.show_secrets;
     match format {
-        ExportFormat::Jsonl => to_stdout(&args.file, |out| export::export_json(file, out)),
+        ExportFormat::Jsonl => to_stdout(&args.file, |out| {
+            export::export_json_with(file, ExportOptions { show_secrets }, out)
+        }),
         ExportFormat::Replies => match replies::exchanges(file, args.client.map(ClientId)) {
             Ok(exchanges) => to_stdout(&args.file, |out| {
+                let exchanges: Vec<_> = exchanges
+                    .into_iter()
+                    .map(|e| e.masked_unless(show_secrets))
+                    .collect();
                 out.write_all(replies::write_replies(&exchanges).as_bytes())
                     .map_err(ExportError::Write)
             }),

@@ -21,7 +21,9 @@
 //! gives one `->` line per read instead (the view of [`super::export::dump`]).
 //!
 //! Passwords (`set_password`, `block_passwd`, `change vnc password` over QMP or
-//! HMP) are shown as `********` unless [`DumpOptions::show_secrets`] is set.
+//! HMP, and a human monitor's echo of them) are shown as `********` unless
+//! [`DumpOptions::show_secrets`] is set ([`super::secrets`], which `trace
+//! export` shares).
 //! Control bytes and invalid UTF-8 are shown as `\xNN`. Pure: writes to any
 //! `std::io::Write`.
 
@@ -36,10 +38,10 @@ use crate::qmp::session::ClientId;
 use super::export::ExportError;
 use super::format::{Frame, TraceHeader};
 use super::reader::TraceReader;
+use super::secrets::{mask_received_unless, mask_sent_unless};
 use super::walk::{Item, Leftover, Walker};
 
-/// What the mask of a secret looks like.
-pub const SECRET_MASK: &str = "********";
+pub use super::secrets::{mask_secrets, SECRET_MASK};
 
 /// How to dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -203,7 +205,10 @@ fn raw_frame(walker: &mut Walker, frame: &Frame, options: DumpOptions, text: &mu
 
 fn output_line(text: &mut String, at: VirtualTime, output: &Output, options: DumpOptions) {
     match output {
-        Output::Send { client, data } => message_line(text, at, "<-", *client, data, options),
+        Output::Send { client, data } => {
+            let data = mask_received_unless(data, options.show_secrets);
+            message_line(text, at, "<-", *client, &data, options);
+        }
         Output::Effect(effect) => comment(text, at, &effect_comment(effect)),
         Output::Exit { code } => comment(text, at, &format!("exit {code}")),
         Output::Close { client } => comment(text, at, &format!("close client {}", client.0)),
@@ -406,116 +411,9 @@ pub fn escape(bytes: &[u8]) -> String {
     text
 }
 
-/// `data` with passwords masked, unless `options.show_secrets`.
-fn mask(data: &[u8], options: DumpOptions) -> Vec<u8> {
-    if options.show_secrets {
-        data.to_vec()
-    } else {
-        mask_secrets(data)
-    }
-}
-
-/// Masks the passwords a client sends: the string value of every `password`
-/// member (`set_password`, `block_passwd`), the `arg` of a `change` whose target
-/// is `password`, and the rest of an HMP `change vnc password ...` command line.
-/// Works on the text, so it also masks a message cut across reads as far as it
-/// can see it.
-pub fn mask_secrets(data: &[u8]) -> Vec<u8> {
-    let mut out = mask_member(data, b"password");
-    if has_string(&out, b"target", b"password") {
-        out = mask_member(&out, b"arg");
-    }
-    mask_hmp_password(&out)
-}
-
-/// Replaces the contents of the string value of every member named `key`.
-fn mask_member(data: &[u8], key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut i = 0;
-    while i < data.len() {
-        if let Some((value_start, value_end)) = member_value_at(data, i, key) {
-            out.extend_from_slice(&data[i..=value_start]);
-            out.extend_from_slice(SECRET_MASK.as_bytes());
-            i = value_end;
-        } else {
-            out.push(data[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// When a quoted `key` starts at `i` and a string value follows after `:`, the
-/// index of the value's opening quote and of its closing quote (or the end).
-fn member_value_at(data: &[u8], i: usize, key: &[u8]) -> Option<(usize, usize)> {
-    let quote = *data.get(i)?;
-    if quote != b'"' && quote != b'\'' {
-        return None;
-    }
-    let after_key = i + 1 + key.len();
-    if data.get(i + 1..after_key)? != key || data.get(after_key) != Some(&quote) {
-        return None;
-    }
-    let mut j = after_key + 1;
-    while data.get(j).is_some_and(u8::is_ascii_whitespace) {
-        j += 1;
-    }
-    if data.get(j) != Some(&b':') {
-        return None;
-    }
-    j += 1;
-    while data.get(j).is_some_and(u8::is_ascii_whitespace) {
-        j += 1;
-    }
-    let open = *data.get(j)?;
-    if open != b'"' && open != b'\'' {
-        return None;
-    }
-    Some((j, string_end(data, j + 1, open)))
-}
-
-/// Index of the closing `quote` of a string whose contents start at `from`, or
-/// the end of `data`.
-fn string_end(data: &[u8], from: usize, quote: u8) -> usize {
-    let mut k = from;
-    while k < data.len() {
-        match data[k] {
-            b'\\' => k += 2,
-            b if b == quote => return k,
-            _ => k += 1,
-        }
-    }
-    data.len()
-}
-
-/// Whether member `key` has the string value `value`.
-fn has_string(data: &[u8], key: &[u8], value: &[u8]) -> bool {
-    (0..data.len()).any(|i| {
-        member_value_at(data, i, key).is_some_and(|(open, close)| &data[open + 1..close] == value)
-    })
-}
-
-/// Masks what follows `change vnc password` inside an HMP command line.
-fn mask_hmp_password(data: &[u8]) -> Vec<u8> {
-    const COMMAND: &[u8] = b"change vnc password";
-    let Some(at) = data.windows(COMMAND.len()).position(|w| w == COMMAND) else {
-        return data.to_vec();
-    };
-    let mut start = at + COMMAND.len();
-    while data.get(start) == Some(&b' ') {
-        start += 1;
-    }
-    let end = data[start..]
-        .iter()
-        .position(|b| *b == b'"' || *b == b'\'')
-        .map_or(data.len(), |p| start + p);
-    if start == end {
-        return data.to_vec();
-    }
-    let mut out = data[..start].to_vec();
-    out.extend_from_slice(SECRET_MASK.as_bytes());
-    out.extend_from_slice(&data[end..]);
-    out
+/// What a client sent, passwords masked unless `options.show_secrets`.
+fn mask(data: &[u8], options: DumpOptions) -> std::borrow::Cow<'_, [u8]> {
+    mask_sent_unless(data, options.show_secrets)
 }
 
 fn write<W: Write>(out: &mut W, text: &str) -> Result<(), ExportError> {
@@ -650,30 +548,6 @@ mod tests {
             options,
         );
         assert!(text.contains("s3cret"));
-    }
-
-    #[test]
-    fn mask_secrets_covers_block_passwd_change_and_hmp() {
-        let masked = [
-            mask_secrets(br#"{'execute': 'block_passwd', 'arguments': {'device': 'ide0-hd0', 'password': 'x'}}"#),
-            mask_secrets(br#"{"execute":"change","arguments":{"device":"vnc","target":"password","arg":"x"}}"#),
-            mask_secrets(br#"{"execute":"human-monitor-command","arguments":{"command-line":"change vnc password x"}}"#),
-        ];
-        assert_eq!(
-            masked.map(|m| String::from_utf8(m).unwrap()),
-            [
-                r#"{'execute': 'block_passwd', 'arguments': {'device': 'ide0-hd0', 'password': '********'}}"#,
-                r#"{"execute":"change","arguments":{"device":"vnc","target":"password","arg":"********"}}"#,
-                r#"{"execute":"human-monitor-command","arguments":{"command-line":"change vnc password ********"}}"#,
-            ]
-        );
-    }
-
-    #[test]
-    fn mask_secrets_leaves_other_change_alone() {
-        let text =
-            br#"{"execute":"change","arguments":{"device":"ide1-cd0","target":"/tmp/a.iso"}}"#;
-        assert_eq!(mask_secrets(text), text.to_vec());
     }
 
     #[test]

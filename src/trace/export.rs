@@ -34,6 +34,7 @@ use crate::qmp::session::ClientId;
 
 use super::format::{Frame, TraceError, TraceHeader};
 use super::reader::TraceReader;
+use super::secrets::{mask_received_unless, mask_sent_unless};
 
 /// Why a trace could not be exported.
 #[derive(Debug, thiserror::Error)]
@@ -112,15 +113,32 @@ pub fn dump_to_string(bytes: &[u8]) -> Result<String, ExportError> {
     Ok(String::from_utf8(out).expect("the transcript escapes every non-UTF-8 byte"))
 }
 
+/// How to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExportOptions {
+    /// Keep passwords as sent instead of masking them ([`super::secrets`]).
+    pub show_secrets: bool,
+}
+
+/// [`export_json_with`] with the default options: passwords masked.
+pub fn export_json<R: Read, W: Write>(input: R, out: &mut W) -> Result<(), ExportError> {
+    export_json_with(input, ExportOptions::default(), out)
+}
+
 /// Writes the trace as JSON Lines: first `{"header": ...}`, then one object per
 /// frame, `{"frame": N, "step"|"checkpoint"|"end": ...}`. Byte data is a string
-/// when it is UTF-8 and `{"hex": "..."}` otherwise.
-pub fn export_json<R: Read, W: Write>(input: R, out: &mut W) -> Result<(), ExportError> {
+/// when it is UTF-8 and `{"hex": "..."}` otherwise. Passwords in the bytes are
+/// masked as `trace dump` masks them, unless `options.show_secrets`.
+pub fn export_json_with<R: Read, W: Write>(
+    input: R,
+    options: ExportOptions,
+    out: &mut W,
+) -> Result<(), ExportError> {
     let (reader, header) = TraceReader::open(input)?;
     let header = serde_json::to_value(&header).map_err(ExportError::Json)?;
     write_json(out, &json!({ "header": header }))?;
     for (index, frame) in reader.enumerate() {
-        let value = frame_json(index as u64, &frame?)?;
+        let value = frame_json(index as u64, &frame?, options)?;
         write_json(out, &value)?;
     }
     Ok(())
@@ -306,14 +324,15 @@ fn output_client(output: &Output) -> Option<ClientId> {
     }
 }
 
-fn frame_json(index: u64, frame: &Frame) -> Result<Value, ExportError> {
+fn frame_json(index: u64, frame: &Frame, options: ExportOptions) -> Result<Value, ExportError> {
     Ok(match frame {
         Frame::Step { input, outputs } => {
             let outputs = outputs
                 .iter()
-                .map(output_json)
+                .map(|o| output_json(o, options))
                 .collect::<Result<Vec<_>, _>>()?;
-            json!({ "frame": index, "step": { "input": input_json(input)?, "outputs": outputs } })
+            let input = input_json(input, options)?;
+            json!({ "frame": index, "step": { "input": input, "outputs": outputs } })
         }
         Frame::Checkpoint { digest } => {
             json!({ "frame": index, "checkpoint": { "digest": digest } })
@@ -327,19 +346,21 @@ fn frame_json(index: u64, frame: &Frame) -> Result<Value, ExportError> {
     })
 }
 
-fn input_json(input: &Input) -> Result<Value, ExportError> {
+fn input_json(input: &Input, options: ExportOptions) -> Result<Value, ExportError> {
     match input {
         Input::Bytes { client, data } => {
-            Ok(json!({ "Bytes": { "client": client.0, "data": bytes_json(data) } }))
+            let data = mask_sent_unless(data, options.show_secrets);
+            Ok(json!({ "Bytes": { "client": client.0, "data": bytes_json(&data) } }))
         }
         other => serde_json::to_value(other).map_err(ExportError::Json),
     }
 }
 
-fn output_json(output: &Output) -> Result<Value, ExportError> {
+fn output_json(output: &Output, options: ExportOptions) -> Result<Value, ExportError> {
     match output {
         Output::Send { client, data } => {
-            Ok(json!({ "Send": { "client": client.0, "data": bytes_json(data) } }))
+            let data = mask_received_unless(data, options.show_secrets);
+            Ok(json!({ "Send": { "client": client.0, "data": bytes_json(&data) } }))
         }
         other => serde_json::to_value(other).map_err(ExportError::Json),
     }
@@ -539,12 +560,46 @@ mod tests {
 
     #[test]
     fn export_json_shows_utf8_data_as_string() {
-        let value = output_json(&Output::Send {
-            client: ONE,
-            data: b"{}\r\n".to_vec(),
-        })
+        let value = output_json(
+            &Output::Send {
+                client: ONE,
+                data: b"{}\r\n".to_vec(),
+            },
+            ExportOptions::default(),
+        )
         .unwrap();
         assert_eq!(value, json!({"Send": {"client": 1, "data": "{}\r\n"}}));
+    }
+
+    /// The JSON Lines export of a session that sets a VNC password.
+    fn exported_with_password(options: ExportOptions) -> String {
+        let inputs = [
+            Input::connect(ONE),
+            Input::bytes(ONE, "{\"execute\":\"qmp_capabilities\"}"),
+            Input::bytes(
+                ONE,
+                r#"{"execute":"set_password","arguments":{"protocol":"vnc","password":"s3cret"}}"#,
+            ),
+        ];
+        let trace = record_inputs(&header(), &inputs).unwrap();
+        let mut out = Vec::new();
+        export_json_with(&trace[..], options, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn export_json_masks_passwords() {
+        let text = exported_with_password(ExportOptions::default());
+        assert!(
+            !text.contains("s3cret") && text.contains(r#"\"password\":\"********\""#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn export_json_with_show_secrets_keeps_passwords() {
+        let text = exported_with_password(ExportOptions { show_secrets: true });
+        assert!(text.contains(r#"\"password\":\"s3cret\""#), "{text}");
     }
 
     #[test]

@@ -225,7 +225,7 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// 2: `State` frames; 3: split frames ([`PART_CONTINUES`]); 4: the trace
 /// [`TraceKind`] in the header; 5: the configuration's `placement`
 /// (`-x-explore-gap`).
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for

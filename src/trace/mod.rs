@@ -7,8 +7,9 @@
 //! their virtual time, [`dump`] prints the session one message per line,
 //! [`info`] counts a trace, [`export`] writes JSON Lines (and the per-read view
 //! replay reports use), [`import`] turns a `->`/`<-` transcript into a trace,
-//! [`replies`] reads and writes libvirt's `.replies` files, and [`coverage`]
-//! reports what a corpus exercised. Pure: everything works over `std::io::Write` and
+//! [`replies`] reads and writes libvirt's `.replies` files, [`coverage`]
+//! reports what a corpus exercised, and [`secrets`] masks the passwords the
+//! tools show. Pure: everything works over `std::io::Write` and
 //! `std::io::Read`; opening files is the caller's business (`crate::replay`, the
 //! server).
 //!
@@ -48,6 +49,7 @@ pub mod info;
 pub mod minimize;
 pub mod reader;
 pub mod replies;
+pub mod secrets;
 pub mod walk;
 pub mod writer;
 

@@ -124,6 +124,20 @@ pub struct Exchange {
     pub reply: Vec<u8>,
 }
 
+impl Exchange {
+    /// The exchange with the passwords of its request masked (as `trace dump`
+    /// masks them, [`super::secrets`]), unless `show_secrets`.
+    pub fn masked_unless(self, show_secrets: bool) -> Exchange {
+        if show_secrets {
+            return self;
+        }
+        Exchange {
+            request: super::secrets::mask_secrets(&self.request),
+            reply: self.reply,
+        }
+    }
+}
+
 /// The exchanges of `client` (the first client that sends a request, when
 /// `None`) in the trace in `input`: each request with the response that answered
 /// it, in order. Requests never answered are left out.

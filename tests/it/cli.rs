@@ -149,7 +149,10 @@ fn missing_disk_image_exits_one() {
         error_run(&["-hda", path]),
         (
             Some(1),
-            format!("qemu: could not open disk image {path}: No such file or directory\n")
+            format!(
+                "qemu-system-x86_64: -hda {path}: could not open disk image {path}: \
+                 No such file or directory\n"
+            )
         )
     );
 }

@@ -10,6 +10,7 @@
 //! - `clock`: the three `-x-clock` modes through the binary;
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
+//! - `refusals`: every bad option value 0.14 refuses at startup, with its source;
 //! - `golden_*`: reviewed insta goldens of every command, per area, and
 //!   (`golden_corpus`) of the dump of every corpus trace, and (`golden_faults`)
 //!   of every `x-inject` fault kind;
@@ -51,6 +52,7 @@ mod lifecycle;
 mod malformed;
 mod minimize;
 mod record_replay;
+mod refusals;
 mod regressions;
 mod replay_runner;
 mod scenario_files;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use qmpsim::engine::{Input, Signal};
 use qmpsim::machine::clock::VirtualTime;
-use qmpsim::machine::config::MachineConfig;
+use qmpsim::machine::config::{
+    ChardevBackend, ChardevConfig, MachineConfig, MonitorConfig, MonitorMode,
+};
 use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::trace::{record_inputs, TraceHeader};
 
@@ -538,6 +540,95 @@ fn trace_dump_masks_block_passwd_and_hmp_vnc_password() {
     let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
     assert!(
         !out.contains("pw-") && out.matches("********").count() == 3,
+        "{out}"
+    );
+}
+
+/// What `trace export` writes of [`session`] (a `set_password` of `hunter2`),
+/// per row: the flags, whether the password must show.
+#[test]
+fn trace_export_masks_passwords_unless_show_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    let rows: [(&[&str], bool); 4] = [
+        (&["--jsonl"], false),
+        (&["--jsonl", "--show-secrets"], true),
+        (&["--format", "replies"], false),
+        (&["--format", "replies", "--show-secrets"], true),
+    ];
+    for (flags, shown) in rows {
+        let (code, out, _) = qmpsim(&[&["trace", "export"], flags, &[arg(&trace)]].concat());
+        assert!(
+            code == Some(0)
+                && out.contains("hunter2") == shown
+                && out.contains("********") != shown,
+            "{flags:?}:\n{out}"
+        );
+    }
+}
+
+/// A trace of a human monitor on a socket: HMP `set_password`, `block_passwd`
+/// and `change vnc password`, each echoed key by key, then `help set_password`.
+fn human_monitor_secrets(dir: &Path) -> PathBuf {
+    let config = MachineConfig {
+        vnc: Some(":0".to_owned()),
+        chardevs: vec![ChardevConfig {
+            label: "hmp".to_owned(),
+            backend: ChardevBackend::Unix {
+                path: "hmp.sock".to_owned(),
+                server: true,
+                wait: false,
+            },
+        }],
+        monitors: vec![MonitorConfig {
+            chardev: "hmp".to_owned(),
+            mode: MonitorMode::Readline,
+            pretty: false,
+        }],
+        ..MachineConfig::default()
+    };
+    write_trace(
+        dir,
+        "hmp-secrets.qmptrace",
+        config,
+        &[
+            connect(ONE),
+            send(ONE, "set_password vnc pw-one\r\n"),
+            send(ONE, "block_passwd ide1-cd0 pw-two\r\n"),
+            send(ONE, "change vnc password pw-three\r\n"),
+            send(ONE, "help set_password\r\n"),
+        ],
+    )
+}
+
+/// `trace dump` and `trace export` of [`human_monitor_secrets`] hide every
+/// password, in what the client typed and in the monitor's echo of it, and
+/// leave the help text that names the `password` argument as it is.
+#[test]
+fn trace_tools_mask_hmp_passwords_and_their_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = human_monitor_secrets(dir.path());
+    for tool in [&["dump"][..], &["export", "--jsonl"]] {
+        let (code, out, _) = qmpsim(&[&["trace"], tool, &[arg(&trace)]].concat());
+        assert!(
+            code == Some(0)
+                && !out.contains("pw-")
+                && out.contains("set_password vnc ********")
+                && out.contains("block_passwd ide1-cd0 ********")
+                && out.contains("change vnc password ********")
+                && out.contains("set_password protocol password action-if-connected"),
+            "{tool:?}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn trace_dump_show_secrets_shows_hmp_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = human_monitor_secrets(dir.path());
+    let (_, out, _) = qmpsim(&["trace", "dump", "--show-secrets", arg(&trace)]);
+    assert!(
+        out.contains("set_password vnc pw-one") && !out.contains("********"),
         "{out}"
     );
 }

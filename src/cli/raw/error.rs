@@ -7,7 +7,8 @@ use crate::machine::watchdog::watchdog_list;
 /// Program name QEMU prefixes its located error messages with.
 pub const PROGRAM: &str = "qemu-system-x86_64";
 
-/// Why the command line was refused. `Display` is the exact message QEMU prints.
+/// Why the command line was refused. `Display` is the exact message QEMU prints;
+/// [`RawError::exit_status`] the status it exits with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RawError {
     /// An option QEMU does not know.
@@ -153,22 +154,85 @@ pub enum RawError {
     /// `-watchdog-action x`.
     #[error("Unknown -watchdog-action parameter")]
     WatchdogAction(String),
-    /// `-drive if=x`.
-    #[error("qemu: unsupported bus type '{0}'")]
-    DriveBus(String),
-    /// `-drive media=x`.
-    #[error("qemu: '{0}' invalid media")]
-    DriveMedia(String),
-    /// `-drive index=x` that is not a number.
-    #[error("qemu: invalid index '{0}'")]
-    DriveIndex(String),
-    /// `-drive werror=x` or `rerror=x` (`enospc` is a write-only choice).
-    #[error("qemu: '{value}' invalid {direction} error action")]
-    DriveErrorAction {
-        /// The bad value.
+    /// A value an option's initialisation refuses, reported by 0.14's
+    /// `error_report` at the option's command-line location (`drive_init`,
+    /// `net_client_init`): `qemu-system-x86_64: -drive cache=x: invalid cache option`.
+    #[error("{PROGRAM}: {option} {arg}: {message}")]
+    Located {
+        /// The option as written.
+        option: String,
+        /// Its argument.
+        arg: String,
+        /// 0.14's message.
+        message: String,
+    },
+    /// `error_report` after option parsing, with no location left
+    /// (`loc_set_none`): 0.14 prints the program name alone, then its text
+    /// (`qemu: Unsupported NIC model: x` from the machine's NIC setup).
+    #[error("{PROGRAM}: {0}")]
+    Unlocated(String),
+    /// `-boot` with a device letter outside `a`..`p` (`validate_bootdevices`).
+    #[error("Invalid boot device '{0}'")]
+    BootDevice(char),
+    /// `-boot` naming a device twice.
+    #[error("Boot device '{0}' was given twice")]
+    BootDeviceTwice(char),
+    /// `-boot` with a key other than `order`, `once` and `menu`.
+    #[error("qemu: unknown boot parameter '{param}' in '{arg}'")]
+    BootParameter {
+        /// The key (as 0.14's 33-byte buffer keeps it).
+        param: String,
+        /// The whole argument.
+        arg: String,
+    },
+    /// A value 0.14 checks against a fixed list (`-boot menu=`, `-rtc clock=`,
+    /// `-rtc driftfix=`).
+    #[error("qemu: invalid option value '{0}'")]
+    OptionValue(String),
+    /// `-incoming` with a protocol 0.14 does not know: its two lines, then
+    /// `exit(-EPROTONOSUPPORT)` (status 163).
+    #[error("unknown migration protocol: {0}\nMigration failed. Exit code {0}(-93), exiting.")]
+    IncomingProtocol(String),
+    /// `-incoming tcp:` with an address `parse_host_port` refuses: its two
+    /// lines, then `exit(-EINVAL)` (status 234).
+    #[error(
+        "invalid host/port combination: {rest}\nMigration failed. Exit code {uri}(-22), exiting."
+    )]
+    IncomingHostPort {
+        /// The whole URI.
+        uri: String,
+        /// What follows `tcp:`.
+        rest: String,
+    },
+    /// `-spice` whose option list does not parse: the located reason, then
+    /// `vl.c`'s own line.
+    #[error("{PROGRAM}: {option} {arg}: {problem}\nparse error: {arg}")]
+    SpiceParse {
+        /// The option as written.
+        option: String,
+        /// Its argument.
+        arg: String,
+        /// Why `qemu_opts_parse` refused it.
+        problem: String,
+    },
+    /// A `-spice` name outside its table (`parse_name` of `spice-core.c`).
+    #[error("spice: invalid {what}: {value}")]
+    SpiceName {
+        /// `image compression` or `wan compression`.
+        what: &'static str,
+        /// The value.
         value: String,
-        /// `read` or `write`.
-        direction: &'static str,
+    },
+    /// `-vnc ...,x509` without `=PATH`.
+    #[error("No certificate path provided")]
+    VncCertificatePath,
+    /// A `-vnc` address `inet_parse` refuses.
+    #[error("inet_parse: {kind} parse error ({display})")]
+    VncAddress {
+        /// `portonly`, `ipv6`, `ipv4` or `hostname`.
+        kind: &'static str,
+        /// The display string.
+        display: String,
     },
     /// `-drive x-size=...` that is not a size.
     #[error("qmpsim: -drive {arg}: invalid x-size '{value}'")]
@@ -219,4 +283,24 @@ pub enum RawError {
     /// `-daemonize` with a stdio monitor.
     #[error("qmpsim: -daemonize can not be used with a stdio monitor")]
     DaemonizeStdio,
+}
+
+/// `EPROTONOSUPPORT`: 0.14 exits with its negation for an unknown `-incoming`
+/// protocol.
+const EPROTONOSUPPORT: i32 = 93;
+/// `EINVAL`: 0.14 exits with its negation for a bad `-incoming tcp:` address.
+const EINVAL: i32 = 22;
+
+impl RawError {
+    /// The process's exit status: 1, as 0.14's `exit(1)`, except for `-incoming`,
+    /// whose failure 0.14 turns into `exit(ret)` with a negative errno (the
+    /// status is its low byte).
+    pub fn exit_status(&self) -> u8 {
+        let errno = match self {
+            RawError::IncomingProtocol(_) => EPROTONOSUPPORT,
+            RawError::IncomingHostPort { .. } => EINVAL,
+            _ => return 1,
+        };
+        u8::try_from((-errno) & 0xff).expect("masked to a byte")
+    }
 }

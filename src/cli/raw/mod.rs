@@ -13,9 +13,14 @@
 //!
 //! The parsers live by option family: [`drive`], [`chardev`] (with monitors and
 //! ports), [`net`] (with `-device` and `-balloon`), [`smp`] (with `-M`, `-cpu`,
-//! `-m`) and [`other`] (identity, watchdog, qmpsim's `-x-` options).
+//! `-m`), [`boot`] (`-boot`, `-rtc`, `-incoming`), [`display`] (`-vnc`,
+//! `-spice`) and [`other`] (identity, watchdog, qmpsim's `-x-` options). Each
+//! checks its values as 0.14 does at startup, with 0.14's message, before any
+//! monitor opens.
 
+pub mod boot;
 pub mod chardev;
+pub mod display;
 pub mod drive;
 mod error;
 pub mod net;
@@ -68,6 +73,11 @@ pub struct LowArgs {
     pub config: MachineConfig,
     /// Drives in command-line order, before expansion.
     pub drives: Vec<DriveArg>,
+    /// Where each of [`LowArgs::drives`] was given, as 0.14's `error_report`
+    /// names it (`-drive file=x`, `-hda x`); a bare image argument has the
+    /// location of the option before it (0.14 does not move the location for
+    /// it), `None` when it comes first.
+    pub drive_locations: Vec<Option<String>>,
     /// `-pidfile`.
     pub pidfile: Option<String>,
     /// `-daemonize`.
@@ -106,6 +116,7 @@ where
     let mut low = LowArgs::default();
     let mut compat_monitors = 0u32;
     let mut args = args.into_iter().map(Into::into);
+    let mut location: Option<String> = None;
     while let Some(os) = args.next() {
         let arg = utf8(os)?;
         if !arg.starts_with('-') {
@@ -113,6 +124,7 @@ where
                 index: 0,
                 file: arg,
             });
+            low.drive_locations.push(location.clone());
             continue;
         }
         let name = arg[1..].strip_prefix('-').unwrap_or(&arg[1..]);
@@ -127,6 +139,10 @@ where
                 None => return Err(RawError::MissingArgument(arg)),
             },
         };
+        location = Some(match opt.arity {
+            Arity::Flag => arg.clone(),
+            Arity::Value(_) => format!("{arg} {value}"),
+        });
         let mut ctx = OptCtx {
             low: &mut low,
             option: &arg,

@@ -1,14 +1,63 @@
 //! Devices and networking: `-net`, `-netdev`, `-device` and `-balloon`, checked
 //! against 0.14's types and required keys; the machine builds them from the lists.
 
+use super::drive::parse_c_number;
 use super::option_list::parse_option_list;
-use super::{OptCtx, RawError};
+use super::{OptCtx, RawError, PROGRAM};
 use crate::machine::config::OptionList;
 
 /// `-net` types of 0.14.
 pub const NET_TYPES: &[&str] = &["none", "nic", "user", "tap", "socket", "vde", "dump"];
 /// `-netdev` types of 0.14.
 pub const NETDEV_TYPES: &[&str] = &["user", "tap", "socket", "vde"];
+
+/// The keys each `-net`/`-netdev` type takes besides `type`, `vlan` and `name`
+/// (0.14's `net_client_types`; `id` is the option list's own).
+const NET_TYPE_KEYS: &[(&str, &[&str])] = &[
+    ("none", &[]),
+    ("nic", &["netdev", "macaddr", "model", "addr", "vectors"]),
+    (
+        "user",
+        &[
+            "hostname",
+            "restrict",
+            "ip",
+            "net",
+            "host",
+            "tftp",
+            "bootfile",
+            "dhcpstart",
+            "dns",
+            "smb",
+            "smbserver",
+            "hostfwd",
+            "guestfwd",
+        ],
+    ),
+    (
+        "tap",
+        &[
+            "ifname",
+            "fd",
+            "script",
+            "downscript",
+            "sndbuf",
+            "vnet_hdr",
+            "vhost",
+            "vhostfd",
+            "vhostforce",
+        ],
+    ),
+    ("socket", &["fd", "listen", "connect", "mcast", "localaddr"]),
+    ("vde", &["sock", "port", "group", "mode"]),
+    ("dump", &["len", "file"]),
+];
+/// NIC models 0.14's PC machine knows (`pci_nic_models`, and `ne2k_isa`).
+pub const NIC_MODELS: &[&str] = &[
+    "ne2k_pci", "i82551", "i82557b", "i82559er", "rtl8139", "e1000", "pcnet", "virtio", "ne2k_isa",
+];
+/// Largest `-net nic,vectors=` 0.14 accepts.
+pub const NIC_VECTORS_MAX: u64 = 0x7ff_ffff;
 
 fn parse_net(
     option: &str,
@@ -17,24 +66,120 @@ fn parse_net(
     expected: &str,
 ) -> Result<OptionList, RawError> {
     let opts = parse_option_list(v, Some("type"));
-    match opts.get("type") {
-        None => Err(RawError::MissingParameter {
+    let Some(kind) = opts.get("type") else {
+        return Err(RawError::MissingParameter {
             option: option.to_owned(),
             arg: v.to_owned(),
             param: "type".to_owned(),
-        }),
-        Some(t) if !types.contains(&t) => Err(RawError::InvalidParameterValue {
+        });
+    };
+    if !types.contains(&kind) {
+        return Err(RawError::InvalidParameterValue {
             option: option.to_owned(),
             arg: v.to_owned(),
             param: "type".to_owned(),
             expected: expected.to_owned(),
-        }),
-        Some(_) => Ok(opts),
+        });
+    }
+    Ok(opts)
+}
+
+/// `net_client_init`'s checks after the type: the type's keys
+/// (`qemu_opts_validate`), then a NIC's `macaddr` and `vectors`.
+fn check_net_client(option: &str, v: &str, opts: &OptionList) -> Result<(), RawError> {
+    let kind = opts.get("type").unwrap_or_default();
+    let keys = NET_TYPE_KEYS
+        .iter()
+        .find(|(t, _)| *t == kind)
+        .map_or(&[][..], |(_, k)| *k);
+    for (key, value) in &opts.items {
+        let key = key.as_str();
+        if !matches!(key, "type" | "vlan" | "name" | "id") && !keys.contains(&key) {
+            return Err(RawError::InvalidParameter {
+                option: option.to_owned(),
+                arg: v.to_owned(),
+                param: key.to_owned(),
+            });
+        }
+        if matches!(key, "vlan" | "vectors") && parse_c_number(value).is_none() {
+            return Err(RawError::InvalidParameterValue {
+                option: option.to_owned(),
+                arg: v.to_owned(),
+                param: key.to_owned(),
+                expected: "a number".to_owned(),
+            });
+        }
+    }
+    if kind != "nic" {
+        return Ok(());
+    }
+    let failed = |message: &str| RawError::Located {
+        option: option.to_owned(),
+        arg: v.to_owned(),
+        message: format!(
+            "{message}\n{PROGRAM}: {option} {v}: Device 'nic' could not be initialized"
+        ),
+    };
+    if opts.get("macaddr").is_some_and(|m| !is_macaddr(m)) {
+        return Err(failed("invalid syntax for ethernet address"));
+    }
+    if let Some(n) = opts.get("vectors").and_then(parse_c_number) {
+        // 0.14 reads it into an int; -1 means "unspecified".
+        let n = i64::from(i32::from_ne_bytes(
+            u32::try_from(n & 0xffff_ffff)
+                .expect("masked")
+                .to_ne_bytes(),
+        ));
+        if n != -1 && !(0..=i64::try_from(NIC_VECTORS_MAX).expect("fits")).contains(&n) {
+            return Err(failed(&format!("invalid # of vectors: {n}")));
+        }
+    }
+    Ok(())
+}
+
+/// 0.14's `net_parse_macaddr`: a number up to 0xFFFFFF (the last three bytes),
+/// or six hex fields separated by `:` or `-`.
+pub fn is_macaddr(s: &str) -> bool {
+    if parse_c_number(s).is_some_and(|n| n <= 0xff_ffff) && !s.starts_with('-') {
+        return true;
+    }
+    let mut rest = s;
+    for field in 0..6 {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len());
+        rest = &rest[digits..];
+        if field == 5 {
+            return rest.is_empty();
+        }
+        match rest.strip_prefix([':', '-']) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    unreachable!("the loop returns at the sixth field")
+}
+
+/// The NIC models the machine refuses when it builds the NICs (0.14's
+/// `qemu_find_nic_model`, after all options are read: no location).
+fn check_nic_model(opts: &OptionList) -> Result<(), RawError> {
+    match opts.get("model") {
+        Some(model) if opts.get("type") == Some("nic") && !NIC_MODELS.contains(&model) => Err(
+            RawError::Unlocated(format!("qemu: Unsupported NIC model: {model}")),
+        ),
+        _ => Ok(()),
     }
 }
 
 fn parse_netdev(option: &str, v: &str) -> Result<OptionList, RawError> {
     let opts = parse_net(option, v, NETDEV_TYPES, "a netdev backend type")?;
+    if let Some(param) = ["vlan", "name"].into_iter().find(|k| opts.get(k).is_some()) {
+        return Err(RawError::InvalidParameter {
+            option: option.to_owned(),
+            arg: v.to_owned(),
+            param: param.to_owned(),
+        });
+    }
     if opts.get("id").is_none() {
         return Err(RawError::MissingParameter {
             option: option.to_owned(),
@@ -42,6 +187,7 @@ fn parse_netdev(option: &str, v: &str) -> Result<OptionList, RawError> {
             param: "id".to_owned(),
         });
     }
+    check_net_client(option, v, &opts)?;
     Ok(opts)
 }
 
@@ -72,6 +218,8 @@ pub fn parse_balloon(v: &str) -> Result<OptionList, RawError> {
 /// `-net TYPE[,...]`.
 pub(super) fn apply_net(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
     let net = parse_net(ctx.option, &v, NET_TYPES, "a network client type")?;
+    check_net_client(ctx.option, &v, &net)?;
+    check_nic_model(&net)?;
     ctx.low.config.nets.push(net);
     Ok(())
 }
@@ -99,6 +247,7 @@ pub(super) fn apply_balloon(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawEr
 #[cfg(test)]
 mod tests {
     use super::super::{parse_err, parse_ok};
+    use super::is_macaddr;
 
     #[test]
     fn device_keeps_driver_first() {
@@ -140,6 +289,70 @@ mod tests {
         assert_eq!(
             parse_ok(&["-net", "none"]).config.nets[0].get("type"),
             Some("none")
+        );
+    }
+
+    #[test]
+    fn net_nic_unknown_model_is_refused_without_location() {
+        assert_eq!(
+            parse_err(&["-net", "nic,model=bogus"]),
+            "qemu-system-x86_64: qemu: Unsupported NIC model: bogus"
+        );
+    }
+
+    #[test]
+    fn net_nic_isa_model_is_accepted() {
+        assert_eq!(
+            parse_ok(&["-net", "nic,model=ne2k_isa"]).config.nets.len(),
+            1
+        );
+    }
+
+    #[test]
+    fn net_key_of_another_type_is_an_invalid_parameter() {
+        assert_eq!(
+            parse_err(&["-net", "nic,ifname=tap0"]),
+            "qemu-system-x86_64: -net nic,ifname=tap0: Invalid parameter 'ifname'"
+        );
+    }
+
+    #[test]
+    fn net_bad_macaddr_fails_the_nic() {
+        assert_eq!(
+            parse_err(&["-net", "nic,macaddr=52:54:00:12:34"]),
+            "qemu-system-x86_64: -net nic,macaddr=52:54:00:12:34: invalid syntax for ethernet \
+             address\nqemu-system-x86_64: -net nic,macaddr=52:54:00:12:34: Device 'nic' could \
+             not be initialized"
+        );
+    }
+
+    #[test]
+    fn macaddr_forms_of_0_14() {
+        assert_eq!(
+            [
+                "52:54:00:12:34:56",
+                "52-54-0-1-2-3",
+                "0x123456",
+                "52:54:00:12:34:5g"
+            ]
+            .map(is_macaddr),
+            [true, true, true, false]
+        );
+    }
+
+    #[test]
+    fn netdev_with_vlan_is_an_invalid_parameter() {
+        assert_eq!(
+            parse_err(&["-netdev", "user,id=u,vlan=1"]),
+            "qemu-system-x86_64: -netdev user,id=u,vlan=1: Invalid parameter 'vlan'"
+        );
+    }
+
+    #[test]
+    fn net_vlan_must_be_a_number() {
+        assert_eq!(
+            parse_err(&["-net", "user,vlan=x"]),
+            "qemu-system-x86_64: -net user,vlan=x: Parameter 'vlan' expects a number"
         );
     }
 

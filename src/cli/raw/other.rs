@@ -105,7 +105,7 @@ pub(super) fn apply_startdate(_ctx: &mut OptCtx<'_>, v: String) -> Result<(), Ra
 }
 
 /// How many fields of `%d-%d-%d` sscanf fills from `s`.
-fn date_fields_read(s: &str) -> usize {
+pub(super) fn date_fields_read(s: &str) -> usize {
     let mut rest = s;
     for field in 0..3 {
         if field > 0 {

@@ -9,7 +9,7 @@
 //! Entries follow QEMU 0.14's `qemu-options.hx` order; options that change nothing
 //! QMP can see have no `apply` and are accepted and ignored.
 
-use super::{chardev, drive, net, other, smp, OptCtx, RawError, SpecialMode};
+use super::{boot, chardev, display, drive, net, other, smp, OptCtx, RawError, SpecialMode};
 use crate::machine::config::MonitorMode;
 
 /// What an option does with its value (the empty string for a flag).
@@ -242,8 +242,7 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_value("mtdblock", "FILE", Block, "on-board flash memory image"),
     ignored_value("sd", "FILE", Block, "SD card image"),
     ignored_value("pflash", "FILE", Block, "parallel flash image"),
-    value("boot", "SPEC", Standard, "boot order, kept in the config",
-        |c, v| put(&mut c.low.config.boot, v)),
+    value("boot", "SPEC", Standard, "boot order, kept in the config", boot::apply_boot),
     ignored_flag("snapshot", Block, "write to temporary files instead of images"),
     value("m", "MB[M|G]", Standard, "RAM size", smp::apply_ram),
     ignored_value("mem-path", "PATH", Standard, "back guest RAM with a file"),
@@ -267,14 +266,12 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("ctrl-grab", Display, "right Ctrl to grab the mouse"),
     ignored_flag("no-quit", Display, "SDL window cannot be closed"),
     ignored_flag("sdl", Display, "SDL display"),
-    value("spice", "OPTS", Display, "SPICE server (query-spice)",
-        |c, v| put(&mut c.low.config.spice, super::parse_option_list(&v, None))),
+    value("spice", "OPTS", Display, "SPICE server (query-spice)", display::apply_spice),
     ignored_flag("portrait", Display, "rotate the display"),
     ignored_value("vga", "TYPE", Display, "VGA card"),
     ignored_flag("std-vga", Display, "standard VGA card"),
     ignored_flag("full-screen", Display, "start in full screen"),
-    value("vnc", "DISPLAY", Display, "VNC server (query-vnc)",
-        |c, v| put(&mut c.low.config.vnc, v)),
+    value("vnc", "DISPLAY", Display, "VNC server (query-vnc)", display::apply_vnc),
     ignored_flag("win2k-hack", I386, "Windows 2000 install workaround"),
     ignored_flag("rtc-td-hack", I386, "RTC time drift fix"),
     ignored_flag("no-fd-bootchk", I386, "no floppy boot signature check"),
@@ -329,8 +326,7 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("localtime", Expert, "RTC in local time"),
     value("startdate", "now|DATE", Expert, "RTC start date, checked as -rtc base=DATE",
         other::apply_startdate),
-    value("rtc", "SPEC", Expert, "RTC settings, kept in the config",
-        |c, v| put(&mut c.low.config.rtc, v)),
+    value("rtc", "SPEC", Expert, "RTC settings, kept in the config", boot::apply_rtc),
     ignored_value("icount", "N|auto", Expert, "instruction counting"),
     value("watchdog", "MODEL", Expert, "a watchdog device (`-watchdog ?` lists them)",
         other::apply_watchdog),
@@ -342,7 +338,7 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("show-cursor", Expert, "show the mouse cursor"),
     ignored_value("tb-size", "MB", Expert, "translation block cache size"),
     value("incoming", "URI", Expert, "wait for a migration stream from URI",
-        |c, v| put(&mut c.low.config.incoming, v)),
+        boot::apply_incoming),
     flag("nodefaults", Expert, "no default devices", |c, _| on(&mut c.low.config.nodefaults)),
     ignored_value("chroot", "DIR", Expert, "chroot after startup"),
     ignored_value("runas", "USER", Expert, "change user after startup"),

@@ -35,6 +35,7 @@ const QEMU_PREFIXES: &[(&str, &str)] = &[
     ),
     ("qemu: ", "vl.c, blockdev.c: fprintf(stderr, \"qemu: ...\")"),
     ("chardev: ", "qemu-char.c qemu_chr_open_opts()"),
+    ("spice: ", "ui/spice-core.c parse_name()"),
 ];
 
 /// QEMU 0.14's messages that carry no prefix, each with the 0.14 source that
@@ -75,6 +76,25 @@ const QEMU_BARE: &[(&str, &str)] = &[
     (
         "-nographic can not be used with -daemonize",
         "vl.c main(), QEMU_OPTION_daemonize check",
+    ),
+    ("Invalid boot device '{0}'", "vl.c validate_bootdevices()"),
+    ("Boot device '{0}' was given twice", "vl.c validate_bootdevices()"),
+    (
+        "unknown migration protocol: {0}\\nMigration failed. Exit code {0}(-93), exiting.",
+        "migration.c qemu_start_incoming_migration(), vl.c main()",
+    ),
+    (
+        "invalid host/port combination: {rest}\\nMigration failed. Exit code {uri}(-22), exiting.",
+        "migration-tcp.c tcp_start_incoming_migration(), vl.c main()",
+    ),
+    ("No certificate path provided", "ui/vnc.c vnc_display_open()"),
+    (
+        "inet_parse: {kind} parse error ({display})",
+        "qemu-sockets.c inet_parse()",
+    ),
+    (
+        "getaddrinfo({host},{service}): {reason}",
+        "qemu-sockets.c inet_listen_opts()",
     ),
     ("Could not acquire pid file: {}", "os-posix.c os_pidfile_error()"),
     ("Could not acquire pidfile: {}", "os-posix.c os_daemonize()"),

@@ -1,0 +1,383 @@
+//! QEMU 0.14's refusals of bad option values, through the binary: each row is
+//! an option, the message qmpsim prints, its exit status, and the 0.14 source
+//! that prints it (file:line in the 0.14 stable tree, qemu-kvm-0.14.1, whose
+//! startup checks are those of 0.14.0's `vl.c`, `blockdev.c`, `net.c`,
+//! `migration.c`, `qemu-sockets.c`, `ui/vnc.c` and `ui/spice-core.c`).
+//!
+//! Every run also has a QMP monitor on a unix socket: the refusal comes before
+//! it opens, so the socket file never appears. A run that is not refused reads
+//! `quit` on its stdin QMP monitor and exits 0, so a failing row fails fast.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// One refused command line.
+struct Refusal {
+    /// The options (`{dir}` is a scratch directory holding `raw.img`, a raw
+    /// image of [`RAW_IMAGE_BYTES`]).
+    args: &'static [&'static str],
+    /// Everything on stderr.
+    message: &'static str,
+    /// The exit status.
+    status: i32,
+    /// Where 0.14 prints it.
+    source: &'static str,
+}
+
+/// Size of the raw image the drive rows name.
+const RAW_IMAGE_BYTES: u64 = 1 << 20;
+
+const REFUSALS: &[Refusal] = &[
+    Refusal {
+        args: &["-drive", "file={dir}/raw.img,format=bogus"],
+        message:
+            "qemu-system-x86_64: -drive file={dir}/raw.img,format=bogus: 'bogus' invalid format\n",
+        status: 1,
+        source: "blockdev.c:368 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "file={dir}/raw.img,format=qcow2"],
+        message: "qemu-system-x86_64: -drive file={dir}/raw.img,format=qcow2: could not open disk \
+                  image {dir}/raw.img: Invalid argument\n",
+        status: 1,
+        source: "blockdev.c:550 drive_init(), block/qcow2.c:168 qcow2_open() -EINVAL",
+    },
+    Refusal {
+        args: &["-drive", "file={dir}/raw.img,format=qcow"],
+        message: "qemu-system-x86_64: -drive file={dir}/raw.img,format=qcow: could not open disk \
+                  image {dir}/raw.img: Operation not permitted\n",
+        status: 1,
+        source: "blockdev.c:550 drive_init(), block/qcow.c:168 qcow_open() -1",
+    },
+    Refusal {
+        args: &["-drive", "file={dir}/raw.img,cache=bogus"],
+        message:
+            "qemu-system-x86_64: -drive file={dir}/raw.img,cache=bogus: invalid cache option\n",
+        status: 1,
+        source: "blockdev.c:341 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "file={dir}/raw.img,aio=bogus"],
+        message: "qemu-system-x86_64: -drive file={dir}/raw.img,aio=bogus: invalid aio option\n",
+        status: 1,
+        source: "blockdev.c:353 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "if=usb"],
+        message: "qemu-system-x86_64: -drive if=usb: unsupported bus type 'usb'\n",
+        status: 1,
+        source: "blockdev.c:276 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "cyls=20000,heads=16,secs=63"],
+        message: "qemu-system-x86_64: -drive cyls=20000,heads=16,secs=63: invalid physical cyls \
+                  number\n",
+        status: 1,
+        source: "blockdev.c:284 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "trans=lba"],
+        message: "qemu-system-x86_64: -drive trans=lba: 'lba' trans must be used with cyls,heads \
+                  and secs\n",
+        status: 1,
+        source: "blockdev.c:299 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "cyls=2,heads=2,secs=2,trans=big"],
+        message: "qemu-system-x86_64: -drive cyls=2,heads=2,secs=2,trans=big: 'big' invalid \
+                  translation type\n",
+        status: 1,
+        source: "blockdev.c:310 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "cyls=2,heads=2,secs=2,media=cdrom"],
+        message: "qemu-system-x86_64: -drive cyls=2,heads=2,secs=2,media=cdrom: 'cdrom' invalid \
+                  physical CHS format\n",
+        status: 1,
+        source: "blockdev.c:320 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "media=tape"],
+        message: "qemu-system-x86_64: -drive media=tape: 'tape' invalid media\n",
+        status: 1,
+        source: "blockdev.c:325 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "if=floppy,werror=stop"],
+        message: "qemu-system-x86_64: -drive if=floppy,werror=stop: werror is not supported by \
+                  this bus type\n",
+        status: 1,
+        source: "blockdev.c:382 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "werror=explode"],
+        message:
+            "qemu-system-x86_64: -drive werror=explode: 'explode' invalid write error action\n",
+        status: 1,
+        source: "blockdev.c:216 parse_block_error_action()",
+    },
+    Refusal {
+        args: &["-drive", "addr=5"],
+        message: "qemu-system-x86_64: -drive addr=5: addr is not supported by this bus type\n",
+        status: 1,
+        source: "blockdev.c:407 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "index=1,unit=1"],
+        message: "qemu-system-x86_64: -drive index=1,unit=1: index cannot be used with bus and \
+                  unit\n",
+        status: 1,
+        source: "blockdev.c:416 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "unit=2"],
+        message: "qemu-system-x86_64: -drive unit=2: unit 2 too big (max is 1)\n",
+        status: 1,
+        source: "blockdev.c:441 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "file={dir}/raw.img,readonly=on"],
+        message: "qemu-system-x86_64: -drive file={dir}/raw.img,readonly=on: readonly not \
+                  supported by this bus type\n",
+        status: 1,
+        source: "blockdev.c:541 drive_init()",
+    },
+    Refusal {
+        args: &["-drive", "index=x"],
+        message: "qemu-system-x86_64: -drive index=x: Parameter 'index' expects a number\n",
+        status: 1,
+        source: "qemu-option.c:196 parse_option_number()",
+    },
+    Refusal {
+        args: &["-drive", "snapshot=yes"],
+        message: "qemu-system-x86_64: -drive snapshot=yes: Parameter 'snapshot' expects 'on' or \
+                  'off'\n",
+        status: 1,
+        source: "qemu-option.c:179 parse_option_bool()",
+    },
+    Refusal {
+        args: &[
+            "-drive",
+            "file={dir}/raw.img,index=0",
+            "-hda",
+            "{dir}/raw.img",
+        ],
+        message: "qemu-system-x86_64: -hda {dir}/raw.img: drive with bus=0, unit=0 (index=0) \
+                  exists\n",
+        status: 1,
+        source: "blockdev.c:451 drive_init()",
+    },
+    Refusal {
+        args: &["-incoming", "bogus:1"],
+        message: "unknown migration protocol: bogus:1\n\
+                  Migration failed. Exit code bogus:1(-93), exiting.\n",
+        status: 163,
+        source: "migration.c:58 qemu_start_incoming_migration(), vl.c:3193 exit(ret)",
+    },
+    Refusal {
+        args: &["-incoming", "tcp:1.2.3.999:4444"],
+        message: "invalid host/port combination: 1.2.3.999:4444\n\
+                  Migration failed. Exit code tcp:1.2.3.999:4444(-22), exiting.\n",
+        status: 234,
+        source: "migration-tcp.c:179 tcp_start_incoming_migration(), vl.c:3193 exit(ret)",
+    },
+    Refusal {
+        args: &["-boot", "z"],
+        message: "Invalid boot device 'z'\n",
+        status: 1,
+        source: "vl.c:704 validate_bootdevices()",
+    },
+    Refusal {
+        args: &["-boot", "order=cdc"],
+        message: "Boot device 'c' was given twice\n",
+        status: 1,
+        source: "vl.c:708 validate_bootdevices()",
+    },
+    Refusal {
+        args: &["-boot", "foo=bar"],
+        message: "qemu: unknown boot parameter 'foo' in 'foo=bar'\n",
+        status: 1,
+        source: "vl.c:2207 main(), QEMU_OPTION_boot",
+    },
+    Refusal {
+        args: &["-boot", "menu=maybe"],
+        message: "qemu: invalid option value 'maybe'\n",
+        status: 1,
+        source: "vl.c:2234 main(), QEMU_OPTION_boot",
+    },
+    Refusal {
+        args: &["-net", "nic,model=bogus"],
+        message: "qemu-system-x86_64: qemu: Unsupported NIC model: bogus\n",
+        status: 1,
+        source: "net.c:771 qemu_find_nic_model()",
+    },
+    Refusal {
+        args: &["-net", "nic,macaddr=52:54:00"],
+        message: "qemu-system-x86_64: -net nic,macaddr=52:54:00: invalid syntax for ethernet \
+                  address\nqemu-system-x86_64: -net nic,macaddr=52:54:00: Device 'nic' could not \
+                  be initialized\n",
+        status: 1,
+        source: "net.c:846 net_init_nic(), net.c:1176 net_client_init()",
+    },
+    Refusal {
+        args: &["-net", "user,ifname=tap0"],
+        message: "qemu-system-x86_64: -net user,ifname=tap0: Invalid parameter 'ifname'\n",
+        status: 1,
+        source: "qemu-option.c:947 qemu_opts_validate()",
+    },
+    Refusal {
+        args: &["-netdev", "user,id=u,vlan=1"],
+        message: "qemu-system-x86_64: -netdev user,id=u,vlan=1: Invalid parameter 'vlan'\n",
+        status: 1,
+        source: "net.c:1137 net_client_init()",
+    },
+    Refusal {
+        args: &["-spice", "port=abc"],
+        message: "qemu-system-x86_64: -spice port=abc: Parameter 'port' expects a number\n\
+                  parse error: port=abc\n",
+        status: 1,
+        source: "qemu-option.c:196 parse_option_number(), vl.c:2797 main(), QEMU_OPTION_spice",
+    },
+    Refusal {
+        args: &["-spice", "port=5900,image-compression=zip"],
+        message: "spice: invalid image compression: zip\n",
+        status: 1,
+        source: "ui/spice-core.c:298 parse_name()",
+    },
+    Refusal {
+        args: &["-rtc", "base=garbage"],
+        message: "Invalid date format. Valid formats are:\n'2006-06-17T16:01:21' or '2006-06-17'\n",
+        status: 1,
+        source: "vl.c:388 configure_rtc_date_offset()",
+    },
+    Refusal {
+        args: &["-rtc", "clock=rt"],
+        message: "qemu: invalid option value 'rt'\n",
+        status: 1,
+        source: "vl.c:417 configure_rtc()",
+    },
+    Refusal {
+        args: &["-rtc", "driftfix=fast"],
+        message: "qemu: invalid option value 'fast'\n",
+        status: 1,
+        source: "vl.c:428 configure_rtc()",
+    },
+    Refusal {
+        args: &["-vnc", "bogus"],
+        message: "inet_parse: hostname parse error (bogus)\n",
+        status: 1,
+        source: "qemu-sockets.c:440 inet_parse()",
+    },
+    Refusal {
+        args: &["-vnc", ":0,tls,x509"],
+        message: "No certificate path provided\n",
+        status: 1,
+        source: "ui/vnc.c:2612 vnc_display_open()",
+    },
+];
+
+/// Runs the binary on `args` with a QMP monitor on a unix socket in `dir` and
+/// one on stdio that is told to quit: the status, stderr, and whether the
+/// socket was created.
+fn refused(dir: &str, args: &[String]) -> (Option<i32>, String, bool) {
+    let socket = format!("{dir}/qmp.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(args)
+        .args([
+            "-qmp",
+            &format!("unix:{socket},server,nowait"),
+            "-qmp",
+            "stdio",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the built binary starts");
+    // A refused run has exited already; a broken pipe then means nothing.
+    let _ = child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(b"{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}\n");
+    let out = child.wait_with_output().expect("the binary ends");
+    let created = std::path::Path::new(&socket).exists();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        created,
+    )
+}
+
+#[test]
+fn every_refusal_has_0_14s_message_and_status_before_any_monitor_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap().to_owned();
+    std::fs::File::create(format!("{dir}/raw.img"))
+        .and_then(|f| f.set_len(RAW_IMAGE_BYTES))
+        .unwrap();
+    let fill = |s: &str| s.replace("{dir}", &dir);
+    let failures: Vec<String> = REFUSALS
+        .iter()
+        .filter_map(|r| {
+            let args: Vec<String> = r.args.iter().map(|a| fill(a)).collect();
+            let expected = (Some(r.status), fill(r.message), false);
+            let got = refused(&dir, &args);
+            (got != expected).then(|| {
+                format!(
+                    "{args:?} ({}):\n  expected {expected:?}\n  got      {got:?}",
+                    r.source
+                )
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn an_unresolvable_vnc_host_is_refused_by_getaddrinfo() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap().to_owned();
+    let (status, message, created) = refused(
+        &dir,
+        &["-vnc".to_owned(), "bogus.invalid:display".to_owned()],
+    );
+    // gai_strerror's text depends on the resolver (no network: a temporary
+    // failure); 0.14's form (qemu-sockets.c:152 inet_listen_opts()) does not.
+    assert_eq!(
+        (
+            status,
+            message.starts_with("getaddrinfo(bogus.invalid,5900): "),
+            created
+        ),
+        (Some(1), true, false),
+        "{message}"
+    );
+}
+
+#[test]
+fn values_0_14_accepts_still_start_the_vm() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap().to_owned();
+    let image = format!("{dir}/raw.img");
+    std::fs::File::create(&image).unwrap();
+    let args: Vec<String> = [
+        "-drive",
+        &format!("file={image},format=raw,cache=none,aio=native,if=virtio"),
+        "-boot",
+        "order=cdn,menu=on",
+        "-net",
+        "nic,model=virtio,macaddr=52:54:00:12:34:99",
+        "-rtc",
+        "base=utc,clock=vm",
+        "-spice",
+        "port=5930,disable-ticketing",
+        "-vnc",
+        "127.0.0.1:1",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // The run quits through its stdio monitor (and removes its socket then).
+    let (status, message, _) = refused(&dir, &args);
+    assert_eq!((status, message), (Some(0), String::new()));
+}
