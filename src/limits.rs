@@ -82,6 +82,10 @@
 //! | **explore and conformance** | | |
 //! | [`EXPLORE_TIMEOUT_S_MAX`] | 1 day, in s | `--timeout` of one client run |
 //! | [`RELAY_MESSAGE_BYTES_MAX`] | 16 MiB | a server message the conformance relay holds |
+//! | **proxy and serve** | | |
+//! | [`PROXY_CLIENTS_MAX`] | 64 clients | clients connected through `qmpsim proxy` at once |
+//! | [`RELAY_READ_BYTES_MAX`] | 64 KiB | one read of the proxy from a client or server |
+//! | [`UNUSED_LISTED_MAX`] | 10 requests | unused recorded requests `qmpsim serve` lists one by one |
 //! | **embedding** | | |
 //! | [`TEMP_DIR_ATTEMPTS_MAX`] | 64 names | temporary folder names an embedded VM tries |
 
@@ -139,6 +143,9 @@ pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_
 
 pub use crate::cli::fleet::FLEET_VMS_MAX;
 
+pub use crate::proxy::relay::{PROXY_CLIENTS_MAX, RELAY_READ_BYTES_MAX};
+pub use crate::proxy::serve::UNUSED_LISTED_MAX;
+
 pub use crate::cli::commands::EXPLORE_TIMEOUT_S_MAX;
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
 pub use crate::explore::relay::RELAY_MESSAGE_BYTES_MAX;
@@ -168,6 +175,7 @@ mod tests {
             PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
             READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
             EXPLORE_TIMEOUT_S_MAX RELAY_MESSAGE_BYTES_MAX
+            PROXY_CLIENTS_MAX RELAY_READ_BYTES_MAX UNUSED_LISTED_MAX
             TEMP_DIR_ATTEMPTS_MAX
         }
     }

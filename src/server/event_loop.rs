@@ -67,6 +67,7 @@ const POLL_EVENTS_MAX: usize = 1024;
 enum Slot {
     Listener { vm: usize, monitor: u32 },
     Client { vm: usize, client: ClientId },
+    Migration { vm: usize, id: u64 },
 }
 
 /// Tokens in use, reused once freed.
@@ -327,10 +328,33 @@ impl Vm {
         if self.engine.next_deadline().is_some() {
             io.timers.insert(self.index);
         }
+        self.watch_migrations(io);
         self.disconnect_dropped(io);
         for input in std::mem::take(&mut self.later) {
             self.step(input, io);
         }
+    }
+
+    /// Puts migration channels with bytes left under the poll, and frees the
+    /// tokens of those that ended.
+    fn watch_migrations(&mut self, io: &mut Io) {
+        let vm = self.index;
+        let slots = &mut io.slots;
+        let inputs = self
+            .migrations
+            .watch(&io.registry, |id| slots.add(Slot::Migration { vm, id }));
+        self.later.extend(inputs);
+        for token in self.migrations.take_released() {
+            io.slots.remove(token);
+        }
+    }
+
+    /// Migration `id`'s channel is writable: writes what it takes.
+    fn migration_writable(&mut self, id: u64, io: &mut Io) {
+        if let Some(input) = self.migrations.writable(id) {
+            self.step(input, io);
+        }
+        self.watch_migrations(io);
     }
 
     /// The machine exited with `code`: the loop flushes and finishes the VM.
@@ -820,9 +844,6 @@ impl Vm {
             } => self.probed(client, Some((path, probe)), io),
             Event::Signal(signal) => self.step(Input::Signal { signal }, io),
             Event::MigrationFailed { id } => self.step(Input::MigrationFailed { id }, io),
-            Event::MigrationCaughtUp { id } => {
-                self.step(Input::MigrationStalled { id, stalled: false }, io);
-            }
             Event::Incoming(input) => self.step(input, io),
         }
     }
@@ -895,6 +916,9 @@ impl Vm {
             }
         }
         self.migrations.wait(deadline);
+        for token in self.migrations.take_released() {
+            io.slots.remove(token);
+        }
         if let Some(mut recorder) = self.recorder.take() {
             if let Err(e) = recorder.finish(&self.engine) {
                 eprintln!("qmpsim: {e}; the recording could not be finished");
@@ -1052,6 +1076,9 @@ impl EventLoop {
             token => match self.io.slots.get(token) {
                 Some(Slot::Listener { vm, monitor }) => {
                     self.vms[vm].try_accept(monitor, &mut self.io);
+                }
+                Some(Slot::Migration { vm, id }) => {
+                    self.vms[vm].migration_writable(id, &mut self.io);
                 }
                 Some(Slot::Client { vm, client }) => {
                     let v = &mut self.vms[vm];

@@ -4,7 +4,8 @@
 //!
 //! Shape: one thread runs one event loop ([`event_loop`], on `mio`) for every VM
 //! of the process (one for `qmpsim run`, many for `qmpsim fleet`). That thread
-//! handles every listening monitor, every client connection, the signals
+//! handles every listening monitor, every client connection, every outgoing
+//! migration stream, the signals
 //! (SIGINT, SIGTERM, SIGHUP through `signal-hook-mio`), timers and the exit
 //! flush. Each readiness turns into exactly one `Input` (a message with a passed
 //! descriptor gives an `Input::Fd` first); client ids are assigned in arrival
@@ -21,10 +22,11 @@
 //! loop's channel ([`EventSender`], which wakes the poll): a helper thread per
 //! VM ([`helper`]) probes the image files requests name and writes the files
 //! the machine produces (`screendump`, `memsave`, `pmemsave`, snapshot tables);
-//! outgoing migration streams, `exec:` children among them, run on a thread per
-//! migration ([`migrate`]); the `-incoming` stream is read by a thread
-//! ([`incoming`]); and the stdio monitor, which cannot be polled in general,
-//! has a reader and a writer thread ([`conn`]). Sockets are all on the loop.
+//! an outgoing migration's `exec:` child is reaped by a thread once its stream
+//! is written ([`migrate`]; the streams themselves are written on the loop);
+//! the `-incoming` stream is read by a thread ([`incoming`]); and the stdio
+//! monitor, which cannot be polled in general, has a reader and a writer
+//! thread ([`conn`]). Sockets are all on the loop.
 //!
 //! Recording is write-ahead, with group commit: a turn of the loop steps the
 //! engines for what is ready (at most [`BATCH_EVENTS_MAX`] reads), keeping the
@@ -231,13 +233,8 @@ pub enum Event {
     },
     /// A terminating signal (or an embedding's stop).
     Signal(Signal),
-    /// An outgoing migration channel could not be opened or broke.
+    /// An outgoing migration's `exec:` command exited with a failure.
     MigrationFailed {
-        /// The migration's id.
-        id: u64,
-    },
-    /// A stalled migration's destination took everything written so far.
-    MigrationCaughtUp {
         /// The migration's id.
         id: u64,
     },

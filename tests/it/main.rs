@@ -26,7 +26,9 @@
 //! - `event_loop`: the one-thread server under load (backpressure, many clients);
 //! - `fleet`: `qmpsim fleet` with real sockets and clients;
 //! - `explore`: `qmpsim explore` against the clients of `tests/clients/`;
-//! - `conformance`: `qmpsim conformance` against the same clients.
+//! - `conformance`: `qmpsim conformance` against the same clients;
+//! - `proxy`: `qmpsim proxy` between real clients and servers, and its observed trace;
+//! - `serve`: `qmpsim serve` playing traces of every kind back to real clients.
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
@@ -51,6 +53,7 @@ mod human_monitor;
 mod lifecycle;
 mod malformed;
 mod minimize;
+mod proxy;
 mod record_replay;
 mod refusals;
 mod regressions;
@@ -58,6 +61,7 @@ mod replay_runner;
 mod scenario_files;
 mod scenarios;
 mod seed_examples;
+mod serve;
 mod shell;
 mod snapshots;
 mod sockets;
