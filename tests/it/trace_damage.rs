@@ -10,7 +10,7 @@ use std::path::Path;
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
-use qmpsim::trace::{TraceError, TraceHeader, TraceReader, TraceWriter};
+use qmpsim::trace::{TraceError, TraceHeader, TraceReader, TraceWriter, FORMAT_VERSION};
 
 use crate::support::qmpsim;
 
@@ -252,12 +252,19 @@ fn damages() -> Vec<Damage> {
             ),
         },
         Damage {
-            what: "a wrong format version",
-            bytes: flipped(&bytes, 8, 0x0c),
+            what: "a wrong format version (the next one)",
+            bytes: [
+                &bytes[..8],
+                &(FORMAT_VERSION + 1).to_le_bytes(),
+                &bytes[12..],
+            ]
+            .concat(),
             replay_code: 1,
-            replay_says: "invalid trace: unsupported trace format version 10 (this build \
-                          reads version 6)"
-                .to_owned(),
+            replay_says: format!(
+                "invalid trace: unsupported trace format version {} (this build reads \
+                 version {FORMAT_VERSION})",
+                FORMAT_VERSION + 1
+            ),
         },
         Damage {
             what: "a wrong magic",
