@@ -291,7 +291,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CorpusError> {
             return Err(CorpusError::Missing { path: path.clone() });
         };
         if canonical.is_dir() {
-            collect_dir(path, &mut files, &mut seen_files, &mut seen_dirs)?;
+            collect_dir(path, canonical, &mut files, &mut seen_files, &mut seen_dirs)?;
         } else if seen_files.insert(canonical) {
             files.push(path.clone());
         }
@@ -300,8 +300,15 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CorpusError> {
     Ok(files)
 }
 
+/// [`collect`] in folder `dir`, whose canonical path is `canonical`. Only a
+/// symlink is resolved with `canonicalize` (a `realpath`, one `lstat` per path
+/// component): the canonical path of anything else in the folder is the
+/// folder's plus its name, and its type comes with the folder listing. So a
+/// folder of a thousand traces costs a listing, not a thousand resolutions, on
+/// the one thread that collects before the workers start.
 fn collect_dir(
     dir: &Path,
+    canonical: PathBuf,
     files: &mut Vec<PathBuf>,
     seen_files: &mut BTreeSet<PathBuf>,
     seen_dirs: &mut BTreeSet<PathBuf>,
@@ -310,24 +317,32 @@ fn collect_dir(
         path: dir.to_owned(),
         source,
     };
-    let canonical = std::fs::canonicalize(dir).map_err(read_dir_error)?;
-    if !seen_dirs.insert(canonical) {
+    if !seen_dirs.insert(canonical.clone()) {
         return Ok(());
     }
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_dir_error)? {
-        entries.push(entry.map_err(read_dir_error)?.path());
+        let entry = entry.map_err(read_dir_error)?;
+        let kind = entry.file_type().map_err(read_dir_error)?;
+        entries.push((entry.path(), kind));
     }
-    entries.sort();
-    for path in entries {
-        // A dangling symlink has no canonical path: not a trace, skipped.
-        let Ok(canonical) = std::fs::canonicalize(&path) else {
-            continue;
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in entries {
+        let (resolved, is_dir) = if kind.is_symlink() {
+            // A dangling symlink has no canonical path: not a trace, skipped.
+            let Ok(resolved) = std::fs::canonicalize(&path) else {
+                continue;
+            };
+            let is_dir = resolved.is_dir();
+            (resolved, is_dir)
+        } else {
+            let name = path.file_name().expect("a folder entry has a name");
+            (canonical.join(name), kind.is_dir())
         };
-        if canonical.is_dir() {
-            collect_dir(&path, files, seen_files, seen_dirs)?;
+        if is_dir {
+            collect_dir(&path, resolved, files, seen_files, seen_dirs)?;
         } else if path.extension().is_some_and(|e| e == TRACE_EXTENSION)
-            && seen_files.insert(canonical)
+            && seen_files.insert(resolved)
         {
             files.push(path);
         }
