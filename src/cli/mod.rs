@@ -124,7 +124,6 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         recorder,
         pidfile: plan.pidfile,
         daemonize: plan.daemonize,
-        idle_advance: !plan.clock_manual,
         loadvm: plan.loadvm,
         resume,
     })?;
