@@ -100,7 +100,7 @@ fn rtt(path: &str, n: &str) -> io::Result<()> {
     for _ in 0..n {
         let t = Instant::now();
         one(&mut s)?;
-        ns.push(t.elapsed().as_nanos() as u64);
+        ns.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
     }
     ns.sort_unstable();
     let at = |p: usize| ns[(ns.len() * p / 100).min(ns.len() - 1)] as f64 / 1000.0;
