@@ -226,7 +226,6 @@ fn member(args: &[OsString]) -> Result<Member, FleetError> {
     Ok(Member {
         config: plan.config,
         recorder,
-        idle_advance: !plan.clock_manual,
         loadvm: plan.loadvm,
     })
 }

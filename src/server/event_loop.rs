@@ -48,7 +48,8 @@ use super::{
     effects, incoming, migrate, probe, Event, EventSender, Recorder, BATCH_EVENTS_MAX,
     EXIT_FLUSH_MS_MAX, EXIT_RECORDING_FAILED, IDLE_ADVANCE_MS,
 };
-use crate::engine::{Engine, Input, Output, Signal};
+use crate::engine::{Engine, Input, Output, Signal, MESSAGE_STEP_NS};
+use crate::machine::clock::{ClockMode, VirtualTime};
 use crate::machine::config::ImageProbe;
 use crate::qmp::session::ClientId;
 
@@ -196,8 +197,12 @@ pub struct Vm {
     /// The `-incoming` stream, while the loop reads it.
     incoming: Option<incoming::Incoming>,
     scout: probe::Scout,
-    /// Whether idle time moves virtual time (`-x-clock idle`).
-    pub idle_advance: bool,
+    /// How virtual time moves without input (the engine's `-x-clock`).
+    clock: ClockMode,
+    /// The wall-clock instant that stands for virtual time `started_at`
+    /// (`-x-clock realtime`).
+    started: Instant,
+    started_at: VirtualTime,
     quiet_since: Instant,
     last_client: u32,
     exit: Option<i32>,
@@ -234,8 +239,13 @@ impl Vm {
         events: EventSender,
         files: CreatedFiles,
     ) -> Vm {
+        let clock = engine.machine().config.clock;
+        let started_at = engine.now();
         Vm {
             index: events.vm,
+            clock,
+            started: Instant::now(),
+            started_at,
             engine,
             recorder,
             helper: Helper::new(events.clone()),
@@ -246,7 +256,6 @@ impl Vm {
             migrations: migrate::Migrations::default(),
             incoming: None,
             scout: probe::Scout::default(),
-            idle_advance: true,
             quiet_since: Instant::now(),
             last_client: 0,
             exit: None,
@@ -263,8 +272,16 @@ impl Vm {
         }
     }
 
-    /// Feeds one input (at startup: snapshot tables, `-loadvm`).
+    /// Feeds one input (at startup: snapshot tables, `-loadvm`). With the
+    /// realtime clock, an `AdvanceTo` the wall clock first, when it has moved
+    /// on by a message step or more since virtual time last did.
     pub fn step(&mut self, input: Input, io: &mut Io) {
+        if self.clock == ClockMode::Realtime && !matches!(input, Input::AdvanceTo { .. }) {
+            let at = self.wall_virtual_time();
+            if at.0 >= self.engine.now().0.saturating_add(MESSAGE_STEP_NS) {
+                self.step(Input::AdvanceTo { at }, io);
+            }
+        }
         self.quiet_since = Instant::now();
         let outputs = match &mut self.recorder {
             Some(recorder) => {
@@ -277,9 +294,11 @@ impl Vm {
             None => self.engine.step(input),
         };
         let mut sends = Vec::new();
+        let mut closes = Vec::new();
         for output in outputs {
             match output {
                 Output::Send { client, data } => sends.push((client, data)),
+                Output::Close { client } => closes.push(client),
                 Output::Effect(effect) => {
                     let mut world = effects::World {
                         fds: &mut self.fds,
@@ -303,6 +322,9 @@ impl Vm {
                 client,
                 data,
             }));
+        for client in closes {
+            self.server_close(client, io);
+        }
         if !self.dirty {
             self.dirty = true;
             io.dirty.push(self.index);
@@ -802,6 +824,26 @@ impl Vm {
         self.flush(client, io);
     }
 
+    /// The engine dropped a client's connection (`Output::Close`): nothing
+    /// more is read from it, what it was sent still goes out, then the
+    /// connection closes and the monitor takes its next client. The engine
+    /// has already ended the session, so no `Disconnect` is fed.
+    fn server_close(&mut self, client: ClientId, io: &mut Io) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        if c.gone {
+            return;
+        }
+        c.gone = true;
+        c.readable = false;
+        let monitor = c.monitor;
+        self.scout.disconnect(client);
+        self.release(monitor, io);
+        // Closes it now when nothing is left to write; else the last write does.
+        self.flush(client, io);
+    }
+
     /// An event from another thread.
     fn handle(&mut self, event: Event, io: &mut Io) {
         if self.exit.is_some() && !matches!(event, Event::FileWritten) {
@@ -835,18 +877,45 @@ impl Vm {
         }
     }
 
-    /// When the quiet time ends, if a timer is pending.
-    fn idle_due(&self) -> Option<Instant> {
-        if !self.idle_advance || self.exit.is_some() {
-            return None;
-        }
-        self.engine.next_deadline()?;
-        Some(self.quiet_since + Duration::from_millis(IDLE_ADVANCE_MS))
+    /// Virtual time by the wall clock (`-x-clock realtime`): the virtual time
+    /// at start plus the wall-clock time since.
+    fn wall_virtual_time(&self) -> VirtualTime {
+        let ns = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.started_at.plus_ns(ns)
     }
 
-    /// The quiet time ended: time moves to the next deadline.
+    /// When virtual time is to move next, if a timer is pending: after the
+    /// quiet time (idle clock), when the wall clock reaches the deadline
+    /// (realtime clock), never (manual clock).
+    fn idle_due(&self) -> Option<Instant> {
+        if self.exit.is_some() {
+            return None;
+        }
+        let deadline = self.engine.next_deadline()?;
+        match self.clock {
+            ClockMode::Manual => None,
+            ClockMode::Idle => Some(self.quiet_since + Duration::from_millis(IDLE_ADVANCE_MS)),
+            ClockMode::Realtime => {
+                let ahead = deadline.0.saturating_sub(self.started_at.0);
+                Some(self.started + Duration::from_nanos(ahead))
+            }
+        }
+    }
+
+    /// Time moves: to the next deadline after the quiet time (idle clock), to
+    /// the wall clock's time (realtime clock, where it is at the deadline or
+    /// past it).
     fn advance(&mut self, io: &mut Io) {
-        if let Some(at) = self.engine.next_deadline() {
+        let at = match self.clock {
+            // Never short of the deadline that woke the loop, whatever the
+            // rounding of the wall clock.
+            ClockMode::Realtime => self
+                .engine
+                .next_deadline()
+                .map(|d| d.max(self.wall_virtual_time())),
+            ClockMode::Idle | ClockMode::Manual => self.engine.next_deadline(),
+        };
+        if let Some(at) = at {
             self.step(Input::AdvanceTo { at }, io);
         }
         self.commit_and_send(io);

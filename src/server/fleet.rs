@@ -32,8 +32,6 @@ pub struct Member {
     pub config: MachineConfig,
     /// Where its session is recorded, if anywhere.
     pub recorder: Option<Box<dyn Recorder>>,
-    /// `-x-clock idle` (the default) rather than `manual`.
-    pub idle_advance: bool,
     /// `-loadvm TAG`.
     pub loadvm: Option<String>,
 }
@@ -117,7 +115,6 @@ pub fn run(members: Vec<Member>, ready: impl FnOnce()) -> Result<i32, ServerErro
         let engine = Engine::new(member.config);
         let tables = snapshots::open_tables(&engine)?;
         let mut vm = Vm::new(engine, member.recorder, tx.for_vm(index), files);
-        vm.idle_advance = member.idle_advance;
         for input in tables {
             vm.step(input, &mut ev.io);
         }

@@ -10,9 +10,13 @@
 //! flush. Each readiness turns into exactly one `Input` (a message with a passed
 //! descriptor gives an `Input::Fd` first); client ids are assigned in arrival
 //! order (from 1, never reused), and every step goes to the VM's [`Recorder`] in
-//! order. When a VM had no input for [`IDLE_ADVANCE_MS`] and a timer is pending,
-//! the loop feeds `Input::AdvanceTo` its deadline: that quiet time is the poll's
-//! timeout, and since the decision is an input, it is recorded.
+//! order. The clock driver follows the machine's `-x-clock` mode: idle (when a
+//! VM had no input for [`IDLE_ADVANCE_MS`] and a timer is pending, the loop
+//! feeds `Input::AdvanceTo` its deadline: that quiet time is the poll's
+//! timeout), manual (nothing), or realtime (an `AdvanceTo` the wall clock's
+//! time before an input once the wall clock is a message step ahead, and at
+//! each pending deadline as the wall clock reaches it). Since every decision is
+//! an input, it is recorded.
 //!
 //! Blocking work stays off the loop, on threads that report back through the
 //! loop's channel ([`EventSender`], which wakes the poll): a helper thread per
@@ -118,9 +122,6 @@ pub struct ServerOptions {
     pub pidfile: Option<PathBuf>,
     /// `-daemonize`.
     pub daemonize: bool,
-    /// Let virtual time jump to the next deadline when clients are idle
-    /// (`-x-clock idle`, the default); off with `-x-clock manual`.
-    pub idle_advance: bool,
     /// `-loadvm TAG`: load this internal snapshot at start.
     pub loadvm: Option<String>,
     /// `-x-resume`: start from this engine (a trace's state) instead of a
@@ -135,7 +136,6 @@ impl std::fmt::Debug for ServerOptions {
             .field("recorder", &self.recorder.as_ref().map(|_| "Recorder"))
             .field("pidfile", &self.pidfile)
             .field("daemonize", &self.daemonize)
-            .field("idle_advance", &self.idle_advance)
             .finish()
     }
 }
@@ -384,7 +384,6 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
     let EventReceiver { rx, poll } = rx;
     let mut ev = EventLoop::new(poll, rx, !embedded).map_err(ServerError::Setup)?;
     let mut vm = Vm::new(engine, opts.recorder, tx.for_vm(0), files);
-    vm.idle_advance = opts.idle_advance;
     for input in tables {
         vm.step(input, &mut ev.io);
     }
@@ -507,7 +506,6 @@ mod tests {
             recorder: Some(Box::new(recorder.clone())),
             pidfile: None,
             daemonize: false,
-            idle_advance: true,
             loadvm: None,
             resume: None,
         };

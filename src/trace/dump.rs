@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! # qmpsim trace, format 5, recorded by qmpsim 0.1.0
-//! # seed 0, epoch 1300000000, clock idle (no time jumps)
+//! # seed 0, epoch 1300000000
 //! 0.001000 # connect client 1 monitor 0
 //! 0.001000 <- {"QMP": {"version": ...}}
 //! 0.002000 -> {"execute":"qmp_capabilities"}
@@ -211,6 +211,7 @@ fn output_line(text: &mut String, at: VirtualTime, output: &Output, options: Dum
         }
         Output::Effect(effect) => comment(text, at, &effect_comment(effect)),
         Output::Exit { code } => comment(text, at, &format!("exit {code}")),
+        Output::Close { client } => comment(text, at, &format!("close client {}", client.0)),
     }
 }
 
