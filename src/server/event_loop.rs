@@ -1296,6 +1296,7 @@ mod tests {
             sessions: BTreeMap::new(),
             exited: None,
             gaps: 0,
+            held: std::collections::BTreeMap::new(),
         });
         let log = Log::default();
         let mut ev = loop_with(engine, Box::new(log.clone()));
