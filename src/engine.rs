@@ -218,13 +218,13 @@ pub struct EngineState {
     pub sessions: BTreeMap<ClientId, Session>,
     /// Set once an `Exit` output was produced.
     pub exited: Option<i32>,
-    /// Gaps of the monitor byte stream met so far (two per connect, one per
-    /// complete message; see `crate::machine::placement`).
-    pub gaps: u64,
     /// Bytes chaos holds back, per client, in the order they are to leave,
     /// each with the virtual time it may leave at (`-x-chaos` split and
     /// delay; see [`Engine::next_deadline`]).
     pub held: BTreeMap<ClientId, Vec<HeldBytes>>,
+    /// Gaps of the monitor byte stream met so far (two per connect, one per
+    /// complete message; see `crate::machine::placement`).
+    pub gaps: u64,
 }
 
 /// A piece of a message chaos holds back.
@@ -1297,6 +1297,115 @@ mod tests {
         });
         let kinds: Vec<bool> = sent(&out).iter().map(|l| l.contains("event")).collect();
         assert_eq!(kinds, [true, false, true, false]);
+    }
+
+    /// A negotiated engine under `-x-chaos ARG` (`-x-clock manual` when
+    /// `manual`).
+    fn chaotic(arg: &str, manual: bool) -> Engine {
+        let clock = if manual {
+            crate::machine::clock::ClockMode::Manual
+        } else {
+            crate::machine::clock::ClockMode::Idle
+        };
+        let mut e = Engine::new(MachineConfig {
+            chaos: Some(crate::machine::chaos::ChaosConfig::parse(arg).unwrap()),
+            clock,
+            ..MachineConfig::default()
+        });
+        e.step(Input::connect(ClientId(1)));
+        e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"qmp_capabilities"}"#,
+        ));
+        // What chaos held back of the greeting and the first reply leaves.
+        drain(&mut e);
+        e
+    }
+
+    /// Lets virtual time pass to each pending deadline until none is left;
+    /// returns the outputs.
+    fn drain(e: &mut Engine) -> Vec<Output> {
+        let mut out = Vec::new();
+        while let Some(at) = e.next_deadline() {
+            out.extend(e.step(Input::AdvanceTo { at }));
+        }
+        out
+    }
+
+    /// The bytes of every `Send` in `out`, joined.
+    fn joined(out: &[Output]) -> Vec<u8> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { data, .. } => Some(data.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    const QUERY_NAME: &[u8] = br#"{"execute":"query-name"}"#;
+
+    #[test]
+    fn chaos_split_with_manual_clock_sends_every_piece_at_once() {
+        let mut e = chaotic("seed=1,rate=1,kinds=split", true);
+        let out = e.step(Input::bytes(ClientId(1), QUERY_NAME));
+        assert_eq!(
+            (out.len() > 1, joined(&out)),
+            (true, b"{\"return\": {}}\r\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn chaos_delay_holds_the_reply_until_its_deadline() {
+        let mut e = chaotic("seed=1,rate=1,kinds=delay", false);
+        let out = e.step(Input::bytes(ClientId(1), QUERY_NAME));
+        let at = e.next_deadline().expect("the held reply's time");
+        let released = e.step(Input::AdvanceTo { at });
+        assert_eq!(
+            (joined(&out), joined(&released)),
+            (Vec::new(), b"{\"return\": {}}\r\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn chaos_held_bytes_leave_before_a_later_message() {
+        let mut e = chaotic("seed=3,rate=1,kinds=delay", false);
+        e.step(Input::bytes(ClientId(1), QUERY_NAME));
+        let mut all = e.step(Input::bytes(ClientId(1), br#"{"execute":"query-kvm"}"#));
+        all.extend(drain(&mut e));
+        let text = String::from_utf8(joined(&all)).unwrap();
+        assert!(
+            text.starts_with("{\"return\": {}}\r\n{\"return\": {\"enabled\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn chaos_disconnect_closes_after_the_reply() {
+        let mut e = Engine::new(MachineConfig {
+            chaos: Some(
+                crate::machine::chaos::ChaosConfig::parse("seed=1,rate=1,kinds=disconnect")
+                    .unwrap(),
+            ),
+            ..MachineConfig::default()
+        });
+        e.step(Input::connect(ClientId(1)));
+        let out = e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"qmp_capabilities"}"#,
+        ));
+        assert_eq!(
+            out,
+            [
+                Output::Send {
+                    client: ClientId(1),
+                    data: b"{\"return\": {}}\r\n".to_vec()
+                },
+                Output::Close {
+                    client: ClientId(1)
+                }
+            ]
+        );
     }
 
     #[test]
