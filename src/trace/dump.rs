@@ -2,8 +2,8 @@
 //! `->` / `<-` notation of the QMP docs, each line led by its virtual time.
 //!
 //! ```text
-//! # qmpsim trace, format 5, recorded by qmpsim 0.1.0
-//! # seed 0, epoch 1300000000
+//! # qmpsim trace, format 7, recorded by qmpsim 0.1.0
+//! # seed 0, epoch 1300000000, clock idle (no time jumps)
 //! 0.001000 # connect client 1 monitor 0
 //! 0.001000 <- {"QMP": {"version": ...}}
 //! 0.002000 -> {"execute":"qmp_capabilities"}
