@@ -556,6 +556,34 @@ mod tests {
     }
 
     #[test]
+    fn shape_delays_stay_within_the_limit() {
+        let mut m = chaotic("seed=13,rate=1,kinds=split+delay");
+        let shape = m.chaos_shape(100, true);
+        assert!(
+            (1..=CHAOS_DELAY_NS_MAX).contains(&shape.first_delay_ns)
+                && (1..=CHAOS_DELAY_NS_MAX).contains(&shape.piece_delay_ns),
+            "{shape:?}"
+        );
+    }
+
+    #[test]
+    fn failed_balloon_slow_down_stays_within_the_limit() {
+        let mut m = Machine::new(MachineConfig {
+            chaos: Some(ChaosConfig::parse("seed=2,rate=1,kinds=failures").unwrap()),
+            balloon: Some(crate::machine::config::OptionList::from_iter([(
+                "driver", "virtio",
+            )])),
+            ..MachineConfig::default()
+        });
+        m.chaos_after_command("balloon", true);
+        let factor = match m.faults.balloon {
+            crate::machine::faults::BalloonFault::Slow { factor } => factor,
+            other => panic!("not slowed: {other:?}"),
+        };
+        assert!((2..=CHAOS_SLOW_FACTOR_MAX).contains(&factor), "{factor}");
+    }
+
+    #[test]
     fn same_seed_same_shapes() {
         let mut a = chaotic("seed=11,rate=0.5");
         let mut b = chaotic("seed=11,rate=0.5");
