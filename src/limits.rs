@@ -81,6 +81,7 @@
 //! | [`FDS_PER_READ_MAX`] | 16 descriptors | descriptors one `recvmsg` takes |
 //! | [`FDS_HELD_MAX`] | 1024 descriptors | descriptors held at once |
 //! | [`MIGRATION_BACKLOG_BYTES_MAX`] | 16 MiB | unwritten migration bytes before the model stalls |
+//! | [`INCOMING_TURN_BYTES_MAX`] | 1 MiB | `-incoming` stream bytes read for one readiness of its channel |
 //! | [`EXIT_FLUSH_MS_MAX`] | 2000 ms | wait for clients to take their last bytes at exit |
 //! | [`FLEET_VMS_MAX`] | 100,000 VMs | VMs one `qmpsim fleet` runs (the open-file limit may allow fewer) |
 //! | **explore and conformance** | | |
@@ -144,6 +145,7 @@ pub use crate::migration_stream::{PREAMBLE_BYTES_MAX, SNAPSHOT_ENVELOPE_BYTES_MA
 
 pub use crate::server::conn::READ_BYTES_MAX;
 pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};
+pub use crate::server::incoming::INCOMING_TURN_BYTES_MAX;
 pub use crate::server::migrate::MIGRATION_BACKLOG_BYTES_MAX;
 pub use crate::server::queue::{OUTPUT_QUEUE_BYTES_MAX, OUTPUT_QUEUE_OVERFLOW_BYTES_MAX};
 pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
@@ -180,7 +182,7 @@ mod tests {
             RAM_MB_MAX TCP_HOST_BYTES_MAX TCP_PORT_BYTES_MAX VC_SIZE_DIGITS_MAX BOOT_SPEC_BYTES_MAX NIC_VECTORS_MAX BACKING_FILE_BYTES_MAX
             SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX FIELD_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
             PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
-            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
+            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX INCOMING_TURN_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
             EXPLORE_TIMEOUT_S_MAX RELAY_MESSAGE_BYTES_MAX
             PROXY_CLIENTS_MAX RELAY_READ_BYTES_MAX UNUSED_LISTED_MAX
             TEMP_DIR_ATTEMPTS_MAX
