@@ -108,6 +108,9 @@ pub fn header_lines(header: &TraceHeader) -> String {
     if let Some(placement) = header.config.placement {
         text.push_str(&format!("# -x-explore-gap {}\n", placement.to_arg()));
     }
+    if let Some(chaos) = &header.config.chaos {
+        text.push_str(&format!("# -x-chaos {}\n", chaos.to_arg()));
+    }
     for line in header.notes.lines() {
         text.push_str("# notes: ");
         text.push_str(line);

@@ -205,7 +205,7 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 07 00 00 00               format version 7
+//! 08 00 00 00               format version 8
 //! 6d 00 00 00               header length: 109 bytes
 //! ... 109 bytes ...         bincode TraceHeader { format_version: 7, qmpsim_version: "0.1.0",
 //!                           kind: Engine, config: MachineConfig::default(), notes: "..." }
@@ -224,7 +224,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 7, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 8, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -254,7 +254,7 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// (`-x-explore-gap`); 6: the clock mode, scenario steps and `Output::Close`;
 /// 7: compact frames (a varint length field with flags, a 4-byte check, the
 /// full hash only on `Checkpoint`, `State` and `End`).
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for
