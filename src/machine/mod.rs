@@ -177,6 +177,9 @@ pub struct Machine {
     pub rtc: rtc::Rtc,
     /// Internal snapshots (`savevm`), per drive name (see [`snapshots`]).
     pub snapshots: BTreeMap<String, snapshots::SnapshotTable>,
+    /// Single-step mode (`-singlestep`, the human monitor's `singlestep`), as
+    /// `query-status` reports it.
+    pub singlestep: bool,
 }
 
 impl Machine {
@@ -191,6 +194,7 @@ impl Machine {
         } else {
             RunState::Running
         };
+        let singlestep = config.singlestep;
         let mut display = display::DisplayState::from_config(&config);
         if run_state == RunState::Running {
             display.screen.boot_started_at = Some(VirtualTime(0));
@@ -213,6 +217,7 @@ impl Machine {
             devices,
             image_probes: BTreeMap::new(),
             snapshots: BTreeMap::new(),
+            singlestep,
         };
         machine.balloon_sync();
         machine.guest_boot();

@@ -9,7 +9,8 @@
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `refusals`: every bad option value 0.14 refuses at startup, with its source;
-//! - `golden_*`: reviewed insta goldens of every command, per area, and
+//! - `golden_*`: reviewed insta goldens of every command, per area (`golden_hotplug`:
+//!   the human monitor's hotplug family), and
 //!   (`golden_corpus`) of the dump of every corpus trace;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
@@ -41,6 +42,7 @@ mod golden_devices;
 mod golden_display;
 mod golden_events;
 mod golden_hmp;
+mod golden_hotplug;
 mod golden_human;
 mod human_monitor;
 mod lifecycle;
