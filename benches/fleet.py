@@ -34,7 +34,19 @@ def proc_mem_kb(pid):
     return out
 
 
-def one(qmpsim, qmp_load, count, jobs, timeout):
+def auto_window(count):
+    """Most sessions the load client keeps open at once: every VM when the hard
+    open-file limit holds a listener and a client for each (with room to
+    spare), else what it leaves after the listeners (``qmpsim fleet`` says the
+    same on stderr)."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return count
+    return max(1, min(count, hard - count - 128))
+
+
+def one(qmpsim, qmp_load, count, jobs, timeout, window=None):
     work = tempfile.mkdtemp(prefix="qmpfleet-")
     manifest = os.path.join(work, "m.json")
     argv = [qmpsim, "fleet", "--count", str(count), "--dir", os.path.join(work, "s"),
@@ -49,7 +61,9 @@ def one(qmpsim, qmp_load, count, jobs, timeout):
             err = proc.stderr.read(2000).decode("utf-8", "replace")
             raise RuntimeError("no ready line: %r %s" % (line, err))
         mem_ready = proc_mem_kb(proc.pid)
-        load = subprocess.run([qmp_load, "fleet", "--manifest", manifest, "-j", str(jobs)],
+        window = window or auto_window(count)
+        load = subprocess.run([qmp_load, "fleet", "--manifest", manifest, "-j", str(jobs),
+                               "--window", str(window)],
                               capture_output=True, text=True, timeout=timeout)
         t_greeted = time.perf_counter() - t0
         if load.returncode != 0:
@@ -85,12 +99,14 @@ def main(argv=None):
     ap.add_argument("--counts", default="1,10000")
     ap.add_argument("-j", "--jobs", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--window", type=int,
+                    help="most sessions open at once (default: what the open-file limit allows)")
     ap.add_argument("--out", help="also append the JSON lines to this file")
     args = ap.parse_args(argv)
     results = []
     for count in [int(c) for c in args.counts.split(",")]:
         try:
-            r = one(args.qmpsim, args.qmp_load, count, args.jobs, args.timeout)
+            r = one(args.qmpsim, args.qmp_load, count, args.jobs, args.timeout, args.window)
             r["ok"] = True
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
             r = {"count": count, "ok": False, "error": "%s: %s" % (type(e).__name__, e)}

@@ -3,7 +3,10 @@
 //! - `qmp_load fleet --manifest FILE [-j N]`: connects to every VM a
 //!   `qmpsim fleet --manifest FILE` lists, reads each greeting, negotiates
 //!   (`qmp_capabilities`), then runs one round of `query-status` over all of
-//!   them; `-j` workers (threads) share the VMs. Prints one JSON line: the time
+//!   them; `-j` workers (threads) share the VMs, and `--window W` keeps at most
+//!   W sessions open at once (windows run one after another, and their times
+//!   add up), for fleets larger than the open-file limits allow clients for.
+//!   Prints one JSON line: the time
 //!   to have every VM greeted and negotiated, the time of the query-status
 //!   round, and the replies that were not what they should be.
 //! - `qmp_load echo-server SOCKET`: the floor of `benches/qmp_anchor.py`, a
@@ -34,7 +37,9 @@ fn main() {
         Some("fleet") => fleet(&args[1..]),
         Some("echo-server") if args.len() == 2 => echo_server(&args[1]),
         _ => {
-            println!("usage: qmp_load fleet --manifest FILE [-j N] | qmp_load echo-server SOCKET");
+            println!(
+                "usage: qmp_load fleet --manifest FILE [-j N] [--window W] | qmp_load echo-server SOCKET"
+            );
             Ok(())
         }
     };
@@ -106,11 +111,14 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 struct FleetOptions {
     manifest: String,
     jobs: usize,
+    /// Most sessions open at once (all when absent).
+    window: Option<usize>,
 }
 
 fn parse_fleet(args: &[String]) -> io::Result<FleetOptions> {
     let mut manifest = None;
     let mut jobs = 4;
+    let mut window = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -122,12 +130,21 @@ fn parse_fleet(args: &[String]) -> io::Result<FleetOptions> {
                     .filter(|&j| j > 0)
                     .ok_or_else(|| io::Error::other("-j takes a positive number"))?;
             }
+            "--window" => {
+                window = Some(
+                    it.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&w| w > 0)
+                        .ok_or_else(|| io::Error::other("--window takes a positive number"))?,
+                );
+            }
             other => return Err(io::Error::other(format!("unknown option {other}"))),
         }
     }
     Ok(FleetOptions {
         manifest: manifest.ok_or_else(|| io::Error::other("--manifest FILE is required"))?,
         jobs,
+        window,
     })
 }
 
@@ -158,34 +175,38 @@ fn raise_open_files(n: u64) {
     }
 }
 
+/// A negotiated session: one descriptor (writes go through `get_ref`).
 struct Session {
-    stream: UnixStream,
     reader: BufReader<UnixStream>,
 }
 
 fn open_session(path: &str) -> io::Result<Session> {
     let stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     if !line.starts_with("{\"QMP\"") {
         return Err(io::Error::other(format!("{path}: no greeting")));
     }
-    (&stream).write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
+    reader
+        .get_ref()
+        .write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
     line.clear();
     reader.read_line(&mut line)?;
     if line != "{\"return\": {}}\r\n" {
         return Err(io::Error::other(format!("{path}: qmp_capabilities failed")));
     }
-    Ok(Session { stream, reader })
+    Ok(Session { reader })
 }
 
 /// One query-status round over `sessions`: every request written first, then
 /// every reply read. Returns the replies that were not a status.
 fn status_round(sessions: &mut [Session]) -> io::Result<usize> {
     for s in sessions.iter() {
-        (&s.stream).write_all(b"{\"execute\":\"query-status\"}\n")?;
+        s.reader
+            .get_ref()
+            .write_all(b"{\"execute\":\"query-status\"}\n")?;
     }
     let mut bad = 0;
     let mut line = String::new();
@@ -199,12 +220,12 @@ fn status_round(sessions: &mut [Session]) -> io::Result<usize> {
     Ok(bad)
 }
 
-fn fleet(args: &[String]) -> io::Result<()> {
-    let opts = parse_fleet(args)?;
-    let text = std::fs::read_to_string(&opts.manifest)?;
-    let sockets = sockets_of(&text);
-    raise_open_files(2 * sockets.len() as u64 + 64);
-    let jobs = opts.jobs.min(sockets.len().max(1));
+/// One window of a fleet run: `jobs` workers open a session to each socket of
+/// `sockets` (greeting and negotiation), then run one query-status round over
+/// them, then close them. Returns the time to greet them all, the round's
+/// time, and the bad replies.
+fn fleet_window(sockets: &[String], jobs: usize) -> io::Result<(Duration, Duration, usize)> {
+    let jobs = jobs.min(sockets.len().max(1));
     let share = sockets.len().div_ceil(jobs);
     let barrier = Arc::new(Barrier::new(jobs + 1));
     let mut workers = Vec::new();
@@ -242,11 +263,28 @@ fn fleet(args: &[String]) -> io::Result<()> {
             .map_err(|_| io::Error::other("a worker panicked"))??;
         bad += b;
     }
-    let round = round_start.elapsed();
+    Ok((greeted, round_start.elapsed(), bad))
+}
+
+fn fleet(args: &[String]) -> io::Result<()> {
+    let opts = parse_fleet(args)?;
+    let text = std::fs::read_to_string(&opts.manifest)?;
+    let sockets = sockets_of(&text);
+    let window = opts.window.unwrap_or(sockets.len()).max(1);
+    raise_open_files(window.min(sockets.len()) as u64 + 64);
+    let jobs = opts.jobs.min(sockets.len().max(1));
+    let (mut greeted, mut round, mut bad) = (Duration::ZERO, Duration::ZERO, 0);
+    for part in sockets.chunks(window) {
+        let (g, r, b) = fleet_window(part, jobs)?;
+        greeted += g;
+        round += r;
+        bad += b;
+    }
     println!(
-        "{{\"vms\": {}, \"jobs\": {}, \"connect_greet_caps_s\": {:.4}, \"query_status_round_s\": {:.4}, \"bad_replies\": {}}}",
+        "{{\"vms\": {}, \"jobs\": {}, \"window\": {}, \"connect_greet_caps_s\": {:.4}, \"query_status_round_s\": {:.4}, \"bad_replies\": {}}}",
         sockets.len(),
         jobs,
+        window.min(sockets.len()),
         greeted.as_secs_f64(),
         round.as_secs_f64(),
         bad

@@ -265,7 +265,6 @@ fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, Embed
         recorder,
         pidfile: plan.pidfile,
         daemonize: false,
-        idle_advance: !plan.clock_manual,
         loadvm: plan.loadvm.clone(),
         resume: None,
     };

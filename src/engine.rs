@@ -200,6 +200,13 @@ pub enum Output {
         /// Exit status.
         code: i32,
     },
+    /// Close a client's connection, after the bytes sent to it before (the
+    /// server dropping a monitor connection). Its session is already gone:
+    /// the edge feeds no `Input::Disconnect` for it.
+    Close {
+        /// Whose.
+        client: ClientId,
+    },
 }
 
 /// The state `digest` and `snapshot` cover.
@@ -547,6 +554,7 @@ impl Engine {
             });
         }
         self.gap(Some(GapSide::AfterReply), out);
+        self.state.machine.scenario_command_done();
         self.state.machine.run_requests();
         self.flush(out);
         true
@@ -635,6 +643,31 @@ impl Engine {
         }
     }
 
+    /// Carries out the monitor drops an injected fault asked for: each named
+    /// client (every client, for `None`) loses its session, and the edge is
+    /// told to close its connection. Clients already gone are skipped.
+    fn drop_monitors(&mut self, out: &mut Vec<Output>) {
+        for target in std::mem::take(&mut self.state.machine.faults.monitor_drops) {
+            let clients: Vec<ClientId> = match target {
+                Some(client) => vec![ClientId(client)],
+                None => self.state.sessions.keys().copied().collect(),
+            };
+            for client in clients {
+                let Some(session) = self.state.sessions.remove(&client) else {
+                    continue;
+                };
+                if let Some(fd) = session.pending_fd {
+                    self.state
+                        .machine
+                        .effects
+                        .push(Effect::CloseFd { fd: fd.0 });
+                }
+                self.effects_out(out);
+                out.push(Output::Close { client });
+            }
+        }
+    }
+
     /// The effects queued so far, as outputs in the order they were queued.
     fn effects_out(&mut self, out: &mut Vec<Output>) {
         out.extend(self.state.machine.effects.drain(..).map(Output::Effect));
@@ -643,6 +676,14 @@ impl Engine {
     fn flush(&mut self, out: &mut Vec<Output>) {
         self.broadcast_events(out);
         self.effects_out(out);
+        // Scenario steps whose event or command came run now; what they send
+        // may make more steps due (each runs once, so this ends).
+        while self.state.machine.scenario_run_due() {
+            self.state.machine.run_requests();
+            self.broadcast_events(out);
+            self.effects_out(out);
+        }
+        self.drop_monitors(out);
         if let (Some(code), None) = (self.state.machine.exit_code, self.state.exited) {
             self.state.exited = Some(code);
             out.push(Output::Exit { code });

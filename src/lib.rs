@@ -28,6 +28,7 @@
 //! | [`scenario`] | scripted sessions against an engine, for goldens and corpora |
 //! | [`trace`] | the `.qmptrace` format: writer, reader, dump |
 //! | [`replay`] | byte-exact replay of one trace and of a corpus |
+//! | [`proxy`] | `qmpsim proxy` (record any QMP server) and `qmpsim serve` (play a trace back) |
 //! | [`server`] | sockets, fd passing, signals, the clock driver (the only I/O) |
 //! | [`cli`] | QEMU-style options and subcommands |
 //! | [`explore`] | `qmpsim explore` and `conformance`: a QMP client run against many VMs |
@@ -87,6 +88,7 @@ pub mod limits;
 pub mod machine;
 pub mod migration_stream;
 pub mod monitor;
+pub mod proxy;
 pub mod qmp;
 pub mod qobject;
 pub mod replay;

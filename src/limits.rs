@@ -46,6 +46,11 @@
 //! | [`SNAPSHOTS_PER_DRIVE_MAX`] | 64 snapshots | internal snapshots one drive holds (`savevm`) |
 //! | [`SNAPSHOT_TAG_BYTES_MAX`] | 255 bytes | a snapshot tag |
 //! | [`SIDECAR_BYTES_MAX`] | 256 MiB | a snapshot sidecar file's body |
+//! | **faults and scenarios** | | |
+//! | [`SLOW_FACTOR_MAX`] | 1000 times | slow-down of `balloon-slow` and `migration-slow` |
+//! | [`MONITOR_DROPS_MAX`] | 64 drops | `drop-monitor` faults pending at once |
+//! | [`SCENARIO_STEPS_MAX`] | 1024 steps | steps of one `-x-scenario` file |
+//! | [`SCENARIO_FILE_BYTES_MAX`] | 1 MiB | an `-x-scenario` file |
 //! | **command line** | | |
 //! | [`RAM_MB_MAX`] | 4 TiB, in MiB | `-m` |
 //! | [`TCP_HOST_BYTES_MAX`] | 64 bytes | host part of a `tcp:HOST:PORT` chardev spec |
@@ -79,6 +84,10 @@
 //! | **explore and conformance** | | |
 //! | [`EXPLORE_TIMEOUT_S_MAX`] | 1 day, in s | `--timeout` of one client run |
 //! | [`RELAY_MESSAGE_BYTES_MAX`] | 16 MiB | a server message the conformance relay holds |
+//! | **proxy and serve** | | |
+//! | [`PROXY_CLIENTS_MAX`] | 64 clients | clients connected through `qmpsim proxy` at once |
+//! | [`RELAY_READ_BYTES_MAX`] | 64 KiB | one read of the proxy from a client or server |
+//! | [`UNUSED_LISTED_MAX`] | 10 requests | unused recorded requests `qmpsim serve` lists one by one |
 //! | **embedding** | | |
 //! | [`TEMP_DIR_ATTEMPTS_MAX`] | 64 names | temporary folder names an embedded VM tries |
 
@@ -109,8 +118,10 @@ pub use crate::machine::display::{
     VNC_CLIENTS_MAX,
 };
 pub use crate::machine::events::EVENTS_QUEUED_MAX;
+pub use crate::machine::faults::{MONITOR_DROPS_MAX, SLOW_FACTOR_MAX};
 pub use crate::machine::inject::SPICE_CONNECTION_ID_RANDOM_MAX;
 pub use crate::machine::rtc::RTC_OFFSET_S_MAX;
+pub use crate::machine::scenario_steps::{SCENARIO_FILE_BYTES_MAX, SCENARIO_STEPS_MAX};
 pub use crate::machine::snapshots::{
     SIDECAR_BYTES_MAX, SNAPSHOTS_PER_DRIVE_MAX, SNAPSHOT_TAG_BYTES_MAX,
 };
@@ -136,6 +147,9 @@ pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_
 
 pub use crate::cli::fleet::FLEET_VMS_MAX;
 
+pub use crate::proxy::relay::{PROXY_CLIENTS_MAX, RELAY_READ_BYTES_MAX};
+pub use crate::proxy::serve::UNUSED_LISTED_MAX;
+
 pub use crate::cli::commands::EXPLORE_TIMEOUT_S_MAX;
 pub use crate::embed::TEMP_DIR_ATTEMPTS_MAX;
 pub use crate::explore::relay::RELAY_MESSAGE_BYTES_MAX;
@@ -159,11 +173,13 @@ mod tests {
             CLIENTS_MAX NAMED_FDS_MAX CLOCK_STEP_NS_MAX MEMSAVE_BYTES_MAX
             COMMAND_NAME_BYTES_MAX STRING_ARG_BYTES_MAX OPTION_NAME_BYTES_MAX REGISTER_NAME_BYTES_MAX EXPR_DEPTH_MAX CMD_BUF_BYTES_MAX HISTORY_ENTRIES_MAX
             EVENTS_QUEUED_MAX TIMERS_MAX SMP_CPUS_MAX GUEST_SHUTDOWN_MS_MAX DEVICES_MAX VIRTIO_SERIAL_PORTS_MAX NET_CLIENTS_MAX SERIAL_PORTS_MAX PARALLEL_PORTS_MAX IMAGE_PROBES_MAX VIRTUAL_IMAGE_BYTES_MAX RTC_OFFSET_S_MAX VNC_CHANGE_PASSWORD_BYTES_MAX INET_HOST_BYTES_MAX INET_PORT_BYTES_MAX VNC_CLIENTS_MAX SPICE_CHANNELS_MAX SPICE_CONNECTION_ID_RANDOM_MAX HOT_DRIVES_MAX ND_TABLE_NICS_MAX SNAPSHOTS_PER_DRIVE_MAX SNAPSHOT_TAG_BYTES_MAX SIDECAR_BYTES_MAX
+            SLOW_FACTOR_MAX MONITOR_DROPS_MAX SCENARIO_STEPS_MAX SCENARIO_FILE_BYTES_MAX
             RAM_MB_MAX TCP_HOST_BYTES_MAX TCP_PORT_BYTES_MAX VC_SIZE_DIGITS_MAX BOOT_SPEC_BYTES_MAX NIC_VECTORS_MAX BACKING_FILE_BYTES_MAX
             SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
             PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
             READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
             EXPLORE_TIMEOUT_S_MAX RELAY_MESSAGE_BYTES_MAX
+            PROXY_CLIENTS_MAX RELAY_READ_BYTES_MAX UNUSED_LISTED_MAX
             TEMP_DIR_ATTEMPTS_MAX
         }
     }

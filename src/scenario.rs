@@ -82,6 +82,7 @@ pub fn append_outputs(text: &mut String, outputs: &[Output]) {
             }
             Output::Effect(effect) => text.push_str(&format!("!! {effect:?}\n")),
             Output::Exit { code } => text.push_str(&format!("!! exit {code}\n")),
+            Output::Close { client } => text.push_str(&format!("!! close client {}\n", client.0)),
         }
     }
 }

@@ -40,6 +40,12 @@ pub enum Command {
     /// Run a QMP client once per behaviour a QMP server may legally show, and
     /// print a table of which it survives.
     Conformance(ConformanceArgs),
+    /// Record the sessions of any QMP server (a real QEMU included) as an
+    /// observed trace, standing between its clients and it.
+    Proxy(ProxyArgs),
+    /// Play a trace's server side back to QMP clients (mock mode): the recorded
+    /// greeting, then the recorded reply and events for each matching request.
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh or fish).
     ///
     /// For example `qmpsim completions bash > ~/.local/share/bash-completion/completions/qmpsim`,
@@ -103,6 +109,78 @@ pub struct ReplayArgs {
     /// verify from there; one trace file only.
     #[arg(long, value_name = "FRAME")]
     pub from: Option<u64>,
+}
+
+/// `qmpsim proxy --listen ADDR (--upstream ADDR | -- SERVER...) -record FILE`.
+#[derive(Debug, Args)]
+#[command(
+    group(clap::ArgGroup::new("server").required(true).args(["upstream", "command"])),
+    after_help = "\
+ADDR is unix:PATH or tcp:HOST:PORT. Each client gets its own connection to the \
+server; bytes and passed descriptors go both ways unchanged. The trace is written \
+ahead: nothing reaches a client before it is in the file. A server command line \
+after -- is started with {sock} replaced by a socket path, and the proxy listens \
+once that socket exists: `qmpsim proxy --listen unix:/tmp/p.sock -record s.qmptrace \
+-- qemu-system-x86_64 -M none -display none -qmp unix:{sock},server`. -record and \
+--record are the same option.
+
+SIGINT or SIGTERM ends the recording. Exit status: 0, or the spawned server's \
+status once it exited and its clients left; 1 when the recording failed or the \
+proxy could not start; 2 for a usage error.")]
+pub struct ProxyArgs {
+    /// Where clients connect: unix:PATH or tcp:HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: crate::proxy::Address,
+    /// The QMP server: unix:PATH or tcp:HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub upstream: Option<crate::proxy::Address>,
+    /// The trace to write (an observed trace).
+    #[arg(long, value_name = "FILE.qmptrace")]
+    pub record: PathBuf,
+    /// A server to start instead of --upstream, with {sock} in its arguments.
+    #[arg(last = true, value_name = "SERVER", allow_hyphen_values = true)]
+    pub command: Vec<OsString>,
+}
+
+/// `qmpsim serve FILE --listen ADDR [OPTIONS]`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+ADDR is unix:PATH or tcp:HOST:PORT. The k-th client to connect plays the k-th \
+session of the trace. Any trace works: recorded by qmpsim proxy or -record, or \
+made by qmpsim trace import (from a transcript or a libvirt .replies file).
+
+Exit status: 0 when every request matched and every session was played to its \
+end; 1 when a request did not match (a divergence report is on stderr) or serve \
+could not start; 3 when every request matched but a session ended early or \
+never ran (the unused requests are listed); 2 for a usage error.")]
+pub struct ServeArgs {
+    /// The trace to play.
+    #[arg(value_name = "FILE.qmptrace")]
+    pub trace: PathBuf,
+    /// Where clients connect: unix:PATH or tcp:HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: crate::proxy::Address,
+    /// What must equal the recorded request: its bytes, its JSON value (key
+    /// order and whitespace aside), or its command name.
+    #[arg(long = "match", value_enum, default_value_t = crate::proxy::matching::MatchOn::Value)]
+    pub match_on: crate::proxy::matching::MatchOn,
+    /// Leave ids out of the comparison, and put the client's id in the replies.
+    #[arg(long)]
+    pub ignore_id: bool,
+    /// Keep the recorded delays of replies and events, or send them at once.
+    #[arg(long, value_enum, default_value_t = crate::proxy::serve::Pace::Recorded)]
+    pub pace: crate::proxy::serve::Pace,
+    /// Close the connection at the first request that does not match.
+    #[arg(long)]
+    pub strict: bool,
+    /// What to do with requests the trace does not hold: once (record the trace
+    /// through --upstream when the file does not exist), new-episodes (ask
+    /// --upstream and add them to the trace), none (never record).
+    #[arg(long, value_enum, default_value_t = crate::proxy::serve::RecordMode::Once)]
+    pub record_mode: crate::proxy::serve::RecordMode,
+    /// A real QMP server for --record-mode new-episodes and once.
+    #[arg(long, value_name = "ADDR")]
+    pub upstream: Option<crate::proxy::Address>,
 }
 
 /// `qmpsim fleet --count N --dir DIR [VM OPTIONS]`.

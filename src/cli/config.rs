@@ -34,6 +34,7 @@ use crate::machine::config::{
     ChardevBackend, ChardevConfig, DriveConfig, ImageProbe, MachineConfig, MonitorConfig,
     MonitorMode, OptionList,
 };
+use crate::machine::scenario_steps::{self, ScenarioError, ScenarioStep, SCENARIO_FILE_BYTES_MAX};
 /// Image probing lives at the edge, in [`crate::server::image`].
 pub use crate::server::image::{
     probe_image, BACKING_FILE_BYTES_MAX, IMAGE_HEADER_BYTES, QCOW_MAGIC,
@@ -71,6 +72,14 @@ pub enum ConfigError {
     /// `-mon chardev=X` with no such chardev.
     #[error("chardev \"{0}\" not found")]
     ChardevNotFound(String),
+    /// `-x-scenario FILE` could not be read or is not a scenario.
+    #[error("qmpsim: -x-scenario {path}: {problem}")]
+    Scenario {
+        /// The file as named.
+        path: String,
+        /// What is wrong (with the line, for a bad step).
+        problem: String,
+    },
     /// Two drives at the same bus and unit.
     #[error("{PROGRAM}: {location}drive with bus={bus}, unit={unit} (index={index}) exists")]
     DriveExists {
@@ -96,8 +105,6 @@ pub struct RunPlan {
     pub daemonize: bool,
     /// `-record`.
     pub record: Option<PathBuf>,
-    /// `-x-clock manual`: no idle jumps of virtual time.
-    pub clock_manual: bool,
     /// `-loadvm TAG`.
     pub loadvm: Option<String>,
     /// `-x-resume TRACE[@FRAME]`.
@@ -118,10 +125,15 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
     if let Some(display) = &low.config.vnc {
         resolve_vnc_host(display)?;
     }
+    let scenario = match &low.scenario {
+        Some(path) => read_scenario(path)?,
+        None => low.config.scenario.clone(),
+    };
     let config = MachineConfig {
         drives: drives(low)?,
         chardevs,
         monitors,
+        scenario,
         ..low.config.clone()
     };
     Ok(RunPlan {
@@ -129,11 +141,32 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
         pidfile: low.pidfile.as_ref().map(PathBuf::from),
         daemonize: low.daemonize,
         record: low.record.as_ref().map(PathBuf::from),
-        clock_manual: low.clock_manual,
         loadvm: low.loadvm.clone(),
         resume: low.resume.clone(),
         state_every: low.state_every,
     })
+}
+
+/// Reads and parses a `-x-scenario` file (at most
+/// [`SCENARIO_FILE_BYTES_MAX`] bytes are read: a longer file is refused).
+pub fn read_scenario(path: &str) -> Result<Vec<ScenarioStep>, ConfigError> {
+    use std::io::Read;
+    let problem = |problem: String| ConfigError::Scenario {
+        path: path.to_owned(),
+        problem,
+    };
+    let file = std::fs::File::open(path).map_err(|e| problem(strerror(&e)))?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(SCENARIO_FILE_BYTES_MAX).unwrap_or(u64::MAX) + 1;
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| problem(strerror(&e)))?;
+    if bytes.len() > SCENARIO_FILE_BYTES_MAX {
+        return Err(problem(ScenarioError::TooLarge.to_string()));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| problem("not UTF-8 text".to_owned()))?;
+    scenario_steps::parse(&text, crate::qmp::commands::inject::check_action)
+        .map_err(|e| problem(e.to_string()))
 }
 
 /// The monitors (see the module doc): the command line's, those of `mon:`

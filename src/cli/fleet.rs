@@ -43,11 +43,11 @@ pub enum FleetError {
     #[error("qmpsim: fleet: VM options cannot add monitors (-qmp, -monitor, -mon); each VM's QMP socket is DIR/vm-NNNNN.sock")]
     ExtraMonitor,
     /// The count is past what the open-file limit allows.
-    #[error("qmpsim: fleet: --count {count} needs about {needed} open files, but the limit is {limit} (raise it with ulimit -n)")]
+    #[error("qmpsim: fleet: --count {count} needs {needed} open files before any client connects, but the limit is {limit} (raise it with ulimit -n)")]
     OpenFiles {
         /// VMs asked for.
         count: u32,
-        /// Descriptors they need.
+        /// Descriptors they hold before any client connects.
         needed: u64,
         /// The soft limit, raised as far as allowed.
         limit: u64,
@@ -145,14 +145,23 @@ pub fn run(a: &FleetArgs) -> Result<i32, FleetError> {
         make_dir(rdir)?;
     }
     let dir = absolute(&a.dir);
-    let needed = fleet::open_files_needed(u64::from(a.count), a.record.is_some());
-    let limit = fleet::raise_open_file_limit(needed).unwrap_or(0);
+    let (count, recording) = (u64::from(a.count), a.record.is_some());
+    let needed = fleet::open_files_at_start(count, recording);
+    let limit =
+        fleet::raise_open_file_limit(fleet::open_files_needed(count, recording)).unwrap_or(0);
     if limit < needed {
         return Err(FleetError::OpenFiles {
             count: a.count,
             needed,
             limit,
         });
+    }
+    let at_once = fleet::clients_at_once(count, recording, limit);
+    if at_once < count {
+        eprintln!(
+            "qmpsim: fleet: the open-file limit ({limit}) leaves room for {at_once} clients at once; \
+             a client past that waits in its socket's backlog until another leaves"
+        );
     }
     let mut members = Vec::new();
     let mut manifest = Vec::new();
@@ -217,7 +226,6 @@ fn member(args: &[OsString]) -> Result<Member, FleetError> {
     Ok(Member {
         config: plan.config,
         recorder,
-        idle_advance: !plan.clock_manual,
         loadvm: plan.loadvm,
     })
 }

@@ -65,6 +65,7 @@ pub fn main_entry<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
         }
         Some(a) if a.starts_with('-') => run(args),
         Some("run") => run(args.skip(1)),
+        Some("proxy") => subcommand(single_dash_record(args.collect())),
         Some(a) if commands::is_subcommand(a) => subcommand(args.collect()),
         Some(other) => Err(CliError::UnknownSubcommand(other.to_owned())),
     };
@@ -123,7 +124,6 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         recorder,
         pidfile: plan.pidfile,
         daemonize: plan.daemonize,
-        idle_advance: !plan.clock_manual,
         loadvm: plan.loadvm,
         resume,
     })?;
@@ -167,6 +167,8 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         },
         commands::Command::Explore(a) => crate::explore::explore_cli(&a),
         commands::Command::Conformance(a) => crate::explore::conformance::conformance_cli(&a),
+        commands::Command::Proxy(a) => proxy(a),
+        commands::Command::Serve(a) => serve(a),
         commands::Command::Completions { shell } => {
             manual::write_completions(shell, &mut std::io::stdout().lock());
             0
@@ -174,6 +176,63 @@ fn subcommand(args: Vec<OsString>) -> Result<u8, CliError> {
         commands::Command::Man { out } => man_cli(out.as_deref()),
     };
     Ok(exit_byte(code))
+}
+
+/// `-record FILE` (as `qmpsim run` spells it) as `--record FILE`, before any `--`.
+fn single_dash_record(args: Vec<OsString>) -> Vec<OsString> {
+    let mut seen_dashes = false;
+    args.into_iter()
+        .map(|a| {
+            seen_dashes |= a == "--";
+            if !seen_dashes && a == "-record" {
+                OsString::from("--record")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+/// `qmpsim proxy`.
+fn proxy(a: commands::ProxyArgs) -> i32 {
+    use crate::proxy::relay::{ProxyOptions, Upstream};
+    let upstream = match a.upstream {
+        Some(address) => Upstream::Address(address),
+        None => Upstream::Spawn(a.command),
+    };
+    let options = ProxyOptions {
+        listen: a.listen,
+        upstream,
+        record: a.record,
+    };
+    match crate::proxy::relay::run(&options) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            i32::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// `qmpsim serve`.
+fn serve(a: commands::ServeArgs) -> i32 {
+    let options = crate::proxy::serve::ServeOptions {
+        trace: a.trace,
+        listen: a.listen,
+        match_on: a.match_on,
+        ignore_id: a.ignore_id,
+        pace: a.pace,
+        strict: a.strict,
+        record_mode: a.record_mode,
+        upstream: a.upstream,
+    };
+    match crate::proxy::serve::run(options) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            i32::from(EXIT_FAILURE)
+        }
+    }
 }
 
 /// `qmpsim replay` with its options.

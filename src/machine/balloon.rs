@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::faults::BalloonFault;
 use super::memory::{ram_bytes, PAGE_BYTES};
 use super::timers::Timer;
 use super::{Machine, RunState};
@@ -83,11 +84,12 @@ impl Machine {
         if balloon.stepping || !running || balloon.actual_pages == balloon.target_pages {
             return;
         }
-        if self
-            .clock
-            .schedule(BALLOON_STEP_NS, Timer::BalloonStep)
-            .is_ok()
-        {
+        let step_ns = match self.faults.balloon {
+            BalloonFault::Normal => BALLOON_STEP_NS,
+            BalloonFault::Slow { factor } => BALLOON_STEP_NS.saturating_mul(factor),
+            BalloonFault::Stuck => return,
+        };
+        if self.clock.schedule(step_ns, Timer::BalloonStep).is_ok() {
             balloon.stepping = true;
         }
     }

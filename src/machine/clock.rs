@@ -14,6 +14,40 @@ use super::timers::Timer;
 /// Most timers pending at once.
 pub const TIMERS_MAX: usize = 4096;
 
+/// How virtual time moves when no input arrives (`-x-clock`). The engine never
+/// reads a clock: the edge turns the mode into `Input::AdvanceTo` inputs, so a
+/// trace replays the same in every mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ClockMode {
+    /// After a quiet time without input, virtual time jumps to the next pending
+    /// deadline (the default): a script waiting for the guest is not slowed down.
+    #[default]
+    Idle,
+    /// Virtual time moves only by the fixed step per message and `x-clock-step`.
+    Manual,
+    /// Virtual time follows the wall clock, as in QEMU.
+    Realtime,
+}
+
+impl ClockMode {
+    /// Every mode, in the order the docs list them.
+    pub const ALL: [ClockMode; 3] = [ClockMode::Idle, ClockMode::Manual, ClockMode::Realtime];
+
+    /// The name `-x-clock` takes and `x-query-clock` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClockMode::Idle => "idle",
+            ClockMode::Manual => "manual",
+            ClockMode::Realtime => "realtime",
+        }
+    }
+
+    /// The mode named `name`.
+    pub fn parse(name: &str) -> Option<ClockMode> {
+        ClockMode::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// Nanoseconds since machine start.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,

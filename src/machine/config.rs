@@ -85,6 +85,8 @@ pub struct MachineConfig {
     pub epoch_s: i64,
     /// Whether `x-` extension commands are enabled.
     pub extensions: bool,
+    /// How virtual time moves without input (`-x-clock`).
+    pub clock: crate::machine::clock::ClockMode,
     /// `-no-acpi`: no ACPI hardware (no PIIX4 power management function, and the
     /// power button reaches no guest).
     pub no_acpi: bool,
@@ -95,6 +97,8 @@ pub struct MachineConfig {
     /// A happening placed at a gap of the monitor byte stream
     /// (`-x-explore-gap`; see `crate::machine::placement`).
     pub placement: Option<crate::machine::placement::Placement>,
+    /// Timed fault steps (`-x-scenario`; see `crate::machine::scenario_steps`).
+    pub scenario: Vec<crate::machine::scenario_steps::ScenarioStep>,
 }
 
 /// Default delay of the guest's ACPI shutdown after the power button, in ms
@@ -157,10 +161,12 @@ impl Default for MachineConfig {
             seed: 0,
             epoch_s: EPOCH_S_DEFAULT,
             extensions: false,
+            clock: crate::machine::clock::ClockMode::Idle,
             no_acpi: false,
             singlestep: false,
             guest: GuestConfig::default(),
             placement: None,
+            scenario: Vec::new(),
         }
     }
 }

@@ -14,6 +14,7 @@ use super::devices::guest::{
     GUEST_USB_ACTIVATE_NS,
 };
 use super::devices::pci;
+use super::faults::AcpiFault;
 use super::timers::Timer;
 use super::{Machine, Request, RunState};
 
@@ -124,9 +125,23 @@ impl Machine {
         if self.devices.guest.off || self.devices.guest.has(GuestTimer::AcpiShutdown) {
             return;
         }
+        let shutdown_ms = match self.faults.acpi {
+            AcpiFault::Obey => guest.shutdown_ms,
+            AcpiFault::Ignore => return,
+            AcpiFault::Delay { ms } => ms,
+        };
         let jitter = self.rng.range(0, GUEST_ACPI_SHUTDOWN_JITTER_NS);
-        let delay_ns = guest.shutdown_ms.saturating_mul(1_000_000);
+        let delay_ns = shutdown_ms.saturating_mul(1_000_000);
         self.guest_schedule(delay_ns + jitter, GuestTimer::AcpiShutdown);
+    }
+
+    /// The guest powers itself off (its ACPI shutdown finishing, or an
+    /// injected guest shutdown): its CPUs halt and the main loop gets a
+    /// shutdown request (SHUTDOWN, then exit or, with `-no-shutdown`, STOP).
+    pub(crate) fn guest_power_off(&mut self) {
+        self.devices.guest.off = true;
+        self.devices.cpus.guest_halt();
+        self.requests.push(Request::Shutdown { force_exit: false });
     }
 
     /// After device_add: the guest reacts to a new PCI slot or USB mouse.
@@ -150,9 +165,11 @@ impl Machine {
         }
     }
 
-    /// After device_del of a PCI device: the guest will eject the slot.
+    /// After device_del of a PCI device: the guest will eject the slot,
+    /// unless an injected fault says it never completes unplugs.
     pub(crate) fn guest_on_unplug_request(&mut self, slot: u8) {
-        if self.devices.firmware.slot_hotpluggable(slot)
+        if !self.faults.unplug_stuck
+            && self.devices.firmware.slot_hotpluggable(slot)
             && !self.devices.guest.has(GuestTimer::PciEject { slot })
         {
             self.guest_schedule_jittered(GUEST_PCI_EJECT_NS, GuestTimer::PciEject { slot });
@@ -178,11 +195,7 @@ impl Machine {
                 }
                 self.guest_schedule(GUEST_TICK_NS, GuestTimer::Tick);
             }
-            GuestTimer::AcpiShutdown => {
-                self.devices.guest.off = true;
-                self.devices.cpus.guest_halt();
-                self.requests.push(Request::Shutdown { force_exit: false });
-            }
+            GuestTimer::AcpiShutdown => self.guest_power_off(),
             _ if self.devices.guest.off => {}
             GuestTimer::PciProbe { slot } => self.guest_program_slot(slot),
             GuestTimer::PciEject { slot } => {

@@ -15,7 +15,7 @@
 
 use super::devices::block::{IoErrno, IoErrorOutcome, IoOperation};
 use super::display::{SockAddr, SpiceChannel, VncClient, SPICE_CHANNELS_MAX, VNC_CLIENTS_MAX};
-use super::events::Event;
+use super::events::{Event, VncServerEnd};
 use super::rtc::Rtc;
 use super::watchdog::{WatchdogAction, WatchdogModel, WATCHDOG_DEBUG_MESSAGE};
 use super::{Effect, Machine, Request};
@@ -51,6 +51,16 @@ impl Machine {
     /// DuplicateId (object `vnc client`); [`VNC_CLIENTS_MAX`] clients →
     /// TooManyFiles.
     pub fn vnc_client_connect(&mut self, client: VncClient) -> Result<(), QmpError> {
+        let server = self.vnc_client_open(client.clone())?;
+        self.emit(Event::VncInitialized { server, client });
+        Ok(())
+    }
+
+    /// A VNC client connects and has not authenticated yet: VNC_CONNECTED
+    /// only; the client joins the head of `query-vnc`'s list (0.14's
+    /// `vnc_connect` lists it at once). [`Machine::vnc_client_authenticate`]
+    /// finishes the handshake. Errors as [`Machine::vnc_client_connect`].
+    pub fn vnc_client_open(&mut self, client: VncClient) -> Result<VncServerEnd, QmpError> {
         let not_active = || QmpError::with1(ErrorClass::DeviceNotActive, "vnc");
         let vnc = self.display.vnc.as_mut().ok_or_else(not_active)?;
         let server = vnc.server_end().ok_or_else(not_active)?;
@@ -80,8 +90,43 @@ impl Machine {
         vnc.clients.insert(0, client.clone());
         self.emit(Event::VncConnected {
             server: server.clone(),
-            client: client.clone(),
+            client,
         });
+        Ok(server)
+    }
+
+    /// The VNC client at `host`:`service` finishes authentication, with the
+    /// `x509_dname`/`sasl_username` given: VNC_INITIALIZED.
+    ///
+    /// Errors: no VNC server with a reportable address → DeviceNotActive
+    /// `vnc`; no such client → DeviceNotFound `HOST:SERVICE`; a name the
+    /// scheme does not produce → InvalidParameter.
+    pub fn vnc_client_authenticate(
+        &mut self,
+        host: &str,
+        service: &str,
+        x509_dname: Option<String>,
+        sasl_username: Option<String>,
+    ) -> Result<(), QmpError> {
+        let not_active = || QmpError::with1(ErrorClass::DeviceNotActive, "vnc");
+        let vnc = self.display.vnc.as_mut().ok_or_else(not_active)?;
+        let server = vnc.server_end().ok_or_else(not_active)?;
+        if x509_dname.is_some() && !vnc.auth_uses_x509_dname() {
+            return Err(QmpError::with1(ErrorClass::InvalidParameter, "x509_dname"));
+        }
+        if sasl_username.is_some() && !vnc.auth_uses_sasl_username() {
+            return Err(QmpError::with1(
+                ErrorClass::InvalidParameter,
+                "sasl_username",
+            ));
+        }
+        let index = vnc.client_index(host, service).ok_or_else(|| {
+            QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{service}"))
+        })?;
+        let client = &mut vnc.clients[index];
+        client.x509_dname = x509_dname;
+        client.sasl_username = sasl_username;
+        let client = client.clone();
         self.emit(Event::VncInitialized { server, client });
         Ok(())
     }
@@ -122,6 +167,25 @@ impl Machine {
     /// already at that client address → DuplicateId (object `spice channel`);
     /// [`SPICE_CHANNELS_MAX`] channels → TooManyFiles.
     pub fn spice_channel_connect(&mut self, request: SpiceChannelRequest) -> Result<(), QmpError> {
+        let channel = self.spice_channel_open(request)?;
+        let auth = self
+            .display
+            .spice
+            .as_ref()
+            .expect("the channel just opened on the SPICE server")
+            .auth;
+        self.emit(Event::SpiceInitialized { channel, auth });
+        Ok(())
+    }
+
+    /// A SPICE channel connects and has not linked (authenticated) yet:
+    /// SPICE_CONNECTED only; the channel joins `query-spice`'s list.
+    /// [`Machine::spice_channel_authenticate`] finishes it. Errors as
+    /// [`Machine::spice_channel_connect`].
+    pub fn spice_channel_open(
+        &mut self,
+        request: SpiceChannelRequest,
+    ) -> Result<SpiceChannel, QmpError> {
         let spice = self
             .display
             .spice
@@ -153,7 +217,6 @@ impl Machine {
             return Err(QmpError::bare(ErrorClass::TooManyFiles));
         }
         let server = spice_server_end(spice.addr.as_deref(), &client.family, port);
-        let auth = spice.auth;
         let connection_id = match request.connection_id {
             Some(id) => id,
             None => u32::try_from(self.rng.range(0, SPICE_CONNECTION_ID_RANDOM_MAX))
@@ -176,6 +239,25 @@ impl Machine {
         self.emit(Event::SpiceConnected {
             channel: channel.clone(),
         });
+        Ok(channel)
+    }
+
+    /// The SPICE channel whose client end is `host`:`port` links:
+    /// SPICE_INITIALIZED.
+    ///
+    /// Errors: no `-spice` → DeviceNotActive `spice`; no such channel →
+    /// DeviceNotFound `HOST:PORT`.
+    pub fn spice_channel_authenticate(&mut self, host: &str, port: &str) -> Result<(), QmpError> {
+        let spice = self
+            .display
+            .spice
+            .as_ref()
+            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotActive, "spice"))?;
+        let index = spice.channel_index(host, port).ok_or_else(|| {
+            QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{port}"))
+        })?;
+        let channel = spice.channels[index].clone();
+        let auth = spice.auth;
         self.emit(Event::SpiceInitialized { channel, auth });
         Ok(())
     }

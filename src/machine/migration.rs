@@ -351,6 +351,7 @@ impl Machine {
             total_bytes,
         });
         self.migration_schedule(id, 0);
+        self.migration_check_fault();
         id
     }
 
@@ -387,7 +388,11 @@ impl Machine {
         if sent > 0 {
             self.effects.push(Effect::MigrationData { id, bytes: sent });
         }
-        let Some(m) = self.current_mut(id) else {
+        self.migration_check_fault();
+        let Some(m) = self
+            .current_mut(id)
+            .filter(|m| m.status == MigrationStatus::Active)
+        else {
             return;
         };
         let disk_done = m.disk.is_none_or(|d| d.remaining == 0);
@@ -395,7 +400,8 @@ impl Machine {
         if disk_done && self.migration.converged(ram_remaining) {
             self.migration_complete(id);
         } else {
-            self.migration_schedule(id, MIGRATION_TICK_NS);
+            let tick_ns = MIGRATION_TICK_NS.saturating_mul(self.faults.migration_factor());
+            self.migration_schedule(id, tick_ns);
         }
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod devices;
 pub mod display;
 pub mod events;
+pub mod faults;
 pub mod guest;
 pub mod incoming;
 pub mod inject;
@@ -21,6 +22,7 @@ pub mod migration;
 pub mod placement;
 pub mod rng;
 pub mod rtc;
+pub mod scenario_steps;
 pub mod snapshots;
 pub mod timers;
 pub mod watchdog;
@@ -180,6 +182,10 @@ pub struct Machine {
     /// Single-step mode (`-singlestep`, the human monitor's `singlestep`), as
     /// `query-status` reports it.
     pub singlestep: bool,
+    /// Injected faults in force (see [`faults`]).
+    pub faults: faults::FaultState,
+    /// Progress through the `-x-scenario` steps (see [`scenario_steps`]).
+    pub scenario: scenario_steps::ScenarioState,
 }
 
 impl Machine {
@@ -218,7 +224,10 @@ impl Machine {
             image_probes: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             singlestep,
+            faults: faults::FaultState::default(),
+            scenario: scenario_steps::ScenarioState::default(),
         };
+        machine.scenario_start();
         machine.balloon_sync();
         machine.guest_boot();
         machine
@@ -226,6 +235,7 @@ impl Machine {
 
     /// Queues an event stamped with the current virtual time.
     pub fn emit(&mut self, event: Event) {
+        self.scenario_event_sent(event.name());
         self.events.push(QueuedEvent {
             at: self.clock.now(),
             event,
@@ -308,6 +318,7 @@ impl Machine {
             Timer::MigrationTick { id } => self.migration_tick(id),
             Timer::BalloonStep => self.balloon_step(),
             Timer::Guest(t) => self.guest_fire(t),
+            Timer::ScenarioStep { index } => self.scenario_run(index),
         }
         self.run_requests();
     }

@@ -21,6 +21,11 @@ pub enum Timer {
     BalloonStep,
     /// Work of the simulated guest (runs on guest time; see `devices::guest`).
     Guest(GuestTimer),
+    /// Step `index` of the `-x-scenario` (an `at` step) runs.
+    ScenarioStep {
+        /// Its index in the configuration's steps.
+        index: usize,
+    },
 }
 
 impl Timer {

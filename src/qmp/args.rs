@@ -154,6 +154,12 @@ impl<'a> Args<'a> {
             .unwrap_or(0.0)
     }
 
+    /// The whole argument object, whatever the `args_type` (`x-inject` hands
+    /// it on to the action it names).
+    pub fn dict(&self) -> &'a QDict {
+        self.dict
+    }
+
     /// The whole argument object of a command taking options (`O`).
     pub fn options(&self) -> &'a QDict {
         assert!(

@@ -394,6 +394,13 @@ pub static COMMANDS: &[Command] = &[
         commands::clock::x_clock_step
     ),
     xcmd!(
+        "x-query-clock",
+        "",
+        "",
+        "show the clock mode and the virtual time",
+        commands::clock::x_query_clock
+    ),
+    xcmd!(
         "x-vnc-client",
         "action:s,host:s,service:s,family:s?,x509_dname:s?,sasl_username:s?",
         "connect|disconnect host service [family] [x509_dname] [sasl_username]",
@@ -428,6 +435,16 @@ pub static COMMANDS: &[Command] = &[
         "simulate the guest's watchdog expiring",
         commands::inject::x_watchdog_expire
     ),
+    Command {
+        args_type: commands::inject::X_INJECT_ARGS_TYPE,
+        ..xcmd!(
+            "x-inject",
+            "",
+            "action [arguments of the action]",
+            "bring about a fault: a guest, display, balloon, migration or monitor misbehaving",
+            commands::inject::x_inject
+        )
+    },
     xcmd!(
         "x-query-events",
         "",
@@ -546,11 +563,13 @@ mod tests {
     /// The extension commands, in table order after the 0.14 list.
     const EXTENSIONS: &[&str] = &[
         "x-clock-step",
+        "x-query-clock",
         "x-vnc-client",
         "x-spice-client",
         "x-block-error",
         "x-rtc-set",
         "x-watchdog-expire",
+        "x-inject",
         "x-query-events",
     ];
 

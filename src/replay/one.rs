@@ -557,6 +557,10 @@ fn hash_outputs(h: &mut Sha256, outputs: &[Output]) {
                 h.update([2]);
                 h.update(code.to_le_bytes());
             }
+            Output::Close { client } => {
+                h.update([3]);
+                h.update(client.0.to_le_bytes());
+            }
         }
     }
     h.update([0xff]);

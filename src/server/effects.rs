@@ -34,7 +34,7 @@ pub struct World<'a> {
 }
 
 /// Carries out one effect; returns an input for the engine when the world
-/// answers at once (a migration destination fell behind).
+/// answers at once (a migration destination fell behind, or broke).
 pub fn apply(effect: &Effect, world: &mut World<'_>) -> Option<Input> {
     match effect {
         Effect::CloseFd { fd } => {
@@ -63,16 +63,9 @@ pub fn apply(effect: &Effect, world: &mut World<'_>) -> Option<Input> {
                 return Some(Input::MigrationFailed { id: *id });
             }
         }
-        Effect::MigrationData { id, bytes } => {
-            if world.migrations.data(*id, *bytes) {
-                return Some(Input::MigrationStalled {
-                    id: *id,
-                    stalled: true,
-                });
-            }
-        }
+        Effect::MigrationData { id, bytes } => return world.migrations.data(*id, *bytes),
         Effect::MigrationFinish { id } => match crate::snapshot::save(world.engine) {
-            Ok(snapshot) => world.migrations.finish(*id, snapshot),
+            Ok(snapshot) => return world.migrations.finish(*id, snapshot),
             Err(e) => {
                 eprintln!("qmpsim: migration {id}: no state snapshot: {e}");
                 world.migrations.cancel(*id);

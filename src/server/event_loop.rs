@@ -48,7 +48,8 @@ use super::{
     effects, migrate, probe, Event, EventSender, Recorder, BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX,
     EXIT_RECORDING_FAILED, IDLE_ADVANCE_MS,
 };
-use crate::engine::{Engine, Input, Output, Signal};
+use crate::engine::{Engine, Input, Output, Signal, MESSAGE_STEP_NS};
+use crate::machine::clock::{ClockMode, VirtualTime};
 use crate::machine::config::ImageProbe;
 use crate::qmp::session::ClientId;
 
@@ -66,6 +67,7 @@ const POLL_EVENTS_MAX: usize = 1024;
 enum Slot {
     Listener { vm: usize, monitor: u32 },
     Client { vm: usize, client: ClientId },
+    Migration { vm: usize, id: u64 },
 }
 
 /// Tokens in use, reused once freed.
@@ -192,8 +194,12 @@ pub struct Vm {
     fds: FdTable,
     migrations: migrate::Migrations,
     scout: probe::Scout,
-    /// Whether idle time moves virtual time (`-x-clock idle`).
-    pub idle_advance: bool,
+    /// How virtual time moves without input (the engine's `-x-clock`).
+    clock: ClockMode,
+    /// The wall-clock instant that stands for virtual time `started_at`
+    /// (`-x-clock realtime`).
+    started: Instant,
+    started_at: VirtualTime,
     quiet_since: Instant,
     last_client: u32,
     exit: Option<i32>,
@@ -230,8 +236,13 @@ impl Vm {
         events: EventSender,
         files: CreatedFiles,
     ) -> Vm {
+        let clock = engine.machine().config.clock;
+        let started_at = engine.now();
         Vm {
             index: events.vm,
+            clock,
+            started: Instant::now(),
+            started_at,
             engine,
             recorder,
             helper: Helper::new(events.clone()),
@@ -241,7 +252,6 @@ impl Vm {
             fds: FdTable::default(),
             migrations: migrate::Migrations::default(),
             scout: probe::Scout::default(),
-            idle_advance: true,
             quiet_since: Instant::now(),
             last_client: 0,
             exit: None,
@@ -258,8 +268,16 @@ impl Vm {
         }
     }
 
-    /// Feeds one input (at startup: snapshot tables, `-loadvm`).
+    /// Feeds one input (at startup: snapshot tables, `-loadvm`). With the
+    /// realtime clock, an `AdvanceTo` the wall clock first, when it has moved
+    /// on by a message step or more since virtual time last did.
     pub fn step(&mut self, input: Input, io: &mut Io) {
+        if self.clock == ClockMode::Realtime && !matches!(input, Input::AdvanceTo { .. }) {
+            let at = self.wall_virtual_time();
+            if at.0 >= self.engine.now().0.saturating_add(MESSAGE_STEP_NS) {
+                self.step(Input::AdvanceTo { at }, io);
+            }
+        }
         self.quiet_since = Instant::now();
         let outputs = match &mut self.recorder {
             Some(recorder) => {
@@ -272,9 +290,11 @@ impl Vm {
             None => self.engine.step(input),
         };
         let mut sends = Vec::new();
+        let mut closes = Vec::new();
         for output in outputs {
             match output {
                 Output::Send { client, data } => sends.push((client, data)),
+                Output::Close { client } => closes.push(client),
                 Output::Effect(effect) => {
                     let mut world = effects::World {
                         fds: &mut self.fds,
@@ -298,6 +318,9 @@ impl Vm {
                 client,
                 data,
             }));
+        for client in closes {
+            self.server_close(client, io);
+        }
         if !self.dirty {
             self.dirty = true;
             io.dirty.push(self.index);
@@ -305,10 +328,33 @@ impl Vm {
         if self.engine.next_deadline().is_some() {
             io.timers.insert(self.index);
         }
+        self.watch_migrations(io);
         self.disconnect_dropped(io);
         for input in std::mem::take(&mut self.later) {
             self.step(input, io);
         }
+    }
+
+    /// Puts migration channels with bytes left under the poll, and frees the
+    /// tokens of those that ended.
+    fn watch_migrations(&mut self, io: &mut Io) {
+        let vm = self.index;
+        let slots = &mut io.slots;
+        let inputs = self
+            .migrations
+            .watch(&io.registry, |id| slots.add(Slot::Migration { vm, id }));
+        self.later.extend(inputs);
+        for token in self.migrations.take_released() {
+            io.slots.remove(token);
+        }
+    }
+
+    /// Migration `id`'s channel is writable: writes what it takes.
+    fn migration_writable(&mut self, id: u64, io: &mut Io) {
+        if let Some(input) = self.migrations.writable(id) {
+            self.step(input, io);
+        }
+        self.watch_migrations(io);
     }
 
     /// The machine exited with `code`: the loop flushes and finishes the VM.
@@ -749,6 +795,26 @@ impl Vm {
         self.flush(client, io);
     }
 
+    /// The engine dropped a client's connection (`Output::Close`): nothing
+    /// more is read from it, what it was sent still goes out, then the
+    /// connection closes and the monitor takes its next client. The engine
+    /// has already ended the session, so no `Disconnect` is fed.
+    fn server_close(&mut self, client: ClientId, io: &mut Io) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        if c.gone {
+            return;
+        }
+        c.gone = true;
+        c.readable = false;
+        let monitor = c.monitor;
+        self.scout.disconnect(client);
+        self.release(monitor, io);
+        // Closes it now when nothing is left to write; else the last write does.
+        self.flush(client, io);
+    }
+
     /// An event from another thread.
     fn handle(&mut self, event: Event, io: &mut Io) {
         if self.exit.is_some() && !matches!(event, Event::FileWritten) {
@@ -778,25 +844,49 @@ impl Vm {
             } => self.probed(client, Some((path, probe)), io),
             Event::Signal(signal) => self.step(Input::Signal { signal }, io),
             Event::MigrationFailed { id } => self.step(Input::MigrationFailed { id }, io),
-            Event::MigrationCaughtUp { id } => {
-                self.step(Input::MigrationStalled { id, stalled: false }, io);
-            }
             Event::Incoming(input) => self.step(input, io),
         }
     }
 
-    /// When the quiet time ends, if a timer is pending.
-    fn idle_due(&self) -> Option<Instant> {
-        if !self.idle_advance || self.exit.is_some() {
-            return None;
-        }
-        self.engine.next_deadline()?;
-        Some(self.quiet_since + Duration::from_millis(IDLE_ADVANCE_MS))
+    /// Virtual time by the wall clock (`-x-clock realtime`): the virtual time
+    /// at start plus the wall-clock time since.
+    fn wall_virtual_time(&self) -> VirtualTime {
+        let ns = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.started_at.plus_ns(ns)
     }
 
-    /// The quiet time ended: time moves to the next deadline.
+    /// When virtual time is to move next, if a timer is pending: after the
+    /// quiet time (idle clock), when the wall clock reaches the deadline
+    /// (realtime clock), never (manual clock).
+    fn idle_due(&self) -> Option<Instant> {
+        if self.exit.is_some() {
+            return None;
+        }
+        let deadline = self.engine.next_deadline()?;
+        match self.clock {
+            ClockMode::Manual => None,
+            ClockMode::Idle => Some(self.quiet_since + Duration::from_millis(IDLE_ADVANCE_MS)),
+            ClockMode::Realtime => {
+                let ahead = deadline.0.saturating_sub(self.started_at.0);
+                Some(self.started + Duration::from_nanos(ahead))
+            }
+        }
+    }
+
+    /// Time moves: to the next deadline after the quiet time (idle clock), to
+    /// the wall clock's time (realtime clock, where it is at the deadline or
+    /// past it).
     fn advance(&mut self, io: &mut Io) {
-        if let Some(at) = self.engine.next_deadline() {
+        let at = match self.clock {
+            // Never short of the deadline that woke the loop, whatever the
+            // rounding of the wall clock.
+            ClockMode::Realtime => self
+                .engine
+                .next_deadline()
+                .map(|d| d.max(self.wall_virtual_time())),
+            ClockMode::Idle | ClockMode::Manual => self.engine.next_deadline(),
+        };
+        if let Some(at) = at {
             self.step(Input::AdvanceTo { at }, io);
         }
         self.commit_and_send(io);
@@ -826,6 +916,9 @@ impl Vm {
             }
         }
         self.migrations.wait(deadline);
+        for token in self.migrations.take_released() {
+            io.slots.remove(token);
+        }
         if let Some(mut recorder) = self.recorder.take() {
             if let Err(e) = recorder.finish(&self.engine) {
                 eprintln!("qmpsim: {e}; the recording could not be finished");
@@ -983,6 +1076,9 @@ impl EventLoop {
             token => match self.io.slots.get(token) {
                 Some(Slot::Listener { vm, monitor }) => {
                     self.vms[vm].try_accept(monitor, &mut self.io);
+                }
+                Some(Slot::Migration { vm, id }) => {
+                    self.vms[vm].migration_writable(id, &mut self.io);
                 }
                 Some(Slot::Client { vm, client }) => {
                     let v = &mut self.vms[vm];

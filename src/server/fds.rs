@@ -63,6 +63,14 @@ fn c_uint(n: usize) -> libc::c_uint {
 /// (close-on-exec). Returns the byte count (0 at end of stream) and the first
 /// descriptor passed, if any.
 pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let (n, fds) = recv_with_all_fds(sock, buf)?;
+    // Dropping the rest closes them.
+    Ok((n, fds.into_iter().next()))
+}
+
+/// [`recv_with_fds`], keeping every descriptor passed (at most
+/// [`FDS_PER_READ_MAX`]), in order: what `qmpsim proxy` forwards.
+pub fn recv_with_all_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
     const INT_BYTES: usize = std::mem::size_of::<libc::c_int>();
     // SAFETY: CMSG_SPACE only computes a size.
     let space = unsafe { libc::CMSG_SPACE(c_uint(FDS_PER_READ_MAX * INT_BYTES)) };
@@ -106,8 +114,7 @@ pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<O
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
     }
-    // Dropping the rest closes them.
-    Ok((n, fds.into_iter().next()))
+    Ok((n, fds))
 }
 
 /// Sends `data` on a unix stream socket with `fds` attached (`SCM_RIGHTS`), as a

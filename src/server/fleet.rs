@@ -7,9 +7,11 @@
 //! derives for each member (name, uuid, socket path) is [`crate::cli::fleet`]'s.
 //!
 //! Descriptors: each member holds one listening socket, one per connected
-//! client, and its trace file when recording, so [`open_files_needed`] grows
-//! with the count; [`raise_open_file_limit`] raises the soft `RLIMIT_NOFILE` to
-//! what is needed when the hard limit allows, and says how far it got.
+//! client, and its trace file when recording. A fleet starts when the limit
+//! holds [`open_files_at_start`] (no clients yet); [`open_files_needed`] adds a
+//! client per VM, and [`clients_at_once`] says how many fit; [`raise_open_file_limit`] raises the soft `RLIMIT_NOFILE` to
+//! what is needed (and the hard limit too where the process may), and says how
+//! far it got.
 
 use std::io;
 
@@ -30,8 +32,6 @@ pub struct Member {
     pub config: MachineConfig,
     /// Where its session is recorded, if anywhere.
     pub recorder: Option<Box<dyn Recorder>>,
-    /// `-x-clock idle` (the default) rather than `manual`.
-    pub idle_advance: bool,
     /// `-loadvm TAG`.
     pub loadvm: Option<String>,
 }
@@ -45,14 +45,32 @@ impl std::fmt::Debug for Member {
     }
 }
 
-/// Descriptors a fleet of `count` VMs needs with one client each.
-pub fn open_files_needed(count: u64, recording: bool) -> u64 {
-    let per_vm = 2 + u64::from(recording);
+/// Descriptors a fleet of `count` VMs holds before any client connects: a
+/// listening socket each, a trace file each when recording, and the base.
+pub fn open_files_at_start(count: u64, recording: bool) -> u64 {
+    let per_vm = 1 + u64::from(recording);
     count.saturating_mul(per_vm).saturating_add(OPEN_FILES_BASE)
 }
 
-/// Raises the soft open-file limit to `needed` if it is lower and the hard limit
-/// allows; returns the soft limit in force afterwards.
+/// Descriptors a fleet of `count` VMs needs with one client connected to each.
+pub fn open_files_needed(count: u64, recording: bool) -> u64 {
+    open_files_at_start(count, recording).saturating_add(count)
+}
+
+/// How many clients can be connected at once under `limit` descriptors; a
+/// client past that waits in its socket's backlog until a descriptor is free
+/// (the loop retries a failed accept), as with any process at its limit.
+pub fn clients_at_once(count: u64, recording: bool, limit: u64) -> u64 {
+    limit
+        .saturating_sub(open_files_at_start(count, recording))
+        .min(count)
+}
+
+/// Raises the soft open-file limit to `needed` if it is lower; returns the soft
+/// limit in force afterwards. Past the hard limit it first tries to raise the
+/// hard limit too (allowed with `CAP_SYS_RESOURCE`, as for root, up to
+/// `fs.nr_open`), as `ulimit -n` would; without that privilege it stops at the
+/// hard limit.
 pub fn raise_open_file_limit(needed: u64) -> io::Result<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -64,6 +82,17 @@ pub fn raise_open_file_limit(needed: u64) -> io::Result<u64> {
     }
     if lim.rlim_cur >= needed {
         return Ok(lim.rlim_cur);
+    }
+    if lim.rlim_max < needed {
+        let raised = libc::rlimit {
+            rlim_cur: needed,
+            rlim_max: needed,
+        };
+        // SAFETY: setrlimit reads the struct. Refused (EPERM) without the
+        // privilege, or (EPERM) past fs.nr_open: then the hard limit stays.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return Ok(needed);
+        }
     }
     lim.rlim_cur = needed.min(lim.rlim_max);
     // SAFETY: setrlimit reads the struct.
@@ -86,7 +115,6 @@ pub fn run(members: Vec<Member>, ready: impl FnOnce()) -> Result<i32, ServerErro
         let engine = Engine::new(member.config);
         let tables = snapshots::open_tables(&engine)?;
         let mut vm = Vm::new(engine, member.recorder, tx.for_vm(index), files);
-        vm.idle_advance = member.idle_advance;
         for input in tables {
             vm.step(input, &mut ev.io);
         }
@@ -115,6 +143,58 @@ mod tests {
             (open_files_needed(10, false), open_files_needed(10, true)),
             (20 + OPEN_FILES_BASE, 30 + OPEN_FILES_BASE)
         );
+        assert_eq!(
+            (
+                open_files_at_start(10, false),
+                open_files_at_start(10, true)
+            ),
+            (10 + OPEN_FILES_BASE, 20 + OPEN_FILES_BASE)
+        );
+    }
+
+    #[test]
+    fn clients_at_once_is_what_the_limit_leaves_after_the_listeners() {
+        // 10,000 VMs under a hard limit of 20,000: every VM starts, and all
+        // but the base's worth of clients can be connected at once.
+        let start = open_files_at_start(10_000, false);
+        assert_eq!(clients_at_once(10_000, false, 20_000), 20_000 - start);
+        assert_eq!(clients_at_once(10_000, false, start), 0);
+        assert_eq!(clients_at_once(10_000, false, start - 1), 0);
+        assert_eq!(
+            clients_at_once(10_000, false, open_files_needed(10_000, false)),
+            10_000
+        );
+        assert_eq!(clients_at_once(10, true, u64::MAX), 10);
+    }
+
+    fn limits() -> (u64, u64) {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit fills the struct.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        (lim.rlim_cur, lim.rlim_max)
+    }
+
+    #[test]
+    fn raising_past_the_hard_limit_raises_it_when_privileged_or_stops_at_it() {
+        let (_, hard) = limits();
+        let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .map(|s| s.trim().parse().unwrap())
+            .unwrap_or(hard);
+        let wanted = (hard + 16).min(nr_open.max(hard));
+        let got = raise_open_file_limit(wanted).unwrap();
+        let (soft, hard_after) = limits();
+        assert_eq!(got, soft, "it reports the soft limit in force");
+        if hard_after > hard {
+            assert_eq!((soft, hard_after), (wanted, wanted), "raised both limits");
+        } else {
+            assert_eq!(
+                soft, hard,
+                "unprivileged: the soft limit stops at the hard one"
+            );
+        }
     }
 
     #[test]

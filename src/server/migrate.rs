@@ -5,13 +5,24 @@
 //! it sent with `Effect::MigrationData`; the edge opens the channel the URI names
 //! (`tcp:HOST:PORT`, `unix:PATH`, `exec:CMD` through `sh -c`, or a passed
 //! descriptor for `fd:NAME`) and writes the stream of `crate::migration_stream`
-//! from a thread: the preamble at once, the payload bytes as the model sends
-//! them, then the machine's state snapshot on finish. When the destination reads slowly and the
-//! unwritten backlog passes [`MIGRATION_BACKLOG_BYTES_MAX`], the engine is told
+//! on the event loop: the preamble at once, the payload bytes as the model sends
+//! them, then the machine's state snapshot on finish. Each channel is
+//! non-blocking and written as far as it takes; what it does not take waits
+//! until the poll reports the channel writable ([`Migrations::writable`]). When
+//! the destination reads slowly and the unwritten backlog passes
+//! [`MIGRATION_BACKLOG_BYTES_MAX`], the engine is told
 //! (`Input::MigrationStalled`), so `query-migrate` stays `active` until the
-//! destination catches up. A channel that cannot be opened or breaks is reported
-//! as `Input::MigrationFailed`. Both reach the engine as inputs, so they are
-//! recorded like any other.
+//! destination has taken everything. A channel that cannot be opened or breaks
+//! is reported as `Input::MigrationFailed`. Both reach the engine as inputs, so
+//! they are recorded like any other.
+//!
+//! Blocking work stays off the loop: opening a `tcp:` or `unix:` channel is a
+//! connect (it completes or is refused at once on the local machine; a remote
+//! host that never answers blocks, as QEMU 0.14's own `tcp_start_outgoing_migration`
+//! does not), and an `exec:` child is reaped by a small thread once its stream
+//! is written, which reports a non-zero exit as [`Event::MigrationFailed`]. A
+//! passed descriptor that the poll cannot watch (a regular file) is written
+//! at once.
 //!
 //! Effects before replies (see `crate::engine`): the channel is opened by the
 //! engine loop itself, while it carries out `Effect::MigrationStart`, so the
@@ -24,15 +35,17 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
 
 use super::{Event, EventSender};
+use crate::engine::Input;
 
 /// Bytes written per chunk of the RAM stream.
 pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
@@ -40,53 +53,113 @@ pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
 /// what a socket buffer and QEMU's own file buffer would hold).
 pub const MIGRATION_BACKLOG_BYTES_MAX: u64 = 16 << 20;
 
-/// What the engine loop tells a migration thread.
-#[derive(Debug)]
-enum Order {
-    /// Write this many more bytes of the stream.
-    Data(u64),
-    /// Append the state snapshot and close.
-    Finish(Vec<u8>),
-    /// Close without finishing.
-    Cancel,
-}
+/// The zero page data the RAM stream is made of.
+static ZEROS: [u8; STREAM_CHUNK_BYTES] = [0; STREAM_CHUNK_BYTES];
 
-/// The running migration threads, by id.
+/// The running migrations, by id.
 #[derive(Debug, Default)]
 pub struct Migrations {
-    active: BTreeMap<u64, Link>,
-    threads: Vec<thread::JoinHandle<()>>,
+    active: BTreeMap<u64, Channel>,
+    /// Tokens of channels that ended, for the loop to free.
+    released: Vec<Token>,
+    /// Threads reaping `exec:` children.
+    reapers: Vec<thread::JoinHandle<()>>,
+    /// Where a reaper reports a failed child (set by the first `start`).
+    events: Option<EventSender>,
 }
 
-/// The engine loop's side of one migration thread.
+/// One open channel and what it still has to write.
 #[derive(Debug)]
-struct Link {
-    orders: Sender<Order>,
-    /// Bytes ordered written so far.
-    ordered: u64,
-    /// Shared with the thread.
-    shared: Arc<Shared>,
-    /// A duplicate of a socket channel's descriptor, to shut it down at cancel.
-    closer: Option<OwnedFd>,
+struct Channel {
+    uri: String,
+    out: File,
+    /// An `exec:` command, reaped once the stream is written.
+    child: Option<Child>,
+    /// A socket (shut down at cancel).
+    socket: bool,
+    /// Bytes before the payload (the preamble), and how many are written.
+    head: Vec<u8>,
+    head_written: usize,
+    /// Payload bytes ordered and not written yet.
+    zeros: u64,
+    /// The snapshot suffix, once finishing, and how many are written.
+    tail: Option<Vec<u8>>,
+    tail_written: usize,
+    /// The engine was told the destination is behind.
+    stalled: bool,
+    /// The poll watches it, with this token.
+    token: Option<Token>,
+    /// The poll cannot watch it (a regular file): write it at once.
+    unpollable: bool,
 }
 
-/// What the engine loop and a migration thread share.
-#[derive(Debug, Default)]
-struct Shared {
-    /// Bytes the thread has written.
-    written: AtomicU64,
-    /// The engine was told the destination is behind; the thread reports when it
-    /// has written everything ordered.
-    stalled: AtomicBool,
-    /// Cancelled: the write error the shut-down socket gives is not a failure.
-    cancelled: AtomicBool,
+/// How a write attempt ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Pumped {
+    /// Everything ordered is written (and, when finishing, the whole stream).
+    Drained,
+    /// The channel takes no more now.
+    Blocked,
+}
+
+impl Channel {
+    /// Bytes ordered and not written yet.
+    fn backlog(&self) -> u64 {
+        let head = (self.head.len() - self.head_written) as u64;
+        let tail = self
+            .tail
+            .as_ref()
+            .map_or(0, |t| (t.len() - self.tail_written) as u64);
+        head + self.zeros + tail
+    }
+
+    /// Writes as much as the channel takes.
+    fn pump(&mut self) -> io::Result<Pumped> {
+        while self.head_written < self.head.len() {
+            match self.out.write(&self.head[self.head_written..]) {
+                Ok(n) => self.head_written += n,
+                Err(e) => return blocked_or(e),
+            }
+        }
+        while self.zeros > 0 {
+            let k = usize::try_from(self.zeros)
+                .unwrap_or(usize::MAX)
+                .min(STREAM_CHUNK_BYTES);
+            match self.out.write(&ZEROS[..k]) {
+                Ok(n) => self.zeros -= n as u64,
+                Err(e) => return blocked_or(e),
+            }
+        }
+        if let Some(tail) = &self.tail {
+            while self.tail_written < tail.len() {
+                match self.out.write(&tail[self.tail_written..]) {
+                    Ok(n) => self.tail_written += n,
+                    Err(e) => return blocked_or(e),
+                }
+            }
+        }
+        Ok(Pumped::Drained)
+    }
+
+    fn finished(&self) -> bool {
+        self.tail.is_some() && self.backlog() == 0
+    }
+}
+
+/// `WouldBlock` is [`Pumped::Blocked`]; `Interrupted` counts as blocked too
+/// (the poll comes back); anything else is the channel's failure.
+fn blocked_or(e: io::Error) -> io::Result<Pumped> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(Pumped::Blocked),
+        _ => Err(e),
+    }
 }
 
 impl Migrations {
     /// Starts migration `id`: opens the channel here and now (see the module
-    /// doc), then hands it to a thread that writes what [`Migrations::data`]
-    /// orders. `fd` is the passed descriptor for `fd:` URIs. Returns `false`
-    /// (after saying why on stderr) when the channel cannot be opened.
+    /// doc) and writes `prefix` as far as it goes. `fd` is the passed
+    /// descriptor for `fd:` URIs. Returns `false` (after saying why on stderr)
+    /// when the channel cannot be opened or written.
     pub fn start(
         &mut self,
         id: u64,
@@ -95,50 +168,165 @@ impl Migrations {
         prefix: Vec<u8>,
         events: EventSender,
     ) -> bool {
-        let channel = match open(uri, fd) {
+        self.events.get_or_insert(events);
+        let mut channel = match open(uri, fd) {
             Ok(channel) => channel,
             Err(e) => {
                 eprintln!("qmpsim: migration to {uri} failed: {e}");
                 return false;
             }
         };
-        let (tx, rx) = mpsc::channel();
-        let shared = Arc::new(Shared::default());
-        let closer = channel.closer.as_ref().and_then(|fd| fd.try_clone().ok());
-        self.active.insert(
-            id,
-            Link {
-                orders: tx,
-                ordered: 0,
-                shared: Arc::clone(&shared),
-                closer,
-            },
-        );
-        let uri = uri.to_owned();
-        self.threads.push(thread::spawn(move || {
-            let caught_up = || {
-                let _ = events.send(Event::MigrationCaughtUp { id });
-            };
-            if let Err(e) = stream(channel, &prefix, &rx, &shared, caught_up) {
-                if shared.cancelled.load(Ordering::SeqCst) {
-                    return;
-                }
-                eprintln!("qmpsim: migration to {uri} failed: {e}");
-                // The loop may be gone (exiting); nothing to tell then.
-                let _ = events.send(Event::MigrationFailed { id });
+        channel.head = prefix;
+        match channel.pump() {
+            Ok(_) => {
+                self.active.insert(id, channel);
+                true
             }
-        }));
-        true
+            Err(e) => {
+                eprintln!("qmpsim: migration to {uri} failed: {e}");
+                false
+            }
+        }
+    }
+
+    /// Orders `bytes` more of migration `id`'s stream written, and writes what
+    /// the channel takes. Returns `MigrationStalled` when the destination just
+    /// fell more than [`MIGRATION_BACKLOG_BYTES_MAX`] behind (once, until
+    /// [`Migrations::writable`] reports it caught up), or `MigrationFailed`.
+    pub fn data(&mut self, id: u64, bytes: u64) -> Option<Input> {
+        let c = self.active.get_mut(&id)?;
+        c.zeros += bytes;
+        // Measured before writing: what the destination had not taken, plus
+        // this order.
+        let stalls = c.backlog() > MIGRATION_BACKLOG_BYTES_MAX && !c.stalled;
+        match c.pump() {
+            Err(e) => Some(self.fail(id, &e)),
+            Ok(Pumped::Drained) => None,
+            Ok(Pumped::Blocked) if stalls => {
+                c.stalled = true;
+                Some(Input::MigrationStalled { id, stalled: true })
+            }
+            Ok(Pumped::Blocked) => None,
+        }
+    }
+
+    /// Finishes migration `id` with the state snapshot: it is written after the
+    /// payload, then the channel closes.
+    pub fn finish(&mut self, id: u64, snapshot: Vec<u8>) -> Option<Input> {
+        let c = self.active.get_mut(&id)?;
+        c.tail = Some(crate::migration_stream::encode_suffix(&snapshot));
+        self.writable(id)
+    }
+
+    /// Migration `id`'s channel may take more: writes what it takes. Returns
+    /// `MigrationStalled { stalled: false }` when a stalled destination has
+    /// taken everything ordered, or `MigrationFailed`.
+    pub fn writable(&mut self, id: u64) -> Option<Input> {
+        let c = self.active.get_mut(&id)?;
+        match c.pump() {
+            Err(e) => Some(self.fail(id, &e)),
+            Ok(Pumped::Blocked) => None,
+            Ok(Pumped::Drained) => {
+                let caught_up = std::mem::take(&mut c.stalled);
+                if c.finished() {
+                    self.close(id);
+                }
+                caught_up.then_some(Input::MigrationStalled { id, stalled: false })
+            }
+        }
+    }
+
+    /// Cancels migration `id`: a socket channel is shut down at once, any
+    /// other is closed.
+    pub fn cancel(&mut self, id: u64) {
+        if let Some(c) = self.active.remove(&id) {
+            if c.socket {
+                // SAFETY: shutdown on a descriptor this channel owns.
+                unsafe { libc::shutdown(c.out.as_raw_fd(), libc::SHUT_RDWR) };
+            }
+            self.release(c);
+        }
+    }
+
+    /// Watches, with a token from `token`, every channel that has bytes left
+    /// and is not watched yet. A channel the poll cannot watch is written here
+    /// (it does not block); its result is returned like [`Migrations::writable`]'s.
+    pub fn watch(
+        &mut self,
+        registry: &Registry,
+        mut token: impl FnMut(u64) -> Token,
+    ) -> Vec<Input> {
+        let waiting: Vec<u64> = self
+            .active
+            .iter()
+            .filter(|(_, c)| c.token.is_none() && c.backlog() > 0)
+            .map(|(&id, _)| id)
+            .collect();
+        let mut inputs = Vec::new();
+        for id in waiting {
+            let c = self.active.get_mut(&id).expect("listed above");
+            if !c.unpollable {
+                let t = token(id);
+                let fd = c.out.as_raw_fd();
+                match registry.register(&mut SourceFd(&fd), t, Interest::WRITABLE) {
+                    Ok(()) => {
+                        c.token = Some(t);
+                        continue;
+                    }
+                    Err(_) => {
+                        self.released.push(t);
+                        c.unpollable = true;
+                        // A regular file: blocking writes are fine.
+                        set_nonblocking(&c.out, false);
+                    }
+                }
+            }
+            inputs.extend(self.writable(id));
+        }
+        inputs
+    }
+
+    /// Tokens of channels that ended since the last call.
+    pub fn take_released(&mut self) -> Vec<Token> {
+        std::mem::take(&mut self.released)
     }
 
     /// At exit: lets finished migrations write their last bytes, until `deadline`.
     /// Migrations still running are cancelled first (QEMU exits mid-stream too).
-    pub fn wait(&mut self, deadline: std::time::Instant) {
-        for (_, c) in std::mem::take(&mut self.active) {
-            let _ = c.orders.send(Order::Cancel);
+    pub fn wait(&mut self, deadline: Instant) {
+        let running: Vec<u64> = self
+            .active
+            .iter()
+            .filter(|(_, c)| c.tail.is_none())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in running {
+            self.cancel(id);
         }
-        for t in std::mem::take(&mut self.threads) {
-            while !t.is_finished() && std::time::Instant::now() < deadline {
+        let ids: Vec<u64> = self.active.keys().copied().collect();
+        for id in ids {
+            while let Some(c) = self.active.get(&id) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let mut pfd = libc::pollfd {
+                    fd: c.out.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                let ms = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+                // SAFETY: poll reads and fills one pollfd that lives on this stack.
+                unsafe { libc::poll(&mut pfd, 1, ms) };
+                // Whatever the result, writing says how far the channel is.
+                self.writable(id);
+            }
+        }
+        for (_, c) in std::mem::take(&mut self.active) {
+            self.release(c);
+        }
+        for t in std::mem::take(&mut self.reapers) {
+            while !t.is_finished() && Instant::now() < deadline {
                 thread::sleep(std::time::Duration::from_millis(5));
             }
             if t.is_finished() {
@@ -148,74 +336,88 @@ impl Migrations {
         }
     }
 
-    /// Orders `bytes` more of migration `id`'s stream written. Returns whether
-    /// the destination just fell more than [`MIGRATION_BACKLOG_BYTES_MAX`] behind
-    /// (the caller tells the engine, once, until the thread reports
-    /// `Event::MigrationCaughtUp`).
-    pub fn data(&mut self, id: u64, bytes: u64) -> bool {
-        let Some(c) = self.active.get_mut(&id) else {
-            return false;
+    /// Migration `id` broke: says why, closes it, and gives the engine's input.
+    fn fail(&mut self, id: u64, e: &io::Error) -> Input {
+        if let Some(c) = self.active.remove(&id) {
+            eprintln!("qmpsim: migration to {} failed: {e}", c.uri);
+            self.release(c);
+        }
+        Input::MigrationFailed { id }
+    }
+
+    /// Migration `id` wrote its whole stream: closes it, and reaps an `exec:`
+    /// child on a thread (a non-zero exit is the migration's failure).
+    fn close(&mut self, id: u64) {
+        let Some(mut c) = self.active.remove(&id) else {
+            return;
         };
-        c.ordered += bytes;
-        let backlog = c
-            .ordered
-            .saturating_sub(c.shared.written.load(Ordering::SeqCst));
-        // The flag is set before the order is queued, so the thread sees it once
-        // it has written this order.
-        let stalls =
-            backlog > MIGRATION_BACKLOG_BYTES_MAX && !c.shared.stalled.swap(true, Ordering::SeqCst);
-        // A thread that already failed has reported it; nothing more to do.
-        let _ = c.orders.send(Order::Data(bytes));
-        stalls
-    }
-
-    /// Finishes migration `id` with the state snapshot.
-    pub fn finish(&mut self, id: u64, snapshot: Vec<u8>) {
-        if let Some(c) = self.active.remove(&id) {
-            let _ = c.orders.send(Order::Finish(snapshot));
+        let child = c.child.take();
+        let uri = c.uri.clone();
+        self.release(c);
+        if let (Some(mut child), Some(events)) = (child, self.events.clone()) {
+            self.reapers.push(thread::spawn(move || {
+                let failure = match child.wait() {
+                    Ok(status) if status.success() => return,
+                    Ok(status) => format!("exec: command exited with {status}"),
+                    Err(e) => e.to_string(),
+                };
+                eprintln!("qmpsim: migration to {uri} failed: {failure}");
+                // The loop may be gone (exiting); nothing to tell then.
+                let _ = events.send(Event::MigrationFailed { id });
+            }));
         }
     }
 
-    /// Cancels migration `id`: a socket channel is shut down at once, any
-    /// other is closed by its thread.
-    pub fn cancel(&mut self, id: u64) {
-        if let Some(c) = self.active.remove(&id) {
-            c.shared.cancelled.store(true, Ordering::SeqCst);
-            if let Some(fd) = &c.closer {
-                // SAFETY: shutdown on a descriptor this link owns; a channel
-                // that is not a socket just gives ENOTSOCK, left unread.
-                unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
-            }
-            let _ = c.orders.send(Order::Cancel);
+    /// Frees a channel's token (the descriptor closes when `c` drops, which
+    /// also takes it out of the poll).
+    fn release(&mut self, c: Channel) {
+        if let Some(t) = c.token {
+            self.released.push(t);
         }
     }
 }
 
-/// An open channel: a writer plus, for `exec:`, the child to reap.
-struct Channel {
-    writer: Box<dyn Write + Send>,
-    child: Option<Child>,
-    /// For a socket, a duplicate of its descriptor (for shutdown at cancel).
-    closer: Option<OwnedFd>,
+fn set_nonblocking(f: &File, on: bool) {
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `f` owns; a failure leaves the flags as they were.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            let flags = if on {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            };
+            libc::fcntl(fd, libc::F_SETFL, flags);
+        }
+    }
 }
 
-impl Channel {
-    fn socket<S: Write + Send + AsFd + 'static>(s: S) -> io::Result<Channel> {
-        let closer = Some(s.as_fd().try_clone_to_owned()?);
-        Ok(Channel {
-            writer: Box::new(s),
-            child: None,
-            closer,
-        })
+fn channel(uri: &str, out: OwnedFd, child: Option<Child>, socket: bool) -> Channel {
+    let out = File::from(out);
+    set_nonblocking(&out, true);
+    Channel {
+        uri: uri.to_owned(),
+        out,
+        child,
+        socket,
+        head: Vec::new(),
+        head_written: 0,
+        zeros: 0,
+        tail: None,
+        tail_written: 0,
+        stalled: false,
+        token: None,
+        unpollable: false,
     }
 }
 
 fn open(uri: &str, fd: Option<OwnedFd>) -> io::Result<Channel> {
     if let Some(addr) = uri.strip_prefix("tcp:") {
-        return Channel::socket(TcpStream::connect(addr)?);
+        return Ok(channel(uri, TcpStream::connect(addr)?.into(), None, true));
     }
     if let Some(path) = uri.strip_prefix("unix:") {
-        return Channel::socket(UnixStream::connect(path)?);
+        return Ok(channel(uri, UnixStream::connect(path)?.into(), None, true));
     }
     if let Some(cmd) = uri.strip_prefix("exec:") {
         let mut child = Command::new("sh")
@@ -227,92 +429,42 @@ fn open(uri: &str, fd: Option<OwnedFd>) -> io::Result<Channel> {
             .stdin
             .take()
             .ok_or_else(|| io::Error::other("no stdin pipe"))?;
-        return Ok(Channel {
-            writer: Box::new(stdin),
-            child: Some(child),
-            closer: None,
-        });
+        return Ok(channel(uri, stdin.into(), Some(child), false));
     }
     match fd {
-        // A passed descriptor may be a socket: keep a duplicate for shutdown.
-        Some(fd) if uri.starts_with("fd:") => Channel::socket(File::from(fd)),
+        // A passed descriptor may be a socket: it is shut down at cancel (a
+        // descriptor that is not a socket just gives ENOTSOCK, left unread).
+        Some(fd) if uri.starts_with("fd:") => Ok(channel(uri, fd, None, true)),
         _ => Err(io::Error::other(format!(
             "cannot open migration URI '{uri}'"
         ))),
     }
 }
 
-fn stream(
-    mut channel: Channel,
-    prefix: &[u8],
-    rx: &Receiver<Order>,
-    shared: &Shared,
-    caught_up: impl Fn(),
-) -> io::Result<()> {
-    channel.writer.write_all(prefix)?;
-    loop {
-        let order = match rx.try_recv() {
-            Ok(order) => order,
-            Err(TryRecvError::Empty) => {
-                if shared.stalled.swap(false, Ordering::SeqCst) {
-                    caught_up();
-                }
-                match rx.recv() {
-                    Ok(order) => order,
-                    Err(_) => return Ok(()),
-                }
-            }
-            Err(TryRecvError::Disconnected) => return Ok(()),
-        };
-        match order {
-            Order::Data(n) => write_zeros(channel.writer.as_mut(), n, &shared.written)?,
-            Order::Finish(snapshot) => return finish(channel, &snapshot),
-            Order::Cancel => return Ok(()),
-        }
-    }
-}
-
-/// Writes `n` bytes of (zero) page data, counting them in `written`.
-fn write_zeros(w: &mut dyn Write, n: u64, written: &AtomicU64) -> io::Result<()> {
-    let chunk = [0_u8; STREAM_CHUNK_BYTES];
-    let mut left = n;
-    while left > 0 {
-        let k = usize::try_from(left)
-            .unwrap_or(usize::MAX)
-            .min(STREAM_CHUNK_BYTES);
-        w.write_all(&chunk[..k])?;
-        written.fetch_add(k as u64, Ordering::SeqCst);
-        left -= k as u64;
-    }
-    Ok(())
-}
-
-fn finish(mut channel: Channel, snapshot: &[u8]) -> io::Result<()> {
-    channel
-        .writer
-        .write_all(&crate::migration_stream::encode_suffix(snapshot))?;
-    channel.writer.flush()?;
-    drop(channel.writer);
-    if let Some(mut child) = channel.child {
-        let status = child.wait()?;
-        if !status.success() {
-            return Err(io::Error::other(format!(
-                "exec: command exited with {status}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Read;
     use std::os::unix::net::UnixListener;
+    use std::time::Duration;
 
     use super::*;
 
     fn events() -> (EventSender, crate::server::EventReceiver) {
         crate::server::event_channel().unwrap()
+    }
+
+    /// Far enough for any test's stream to be written.
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    /// Reads everything `conn` gets until end of stream, on a thread.
+    fn read_all(mut conn: UnixStream) -> thread::JoinHandle<Vec<u8>> {
+        thread::spawn(move || {
+            let mut got = Vec::new();
+            conn.read_to_end(&mut got).unwrap();
+            got
+        })
     }
 
     #[test]
@@ -322,20 +474,21 @@ mod tests {
         let listener = UnixListener::bind(&path).unwrap();
         let (tx, _rx) = events();
         let mut m = Migrations::default();
-        m.start(
+        assert!(m.start(
             1,
             &format!("unix:{}", path.display()),
             None,
             b"QEVMHEAD".to_vec(),
             tx,
-        );
-        let (mut conn, _) = listener.accept().unwrap();
-        m.data(1, 60_000);
-        m.data(1, 40_000);
-        m.finish(1, b"SNAP".to_vec());
-        let mut got = Vec::new();
-        conn.read_to_end(&mut got).unwrap();
-        assert_eq!(got.len(), 8 + 100_000 + 8 + 4);
+        ));
+        let reader = read_all(listener.accept().unwrap().0);
+        assert_eq!(m.data(1, 600_000), None);
+        assert_eq!(m.data(1, 400_000), None);
+        assert_eq!(m.finish(1, b"SNAP".to_vec()), None);
+        // What the socket did not take yet is written as it drains.
+        m.wait(later());
+        let got = reader.join().unwrap();
+        assert_eq!(got.len(), 8 + 1_000_000 + 8 + 4);
         assert_eq!(
             (&got[..4], &got[got.len() - 4..]),
             (&b"QEVM"[..], &b"SNAP"[..])
@@ -381,7 +534,7 @@ mod tests {
         m.cancel(4);
         conn.set_nonblocking(true).unwrap();
         let mut got = Vec::new();
-        // Shut down: the stream ends at once, nothing waits for the thread.
+        // Shut down and closed: the stream ends at once.
         assert_eq!(conn.read_to_end(&mut got).map_err(|e| e.kind()), Ok(0));
     }
 
@@ -398,23 +551,36 @@ mod tests {
             b"QEVMHEAD".to_vec(),
             tx,
         );
-        m.data(2, 1000);
-        m.finish(2, b"S".to_vec());
-        // The thread reports nothing on success; wait for the file to be complete.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < 8 + 1000 + 8 + 1 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "stream never completed"
-            );
-            assert!(rx.try_recv().is_none(), "migration reported a failure");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        assert_eq!(m.data(2, 1000), None);
+        assert_eq!(m.finish(2, b"S".to_vec()), None);
+        // The pipe took it all; waiting reaps the child.
+        m.wait(later());
+        assert_eq!(std::fs::metadata(&out).unwrap().len(), 8 + 1000 + 8 + 1);
+        assert!(rx.try_recv().is_none(), "migration reported a failure");
+    }
+
+    #[test]
+    fn exec_command_that_fails_is_reported_once_its_stream_is_written() {
+        let (tx, rx) = events();
+        let mut m = Migrations::default();
+        m.start(
+            5,
+            "exec:cat >/dev/null; exit 3",
+            None,
+            b"QEVMHEAD".to_vec(),
+            tx,
+        );
+        assert_eq!(m.finish(5, b"S".to_vec()), None);
+        m.wait(later());
+        assert!(matches!(
+            rx.try_recv(),
+            Some(Event::MigrationFailed { id: 5 })
+        ));
     }
 
     /// Migration 3 started to a unix socket nobody reads yet, and that socket's
-    /// accepted end. The first order is checked before the thread sees it, so
-    /// its backlog is exactly what it orders.
+    /// accepted end. The preamble fits the empty socket, so an order's backlog
+    /// is exactly what it orders.
     fn unread_migration(
         dir: &tempfile::TempDir,
     ) -> (Migrations, UnixStream, crate::server::EventReceiver) {
@@ -437,36 +603,78 @@ mod tests {
     fn data_reaching_backlog_limit_does_not_stall() {
         let dir = tempfile::tempdir().unwrap();
         let (mut m, _conn, _rx) = unread_migration(&dir);
-        assert!(!m.data(3, MIGRATION_BACKLOG_BYTES_MAX));
+        assert_eq!(m.data(3, MIGRATION_BACKLOG_BYTES_MAX), None);
     }
 
     #[test]
     fn data_past_backlog_limit_stalls() {
         let dir = tempfile::tempdir().unwrap();
         let (mut m, _conn, _rx) = unread_migration(&dir);
-        assert!(m.data(3, MIGRATION_BACKLOG_BYTES_MAX + 1));
+        assert_eq!(
+            m.data(3, MIGRATION_BACKLOG_BYTES_MAX + 1),
+            Some(Input::MigrationStalled {
+                id: 3,
+                stalled: true
+            })
+        );
     }
 
     #[test]
     fn data_while_stalled_does_not_stall_again() {
-        // Nobody reads, so the thread cannot catch up in between.
+        // Nobody reads, so the destination cannot catch up in between.
         let dir = tempfile::tempdir().unwrap();
         let (mut m, _conn, _rx) = unread_migration(&dir);
         m.data(3, MIGRATION_BACKLOG_BYTES_MAX + 1);
-        assert!(!m.data(3, 1));
+        assert_eq!(m.data(3, 1), None);
     }
 
     #[test]
     fn stalled_destination_that_reads_everything_is_reported_caught_up() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut m, mut conn, rx) = unread_migration(&dir);
+        let (mut m, mut conn, _rx) = unread_migration(&dir);
         m.data(3, MIGRATION_BACKLOG_BYTES_MAX + 1);
-        let mut sink = vec![0_u8; 1 << 16];
-        let mut read = 0_u64;
-        while read < 8 + MIGRATION_BACKLOG_BYTES_MAX + 1 {
-            read += conn.read(&mut sink).unwrap() as u64;
-        }
-        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
-        assert!(matches!(got, Event::MigrationCaughtUp { id: 3 }));
+        let total = 8 + MIGRATION_BACKLOG_BYTES_MAX + 1;
+        let reader = thread::spawn(move || {
+            let mut sink = vec![0_u8; 1 << 16];
+            let mut read = 0_u64;
+            while read < total {
+                read += conn.read(&mut sink).unwrap() as u64;
+            }
+            conn
+        });
+        // The loop's part: write whenever the channel is writable.
+        let fd = m.active[&3].out.as_raw_fd();
+        let caught_up = loop {
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: one pollfd on this stack.
+            assert!(
+                unsafe { libc::poll(&mut pfd, 1, 30_000) } > 0,
+                "never writable"
+            );
+            if let Some(input) = m.writable(3) {
+                break input;
+            }
+        };
+        assert_eq!(
+            caught_up,
+            Input::MigrationStalled {
+                id: 3,
+                stalled: false
+            }
+        );
+        reader.join().unwrap();
+    }
+
+    #[test]
+    fn broken_destination_fails_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut m, conn, _rx) = unread_migration(&dir);
+        drop(conn);
+        assert_eq!(m.data(3, 1000), Some(Input::MigrationFailed { id: 3 }));
+        assert_eq!(m.data(3, 1000), None, "a failed migration is gone");
     }
 }

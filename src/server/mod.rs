@@ -4,23 +4,29 @@
 //!
 //! Shape: one thread runs one event loop ([`event_loop`], on `mio`) for every VM
 //! of the process (one for `qmpsim run`, many for `qmpsim fleet`). That thread
-//! handles every listening monitor, every client connection, the signals
+//! handles every listening monitor, every client connection, every outgoing
+//! migration stream, the signals
 //! (SIGINT, SIGTERM, SIGHUP through `signal-hook-mio`), timers and the exit
 //! flush. Each readiness turns into exactly one `Input` (a message with a passed
 //! descriptor gives an `Input::Fd` first); client ids are assigned in arrival
 //! order (from 1, never reused), and every step goes to the VM's [`Recorder`] in
-//! order. When a VM had no input for [`IDLE_ADVANCE_MS`] and a timer is pending,
-//! the loop feeds `Input::AdvanceTo` its deadline: that quiet time is the poll's
-//! timeout, and since the decision is an input, it is recorded.
+//! order. The clock driver follows the machine's `-x-clock` mode: idle (when a
+//! VM had no input for [`IDLE_ADVANCE_MS`] and a timer is pending, the loop
+//! feeds `Input::AdvanceTo` its deadline: that quiet time is the poll's
+//! timeout), manual (nothing), or realtime (an `AdvanceTo` the wall clock's
+//! time before an input once the wall clock is a message step ahead, and at
+//! each pending deadline as the wall clock reaches it). Since every decision is
+//! an input, it is recorded.
 //!
 //! Blocking work stays off the loop, on threads that report back through the
 //! loop's channel ([`EventSender`], which wakes the poll): a helper thread per
 //! VM ([`helper`]) probes the image files requests name and writes the files
 //! the machine produces (`screendump`, `memsave`, `pmemsave`, snapshot tables);
-//! outgoing migration streams, `exec:` children among them, run on a thread per
-//! migration ([`migrate`]); the `-incoming` stream is read by a thread
-//! ([`incoming`]); and the stdio monitor, which cannot be polled in general,
-//! has a reader and a writer thread ([`conn`]). Sockets are all on the loop.
+//! an outgoing migration's `exec:` child is reaped by a thread once its stream
+//! is written ([`migrate`]; the streams themselves are written on the loop);
+//! the `-incoming` stream is read by a thread ([`incoming`]); and the stdio
+//! monitor, which cannot be polled in general, has a reader and a writer
+//! thread ([`conn`]). Sockets are all on the loop.
 //!
 //! Recording is write-ahead, with group commit: a turn of the loop steps the
 //! engines for what is ready (at most [`BATCH_EVENTS_MAX`] reads), keeping the
@@ -115,9 +121,6 @@ pub struct ServerOptions {
     pub pidfile: Option<PathBuf>,
     /// `-daemonize`.
     pub daemonize: bool,
-    /// Let virtual time jump to the next deadline when clients are idle
-    /// (`-x-clock idle`, the default); off with `-x-clock manual`.
-    pub idle_advance: bool,
     /// `-loadvm TAG`: load this internal snapshot at start.
     pub loadvm: Option<String>,
     /// `-x-resume`: start from this engine (a trace's state) instead of a
@@ -132,7 +135,6 @@ impl std::fmt::Debug for ServerOptions {
             .field("recorder", &self.recorder.as_ref().map(|_| "Recorder"))
             .field("pidfile", &self.pidfile)
             .field("daemonize", &self.daemonize)
-            .field("idle_advance", &self.idle_advance)
             .finish()
     }
 }
@@ -231,13 +233,8 @@ pub enum Event {
     },
     /// A terminating signal (or an embedding's stop).
     Signal(Signal),
-    /// An outgoing migration channel could not be opened or broke.
+    /// An outgoing migration's `exec:` command exited with a failure.
     MigrationFailed {
-        /// The migration's id.
-        id: u64,
-    },
-    /// A stalled migration's destination took everything written so far.
-    MigrationCaughtUp {
         /// The migration's id.
         id: u64,
     },
@@ -385,7 +382,6 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
     let EventReceiver { rx, poll } = rx;
     let mut ev = EventLoop::new(poll, rx, !embedded).map_err(ServerError::Setup)?;
     let mut vm = Vm::new(engine, opts.recorder, tx.for_vm(0), files);
-    vm.idle_advance = opts.idle_advance;
     for input in tables {
         vm.step(input, &mut ev.io);
     }
@@ -505,7 +501,6 @@ mod tests {
             recorder: Some(Box::new(recorder.clone())),
             pidfile: None,
             daemonize: false,
-            idle_advance: true,
             loadvm: None,
             resume: None,
         };

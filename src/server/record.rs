@@ -98,6 +98,8 @@ impl WalSink {
 pub struct TraceRecorder {
     path: PathBuf,
     writer: Option<TraceWriter<WalSink>>,
+    /// The file, before [`begin`](Self::begin) gave the header.
+    unstarted: Option<WalSink>,
     /// The file did not exist before: removed if the recording never began.
     created: bool,
 }
@@ -106,6 +108,26 @@ impl TraceRecorder {
     /// Opens `path` (creating it if needed, truncating nothing yet), locks it, and
     /// buffers the header for `config`.
     pub fn create(path: &Path, config: &MachineConfig) -> Result<Self, RecordError> {
+        Self::create_with_header(path, &TraceHeader::new(config.clone()))
+    }
+
+    /// [`create`](Self::create) with any header.
+    pub fn create_with_header(path: &Path, header: &TraceHeader) -> Result<Self, RecordError> {
+        let mut recorder = Self::open_deferred(path)?;
+        recorder
+            .begin(header)
+            .map_err(|source| RecordError::Trace {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(recorder)
+    }
+
+    /// Opens and locks `path` as [`create`](Self::create) does, without a
+    /// header yet: [`begin`](Self::begin) gives it once known (`qmpsim proxy`
+    /// learns the server's greeting from its first client's session). Steps
+    /// recorded before are dropped.
+    pub fn open_deferred(path: &Path) -> Result<Self, RecordError> {
         let open_error = |source| RecordError::Open {
             path: path.to_owned(),
             source,
@@ -121,15 +143,12 @@ impl TraceRecorder {
             ),
             Err(e) => return Err(open_error(e)),
         };
-        let remove_if_created = || {
-            if created {
-                let _ = std::fs::remove_file(path);
-            }
-        };
         // SAFETY: flock on a descriptor this function owns.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let e = io::Error::last_os_error();
-            remove_if_created();
+            if created {
+                let _ = std::fs::remove_file(path);
+            }
             return Err(if e.kind() == io::ErrorKind::WouldBlock {
                 RecordError::Locked {
                     path: path.to_owned(),
@@ -138,24 +157,31 @@ impl TraceRecorder {
                 open_error(e)
             });
         }
-        let header = TraceHeader::new(config.clone());
-        let sink = WalSink {
-            file,
-            buf: Vec::new(),
-            begun: false,
-        };
-        let writer = TraceWriter::new(sink, &header).map_err(|source| {
-            remove_if_created();
-            RecordError::Trace {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
         Ok(TraceRecorder {
             path: path.to_owned(),
-            writer: Some(writer),
+            writer: None,
+            unstarted: Some(WalSink {
+                file,
+                buf: Vec::new(),
+                begun: false,
+            }),
             created,
         })
+    }
+
+    /// Buffers the preamble and `header` of a recording opened with
+    /// [`open_deferred`](Self::open_deferred); nothing when it has begun.
+    pub fn begin(&mut self, header: &TraceHeader) -> Result<(), TraceError> {
+        let Some(sink) = self.unstarted.take() else {
+            return Ok(());
+        };
+        self.writer = Some(TraceWriter::new(sink, header)?);
+        Ok(())
+    }
+
+    /// Whether [`begin`](Self::begin) has given the header.
+    pub fn has_header(&self) -> bool {
+        self.unstarted.is_none()
     }
 
     /// Writes a full-state checkpoint every `steps` steps (0: none).
@@ -177,11 +203,42 @@ impl TraceRecorder {
     }
 }
 
+impl TraceRecorder {
+    /// Buffers a `Step` frame without checkpoints (an observed session has no
+    /// engine); it reaches the file at the next [`Recorder::commit`].
+    pub fn record_step(&mut self, input: &Input, outputs: &[Output]) -> io::Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let result = w.record(input, outputs);
+        result.map_err(|e| self.trace_error(&e))
+    }
+
+    /// Ends a recording made with [`record_step`](Self::record_step): the `End`
+    /// frame with the step count and `digest`, one write, then `fsync`.
+    pub fn finish_steps(&mut self, digest: &str) -> io::Result<()> {
+        let Some(w) = self.writer.take() else {
+            return Ok(());
+        };
+        let steps = w.steps();
+        let mut sink = match w.finish(steps, digest) {
+            Ok(sink) => sink,
+            Err(e) => return Err(self.trace_error(&e)),
+        };
+        let done = sink.commit().and_then(|()| sink.file.sync_all());
+        done.map_err(|e| self.error(&os_text(&e)))
+    }
+}
+
 impl Drop for TraceRecorder {
     /// A recording that never began (the server failed to start) removes the
     /// file it created; an existing file was never truncated.
     fn drop(&mut self) {
-        let begun = self.writer.as_ref().is_none_or(|w| w.get_ref().begun);
+        let begun = match (&self.writer, &self.unstarted) {
+            (Some(w), _) => w.get_ref().begun,
+            (None, Some(sink)) => sink.begun,
+            (None, None) => true,
+        };
         if self.created && !begun {
             let _ = std::fs::remove_file(&self.path);
         }

@@ -2,7 +2,7 @@
 //! `->` / `<-` notation of the QMP docs, each line led by its virtual time.
 //!
 //! ```text
-//! # qmpsim trace, format 6, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 7, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000, clock idle (no time jumps)
 //! 0.001000 # connect client 1 monitor 0
 //! 0.001000 <- {"QMP": {"version": ...}}
@@ -211,6 +211,7 @@ fn output_line(text: &mut String, at: VirtualTime, output: &Output, options: Dum
         }
         Output::Effect(effect) => comment(text, at, &effect_comment(effect)),
         Output::Exit { code } => comment(text, at, &format!("exit {code}")),
+        Output::Close { client } => comment(text, at, &format!("close client {}", client.0)),
     }
 }
 

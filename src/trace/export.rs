@@ -230,6 +230,7 @@ pub fn render_outputs(outputs: &[Output], notation: Notation) -> String {
                 text.push_str(&format!("# {}\n", super::dump::effect_comment(effect)));
             }
             Output::Exit { code } => text.push_str(&format!("# exit {code}\n")),
+            Output::Close { client } => text.push_str(&format!("# close client {}\n", client.0)),
         }
     }
     text
@@ -318,7 +319,7 @@ fn input_client(input: &Input) -> Option<ClientId> {
 
 fn output_client(output: &Output) -> Option<ClientId> {
     match output {
-        Output::Send { client, .. } => Some(*client),
+        Output::Send { client, .. } | Output::Close { client } => Some(*client),
         Output::Effect(_) | Output::Exit { .. } => None,
     }
 }

@@ -178,9 +178,9 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 06 00 00 00               format version 6
+//! 07 00 00 00               format version 7
 //! 66 00 00 00               header length: 102 bytes
-//! ... 102 bytes ...         bincode TraceHeader { format_version: 6, qmpsim_version: "0.1.0",
+//! ... 102 bytes ...         bincode TraceHeader { format_version: 7, qmpsim_version: "0.1.0",
 //!                           kind: Engine, config: MachineConfig::default(), notes: "..." }
 //! ... 32 bytes ...          header hash
 //! 72 00 00 00               frame 0 body length: 114 bytes
@@ -197,7 +197,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 6, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 7, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -224,8 +224,9 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 ///
 /// 2: `State` frames; 3: split frames ([`PART_CONTINUES`]); 4: the trace
 /// [`TraceKind`] in the header; 5: the configuration's `placement`
-/// (`-x-explore-gap`); 6: the configuration's `singlestep` (`-singlestep`).
-pub const FORMAT_VERSION: u32 = 6;
+/// (`-x-explore-gap`); 6: the clock mode, scenario steps and `Output::Close`;
+/// 7: the configuration's `singlestep` (`-singlestep`).
+pub const FORMAT_VERSION: u32 = 7;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for

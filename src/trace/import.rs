@@ -528,7 +528,7 @@ fn merge(
         Output::Send { data, .. } => {
             !(events_from_qmpsim && matches!(classify(data), Sent::Event(_)))
         }
-        Output::Effect(_) | Output::Exit { .. } => false,
+        Output::Effect(_) | Output::Exit { .. } | Output::Close { .. } => false,
     };
     let ours: Vec<&Output> = actual.iter().filter(|o| replaceable(o)).collect();
     for (n, (line, output)) in wanted.iter().enumerate() {

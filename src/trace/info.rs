@@ -1,8 +1,7 @@
 //! `qmpsim trace info`: what a trace holds, counted at the message level.
 //!
 //! The header (format, the qmpsim version that recorded it, seed, epoch, notes),
-//! the clock (the header does not record the mode, so the count of time jumps
-//! stands for it: the idle clock jumps, the manual clock never does), counts of
+//! the clock (its `-x-clock` mode and how many `AdvanceTo` inputs moved it), counts of
 //! steps, frames and checkpoints, messages per client in each direction,
 //! commands by name, errors by class, events by name, the virtual duration and
 //! the final digest. Counting goes through [`super::walk`], so a request split
@@ -126,7 +125,7 @@ pub fn info<R: Read>(input: R) -> Result<TraceInfo, TraceError> {
                     }
                 }
                 Output::Exit { code } => info.exit = Some(*code),
-                Output::Effect(_) => {}
+                Output::Effect(_) | Output::Close { .. } => {}
             },
             Item::End { at, .. } => info.duration = at,
             Item::Leftover { .. } | Item::Checkpoint { .. } => {}
@@ -195,13 +194,11 @@ impl TraceInfo {
     }
 
     fn clock_text(&self) -> String {
-        match self.time_jumps {
-            0 => "no time jumps (the manual clock, or the idle clock never waited)".to_owned(),
-            n => format!(
-                "idle, {} (the header does not record the mode)",
-                count(n, "time jump", "time jumps")
-            ),
-        }
+        format!(
+            "{}, {}",
+            self.header.config.clock.name(),
+            count(self.time_jumps, "time jump", "time jumps")
+        )
     }
 }
 
@@ -300,6 +297,6 @@ mod tests {
     #[test]
     fn render_uses_grammatical_counts() {
         let text = sample().render();
-        assert!(text.contains("clock:       idle, 1 time jump "), "{text}");
+        assert!(text.contains("clock:       idle, 1 time jump\n"), "{text}");
     }
 }

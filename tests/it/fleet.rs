@@ -227,24 +227,24 @@ fn session_against_a_fleet_vm_matches_the_single_run_of_its_options() {
     assert_eq!(dump(&fleet_trace), dump(&single_trace));
 }
 
-/// A hard open-file limit far below what the test's fleet needs.
-const OPEN_FILES_HARD: u64 = 64;
-
-#[test]
-fn fleet_past_the_open_file_limit_is_refused_with_a_clear_message() {
+/// `qmpsim fleet --count COUNT --dir DIR/s -S` under a hard open-file limit
+/// of `hard`, with stdout and stderr piped.
+fn fleet_under_open_file_limit(dir: &Path, count: u32, hard: u64) -> std::process::Child {
     use std::os::unix::process::CommandExt;
-    let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_qmpsim"));
     command
-        .args(["fleet", "--count", "100", "--dir"])
-        .arg(dir.path().join("s"))
-        .arg("-S");
+        .args(["fleet", "--count", &count.to_string(), "--dir"])
+        .arg(dir.join("s"))
+        .arg("-S")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     // SAFETY: setrlimit is async-signal-safe; the child only lowers its own limit.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             let lim = libc::rlimit {
-                rlim_cur: OPEN_FILES_HARD,
-                rlim_max: OPEN_FILES_HARD,
+                rlim_cur: hard,
+                rlim_max: hard,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
@@ -252,13 +252,45 @@ fn fleet_past_the_open_file_limit_is_refused_with_a_clear_message() {
             Ok(())
         });
     }
-    let out = command.output().unwrap();
+    command.spawn().unwrap()
+}
+
+#[test]
+fn fleet_whose_listeners_pass_the_open_file_limit_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 listeners and the base of 64 need 164 descriptors.
+    let out = fleet_under_open_file_limit(dir.path(), 100, 163)
+        .wait_with_output()
+        .unwrap();
     assert_eq!(
         (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()),
         (
             Some(1),
-            "qmpsim: fleet: --count 100 needs about 264 open files, but the limit is 64 (raise it with ulimit -n)\n"
+            "qmpsim: fleet: --count 100 needs 164 open files before any client connects, but the limit is 163 (raise it with ulimit -n)\n"
                 .to_owned()
         )
+    );
+}
+
+#[test]
+fn fleet_that_fits_its_listeners_but_not_every_client_starts_and_says_how_many_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 listeners and the base take 164 of 174: room for 10 clients at once.
+    let mut child = fleet_under_open_file_limit(dir.path(), 100, 174);
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("qmpsim: fleet ready: 100 VMs"), "{ready}");
+    let socket = dir.path().join("s").join("vm-00100.sock");
+    let mut client = connect_unix(&socket);
+    assert_eq!(client.line(), GREETING);
+    // SAFETY: signals only the child this test spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "qmpsim: fleet: the open-file limit (174) leaves room for 10 clients at once; \
+         a client past that waits in its socket's backlog until another leaves\n"
     );
 }

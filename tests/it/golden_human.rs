@@ -53,6 +53,9 @@ fn transcript(config: MachineConfig, reads: &[&[u8]]) -> String {
                 Output::Send { data, .. } => text.push_str(&format!("<- {}\n", escape(&data))),
                 Output::Effect(e) => text.push_str(&format!("!! {e:?}\n")),
                 Output::Exit { code } => text.push_str(&format!("!! exit {code}\n")),
+                Output::Close { client } => {
+                    text.push_str(&format!("!! close client {}\n", client.0));
+                }
             }
         }
     }

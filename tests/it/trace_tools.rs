@@ -183,7 +183,7 @@ fn trace_info_counts_commands_errors_events_and_clients() {
     for line in [
         "seed:        0",
         "epoch:       1300000000 s",
-        "clock:       idle, 1 time jump (the header does not record the mode)",
+        "clock:       idle, 1 time jump",
         "steps:       9 (10 frames, 0 checkpoints)",
         "duration:    3.000000 s of virtual time",
         "  client 1: 5 messages sent, 9 messages received",

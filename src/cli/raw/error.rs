@@ -268,8 +268,8 @@ pub enum RawError {
         #[source]
         source: crate::machine::placement::PlacementError,
     },
-    /// `-x-clock` that is neither `idle` nor `manual`.
-    #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle or manual)")]
+    /// `-x-clock` that is not `idle`, `manual` or `realtime`.
+    #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle, manual or realtime)")]
     ClockMode(String),
     /// `-startdate` that is neither `now` nor a date.
     #[error("Invalid date format. Valid formats are:\n'2006-06-17T16:01:21' or '2006-06-17'")]

@@ -84,12 +84,12 @@ pub struct LowArgs {
     pub daemonize: bool,
     /// `-record PATH`.
     pub record: Option<String>,
-    /// `-x-clock manual`: virtual time never jumps on idle.
-    pub clock_manual: bool,
     /// `-loadvm TAG`.
     pub loadvm: Option<String>,
     /// `-x-resume TRACE[@FRAME]`.
     pub resume: Option<String>,
+    /// `-x-scenario FILE`: read and parsed when the configuration is built.
+    pub scenario: Option<String>,
     /// `-x-state-every N`: steps between full-state checkpoints of `-record`.
     pub state_every: Option<u64>,
     /// `-monitor`, `-qmp` or `-mon` was given (even `none`): no default

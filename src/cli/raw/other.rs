@@ -3,6 +3,7 @@
 //! machine's own parsers ([`WatchdogModel::parse`], [`WatchdogAction::parse`]).
 
 use super::{OptCtx, RawError, SpecialMode};
+use crate::machine::clock::ClockMode;
 use crate::machine::config::{GuestConfig, GUEST_SHUTDOWN_MS_MAX};
 use crate::machine::devices::cfmt::scan_int_prefix;
 use crate::machine::watchdog::{WatchdogAction, WatchdogModel};
@@ -139,13 +140,9 @@ pub(super) fn apply_epoch(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawErro
     Ok(())
 }
 
-/// `-x-clock idle|manual`.
+/// `-x-clock idle|manual|realtime`.
 pub(super) fn apply_clock(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
-    ctx.low.clock_manual = match v.as_str() {
-        "idle" => false,
-        "manual" => true,
-        _ => return Err(RawError::ClockMode(v)),
-    };
+    ctx.low.config.clock = ClockMode::parse(&v).ok_or(RawError::ClockMode(v))?;
     Ok(())
 }
 
@@ -216,7 +213,10 @@ mod tests {
     #[test]
     fn seed_parses_u64() {
         assert_eq!(parse_ok(&["-x-seed", "42"]).config.seed, 42);
-        assert!(parse_ok(&["-x-clock", "manual"]).clock_manual);
+        assert_eq!(
+            parse_ok(&["-x-clock", "manual"]).config.clock,
+            ClockMode::Manual
+        );
         assert!(parse_ok(&["-no-acpi"]).config.no_acpi);
         let g = parse_ok(&["-x-guest", "acpi=off,shutdown-ms=3600000"])
             .config
@@ -230,10 +230,17 @@ mod tests {
             parse_err(&["-x-guest", "acpi=maybe"]),
             "qmpsim: -x-guest acpi=maybe: unknown setting 'acpi=maybe' (acpi=on|off, shutdown-ms=N)"
         );
-        assert!(!parse_ok(&["-x-clock", "idle"]).clock_manual);
+        assert_eq!(
+            parse_ok(&["-x-clock", "idle"]).config.clock,
+            ClockMode::Idle
+        );
+        assert_eq!(
+            parse_ok(&["-x-clock", "realtime"]).config.clock,
+            ClockMode::Realtime
+        );
         assert_eq!(
             parse_err(&["-x-clock", "fast"]),
-            "qmpsim: -x-clock: invalid clock mode 'fast' (idle or manual)"
+            "qmpsim: -x-clock: invalid clock mode 'fast' (idle, manual or realtime)"
         );
     }
 

@@ -357,10 +357,10 @@ pub static OPTIONS: &[OptDef] = &[
     value("x-epoch", "SECONDS", Qmpsim, "event timestamps at virtual time zero\n\
         (default 1300000000)", other::apply_epoch),
     flag("x-extensions", Qmpsim, "enable the x- commands", |c, _| on(&mut c.low.config.extensions)),
-    value("x-clock", "idle|manual", Qmpsim, "idle (default): virtual time jumps to the next\n\
+    value("x-clock", "idle|manual|realtime", Qmpsim, "idle (default): virtual time jumps to the next\n\
         pending deadline after IDLE_ADVANCE_MS without\n\
         input; manual: it moves only with messages and\n\
-        x-clock-step", other::apply_clock),
+        x-clock-step; realtime: it follows the wall clock", other::apply_clock),
     value("x-guest", "acpi=on|off,shutdown-ms=N", Qmpsim,
         "the simulated guest's reaction to the ACPI\npower button", other::apply_guest),
     value("x-explore-gap", "GAP,event=NAME[,when=after]", Qmpsim,
@@ -373,6 +373,8 @@ pub static OPTIONS: &[OptDef] = &[
                 .map_err(|source| RawError::ExploreGap { arg: v, source })?;
             put(&mut c.low.config.placement, placement)
         }),
+    value("x-scenario", "FILE", Qmpsim, "run the timed fault steps of a TOML file\n\
+        (docs/faults.md)", |c, v| put(&mut c.low.scenario, v)),
     value("x-state-every", "N", Qmpsim, "with -record: a full-state checkpoint every N\n\
         steps (default 1024; 0: none)",
         |c, v| put(&mut c.low.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),

@@ -1,4 +1,5 @@
-//! `x-clock-step`: a qmpsim extension that moves virtual time on request.
+//! `x-clock-step`, a qmpsim extension that moves virtual time on request, and
+//! `x-query-clock`, which tells the clock mode and the virtual time.
 //!
 //! With `-x-clock manual`, virtual time moves only by the fixed step per message
 //! and through this command, so a script that waits for the guest gets the same
@@ -37,6 +38,15 @@ pub fn x_clock_step(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     Ok(QObject::Dict(crate::qdict! { "virtual-ns" => now_ns }))
 }
 
+/// `x-query-clock`: `{"mode": "idle"|"manual"|"realtime", "virtual-ns": NOW}`.
+pub fn x_query_clock(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
+    let now_ns = i64::try_from(ctx.machine.clock.now().0).unwrap_or(i64::MAX);
+    let mode = ctx.machine.config.clock.name();
+    Ok(QObject::Dict(
+        crate::qdict! { "mode" => mode, "virtual-ns" => now_ns },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +56,17 @@ mod tests {
 
     fn step(m: &mut Machine, args: QDict) -> HandlerResult {
         super::super::call_fresh(m, x_clock_step, &args)
+    }
+
+    #[test]
+    fn query_clock_reports_mode_and_time() {
+        let mut m = Machine::new(MachineConfig {
+            clock: crate::machine::clock::ClockMode::Realtime,
+            ..MachineConfig::default()
+        });
+        m.advance_to(crate::machine::clock::VirtualTime(7_000));
+        let r = super::super::call_fresh(&mut m, x_query_clock, &QDict::new()).unwrap();
+        assert_eq!(r.to_json(), r#"{"mode": "realtime", "virtual-ns": 7000}"#);
     }
 
     #[test]

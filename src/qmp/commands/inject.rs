@@ -12,6 +12,13 @@
 //! | `x-block-error` | `device`, `operation` (`read`/`write`), `error`? (`eio`/`enospc`, default `eio`) | BLOCK_IO_ERROR (+ STOP) |
 //! | `x-rtc-set` | `offset` (seconds ahead of host time) | RTC_CHANGE |
 //! | `x-watchdog-expire` | none | WATCHDOG (+ the action's RESET, POWERDOWN, STOP or exit) |
+//! | `x-inject` | `action`, then that action's arguments | see [`ACTIONS`](faults::ACTIONS) |
+//!
+//! `x-inject` is the one door to every fault kind of the machine's
+//! [`ACTIONS`](faults::ACTIONS) table (name, arguments, the 0.14 behaviour reproduced, the
+//! function), which also drives its errors, `docs/faults.md` and
+//! `-x-scenario` steps; here the arguments are checked against the action's
+//! `args_type` before it runs.
 //!
 //! This file checks argument values; the model and its errors are in the
 //! machine. Example:
@@ -27,7 +34,10 @@ use crate::machine::devices::block::{IoErrno, IoOperation};
 use crate::machine::display::{
     SockAddr, VncClient, ADDRESS_FAMILIES, NI_MAXHOST_BYTES, NI_MAXSERV_BYTES, SPICE_CHANNEL_MAIN,
 };
+use crate::machine::faults;
 use crate::machine::inject::SpiceChannelRequest;
+use crate::machine::Machine;
+use crate::qobject::QDict;
 use crate::wire::{ErrorClass, QmpError};
 
 fn invalid_value(name: &str, expected: &str) -> QmpError {
@@ -165,10 +175,51 @@ pub fn x_watchdog_expire(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     empty()
 }
 
+/// `x-inject`'s `args_type`: `action`, then every argument of every action
+/// of [`ACTIONS`](faults::ACTIONS), each optional (the action's own `args_type` says which it
+/// needs). A test keeps it equal to the union of [`ACTIONS`](faults::ACTIONS).
+pub const X_INJECT_ARGS_TYPE: &str = "action:s,device:B?,operation:s?,error:s?,ms:i?,\
+offset:i?,host:s?,service:s?,family:s?,x509_dname:s?,sasl_username:s?,authenticate:b?,\
+port:s?,connection-id:i?,channel-type:i?,channel-id:i?,tls:b?,factor:i?,percent:i?,client:i?";
+
+/// Checks the arguments of action `name` against its `args_type`, as
+/// dispatch checks a command's, then runs it.
+///
+/// Errors: an unknown action → InvalidParameterValue `action`; argument errors
+/// as for any command; the action's own errors.
+pub fn run_action(machine: &mut Machine, name: &str, args: &QDict) -> Result<(), QmpError> {
+    if let Some(action) = faults::action(name) {
+        crate::qmp::args::check(action.args_type, args)?;
+    }
+    faults::run_action(machine, name, args)
+}
+
+/// Checks action `name` and its arguments as [`run_action`] would before
+/// running it (a scenario file's steps are checked so when it is read).
+pub fn check_action(name: &str, args: &QDict) -> Result<(), String> {
+    let action = faults::action(name).ok_or_else(|| {
+        format!(
+            "unknown action '{name}' (one of {})",
+            faults::action_names()
+        )
+    })?;
+    crate::qmp::args::check(action.args_type, args).map_err(|e| format!("{name}: {}", e.desc()))
+}
+
+/// `x-inject {action, ...}`: brings about one fault kind (see [`ACTIONS`](faults::ACTIONS)).
+pub fn x_inject(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
+    let name = args.str("action");
+    let mut rest = args.dict().clone();
+    rest.remove("action");
+    run_action(ctx.machine, name, &rest)?;
+    empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
+    use crate::machine::faults::ACTIONS;
     use crate::machine::Machine;
     use crate::qdict;
     use crate::qobject::QDict;
@@ -180,6 +231,56 @@ mod tests {
             vnc: Some(":1".into()),
             ..MachineConfig::default()
         })
+    }
+
+    /// Every argument of every action, with its type, in first-seen order.
+    fn union_of_actions() -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = Vec::new();
+        for a in ACTIONS {
+            for item in a.args_type.split(',').filter(|i| !i.is_empty()) {
+                let (name, ty) = item.split_once(':').expect("name:type");
+                let ty = format!("{}?", ty.trim_end_matches('?'));
+                if !all.iter().any(|(n, _)| n == name) {
+                    all.push((name.to_owned(), ty));
+                }
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn x_inject_args_type_is_action_then_the_union_of_every_action() {
+        let mut expected = vec!["action:s".to_owned()];
+        expected.extend(union_of_actions().iter().map(|(n, t)| format!("{n}:{t}")));
+        let mut declared: Vec<String> = X_INJECT_ARGS_TYPE.split(',').map(str::to_owned).collect();
+        let mut sorted_expected = expected.clone();
+        declared.sort();
+        sorted_expected.sort();
+        assert_eq!(declared, sorted_expected);
+    }
+
+    #[test]
+    fn every_argument_name_has_one_type_across_actions() {
+        let mut clashes = Vec::new();
+        for a in ACTIONS {
+            for item in a.args_type.split(',').filter(|i| !i.is_empty()) {
+                let (name, ty) = item.split_once(':').unwrap();
+                let ty = ty.trim_end_matches('?');
+                let declared = crate::qmp::args::declared(X_INJECT_ARGS_TYPE, name);
+                if declared.map(|(t, _)| t) != ty.bytes().next() {
+                    clashes.push(format!("{}: {name}", a.name));
+                }
+            }
+        }
+        assert!(clashes.is_empty(), "{clashes:?}");
+    }
+
+    #[test]
+    fn check_action_names_a_missing_argument() {
+        assert_eq!(
+            check_action("rtc-change", &QDict::new()),
+            Err("rtc-change: Parameter 'offset' is missing".to_owned())
+        );
     }
 
     #[test]
