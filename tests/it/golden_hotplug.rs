@@ -38,8 +38,7 @@ fn last_reply(config: MachineConfig, requests: &[&str]) -> serde_json::Value {
     let last = text
         .lines()
         .filter_map(|l| l.strip_prefix("<- "))
-        .filter(|l| l.contains("\"return\"") || l.contains("\"error\""))
-        .last()
+        .rfind(|l| l.contains("\"return\"") || l.contains("\"error\""))
         .expect("a reply");
     serde_json::from_str(last).expect("replies are JSON")
 }
