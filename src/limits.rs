@@ -63,6 +63,7 @@
 //! | [`SNAPSHOT_BYTES_MAX`] | 64 MiB | a snapshot body |
 //! | [`HEADER_BYTES_MAX`] | 1 MiB | an encoded trace header |
 //! | [`FRAME_BYTES_MAX`] | 16 MiB | an encoded trace frame body |
+//! | [`FIELD_BYTES_MAX`] | 4 bytes | a trace frame's varint length field |
 //! | [`DECODE_CLAIM_BYTES_MAX`] | 1 GiB | what decoding one trace, snapshot or stream body may claim for its strings and vectors |
 //! | [`CANDIDATES_MAX`] | 100,000 candidates | traces tried by one `trace minimize` |
 //! | [`PROGRESS_LINES_MAX`] | 10 lines | plain progress lines of one `qmpsim replay` run |
@@ -79,6 +80,7 @@
 //! | [`FDS_PER_READ_MAX`] | 16 descriptors | descriptors one `recvmsg` takes |
 //! | [`FDS_HELD_MAX`] | 1024 descriptors | descriptors held at once |
 //! | [`MIGRATION_BACKLOG_BYTES_MAX`] | 16 MiB | unwritten migration bytes before the model stalls |
+//! | [`INCOMING_TURN_BYTES_MAX`] | 1 MiB | `-incoming` stream bytes read for one readiness of its channel |
 //! | [`EXIT_FLUSH_MS_MAX`] | 2000 ms | wait for clients to take their last bytes at exit |
 //! | [`FLEET_VMS_MAX`] | 100,000 VMs | VMs one `qmpsim fleet` runs (the open-file limit may allow fewer) |
 //! | **explore and conformance** | | |
@@ -133,7 +135,9 @@ pub use crate::cli::raw::{RAM_MB_MAX, TCP_HOST_BYTES_MAX, TCP_PORT_BYTES_MAX, VC
 
 pub use crate::replay::corpus::PROGRESS_LINES_MAX;
 pub use crate::snapshot::SNAPSHOT_BYTES_MAX;
-pub use crate::trace::format::{DECODE_CLAIM_BYTES_MAX, FRAME_BYTES_MAX, HEADER_BYTES_MAX};
+pub use crate::trace::format::{
+    DECODE_CLAIM_BYTES_MAX, FIELD_BYTES_MAX, FRAME_BYTES_MAX, HEADER_BYTES_MAX,
+};
 pub use crate::trace::import::TRANSCRIPT_BYTES_MAX;
 pub use crate::trace::minimize::CANDIDATES_MAX;
 
@@ -141,6 +145,7 @@ pub use crate::migration_stream::{PREAMBLE_BYTES_MAX, SNAPSHOT_ENVELOPE_BYTES_MA
 
 pub use crate::server::conn::READ_BYTES_MAX;
 pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};
+pub use crate::server::incoming::INCOMING_TURN_BYTES_MAX;
 pub use crate::server::migrate::MIGRATION_BACKLOG_BYTES_MAX;
 pub use crate::server::queue::{OUTPUT_QUEUE_BYTES_MAX, OUTPUT_QUEUE_OVERFLOW_BYTES_MAX};
 pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
@@ -175,9 +180,9 @@ mod tests {
             EVENTS_QUEUED_MAX TIMERS_MAX SMP_CPUS_MAX GUEST_SHUTDOWN_MS_MAX DEVICES_MAX VIRTIO_SERIAL_PORTS_MAX NET_CLIENTS_MAX SERIAL_PORTS_MAX PARALLEL_PORTS_MAX IMAGE_PROBES_MAX VIRTUAL_IMAGE_BYTES_MAX RTC_OFFSET_S_MAX VNC_CHANGE_PASSWORD_BYTES_MAX INET_HOST_BYTES_MAX INET_PORT_BYTES_MAX VNC_CLIENTS_MAX SPICE_CHANNELS_MAX SPICE_CONNECTION_ID_RANDOM_MAX HOT_DRIVES_MAX ND_TABLE_NICS_MAX SNAPSHOTS_PER_DRIVE_MAX SNAPSHOT_TAG_BYTES_MAX SIDECAR_BYTES_MAX
             SLOW_FACTOR_MAX MONITOR_DROPS_MAX SCENARIO_STEPS_MAX SCENARIO_FILE_BYTES_MAX
             RAM_MB_MAX TCP_HOST_BYTES_MAX TCP_PORT_BYTES_MAX VC_SIZE_DIGITS_MAX BOOT_SPEC_BYTES_MAX NIC_VECTORS_MAX BACKING_FILE_BYTES_MAX
-            SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
+            SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX FIELD_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
             PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
-            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
+            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX INCOMING_TURN_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
             EXPLORE_TIMEOUT_S_MAX RELAY_MESSAGE_BYTES_MAX
             PROXY_CLIENTS_MAX RELAY_READ_BYTES_MAX UNUSED_LISTED_MAX
             TEMP_DIR_ATTEMPTS_MAX

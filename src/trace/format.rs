@@ -11,33 +11,52 @@
 //! same outputs byte for byte (see `crate::replay`).
 //!
 //! A file is a fixed preamble, a header, then a stream of frames, the last of which
-//! is always [`Frame::End`]. Every multi-byte integer outside the bincode bodies is
-//! little-endian. Bodies are encoded with bincode 2 (`bincode::serde`,
+//! is always [`Frame::End`]. Every fixed-width integer outside the bincode bodies
+//! is little-endian. Bodies are encoded with bincode 2 (`bincode::serde`,
 //! `bincode::config::standard()`: variable-length integers, enums as a varint
 //! variant index followed by the fields in declaration order).
 //!
 //! ```text
 //! preamble   magic "QMPTRACE" (8 bytes) | format version u32 | header length u32
 //! header     bincode TraceHeader (header length bytes) | header hash (32 bytes)
-//! frame 0    length field u32 | bincode Frame (body length bytes) | chain hash (32 bytes)
+//! frame 0    length field (1 to 4 bytes) | bincode Frame | check (4 or 32 bytes)
 //! frame 1    ...
 //! frame n    ... (an End frame)
 //! <end of file>
 //! ```
 //!
+//! # Frames: the length field and the check
+//!
+//! A frame's *length field* is an unsigned LEB128 varint (7 bits a byte, low
+//! bits first, the top bit of a byte set when another byte follows), at most
+//! [`FIELD_BYTES_MAX`] bytes and in its shortest form. Its value is the body's
+//! length shifted left by two, with two flags in the low bits:
+//! [`FULL_CHECK`] (bit 0) says that the check after the body is the whole
+//! 32-byte chain hash rather than its first [`CHECK_BYTES`] bytes, and
+//! [`PART_CONTINUES`] (bit 1) that the frame goes on in another part (below). A
+//! `Step` body under 32 bytes takes a one-byte field, under 8 KiB two.
+//!
+//! The *check* is the frame's chain hash (next section), in full when
+//! [`FULL_CHECK`] is set, otherwise its first [`CHECK_BYTES`] bytes. Writers set
+//! it on `Checkpoint`, `State` and `End` frames and on no `Step` frame; the
+//! reader refuses a `Checkpoint`, `State` or `End` frame without it
+//! ([`TraceError::CheckTooShort`]). So nearly every frame costs the length
+//! field and 4 bytes of check, and the full hash comes every
+//! [`CHECKPOINT_EVERY_STEPS`] steps and at the end, where it vouches for
+//! everything before it.
+//!
 //! # Split frames
 //!
 //! A frame body is written in one *part* when it fits in [`FRAME_BYTES_MAX`],
 //! and split into several parts otherwise (a step whose output carries a 16 MiB
-//! `pmemsave`). Each part is laid out as above: length field, bytes, chain hash.
-//! The length field's top bit ([`PART_CONTINUES`]) says that more parts of the
-//! same frame follow; the low 31 bits are the part's length, at most
-//! [`FRAME_BYTES_MAX`]. The last part of a frame (the only one, for nearly every
-//! frame) has the bit clear. The body is the parts' bytes in order; it is decoded
-//! once complete. A frame has no size limit of its own (every step records,
-//! whatever its size): the reader never allocates more than [`FRAME_BYTES_MAX`]
-//! for one part before its bytes have arrived, so a frame in memory grows only as
-//! its parts are actually read from the file.
+//! `pmemsave`). Each part is laid out as above: length field, bytes, check. Every
+//! part but the last has [`PART_CONTINUES`] set and a short check; the last part
+//! has the flag clear and the check the frame kind calls for. Each part's
+//! length is at most [`FRAME_BYTES_MAX`]. The body is the parts' bytes in
+//! order; it is decoded once complete. A frame has no size limit of its own
+//! (every step records, whatever its size): the reader never allocates more than
+//! [`FRAME_BYTES_MAX`] for one part before its bytes have arrived, so a frame in
+//! memory grows only as its parts are actually read from the file.
 //!
 //! # Versioning
 //!
@@ -51,20 +70,27 @@
 //! # Integrity: the sha256 chain
 //!
 //! The *header hash* is `sha256(magic || version || header length || header body)`.
-//! Each part's *chain hash* is `sha256(previous hash || length field || part bytes)`,
-//! where the previous hash of the first part of frame 0 is the header hash (the
-//! length field is hashed as written, continuation bit included). The reader recomputes
-//! every hash before it decodes a body, so an altered byte anywhere, a dropped
+//! Each part's *chain hash* is `sha256(previous hash || length field || part
+//! bytes)`, where the previous hash of the first part of frame 0 is the header
+//! hash, and the length field is hashed as written (flags included). The chain
+//! runs on the full hashes whatever the checks store. The reader recomputes
+//! every hash and compares it with the check before it decodes a body, so an
+//! altered byte anywhere (in a length field, a body or a check), a dropped
 //! frame, a duplicated frame or two swapped frames all fail at the first frame
 //! affected, with [`TraceError::HeaderChecksumMismatch`] or
-//! [`TraceError::ChainMismatch`]. The chain protects against accidents, not
+//! [`TraceError::ChainMismatch`]. A 4-byte check lets damage through by chance
+//! once in 2^32 frames, and then the next full hash (a checkpoint, at the latest
+//! the `End` frame) still fails. The chain protects against accidents, not
 //! adversaries: anyone can re-seal a modified trace.
 //!
-//! A trace that stops before its [`Frame::End`] (a crashed recorder, a partial
-//! copy) is reported as [`TraceError::Truncated`], never as a shorter valid trace;
-//! the error says how many frames and steps were complete before the cut, so
-//! replay can verify them and report `truncated after frame N`.
-//! Bytes after the `End` frame are [`TraceError::TrailingBytes`].
+//! A length field that is not a varint of at most [`FIELD_BYTES_MAX`] bytes in
+//! its shortest form is [`TraceError::BadLengthField`]. A trace that stops
+//! before its [`Frame::End`] (a crashed recorder, a partial copy) is reported as
+//! [`TraceError::Truncated`], never as a shorter valid trace; the error says how
+//! many frames and steps were complete before the cut, so replay can verify them
+//! and report `truncated after frame N`. (A length field damaged to claim more
+//! bytes than the file holds reads as a cut inside that frame; the error names
+//! the frame.) Bytes after the `End` frame are [`TraceError::TrailingBytes`].
 //!
 //! # Limits
 //!
@@ -72,7 +98,8 @@
 //! against [`FRAME_BYTES_MAX`] *before* any of it is read or decoded, so a corrupt
 //! length field cannot make the reader allocate more than the limit. The writer
 //! splits bodies past [`FRAME_BYTES_MAX`], so it never writes a part the reader
-//! would refuse.
+//! would refuse. (`FRAME_BYTES_MAX` shifted by the two flag bits fits the 28
+//! bits of a 4-byte varint.)
 //!
 //! # The header
 //!
@@ -178,17 +205,17 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 07 00 00 00               format version 7
-//! 66 00 00 00               header length: 102 bytes
-//! ... 102 bytes ...         bincode TraceHeader { format_version: 7, qmpsim_version: "0.1.0",
+//! 08 00 00 00               format version 8
+//! 6e 00 00 00               header length: 110 bytes
+//! ... 110 bytes ...         bincode TraceHeader { format_version: 8, qmpsim_version: "0.1.0",
 //!                           kind: Engine, config: MachineConfig::default(), notes: "..." }
 //! ... 32 bytes ...          header hash
-//! 72 00 00 00               frame 0 body length: 114 bytes
+//! c8 03                     frame 0 length field: 456 = 114 << 2, no flags: a 114-byte body
 //! 00                        Frame::Step
 //! 00 01 00                  input: Input::Connect { client: 1, monitor: 0 }
 //! 01                        outputs: one
 //! 00 01 6a ...              Output::Send { client: 1, data: 106 bytes of greeting }
-//! ... 32 bytes ...          chain hash of frame 0
+//! ... 4 bytes ...           check: the first 4 bytes of frame 0's chain hash
 //! ...                       frames 1.., then the End frame
 //! ```
 //!
@@ -197,7 +224,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 7, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 8, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -225,15 +252,21 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// 2: `State` frames; 3: split frames ([`PART_CONTINUES`]); 4: the trace
 /// [`TraceKind`] in the header; 5: the configuration's `placement`
 /// (`-x-explore-gap`); 6: the clock mode, scenario steps and `Output::Close`;
-/// 7: the configuration's `singlestep` (`-singlestep`).
-pub const FORMAT_VERSION: u32 = 7;
+/// 7: compact frames (a varint length field with flags, a 4-byte check, the
+/// full hash only on `Checkpoint`, `State` and `End`); 8: the configuration's
+/// `singlestep` (`-singlestep`).
+pub const FORMAT_VERSION: u32 = 8;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for
 /// bytes that have not arrived yet. Bodies past it are split into parts.
 pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
-/// The length field's bit that says more parts of the same frame follow.
-pub const PART_CONTINUES: u32 = 1 << 31;
+/// The length field's flag that says the check is the whole chain hash.
+pub const FULL_CHECK: u32 = 1;
+/// The length field's flag that says more parts of the same frame follow.
+pub const PART_CONTINUES: u32 = 1 << 1;
+/// Low bits of the length field's value that hold flags; the length is above them.
+pub const FIELD_FLAG_BITS: u32 = 2;
 /// Steps between two checkpoints written by [`TraceWriter::record_and_checkpoint`].
 ///
 /// [`TraceWriter::record_and_checkpoint`]: super::TraceWriter::record_and_checkpoint
@@ -246,8 +279,10 @@ pub const STATE_EVERY_STEPS_DEFAULT: u64 = 1024;
 pub const PREAMBLE_BYTES: usize = 16;
 /// Bytes in a sha256 hash.
 pub const HASH_BYTES: usize = 32;
-/// Bytes in a frame's length prefix.
-pub const LENGTH_BYTES: usize = 4;
+/// Most bytes in a frame's length field (a varint of up to 28 bits).
+pub const FIELD_BYTES_MAX: usize = 4;
+/// Bytes of the chain hash a frame's short check keeps.
+pub const CHECK_BYTES: usize = 4;
 
 /// A sha256 chain hash.
 pub type ChainHash = [u8; HASH_BYTES];
@@ -462,6 +497,30 @@ pub enum TraceError {
         /// [`FRAME_BYTES_MAX`].
         max: usize,
     },
+    /// A part's length field is not a varint of at most [`FIELD_BYTES_MAX`]
+    /// bytes in its shortest form.
+    #[error(
+        "frame {frame} has a damaged length field at byte offset {offset} \
+         (not a varint of at most 4 bytes in its shortest form)"
+    )]
+    BadLengthField {
+        /// Frame index.
+        frame: u64,
+        /// Offset of the field's first byte.
+        offset: u64,
+    },
+    /// A `Checkpoint`, `State` or `End` frame ends with a short check where
+    /// the full chain hash belongs.
+    #[error(
+        "frame {frame}, a{} frame, ends with a 4-byte check where the full 32-byte hash belongs",
+        kind_text(kind)
+    )]
+    CheckTooShort {
+        /// Frame index.
+        frame: u64,
+        /// `Checkpoint`, `State` or `End`.
+        kind: &'static str,
+    },
     /// The stored header hash does not match the preamble and header.
     #[error("trace header checksum mismatch (header altered)")]
     HeaderChecksumMismatch,
@@ -592,6 +651,15 @@ fn truncated_text(at_frame: u64, steps: u64, offset: u64, complete_bytes: u64) -
     format!("{before}: {rest}")
 }
 
+/// ` Checkpoint`, `n End`: a frame kind after its article.
+fn kind_text(kind: &str) -> String {
+    if kind.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        format!("n {kind}")
+    } else {
+        format!(" {kind}")
+    }
+}
+
 /// Bytes as text, with anything but printable ASCII escaped (`\x00`).
 fn escape_bytes(bytes: &[u8]) -> String {
     bytes
@@ -680,19 +748,155 @@ pub(crate) fn header_hash(preamble: &[u8; PREAMBLE_BYTES], header: &[u8]) -> Cha
     h.finalize().into()
 }
 
-/// `sha256(previous || length field || part)`, for the last (or only) part of a
-/// frame.
+/// A length field as written: `value` as an unsigned LEB128 varint, and how
+/// many of the bytes it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Field {
+    bytes: [u8; FIELD_BYTES_MAX],
+    len: usize,
+}
+
+impl Field {
+    /// The field of a part of `part_len` bytes with the given flags.
+    pub(crate) fn new(part_len: usize, continues: bool, full_check: bool) -> Field {
+        assert!(
+            part_len <= FRAME_BYTES_MAX,
+            "the writer splits bodies into parts of at most FRAME_BYTES_MAX"
+        );
+        let len = u32::try_from(part_len).expect("FRAME_BYTES_MAX fits in u32");
+        let mut value = len << FIELD_FLAG_BITS;
+        if continues {
+            value |= PART_CONTINUES;
+        }
+        if full_check {
+            value |= FULL_CHECK;
+        }
+        Field::encode(value)
+    }
+
+    /// `value` (below 2^28) as a varint.
+    pub(crate) fn encode(mut value: u32) -> Field {
+        assert!(value < 1 << 28, "a length field fits in 4 varint bytes");
+        let mut field = Field {
+            bytes: [0; FIELD_BYTES_MAX],
+            len: 0,
+        };
+        loop {
+            let low = u8::try_from(value & 0x7f).expect("masked to 7 bits");
+            value >>= 7;
+            if value == 0 {
+                field.bytes[field.len] = low;
+                field.len += 1;
+                return field;
+            }
+            field.bytes[field.len] = low | 0x80;
+            field.len += 1;
+        }
+    }
+
+    /// The bytes as written.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Decodes a length field fed one byte at a time ([`push`](Self::push)),
+/// keeping the bytes as read for the chain hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FieldDecoder {
+    value: u32,
+    bytes: [u8; FIELD_BYTES_MAX],
+    len: usize,
+}
+
+/// What one more byte of a length field gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldByte {
+    /// The field goes on.
+    More,
+    /// The field is complete: its value.
+    Done(u32),
+    /// The field is not a varint of at most [`FIELD_BYTES_MAX`] bytes in its
+    /// shortest form.
+    Malformed,
+}
+
+impl FieldDecoder {
+    /// Takes the next byte of the field.
+    pub(crate) fn push(&mut self, byte: u8) -> FieldByte {
+        self.bytes[self.len] = byte;
+        self.value |= u32::from(byte & 0x7f) << (7 * self.len);
+        self.len += 1;
+        if byte & 0x80 == 0 {
+            // A last byte of 0 after others is a longer form of a shorter field.
+            if self.len > 1 && byte == 0 {
+                return FieldByte::Malformed;
+            }
+            return FieldByte::Done(self.value);
+        }
+        if self.len == FIELD_BYTES_MAX {
+            return FieldByte::Malformed;
+        }
+        FieldByte::More
+    }
+
+    /// The bytes taken so far.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The part that starts at `at` in `bytes`, for tests that walk a trace's
+/// layout.
 #[cfg(test)]
-pub(crate) fn chain_hash(previous: &ChainHash, body: &[u8]) -> ChainHash {
-    let len = u32::try_from(body.len()).expect("frame parts are bounded by FRAME_BYTES_MAX");
-    part_hash(previous, len, body)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartAt {
+    /// The length field's value (length and flags).
+    pub value: u32,
+    /// Bytes of the length field.
+    pub field_len: usize,
+    /// Bytes of the part.
+    pub part_len: usize,
+    /// Bytes of the check.
+    pub check_len: usize,
+}
+
+#[cfg(test)]
+impl PartAt {
+    /// Reads the length field at `at`.
+    pub(crate) fn read(bytes: &[u8], at: usize) -> PartAt {
+        let mut decoder = FieldDecoder::default();
+        let mut i = at;
+        let value = loop {
+            match decoder.push(bytes[i]) {
+                FieldByte::More => i += 1,
+                FieldByte::Done(value) => break value,
+                FieldByte::Malformed => panic!("a malformed field at {at}"),
+            }
+        };
+        PartAt {
+            value,
+            field_len: i + 1 - at,
+            part_len: (value >> FIELD_FLAG_BITS) as usize,
+            check_len: if value & FULL_CHECK != 0 {
+                HASH_BYTES
+            } else {
+                CHECK_BYTES
+            },
+        }
+    }
+
+    /// Bytes from the field's start to the check's end.
+    pub(crate) fn total(&self) -> usize {
+        self.field_len + self.part_len + self.check_len
+    }
 }
 
 /// `sha256(previous || length field || part)`, with the length field as written.
-pub(crate) fn part_hash(previous: &ChainHash, field: u32, part: &[u8]) -> ChainHash {
+pub(crate) fn part_hash(previous: &ChainHash, field: &[u8], part: &[u8]) -> ChainHash {
     let mut h = Sha256::new();
     h.update(previous);
-    h.update(field.to_le_bytes());
+    h.update(field);
     h.update(part);
     h.finalize().into()
 }
@@ -770,9 +974,65 @@ mod tests {
     #[test]
     fn chain_hash_depends_on_previous_hash() {
         assert_ne!(
-            chain_hash(&[0; HASH_BYTES], b"body"),
-            chain_hash(&[1; HASH_BYTES], b"body")
+            part_hash(&[0; HASH_BYTES], &[16], b"body"),
+            part_hash(&[1; HASH_BYTES], &[16], b"body")
         );
+    }
+
+    /// Feeds `bytes` to a decoder until it stops asking for more.
+    fn decode_field(bytes: &[u8]) -> FieldByte {
+        let mut decoder = FieldDecoder::default();
+        for &b in bytes {
+            match decoder.push(b) {
+                FieldByte::More => {}
+                done => return done,
+            }
+        }
+        FieldByte::More
+    }
+
+    #[test]
+    fn field_of_a_small_step_is_one_byte() {
+        assert_eq!(Field::new(31, false, false).as_bytes(), [31 << 2]);
+    }
+
+    #[test]
+    fn field_past_one_byte_takes_two() {
+        assert_eq!(Field::new(32, false, true).as_bytes(), [0x81, 0x01]);
+    }
+
+    #[test]
+    fn field_at_part_limit_takes_four_bytes_and_round_trips() {
+        let field = Field::new(FRAME_BYTES_MAX, true, true);
+        assert_eq!(
+            (field.as_bytes().len(), decode_field(field.as_bytes())),
+            (
+                FIELD_BYTES_MAX,
+                FieldByte::Done(
+                    (u32::try_from(FRAME_BYTES_MAX).unwrap() << FIELD_FLAG_BITS)
+                        | PART_CONTINUES
+                        | FULL_CHECK
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn field_of_five_bytes_is_malformed() {
+        assert_eq!(
+            decode_field(&[0x80, 0x80, 0x80, 0x80]),
+            FieldByte::Malformed
+        );
+    }
+
+    #[test]
+    fn field_in_a_longer_form_than_needed_is_malformed() {
+        assert_eq!(decode_field(&[0x84, 0x00]), FieldByte::Malformed);
+    }
+
+    #[test]
+    fn field_of_zero_is_one_zero_byte() {
+        assert_eq!(decode_field(&[0]), FieldByte::Done(0));
     }
 
     #[test]

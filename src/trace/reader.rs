@@ -10,9 +10,9 @@
 use std::io::{ErrorKind, Read};
 
 use super::format::{
-    header_hash, part_hash, preamble, ChainHash, Frame, TraceError, TraceHeader, FORMAT_VERSION,
-    FRAME_BYTES_MAX, HASH_BYTES, HEADER_BYTES_MAX, LENGTH_BYTES, MAGIC, PART_CONTINUES,
-    PREAMBLE_BYTES,
+    header_hash, part_hash, preamble, ChainHash, FieldByte, FieldDecoder, Frame, TraceError,
+    TraceHeader, CHECK_BYTES, FIELD_FLAG_BITS, FORMAT_VERSION, FRAME_BYTES_MAX, FULL_CHECK,
+    HASH_BYTES, HEADER_BYTES_MAX, MAGIC, PART_CONTINUES, PREAMBLE_BYTES,
 };
 
 /// Bytes a body read allocates ahead of what has arrived, at most: a lying
@@ -157,11 +157,9 @@ impl<R: Read> TraceReader<R> {
             body = Vec::new();
         }
         let mut previous = self.previous;
-        loop {
-            let mut len_bytes = [0u8; LENGTH_BYTES];
-            self.fill(&mut len_bytes)?;
-            let field = u32::from_le_bytes(len_bytes);
-            let len = (field & !PART_CONTINUES) as usize;
+        let full_check = loop {
+            let (field, value) = self.read_field(index)?;
+            let len = (value >> FIELD_FLAG_BITS) as usize;
             if len > FRAME_BYTES_MAX {
                 return Err(TraceError::FrameTooLarge {
                     frame: index,
@@ -171,17 +169,19 @@ impl<R: Read> TraceReader<R> {
             }
             let start = body.len();
             self.take_into(len, &mut body)?;
+            let full = value & FULL_CHECK != 0;
             let mut stored = [0u8; HASH_BYTES];
-            self.fill(&mut stored)?;
-            let hash = part_hash(&previous, field, &body[start..]);
-            if stored != hash {
+            let check = if full { HASH_BYTES } else { CHECK_BYTES };
+            self.fill(&mut stored[..check])?;
+            let hash = part_hash(&previous, field.as_bytes(), &body[start..]);
+            if stored[..check] != hash[..check] {
                 return Err(TraceError::ChainMismatch { frame: index });
             }
             previous = hash;
-            if field & PART_CONTINUES == 0 {
-                break;
+            if value & PART_CONTINUES == 0 {
+                break full;
             }
-        }
+        };
         let (frame, used): (Frame, usize) =
             bincode::serde::decode_from_slice(&body, crate::trace::format::bincode_decode_config())
                 .map_err(|error| TraceError::Decode {
@@ -194,6 +194,11 @@ impl<R: Read> TraceReader<R> {
                 unused: body.len() - used,
             });
         }
+        if !full_check {
+            if let Some(kind) = needs_full_check(&frame) {
+                return Err(TraceError::CheckTooShort { frame: index, kind });
+            }
+        }
         self.buf = body;
         self.previous = previous;
         self.frames += 1;
@@ -204,6 +209,27 @@ impl<R: Read> TraceReader<R> {
             Frame::End { steps, .. } => self.end(*steps)?,
         }
         Ok(frame)
+    }
+
+    /// Reads a part's length field: the bytes as read (for the chain hash)
+    /// and its value.
+    fn read_field(&mut self, index: u64) -> Result<(FieldDecoder, u32), TraceError> {
+        let start = self.offset;
+        let mut decoder = FieldDecoder::default();
+        loop {
+            let mut byte = [0u8; 1];
+            self.fill(&mut byte)?;
+            match decoder.push(byte[0]) {
+                FieldByte::More => {}
+                FieldByte::Done(value) => return Ok((decoder, value)),
+                FieldByte::Malformed => {
+                    return Err(TraceError::BadLengthField {
+                        frame: index,
+                        offset: start,
+                    })
+                }
+            }
+        }
     }
 
     /// Checks the `End` frame's count and that nothing follows it.
@@ -298,6 +324,17 @@ impl<R: Read> TraceReader<R> {
     }
 }
 
+/// The kind of a frame that must end with the full chain hash, `None` for a
+/// `Step`.
+fn needs_full_check(frame: &Frame) -> Option<&'static str> {
+    match frame {
+        Frame::Step { .. } => None,
+        Frame::Checkpoint { .. } => Some("Checkpoint"),
+        Frame::State { .. } => Some("State"),
+        Frame::End { .. } => Some("End"),
+    }
+}
+
 /// Kinds of trace this build knows: [`TraceKind`](super::format::TraceKind)'s
 /// variants.
 const TRACE_KINDS_KNOWN: u32 = 2;
@@ -332,8 +369,8 @@ mod tests {
     use crate::engine::{Input, Output};
     use crate::machine::config::MachineConfig;
     use crate::qmp::session::ClientId;
-    use crate::trace::format::bincode_config;
     use crate::trace::format::TraceHeader;
+    use crate::trace::format::{bincode_config, Field, PartAt};
     use crate::trace::writer::TraceWriter;
 
     const CLIENT: ClientId = ClientId(1);
@@ -368,16 +405,21 @@ mod tests {
         PREAMBLE_BYTES + len + HASH_BYTES
     }
 
-    /// Offsets where each frame starts, plus the end offset.
+    /// Offsets where each frame starts, plus the end offset (frames of one
+    /// part).
     fn frame_starts(bytes: &[u8]) -> Vec<usize> {
         let mut at = header_end(bytes);
         let mut starts = vec![at];
         while at < bytes.len() {
-            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-            at += LENGTH_BYTES + len + HASH_BYTES;
+            at += PartAt::read(bytes, at).total();
             starts.push(at);
         }
         starts
+    }
+
+    /// Bytes of the length field at `at`.
+    fn field_len(bytes: &[u8], at: usize) -> usize {
+        PartAt::read(bytes, at).field_len
     }
 
     fn read_all(bytes: &[u8]) -> Result<Vec<Frame>, TraceError> {
@@ -385,11 +427,13 @@ mod tests {
         reader.collect()
     }
 
-    /// Appends a frame with an arbitrary body, correctly chained.
+    /// A frame with an arbitrary body, correctly chained, with the full hash
+    /// as its check.
     fn seal_raw(previous: &ChainHash, body: &[u8]) -> Vec<u8> {
-        let mut out = u32::try_from(body.len()).unwrap().to_le_bytes().to_vec();
+        let field = Field::new(body.len(), false, true);
+        let mut out = field.as_bytes().to_vec();
         out.extend_from_slice(body);
-        out.extend_from_slice(&crate::trace::format::chain_hash(previous, body));
+        out.extend_from_slice(&part_hash(previous, field.as_bytes(), body));
         out
     }
 
@@ -646,18 +690,30 @@ mod tests {
         );
     }
 
-    /// The header of `sample()`, then `parts` sealed as one frame's parts.
+    /// The header of `sample()`, then `parts` sealed as one frame's parts,
+    /// each given by its length field's value.
     fn with_parts(parts: &[(u32, &[u8])]) -> Vec<u8> {
         let bytes = sample();
         let mut out = bytes[..header_end(&bytes)].to_vec();
         let mut previous = stored_header_hash(&bytes);
-        for (field, part) in parts {
-            out.extend_from_slice(&field.to_le_bytes());
+        for (value, part) in parts {
+            let field = Field::encode(*value);
+            out.extend_from_slice(field.as_bytes());
             out.extend_from_slice(part);
-            previous = part_hash(&previous, *field, part);
-            out.extend_from_slice(&previous);
+            previous = part_hash(&previous, field.as_bytes(), part);
+            let check = if value & FULL_CHECK != 0 {
+                HASH_BYTES
+            } else {
+                CHECK_BYTES
+            };
+            out.extend_from_slice(&previous[..check]);
         }
         out
+    }
+
+    /// A length field's value: `len` and flags.
+    fn value(len: usize, flags: u32) -> u32 {
+        (u32::try_from(len).unwrap() << FIELD_FLAG_BITS) | flags
     }
 
     #[test]
@@ -672,8 +728,8 @@ mod tests {
         .unwrap();
         let (a, b) = end.split_at(1);
         let bytes = with_parts(&[
-            (1 | PART_CONTINUES, a),
-            (u32::try_from(b.len()).unwrap(), b),
+            (value(1, PART_CONTINUES), a),
+            (value(b.len(), FULL_CHECK), b),
         ]);
         let frames = read_all(&bytes).unwrap();
         assert_eq!(
@@ -697,14 +753,78 @@ mod tests {
         .unwrap();
         let (a, b) = end.split_at(1);
         let mut bytes = with_parts(&[
-            (1 | PART_CONTINUES, a),
-            (u32::try_from(b.len()).unwrap(), b),
+            (value(1, PART_CONTINUES), a),
+            (value(b.len(), FULL_CHECK), b),
         ]);
-        let at = header_end(&bytes) + 3;
-        bytes[at] ^= 0x80;
+        let at = header_end(&bytes);
+        bytes[at] ^= u8::try_from(PART_CONTINUES).unwrap();
         assert!(matches!(
             read_all(&bytes).unwrap_err(),
             TraceError::ChainMismatch { frame: 0 }
+        ));
+    }
+
+    /// `sample()`'s header, then an `End` frame sealed with the given length
+    /// field value flags.
+    fn end_sealed_with(flags: u32) -> Vec<u8> {
+        let end = bincode::serde::encode_to_vec(
+            Frame::End {
+                steps: 0,
+                digest: "d".to_owned(),
+            },
+            bincode_config(),
+        )
+        .unwrap();
+        with_parts(&[(value(end.len(), flags), &end)])
+    }
+
+    #[test]
+    fn end_frame_with_a_short_check_is_refused() {
+        let err = read_all(&end_sealed_with(0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "frame 0, an End frame, ends with a 4-byte check where the full 32-byte hash belongs"
+        );
+    }
+
+    #[test]
+    fn end_frame_with_the_full_hash_is_read() {
+        assert!(read_all(&end_sealed_with(FULL_CHECK)).is_ok());
+    }
+
+    #[test]
+    fn length_field_of_five_bytes_is_damage_at_its_offset() {
+        let bytes = sample();
+        let start = header_end(&bytes);
+        let mut cut = bytes[..start].to_vec();
+        cut.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x01]);
+        let err = read_all(&cut).unwrap_err();
+        assert!(
+            matches!(err, TraceError::BadLengthField { frame: 0, offset } if offset == start as u64),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn length_field_in_a_longer_form_is_damage() {
+        let bytes = sample();
+        let start = header_end(&bytes);
+        let mut cut = bytes[..start].to_vec();
+        cut.extend_from_slice(&[0x84, 0x00]);
+        assert!(matches!(
+            read_all(&cut).unwrap_err(),
+            TraceError::BadLengthField { frame: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn flipped_check_flag_of_a_step_fails_chain() {
+        let mut bytes = sample();
+        let starts = frame_starts(&bytes);
+        bytes[starts[1]] ^= u8::try_from(FULL_CHECK).unwrap();
+        assert!(matches!(
+            read_all(&bytes).unwrap_err(),
+            TraceError::ChainMismatch { frame: 1 }
         ));
     }
 
@@ -720,12 +840,11 @@ mod tests {
     fn read_with_frame_past_limit_fails() {
         let bytes = sample();
         let mut cut = bytes[..header_end(&bytes)].to_vec();
-        let too_long = u32::try_from(FRAME_BYTES_MAX + 1).unwrap();
-        cut.extend_from_slice(&too_long.to_le_bytes());
+        cut.extend_from_slice(Field::encode(value(FRAME_BYTES_MAX + 1, 0)).as_bytes());
         let err = read_all(&cut).unwrap_err();
         assert!(matches!(
             err,
-            TraceError::FrameTooLarge { frame: 0, len, .. } if len == u64::from(too_long)
+            TraceError::FrameTooLarge { frame: 0, len, .. } if len == FRAME_BYTES_MAX as u64 + 1
         ));
     }
 
@@ -734,8 +853,7 @@ mod tests {
         // At the limit the length is accepted; the missing body is truncation.
         let bytes = sample();
         let mut cut = bytes[..header_end(&bytes)].to_vec();
-        let at_limit = u32::try_from(FRAME_BYTES_MAX).unwrap();
-        cut.extend_from_slice(&at_limit.to_le_bytes());
+        cut.extend_from_slice(Field::encode(value(FRAME_BYTES_MAX, 0)).as_bytes());
         let err = read_all(&cut).unwrap_err();
         assert!(matches!(err, TraceError::Truncated { at_frame: 0, .. }));
     }
@@ -804,7 +922,8 @@ mod tests {
     fn read_with_flipped_body_byte_fails_chain() {
         let mut bytes = sample();
         let starts = frame_starts(&bytes);
-        bytes[starts[1] + LENGTH_BYTES] ^= 0x01;
+        let body = starts[1] + field_len(&bytes, starts[1]);
+        bytes[body] ^= 0x01;
         let err = read_all(&bytes).unwrap_err();
         assert!(matches!(err, TraceError::ChainMismatch { frame: 1 }));
     }
@@ -910,7 +1029,8 @@ mod tests {
     fn next_frame_after_error_fails_again() {
         let mut bytes = sample();
         let starts = frame_starts(&bytes);
-        bytes[starts[0] + LENGTH_BYTES] ^= 0x01;
+        let body = starts[0] + field_len(&bytes, starts[0]);
+        bytes[body] ^= 0x01;
         let (mut r, _) = TraceReader::open(&bytes[..]).unwrap();
         let _ = r.next_frame();
         assert!(matches!(r.next_frame(), Err(TraceError::ReaderFailed)));
@@ -969,7 +1089,8 @@ mod tests {
     #[test]
     fn body_cut_past_read_chunk_is_truncated_in_its_frame() {
         let bytes = with_bytes(2 * READ_CHUNK_BYTES);
-        let cut = frame_starts(&bytes)[0] + LENGTH_BYTES + READ_CHUNK_BYTES + 3;
+        let start = frame_starts(&bytes)[0];
+        let cut = start + field_len(&bytes, start) + READ_CHUNK_BYTES + 3;
         let err = read_all(&bytes[..cut]).unwrap_err();
         assert!(matches!(
             err,

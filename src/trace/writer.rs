@@ -11,13 +11,16 @@ use std::io::Write;
 use crate::engine::{Engine, Input, Output};
 
 use super::format::{
-    bincode_config, header_hash, part_hash, preamble, ChainHash, FrameRef, TraceError, TraceHeader,
-    CHECKPOINT_EVERY_STEPS, FORMAT_VERSION, FRAME_BYTES_MAX, HEADER_BYTES_MAX, PART_CONTINUES,
-    STATE_EVERY_STEPS_DEFAULT,
+    bincode_config, header_hash, part_hash, preamble, ChainHash, Field, FrameRef, TraceError,
+    TraceHeader, CHECKPOINT_EVERY_STEPS, CHECK_BYTES, FORMAT_VERSION, FRAME_BYTES_MAX,
+    HEADER_BYTES_MAX, STATE_EVERY_STEPS_DEFAULT,
 };
 
 /// Bytes a `State` frame adds around its snapshot (variant tag, lengths, digest).
 const STATE_FRAME_OVERHEAD_BYTES: usize = 128;
+/// Capacity of the body buffer kept between frames: a larger one (left by a
+/// huge step) is given back rather than held for the rest of the recording.
+const BODY_BUFFER_KEPT_BYTES: usize = 64 * 1024;
 
 /// Writes one trace.
 #[derive(Debug)]
@@ -27,6 +30,9 @@ pub struct TraceWriter<W: Write> {
     frames: u64,
     steps: u64,
     state_every_steps: u64,
+    /// The body buffer, kept between frames so that encoding one allocates
+    /// nothing.
+    body: Vec<u8>,
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -56,6 +62,7 @@ impl<W: Write> TraceWriter<W> {
             frames: 0,
             steps: 0,
             state_every_steps: STATE_EVERY_STEPS_DEFAULT,
+            body: Vec::new(),
         })
     }
 
@@ -152,12 +159,30 @@ impl<W: Write> TraceWriter<W> {
 
     fn write_frame(&mut self, frame: &FrameRef<'_>) -> Result<(), TraceError> {
         let index = self.frames;
-        let body = bincode::serde::encode_to_vec(frame, bincode_config()).map_err(|error| {
-            TraceError::Encode {
+        let mut body = std::mem::take(&mut self.body);
+        body.clear();
+        if body.capacity() > BODY_BUFFER_KEPT_BYTES {
+            body = Vec::new();
+        }
+        bincode::serde::encode_into_std_write(frame, &mut body, bincode_config()).map_err(
+            |error| TraceError::Encode {
                 frame: index,
                 error,
-            }
-        })?;
+            },
+        )?;
+        // Checkpoints, states and the end carry the whole hash: they vouch for
+        // every frame before them, whose own checks are short.
+        let full_check = !matches!(frame, FrameRef::Step { .. });
+        let result = self.write_parts(&body, full_check);
+        self.body = body;
+        result?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Writes `body` as one part, or as several when it is past
+    /// [`FRAME_BYTES_MAX`]: length field, bytes, check.
+    fn write_parts(&mut self, body: &[u8], full_check: bool) -> Result<(), TraceError> {
         let mut parts = body.chunks(FRAME_BYTES_MAX).peekable();
         let mut previous = self.previous;
         // An empty body is one empty part.
@@ -165,22 +190,22 @@ impl<W: Write> TraceWriter<W> {
         let mut next = parts.next().or(Some(empty));
         while let Some(part) = next {
             next = parts.next();
-            let len = u32::try_from(part.len()).expect("FRAME_BYTES_MAX fits in 31 bits");
-            let field = if next.is_some() {
-                len | PART_CONTINUES
+            let last = next.is_none();
+            let field = Field::new(part.len(), !last, full_check && last);
+            let hash = part_hash(&previous, field.as_bytes(), part);
+            let check = if full_check && last {
+                &hash[..]
             } else {
-                len
+                &hash[..CHECK_BYTES]
             };
-            let hash = part_hash(&previous, field, part);
             self.out
-                .write_all(&field.to_le_bytes())
+                .write_all(field.as_bytes())
                 .map_err(TraceError::Io)?;
             self.out.write_all(part).map_err(TraceError::Io)?;
-            self.out.write_all(&hash).map_err(TraceError::Io)?;
+            self.out.write_all(check).map_err(TraceError::Io)?;
             previous = hash;
         }
         self.previous = previous;
-        self.frames += 1;
         Ok(())
     }
 }
@@ -190,7 +215,9 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::qmp::session::ClientId;
-    use crate::trace::format::{HASH_BYTES, LENGTH_BYTES, PREAMBLE_BYTES};
+    use crate::trace::format::{
+        PartAt, FIELD_FLAG_BITS, FULL_CHECK, HASH_BYTES, PART_CONTINUES, PREAMBLE_BYTES,
+    };
 
     fn header() -> TraceHeader {
         TraceHeader::new(MachineConfig::default())
@@ -230,9 +257,9 @@ mod tests {
         let mut at = PREAMBLE_BYTES + header_len + HASH_BYTES;
         let mut fields = Vec::new();
         while at < out.len() {
-            let field = u32::from_le_bytes(out[at..at + 4].try_into().unwrap());
-            fields.push(field);
-            at += LENGTH_BYTES + (field & !PART_CONTINUES) as usize + HASH_BYTES;
+            let part = PartAt::read(out, at);
+            fields.push(part.value);
+            at += part.total();
         }
         fields
     }
@@ -258,7 +285,7 @@ mod tests {
         w.record(&input_with_body(FRAME_BYTES_MAX), &[]).unwrap();
         assert_eq!(
             length_fields(&w.out),
-            [u32::try_from(FRAME_BYTES_MAX).unwrap()]
+            [u32::try_from(FRAME_BYTES_MAX).unwrap() << FIELD_FLAG_BITS]
         );
     }
 
@@ -269,7 +296,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             length_fields(&w.out),
-            [u32::try_from(FRAME_BYTES_MAX).unwrap() | PART_CONTINUES, 1]
+            [
+                (u32::try_from(FRAME_BYTES_MAX).unwrap() << FIELD_FLAG_BITS) | PART_CONTINUES,
+                1 << FIELD_FLAG_BITS
+            ]
         );
     }
 
@@ -339,11 +369,44 @@ mod tests {
     }
 
     #[test]
-    fn frame_has_length_prefix_body_and_hash() {
+    fn checkpoint_frame_ends_with_the_full_hash() {
         let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
         let start = w.out.len();
         w.checkpoint("d").unwrap();
-        let len = u32::from_le_bytes(w.out[start..start + 4].try_into().unwrap()) as usize;
-        assert_eq!(w.out.len() - start, LENGTH_BYTES + len + HASH_BYTES);
+        let part = PartAt::read(&w.out, start);
+        assert_eq!(
+            (part.value & FULL_CHECK, w.out.len() - start),
+            (FULL_CHECK, part.field_len + part.part_len + HASH_BYTES)
+        );
+    }
+
+    #[test]
+    fn step_frame_ends_with_a_short_check() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let start = w.out.len();
+        w.record(&bytes_input(1), &[]).unwrap();
+        let part = PartAt::read(&w.out, start);
+        assert_eq!(
+            (part.value & FULL_CHECK, w.out.len() - start),
+            (0, 1 + part.part_len + CHECK_BYTES)
+        );
+    }
+
+    #[test]
+    fn end_frame_ends_with_the_full_hash() {
+        let w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let start = w.out.len();
+        let out = w.finish(0, "d").unwrap();
+        assert_eq!(PartAt::read(&out, start).check_len, HASH_BYTES);
+    }
+
+    #[test]
+    fn split_frame_parts_before_the_last_have_short_checks() {
+        let mut w = TraceWriter::new(Vec::new(), &header()).unwrap();
+        let start = w.out.len();
+        w.record(&input_with_body(FRAME_BYTES_MAX + 1), &[])
+            .unwrap();
+        let first = PartAt::read(&w.out, start);
+        assert_eq!(first.check_len, CHECK_BYTES);
     }
 }

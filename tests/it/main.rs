@@ -21,6 +21,8 @@
 //! - `shell`: `qmpsim man` and `qmpsim completions`;
 //! - `seed_examples`: every example of the seed `qmp-commands.hx` against the engine;
 //! - `trace_tools`: `qmpsim trace dump|info|export|import|coverage` through the binary;
+//! - `trace_damage`: every flipped byte and every cut of a trace is caught at its
+//!   frame, and what replay and dump say about each kind of damage;
 //! - `write_ahead`: `-record` survives SIGKILL, refuses bad paths, locks its file;
 //! - `replay_runner`: `qmpsim replay`'s options through the binary;
 //! - `event_loop`: the one-thread server under load (backpressure, many clients);
@@ -68,5 +70,6 @@ mod snapshots;
 mod sockets;
 mod support;
 mod tidy;
+mod trace_damage;
 mod trace_tools;
 mod write_ahead;
