@@ -99,6 +99,8 @@ pub struct MachineConfig {
     pub placement: Option<crate::machine::placement::Placement>,
     /// Timed fault steps (`-x-scenario`; see `crate::machine::scenario_steps`).
     pub scenario: Vec<crate::machine::scenario_steps::ScenarioStep>,
+    /// Seeded misbehaviour (`-x-chaos`; see `crate::machine::chaos`).
+    pub chaos: Option<crate::machine::chaos::ChaosConfig>,
 }
 
 /// Default delay of the guest's ACPI shutdown after the power button, in ms
@@ -167,6 +169,7 @@ impl Default for MachineConfig {
             guest: GuestConfig::default(),
             placement: None,
             scenario: Vec::new(),
+            chaos: None,
         }
     }
 }

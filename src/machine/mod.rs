@@ -8,6 +8,7 @@
 //! of the data.
 
 pub mod balloon;
+pub mod chaos;
 pub mod clock;
 pub mod config;
 pub mod devices;
@@ -186,6 +187,8 @@ pub struct Machine {
     pub faults: faults::FaultState,
     /// Progress through the `-x-scenario` steps (see [`scenario_steps`]).
     pub scenario: scenario_steps::ScenarioState,
+    /// The chaos rng and its doings, with `-x-chaos` (see [`chaos`]).
+    pub chaos: Option<chaos::ChaosState>,
 }
 
 impl Machine {
@@ -205,6 +208,7 @@ impl Machine {
         if run_state == RunState::Running {
             display.screen.boot_started_at = Some(VirtualTime(0));
         }
+        let chaos = config.chaos.as_ref().map(chaos::ChaosState::new);
         let mut machine = Machine {
             rng: Rng::new(config.seed),
             display,
@@ -226,6 +230,7 @@ impl Machine {
             singlestep,
             faults: faults::FaultState::default(),
             scenario: scenario_steps::ScenarioState::default(),
+            chaos,
         };
         machine.scenario_start();
         machine.balloon_sync();

@@ -520,10 +520,15 @@ impl Server {
         let Some(s) = self.sessions[index].as_mut() else {
             return;
         };
+        // Everything due goes out in one write.
         let now = Instant::now();
+        let mut out = Vec::new();
         while s.due.front().is_some_and(|d| d.at <= now) {
             let d = s.due.pop_front().expect("front exists");
-            s.side.push(d.data, Vec::new());
+            out.extend_from_slice(&d.data);
+        }
+        if !out.is_empty() {
+            s.side.push(out, Vec::new());
         }
         s.side.flush();
         if s.closing && s.side.drained() {

@@ -1328,6 +1328,7 @@ mod tests {
             sessions: BTreeMap::new(),
             exited: None,
             gaps: 0,
+            held: std::collections::BTreeMap::new(),
         });
         let log = Log::default();
         let mut ev = loop_with(engine, Box::new(log.clone()));

@@ -6,6 +6,7 @@
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
 //! - `sockets`: the real binary over unix, tcp and stdio monitors;
+//! - `chaos`: `-x-chaos` through the binary (same seed, same bytes; replay);
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `clock`: the three `-x-clock` modes through the binary;
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
@@ -34,6 +35,7 @@
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
+mod chaos;
 mod cli;
 mod clock;
 mod conformance;

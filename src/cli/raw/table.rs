@@ -373,6 +373,16 @@ pub static OPTIONS: &[OptDef] = &[
                 .map_err(|source| RawError::ExploreGap { arg: v, source })?;
             put(&mut c.low.config.placement, placement)
         }),
+    value("x-chaos", "seed=N[,rate=P][,kinds=a+b+...]", Qmpsim,
+        "misbehave as QEMU 0.14 legally can, by seed:\n\
+        kinds events, guest, failures, split, delay,\n\
+        disconnect (default all), each with probability\n\
+        P (default 0.1) where it can happen",
+        |c, v| {
+            let chaos = crate::machine::chaos::ChaosConfig::parse(&v)
+                .map_err(|source| RawError::Chaos { arg: v, source })?;
+            put(&mut c.low.config.chaos, chaos)
+        }),
     value("x-scenario", "FILE", Qmpsim, "run the timed fault steps of a TOML file\n\
         (docs/faults.md)", |c, v| put(&mut c.low.scenario, v)),
     value("x-state-every", "N", Qmpsim, "with -record: a full-state checkpoint every N\n\
