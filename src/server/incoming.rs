@@ -34,7 +34,7 @@ use std::thread;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use super::{Event, EventSender};
+use super::{set_nonblocking, Event, EventSender};
 use crate::engine::Input;
 use crate::machine::display::inet_aton;
 use crate::migration_stream::{self, Fed, StreamError, StreamFeeder};
@@ -305,22 +305,6 @@ fn reap(child: Option<Child>) {
     }
 }
 
-fn set_nonblocking(f: &File, on: bool) {
-    let fd = f.as_raw_fd();
-    // SAFETY: fcntl on a descriptor `f` owns; a failure leaves the flags as they were.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            let flags = if on {
-                flags | libc::O_NONBLOCK
-            } else {
-                flags & !libc::O_NONBLOCK
-            };
-            libc::fcntl(fd, libc::F_SETFL, flags);
-        }
-    }
-}
-
 fn to_input(item: Result<Fed, StreamError>) -> Input {
     match item {
         Ok(Fed::Preamble(preamble)) => Input::IncomingPreamble { preamble },
@@ -331,7 +315,7 @@ fn to_input(item: Result<Fed, StreamError>) -> Input {
 
 fn failed(e: &StreamError) -> Input {
     Input::IncomingFailed {
-        reason: error_text(e),
+        reason: crate::replay::corpus::error_chain(e),
     }
 }
 
@@ -422,18 +406,6 @@ fn tcp_addr(s: &str) -> Option<SocketAddr> {
 /// Stops early when the engine loop is gone.
 pub fn read_stream(reader: impl Read, report: impl Fn(Input) -> bool) {
     migration_stream::read_all(reader, |item| report(to_input(item)));
-}
-
-/// An error with its sources, `: `-separated.
-fn error_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

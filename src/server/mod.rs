@@ -195,6 +195,24 @@ pub enum ServerError {
     Setup(#[source] io::Error),
 }
 
+/// Makes `f`'s open file non-blocking (`on`) or blocking again; a failure
+/// leaves its flags as they were.
+pub fn set_nonblocking(f: &impl std::os::fd::AsRawFd, on: bool) {
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `f` owns.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            let flags = if on {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            };
+            libc::fcntl(fd, libc::F_SETFL, flags);
+        }
+    }
+}
+
 /// The C library's text for an I/O error, without Rust's ` (os error N)` suffix.
 pub fn strerror(e: &io::Error) -> String {
     let text = e.to_string();
