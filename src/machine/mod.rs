@@ -180,6 +180,9 @@ pub struct Machine {
     pub rtc: rtc::Rtc,
     /// Internal snapshots (`savevm`), per drive name (see [`snapshots`]).
     pub snapshots: BTreeMap<String, snapshots::SnapshotTable>,
+    /// Single-step mode (`-singlestep`, the human monitor's `singlestep`), as
+    /// `query-status` reports it.
+    pub singlestep: bool,
     /// Injected faults in force (see [`faults`]).
     pub faults: faults::FaultState,
     /// Progress through the `-x-scenario` steps (see [`scenario_steps`]).
@@ -200,6 +203,7 @@ impl Machine {
         } else {
             RunState::Running
         };
+        let singlestep = config.singlestep;
         let mut display = display::DisplayState::from_config(&config);
         if run_state == RunState::Running {
             display.screen.boot_started_at = Some(VirtualTime(0));
@@ -223,6 +227,7 @@ impl Machine {
             devices,
             image_probes: BTreeMap::new(),
             snapshots: BTreeMap::new(),
+            singlestep,
             faults: faults::FaultState::default(),
             scenario: scenario_steps::ScenarioState::default(),
             chaos,

@@ -12,9 +12,9 @@
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `refusals`: every bad option value 0.14 refuses at startup, with its source;
-//! - `golden_*`: reviewed insta goldens of every command, per area, and
-//!   (`golden_corpus`) of the dump of every corpus trace, and (`golden_faults`)
-//!   of every `x-inject` fault kind;
+//! - `golden_*`: reviewed insta goldens of every command, per area (`golden_hotplug`:
+//!   the human monitor's hotplug family), and (`golden_corpus`) of the dump of
+//!   every corpus trace, and (`golden_faults`) of every `x-inject` fault kind;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `snapshots`: snapshot, restore and migration as properties of random sessions;
@@ -52,6 +52,7 @@ mod golden_display;
 mod golden_events;
 mod golden_faults;
 mod golden_hmp;
+mod golden_hotplug;
 mod golden_human;
 mod human_monitor;
 mod lifecycle;
