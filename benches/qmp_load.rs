@@ -15,6 +15,13 @@
 //!   per request line (with the request's `"id"` when it has one). Everything
 //!   qmpsim does beyond this is the cost of being a VM.
 //!
+//! - `qmp_load rtt SOCKET N`: the sequential round trip with a native client:
+//!   connects, negotiates, sends RTT_WARMUP query-status requests, then N more
+//!   one at a time, each written only after the previous reply was read, and
+//!   prints one JSON line with the median, p90, p99 and mean in microseconds.
+//!   A Python client costs tens of microseconds per request itself, which hides
+//!   the server's own share; this one costs a few.
+//!
 //! Run with no arguments (as `cargo test --all-targets` does) it prints its
 //! usage and exits 0.
 
@@ -36,9 +43,10 @@ fn main() {
     let code = match args.first().map(String::as_str) {
         Some("fleet") => fleet(&args[1..]),
         Some("echo-server") if args.len() == 2 => echo_server(&args[1]),
+        Some("rtt") if args.len() == 3 => rtt(&args[1], &args[2]),
         _ => {
             println!(
-                "usage: qmp_load fleet --manifest FILE [-j N] [--window W] | qmp_load echo-server SOCKET"
+                "usage: qmp_load fleet --manifest FILE [-j N] [--window W] | qmp_load echo-server SOCKET | qmp_load rtt SOCKET N"
             );
             Ok(())
         }
@@ -47,6 +55,63 @@ fn main() {
         eprintln!("qmp_load: {e}");
         std::process::exit(1);
     }
+}
+
+// ---------------------------------------------------------------------------
+// sequential round trip
+
+/// query-status requests sent before timing starts.
+const RTT_WARMUP: usize = 1000;
+
+fn rtt(path: &str, n: &str) -> io::Result<()> {
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| io::Error::other("N is a positive number"))?;
+    // Negotiated by hand: the echo floor answers qmp_capabilities with its one
+    // fixed reply.
+    let stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    let mut s = Session {
+        reader: BufReader::new(stream),
+    };
+    let mut line = String::new();
+    s.reader.read_line(&mut line)?;
+    s.reader
+        .get_ref()
+        .write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
+    s.reader.read_line(&mut line)?;
+    let mut one = |s: &mut Session| -> io::Result<()> {
+        s.reader
+            .get_ref()
+            .write_all(b"{\"execute\":\"query-status\"}\n")?;
+        line.clear();
+        s.reader.read_line(&mut line)?;
+        if !line.starts_with("{\"return\": {") {
+            return Err(io::Error::other(format!("not a status: {line}")));
+        }
+        Ok(())
+    };
+    for _ in 0..RTT_WARMUP {
+        one(&mut s)?;
+    }
+    let mut ns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        one(&mut s)?;
+        ns.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    }
+    ns.sort_unstable();
+    let at = |p: usize| ns[(ns.len() * p / 100).min(ns.len() - 1)] as f64 / 1000.0;
+    let mean = ns.iter().sum::<u64>() as f64 / ns.len() as f64 / 1000.0;
+    println!(
+        "{{\"n\": {n}, \"median_us\": {:.1}, \"p90_us\": {:.1}, \"p99_us\": {:.1}, \"mean_us\": {mean:.1}}}",
+        at(50),
+        at(90),
+        at(99)
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

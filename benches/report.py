@@ -152,6 +152,8 @@ ANCHOR_ROWS = [
     ("spawn → `qmp_capabilities` answered, median", lambda r: show(dig(r, "greeting", "spawn_to_caps_done", "median_ms"), "%.1f ms")),
     ("sequential `query-status` round trip p50", lambda r: show(dig(r, "seq_query_status", "median_us"), "%.0f µs")),
     ("sequential `query-status` round trip p99", lambda r: show(dig(r, "seq_query_status", "p99_us"), "%.0f µs")),
+    ("sequential round trip p50, native client", lambda r: show(dig(r, "seq_query_status_native", "median_us"), "%.1f µs")),
+    ("sequential round trip p99, native client", lambda r: show(dig(r, "seq_query_status_native", "p99_us"), "%.1f µs")),
     ("sequential `query-status`, round trips/s", lambda r: show(dig(r, "seq_query_status", "wall_ops_per_s"), "%.0f")),
     ("server CPU per sequential `query-status`", lambda r: show(dig(r, "seq_query_status", "server_cpu_us_per_op"), "%.0f µs")),
     ("`query-status` reply size", lambda r: show(dig(r, "seq_query_status", "reply_bytes_mean"), "%.0f B")),
@@ -209,6 +211,7 @@ def load_jsonl(path):
 #  bound on the ratio to the echo floor; "<=" or ">=")
 AIMS = [
     ("sequential `query-status` round trip p50", ("seq_query_status", "median_us"), "µs", ("<=", 0.2), ("<=", 2.0)),
+    ("the same, native client (`qmp_load rtt`)", ("seq_query_status_native", "median_us"), "µs", ("<=", 0.2), ("<=", 2.0)),
     ("pipelined `query-status`, responses/s", ("pipe_query_status", "responses_per_s"), "/s", (">=", 40.0), None),
     ("peak RSS (VmHWM)", ("server", "mem_kB", "VmHWM"), "kB", ("<=", 0.1), None),
     ("spawn → greeting, median", ("greeting", "spawn_to_greeting", "median_ms"), "ms", ("<=", 0.1), None),

@@ -218,9 +218,23 @@ pub struct EngineState {
     pub sessions: BTreeMap<ClientId, Session>,
     /// Set once an `Exit` output was produced.
     pub exited: Option<i32>,
+    /// Bytes chaos holds back, per client, in the order they are to leave,
+    /// each with the virtual time it may leave at (`-x-chaos` split and
+    /// delay; see [`Engine::next_deadline`]).
+    pub held: BTreeMap<ClientId, Vec<HeldBytes>>,
     /// Gaps of the monitor byte stream met so far (two per connect, one per
     /// complete message; see `crate::machine::placement`).
     pub gaps: u64,
+}
+
+/// A piece of a message chaos holds back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBytes {
+    /// When it may leave.
+    pub at: VirtualTime,
+    /// The bytes.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
 }
 
 /// The deterministic core.
@@ -238,6 +252,7 @@ impl Engine {
                 sessions: BTreeMap::new(),
                 exited: None,
                 gaps: 0,
+                held: BTreeMap::new(),
             },
         }
     }
@@ -267,10 +282,21 @@ impl Engine {
     /// timers (the guest's scheduler tick) are left out, so that a VM with nothing
     /// pending does not move in virtual time while its clients think.
     pub fn next_deadline(&self) -> Option<VirtualTime> {
-        self.state
+        let timer = self
+            .state
             .machine
             .clock
-            .next_deadline_matching(|t| !t.is_background())
+            .next_deadline_matching(|t| !t.is_background());
+        let held = self
+            .state
+            .held
+            .values()
+            .filter_map(|queue| queue.first().map(|h| h.at))
+            .min();
+        match (timer, held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The exit status, once the machine has exited.
@@ -306,6 +332,7 @@ impl Engine {
                 if self.state.exited.is_none() {
                     self.bytes(*client, data, &mut out);
                     self.flush(&mut out);
+                    self.shape_outputs(&mut out);
                 }
                 out
             }
@@ -323,7 +350,10 @@ impl Engine {
             Input::Connect { client, monitor } => self.connect(client, monitor, &mut out),
             Input::Bytes { client, data } => self.bytes(client, &data, &mut out),
             Input::Fd { client, fd } => self.fd(client, fd),
-            Input::Disconnect { client } => self.disconnect(client),
+            Input::Disconnect { client } => {
+                self.state.held.remove(&client);
+                self.disconnect(client);
+            }
             Input::AdvanceTo { at } => self.state.machine.advance_to(at),
             Input::MigrationFailed { id } => self.state.machine.migration_fail(id),
             Input::MigrationStalled { id, stalled } => {
@@ -353,7 +383,110 @@ impl Engine {
             }
         }
         self.flush(&mut out);
+        self.shape_outputs(&mut out);
         out
+    }
+
+    /// With `-x-chaos`: every message to a QMP client may leave in pieces
+    /// and late (`machine::chaos`); a client with bytes held back gets
+    /// everything after them, in order; a connection closes, and the
+    /// machine exits, only after its held bytes left. Then the held bytes
+    /// whose time came leave.
+    fn shape_outputs(&mut self, out: &mut Vec<Output>) {
+        if self.state.machine.config.chaos.is_none() {
+            return;
+        }
+        let timed = self.state.machine.config.clock != crate::machine::clock::ClockMode::Manual;
+        let mut shaped = Vec::with_capacity(out.len());
+        for output in std::mem::take(out) {
+            match output {
+                Output::Send { client, data } => self.shape_send(client, data, timed, &mut shaped),
+                Output::Close { client } => {
+                    self.release(|c, _| c == client, &mut shaped);
+                    shaped.push(Output::Close { client });
+                }
+                Output::Exit { code } => {
+                    self.release(|_, _| true, &mut shaped);
+                    shaped.push(Output::Exit { code });
+                }
+                effect @ Output::Effect(_) => shaped.push(effect),
+            }
+        }
+        let now = self.now();
+        self.release(|_, at| at <= now, &mut shaped);
+        *out = shaped;
+    }
+
+    /// One message to `client`, cut and held back as chaos decides.
+    fn shape_send(&mut self, client: ClientId, data: Vec<u8>, timed: bool, out: &mut Vec<Output>) {
+        let now = self.now();
+        let qmp = self
+            .state
+            .sessions
+            .get(&client)
+            .is_some_and(|s| s.human.is_none() && s.telnet.is_none());
+        let last_held = self
+            .state
+            .held
+            .get(&client)
+            .and_then(|q| q.last())
+            .map(|h| h.at);
+        if !qmp && last_held.is_none() {
+            out.push(Output::Send { client, data });
+            return;
+        }
+        let shape = if qmp {
+            self.state.machine.chaos_shape(data.len(), timed)
+        } else {
+            crate::machine::chaos::Shape {
+                cuts: Vec::new(),
+                first_delay_ns: 0,
+                piece_delay_ns: 0,
+            }
+        };
+        let mut at = now
+            .plus_ns(shape.first_delay_ns)
+            .max(last_held.unwrap_or(now));
+        let mut holding = last_held.is_some();
+        let mut start = 0;
+        let ends = shape
+            .cuts
+            .iter()
+            .copied()
+            .chain(std::iter::once(data.len()));
+        for (i, end) in ends.enumerate() {
+            if i > 0 {
+                at = at.plus_ns(shape.piece_delay_ns);
+            }
+            let piece = data[start..end].to_vec();
+            start = end;
+            if !holding && at <= now {
+                out.push(Output::Send {
+                    client,
+                    data: piece,
+                });
+                continue;
+            }
+            holding = true;
+            self.state
+                .held
+                .entry(client)
+                .or_default()
+                .push(HeldBytes { at, data: piece });
+        }
+    }
+
+    /// Sends, in order, the held bytes `leave` lets go (by client and time),
+    /// up to the first of each client's that stays.
+    fn release(&mut self, leave: impl Fn(ClientId, VirtualTime) -> bool, out: &mut Vec<Output>) {
+        for (client, queue) in &mut self.state.held {
+            let n = queue.iter().take_while(|h| leave(*client, h.at)).count();
+            out.extend(queue.drain(..n).map(|h| Output::Send {
+                client: *client,
+                data: h.data,
+            }));
+        }
+        self.state.held.retain(|_, q| !q.is_empty());
     }
 
     /// Records a probe; past [`IMAGE_PROBES_MAX`] names, new ones are dropped
@@ -547,6 +680,10 @@ impl Engine {
         self.broadcast_events(out);
         self.effects_out(out);
         self.gap(Some(GapSide::BeforeReply), out);
+        // With -x-chaos: an event or a guest state change may come here.
+        self.state.machine.chaos_gap();
+        self.broadcast_events(out);
+        self.effects_out(out);
         for line in replies.lines {
             out.push(Output::Send {
                 client,
@@ -554,6 +691,7 @@ impl Engine {
             });
         }
         self.gap(Some(GapSide::AfterReply), out);
+        self.state.machine.chaos_disconnect(client.0);
         self.state.machine.scenario_command_done();
         self.state.machine.run_requests();
         self.flush(out);
@@ -1159,6 +1297,115 @@ mod tests {
         });
         let kinds: Vec<bool> = sent(&out).iter().map(|l| l.contains("event")).collect();
         assert_eq!(kinds, [true, false, true, false]);
+    }
+
+    /// A negotiated engine under `-x-chaos ARG` (`-x-clock manual` when
+    /// `manual`).
+    fn chaotic(arg: &str, manual: bool) -> Engine {
+        let clock = if manual {
+            crate::machine::clock::ClockMode::Manual
+        } else {
+            crate::machine::clock::ClockMode::Idle
+        };
+        let mut e = Engine::new(MachineConfig {
+            chaos: Some(crate::machine::chaos::ChaosConfig::parse(arg).unwrap()),
+            clock,
+            ..MachineConfig::default()
+        });
+        e.step(Input::connect(ClientId(1)));
+        e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"qmp_capabilities"}"#,
+        ));
+        // What chaos held back of the greeting and the first reply leaves.
+        drain(&mut e);
+        e
+    }
+
+    /// Lets virtual time pass to each pending deadline until none is left;
+    /// returns the outputs.
+    fn drain(e: &mut Engine) -> Vec<Output> {
+        let mut out = Vec::new();
+        while let Some(at) = e.next_deadline() {
+            out.extend(e.step(Input::AdvanceTo { at }));
+        }
+        out
+    }
+
+    /// The bytes of every `Send` in `out`, joined.
+    fn joined(out: &[Output]) -> Vec<u8> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { data, .. } => Some(data.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    const QUERY_NAME: &[u8] = br#"{"execute":"query-name"}"#;
+
+    #[test]
+    fn chaos_split_with_manual_clock_sends_every_piece_at_once() {
+        let mut e = chaotic("seed=1,rate=1,kinds=split", true);
+        let out = e.step(Input::bytes(ClientId(1), QUERY_NAME));
+        assert_eq!(
+            (out.len() > 1, joined(&out)),
+            (true, b"{\"return\": {}}\r\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn chaos_delay_holds_the_reply_until_its_deadline() {
+        let mut e = chaotic("seed=1,rate=1,kinds=delay", false);
+        let out = e.step(Input::bytes(ClientId(1), QUERY_NAME));
+        let at = e.next_deadline().expect("the held reply's time");
+        let released = e.step(Input::AdvanceTo { at });
+        assert_eq!(
+            (joined(&out), joined(&released)),
+            (Vec::new(), b"{\"return\": {}}\r\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn chaos_held_bytes_leave_before_a_later_message() {
+        let mut e = chaotic("seed=3,rate=1,kinds=delay", false);
+        e.step(Input::bytes(ClientId(1), QUERY_NAME));
+        let mut all = e.step(Input::bytes(ClientId(1), br#"{"execute":"query-kvm"}"#));
+        all.extend(drain(&mut e));
+        let text = String::from_utf8(joined(&all)).unwrap();
+        assert!(
+            text.starts_with("{\"return\": {}}\r\n{\"return\": {\"enabled\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn chaos_disconnect_closes_after_the_reply() {
+        let mut e = Engine::new(MachineConfig {
+            chaos: Some(
+                crate::machine::chaos::ChaosConfig::parse("seed=1,rate=1,kinds=disconnect")
+                    .unwrap(),
+            ),
+            ..MachineConfig::default()
+        });
+        e.step(Input::connect(ClientId(1)));
+        let out = e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"qmp_capabilities"}"#,
+        ));
+        assert_eq!(
+            out,
+            [
+                Output::Send {
+                    client: ClientId(1),
+                    data: b"{\"return\": {}}\r\n".to_vec()
+                },
+                Output::Close {
+                    client: ClientId(1)
+                }
+            ]
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@
 //! | [`VNC_CLIENTS_MAX`] | 64 clients | VNC clients at once |
 //! | [`SPICE_CHANNELS_MAX`] | 64 channels | SPICE channel connections at once |
 //! | [`SPICE_CONNECTION_ID_RANDOM_MAX`] | 2^31 - 1 | largest SPICE connection id drawn (`RAND_MAX`) |
+//! | [`HOT_DRIVES_MAX`] | 256 drives | drives at once, `drive_add` and `pci_add` included |
+//! | [`ND_TABLE_NICS_MAX`] | 8 NICs | `-net nic` and `pci_add nic` cards (0.14's `MAX_NICS`) |
 //! | [`SNAPSHOTS_PER_DRIVE_MAX`] | 64 snapshots | internal snapshots one drive holds (`savevm`) |
 //! | [`SNAPSHOT_TAG_BYTES_MAX`] | 255 bytes | a snapshot tag |
 //! | [`SIDECAR_BYTES_MAX`] | 256 MiB | a snapshot sidecar file's body |
@@ -49,6 +51,9 @@
 //! | [`MONITOR_DROPS_MAX`] | 64 drops | `drop-monitor` faults pending at once |
 //! | [`SCENARIO_STEPS_MAX`] | 1024 steps | steps of one `-x-scenario` file |
 //! | [`SCENARIO_FILE_BYTES_MAX`] | 1 MiB | an `-x-scenario` file |
+//! | [`CHAOS_PIECES_MAX`] | 4 pieces | writes `-x-chaos` splits one message into |
+//! | [`CHAOS_DELAY_NS_MAX`] | 50,000,000 ns (50 ms) | virtual delay `-x-chaos` gives one message or piece |
+//! | [`CHAOS_SLOW_FACTOR_MAX`] | 20 times | slow-down `-x-chaos` gives a migration or the balloon |
 //! | **command line** | | |
 //! | [`RAM_MB_MAX`] | 4 TiB, in MiB | `-m` |
 //! | [`TCP_HOST_BYTES_MAX`] | 64 bytes | host part of a `tcp:HOST:PORT` chardev spec |
@@ -78,6 +83,7 @@
 //! | [`FDS_PER_READ_MAX`] | 16 descriptors | descriptors one `recvmsg` takes |
 //! | [`FDS_HELD_MAX`] | 1024 descriptors | descriptors held at once |
 //! | [`MIGRATION_BACKLOG_BYTES_MAX`] | 16 MiB | unwritten migration bytes before the model stalls |
+//! | [`INCOMING_TURN_BYTES_MAX`] | 1 MiB | `-incoming` stream bytes read for one readiness of its channel |
 //! | [`EXIT_FLUSH_MS_MAX`] | 2000 ms | wait for clients to take their last bytes at exit |
 //! | [`FLEET_VMS_MAX`] | 100,000 VMs | VMs one `qmpsim fleet` runs (the open-file limit may allow fewer) |
 //! | **explore and conformance** | | |
@@ -104,11 +110,14 @@ pub use crate::qmp::hmp::{
 
 pub use crate::monitor::readline::{CMD_BUF_BYTES_MAX, HISTORY_ENTRIES_MAX};
 
+pub use crate::machine::chaos::{CHAOS_DELAY_NS_MAX, CHAOS_PIECES_MAX, CHAOS_SLOW_FACTOR_MAX};
 pub use crate::machine::clock::TIMERS_MAX;
 pub use crate::machine::config::{GUEST_SHUTDOWN_MS_MAX, SMP_CPUS_MAX};
 pub use crate::machine::devices::add::{DEVICES_MAX, VIRTIO_SERIAL_PORTS_MAX};
+pub use crate::machine::devices::block::HOT_DRIVES_MAX;
 pub use crate::machine::devices::block::{IMAGE_PROBES_MAX, VIRTUAL_IMAGE_BYTES_MAX};
 pub use crate::machine::devices::chardev::{PARALLEL_PORTS_MAX, SERIAL_PORTS_MAX};
+pub use crate::machine::devices::net::ND_TABLE_NICS_MAX;
 pub use crate::machine::devices::net::NET_CLIENTS_MAX;
 pub use crate::machine::display::{
     INET_HOST_BYTES_MAX, INET_PORT_BYTES_MAX, SPICE_CHANNELS_MAX, VNC_CHANGE_PASSWORD_BYTES_MAX,
@@ -140,6 +149,7 @@ pub use crate::migration_stream::{PREAMBLE_BYTES_MAX, SNAPSHOT_ENVELOPE_BYTES_MA
 
 pub use crate::server::conn::READ_BYTES_MAX;
 pub use crate::server::fds::{FDS_HELD_MAX, FDS_PER_READ_MAX};
+pub use crate::server::incoming::INCOMING_TURN_BYTES_MAX;
 pub use crate::server::migrate::MIGRATION_BACKLOG_BYTES_MAX;
 pub use crate::server::queue::{OUTPUT_QUEUE_BYTES_MAX, OUTPUT_QUEUE_OVERFLOW_BYTES_MAX};
 pub use crate::server::{BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX, LOOP_EVENTS_QUEUED_MAX};
@@ -171,12 +181,12 @@ mod tests {
             MESSAGE_BYTES_MAX NESTING_DEPTH_MAX
             CLIENTS_MAX NAMED_FDS_MAX CLOCK_STEP_NS_MAX MEMSAVE_BYTES_MAX
             COMMAND_NAME_BYTES_MAX STRING_ARG_BYTES_MAX OPTION_NAME_BYTES_MAX REGISTER_NAME_BYTES_MAX EXPR_DEPTH_MAX CMD_BUF_BYTES_MAX HISTORY_ENTRIES_MAX
-            EVENTS_QUEUED_MAX TIMERS_MAX SMP_CPUS_MAX GUEST_SHUTDOWN_MS_MAX DEVICES_MAX VIRTIO_SERIAL_PORTS_MAX NET_CLIENTS_MAX SERIAL_PORTS_MAX PARALLEL_PORTS_MAX IMAGE_PROBES_MAX VIRTUAL_IMAGE_BYTES_MAX RTC_OFFSET_S_MAX VNC_CHANGE_PASSWORD_BYTES_MAX INET_HOST_BYTES_MAX INET_PORT_BYTES_MAX VNC_CLIENTS_MAX SPICE_CHANNELS_MAX SPICE_CONNECTION_ID_RANDOM_MAX SNAPSHOTS_PER_DRIVE_MAX SNAPSHOT_TAG_BYTES_MAX SIDECAR_BYTES_MAX
-            SLOW_FACTOR_MAX MONITOR_DROPS_MAX SCENARIO_STEPS_MAX SCENARIO_FILE_BYTES_MAX
+            EVENTS_QUEUED_MAX TIMERS_MAX SMP_CPUS_MAX GUEST_SHUTDOWN_MS_MAX DEVICES_MAX VIRTIO_SERIAL_PORTS_MAX NET_CLIENTS_MAX SERIAL_PORTS_MAX PARALLEL_PORTS_MAX IMAGE_PROBES_MAX VIRTUAL_IMAGE_BYTES_MAX RTC_OFFSET_S_MAX VNC_CHANGE_PASSWORD_BYTES_MAX INET_HOST_BYTES_MAX INET_PORT_BYTES_MAX VNC_CLIENTS_MAX SPICE_CHANNELS_MAX SPICE_CONNECTION_ID_RANDOM_MAX HOT_DRIVES_MAX ND_TABLE_NICS_MAX SNAPSHOTS_PER_DRIVE_MAX SNAPSHOT_TAG_BYTES_MAX SIDECAR_BYTES_MAX
+            SLOW_FACTOR_MAX MONITOR_DROPS_MAX SCENARIO_STEPS_MAX SCENARIO_FILE_BYTES_MAX CHAOS_PIECES_MAX CHAOS_DELAY_NS_MAX CHAOS_SLOW_FACTOR_MAX
             RAM_MB_MAX TCP_HOST_BYTES_MAX TCP_PORT_BYTES_MAX VC_SIZE_DIGITS_MAX BOOT_SPEC_BYTES_MAX NIC_VECTORS_MAX BACKING_FILE_BYTES_MAX
             SNAPSHOT_BYTES_MAX HEADER_BYTES_MAX FRAME_BYTES_MAX FIELD_BYTES_MAX DECODE_CLAIM_BYTES_MAX CANDIDATES_MAX PROGRESS_LINES_MAX TRANSCRIPT_BYTES_MAX
             PREAMBLE_BYTES_MAX SNAPSHOT_ENVELOPE_BYTES_MAX
-            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
+            READ_BYTES_MAX OUTPUT_QUEUE_BYTES_MAX OUTPUT_QUEUE_OVERFLOW_BYTES_MAX BATCH_EVENTS_MAX LOOP_EVENTS_QUEUED_MAX FDS_PER_READ_MAX FDS_HELD_MAX MIGRATION_BACKLOG_BYTES_MAX INCOMING_TURN_BYTES_MAX EXIT_FLUSH_MS_MAX FLEET_VMS_MAX
             EXPLORE_TIMEOUT_S_MAX RELAY_MESSAGE_BYTES_MAX
             PROXY_CLIENTS_MAX RELAY_READ_BYTES_MAX UNUSED_LISTED_MAX
             TEMP_DIR_ATTEMPTS_MAX

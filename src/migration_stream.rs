@@ -22,7 +22,9 @@
 //! `qemu_loadvm_state` checks) before the source has sent more than a few bytes.
 //!
 //! The bincode configuration is `bincode::config::standard()`, as for snapshots
-//! and traces. Reading works over any [`std::io::Read`]; this module opens nothing.
+//! and traces. Reading is incremental ([`StreamFeeder`]: bytes in any pieces, as
+//! a non-blocking channel gives them), or over any [`std::io::Read`]
+//! ([`read_all`]); this module opens nothing.
 
 use std::io::{self, Read};
 
@@ -178,121 +180,266 @@ pub fn encode(preamble: &Preamble, envelope: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Reads a stream from its first byte, counting what it reads.
-#[derive(Debug)]
-pub struct StreamReader<R> {
-    inner: R,
-    /// Bytes read so far.
-    received: u64,
+/// What a [`StreamFeeder`] has read, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fed {
+    /// The preamble, checked.
+    Preamble(Preamble),
+    /// The source's snapshot envelope: the stream is complete.
+    Envelope(Vec<u8>),
 }
 
-impl<R: Read> StreamReader<R> {
-    /// A reader at the start of a stream.
-    pub fn new(inner: R) -> Self {
-        StreamReader { inner, received: 0 }
+/// Where a [`StreamFeeder`] is in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the [`STREAM_PREFIX_BYTES`] before the preamble.
+    Prefix,
+    /// Waiting for a preamble of `len` bytes.
+    Preamble { len: usize },
+    /// `left` payload bytes to check; the stream has `expected` bytes by their end.
+    Payload { left: u64, expected: u64 },
+    /// Waiting for the envelope's 8-byte length, complete at `expected` bytes.
+    EnvelopeLen { expected: u64 },
+    /// Waiting for an envelope of `len` bytes, complete at `expected` bytes.
+    Envelope { len: usize, expected: u64 },
+    /// The whole stream was read, or it failed: later bytes are not looked at.
+    Over,
+}
+
+/// Reads a stream from its first byte as its bytes arrive, in pieces of any
+/// size (the event loop feeds what each non-blocking read gives). Whatever the
+/// pieces, the result is the same, and a stream cut short gives
+/// [`StreamError::Truncated`] with the bytes received and the least the stream
+/// needed to be whole. Every length is bounded before anything is buffered for
+/// it; the payload is checked as it streams past, never held.
+#[derive(Debug)]
+pub struct StreamFeeder {
+    phase: Phase,
+    /// Bytes fed so far.
+    received: u64,
+    /// The part of a bounded field (prefix, preamble, lengths, envelope) fed so far.
+    buf: Vec<u8>,
+}
+
+impl Default for StreamFeeder {
+    fn default() -> Self {
+        StreamFeeder {
+            phase: Phase::Prefix,
+            received: 0,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl StreamFeeder {
+    /// A feeder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Bytes read so far.
+    /// Bytes fed so far.
     pub fn received(&self) -> u64 {
         self.received
     }
 
-    /// Fills `buf`; a short stream is [`StreamError::Truncated`], with `expected`
-    /// the least total the stream must have.
-    fn fill(&mut self, buf: &mut [u8], expected: u64) -> Result<(), StreamError> {
-        let mut at = 0;
-        while at < buf.len() {
-            match self.inner.read(&mut buf[at..]) {
-                Ok(0) => {
-                    return Err(StreamError::Truncated {
-                        received: self.received,
-                        expected,
-                    })
+    /// Whether the stream is complete or failed (nothing more is looked at).
+    pub fn is_over(&self) -> bool {
+        self.phase == Phase::Over
+    }
+
+    /// Feeds the next bytes of the stream; returns what they completed, in
+    /// order. An error is the last item, and ends the stream.
+    pub fn feed(&mut self, mut data: &[u8]) -> Vec<Result<Fed, StreamError>> {
+        let mut out = Vec::new();
+        while !data.is_empty() && self.phase != Phase::Over {
+            let step = match self.phase {
+                Phase::Payload { left, .. } => {
+                    let k = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
+                    let start = self.received;
+                    self.received += k as u64;
+                    let (chunk, rest) = data.split_at(k);
+                    data = rest;
+                    if let Some(i) = chunk.iter().position(|&b| b != 0) {
+                        Err(StreamError::Damaged {
+                            offset: start + i as u64,
+                        })
+                    } else {
+                        self.payload_read(left - k as u64);
+                        Ok(None)
+                    }
                 }
-                Ok(n) => {
-                    at += n;
-                    self.received += n as u64;
+                _ => {
+                    let want = self.field_len() - self.buf.len();
+                    let k = want.min(data.len());
+                    self.buf.extend_from_slice(&data[..k]);
+                    self.received += k as u64;
+                    data = &data[k..];
+                    if self.buf.len() < self.field_len() {
+                        continue;
+                    }
+                    self.field_read()
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(StreamError::Io(e)),
+            };
+            match step {
+                Ok(Some(fed)) => out.push(Ok(fed)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.phase = Phase::Over;
+                    out.push(Err(e));
+                }
             }
         }
-        Ok(())
+        out
     }
 
-    /// Reads and checks the header, magic and version, then the preamble.
-    pub fn read_preamble(&mut self) -> Result<Preamble, StreamError> {
-        let mut prefix = [0_u8; STREAM_PREFIX_BYTES];
-        self.fill(&mut prefix, STREAM_PREFIX_BYTES as u64)?;
-        if prefix[..8] != QEVM_HEADER || prefix[8..16] != STREAM_MAGIC {
-            return Err(StreamError::BadMagic);
-        }
-        let version = u32::from_le_bytes(prefix[16..20].try_into().expect("4 bytes"));
-        if version != STREAM_VERSION {
-            return Err(StreamError::UnsupportedVersion {
-                found: version,
-                expected: STREAM_VERSION,
-            });
-        }
-        let len = u32::from_le_bytes(prefix[20..24].try_into().expect("4 bytes"));
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        if len > PREAMBLE_BYTES_MAX {
-            return Err(StreamError::PreambleTooLarge {
-                len: len as u64,
-                max: PREAMBLE_BYTES_MAX,
-            });
-        }
-        let mut body = vec![0_u8; len];
-        self.fill(&mut body, (STREAM_PREFIX_BYTES + len) as u64)?;
-        let (preamble, used): (Preamble, usize) =
-            bincode::serde::decode_from_slice(&body, crate::trace::format::bincode_decode_config())
-                .map_err(StreamError::PreambleDecode)?;
-        if used != len {
-            return Err(StreamError::PreambleDecode(
-                bincode::error::DecodeError::OtherString(format!(
-                    "{} unexpected bytes after the preamble",
-                    len - used
-                )),
-            ));
-        }
-        Ok(preamble)
+    /// The stream ended (end of file): the error for a stream cut short, or
+    /// `None` when it was whole or had already failed.
+    pub fn end(&mut self) -> Option<StreamError> {
+        let expected = match self.phase {
+            Phase::Over => return None,
+            Phase::Prefix => STREAM_PREFIX_BYTES as u64,
+            Phase::Preamble { len } => (STREAM_PREFIX_BYTES + len) as u64,
+            Phase::Payload { expected, .. }
+            | Phase::EnvelopeLen { expected }
+            | Phase::Envelope { expected, .. } => expected,
+        };
+        self.phase = Phase::Over;
+        Some(StreamError::Truncated {
+            received: self.received,
+            expected,
+        })
     }
 
-    /// Reads `bytes` of payload, checking that every byte is zero.
-    pub fn skip_payload(&mut self, bytes: u64) -> Result<(), StreamError> {
-        let expected = self.received.saturating_add(bytes);
-        let mut chunk = vec![0_u8; READ_CHUNK_BYTES];
-        let mut left = bytes;
-        while left > 0 {
-            let k = usize::try_from(left)
-                .unwrap_or(usize::MAX)
-                .min(READ_CHUNK_BYTES);
-            let start = self.received;
-            self.fill(&mut chunk[..k], expected)?;
-            if let Some(i) = chunk[..k].iter().position(|&b| b != 0) {
-                return Err(StreamError::Damaged {
-                    offset: start + i as u64,
-                });
+    /// Bytes the bounded field being read has in all.
+    fn field_len(&self) -> usize {
+        match self.phase {
+            Phase::Prefix => STREAM_PREFIX_BYTES,
+            Phase::Preamble { len } | Phase::Envelope { len, .. } => len,
+            Phase::EnvelopeLen { .. } => 8,
+            Phase::Payload { .. } | Phase::Over => 0,
+        }
+    }
+
+    /// `left` payload bytes remain: at zero, the envelope's length is next.
+    fn payload_read(&mut self, left: u64) {
+        self.phase = match left {
+            0 => Phase::EnvelopeLen {
+                expected: self.received + 8,
+            },
+            _ => Phase::Payload {
+                left,
+                expected: self.received + left,
+            },
+        };
+    }
+
+    /// The bounded field in `buf` is complete: checks it and moves on.
+    fn field_read(&mut self) -> Result<Option<Fed>, StreamError> {
+        let field = std::mem::take(&mut self.buf);
+        match self.phase {
+            Phase::Prefix => {
+                let len = check_prefix(&field)?;
+                self.phase = Phase::Preamble { len };
+                if len == 0 {
+                    // An empty preamble does not decode; say so now.
+                    return self.field_read();
+                }
+                Ok(None)
             }
-            left -= k as u64;
+            Phase::Preamble { .. } => {
+                let preamble = decode_preamble(&field)?;
+                self.payload_read(preamble.payload_bytes());
+                Ok(Some(Fed::Preamble(preamble)))
+            }
+            Phase::EnvelopeLen { .. } => {
+                let len = u64::from_le_bytes(field[..8].try_into().expect("8 bytes"));
+                if len > SNAPSHOT_ENVELOPE_BYTES_MAX {
+                    return Err(StreamError::StateTooLarge {
+                        len,
+                        max: SNAPSHOT_ENVELOPE_BYTES_MAX,
+                    });
+                }
+                let len = usize::try_from(len).expect("bounded above");
+                self.phase = Phase::Envelope {
+                    len,
+                    expected: self.received + len as u64,
+                };
+                if len == 0 {
+                    return self.field_read();
+                }
+                Ok(None)
+            }
+            Phase::Envelope { .. } => {
+                self.phase = Phase::Over;
+                Ok(Some(Fed::Envelope(field)))
+            }
+            Phase::Payload { .. } | Phase::Over => Ok(None),
         }
-        Ok(())
     }
+}
 
-    /// Reads the envelope's length (bounded before reading) and the envelope.
-    pub fn read_envelope(&mut self) -> Result<Vec<u8>, StreamError> {
-        let mut len = [0_u8; 8];
-        self.fill(&mut len, self.received + 8)?;
-        let len = u64::from_le_bytes(len);
-        if len > SNAPSHOT_ENVELOPE_BYTES_MAX {
-            return Err(StreamError::StateTooLarge {
-                len,
-                max: SNAPSHOT_ENVELOPE_BYTES_MAX,
-            });
+/// Checks the 0.14 header, the magic and the version; returns the preamble's
+/// length, bounded by [`PREAMBLE_BYTES_MAX`].
+fn check_prefix(prefix: &[u8]) -> Result<usize, StreamError> {
+    if prefix[..8] != QEVM_HEADER || prefix[8..16] != STREAM_MAGIC {
+        return Err(StreamError::BadMagic);
+    }
+    let version = u32::from_le_bytes(prefix[16..20].try_into().expect("4 bytes"));
+    if version != STREAM_VERSION {
+        return Err(StreamError::UnsupportedVersion {
+            found: version,
+            expected: STREAM_VERSION,
+        });
+    }
+    let len = u32::from_le_bytes(prefix[20..24].try_into().expect("4 bytes"));
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    if len > PREAMBLE_BYTES_MAX {
+        return Err(StreamError::PreambleTooLarge {
+            len: len as u64,
+            max: PREAMBLE_BYTES_MAX,
+        });
+    }
+    Ok(len)
+}
+
+/// Decodes a preamble body, which must be used up exactly.
+fn decode_preamble(body: &[u8]) -> Result<Preamble, StreamError> {
+    let (preamble, used): (Preamble, usize) =
+        bincode::serde::decode_from_slice(body, crate::trace::format::bincode_decode_config())
+            .map_err(StreamError::PreambleDecode)?;
+    if used != body.len() {
+        return Err(StreamError::PreambleDecode(
+            bincode::error::DecodeError::OtherString(format!(
+                "{} unexpected bytes after the preamble",
+                body.len() - used
+            )),
+        ));
+    }
+    Ok(preamble)
+}
+
+/// Reads a whole stream from `reader` through a [`StreamFeeder`] (tests, tools
+/// and descriptors the event loop cannot poll): what it read, in order, the
+/// last item an error if the stream failed. `more` is asked after each item
+/// whether to go on.
+pub fn read_all(mut reader: impl Read, mut more: impl FnMut(Result<Fed, StreamError>) -> bool) {
+    let mut feeder = StreamFeeder::new();
+    let mut chunk = vec![0_u8; READ_CHUNK_BYTES];
+    while !feeder.is_over() {
+        let fed = match reader.read(&mut chunk) {
+            Ok(0) => feeder.end().map(Err).into_iter().collect(),
+            Ok(n) => feeder.feed(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                feeder.phase = Phase::Over;
+                vec![Err(StreamError::Io(e))]
+            }
+        };
+        for item in fed {
+            if !more(item) {
+                return;
+            }
         }
-        let mut envelope = vec![0_u8; usize::try_from(len).expect("bounded above")];
-        self.fill(&mut envelope, self.received + len)?;
-        Ok(envelope)
     }
 }
 
@@ -314,13 +461,62 @@ mod tests {
         }
     }
 
+    /// Everything a feeder gives for `bytes` fed in pieces of `piece` bytes,
+    /// then the end of the stream.
+    fn fed_in_pieces(bytes: &[u8], piece: usize) -> Vec<Result<Fed, String>> {
+        let mut f = StreamFeeder::new();
+        let mut out: Vec<Result<Fed, String>> = Vec::new();
+        for chunk in bytes.chunks(piece) {
+            out.extend(
+                f.feed(chunk)
+                    .into_iter()
+                    .map(|r| r.map_err(|e| e.to_string())),
+            );
+        }
+        out.extend(f.end().map(|e| Err(e.to_string())));
+        out
+    }
+
     /// Reads a whole stream: preamble, payload, envelope.
     fn read_all(bytes: &[u8]) -> Result<(Preamble, Vec<u8>), StreamError> {
-        let mut r = StreamReader::new(bytes);
-        let p = r.read_preamble()?;
-        r.skip_payload(p.payload_bytes())?;
-        let e = r.read_envelope()?;
-        Ok((p, e))
+        let mut preamble = None;
+        let mut result = None;
+        super::read_all(bytes, |item| {
+            match item {
+                Ok(Fed::Preamble(p)) => preamble = Some(p),
+                Ok(Fed::Envelope(e)) => result = Some(Ok(e)),
+                Err(e) => result = Some(Err(e)),
+            }
+            true
+        });
+        let envelope = result.expect("a stream read to its end gives an envelope or an error")?;
+        Ok((preamble.expect("the preamble comes first"), envelope))
+    }
+
+    #[test]
+    fn any_piece_size_gives_what_the_whole_gives() {
+        let mut damaged = encode(&preamble(), b"ENVELOPE");
+        damaged[STREAM_PREFIX_BYTES + 40] = 9;
+        let whole = encode(&preamble(), b"ENVELOPE");
+        for bytes in [&whole[..], &damaged[..], &whole[..whole.len() - 3]] {
+            let at_once = fed_in_pieces(bytes, bytes.len());
+            for piece in [1, 2, 3, 7, 8, 24, 1000] {
+                assert_eq!(fed_in_pieces(bytes, piece), at_once, "pieces of {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_cut_of_a_stream_is_truncated_with_what_it_received() {
+        let bytes = encode(&preamble(), b"ENVELOPE");
+        for cut in 0..bytes.len() {
+            let got = fed_in_pieces(&bytes[..cut], 5);
+            let last = got.last().expect("an end is reported");
+            assert!(
+                matches!(last, Err(e) if e.starts_with(&format!("Migration stream ended after {cut} of "))),
+                "cut at {cut}: {got:?}"
+            );
+        }
     }
 
     #[test]
@@ -372,7 +568,7 @@ mod tests {
     fn preamble_past_limit_is_refused_before_reading() {
         let len = u32::try_from(PREAMBLE_BYTES_MAX + 1).unwrap();
         assert!(matches!(
-            StreamReader::new(&prefix_with_len(len)[..]).read_preamble(),
+            read_all(&prefix_with_len(len)),
             Err(StreamError::PreambleTooLarge { len, .. }) if len == PREAMBLE_BYTES_MAX as u64 + 1
         ));
     }
@@ -381,7 +577,7 @@ mod tests {
     fn preamble_at_limit_is_read_then_truncated() {
         let len = u32::try_from(PREAMBLE_BYTES_MAX).unwrap();
         assert!(matches!(
-            StreamReader::new(&prefix_with_len(len)[..]).read_preamble(),
+            read_all(&prefix_with_len(len)),
             Err(StreamError::Truncated { expected, .. })
                 if expected == (STREAM_PREFIX_BYTES + PREAMBLE_BYTES_MAX) as u64
         ));

@@ -16,8 +16,13 @@ DIR. Without that option, kept traces go to ``qmpsim-traces/`` in pytest's base
 temporary folder. Replay one with ``qmpsim replay PATH`` or read it with
 ``qmpsim trace dump PATH``.
 
-Running marked tests under several chaos seeds (``--qmpsim-chaos-seeds N``) waits
-for qmpsim's chaos mode, which does not exist yet.
+``--qmpsim-chaos-seeds N`` runs every test marked ``qmpsim_chaos`` N times, once
+per chaos seed 0..N-1 (the test ids end in ``[chaos0]``, ``[chaos1]``, ...): its
+``qmpsim_vm`` gets ``-x-chaos seed=S``, plus the marker's ``rate`` and ``kinds``
+(``@pytest.mark.qmpsim_chaos(rate="0.3", kinds="split+delay")``). A seed that
+breaks the test keeps its trace like any failed test; ``qmpsim replay`` then
+reproduces the session byte for byte. Without the option a marked test runs
+once, without chaos.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ _TRACE_KEY = pytest.StashKey[Path]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Adds ``--qmpsim-record DIR``."""
+    """Adds ``--qmpsim-record DIR`` and ``--qmpsim-chaos-seeds N``."""
     group = parser.getgroup("qmpsim", "qmpsim VMs (the qmpsim_vm fixture)")
     group.addoption(
         "--qmpsim-record",
@@ -48,15 +53,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep the trace of every qmpsim_vm test in DIR (default: only failed "
         "tests keep theirs, in pytest's base temporary folder)",
     )
+    group.addoption(
+        "--qmpsim-chaos-seeds",
+        metavar="N",
+        type=int,
+        default=0,
+        help="run each test marked qmpsim_chaos under chaos seeds 0..N-1 (-x-chaos)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Declares the ``qmpsim`` marker."""
+    """Declares the ``qmpsim`` and ``qmpsim_chaos`` markers."""
     config.addinivalue_line(
         "markers",
         "qmpsim(*options, **vm_kwargs): QEMU options (and qmpsim.Vm keyword "
         "arguments) for the qmpsim_vm fixture",
     )
+    config.addinivalue_line(
+        "markers",
+        "qmpsim_chaos(rate=None, kinds=None): with --qmpsim-chaos-seeds N, run the "
+        "test under chaos seeds 0..N-1",
+    )
+    if config.getoption("--qmpsim-chaos-seeds") < 0:
+        raise pytest.UsageError("--qmpsim-chaos-seeds takes a number from 0")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrizes each ``qmpsim_chaos`` test over the chaos seeds."""
+    seeds = metafunc.config.getoption("--qmpsim-chaos-seeds")
+    marked = metafunc.definition.get_closest_marker("qmpsim_chaos") is not None
+    if seeds > 0 and marked and "qmpsim_vm" in metafunc.fixturenames:
+        metafunc.fixturenames.append(_CHAOS_SEED)
+        metafunc.parametrize(
+            _CHAOS_SEED, range(seeds), ids=[f"chaos{s}" for s in range(seeds)]
+        )
+
+
+#: The parameter that carries a test's chaos seed.
+_CHAOS_SEED = "qmpsim_chaos_seed"
+
+
+def chaos_option(seed: int, rate: Optional[str] = None, kinds: Optional[str] = None) -> str:
+    """The ``-x-chaos`` value for ``seed`` and the marker's settings."""
+    value = f"seed={seed}"
+    if rate is not None:
+        value += f",rate={rate}"
+    if kinds is not None:
+        value += f",kinds={kinds}"
+    return value
+
+
+@pytest.fixture
+def qmpsim_chaos_seed(request: pytest.FixtureRequest) -> Optional[int]:
+    """The chaos seed this run of a ``qmpsim_chaos`` test is under, or None."""
+    return getattr(request, "param", None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -92,6 +142,12 @@ def _options(request: pytest.FixtureRequest) -> tuple[list[str], dict]:
     param = getattr(request, "param", None)
     if param is not None:
         options = [param] if isinstance(param, str) else list(param)
+    callspec = getattr(request.node, "callspec", None)
+    seed = callspec.params.get(_CHAOS_SEED) if callspec is not None else None
+    if seed is not None:
+        chaos = request.node.get_closest_marker("qmpsim_chaos")
+        settings = dict(chaos.kwargs) if chaos else {}
+        options += ["-x-chaos", chaos_option(seed, **settings)]
     return [os.fspath(o) for o in options], kwargs
 
 

@@ -346,19 +346,7 @@ fn check_unique_slots(drives: &[OptionList]) -> Result<(), (usize, ConfigError)>
     Ok(())
 }
 
-/// Why 0.14's driver for `asked` refuses an image probed as `found`: the
-/// `strerror` of its `open`'s return (`qcow2_open`: `-EINVAL` for a wrong magic,
-/// `-ENOTSUP` for another version; `qcow_open`: `-1` for either), or `None`
-/// when the driver opens it (or is not one qmpsim models).
-pub fn format_refusal(asked: &str, found: &str) -> Option<&'static str> {
-    match (asked, found) {
-        ("qcow2", "qcow2") | ("qcow", "qcow") => None,
-        ("qcow2", "qcow") => Some("Operation not supported"),
-        ("qcow2", _) => Some("Invalid argument"),
-        ("qcow", _) => Some("Operation not permitted"),
-        _ => None,
-    }
-}
+pub use crate::machine::devices::drive_opts::format_refusal;
 
 fn drive_config(mut opts: OptionList, location: &str) -> Result<DriveConfig, ConfigError> {
     if opts.get("x-virtual") == Some("on") {

@@ -110,6 +110,10 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         None => None,
         Some(spec) => Some(resume_engine(spec, &plan)?),
     };
+    let chaos_seed = plan.config.chaos.as_ref().map(|c| c.seed);
+    if let Some(seed) = chaos_seed {
+        eprintln!("qmpsim: chaos seed {seed}");
+    }
     let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
         None => None,
         Some(path) => Some(Box::new(
@@ -127,6 +131,9 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         loadvm: plan.loadvm,
         resume,
     })?;
+    if let (Some(seed), Some(path)) = (chaos_seed, &plan.record) {
+        eprintln!("qmpsim: chaos seed {seed}: trace {}", path.display());
+    }
     Ok(u8::try_from(code & 0xff).expect("masked to a byte"))
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::relay::Shaping;
 use super::run::{self, ClientEnd, RunSpec};
-use super::{count, output_dir, qmpsim_binary, split_rest, Split, EXIT_FOUND, EXIT_USAGE};
+use super::{count, qmpsim_binary, setup, Setup, Split, EXIT_FOUND};
 use crate::cli::commands::ConformanceArgs;
 
 /// NICs the `large-replies` VM adds.
@@ -204,19 +204,19 @@ fn select(only: &[String]) -> Result<Vec<&'static Behaviour>, String> {
 }
 
 fn conformance(args: &ConformanceArgs) -> Result<i32, String> {
-    let behaviours = match select(&args.only) {
-        Ok(b) => b,
-        Err(message) => {
-            eprintln!("{message}");
-            return Ok(EXIT_USAGE);
-        }
+    let Setup {
+        selected: behaviours,
+        split,
+        dir,
+    } = match setup(
+        "conformance",
+        select(&args.only),
+        &args.rest,
+        args.out.as_deref(),
+    )? {
+        Ok(setup) => setup,
+        Err(code) => return Ok(code),
     };
-    let split = split_rest(&args.rest);
-    if split.client.is_empty() {
-        eprintln!("qmpsim conformance: no client command after --");
-        return Ok(EXIT_USAGE);
-    }
-    let dir = output_dir(args.out.as_deref(), "conformance")?;
     let timeout = Duration::from_secs_f64(args.timeout);
     let qmpsim = qmpsim_binary()?;
     let mut rows = Vec::new();

@@ -166,20 +166,60 @@ pub fn qmpsim_binary() -> Result<PathBuf, String> {
     std::env::current_exe().map_err(|e| format!("qmpsim: cannot find its own binary: {e}"))
 }
 
-fn explore(args: &ExploreArgs) -> Result<i32, String> {
-    let events = match parse_events(&args.events) {
-        Ok(events) => events,
+/// What `explore` and `conformance` start from: their selection, the VM
+/// options and client command, and the output folder.
+#[derive(Debug)]
+pub struct Setup<T> {
+    /// The events or behaviours to try.
+    pub selected: T,
+    /// `[VM OPTIONS --] CLIENT...`.
+    pub split: Split,
+    /// `--out`, or a fresh folder.
+    pub dir: PathBuf,
+}
+
+/// Checks what tool `what` was given: a refused selection or a missing client
+/// command is a usage error (said on stderr; `Ok(Err(EXIT_USAGE))`).
+pub fn setup<T>(
+    what: &str,
+    selected: Result<T, String>,
+    rest: &[OsString],
+    out: Option<&Path>,
+) -> Result<Result<Setup<T>, i32>, String> {
+    let selected = match selected {
+        Ok(selected) => selected,
         Err(message) => {
             eprintln!("{message}");
-            return Ok(EXIT_USAGE);
+            return Ok(Err(EXIT_USAGE));
         }
     };
-    let split = split_rest(&args.rest);
+    let split = split_rest(rest);
     if split.client.is_empty() {
-        eprintln!("qmpsim explore: no client command after --");
-        return Ok(EXIT_USAGE);
+        eprintln!("qmpsim {what}: no client command after --");
+        return Ok(Err(EXIT_USAGE));
     }
-    let dir = output_dir(args.out.as_deref(), "explore")?;
+    let dir = output_dir(out, what)?;
+    Ok(Ok(Setup {
+        selected,
+        split,
+        dir,
+    }))
+}
+
+fn explore(args: &ExploreArgs) -> Result<i32, String> {
+    let Setup {
+        selected: events,
+        split,
+        dir,
+    } = match setup(
+        "explore",
+        parse_events(&args.events),
+        &args.rest,
+        args.out.as_deref(),
+    )? {
+        Ok(setup) => setup,
+        Err(code) => return Ok(code),
+    };
     let timeout = Duration::from_secs_f64(args.timeout);
     let base = RunSpec {
         qmpsim: qmpsim_binary()?,

@@ -90,6 +90,8 @@ pub struct MachineConfig {
     /// `-no-acpi`: no ACPI hardware (no PIIX4 power management function, and the
     /// power button reaches no guest).
     pub no_acpi: bool,
+    /// `-singlestep`: start in single-step mode (`query-status`).
+    pub singlestep: bool,
     /// How the simulated guest behaves (`-x-guest`).
     pub guest: GuestConfig,
     /// A happening placed at a gap of the monitor byte stream
@@ -97,6 +99,8 @@ pub struct MachineConfig {
     pub placement: Option<crate::machine::placement::Placement>,
     /// Timed fault steps (`-x-scenario`; see `crate::machine::scenario_steps`).
     pub scenario: Vec<crate::machine::scenario_steps::ScenarioStep>,
+    /// Seeded misbehaviour (`-x-chaos`; see `crate::machine::chaos`).
+    pub chaos: Option<crate::machine::chaos::ChaosConfig>,
 }
 
 /// Default delay of the guest's ACPI shutdown after the power button, in ms
@@ -161,9 +165,11 @@ impl Default for MachineConfig {
             extensions: false,
             clock: crate::machine::clock::ClockMode::Idle,
             no_acpi: false,
+            singlestep: false,
             guest: GuestConfig::default(),
             placement: None,
             scenario: Vec::new(),
+            chaos: None,
         }
     }
 }
@@ -178,6 +184,45 @@ pub struct OptionList {
 }
 
 impl OptionList {
+    /// Splits a QEMU option string at commas, `,,` standing for a literal comma.
+    pub fn split_items(s: &str) -> Vec<String> {
+        let mut items = Vec::new();
+        let mut cur = String::new();
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != ',' {
+                cur.push(c);
+            } else if chars.peek() == Some(&',') {
+                chars.next();
+                cur.push(',');
+            } else {
+                items.push(std::mem::take(&mut cur));
+            }
+        }
+        items.push(cur);
+        items.retain(|i| !i.is_empty());
+        items
+    }
+
+    /// Parses `first,key=value,flag,noflag` as 0.14's `qemu_opts_do_parse`: a bare first
+    /// item goes under `implied` when given; other bare items are flags, `on`, or `off`
+    /// when written with a `no` prefix.
+    pub fn parse(s: &str, implied: Option<&str>) -> OptionList {
+        let mut opts = OptionList::default();
+        let first_is_bare = !s.starts_with(',');
+        for (i, item) in Self::split_items(s).into_iter().enumerate() {
+            match (item.split_once('='), implied) {
+                (Some((k, v)), _) => opts.push(k, v),
+                (None, Some(key)) if i == 0 && first_is_bare => opts.push(key, &item),
+                (None, _) => match item.strip_prefix("no") {
+                    Some(flag) => opts.push(flag, "off"),
+                    None => opts.push(&item, "on"),
+                },
+            }
+        }
+        opts
+    }
+
     /// The last value of a key (QEMU's `qemu_opt_get`: later settings win).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.items

@@ -8,6 +8,7 @@
 //! of the data.
 
 pub mod balloon;
+pub mod chaos;
 pub mod clock;
 pub mod config;
 pub mod devices;
@@ -179,10 +180,15 @@ pub struct Machine {
     pub rtc: rtc::Rtc,
     /// Internal snapshots (`savevm`), per drive name (see [`snapshots`]).
     pub snapshots: BTreeMap<String, snapshots::SnapshotTable>,
+    /// Single-step mode (`-singlestep`, the human monitor's `singlestep`), as
+    /// `query-status` reports it.
+    pub singlestep: bool,
     /// Injected faults in force (see [`faults`]).
     pub faults: faults::FaultState,
     /// Progress through the `-x-scenario` steps (see [`scenario_steps`]).
     pub scenario: scenario_steps::ScenarioState,
+    /// The chaos rng and its doings, with `-x-chaos` (see [`chaos`]).
+    pub chaos: Option<chaos::ChaosState>,
 }
 
 impl Machine {
@@ -197,10 +203,12 @@ impl Machine {
         } else {
             RunState::Running
         };
+        let singlestep = config.singlestep;
         let mut display = display::DisplayState::from_config(&config);
         if run_state == RunState::Running {
             display.screen.boot_started_at = Some(VirtualTime(0));
         }
+        let chaos = config.chaos.as_ref().map(chaos::ChaosState::new);
         let mut machine = Machine {
             rng: Rng::new(config.seed),
             display,
@@ -219,8 +227,10 @@ impl Machine {
             devices,
             image_probes: BTreeMap::new(),
             snapshots: BTreeMap::new(),
+            singlestep,
             faults: faults::FaultState::default(),
             scenario: scenario_steps::ScenarioState::default(),
+            chaos,
         };
         machine.scenario_start();
         machine.balloon_sync();

@@ -348,6 +348,7 @@ impl Machine {
             sessions: std::collections::BTreeMap::new(),
             exited: None,
             gaps: 0,
+            held: std::collections::BTreeMap::new(),
         };
         crate::snapshot::save_state(&state).expect("a machine within its limits seals")
     }

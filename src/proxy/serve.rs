@@ -176,6 +176,9 @@ struct Session {
     framer: Framer,
     /// Bytes since the end of the last complete message.
     pending: Vec<u8>,
+    /// Descriptors passed since the last complete message (closed at once;
+    /// only their number is compared with the recording's).
+    fds: u32,
     due: VecDeque<Due>,
     mismatches: u64,
     /// A real server's connection, in `new-episodes` mode.
@@ -388,6 +391,7 @@ impl Server {
             next: 0,
             framer: Framer::new(),
             pending: Vec::new(),
+            fds: 0,
             due: VecDeque::new(),
             mismatches: 0,
             upstream: None,
@@ -425,7 +429,10 @@ impl Server {
             return;
         }
         let n = match s.side.read(&mut self.buf) {
-            Ok(Some((n, _fds))) => n,
+            Ok(Some((n, fds))) => {
+                s.fds += u32::try_from(fds.len()).unwrap_or(u32::MAX);
+                n
+            }
             Ok(None) => {
                 s.side.readable = false;
                 return;
@@ -445,17 +452,18 @@ impl Server {
             s.pending.extend_from_slice(&data[start..end]);
             if !frames.is_empty() {
                 frames.clear();
-                requests.push(matching::trim(&std::mem::take(&mut s.pending)).to_vec());
+                let text = matching::trim(&std::mem::take(&mut s.pending)).to_vec();
+                requests.push((text, std::mem::take(&mut s.fds)));
             }
             start = end;
         }
         let now = Instant::now();
-        for request in requests {
-            self.answer(index, &request, now);
+        for (request, fds) in requests {
+            self.answer(index, &request, fds, now);
         }
     }
 
-    fn answer(&mut self, index: usize, request: &[u8], now: Instant) {
+    fn answer(&mut self, index: usize, request: &[u8], fds: u32, now: Instant) {
         let options = &self.options;
         let s = self.sessions[index]
             .as_mut()
@@ -468,7 +476,9 @@ impl Server {
         let client_id = matching::id_of(request);
         let id = options.ignore_id.then_some(client_id.as_deref());
         if let Some(e) = expected {
-            if matching::matches(options.match_on, options.ignore_id, &e.request, request) {
+            if e.fds == fds
+                && matching::matches(options.match_on, options.ignore_id, &e.request, request)
+            {
                 s.next += 1;
                 let replies = e.replies.clone();
                 schedule(s, options.pace, now, &replies, id);
@@ -496,12 +506,12 @@ impl Server {
         let expected = tape.episodes.get(s.next);
         s.mismatches += 1;
         if s.mismatches == 1 {
-            eprint!("{}", report(s.number, s.next, expected, request));
+            eprint!("{}", report(s.number, s.next, expected, request, fds));
         }
         self.tally.diverged = true;
         let reply = mismatch_reply(
-            expected.map(|e| &e.request[..]),
-            request,
+            expected.map(|e| (&e.request[..], e.fds)),
+            (request, fds),
             client_id.as_deref(),
         );
         if expected.is_some() {
@@ -520,10 +530,15 @@ impl Server {
         let Some(s) = self.sessions[index].as_mut() else {
             return;
         };
+        // Everything due goes out in one write.
         let now = Instant::now();
+        let mut out = Vec::new();
         while s.due.front().is_some_and(|d| d.at <= now) {
             let d = s.due.pop_front().expect("front exists");
-            s.side.push(d.data, Vec::new());
+            out.extend_from_slice(&d.data);
+        }
+        if !out.is_empty() {
+            s.side.push(out, Vec::new());
         }
         s.side.flush();
         if s.closing && s.side.drained() {
@@ -631,17 +646,34 @@ fn schedule(
     }
 }
 
+/// A request as the report shows it: its text, and the descriptors passed
+/// with it when any were.
+fn shown(request: &[u8], fds: u32) -> String {
+    let text = String::from_utf8_lossy(request);
+    match fds {
+        0 => text.into_owned(),
+        n => format!(
+            "{text} (with {})",
+            crate::trace::format::count(u64::from(n), "passed descriptor", "passed descriptors")
+        ),
+    }
+}
+
 /// The QMP error a mismatched request gets.
-fn mismatch_reply(expected: Option<&[u8]>, actual: &[u8], id: Option<&[u8]>) -> Vec<u8> {
+fn mismatch_reply(
+    expected: Option<(&[u8], u32)>,
+    actual: (&[u8], u32),
+    id: Option<&[u8]>,
+) -> Vec<u8> {
     let desc = match expected {
-        Some(e) => format!(
+        Some((e, e_fds)) => format!(
             "qmpsim serve: the request does not match the recording: expected {}, got {}",
-            String::from_utf8_lossy(e),
-            String::from_utf8_lossy(actual)
+            shown(e, e_fds),
+            shown(actual.0, actual.1)
         ),
         None => format!(
             "qmpsim serve: the recording ends before this request: got {}",
-            String::from_utf8_lossy(actual)
+            shown(actual.0, actual.1)
         ),
     };
     let text = format!(
@@ -655,14 +687,20 @@ fn mismatch_reply(expected: Option<&[u8]>, actual: &[u8], id: Option<&[u8]>) -> 
 }
 
 /// The divergence report: where, both requests, and the JSON diff.
-fn report(session: u32, request: usize, expected: Option<&Episode>, actual: &[u8]) -> String {
-    let actual_text = String::from_utf8_lossy(actual);
+fn report(
+    session: u32,
+    request: usize,
+    expected: Option<&Episode>,
+    actual: &[u8],
+    fds: u32,
+) -> String {
+    let actual_text = shown(actual, fds);
     match expected {
         Some(e) => format!(
             "qmpsim serve: divergence in session {session} at request {} (trace frame {}):\n  expected: {}\n  actual:   {actual_text}\n{}",
             request + 1,
             e.frame,
-            String::from_utf8_lossy(&e.request),
+            shown(&e.request, e.fds),
             indent(&matching::json_diff(&e.request, actual)),
         ),
         None => format!(
@@ -773,6 +811,7 @@ fn forward(s: &mut Session, upstream: &Address, request: &[u8]) -> io::Result<Ep
     Ok(Episode {
         frame: 0,
         request: request.to_vec(),
+        fds: 0,
         replies,
     })
 }
@@ -830,6 +869,7 @@ pub fn write_cassette(
     let header = TraceHeader::observed(session).with_notes(&notes);
     let mut w = TraceWriter::new(Vec::new(), &header)?;
     let mut now = 0u64;
+    let mut fd_handles = 0u64;
     for (index, tape) in cassette.tapes.iter().enumerate() {
         let client = ClientId(u32::try_from(index + 1).unwrap_or(u32::MAX));
         w.record(&Input::Connect { client, monitor: 0 }, &[])?;
@@ -843,6 +883,11 @@ pub fn write_cassette(
                 },
                 &[],
             )?;
+            for _ in 0..e.fds {
+                fd_handles += 1;
+                let fd = crate::qmp::session::FdHandle(fd_handles);
+                w.record(&Input::Fd { client, fd }, &[])?;
+            }
             let mut bytes = e.request.clone();
             bytes.push(b'\n');
             w.record(&Input::bytes(client, &bytes), &[])?;
@@ -883,8 +928,8 @@ mod tests {
     #[test]
     fn mismatch_reply_names_both_requests_and_echoes_the_id() {
         let reply = mismatch_reply(
-            Some(br#"{"execute":"stop"}"#),
-            br#"{"execute":"cont","id":4}"#,
+            Some((br#"{"execute":"stop"}"#, 0)),
+            (br#"{"execute":"cont","id":4}"#, 0),
             Some(b"4"),
         );
         let v: serde_json::Value = serde_json::from_slice(&reply).unwrap();
@@ -902,6 +947,7 @@ mod tests {
         let episode = Episode {
             frame: 3,
             request: b"{}".to_vec(),
+            fds: 0,
             replies: Vec::new(),
         };
         let tape = Tape {
@@ -926,6 +972,7 @@ mod tests {
         let episode = Episode {
             frame: 3,
             request: b"{}".to_vec(),
+            fds: 0,
             replies: Vec::new(),
         };
         let tape = Tape {
@@ -951,6 +998,7 @@ mod tests {
             episodes: vec![Episode {
                 frame: 0,
                 request: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
+                fds: 2,
                 replies: vec![Reply {
                     after_ns: 5,
                     data: b"{\"return\": {}}\r\n".to_vec(),
@@ -968,7 +1016,7 @@ mod tests {
                 t.opening.clone(),
                 t.episodes
                     .iter()
-                    .map(|e| (e.request.clone(), e.replies.clone()))
+                    .map(|e| (e.request.clone(), e.fds, e.replies.clone()))
                     .collect::<Vec<_>>(),
             )
         };

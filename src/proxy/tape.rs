@@ -35,6 +35,8 @@ pub struct Episode {
     pub frame: u64,
     /// The request, surrounding whitespace trimmed.
     pub request: Vec<u8>,
+    /// Descriptors the client passed (`SCM_RIGHTS`) since its previous request.
+    pub fds: u32,
     /// Server messages until the client's next request, in order.
     pub replies: Vec<Reply>,
 }
@@ -105,6 +107,8 @@ struct Builder {
     asked: BTreeMap<ClientId, Vec<u64>>,
     /// Per client, how many of its requests have had their response.
     answered: BTreeMap<ClientId, usize>,
+    /// Per client, descriptors passed since its last request.
+    fds: BTreeMap<ClientId, u32>,
 }
 
 impl Builder {
@@ -171,10 +175,15 @@ impl Builder {
                 tape.episodes.push(Episode {
                     frame: self.frame,
                     request: text.clone(),
+                    fds: self.fds.remove(client).unwrap_or(0),
                     replies: Vec::new(),
                 });
                 self.asked.entry(*client).or_default().push(at.0);
             }
+            Item::Input {
+                input: Input::Fd { client, .. },
+                ..
+            } => *self.fds.entry(*client).or_default() += 1,
             Item::Output {
                 at,
                 output: Output::Send { client, data },

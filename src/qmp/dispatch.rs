@@ -113,13 +113,18 @@ fn run(
     }
     let command = table::lookup(name, machine.config.extensions).ok_or_else(not_found)?;
     args::check(command.args_type, arguments)?;
+    // With -x-chaos, the guest may lock a tray for this command, and a
+    // migration or balloon it starts may go badly (`machine::chaos`).
+    machine.chaos_before_command(name, arguments);
     let mut ctx = Ctx {
         machine,
         session,
         client,
         followups: Vec::new(),
     };
-    let value = (command.handler)(&mut ctx, args::Args::new(command.args_type, arguments))?;
+    let result = (command.handler)(&mut ctx, args::Args::new(command.args_type, arguments));
+    ctx.machine.chaos_after_command(name, result.is_ok());
+    let value = result?;
     let followups = std::mem::take(&mut ctx.followups);
     if negotiating {
         session.mode = Mode::Command;

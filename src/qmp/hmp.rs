@@ -18,6 +18,7 @@
 //! Errors are text, never QMP errors (except a bad `cpu-index`). Pure: no I/O.
 
 mod expr;
+mod hotplug;
 mod native;
 mod parse;
 mod print;
@@ -273,6 +274,13 @@ pub fn files_named(args: &QDict) -> Vec<String> {
 fn line_files(line: &str) -> Option<Vec<String>> {
     let (name, rest) = parse::command_name(line)?;
     let cmd = table::find(name)?;
+    if matches!(cmd.name, "drive_add" | "pci_add") {
+        // The image of the drive they create (`file=` of their options).
+        let no_regs = |_: &str| None;
+        let args = parse::args(name, cmd.args_type(), rest, &no_regs).ok()?;
+        let opts = crate::machine::config::OptionList::parse(args.get_str("opts")?, None);
+        return Some(opts.get("file").map(str::to_owned).into_iter().collect());
+    }
     let Action::Qmp(qmp_name) = cmd.action else {
         return None;
     };
@@ -436,6 +444,22 @@ mod tests {
     #[test]
     fn files_named_of_vnc_change_is_none() {
         assert!(line_names("change vnc password x").is_empty());
+    }
+
+    #[test]
+    fn files_named_of_drive_add_is_its_file() {
+        assert_eq!(
+            line_names("drive_add 0 if=none,file=/img/a.qcow2,id=d"),
+            ["/img/a.qcow2"]
+        );
+    }
+
+    #[test]
+    fn files_named_of_pci_add_storage_is_its_file() {
+        assert_eq!(
+            line_names("pci_add auto storage file=/img/b.img,if=virtio"),
+            ["/img/b.img"]
+        );
     }
 
     #[test]

@@ -45,8 +45,8 @@ use super::listen::{Listener, ACCEPT_RETRY_MS};
 use super::process::CreatedFiles;
 use super::queue::OutputQueue;
 use super::{
-    effects, migrate, probe, Event, EventSender, Recorder, BATCH_EVENTS_MAX, EXIT_FLUSH_MS_MAX,
-    EXIT_RECORDING_FAILED, IDLE_ADVANCE_MS,
+    effects, incoming, migrate, probe, Event, EventSender, Recorder, BATCH_EVENTS_MAX,
+    EXIT_FLUSH_MS_MAX, EXIT_RECORDING_FAILED, IDLE_ADVANCE_MS,
 };
 use crate::engine::{Engine, Input, Output, Signal, MESSAGE_STEP_NS};
 use crate::machine::clock::{ClockMode, VirtualTime};
@@ -68,6 +68,7 @@ enum Slot {
     Listener { vm: usize, monitor: u32 },
     Client { vm: usize, client: ClientId },
     Migration { vm: usize, id: u64 },
+    Incoming { vm: usize },
 }
 
 /// Tokens in use, reused once freed.
@@ -193,6 +194,8 @@ pub struct Vm {
     listeners: BTreeMap<u32, Listening>,
     fds: FdTable,
     migrations: migrate::Migrations,
+    /// The `-incoming` stream, while the loop reads it.
+    incoming: Option<incoming::Incoming>,
     scout: probe::Scout,
     /// How virtual time moves without input (the engine's `-x-clock`).
     clock: ClockMode,
@@ -251,6 +254,7 @@ impl Vm {
             listeners: BTreeMap::new(),
             fds: FdTable::default(),
             migrations: migrate::Migrations::default(),
+            incoming: None,
             scout: probe::Scout::default(),
             quiet_since: Instant::now(),
             last_client: 0,
@@ -346,6 +350,31 @@ impl Vm {
         self.later.extend(inputs);
         for token in self.migrations.take_released() {
             io.slots.remove(token);
+        }
+    }
+
+    /// Reads the `-incoming` stream on the loop (see [`incoming`]).
+    pub fn set_incoming(&mut self, mut stream: incoming::Incoming, io: &mut Io) {
+        let token = io.slots.add(Slot::Incoming { vm: self.index });
+        if stream.watch(&io.registry, token, &self.events) {
+            self.incoming = Some(stream);
+        } else {
+            io.slots.remove(token);
+        }
+    }
+
+    /// The `-incoming` channel is ready: feeds what it gave.
+    fn incoming_ready(&mut self, token: Token, io: &mut Io) {
+        let Some(stream) = &mut self.incoming else {
+            return;
+        };
+        let (inputs, over) = stream.ready(&io.registry);
+        if over {
+            self.incoming = None;
+            io.slots.remove(token);
+        }
+        for input in inputs {
+            self.step(input, io);
         }
     }
 
@@ -1080,6 +1109,9 @@ impl EventLoop {
                 Some(Slot::Migration { vm, id }) => {
                     self.vms[vm].migration_writable(id, &mut self.io);
                 }
+                Some(Slot::Incoming { vm }) => {
+                    self.vms[vm].incoming_ready(token, &mut self.io);
+                }
                 Some(Slot::Client { vm, client }) => {
                     let v = &mut self.vms[vm];
                     if event.is_writable() {
@@ -1296,6 +1328,7 @@ mod tests {
             sessions: BTreeMap::new(),
             exited: None,
             gaps: 0,
+            held: std::collections::BTreeMap::new(),
         });
         let log = Log::default();
         let mut ev = loop_with(engine, Box::new(log.clone()));

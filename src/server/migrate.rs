@@ -44,7 +44,7 @@ use std::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use super::{Event, EventSender};
+use super::{set_nonblocking, Event, EventSender};
 use crate::engine::Input;
 
 /// Bytes written per chunk of the RAM stream.
@@ -373,22 +373,6 @@ impl Migrations {
     fn release(&mut self, c: Channel) {
         if let Some(t) = c.token {
             self.released.push(t);
-        }
-    }
-}
-
-fn set_nonblocking(f: &File, on: bool) {
-    let fd = f.as_raw_fd();
-    // SAFETY: fcntl on a descriptor `f` owns; a failure leaves the flags as they were.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            let flags = if on {
-                flags | libc::O_NONBLOCK
-            } else {
-                flags & !libc::O_NONBLOCK
-            };
-            libc::fcntl(fd, libc::F_SETFL, flags);
         }
     }
 }

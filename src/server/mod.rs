@@ -4,8 +4,8 @@
 //!
 //! Shape: one thread runs one event loop ([`event_loop`], on `mio`) for every VM
 //! of the process (one for `qmpsim run`, many for `qmpsim fleet`). That thread
-//! handles every listening monitor, every client connection, every outgoing
-//! migration stream, the signals
+//! handles every listening monitor, every client connection, every migration
+//! stream (outgoing, and `-incoming`), the signals
 //! (SIGINT, SIGTERM, SIGHUP through `signal-hook-mio`), timers and the exit
 //! flush. Each readiness turns into exactly one `Input` (a message with a passed
 //! descriptor gives an `Input::Fd` first); client ids are assigned in arrival
@@ -24,7 +24,8 @@
 //! the machine produces (`screendump`, `memsave`, `pmemsave`, snapshot tables);
 //! an outgoing migration's `exec:` child is reaped by a thread once its stream
 //! is written ([`migrate`]; the streams themselves are written on the loop);
-//! the `-incoming` stream is read by a thread ([`incoming`]); and the stdio
+//! the `-incoming` stream is read on the loop, unless it is a descriptor from
+//! the parent (`fd:`, `stdio`), which a thread reads ([`incoming`]); and the stdio
 //! monitor, which cannot be polled in general, has a reader and a writer
 //! thread ([`conn`]). Sockets are all on the loop.
 //!
@@ -192,6 +193,24 @@ pub enum ServerError {
     /// Signal handlers or threads could not be set up.
     #[error("qmpsim: could not start")]
     Setup(#[source] io::Error),
+}
+
+/// Makes `f`'s open file non-blocking (`on`) or blocking again; a failure
+/// leaves its flags as they were.
+pub fn set_nonblocking(f: &impl std::os::fd::AsRawFd, on: bool) {
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `f` owns.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            let flags = if on {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            };
+            libc::fcntl(fd, libc::F_SETFL, flags);
+        }
+    }
 }
 
 /// The C library's text for an I/O error, without Rust's ` (os error N)` suffix.
@@ -373,9 +392,10 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
         Some(events) => events,
         None => event_channel().map_err(ServerError::Setup)?,
     };
-    if let Some(uri) = &opts.config.incoming {
-        incoming::start(uri, tx.clone()).map_err(ServerError::Incoming)?;
-    }
+    let incoming = match &opts.config.incoming {
+        Some(uri) => Some(incoming::start(uri).map_err(ServerError::Incoming)?),
+        None => None,
+    };
     let busy: Vec<u32> = initial.iter().map(|(m, _)| *m).collect();
     let engine = opts.resume.unwrap_or_else(|| Engine::new(opts.config));
     let tables = snapshots::open_tables(&engine)?;
@@ -393,6 +413,9 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
             vm.listen(monitor, listener, busy.contains(&monitor), &mut ev.io)
                 .map_err(ServerError::Setup)?;
         }
+    }
+    if let Some(stream) = incoming {
+        vm.set_incoming(stream, &mut ev.io);
     }
     for (monitor, conn) in initial {
         vm.accept(monitor, conn, &mut ev.io);

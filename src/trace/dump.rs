@@ -2,7 +2,7 @@
 //! `->` / `<-` notation of the QMP docs, each line led by its virtual time.
 //!
 //! ```text
-//! # qmpsim trace, format 7, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 9, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000, clock idle (no time jumps)
 //! 0.001000 # connect client 1 monitor 0
 //! 0.001000 <- {"QMP": {"version": ...}}
@@ -107,6 +107,9 @@ pub fn header_lines(header: &TraceHeader) -> String {
     }
     if let Some(placement) = header.config.placement {
         text.push_str(&format!("# -x-explore-gap {}\n", placement.to_arg()));
+    }
+    if let Some(chaos) = &header.config.chaos {
+        text.push_str(&format!("# -x-chaos {}\n", chaos.to_arg()));
     }
     for line in header.notes.lines() {
         text.push_str("# notes: ");

@@ -205,9 +205,9 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 07 00 00 00               format version 7
-//! 6d 00 00 00               header length: 109 bytes
-//! ... 109 bytes ...         bincode TraceHeader { format_version: 7, qmpsim_version: "0.1.0",
+//! 09 00 00 00               format version 9
+//! 6f 00 00 00               header length: 111 bytes
+//! ... 111 bytes ...         bincode TraceHeader { format_version: 9, qmpsim_version: "0.1.0",
 //!                           kind: Engine, config: MachineConfig::default(), notes: "..." }
 //! ... 32 bytes ...          header hash
 //! c8 03                     frame 0 length field: 456 = 114 << 2, no flags: a 114-byte body
@@ -224,7 +224,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 7, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 9, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -253,8 +253,9 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// [`TraceKind`] in the header; 5: the configuration's `placement`
 /// (`-x-explore-gap`); 6: the clock mode, scenario steps and `Output::Close`;
 /// 7: compact frames (a varint length field with flags, a 4-byte check, the
-/// full hash only on `Checkpoint`, `State` and `End`).
-pub const FORMAT_VERSION: u32 = 7;
+/// full hash only on `Checkpoint`, `State` and `End`); 8: the configuration's
+/// `chaos` (`-x-chaos`); 9: the configuration's `singlestep` (`-singlestep`).
+pub const FORMAT_VERSION: u32 = 9;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for

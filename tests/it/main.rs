@@ -6,14 +6,15 @@
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
 //! - `sockets`: the real binary over unix, tcp and stdio monitors;
+//! - `chaos`: `-x-chaos` through the binary (same seed, same bytes; replay);
 //! - `cli`: QEMU-style option handling of the real binary;
 //! - `clock`: the three `-x-clock` modes through the binary;
 //! - `minimize`: `qmpsim trace minimize` through the real binary;
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `refusals`: every bad option value 0.14 refuses at startup, with its source;
-//! - `golden_*`: reviewed insta goldens of every command, per area, and
-//!   (`golden_corpus`) of the dump of every corpus trace, and (`golden_faults`)
-//!   of every `x-inject` fault kind;
+//! - `golden_*`: reviewed insta goldens of every command, per area (`golden_hotplug`:
+//!   the human monitor's hotplug family), and (`golden_corpus`) of the dump of
+//!   every corpus trace, and (`golden_faults`) of every `x-inject` fault kind;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `snapshots`: snapshot, restore and migration as properties of random sessions;
@@ -34,6 +35,7 @@
 // Integration tests are top-level functions by nature; the lint targets unit tests.
 #![allow(clippy::tests_outside_test_module)]
 
+mod chaos;
 mod cli;
 mod clock;
 mod conformance;
@@ -50,6 +52,7 @@ mod golden_display;
 mod golden_events;
 mod golden_faults;
 mod golden_hmp;
+mod golden_hotplug;
 mod golden_human;
 mod human_monitor;
 mod lifecycle;

@@ -202,6 +202,27 @@ fn proxy_trace_dumps_and_infos_as_an_observed_session() {
 }
 
 #[test]
+fn proxy_trace_exports_and_counts_coverage() {
+    let mut rig = Rig::start();
+    let mut c = negotiated(&rig.sock());
+    c.execute("stop");
+    drop(c);
+    rig.stop();
+    let trace = rig.trace().display().to_string();
+    let (_, jsonl, _) = qmpsim(&["trace", "export", "--jsonl", &trace]);
+    let (_, coverage, _) = qmpsim(&["trace", "coverage", &trace]);
+    let stop = coverage
+        .lines()
+        .find(|l| l.trim_start().starts_with("stop "))
+        .unwrap();
+    assert!(jsonl.contains("\"Connect\":{\"client\":1"), "{jsonl}");
+    assert_eq!(
+        stop.split_whitespace().collect::<Vec<_>>(),
+        ["stop", "1", "requested", "1", "ok", "0", "errors"]
+    );
+}
+
+#[test]
 fn proxy_gives_each_client_its_own_upstream_connection() {
     let mut rig = Rig::start();
     let mut first = negotiated(&rig.sock());

@@ -50,6 +50,13 @@ const REFUSALS: &[Refusal] = &[
         source: "blockdev.c:550 drive_init(), block/qcow.c:168 qcow_open() -1",
     },
     Refusal {
+        args: &["-drive", "file={dir}/raw.img,format=vmdk"],
+        message: "qemu-system-x86_64: -drive file={dir}/raw.img,format=vmdk: could not open disk \
+                  image {dir}/raw.img: Operation not permitted\n",
+        status: 1,
+        source: "blockdev.c:550 drive_init(), block/vmdk.c vmdk_open() -1",
+    },
+    Refusal {
         args: &["-drive", "file={dir}/raw.img,cache=bogus"],
         message:
             "qemu-system-x86_64: -drive file={dir}/raw.img,cache=bogus: invalid cache option\n",

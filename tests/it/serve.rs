@@ -4,6 +4,7 @@
 //! script gets the divergence report; the match options, `--strict`, the
 //! unused rest, several sessions, record modes, `--help` and usage errors.
 
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,7 @@ const SCRIPT: &[&str] = &[
 
 /// Sends each request in turn and reads up to its response; returns every
 /// byte read, the greeting first.
-fn run_script(client: &mut Client<UnixStream>, requests: &[&str]) -> String {
+fn run_script<S: Read + Write>(client: &mut Client<S>, requests: &[&str]) -> String {
     let mut seen = client.line();
     for request in requests {
         client.send(&format!("{request}\r\n"));
@@ -377,5 +378,157 @@ fn serve_of_a_missing_trace_reports_the_os_error() {
             Some(1),
             "qmpsim serve: /nonexistent/t.qmptrace: No such file or directory"
         )
+    );
+}
+
+/// Sends every request of `requests` in one write and reads until as many
+/// responses came; returns every byte read, the greeting first.
+fn run_pipelined(client: &mut Client<UnixStream>, requests: &[&str]) -> String {
+    let mut seen = client.line();
+    client.send(
+        &requests
+            .iter()
+            .map(|r| format!("{r}\r\n"))
+            .collect::<String>(),
+    );
+    let mut responses = 0;
+    while responses < requests.len() {
+        let line = client.line();
+        assert!(!line.is_empty(), "the stream ended after {seen}");
+        responses += usize::from(line.contains("\"return\"") || line.contains("\"error\""));
+        seen.push_str(&line);
+    }
+    seen
+}
+
+#[test]
+fn serve_plays_a_pipelined_recording_to_a_client_that_waits_for_each_reply() {
+    let mut rig = Rig::start();
+    let mut c = connect_unix(&rig.sock());
+    let pipelined = run_pipelined(&mut c, SCRIPT);
+    drop(c);
+    rig.stop();
+    let (played, code, _) = play(&rig.trace(), &[], SCRIPT);
+    assert_eq!((played, code), (pipelined, Some(0)));
+}
+
+#[test]
+fn proxy_and_serve_over_tcp_give_the_same_bytes() {
+    let rig = Rig::start();
+    let (proxy_port, port) = (crate::sockets::free_port(), crate::sockets::free_port());
+    let trace = rig.dir.path().join("tcp.qmptrace");
+    let up = format!("unix:{}", rig.dir.path().join("up.sock").display());
+    let mut proxy = Qemu::spawn(
+        &[
+            "proxy",
+            "--listen",
+            &format!("tcp:127.0.0.1:{proxy_port}"),
+            "--upstream",
+            &up,
+            "-record",
+            &trace.display().to_string(),
+        ],
+        false,
+    );
+    let mut c = crate::sockets::connect_tcp(proxy_port);
+    let seen = run_script(&mut c, SCRIPT);
+    drop(c);
+    terminate(&proxy);
+    proxy.wait_exit();
+    let listen = format!("tcp:127.0.0.1:{port}");
+    let trace = trace.display().to_string();
+    let mut serve = Qemu::spawn(&["serve", &trace, "--listen", &listen], false);
+    let mut c = crate::sockets::connect_tcp(port);
+    let played = run_script(&mut c, SCRIPT);
+    drop(c);
+    assert_eq!((played, serve.wait_exit().code()), (seen, Some(0)));
+}
+
+#[test]
+fn serve_plays_an_imported_transcript_with_its_own_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("doc.txt");
+    // A reply qmpsim itself would never give: serve plays the transcript's.
+    std::fs::write(
+        &transcript,
+        "-> {\"execute\": \"qmp_capabilities\"}\n<- {\"return\": {}}\n\
+         -> {\"execute\": \"query-name\"}\n<- {\"return\": {\"name\": \"from-a-transcript\"}}\n",
+    )
+    .unwrap();
+    let trace = dir.path().join("doc.qmptrace");
+    let (code, _, err) = qmpsim(&[
+        "trace",
+        "import",
+        &transcript.display().to_string(),
+        "-o",
+        &trace.display().to_string(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let requests = [
+        r#"{"execute":"qmp_capabilities"}"#,
+        r#"{"execute":"query-name"}"#,
+    ];
+    let (played, code, _) = play(&trace, &[], &requests);
+    assert_eq!(code, Some(0));
+    assert!(
+        played.ends_with("{\"return\": {\"name\": \"from-a-transcript\"}}\r\n"),
+        "{played}"
+    );
+}
+
+/// Records `getfd` with a descriptor passed, through the proxy.
+fn recorded_getfd() -> Rig {
+    let mut rig = Rig::start();
+    let mut c = connect_unix(&rig.sock());
+    run_script(&mut c, &SCRIPT[..1]);
+    send_getfd(&mut c, true);
+    assert_eq!(c.line(), "{\"return\": {}}\r\n");
+    drop(c);
+    rig.stop();
+    rig
+}
+
+const GETFD: &str = r#"{"execute":"getfd","arguments":{"fdname":"f"}}"#;
+
+fn send_getfd(c: &mut Client<UnixStream>, with_fd: bool) {
+    use std::os::fd::AsRawFd;
+    let (_read_end, write_end) = crate::sockets::pipe();
+    let fds = if with_fd {
+        vec![write_end.as_raw_fd()]
+    } else {
+        Vec::new()
+    };
+    qmpsim::server::fds::send_with_fds(c.stream().as_raw_fd(), GETFD.as_bytes(), &fds).unwrap();
+}
+
+/// Plays the recorded `getfd` to a client that passes a descriptor or not;
+/// returns the reply and serve's exit status.
+fn play_getfd(with_fd: bool) -> (String, Option<i32>) {
+    let rig = recorded_getfd();
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = spawn_serve(&rig.trace(), dir.path(), &[]);
+    let mut c = connect_unix(&dir.path().join("m.sock"));
+    run_script(&mut c, &SCRIPT[..1]);
+    send_getfd(&mut c, with_fd);
+    let reply = c.line();
+    drop(c);
+    (reply, serve.wait_exit().code())
+}
+
+#[test]
+fn serve_getfd_with_the_recorded_descriptor_matches() {
+    assert_eq!(
+        play_getfd(true),
+        ("{\"return\": {}}\r\n".to_owned(), Some(0))
+    );
+}
+
+#[test]
+fn serve_getfd_without_the_recorded_descriptor_diverges() {
+    let (reply, code) = play_getfd(false);
+    assert_eq!(code, Some(1));
+    assert!(
+        reply.contains(r#"(with 1 passed descriptor), got {\"execute\":\"getfd\""#),
+        "{reply}"
     );
 }

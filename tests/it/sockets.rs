@@ -224,7 +224,7 @@ pub fn connect_unix(path: &Path) -> Client<UnixStream> {
     }
 }
 
-fn connect_tcp(port: u16) -> Client<TcpStream> {
+pub fn connect_tcp(port: u16) -> Client<TcpStream> {
     let deadline = Instant::now() + IO_TIMEOUT;
     loop {
         match TcpStream::connect(("127.0.0.1", port)) {

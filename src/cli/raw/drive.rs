@@ -5,7 +5,10 @@
 use super::option_list::parse_option_list;
 use super::{OptCtx, RawError};
 use crate::machine::config::OptionList;
-use crate::machine::devices::block::BlockErrorAction;
+pub use crate::machine::devices::drive_opts::{
+    check_drive_init, parse_c_number, DRIVE_BOOL_KEYS, DRIVE_BUSES, DRIVE_FORMATS, DRIVE_KEYS,
+    DRIVE_NUMBER_KEYS,
+};
 
 /// A drive option before expansion into `-drive` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,98 +31,6 @@ pub enum DriveArg {
         /// Image file.
         file: String,
     },
-}
-
-/// Keys `-drive` takes (0.14's `qemu_drive_opts`, plus `id` and the qmpsim
-/// extensions `x-virtual` and `x-size`).
-pub const DRIVE_KEYS: &[&str] = &[
-    "bus",
-    "unit",
-    "if",
-    "index",
-    "cyls",
-    "heads",
-    "secs",
-    "trans",
-    "media",
-    "snapshot",
-    "file",
-    "cache",
-    "aio",
-    "format",
-    "serial",
-    "rerror",
-    "werror",
-    "addr",
-    "readonly",
-    "boot",
-    "id",
-    "x-virtual",
-    "x-size",
-];
-/// `-drive if=` values of 0.14.
-pub const DRIVE_BUSES: &[&str] = &[
-    "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen", "none",
-];
-
-/// `-drive` keys whose value 0.14's `qemu_drive_opts` declares a number.
-const DRIVE_NUMBER_KEYS: &[&str] = &["bus", "unit", "index", "cyls", "heads", "secs"];
-/// `-drive` keys whose value 0.14's `qemu_drive_opts` declares a boolean.
-const DRIVE_BOOL_KEYS: &[&str] = &["snapshot", "readonly", "boot"];
-/// `-drive format=` values 0.14's block layer registers (a build without
-/// curl and rbd; `bdrv_find_whitelisted_format` with no whitelist).
-pub const DRIVE_FORMATS: &[&str] = &[
-    "raw",
-    "cow",
-    "qcow",
-    "vdi",
-    "vmdk",
-    "cloop",
-    "dmg",
-    "bochs",
-    "vpc",
-    "vvfat",
-    "qcow2",
-    "qed",
-    "parallels",
-    "nbd",
-    "blkdebug",
-    "sheepdog",
-    "blkverify",
-    "file",
-    "host_device",
-    "host_floppy",
-    "host_cdrom",
-];
-/// `-drive cache=` values 0.14 accepts.
-const DRIVE_CACHE_MODES: &[&str] = &["off", "none", "writeback", "unsafe", "writethrough"];
-/// Units per IDE bus and per SCSI bus (0.14's `MAX_IDE_DEVS`, `MAX_SCSI_DEVS`);
-/// other interfaces have no bus limit.
-const IDE_UNITS_MAX: u64 = 2;
-const SCSI_UNITS_MAX: u64 = 7;
-/// Largest IDE geometry 0.14 accepts: cylinders, heads, sectors.
-const IDE_CHS_MAX: (u64, u64, u64) = (16383, 16, 63);
-
-/// 0.14's `parse_option_number`: `strtoull(value, &end, 0)` must use the whole
-/// value (empty means 0; a minus sign wraps, as strtoull does).
-pub fn parse_c_number(v: &str) -> Option<u64> {
-    let (negative, digits) = match v.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, v.strip_prefix('+').unwrap_or(v)),
-    };
-    let n = if digits.is_empty() {
-        0
-    } else if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        u64::from_str_radix(hex, 16).ok()?
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        u64::from_str_radix(&digits[1..], 8).ok()?
-    } else {
-        digits.parse().ok()?
-    };
-    Some(if negative { n.wrapping_neg() } else { n })
 }
 
 /// A typed `qemu_opts_parse` check of one item: numbers and booleans.
@@ -175,127 +86,6 @@ pub fn parse_drive(option: &str, v: &str) -> Result<OptionList, RawError> {
         return Err(RawError::DriveVirtualSize(v.to_owned()));
     }
     Ok(opts)
-}
-
-/// A number as 0.14 stores it in an `int`: the low 32 bits, signed.
-fn c_int(n: u64) -> i32 {
-    let low = u32::try_from(n & 0xffff_ffff).expect("masked to 32 bits");
-    i32::from_ne_bytes(low.to_ne_bytes())
-}
-
-/// A number key of a checked list (0 when absent), as `qemu_opt_get_number`.
-fn number(opts: &OptionList, key: &str) -> Option<u64> {
-    opts.get(key).map(|v| parse_c_number(v).unwrap_or(0))
-}
-
-/// `drive_init`'s own checks (0.14 `blockdev.c`), in its order: the message.
-fn check_drive_init(opts: &OptionList) -> Result<(), String> {
-    let bus = opts.get("if").unwrap_or("ide");
-    if !DRIVE_BUSES.contains(&bus) {
-        return Err(format!("unsupported bus type '{bus}'"));
-    }
-    check_geometry(opts, bus)?;
-    let chs = ["cyls", "heads", "secs"]
-        .iter()
-        .any(|k| number(opts, k).unwrap_or(0) != 0);
-    if let Some(media) = opts.get("media") {
-        match media {
-            "disk" => {}
-            "cdrom" if chs => return Err(format!("'{media}' invalid physical CHS format")),
-            "cdrom" => {}
-            _ => return Err(format!("'{media}' invalid media")),
-        }
-    }
-    if opts
-        .get("cache")
-        .is_some_and(|c| !DRIVE_CACHE_MODES.contains(&c))
-    {
-        return Err("invalid cache option".to_owned());
-    }
-    if opts
-        .get("aio")
-        .is_some_and(|a| a != "native" && a != "threads")
-    {
-        return Err("invalid aio option".to_owned());
-    }
-    if let Some(format) = opts.get("format").filter(|f| !DRIVE_FORMATS.contains(f)) {
-        return Err(format!("'{format}' invalid format"));
-    }
-    let error_bus = matches!(bus, "ide" | "scsi" | "virtio" | "none");
-    for (key, is_read, direction) in [("werror", false, "write"), ("rerror", true, "read")] {
-        let Some(value) = opts.get(key) else { continue };
-        if !error_bus {
-            return Err(format!("{key} is not supported by this bus type"));
-        }
-        if BlockErrorAction::parse(value, is_read).is_none() {
-            return Err(format!("'{value}' invalid {direction} error action"));
-        }
-    }
-    if opts.get("addr").is_some() && bus != "virtio" {
-        return Err("addr is not supported by this bus type".to_owned());
-    }
-    check_unit(opts, bus)?;
-    let cdrom = opts.get("media") == Some("cdrom");
-    let has_file = opts.get("file").is_some_and(|f| !f.is_empty());
-    let readonly_bus = matches!(bus, "scsi" | "virtio" | "floppy" | "none");
-    if has_file && !cdrom && opts.get("readonly") == Some("on") && !readonly_bus {
-        return Err("readonly not supported by this bus type".to_owned());
-    }
-    Ok(())
-}
-
-/// `cyls`, `heads`, `secs` and `trans`.
-fn check_geometry(opts: &OptionList, bus: &str) -> Result<(), String> {
-    let get = |k| number(opts, k).map_or(0, c_int);
-    let (cyls, heads, secs) = (get("cyls"), get("heads"), get("secs"));
-    if cyls != 0 || heads != 0 || secs != 0 {
-        let ide = bus == "ide";
-        let (c_max, h_max, s_max) = IDE_CHS_MAX;
-        let too_big = |n: i32, max: u64| ide && u64::try_from(n).is_ok_and(|n| n > max);
-        if cyls < 1 || too_big(cyls, c_max) {
-            return Err("invalid physical cyls number".to_owned());
-        }
-        if heads < 1 || too_big(heads, h_max) {
-            return Err("invalid physical heads number".to_owned());
-        }
-        if secs < 1 || too_big(secs, s_max) {
-            return Err("invalid physical secs number".to_owned());
-        }
-    }
-    if let Some(trans) = opts.get("trans") {
-        if cyls == 0 {
-            return Err(format!(
-                "'{trans}' trans must be used with cyls,heads and secs"
-            ));
-        }
-        if !matches!(trans, "none" | "lba" | "auto") {
-            return Err(format!("'{trans}' invalid translation type"));
-        }
-    }
-    Ok(())
-}
-
-/// `index` against `bus`/`unit`, and the unit against the bus's size.
-fn check_unit(opts: &OptionList, bus: &str) -> Result<(), String> {
-    // -1 means "not given".
-    let get = |k| number(opts, k).map_or(-1, c_int);
-    let (bus_id, unit, index) = (
-        number(opts, "bus").map_or(0, c_int),
-        get("unit"),
-        get("index"),
-    );
-    if index != -1 && (bus_id != 0 || unit != -1) {
-        return Err("index cannot be used with bus and unit".to_owned());
-    }
-    let max = match bus {
-        "ide" => IDE_UNITS_MAX,
-        "scsi" => SCSI_UNITS_MAX,
-        _ => 0,
-    };
-    if max != 0 && u64::try_from(unit).is_ok_and(|u| u >= max) {
-        return Err(format!("unit {unit} too big (max is {})", max - 1));
-    }
-    Ok(())
 }
 
 /// Parses a size with an optional `K`/`M`/`G`/`T` suffix (powers of 1024; `B` or no

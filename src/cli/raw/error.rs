@@ -268,6 +268,15 @@ pub enum RawError {
         #[source]
         source: crate::machine::placement::PlacementError,
     },
+    /// A bad `-x-chaos` option.
+    #[error("qmpsim: -x-chaos {arg}: {source}")]
+    Chaos {
+        /// The option string.
+        arg: String,
+        /// What is wrong.
+        #[source]
+        source: crate::machine::chaos::ChaosError,
+    },
     /// `-x-clock` that is not `idle`, `manual` or `realtime`.
     #[error("qmpsim: -x-clock: invalid clock mode '{0}' (idle, manual or realtime)")]
     ClockMode(String),

@@ -4,43 +4,14 @@
 use super::RawError;
 use crate::machine::config::OptionList;
 
-/// Splits a QEMU option string at commas, `,,` standing for a literal comma.
+/// Splits a QEMU option string at commas (see [`OptionList::split_items`]).
 pub fn split_items(s: &str) -> Vec<String> {
-    let mut items = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != ',' {
-            cur.push(c);
-        } else if chars.peek() == Some(&',') {
-            chars.next();
-            cur.push(',');
-        } else {
-            items.push(std::mem::take(&mut cur));
-        }
-    }
-    items.push(cur);
-    items.retain(|i| !i.is_empty());
-    items
+    OptionList::split_items(s)
 }
 
-/// Parses `first,key=value,flag,noflag` as 0.14's `qemu_opts_do_parse`: a bare first
-/// item goes under `implied` when given; other bare items are flags, `on`, or `off`
-/// when written with a `no` prefix.
+/// Parses an option string (see [`OptionList::parse`]).
 pub fn parse_option_list(s: &str, implied: Option<&str>) -> OptionList {
-    let mut opts = OptionList::default();
-    let first_is_bare = !s.starts_with(',');
-    for (i, item) in split_items(s).into_iter().enumerate() {
-        match (item.split_once('='), implied) {
-            (Some((k, v)), _) => opts.push(k, v),
-            (None, Some(key)) if i == 0 && first_is_bare => opts.push(key, &item),
-            (None, _) => match item.strip_prefix("no") {
-                Some(flag) => opts.push(flag, "off"),
-                None => opts.push(&item, "on"),
-            },
-        }
-    }
-    opts
+    OptionList::parse(s, implied)
 }
 
 /// A QEMU boolean option value (`on`/`off`, also `yes`/`no`); anything else is off.

@@ -301,7 +301,8 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_value("debugcon", "SPEC", Expert, "a debug console"),
     value("pidfile", "FILE", Expert, "write the process id to FILE",
         |c, v| put(&mut c.low.pidfile, v)),
-    ignored_flag("singlestep", Expert, "run in single step mode"),
+    flag("singlestep", Expert, "run in single step mode (query-status)",
+        |c, _| on(&mut c.low.config.singlestep)),
     flag("S", Expert, "do not start the CPUs at startup",
         |c, _| on(&mut c.low.config.start_paused)),
     ignored_value("gdb", "DEVICE", Expert, "wait for gdb on DEVICE"),
@@ -371,6 +372,16 @@ pub static OPTIONS: &[OptDef] = &[
             let placement = crate::machine::placement::Placement::parse(&v)
                 .map_err(|source| RawError::ExploreGap { arg: v, source })?;
             put(&mut c.low.config.placement, placement)
+        }),
+    value("x-chaos", "seed=N[,rate=P][,kinds=a+b+...]", Qmpsim,
+        "misbehave as QEMU 0.14 legally can, by seed:\n\
+        kinds events, guest, failures, split, delay,\n\
+        disconnect (default all), each with probability\n\
+        P (default 0.1) where it can happen",
+        |c, v| {
+            let chaos = crate::machine::chaos::ChaosConfig::parse(&v)
+                .map_err(|source| RawError::Chaos { arg: v, source })?;
+            put(&mut c.low.config.chaos, chaos)
         }),
     value("x-scenario", "FILE", Qmpsim, "run the timed fault steps of a TOML file\n\
         (docs/faults.md)", |c, v| put(&mut c.low.scenario, v)),

@@ -427,10 +427,16 @@ impl Devices {
             .qdev
             .find_by_id(Qdev::ROOT, id)
             .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotFound, id))?;
+        self.qdev_unplug(uid)
+    }
+
+    /// `qdev_unplug` of a device in the tree: a bus or device without hotplug
+    /// refuses; a PCI device waits for the guest to eject its slot; others go.
+    pub fn qdev_unplug(&mut self, uid: u64) -> Result<Unplug, QmpError> {
         let device = self
             .qdev
             .device(uid)
-            .expect("uid was just found in the tree");
+            .expect("qdev_unplug of a device in the tree");
         let bus = self.qdev.bus(device.bus);
         if !bus.allow_hotplug {
             return Err(QmpError::with1(ErrorClass::BusNoHotplug, &bus.name));

@@ -13,11 +13,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
+use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
 use crate::machine::rng::Rng;
 use crate::qobject::{ErrorClass, QmpError};
 
-use super::cfmt;
+use super::{cfmt, drive_opts};
 
 /// Most image probes the machine keeps for `change`: past it, probes of new file
 /// names are dropped (a name already kept is still updated).
@@ -26,6 +26,9 @@ pub const IMAGE_PROBES_MAX: usize = 1024;
 pub const SECTOR_BYTES: u64 = 512;
 /// Largest `x-size` of a virtual image: 16 EiB would overflow sector arithmetic.
 pub const VIRTUAL_IMAGE_BYTES_MAX: u64 = 1 << 62;
+
+/// Most drives at once, run-time additions included.
+pub const HOT_DRIVES_MAX: usize = 256;
 
 /// Format drivers registered in a default 0.14 build (`bdrv_find_format`; the
 /// default whitelist is empty, so all of them are allowed).
@@ -437,42 +440,11 @@ impl Block {
     }
 
     fn add_config_drive(&mut self, d: &DriveConfig) {
-        let Some(interface) = DriveIf::parse(d.opts.get("if").unwrap_or("ide")) else {
+        let Some((interface, bus, unit)) = self.location(d) else {
             return;
         };
         let cdrom = d.opts.get("media") == Some("cdrom");
         let max = interface.max_devs();
-        let (mut bus, mut unit) = match d.opts.get("index").and_then(cfmt::scan_int) {
-            Some(index) if index >= 0 => {
-                let index = index.unsigned_abs();
-                match (index.checked_div(max), index.checked_rem(max)) {
-                    (Some(bus), Some(unit)) => (bus, Some(unit)),
-                    _ => (0, Some(index)),
-                }
-            }
-            _ => (
-                d.opts
-                    .get("bus")
-                    .and_then(cfmt::scan_int)
-                    .map_or(0, i32::unsigned_abs),
-                d.opts
-                    .get("unit")
-                    .and_then(cfmt::scan_int)
-                    .map(i32::unsigned_abs),
-            ),
-        };
-        if unit.is_none() {
-            let mut u = 0;
-            while self.by_location(interface, bus, u).is_some() {
-                u += 1;
-                if max != 0 && u >= max {
-                    u -= max;
-                    bus += 1;
-                }
-            }
-            unit = Some(u);
-        }
-        let unit = unit.unwrap_or(0);
         if (max != 0 && unit >= max) || self.by_location(interface, bus, unit).is_some() {
             return;
         }
@@ -508,6 +480,115 @@ impl Block {
             on_read_error: error_action(d, "rerror", true, BlockErrorAction::READ_DEFAULT),
             on_write_error: error_action(d, "werror", false, BlockErrorAction::WRITE_DEFAULT),
         });
+    }
+
+    /// `add_init_drive` at run time (`drive_def`, then `drive_init` with IDE as
+    /// the default interface): the new drive's name, or the lines 0.14 prints
+    /// on the monitor. `probe` is what the edge found at `file=`.
+    pub fn hot_add(
+        &mut self,
+        opts: &OptionList,
+        probe: Option<&ImageProbe>,
+    ) -> Result<String, String> {
+        drive_opts::check_drive_typed(opts).map_err(|e| format!("{e}\n"))?;
+        if let Some(id) = opts.get("id") {
+            if !super::qdev::id_wellformed(id) {
+                return Err("Parameter 'id' expects an identifier\n\
+                     Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n"
+                    .to_owned());
+            }
+            if self.find(id).is_some() {
+                return Err(format!("Duplicate ID '{id}' for drive\n"));
+            }
+        }
+        drive_opts::check_drive_init(opts).map_err(|m| format!("{m}\n"))?;
+        if self.drives.len() >= HOT_DRIVES_MAX {
+            return Err(format!("qmpsim: no more than {HOT_DRIVES_MAX} drives\n"));
+        }
+        let config = DriveConfig {
+            opts: opts.clone(),
+            probe: probe.cloned(),
+        };
+        let (interface, bus, unit) = self.location(&config).ok_or("")?;
+        if self.by_location(interface, bus, unit).is_some() {
+            let index = opts.get("index").and_then(cfmt::scan_int).unwrap_or(-1);
+            return Err(format!(
+                "drive with bus={bus}, unit={unit} (index={index}) exists\n"
+            ));
+        }
+        if let Some(file) = opts.get("file").filter(|f| !f.is_empty()) {
+            let open_error = |reason: &str| format!("could not open disk image {file}: {reason}\n");
+            if opts.get("x-virtual") != Some("on") {
+                let Some(ImageProbe::Found(info)) = probe else {
+                    return Err(open_error("No such file or directory"));
+                };
+                if let Some(reason) = opts
+                    .get("format")
+                    .and_then(|f| drive_opts::format_refusal(f, &info.format))
+                {
+                    return Err(open_error(reason));
+                }
+            }
+        }
+        let before = self.drives.len();
+        self.add_config_drive(&config);
+        match self.drives.get(before) {
+            Some(d) => Ok(d.name.clone()),
+            None => Err(String::new()),
+        }
+    }
+
+    /// Where a drive's options place it: interface, bus and unit (the first
+    /// free unit when none is given), as `drive_init` computes them.
+    fn location(&self, d: &DriveConfig) -> Option<(DriveIf, u32, u32)> {
+        let interface = DriveIf::parse(d.opts.get("if").unwrap_or("ide"))?;
+        let max = interface.max_devs();
+        let (mut bus, unit) = match d.opts.get("index").and_then(cfmt::scan_int) {
+            Some(index) if index >= 0 => {
+                let index = index.unsigned_abs();
+                match (index.checked_div(max), index.checked_rem(max)) {
+                    (Some(bus), Some(unit)) => (bus, Some(unit)),
+                    _ => (0, Some(index)),
+                }
+            }
+            _ => (
+                d.opts
+                    .get("bus")
+                    .and_then(cfmt::scan_int)
+                    .map_or(0, i32::unsigned_abs),
+                d.opts
+                    .get("unit")
+                    .and_then(cfmt::scan_int)
+                    .map(i32::unsigned_abs),
+            ),
+        };
+        let unit = match unit {
+            Some(u) => u,
+            None => {
+                let mut u = 0;
+                while self.by_location(interface, bus, u).is_some() {
+                    u += 1;
+                    if max != 0 && u >= max {
+                        u -= max;
+                        bus += 1;
+                    }
+                }
+                u
+            }
+        };
+        Some((interface, bus, unit))
+    }
+
+    /// `drive_del` (0.14's `do_drive_del`): the drive goes from the list; a
+    /// device using it keeps running without it.
+    pub fn drive_del(&mut self, id: &str) -> Result<(), QmpError> {
+        let pos = self
+            .drives
+            .iter()
+            .position(|d| d.name == id)
+            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotFound, id))?;
+        self.drives.remove(pos);
+        Ok(())
     }
 
     /// `drive_get`: the drive at an interface location.
@@ -590,6 +671,17 @@ impl Block {
             return Err(QmpError::with1(ErrorClass::DeviceEncrypted, name));
         }
         Ok(())
+    }
+
+    /// `snapshot_blkdev`'s reopen: the drive keeps its settings and counters
+    /// and opens `file` (as probed) in place of its image.
+    pub fn reopen(&mut self, name: &str, file: &str, probe: &ImageProbe) {
+        let Ok(drive) = self.find_mut(name) else {
+            return;
+        };
+        if let ImageProbe::Found(info) = probe {
+            drive.medium = open_medium(file, info, None, None);
+        }
     }
 
     /// `block_resize`: every failure below the name check is `UndefinedError`.
@@ -762,7 +854,7 @@ fn open_medium(
 ) -> Option<Medium> {
     let format = format.unwrap_or(&info.format);
     let native = format == info.format;
-    if !native && format != "raw" {
+    if !native && !super::drive_opts::ANY_FILE_FORMATS.contains(&format) {
         return None;
     }
     let encrypted = native && info.encrypted;
@@ -1137,6 +1229,31 @@ mod tests {
         assert_eq!(
             outcome(&b, IoOperation::Write, IoErrno::Eio),
             IoErrorOutcome::Stop
+        );
+    }
+
+    fn none_drive(id: &str) -> OptionList {
+        OptionList::parse(&format!("if=none,id={id}"), None)
+    }
+
+    #[test]
+    fn hot_add_up_to_the_drive_limit_is_accepted() {
+        let mut b = Block::default();
+        for i in 0..HOT_DRIVES_MAX - 1 {
+            b.hot_add(&none_drive(&format!("d{i}")), None).unwrap();
+        }
+        assert_eq!(b.hot_add(&none_drive("last"), None), Ok("last".to_owned()));
+    }
+
+    #[test]
+    fn hot_add_past_the_drive_limit_is_refused() {
+        let mut b = Block::default();
+        for i in 0..HOT_DRIVES_MAX {
+            b.hot_add(&none_drive(&format!("d{i}")), None).unwrap();
+        }
+        assert_eq!(
+            b.hot_add(&none_drive("one-more"), None),
+            Err(format!("qmpsim: no more than {HOT_DRIVES_MAX} drives\n"))
         );
     }
 }

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod cfmt;
 pub mod chardev;
 pub mod cpu;
+pub mod drive_opts;
 pub mod guest;
 pub mod mouse;
 pub mod net;
@@ -96,7 +97,8 @@ impl Devices {
     /// `pc_init1`: the chipset and the devices the command line implies.
     fn build_board(&mut self, config: &MachineConfig, default_vga: bool) {
         let host = self.internal("i440FX-pcihost", Qdev::ROOT, None);
-        let pci_bus = self.qdev.add_bus(host, BusKind::Pci, true, None);
+        // PIIX4 power management makes the bus hotplug-capable (`pci_bus_hotplug`).
+        let pci_bus = self.qdev.add_bus(host, BusKind::Pci, !config.no_acpi, None);
         let bridge = self.internal("isabus-bridge", Qdev::ROOT, None);
         let isa_bus = self.qdev.add_bus(bridge, BusKind::Isa, false, None);
         self.internal("i440FX", pci_bus, Some(0));

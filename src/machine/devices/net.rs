@@ -16,6 +16,9 @@ use super::cfmt;
 /// Most network clients at once (backends and NICs).
 pub const NET_CLIENTS_MAX: usize = 256;
 
+/// NICs `nd_table` holds (0.14's `MAX_NICS`).
+pub const ND_TABLE_NICS_MAX: u32 = 8;
+
 /// The first NIC MAC address of 0.14 (`52:54:00:12:34:56`); later ones add 1.
 pub const MAC_BASE: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
@@ -80,6 +83,10 @@ pub struct Net {
     pub mac_default_index: u8,
     /// `host:port` of listening socket backends.
     pub listening: Vec<String>,
+    /// `nd_table` entries taken (`-net nic` and the human monitor's
+    /// `pci_add nic`); 0.14 never frees one, and the next NIC's MAC address
+    /// is [`MAC_BASE`] plus this count.
+    pub nd_table_used: u32,
 }
 
 /// Options a netdev type accepts, with their QemuOpts type.
@@ -222,7 +229,10 @@ impl Net {
                 .and_then(cfmt::scan_int)
                 .map_or(0, i32::unsigned_abs);
             match n.get("type") {
-                Some("nic") => net.pending_nics.push(n.clone()),
+                Some("nic") => {
+                    net.pending_nics.push(n.clone());
+                    net.nd_table_used += 1;
+                }
                 Some(ty @ ("user" | "tap" | "socket")) => {
                     let name = n.get("name").map(str::to_owned);
                     net.add_backend(ty, name, Some(vlan), (backend_info(ty), None));
@@ -395,6 +405,74 @@ impl Net {
             self.listening.push(value.to_owned());
         }
         Ok((format!("socket: {key}={value}"), None))
+    }
+
+    /// The human monitor's `host_net_add` (`net_client_init` of a `-net`
+    /// backend): the backend joins its VLAN (0 by default). `Err` holds the
+    /// lines 0.14 prints before its own `adding host network device` line.
+    pub fn host_net_add(&mut self, opts: &OptionList) -> Result<(), String> {
+        let items = &opts.items;
+        let ty = opts.get("type").unwrap_or_default();
+        let Some(desc) = netdev_desc(ty) else {
+            return Err("Parameter 'type' expects a network client type\n".to_owned());
+        };
+        let failed = |report: Option<String>| {
+            let mut text = report
+                .map(|r| format!("{}\n", r.trim_end()))
+                .unwrap_or_default();
+            text.push_str(&format!("Device '{ty}' could not be initialized\n"));
+            text
+        };
+        // `id` is the option group's, not a backend option.
+        let backend_opts: Vec<(String, String)> =
+            items.iter().filter(|(k, _)| k != "id").cloned().collect();
+        validate(&backend_opts, desc).map_err(|e| format!("{}\n", e.desc()))?;
+        if self.clients.len() >= NET_CLIENTS_MAX {
+            return Err(failed(None));
+        }
+        let backend = match ty {
+            "socket" => self.socket_init(&backend_opts, &mut |_| None),
+            "tap" => tap_init(&backend_opts, &mut |_| None),
+            other => Ok((backend_info(other), None)),
+        }
+        .map_err(failed)?;
+        let vlan = opts
+            .get("vlan")
+            .and_then(cfmt::scan_int)
+            .map_or(0, i32::unsigned_abs);
+        let name = opts
+            .get("id")
+            .or_else(|| opts.get("name"))
+            .map(str::to_owned);
+        self.add_backend(ty, name, Some(vlan), backend);
+        Ok(())
+    }
+
+    /// The human monitor's `host_net_remove` (`net_host_device_remove`): the
+    /// text it prints (nothing when the backend went).
+    pub fn host_net_remove(&mut self, vlan: i32, name: &str) -> String {
+        let Some(id) = u32::try_from(vlan).ok().filter(|v| self.vlans.contains(v)) else {
+            return format!("unknown VLAN {vlan}\n");
+        };
+        let Some(pos) = self
+            .clients
+            .iter()
+            .position(|c| c.vlan == Some(id) && c.name == name)
+        else {
+            return format!("can't find device {name} on VLAN {vlan}\n");
+        };
+        let model = &self.clients[pos].model;
+        if !["tap", "socket", "dump", "user", "vde"]
+            .iter()
+            .any(|t| model.starts_with(t))
+        {
+            return format!("invalid host network device {name}\n");
+        }
+        let client = self.clients.remove(pos);
+        if let Some(port) = client.info.strip_prefix("socket: listen=") {
+            self.listening.retain(|l| l != port);
+        }
+        String::new()
     }
 
     /// netdev_del: a backend not on a VLAN; NICs cannot be removed this way.

@@ -38,8 +38,9 @@ pub fn query_kvm(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
 /// `query-status`.
 pub fn query_status(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
     let running = ctx.machine.run_state.is_running();
+    let singlestep = ctx.machine.singlestep;
     Ok(QObject::Dict(
-        qdict! { "running" => running, "singlestep" => false },
+        qdict! { "running" => running, "singlestep" => singlestep },
     ))
 }
 

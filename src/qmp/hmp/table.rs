@@ -10,7 +10,7 @@
 //! qmpsim runs it: through the QMP handler, natively, or not at all (`not
 //! supported yet`).
 
-use super::{native, print, Action, Decl, HmpCommand, InfoItem, InfoPrint};
+use super::{hotplug, native, print, Action, Decl, HmpCommand, InfoItem, InfoPrint};
 
 /// An HMP-only command, declared in full.
 macro_rules! hmp {
@@ -66,7 +66,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "id:s",
         "device",
         "remove host block device",
-        NotSupported
+        Native(hotplug::drive_del)
     ),
     qmp!("change", "change"),
     qmp!("screendump", "screendump"),
@@ -110,7 +110,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "option:s?",
         "[on|off]",
         "run emulation in singlestep mode or switch to normal mode",
-        NotSupported
+        Native(hotplug::singlestep)
     ),
     qmp!("stop", "stop"),
     qmp!("c|cont", "cont"),
@@ -231,7 +231,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "bootdevice:s",
         "bootdevice",
         "define new values for the boot device list",
-        NotSupported
+        Native(hotplug::boot_set)
     ),
     hmp!(
         "nmi",
@@ -255,7 +255,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "device:s,snapshot_file:s?,format:s?",
         "device [new-image-file] [format]",
         "initiates a live snapshot\n\t\t\tof device. If a new image file is specified, the\n\t\t\tnew image file will become the new root image.\n\t\t\tIf format is specified, the snapshot file will\n\t\t\tbe created in that format. Otherwise the\n\t\t\tsnapshot will be internal! (currently unsupported)",
-        NotSupported
+        Native(hotplug::snapshot_blkdev)
     ),
     qmp!("client_migrate_info", "client_migrate_info"),
     hmp!(
@@ -263,21 +263,21 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "pci_addr:s,opts:s",
         "[[<domain>:]<bus>:]<slot>\n[file=file][,if=type][,bus=n]\n[,unit=m][,media=d][index=i]\n[,cyls=c,heads=h,secs=s[,trans=t]]\n[snapshot=on|off][,cache=on|off]",
         "add drive to PCI storage controller",
-        NotSupported
+        Native(hotplug::drive_add)
     ),
     hmp!(
         "pci_add",
         "pci_addr:s,type:s,opts:s?",
         "auto|[[<domain>:]<bus>:]<slot> nic|storage [[vlan=n][,macaddr=addr][,model=type]] [file=file][,if=type][,bus=nr]...",
         "hot-add PCI device",
-        NotSupported
+        Native(hotplug::pci_add)
     ),
     hmp!(
         "pci_del",
         "pci_addr:s",
         "[[<domain>:]<bus>:]<slot>",
         "hot remove PCI device",
-        NotSupported
+        Native(hotplug::pci_del)
     ),
     hmp!(
         "pcie_aer_inject_error",
@@ -291,14 +291,14 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "device:s,opts:s?",
         "tap|user|socket|vde|dump [options]",
         "add host VLAN client",
-        NotSupported
+        Native(hotplug::host_net_add)
     ),
     hmp!(
         "host_net_remove",
         "vlan_id:i,device:s",
         "vlan_id name",
         "remove host VLAN client",
-        NotSupported
+        Native(hotplug::host_net_remove)
     ),
     qmp!("netdev_add", "netdev_add", Native(native::netdev_add)),
     qmp!("netdev_del", "netdev_del"),
@@ -631,10 +631,13 @@ mod tests {
             .filter(|c| matches!(c.action, Native(_)))
             .flat_map(|c| crate::qmp::args::names(c.args_type()))
             .collect();
-        let undeclared: Vec<&str> = crate::qmp::args::names_read(include_str!("native.rs"))
-            .into_iter()
-            .filter(|n| !declared.contains(n))
-            .collect();
+        let undeclared: Vec<&str> = crate::qmp::args::names_read(concat!(
+            include_str!("native.rs"),
+            include_str!("hotplug.rs")
+        ))
+        .into_iter()
+        .filter(|n| !declared.contains(n))
+        .collect();
         assert!(undeclared.is_empty(), "undeclared: {undeclared:?}");
     }
 

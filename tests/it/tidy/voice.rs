@@ -117,7 +117,8 @@ enum Voice {
     Unknown,
 }
 
-/// Whether `msg` starts with `qmpsim:` or `qmpsim WORD...:` (lowercase words).
+/// Whether `msg` starts with `qmpsim:` or `qmpsim WORD...:` (lowercase words,
+/// or `{what}`: code shared by subcommands names the one that runs it).
 fn is_qmpsim(msg: &str) -> bool {
     let Some(rest) = msg.strip_prefix("qmpsim") else {
         return false;
@@ -125,11 +126,9 @@ fn is_qmpsim(msg: &str) -> bool {
     let Some(colon) = rest.find(':') else {
         return false;
     };
-    rest[..colon]
-        .split(' ')
-        .skip(1)
-        .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
-        && rest.starts_with([':', ' '])
+    rest[..colon].split(' ').skip(1).all(|w| {
+        w == "{what}" || (!w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+    }) && rest.starts_with([':', ' '])
 }
 
 /// Whether `msg` is nothing but `{...}` placeholders.
@@ -251,6 +250,12 @@ fn tidy_every_stderr_message_speaks_as_qmpsim_or_as_qemu() {
 #[test]
 fn voice_of_a_subcommand_message_is_qmpsim() {
     assert_eq!(voice("qmpsim trace minimize: {e}"), Voice::Qmpsim);
+}
+
+#[test]
+fn voice_of_shared_subcommand_code_naming_its_subcommand_is_qmpsim() {
+    assert_eq!(voice("qmpsim {what}: no client command"), Voice::Qmpsim);
+    assert_eq!(voice("qmpsim {other}: no client command"), Voice::Unknown);
 }
 
 #[test]
