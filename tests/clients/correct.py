@@ -2,7 +2,9 @@
 """A correct QMP client: it buffers the stream and reads it line by line, tags
 every command with an id and pairs replies by id, sets events aside, and waits
 for device_del to complete by polling query-pci (resuming the VM if something
-stopped it, since a stopped guest cannot eject a device).
+stopped it, since a stopped guest cannot eject a device, and asking again after
+a RESET, since a guest reset before it ejected the device has forgotten the
+request).
 
 Between two polls it sleeps POLL_S, or, with --step-clock, asks the VM to move
 its virtual clock to the next thing a client may wait for (`x-clock-step`, for a
@@ -63,11 +65,16 @@ def pci_ids(qmp):
     return [d.get("qdev_id") for bus in qmp.cmd("query-pci") for d in bus["devices"]]
 
 
-def wait_for_unplug(qmp, step_clock):
-    """Polls query-pci until nic1 is gone, resuming a stopped VM on the way."""
+def wait_for_unplug(qmp, step_clock, resets):
+    """Polls query-pci until nic1 is gone, resuming a stopped VM on the way and
+    asking again after each RESET past the `resets` seen before device_del (one
+    that came with device_del's reply may already have undone it)."""
     deadline = time.monotonic() + UNPLUG_WAIT_S
     steps = 0
     while "nic1" in pci_ids(qmp):
+        if qmp.events.count("RESET") > resets:
+            resets = qmp.events.count("RESET")
+            qmp.cmd("device_del", id="nic1")
         if not qmp.cmd("query-status")["running"]:
             qmp.cmd("cont")
         if step_clock:
@@ -92,8 +99,9 @@ def main():
     qmp.cmd("qmp_capabilities")
     qmp.cmd("query-status")
     qmp.cmd("device_add", driver="e1000", id="nic1")
+    resets = qmp.events.count("RESET")
     qmp.cmd("device_del", id="nic1")
-    wait_for_unplug(qmp, step_clock)
+    wait_for_unplug(qmp, step_clock, resets)
     qmp.cmd("query-name")
     print(f"correct: done; events seen: {', '.join(qmp.events) or 'none'}")
 
