@@ -52,6 +52,9 @@ impl Machine {
     /// TooManyFiles.
     pub fn vnc_client_connect(&mut self, client: VncClient) -> Result<(), QmpError> {
         let server = self.vnc_client_open(client.clone())?;
+        if self.vnc_acl_refuses(&client.addr.host, &client.addr.service)? {
+            return Ok(());
+        }
         self.emit(Event::VncInitialized { server, client });
         Ok(())
     }
@@ -127,6 +130,9 @@ impl Machine {
         client.x509_dname = x509_dname;
         client.sasl_username = sasl_username;
         let client = client.clone();
+        if self.vnc_acl_refuses(host, service)? {
+            return Ok(());
+        }
         self.emit(Event::VncInitialized { server, client });
         Ok(())
     }

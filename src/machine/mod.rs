@@ -140,6 +140,25 @@ pub enum Effect {
     },
 }
 
+/// 0.14's remembered `/fmt` (`default_fmt_format`, `default_fmt_size`), one for
+/// every monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatDefaults {
+    /// The format letter.
+    pub format: i64,
+    /// The unit size in bytes (-1 for `i`).
+    pub size: i64,
+}
+
+impl Default for FormatDefaults {
+    fn default() -> Self {
+        FormatDefaults {
+            format: i64::from(b'x'),
+            size: 4,
+        }
+    }
+}
+
 /// The whole VM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Machine {
@@ -183,6 +202,8 @@ pub struct Machine {
     /// Single-step mode (`-singlestep`, the human monitor's `singlestep`), as
     /// `query-status` reports it.
     pub singlestep: bool,
+    /// The human monitor's remembered `/fmt` (0.14 keeps one for all monitors).
+    pub monitor_format: FormatDefaults,
     /// Injected faults in force (see [`faults`]).
     pub faults: faults::FaultState,
     /// Progress through the `-x-scenario` steps (see [`scenario_steps`]).
@@ -228,6 +249,7 @@ impl Machine {
             image_probes: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             singlestep,
+            monitor_format: FormatDefaults::default(),
             faults: faults::FaultState::default(),
             scenario: scenario_steps::ScenarioState::default(),
             chaos,

@@ -160,6 +160,19 @@ impl<'a> Args<'a> {
         self.dict
     }
 
+    /// A part of a `/fmt` argument (`count`, `format` or `size`; -1 when
+    /// absent): the args_type declares them together as one `NAME:/`.
+    pub fn format_part(&self, key: &str) -> i64 {
+        assert!(
+            self.args_type
+                .split(',')
+                .any(|item| item.split_once(':').is_some_and(|(_, t)| t == "/")),
+            "`{key}` is read from a /fmt argument, but args_type `{}` has none",
+            self.args_type
+        );
+        self.dict.get_int(key).unwrap_or(-1)
+    }
+
     /// The whole argument object of a command taking options (`O`).
     pub fn options(&self) -> &'a QDict {
         assert!(

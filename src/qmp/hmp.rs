@@ -17,16 +17,21 @@
 //!
 //! Errors are text, never QMP errors (except a bad `cpu-index`). Pure: no I/O.
 
+mod acl;
 mod expr;
 mod hotplug;
+mod input;
 mod native;
 mod parse;
 mod print;
+mod readers;
 mod table;
 
 // The HMP parser's limits, indexed in `crate::limits`.
 pub use expr::{EXPR_DEPTH_MAX, REGISTER_NAME_BYTES_MAX};
+pub use input::SENDKEY_KEYS_MAX;
 pub use parse::{COMMAND_NAME_BYTES_MAX, OPTION_NAME_BYTES_MAX, STRING_ARG_BYTES_MAX};
+pub use readers::SUM_RAM_BYTES_MAX;
 
 use super::args::Args;
 use super::commands::{Ctx, HandlerResult};
@@ -195,13 +200,14 @@ pub fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {
     // Only `$pc` of the monitor's CPU is modelled.
     let regs = |reg: &str| if reg == "pc" { pc } else { None };
     let args_type = cmd.args_type();
-    let args = match parse::args(name, args_type, rest, &regs) {
+    let mut args = match parse::args(name, args_type, rest, &regs) {
         Ok(args) => args,
         Err(text) => {
             out.push_str(&text);
             return;
         }
     };
+    readers::resolve_format(&mut ctx.machine.monitor_format, &mut args);
     match cmd.action {
         Action::Native(f) => f(ctx, Args::new(args_type, &args), out),
         Action::Qmp(qmp_name) => {
@@ -386,8 +392,8 @@ mod tests {
     #[test]
     fn not_modelled_command_says_so_after_parsing() {
         assert_eq!(
-            hmp(MachineConfig::default(), "sendkey ctrl-alt-f1"),
-            r#""sendkey: not supported yet\r\n""#
+            hmp(MachineConfig::default(), "gdbserver tcp::1234"),
+            r#""gdbserver: not supported yet\r\n""#
         );
     }
 

@@ -13,7 +13,8 @@
 //! - `record_replay`: `-record` over real sockets, then `qmpsim replay`;
 //! - `refusals`: every bad option value 0.14 refuses at startup, with its source;
 //! - `golden_*`: reviewed insta goldens of every command, per area (`golden_hotplug`:
-//!   the human monitor's hotplug family), and (`golden_corpus`) of the dump of
+//!   the human monitor's hotplug family; `golden_readers`: its memory, register,
+//!   port and input commands and ACLs), and (`golden_corpus`) of the dump of
 //!   every corpus trace, and (`golden_faults`) of every `x-inject` fault kind;
 //! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
@@ -54,6 +55,7 @@ mod golden_faults;
 mod golden_hmp;
 mod golden_hotplug;
 mod golden_human;
+mod golden_readers;
 mod human_monitor;
 mod lifecycle;
 mod malformed;

@@ -13,6 +13,7 @@
 //! world (`machine::inject`); VNC clients are kept newest first and SPICE
 //! channels oldest first, as 0.14's lists are.
 
+pub mod acl;
 pub mod screen;
 pub mod spice;
 pub mod vnc;

@@ -122,6 +122,15 @@ pub struct VncServer {
     /// Connected clients, newest first (0.14 inserts at the head of
     /// `vd->clients`). Reopening the display keeps them, as in 0.14.
     pub clients: Vec<VncClient>,
+    /// The access control lists displays opened with `acl` made (they
+    /// outlive the display, as 0.14's global list does).
+    pub acls: Vec<super::acl::Acl>,
+    /// The open display checks certificate names against `vnc.x509dname`
+    /// (`acl` with `x509verify`).
+    pub acl_x509: bool,
+    /// The open display checks SASL user names against `vnc.username` (`acl`
+    /// with `sasl`).
+    pub acl_sasl: bool,
 }
 
 /// One VNC client: its address and what its authentication revealed
@@ -145,6 +154,9 @@ impl VncServer {
             password: None,
             expires_s: TIME_NEVER_S,
             clients: Vec::new(),
+            acls: Vec::new(),
+            acl_x509: false,
+            acl_sasl: false,
         }
     }
 
@@ -219,6 +231,16 @@ impl VncServer {
         if flags.x509 && !flags.x509_path {
             return Err(VncOpenError::X509PathMissing);
         }
+        self.acl_x509 = flags.acl && flags.x509 && flags.x509verify;
+        self.acl_sasl = flags.acl && flags.sasl;
+        for (on, name) in [
+            (self.acl_x509, "vnc.x509dname"),
+            (self.acl_sasl, "vnc.username"),
+        ] {
+            if on && self.acl(name).is_none() {
+                self.acls.push(super::acl::Acl::new(name));
+            }
+        }
         self.auth = flags.auth();
         if flags.reverse {
             self.listen = Some(VncListen::Reverse);
@@ -234,6 +256,27 @@ impl VncServer {
                 Err(e)
             }
         }
+    }
+
+    /// The access control list of that name (`qemu_acl_find`).
+    pub fn acl(&self, name: &str) -> Option<&super::acl::Acl> {
+        self.acls.iter().find(|a| a.name == name)
+    }
+
+    /// The same, to change.
+    pub fn acl_mut(&mut self, name: &str) -> Option<&mut super::acl::Acl> {
+        self.acls.iter_mut().find(|a| a.name == name)
+    }
+
+    /// Whether the open display's access control lets a client with these
+    /// names in (`vnc_tls_validate_certificate`, `vnc_auth_sasl_check_access`).
+    pub fn acl_admits(&self, x509_dname: Option<&str>, sasl_username: Option<&str>) -> bool {
+        let check = |on: bool, list: &str, party: Option<&str>| match (on, party, self.acl(list)) {
+            (true, Some(party), Some(acl)) => acl.allows(party),
+            _ => true,
+        };
+        check(self.acl_x509, "vnc.x509dname", x509_dname)
+            && check(self.acl_sasl, "vnc.username", sasl_username)
     }
 
     /// `vnc_display_password`: a non-empty password turns `none` into `vnc`
@@ -254,6 +297,8 @@ impl VncServer {
 /// The `,option` flags of a VNC display string (0.14 matches each by prefix).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct VncFlags {
+    acl: bool,
+    x509verify: bool,
     password: bool,
     reverse: bool,
     sasl: bool,
@@ -276,7 +321,10 @@ impl VncFlags {
                 f.tls = true;
             } else if opt.starts_with("x509") {
                 f.x509 = true;
+                f.x509verify |= opt.starts_with("x509verify");
                 f.x509_path = opt.contains('=');
+            } else if opt.starts_with("acl") {
+                f.acl = true;
             }
         }
         f

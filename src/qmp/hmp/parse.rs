@@ -413,12 +413,13 @@ fn opts_parse(params: &str, implied: &str, out: &mut QDict) -> Result<(), String
     Ok(())
 }
 
-/// The `/` print format: `/[count][format][size]`, with 0.14's defaults (`x`, 4
-/// bytes). 0.14 remembers the last format across commands; no command that uses
-/// it is modelled, so the defaults are not kept.
+/// The `/` print format: `/[count][format][size]`; what is not given is -1,
+/// for the remembered defaults.
 fn format(p: &mut Line<'_>, out: &mut QDict) -> Result<(), String> {
     p.skip_space();
-    let (mut count, mut format, mut size) = (1_i64, i64::from(b'x'), 4_i64);
+    // A format or size not given is -1: the caller applies the monitor's
+    // remembered ones (`crate::qmp::hmp::readers::resolve_format`).
+    let (mut count, mut format, mut size) = (1_i64, -1_i64, -1_i64);
     if p.peek() == b'/' {
         p.pos += 1;
         if p.peek().is_ascii_digit() {
@@ -446,7 +447,7 @@ fn format(p: &mut Line<'_>, out: &mut QDict) -> Result<(), String> {
             let c = p.rest().chars().next().unwrap_or('\0');
             return Err(format!("invalid char in format: '{c}'\n"));
         }
-        size = size_given.unwrap_or(if format == i64::from(b'i') { -1 } else { 4 });
+        size = size_given.unwrap_or(-1);
     }
     out.put("count", count);
     out.put("format", format);

@@ -10,7 +10,9 @@
 //! qmpsim runs it: through the QMP handler, natively, or not at all (`not
 //! supported yet`).
 
-use super::{hotplug, native, print, Action, Decl, HmpCommand, InfoItem, InfoPrint};
+use super::{
+    acl, hotplug, input, native, print, readers, Action, Decl, HmpCommand, InfoItem, InfoPrint,
+};
 
 /// An HMP-only command, declared in full.
 macro_rules! hmp {
@@ -126,42 +128,42 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "fmt:/,addr:l",
         "/fmt addr",
         "virtual memory dump starting at 'addr'",
-        NotSupported
+        Native(readers::x)
     ),
     hmp!(
         "xp",
         "fmt:/,addr:l",
         "/fmt addr",
         "physical memory dump starting at 'addr'",
-        NotSupported
+        Native(readers::xp)
     ),
     hmp!(
         "p|print",
         "fmt:/,val:l",
         "/fmt expr",
         "print expression value (use $reg for CPU register access)",
-        NotSupported
+        Native(readers::print)
     ),
     hmp!(
         "i",
         "fmt:/,addr:i,index:i.",
         "/fmt addr",
         "I/O port read",
-        NotSupported
+        Native(readers::port_in)
     ),
     hmp!(
         "o",
         "fmt:/,addr:i,val:i",
         "/fmt addr value",
         "I/O port write",
-        NotSupported
+        Native(readers::port_out)
     ),
     hmp!(
         "sendkey",
         "string:s,hold_time:i?",
         "keys [hold_ms]",
         "send keys to the VM (e.g. 'sendkey ctrl-alt-f1', default hold time=100 ms)",
-        NotSupported
+        Native(input::sendkey)
     ),
     qmp!("system_reset", "system_reset"),
     qmp!("system_powerdown", "system_powerdown"),
@@ -170,7 +172,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "start:i,size:i",
         "addr size",
         "compute the checksum of a memory region",
-        NotSupported
+        Native(readers::sum)
     ),
     hmp!(
         "usb_add",
@@ -194,14 +196,14 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "dx_str:s,dy_str:s,dz_str:s?",
         "dx dy [dz]",
         "send mouse move events",
-        NotSupported
+        Native(input::mouse_move)
     ),
     hmp!(
         "mouse_button",
         "button_state:i",
         "state",
         "change mouse button state (1=L, 2=M, 4=R)",
-        NotSupported
+        Native(input::mouse_button)
     ),
     hmp!(
         "mouse_set",
@@ -330,35 +332,35 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "aclname:s",
         "aclname",
         "list rules in the access control list",
-        NotSupported
+        Native(acl::acl_show)
     ),
     hmp!(
         "acl_policy",
         "aclname:s,policy:s",
         "aclname allow|deny",
         "set default access control list policy",
-        NotSupported
+        Native(acl::acl_policy)
     ),
     hmp!(
         "acl_add",
         "aclname:s,match:s,policy:s,index:i?",
         "aclname match allow|deny [index]",
         "add a match rule to the access control list",
-        NotSupported
+        Native(acl::acl_add)
     ),
     hmp!(
         "acl_remove",
         "aclname:s,match:s",
         "aclname match",
         "remove a match rule from the access control list",
-        NotSupported
+        Native(acl::acl_remove)
     ),
     hmp!(
         "acl_reset",
         "aclname:s",
         "aclname",
         "reset the access control list",
-        NotSupported
+        Native(acl::acl_reset)
     ),
     hmp!(
         "mce",
@@ -420,7 +422,11 @@ pub static INFO_ITEMS: &[InfoItem] = &[
         "show block device statistics",
         Query("query-blockstats", print::blockstats)
     ),
-    info!("registers", "show the cpu registers", InfoNotSupported),
+    info!(
+        "registers",
+        "show the cpu registers",
+        InfoNative(readers::info_registers)
+    ),
     info!(
         "cpus",
         "show infos for each CPU",
@@ -436,15 +442,21 @@ pub static INFO_ITEMS: &[InfoItem] = &[
         "show the interrupts statistics (if available)",
         InfoNative(native::info_irq)
     ),
-    info!("pic", "show i8259 (PIC) state", InfoNotSupported),
+    info!(
+        "pic",
+        "show i8259 (PIC) state",
+        InfoNative(readers::info_pic)
+    ),
     info!("pci", "show PCI info", Query("query-pci", print::pci)),
     info!(
         "tlb",
-        "show virtual to physical memory mappings", InfoNotSupported
+        "show virtual to physical memory mappings",
+        InfoNative(readers::info_tlb)
     ),
     info!(
         "mem",
-        "show the active virtual memory mappings", InfoNotSupported
+        "show the active virtual memory mappings",
+        InfoNative(readers::info_tlb)
     ),
     info!("jit", "show dynamic compiler info", InfoNotSupported),
     info!(
@@ -529,7 +541,7 @@ pub static INFO_ITEMS: &[InfoItem] = &[
     ),
     info!("qtree", "show device tree", InfoNotSupported),
     info!("qdm", "show qdev device model list", InfoNotSupported),
-    info!("roms", "show roms", InfoNotSupported),
+    info!("roms", "show roms", InfoNative(readers::info_roms)),
 ];
 
 /// `compare_cmd`: whether `name` is one of the `|`-separated names of `list`.
