@@ -89,6 +89,19 @@ fn watchdog_pause() -> MachineConfig {
     }
 }
 
+/// `-x-chaos seed=1,rate=1,kinds=failures`: the guest holds a tray locked
+/// during every `eject` and `change` of a removable drive.
+fn chaos_failures() -> MachineConfig {
+    MachineConfig {
+        chaos: Some(qmpsim::machine::chaos::ChaosConfig {
+            seed: 1,
+            rate_ppm: 1_000_000,
+            kinds: vec![qmpsim::machine::chaos::ChaosKind::Failures],
+        }),
+        ..MachineConfig::default()
+    }
+}
+
 /// Every scenario.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -189,6 +202,18 @@ pub const SCENARIOS: &[Scenario] = &[
             r#"{"execute":"query-status","id":3}"#,
             r#"{"execute":"cont","id":4}"#,
             r#"{"execute":"x-block-error","arguments":{"device":"nosuch","operation":"read"},"id":5}"#,
+        ],
+        idle_advances: 0,
+    },
+    Scenario {
+        name: "errors-device-locked",
+        config: chaos_failures,
+        args: &["-x-chaos", "seed=1,rate=1,kinds=failures"],
+        lines: &[
+            r#"{"execute":"qmp_capabilities"}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide1-cd0"},"id":1}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide1-cd0","force":true},"id":2}"#,
+            r#"{"execute":"query-block","id":3}"#,
         ],
         idle_advances: 0,
     },
