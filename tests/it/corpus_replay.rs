@@ -515,8 +515,7 @@ fn corpus_replays_through_the_binary_twice_with_the_same_bytes() {
 
 /// Error classes no trace can hold: qmpsim never sends them (see
 /// docs/trace-format.md, "The corpus").
-const ERRORS_THAT_CANNOT_OCCUR: &str =
-    "DeviceInUse, KVMMissingCap, UnknownBlockFormatFeature";
+const ERRORS_THAT_CANNOT_OCCUR: &str = "DeviceInUse, KVMMissingCap, UnknownBlockFormatFeature";
 
 #[test]
 fn corpus_covers_every_command_event_and_possible_error_class() {
