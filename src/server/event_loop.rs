@@ -812,16 +812,25 @@ impl Vm {
     /// that half-closed still reads), then the connection is dropped.
     fn closed(&mut self, client: ClientId, io: &mut Io) {
         self.commit_and_send(io);
-        let Some(c) = self.clients.get_mut(&client) else {
+        if !self.let_go(client, io) {
             return;
+        }
+        self.step(Input::Disconnect { client }, io);
+        self.flush(client, io);
+    }
+
+    /// Stops reading `client` and frees its monitor for the next one; returns
+    /// whether the client is known.
+    fn let_go(&mut self, client: ClientId, io: &mut Io) -> bool {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return false;
         };
         c.gone = true;
         c.readable = false;
         let monitor = c.monitor;
         self.scout.disconnect(client);
         self.release(monitor, io);
-        self.step(Input::Disconnect { client }, io);
-        self.flush(client, io);
+        true
     }
 
     /// The engine dropped a client's connection (`Output::Close`): nothing
@@ -829,19 +838,13 @@ impl Vm {
     /// connection closes and the monitor takes its next client. The engine
     /// has already ended the session, so no `Disconnect` is fed.
     fn server_close(&mut self, client: ClientId, io: &mut Io) {
-        let Some(c) = self.clients.get_mut(&client) else {
-            return;
-        };
-        if c.gone {
+        if self.clients.get(&client).is_some_and(|c| c.gone) {
             return;
         }
-        c.gone = true;
-        c.readable = false;
-        let monitor = c.monitor;
-        self.scout.disconnect(client);
-        self.release(monitor, io);
-        // Closes it now when nothing is left to write; else the last write does.
-        self.flush(client, io);
+        if self.let_go(client, io) {
+            // Closes it now when nothing is left to write; else the last write does.
+            self.flush(client, io);
+        }
     }
 
     /// An event from another thread.
