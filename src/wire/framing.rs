@@ -325,7 +325,7 @@ impl Framer {
 
     fn has_pending(&self) -> bool {
         !self.tokens.is_empty()
-            || !self.token.is_empty()
+            || (!self.token.is_empty() && self.state() != State::Whitespace)
             || self.brace_count + self.bracket_count > 0
     }
 
@@ -350,11 +350,7 @@ impl Framer {
             let state = self.state();
             match transition(state, b) {
                 Step::Go(next) => {
-                    // Whitespace is dropped, not kept: it never counts toward
-                    // MESSAGE_BYTES_MAX and a long run of it holds no memory.
-                    if next != State::Whitespace {
-                        self.push_token_byte(b);
-                    }
+                    self.push_token_byte(b);
                     self.state = Some(StateBox(next));
                     break;
                 }
@@ -461,6 +457,14 @@ impl Framer {
 
     fn check_length(&mut self, frames: &mut Vec<Frame>) {
         if self.skipping {
+            return;
+        }
+        if self.state() == State::Whitespace {
+            // Whitespace does not count toward the limit; past it, a run of it
+            // is cut short instead of held.
+            if self.token.len() > MESSAGE_BYTES_MAX {
+                self.token.truncate(1);
+            }
             return;
         }
         let pending = self.message_bytes + self.token.len();
