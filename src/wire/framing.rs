@@ -733,6 +733,20 @@ mod tests {
     }
 
     #[test]
+    fn is_mid_message_between_inside_and_after_messages() {
+        let mut f = Framer::new();
+        assert!(!f.is_mid_message());
+        f.feed(b"{} \n");
+        assert!(!f.is_mid_message());
+        f.feed(b"{\"a\":");
+        assert!(f.is_mid_message() && !f.in_token());
+        f.feed(b"1}");
+        assert!(!f.is_mid_message());
+        f.feed(b"12");
+        assert!(f.is_mid_message() && f.in_token());
+    }
+
+    #[test]
     fn long_escapes_and_single_quoted_unicode_escapes_are_tokens() {
         let mut f = Framer::new();
         let out = f.feed(b"[%lld, %I64d, %ld, 'a\\u00e9b'] [%I65]{}");
