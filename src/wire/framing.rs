@@ -584,6 +584,12 @@ mod tests {
     }
 
     #[test]
+    fn a_digit_after_percent_is_a_lexical_error_not_glued() {
+        let out = Framer::new().feed(b"[%5d]{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
     fn leading_zero_digit_is_glued() {
         let mut f = Framer::new();
         let out = f.feed(b"[01]");
@@ -800,6 +806,20 @@ mod tests {
         let n = NESTING_DEPTH_MAX + 1;
         let msg = format!("{}{}{{}}", "[".repeat(n), "]".repeat(n));
         let out = f.feed(msg.as_bytes());
+        assert_eq!(texts(&out), ["ERR TooDeep", "{}"]);
+    }
+
+    #[test]
+    fn ff_byte_while_skipping_a_too_deep_message_recovers_past_its_closers() {
+        // Skipping the deep message, the lexer is between tokens: 0xFF there
+        // still starts recovery, so the quote after it opens no string and the
+        // closers of the open brackets are absorbed.
+        let n = NESTING_DEPTH_MAX + 1;
+        let mut bytes = b"[".repeat(n);
+        bytes.extend_from_slice(b"\xff\"]");
+        bytes.extend_from_slice(&b"]".repeat(n - 1));
+        bytes.extend_from_slice(b"{}");
+        let out = Framer::new().feed(&bytes);
         assert_eq!(texts(&out), ["ERR TooDeep", "{}"]);
     }
 
