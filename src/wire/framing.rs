@@ -722,6 +722,20 @@ mod tests {
     }
 
     #[test]
+    fn closer_after_a_top_level_lexical_error_is_unbalanced() {
+        let mut f = Framer::new();
+        let out = f.feed(b"\"a\xff\" ]{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "ERR Unbalanced", "{}"]);
+    }
+
+    #[test]
+    fn tab_does_not_end_recovery() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":\x01\t\"x\"}\n{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
     fn reset_bytes_keep_recovery_going() {
         let mut f = Framer::new();
         let out = f.feed(b"{\"a\":\x01\xff\"x\xfe\"}{}");
