@@ -729,6 +729,13 @@ mod tests {
     }
 
     #[test]
+    fn newline_ends_recovery_before_a_top_level_value() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":\x01 junk\n7 ");
+        assert_eq!(texts(&out), ["ERR Lexical", "7"]);
+    }
+
+    #[test]
     fn tab_does_not_end_recovery() {
         let mut f = Framer::new();
         let out = f.feed(b"{\"a\":\x01\t\"x\"}\n{}");
