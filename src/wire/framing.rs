@@ -736,6 +736,13 @@ mod tests {
     }
 
     #[test]
+    fn lexing_resumes_right_after_the_last_absorbed_closer() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":[\x01 x]\"y\"} 7 {}");
+        assert_eq!(texts(&out), ["ERR Lexical", "7", "{}"]);
+    }
+
+    #[test]
     fn tab_does_not_end_recovery() {
         let mut f = Framer::new();
         let out = f.feed(b"{\"a\":\x01\t\"x\"}\n{}");
@@ -859,6 +866,16 @@ mod tests {
         let msg = format!("\"{}\" ", "a".repeat(MESSAGE_BYTES_MAX - 1));
         let out = f.feed(msg.as_bytes());
         assert_eq!(texts(&out), ["ERR TooLong"]);
+    }
+
+    #[test]
+    fn an_unfinished_token_past_the_limit_is_reported_at_once() {
+        let mut f = Framer::new();
+        // `[` and `"` + payload: exactly the limit, with the string still open.
+        let mut bytes = b"[\"".to_vec();
+        bytes.extend_from_slice(&b"a".repeat(MESSAGE_BYTES_MAX - 2));
+        assert!(f.feed(&bytes).is_empty());
+        assert_eq!(texts(&f.feed(b"a")), ["ERR TooLong"]);
     }
 
     /// The frames' texts, each cut to its first 12 characters.
