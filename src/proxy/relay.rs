@@ -43,9 +43,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use super::listening::{accept_next, free_slot, listen, wait, Listening, LISTENER, SIGNALS};
 use super::Address;
 use crate::engine::{Input, Output};
 use crate::machine::clock::VirtualTime;
@@ -70,8 +70,6 @@ pub const SPAWN_SOCKET_TIMEOUT_MS: u64 = 60_000;
 /// Pause between looks for a spawned server's socket.
 const SPAWN_POLL_MS: u64 = 10;
 
-const LISTENER: Token = Token(0);
-const SIGNALS: Token = Token(1);
 const FIRST_SIDE: usize = 2;
 
 /// Where the proxy's server is.
@@ -417,23 +415,21 @@ pub fn run(options: &ProxyOptions) -> Result<i32, ProxyError> {
             (address, Some(spawned), name)
         }
     };
-    let listener = options.listen.bind().map_err(|source| ProxyError::Listen {
-        address: options.listen.clone(),
-        source,
-    })?;
-    listener.set_nonblocking()?;
-    let poll = Poll::new()?;
-    poll.registry().register(
-        &mut SourceFd(&listener.raw_fd()),
-        LISTENER,
-        Interest::READABLE,
-    )?;
-    let mut signals = {
+    let Listening {
+        poll,
+        listener,
+        signals,
+    } = {
         use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-        signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])?
+        listen(
+            &options.listen,
+            &[SIGINT, SIGTERM, SIGHUP, SIGCHLD],
+            |source| ProxyError::Listen {
+                address: options.listen.clone(),
+                source,
+            },
+        )?
     };
-    poll.registry()
-        .register(&mut signals, SIGNALS, Interest::READABLE)?;
     let started_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -593,11 +589,8 @@ impl Relay {
                 .flatten()
                 .any(|p| (p.down.readable && !p.down.eof) || (p.up.readable && !p.up.eof));
             let timeout = busy.then_some(Duration::ZERO);
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("qmpsim proxy: poll: {e}");
-                    break;
-                }
+            if !wait(&mut self.poll, &mut events, timeout, "proxy") {
+                break;
             }
             for event in &events {
                 match event.token() {
@@ -667,16 +660,7 @@ impl Relay {
     }
 
     fn accept(&mut self) {
-        loop {
-            let conn = match self.listener.accept() {
-                Ok(conn) => conn,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    eprintln!("qmpsim proxy: accept: {e}");
-                    return;
-                }
-            };
+        while let Some(conn) = accept_next(&self.listener, "proxy") {
             if self.live >= PROXY_CLIENTS_MAX {
                 eprintln!(
                     "qmpsim proxy: {PROXY_CLIENTS_MAX} clients already connected; closing a new one"
@@ -701,13 +685,7 @@ impl Relay {
         }
         let mut down = Side::new(conn)?;
         let mut up = Side::new(up_conn)?;
-        let index = match self.pairs.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.pairs.push(None);
-                self.pairs.len() - 1
-            }
-        };
+        let index = free_slot(&mut self.pairs);
         let registry = self.poll.registry();
         let both = Interest::READABLE | Interest::WRITABLE;
         registry.register(down.stream.source(), token(index, false), both)?;
