@@ -33,7 +33,7 @@ pub fn run(command: TraceCommand) -> i32 {
         TraceCommand::Export(args) => export_cli(&args),
         TraceCommand::Import(args) => import_cli(&args),
         TraceCommand::Coverage { paths } => coverage_cli(&paths),
-        TraceCommand::Json { file } => crate::replay::dump_json_cli(&file),
+        TraceCommand::Json { file } => json_cli(&file),
         TraceCommand::Minimize(a) => super::minimize::minimize_cli(&a.trace, &a.until, &a.output),
     }
 }
@@ -55,6 +55,15 @@ fn dump_cli(args: &DumpArgs) -> i32 {
         show_secrets: args.show_secrets,
     };
     to_stdout(&args.file, |out| dump::dump(file, options, out))
+}
+
+/// `trace json FILE`: the trace as JSON Lines (a header object, then one
+/// object per frame).
+fn json_cli(path: &Path) -> i32 {
+    let Some(file) = open(path) else {
+        return 1;
+    };
+    to_stdout(path, |out| export::export_json(file, out))
 }
 
 fn info_cli(path: &Path) -> i32 {
@@ -271,4 +280,14 @@ fn report(path: &Path, e: &ExportError) -> i32 {
     };
     eprintln!("qmpsim trace: {}: {text}", path.display());
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_with_missing_file_returns_one() {
+        assert_eq!(json_cli(Path::new("/nonexistent/x.qmptrace")), 1);
+    }
 }
