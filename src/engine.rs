@@ -169,6 +169,26 @@ impl Input {
             data: data.as_ref().to_vec(),
         }
     }
+
+    /// The client the input comes from, if it comes from one.
+    pub fn client(&self) -> Option<ClientId> {
+        match self {
+            Input::Connect { client, .. }
+            | Input::Bytes { client, .. }
+            | Input::Fd { client, .. }
+            | Input::Disconnect { client } => Some(*client),
+            Input::AdvanceTo { .. }
+            | Input::Signal { .. }
+            | Input::MigrationFailed { .. }
+            | Input::MigrationStalled { .. }
+            | Input::ImageProbed { .. }
+            | Input::IncomingPreamble { .. }
+            | Input::IncomingState { .. }
+            | Input::IncomingFailed { .. }
+            | Input::SnapshotTableOpened { .. }
+            | Input::LoadVm { .. } => None,
+        }
+    }
 }
 
 /// Terminating signals QEMU handles.

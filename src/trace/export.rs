@@ -63,7 +63,7 @@ pub fn clients<R: Read>(input: R) -> Result<BTreeSet<ClientId>, TraceError> {
     let mut seen = BTreeSet::new();
     for frame in reader {
         if let Frame::Step { input, outputs } = frame? {
-            seen.extend(input_client(&input));
+            seen.extend(input.client());
             seen.extend(outputs.iter().filter_map(output_client));
         }
     }
@@ -295,25 +295,6 @@ fn signal_name(signal: Signal) -> &'static str {
         Signal::Interrupt => "INT",
         Signal::Terminate => "TERM",
         Signal::Hangup => "HUP",
-    }
-}
-
-fn input_client(input: &Input) -> Option<ClientId> {
-    match input {
-        Input::Connect { client, .. }
-        | Input::Bytes { client, .. }
-        | Input::Fd { client, .. }
-        | Input::Disconnect { client } => Some(*client),
-        Input::AdvanceTo { .. }
-        | Input::Signal { .. }
-        | Input::MigrationFailed { .. }
-        | Input::MigrationStalled { .. }
-        | Input::ImageProbed { .. }
-        | Input::IncomingPreamble { .. }
-        | Input::IncomingState { .. }
-        | Input::IncomingFailed { .. }
-        | Input::SnapshotTableOpened { .. }
-        | Input::LoadVm { .. } => None,
     }
 }
 
