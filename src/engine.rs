@@ -202,6 +202,25 @@ pub enum Signal {
     Hangup,
 }
 
+impl Signal {
+    /// Every signal.
+    pub const ALL: [Signal; 3] = [Signal::Interrupt, Signal::Terminate, Signal::Hangup];
+
+    /// The name without `SIG` (`INT`), as traces print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "INT",
+            Signal::Terminate => "TERM",
+            Signal::Hangup => "HUP",
+        }
+    }
+
+    /// The signal of [`Signal::name`] `name`.
+    pub fn from_name(name: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// Something the edge must do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Output {
@@ -933,6 +952,14 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn signal_names_read_back() {
+        for signal in Signal::ALL {
+            assert_eq!(Signal::from_name(signal.name()), Some(signal));
+        }
+        assert_eq!(Signal::from_name("KILL"), None);
     }
 
     #[test]

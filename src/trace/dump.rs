@@ -29,7 +29,7 @@
 
 use std::io::{Read, Write};
 
-use crate::engine::{Input, Output, Signal};
+use crate::engine::{Input, Output};
 use crate::machine::clock::VirtualTime;
 use crate::machine::config::ImageProbe;
 use crate::machine::Effect;
@@ -263,7 +263,7 @@ pub fn input_comment(input: &Input) -> String {
         Input::Disconnect { client } => format!("disconnect client {}", client.0),
         Input::Fd { client, fd } => format!("fd {} from client {}", fd.0, client.0),
         Input::AdvanceTo { at } => format!("advance to {}", time_text(*at)),
-        Input::Signal { signal } => format!("signal {}", signal_name(*signal)),
+        Input::Signal { signal } => format!("signal {}", signal.name()),
         Input::MigrationFailed { id } => format!("fault: migration {id} channel broke"),
         Input::MigrationStalled { id, stalled: true } => {
             format!("fault: migration {id} destination stalled")
@@ -384,14 +384,6 @@ pub fn time_text(at: VirtualTime) -> String {
     }
 }
 
-fn signal_name(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Interrupt => "INT",
-        Signal::Terminate => "TERM",
-        Signal::Hangup => "HUP",
-    }
-}
-
 /// Bytes as text: valid UTF-8 as is except control characters other than tab;
 /// those, invalid bytes, and a backslash that would read as an escape, as `\xNN`.
 pub fn escape(bytes: &[u8]) -> String {
@@ -426,6 +418,7 @@ fn write<W: Write>(out: &mut W, text: &str) -> Result<(), ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Signal;
     use crate::machine::config::MachineConfig;
     use crate::trace::record_inputs;
 
