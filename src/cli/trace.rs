@@ -17,6 +17,7 @@ use crate::replay::corpus;
 use crate::trace::coverage::Coverage;
 use crate::trace::dump::{self, DumpOptions};
 use crate::trace::export::{self, ExportError, ExportOptions};
+use crate::trace::format::count;
 use crate::trace::import::{self, EventSource, Expect, ImportOptions, Transcript};
 use crate::trace::{info, replies, TraceError};
 
@@ -180,24 +181,24 @@ fn import_summary(output: &Path, report: &import::ImportReport) -> String {
     let mut text = format!(
         "qmpsim trace import: wrote {} ({})",
         output.display(),
-        info::count(report.steps, "step", "steps")
+        count(report.steps, "step", "steps")
     );
     match report.first_difference {
         None if report.compared == 0 => text.push_str("; no <- lines to compare"),
         None => text.push_str(&format!(
             "; {} matched what qmpsim sends",
-            info::count(report.compared, "expected message", "expected messages")
+            count(report.compared, "expected message", "expected messages")
         )),
         Some(line) => text.push_str(&format!(
             "; {} of {} differ from what qmpsim sends (first at line {line})",
             report.differing,
-            info::count(report.compared, "expected message", "expected messages")
+            count(report.compared, "expected message", "expected messages")
         )),
     }
     if report.events_dropped > 0 {
         text.push_str(&format!(
             "; {} dropped",
-            info::count(report.events_dropped, "event", "events")
+            count(report.events_dropped, "event", "events")
         ));
     }
     text
