@@ -39,7 +39,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,7 +52,7 @@ use crate::machine::clock::VirtualTime;
 use crate::qmp::session::{ClientId, FdHandle};
 use crate::server::conn::{Conn, Stream};
 use crate::server::fds::{recv_with_all_fds, send_with_fds};
-use crate::server::listen::Listener;
+use crate::server::listen::{unix_socket_listening, Listener};
 use crate::server::queue::OUTPUT_QUEUE_BYTES_MAX;
 use crate::server::record::{RecordError, TraceRecorder};
 use crate::server::BATCH_EVENTS_MAX;
@@ -497,7 +497,7 @@ fn spawn(argv: &[OsString]) -> Result<(Address, Spawned), ProxyError> {
         })?;
     let deadline = Instant::now() + Duration::from_millis(SPAWN_SOCKET_TIMEOUT_MS);
     loop {
-        if listening(&sock) {
+        if unix_socket_listening(&sock) == Some(true) {
             break;
         }
         if let Some(status) = child.try_wait()? {
@@ -540,25 +540,6 @@ impl Drop for SocketDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Whether a unix socket listens at `path`: the kernel's table of unix sockets
-/// (`/proc/net/unix`) shows it with `__SO_ACCEPTCON` set. The file alone is not
-/// enough: it appears at `bind`, a moment before `listen`. A test connection
-/// is no way to tell either: a server started with `server` (waiting) would
-/// take it as its first client.
-fn listening(path: &Path) -> bool {
-    const SO_ACCEPTCON: u64 = 0x10000;
-    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
-        return false;
-    };
-    let wanted = path.to_string_lossy();
-    table.lines().skip(1).any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.len() >= 8
-            && fields[7] == wanted
-            && u64::from_str_radix(fields[3], 16).is_ok_and(|flags| flags & SO_ACCEPTCON != 0)
-    })
 }
 
 /// A process's status as a shell gives it (128 + signal when killed).
