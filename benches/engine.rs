@@ -8,6 +8,8 @@
 //! nothing here touches a socket. Figures and how to read them:
 //! `docs/performance.md`.
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 
@@ -257,19 +259,13 @@ fn print_context(lifecycle: &Lifecycle) {
 }
 
 fn main() {
-    // `cargo test --all-targets` runs bench targets without `--bench`; timing is
-    // ci/bench's business, so there is nothing to do then.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        eprintln!("benches/engine.rs: benchmarks run only under `cargo bench` (ci/bench)");
-        return;
-    }
-    let lifecycle = load_lifecycle();
-    print_context(&lifecycle);
-    let mut c = Criterion::default().configure_from_args();
-    bench_framing(&mut c, &lifecycle);
-    bench_dispatch(&mut c);
-    bench_broadcast(&mut c);
-    bench_digest_and_snapshot(&mut c, &lifecycle);
-    bench_trace(&mut c, &lifecycle);
-    c.final_summary();
+    common::main("engine.rs", |c| {
+        let lifecycle = load_lifecycle();
+        print_context(&lifecycle);
+        bench_framing(c, &lifecycle);
+        bench_dispatch(c);
+        bench_broadcast(c);
+        bench_digest_and_snapshot(c, &lifecycle);
+        bench_trace(c, &lifecycle);
+    });
 }

@@ -8,6 +8,8 @@
 //! is one QMP command a client sent and the reply it got (with any events the
 //! command gave rise to). Figures and how to read them: `docs/performance.md`.
 
+mod common;
+
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -146,12 +148,8 @@ fn bench_scaling(c: &mut Criterion) {
 }
 
 fn main() {
-    // `cargo test --all-targets` runs bench binaries without `--bench`: nothing to do.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let mut c = Criterion::default().configure_from_args();
-    bench_throughput(&mut c);
-    bench_scaling(&mut c);
-    c.final_summary();
+    common::main("replay.rs", |c| {
+        bench_throughput(c);
+        bench_scaling(c);
+    });
 }

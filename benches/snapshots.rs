@@ -7,6 +7,8 @@
 //! `main` returns at once unless cargo passed `--bench`. Figures:
 //! `docs/performance.md`.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -96,14 +98,10 @@ fn print_context(inputs: &[Input]) {
 }
 
 fn main() {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        eprintln!("benches/snapshots.rs: benchmarks run only under `cargo bench` (ci/bench)");
-        return;
-    }
-    let inputs = session();
-    print_context(&inputs);
-    let mut c = Criterion::default().configure_from_args();
-    bench_default_snapshot(&mut c);
-    bench_state_checkpoints(&mut c, &inputs);
-    c.final_summary();
+    common::main("snapshots.rs", |c| {
+        let inputs = session();
+        print_context(&inputs);
+        bench_default_snapshot(c);
+        bench_state_checkpoints(c, &inputs);
+    });
 }

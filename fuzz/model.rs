@@ -221,6 +221,15 @@ struct Model {
     expect: Expect,
 }
 
+/// `Ok` when the thing to remove was there, else the error class `missing`.
+fn found(removed: bool, missing: &'static str) -> Result<(), &'static str> {
+    if removed {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
 impl Model {
     fn new() -> Self {
         let drives = DRIVES
@@ -443,13 +452,7 @@ impl Model {
                 Ok(())
             }
             // "closefd: unknown → FdNotFound".
-            Cmd::CloseFd { name } => {
-                if self.named_fds.remove(name) {
-                    Ok(())
-                } else {
-                    Err("FdNotFound")
-                }
-            }
+            Cmd::CloseFd { name } => found(self.named_fds.remove(name), "FdNotFound"),
             // "netdev_add: id bad syntax → InvalidParameterValue; id used →
             // DuplicateId".
             Cmd::NetdevAdd { id } => {
@@ -460,13 +463,7 @@ impl Model {
                 Ok(())
             }
             // "netdev_del: not found → DeviceNotFound".
-            Cmd::NetdevDel { id } => {
-                if self.netdevs.remove(id) {
-                    Ok(())
-                } else {
-                    Err("DeviceNotFound")
-                }
-            }
+            Cmd::NetdevDel { id } => found(self.netdevs.remove(id), "DeviceNotFound"),
             // "balloon sets the target (clamped to RAM size)"; value 0 is the stats
             // quirk, not generated.
             Cmd::Balloon { mb } => {

@@ -8,7 +8,8 @@
 //! writable.
 //!
 //! Standard input and output cannot be polled in general (a regular file, or a
-//! terminal shared with the shell, whose flags qmpsim must not change), so the
+//! terminal shared with the shell, whose file flags qmpsim must not change; a
+//! terminal is put in 0.14's raw mode by [`super::tty`]), so the
 //! stdio monitor keeps two small threads: [`spawn_stdin_reader`] reads one chunk,
 //! reports it to the loop and waits for the loop's go-ahead before reading the
 //! next (so backpressure works there too), and [`Writer`] drains a queue into

@@ -606,6 +606,8 @@ impl Vm {
                 }
             }
             None => {
+                // 0.14's `signal` default: Ctrl-C is a signal unless -nographic.
+                super::tty::raw_stdin(!self.engine.machine().config.nographic)?;
                 let go = conn::spawn_stdin_reader(client, self.events.clone())?;
                 let written = Some((client, self.events.clone()));
                 let writer = Writer::spawn(

@@ -68,6 +68,7 @@ pub mod process;
 pub mod queue;
 pub mod record;
 pub mod snapshots;
+pub mod tty;
 
 use std::io;
 use std::path::PathBuf;

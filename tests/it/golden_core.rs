@@ -4,7 +4,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{sessions_negotiated_or_not as sessions, snap};
+use crate::support::{ext, sessions_negotiated_or_not as sessions, snap};
 
 fn pc() -> MachineConfig {
     MachineConfig::default()
@@ -192,13 +192,9 @@ fn golden_core_quit() {
 
 #[test]
 fn golden_core_x_clock_step() {
-    let ext = MachineConfig {
-        extensions: true,
-        ..pc()
-    };
     let text = sessions(&[(
         "steps, the next deadline, and errors",
-        ext,
+        ext(),
         true,
         &[
             r#"{"execute":"x-clock-step","arguments":{"ns":250000000}}"#,
@@ -209,10 +205,7 @@ fn golden_core_x_clock_step() {
     )]);
     let errors = sessions(&[(
         "errors",
-        MachineConfig {
-            extensions: true,
-            ..pc()
-        },
+        ext(),
         true,
         &[
             r#"{"execute":"x-clock-step","arguments":{"ns":-1}}"#,

@@ -11,7 +11,7 @@ use qmpsim::machine::config::{
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{image, negotiated, snap};
+use crate::support::{image, negotiated, paused, snap};
 
 /// One step of a scripted session.
 enum Step<'a> {
@@ -90,13 +90,6 @@ fn group(implied: &str, spec: &str) -> OptionList {
         }
     }
     o
-}
-
-fn paused() -> MachineConfig {
-    MachineConfig {
-        start_paused: true,
-        ..Default::default()
-    }
 }
 
 #[test]

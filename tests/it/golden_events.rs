@@ -6,10 +6,10 @@
 //! clock jumps to the next deadline.
 
 use qmpsim::engine::{Engine, Input};
-use qmpsim::machine::config::{DriveConfig, MachineConfig};
+use qmpsim::machine::config::MachineConfig;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{opts, sessions, snap};
+use crate::support::{ext, opts, sessions, snap, virtual_disk};
 
 /// Like one `scenario::run`, then `idle` jumps of virtual time to the next
 /// deadline, each shown as `-- idle`.
@@ -26,14 +26,6 @@ fn with_idle(config: MachineConfig, lines: &[&str], idle: usize) -> String {
     t.text
 }
 
-/// `-x-extensions`.
-fn ext() -> MachineConfig {
-    MachineConfig {
-        extensions: true,
-        ..MachineConfig::default()
-    }
-}
-
 /// `-x-extensions -vnc DISPLAY`.
 fn vnc(display: &str) -> MachineConfig {
     MachineConfig {
@@ -46,27 +38,6 @@ fn vnc(display: &str) -> MachineConfig {
 fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
     MachineConfig {
         spice: Some(opts(pairs)),
-        ..ext()
-    }
-}
-
-/// `-x-extensions -drive file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G[,EXTRA]`.
-fn disk(extra: &[(&str, &str)]) -> MachineConfig {
-    let mut o = opts(&[
-        ("file", "disk.img"),
-        ("if", "ide"),
-        ("index", "0"),
-        ("x-virtual", "on"),
-        ("x-size", "1073741824"),
-    ]);
-    for (k, v) in extra {
-        o.push(k, v);
-    }
-    MachineConfig {
-        drives: vec![DriveConfig {
-            opts: o,
-            probe: None,
-        }],
         ..ext()
     }
 }
@@ -326,7 +297,7 @@ fn golden_events_block_io_error() {
     let text = sessions(&[
         (
             "defaults: rerror=report, werror=enospc (EIO reported, ENOSPC stops)",
-            disk(&[]),
+            virtual_disk(&[]),
             &[
                 r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"read"},"id":1}"#,
                 r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"read","error":"enospc"},"id":2}"#,
@@ -338,7 +309,7 @@ fn golden_events_block_io_error() {
         ),
         (
             "werror=stop: BLOCK_IO_ERROR, STOP, return; again while paused: no STOP",
-            disk(&[("werror", "stop")]),
+            virtual_disk(&[("werror", "stop")]),
             &[
                 r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"write"},"id":1}"#,
                 r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"write"},"id":2}"#,
@@ -347,7 +318,7 @@ fn golden_events_block_io_error() {
         ),
         (
             "rerror=ignore,werror=ignore: the VM keeps running",
-            disk(&[("rerror", "ignore"), ("werror", "ignore")]),
+            virtual_disk(&[("rerror", "ignore"), ("werror", "ignore")]),
             &[
                 r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"read"},"id":1}"#,
                 r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"write","error":"enospc"},"id":2}"#,
@@ -356,7 +327,7 @@ fn golden_events_block_io_error() {
         ),
         (
             "rerror=stop",
-            disk(&[("rerror", "stop")]),
+            virtual_disk(&[("rerror", "stop")]),
             &[
                 r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"read"},"id":1}"#,
             ],
@@ -513,7 +484,7 @@ fn golden_events_x_spice_client_errors() {
 fn golden_events_x_block_error_errors() {
     let text = sessions(&[(
         "unknown drive, empty drive, bad values, missing and mistyped arguments",
-        disk(&[]),
+        virtual_disk(&[]),
         &[
             r#"{"execute":"x-block-error","arguments":{"device":"nosuch","operation":"read"}}"#,
             r#"{"execute":"x-block-error","arguments":{"device":"ide1-cd0","operation":"read"}}"#,

@@ -3,9 +3,9 @@
 //! relative to the reply; plus `x-inject`'s own errors. Time passes with
 //! `x-clock-step`, so each session is a plain line script.
 
-use qmpsim::machine::config::{DriveConfig, MachineConfig};
+use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{opts, sessions, snap};
+use crate::support::{ext, opts, sessions, snap, virtual_disk};
 
 /// `{"execute":"x-inject","arguments":{"action":ACTION,REST}}` (REST: more members).
 fn inject(action: &str, rest: &str) -> String {
@@ -15,35 +15,6 @@ fn inject(action: &str, rest: &str) -> String {
 
 const STEP: &str = r#"{"execute":"x-clock-step"}"#;
 const QUERY_STATUS: &str = r#"{"execute":"query-status"}"#;
-
-/// `-x-extensions`.
-fn ext() -> MachineConfig {
-    MachineConfig {
-        extensions: true,
-        ..MachineConfig::default()
-    }
-}
-
-/// `-x-extensions` and a virtual 1 GiB disk `ide0-hd0` with `extra` options.
-fn disk(extra: &[(&str, &str)]) -> MachineConfig {
-    let mut o = opts(&[
-        ("file", "disk.img"),
-        ("if", "ide"),
-        ("index", "0"),
-        ("x-virtual", "on"),
-        ("x-size", "1073741824"),
-    ]);
-    for (k, v) in extra {
-        o.push(k, v);
-    }
-    MachineConfig {
-        drives: vec![DriveConfig {
-            opts: o,
-            probe: None,
-        }],
-        ..ext()
-    }
-}
 
 /// Runs `sessions` over string lines.
 fn run(parts: &[(&str, MachineConfig, Vec<String>)]) -> String {
@@ -69,37 +40,37 @@ fn golden_faults_block_io_error() {
     let text = run(&[
         (
             "defaults (rerror=report, werror=enospc): reads report, EIO writes report, ENOSPC writes stop",
-            disk(&[]),
+            virtual_disk(&[]),
             vec![io("read", "eio"), io("write", "eio"), io("write", "enospc"), QUERY_STATUS.into()],
         ),
         (
             "werror=stop: BLOCK_IO_ERROR, STOP, then the reply",
-            disk(&[("werror", "stop")]),
+            virtual_disk(&[("werror", "stop")]),
             vec![io("write", "eio"), QUERY_STATUS.into()],
         ),
         (
             "werror=ignore",
-            disk(&[("werror", "ignore")]),
+            virtual_disk(&[("werror", "ignore")]),
             vec![io("write", "enospc"), QUERY_STATUS.into()],
         ),
         (
             "werror=report",
-            disk(&[("werror", "report")]),
+            virtual_disk(&[("werror", "report")]),
             vec![io("write", "enospc")],
         ),
         (
             "rerror=stop",
-            disk(&[("rerror", "stop")]),
+            virtual_disk(&[("rerror", "stop")]),
             vec![io("read", "eio"), QUERY_STATUS.into()],
         ),
         (
             "rerror=ignore",
-            disk(&[("rerror", "ignore")]),
+            virtual_disk(&[("rerror", "ignore")]),
             vec![io("read", "eio")],
         ),
         (
             "an empty drive, an unknown one, a bad operation",
-            disk(&[]),
+            virtual_disk(&[]),
             vec![
                 inject("block-io-error", r#""device":"ide1-cd0","operation":"read""#),
                 inject("block-io-error", r#""device":"nosuch","operation":"read""#),

@@ -8,7 +8,7 @@
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::scenario::run;
 
-use crate::support::{hmp, image, opts, snap, Step};
+use crate::support::{hmp_or_raw, image, opts, paused, snap, Step};
 
 /// Appends the decoded text of every string reply under its `<- ` line.
 fn decoded(transcript: &str) -> String {
@@ -32,16 +32,7 @@ fn decoded(transcript: &str) -> String {
 /// HMP lines (a line starting with `{` is sent as raw QMP) through
 /// `qmpsim::scenario::run`.
 pub(crate) fn lines(config: MachineConfig, lines: &[&str]) -> String {
-    let requests: Vec<String> = lines
-        .iter()
-        .map(|l| {
-            if l.starts_with('{') {
-                (*l).to_owned()
-            } else {
-                hmp(l)
-            }
-        })
-        .collect();
+    let requests = hmp_or_raw(lines);
     let refs: Vec<&str> = requests.iter().map(String::as_str).collect();
     decoded(&run(config, true, &refs).text)
 }
@@ -84,13 +75,6 @@ fn cdrom(file: &str) -> DriveConfig {
         &[("file", file), ("index", "2"), ("media", "cdrom")],
         Some(image("raw", 3_589_312_512)),
     )
-}
-
-fn paused() -> MachineConfig {
-    MachineConfig {
-        start_paused: true,
-        ..MachineConfig::default()
-    }
 }
 
 /// `-hda disk.img -cdrom Fedora.iso -vnc :1 -spice port=5930,disable-ticketing

@@ -8,7 +8,7 @@ use qmpsim::machine::config::MachineConfig;
 use qmpsim::scenario::run;
 
 use crate::golden_hmp::{lines, timed};
-use crate::support::{hmp, image, opts, snap, Step};
+use crate::support::{hmp_or_raw, image, opts, snap, Step};
 
 use Step::{AdvanceMs, Hmp, Probe, Send};
 
@@ -23,16 +23,7 @@ fn no_acpi() -> MachineConfig {
 /// The reply to the last of `requests` (HMP lines, or raw QMP when they start
 /// with `{`) on a fresh negotiated session.
 fn last_reply(config: MachineConfig, requests: &[&str]) -> serde_json::Value {
-    let sent: Vec<String> = requests
-        .iter()
-        .map(|l| {
-            if l.starts_with('{') {
-                (*l).to_owned()
-            } else {
-                hmp(l)
-            }
-        })
-        .collect();
+    let sent = hmp_or_raw(requests);
     let refs: Vec<&str> = sent.iter().map(String::as_str).collect();
     let text = run(config, true, &refs).text;
     let last = text

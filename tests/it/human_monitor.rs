@@ -327,3 +327,73 @@ fn human_session_is_recorded_and_replays() {
         String::from_utf8_lossy(&replay.stdout)
     );
 }
+
+/// A pseudo-terminal pair: the terminal side (what the VM gets as stdin and
+/// stdout) and the controlling side (what the test types into and reads).
+fn open_pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut controller, mut terminal) = (0, 0);
+    // SAFETY: openpty writes two new descriptors; the null pointers ask for
+    // no name and default settings.
+    let rc = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned here.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(terminal),
+            std::fs::File::from_raw_fd(controller),
+        )
+    }
+}
+
+/// The local-mode flags of the terminal `file`.
+fn local_flags(file: &std::fs::File) -> libc::tcflag_t {
+    use std::os::fd::AsRawFd;
+    // SAFETY: termios is plain data; tcgetattr fills it.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::tcgetattr(file.as_raw_fd(), &mut t) }, 0);
+    t.c_lflag
+}
+
+#[test]
+fn monitor_stdio_on_a_terminal_is_raw_while_it_runs_and_restored_at_exit() {
+    let (terminal, mut controller) = open_pty();
+    let before = local_flags(&terminal);
+    assert_ne!(before & libc::ECHO, 0, "a new terminal echoes");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["-monitor", "stdio", "-nographic", "-S"])
+        .stdin(terminal.try_clone().expect("dup"))
+        .stdout(terminal.try_clone().expect("dup"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("qmpsim starts");
+    // Output processing stays on, as in 0.14: the terminal turns each "\n" of
+    // the monitor's "\r\n" into "\r\n".
+    assert_eq!(
+        read_until(&mut controller, PROMPT),
+        OPENED.replace("\r\n", "\r\r\n")
+    );
+    let running = local_flags(&terminal);
+    // 0.14's term_init: no echo, no line editing; with -nographic Ctrl-C is a
+    // byte, not a signal.
+    assert_eq!(
+        running & (libc::ECHO | libc::ICANON | libc::IEXTEN | libc::ISIG),
+        0
+    );
+    // Typed keys come back once, as readline draws them: the terminal does not
+    // echo them as well.
+    controller.write_all(b"info name\r").expect("typed");
+    let shown = read_until(&mut controller, PROMPT);
+    assert_eq!(shown.matches("info name").count(), 1, "{shown:?}");
+    controller.write_all(b"quit\r").expect("typed");
+    assert_eq!(child.wait().expect("exits").code(), Some(0));
+    assert_eq!(local_flags(&terminal), before, "the terminal is as it was");
+}

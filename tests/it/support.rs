@@ -4,7 +4,7 @@
 
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::clock::VirtualTime;
-use qmpsim::machine::config::{ImageInfo, ImageProbe, MachineConfig, OptionList};
+use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig, OptionList};
 use qmpsim::qmp::session::FdHandle;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
@@ -108,6 +108,44 @@ pub fn opts(pairs: &[(&str, &str)]) -> OptionList {
     pairs.iter().copied().collect()
 }
 
+/// `-x-extensions`.
+pub fn ext() -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        ..MachineConfig::default()
+    }
+}
+
+/// `-S`.
+pub fn paused() -> MachineConfig {
+    MachineConfig {
+        start_paused: true,
+        ..MachineConfig::default()
+    }
+}
+
+/// `-x-extensions -drive file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G[,EXTRA]`:
+/// a virtual 1 GiB disk `ide0-hd0` with `extra` options.
+pub fn virtual_disk(extra: &[(&str, &str)]) -> MachineConfig {
+    let mut o = opts(&[
+        ("file", "disk.img"),
+        ("if", "ide"),
+        ("index", "0"),
+        ("x-virtual", "on"),
+        ("x-size", "1073741824"),
+    ]);
+    for (k, v) in extra {
+        o.push(k, v);
+    }
+    MachineConfig {
+        drives: vec![DriveConfig {
+            opts: o,
+            probe: None,
+        }],
+        ..ext()
+    }
+}
+
 /// A probed image without backing file or encryption.
 pub fn image(format: &str, size_bytes: u64) -> ImageInfo {
     ImageInfo {
@@ -138,6 +176,21 @@ pub enum Step<'a> {
 pub fn hmp(line: &str) -> String {
     let args = serde_json::json!({ "command-line": line });
     format!(r#"{{"execute":"human-monitor-command","arguments":{args}}}"#)
+}
+
+/// HMP lines as requests: a line starting with `{` is raw QMP, sent as it is;
+/// any other goes through `human-monitor-command`.
+pub fn hmp_or_raw(lines: &[&str]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            if l.starts_with('{') {
+                (*l).to_owned()
+            } else {
+                hmp(l)
+            }
+        })
+        .collect()
 }
 
 /// A negotiated session with time passing, descriptors, edge reports and

@@ -5,8 +5,8 @@ test runs once, without chaos."""
 
 import os
 import subprocess
-import sys
 
+import inner_pytest
 import qmpsim
 
 SUITE = '''
@@ -23,12 +23,7 @@ def test_unmarked(qmpsim_vm):
 
 
 def run_suite(tmp_path, *extra):
-    (tmp_path / "test_inner.py").write_text(SUITE)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "--basetemp", str(tmp_path / "base"), *extra, "test_inner.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )
+    return inner_pytest.run_suite(tmp_path, SUITE, *extra)
 
 
 def test_each_chaos_seed_runs_and_keeps_its_failing_trace(tmp_path):

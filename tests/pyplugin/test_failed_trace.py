@@ -5,8 +5,8 @@ and named in the report; a passing test's trace is dropped, unless
 import os
 import re
 import subprocess
-import sys
 
+import inner_pytest
 import qmpsim
 
 SUITE = '''
@@ -23,12 +23,7 @@ def test_passes(qmpsim_vm):
 
 
 def run_suite(tmp_path, *extra):
-    (tmp_path / "test_inner.py").write_text(SUITE)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "--basetemp", str(tmp_path / "base"), *extra, "test_inner.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )
+    return inner_pytest.run_suite(tmp_path, SUITE, *extra)
 
 
 def test_failed_test_keeps_its_trace_and_names_it(tmp_path):
