@@ -50,33 +50,33 @@ pub(super) fn listen<E: From<io::Error>>(
     })
 }
 
-/// Waits for `events`; false when polling failed (said on stderr as
-/// `qmpsim WHO: poll: ...`), an interruption is not a failure.
+/// Waits for `events`; false when polling failed (the error goes to
+/// `report`). An interruption is not a failure.
 pub(super) fn wait(
     poll: &mut Poll,
     events: &mut Events,
     timeout: Option<Duration>,
-    who: &str,
+    report: impl FnOnce(&io::Error),
 ) -> bool {
     match poll.poll(events, timeout) {
         Err(e) if e.kind() != io::ErrorKind::Interrupted => {
-            eprintln!("qmpsim {who}: poll: {e}");
+            report(&e);
             false
         }
         _ => true,
     }
 }
 
-/// The next waiting client, or `None` when there is none (or accepting failed,
-/// said on stderr as `qmpsim WHO: accept: ...`).
-pub(super) fn accept_next(listener: &Listener, who: &str) -> Option<Conn> {
+/// The next waiting client, or `None` when there is none or accepting failed
+/// (the error goes to `report`).
+pub(super) fn accept_next(listener: &Listener, report: impl FnOnce(&io::Error)) -> Option<Conn> {
     loop {
         match listener.accept() {
             Ok(conn) => return Some(conn),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
             Err(e) => {
-                eprintln!("qmpsim {who}: accept: {e}");
+                report(&e);
                 return None;
             }
         }

@@ -570,7 +570,8 @@ impl Relay {
                 .flatten()
                 .any(|p| (p.down.readable && !p.down.eof) || (p.up.readable && !p.up.eof));
             let timeout = busy.then_some(Duration::ZERO);
-            if !wait(&mut self.poll, &mut events, timeout, "proxy") {
+            let report = |e: &io::Error| eprintln!("qmpsim proxy: poll: {e}");
+            if !wait(&mut self.poll, &mut events, timeout, report) {
                 break;
             }
             for event in &events {
@@ -641,7 +642,9 @@ impl Relay {
     }
 
     fn accept(&mut self) {
-        while let Some(conn) = accept_next(&self.listener, "proxy") {
+        while let Some(conn) =
+            accept_next(&self.listener, |e| eprintln!("qmpsim proxy: accept: {e}"))
+        {
             if self.live >= PROXY_CLIENTS_MAX {
                 eprintln!(
                     "qmpsim proxy: {PROXY_CLIENTS_MAX} clients already connected; closing a new one"

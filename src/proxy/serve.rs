@@ -290,7 +290,8 @@ impl Server {
         let mut events = Events::with_capacity(256);
         loop {
             let timeout = self.timeout();
-            if !wait(&mut self.poll, &mut events, timeout, "serve") {
+            let report = |e: &io::Error| eprintln!("qmpsim serve: poll: {e}");
+            if !wait(&mut self.poll, &mut events, timeout, report) {
                 return;
             }
             for event in &events {
@@ -332,7 +333,9 @@ impl Server {
     }
 
     fn accept(&mut self) {
-        while let Some(conn) = accept_next(&self.listener, "serve") {
+        while let Some(conn) =
+            accept_next(&self.listener, |e| eprintln!("qmpsim serve: accept: {e}"))
+        {
             if self.started >= self.cassette.tapes.len() {
                 eprintln!(
                     "qmpsim serve: a client connected, but the trace holds {} and all were played; closing it",
