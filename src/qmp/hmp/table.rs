@@ -11,7 +11,8 @@
 //! supported yet`).
 
 use super::{
-    acl, hotplug, input, native, print, readers, Action, Decl, HmpCommand, InfoItem, InfoPrint,
+    acl, hotplug, input, native, print, readers, usb, Action, Decl, HmpCommand, InfoItem,
+    InfoPrint,
 };
 
 /// An HMP-only command, declared in full.
@@ -179,14 +180,14 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "devname:s",
         "device",
         "add USB device (e.g. 'host:bus.addr' or 'host:vendor_id:product_id')",
-        NotSupported
+        Native(usb::usb_add)
     ),
     hmp!(
         "usb_del",
         "devname:s",
         "device",
         "remove USB device 'bus.addr'",
-        NotSupported
+        Native(usb::usb_del)
     ),
     qmp!("device_add", "device_add"),
     qmp!("device_del", "device_del"),
@@ -472,7 +473,7 @@ pub static INFO_ITEMS: &[InfoItem] = &[
     info!(
         "usb",
         "show guest USB devices",
-        InfoNative(native::info_usb)
+        InfoNative(usb::info_usb)
     ),
     info!("usbhost", "show host USB devices", InfoNotSupported),
     info!(
@@ -645,7 +646,8 @@ mod tests {
             .collect();
         let undeclared: Vec<&str> = crate::qmp::args::names_read(concat!(
             include_str!("native.rs"),
-            include_str!("hotplug.rs")
+            include_str!("hotplug.rs"),
+            include_str!("usb.rs")
         ))
         .into_iter()
         .filter(|n| !declared.contains(n))
