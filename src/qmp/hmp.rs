@@ -25,6 +25,7 @@ mod native;
 mod parse;
 mod print;
 mod readers;
+mod slirp;
 mod table;
 mod usb;
 

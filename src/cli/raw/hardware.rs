@@ -217,7 +217,12 @@ pub(super) fn apply_usbdevice(ctx: &mut OptCtx<'_>, v: String) -> Result<(), Raw
                 name: v,
             })
         }
-        UsbDevName::Unknown => return Err(RawError::UsbDevice { report: None, name: v }),
+        UsbDevName::Unknown => {
+            return Err(RawError::UsbDevice {
+                report: None,
+                name: v,
+            })
+        }
         UsbDevName::Driver(_) | UsbDevName::Unmodelled => {}
     }
     let config = &mut ctx.low.config;

@@ -22,6 +22,7 @@ pub mod mouse;
 pub mod net;
 pub mod pci;
 pub mod qdev;
+pub mod slirp;
 pub mod usb;
 
 use serde::{Deserialize, Serialize};

@@ -310,35 +310,10 @@ pub fn parse_devname(devname: &str) -> UsbDevName {
     }
 }
 
-/// `strtoul(s, NULL, 0)` as an `int`: the leading number (decimal, `0x` hex
-/// or `0` octal, after blanks and a sign; 0 if none), wrapped to 32 bits.
+/// `strtoul(s, NULL, 0)` stored in an `int`: the leading number (0 if none),
+/// wrapped to 32 bits.
 pub fn strtoul_int(s: &str) -> i64 {
-    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, s) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (radix, digits) = if let Some(hex) = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .filter(|h| h.starts_with(|c: char| c.is_ascii_hexdigit()))
-    {
-        (16, hex)
-    } else if s.starts_with('0') {
-        (8, s)
-    } else {
-        (10, s)
-    };
-    let mut value: u64 = 0;
-    for c in digits.chars() {
-        let Some(d) = c.to_digit(radix) else { break };
-        // strtoul saturates at ULONG_MAX.
-        value = value
-            .checked_mul(u64::from(radix))
-            .and_then(|v| v.checked_add(u64::from(d)))
-            .unwrap_or(u64::MAX);
-    }
-    let value = if negative { value.wrapping_neg() } else { value };
+    let value = super::cfmt::strtoul_prefix(s, 0).map_or(0, |(v, _)| v);
     let low = u32::try_from(value & 0xffff_ffff).expect("masked to 32 bits");
     i64::from(i32::from_ne_bytes(low.to_ne_bytes()))
 }

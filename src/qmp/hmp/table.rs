@@ -11,7 +11,7 @@
 //! supported yet`).
 
 use super::{
-    acl, hotplug, input, native, print, readers, usb, Action, Decl, HmpCommand, InfoItem,
+    acl, hotplug, input, native, print, readers, slirp, usb, Action, Decl, HmpCommand, InfoItem,
     InfoPrint,
 };
 
@@ -310,14 +310,14 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "arg1:s,arg2:s?,arg3:s?",
         "[vlan_id name] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport",
         "redirect TCP or UDP connections from host to guest (requires -net user)",
-        NotSupported
+        Native(slirp::hostfwd_add)
     ),
     hmp!(
         "hostfwd_remove",
         "arg1:s,arg2:s?,arg3:s?",
         "[vlan_id name] [tcp|udp]:[hostaddr]:hostport",
         "remove host-to-guest TCP or UDP redirection",
-        NotSupported
+        Native(slirp::hostfwd_remove)
     ),
     qmp!("balloon", "balloon"),
     qmp!("set_link", "set_link"),
@@ -470,11 +470,7 @@ pub static INFO_ITEMS: &[InfoItem] = &[
         "show NUMA information",
         InfoNative(native::info_numa)
     ),
-    info!(
-        "usb",
-        "show guest USB devices",
-        InfoNative(usb::info_usb)
-    ),
+    info!("usb", "show guest USB devices", InfoNative(usb::info_usb)),
     info!("usbhost", "show host USB devices", InfoNotSupported),
     info!(
         "profile",
@@ -528,7 +524,8 @@ pub static INFO_ITEMS: &[InfoItem] = &[
     ),
     info!(
         "usernet",
-        "show user network stack connection states", InfoNotSupported
+        "show user network stack connection states",
+        InfoNative(slirp::info_usernet)
     ),
     info!(
         "migrate",
@@ -647,7 +644,8 @@ mod tests {
         let undeclared: Vec<&str> = crate::qmp::args::names_read(concat!(
             include_str!("native.rs"),
             include_str!("hotplug.rs"),
-            include_str!("usb.rs")
+            include_str!("usb.rs"),
+            include_str!("slirp.rs")
         ))
         .into_iter()
         .filter(|n| !declared.contains(n))

@@ -36,11 +36,9 @@ pub fn usb_del(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
     let found = if devname.starts_with("host:") {
         None
     } else {
-        devname.split_once('.').and_then(|(bus, addr)| {
-            devices
-                .usb
-                .device_at(strtoul_int(bus), strtoul_int(addr))
-        })
+        devname
+            .split_once('.')
+            .and_then(|(bus, addr)| devices.usb.device_at(strtoul_int(bus), strtoul_int(addr)))
     };
     match found {
         Some(uid) => devices.free_device(uid),
