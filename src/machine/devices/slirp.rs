@@ -6,9 +6,10 @@
 //! A rule is a listening host socket in 0.14; here it is data: no socket is
 //! opened, and the descriptor number `info usernet` shows comes from a
 //! counter ([`HOSTFWD_FD_FIRST`] upwards). A TCP rule on a host address and
-//! port another TCP rule already listens on cannot be set up, as `bind`
-//! refuses it; UDP rules share ports (`SO_REUSEADDR`). A stack's rules are
-//! kept newest first, as slirp's socket lists are. Pure.
+//! port another TCP rule (of any stack) already listens on cannot be set up,
+//! as `bind` refuses it; UDP rules share ports (`SO_REUSEADDR`); ports other
+//! host programs hold are not known. A stack's rules are kept newest first,
+//! as slirp's socket lists are. Pure.
 
 use std::fmt::Write as _;
 
@@ -128,20 +129,19 @@ impl Net {
             .and_then(parse_hostfwd)
             .ok_or_else(|| hostfwd_error(rule, false))?;
         let fd = HOSTFWD_FD_FIRST + self.next_host_fd;
-        let Some(client) = self.clients.iter_mut().find(|c| c.name == name) else {
-            return Err(hostfwd_error(rule, true));
-        };
+        // The host's ports are shared by every stack.
         let taken = !spec.udp
-            && client.hostfwds.iter().any(|f| {
+            && self.clients.iter().flat_map(|c| &c.hostfwds).any(|f| {
                 !f.udp
                     && f.host_port == spec.host_port
                     && (f.host_addr == spec.host_addr
                         || f.host_addr == [0; 4]
                         || spec.host_addr == [0; 4])
             });
-        if taken {
+        let client = self.clients.iter_mut().find(|c| c.name == name);
+        let Some(client) = client.filter(|_| !taken) else {
             return Err(hostfwd_error(rule, true));
-        }
+        };
         client.hostfwds.insert(
             0,
             HostFwd {
