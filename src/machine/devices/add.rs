@@ -231,7 +231,11 @@ impl Devices {
         hotplug: bool,
     ) -> Result<u64, QmpError> {
         let init_failed = || QmpError::with1(ErrorClass::DeviceInitFailed, driver_given);
-        if self.qdev.devices.len() >= DEVICES_MAX {
+        // A USB device that needs a hub first brings it along.
+        let port = get(&device.props, "port");
+        let hub = info.bus == BusKind::Usb
+            && self.usb.attach_need(device.bus, port) == usb::AttachNeed::Hub;
+        if self.qdev.devices.len() + usize::from(hub) >= DEVICES_MAX {
             return Err(init_failed());
         }
         if let Some(pinfo) = info.pci {
@@ -750,18 +754,32 @@ mod tests {
         );
     }
 
-    /// A pc with USB and `usb-kbd`s added until `n` qdev devices exist.
+    /// A pc with USB and ISA serial ports added (at startup, so without
+    /// the hotplug checks) until `n` qdev devices exist.
     fn with_devices(n: usize) -> Devices {
         let mut d = Devices::new(&MachineConfig {
             usb: true,
             ..Default::default()
         });
-        let kbd = opts(&[("driver", "usb-kbd")]);
+        let serial = opts(&[("driver", "isa-serial")]);
         let missing = n - d.qdev.devices.len();
         (0..missing).for_each(|_| {
-            d.device_add(None, &kbd, true).expect("room for a device");
+            d.device_add(None, &serial, false)
+                .expect("room for a device");
         });
         d
+    }
+
+    #[test]
+    fn usb_device_needing_a_hub_counts_two_against_the_limit() {
+        let mut d = with_devices(DEVICES_MAX - 2);
+        let kbd = opts(&[("driver", "usb-kbd")]);
+        d.device_add(None, &kbd, true)
+            .expect("one free port left after it");
+        assert_eq!(
+            d.device_add(None, &kbd, true),
+            Err(QmpError::with1(ErrorClass::DeviceInitFailed, "usb-kbd"))
+        );
     }
 
     #[test]
