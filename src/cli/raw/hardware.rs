@@ -211,18 +211,8 @@ pub fn alarm_timers_text(unknown: &[String], timers: &[&str]) -> (String, String
 pub(super) fn apply_usbdevice(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
     use crate::machine::devices::usb::{parse_devname, UsbDevName};
     match parse_devname(&v) {
-        UsbDevName::NoParams(name) => {
-            return Err(RawError::UsbDevice {
-                report: Some(format!("usbdevice {name} accepts no params")),
-                name: v,
-            })
-        }
-        UsbDevName::Unknown => {
-            return Err(RawError::UsbDevice {
-                report: None,
-                name: v,
-            })
-        }
+        UsbDevName::NoParams(driver) => return Err(RawError::UsbDeviceParams { driver, name: v }),
+        UsbDevName::Unknown => return Err(RawError::UsbDevice(v)),
         UsbDevName::Driver(_) | UsbDevName::Unmodelled => {}
     }
     let config = &mut ctx.low.config;
