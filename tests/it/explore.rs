@@ -3,7 +3,7 @@
 //! planted in each of the other three, naming the placement; a failing
 //! placement's trace replays byte for byte.
 
-use crate::support::{against_client, stdout, test_client as client};
+use crate::support::{against_client, assert_contains, stdout, test_client as client};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -145,10 +145,8 @@ fn explore_past_budget_runs_budget_many_placements() {
     // query-status, device_add, device_del, and two rounds of query-pci,
     // query-status, x-clock-step before the last query-pci, then query-name);
     // two events at each.
-    assert!(
-        text.contains("; 3 of 28 placements to run") && text.contains("(3 runs)"),
-        "{text}"
-    );
+    assert_contains(&text, "; 3 of 28 placements to run");
+    assert_contains(&text, "(3 runs)");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::assert_contains;
 use qmpsim::server::fds::send_with_fds;
 
 /// Longest wait for any one read, connect or exit.
@@ -620,7 +621,7 @@ fn two_monitors_each_negotiate_and_both_get_events() {
     let stop_on_a = a.execute("stop");
     let a_return = a.line();
     let stop_on_b = b.line();
-    assert!(b_before.contains("CommandNotFound"), "{b_before}");
+    assert_contains(&b_before, "CommandNotFound");
     assert_eq!(
         (stop_on_a.contains("\"STOP\""), a_return.as_str(), stop_on_b),
         (true, RETURN_EMPTY, stop_on_a.clone())

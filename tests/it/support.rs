@@ -241,3 +241,26 @@ pub fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
     }
     text
 }
+
+/// Asserts that `text` contains `needle`, showing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{text}");
+}
+
+/// Asserts that the binary run with `args` exits 1 with `message` on stderr
+/// (trailing white space aside): a refused option.
+#[track_caller]
+pub fn assert_refused(args: &[&str], message: &str) {
+    let (code, _, err) = qmpsim(args);
+    assert_eq!((code, err.trim_end()), (Some(1), message));
+}
+
+/// Asserts that the binary run with `args` is a usage error (exit 2) whose
+/// stderr contains `needle`.
+#[track_caller]
+pub fn assert_usage_error(args: &[&str], needle: &str) {
+    let (code, _, err) = qmpsim(args);
+    assert_eq!(code, Some(2));
+    assert_contains(&err, needle);
+}

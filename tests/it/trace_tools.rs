@@ -1,7 +1,7 @@
 //! trace_tools: `qmpsim trace dump|info|export|import|coverage` through the real
 //! binary, on traces written to a temporary folder and on `traces/`.
 
-use crate::support::qmpsim;
+use crate::support::{assert_contains, qmpsim};
 use std::path::{Path, PathBuf};
 
 use qmpsim::engine::{Input, Signal};
@@ -151,10 +151,7 @@ fn trace_dump_names_clients_when_several_appear() {
         ],
     );
     let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
-    assert!(
-        out.contains("0.003000 [2] -> {\"execute\":\"qmp_capabilities\"}\n0.003000 [2] <- {\"return\": {}}\n0.004000 # disconnect client 1\n"),
-        "{out}"
-    );
+    assert_contains(&out, "0.003000 [2] -> {\"execute\":\"qmp_capabilities\"}\n0.003000 [2] <- {\"return\": {}}\n0.004000 # disconnect client 1\n");
 }
 
 #[test]
@@ -243,7 +240,7 @@ fn trace_import_of_a_correct_transcript_replays() {
         "-enable-kvm",
     ]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(stdout.contains("2 expected messages matched"), "{stdout}");
+    assert_contains(&stdout, "2 expected messages matched");
     let (replayed, text, _) = qmpsim(&["replay", arg(&out)]);
     assert_eq!(replayed, Some(0), "{text}");
 }
@@ -351,17 +348,9 @@ fn trace_import_replies_turns_libvirt_exchanges_into_a_transcript() {
         arg(&out),
     ]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(
-        stdout.contains("2 of 3 expected messages differ"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "2 of 3 expected messages differ");
     let (_, dump, _) = qmpsim(&["trace", "dump", arg(&out)]);
-    assert!(
-        dump.contains(
-            "-> {   \"execute\": \"query-version\",   \"id\": \"libvirt-2\" }\n0.003000 <- {\"return\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 10}, \"package\": \"v10.0.0\"}, \"id\": \"libvirt-2\"}"
-        ),
-        "{dump}"
-    );
+    assert_contains(&dump, "-> {   \"execute\": \"query-version\",   \"id\": \"libvirt-2\" }\n0.003000 <- {\"return\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 10}, \"package\": \"v10.0.0\"}, \"id\": \"libvirt-2\"}");
 }
 
 #[test]

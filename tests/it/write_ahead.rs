@@ -4,7 +4,7 @@
 //! two recorders never share a file; a full disk makes the exit status non-zero;
 //! a 16 MiB `pmemsave` records and replays.
 
-use crate::support::qmpsim;
+use crate::support::{assert_contains, qmpsim};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -125,10 +125,10 @@ fn write_ahead_killed_trace_replays_as_truncated_with_its_own_status() {
     // `trace dump` prints everything up to the cut, then says where it is.
     let (code, out, err) = qmpsim(&["trace", "dump", &path]);
     assert_eq!(code, Some(1));
-    assert!(out.contains("-> {\"execute\":\"stop\"}"), "{out}");
-    assert!(
-        err.contains("truncated after frame 2 (3 steps complete): the file ends at byte"),
-        "{err}"
+    assert_contains(&out, "-> {\"execute\":\"stop\"}");
+    assert_contains(
+        &err,
+        "truncated after frame 2 (3 steps complete): the file ends at byte",
     );
 }
 
