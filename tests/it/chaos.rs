@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 
-use crate::sockets::{connect_unix, sock_path, Qemu};
+use crate::sockets::{connect_unix, sock_path, unix_spec, Qemu};
 use crate::support::{assert_contains, assert_refused, qmpsim};
 
 /// The client's commands, each sent once the previous one's reply came.
@@ -32,7 +32,7 @@ const SCRIPT: &[&str] = &[
 /// ends), and the VM's stderr lines.
 fn session(args: &[&str]) -> (String, Vec<String>) {
     let (_dir, path) = sock_path();
-    let spec = format!("unix:{},server,nowait", path.display());
+    let spec = unix_spec(&path, ",nowait");
     let mut all = vec!["-qmp", spec.as_str()];
     all.extend_from_slice(args);
     let mut qemu = Qemu::spawn(&all, false);

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::sockets::{connect_unix, sock_path, Qemu, GREETING, IO_TIMEOUT};
+use super::sockets::{connect_unix, sock_path, unix_spec, Qemu, GREETING, IO_TIMEOUT};
 
 /// 0.14's banner and first prompt, as the chardev carries them.
 const OPENED: &str = "QEMU 0.14.0 monitor - type 'help' for more information\r\n(qemu) ";
@@ -48,7 +48,7 @@ fn read_until<R: Read>(stream: &mut R, end: &str) -> String {
 /// The unix human monitor of a VM started with `-monitor unix:PATH,server,nowait`
 /// plus `args`, its banner and prompt read.
 fn human_unix(path: &Path, args: &[&str]) -> (Qemu, UnixStream) {
-    let spec = format!("unix:{},server,nowait", path.display());
+    let spec = unix_spec(path, ",nowait");
     let mut all = vec!["-monitor", spec.as_str()];
     all.extend_from_slice(args);
     let qemu = Qemu::spawn(&all, false);
@@ -171,7 +171,7 @@ fn mon_readline_long_form_serves_a_human_monitor() {
 fn human_and_qmp_monitors_share_one_machine() {
     let (dir, human_path) = sock_path();
     let qmp_path = dir.path().join("qmp.sock");
-    let qmp_spec = format!("unix:{},server,nowait", qmp_path.display());
+    let qmp_spec = unix_spec(&qmp_path, ",nowait");
     let (_qemu, mut human) = human_unix(&human_path, &["-qmp", &qmp_spec]);
     let mut qmp = connect_unix(&qmp_path);
     assert_eq!(qmp.line(), GREETING);
@@ -249,7 +249,7 @@ fn connect_tcp(port: u16) -> TcpStream {
 #[test]
 fn socat_drives_the_human_monitor() {
     let (_dir, path) = sock_path();
-    let spec = format!("unix:{},server,nowait", path.display());
+    let spec = unix_spec(&path, ",nowait");
     let mut qemu = Qemu::spawn(&["-monitor", &spec, "-name", "viasocat"], false);
     // The socket exists once the VM listens.
     drop(connect_unix(&path));

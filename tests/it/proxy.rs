@@ -15,7 +15,7 @@ use qmpsim::proxy::relay::PROXY_CLIENTS_MAX;
 use qmpsim::server::fds::{recv_with_fds, send_with_fds};
 use qmpsim::trace::{Frame, TraceError, TraceHeader, TraceReader};
 
-use crate::sockets::{connect_unix, pipe, Client, Qemu, GREETING};
+use crate::sockets::{connect_unix, pipe, unix_spec, Client, Qemu, GREETING};
 use crate::support::{assert_contains, assert_refused, assert_usage_error, qmpsim};
 
 /// A qmpsim VM (paused) on `dir/up.sock`, and the proxy in front of it on
@@ -30,7 +30,7 @@ impl Rig {
     pub fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let up = dir.path().join("up.sock");
-        let spec = format!("unix:{},server,nowait", up.display());
+        let spec = unix_spec(&up, ",nowait");
         let upstream = Qemu::spawn(&["-qmp", &spec, "-S"], false);
         drop(connect_unix(&up));
         let proxy = spawn_proxy(dir.path(), &format!("unix:{}", up.display()));

@@ -208,6 +208,34 @@ impl Client<UnixStream> {
     pub fn stream(&self) -> &UnixStream {
         self.reader.get_ref()
     }
+
+    /// Writes `n` `query-status` requests with ids `0..n` in one write, from a
+    /// thread, so the test goes on while the server takes them in.
+    pub fn pipeline_query_status(&self, n: usize) -> thread::JoinHandle<()> {
+        let mut writer = self.stream().try_clone().unwrap();
+        thread::spawn(move || {
+            let requests: String = (0..n)
+                .map(|id| format!("{{\"execute\":\"query-status\",\"id\":{id}}}"))
+                .collect();
+            writer.write_all(requests.as_bytes()).unwrap();
+        })
+    }
+
+    /// Reads `n` lines and returns how many were the reply to request `id` in
+    /// order (`{"return": ..., "id": ID}`), stopping at the first that is not.
+    pub fn replies_in_order(&self, n: usize) -> usize {
+        let mut reader = BufReader::new(self.stream().try_clone().unwrap());
+        let mut line = String::new();
+        for id in 0..n {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let expected_end = format!(", \"id\": {id}}}\r\n");
+            if !(line.starts_with("{\"return\": ") && line.ends_with(&expected_end)) {
+                return id;
+            }
+        }
+        n
+    }
 }
 
 /// Connects to a unix socket, waiting for it to appear.
@@ -255,7 +283,7 @@ pub fn sock_path() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-fn unix_spec(path: &Path, extra: &str) -> String {
+pub fn unix_spec(path: &Path, extra: &str) -> String {
     format!("unix:{},server{extra}", path.display())
 }
 
