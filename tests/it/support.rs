@@ -275,3 +275,10 @@ pub fn assert_stdout(out: &std::process::Output, code: i32, needles: &[&str]) {
         "{text}"
     );
 }
+
+/// Asserts that `qmpsim replay TRACE` passes, showing its report when not.
+#[track_caller]
+pub fn assert_replays(trace: &std::path::Path) {
+    let (code, out, _) = qmpsim(&["replay", &trace.display().to_string()]);
+    assert_eq!(code, Some(0), "{out}");
+}
