@@ -5,7 +5,7 @@
 //! `-record` replays byte for byte.
 
 use crate::sockets::{negotiated_unix, sock_path};
-use crate::support::{assert_contains, assert_refused, qmpsim};
+use crate::support::{assert_contains, assert_refused, assert_replays, qmpsim};
 
 /// Reads lines until one contains `needle`; returns every line read.
 fn lines_until(
@@ -101,8 +101,7 @@ fn clock_realtime_session_replays_byte_exact() {
     assert_contains(&mode, "\"mode\": \"realtime\"");
     assert!(lines.iter().any(|l| l.contains("POWERDOWN")), "{lines:?}");
     assert!(qemu.wait_exit().success());
-    let (code, out, err) = qmpsim(&["replay", trace_arg]);
-    assert_eq!(code, Some(0), "{out}{err}");
+    assert_replays(&trace);
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! is broken by the behaviour that shows its bug, and the table is also
 //! written as JUnit XML and JSON.
 
-use crate::support::{against_client, assert_contains, assert_stdout, qmpsim, stdout};
+use crate::support::{
+    against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout,
+};
 use std::path::Path;
 use std::process::Output;
 
@@ -124,8 +126,7 @@ fn conformance_failing_behaviour_trace_replays_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     conformance(dir.path(), &["--only", "error-without-id"], "mispaired");
     let trace = dir.path().join("error-without-id.qmptrace");
-    let (code, out, _) = qmpsim(&["replay", &trace.display().to_string()]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_replays(&trace);
 }
 
 #[test]

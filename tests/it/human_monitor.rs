@@ -302,8 +302,7 @@ fn human_session_is_recorded_and_replays() {
     command(&mut stream, "stop");
     stream.write_all(b"quit\n").unwrap();
     qemu.wait_exit();
-    let (code, out, _) = crate::support::qmpsim(&["replay", &trace_arg]);
-    assert_eq!(code, Some(0), "{out}");
+    crate::support::assert_replays(&trace);
 }
 
 /// A pseudo-terminal pair: the terminal side (what the VM gets as stdin and
