@@ -178,6 +178,13 @@ pub fn hmp(line: &str) -> String {
     format!(r#"{{"execute":"human-monitor-command","arguments":{args}}}"#)
 }
 
+/// `{"execute":"x-inject","arguments":{"action":ACTION,REST}}` (REST: more
+/// members, or none).
+pub fn inject(action: &str, rest: &str) -> String {
+    let sep = if rest.is_empty() { "" } else { "," };
+    format!(r#"{{"execute":"x-inject","arguments":{{"action":"{action}"{sep}{rest}}}}}"#)
+}
+
 /// HMP lines as requests: a line starting with `{` is raw QMP, sent as it is;
 /// any other goes through `human-monitor-command`.
 pub fn hmp_or_raw(lines: &[&str]) -> Vec<String> {
