@@ -101,9 +101,14 @@ pub fn version_line() -> String {
 /// `qmpsim run`: parse, assemble, serve.
 fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     let low = raw::parse(args)?;
-    if let Some(mode) = low.special {
-        println!("{}", special_text(mode));
-        return Ok(0);
+    for warning in &low.warnings {
+        eprintln!("{warning}");
+    }
+    if let Some(mode) = &low.special {
+        let (stdout, stderr) = special_text(mode);
+        eprint!("{stderr}");
+        print!("{stdout}");
+        return Ok(mode.exit_status());
     }
     let plan = config::build(&low)?;
     let resume = match &plan.resume {
@@ -291,13 +296,20 @@ fn exit_byte(code: i32) -> u8 {
     u8::try_from(code & 0xff).expect("masked to a byte")
 }
 
-fn special_text(mode: SpecialMode) -> String {
+/// What a print-and-exit mode prints: on stdout, and on stderr.
+fn special_text(mode: &SpecialMode) -> (String, String) {
+    let line = |text: String| (format!("{text}\n"), String::new());
     match mode {
-        SpecialMode::Version => version_line(),
-        SpecialMode::Help => usage(),
-        SpecialMode::MachineList => raw::machine_list(),
-        SpecialMode::CpuList => raw::cpu_list(),
-        SpecialMode::WatchdogList => crate::machine::watchdog::watchdog_list(),
+        SpecialMode::Version => line(version_line()),
+        SpecialMode::Help => line(usage()),
+        SpecialMode::MachineList => line(raw::machine_list()),
+        SpecialMode::CpuList => line(raw::cpu_list()),
+        SpecialMode::WatchdogList => line(crate::machine::watchdog::watchdog_list()),
+        SpecialMode::NicModels => (String::new(), raw::net::nic_models_text()),
+        SpecialMode::SoundCards { unknown } => raw::hardware::sound_cards_text(unknown),
+        SpecialMode::AlarmTimers {
+            unknown, timers, ..
+        } => raw::hardware::alarm_timers_text(unknown, timers),
     }
 }
 

@@ -6,8 +6,8 @@ use super::option_list::parse_option_list;
 use super::{OptCtx, RawError};
 use crate::machine::config::OptionList;
 pub use crate::machine::devices::drive_opts::{
-    check_drive_init, parse_c_number, DRIVE_BOOL_KEYS, DRIVE_BUSES, DRIVE_FORMATS, DRIVE_KEYS,
-    DRIVE_NUMBER_KEYS,
+    check_drive_init, parse_c_number, DriveInitError, DRIVE_BOOL_KEYS, DRIVE_BUSES, DRIVE_FORMATS,
+    DRIVE_KEYS, DRIVE_NUMBER_KEYS,
 };
 
 /// A drive option before expansion into `-drive` options.
@@ -71,10 +71,13 @@ pub fn parse_drive(option: &str, v: &str) -> Result<OptionList, RawError> {
         }
         check_typed(option, v, (key, value), DRIVE_NUMBER_KEYS, DRIVE_BOOL_KEYS)?;
     }
-    check_drive_init(&opts).map_err(|message| RawError::Located {
-        option: option.to_owned(),
-        arg: v.to_owned(),
-        message,
+    check_drive_init(&opts).map_err(|e| match e {
+        DriveInitError::Report(message) => RawError::Located {
+            option: option.to_owned(),
+            arg: v.to_owned(),
+            message,
+        },
+        DriveInitError::FormatList => RawError::FormatList,
     })?;
     if let Some(size) = opts.get("x-size") {
         parse_size_bytes(size).ok_or_else(|| RawError::DriveSize {

@@ -286,6 +286,22 @@ pub enum RawError {
     /// `-x-state-every` that is not an unsigned number.
     #[error("qmpsim: -x-state-every: invalid step count '{0}'")]
     StateEvery(String),
+    /// `-drive format=?`: `drive_init` prints the format drivers and makes no
+    /// drive.
+    #[error("{}", crate::machine::devices::block::supported_formats_line())]
+    FormatList,
+    /// `-vga` naming no type 0.14 knows (`select_vgahw`).
+    #[error("Unknown vga type: {0}")]
+    VgaType(String),
+    /// `-append` with a command line but no `-kernel`.
+    #[error("-append only allowed with -kernel option")]
+    AppendWithoutKernel,
+    /// `-initrd` without `-kernel`.
+    #[error("-initrd only allowed with -kernel option")]
+    InitrdWithoutKernel,
+    /// `-clock` options that left no alarm timer (`init_timer_alarm`).
+    #[error("could not initialize alarm timer")]
+    AlarmTimer,
     /// `-daemonize` with `-nographic`.
     #[error("-nographic can not be used with -daemonize")]
     DaemonizeNographic,

@@ -23,6 +23,7 @@ pub mod chardev;
 pub mod display;
 pub mod drive;
 mod error;
+pub mod hardware;
 pub mod net;
 mod option_list;
 pub mod other;
@@ -47,7 +48,7 @@ pub use table::{lookup, options, usage, Arity, Group, OptDef, OPTIONS};
 use crate::machine::config::{ChardevBackend, MachineConfig};
 
 /// A mode that prints something and ends instead of running a VM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpecialMode {
     /// `-version`.
     Version,
@@ -59,6 +60,35 @@ pub enum SpecialMode {
     CpuList,
     /// `-watchdog ?`.
     WatchdogList,
+    /// `-net nic,model=?`: the PC's NIC models on stderr, then exit 0.
+    NicModels,
+    /// `-soundhw ?`, or `-soundhw` naming cards 0.14 does not know: those
+    /// names on stderr, the cards on stdout, exit 1 if any was unknown.
+    SoundCards {
+        /// The unknown names, in the order given.
+        unknown: Vec<String>,
+    },
+    /// `-clock ?`, or a `-clock` naming no alarm timer 0.14 knows: the unknown
+    /// names on stderr, the timers left on stdout; exit 1 unless asked by `?`.
+    AlarmTimers {
+        /// The unknown names, in the order given.
+        unknown: Vec<String>,
+        /// The timers in order of precedence, as earlier `-clock` options left them.
+        timers: Vec<&'static str>,
+        /// Asked for by `-clock ?` (exit 0).
+        asked: bool,
+    },
+}
+
+impl SpecialMode {
+    /// The exit status: 0, except for a list printed because a value was bad.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            SpecialMode::SoundCards { unknown } if !unknown.is_empty() => 1,
+            SpecialMode::AlarmTimers { asked: false, .. } => 1,
+            _ => 0,
+        }
+    }
 }
 
 /// The validated command line: the VM's config as far as options decide it, plus
@@ -95,6 +125,13 @@ pub struct LowArgs {
     /// `-monitor`, `-qmp` or `-mon` was given (even `none`): no default
     /// monitor (0.14's `default_monitor = 0`).
     pub monitor_given: bool,
+    /// `-kernel`, `-append` (when not empty) and `-initrd` were given: 0.14
+    /// allows the last two only with the first.
+    pub linux_boot: hardware::LinuxBoot,
+    /// The alarm timers `-clock` left, in order of precedence.
+    pub alarm_timers: hardware::AlarmTimers,
+    /// What 0.14 prints on stderr and goes on (`Unknown clock x`), in order.
+    pub warnings: Vec<String>,
 }
 
 /// What an option's `apply` function works on.
@@ -185,6 +222,8 @@ fn check_whole(low: &LowArgs) -> Result<(), RawError> {
     if low.daemonize && stdio_monitor {
         return Err(RawError::DaemonizeStdio);
     }
+    low.linux_boot.check()?;
+    low.alarm_timers.check()?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use super::drive::parse_c_number;
 use super::option_list::parse_option_list;
-use super::{OptCtx, RawError, PROGRAM};
+use super::{OptCtx, RawError, SpecialMode, PROGRAM};
 use crate::machine::config::OptionList;
 
 /// `-net` types of 0.14.
@@ -160,6 +160,16 @@ pub fn is_macaddr(s: &str) -> bool {
     unreachable!("the loop returns at the sixth field")
 }
 
+/// The PC's PCI NIC models (`pci_nic_models`), which `model=?` lists.
+pub const PCI_NIC_MODELS: &[&str] = &[
+    "ne2k_pci", "i82551", "i82557b", "i82559er", "rtl8139", "e1000", "pcnet", "virtio",
+];
+
+/// What `-net nic,model=?` prints on stderr (`qemu_show_nic_models`).
+pub fn nic_models_text() -> String {
+    format!("qemu: Supported NIC models: {}\n", PCI_NIC_MODELS.join(","))
+}
+
 /// The NIC models the machine refuses when it builds the NICs (0.14's
 /// `qemu_find_nic_model`, after all options are read: no location).
 fn check_nic_model(opts: &OptionList) -> Result<(), RawError> {
@@ -219,6 +229,11 @@ pub fn parse_balloon(v: &str) -> Result<OptionList, RawError> {
 pub(super) fn apply_net(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
     let net = parse_net(ctx.option, &v, NET_TYPES, "a network client type")?;
     check_net_client(ctx.option, &v, &net)?;
+    if net.get("type") == Some("nic") && net.get("model") == Some("?") {
+        // pci_nic_init_nofail: the list, then exit(0).
+        ctx.low.special = Some(SpecialMode::NicModels);
+        return Ok(());
+    }
     check_nic_model(&net)?;
     ctx.low.config.nets.push(net);
     Ok(())

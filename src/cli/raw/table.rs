@@ -9,7 +9,9 @@
 //! Entries follow QEMU 0.14's `qemu-options.hx` order; options that change nothing
 //! QMP can see have no `apply` and are accepted and ignored.
 
-use super::{boot, chardev, display, drive, net, other, smp, OptCtx, RawError, SpecialMode};
+use super::{
+    boot, chardev, display, drive, hardware, net, other, smp, OptCtx, RawError, SpecialMode,
+};
 use crate::machine::config::MonitorMode;
 
 /// What an option does with its value (the empty string for a flag).
@@ -249,7 +251,8 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("mem-prealloc", Standard, "preallocate guest RAM"),
     ignored_value("k", "LANGUAGE", Standard, "keyboard layout"),
     ignored_flag("audio-help", Standard, "list the audio drivers"),
-    ignored_value("soundhw", "CARDS", Standard, "sound cards"),
+    value("soundhw", "CARDS", Standard, "sound cards (`-soundhw ?` lists them)",
+        hardware::apply_soundhw),
     flag("usb", Usb, "enable the USB controller", |c, _| on(&mut c.low.config.usb)),
     ignored_value("usbdevice", "NAME", Usb, "a USB device"),
     value("device", "DRIVER[,PROP=VALUE...]", Standard, "a device", net::apply_device),
@@ -268,7 +271,7 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("sdl", Display, "SDL display"),
     value("spice", "OPTS", Display, "SPICE server (query-spice)", display::apply_spice),
     ignored_flag("portrait", Display, "rotate the display"),
-    ignored_value("vga", "TYPE", Display, "VGA card"),
+    value("vga", "TYPE", Display, "VGA card, checked", hardware::apply_vga),
     ignored_flag("std-vga", Display, "standard VGA card"),
     ignored_flag("full-screen", Display, "start in full screen"),
     value("vnc", "DISPLAY", Display, "VNC server (query-vnc)", display::apply_vnc),
@@ -285,9 +288,10 @@ pub static OPTIONS: &[OptDef] = &[
     value("netdev", "TYPE,id=ID[,...]", Network, "a host network backend", net::apply_netdev),
     value("chardev", "BACKEND,id=ID[,...]", Chardev, "a character device", chardev::apply_chardev),
     ignored_value("bt", "OPTS", Bluetooth, "a Bluetooth device"),
-    ignored_value("kernel", "FILE", Boot, "Linux kernel image"),
-    ignored_value("append", "CMDLINE", Boot, "kernel command line"),
-    ignored_value("initrd", "FILE", Boot, "initial ram disk"),
+    value("kernel", "FILE", Boot, "Linux kernel image, not loaded", hardware::apply_kernel),
+    value("append", "CMDLINE", Boot, "kernel command line (needs -kernel)",
+        hardware::apply_append),
+    value("initrd", "FILE", Boot, "initial ram disk (needs -kernel)", hardware::apply_initrd),
     value("serial", "SPEC", Expert, "a serial port on a character device", chardev::apply_serial),
     value("parallel", "SPEC", Expert, "a parallel port on a character device",
         chardev::apply_parallel),
@@ -323,7 +327,8 @@ pub static OPTIONS: &[OptDef] = &[
     flag("daemonize", Expert, "run in the background once the monitors listen",
         |c, _| on(&mut c.low.daemonize)),
     ignored_value("option-rom", "FILE", Expert, "an option ROM"),
-    ignored_value("clock", "METHOD", Expert, "host clock method"),
+    value("clock", "METHOD", Expert, "host alarm timers (`-clock ?` lists them)",
+        hardware::apply_clock),
     ignored_flag("localtime", Expert, "RTC in local time"),
     value("startdate", "now|DATE", Expert, "RTC start date, checked as -rtc base=DATE",
         other::apply_startdate),

@@ -61,6 +61,52 @@ pub const BLOCK_FORMATS: &[&str] = &[
     "vvfat",
 ];
 
+/// [`BLOCK_FORMATS`] in the order of 0.14's driver list (`bdrv_drivers`),
+/// which `format=?` prints: `bdrv_register` puts each driver at the head, and
+/// the `block_init` constructors of a 2011 toolchain run in reverse link order
+/// (`.ctors`), so the list reads in the link order of `Makefile.objs`'s
+/// `block-nested-y` (raw-posix.c registers `file`, `host_device`,
+/// `host_floppy`, `host_cdrom`, and curl.c `http` to `tftp`, each reversed).
+pub const REGISTERED_FORMATS: &[&str] = &[
+    "raw",
+    "cow",
+    "qcow",
+    "vdi",
+    "vmdk",
+    "cloop",
+    "dmg",
+    "bochs",
+    "vpc",
+    "vvfat",
+    "qcow2",
+    "qed",
+    "parallels",
+    "nbd",
+    "blkdebug",
+    "sheepdog",
+    "blkverify",
+    "host_cdrom",
+    "host_floppy",
+    "host_device",
+    "file",
+    "tftp",
+    "ftps",
+    "ftp",
+    "https",
+    "http",
+];
+
+/// What `-drive format=?` prints (`bdrv_iterate_format` after
+/// `Supported formats:`), without its newline.
+pub fn supported_formats_line() -> String {
+    let mut line = String::from("Supported formats:");
+    for format in REGISTERED_FORMATS {
+        line.push(' ');
+        line.push_str(format);
+    }
+    line
+}
+
 /// Drivers that open the file themselves (`bdrv_file_open`), so no protocol
 /// layer (`parent` in query-blockstats) sits under them.
 const PROTOCOL_FORMATS: &[&str] = &[
@@ -943,6 +989,18 @@ fn default_drive(spec: &str) -> DriveConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registered_formats_are_the_block_formats_reordered() {
+        let mut sorted = REGISTERED_FORMATS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, BLOCK_FORMATS);
+    }
+
+    #[test]
+    fn supported_formats_line_starts_with_the_last_registered_driver() {
+        assert!(supported_formats_line().starts_with("Supported formats: raw cow qcow "));
+    }
 
     fn hda(file: &str, info: ImageInfo) -> DriveConfig {
         let mut d = DriveConfig::default();

@@ -58,11 +58,35 @@ fn number(opts: &OptionList, key: &str) -> Option<u64> {
     opts.get(key).map(|v| parse_c_number(v).unwrap_or(0))
 }
 
-/// `drive_init`'s own checks (0.14 `blockdev.c`), in its order: the message.
-pub fn check_drive_init(opts: &OptionList) -> Result<(), String> {
+/// Why `drive_init` made no drive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriveInitError {
+    /// An `error_report` message (located at the option at startup).
+    Report(String),
+    /// `format=?`: the registered formats, printed bare (`error_printf`).
+    FormatList,
+}
+
+impl std::fmt::Display for DriveInitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriveInitError::Report(message) => f.write_str(message),
+            DriveInitError::FormatList => f.write_str(&super::block::supported_formats_line()),
+        }
+    }
+}
+
+impl From<String> for DriveInitError {
+    fn from(message: String) -> Self {
+        DriveInitError::Report(message)
+    }
+}
+
+/// `drive_init`'s own checks (0.14 `blockdev.c`), in its order.
+pub fn check_drive_init(opts: &OptionList) -> Result<(), DriveInitError> {
     let bus = opts.get("if").unwrap_or("ide");
     if !DRIVE_BUSES.contains(&bus) {
-        return Err(format!("unsupported bus type '{bus}'"));
+        return Err(format!("unsupported bus type '{bus}'").into());
     }
     check_geometry(opts, bus)?;
     let chs = ["cyls", "heads", "secs"]
@@ -71,45 +95,49 @@ pub fn check_drive_init(opts: &OptionList) -> Result<(), String> {
     if let Some(media) = opts.get("media") {
         match media {
             "disk" => {}
-            "cdrom" if chs => return Err(format!("'{media}' invalid physical CHS format")),
+            "cdrom" if chs => return Err(format!("'{media}' invalid physical CHS format").into()),
             "cdrom" => {}
-            _ => return Err(format!("'{media}' invalid media")),
+            _ => return Err(format!("'{media}' invalid media").into()),
         }
     }
     if opts
         .get("cache")
         .is_some_and(|c| !DRIVE_CACHE_MODES.contains(&c))
     {
-        return Err("invalid cache option".to_owned());
+        return Err("invalid cache option".to_owned().into());
     }
     if opts
         .get("aio")
         .is_some_and(|a| a != "native" && a != "threads")
     {
-        return Err("invalid aio option".to_owned());
+        return Err("invalid aio option".to_owned().into());
     }
-    if let Some(format) = opts.get("format").filter(|f| !DRIVE_FORMATS.contains(f)) {
-        return Err(format!("'{format}' invalid format"));
+    match opts.get("format") {
+        Some("?") => return Err(DriveInitError::FormatList),
+        Some(format) if !DRIVE_FORMATS.contains(&format) => {
+            return Err(format!("'{format}' invalid format").into())
+        }
+        _ => {}
     }
     let error_bus = matches!(bus, "ide" | "scsi" | "virtio" | "none");
     for (key, is_read, direction) in [("werror", false, "write"), ("rerror", true, "read")] {
         let Some(value) = opts.get(key) else { continue };
         if !error_bus {
-            return Err(format!("{key} is not supported by this bus type"));
+            return Err(format!("{key} is not supported by this bus type").into());
         }
         if BlockErrorAction::parse(value, is_read).is_none() {
-            return Err(format!("'{value}' invalid {direction} error action"));
+            return Err(format!("'{value}' invalid {direction} error action").into());
         }
     }
     if opts.get("addr").is_some() && bus != "virtio" {
-        return Err("addr is not supported by this bus type".to_owned());
+        return Err("addr is not supported by this bus type".to_owned().into());
     }
     check_unit(opts, bus)?;
     let cdrom = opts.get("media") == Some("cdrom");
     let has_file = opts.get("file").is_some_and(|f| !f.is_empty());
     let readonly_bus = matches!(bus, "scsi" | "virtio" | "floppy" | "none");
     if has_file && !cdrom && opts.get("readonly") == Some("on") && !readonly_bus {
-        return Err("readonly not supported by this bus type".to_owned());
+        return Err("readonly not supported by this bus type".to_owned().into());
     }
     Ok(())
 }
@@ -279,7 +307,7 @@ mod tests {
     fn drive_init_refuses_cache_modes_0_14_does_not_know() {
         assert_eq!(
             check_drive_init(&opts("file=a,cache=fast")),
-            Err("invalid cache option".to_owned())
+            Err(DriveInitError::Report("invalid cache option".to_owned()))
         );
     }
 

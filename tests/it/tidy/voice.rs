@@ -77,6 +77,10 @@ const QEMU_BARE: &[(&str, &str)] = &[
         "-nographic can not be used with -daemonize",
         "vl.c main(), QEMU_OPTION_daemonize check",
     ),
+    ("Unknown vga type: {0}", "vl.c:1529 select_vgahw()"),
+    ("-append only allowed with -kernel option", "vl.c:2881 main()"),
+    ("-initrd only allowed with -kernel option", "vl.c:2886 main()"),
+    ("could not initialize alarm timer", "vl.c:2893 main()"),
     ("Invalid boot device '{0}'", "vl.c validate_bootdevices()"),
     ("Boot device '{0}' was given twice", "vl.c validate_bootdevices()"),
     (
