@@ -532,8 +532,13 @@ mod tests {
         let mut s = connect(&path);
         s.write_all(b"{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}")
             .unwrap();
+        // Half-closed: a server that cannot make out the requests closes the
+        // connection instead of waiting for more, and the test fails, not hangs.
+        s.shutdown(std::net::Shutdown::Write).unwrap();
         let mut lines = BufReader::new(s).lines();
         let _greeting = lines.next();
+        let replies: Vec<String> = lines.take(2).map(Result::unwrap).collect();
+        assert_eq!(replies, [r#"{"return": {}}"#, r#"{"return": {}}"#]);
         assert_eq!(server.join().unwrap(), 0);
         let inputs = recorder.0.lock().unwrap().clone();
         assert!(matches!(

@@ -325,7 +325,7 @@ impl Framer {
 
     fn has_pending(&self) -> bool {
         !self.tokens.is_empty()
-            || !self.token.is_empty()
+            || (!self.token.is_empty() && self.state() != State::Whitespace)
             || self.brace_count + self.bracket_count > 0
     }
 
@@ -457,6 +457,14 @@ impl Framer {
 
     fn check_length(&mut self, frames: &mut Vec<Frame>) {
         if self.skipping {
+            return;
+        }
+        if self.state() == State::Whitespace {
+            // Whitespace does not count toward the limit; past it, a run of it
+            // is cut short instead of held.
+            if self.token.len() > MESSAGE_BYTES_MAX {
+                self.token.truncate(1);
+            }
             return;
         }
         let pending = self.message_bytes + self.token.len();
@@ -629,6 +637,78 @@ mod tests {
     }
 
     #[test]
+    fn raw_control_byte_in_a_double_quoted_string_is_an_error() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\x01\":1}\n{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
+    fn escaped_quote_stays_inside_a_single_quoted_string() {
+        let mut f = Framer::new();
+        let out = f.feed(b"['a\\'b', 'c\\\\']");
+        assert_eq!(texts(&out), [r"['a\'b','c\\']"]);
+    }
+
+    /// Each frame's tokens as (kind, text).
+    fn tokens(frames: &[Frame]) -> Vec<(TokenKind, String)> {
+        frames
+            .iter()
+            .flat_map(|f| match f {
+                Frame::Message(t) => t.clone(),
+                Frame::Error(e) => panic!("unexpected {e:?}"),
+            })
+            .map(|t| (t.kind, String::from_utf8_lossy(&t.text).into_owned()))
+            .filter(|(k, _)| *k != TokenKind::Operator)
+            .collect()
+    }
+
+    #[test]
+    fn every_form_of_number_is_one_token() {
+        let mut f = Framer::new();
+        let out = f.feed(b"[0.5, 1.25, 1.5e3, 2E10, 3e+7, 4e-12, 1e5, -0.5, -7, 0, 10]");
+        let float = |s: &str| (TokenKind::Float, s.to_owned());
+        let int = |s: &str| (TokenKind::Integer, s.to_owned());
+        assert_eq!(
+            tokens(&out),
+            [
+                float("0.5"),
+                float("1.25"),
+                float("1.5e3"),
+                float("2E10"),
+                float("3e+7"),
+                float("4e-12"),
+                float("1e5"),
+                float("-0.5"),
+                int("-7"),
+                int("0"),
+                int("10"),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_one_letter_escape_is_a_token() {
+        let mut f = Framer::new();
+        let out = f.feed(b"[%d, %i, %p, %s, %f]");
+        let want: Vec<_> = ["%d", "%i", "%p", "%s", "%f"]
+            .iter()
+            .map(|t| (TokenKind::Escape, (*t).to_owned()))
+            .collect();
+        assert_eq!(tokens(&out), want);
+    }
+
+    #[test]
+    fn a_whitespace_run_longer_than_the_message_limit_is_not_an_error() {
+        let run = " \t\r\n".repeat(MESSAGE_BYTES_MAX / 4 + 1);
+        let mut f = Framer::new();
+        let between = f.feed(format!("{{}}{run}{{}}").as_bytes());
+        let inside = f.feed(format!("{{\"a\":{run}1}}").as_bytes());
+        assert_eq!(texts(&between), ["{}", "{}"]);
+        assert_eq!(texts(&inside), [r#"{"a":1}"#]);
+    }
+
+    #[test]
     fn closer_past_the_abandoned_depth_is_unbalanced() {
         let mut f = Framer::new();
         let out = f.feed(b"{\"a\":\"\xff\"}}{}");
@@ -666,6 +746,12 @@ mod tests {
     fn ff_byte_between_messages_is_silent() {
         let mut f = Framer::new();
         assert_eq!(texts(&f.feed(b"\xff{}")), ["{}"]);
+    }
+
+    #[test]
+    fn ff_byte_after_whitespace_between_messages_is_silent() {
+        let mut f = Framer::new();
+        assert_eq!(texts(&f.feed(b"{} \xff{}")), ["{}", "{}"]);
     }
 
     #[test]

@@ -295,6 +295,38 @@ mod tests {
     }
 
     #[test]
+    fn every_one_letter_escape_decodes() {
+        let v = parse_str(r#""\b\f\n\r\t\"\\\/\'""#).unwrap();
+        assert_eq!(v.as_str(), Some("\u{8}\u{c}\n\r\t\"\\/'"));
+    }
+
+    #[test]
+    fn strtod_reads_every_float_form_the_lexer_gives() {
+        let cases: [(&[u8], f64); 9] = [
+            (b"2.5", 2.5),
+            (b"-2.5", -2.5),
+            (b"0.25", 0.25),
+            (b"1.5e2", 150.0),
+            (b"1e-3", 0.001),
+            (b"1E+3", 1000.0),
+            (b"-12e1", -120.0),
+            (b"7", 7.0),
+            (b"", 0.0),
+        ];
+        for (text, want) in cases {
+            assert_eq!(strtod(text), want, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn strtoll_reads_signed_integers() {
+        assert_eq!(strtoll(b"-7"), -7);
+        assert_eq!(strtoll(b"42"), 42);
+        assert_eq!(strtoll(b"-0"), 0);
+        assert_eq!(strtoll(b"0123"), 123);
+    }
+
+    #[test]
     fn glued_leading_zero_is_strtoll_prefix() {
         assert_eq!(parse_str("[01]").unwrap().to_json(), "[1]");
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::assert_contains;
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
@@ -153,7 +154,7 @@ fn minimize_replay_diverges_keeps_the_diverging_step() {
     let (o, out) = minimize(dir.path(), &trace, &["replay-diverges"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let stdout = text(&o.stdout);
-    assert!(stdout.contains("query-kvm"), "{stdout}");
+    assert_contains(&stdout, "query-kvm");
     assert!(!stdout.contains("query-status"), "{stdout}");
     let replayed = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
         .args(["replay"])

@@ -9,7 +9,7 @@ use std::io::Write;
 use qmpsim::cli::config::read_scenario;
 
 use crate::sockets::{connect_unix, negotiated_unix, sock_path, GREETING};
-use crate::support::qmpsim;
+use crate::support::{assert_refused, qmpsim};
 
 /// The steps of `examples/scenarios/NAME`.
 fn example(name: &str) -> usize {
@@ -141,13 +141,9 @@ fn scenario_with_unknown_action_exits_1_naming_file_and_line() {
 
 #[test]
 fn scenario_file_missing_exits_1() {
-    let (code, _, err) = qmpsim(&["-x-scenario", "/nonexistent/s.toml"]);
-    assert_eq!(
-        (code, err.trim_end()),
-        (
-            Some(1),
-            "qmpsim: -x-scenario /nonexistent/s.toml: No such file or directory"
-        )
+    assert_refused(
+        &["-x-scenario", "/nonexistent/s.toml"],
+        "qmpsim: -x-scenario /nonexistent/s.toml: No such file or directory",
     );
 }
 

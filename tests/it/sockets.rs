@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::assert_contains;
 use qmpsim::server::fds::send_with_fds;
 
 /// Longest wait for any one read, connect or exit.
@@ -207,6 +208,34 @@ impl Client<UnixStream> {
     pub fn stream(&self) -> &UnixStream {
         self.reader.get_ref()
     }
+
+    /// Writes `n` `query-status` requests with ids `0..n` in one write, from a
+    /// thread, so the test goes on while the server takes them in.
+    pub fn pipeline_query_status(&self, n: usize) -> thread::JoinHandle<()> {
+        let mut writer = self.stream().try_clone().unwrap();
+        thread::spawn(move || {
+            let requests: String = (0..n)
+                .map(|id| format!("{{\"execute\":\"query-status\",\"id\":{id}}}"))
+                .collect();
+            writer.write_all(requests.as_bytes()).unwrap();
+        })
+    }
+
+    /// Reads `n` lines and returns how many were the reply to request `id` in
+    /// order (`{"return": ..., "id": ID}`), stopping at the first that is not.
+    pub fn replies_in_order(&self, n: usize) -> usize {
+        let mut reader = BufReader::new(self.stream().try_clone().unwrap());
+        let mut line = String::new();
+        for id in 0..n {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let expected_end = format!(", \"id\": {id}}}\r\n");
+            if !(line.starts_with("{\"return\": ") && line.ends_with(&expected_end)) {
+                return id;
+            }
+        }
+        n
+    }
 }
 
 /// Connects to a unix socket, waiting for it to appear.
@@ -254,7 +283,7 @@ pub fn sock_path() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-fn unix_spec(path: &Path, extra: &str) -> String {
+pub fn unix_spec(path: &Path, extra: &str) -> String {
     format!("unix:{},server{extra}", path.display())
 }
 
@@ -620,7 +649,7 @@ fn two_monitors_each_negotiate_and_both_get_events() {
     let stop_on_a = a.execute("stop");
     let a_return = a.line();
     let stop_on_b = b.line();
-    assert!(b_before.contains("CommandNotFound"), "{b_before}");
+    assert_contains(&b_before, "CommandNotFound");
     assert_eq!(
         (stop_on_a.contains("\"STOP\""), a_return.as_str(), stop_on_b),
         (true, RETURN_EMPTY, stop_on_a.clone())

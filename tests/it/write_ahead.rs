@@ -4,19 +4,19 @@
 //! two recorders never share a file; a full disk makes the exit status non-zero;
 //! a 16 MiB `pmemsave` records and replays.
 
-use crate::support::qmpsim;
+use crate::support::{assert_contains, qmpsim};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use qmpsim::engine::Output;
 use qmpsim::trace::{Frame, TraceError, TraceReader};
 
-use crate::sockets::{connect_unix, Qemu, GREETING};
+use crate::sockets::{connect_unix, unix_spec, Qemu, GREETING};
 
 /// `-qmp` on `dir/q.sock` and `-record` to `trace`, plus `extra`.
 fn spawn_recorder(dir: &Path, trace: &Path, extra: &[&str]) -> (Qemu, PathBuf) {
     let sock = dir.join("q.sock");
-    let spec = format!("unix:{},server,nowait", sock.display());
+    let spec = unix_spec(&sock, ",nowait");
     let trace_arg = trace.display().to_string();
     let mut args = vec!["-qmp", spec.as_str(), "-record", trace_arg.as_str()];
     args.extend_from_slice(extra);
@@ -59,7 +59,7 @@ fn write_ahead_sigkill_keeps_every_answered_request() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("killed.qmptrace");
     let sock2 = dir.path().join("q2.sock");
-    let spec2 = format!("unix:{},server,nowait", sock2.display());
+    let spec2 = unix_spec(&sock2, ",nowait");
     let (qemu, sock) = spawn_recorder(dir.path(), &trace, &["-qmp", &spec2]);
     let mut a = connect_unix(&sock);
     assert_eq!(a.line(), GREETING);
@@ -125,10 +125,10 @@ fn write_ahead_killed_trace_replays_as_truncated_with_its_own_status() {
     // `trace dump` prints everything up to the cut, then says where it is.
     let (code, out, err) = qmpsim(&["trace", "dump", &path]);
     assert_eq!(code, Some(1));
-    assert!(out.contains("-> {\"execute\":\"stop\"}"), "{out}");
-    assert!(
-        err.contains("truncated after frame 2 (3 steps complete): the file ends at byte"),
-        "{err}"
+    assert_contains(&out, "-> {\"execute\":\"stop\"}");
+    assert_contains(
+        &err,
+        "truncated after frame 2 (3 steps complete): the file ends at byte",
     );
 }
 
