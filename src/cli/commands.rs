@@ -507,10 +507,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
-    }
+    use crate::test_util::os;
 
     /// `fleet --count N --dir d -S` parsed.
     fn fleet_count(n: u32) -> Result<Command, u8> {

@@ -359,13 +359,14 @@ fn write_file(path: &Path, text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::repeated;
 
     #[test]
     fn behaviour_names_are_unique() {
-        let mut names: Vec<&str> = BEHAVIOURS.iter().map(|b| b.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), BEHAVIOURS.len());
+        assert_eq!(
+            repeated(BEHAVIOURS.iter().map(|b| b.name)),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

@@ -410,10 +410,7 @@ fn plural(n: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
-    }
+    use crate::test_util::os;
 
     #[test]
     fn split_rest_with_options_then_dashes_separates_vm_and_client() {
