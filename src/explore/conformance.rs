@@ -203,16 +203,17 @@ fn conformance(
     args: &ConformanceArgs,
     setup: Setup<Vec<&'static Behaviour>>,
 ) -> Result<i32, String> {
-    let Setup {
-        selected: behaviours,
-        split,
-        dir,
-    } = setup;
     let timeout = Duration::from_secs_f64(args.timeout);
     let qmpsim = qmpsim_binary()?;
     let mut rows = Vec::new();
-    for behaviour in behaviours {
-        rows.push(run_behaviour(behaviour, &qmpsim, &dir, &split, timeout)?);
+    for behaviour in setup.selected {
+        rows.push(run_behaviour(
+            behaviour,
+            &qmpsim,
+            &setup.dir,
+            &setup.split,
+            timeout,
+        )?);
     }
     print_table(&rows);
     if let Some(path) = &args.junit {
