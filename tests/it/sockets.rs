@@ -315,6 +315,14 @@ pub fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>)
     (qemu, client)
 }
 
+/// The first line a fresh VM with `args` sends after negotiation when asked
+/// `command` (without arguments) on a unix socket.
+pub fn answer(args: &[&str], command: &str) -> String {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, args);
+    client.execute(command)
+}
+
 fn signal(pid: i32, sig: libc::c_int) {
     // SAFETY: sends a signal to a process this test started.
     assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
@@ -372,17 +380,13 @@ fn unix_capabilities_returns_empty() {
 
 #[test]
 fn unix_query_status_reports_running() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
-    assert_eq!(client.execute("query-status"), RUNNING);
+    assert_eq!(answer(&[], "query-status"), RUNNING);
 }
 
 #[test]
 fn unix_query_status_with_dash_s_reports_paused() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &["-S"]);
     assert_eq!(
-        client.execute("query-status"),
+        answer(&["-S"], "query-status"),
         "{\"return\": {\"singlestep\": false, \"running\": false}}\r\n"
     );
 }
