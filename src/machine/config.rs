@@ -67,8 +67,10 @@ pub struct MachineConfig {
     pub no_shutdown: bool,
     /// `-no-reboot`.
     pub no_reboot: bool,
-    /// `-usb`.
+    /// `-usb` (or `-usbdevice`).
     pub usb: bool,
+    /// `-usbdevice` names, in order.
+    pub usb_devices: Vec<String>,
     /// `-boot` spec.
     pub boot: Option<String>,
     /// `-rtc` spec.
@@ -156,6 +158,7 @@ impl Default for MachineConfig {
             no_shutdown: false,
             no_reboot: false,
             usb: false,
+            usb_devices: Vec::new(),
             boot: None,
             rtc: None,
             watchdog: None,

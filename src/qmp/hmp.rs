@@ -25,7 +25,9 @@ mod native;
 mod parse;
 mod print;
 mod readers;
+mod slirp;
 mod table;
+mod usb;
 
 // The HMP parser's limits, indexed in `crate::limits`.
 pub use expr::{EXPR_DEPTH_MAX, REGISTER_NAME_BYTES_MAX};

@@ -254,7 +254,8 @@ pub static OPTIONS: &[OptDef] = &[
     value("soundhw", "CARDS", Standard, "sound cards (`-soundhw ?` lists them)",
         hardware::apply_soundhw),
     flag("usb", Usb, "enable the USB controller", |c, _| on(&mut c.low.config.usb)),
-    ignored_value("usbdevice", "NAME", Usb, "a USB device"),
+    value("usbdevice", "NAME", Usb, "a USB device: tablet, mouse or keyboard\n\
+        (other names are checked, not made)", hardware::apply_usbdevice),
     value("device", "DRIVER[,PROP=VALUE...]", Standard, "a device", net::apply_device),
     value("name", "NAME", Standard, "guest name (query-name)", other::apply_name),
     value("uuid", "UUID", Standard, "guest UUID (query-uuid)", other::apply_uuid),
