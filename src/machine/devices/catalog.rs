@@ -845,7 +845,8 @@ pub fn find_prop(driver: &DriverInfo, name: &str) -> Option<PropDef> {
         .copied()
 }
 
-/// PCI NIC models accepted by `-net nic,model=` on pc, with their drivers.
+/// PCI NIC models accepted by `-net nic,model=` and `pci_add ... nic` on pc
+/// (0.14's `pci_nic_models`), with the qdev driver each one creates.
 pub const PCI_NIC_MODELS: &[(&str, &str)] = &[
     ("ne2k_pci", "ne2k_pci"),
     ("i82551", "i82551"),
