@@ -4,7 +4,8 @@
 //! placement's trace replays byte for byte.
 
 use crate::support::{
-    against_client, assert_contains, assert_stdout, qmpsim, stdout, test_client as client,
+    against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout,
+    test_client as client,
 };
 use std::path::Path;
 use std::process::{Command, Output};
@@ -100,13 +101,9 @@ fn explore_failing_trace_replays_byte_for_byte_with_its_placement() {
     let dir = tempfile::tempdir().unwrap();
     explore(dir.path(), &["--gap", "2"], "mispaired");
     let trace = dir.path().join("run-2-gap2-RTC_CHANGE.qmptrace");
-    let trace = trace.display().to_string();
-    let (code, replayed, _) = qmpsim(&["replay", &trace]);
-    let (_, dump, _) = qmpsim(&["trace", "dump", &trace]);
-    assert!(
-        code == Some(0) && dump.contains("# -x-explore-gap 2,event=RTC_CHANGE\n"),
-        "{replayed}{dump}"
-    );
+    assert_replays(&trace);
+    let (_, dump, _) = qmpsim(&["trace", "dump", &trace.display().to_string()]);
+    assert_contains(&dump, "# -x-explore-gap 2,event=RTC_CHANGE\n");
 }
 
 #[test]
