@@ -67,17 +67,19 @@ pub struct MachineConfig {
     pub no_shutdown: bool,
     /// `-no-reboot`.
     pub no_reboot: bool,
-    /// `-usb`.
+    /// `-usb` (or `-usbdevice`).
     pub usb: bool,
+    /// `-usbdevice` names, in order.
+    pub usb_devices: Vec<String>,
     /// `-boot` spec.
     pub boot: Option<String>,
     /// `-rtc` spec.
     pub rtc: Option<String>,
     /// `-watchdog` model.
-    #[serde(with = "crate::machine::watchdog::by_name::model")]
+    #[serde(with = "crate::machine::watchdog::by_name")]
     pub watchdog: Option<WatchdogModel>,
     /// `-watchdog-action`.
-    #[serde(with = "crate::machine::watchdog::by_name::action")]
+    #[serde(with = "crate::machine::watchdog::by_name")]
     pub watchdog_action: Option<WatchdogAction>,
     /// Seed of the machine's one rng.
     pub seed: u64,
@@ -156,6 +158,7 @@ impl Default for MachineConfig {
             no_shutdown: false,
             no_reboot: false,
             usb: false,
+            usb_devices: Vec::new(),
             boot: None,
             rtc: None,
             watchdog: None,

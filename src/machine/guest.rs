@@ -30,9 +30,13 @@ impl Machine {
             .iter()
             .filter_map(|m| m.device)
             .collect();
-        for device in mice {
-            self.guest_schedule_jittered(GUEST_USB_ACTIVATE_NS, GuestTimer::UsbActivate { device });
+        for device in &mice {
+            self.guest_schedule_jittered(
+                GUEST_USB_ACTIVATE_NS,
+                GuestTimer::UsbActivate { device: *device },
+            );
         }
+        self.guest_enumerate_usb(&mice);
         if self.run_state == RunState::Running {
             self.guest_on_start();
         }
@@ -54,6 +58,25 @@ impl Machine {
                 deadline: self.clock.now().plus_ns(delay_ns),
                 timer,
             });
+        }
+    }
+
+    /// The guest will enumerate the USB devices attached now (but those in
+    /// `skip`, whose activation enumerates them).
+    fn guest_enumerate_usb(&mut self, skip: &[u64]) {
+        let attached: Vec<u64> = self
+            .devices
+            .usb
+            .buses
+            .iter()
+            .flat_map(|b| b.used.iter().filter_map(|p| p.device))
+            .filter(|d| !skip.contains(d))
+            .collect();
+        for device in attached {
+            self.guest_schedule_jittered(
+                GUEST_USB_ACTIVATE_NS,
+                GuestTimer::UsbEnumerate { device },
+            );
         }
     }
 
@@ -108,10 +131,31 @@ impl Machine {
     pub(crate) fn guest_on_reset(&mut self) {
         self.devices.reset();
         self.devices.guest.off = false;
-        self.guest_cancel(|t| matches!(t, GuestTimer::Tick | GuestTimer::UsbActivate { .. }));
+        self.guest_cancel(|t| {
+            matches!(
+                t,
+                GuestTimer::Tick | GuestTimer::UsbActivate { .. } | GuestTimer::UsbEnumerate { .. }
+            )
+        });
         if self.run_state == RunState::Running {
             self.devices.run_firmware();
         }
+        // The reset cleared the USB addresses; the guest numbers them again.
+        let pending: Vec<u64> = self
+            .devices
+            .guest
+            .pending
+            .iter()
+            .map(|p| p.timer)
+            .chain(self.devices.guest.suspended.iter().map(|s| s.timer))
+            .filter_map(|t| match t {
+                GuestTimer::UsbActivate { device } | GuestTimer::UsbEnumerate { device } => {
+                    Some(device)
+                }
+                _ => None,
+            })
+            .collect();
+        self.guest_enumerate_usb(&pending);
     }
 
     /// The ACPI power button was pressed: the OS starts shutting down, once.
@@ -162,6 +206,11 @@ impl Machine {
                 GUEST_USB_ACTIVATE_NS,
                 GuestTimer::UsbActivate { device: uid },
             );
+        } else if catalog::find(&dev.driver).is_some_and(|i| i.bus == catalog::BusKind::Usb) {
+            self.guest_schedule_jittered(
+                GUEST_USB_ACTIVATE_NS,
+                GuestTimer::UsbEnumerate { device: uid },
+            );
         }
     }
 
@@ -203,10 +252,12 @@ impl Machine {
                 self.balloon_sync();
             }
             GuestTimer::UsbActivate { device } => {
+                self.devices.usb.enumerate(device);
                 if let Some(index) = self.devices.mice.of_device(device) {
                     self.devices.mice.activate(index);
                 }
             }
+            GuestTimer::UsbEnumerate { device } => self.devices.usb.enumerate(device),
         }
     }
 

@@ -205,9 +205,9 @@
 //!
 //! ```text
 //! 51 4d 50 54 52 41 43 45   "QMPTRACE"
-//! 09 00 00 00               format version 9
-//! 6f 00 00 00               header length: 111 bytes
-//! ... 111 bytes ...         bincode TraceHeader { format_version: 9, qmpsim_version: "0.1.0",
+//! 0a 00 00 00               format version 10
+//! 70 00 00 00               header length: 112 bytes
+//! ... 112 bytes ...         bincode TraceHeader { format_version: 10, qmpsim_version: "0.1.0",
 //!                           kind: Engine, config: MachineConfig::default(), notes: "..." }
 //! ... 32 bytes ...          header hash
 //! c8 03                     frame 0 length field: 456 = 114 << 2, no flags: a 114-byte body
@@ -224,7 +224,7 @@
 //! `crate::trace::dump`; `docs/trace-format.md` walks through a whole file):
 //!
 //! ```text
-//! # qmpsim trace, format 9, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 10, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000
 //! # notes: One client: negotiate, query-status, stop, cont, quit.
 //! 0.001000 # connect client 1 monitor 0
@@ -236,7 +236,7 @@
 //! 0.007000 <- {"return": {}}
 //! 0.007000 <- {"timestamp": {"seconds": 1300000000, "microseconds": 7000}, "event": "SHUTDOWN"}
 //! 0.007000 # exit 0
-//! 0.007000 # end: 7 steps, digest 5d5b0f62...
+//! 0.007000 # end: 7 steps, digest 5939c294...
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -254,8 +254,10 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// (`-x-explore-gap`); 6: the clock mode, scenario steps and `Output::Close`;
 /// 7: compact frames (a varint length field with flags, a 4-byte check, the
 /// full hash only on `Checkpoint`, `State` and `End`); 8: the configuration's
-/// `chaos` (`-x-chaos`); 9: the configuration's `singlestep` (`-singlestep`).
-pub const FORMAT_VERSION: u32 = 9;
+/// `chaos` (`-x-chaos`); 9: the configuration's `singlestep` (`-singlestep`);
+/// 10: the configuration's `usb_devices` (`-usbdevice`), and the machine's USB
+/// ports and host forwarding rules in `State` frames.
+pub const FORMAT_VERSION: u32 = 10;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for
@@ -904,6 +906,14 @@ pub(crate) fn part_hash(previous: &ChainHash, field: &[u8], part: &[u8]) -> Chai
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_agrees_with_the_number() {
+        assert_eq!(
+            [0, 1, 2].map(|n| count(n, "step", "steps")),
+            ["0 steps", "1 step", "2 steps"]
+        );
+    }
 
     /// A body holding only a string length: bincode's varint for a u64 (251 means
     /// a u64 follows, little-endian), and no string bytes.

@@ -4,8 +4,8 @@
 //! `x-clock-step` in manual mode, and a realtime session recorded with
 //! `-record` replays byte for byte.
 
-use crate::sockets::{negotiated_unix, sock_path};
-use crate::support::qmpsim;
+use crate::sockets::{answer, negotiated_unix, sock_path};
+use crate::support::{assert_contains, assert_refused, assert_replays, qmpsim};
 
 /// Reads lines until one contains `needle`; returns every line read.
 fn lines_until(
@@ -29,10 +29,8 @@ fn lines_until(
 
 #[test]
 fn clock_idle_reports_its_mode() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &["-x-extensions"]);
     assert_eq!(
-        client.execute("x-query-clock"),
+        answer(&["-x-extensions"], "x-query-clock"),
         "{\"return\": {\"mode\": \"idle\", \"virtual-ns\": 3000000}}\r\n"
     );
 }
@@ -98,11 +96,10 @@ fn clock_realtime_session_replays_byte_exact() {
     let mode = client.execute("x-query-clock");
     client.send(r#"{"execute":"system_powerdown"}"#);
     let lines = lines_until(&mut client, "SHUTDOWN");
-    assert!(mode.contains("\"mode\": \"realtime\""), "{mode}");
+    assert_contains(&mode, "\"mode\": \"realtime\"");
     assert!(lines.iter().any(|l| l.contains("POWERDOWN")), "{lines:?}");
     assert!(qemu.wait_exit().success());
-    let (code, out, err) = qmpsim(&["replay", trace_arg]);
-    assert_eq!(code, Some(0), "{out}{err}");
+    assert_replays(&trace);
 }
 
 #[test]
@@ -116,17 +113,13 @@ fn clock_realtime_trace_info_names_the_mode() {
     assert!(qemu.wait_exit().success());
     let (code, out, _) = qmpsim(&["trace", "info", trace_arg]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("clock:       realtime, "), "{out}");
+    assert_contains(&out, "clock:       realtime, ");
 }
 
 #[test]
 fn clock_bad_mode_is_refused_with_exit_1() {
-    let (code, _, err) = qmpsim(&["-x-clock", "fast"]);
-    assert_eq!(
-        (code, err.trim_end()),
-        (
-            Some(1),
-            "qmpsim: -x-clock: invalid clock mode 'fast' (idle, manual or realtime)"
-        )
+    assert_refused(
+        &["-x-clock", "fast"],
+        "qmpsim: -x-clock: invalid clock mode 'fast' (idle, manual or realtime)",
     );
 }

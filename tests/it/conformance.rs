@@ -3,87 +3,67 @@
 //! is broken by the behaviour that shows its bug, and the table is also
 //! written as JUnit XML and JSON.
 
-use crate::support::{against_client, stdout};
+use crate::support::{
+    against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout,
+};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn conformance(out: &Path, extra: &[&str], client_name: &str) -> Output {
     against_client(&["conformance"], out, extra, client_name)
 }
 
+/// What conformance says of each client of `tests/clients/`, per row: the
+/// client, the behaviours it runs (all when none are named), its exit status
+/// and lines of its report. The correct one survives every behaviour; each
+/// buggy one is broken by the behaviour that shows its bug.
 #[test]
-fn conformance_correct_client_survives_every_behaviour() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &[], "correct");
-    assert!(
-        out.status.success()
-            && stdout(&out).contains(
-                "qmpsim conformance: the client survived every behaviour (10 behaviours)\n"
-            ),
-        "{}",
-        stdout(&out)
-    );
-}
-
-#[test]
-fn conformance_mispaired_client_breaks_on_an_event_before_a_reply() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &[], "mispaired");
-    let text = stdout(&out);
-    assert!(
-        out.status.code() == Some(1)
-            && text.contains(
-                "  event-before-every-reply: an event (RTC_CHANGE) arrives before every reply, \
-                 qmp_capabilities' included\n    client said: mispaired: qmp_capabilities got \
-                 no reply but {\"timestamp\""
-            ),
-        "{text}"
-    );
-}
-
-#[test]
-fn conformance_mispaired_client_breaks_on_an_error_without_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &["--only", "error-without-id"], "mispaired");
-    let text = stdout(&out);
-    assert!(
-        out.status.code() == Some(1)
-            && text
-                .contains("    client said: mispaired: query-status got no reply but {\"error\""),
-        "{text}"
-    );
-}
-
-#[test]
-fn conformance_unplug_sync_client_breaks_only_on_a_stopped_guest() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &[], "unplug_sync");
-    let text = stdout(&out);
-    assert!(
-        out.status.code() == Some(1)
-            && text.contains("qmpsim conformance: 1 of 10 behaviours broke the client:\n  guest-stopped: ")
-            && text.contains(
-                "    client said: unplug_sync: nic1 is still on the PCI bus after device_del returned"
-            ),
-        "{text}"
-    );
-}
-
-#[test]
-fn conformance_one_recv_client_breaks_on_split_replies() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(
-        dir.path(),
-        &["--only", "baseline,split-replies"],
-        "one_recv",
-    );
-    let text = stdout(&out);
-    assert!(
-        out.status.code() == Some(1)
-            && text.contains("baseline       passed\nsplit-replies  FAILED (exit status 1)\n")
-            && text.contains("    client said: one_recv: cannot parse b'{'"),
-        "{text}"
-    );
+fn conformance_of_each_client() {
+    let rows: [(&str, &[&str], i32, &[&str]); 5] = [
+        (
+            "correct",
+            &[],
+            0,
+            &["qmpsim conformance: the client survived every behaviour (10 behaviours)\n"],
+        ),
+        (
+            "mispaired",
+            &[],
+            1,
+            &["  event-before-every-reply: an event (RTC_CHANGE) arrives before every reply, \
+               qmp_capabilities' included\n    client said: mispaired: qmp_capabilities got \
+               no reply but {\"timestamp\""],
+        ),
+        (
+            "mispaired",
+            &["--only", "error-without-id"],
+            1,
+            &["    client said: mispaired: query-status got no reply but {\"error\""],
+        ),
+        (
+            "unplug_sync",
+            &[],
+            1,
+            &[
+                "qmpsim conformance: 1 of 10 behaviours broke the client:\n  guest-stopped: ",
+                "    client said: unplug_sync: nic1 is still on the PCI bus after device_del returned",
+            ],
+        ),
+        (
+            "one_recv",
+            &["--only", "baseline,split-replies"],
+            1,
+            &[
+                "baseline       passed\nsplit-replies  FAILED (exit status 1)\n",
+                "    client said: one_recv: cannot parse b'{'",
+            ],
+        ),
+    ];
+    for (client, only, code, lines) in rows {
+        let dir = tempfile::tempdir().unwrap();
+        let out = conformance(dir.path(), only, client);
+        assert_stdout(client, &out, code, lines);
+    }
 }
 
 #[test]
@@ -122,30 +102,19 @@ fn conformance_writes_junit_and_json_with_the_failing_behaviour() {
 fn conformance_ids_row_names_the_id_types_the_client_used() {
     let dir = tempfile::tempdir().unwrap();
     let out = conformance(dir.path(), &["--only", "ids-echoed"], "correct");
-    assert!(
-        stdout(&out).contains("ids-echoed  passed (ids of type number)\n"),
-        "{}",
-        stdout(&out)
-    );
+    assert_contains(&stdout(&out), "ids-echoed  passed (ids of type number)\n");
 }
 
 #[test]
 fn conformance_failing_behaviour_trace_replays_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     conformance(dir.path(), &["--only", "error-without-id"], "mispaired");
-    let replay = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("replay")
-        .arg(dir.path().join("error-without-id.qmptrace"))
-        .output()
-        .unwrap();
-    assert!(replay.status.success(), "{}", stdout(&replay));
+    let trace = dir.path().join("error-without-id.qmptrace");
+    assert_replays(&trace);
 }
 
 #[test]
 fn conformance_with_unknown_behaviour_is_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["conformance", "--only", "nope", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let (code, _, _) = qmpsim(&["conformance", "--only", "nope", "--", "true"]);
+    assert_eq!(code, Some(2));
 }

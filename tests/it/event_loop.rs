@@ -10,7 +10,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use crate::sockets::{connect_unix, Qemu, GREETING, IO_TIMEOUT};
+use crate::sockets::{connect_unix, unix_spec, Qemu, GREETING, IO_TIMEOUT};
 
 /// Requests the pipelining client sends: their replies (about 80 bytes each)
 /// are well past the server's full mark (`OUTPUT_QUEUE_BYTES_MAX`, 4 MiB) plus
@@ -23,30 +23,12 @@ const CONCURRENT_CLIENTS: usize = 40;
 
 /// `qmpsim` with `-S` and one unix monitor per path.
 fn spawn_monitors(paths: &[&Path]) -> Qemu {
-    let specs: Vec<String> = paths
-        .iter()
-        .map(|p| format!("unix:{},server,nowait", p.display()))
-        .collect();
+    let specs: Vec<String> = paths.iter().map(|p| unix_spec(p, ",nowait")).collect();
     let mut args = vec!["-S"];
     for spec in &specs {
         args.extend(["-qmp", spec.as_str()]);
     }
     Qemu::spawn(&args, false)
-}
-
-/// Reads `n` lines and returns how many were the expected reply to request
-/// `id` in order (`{"return": ..., "id": ID}`), stopping at the first that is not.
-fn replies_in_order(reader: &mut impl BufRead, n: usize) -> usize {
-    let mut line = String::new();
-    for id in 0..n {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        let expected_end = format!(", \"id\": {id}}}\r\n");
-        if !(line.starts_with("{\"return\": ") && line.ends_with(&expected_end)) {
-            return id;
-        }
-    }
-    n
 }
 
 #[test]
@@ -57,19 +39,12 @@ fn paused_pipelining_client_gets_every_answer_in_order_while_another_is_served()
     let mut slow = connect_unix(&slow_path);
     assert_eq!(slow.line(), GREETING);
     assert_eq!(slow.execute("qmp_capabilities"), "{\"return\": {}}\r\n");
-    let mut writer = slow.stream().try_clone().unwrap();
-    let sender = thread::spawn(move || {
-        let requests: String = (0..PIPELINED_REQUESTS)
-            .map(|id| format!("{{\"execute\":\"query-status\",\"id\":{id}}}"))
-            .collect();
-        writer.write_all(requests.as_bytes()).unwrap();
-    });
+    let sender = slow.pipeline_query_status(PIPELINED_REQUESTS);
     thread::sleep(READ_PAUSE);
     let mut other = connect_unix(&other_path);
     let other_greeting = other.line();
     let other_reply = other.execute("qmp_capabilities");
-    let mut reader = BufReader::new(slow.stream().try_clone().unwrap());
-    let in_order = replies_in_order(&mut reader, PIPELINED_REQUESTS);
+    let in_order = slow.replies_in_order(PIPELINED_REQUESTS);
     sender.join().unwrap();
     other.send("{\"execute\":\"quit\"}");
     qemu.wait_exit();

@@ -3,7 +3,10 @@
 //! planted in each of the other three, naming the placement; a failing
 //! placement's trace replays byte for byte.
 
-use crate::support::{against_client, stdout, test_client as client};
+use crate::support::{
+    against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout,
+    test_client as client,
+};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -43,58 +46,38 @@ fn explore_correct_client_reports_nothing_under_the_default_events() {
     // stopped guest and asks again for an unplug a RESET undid.
     let dir = tempfile::tempdir().unwrap();
     let out = against_client(&["explore"], dir.path(), &[], "correct");
-    assert!(
-        out.status.success() && stdout(&out).contains("no placement made the client fail"),
-        "{}",
-        stdout(&out)
-    );
+    assert_stdout("correct", &out, 0, &["no placement made the client fail"]);
 }
 
+/// `explore` finds the bug planted in each buggy client of `tests/clients/`,
+/// per row: the client and the line of its report that names the placement.
 #[test]
-fn explore_mispaired_client_fails_with_an_event_before_the_capabilities_reply() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = explore(dir.path(), &[], "mispaired");
-    let text = stdout(&out);
-    assert!(
-        out.status.code() == Some(1)
-            && text.contains(
-                "  RTC_CHANGE at gap 2, between qmp_capabilities and its reply (client 1): \
-                 exit status 1\n    client said: mispaired: qmp_capabilities got no reply \
-                 but {\"timestamp\""
-            ),
-        "{text}"
-    );
-}
-
-#[test]
-fn explore_unplug_sync_client_fails_when_a_stop_keeps_the_guest_from_ejecting() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = explore(dir.path(), &[], "unplug_sync");
-    let text = stdout(&out);
-    assert!(
-        out.status.code() == Some(1)
-            && text.contains(
-                "  STOP at gap 5, between device_del and its reply (client 1): exit status 1\n    \
-                 client said: unplug_sync: nic1 is still on the PCI bus after device_del returned"
-            ),
-        "{text}"
-    );
-}
-
-#[test]
-fn explore_one_recv_client_fails_when_an_event_and_a_reply_share_a_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = explore(dir.path(), &[], "one_recv");
-    let text = stdout(&out);
-    // Whether an event and its reply arrive in one read depends on scheduling,
-    // so which placements fail varies; over 24 runs some do.
-    assert!(
-        out.status.code() == Some(1)
-            && text.contains(
-                "and its reply (client 1): exit status 1\n    client said: one_recv: cannot parse"
-            ),
-        "{text}"
-    );
+fn explore_finds_each_buggy_clients_bug() {
+    let rows = [
+        (
+            "mispaired",
+            "  RTC_CHANGE at gap 2, between qmp_capabilities and its reply (client 1): \
+             exit status 1\n    client said: mispaired: qmp_capabilities got no reply \
+             but {\"timestamp\"",
+        ),
+        // A STOP keeps the guest from ejecting.
+        (
+            "unplug_sync",
+            "  STOP at gap 5, between device_del and its reply (client 1): exit status 1\n    \
+             client said: unplug_sync: nic1 is still on the PCI bus after device_del returned",
+        ),
+        // Whether an event and its reply arrive in one read depends on
+        // scheduling, so which placements fail varies; over 24 runs some do.
+        (
+            "one_recv",
+            "and its reply (client 1): exit status 1\n    client said: one_recv: cannot parse",
+        ),
+    ];
+    for (client, line) in rows {
+        let dir = tempfile::tempdir().unwrap();
+        let out = explore(dir.path(), &[], client);
+        assert_stdout(client, &out, 1, &[line]);
+    }
 }
 
 #[test]
@@ -103,13 +86,13 @@ fn explore_failing_placement_names_its_reproduce_line_and_trace() {
     let out = explore(dir.path(), &["--gap", "2"], "mispaired");
     let trace = dir.path().join("run-2-gap2-RTC_CHANGE.qmptrace");
     let text = stdout(&out);
-    assert!(
-        text.contains(&format!("    trace:       {}\n", trace.display()))
-            && text.contains(&format!(
-                "    reproduce:   qmpsim explore --gap 2 --events RTC_CHANGE -- python3 {}\n",
-                client("mispaired").display()
-            )),
-        "{text}"
+    assert_contains(&text, &format!("    trace:       {}\n", trace.display()));
+    assert_contains(
+        &text,
+        &format!(
+            "    reproduce:   qmpsim explore --gap 2 --events RTC_CHANGE -- python3 {}\n",
+            client("mispaired").display()
+        ),
     );
 }
 
@@ -118,22 +101,9 @@ fn explore_failing_trace_replays_byte_for_byte_with_its_placement() {
     let dir = tempfile::tempdir().unwrap();
     explore(dir.path(), &["--gap", "2"], "mispaired");
     let trace = dir.path().join("run-2-gap2-RTC_CHANGE.qmptrace");
-    let replay = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("replay")
-        .arg(&trace)
-        .output()
-        .unwrap();
-    let dump = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["trace", "dump"])
-        .arg(&trace)
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success() && stdout(&dump).contains("# -x-explore-gap 2,event=RTC_CHANGE\n"),
-        "{}{}",
-        stdout(&replay),
-        stdout(&dump)
-    );
+    assert_replays(&trace);
+    let (_, dump, _) = qmpsim(&["trace", "dump", &trace.display().to_string()]);
+    assert_contains(&dump, "# -x-explore-gap 2,event=RTC_CHANGE\n");
 }
 
 #[test]
@@ -145,37 +115,25 @@ fn explore_past_budget_runs_budget_many_placements() {
     // query-status, device_add, device_del, and two rounds of query-pci,
     // query-status, x-clock-step before the last query-pci, then query-name);
     // two events at each.
-    assert!(
-        text.contains("; 3 of 28 placements to run") && text.contains("(3 runs)"),
-        "{text}"
-    );
+    assert_contains(&text, "; 3 of 28 placements to run");
+    assert_contains(&text, "(3 runs)");
 }
 
 #[test]
 fn explore_without_client_is_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("explore")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let (code, _, _) = qmpsim(&["explore"]);
+    assert_eq!(code, Some(2));
 }
 
 #[test]
 fn explore_with_unknown_event_is_a_usage_error_naming_the_events() {
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["explore", "--events", "NOPE", "--", "true"])
-        .output()
-        .unwrap();
+    let (code, _, err) = qmpsim(&["explore", "--events", "NOPE", "--", "true"]);
     assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned()
-        ),
+        (code, err.as_str()),
         (
             Some(2),
             "qmpsim explore: unknown event 'NOPE' (one of STOP, RESUME, RESET, SHUTDOWN, \
              POWERDOWN, BLOCK_IO_ERROR, VNC_CONNECTED, RTC_CHANGE, WATCHDOG)\n"
-                .to_owned()
         )
     );
 }
@@ -183,18 +141,13 @@ fn explore_with_unknown_event_is_a_usage_error_naming_the_events() {
 #[test]
 fn explore_client_failing_without_events_is_reported_as_such() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["explore", "--out"])
-        .arg(dir.path())
-        .args(["--", "false"])
-        .output()
-        .unwrap();
+    let out_dir = dir.path().display().to_string();
+    let (code, out, _) = qmpsim(&["explore", "--out", &out_dir, "--", "false"]);
     assert!(
-        out.status.code() == Some(1)
-            && stdout(&out).starts_with(
+        code == Some(1)
+            && out.starts_with(
                 "qmpsim explore: the client failed without any placed event (exit status 1)"
             ),
-        "{}",
-        stdout(&out)
+        "{out}"
     );
 }

@@ -101,19 +101,6 @@ fn fleet_of_100_vms_answers_on_every_socket_with_its_manifest_name_and_uuid() {
     drop(fleet.qemu);
 }
 
-/// Reads `n` replies and counts those that answer request `id` in order.
-fn replies_in_order(reader: &mut impl BufRead, n: usize) -> usize {
-    let mut line = String::new();
-    for id in 0..n {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if !line.ends_with(&format!(", \"id\": {id}}}\r\n")) {
-            return id;
-        }
-    }
-    n
-}
-
 #[test]
 fn slow_reader_beside_fast_ones_in_a_fleet() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,20 +109,13 @@ fn slow_reader_beside_fast_ones_in_a_fleet() {
     let mut slow = connect_unix(&slow_socket);
     assert_eq!(slow.line(), GREETING);
     slow.execute("qmp_capabilities");
-    let mut writer = slow.stream().try_clone().unwrap();
-    let sender = thread::spawn(move || {
-        let requests: String = (0..SLOW_REQUESTS)
-            .map(|id| format!("{{\"execute\":\"query-status\",\"id\":{id}}}"))
-            .collect();
-        writer.write_all(requests.as_bytes()).unwrap();
-    });
+    let sender = slow.pipeline_query_status(SLOW_REQUESTS);
     thread::sleep(SLOW_PAUSE);
     let fast: Vec<(String, String)> = fleet.vms[1..]
         .iter()
         .map(|vm| name_and_uuid(Path::new(field(vm, "socket"))))
         .collect();
-    let mut reader = BufReader::new(slow.stream().try_clone().unwrap());
-    let in_order = replies_in_order(&mut reader, SLOW_REQUESTS);
+    let in_order = slow.replies_in_order(SLOW_REQUESTS);
     sender.join().unwrap();
     assert_eq!((fast.len(), in_order), (9, SLOW_REQUESTS));
     assert!(fast

@@ -25,6 +25,26 @@ enum Step<'a> {
 
 use Step::{AdvanceMs, Probe, Send};
 
+/// `-hda disks/test.img` (1 GiB raw) and a CD-ROM (`ide1-cd1`) whose tray the
+/// guest holds locked.
+fn disk_and_locked_cd() -> Vec<DriveConfig> {
+    vec![
+        hda("disks/test.img", image("raw", 1 << 30)),
+        drive(
+            "file=locked.iso,index=3,media=cdrom,x-locked=on",
+            Some(image("raw", 1 << 20)),
+        ),
+    ]
+}
+
+/// `-nodefaults`.
+fn nodefaults() -> MachineConfig {
+    MachineConfig {
+        nodefaults: true,
+        ..Default::default()
+    }
+}
+
 /// Runs steps after connecting and negotiating; the transcript shows requests,
 /// replies, events, time steps and exits.
 fn session(config: MachineConfig, steps: &[Step<'_>]) -> String {
@@ -95,13 +115,7 @@ fn group(implied: &str, spec: &str) -> OptionList {
 #[test]
 fn eject() {
     let cfg = MachineConfig {
-        drives: vec![
-            hda("disks/test.img", image("raw", 1 << 30)),
-            drive(
-                "file=locked.iso,index=3,media=cdrom,x-locked=on",
-                Some(image("raw", 1 << 20)),
-            ),
-        ],
+        drives: disk_and_locked_cd(),
         ..paused()
     };
     snap(
@@ -125,13 +139,7 @@ fn eject() {
 #[test]
 fn change() {
     let cfg = MachineConfig {
-        drives: vec![
-            hda("disks/test.img", image("raw", 1 << 30)),
-            drive(
-                "file=locked.iso,index=3,media=cdrom,x-locked=on",
-                Some(image("raw", 1 << 20)),
-            ),
-        ],
+        drives: disk_and_locked_cd(),
         ..Default::default()
     };
     let encrypted = ImageInfo {
@@ -509,10 +517,7 @@ fn query_pci() {
         ],
     ));
     text.push_str(&lines(
-        MachineConfig {
-            nodefaults: true,
-            ..Default::default()
-        },
+        nodefaults(),
         &[r#"{"execute":"query-pci","id":"nodefaults"}"#],
     ));
     snap("devices__query_pci", &text);
@@ -546,10 +551,7 @@ fn query_chardev() {
         &[r#"{"execute":"query-chardev","id":"nographic"}"#],
     ));
     text.push_str(&lines(
-        MachineConfig {
-            nodefaults: true,
-            ..Default::default()
-        },
+        nodefaults(),
         &[r#"{"execute":"query-chardev","id":"nodefaults"}"#],
     ));
     snap("devices__query_chardev", &text);

@@ -5,13 +5,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, opts, sessions, snap, virtual_disk};
-
-/// `{"execute":"x-inject","arguments":{"action":ACTION,REST}}` (REST: more members).
-fn inject(action: &str, rest: &str) -> String {
-    let sep = if rest.is_empty() { "" } else { "," };
-    format!(r#"{{"execute":"x-inject","arguments":{{"action":"{action}"{sep}{rest}}}}}"#)
-}
+use crate::support::{ext, inject, opts, sessions, snap, virtual_disk};
 
 const STEP: &str = r#"{"execute":"x-clock-step"}"#;
 const QUERY_STATUS: &str = r#"{"execute":"query-status"}"#;

@@ -528,7 +528,6 @@ fn golden_hmp_info_not_supported() {
                 "info mem",
                 "info jit",
                 "info usbhost",
-                "info usernet",
                 "info qtree",
                 "info qdm",
                 "info roms",
@@ -1236,9 +1235,7 @@ fn golden_hmp_not_supported() {
         &lines(
             MachineConfig::default(),
             &[
-                "usb_add tablet",
                 "gdbserver",
-                "hostfwd_add tcp::2222-:22",
                 "mce -b 0 1 2 3 4 5",
                 "wavcapture /tmp/a.wav",
                 "pcie_aer_inject_error -c dev0 0",

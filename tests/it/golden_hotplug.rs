@@ -20,6 +20,20 @@ fn no_acpi() -> MachineConfig {
     }
 }
 
+/// `-drive file=/img/base.img,if=virtio` of a 1 GiB raw image.
+fn virtio_base() -> MachineConfig {
+    MachineConfig {
+        drives: vec![qmpsim::machine::config::DriveConfig {
+            opts: opts(&[("file", "/img/base.img"), ("if", "virtio")]),
+            probe: Some(qmpsim::machine::config::ImageProbe::Found(image(
+                "raw",
+                1 << 30,
+            ))),
+        }],
+        ..MachineConfig::default()
+    }
+}
+
 /// The reply to the last of `requests` (HMP lines, or raw QMP when they start
 /// with `{`) on a fresh negotiated session.
 fn last_reply(config: MachineConfig, requests: &[&str]) -> serde_json::Value {
@@ -232,20 +246,10 @@ fn golden_hmp_boot_set_and_singlestep() {
 
 #[test]
 fn golden_hmp_snapshot_blkdev() {
-    let disk = MachineConfig {
-        drives: vec![qmpsim::machine::config::DriveConfig {
-            opts: opts(&[("file", "/img/base.img"), ("if", "virtio")]),
-            probe: Some(qmpsim::machine::config::ImageProbe::Found(image(
-                "raw",
-                1 << 30,
-            ))),
-        }],
-        ..MachineConfig::default()
-    };
     snap(
         "hmp__snapshot_blkdev",
         &lines(
-            disk,
+            virtio_base(),
             &[
                 "snapshot_blkdev virtio0",
                 "snapshot_blkdev nosuch /img/s.qcow2",
@@ -290,18 +294,8 @@ fn pci_add_nic_shows_in_query_pci_at_its_slot() {
 
 #[test]
 fn snapshot_blkdev_changes_query_blocks_file_and_backing() {
-    let disk = MachineConfig {
-        drives: vec![qmpsim::machine::config::DriveConfig {
-            opts: opts(&[("file", "/img/base.img"), ("if", "virtio")]),
-            probe: Some(qmpsim::machine::config::ImageProbe::Found(image(
-                "raw",
-                1 << 30,
-            ))),
-        }],
-        ..MachineConfig::default()
-    };
     let reply = last_reply(
-        disk,
+        virtio_base(),
         &[
             "snapshot_blkdev virtio0 /img/s.qcow2",
             r#"{"execute":"query-block"}"#,

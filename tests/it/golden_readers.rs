@@ -9,12 +9,7 @@ use qmpsim::machine::config::MachineConfig;
 use qmpsim::machine::memory::{ram_bytes, read_phys};
 
 use crate::golden_hmp::lines;
-use crate::support::snap;
-
-/// An `x-inject` request.
-fn inject(action: &str, rest: &str) -> String {
-    format!(r#"{{"execute":"x-inject","arguments":{{"action":"{action}",{rest}}}}}"#)
-}
+use crate::support::{ext, inject, snap};
 
 #[test]
 fn golden_hmp_memory_readers() {
@@ -142,8 +137,7 @@ fn golden_hmp_input() {
 fn golden_hmp_acl() {
     let sasl = MachineConfig {
         vnc: Some(":1,sasl,acl".into()),
-        extensions: true,
-        ..MachineConfig::default()
+        ..ext()
     };
     let connect = |service: &str, user: &str| {
         inject(

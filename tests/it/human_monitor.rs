@@ -9,16 +9,14 @@ use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::sockets::{connect_unix, sock_path, Qemu, GREETING, IO_TIMEOUT};
+use super::sockets::{connect_unix, sock_path, unix_spec, Qemu, GREETING, IO_TIMEOUT};
 
 /// 0.14's banner and first prompt, as the chardev carries them.
 const OPENED: &str = "QEMU 0.14.0 monitor - type 'help' for more information\r\n(qemu) ";
 /// A prompt after a command's output.
 const PROMPT: &str = "(qemu) ";
-/// Pause between polls while waiting for output.
-const POLL_PAUSE: Duration = Duration::from_millis(10);
 
 /// Reads from `stream` until what was read ends with `end`; returns it all.
 fn read_bytes_until<R: Read>(stream: &mut R, end: &[u8]) -> Vec<u8> {
@@ -48,7 +46,7 @@ fn read_until<R: Read>(stream: &mut R, end: &str) -> String {
 /// The unix human monitor of a VM started with `-monitor unix:PATH,server,nowait`
 /// plus `args`, its banner and prompt read.
 fn human_unix(path: &Path, args: &[&str]) -> (Qemu, UnixStream) {
-    let spec = format!("unix:{},server,nowait", path.display());
+    let spec = unix_spec(path, ",nowait");
     let mut all = vec!["-monitor", spec.as_str()];
     all.extend_from_slice(args);
     let qemu = Qemu::spawn(&all, false);
@@ -127,31 +125,41 @@ fn monitor_quit_prints_no_prompt_and_exits_zero() {
     );
 }
 
-#[test]
-fn monitor_stdio_session_through_the_binary() {
-    let mut qemu = Qemu::spawn(&["-monitor", "stdio", "-S", "-name", "demo"], true);
-    qemu.send_stdin("info status\ncont\ninfo status\nq\n");
+/// Runs the binary with `args`, `input` on its stdin, to its end: the exit
+/// status and its stdout split at `\r\n`, lines with escape sequences (the
+/// redraws of the echo) left out.
+fn stdio_session(args: &[&str], input: &str) -> (Option<i32>, Vec<String>) {
+    let mut qemu = Qemu::spawn(args, true);
+    qemu.send_stdin(input);
     let code = qemu.wait_exit().code();
     let stdout = qemu.stdout.take().expect("stdout is piped");
     let mut transcript = String::new();
     while let Some(line) = stdout.next_or_end() {
         transcript.push_str(&line);
     }
-    let shown: Vec<&str> = transcript
+    let shown = transcript
         .split("\r\n")
         .filter(|l| !l.contains('\x1b'))
+        .map(str::to_owned)
         .collect();
+    (code, shown)
+}
+
+#[test]
+fn monitor_stdio_session_through_the_binary() {
+    let (code, shown) = stdio_session(
+        &["-monitor", "stdio", "-S", "-name", "demo"],
+        "info status\ncont\ninfo status\nq\n",
+    );
+    assert_eq!(code, Some(0));
     assert_eq!(
-        (code, shown),
-        (
-            Some(0),
-            vec![
-                "QEMU 0.14.0 monitor - type 'help' for more information",
-                "VM status: paused",
-                "VM status: running",
-                "",
-            ]
-        )
+        shown,
+        [
+            "QEMU 0.14.0 monitor - type 'help' for more information",
+            "VM status: paused",
+            "VM status: running",
+            "",
+        ]
     );
 }
 
@@ -171,7 +179,7 @@ fn mon_readline_long_form_serves_a_human_monitor() {
 fn human_and_qmp_monitors_share_one_machine() {
     let (dir, human_path) = sock_path();
     let qmp_path = dir.path().join("qmp.sock");
-    let qmp_spec = format!("unix:{},server,nowait", qmp_path.display());
+    let qmp_spec = unix_spec(&qmp_path, ",nowait");
     let (_qemu, mut human) = human_unix(&human_path, &["-qmp", &qmp_spec]);
     let mut qmp = connect_unix(&qmp_path);
     assert_eq!(qmp.line(), GREETING);
@@ -193,13 +201,20 @@ fn human_and_qmp_monitors_share_one_machine() {
     );
 }
 
+/// A VM named `name` with its human monitor on `-monitor SCHEME:127.0.0.1:PORT,server,nowait`,
+/// connected: the stream and all it sent up to the first prompt.
+fn human_tcp(scheme: &str, name: &str) -> (Qemu, TcpStream, Vec<u8>) {
+    let port = super::sockets::free_port();
+    let spec = format!("{scheme}:127.0.0.1:{port},server,nowait");
+    let qemu = Qemu::spawn(&["-monitor", &spec, "-name", name], false);
+    let mut stream = super::sockets::connect_tcp(port).into_stream();
+    let opened = read_bytes_until(&mut stream, PROMPT.as_bytes());
+    (qemu, stream, opened)
+}
+
 #[test]
 fn telnet_monitor_negotiates_then_filters_the_client_commands() {
-    let port = super::sockets::free_port();
-    let spec = format!("telnet:127.0.0.1:{port},server,nowait");
-    let _qemu = Qemu::spawn(&["-monitor", &spec, "-name", "tn"], false);
-    let mut stream = connect_tcp(port);
-    let opened = read_bytes_until(&mut stream, PROMPT.as_bytes());
+    let (_qemu, mut stream, opened) = human_tcp("telnet", "tn");
     // IAC DO ECHO and IAC WILL NAWS from the client are commands, not input.
     stream
         .write_all(b"\xff\xfd\x01\xff\xfb\x1finfo name\r\0")
@@ -218,11 +233,7 @@ fn telnet_monitor_negotiates_then_filters_the_client_commands() {
 
 #[test]
 fn tcp_monitor_serves_a_plain_socket_without_telnet_bytes() {
-    let port = super::sockets::free_port();
-    let spec = format!("tcp:127.0.0.1:{port},server,nowait");
-    let _qemu = Qemu::spawn(&["-monitor", &spec, "-name", "plain"], false);
-    let mut stream = connect_tcp(port);
-    let opened = read_bytes_until(&mut stream, PROMPT.as_bytes());
+    let (_qemu, mut stream, opened) = human_tcp("tcp", "plain");
     stream.write_all(b"info name\n").unwrap();
     let got = read_until(&mut stream, &format!("plain\r\n{PROMPT}"));
     assert_eq!(
@@ -231,25 +242,10 @@ fn tcp_monitor_serves_a_plain_socket_without_telnet_bytes() {
     );
 }
 
-/// Connects to a local TCP port, waiting for it to listen.
-fn connect_tcp(port: u16) -> TcpStream {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => {
-                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-                return s;
-            }
-            Err(e) => assert!(Instant::now() < deadline, "no listener on {port}: {e}"),
-        }
-        std::thread::sleep(POLL_PAUSE);
-    }
-}
-
 #[test]
 fn socat_drives_the_human_monitor() {
     let (_dir, path) = sock_path();
-    let spec = format!("unix:{},server,nowait", path.display());
+    let spec = unix_spec(&path, ",nowait");
     let mut qemu = Qemu::spawn(&["-monitor", &spec, "-name", "viasocat"], false);
     // The socket exists once the VM listens.
     drop(connect_unix(&path));
@@ -280,29 +276,19 @@ fn socat_drives_the_human_monitor() {
 
 #[test]
 fn nographic_default_monitor_shares_stdio_with_the_serial_port() {
-    let mut qemu = Qemu::spawn(&["-nographic", "-S"], true);
     // The port has the focus: these bytes go to the (unmodelled) guest console.
-    qemu.send_stdin("info status\n\x01cinfo status\n\x01x");
-    let code = qemu.wait_exit().code();
-    let stdout = qemu.stdout.take().expect("stdout is piped");
-    let mut transcript = String::new();
-    while let Some(line) = stdout.next_or_end() {
-        transcript.push_str(&line);
-    }
-    let shown: Vec<&str> = transcript
-        .split("\r\n")
-        .filter(|l| !l.contains('\x1b'))
-        .collect();
+    let (code, shown) = stdio_session(
+        &["-nographic", "-S"],
+        "info status\n\x01cinfo status\n\x01x",
+    );
+    assert_eq!(code, Some(0));
     assert_eq!(
-        (code, shown),
-        (
-            Some(0),
-            vec![
-                "QEMU 0.14.0 monitor - type 'help' for more information",
-                "VM status: paused",
-                "(qemu) QEMU: Terminated\n\r",
-            ]
-        )
+        shown,
+        [
+            "QEMU 0.14.0 monitor - type 'help' for more information",
+            "VM status: paused",
+            "(qemu) QEMU: Terminated\n\r",
+        ]
     );
 }
 
@@ -316,16 +302,7 @@ fn human_session_is_recorded_and_replays() {
     command(&mut stream, "stop");
     stream.write_all(b"quit\n").unwrap();
     qemu.wait_exit();
-    let replay = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .arg("replay")
-        .arg(&trace)
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stdout)
-    );
+    crate::support::assert_replays(&trace);
 }
 
 /// A pseudo-terminal pair: the terminal side (what the VM gets as stdin and

@@ -56,6 +56,7 @@ mod golden_hmp;
 mod golden_hotplug;
 mod golden_human;
 mod golden_readers;
+mod golden_usb_usernet;
 mod human_monitor;
 mod lifecycle;
 mod malformed;

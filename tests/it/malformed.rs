@@ -37,184 +37,193 @@ fn replies_bytes(bad: &[u8]) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
-#[test]
-fn malformed_stray_closer_is_json_parsing_and_session_lives() {
-    assert_eq!(replies(b"}"), [JSON_PARSING, ALIVE_REPLY]);
+/// `QMPBadInputObjectMember` for `execute`, which must be a string.
+const EXECUTE_NOT_STRING: &str = r#"<- {"error": {"class": "QMPBadInputObjectMember", "desc": "QMP input object member 'execute' expects 'string'", "data": {"member": "execute", "expected": "string"}}}"#;
+/// `QMPBadInputObjectMember` for `arguments`, which must be an object.
+const ARGUMENTS_NOT_OBJECT: &str = r#"<- {"error": {"class": "QMPBadInputObjectMember", "desc": "QMP input object member 'arguments' expects 'object'", "data": {"member": "arguments", "expected": "object"}}}"#;
+/// `QMPBadInputObject`: no `execute`.
+const NO_EXECUTE: &str = r#"<- {"error": {"class": "QMPBadInputObject", "desc": "Expected 'execute' in QMP input", "data": {"expected": "execute"}}}"#;
+
+/// One malformed input: what it shows, its bytes, and the replies to it and
+/// to the liveness probe after it.
+type Row = (&'static str, &'static [u8], &'static [&'static str]);
+
+/// Sends each row's bytes through `send` and checks the replies.
+fn check(send: fn(&[u8]) -> Vec<String>, rows: &[Row]) {
+    for (what, bad, expected) in rows {
+        assert_eq!(send(bad), *expected, "{what}");
+    }
 }
 
+/// The malformed inputs of the reference (facts §4, §5).
 #[test]
-fn malformed_stray_bracket_is_json_parsing_and_session_lives() {
-    assert_eq!(replies(b"]"), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn malformed_missing_value_is_json_parsing() {
-    assert_eq!(replies(br#"{"execute":}"#), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn malformed_null_id_is_json_parsing() {
-    assert_eq!(
-        replies(br#"{"execute":"stop","id":null}"#),
-        [JSON_PARSING, ALIVE_REPLY]
+fn malformed_inputs_of_the_reference() {
+    check(
+        replies,
+        &[
+            (
+                "a stray closer is JSONParsing and the session lives",
+                b"}",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "a stray bracket is JSONParsing and the session lives",
+                b"]",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "a missing value is JSONParsing",
+                br#"{"execute":}"#,
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "a null id is JSONParsing",
+                br#"{"execute":"stop","id":null}"#,
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "a trailing comma is JSONParsing",
+                br#"{"execute":"stop",}"#,
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "an uppercase keyword is one JSONParsing",
+                br#"{"execute":"stop","id":TRUE}"#,
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "a list is QMPBadInputObject",
+                b"[1,2]",
+                &[
+                    r#"<- {"error": {"class": "QMPBadInputObject", "desc": "Expected 'object' in QMP input", "data": {"expected": "object"}}}"#,
+                    ALIVE_REPLY,
+                ],
+            ),
+            (
+                "an execute that is not a string is a bad member",
+                br#"{"execute":1,"id":2}"#,
+                &[EXECUTE_NOT_STRING, ALIVE_REPLY],
+            ),
+            (
+                "no execute is QMPBadInputObject",
+                br#"{"id":3}"#,
+                &[NO_EXECUTE, ALIVE_REPLY],
+            ),
+            (
+                "an extra member is reported before the missing execute",
+                br#"{"foo":1}"#,
+                &[
+                    r#"<- {"error": {"class": "QMPExtraInputObjectMember", "desc": "QMP input object member 'foo' is unexpected", "data": {"member": "foo"}}}"#,
+                    ALIVE_REPLY,
+                ],
+            ),
+            (
+                "arguments that are not an object are a bad member",
+                br#"{"execute":"stop","arguments":[]}"#,
+                &[ARGUMENTS_NOT_OBJECT, ALIVE_REPLY],
+            ),
+            (
+                "a stray byte between messages is silent",
+                b"X",
+                &[ALIVE_REPLY],
+            ),
+        ],
     );
 }
 
+/// qmp-test.c's `test_malformed`, in its order, as raw bytes.
 #[test]
-fn malformed_trailing_comma_is_json_parsing() {
-    assert_eq!(
-        replies(br#"{"execute":"stop",}"#),
-        [JSON_PARSING, ALIVE_REPLY]
+fn malformed_inputs_of_qmp_test() {
+    check(
+        replies_bytes,
+        &[
+            (
+                "a syntax error: brace, bracket",
+                b"{]\n",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "an impossible byte outside a string",
+                b"{\xff",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "a control character outside a string",
+                b"{\x01",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "an impossible byte in a string",
+                b"{'bad \xff",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "interpolation is JSONParsing",
+                b"%p",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "null is JSONParsing",
+                b"null ",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "an empty object is QMPBadInputObject",
+                b"{}",
+                &[NO_EXECUTE, ALIVE_REPLY],
+            ),
+            (
+                "execute true is a bad member",
+                b"{ 'execute': true }",
+                &[EXECUTE_NOT_STRING, ALIVE_REPLY],
+            ),
+            (
+                "arguments 0 is a bad member",
+                b"{ 'execute': 'no-such-cmd', 'arguments': 0 }",
+                &[ARGUMENTS_NOT_OBJECT, ALIVE_REPLY],
+            ),
+            (
+                "an extra key is reported",
+                b"{ 'execute': 'no-such-cmd', 'extra': true }",
+                &[
+                    r#"<- {"error": {"class": "QMPExtraInputObjectMember", "desc": "QMP input object member 'extra' is unexpected", "data": {"member": "extra"}}}"#,
+                    ALIVE_REPLY,
+                ],
+            ),
+            (
+                "an unterminated string with a newline, then 0xFF, resets",
+                b"{'execute': 'nonexistent', 'id':'\n\xff",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+        ],
     );
 }
 
+/// Inputs that must not desynchronise the stream.
 #[test]
-fn malformed_uppercase_keyword_is_one_json_parsing() {
-    assert_eq!(
-        replies(br#"{"execute":"stop","id":TRUE}"#),
-        [JSON_PARSING, ALIVE_REPLY]
+fn malformed_inputs_do_not_desync() {
+    check(
+        replies_bytes,
+        &[
+            (
+                "invalid UTF-8 with 0xFF/0xFE inside a string, then the rest of the line: the \
+                 string's closing quote must not open a phantom string that swallows the probe",
+                b"{\"execute\":\"query-status\",\"id\":\"a\xc3\xff\xfe\x80b\"}\n",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+            (
+                "the same with the reset byte in a key, and a second request on the same line",
+                b"{\"exe\xffcute\":\"stop\"}\n{\"execute\":\"cont\"}\n",
+                &[JSON_PARSING, r#"<- {"return": {}}"#, ALIVE_REPLY],
+            ),
+            (
+                "an unclosed quote, then a request on the next line: the raw newline ends the \
+                 string with an error instead of swallowing the request (0.14 swallows it)",
+                b"\"\n",
+                &[JSON_PARSING, ALIVE_REPLY],
+            ),
+        ],
     );
-}
-
-#[test]
-fn malformed_list_is_bad_input_object() {
-    assert_eq!(
-        replies(b"[1,2]"),
-        [
-            r#"<- {"error": {"class": "QMPBadInputObject", "desc": "Expected 'object' in QMP input", "data": {"expected": "object"}}}"#,
-            ALIVE_REPLY
-        ]
-    );
-}
-
-#[test]
-fn malformed_execute_not_string_is_bad_member() {
-    assert_eq!(
-        replies(br#"{"execute":1,"id":2}"#)[0],
-        r#"<- {"error": {"class": "QMPBadInputObjectMember", "desc": "QMP input object member 'execute' expects 'string'", "data": {"member": "execute", "expected": "string"}}}"#
-    );
-}
-
-#[test]
-fn malformed_no_execute_is_bad_input_object() {
-    assert_eq!(
-        replies(br#"{"id":3}"#)[0],
-        r#"<- {"error": {"class": "QMPBadInputObject", "desc": "Expected 'execute' in QMP input", "data": {"expected": "execute"}}}"#
-    );
-}
-
-#[test]
-fn malformed_extra_member_is_reported_before_missing_execute() {
-    assert_eq!(
-        replies(br#"{"foo":1}"#)[0],
-        r#"<- {"error": {"class": "QMPExtraInputObjectMember", "desc": "QMP input object member 'foo' is unexpected", "data": {"member": "foo"}}}"#
-    );
-}
-
-#[test]
-fn malformed_arguments_not_object_is_bad_member() {
-    assert_eq!(
-        replies(br#"{"execute":"stop","arguments":[]}"#)[0],
-        r#"<- {"error": {"class": "QMPBadInputObjectMember", "desc": "QMP input object member 'arguments' expects 'object'", "data": {"member": "arguments", "expected": "object"}}}"#
-    );
-}
-
-#[test]
-fn malformed_stray_byte_between_messages_is_silent() {
-    assert_eq!(replies(b"X"), [ALIVE_REPLY]);
-}
-
-// qmp-test.c test_malformed, in its order.
-
-#[test]
-fn qmp_test_syntax_error_brace_bracket() {
-    assert_eq!(replies_bytes(b"{]\n"), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn qmp_test_impossible_byte_outside_string() {
-    assert_eq!(replies_bytes(b"{\xff"), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn qmp_test_control_character_outside_string() {
-    assert_eq!(replies_bytes(b"{\x01"), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn qmp_test_impossible_byte_in_string() {
-    assert_eq!(replies_bytes(b"{'bad \xff"), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn qmp_test_interpolation_is_json_parsing() {
-    assert_eq!(replies_bytes(b"%p"), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn qmp_test_null_is_json_parsing() {
-    assert_eq!(replies_bytes(b"null "), [JSON_PARSING, ALIVE_REPLY]);
-}
-
-#[test]
-fn qmp_test_empty_object_is_bad_input_object() {
-    assert_eq!(
-        replies_bytes(b"{}")[0],
-        r#"<- {"error": {"class": "QMPBadInputObject", "desc": "Expected 'execute' in QMP input", "data": {"expected": "execute"}}}"#
-    );
-}
-
-#[test]
-fn qmp_test_execute_true_is_bad_member() {
-    assert_eq!(
-        replies_bytes(b"{ 'execute': true }")[0],
-        r#"<- {"error": {"class": "QMPBadInputObjectMember", "desc": "QMP input object member 'execute' expects 'string'", "data": {"member": "execute", "expected": "string"}}}"#
-    );
-}
-
-#[test]
-fn qmp_test_arguments_zero_is_bad_member() {
-    assert_eq!(
-        replies_bytes(b"{ 'execute': 'no-such-cmd', 'arguments': 0 }")[0],
-        r#"<- {"error": {"class": "QMPBadInputObjectMember", "desc": "QMP input object member 'arguments' expects 'object'", "data": {"member": "arguments", "expected": "object"}}}"#
-    );
-}
-
-#[test]
-fn qmp_test_extra_key_is_reported() {
-    assert_eq!(
-        replies_bytes(b"{ 'execute': 'no-such-cmd', 'extra': true }")[0],
-        r#"<- {"error": {"class": "QMPExtraInputObjectMember", "desc": "QMP input object member 'extra' is unexpected", "data": {"member": "extra"}}}"#
-    );
-}
-
-#[test]
-fn qmp_test_unterminated_string_with_newline_then_ff_resets() {
-    let r = replies_bytes(b"{'execute': 'nonexistent', 'id':'\n\xff");
-    assert_eq!(r, [JSON_PARSING, ALIVE_REPLY]);
-}
-
-/// Invalid UTF-8 with `0xFF`/`0xFE` inside a string, then the rest of the line: the
-/// string's closing quote must not open a phantom string that swallows the probe.
-#[test]
-fn invalid_utf8_with_ff_inside_string_does_not_desync() {
-    let r = replies_bytes(b"{\"execute\":\"query-status\",\"id\":\"a\xc3\xff\xfe\x80b\"}\n");
-    assert_eq!(r, [JSON_PARSING, ALIVE_REPLY]);
-}
-
-/// The same with the reset byte in a key, and a second request on the same line.
-#[test]
-fn ff_inside_key_then_more_requests_do_not_desync() {
-    let r = replies_bytes(b"{\"exe\xffcute\":\"stop\"}\n{\"execute\":\"cont\"}\n");
-    assert_eq!(r, [JSON_PARSING, r#"<- {"return": {}}"#, ALIVE_REPLY]);
-}
-
-/// An unclosed quote, then a request on the next line: the raw newline ends the
-/// string with an error instead of swallowing the request (0.14 swallows it).
-#[test]
-fn unclosed_quote_then_request_on_next_line_is_answered() {
-    let r = replies_bytes(b"\"\n");
-    assert_eq!(r, [JSON_PARSING, ALIVE_REPLY]);
 }
 
 /// A raw control byte inside a string is a lexical error; escapes are not.

@@ -15,8 +15,8 @@ use qmpsim::proxy::relay::PROXY_CLIENTS_MAX;
 use qmpsim::server::fds::{recv_with_fds, send_with_fds};
 use qmpsim::trace::{Frame, TraceError, TraceHeader, TraceReader};
 
-use crate::sockets::{connect_unix, pipe, Client, Qemu, GREETING};
-use crate::support::qmpsim;
+use crate::sockets::{connect_unix, pipe, unix_spec, Client, Qemu, GREETING};
+use crate::support::{assert_contains, assert_refused, assert_usage_error, qmpsim};
 
 /// A qmpsim VM (paused) on `dir/up.sock`, and the proxy in front of it on
 /// `dir/p.sock`, recording to `dir/s.qmptrace`.
@@ -30,7 +30,7 @@ impl Rig {
     pub fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let up = dir.path().join("up.sock");
-        let spec = format!("unix:{},server,nowait", up.display());
+        let spec = unix_spec(&up, ",nowait");
         let upstream = Qemu::spawn(&["-qmp", &spec, "-S"], false);
         drop(connect_unix(&up));
         let proxy = spawn_proxy(dir.path(), &format!("unix:{}", up.display()));
@@ -39,6 +39,17 @@ impl Rig {
             upstream,
             proxy,
         }
+    }
+
+    /// A rig whose one client negotiates, runs `command` and leaves, stopped:
+    /// the rig and the reply.
+    pub fn observe(command: &str) -> (Rig, String) {
+        let mut rig = Rig::start();
+        let mut c = negotiated(&rig.sock());
+        let reply = c.execute(command);
+        drop(c);
+        rig.stop();
+        (rig, reply)
     }
 
     pub fn sock(&self) -> PathBuf {
@@ -146,11 +157,7 @@ fn count_inputs(frames: &[Frame], wanted: fn(&Input) -> bool) -> usize {
 
 #[test]
 fn proxy_forwards_a_session_unchanged_and_records_both_sides() {
-    let mut rig = Rig::start();
-    let mut c = negotiated(&rig.sock());
-    let status = c.execute("query-status");
-    drop(c);
-    rig.stop();
+    let (rig, status) = Rig::observe("query-status");
     let (_, frames) = frames(&rig.trace());
     assert_eq!(
         (status.as_str(), sent_to(&frames, 1)),
@@ -190,24 +197,16 @@ fn proxy_cuts_client_bytes_after_each_message() {
 
 #[test]
 fn proxy_trace_dumps_and_infos_as_an_observed_session() {
-    let mut rig = Rig::start();
-    let mut c = negotiated(&rig.sock());
-    c.execute("query-name");
-    drop(c);
-    rig.stop();
+    let (rig, _) = Rig::observe("query-name");
     let trace = rig.trace().display().to_string();
     let (code, info, _) = qmpsim(&["trace", "info", &trace]);
     assert_eq!(code, Some(0));
-    assert!(info.contains("kind:        observed"), "{info}");
+    assert_contains(&info, "kind:        observed");
 }
 
 #[test]
 fn proxy_trace_exports_and_counts_coverage() {
-    let mut rig = Rig::start();
-    let mut c = negotiated(&rig.sock());
-    c.execute("stop");
-    drop(c);
-    rig.stop();
+    let (rig, _) = Rig::observe("stop");
     let trace = rig.trace().display().to_string();
     let (_, jsonl, _) = qmpsim(&["trace", "export", "--jsonl", &trace]);
     let (_, coverage, _) = qmpsim(&["trace", "coverage", &trace]);
@@ -215,7 +214,7 @@ fn proxy_trace_exports_and_counts_coverage() {
         .lines()
         .find(|l| l.trim_start().starts_with("stop "))
         .unwrap();
-    assert!(jsonl.contains("\"Connect\":{\"client\":1"), "{jsonl}");
+    assert_contains(&jsonl, "\"Connect\":{\"client\":1");
     assert_eq!(
         stop.split_whitespace().collect::<Vec<_>>(),
         ["stop", "1", "requested", "1", "ok", "0", "errors"]
@@ -428,49 +427,47 @@ fn proxy_help_exits_zero_and_names_the_options() {
 
 #[test]
 fn proxy_without_a_server_is_a_usage_error() {
-    let (code, _, err) = qmpsim(&[
-        "proxy",
-        "--listen",
-        "unix:/tmp/x.sock",
-        "-record",
-        "t.qmptrace",
-    ]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("--upstream <ADDR>"), "{err}");
+    assert_usage_error(
+        &[
+            "proxy",
+            "--listen",
+            "unix:/tmp/x.sock",
+            "-record",
+            "t.qmptrace",
+        ],
+        "--upstream <ADDR>",
+    );
 }
 
 #[test]
 fn proxy_with_a_bad_address_is_a_usage_error() {
-    let (code, _, err) = qmpsim(&[
-        "proxy",
-        "--listen",
-        "/tmp/x.sock",
-        "--upstream",
-        "unix:/u",
-        "-record",
-        "t",
-    ]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("expected unix:PATH or tcp:HOST:PORT"), "{err}");
+    assert_usage_error(
+        &[
+            "proxy",
+            "--listen",
+            "/tmp/x.sock",
+            "--upstream",
+            "unix:/u",
+            "-record",
+            "t",
+        ],
+        "expected unix:PATH or tcp:HOST:PORT",
+    );
 }
 
 #[test]
 fn proxy_recording_into_a_missing_folder_is_refused() {
-    let (code, _, err) = qmpsim(&[
-        "proxy",
-        "--listen",
-        "unix:/tmp/never.sock",
-        "--upstream",
-        "unix:/u",
-        "-record",
-        "/nonexistent/dir/t.qmptrace",
-    ]);
-    assert_eq!(
-        (code, err.trim_end()),
-        (
-            Some(1),
-            "qmpsim: -record /nonexistent/dir/t.qmptrace: No such file or directory"
-        )
+    assert_refused(
+        &[
+            "proxy",
+            "--listen",
+            "unix:/tmp/never.sock",
+            "--upstream",
+            "unix:/u",
+            "-record",
+            "/nonexistent/dir/t.qmptrace",
+        ],
+        "qmpsim: -record /nonexistent/dir/t.qmptrace: No such file or directory",
     );
 }
 

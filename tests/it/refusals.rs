@@ -283,6 +283,37 @@ const REFUSALS: &[Refusal] = &[
         source: "ui/vnc.c:2611 vnc_display_open()",
     },
     Refusal {
+        args: &["-net", "user,hostfwd=tcp::22"],
+        message: "qemu-system-x86_64: -net user,hostfwd=tcp::22: invalid host forwarding rule \
+                  'tcp::22'\nqemu-system-x86_64: -net user,hostfwd=tcp::22: Device 'user' could \
+                  not be initialized\n",
+        status: 1,
+        source: "net/slirp.c:423 slirp_hostfwd(), net.c:1172 net_client_init()",
+    },
+    Refusal {
+        args: &["-netdev", "user,id=u,hostfwd=::22-:22,hostfwd=::22-:23"],
+        message: "qemu-system-x86_64: -netdev user,id=u,hostfwd=::22-:22,hostfwd=::22-:23: could \
+                  not set up host forwarding rule '::22-:22'\nqemu-system-x86_64: -netdev \
+                  user,id=u,hostfwd=::22-:22,hostfwd=::22-:23: Device 'user' could not be \
+                  initialized\n",
+        status: 1,
+        source: "net/slirp.c:416 slirp_hostfwd() (the rules last first, net/slirp.c:673), \
+                 net.c:1172 net_client_init()",
+    },
+    Refusal {
+        args: &["-usbdevice", "tablet:x"],
+        message: "qemu-system-x86_64: usbdevice tablet accepts no params\n\
+                  qemu: could not add USB device 'tablet:x'\n",
+        status: 1,
+        source: "hw/usb-bus.c:388 usbdevice_create(), vl.c:961 usb_parse()",
+    },
+    Refusal {
+        args: &["-usbdevice", "bogus"],
+        message: "qemu: could not add USB device 'bogus'\n",
+        status: 1,
+        source: "vl.c:927 usb_device_add(), vl.c:961 usb_parse()",
+    },
+    Refusal {
         args: &["-drive", "file={dir}/raw.img,format=?"],
         message: "Supported formats: raw cow qcow vdi vmdk cloop dmg bochs vpc vvfat qcow2 qed \
                   parallels nbd blkdebug sheepdog blkverify host_cdrom host_floppy host_device \

@@ -2,7 +2,7 @@
 //! `--shard`, `--junit`, `--fail-fast`/`--keep-going`, `--check-determinism`,
 //! the reproduce line and the divergence report, folder collection.
 
-use crate::support::qmpsim;
+use crate::support::{assert_contains, qmpsim};
 use std::path::{Path, PathBuf};
 
 use qmpsim::engine::{Engine, Input, Output};
@@ -175,7 +175,7 @@ fn replay_runner_writes_junit() {
         (3, 1),
         "{xml}"
     );
-    assert!(xml.contains("reproduce: qmpsim replay"), "{xml}");
+    assert_contains(&xml, "reproduce: qmpsim replay");
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn replay_runner_check_determinism_passes_a_deterministic_corpus() {
     ]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.ends_with("8 passed, 0 failed\n"), "{out}");
-    assert!(err.contains("--shuffle-seed 7"), "{err}");
+    assert_contains(&err, "--shuffle-seed 7");
 }
 
 #[test]

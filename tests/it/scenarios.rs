@@ -1,9 +1,9 @@
 //! The integration scenarios, shared by the determinism check, the socket tests and
 //! the trace corpus: each is a machine configuration and a client script.
 
-use qmpsim::machine::config::{DriveConfig, MachineConfig};
+use qmpsim::machine::config::MachineConfig;
 
-use crate::support::opts;
+use crate::support::{ext, opts, virtual_disk};
 
 /// One scripted client session.
 #[derive(Debug, Clone)]
@@ -36,56 +36,38 @@ fn paused_named() -> MachineConfig {
 /// `-x-extensions -vnc :1,sasl`.
 fn vnc_sasl() -> MachineConfig {
     MachineConfig {
-        extensions: true,
         vnc: Some(":1,sasl".into()),
-        ..MachineConfig::default()
+        ..ext()
     }
 }
 
 /// `-x-extensions -spice port=5930,tls-port=5931`.
 fn spice_ports() -> MachineConfig {
     MachineConfig {
-        extensions: true,
         spice: Some(opts(&[("port", "5930"), ("tls-port", "5931")])),
-        ..MachineConfig::default()
+        ..ext()
     }
 }
 
 /// `-x-extensions -drive file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G,werror=stop`.
 fn disk_werror_stop() -> MachineConfig {
-    MachineConfig {
-        extensions: true,
-        drives: vec![DriveConfig {
-            opts: opts(&[
-                ("file", "disk.img"),
-                ("if", "ide"),
-                ("index", "0"),
-                ("x-virtual", "on"),
-                ("x-size", "1073741824"),
-                ("werror", "stop"),
-            ]),
-            probe: None,
-        }],
-        ..MachineConfig::default()
-    }
+    virtual_disk(&[("werror", "stop")])
 }
 
 /// `-x-extensions -rtc base=utc`.
 fn rtc_utc() -> MachineConfig {
     MachineConfig {
-        extensions: true,
         rtc: Some("base=utc".into()),
-        ..MachineConfig::default()
+        ..ext()
     }
 }
 
 /// `-x-extensions -watchdog i6300esb -watchdog-action pause`.
 fn watchdog_pause() -> MachineConfig {
     MachineConfig {
-        extensions: true,
         watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::I6300esb),
         watchdog_action: Some(qmpsim::machine::watchdog::WatchdogAction::Pause),
-        ..MachineConfig::default()
+        ..ext()
     }
 }
 

@@ -9,8 +9,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use crate::proxy::{terminate, Rig};
-use crate::sockets::{connect_unix, Client, Qemu, GREETING};
-use crate::support::qmpsim;
+use crate::sockets::{connect_unix, unix_spec, Client, Qemu, GREETING};
+use crate::support::{assert_contains, assert_refused, assert_usage_error, qmpsim};
 
 /// The session most tests record: negotiation, two queries, and `stop`, whose
 /// STOP event comes between the command and its reply.
@@ -114,9 +114,9 @@ fn serve_answers_a_changed_request_with_an_error_naming_both() {
     let (played, code, _) = play(&rig.trace(), &[], &changed_script());
     let error = played.lines().find(|l| l.contains("\"error\"")).unwrap();
     assert_eq!(code, Some(1));
-    assert!(
-        error.contains(r#"expected {\"execute\":\"query-block\",\"id\":4}, got {\"execute\":\"query-block\",\"id\":4,\"arguments\":{\"device\":\"ide0-hd0\"}}"#),
-        "{error}"
+    assert_contains(
+        error,
+        r#"expected {\"execute\":\"query-block\",\"id\":4}, got {\"execute\":\"query-block\",\"id\":4,\"arguments\":{\"device\":\"ide0-hd0\"}}"#,
     );
 }
 
@@ -158,9 +158,9 @@ fn serve_reports_the_unused_rest_of_a_shorter_session() {
     let (rig, _) = record(&[SCRIPT]);
     let (_, code, stderr) = play(&rig.trace(), &[], &SCRIPT[..3]);
     assert_eq!(code, Some(3));
-    assert!(
-        stderr.contains("session 1 ended after 3 of 5 recorded requests; unused:\n  frame "),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "session 1 ended after 3 of 5 recorded requests; unused:\n  frame ",
     );
 }
 
@@ -182,10 +182,7 @@ fn serve_ignore_id_echoes_the_clients_ids() {
     let requests: Vec<&str> = renumbered.iter().map(String::as_str).collect();
     let (played, code, _) = play(&rig.trace(), &["--ignore-id"], &requests);
     assert_eq!(code, Some(0));
-    assert!(
-        played.contains("{\"return\": {}, \"id\": \"c\"}"),
-        "{played}"
-    );
+    assert_contains(&played, "{\"return\": {}, \"id\": \"c\"}");
 }
 
 #[test]
@@ -194,7 +191,7 @@ fn serve_without_ignore_id_refuses_other_ids() {
     let requests = [r#"{"execute":"qmp_capabilities","id":"other"}"#];
     let (played, code, _) = play(&rig.trace(), &["--strict"], &requests);
     assert_eq!(code, Some(1));
-    assert!(played.contains("does not match the recording"), "{played}");
+    assert_contains(&played, "does not match the recording");
 }
 
 #[test]
@@ -219,7 +216,7 @@ fn serve_plays_an_engine_recorded_trace() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("q.sock");
     let trace = dir.path().join("e.qmptrace");
-    let spec = format!("unix:{},server,nowait", sock.display());
+    let spec = unix_spec(&sock, ",nowait");
     let mut vm = Qemu::spawn(
         &["-qmp", &spec, "-S", "-record", &trace.display().to_string()],
         false,
@@ -265,10 +262,8 @@ fn serve_plays_an_imported_libvirt_replies_file() {
     ];
     let (played, code, _) = play(&trace, &[], &requests);
     assert_eq!(code, Some(0));
-    assert!(
-        played.contains("\"package\": \"v10.0.0\"") && played.contains("\"arch\": \"x86_64\""),
-        "{played}"
-    );
+    assert_contains(&played, "\"package\": \"v10.0.0\"");
+    assert_contains(&played, "\"arch\": \"x86_64\"");
 }
 
 #[test]
@@ -330,9 +325,7 @@ fn serve_help_exits_zero_and_names_every_option() {
 
 #[test]
 fn serve_without_listen_is_a_usage_error() {
-    let (code, _, err) = qmpsim(&["serve", "t.qmptrace"]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("--listen <ADDR>"), "{err}");
+    assert_usage_error(&["serve", "t.qmptrace"], "--listen <ADDR>");
 }
 
 #[test]
@@ -350,34 +343,26 @@ fn serve_with_an_unknown_match_is_a_usage_error() {
 
 #[test]
 fn serve_new_episodes_without_upstream_is_refused() {
-    let (code, _, err) = qmpsim(&[
+    assert_refused(&[
         "serve",
         "t.qmptrace",
         "--listen",
         "unix:/tmp/x",
         "--record-mode",
         "new-episodes",
-    ]);
-    assert_eq!(
-        (code, err.trim_end()),
-        (Some(1), "qmpsim serve: --record-mode new-episodes needs --upstream (the server that answers new requests)")
-    );
+    ], "qmpsim serve: --record-mode new-episodes needs --upstream (the server that answers new requests)");
 }
 
 #[test]
 fn serve_of_a_missing_trace_reports_the_os_error() {
-    let (code, _, err) = qmpsim(&[
-        "serve",
-        "/nonexistent/t.qmptrace",
-        "--listen",
-        "unix:/tmp/x",
-    ]);
-    assert_eq!(
-        (code, err.trim_end()),
-        (
-            Some(1),
-            "qmpsim serve: /nonexistent/t.qmptrace: No such file or directory"
-        )
+    assert_refused(
+        &[
+            "serve",
+            "/nonexistent/t.qmptrace",
+            "--listen",
+            "unix:/tmp/x",
+        ],
+        "qmpsim serve: /nonexistent/t.qmptrace: No such file or directory",
     );
 }
 
@@ -527,8 +512,8 @@ fn serve_getfd_with_the_recorded_descriptor_matches() {
 fn serve_getfd_without_the_recorded_descriptor_diverges() {
     let (reply, code) = play_getfd(false);
     assert_eq!(code, Some(1));
-    assert!(
-        reply.contains(r#"(with 1 passed descriptor), got {\"execute\":\"getfd\""#),
-        "{reply}"
+    assert_contains(
+        &reply,
+        r#"(with 1 passed descriptor), got {\"execute\":\"getfd\""#,
     );
 }

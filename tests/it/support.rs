@@ -178,6 +178,13 @@ pub fn hmp(line: &str) -> String {
     format!(r#"{{"execute":"human-monitor-command","arguments":{args}}}"#)
 }
 
+/// `{"execute":"x-inject","arguments":{"action":ACTION,REST}}` (REST: more
+/// members, or none).
+pub fn inject(action: &str, rest: &str) -> String {
+    let sep = if rest.is_empty() { "" } else { "," };
+    format!(r#"{{"execute":"x-inject","arguments":{{"action":"{action}"{sep}{rest}}}}}"#)
+}
+
 /// HMP lines as requests: a line starting with `{` is raw QMP, sent as it is;
 /// any other goes through `human-monitor-command`.
 pub fn hmp_or_raw(lines: &[&str]) -> Vec<String> {
@@ -240,4 +247,45 @@ pub fn timed(config: MachineConfig, steps: &[Step<'_>]) -> String {
         scenario::append_outputs(&mut text, &engine.step(input));
     }
     text
+}
+
+/// Asserts that `text` contains `needle`, showing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{text}");
+}
+
+/// Asserts that the binary run with `args` exits 1 with `message` on stderr
+/// (trailing white space aside): a refused option.
+#[track_caller]
+pub fn assert_refused(args: &[&str], message: &str) {
+    let (code, _, err) = qmpsim(args);
+    assert_eq!((code, err.trim_end()), (Some(1), message));
+}
+
+/// Asserts that the binary run with `args` is a usage error (exit 2) whose
+/// stderr contains `needle`.
+#[track_caller]
+pub fn assert_usage_error(args: &[&str], needle: &str) {
+    let (code, _, err) = qmpsim(args);
+    assert_eq!(code, Some(2));
+    assert_contains(&err, needle);
+}
+
+/// Asserts that a finished process (`what`, named in a failure) exited with
+/// `code` and that its stdout holds each of `needles`, showing stdout when not.
+#[track_caller]
+pub fn assert_stdout(what: &str, out: &std::process::Output, code: i32, needles: &[&str]) {
+    let text = stdout(out);
+    assert!(
+        out.status.code() == Some(code) && needles.iter().all(|n| text.contains(n)),
+        "{what}:\n{text}"
+    );
+}
+
+/// Asserts that `qmpsim replay TRACE` passes, showing its report when not.
+#[track_caller]
+pub fn assert_replays(trace: &std::path::Path) {
+    let (code, out, _) = qmpsim(&["replay", &trace.display().to_string()]);
+    assert_eq!(code, Some(0), "{out}");
 }

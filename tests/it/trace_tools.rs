@@ -1,7 +1,7 @@
 //! trace_tools: `qmpsim trace dump|info|export|import|coverage` through the real
 //! binary, on traces written to a temporary folder and on `traces/`.
 
-use crate::support::qmpsim;
+use crate::support::{assert_contains, assert_replays, qmpsim};
 use std::path::{Path, PathBuf};
 
 use qmpsim::engine::{Input, Signal};
@@ -29,6 +29,11 @@ fn write_trace(dir: &Path, name: &str, config: MachineConfig, inputs: &[Input]) 
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path
+}
+
+/// Records `inputs` on a default `pc` machine into `dir/name`.
+fn pc_trace(dir: &Path, name: &str, inputs: &[Input]) -> PathBuf {
+    write_trace(dir, name, MachineConfig::default(), inputs)
 }
 
 /// One client: negotiation, a request split over two reads, two requests in one
@@ -66,8 +71,59 @@ fn session(dir: &Path) -> PathBuf {
     )
 }
 
+/// `qmpsim trace ARGS TRACE` on a fresh [`session`] trace: the exit status,
+/// stdout and stderr.
+fn on_session(args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = session(dir.path());
+    qmpsim(&[&["trace"], args, &[arg(&trace)]].concat())
+}
+
 fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// Writes `text` to `dir/t.txt` and runs `qmpsim trace import FLAGS t.txt -o
+/// dir/t.qmptrace [-- VM_OPTIONS]`: the trace's path, the exit status, stdout and
+/// stderr.
+fn import(
+    dir: &Path,
+    text: &str,
+    flags: &[&str],
+    vm_options: &[&str],
+) -> (PathBuf, Option<i32>, String, String) {
+    let transcript = dir.join("t.txt");
+    std::fs::write(&transcript, text).unwrap();
+    import_file(&transcript, dir.join("t.qmptrace"), flags, vm_options)
+}
+
+/// `qmpsim trace import FLAGS FILE -o OUT [-- VM_OPTIONS]`: OUT, the exit
+/// status, stdout and stderr.
+fn import_file(
+    file: &Path,
+    out: PathBuf,
+    flags: &[&str],
+    vm_options: &[&str],
+) -> (PathBuf, Option<i32>, String, String) {
+    let mut args = [&["trace", "import"], flags, &[arg(file), "-o", arg(&out)]].concat();
+    if !vm_options.is_empty() {
+        args.push("--");
+        args.extend_from_slice(vm_options);
+    }
+    let (code, stdout, err) = qmpsim(&args);
+    (out, code, stdout, err)
+}
+
+/// Flips (`flip`) or cuts off (otherwise) a byte near the end of `trace`.
+fn damage(trace: &Path, flip: bool) {
+    let mut bytes = std::fs::read(trace).unwrap();
+    if flip {
+        let at = bytes.len() - 40;
+        bytes[at] ^= 0x01;
+    } else {
+        bytes.truncate(bytes.len() - 10);
+    }
+    std::fs::write(trace, bytes).unwrap();
 }
 
 /// What a dump shows, its flags, what it contains, what it must not contain.
@@ -77,8 +133,6 @@ type DumpRow<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
 /// what the output contains and what it must not contain.
 #[test]
 fn trace_dump_of_the_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
     let rows: [DumpRow; 6] = [
         (
             "a request split over two reads is one line with its time",
@@ -125,7 +179,7 @@ fn trace_dump_of_the_session() {
         ),
     ];
     for (what, flags, shown, hidden) in rows {
-        let (code, out, _) = qmpsim(&[&["trace", "dump"], flags, &[arg(&trace)]].concat());
+        let (code, out, _) = on_session(&[&["dump"], flags].concat());
         assert_eq!(code, Some(0), "{what}:\n{out}");
         for text in shown {
             assert!(out.contains(text), "{what}: no {text:?} in\n{out}");
@@ -139,10 +193,9 @@ fn trace_dump_of_the_session() {
 #[test]
 fn trace_dump_names_clients_when_several_appear() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = write_trace(
+    let trace = pc_trace(
         dir.path(),
         "two.qmptrace",
-        MachineConfig::default(),
         &[
             connect(ONE),
             connect(TWO),
@@ -151,20 +204,14 @@ fn trace_dump_names_clients_when_several_appear() {
         ],
     );
     let (_, out, _) = qmpsim(&["trace", "dump", arg(&trace)]);
-    assert!(
-        out.contains("0.003000 [2] -> {\"execute\":\"qmp_capabilities\"}\n0.003000 [2] <- {\"return\": {}}\n0.004000 # disconnect client 1\n"),
-        "{out}"
-    );
+    assert_contains(&out, "0.003000 [2] -> {\"execute\":\"qmp_capabilities\"}\n0.003000 [2] <- {\"return\": {}}\n0.004000 # disconnect client 1\n");
 }
 
 #[test]
 fn trace_dump_of_damaged_trace_prints_up_to_the_damage_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let trace = session(dir.path());
-    let mut bytes = std::fs::read(&trace).unwrap();
-    let at = bytes.len() - 40;
-    bytes[at] ^= 0x01;
-    std::fs::write(&trace, bytes).unwrap();
+    damage(&trace, true);
     let (code, out, err) = qmpsim(&["trace", "dump", arg(&trace)]);
     assert!(
         code == Some(1)
@@ -176,9 +223,7 @@ fn trace_dump_of_damaged_trace_prints_up_to_the_damage_and_fails() {
 
 #[test]
 fn trace_info_counts_commands_errors_events_and_clients() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (code, out, _) = qmpsim(&["trace", "info", arg(&trace)]);
+    let (code, out, _) = on_session(&["info"]);
     assert_eq!(code, Some(0));
     for line in [
         "seed:        0",
@@ -199,9 +244,7 @@ fn trace_info_counts_commands_errors_events_and_clients() {
 
 #[test]
 fn trace_export_jsonl_has_one_object_per_frame() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (code, out, _) = qmpsim(&["trace", "export", "--jsonl", arg(&trace)]);
+    let (code, out, _) = on_session(&["export", "--jsonl"]);
     let objects: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -214,52 +257,37 @@ fn trace_export_jsonl_has_one_object_per_frame() {
 
 #[test]
 fn trace_json_is_still_the_jsonl_export() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
-    let (_, json, _) = qmpsim(&["trace", "json", arg(&trace)]);
-    let (_, jsonl, _) = qmpsim(&["trace", "export", arg(&trace)]);
+    let (_, json, _) = on_session(&["json"]);
+    let (_, jsonl, _) = on_session(&["export"]);
     assert_eq!(json, jsonl);
 }
 
 #[test]
 fn trace_import_of_a_correct_transcript_replays() {
     let dir = tempfile::tempdir().unwrap();
-    let transcript = dir.path().join("t.txt");
-    std::fs::write(
-        &transcript,
+    let (out, code, stdout, err) = import(
+        dir.path(),
         "# notes: query-kvm as the QMP docs show it\n\
          -> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n\
          -> { \"execute\": \"query-kvm\" }\n<- { \"return\": { \"enabled\": true, \"present\": true } }\n",
-    )
-    .unwrap();
-    let out = dir.path().join("t.qmptrace");
-    let (code, stdout, err) = qmpsim(&[
-        "trace",
-        "import",
-        arg(&transcript),
-        "-o",
-        arg(&out),
-        "--",
-        "-enable-kvm",
-    ]);
+        &[],
+        &["-enable-kvm"],
+    );
     assert_eq!(code, Some(0), "{err}");
-    assert!(stdout.contains("2 expected messages matched"), "{stdout}");
-    let (replayed, text, _) = qmpsim(&["replay", arg(&out)]);
-    assert_eq!(replayed, Some(0), "{text}");
+    assert_contains(&stdout, "2 expected messages matched");
+    assert_replays(&out);
 }
 
 #[test]
 fn trace_import_of_a_wrong_transcript_fails_replay() {
     let dir = tempfile::tempdir().unwrap();
-    let transcript = dir.path().join("t.txt");
-    std::fs::write(
-        &transcript,
+    let (out, code, stdout, _) = import(
+        dir.path(),
         "-> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n\
          -> { \"execute\": \"query-kvm\" }\n<- { \"return\": { \"enabled\": true, \"present\": true } }\n",
-    )
-    .unwrap();
-    let out = dir.path().join("t.qmptrace");
-    let (code, stdout, _) = qmpsim(&["trace", "import", arg(&transcript), "-o", arg(&out)]);
+        &[],
+        &[],
+    );
     assert!(
         code == Some(0)
             && stdout.contains("1 of 2 expected messages differ")
@@ -273,36 +301,19 @@ fn trace_import_of_a_wrong_transcript_fails_replay() {
 #[test]
 fn trace_import_strict_fails_on_a_difference() {
     let dir = tempfile::tempdir().unwrap();
-    let transcript = dir.path().join("t.txt");
-    std::fs::write(
-        &transcript,
+    let (_, code, _, _) = import(
+        dir.path(),
         "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": 1}\n",
-    )
-    .unwrap();
-    let out = dir.path().join("t.qmptrace");
-    let (code, _, _) = qmpsim(&[
-        "trace",
-        "import",
-        "--strict",
-        arg(&transcript),
-        "-o",
-        arg(&out),
-    ]);
+        &["--strict"],
+        &[],
+    );
     assert_eq!(code, Some(1));
 }
 
 #[test]
 fn trace_import_of_prose_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let transcript = dir.path().join("t.txt");
-    std::fs::write(&transcript, "-> {}\nthis is prose\n").unwrap();
-    let (code, _, err) = qmpsim(&[
-        "trace",
-        "import",
-        arg(&transcript),
-        "-o",
-        arg(&dir.path().join("t.qmptrace")),
-    ]);
+    let (_, code, _, err) = import(dir.path(), "-> {}\nthis is prose\n", &[], &[]);
     assert!(
         code == Some(1) && err.contains("t.txt: Line 2: expected ->, <- or #"),
         "{err}"
@@ -314,69 +325,38 @@ fn trace_dump_then_import_rebuilds_the_same_trace() {
     let dir = tempfile::tempdir().unwrap();
     let trace = session(dir.path());
     let (_, text, _) = qmpsim(&["trace", "dump", "--show-secrets", arg(&trace)]);
-    let transcript = dir.path().join("dump.txt");
-    std::fs::write(&transcript, text).unwrap();
-    let rebuilt = dir.path().join("rebuilt.qmptrace");
-    let (code, _, err) = qmpsim(&[
-        "trace",
-        "import",
-        arg(&transcript),
-        "-o",
-        arg(&rebuilt),
-        "--",
-        "-vnc",
-        ":0,password",
-    ]);
+    let (rebuilt, code, _, err) = import(dir.path(), &text, &[], &["-vnc", ":0,password"]);
     assert_eq!(code, Some(0), "{err}");
-    let (replayed, out, _) = qmpsim(&["replay", arg(&rebuilt)]);
-    assert_eq!(replayed, Some(0), "{out}");
+    assert_replays(&rebuilt);
 }
 
-/// The libvirt sample kept in tests/data (see tests/data/README.md).
-fn libvirt_sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/caps_10.0.0_x86_64.head.replies")
+/// `trace import --format replies` of the libvirt sample kept in tests/data
+/// (see tests/data/README.md) into `dir/libvirt.qmptrace`.
+fn import_libvirt_sample(dir: &Path) -> (PathBuf, Option<i32>, String, String) {
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/caps_10.0.0_x86_64.head.replies");
+    import_file(
+        &sample,
+        dir.join("libvirt.qmptrace"),
+        &["--format", "replies"],
+        &[],
+    )
 }
 
 #[test]
 fn trace_import_replies_turns_libvirt_exchanges_into_a_transcript() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("libvirt.qmptrace");
-    let (code, stdout, err) = qmpsim(&[
-        "trace",
-        "import",
-        "--format",
-        "replies",
-        arg(&libvirt_sample()),
-        "-o",
-        arg(&out),
-    ]);
+    let (out, code, stdout, err) = import_libvirt_sample(dir.path());
     assert_eq!(code, Some(0), "{err}");
-    assert!(
-        stdout.contains("2 of 3 expected messages differ"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "2 of 3 expected messages differ");
     let (_, dump, _) = qmpsim(&["trace", "dump", arg(&out)]);
-    assert!(
-        dump.contains(
-            "-> {   \"execute\": \"query-version\",   \"id\": \"libvirt-2\" }\n0.003000 <- {\"return\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 10}, \"package\": \"v10.0.0\"}, \"id\": \"libvirt-2\"}"
-        ),
-        "{dump}"
-    );
+    assert_contains(&dump, "-> {   \"execute\": \"query-version\",   \"id\": \"libvirt-2\" }\n0.003000 <- {\"return\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 10}, \"package\": \"v10.0.0\"}, \"id\": \"libvirt-2\"}");
 }
 
 #[test]
 fn trace_import_replies_of_a_modern_qemu_does_not_replay_on_0_14() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("libvirt.qmptrace");
-    qmpsim(&[
-        "trace",
-        "import",
-        "--format",
-        "replies",
-        arg(&libvirt_sample()),
-        "-o",
-        arg(&out),
-    ]);
+    let (out, _, _, _) = import_libvirt_sample(dir.path());
     let (code, text, _) = qmpsim(&["replay", arg(&out)]);
     assert!(code == Some(1) && text.contains("query-version"), "{text}");
 }
@@ -384,10 +364,9 @@ fn trace_import_replies_of_a_modern_qemu_does_not_replay_on_0_14() {
 #[test]
 fn trace_export_replies_writes_libvirts_format() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = write_trace(
+    let trace = pc_trace(
         dir.path(),
         "kvm.qmptrace",
-        MachineConfig::default(),
         &[
             connect(ONE),
             send(
@@ -415,29 +394,17 @@ fn trace_export_then_import_replies_replays() {
     let dir = tempfile::tempdir().unwrap();
     let trace = session(dir.path());
     let (_, replies, _) = qmpsim(&["trace", "export", "--format", "replies", arg(&trace)]);
-    let file = dir.path().join("session.replies");
-    std::fs::write(&file, replies).unwrap();
-    let back = dir.path().join("back.qmptrace");
-    let (code, stdout, err) = qmpsim(&[
-        "trace",
-        "import",
-        "--format",
-        "replies",
-        "--events",
-        "qmpsim",
-        arg(&file),
-        "-o",
-        arg(&back),
-        "--",
-        "-vnc",
-        ":0,password",
-    ]);
+    let (back, code, stdout, err) = import(
+        dir.path(),
+        &replies,
+        &["--format", "replies", "--events", "qmpsim"],
+        &["-vnc", ":0,password"],
+    );
     assert!(
         code == Some(0) && !stdout.contains("differ"),
         "{stdout}{err}"
     );
-    let (replayed, text, _) = qmpsim(&["replay", arg(&back)]);
-    assert_eq!(replayed, Some(0), "{text}");
+    assert_replays(&back);
 }
 
 #[test]
@@ -492,14 +459,12 @@ fn xxd(bytes: &[u8]) -> String {
 #[test]
 fn trace_format_doc_shows_what_the_binary_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let transcript = dir.path().join("tiny.qmp");
-    std::fs::write(
-        &transcript,
+    let (out, _, _, _) = import(
+        dir.path(),
         "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": {}}\n",
-    )
-    .unwrap();
-    let out = dir.path().join("tiny.qmptrace");
-    qmpsim(&["trace", "import", arg(&transcript), "-o", arg(&out)]);
+        &[],
+        &[],
+    );
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/trace-format.md"))
             .unwrap();
@@ -548,8 +513,6 @@ fn trace_dump_masks_block_passwd_and_hmp_vnc_password() {
 /// per row: the flags, whether the password must show.
 #[test]
 fn trace_export_masks_passwords_unless_show_secrets() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
     let rows: [(&[&str], bool); 4] = [
         (&["--jsonl"], false),
         (&["--jsonl", "--show-secrets"], true),
@@ -557,7 +520,7 @@ fn trace_export_masks_passwords_unless_show_secrets() {
         (&["--format", "replies", "--show-secrets"], true),
     ];
     for (flags, shown) in rows {
-        let (code, out, _) = qmpsim(&[&["trace", "export"], flags, &[arg(&trace)]].concat());
+        let (code, out, _) = on_session(&[&["export"], flags].concat());
         assert!(
             code == Some(0)
                 && out.contains("hunter2") == shown
@@ -636,10 +599,9 @@ fn trace_dump_show_secrets_shows_hmp_passwords() {
 #[test]
 fn trace_coverage_of_one_trace_lists_what_it_never_did() {
     let dir = tempfile::tempdir().unwrap();
-    write_trace(
+    pc_trace(
         dir.path(),
         "small.qmptrace",
-        MachineConfig::default(),
         &[
             connect(ONE),
             send(ONE, "{\"execute\":\"qmp_capabilities\"}"),
@@ -670,9 +632,7 @@ fn trace_coverage_of_one_trace_lists_what_it_never_did() {
 fn trace_coverage_of_a_damaged_trace_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let trace = session(dir.path());
-    let mut bytes = std::fs::read(&trace).unwrap();
-    bytes.truncate(bytes.len() - 10);
-    std::fs::write(&trace, bytes).unwrap();
+    damage(&trace, false);
     let (code, _, err) = qmpsim(&["trace", "coverage", arg(dir.path())]);
     assert!(
         code == Some(1)
@@ -685,10 +645,9 @@ fn trace_coverage_of_a_damaged_trace_fails_naming_it() {
 #[test]
 fn trace_export_replies_of_the_second_client() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = write_trace(
+    let trace = pc_trace(
         dir.path(),
         "two.qmptrace",
-        MachineConfig::default(),
         &[
             connect(ONE),
             connect(TWO),

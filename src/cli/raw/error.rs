@@ -286,6 +286,20 @@ pub enum RawError {
     /// `-x-state-every` that is not an unsigned number.
     #[error("qmpsim: -x-state-every: invalid step count '{0}'")]
     StateEvery(String),
+    /// `-usbdevice` naming no device 0.14 makes (`usb_parse`).
+    #[error("qemu: could not add USB device '{0}'")]
+    UsbDevice(String),
+    /// `-usbdevice` giving parameters to a device that takes none: the
+    /// `error_report` of `usbdevice_create`, then `usb_parse`'s line.
+    #[error(
+        "{PROGRAM}: usbdevice {driver} accepts no params\nqemu: could not add USB device '{name}'"
+    )]
+    UsbDeviceParams {
+        /// The device name before the `:`.
+        driver: String,
+        /// The whole name.
+        name: String,
+    },
     /// `-drive format=?`: `drive_init` prints the format drivers and makes no
     /// drive.
     #[error("{}", crate::machine::devices::block::supported_formats_line())]

@@ -1,8 +1,9 @@
 //! Emulated hardware 0.14 picks by name at startup, and the Linux boot options:
 //! `-vga` (`select_vgahw` of vl.c), `-soundhw` (`select_soundhw` of
-//! arch_init.c), `-clock` (`configure_alarms` of qemu-timer.c), and `-kernel`,
-//! `-append`, `-initrd` (checked together in vl.c's `main`). The names are
-//! checked as 0.14 checks them; what they choose changes nothing QMP shows.
+//! arch_init.c), `-clock` (`configure_alarms` of qemu-timer.c), `-usbdevice`
+//! (`usb_parse` of vl.c), and `-kernel`, `-append`, `-initrd` (checked
+//! together in vl.c's `main`). The names are checked as 0.14 checks them;
+//! only the USB devices change what QMP shows.
 
 use super::{OptCtx, RawError, SpecialMode};
 
@@ -203,6 +204,21 @@ pub fn alarm_timers_text(unknown: &[String], timers: &[&str]) -> (String, String
         stdout.push('\n');
     }
     (stdout, stderr)
+}
+
+/// `-usbdevice NAME`: USB on, and the device made after the machine
+/// (`usb_parse`); a name 0.14 makes nothing of is refused.
+pub(super) fn apply_usbdevice(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
+    use crate::machine::devices::usb::{parse_devname, UsbDevName};
+    match parse_devname(&v) {
+        UsbDevName::NoParams(driver) => return Err(RawError::UsbDeviceParams { driver, name: v }),
+        UsbDevName::Unknown => return Err(RawError::UsbDevice(v)),
+        UsbDevName::Driver(_) | UsbDevName::Unmodelled => {}
+    }
+    let config = &mut ctx.low.config;
+    config.usb = true;
+    config.usb_devices.push(v);
+    Ok(())
 }
 
 /// Which Linux boot options were given (`linux_boot = kernel_filename != NULL`).

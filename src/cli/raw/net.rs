@@ -110,6 +110,19 @@ fn check_net_client(option: &str, v: &str, opts: &OptionList) -> Result<(), RawE
             });
         }
     }
+    if kind == "user" {
+        // net_slirp_init sets up the `hostfwd=` rules; one that fails fails
+        // the stack.
+        if let Err(report) = crate::machine::devices::net::Net::check_user_rules(&opts.items) {
+            return Err(RawError::Located {
+                option: option.to_owned(),
+                arg: v.to_owned(),
+                message: format!(
+                    "{report}\n{PROGRAM}: {option} {v}: Device 'user' could not be initialized"
+                ),
+            });
+        }
+    }
     if kind != "nic" {
         return Ok(());
     }

@@ -254,7 +254,8 @@ pub static OPTIONS: &[OptDef] = &[
     value("soundhw", "CARDS", Standard, "sound cards (`-soundhw ?` lists them)",
         hardware::apply_soundhw),
     flag("usb", Usb, "enable the USB controller", |c, _| on(&mut c.low.config.usb)),
-    ignored_value("usbdevice", "NAME", Usb, "a USB device"),
+    value("usbdevice", "NAME", Usb, "a USB device: tablet, mouse or keyboard\n\
+        (other names are checked, not made)", hardware::apply_usbdevice),
     value("device", "DRIVER[,PROP=VALUE...]", Standard, "a device", net::apply_device),
     value("name", "NAME", Standard, "guest name (query-name)", other::apply_name),
     value("uuid", "UUID", Standard, "guest UUID (query-uuid)", other::apply_uuid),
@@ -474,6 +475,7 @@ fn push_option_help(s: &mut String, opt: &OptDef) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::repeated;
 
     #[test]
     fn x_explore_gap_sets_the_placement() {
@@ -496,11 +498,7 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<&str> = options().map(|o| o.name).collect();
-        names.sort_unstable();
-        let before = names.len();
-        names.dedup();
-        assert_eq!(names.len(), before);
+        assert_eq!(repeated(options().map(|o| o.name)), Vec::<&str>::new());
     }
 
     #[test]

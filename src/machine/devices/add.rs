@@ -13,6 +13,7 @@ use super::cfmt;
 use super::net::NicSpec;
 use super::pci::{PciFunction, FUNCTIONS_PER_SLOT};
 use super::qdev::{id_wellformed, Device, Qdev};
+use super::usb;
 use super::Devices;
 use crate::qobject::{ErrorClass, QmpError};
 
@@ -230,7 +231,11 @@ impl Devices {
         hotplug: bool,
     ) -> Result<u64, QmpError> {
         let init_failed = || QmpError::with1(ErrorClass::DeviceInitFailed, driver_given);
-        if self.qdev.devices.len() >= DEVICES_MAX {
+        // A USB device that needs a hub first brings it along.
+        let port = get(&device.props, "port");
+        let hub = info.bus == BusKind::Usb
+            && self.usb.attach_need(device.bus, port) == usb::AttachNeed::Hub;
+        if self.qdev.devices.len() + usize::from(hub) >= DEVICES_MAX {
             return Err(init_failed());
         }
         if let Some(pinfo) = info.pci {
@@ -258,11 +263,19 @@ impl Devices {
             self.check_role(info, &mut device, parsed)
                 .ok_or_else(init_failed)?;
         }
+        let bus = device.bus;
+        let port = get(&device.props, "port").map(str::to_owned);
         let uid = self.qdev.add_device(device);
         for (kind, hotplug_ok) in info.child_buses {
-            self.qdev.add_bus(uid, *kind, *hotplug_ok, None);
+            let child = self.qdev.add_bus(uid, *kind, *hotplug_ok, None);
+            if *kind == BusKind::Usb {
+                self.usb.add_bus(child, usb::UHCI_PORTS);
+            }
         }
         self.bind_role(info, uid, parsed);
+        if info.bus == BusKind::Usb {
+            self.usb_attach(bus, uid, port.as_deref());
+        }
         Ok(uid)
     }
 
@@ -459,6 +472,12 @@ impl Devices {
     /// mouse handlers bound to them.
     pub fn free_device(&mut self, uid: u64) {
         for u in self.qdev.subtree(uid) {
+            // usb_qdev_exit: the port is given back; a hub frees the devices
+            // on its ports (same bus, so not in the subtree) and its ports.
+            for orphan in self.usb.detach(u) {
+                self.free_device(orphan);
+            }
+            self.usb.unregister_hub_ports(u);
             let auto_del = self.qdev.device(u).is_some_and(|d| {
                 matches!(
                     d.driver.as_str(),
@@ -470,6 +489,48 @@ impl Devices {
             self.mice.remove_device(u);
             self.qdev.remove(u);
         }
+    }
+
+    /// `usb_device_attach`: a `usb-hub` first when one free port is left (and
+    /// no `port` is asked for), then the device on its port.
+    fn usb_attach(&mut self, bus: u64, uid: u64, port: Option<&str>) {
+        if self.usb.attach_need(bus, port) == usb::AttachNeed::Hub {
+            let hub = self.internal("usb-hub", bus, None);
+            self.usb.attach(bus, hub, None);
+            self.usb.add_hub_ports(bus, hub);
+        }
+        self.usb.attach(bus, uid, port);
+    }
+
+    /// `usb_device_add` of a `-usbdevice`/`usb_add` name: the device's uid, or
+    /// the lines 0.14 prints before `could not add USB device` (`None` for a
+    /// name whose device the model does not make).
+    pub fn usb_device_add(&mut self, devname: &str, hotplug: bool) -> Result<u64, Option<String>> {
+        let Some(bus) = self.usb.buses.first().map(|b| b.bus) else {
+            return Err(Some(String::new()));
+        };
+        let driver = match usb::parse_devname(devname) {
+            usb::UsbDevName::Driver(driver) => driver,
+            usb::UsbDevName::NoParams(name) => {
+                return Err(Some(format!("usbdevice {name} accepts no params\n")))
+            }
+            usb::UsbDevName::Unknown => return Err(Some(String::new())),
+            usb::UsbDevName::Unmodelled => return Err(None),
+        };
+        let path = self.qdev.bus(bus).name.clone();
+        let opts = [
+            ("driver".to_owned(), driver.to_owned()),
+            ("bus".to_owned(), path),
+        ];
+        let uid = self
+            .device_add(None, &opts, hotplug)
+            .map_err(|e| Some(format!("{}\n", e.desc())))?;
+        // usb_create_simple: made by qdev_create, not from a `device` group.
+        if let Some(d) = self.qdev.device_mut(uid) {
+            d.user = false;
+            d.props.clear();
+        }
+        Ok(uid)
     }
 
     /// The guest ejects a slot (`pciej_write`): every function in it goes.
@@ -693,18 +754,32 @@ mod tests {
         );
     }
 
-    /// A pc with USB and `usb-kbd`s added until `n` qdev devices exist.
+    /// A pc with USB and ISA serial ports added (at startup, so without
+    /// the hotplug checks) until `n` qdev devices exist.
     fn with_devices(n: usize) -> Devices {
         let mut d = Devices::new(&MachineConfig {
             usb: true,
             ..Default::default()
         });
-        let kbd = opts(&[("driver", "usb-kbd")]);
+        let serial = opts(&[("driver", "isa-serial")]);
         let missing = n - d.qdev.devices.len();
         (0..missing).for_each(|_| {
-            d.device_add(None, &kbd, true).expect("room for a device");
+            d.device_add(None, &serial, false)
+                .expect("room for a device");
         });
         d
+    }
+
+    #[test]
+    fn usb_device_needing_a_hub_counts_two_against_the_limit() {
+        let mut d = with_devices(DEVICES_MAX - 2);
+        let kbd = opts(&[("driver", "usb-kbd")]);
+        d.device_add(None, &kbd, true)
+            .expect("one free port left after it");
+        assert_eq!(
+            d.device_add(None, &kbd, true),
+            Err(QmpError::with1(ErrorClass::DeviceInitFailed, "usb-kbd"))
+        );
     }
 
     #[test]

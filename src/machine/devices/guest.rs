@@ -49,8 +49,15 @@ pub enum GuestTimer {
         /// The slot.
         slot: u8,
     },
-    /// The USB HID driver starts polling a mouse.
+    /// The USB HID driver starts polling a mouse (after the guest gave it
+    /// an address).
     UsbActivate {
+        /// The device's uid.
+        device: u64,
+    },
+    /// The guest enumerates a new USB device, or the USB devices again after
+    /// a reset: it gives them addresses.
+    UsbEnumerate {
         /// The device's uid.
         device: u64,
     },

@@ -22,6 +22,8 @@ pub mod mouse;
 pub mod net;
 pub mod pci;
 pub mod qdev;
+pub mod slirp;
+pub mod usb;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,7 @@ use mouse::Mice;
 use net::{Net, NicSpec};
 use pci::{Firmware, PciFunction, FUNCTIONS_PER_SLOT};
 use qdev::{Device, Qdev};
+use usb::Usb;
 
 /// The devfn of the PIIX3 ISA bridge (slot 1, function 0).
 pub const PIIX3_DEVFN: u8 = 8;
@@ -54,6 +57,8 @@ pub struct Devices {
     pub chardevs: Chardevs,
     /// The device tree.
     pub qdev: Qdev,
+    /// USB buses, ports and addresses.
+    pub usb: Usb,
     /// The PCI firmware state.
     pub firmware: Firmware,
     /// The simulated guest.
@@ -82,6 +87,7 @@ impl Devices {
             mice,
             chardevs,
             qdev: Qdev::default(),
+            usb: Usb::default(),
             firmware: Firmware::default(),
             guest: Guest::default(),
         };
@@ -89,6 +95,10 @@ impl Devices {
             .iter()
             .any(|d| catalog::find(d).is_some_and(|i| i.role == Role::Vga));
         devices.build_board(config, !config.nodefaults && !vga_given);
+        for name in &config.usb_devices {
+            // The command line was checked: a name 0.14 refuses is not here.
+            let _ = devices.usb_device_add(name, false);
+        }
         devices.add_config_devices(config);
         devices.update_hotplug_slots();
         devices
@@ -122,7 +132,8 @@ impl Devices {
         });
         if config.usb {
             let uhci = self.internal("piix3-usb-uhci", pci_bus, Some(PIIX3_DEVFN + 2));
-            self.qdev.add_bus(uhci, BusKind::Usb, true, None);
+            let bus = self.qdev.add_bus(uhci, BusKind::Usb, true, None);
+            self.usb.add_bus(bus, usb::UHCI_PORTS);
         }
         // 0.14's pc_init1 creates the PIIX4 power management only with ACPI.
         if !config.no_acpi {
@@ -355,6 +366,7 @@ impl Devices {
             f.reset();
         }
         self.firmware.done = false;
+        self.usb.reset();
         self.update_hotplug_slots();
     }
 }

@@ -44,6 +44,8 @@ pub struct NetClient {
     /// A descriptor the backend took over with `fd=NAME` (an edge handle),
     /// closed when the backend goes.
     pub fd: Option<u64>,
+    /// A user-mode stack's host forwarding rules, newest first.
+    pub hostfwds: Vec<super::slirp::HostFwd>,
 }
 
 /// A refused netdev_add: the qerror, and the line 0.14's backend printed with
@@ -87,6 +89,8 @@ pub struct Net {
     /// `pci_add nic`); 0.14 never frees one, and the next NIC's MAC address
     /// is [`MAC_BASE`] plus this count.
     pub nd_table_used: u32,
+    /// The descriptor number the next host forwarding rule shows.
+    pub next_host_fd: u32,
 }
 
 /// Options a netdev type accepts, with their QemuOpts type.
@@ -235,7 +239,11 @@ impl Net {
                 }
                 Some(ty @ ("user" | "tap" | "socket")) => {
                     let name = n.get("name").map(str::to_owned);
-                    net.add_backend(ty, name, Some(vlan), (backend_info(ty), None));
+                    let name = net.add_backend(ty, name, Some(vlan), (backend_info(ty), None));
+                    if ty == "user" {
+                        // The command line was checked: its rules parse.
+                        let _ = net.user_rules(&name, &n.items);
+                    }
                 }
                 _ => {}
             }
@@ -265,13 +273,13 @@ impl Net {
         name: Option<String>,
         vlan: Option<u32>,
         (info, fd): (String, Option<u64>),
-    ) {
+    ) -> String {
         if let Some(v) = vlan {
             self.add_vlan(v);
         }
         let name = name.unwrap_or_else(|| self.assign_name(model));
         self.clients.push(NetClient {
-            name,
+            name: name.clone(),
             model: model.to_owned(),
             vlan,
             nic: false,
@@ -280,7 +288,37 @@ impl Net {
             info,
             device: None,
             fd,
+            hostfwds: Vec::new(),
         });
+        name
+    }
+
+    /// Whether a new user stack with these options would set up its
+    /// `hostfwd=` rules: the first report if not (startup checks it).
+    pub fn check_user_rules(opts: &[(String, String)]) -> Result<(), String> {
+        let mut scratch = Net::default();
+        let name = scratch.add_backend("user", None, Some(0), (String::new(), None));
+        scratch.user_rules(&name, opts)
+    }
+
+    /// `net_slirp_init`'s rules: a new user stack sets up its `hostfwd=`
+    /// options (0.14 takes them from a list it prepends to, so last first);
+    /// on a failure the stack goes again and `Err` holds the report.
+    fn user_rules(&mut self, name: &str, opts: &[(String, String)]) -> Result<(), String> {
+        let rules: Vec<&str> = opts
+            .iter()
+            .filter(|(k, _)| k == "hostfwd")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        for rule in rules.into_iter().rev() {
+            if let Err(report) = self.add_hostfwd(name, Some(rule)) {
+                if let Some(pos) = self.clients.iter().rposition(|c| c.name == name) {
+                    self.clients.remove(pos);
+                }
+                return Err(report);
+            }
+        }
+        Ok(())
     }
 
     /// `qemu_find_netdev`: a client not on any VLAN, by name.
@@ -344,6 +382,10 @@ impl Net {
         .map_err(init_failed)?;
         let ty = ty.to_owned();
         self.add_backend(&ty, Some(id.to_owned()), None, backend);
+        if ty == "user" {
+            self.user_rules(id, opts)
+                .map_err(|report| init_failed(Some(report)))?;
+        }
         self.netdev_ids.push(id.to_owned());
         Ok(())
     }
@@ -444,7 +486,11 @@ impl Net {
             .get("id")
             .or_else(|| opts.get("name"))
             .map(str::to_owned);
-        self.add_backend(ty, name, Some(vlan), backend);
+        let name = self.add_backend(ty, name, Some(vlan), backend);
+        if ty == "user" {
+            self.user_rules(&name, &backend_opts)
+                .map_err(|report| failed(Some(report)))?;
+        }
         Ok(())
     }
 
@@ -564,6 +610,7 @@ impl Net {
             info,
             device: Some(nic.device),
             fd: None,
+            hostfwds: Vec::new(),
         });
     }
 

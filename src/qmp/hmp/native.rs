@@ -219,24 +219,6 @@ pub fn info_pcmcia(_ctx: &mut Ctx<'_>, out: &mut String) {
     out.push_str("No PCMCIA sockets\n");
 }
 
-/// `usb_info`: no USB bus without `-usb`; devices on it are not listed yet
-/// (their guest-assigned addresses are not modelled).
-pub fn info_usb(ctx: &mut Ctx<'_>, out: &mut String) {
-    use crate::machine::devices::catalog::BusKind;
-    let qdev = &ctx.machine.devices.qdev;
-    let usb_buses: Vec<u64> = qdev
-        .buses
-        .iter()
-        .filter(|b| b.kind == BusKind::Usb)
-        .map(|b| b.uid)
-        .collect();
-    if usb_buses.is_empty() {
-        out.push_str("USB support not enabled\n");
-    } else if qdev.devices.iter().any(|d| usb_buses.contains(&d.bus)) {
-        out.push_str("info usb: not supported yet\n");
-    }
-}
-
 /// `do_info_network`: every VLAN with its clients, then the clients on no
 /// VLAN with their peers, each list in creation order.
 pub fn info_network(ctx: &mut Ctx<'_>, out: &mut String) {

@@ -11,7 +11,8 @@
 //! supported yet`).
 
 use super::{
-    acl, hotplug, input, native, print, readers, Action, Decl, HmpCommand, InfoItem, InfoPrint,
+    acl, hotplug, input, native, print, readers, slirp, usb, Action, Decl, HmpCommand, InfoItem,
+    InfoPrint,
 };
 
 /// An HMP-only command, declared in full.
@@ -179,14 +180,14 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "devname:s",
         "device",
         "add USB device (e.g. 'host:bus.addr' or 'host:vendor_id:product_id')",
-        NotSupported
+        Native(usb::usb_add)
     ),
     hmp!(
         "usb_del",
         "devname:s",
         "device",
         "remove USB device 'bus.addr'",
-        NotSupported
+        Native(usb::usb_del)
     ),
     qmp!("device_add", "device_add"),
     qmp!("device_del", "device_del"),
@@ -309,14 +310,14 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "arg1:s,arg2:s?,arg3:s?",
         "[vlan_id name] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport",
         "redirect TCP or UDP connections from host to guest (requires -net user)",
-        NotSupported
+        Native(slirp::hostfwd_add)
     ),
     hmp!(
         "hostfwd_remove",
         "arg1:s,arg2:s?,arg3:s?",
         "[vlan_id name] [tcp|udp]:[hostaddr]:hostport",
         "remove host-to-guest TCP or UDP redirection",
-        NotSupported
+        Native(slirp::hostfwd_remove)
     ),
     qmp!("balloon", "balloon"),
     qmp!("set_link", "set_link"),
@@ -469,11 +470,7 @@ pub static INFO_ITEMS: &[InfoItem] = &[
         "show NUMA information",
         InfoNative(native::info_numa)
     ),
-    info!(
-        "usb",
-        "show guest USB devices",
-        InfoNative(native::info_usb)
-    ),
+    info!("usb", "show guest USB devices", InfoNative(usb::info_usb)),
     info!("usbhost", "show host USB devices", InfoNotSupported),
     info!(
         "profile",
@@ -527,7 +524,8 @@ pub static INFO_ITEMS: &[InfoItem] = &[
     ),
     info!(
         "usernet",
-        "show user network stack connection states", InfoNotSupported
+        "show user network stack connection states",
+        InfoNative(slirp::info_usernet)
     ),
     info!(
         "migrate",
@@ -645,7 +643,9 @@ mod tests {
             .collect();
         let undeclared: Vec<&str> = crate::qmp::args::names_read(concat!(
             include_str!("native.rs"),
-            include_str!("hotplug.rs")
+            include_str!("hotplug.rs"),
+            include_str!("usb.rs"),
+            include_str!("slirp.rs")
         ))
         .into_iter()
         .filter(|n| !declared.contains(n))
