@@ -588,6 +588,7 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::migration::MigrationStart;
+    use crate::test_util::repeated;
 
     fn migrating() -> Machine {
         let mut m = Machine::new(MachineConfig::default());
@@ -658,10 +659,7 @@ mod tests {
 
     #[test]
     fn action_names_are_unique() {
-        let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ACTIONS.len());
+        assert_eq!(repeated(ACTIONS.iter().map(|a| a.name)), Vec::<&str>::new());
     }
 
     #[test]

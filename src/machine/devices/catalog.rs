@@ -919,6 +919,7 @@ pub fn class_desc(class: u16) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::repeated;
 
     #[test]
     fn find_by_alias_gives_driver() {
@@ -933,11 +934,7 @@ mod tests {
 
     #[test]
     fn driver_names_are_unique() {
-        let mut names: Vec<&str> = DRIVERS.iter().map(|d| d.name).collect();
-        names.sort_unstable();
-        let n = names.len();
-        names.dedup();
-        assert_eq!(names.len(), n);
+        assert_eq!(repeated(DRIVERS.iter().map(|d| d.name)), Vec::<&str>::new());
     }
 
     #[test]
