@@ -14,6 +14,9 @@ replies split or delayed, a guest rebooting or a tray locked at the wrong moment
 a migration failing, the connection dropped. A robust client survives every
 seed; this script's client is deliberately naive, so some seeds break it.
 
+It needs qemu.qmp and qmpsim's Python package (``pip install .`` in this
+checkout, or ``PYTHONPATH=python``), whose ``qmpsim.Vm`` starts each VM.
+
 The exit status is 0 when no seed broke the script, 1 when some did, 2 on a
 usage error.
 """
@@ -26,12 +29,11 @@ import logging
 import os
 import shlex
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 from qemu.qmp import QMPClient
+
+import qmpsim
 
 #: Seconds to wait for a VM's monitor socket to appear.
 SOCKET_WAIT_S = 10
@@ -66,56 +68,22 @@ async def guarded(socket_path: str, timeout_s: float) -> None:
     await asyncio.wait_for(script(socket_path), timeout_s)
 
 
-#: __SO_ACCEPTCON in /proc/net/unix's Flags column: the socket listens.
-_SO_ACCEPTCON = 0x10000
-
-
-def listening(path: str) -> bool:
-    """Whether a unix socket listens at ``path`` (its file appears at bind(), a
-    moment before listen(), when a connect would still be refused)."""
-    with open("/proc/net/unix") as table:
-        for line in table:
-            fields = line.split()
-            if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & _SO_ACCEPTCON:
-                return True
-    return False
-
-
-def wait_for_socket(proc: subprocess.Popen, path: str) -> None:
-    deadline = time.monotonic() + SOCKET_WAIT_S
-    while not listening(path):
-        if proc.poll() is not None:
-            raise RuntimeError(f"qmpsim exited with status {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no monitor listening at {path}")
-        time.sleep(0.01)
-
-
-def vm_args(binary: str, socket_path: str, chaos: str, trace: str) -> list[str]:
-    return [binary, "-qmp", f"unix:{socket_path},server,nowait", "-x-chaos", chaos,
-            "-record", trace]
-
-
 def run_seed(binary: str, chaos: str, out: str, seed: int, timeout_s: float) -> str | None:
     """Runs the script under ``chaos``; returns why it broke, or None."""
-    workdir = tempfile.mkdtemp(prefix="qmpsim-chaos-")
-    socket_path = os.path.join(workdir, "qmp.sock")
     trace = os.path.join(out, f"seed-{seed}.qmptrace")
-    proc = subprocess.Popen(vm_args(binary, socket_path, chaos, trace),
-                            stderr=subprocess.DEVNULL)
+    # qmpsim.Vm starts the VM on a fresh socket and waits until it listens.
+    vm = qmpsim.Vm("-x-chaos", chaos, record=trace, binary=binary, connect=False,
+                   timeout=SOCKET_WAIT_S)
     why = None
     try:
-        wait_for_socket(proc, socket_path)
-        asyncio.run(guarded(socket_path, timeout_s))
+        vm.start()
+        asyncio.run(guarded(vm.socket_path, timeout_s))
     except asyncio.TimeoutError:
         why = f"no answer within {timeout_s:g} s"
     except Exception as err:  # the script's failure is what we are after
         why = f"{type(err).__name__}: {err}".splitlines()[0].rstrip(": ")
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(SOCKET_WAIT_S)
-        shutil.rmtree(workdir, ignore_errors=True)
+        vm.stop()
     if why is None:
         os.unlink(trace)
     return why

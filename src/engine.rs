@@ -169,6 +169,26 @@ impl Input {
             data: data.as_ref().to_vec(),
         }
     }
+
+    /// The client the input comes from, if it comes from one.
+    pub fn client(&self) -> Option<ClientId> {
+        match self {
+            Input::Connect { client, .. }
+            | Input::Bytes { client, .. }
+            | Input::Fd { client, .. }
+            | Input::Disconnect { client } => Some(*client),
+            Input::AdvanceTo { .. }
+            | Input::Signal { .. }
+            | Input::MigrationFailed { .. }
+            | Input::MigrationStalled { .. }
+            | Input::ImageProbed { .. }
+            | Input::IncomingPreamble { .. }
+            | Input::IncomingState { .. }
+            | Input::IncomingFailed { .. }
+            | Input::SnapshotTableOpened { .. }
+            | Input::LoadVm { .. } => None,
+        }
+    }
 }
 
 /// Terminating signals QEMU handles.
@@ -180,6 +200,25 @@ pub enum Signal {
     Terminate,
     /// SIGHUP.
     Hangup,
+}
+
+impl Signal {
+    /// Every signal.
+    pub const ALL: [Signal; 3] = [Signal::Interrupt, Signal::Terminate, Signal::Hangup];
+
+    /// The name without `SIG` (`INT`), as traces print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "INT",
+            Signal::Terminate => "TERM",
+            Signal::Hangup => "HUP",
+        }
+    }
+
+    /// The signal of [`Signal::name`] `name`.
+    pub fn from_name(name: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// Something the edge must do.
@@ -913,6 +952,14 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn signal_names_read_back() {
+        for signal in Signal::ALL {
+            assert_eq!(Signal::from_name(signal.name()), Some(signal));
+        }
+        assert_eq!(Signal::from_name("KILL"), None);
     }
 
     #[test]

@@ -98,5 +98,8 @@ pub mod snapshot;
 pub mod trace;
 pub mod wire;
 
+#[cfg(test)]
+mod test_util;
+
 pub use embed::{EmbedError, Vm, VmBuilder, VmExit, VmHandle};
 pub use engine::Engine;

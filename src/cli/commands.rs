@@ -216,6 +216,24 @@ pub struct FleetArgs {
 /// Seconds a client may run in `explore` (and `conformance`) by default.
 pub const EXPLORE_TIMEOUT_S_DEFAULT: f64 = 10.0;
 
+/// What `explore` and `conformance` both take: where their files go and the
+/// client they run against VMs.
+#[derive(Debug, Args)]
+pub struct ClientRuns {
+    /// Folder for the sockets, traces and client logs [default: a new one in
+    /// the temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// `[VM OPTIONS --] CLIENT COMMAND...`
+    #[arg(
+        last = true,
+        required = true,
+        value_name = "CLIENT",
+        allow_hyphen_values = true
+    )]
+    pub rest: Vec<OsString>,
+}
+
 /// `qmpsim explore [OPTIONS] -- [VM OPTIONS --] CLIENT...`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -250,18 +268,9 @@ pub struct ExploreArgs {
     /// Place events at gap GAP only (as the reproduce lines do).
     #[arg(long, value_name = "GAP")]
     pub gap: Option<u64>,
-    /// Folder for the sockets, traces and client logs [default: a new one in
-    /// the temporary folder].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// `[VM OPTIONS --] CLIENT COMMAND...`
-    #[arg(
-        last = true,
-        required = true,
-        value_name = "CLIENT",
-        allow_hyphen_values = true
-    )]
-    pub rest: Vec<OsString>,
+    /// The output folder, the VM options and the client.
+    #[command(flatten)]
+    pub runs: ClientRuns,
 }
 
 /// `qmpsim conformance [OPTIONS] -- [VM OPTIONS --] CLIENT...`.
@@ -290,18 +299,9 @@ pub struct ConformanceArgs {
     #[arg(long, value_name = "SECS", default_value_t = EXPLORE_TIMEOUT_S_DEFAULT,
           value_parser = parse_timeout)]
     pub timeout: f64,
-    /// Folder for the sockets, traces and client logs [default: a new one in
-    /// the temporary folder].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// `[VM OPTIONS --] CLIENT COMMAND...`
-    #[arg(
-        last = true,
-        required = true,
-        value_name = "CLIENT",
-        allow_hyphen_values = true
-    )]
-    pub rest: Vec<OsString>,
+    /// The output folder, the VM options and the client.
+    #[command(flatten)]
+    pub runs: ClientRuns,
 }
 
 /// Longest `--timeout`: one day.
@@ -507,10 +507,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
-    }
+    use crate::test_util::os;
 
     /// `fleet --count N --dir d -S` parsed.
     fn fleet_count(n: u32) -> Result<Command, u8> {

@@ -425,8 +425,7 @@ pub fn is_listening(backend: &ChardevBackend) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::fs::File;
-    use std::io::Write;
+    use crate::test_util::write_temp;
 
     use super::*;
     use crate::machine::config::{ImageInfo, MonitorMode};
@@ -502,12 +501,6 @@ mod tests {
             monitors_of(&["-serial", "null", "-serial", "mon:stdio"]),
             ["serial1:Readline"]
         );
-    }
-
-    fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
-        let path = dir.path().join(name);
-        File::create(&path).unwrap().write_all(bytes).unwrap();
-        path.to_str().unwrap().to_owned()
     }
 
     #[test]

@@ -317,10 +317,7 @@ fn special_text(mode: &SpecialMode) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
-    }
+    use crate::test_util::os;
 
     #[test]
     fn version_line_names_qemu_and_qmpsim() {

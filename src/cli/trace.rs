@@ -17,6 +17,7 @@ use crate::replay::corpus;
 use crate::trace::coverage::Coverage;
 use crate::trace::dump::{self, DumpOptions};
 use crate::trace::export::{self, ExportError, ExportOptions};
+use crate::trace::format::count;
 use crate::trace::import::{self, EventSource, Expect, ImportOptions, Transcript};
 use crate::trace::{info, replies, TraceError};
 
@@ -33,7 +34,7 @@ pub fn run(command: TraceCommand) -> i32 {
         TraceCommand::Export(args) => export_cli(&args),
         TraceCommand::Import(args) => import_cli(&args),
         TraceCommand::Coverage { paths } => coverage_cli(&paths),
-        TraceCommand::Json { file } => crate::replay::dump_json_cli(&file),
+        TraceCommand::Json { file } => json_cli(&file),
         TraceCommand::Minimize(a) => super::minimize::minimize_cli(&a.trace, &a.until, &a.output),
     }
 }
@@ -55,6 +56,15 @@ fn dump_cli(args: &DumpArgs) -> i32 {
         show_secrets: args.show_secrets,
     };
     to_stdout(&args.file, |out| dump::dump(file, options, out))
+}
+
+/// `trace json FILE`: the trace as JSON Lines (a header object, then one
+/// object per frame).
+fn json_cli(path: &Path) -> i32 {
+    let Some(file) = open(path) else {
+        return 1;
+    };
+    to_stdout(path, |out| export::export_json(file, out))
 }
 
 fn info_cli(path: &Path) -> i32 {
@@ -171,24 +181,24 @@ fn import_summary(output: &Path, report: &import::ImportReport) -> String {
     let mut text = format!(
         "qmpsim trace import: wrote {} ({})",
         output.display(),
-        info::count(report.steps, "step", "steps")
+        count(report.steps, "step", "steps")
     );
     match report.first_difference {
         None if report.compared == 0 => text.push_str("; no <- lines to compare"),
         None => text.push_str(&format!(
             "; {} matched what qmpsim sends",
-            info::count(report.compared, "expected message", "expected messages")
+            count(report.compared, "expected message", "expected messages")
         )),
         Some(line) => text.push_str(&format!(
             "; {} of {} differ from what qmpsim sends (first at line {line})",
             report.differing,
-            info::count(report.compared, "expected message", "expected messages")
+            count(report.compared, "expected message", "expected messages")
         )),
     }
     if report.events_dropped > 0 {
         text.push_str(&format!(
             "; {} dropped",
-            info::count(report.events_dropped, "event", "events")
+            count(report.events_dropped, "event", "events")
         ));
     }
     text
@@ -271,4 +281,14 @@ fn report(path: &Path, e: &ExportError) -> i32 {
     };
     eprintln!("qmpsim trace: {}: {text}", path.display());
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_with_missing_file_returns_one() {
+        assert_eq!(json_cli(Path::new("/nonexistent/x.qmptrace")), 1);
+    }
 }

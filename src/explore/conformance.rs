@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::relay::Shaping;
 use super::run::{self, ClientEnd, RunSpec};
-use super::{count, qmpsim_binary, setup, Setup, Split, EXIT_FOUND};
+use super::{count, qmpsim_binary, run_tool, Setup, Split, EXIT_FOUND};
 use crate::cli::commands::ConformanceArgs;
 
 /// NICs the `large-replies` VM adds.
@@ -177,13 +177,9 @@ pub struct Row {
 
 /// `qmpsim conformance`. Returns the exit status.
 pub fn conformance_cli(args: &ConformanceArgs) -> i32 {
-    match conformance(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("{message}");
-            EXIT_FOUND
-        }
-    }
+    run_tool("conformance", select(&args.only), &args.runs, |setup| {
+        conformance(args, setup)
+    })
 }
 
 fn select(only: &[String]) -> Result<Vec<&'static Behaviour>, String> {
@@ -203,25 +199,21 @@ fn select(only: &[String]) -> Result<Vec<&'static Behaviour>, String> {
         .collect()
 }
 
-fn conformance(args: &ConformanceArgs) -> Result<i32, String> {
-    let Setup {
-        selected: behaviours,
-        split,
-        dir,
-    } = match setup(
-        "conformance",
-        select(&args.only),
-        &args.rest,
-        args.out.as_deref(),
-    )? {
-        Ok(setup) => setup,
-        Err(code) => return Ok(code),
-    };
+fn conformance(
+    args: &ConformanceArgs,
+    setup: Setup<Vec<&'static Behaviour>>,
+) -> Result<i32, String> {
     let timeout = Duration::from_secs_f64(args.timeout);
     let qmpsim = qmpsim_binary()?;
     let mut rows = Vec::new();
-    for behaviour in behaviours {
-        rows.push(run_behaviour(behaviour, &qmpsim, &dir, &split, timeout)?);
+    for behaviour in setup.selected {
+        rows.push(run_behaviour(
+            behaviour,
+            &qmpsim,
+            &setup.dir,
+            &setup.split,
+            timeout,
+        )?);
     }
     print_table(&rows);
     if let Some(path) = &args.junit {
@@ -276,24 +268,13 @@ fn run_behaviour(
 
 /// The command that runs one behaviour again.
 pub fn reproduce_line(name: &str, split: &Split) -> String {
-    let mut words: Vec<String> = vec![
+    split.command_line(vec![
         "qmpsim".into(),
         "conformance".into(),
         "--only".into(),
         name.into(),
         "--".into(),
-    ];
-    if !split.vm.is_empty() {
-        words.extend(split.vm.iter().map(|a| a.to_string_lossy().into_owned()));
-        words.push("--".into());
-    }
-    words.extend(
-        split
-            .client
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned()),
-    );
-    shell_words::join(words)
+    ])
 }
 
 fn print_table(rows: &[Row]) {
@@ -379,13 +360,14 @@ fn write_file(path: &Path, text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::repeated;
 
     #[test]
     fn behaviour_names_are_unique() {
-        let mut names: Vec<&str> = BEHAVIOURS.iter().map(|b| b.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), BEHAVIOURS.len());
+        assert_eq!(
+            repeated(BEHAVIOURS.iter().map(|b| b.name)),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::commands::ExploreArgs;
+use crate::cli::commands::{ClientRuns, ExploreArgs};
 use crate::machine::placement::{happening_names, Happening};
 use gaps::Gap;
 use run::{ClientEnd, RunSpec};
@@ -49,6 +49,19 @@ pub struct Split {
     pub vm: Vec<OsString>,
     /// The client command.
     pub client: Vec<OsString>,
+}
+
+impl Split {
+    /// A command line for a shell: `words` (the qmpsim part, ending in `--`),
+    /// then the VM options and their `--` if any, then the client.
+    pub fn command_line(&self, mut words: Vec<String>) -> String {
+        if !self.vm.is_empty() {
+            words.extend(self.vm.iter().map(|a| a.to_string_lossy().into_owned()));
+            words.push("--".into());
+        }
+        words.extend(self.client.iter().map(|a| a.to_string_lossy().into_owned()));
+        shell_words::join(words)
+    }
 }
 
 /// Splits `[VM options --] CLIENT...`: a second `--` ends the VM options when
@@ -121,13 +134,9 @@ pub struct Finding {
 
 /// `qmpsim explore`. Returns the exit status.
 pub fn explore_cli(args: &ExploreArgs) -> i32 {
-    match explore(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("{message}");
-            EXIT_FOUND
-        }
-    }
+    run_tool("explore", parse_events(&args.events), &args.runs, |setup| {
+        explore(args, setup)
+    })
 }
 
 fn parse_events(names: &[String]) -> Result<Vec<Happening>, String> {
@@ -178,13 +187,33 @@ pub struct Setup<T> {
     pub dir: PathBuf,
 }
 
-/// Checks what tool `what` was given: a refused selection or a missing client
-/// command is a usage error (said on stderr; `Ok(Err(EXIT_USAGE))`).
-pub fn setup<T>(
+/// Runs tool `what` (`explore`, `conformance`) with `run`, once its setup is
+/// made: a refused selection or a missing client command is a usage error
+/// (said on stderr, [`EXIT_USAGE`]); an error `run` gives is said on stderr
+/// ([`EXIT_FOUND`]). Returns the exit status.
+pub fn run_tool<T>(
     what: &str,
     selected: Result<T, String>,
-    rest: &[OsString],
-    out: Option<&Path>,
+    runs: &ClientRuns,
+    run: impl FnOnce(Setup<T>) -> Result<i32, String>,
+) -> i32 {
+    let outcome = match setup(what, selected, runs) {
+        Ok(Ok(setup)) => run(setup),
+        Ok(Err(code)) => Ok(code),
+        Err(message) => Err(message),
+    };
+    outcome.unwrap_or_else(|message| {
+        eprintln!("{message}");
+        EXIT_FOUND
+    })
+}
+
+/// Checks what tool `what` was given: a refused selection or a missing client
+/// command is a usage error (said on stderr; `Ok(Err(EXIT_USAGE))`).
+fn setup<T>(
+    what: &str,
+    selected: Result<T, String>,
+    runs: &ClientRuns,
 ) -> Result<Result<Setup<T>, i32>, String> {
     let selected = match selected {
         Ok(selected) => selected,
@@ -193,12 +222,12 @@ pub fn setup<T>(
             return Ok(Err(EXIT_USAGE));
         }
     };
-    let split = split_rest(rest);
+    let split = split_rest(&runs.rest);
     if split.client.is_empty() {
         eprintln!("qmpsim {what}: no client command after --");
         return Ok(Err(EXIT_USAGE));
     }
-    let dir = output_dir(out, what)?;
+    let dir = output_dir(runs.out.as_deref(), what)?;
     Ok(Ok(Setup {
         selected,
         split,
@@ -206,20 +235,12 @@ pub fn setup<T>(
     }))
 }
 
-fn explore(args: &ExploreArgs) -> Result<i32, String> {
+fn explore(args: &ExploreArgs, setup: Setup<Vec<Happening>>) -> Result<i32, String> {
     let Setup {
         selected: events,
         split,
         dir,
-    } = match setup(
-        "explore",
-        parse_events(&args.events),
-        &args.rest,
-        args.out.as_deref(),
-    )? {
-        Ok(setup) => setup,
-        Err(code) => return Ok(code),
-    };
+    } = setup;
     let timeout = Duration::from_secs_f64(args.timeout);
     let base = RunSpec {
         qmpsim: qmpsim_binary()?,
@@ -370,17 +391,7 @@ pub fn reproduce_line(placement: Placement, split: &Split, timeout: Duration) ->
         words.push(timeout.as_secs_f64().to_string());
     }
     words.push("--".into());
-    if !split.vm.is_empty() {
-        words.extend(split.vm.iter().map(|a| a.to_string_lossy().into_owned()));
-        words.push("--".into());
-    }
-    words.extend(
-        split
-            .client
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned()),
-    );
-    shell_words::join(words)
+    split.command_line(words)
 }
 
 /// "1 gap", "3 gaps".
@@ -399,10 +410,7 @@ fn plural(n: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
-    }
+    use crate::test_util::os;
 
     #[test]
     fn split_rest_with_options_then_dashes_separates_vm_and_client() {

@@ -256,21 +256,12 @@ fn wait_listening(socket: &Path, vm: &mut Child) -> Result<(), String> {
 /// Whether the kernel lists `socket` as a listening unix socket. Without
 /// `/proc`, the socket file existing (plus a moment) has to do.
 fn is_listening(socket: &Path) -> bool {
-    /// `__SO_ACCEPTCON` in `/proc/net/unix`'s flags column.
-    const ACCEPTING: u32 = 0x0001_0000;
-    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+    crate::server::listen::unix_socket_listening(socket).unwrap_or_else(|| {
         let exists = socket.exists();
         if exists {
             std::thread::sleep(Duration::from_millis(50));
         }
-        return exists;
-    };
-    let wanted = socket.to_string_lossy();
-    table.lines().skip(1).any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.len() >= 8
-            && fields[7] == wanted
-            && u32::from_str_radix(fields[3], 16).is_ok_and(|f| f & ACCEPTING != 0)
+        exists
     })
 }
 

@@ -326,13 +326,7 @@ impl Machine {
             0 => self.guest_power_off(),
             1..=3 => self.run_request(Request::Reset),
             _ => {
-                let drive = self
-                    .devices
-                    .block
-                    .drives
-                    .iter()
-                    .find(|d| d.medium.is_some())
-                    .map(|d| d.name.clone());
+                let drive = self.devices.block.first_with_medium();
                 match drive {
                     Some(drive) => {
                         let _ = self.block_io_error(&drive, IoOperation::Write, IoErrno::Enospc);
@@ -357,19 +351,12 @@ impl Machine {
         let lockable = self
             .devices
             .block
-            .drives
-            .iter()
-            .any(|d| d.name == device && d.removable && !d.locked);
+            .find(device)
+            .is_some_and(|d| d.removable && !d.locked);
         if !lockable || !self.chaos_roll(ChaosKind::Failures) {
             return;
         }
-        if let Some(d) = self
-            .devices
-            .block
-            .drives
-            .iter_mut()
-            .find(|d| d.name == device)
-        {
+        if let Some(d) = self.devices.block.find_mut(device) {
             d.locked = true;
         }
         if let Some(state) = self.chaos.as_mut() {
@@ -382,13 +369,7 @@ impl Machine {
     /// random point or to crawl; a balloon target may be approached slowly.
     pub fn chaos_after_command(&mut self, name: &str, ok: bool) {
         if let Some(device) = self.chaos.as_mut().and_then(|s| s.locked_drive.take()) {
-            if let Some(d) = self
-                .devices
-                .block
-                .drives
-                .iter_mut()
-                .find(|d| d.name == device)
-            {
+            if let Some(d) = self.devices.block.find_mut(&device) {
                 d.locked = false;
             }
         }

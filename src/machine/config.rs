@@ -76,10 +76,10 @@ pub struct MachineConfig {
     /// `-rtc` spec.
     pub rtc: Option<String>,
     /// `-watchdog` model.
-    #[serde(with = "crate::machine::watchdog::by_name::model")]
+    #[serde(with = "crate::machine::watchdog::by_name")]
     pub watchdog: Option<WatchdogModel>,
     /// `-watchdog-action`.
-    #[serde(with = "crate::machine::watchdog::by_name::action")]
+    #[serde(with = "crate::machine::watchdog::by_name")]
     pub watchdog_action: Option<WatchdogAction>,
     /// Seed of the machine's one rng.
     pub seed: u64,

@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::GUEST_SHUTDOWN_MS_MAX;
 use super::devices::block::{IoErrno, IoOperation};
-use super::display::{
-    SockAddr, VncClient, ADDRESS_FAMILIES, NI_MAXHOST_BYTES, NI_MAXSERV_BYTES, SPICE_CHANNEL_MAIN,
-};
+use super::display::{SockAddr, VncClient, SPICE_CHANNEL_MAIN};
 use super::inject::SpiceChannelRequest;
 use super::migration::MigrationStatus;
 use super::timers::Timer;
@@ -394,27 +392,12 @@ fn host_of(args: &QDict) -> &str {
 /// the port under `port_key`, checked against getnameinfo's buffers as
 /// `x-vnc-client` checks them; `family` defaults by the host's form.
 fn display_addr(args: &QDict, port_key: &str) -> Result<SockAddr, QmpError> {
-    let host = host_of(args);
-    if host.is_empty() || host.len() >= NI_MAXHOST_BYTES {
-        let expected = format!("a host of 1 to {} bytes", NI_MAXHOST_BYTES - 1);
-        return Err(invalid_value("host", &expected));
-    }
-    let service = str_arg(args, port_key)?;
-    if service.len() >= NI_MAXSERV_BYTES {
-        let expected = format!("a {port_key} of at most {} bytes", NI_MAXSERV_BYTES - 1);
-        return Err(invalid_value(port_key, &expected));
-    }
-    let family = match args.get_str("family") {
-        Some(f) if ADDRESS_FAMILIES.contains(&f) => f,
-        Some(_) => return Err(invalid_value("family", "ipv4, ipv6, unix or unknown")),
-        None if host.contains(':') => "ipv6",
-        None => "ipv4",
-    };
-    Ok(SockAddr {
-        host: host.to_owned(),
-        service: service.to_owned(),
-        family: family.to_owned(),
-    })
+    SockAddr::checked(
+        host_of(args),
+        port_key,
+        args.get_str(port_key),
+        args.get_str("family"),
+    )
 }
 
 fn act_block_io_error(m: &mut Machine, args: &QDict) -> Result<(), QmpError> {
@@ -605,6 +588,7 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
     use crate::machine::migration::MigrationStart;
+    use crate::test_util::repeated;
 
     fn migrating() -> Machine {
         let mut m = Machine::new(MachineConfig::default());
@@ -675,10 +659,7 @@ mod tests {
 
     #[test]
     fn action_names_are_unique() {
-        let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ACTIONS.len());
+        assert_eq!(repeated(ACTIONS.iter().map(|a| a.name)), Vec::<&str>::new());
     }
 
     #[test]

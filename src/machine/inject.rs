@@ -14,7 +14,9 @@
 //! [`Effect::Stderr`].
 
 use super::devices::block::{IoErrno, IoErrorOutcome, IoOperation};
-use super::display::{SockAddr, SpiceChannel, VncClient, SPICE_CHANNELS_MAX, VNC_CLIENTS_MAX};
+use super::display::{
+    SockAddr, SpiceChannel, VncClient, VncServer, SPICE_CHANNELS_MAX, VNC_CLIENTS_MAX,
+};
 use super::events::{Event, VncServerEnd};
 use super::rtc::Rtc;
 use super::watchdog::{WatchdogAction, WatchdogModel, WATCHDOG_DEBUG_MESSAGE};
@@ -38,6 +40,58 @@ pub struct SpiceChannelRequest {
     pub channel_id: u8,
     /// Whether it connects to the TLS port.
     pub tls: bool,
+}
+
+/// DeviceNotActive: no such display (`vnc`, `spice`).
+fn not_active(display: &str) -> QmpError {
+    QmpError::with1(ErrorClass::DeviceNotActive, display)
+}
+
+/// DeviceNotFound: no display client at `host`:`service`.
+fn not_found(host: &str, service: &str) -> QmpError {
+    QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{service}"))
+}
+
+/// A new display client at `addr` (a `what`) when `taken` (the index of the
+/// one already there) and `count` of at most `max` clients: DuplicateId or
+/// TooManyFiles when it cannot join.
+fn admit(
+    addr: &SockAddr,
+    what: &str,
+    taken: Option<usize>,
+    count: usize,
+    max: usize,
+) -> Result<(), QmpError> {
+    if taken.is_some() {
+        return Err(QmpError::with2(
+            ErrorClass::DuplicateId,
+            &addr.label(),
+            what,
+        ));
+    }
+    if count >= max {
+        return Err(QmpError::bare(ErrorClass::TooManyFiles));
+    }
+    Ok(())
+}
+
+/// InvalidParameter for an `x509_dname` or `sasl_username` that `vnc`'s
+/// authentication scheme does not produce.
+fn check_auth_names(
+    vnc: &VncServer,
+    x509_dname: &Option<String>,
+    sasl_username: &Option<String>,
+) -> Result<(), QmpError> {
+    if x509_dname.is_some() && !vnc.auth_uses_x509_dname() {
+        return Err(QmpError::with1(ErrorClass::InvalidParameter, "x509_dname"));
+    }
+    if sasl_username.is_some() && !vnc.auth_uses_sasl_username() {
+        return Err(QmpError::with1(
+            ErrorClass::InvalidParameter,
+            "sasl_username",
+        ));
+    }
+    Ok(())
 }
 
 impl Machine {
@@ -64,32 +118,17 @@ impl Machine {
     /// `vnc_connect` lists it at once). [`Machine::vnc_client_authenticate`]
     /// finishes the handshake. Errors as [`Machine::vnc_client_connect`].
     pub fn vnc_client_open(&mut self, client: VncClient) -> Result<VncServerEnd, QmpError> {
-        let not_active = || QmpError::with1(ErrorClass::DeviceNotActive, "vnc");
-        let vnc = self.display.vnc.as_mut().ok_or_else(not_active)?;
-        let server = vnc.server_end().ok_or_else(not_active)?;
-        if client.x509_dname.is_some() && !vnc.auth_uses_x509_dname() {
-            return Err(QmpError::with1(ErrorClass::InvalidParameter, "x509_dname"));
-        }
-        if client.sasl_username.is_some() && !vnc.auth_uses_sasl_username() {
-            return Err(QmpError::with1(
-                ErrorClass::InvalidParameter,
-                "sasl_username",
-            ));
-        }
-        if vnc
-            .client_index(&client.addr.host, &client.addr.service)
-            .is_some()
-        {
-            let label = client.addr.label();
-            return Err(QmpError::with2(
-                ErrorClass::DuplicateId,
-                &label,
-                "vnc client",
-            ));
-        }
-        if vnc.clients.len() >= VNC_CLIENTS_MAX {
-            return Err(QmpError::bare(ErrorClass::TooManyFiles));
-        }
+        let vnc = self.display.vnc.as_mut().ok_or_else(|| not_active("vnc"))?;
+        let server = vnc.server_end().ok_or_else(|| not_active("vnc"))?;
+        check_auth_names(vnc, &client.x509_dname, &client.sasl_username)?;
+        let taken = vnc.client_index(&client.addr.host, &client.addr.service);
+        admit(
+            &client.addr,
+            "vnc client",
+            taken,
+            vnc.clients.len(),
+            VNC_CLIENTS_MAX,
+        )?;
         vnc.clients.insert(0, client.clone());
         self.emit(Event::VncConnected {
             server: server.clone(),
@@ -111,21 +150,12 @@ impl Machine {
         x509_dname: Option<String>,
         sasl_username: Option<String>,
     ) -> Result<(), QmpError> {
-        let not_active = || QmpError::with1(ErrorClass::DeviceNotActive, "vnc");
-        let vnc = self.display.vnc.as_mut().ok_or_else(not_active)?;
-        let server = vnc.server_end().ok_or_else(not_active)?;
-        if x509_dname.is_some() && !vnc.auth_uses_x509_dname() {
-            return Err(QmpError::with1(ErrorClass::InvalidParameter, "x509_dname"));
-        }
-        if sasl_username.is_some() && !vnc.auth_uses_sasl_username() {
-            return Err(QmpError::with1(
-                ErrorClass::InvalidParameter,
-                "sasl_username",
-            ));
-        }
-        let index = vnc.client_index(host, service).ok_or_else(|| {
-            QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{service}"))
-        })?;
+        let vnc = self.display.vnc.as_mut().ok_or_else(|| not_active("vnc"))?;
+        let server = vnc.server_end().ok_or_else(|| not_active("vnc"))?;
+        check_auth_names(vnc, &x509_dname, &sasl_username)?;
+        let index = vnc
+            .client_index(host, service)
+            .ok_or_else(|| not_found(host, service))?;
         let client = &mut vnc.clients[index];
         client.x509_dname = x509_dname;
         client.sasl_username = sasl_username;
@@ -145,14 +175,10 @@ impl Machine {
     /// Errors: no VNC server → DeviceNotActive `vnc`; no such client →
     /// DeviceNotFound `HOST:SERVICE`.
     pub fn vnc_client_disconnect(&mut self, host: &str, service: &str) -> Result<(), QmpError> {
-        let vnc = self
-            .display
-            .vnc
-            .as_mut()
-            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotActive, "vnc"))?;
-        let index = vnc.client_index(host, service).ok_or_else(|| {
-            QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{service}"))
-        })?;
+        let vnc = self.display.vnc.as_mut().ok_or_else(|| not_active("vnc"))?;
+        let index = vnc
+            .client_index(host, service)
+            .ok_or_else(|| not_found(host, service))?;
         let client = vnc.clients.remove(index);
         if let Some(server) = vnc.server_end() {
             self.emit(Event::VncDisconnected { server, client });
@@ -196,7 +222,7 @@ impl Machine {
             .display
             .spice
             .as_ref()
-            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotActive, "spice"))?;
+            .ok_or_else(|| not_active("spice"))?;
         let port = if request.tls {
             spice.tls_port
         } else {
@@ -211,17 +237,14 @@ impl Machine {
             ));
         }
         let client = request.client;
-        if spice.channel_index(&client.host, &client.service).is_some() {
-            let label = client.label();
-            return Err(QmpError::with2(
-                ErrorClass::DuplicateId,
-                &label,
-                "spice channel",
-            ));
-        }
-        if spice.channels.len() >= SPICE_CHANNELS_MAX {
-            return Err(QmpError::bare(ErrorClass::TooManyFiles));
-        }
+        let taken = spice.channel_index(&client.host, &client.service);
+        admit(
+            &client,
+            "spice channel",
+            taken,
+            spice.channels.len(),
+            SPICE_CHANNELS_MAX,
+        )?;
         let server = spice_server_end(spice.addr.as_deref(), &client.family, port);
         let connection_id = match request.connection_id {
             Some(id) => id,
@@ -258,10 +281,10 @@ impl Machine {
             .display
             .spice
             .as_ref()
-            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotActive, "spice"))?;
-        let index = spice.channel_index(host, port).ok_or_else(|| {
-            QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{port}"))
-        })?;
+            .ok_or_else(|| not_active("spice"))?;
+        let index = spice
+            .channel_index(host, port)
+            .ok_or_else(|| not_found(host, port))?;
         let channel = spice.channels[index].clone();
         let auth = spice.auth;
         self.emit(Event::SpiceInitialized { channel, auth });
@@ -278,10 +301,10 @@ impl Machine {
             .display
             .spice
             .as_mut()
-            .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotActive, "spice"))?;
-        let index = spice.channel_index(host, port).ok_or_else(|| {
-            QmpError::with1(ErrorClass::DeviceNotFound, &format!("{host}:{port}"))
-        })?;
+            .ok_or_else(|| not_active("spice"))?;
+        let index = spice
+            .channel_index(host, port)
+            .ok_or_else(|| not_found(host, port))?;
         let channel = spice.channels.remove(index);
         self.emit(Event::SpiceDisconnected { channel });
         Ok(())

@@ -230,14 +230,8 @@ impl Machine {
             Happening::Shutdown => self.run_request(Request::Shutdown { force_exit: false }),
             Happening::Powerdown => self.run_request(Request::Powerdown),
             Happening::BlockIoError => {
-                let drive = self
-                    .devices
-                    .block
-                    .drives
-                    .iter()
-                    .find(|d| d.medium.is_some())
-                    .map(|d| d.name.clone())
-                    .ok_or_else(|| "no drive has a medium".to_owned())?;
+                let drive = self.devices.block.first_with_medium();
+                let drive = drive.ok_or_else(|| "no drive has a medium".to_owned())?;
                 self.block_io_error(&drive, IoOperation::Write, IoErrno::Eio)
                     .map_err(|e| describe(&e))?;
             }

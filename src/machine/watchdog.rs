@@ -137,54 +137,49 @@ pub(crate) mod by_name {
 
     use super::{WatchdogAction, WatchdogModel};
 
-    /// `Option<WatchdogModel>` as `Option<String>`.
-    pub mod model {
-        use super::*;
+    /// A watchdog setting kept by its command-line name.
+    pub trait Named: Copy + 'static {
+        /// What it is, for the error on an unknown name.
+        const WHAT: &'static str;
+        /// Every value.
+        const ALL: &'static [Self];
+        /// Its name.
+        fn name(self) -> &'static str;
+    }
 
-        /// Writes the driver name.
-        pub fn serialize<S: Serializer>(
-            v: &Option<WatchdogModel>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            v.map(WatchdogModel::driver).serialize(s)
-        }
-
-        /// Reads a driver name; an unknown one is an error.
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<WatchdogModel>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|n| {
-                    WatchdogModel::parse(&n)
-                        .ok_or_else(|| D::Error::custom(format!("unknown watchdog model '{n}'")))
-                })
-                .transpose()
+    impl Named for WatchdogModel {
+        const WHAT: &'static str = "watchdog model";
+        const ALL: &'static [Self] = &WatchdogModel::ALL;
+        fn name(self) -> &'static str {
+            self.driver()
         }
     }
 
-    /// `Option<WatchdogAction>` as `Option<String>`.
-    pub mod action {
-        use super::*;
-
-        /// Writes the action name.
-        pub fn serialize<S: Serializer>(
-            v: &Option<WatchdogAction>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            v.map(WatchdogAction::name).serialize(s)
+    impl Named for WatchdogAction {
+        const WHAT: &'static str = "watchdog action";
+        const ALL: &'static [Self] = &WatchdogAction::ALL;
+        fn name(self) -> &'static str {
+            WatchdogAction::name(self)
         }
+    }
 
-        /// Reads an action name; an unknown one is an error.
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<WatchdogAction>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|n| {
-                    WatchdogAction::parse(&n)
-                        .ok_or_else(|| D::Error::custom(format!("unknown watchdog action '{n}'")))
-                })
-                .transpose()
-        }
+    /// Writes the name.
+    pub fn serialize<T: Named, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(T::name).serialize(s)
+    }
+
+    /// Reads a name (in any case, as the command line takes it); an unknown
+    /// one is an error.
+    pub fn deserialize<'de, T: Named, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|n| {
+                T::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.name().eq_ignore_ascii_case(&n))
+                    .ok_or_else(|| D::Error::custom(format!("unknown {} '{n}'", T::WHAT)))
+            })
+            .transpose()
     }
 }
 

@@ -274,9 +274,6 @@ pub fn trim(data: &[u8]) -> &[u8] {
     crate::trace::walk::trim(data)
 }
 
-/// Lines of context around each change in [`json_diff`].
-pub const DIFF_CONTEXT_LINES: usize = 3;
-
 /// A unified diff of two messages as pretty-printed JSON (the hunks only);
 /// messages that are not JSON are compared as text.
 pub fn json_diff(expected: &[u8], actual: &[u8]) -> String {
@@ -284,18 +281,7 @@ pub fn json_diff(expected: &[u8], actual: &[u8]) -> String {
         Some(v) => serde_json::to_string_pretty(&v).expect("JSON values serialize") + "\n",
         None => String::from_utf8_lossy(trim(text)).into_owned() + "\n",
     };
-    let (e, a) = (pretty(expected), pretty(actual));
-    let diff = similar::TextDiff::from_lines(&e, &a);
-    let mut text = String::new();
-    for hunk in diff
-        .unified_diff()
-        .context_radius(DIFF_CONTEXT_LINES)
-        .header("expected", "actual")
-        .iter_hunks()
-    {
-        text.push_str(&hunk.to_string());
-    }
-    text
+    crate::replay::one::unified_hunks(&pretty(expected), &pretty(actual))
 }
 
 #[cfg(test)]

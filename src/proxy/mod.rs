@@ -18,6 +18,7 @@
 //! clock, on one `mio` thread each, in the style of `crate::server`'s event loop.
 
 pub mod address;
+mod listening;
 pub mod matching;
 pub mod relay;
 pub mod serve;

@@ -39,20 +39,20 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use super::listening::{accept_next, free_slot, listen, wait, Listening, LISTENER, SIGNALS};
 use super::Address;
 use crate::engine::{Input, Output};
 use crate::machine::clock::VirtualTime;
 use crate::qmp::session::{ClientId, FdHandle};
 use crate::server::conn::{Conn, Stream};
 use crate::server::fds::{recv_with_all_fds, send_with_fds};
-use crate::server::listen::Listener;
+use crate::server::listen::{unix_socket_listening, Listener};
 use crate::server::queue::OUTPUT_QUEUE_BYTES_MAX;
 use crate::server::record::{RecordError, TraceRecorder};
 use crate::server::BATCH_EVENTS_MAX;
@@ -70,8 +70,6 @@ pub const SPAWN_SOCKET_TIMEOUT_MS: u64 = 60_000;
 /// Pause between looks for a spawned server's socket.
 const SPAWN_POLL_MS: u64 = 10;
 
-const LISTENER: Token = Token(0);
-const SIGNALS: Token = Token(1);
 const FIRST_SIDE: usize = 2;
 
 /// Where the proxy's server is.
@@ -417,23 +415,21 @@ pub fn run(options: &ProxyOptions) -> Result<i32, ProxyError> {
             (address, Some(spawned), name)
         }
     };
-    let listener = options.listen.bind().map_err(|source| ProxyError::Listen {
-        address: options.listen.clone(),
-        source,
-    })?;
-    listener.set_nonblocking()?;
-    let poll = Poll::new()?;
-    poll.registry().register(
-        &mut SourceFd(&listener.raw_fd()),
-        LISTENER,
-        Interest::READABLE,
-    )?;
-    let mut signals = {
+    let Listening {
+        poll,
+        listener,
+        signals,
+    } = {
         use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-        signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])?
+        listen(
+            &options.listen,
+            &[SIGINT, SIGTERM, SIGHUP, SIGCHLD],
+            |source| ProxyError::Listen {
+                address: options.listen.clone(),
+                source,
+            },
+        )?
     };
-    poll.registry()
-        .register(&mut signals, SIGNALS, Interest::READABLE)?;
     let started_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -501,7 +497,7 @@ fn spawn(argv: &[OsString]) -> Result<(Address, Spawned), ProxyError> {
         })?;
     let deadline = Instant::now() + Duration::from_millis(SPAWN_SOCKET_TIMEOUT_MS);
     loop {
-        if listening(&sock) {
+        if unix_socket_listening(&sock) == Some(true) {
             break;
         }
         if let Some(status) = child.try_wait()? {
@@ -546,25 +542,6 @@ impl Drop for SocketDir {
     }
 }
 
-/// Whether a unix socket listens at `path`: the kernel's table of unix sockets
-/// (`/proc/net/unix`) shows it with `__SO_ACCEPTCON` set. The file alone is not
-/// enough: it appears at `bind`, a moment before `listen`. A test connection
-/// is no way to tell either: a server started with `server` (waiting) would
-/// take it as its first client.
-fn listening(path: &Path) -> bool {
-    const SO_ACCEPTCON: u64 = 0x10000;
-    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
-        return false;
-    };
-    let wanted = path.to_string_lossy();
-    table.lines().skip(1).any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.len() >= 8
-            && fields[7] == wanted
-            && u64::from_str_radix(fields[3], 16).is_ok_and(|flags| flags & SO_ACCEPTCON != 0)
-    })
-}
-
 /// A process's status as a shell gives it (128 + signal when killed).
 pub(super) fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
@@ -593,11 +570,9 @@ impl Relay {
                 .flatten()
                 .any(|p| (p.down.readable && !p.down.eof) || (p.up.readable && !p.up.eof));
             let timeout = busy.then_some(Duration::ZERO);
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("qmpsim proxy: poll: {e}");
-                    break;
-                }
+            let report = |e: &io::Error| eprintln!("qmpsim proxy: poll: {e}");
+            if !wait(&mut self.poll, &mut events, timeout, report) {
+                break;
             }
             for event in &events {
                 match event.token() {
@@ -667,16 +642,9 @@ impl Relay {
     }
 
     fn accept(&mut self) {
-        loop {
-            let conn = match self.listener.accept() {
-                Ok(conn) => conn,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    eprintln!("qmpsim proxy: accept: {e}");
-                    return;
-                }
-            };
+        while let Some(conn) =
+            accept_next(&self.listener, |e| eprintln!("qmpsim proxy: accept: {e}"))
+        {
             if self.live >= PROXY_CLIENTS_MAX {
                 eprintln!(
                     "qmpsim proxy: {PROXY_CLIENTS_MAX} clients already connected; closing a new one"
@@ -701,13 +669,7 @@ impl Relay {
         }
         let mut down = Side::new(conn)?;
         let mut up = Side::new(up_conn)?;
-        let index = match self.pairs.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.pairs.push(None);
-                self.pairs.len() - 1
-            }
-        };
+        let index = free_slot(&mut self.pairs);
         let registry = self.poll.registry();
         let both = Interest::READABLE | Interest::WRITABLE;
         registry.register(down.stream.source(), token(index, false), both)?;

@@ -32,9 +32,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use super::listening::{accept_next, free_slot, listen, wait, Listening, LISTENER, SIGNALS};
 use super::matching::{self, MatchOn};
 use super::relay::Side;
 use super::tape::{Cassette, Episode, Reply, Tape};
@@ -63,8 +63,6 @@ pub const UPSTREAM_REPLY_TIMEOUT_MS: u64 = 30_000;
 /// Bytes one read from a client takes.
 const SERVE_READ_BYTES: usize = 64 * 1024;
 
-const LISTENER: Token = Token(0);
-const SIGNALS: Token = Token(1);
 const FIRST_CLIENT: usize = 2;
 
 /// How recorded delays are kept.
@@ -243,23 +241,19 @@ pub fn run(options: ServeOptions) -> Result<i32, ServeError> {
             path: options.trace.clone(),
         });
     }
-    let listener = options.listen.bind().map_err(|source| ServeError::Listen {
-        address: options.listen.clone(),
-        source,
-    })?;
-    listener.set_nonblocking()?;
-    let poll = Poll::new()?;
-    poll.registry().register(
-        &mut SourceFd(&listener.raw_fd()),
-        LISTENER,
-        Interest::READABLE,
-    )?;
-    let mut signals = {
+    let Listening {
+        poll,
+        listener,
+        signals,
+    } = {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP])?
+        listen(&options.listen, &[SIGINT, SIGTERM, SIGHUP], |source| {
+            ServeError::Listen {
+                address: options.listen.clone(),
+                source,
+            }
+        })?
     };
-    poll.registry()
-        .register(&mut signals, SIGNALS, Interest::READABLE)?;
     eprintln!(
         "qmpsim serve: listening on {}, playing {} ({})",
         options.listen,
@@ -296,11 +290,9 @@ impl Server {
         let mut events = Events::with_capacity(256);
         loop {
             let timeout = self.timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("qmpsim serve: poll: {e}");
-                    return;
-                }
+            let report = |e: &io::Error| eprintln!("qmpsim serve: poll: {e}");
+            if !wait(&mut self.poll, &mut events, timeout, report) {
+                return;
             }
             for event in &events {
                 match event.token() {
@@ -341,16 +333,9 @@ impl Server {
     }
 
     fn accept(&mut self) {
-        loop {
-            let conn = match self.listener.accept() {
-                Ok(conn) => conn,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    eprintln!("qmpsim serve: accept: {e}");
-                    return;
-                }
-            };
+        while let Some(conn) =
+            accept_next(&self.listener, |e| eprintln!("qmpsim serve: accept: {e}"))
+        {
             if self.started >= self.cassette.tapes.len() {
                 eprintln!(
                     "qmpsim serve: a client connected, but the trace holds {} and all were played; closing it",
@@ -369,13 +354,7 @@ impl Server {
             let _ = s.set_nodelay(true);
         }
         let mut side = Side::new(conn)?;
-        let index = match self.sessions.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.sessions.push(None);
-                self.sessions.len() - 1
-            }
-        };
+        let index = free_slot(&mut self.sessions);
         self.poll.registry().register(
             side.stream.source(),
             Token(FIRST_CLIENT + index),
@@ -969,18 +948,7 @@ mod tests {
 
     #[test]
     fn unused_report_lists_at_most_the_limit() {
-        let episode = Episode {
-            frame: 3,
-            request: b"{}".to_vec(),
-            fds: 0,
-            replies: Vec::new(),
-        };
-        let tape = Tape {
-            client: 1,
-            opening: Vec::new(),
-            episodes: vec![episode; UNUSED_LISTED_MAX + 2],
-        };
-        let text = unused_report(1, 0, &tape);
+        let text = unused_of(UNUSED_LISTED_MAX + 2);
         assert_eq!(
             (text.lines().count(), text.lines().last().unwrap()),
             (UNUSED_LISTED_MAX + 2, "  ... and 2 more")

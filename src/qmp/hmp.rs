@@ -155,17 +155,7 @@ pub fn human_monitor_command(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult
     let line = args.str("command-line");
     let mut session = Session::new(HMP_MONITOR);
     if let Some(raw) = args.opt_int("cpu-index") {
-        // `mon_set_cpu` takes an `int`.
-        let low = u32::try_from(raw & 0xFFFF_FFFF).expect("masked to 32 bits");
-        let index = i32::from_ne_bytes(low.to_ne_bytes());
-        if !ctx.machine.devices.cpus.exists(i64::from(index)) {
-            return Err(QmpError::with2(
-                ErrorClass::InvalidParameterValue,
-                "cpu-index",
-                "a CPU number",
-            ));
-        }
-        session.cpu_index = index.unsigned_abs();
+        session.cpu_index = super::commands::cpus::selected_cpu(ctx.machine, raw, "cpu-index")?;
     }
     let mut hmp = Ctx {
         machine: &mut *ctx.machine,

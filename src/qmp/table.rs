@@ -486,14 +486,14 @@ pub fn visible(extensions: bool) -> impl Iterator<Item = &'static Command> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::repeated;
 
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
-        names.sort_unstable();
-        let before = names.len();
-        names.dedup();
-        assert_eq!(names.len(), before);
+        assert_eq!(
+            repeated(COMMANDS.iter().map(|c| c.name)),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

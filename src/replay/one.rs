@@ -527,8 +527,13 @@ fn outputs_json(outputs: &[Output]) -> String {
 
 /// A unified diff of both sides' outputs as pretty-printed JSON (the hunks only).
 pub fn json_diff(expected: &[Output], actual: &[Output]) -> String {
-    let (e, a) = (outputs_json(expected), outputs_json(actual));
-    let diff = similar::TextDiff::from_lines(&e, &a);
+    unified_hunks(&outputs_json(expected), &outputs_json(actual))
+}
+
+/// The hunks of a unified diff of two texts, line by line, with
+/// [`DIFF_CONTEXT_LINES`] of context and no file header.
+pub fn unified_hunks(expected: &str, actual: &str) -> String {
+    let diff = similar::TextDiff::from_lines(expected, actual);
     let mut text = String::new();
     for hunk in diff
         .unified_diff()

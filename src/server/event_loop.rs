@@ -41,7 +41,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use super::conn::{self, Conn, Stream, Writer};
 use super::fds::FdTable;
 use super::helper::{Helper, Job};
-use super::listen::{Listener, ACCEPT_RETRY_MS};
+use super::listen::{Endpoint, Listener, MonitorEndpoint, ACCEPT_RETRY_MS};
 use super::process::CreatedFiles;
 use super::queue::OutputQueue;
 use super::{
@@ -643,6 +643,31 @@ impl Vm {
             l.busy = false;
             io.accept_next.push((self.index, monitor));
         }
+    }
+
+    /// Brings the VM up: the snapshot tables read at start (`tables`),
+    /// `-loadvm`, then each listening monitor of `endpoints` (those in `busy`
+    /// have their first client already).
+    pub fn start(
+        &mut self,
+        tables: Vec<Input>,
+        loadvm: Option<String>,
+        endpoints: Vec<MonitorEndpoint>,
+        busy: &[u32],
+        io: &mut Io,
+    ) -> io::Result<()> {
+        for input in tables {
+            self.step(input, io);
+        }
+        if let Some(name) = loadvm {
+            self.step(Input::LoadVm { name }, io);
+        }
+        for MonitorEndpoint { monitor, endpoint } in endpoints {
+            if let Endpoint::Listen { listener, .. } = endpoint {
+                self.listen(monitor, listener, busy.contains(&monitor), io)?;
+            }
+        }
+        Ok(())
     }
 
     /// Adds a listening monitor; `busy` when its first client is already here.

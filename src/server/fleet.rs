@@ -16,10 +16,10 @@
 use std::io;
 
 use super::event_loop::{EventLoop, Vm};
-use super::listen::{self, Endpoint, MonitorEndpoint};
+use super::listen;
 use super::process::CreatedFiles;
 use super::{event_channel, snapshots, EventReceiver, Recorder, ServerError};
-use crate::engine::{Engine, Input};
+use crate::engine::Engine;
 use crate::machine::config::MachineConfig;
 
 /// Descriptors the process keeps besides its VMs' (standard streams, the poll,
@@ -115,18 +115,8 @@ pub fn run(members: Vec<Member>, ready: impl FnOnce()) -> Result<i32, ServerErro
         let engine = Engine::new(member.config);
         let tables = snapshots::open_tables(&engine)?;
         let mut vm = Vm::new(engine, member.recorder, tx.for_vm(index), files);
-        for input in tables {
-            vm.step(input, &mut ev.io);
-        }
-        if let Some(name) = member.loadvm {
-            vm.step(Input::LoadVm { name }, &mut ev.io);
-        }
-        for MonitorEndpoint { monitor, endpoint } in endpoints {
-            if let Endpoint::Listen { listener, .. } = endpoint {
-                vm.listen(monitor, listener, false, &mut ev.io)
-                    .map_err(ServerError::Setup)?;
-            }
-        }
+        vm.start(tables, member.loadvm, endpoints, &[], &mut ev.io)
+            .map_err(ServerError::Setup)?;
         ev.vms.push(vm);
     }
     ready();

@@ -79,7 +79,7 @@ pub fn probe(path: &str) -> ImageProbe {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use crate::test_util::write_temp;
 
     use super::*;
 
@@ -97,12 +97,6 @@ mod tests {
         h[24..32].copy_from_slice(&size_bytes.to_be_bytes());
         h[32..36].copy_from_slice(&crypt.to_be_bytes());
         h
-    }
-
-    fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
-        let path = dir.path().join(name);
-        File::create(&path).unwrap().write_all(bytes).unwrap();
-        path.to_str().unwrap().to_owned()
     }
 
     #[test]

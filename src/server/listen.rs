@@ -22,6 +22,24 @@ use crate::machine::config::{ChardevBackend, MachineConfig};
 /// Pause after a failed `accept` (for example out of descriptors) before retrying.
 pub const ACCEPT_RETRY_MS: u64 = 100;
 
+/// Whether a unix socket listens at `path`: the kernel's table of unix sockets
+/// (`/proc/net/unix`) shows it with `__SO_ACCEPTCON` set; `None` without that
+/// table. The file alone is not enough: it appears at `bind`, a moment before
+/// `listen`. A test connection is no way to tell either: a server started with
+/// `server` (waiting) would take it as its first client.
+pub fn unix_socket_listening(path: &Path) -> Option<bool> {
+    /// `__SO_ACCEPTCON` in the flags column.
+    const SO_ACCEPTCON: u64 = 0x10000;
+    let table = std::fs::read_to_string("/proc/net/unix").ok()?;
+    let wanted = path.to_string_lossy();
+    Some(table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() >= 8
+            && fields[7] == wanted
+            && u64::from_str_radix(fields[3], 16).is_ok_and(|flags| flags & SO_ACCEPTCON != 0)
+    }))
+}
+
 /// A bound listening socket.
 #[derive(Debug)]
 pub enum Listener {

@@ -79,7 +79,6 @@ use crate::engine::{Engine, Input, Output, Signal};
 use crate::machine::config::{ImageProbe, MachineConfig};
 use crate::qmp::session::ClientId;
 use event_loop::{EventLoop, Vm};
-use listen::{Endpoint, MonitorEndpoint};
 use process::CreatedFiles;
 
 /// Quiet time after which a pending timer's deadline is fed as `AdvanceTo`.
@@ -403,18 +402,8 @@ fn serve(opts: ServerOptions, embedding: Option<Embedding>) -> Result<i32, Serve
     let EventReceiver { rx, poll } = rx;
     let mut ev = EventLoop::new(poll, rx, !embedded).map_err(ServerError::Setup)?;
     let mut vm = Vm::new(engine, opts.recorder, tx.for_vm(0), files);
-    for input in tables {
-        vm.step(input, &mut ev.io);
-    }
-    if let Some(name) = opts.loadvm {
-        vm.step(Input::LoadVm { name }, &mut ev.io);
-    }
-    for MonitorEndpoint { monitor, endpoint } in endpoints {
-        if let Endpoint::Listen { listener, .. } = endpoint {
-            vm.listen(monitor, listener, busy.contains(&monitor), &mut ev.io)
-                .map_err(ServerError::Setup)?;
-        }
-    }
+    vm.start(tables, opts.loadvm, endpoints, &busy, &mut ev.io)
+        .map_err(ServerError::Setup)?;
     if let Some(stream) = incoming {
         vm.set_incoming(stream, &mut ev.io);
     }

@@ -17,8 +17,8 @@ use crate::qmp::session::ClientId;
 use crate::qmp::table;
 use crate::wire::ErrorClass;
 
+use super::format::count;
 use super::format::TraceError;
-use super::info::count;
 use super::reader::TraceReader;
 use super::walk::{classify, Item, Sent, Walker};
 

@@ -29,14 +29,14 @@
 
 use std::io::{Read, Write};
 
-use crate::engine::{Input, Output, Signal};
+use crate::engine::{Input, Output};
 use crate::machine::clock::VirtualTime;
 use crate::machine::config::ImageProbe;
 use crate::machine::Effect;
 use crate::qmp::session::ClientId;
 
 use super::export::ExportError;
-use super::format::{Frame, TraceHeader};
+use super::format::{count, Frame, TraceHeader};
 use super::reader::TraceReader;
 use super::secrets::{mask_received_unless, mask_sent_unless};
 use super::walk::{Item, Leftover, Walker};
@@ -162,13 +162,13 @@ fn render_item(item: &Item<'_>, options: DumpOptions, text: &mut String) {
         Item::Checkpoint { steps, digest } => {
             text.push_str(&format!(
                 "# checkpoint after {}: {digest}\n",
-                steps_text(*steps)
+                count(*steps, "step", "steps")
             ));
         }
         Item::End { steps, digest, at } => comment(
             text,
             *at,
-            &format!("end: {}, digest {digest}", steps_text(*steps)),
+            &format!("end: {}, digest {digest}", count(*steps, "step", "steps")),
         ),
     }
 }
@@ -182,13 +182,13 @@ fn raw_frame(walker: &mut Walker, frame: &Frame, options: DumpOptions, text: &mu
         Item::Checkpoint { steps, digest } => {
             text.push_str(&format!(
                 "# checkpoint after {}: {digest}\n",
-                steps_text(steps)
+                count(steps, "step", "steps")
             ));
         }
         Item::End { steps, digest, at } => comment(
             text,
             at,
-            &format!("end: {}, digest {digest}", steps_text(steps)),
+            &format!("end: {}, digest {digest}", count(steps, "step", "steps")),
         ),
     });
     let Frame::Step { input, outputs } = frame else {
@@ -255,7 +255,11 @@ fn comment(text: &mut String, at: VirtualTime, what: &str) {
 pub fn input_comment(input: &Input) -> String {
     match input {
         Input::Bytes { client, data } => {
-            format!("{} from client {}", bytes_text(data.len()), client.0)
+            format!(
+                "{} from client {}",
+                count(data.len() as u64, "byte", "bytes"),
+                client.0
+            )
         }
         Input::Connect { client, monitor } => {
             format!("connect client {} monitor {monitor}", client.0)
@@ -263,7 +267,7 @@ pub fn input_comment(input: &Input) -> String {
         Input::Disconnect { client } => format!("disconnect client {}", client.0),
         Input::Fd { client, fd } => format!("fd {} from client {}", fd.0, client.0),
         Input::AdvanceTo { at } => format!("advance to {}", time_text(*at)),
-        Input::Signal { signal } => format!("signal {}", signal_name(*signal)),
+        Input::Signal { signal } => format!("signal {}", signal.name()),
         Input::MigrationFailed { id } => format!("fault: migration {id} channel broke"),
         Input::MigrationStalled { id, stalled: true } => {
             format!("fault: migration {id} destination stalled")
@@ -274,7 +278,7 @@ pub fn input_comment(input: &Input) -> String {
         Input::ImageProbed { path, probe } => format!("probed {path}: {}", probe_text(probe)),
         Input::IncomingPreamble { preamble } => format!(
             "incoming migration: {} of RAM, {} block {}, {} device {}",
-            bytes_text(usize::try_from(preamble.ram_bytes).unwrap_or(usize::MAX)),
+            count(preamble.ram_bytes, "byte", "bytes"),
             preamble.blocks.len(),
             if preamble.blocks.len() == 1 {
                 "device"
@@ -289,7 +293,10 @@ pub fn input_comment(input: &Input) -> String {
             },
         ),
         Input::IncomingState { snapshot } => {
-            format!("incoming migration state: {}", bytes_text(snapshot.len()))
+            format!(
+                "incoming migration state: {}",
+                count(snapshot.len() as u64, "byte", "bytes")
+            )
         }
         Input::IncomingFailed { reason } => format!("fault: incoming migration failed: {reason}"),
         Input::SnapshotTableOpened {
@@ -315,7 +322,7 @@ pub fn effect_comment(effect: &Effect) -> String {
         Effect::CloseFd { fd } => format!("close fd {fd}"),
         Effect::WriteFile { path, bytes } => format!(
             "write {} to {path} (sha256 {})",
-            bytes_text(bytes.0.len()),
+            count(bytes.0.len() as u64, "byte", "bytes"),
             bytes.sha256_hex()
         ),
         Effect::MigrationStart {
@@ -327,13 +334,12 @@ pub fn effect_comment(effect: &Effect) -> String {
             let fd = fd.map(|fd| format!(" on fd {fd}")).unwrap_or_default();
             format!(
                 "migration {id} starts to {uri}{fd} ({} to send)",
-                bytes_text(usize::try_from(*total_bytes).unwrap_or(usize::MAX))
+                count(*total_bytes, "byte", "bytes")
             )
         }
-        Effect::MigrationData { id, bytes } => format!(
-            "migration {id} sends {}",
-            bytes_text(usize::try_from(*bytes).unwrap_or(usize::MAX))
-        ),
+        Effect::MigrationData { id, bytes } => {
+            format!("migration {id} sends {}", count(*bytes, "byte", "bytes"))
+        }
         Effect::MigrationFinish { id } => format!("migration {id} finishes"),
         Effect::MigrationCancel { id } => format!("migration {id} cancelled"),
         Effect::Stderr { text } => format!("stderr: {}", escape(text.trim_end().as_bytes())),
@@ -356,23 +362,6 @@ fn probe_text(probe: &ImageProbe) -> String {
     }
 }
 
-/// `1 step`, `2 steps`.
-pub fn steps_text(steps: u64) -> String {
-    if steps == 1 {
-        "1 step".to_owned()
-    } else {
-        format!("{steps} steps")
-    }
-}
-
-fn bytes_text(n: usize) -> String {
-    if n == 1 {
-        "1 byte".to_owned()
-    } else {
-        format!("{n} bytes")
-    }
-}
-
 /// Virtual time as seconds with microseconds (nanoseconds when needed).
 pub fn time_text(at: VirtualTime) -> String {
     let secs = at.0 / VirtualTime::NS_PER_S;
@@ -381,14 +370,6 @@ pub fn time_text(at: VirtualTime) -> String {
         format!("{secs}.{:06}", ns / 1000)
     } else {
         format!("{secs}.{ns:09}")
-    }
-}
-
-fn signal_name(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Interrupt => "INT",
-        Signal::Terminate => "TERM",
-        Signal::Hangup => "HUP",
     }
 }
 
@@ -426,6 +407,7 @@ fn write<W: Write>(out: &mut W, text: &str) -> Result<(), ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Signal;
     use crate::machine::config::MachineConfig;
     use crate::trace::record_inputs;
 
@@ -563,14 +545,6 @@ mod tests {
         assert_eq!(
             effect_comment(&Effect::MigrationData { id: 1, bytes: 1 }),
             "migration 1 sends 1 byte"
-        );
-    }
-
-    #[test]
-    fn steps_text_is_grammatical() {
-        assert_eq!(
-            (steps_text(1), steps_text(2)),
-            ("1 step".to_owned(), "2 steps".to_owned())
         );
     }
 

@@ -28,10 +28,10 @@ use std::io::{Read, Write};
 
 use serde_json::{json, Value};
 
-use crate::engine::{Input, Output, Signal};
-use crate::machine::clock::VirtualTime;
+use crate::engine::{Input, Output};
 use crate::qmp::session::ClientId;
 
+use super::dump::time_text;
 use super::format::{Frame, TraceError, TraceHeader};
 use super::reader::TraceReader;
 use super::secrets::{mask_received_unless, mask_sent_unless};
@@ -63,7 +63,7 @@ pub fn clients<R: Read>(input: R) -> Result<BTreeSet<ClientId>, TraceError> {
     let mut seen = BTreeSet::new();
     for frame in reader {
         if let Frame::Step { input, outputs } = frame? {
-            seen.extend(input_client(&input));
+            seen.extend(input.client());
             seen.extend(outputs.iter().filter_map(output_client));
         }
     }
@@ -175,8 +175,8 @@ pub fn render_input(input: &Input, notation: Notation) -> String {
         }
         Input::Disconnect { client } => format!("# disconnect client {}\n", client.0),
         Input::Fd { client, fd } => format!("# fd {} from client {}\n", fd.0, client.0),
-        Input::AdvanceTo { at } => format!("# advance to {}\n", render_time(*at)),
-        Input::Signal { signal } => format!("# signal {}\n", signal_name(*signal)),
+        Input::AdvanceTo { at } => format!("# advance to {}s\n", time_text(*at)),
+        Input::Signal { signal } => format!("# signal {}\n", signal.name()),
         Input::MigrationFailed { id } => format!("# migration {id} failed\n"),
         Input::MigrationStalled { id, stalled } => {
             format!(
@@ -279,44 +279,6 @@ fn escape_into(text: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Virtual time as seconds with microseconds (nanoseconds when needed).
-fn render_time(at: VirtualTime) -> String {
-    let secs = at.0 / VirtualTime::NS_PER_S;
-    let ns = at.0 % VirtualTime::NS_PER_S;
-    if ns % 1000 == 0 {
-        format!("{secs}.{:06}s", ns / 1000)
-    } else {
-        format!("{secs}.{ns:09}s")
-    }
-}
-
-fn signal_name(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Interrupt => "INT",
-        Signal::Terminate => "TERM",
-        Signal::Hangup => "HUP",
-    }
-}
-
-fn input_client(input: &Input) -> Option<ClientId> {
-    match input {
-        Input::Connect { client, .. }
-        | Input::Bytes { client, .. }
-        | Input::Fd { client, .. }
-        | Input::Disconnect { client } => Some(*client),
-        Input::AdvanceTo { .. }
-        | Input::Signal { .. }
-        | Input::MigrationFailed { .. }
-        | Input::MigrationStalled { .. }
-        | Input::ImageProbed { .. }
-        | Input::IncomingPreamble { .. }
-        | Input::IncomingState { .. }
-        | Input::IncomingFailed { .. }
-        | Input::SnapshotTableOpened { .. }
-        | Input::LoadVm { .. } => None,
-    }
-}
-
 fn output_client(output: &Output) -> Option<ClientId> {
     match output {
         Output::Send { client, .. } | Output::Close { client } => Some(*client),
@@ -385,7 +347,8 @@ fn write_json<W: Write>(out: &mut W, value: &Value) -> Result<(), ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Engine;
+    use crate::engine::{Engine, Signal};
+    use crate::machine::clock::VirtualTime;
     use crate::machine::config::MachineConfig;
     use crate::machine::Effect;
     use crate::qmp::session::FdHandle;

@@ -907,6 +907,14 @@ pub(crate) fn part_hash(previous: &ChainHash, field: &[u8], part: &[u8]) -> Chai
 mod tests {
     use super::*;
 
+    #[test]
+    fn count_agrees_with_the_number() {
+        assert_eq!(
+            [0, 1, 2].map(|n| count(n, "step", "steps")),
+            ["0 steps", "1 step", "2 steps"]
+        );
+    }
+
     /// A body holding only a string length: bincode's varint for a u64 (251 means
     /// a u64 follows, little-endian), and no string bytes.
     fn string_claim(len: u64) -> Vec<u8> {

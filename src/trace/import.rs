@@ -282,12 +282,8 @@ fn comment_input(comment: &str, line: usize) -> Result<Option<Input>, ImportErro
             at: parse_time(t).ok_or_else(|| syntax(line, &format!("bad time '{t}'")))?,
         },
         ["signal", name] => Input::Signal {
-            signal: match *name {
-                "INT" => Signal::Interrupt,
-                "TERM" => Signal::Terminate,
-                "HUP" => Signal::Hangup,
-                other => return Err(syntax(line, &format!("unknown signal '{other}'"))),
-            },
+            signal: Signal::from_name(name)
+                .ok_or_else(|| syntax(line, &format!("unknown signal '{name}'")))?,
         },
         ["fault:", "migration", id, "channel", "broke"] => {
             Input::MigrationFailed { id: number(id)? }

@@ -16,7 +16,7 @@ use crate::machine::clock::VirtualTime;
 use crate::qmp::session::ClientId;
 
 use super::dump::time_text;
-use super::format::{Frame, TraceError, TraceHeader};
+use super::format::{count, Frame, TraceError, TraceHeader};
 use super::reader::TraceReader;
 use super::walk::{classify, Item, Sent, Walker};
 
@@ -210,15 +210,6 @@ fn tally(name: &str, entries: &BTreeMap<String, u64>) -> String {
         text.push_str(&format!("  {key} {n}\n"));
     }
     text
-}
-
-/// `1 frame`, `2 frames`.
-pub fn count(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
 }
 
 #[cfg(test)]

@@ -96,16 +96,6 @@ struct Unit {
     step: usize,
 }
 
-fn client_of(input: &Input) -> Option<ClientId> {
-    match input {
-        Input::Connect { client, .. }
-        | Input::Bytes { client, .. }
-        | Input::Fd { client, .. }
-        | Input::Disconnect { client } => Some(*client),
-        _ => None,
-    }
-}
-
 /// Cuts `data` after each complete message (whitespace that ends `data` stays
 /// with the last message).
 pub fn split_messages(data: &[u8]) -> Vec<Vec<u8>> {
@@ -337,7 +327,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
     let clients: BTreeSet<ClientId> = search
         .units
         .iter()
-        .filter_map(|u| client_of(&u.input))
+        .filter_map(|u| u.input.client())
         .collect();
     let is_connect = |u: &Unit| matches!(u.input, Input::Connect { .. });
     let count_units = |s: &Search<'_, '_>, keep: &[usize]| {
@@ -351,7 +341,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
         let candidate: Vec<usize> = keep
             .iter()
             .copied()
-            .filter(|&i| client_of(&search.units[i].input) != Some(*client))
+            .filter(|&i| search.units[i].input.client() != Some(*client))
             .collect();
         if candidate.len() < keep.len() && search.test(&candidate)? {
             keep = candidate;
@@ -366,10 +356,10 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
     keep = search.ddmin(keep, &connects)?;
     // Finally, the `Connect` of clients with nothing else left.
     for &c in &connects {
-        let client = client_of(&search.units[c].input);
+        let client = search.units[c].input.client();
         let alone = !keep
             .iter()
-            .any(|&i| i != c && client_of(&search.units[i].input) == client);
+            .any(|&i| i != c && search.units[i].input.client() == client);
         if alone {
             let candidate: Vec<usize> = keep.iter().copied().filter(|&i| i != c).collect();
             if search.test(&candidate)? {
@@ -384,7 +374,7 @@ pub fn minimize(trace: &[u8], until: &mut Until<'_>) -> Result<Minimized, Minimi
     })?;
     let clients_after: BTreeSet<ClientId> = keep
         .iter()
-        .filter_map(|&i| client_of(&search.units[i].input))
+        .filter_map(|&i| search.units[i].input.client())
         .collect();
     Ok(Minimized {
         trace: out,

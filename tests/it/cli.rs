@@ -32,53 +32,70 @@ fn error_run(args: &[&str]) -> (Option<i32>, String) {
     (status, err)
 }
 
+/// Command lines the binary refuses, per row: what the row shows, the
+/// arguments, the exit status and everything on stderr (QEMU's own messages
+/// for QEMU's options, clap's usage errors for qmpsim's subcommands).
 #[test]
-fn invalid_option_exits_one_with_qemu_message() {
-    assert_eq!(
-        error_run(&["-foo"]),
+fn refused_command_lines_exit_with_their_message() {
+    let rows: [(&str, &[&str], i32, &str); 8] = [
         (
-            Some(1),
-            "qemu-system-x86_64: -foo: invalid option\n".to_owned()
-        )
-    );
-}
-
-#[test]
-fn run_subcommand_invalid_option_exits_one() {
-    assert_eq!(
-        error_run(&["run", "-S", "-bar"]),
+            "invalid option exits one with qemu message",
+            &["-foo"],
+            1,
+            "qemu-system-x86_64: -foo: invalid option\n",
+        ),
         (
-            Some(1),
-            "qemu-system-x86_64: -bar: invalid option\n".to_owned()
-        )
-    );
-}
-
-#[test]
-fn missing_argument_exits_one_with_qemu_message() {
-    assert_eq!(
-        error_run(&["-S", "-name"]),
+            "run subcommand invalid option exits one",
+            &["run", "-S", "-bar"],
+            1,
+            "qemu-system-x86_64: -bar: invalid option\n",
+        ),
         (
-            Some(1),
-            "qemu-system-x86_64: -name: requires an argument\n".to_owned()
-        )
-    );
-}
-
-#[test]
-fn bad_ram_size_exits_one() {
-    assert_eq!(
-        error_run(&["-m", "abc"]),
-        (Some(1), "qemu: invalid ram size: abc\n".to_owned())
-    );
-}
-
-#[test]
-fn malformed_qmp_spec_exits_one() {
-    assert_eq!(
-        error_run(&["-qmp", "unix"]),
-        (Some(1), "parse error: unix\n".to_owned())
-    );
+            "missing argument exits one with qemu message",
+            &["-S", "-name"],
+            1,
+            "qemu-system-x86_64: -name: requires an argument\n",
+        ),
+        (
+            "bad ram size exits one",
+            &["-m", "abc"],
+            1,
+            "qemu: invalid ram size: abc\n",
+        ),
+        (
+            "malformed qmp spec exits one",
+            &["-qmp", "unix"],
+            1,
+            "parse error: unix\n",
+        ),
+        (
+            "replay without paths is usage error",
+            &["replay"],
+            2,
+            "error: the following required arguments were not provided:\n  <PATH>...\n\n\
+             Usage: qmpsim replay <PATH>...\n\nFor more information, try '--help'.\n",
+        ),
+        (
+            "trace without verb is usage error",
+            &["trace", "x.qmptrace"],
+            2,
+            "error: unrecognized subcommand 'x.qmptrace'\n\nUsage: qmpsim trace <COMMAND>\n\n\
+             For more information, try '--help'.\n",
+        ),
+        (
+            "incoming unknown protocol exits with 014 status and lines",
+            &["-incoming", "http:x"],
+            163,
+            "unknown migration protocol: http:x\nMigration failed. Exit code http:x(-93), exiting.\n",
+        ),
+    ];
+    for (what, args, status, message) in rows {
+        assert_eq!(
+            error_run(args),
+            (Some(status), message.to_owned()),
+            "{what}"
+        );
+    }
 }
 
 #[test]
@@ -106,37 +123,11 @@ fn double_dash_help_prints_usage() {
 }
 
 #[test]
-fn replay_without_paths_is_usage_error() {
-    assert_eq!(
-        error_run(&["replay"]),
-        (
-            Some(2),
-            "error: the following required arguments were not provided:\n  <PATH>...\n\n\
-             Usage: qmpsim replay <PATH>...\n\nFor more information, try '--help'.\n"
-                .to_owned()
-        )
-    );
-}
-
-#[test]
 fn replay_of_missing_file_exits_one() {
     let (status, stderr) = error_run(&["replay", "/nonexistent/x.qmptrace"]);
     assert_eq!(
         (status, stderr.contains("/nonexistent/x.qmptrace")),
         (Some(1), true)
-    );
-}
-
-#[test]
-fn trace_without_verb_is_usage_error() {
-    assert_eq!(
-        error_run(&["trace", "x.qmptrace"]),
-        (
-            Some(2),
-            "error: unrecognized subcommand 'x.qmptrace'\n\nUsage: qmpsim trace <COMMAND>\n\n\
-             For more information, try '--help'.\n"
-                .to_owned()
-        )
     );
 }
 
@@ -163,18 +154,6 @@ fn machine_question_mark_lists_machines() {
     assert_eq!(
         (status, out.lines().nth(1)),
         (Some(0), Some("pc         Standard PC (alias of pc-0.14)"))
-    );
-}
-
-#[test]
-fn incoming_unknown_protocol_exits_with_014_status_and_lines() {
-    assert_eq!(
-        error_run(&["-incoming", "http:x"]),
-        (
-            Some(163),
-            "unknown migration protocol: http:x\nMigration failed. Exit code http:x(-93), exiting.\n"
-                .to_owned()
-        )
     );
 }
 

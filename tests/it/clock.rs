@@ -4,7 +4,7 @@
 //! `x-clock-step` in manual mode, and a realtime session recorded with
 //! `-record` replays byte for byte.
 
-use crate::sockets::{negotiated_unix, sock_path};
+use crate::sockets::{answer, negotiated_unix, sock_path};
 use crate::support::{assert_contains, assert_refused, assert_replays, qmpsim};
 
 /// Reads lines until one contains `needle`; returns every line read.
@@ -29,10 +29,8 @@ fn lines_until(
 
 #[test]
 fn clock_idle_reports_its_mode() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &["-x-extensions"]);
     assert_eq!(
-        client.execute("x-query-clock"),
+        answer(&["-x-extensions"], "x-query-clock"),
         "{\"return\": {\"mode\": \"idle\", \"virtual-ns\": 3000000}}\r\n"
     );
 }

@@ -13,73 +13,57 @@ fn conformance(out: &Path, extra: &[&str], client_name: &str) -> Output {
     against_client(&["conformance"], out, extra, client_name)
 }
 
+/// What conformance says of each client of `tests/clients/`, per row: the
+/// client, the behaviours it runs (all when none are named), its exit status
+/// and lines of its report. The correct one survives every behaviour; each
+/// buggy one is broken by the behaviour that shows its bug.
 #[test]
-fn conformance_correct_client_survives_every_behaviour() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &[], "correct");
-    assert_stdout(
-        &out,
-        0,
-        &["qmpsim conformance: the client survived every behaviour (10 behaviours)\n"],
-    );
-}
-
-#[test]
-fn conformance_mispaired_client_breaks_on_an_event_before_a_reply() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &[], "mispaired");
-    assert_stdout(
-        &out,
-        1,
-        &[
-            "  event-before-every-reply: an event (RTC_CHANGE) arrives before every reply, \
-           qmp_capabilities' included\n    client said: mispaired: qmp_capabilities got \
-           no reply but {\"timestamp\"",
-        ],
-    );
-}
-
-#[test]
-fn conformance_mispaired_client_breaks_on_an_error_without_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &["--only", "error-without-id"], "mispaired");
-    assert_stdout(
-        &out,
-        1,
-        &["    client said: mispaired: query-status got no reply but {\"error\""],
-    );
-}
-
-#[test]
-fn conformance_unplug_sync_client_breaks_only_on_a_stopped_guest() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(dir.path(), &[], "unplug_sync");
-    assert_stdout(
-        &out,
-        1,
-        &[
-            "qmpsim conformance: 1 of 10 behaviours broke the client:\n  guest-stopped: ",
-            "    client said: unplug_sync: nic1 is still on the PCI bus after device_del returned",
-        ],
-    );
-}
-
-#[test]
-fn conformance_one_recv_client_breaks_on_split_replies() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = conformance(
-        dir.path(),
-        &["--only", "baseline,split-replies"],
-        "one_recv",
-    );
-    assert_stdout(
-        &out,
-        1,
-        &[
-            "baseline       passed\nsplit-replies  FAILED (exit status 1)\n",
-            "    client said: one_recv: cannot parse b'{'",
-        ],
-    );
+fn conformance_of_each_client() {
+    let rows: [(&str, &[&str], i32, &[&str]); 5] = [
+        (
+            "correct",
+            &[],
+            0,
+            &["qmpsim conformance: the client survived every behaviour (10 behaviours)\n"],
+        ),
+        (
+            "mispaired",
+            &[],
+            1,
+            &["  event-before-every-reply: an event (RTC_CHANGE) arrives before every reply, \
+               qmp_capabilities' included\n    client said: mispaired: qmp_capabilities got \
+               no reply but {\"timestamp\""],
+        ),
+        (
+            "mispaired",
+            &["--only", "error-without-id"],
+            1,
+            &["    client said: mispaired: query-status got no reply but {\"error\""],
+        ),
+        (
+            "unplug_sync",
+            &[],
+            1,
+            &[
+                "qmpsim conformance: 1 of 10 behaviours broke the client:\n  guest-stopped: ",
+                "    client said: unplug_sync: nic1 is still on the PCI bus after device_del returned",
+            ],
+        ),
+        (
+            "one_recv",
+            &["--only", "baseline,split-replies"],
+            1,
+            &[
+                "baseline       passed\nsplit-replies  FAILED (exit status 1)\n",
+                "    client said: one_recv: cannot parse b'{'",
+            ],
+        ),
+    ];
+    for (client, only, code, lines) in rows {
+        let dir = tempfile::tempdir().unwrap();
+        let out = conformance(dir.path(), only, client);
+        assert_stdout(client, &out, code, lines);
+    }
 }
 
 #[test]

@@ -63,6 +63,14 @@ fn incomplete_rounds(command: &str, expected: fn(&[u8]) -> usize) -> Vec<String>
     bad
 }
 
+/// `memsave` or `pmemsave` (`command`) of [`DUMP_BYTES`] from `val` into
+/// `{file}`.
+fn dump_command(command: &str, val: u64) -> String {
+    format!(
+        r#"{{"execute":"{command}","arguments":{{"val":{val},"size":{DUMP_BYTES},"filename":"{{file}}"}}}}"#
+    )
+}
+
 #[test]
 fn screendump_file_is_complete_when_the_reply_arrives() {
     let bad = incomplete_rounds(
@@ -74,19 +82,13 @@ fn screendump_file_is_complete_when_the_reply_arrives() {
 
 #[test]
 fn memsave_file_is_complete_when_the_reply_arrives() {
-    let cmd = format!(
-        r#"{{"execute":"memsave","arguments":{{"val":0,"size":{DUMP_BYTES},"filename":"{{file}}"}}}}"#
-    );
-    let bad = incomplete_rounds(&cmd, |_| DUMP_BYTES);
+    let bad = incomplete_rounds(&dump_command("memsave", 0), |_| DUMP_BYTES);
     assert_eq!(bad, Vec::<String>::new());
 }
 
 #[test]
 fn pmemsave_file_is_complete_when_the_reply_arrives() {
-    let cmd = format!(
-        r#"{{"execute":"pmemsave","arguments":{{"val":4096,"size":{DUMP_BYTES},"filename":"{{file}}"}}}}"#
-    );
-    let bad = incomplete_rounds(&cmd, |_| DUMP_BYTES);
+    let bad = incomplete_rounds(&dump_command("pmemsave", 4096), |_| DUMP_BYTES);
     assert_eq!(bad, Vec::<String>::new());
 }
 

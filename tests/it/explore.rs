@@ -4,7 +4,8 @@
 //! placement's trace replays byte for byte.
 
 use crate::support::{
-    against_client, assert_contains, assert_stdout, qmpsim, stdout, test_client as client,
+    against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout,
+    test_client as client,
 };
 use std::path::Path;
 use std::process::{Command, Output};
@@ -45,49 +46,38 @@ fn explore_correct_client_reports_nothing_under_the_default_events() {
     // stopped guest and asks again for an unplug a RESET undid.
     let dir = tempfile::tempdir().unwrap();
     let out = against_client(&["explore"], dir.path(), &[], "correct");
-    assert_stdout(&out, 0, &["no placement made the client fail"]);
+    assert_stdout("correct", &out, 0, &["no placement made the client fail"]);
 }
 
+/// `explore` finds the bug planted in each buggy client of `tests/clients/`,
+/// per row: the client and the line of its report that names the placement.
 #[test]
-fn explore_mispaired_client_fails_with_an_event_before_the_capabilities_reply() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = explore(dir.path(), &[], "mispaired");
-    assert_stdout(
-        &out,
-        1,
-        &[
+fn explore_finds_each_buggy_clients_bug() {
+    let rows = [
+        (
+            "mispaired",
             "  RTC_CHANGE at gap 2, between qmp_capabilities and its reply (client 1): \
-           exit status 1\n    client said: mispaired: qmp_capabilities got no reply \
-           but {\"timestamp\"",
-        ],
-    );
-}
-
-#[test]
-fn explore_unplug_sync_client_fails_when_a_stop_keeps_the_guest_from_ejecting() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = explore(dir.path(), &[], "unplug_sync");
-    assert_stdout(
-        &out,
-        1,
-        &[
+             exit status 1\n    client said: mispaired: qmp_capabilities got no reply \
+             but {\"timestamp\"",
+        ),
+        // A STOP keeps the guest from ejecting.
+        (
+            "unplug_sync",
             "  STOP at gap 5, between device_del and its reply (client 1): exit status 1\n    \
-           client said: unplug_sync: nic1 is still on the PCI bus after device_del returned",
-        ],
-    );
-}
-
-#[test]
-fn explore_one_recv_client_fails_when_an_event_and_a_reply_share_a_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = explore(dir.path(), &[], "one_recv");
-    // Whether an event and its reply arrive in one read depends on scheduling,
-    // so which placements fail varies; over 24 runs some do.
-    assert_stdout(
-        &out,
-        1,
-        &["and its reply (client 1): exit status 1\n    client said: one_recv: cannot parse"],
-    );
+             client said: unplug_sync: nic1 is still on the PCI bus after device_del returned",
+        ),
+        // Whether an event and its reply arrive in one read depends on
+        // scheduling, so which placements fail varies; over 24 runs some do.
+        (
+            "one_recv",
+            "and its reply (client 1): exit status 1\n    client said: one_recv: cannot parse",
+        ),
+    ];
+    for (client, line) in rows {
+        let dir = tempfile::tempdir().unwrap();
+        let out = explore(dir.path(), &[], client);
+        assert_stdout(client, &out, 1, &[line]);
+    }
 }
 
 #[test]
@@ -111,13 +101,9 @@ fn explore_failing_trace_replays_byte_for_byte_with_its_placement() {
     let dir = tempfile::tempdir().unwrap();
     explore(dir.path(), &["--gap", "2"], "mispaired");
     let trace = dir.path().join("run-2-gap2-RTC_CHANGE.qmptrace");
-    let trace = trace.display().to_string();
-    let (code, replayed, _) = qmpsim(&["replay", &trace]);
-    let (_, dump, _) = qmpsim(&["trace", "dump", &trace]);
-    assert!(
-        code == Some(0) && dump.contains("# -x-explore-gap 2,event=RTC_CHANGE\n"),
-        "{replayed}{dump}"
-    );
+    assert_replays(&trace);
+    let (_, dump, _) = qmpsim(&["trace", "dump", &trace.display().to_string()]);
+    assert_contains(&dump, "# -x-explore-gap 2,event=RTC_CHANGE\n");
 }
 
 #[test]

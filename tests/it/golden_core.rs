@@ -4,7 +4,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, sessions_negotiated_or_not as sessions, snap};
+use crate::support::{ext, sessions, sessions_negotiated_or_not, snap};
 
 fn pc() -> MachineConfig {
     MachineConfig::default()
@@ -12,7 +12,7 @@ fn pc() -> MachineConfig {
 
 #[test]
 fn golden_core_qmp_capabilities() {
-    let text = sessions(&[
+    let text = sessions_negotiated_or_not(&[
         (
             "negotiation: only qmp_capabilities, then everything",
             pc(),
@@ -40,7 +40,6 @@ fn golden_core_query_version() {
     let text = sessions(&[(
         "version and a stray argument",
         pc(),
-        true,
         &[
             r#"{"execute":"query-version","id":"v"}"#,
             r#"{"execute":"query-version","arguments":{"verbose":true}}"#,
@@ -52,16 +51,10 @@ fn golden_core_query_version() {
 #[test]
 fn golden_core_query_commands() {
     let text = sessions(&[
-        (
-            "0.14 list",
-            pc(),
-            true,
-            &[r#"{"execute":"query-commands"}"#],
-        ),
+        ("0.14 list", pc(), &[r#"{"execute":"query-commands"}"#]),
         (
             "x- commands are invisible and unknown without -x-extensions",
             pc(),
-            true,
             &[r#"{"execute":"x-clock-step"}"#],
         ),
     ]);
@@ -72,13 +65,8 @@ fn golden_core_query_commands() {
 fn golden_core_query_kvm() {
     let kvm = MachineConfig { kvm: true, ..pc() };
     let text = sessions(&[
-        (
-            "TCG",
-            pc(),
-            true,
-            &[r#"{"execute":"query-kvm","id":"example"}"#],
-        ),
-        ("-enable-kvm", kvm, true, &[r#"{"execute":"query-kvm"}"#]),
+        ("TCG", pc(), &[r#"{"execute":"query-kvm","id":"example"}"#]),
+        ("-enable-kvm", kvm, &[r#"{"execute":"query-kvm"}"#]),
     ]);
     snap("core__query_kvm", &text);
 }
@@ -90,11 +78,10 @@ fn golden_core_query_status() {
         ..pc()
     };
     let text = sessions(&[
-        ("running", pc(), true, &[r#"{"execute":"query-status"}"#]),
+        ("running", pc(), &[r#"{"execute":"query-status"}"#]),
         (
             "-S, then cont",
             paused,
-            true,
             &[
                 r#"{"execute":"query-status"}"#,
                 r#"{"execute":"cont"}"#,
@@ -116,13 +103,11 @@ fn golden_core_query_name_and_uuid() {
         (
             "no -name, no -uuid",
             pc(),
-            true,
             &[r#"{"execute":"query-name"}"#, r#"{"execute":"query-uuid"}"#],
         ),
         (
             "-name vm1 -uuid ...",
             named,
-            true,
             &[r#"{"execute":"query-name"}"#, r#"{"execute":"query-uuid"}"#],
         ),
     ]);
@@ -139,7 +124,6 @@ fn golden_core_stop_and_cont() {
         (
             "stop twice, cont twice: one STOP, one RESUME, each before its return",
             pc(),
-            true,
             &[
                 r#"{"execute":"stop","id":1}"#,
                 r#"{"execute":"stop","id":2}"#,
@@ -151,7 +135,6 @@ fn golden_core_stop_and_cont() {
         (
             "-incoming: cont waits for the migration",
             incoming,
-            true,
             &[
                 r#"{"execute":"cont","id":5}"#,
                 r#"{"execute":"query-status"}"#,
@@ -171,19 +154,16 @@ fn golden_core_quit() {
         (
             "return, SHUTDOWN, exit",
             pc(),
-            true,
             &[r#"{"execute":"quit","id":"bye"}"#],
         ),
         (
             "-no-shutdown does not keep quit from exiting",
             no_shutdown,
-            true,
             &[r#"{"execute":"quit"}"#, r#"{"execute":"query-status"}"#],
         ),
         (
             "argument",
             pc(),
-            true,
             &[r#"{"execute":"quit","arguments":{"force":true}}"#],
         ),
     ]);
@@ -195,7 +175,6 @@ fn golden_core_x_clock_step() {
     let text = sessions(&[(
         "steps, the next deadline, and errors",
         ext(),
-        true,
         &[
             r#"{"execute":"x-clock-step","arguments":{"ns":250000000}}"#,
             r#"{"execute":"x-clock-step"}"#,
@@ -206,7 +185,6 @@ fn golden_core_x_clock_step() {
     let errors = sessions(&[(
         "errors",
         ext(),
-        true,
         &[
             r#"{"execute":"x-clock-step","arguments":{"ns":-1}}"#,
             r#"{"execute":"x-clock-step","arguments":{"ns":3600000000001}}"#,
@@ -239,6 +217,6 @@ fn golden_core_argumentless_commands_refuse_arguments() {
         .map(|n| format!(r#"{{"execute":"{n}","arguments":{{"verbose":true}},"id":"{n}"}}"#))
         .collect();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let text = sessions(&[("one stray argument each", pc(), true, &lines)]);
+    let text = sessions(&[("one stray argument each", pc(), &lines)]);
     snap("core__argumentless_commands_refuse_arguments", &text);
 }

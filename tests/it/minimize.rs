@@ -2,10 +2,9 @@
 //! two-client session down to the messages that matter, prints the transcript,
 //! and writes a trace that meets the condition.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
 
-use crate::support::assert_contains;
+use crate::support::{assert_contains, assert_replays, qmpsim};
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
@@ -36,37 +35,34 @@ fn session() -> Vec<Input> {
     ]
 }
 
-fn minimize(dir: &Path, trace: &[u8], until: &[&str]) -> (Output, std::path::PathBuf) {
+/// Writes `trace` to `dir/in.qmptrace` and runs `qmpsim trace minimize` on it
+/// `--until UNTIL -o dir/out.qmptrace`: the exit status, stdout, stderr, and
+/// the output's path.
+fn minimize(dir: &Path, trace: &[u8], until: &[&str]) -> (Option<i32>, String, String, PathBuf) {
     let input = dir.join("in.qmptrace");
     std::fs::write(&input, trace).unwrap();
     let out = dir.join("out.qmptrace");
-    let output = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["trace", "minimize"])
-        .arg(&input)
-        .arg("--until")
-        .args(until)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    (output, out)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    let (input_arg, out_arg) = (input.display().to_string(), out.display().to_string());
+    let args = [
+        &["trace", "minimize", &input_arg, "--until"],
+        until,
+        &["-o", &out_arg],
+    ]
+    .concat();
+    let (code, stdout, stderr) = qmpsim(&args);
+    (code, stdout, stderr, out)
 }
 
 #[test]
 fn minimize_output_contains_keeps_what_produces_the_text() {
     let dir = tempfile::tempdir().unwrap();
     let trace = record_inputs(&TraceHeader::new(MachineConfig::default()), &session()).unwrap();
-    let (o, out) = minimize(
+    let (code, stdout, stderr, out) = minimize(
         dir.path(),
         &trace,
         &["output-contains", "\"event\": \"STOP\""],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    assert_eq!(code, Some(0), "{stderr}");
     let lines: Vec<&str> = stdout
         .lines()
         .filter_map(|l| l.split_once(' ').map(|(_time, rest)| rest))
@@ -84,13 +80,8 @@ fn minimize_output_contains_keeps_what_produces_the_text() {
         ]
     );
     // The transcript is the written trace's dump.
-    let dump = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["trace", "dump"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(text(&dump.stdout), stdout);
-    let stderr = text(&o.stderr);
+    let (_, dump, _) = qmpsim(&["trace", "dump", &out.display().to_string()]);
+    assert_eq!(dump, stdout);
     assert!(
         stderr.starts_with("qmpsim trace minimize: kept 2 of 9 messages and 1 of 2 clients, ")
             && stderr.ends_with(&format!(
@@ -99,12 +90,7 @@ fn minimize_output_contains_keeps_what_produces_the_text() {
             )),
         "{stderr}"
     );
-    let replayed = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["replay"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(replayed.status.success(), "{}", text(&replayed.stdout));
+    assert_replays(&out);
 }
 
 #[test]
@@ -115,9 +101,8 @@ fn minimize_exec_runs_the_command_on_each_candidate() {
         "f() {{ '{}' trace dump \"$1\" | grep -q '\"id\": 7'; }}; f",
         env!("CARGO_BIN_EXE_qmpsim")
     );
-    let (o, out) = minimize(dir.path(), &trace, &["exec", &cmd]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    let (code, stdout, stderr, out) = minimize(dir.path(), &trace, &["exec", &cmd]);
+    assert_eq!(code, Some(0), "{stderr}");
     let requests: Vec<&str> = stdout
         .lines()
         .filter_map(|l| l.split_once(' ').map(|(_time, rest)| rest))
@@ -151,78 +136,54 @@ fn minimize_replay_diverges_keeps_the_diverging_step() {
     let trace = writer
         .finish(inputs.len() as u64, &engine.digest())
         .unwrap();
-    let (o, out) = minimize(dir.path(), &trace, &["replay-diverges"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    let (code, stdout, stderr, out) = minimize(dir.path(), &trace, &["replay-diverges"]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_contains(&stdout, "query-kvm");
     assert!(!stdout.contains("query-status"), "{stdout}");
-    let replayed = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["replay"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(!replayed.status.success());
-    assert!(
-        text(&replayed.stdout).contains("query-kvm"),
-        "{}",
-        text(&replayed.stdout)
-    );
+    let (replayed, report, _) = qmpsim(&["replay", &out.display().to_string()]);
+    assert_ne!(replayed, Some(0));
+    assert_contains(&report, "query-kvm");
 }
 
 #[test]
 fn minimize_condition_not_met_fails_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let trace = record_inputs(&TraceHeader::new(MachineConfig::default()), &session()).unwrap();
-    let (o, _) = minimize(dir.path(), &trace, &["output-contains", "nowhere"]);
-    assert_eq!(o.status.code(), Some(1));
+    let (code, _, stderr, _) = minimize(dir.path(), &trace, &["output-contains", "nowhere"]);
+    assert_eq!(code, Some(1));
     assert!(
-        text(&o.stderr).ends_with("in.qmptrace: the trace does not meet the condition\n"),
-        "{}",
-        text(&o.stderr)
+        stderr.ends_with("in.qmptrace: the trace does not meet the condition\n"),
+        "{stderr}"
     );
 }
 
 #[test]
 fn minimize_unknown_condition_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (o, _) = minimize(dir.path(), b"", &["sometimes"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).starts_with("qmpsim trace minimize: unknown condition 'sometimes'"));
+    let (code, _, stderr, _) = minimize(dir.path(), b"", &["sometimes"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.starts_with("qmpsim trace minimize: unknown condition 'sometimes'"));
 }
 
 #[test]
 fn minimize_damaged_trace_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (o, _) = minimize(dir.path(), b"not a trace", &["replay-diverges"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("Invalid trace"),
-        "{}",
-        text(&o.stderr)
-    );
+    let (code, _, stderr, _) = minimize(dir.path(), b"not a trace", &["replay-diverges"]);
+    assert_eq!(code, Some(1));
+    assert_contains(&stderr, "Invalid trace");
 }
 
 #[test]
 fn minimize_help_and_missing_output() {
-    let help = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["trace", "minimize", "--help"])
-        .output()
-        .unwrap();
-    assert!(help.status.success());
-    assert!(
-        text(&help.stdout).contains("--until <CONDITION> [ARG]"),
-        "{}",
-        text(&help.stdout)
-    );
-    let missing = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args([
-            "trace",
-            "minimize",
-            "a.qmptrace",
-            "--until",
-            "replay-diverges",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(missing.status.code(), Some(2));
+    let (code, help, _) = qmpsim(&["trace", "minimize", "--help"]);
+    assert_eq!(code, Some(0));
+    assert_contains(&help, "--until <CONDITION> [ARG]");
+    let (missing, _, _) = qmpsim(&[
+        "trace",
+        "minimize",
+        "a.qmptrace",
+        "--until",
+        "replay-diverges",
+    ]);
+    assert_eq!(missing, Some(2));
 }

@@ -41,6 +41,17 @@ impl Rig {
         }
     }
 
+    /// A rig whose one client negotiates, runs `command` and leaves, stopped:
+    /// the rig and the reply.
+    pub fn observe(command: &str) -> (Rig, String) {
+        let mut rig = Rig::start();
+        let mut c = negotiated(&rig.sock());
+        let reply = c.execute(command);
+        drop(c);
+        rig.stop();
+        (rig, reply)
+    }
+
     pub fn sock(&self) -> PathBuf {
         self.dir.path().join("p.sock")
     }
@@ -146,11 +157,7 @@ fn count_inputs(frames: &[Frame], wanted: fn(&Input) -> bool) -> usize {
 
 #[test]
 fn proxy_forwards_a_session_unchanged_and_records_both_sides() {
-    let mut rig = Rig::start();
-    let mut c = negotiated(&rig.sock());
-    let status = c.execute("query-status");
-    drop(c);
-    rig.stop();
+    let (rig, status) = Rig::observe("query-status");
     let (_, frames) = frames(&rig.trace());
     assert_eq!(
         (status.as_str(), sent_to(&frames, 1)),
@@ -190,11 +197,7 @@ fn proxy_cuts_client_bytes_after_each_message() {
 
 #[test]
 fn proxy_trace_dumps_and_infos_as_an_observed_session() {
-    let mut rig = Rig::start();
-    let mut c = negotiated(&rig.sock());
-    c.execute("query-name");
-    drop(c);
-    rig.stop();
+    let (rig, _) = Rig::observe("query-name");
     let trace = rig.trace().display().to_string();
     let (code, info, _) = qmpsim(&["trace", "info", &trace]);
     assert_eq!(code, Some(0));
@@ -203,11 +206,7 @@ fn proxy_trace_dumps_and_infos_as_an_observed_session() {
 
 #[test]
 fn proxy_trace_exports_and_counts_coverage() {
-    let mut rig = Rig::start();
-    let mut c = negotiated(&rig.sock());
-    c.execute("stop");
-    drop(c);
-    rig.stop();
+    let (rig, _) = Rig::observe("stop");
     let trace = rig.trace().display().to_string();
     let (_, jsonl, _) = qmpsim(&["trace", "export", "--jsonl", &trace]);
     let (_, coverage, _) = qmpsim(&["trace", "coverage", &trace]);

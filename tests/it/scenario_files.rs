@@ -11,35 +11,22 @@ use qmpsim::cli::config::read_scenario;
 use crate::sockets::{connect_unix, negotiated_unix, sock_path, GREETING};
 use crate::support::{assert_refused, qmpsim};
 
-/// The steps of `examples/scenarios/NAME`.
-fn example(name: &str) -> usize {
-    let path = format!("{}/examples/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
-    read_scenario(&path).expect("the example loads").len()
-}
+/// The files of `examples/scenarios/` and their step counts.
+const EXAMPLES: [(&str, usize); 5] = [
+    ("disk-fails-under-werror-stop.toml", 2),
+    ("display-clients.toml", 4),
+    ("guest-ignores-powerdown.toml", 2),
+    ("migration-fails-at-90.toml", 2),
+    ("monitor-drops.toml", 3),
+];
 
 #[test]
-fn example_disk_fails_under_werror_stop_loads() {
-    assert_eq!(example("disk-fails-under-werror-stop.toml"), 2);
-}
-
-#[test]
-fn example_guest_ignores_powerdown_loads() {
-    assert_eq!(example("guest-ignores-powerdown.toml"), 2);
-}
-
-#[test]
-fn example_migration_fails_at_90_loads() {
-    assert_eq!(example("migration-fails-at-90.toml"), 2);
-}
-
-#[test]
-fn example_display_clients_loads() {
-    assert_eq!(example("display-clients.toml"), 4);
-}
-
-#[test]
-fn example_monitor_drops_loads() {
-    assert_eq!(example("monitor-drops.toml"), 3);
+fn every_example_loads_with_its_steps() {
+    for (name, steps) in EXAMPLES {
+        let path = format!("{}/examples/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+        let loaded = read_scenario(&path).expect("the example loads");
+        assert_eq!(loaded.len(), steps, "{name}");
+    }
 }
 
 #[test]
@@ -50,16 +37,7 @@ fn examples_folder_holds_exactly_the_tested_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "disk-fails-under-werror-stop.toml",
-            "display-clients.toml",
-            "guest-ignores-powerdown.toml",
-            "migration-fails-at-90.toml",
-            "monitor-drops.toml"
-        ]
-    );
+    assert_eq!(names, EXAMPLES.map(|(name, _)| name));
 }
 
 #[test]

@@ -25,6 +25,8 @@ const POLL_PAUSE: Duration = Duration::from_millis(10);
 /// The greeting of QEMU 0.14, byte for byte.
 pub const GREETING: &str = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 14, \"major\": 0}, \"package\": \"\"}, \"capabilities\": []}}\r\n";
 const RETURN_EMPTY: &str = "{\"return\": {}}\r\n";
+/// `query-status` of a running VM.
+pub const RUNNING: &str = "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n";
 
 /// A running `qmpsim`, killed on drop.
 pub struct Qemu {
@@ -201,6 +203,14 @@ impl<S: Read + Write> Client<S> {
         self.send(&format!("{{\"execute\":\"{cmd}\"}}"));
         self.line()
     }
+
+    /// Reads the greeting, negotiates and asks `query-status`: the greeting
+    /// and the status reply.
+    pub fn greeting_and_status(&mut self) -> (String, String) {
+        let greeting = self.line();
+        self.execute("qmp_capabilities");
+        (greeting, self.execute("query-status"))
+    }
 }
 
 impl Client<UnixStream> {
@@ -287,16 +297,30 @@ pub fn unix_spec(path: &Path, extra: &str) -> String {
     format!("unix:{},server{extra}", path.display())
 }
 
-/// qmpsim on a unix socket with `args`, a connected client past negotiation.
-pub fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
+/// qmpsim on a unix socket with `args`, a connected client before the
+/// greeting.
+pub fn connected_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
     let spec = unix_spec(path, ",nowait");
     let mut all = vec!["-qmp", spec.as_str()];
     all.extend_from_slice(args);
     let qemu = Qemu::spawn(&all, false);
-    let mut client = connect_unix(path);
+    (qemu, connect_unix(path))
+}
+
+/// qmpsim on a unix socket with `args`, a connected client past negotiation.
+pub fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
+    let (qemu, mut client) = connected_unix(path, args);
     assert_eq!(client.line(), GREETING);
     assert_eq!(client.execute("qmp_capabilities"), RETURN_EMPTY);
     (qemu, client)
+}
+
+/// The first line a fresh VM with `args` sends after negotiation when asked
+/// `command` (without arguments) on a unix socket.
+pub fn answer(args: &[&str], command: &str) -> String {
+    let (_dir, path) = sock_path();
+    let (_qemu, mut client) = negotiated_unix(&path, args);
+    client.execute(command)
 }
 
 fn signal(pid: i32, sig: libc::c_int) {
@@ -342,38 +366,27 @@ pub fn pipe_has_writer(read_end: &OwnedFd) -> bool {
 #[test]
 fn unix_greeting_is_exact_bytes() {
     let (_dir, path) = sock_path();
-    let spec = unix_spec(&path, ",nowait");
-    let _qemu = Qemu::spawn(&["-qmp", &spec], false);
-    let mut client = connect_unix(&path);
+    let (_qemu, mut client) = connected_unix(&path, &[]);
     assert_eq!(client.line(), GREETING);
 }
 
 #[test]
 fn unix_capabilities_returns_empty() {
     let (_dir, path) = sock_path();
-    let spec = unix_spec(&path, ",nowait");
-    let _qemu = Qemu::spawn(&["-qmp", &spec], false);
-    let mut client = connect_unix(&path);
+    let (_qemu, mut client) = connected_unix(&path, &[]);
     client.line();
     assert_eq!(client.execute("qmp_capabilities"), RETURN_EMPTY);
 }
 
 #[test]
 fn unix_query_status_reports_running() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
-    assert_eq!(
-        client.execute("query-status"),
-        "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
-    );
+    assert_eq!(answer(&[], "query-status"), RUNNING);
 }
 
 #[test]
 fn unix_query_status_with_dash_s_reports_paused() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &["-S"]);
     assert_eq!(
-        client.execute("query-status"),
+        answer(&["-S"], "query-status"),
         "{\"return\": {\"singlestep\": false, \"running\": false}}\r\n"
     );
 }
@@ -498,16 +511,8 @@ fn tcp_greeting_and_query_status() {
     let port = free_port();
     let spec = format!("tcp:127.0.0.1:{port},server,nowait");
     let _qemu = Qemu::spawn(&["-qmp", &spec], false);
-    let mut client = connect_tcp(port);
-    let greeting = client.line();
-    client.execute("qmp_capabilities");
-    assert_eq!(
-        (greeting.as_str(), client.execute("query-status").as_str()),
-        (
-            GREETING,
-            "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
-        )
-    );
+    let (greeting, status) = connect_tcp(port).greeting_and_status();
+    assert_eq!((greeting.as_str(), status.as_str()), (GREETING, RUNNING));
 }
 
 #[test]
@@ -558,32 +563,30 @@ fn stdio_session_quits_with_return_and_shutdown() {
     assert_eq!(qemu.wait_exit().code(), Some(0));
 }
 
+/// qmpsim with `-chardev socket,id=ID,path=DIR/q.sock,SERVER -mon MON`: the
+/// folder, the VM and a client connected to the chardev's socket.
+pub fn chardev_monitor(
+    id: &str,
+    server: &str,
+    mon: &str,
+) -> (tempfile::TempDir, Qemu, Client<UnixStream>) {
+    let (dir, path) = sock_path();
+    let chardev = format!("socket,id={id},path={},{server}", path.display());
+    let qemu = Qemu::spawn(&["-chardev", &chardev, "-mon", mon], false);
+    (dir, qemu, connect_unix(&path))
+}
+
 #[test]
 fn chardev_mon_long_form_serves_qmp() {
-    let (_dir, path) = sock_path();
-    let chardev = format!("socket,id=qmp0,path={},server=on,wait=off", path.display());
-    let _qemu = Qemu::spawn(
-        &["-chardev", &chardev, "-mon", "chardev=qmp0,mode=control"],
-        false,
-    );
-    let mut client = connect_unix(&path);
-    let greeting = client.line();
-    client.execute("qmp_capabilities");
-    assert_eq!(
-        (greeting.as_str(), client.execute("query-status").as_str()),
-        (
-            GREETING,
-            "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
-        )
-    );
+    let (_dir, _qemu, mut client) =
+        chardev_monitor("qmp0", "server=on,wait=off", "chardev=qmp0,mode=control");
+    let (greeting, status) = client.greeting_and_status();
+    assert_eq!((greeting.as_str(), status.as_str()), (GREETING, RUNNING));
 }
 
 #[test]
 fn chardev_long_form_bare_flags_serve_qmp() {
-    let (_dir, path) = sock_path();
-    let chardev = format!("socket,id=m,path={},server,nowait", path.display());
-    let _qemu = Qemu::spawn(&["-chardev", &chardev, "-mon", "m,mode=control"], false);
-    let mut client = connect_unix(&path);
+    let (_dir, _qemu, mut client) = chardev_monitor("m", "server,nowait", "m,mode=control");
     assert_eq!(client.line(), GREETING);
 }
 
@@ -591,14 +594,44 @@ fn chardev_long_form_bare_flags_serve_qmp() {
 // the session and is closed when the client leaves; `getfd` takes it by name and
 // `closefd` closes it.
 
+/// A negotiated session that sent one request with a pipe's write end
+/// (closed on this side once sent): the reply, and the pipe's read end.
+struct PassedPipe {
+    client: Client<UnixStream>,
+    reply: String,
+    read_end: OwnedFd,
+    _qemu: Qemu,
+    _dir: tempfile::TempDir,
+}
+
+/// Sends `request` with a pipe's write end on a fresh VM; see [`PassedPipe`].
+fn pass_pipe_with(request: &[u8]) -> PassedPipe {
+    let (dir, path) = sock_path();
+    let (qemu, mut client) = negotiated_unix(&path, &[]);
+    let (read_end, write_end) = pipe();
+    send_with_fds(
+        client.stream().as_raw_fd(),
+        request,
+        &[write_end.as_raw_fd()],
+    )
+    .unwrap();
+    drop(write_end);
+    let reply = client.line();
+    PassedPipe {
+        client,
+        reply,
+        read_end,
+        _qemu: qemu,
+        _dir: dir,
+    }
+}
+
+const GETFD_MIG: &[u8] = b"{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}";
+const QUERY_STATUS: &[u8] = b"{\"execute\":\"query-status\"}";
+
 #[test]
 fn getfd_with_scm_rights_descriptor_returns_empty() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
-    let (_read_end, write_end) = pipe();
-    let cmd = b"{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}";
-    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
-    assert_eq!(client.line(), RETURN_EMPTY);
+    assert_eq!(pass_pipe_with(GETFD_MIG).reply, RETURN_EMPTY);
 }
 
 #[test]
@@ -614,18 +647,14 @@ fn getfd_without_descriptor_is_fd_not_supplied() {
 
 #[test]
 fn closefd_closes_the_named_descriptor() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
-    let (read_end, write_end) = pipe();
-    let cmd = b"{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}";
-    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
-    drop(write_end);
-    client.line();
-    let held = pipe_has_writer(&read_end);
-    client.send("{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"mig\"}}");
-    let closed = client.line();
+    let mut passed = pass_pipe_with(GETFD_MIG);
+    let held = pipe_has_writer(&passed.read_end);
+    passed
+        .client
+        .send("{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"mig\"}}");
+    let closed = passed.client.line();
     assert_eq!(
-        (held, closed.as_str(), pipe_reaches_eof(&read_end)),
+        (held, closed.as_str(), pipe_reaches_eof(&passed.read_end)),
         (true, RETURN_EMPTY, true)
     );
 }
@@ -658,48 +687,42 @@ fn two_monitors_each_negotiate_and_both_get_events() {
 
 #[test]
 fn fd_passed_with_query_status_keeps_session_working() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
-    let (_read_end, write_end) = pipe();
-    let cmd = b"{\"execute\":\"query-status\"}";
-    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
-    assert_eq!(
-        client.line(),
-        "{\"return\": {\"singlestep\": false, \"running\": true}}\r\n"
-    );
+    assert_eq!(pass_pipe_with(QUERY_STATUS).reply, RUNNING);
 }
 
 #[test]
 fn fd_passed_is_held_while_client_is_connected() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
-    let (read_end, write_end) = pipe();
-    let cmd = b"{\"execute\":\"query-status\"}";
-    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
-    drop(write_end);
-    client.line();
-    assert!(pipe_has_writer(&read_end));
+    assert!(pipe_has_writer(&pass_pipe_with(QUERY_STATUS).read_end));
 }
 
 #[test]
 fn fd_passed_is_closed_when_client_disconnects() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
-    let (read_end, write_end) = pipe();
-    let cmd = b"{\"execute\":\"query-status\"}";
-    send_with_fds(client.stream().as_raw_fd(), cmd, &[write_end.as_raw_fd()]).unwrap();
-    drop(write_end);
-    client.line();
-    drop(client);
-    assert!(pipe_reaches_eof(&read_end));
+    let passed = pass_pipe_with(QUERY_STATUS);
+    drop(passed.client);
+    assert!(pipe_reaches_eof(&passed.read_end));
+}
+
+/// A VM with `-pidfile DIR/q.pid`, negotiated: the folder, the pidfile, the
+/// VM and its client.
+fn vm_with_pidfile() -> (tempfile::TempDir, PathBuf, Qemu, Client<UnixStream>) {
+    let (dir, path) = sock_path();
+    let pidfile = dir.path().join("q.pid");
+    let (qemu, client) = negotiated_unix(&path, &["-pidfile", pidfile.to_str().unwrap()]);
+    (dir, pidfile, qemu, client)
+}
+
+/// A second VM on `DIR/other.sock` with the same `pidfile`.
+fn second_vm_on(dir: &Path, pidfile: &Path) -> Qemu {
+    let other_spec = unix_spec(&dir.join("other.sock"), ",nowait");
+    Qemu::spawn(
+        &["-qmp", &other_spec, "-pidfile", pidfile.to_str().unwrap()],
+        false,
+    )
 }
 
 #[test]
 fn pidfile_holds_pid_and_is_removed_at_exit() {
-    let (dir, path) = sock_path();
-    let pidfile = dir.path().join("q.pid");
-    let pid_arg = pidfile.to_str().unwrap().to_owned();
-    let (mut qemu, mut client) = negotiated_unix(&path, &["-pidfile", &pid_arg]);
+    let (_dir, pidfile, mut qemu, mut client) = vm_with_pidfile();
     let written = std::fs::read_to_string(&pidfile).unwrap();
     client.execute("quit");
     qemu.wait_exit();
@@ -731,35 +754,59 @@ fn spawn_daemon(path: &Path, pidfile: &Path) -> Qemu {
     Qemu::spawn(&["-qmp", &spec, "-daemonize", "-pidfile", pid_arg], false)
 }
 
-#[test]
-fn daemonize_parent_exits_zero_and_child_serves() {
+/// A daemon on `DIR/q.sock` with `-pidfile DIR/d.pid`, its parent ended, a
+/// client connected that read the greeting, negotiated and sent `quit`: the
+/// folder, the socket and the pidfile, the guard, the parent's exit status,
+/// the client and the greeting.
+struct QuitDaemon {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    pidfile: PathBuf,
+    _guard: DaemonGuard,
+    parent: Option<i32>,
+    client: Client<UnixStream>,
+    greeting: String,
+}
+
+fn quit_daemon() -> QuitDaemon {
     let (dir, path) = sock_path();
     let pidfile = dir.path().join("d.pid");
-    let _guard = DaemonGuard(pidfile.clone());
-    let mut qemu = spawn_daemon(&path, &pidfile);
-    let parent = qemu.wait_exit().code();
+    let guard = DaemonGuard(pidfile.clone());
+    let parent = spawn_daemon(&path, &pidfile).wait_exit().code();
     let mut client = connect_unix(&path);
     let greeting = client.line();
     client.execute("qmp_capabilities");
     client.execute("quit");
-    assert_eq!((parent, greeting), (Some(0), GREETING.to_owned()));
+    QuitDaemon {
+        _dir: dir,
+        path,
+        pidfile,
+        _guard: guard,
+        parent,
+        client,
+        greeting,
+    }
+}
+
+#[test]
+fn daemonize_parent_exits_zero_and_child_serves() {
+    let daemon = quit_daemon();
+    assert_eq!(
+        (daemon.parent, daemon.greeting),
+        (Some(0), GREETING.to_owned())
+    );
 }
 
 #[test]
 fn daemonize_child_removes_socket_and_pidfile_at_quit() {
-    let (dir, path) = sock_path();
-    let pidfile = dir.path().join("d.pid");
-    let _guard = DaemonGuard(pidfile.clone());
-    let mut qemu = spawn_daemon(&path, &pidfile);
-    qemu.wait_exit();
-    let mut client = connect_unix(&path);
-    client.line();
-    client.execute("qmp_capabilities");
-    client.execute("quit");
+    let mut daemon = quit_daemon();
     // The daemon closes the connection last, after removing its files.
-    client.line();
-    client.line();
-    assert_eq!((path.exists(), pidfile.exists()), (false, false));
+    daemon.client.line();
+    daemon.client.line();
+    assert_eq!(
+        (daemon.path.exists(), daemon.pidfile.exists()),
+        (false, false)
+    );
 }
 
 /// The pid a pidfile holds.
@@ -802,13 +849,8 @@ fn second_daemon_on_a_held_pidfile_leaves_the_first_pid_and_the_first_serving() 
 
 #[test]
 fn second_vm_on_a_held_pidfile_says_pid_file_and_keeps_it() {
-    let (dir, path) = sock_path();
-    let pidfile = dir.path().join("q.pid");
-    let pid_arg = pidfile.to_str().unwrap().to_owned();
-    let (first, _client) = negotiated_unix(&path, &["-pidfile", &pid_arg]);
-    let other = dir.path().join("other.sock");
-    let other_spec = unix_spec(&other, ",nowait");
-    let mut second = Qemu::spawn(&["-qmp", &other_spec, "-pidfile", &pid_arg], false);
+    let (dir, pidfile, first, _client) = vm_with_pidfile();
+    let mut second = second_vm_on(dir.path(), &pidfile);
     let code = second.wait_exit().code();
     assert_eq!(
         (code, second.stderr.next(), pid_in(&pidfile)),
@@ -822,12 +864,8 @@ fn second_vm_on_a_held_pidfile_says_pid_file_and_keeps_it() {
 
 #[test]
 fn first_vm_exit_after_a_refused_second_removes_only_its_own_pidfile() {
-    let (dir, path) = sock_path();
-    let pidfile = dir.path().join("q.pid");
-    let pid_arg = pidfile.to_str().unwrap().to_owned();
-    let (mut first, mut client) = negotiated_unix(&path, &["-pidfile", &pid_arg]);
-    let other_spec = unix_spec(&dir.path().join("other.sock"), ",nowait");
-    Qemu::spawn(&["-qmp", &other_spec, "-pidfile", &pid_arg], false).wait_exit();
+    let (dir, pidfile, mut first, mut client) = vm_with_pidfile();
+    second_vm_on(dir.path(), &pidfile).wait_exit();
     let held_after_refusal = pidfile.exists();
     client.execute("quit");
     first.wait_exit();
@@ -909,35 +947,32 @@ fn migrate_to_refusing_destination_fails() {
     assert_eq!(status, "failed");
 }
 
-#[test]
-fn screendump_writes_a_p6_image_at_the_edge() {
+/// Runs `command` (`{file}` standing for a new file's path) on a fresh VM,
+/// quits it, and returns the reply and the bytes the edge wrote to the file.
+fn written_at_the_edge(command: &str) -> (String, Vec<u8>) {
     let (dir, path) = sock_path();
-    let image = dir.path().join("screen.ppm");
+    let file = dir.path().join("out");
     let (mut qemu, mut client) = negotiated_unix(&path, &[]);
-    client.send(&format!(
-        "{{\"execute\":\"screendump\",\"arguments\":{{\"filename\":\"{}\"}}}}",
-        image.display()
-    ));
+    client.send(&command.replace("{file}", &file.display().to_string()));
     let ret = response(&mut client);
     client.execute("quit");
     qemu.wait_exit();
-    let bytes = std::fs::read(&image).expect("the edge wrote the image");
+    let bytes = std::fs::read(&file).expect("the edge wrote the file");
+    (ret, bytes)
+}
+
+#[test]
+fn screendump_writes_a_p6_image_at_the_edge() {
+    let (ret, bytes) =
+        written_at_the_edge(r#"{"execute":"screendump","arguments":{"filename":"{file}"}}"#);
     assert_eq!((ret.as_str(), &bytes[..3]), (RETURN_EMPTY, &b"P6\n"[..]));
 }
 
 #[test]
 fn pmemsave_writes_the_requested_bytes_at_the_edge() {
-    let (dir, path) = sock_path();
-    let dump = dir.path().join("mem.bin");
-    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
-    client.send(&format!(
-        "{{\"execute\":\"pmemsave\",\"arguments\":{{\"val\":4096,\"size\":1000,\"filename\":\"{}\"}}}}",
-        dump.display()
-    ));
-    let ret = response(&mut client);
-    client.execute("quit");
-    qemu.wait_exit();
-    let bytes = std::fs::read(&dump).expect("the edge wrote the dump");
+    let (ret, bytes) = written_at_the_edge(
+        r#"{"execute":"pmemsave","arguments":{"val":4096,"size":1000,"filename":"{file}"}}"#,
+    );
     assert_eq!((ret.as_str(), bytes.len()), (RETURN_EMPTY, 1000));
 }
 

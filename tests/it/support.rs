@@ -272,14 +272,14 @@ pub fn assert_usage_error(args: &[&str], needle: &str) {
     assert_contains(&err, needle);
 }
 
-/// Asserts that a finished process exited with `code` and that its stdout
-/// holds each of `needles`, showing stdout when not.
+/// Asserts that a finished process (`what`, named in a failure) exited with
+/// `code` and that its stdout holds each of `needles`, showing stdout when not.
 #[track_caller]
-pub fn assert_stdout(out: &std::process::Output, code: i32, needles: &[&str]) {
+pub fn assert_stdout(what: &str, out: &std::process::Output, code: i32, needles: &[&str]) {
     let text = stdout(out);
     assert!(
         out.status.code() == Some(code) && needles.iter().all(|n| text.contains(n)),
-        "{text}"
+        "{what}:\n{text}"
     );
 }
 

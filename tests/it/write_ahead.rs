@@ -4,7 +4,7 @@
 //! two recorders never share a file; a full disk makes the exit status non-zero;
 //! a 16 MiB `pmemsave` records and replays.
 
-use crate::support::{assert_contains, qmpsim};
+use crate::support::{assert_contains, assert_replays, qmpsim};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +21,14 @@ fn spawn_recorder(dir: &Path, trace: &Path, extra: &[&str]) -> (Qemu, PathBuf) {
     let mut args = vec!["-qmp", spec.as_str(), "-record", trace_arg.as_str()];
     args.extend_from_slice(extra);
     (Qemu::spawn(&args, false), sock)
+}
+
+/// [`spawn_recorder`] for a recorder that must refuse to start: exit status 1
+/// (checked), then its stderr line and its socket's path.
+fn refused_recorder(dir: &Path, trace: &Path) -> (String, PathBuf) {
+    let (mut qemu, sock) = spawn_recorder(dir, trace, &[]);
+    assert_eq!(qemu.wait_exit().code(), Some(1));
+    (qemu.stderr.next(), sock)
 }
 
 /// Every byte the trace's complete frames show sent to each client, and whether
@@ -143,18 +151,16 @@ fn write_ahead_sigterm_finishes_the_trace() {
     // SAFETY: kill(2) on the child's pid.
     assert_eq!(unsafe { libc::kill(qemu.pid(), libc::SIGTERM) }, 0);
     qemu.wait_exit();
-    let (code, out, _) = replay(&[&trace.display().to_string()]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_replays(&trace);
 }
 
 #[test]
 fn record_into_a_missing_folder_is_refused_before_any_monitor_opens() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("missing/t.qmptrace");
-    let (mut qemu, sock) = spawn_recorder(dir.path(), &trace, &[]);
-    assert_eq!(qemu.wait_exit().code(), Some(1));
+    let (refusal, sock) = refused_recorder(dir.path(), &trace);
     assert_eq!(
-        qemu.stderr.next(),
+        refusal,
         format!(
             "qmpsim: -record {}: No such file or directory\n",
             trace.display()
@@ -166,10 +172,9 @@ fn record_into_a_missing_folder_is_refused_before_any_monitor_opens() {
 #[test]
 fn record_into_a_directory_is_refused_with_the_os_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut qemu, _) = spawn_recorder(dir.path(), dir.path(), &[]);
-    assert_eq!(qemu.wait_exit().code(), Some(1));
+    let (refusal, _) = refused_recorder(dir.path(), dir.path());
     assert_eq!(
-        qemu.stderr.next(),
+        refusal,
         format!("qmpsim: -record {}: Is a directory\n", dir.path().display())
     );
 }
@@ -183,10 +188,9 @@ fn record_second_recorder_of_one_file_is_refused_and_the_first_goes_on() {
     a.line();
     a.execute("qmp_capabilities");
     let other = tempfile::tempdir().unwrap();
-    let (mut second, _) = spawn_recorder(other.path(), &trace, &[]);
-    assert_eq!(second.wait_exit().code(), Some(1));
+    let (refusal, _) = refused_recorder(other.path(), &trace);
     assert_eq!(
-        second.stderr.next(),
+        refusal,
         format!(
             "qmpsim: -record {}: another process is recording to this file\n",
             trace.display()
@@ -194,8 +198,7 @@ fn record_second_recorder_of_one_file_is_refused_and_the_first_goes_on() {
     );
     a.execute("quit");
     assert_eq!(first.wait_exit().code(), Some(0));
-    let (code, out, _) = replay(&[&trace.display().to_string()]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_replays(&trace);
 }
 
 #[test]
@@ -260,6 +263,5 @@ fn record_of_a_16_mib_pmemsave_replays() {
     assert_eq!(qemu.wait_exit_unbounded().code(), Some(0));
     assert_eq!(std::fs::metadata(&dump).unwrap().len(), 16 * 1024 * 1024);
     assert!(std::fs::metadata(&trace).unwrap().len() > 16 * 1024 * 1024);
-    let (code, out, _) = replay(&[&trace.display().to_string()]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_replays(&trace);
 }

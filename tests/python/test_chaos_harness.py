@@ -13,10 +13,12 @@ SEEDS = 6
 
 def test_harness_lists_broken_seeds_with_reproduction_and_replayable_traces(tmp_path):
     out = tmp_path / "traces"
+    # The harness starts its VMs with qmpsim's Python package, from this checkout.
+    env = dict(os.environ, PYTHONPATH=os.path.abspath("python"))
     result = subprocess.run(
         [sys.executable, "examples/chaos_harness.py", "--seeds", str(SEEDS),
          "--rate", "0.3", "--qmpsim", BIN, "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=env,
     )
     summary = re.match(r"(\d+) seeds run, (\d+) broke the script\n", result.stdout)
     assert summary, result.stdout + result.stderr

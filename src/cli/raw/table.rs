@@ -475,6 +475,7 @@ fn push_option_help(s: &mut String, opt: &OptDef) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::repeated;
 
     #[test]
     fn x_explore_gap_sets_the_placement() {
@@ -497,11 +498,7 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<&str> = options().map(|o| o.name).collect();
-        names.sort_unstable();
-        let before = names.len();
-        names.dedup();
-        assert_eq!(names.len(), before);
+        assert_eq!(repeated(options().map(|o| o.name)), Vec::<&str>::new());
     }
 
     #[test]

@@ -649,20 +649,28 @@ impl Block {
         self.drives.iter().find(|d| d.name == name)
     }
 
-    fn find_mut(&mut self, name: &str) -> Result<&mut Drive, QmpError> {
+    /// The name of the first drive with a medium.
+    pub fn first_with_medium(&self) -> Option<String> {
         self.drives
-            .iter_mut()
-            .find(|d| d.name == name)
+            .iter()
+            .find(|d| d.medium.is_some())
+            .map(|d| d.name.clone())
+    }
+
+    /// [`Block::find`] for a change.
+    pub fn find_mut(&mut self, name: &str) -> Option<&mut Drive> {
+        self.drives.iter_mut().find(|d| d.name == name)
+    }
+
+    /// [`Block::find_mut`], or DeviceNotFound.
+    fn found_mut(&mut self, name: &str) -> Result<&mut Drive, QmpError> {
+        self.find_mut(name)
             .ok_or_else(|| QmpError::with1(ErrorClass::DeviceNotFound, name))
     }
 
     /// `bdrv_attach`: binds a drive to a device; false when unknown or in use.
     pub fn attach(&mut self, name: &str, device: u64) -> Result<(), AttachError> {
-        let drive = self
-            .drives
-            .iter_mut()
-            .find(|d| d.name == name)
-            .ok_or(AttachError::NotFound)?;
+        let drive = self.find_mut(name).ok_or(AttachError::NotFound)?;
         if drive.attached.is_some() {
             return Err(AttachError::InUse);
         }
@@ -687,7 +695,7 @@ impl Block {
 
     /// `eject`.
     pub fn eject(&mut self, name: &str, force: bool) -> Result<(), QmpError> {
-        let drive = self.find_mut(name)?;
+        let drive = self.found_mut(name)?;
         eject_drive(drive, force)
     }
 
@@ -700,7 +708,7 @@ impl Block {
         format: Option<&str>,
         probe: Option<&ImageProbe>,
     ) -> Result<(), QmpError> {
-        let drive = self.find_mut(name)?;
+        let drive = self.found_mut(name)?;
         if let Some(f) = format {
             if !BLOCK_FORMATS.contains(&f) {
                 return Err(QmpError::with1(ErrorClass::InvalidBlockFormat, f));
@@ -722,7 +730,7 @@ impl Block {
     /// `snapshot_blkdev`'s reopen: the drive keeps its settings and counters
     /// and opens `file` (as probed) in place of its image.
     pub fn reopen(&mut self, name: &str, file: &str, probe: &ImageProbe) {
-        let Ok(drive) = self.find_mut(name) else {
+        let Some(drive) = self.find_mut(name) else {
             return;
         };
         if let ImageProbe::Found(info) = probe {
@@ -732,7 +740,7 @@ impl Block {
 
     /// `block_resize`: every failure below the name check is `UndefinedError`.
     pub fn resize(&mut self, name: &str, size: i64) -> Result<(), QmpError> {
-        let drive = self.find_mut(name)?;
+        let drive = self.found_mut(name)?;
         let undefined = || QmpError::bare(ErrorClass::UndefinedError);
         let size = u64::try_from(size).map_err(|_| undefined())?;
         let read_only = drive.read_only;
@@ -753,7 +761,7 @@ impl Block {
 
     /// `block_passwd`.
     pub fn set_key(&mut self, name: &str, password: &str) -> Result<(), QmpError> {
-        let drive = self.find_mut(name)?;
+        let drive = self.found_mut(name)?;
         let not_encrypted = QmpError::with1(ErrorClass::DeviceNotEncrypted, name);
         let medium = match drive.medium.as_mut() {
             Some(m) if m.encrypted => m,

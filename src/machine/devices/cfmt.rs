@@ -22,22 +22,35 @@ fn sign(b: &[u8], i: usize) -> (bool, usize) {
     }
 }
 
+/// A decimal number as `strtol` and `sscanf("%d")` read it: leading white
+/// space, an optional sign, then digits. Returns whether it was negative, the
+/// digits and the index after them; `None` when there are no digits.
+fn decimal(s: &str) -> Option<(bool, &[u8], usize)> {
+    let b = s.as_bytes();
+    let (negative, start) = sign(b, skip_space(b, 0));
+    let end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+    (end > start).then(|| (negative, &b[start..end], end))
+}
+
+/// `strtol(s, &end, 10)` without the whole-string check: the value (saturated)
+/// and the bytes consumed; `None` when no digits were found.
+pub fn strtol_prefix(s: &str) -> Option<(i64, usize)> {
+    let (negative, digits, end) = decimal(s)?;
+    let value = digits.iter().fold(0i64, |v, d| {
+        v.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
+    Some((if negative { -value } else { value }, end))
+}
+
 /// `strtol(s, &end, 10)` with the whole-string check, as `parse_int32` uses it.
 pub fn strtol_full(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let mut i = skip_space(b, 0);
-    let negative;
-    (negative, i) = sign(b, i);
-    let start = i;
-    let mut value: i64 = 0;
-    while let Some(d) = b.get(i).and_then(|c| char::from(*c).to_digit(10)) {
-        value = value.saturating_mul(10).saturating_add(i64::from(d));
-        i += 1;
-    }
-    if i == start || i != b.len() {
-        return None;
-    }
-    Some(if negative { -value } else { value })
+    let (value, used) = strtol_prefix(s)?;
+    (used == s.len()).then_some(value)
+}
+
+/// C `atoi`: [`strtol_prefix`]'s value; no digits give 0.
+pub fn atoi(s: &str) -> i64 {
+    strtol_prefix(s).map_or(0, |(value, _)| value)
 }
 
 /// `strtoul` without the whole-string check: the value and the bytes consumed
@@ -102,23 +115,14 @@ pub fn scan_int(s: &str) -> Option<i32> {
 
 /// One `%d` conversion of `sscanf`: the value and the bytes consumed.
 pub fn scan_int_prefix(s: &str) -> Option<(i32, usize)> {
-    let b = s.as_bytes();
-    let mut i = skip_space(b, 0);
-    let negative;
-    (negative, i) = sign(b, i);
-    let start = i;
-    let mut value: i64 = 0;
-    while let Some(d) = b.get(i).and_then(|c| char::from(*c).to_digit(10)) {
-        // An int keeps the low 32 bits, as 0.14's sscanf does on overflow.
-        value = (value * 10 + i64::from(d)) & 0xFFFF_FFFF;
-        i += 1;
-    }
-    if i == start {
-        return None;
-    }
+    let (negative, digits, end) = decimal(s)?;
+    // An int keeps the low 32 bits, as 0.14's sscanf does on overflow.
+    let value = digits
+        .iter()
+        .fold(0i64, |v, d| (v * 10 + i64::from(d - b'0')) & 0xFFFF_FFFF);
     let value = if negative { -value } else { value };
     let low = u32::try_from(value & 0xFFFF_FFFF).expect("masked to 32 bits");
-    Some((i32::from_ne_bytes(low.to_ne_bytes()), i))
+    Some((i32::from_ne_bytes(low.to_ne_bytes()), end))
 }
 
 /// The length of the longest prefix `strtod` would consume (0 when none).

@@ -21,6 +21,7 @@ pub mod vnc;
 use serde::{Deserialize, Serialize};
 
 use super::config::MachineConfig;
+use crate::qobject::{ErrorClass, QmpError};
 
 pub use screen::*;
 pub use spice::*;
@@ -52,6 +53,47 @@ impl SockAddr {
     /// `HOST:PORT`, how clients are named in errors.
     pub fn label(&self) -> String {
         format!("{}:{}", self.host, self.service)
+    }
+
+    /// A simulated client's address, checked as `x-vnc-client` checks it:
+    /// `host` (not empty) and the `service` (the argument `port_key`) must fit
+    /// getnameinfo's buffers; `family` defaults to `ipv6` for a host with a
+    /// colon, else `ipv4`.
+    ///
+    /// Errors: InvalidParameterValue naming the argument at fault;
+    /// MissingParameter `port_key` when `service` is `None` (after the host
+    /// check).
+    pub fn checked(
+        host: &str,
+        port_key: &str,
+        service: Option<&str>,
+        family: Option<&str>,
+    ) -> Result<SockAddr, QmpError> {
+        let invalid = |name: &str, expected: &str| {
+            QmpError::with2(ErrorClass::InvalidParameterValue, name, expected)
+        };
+        if host.is_empty() || host.len() >= NI_MAXHOST_BYTES {
+            let expected = format!("a host of 1 to {} bytes", NI_MAXHOST_BYTES - 1);
+            return Err(invalid("host", &expected));
+        }
+        let service =
+            service.ok_or_else(|| QmpError::with1(ErrorClass::MissingParameter, port_key))?;
+        if service.len() >= NI_MAXSERV_BYTES {
+            // Empty is what getnameinfo gives for an unnamed unix socket peer.
+            let expected = format!("a {port_key} of at most {} bytes", NI_MAXSERV_BYTES - 1);
+            return Err(invalid(port_key, &expected));
+        }
+        let family = match family {
+            Some(f) if ADDRESS_FAMILIES.contains(&f) => f,
+            Some(_) => return Err(invalid("family", "ipv4, ipv6, unix or unknown")),
+            None if host.contains(':') => "ipv6",
+            None => "ipv4",
+        };
+        Ok(SockAddr {
+            host: host.to_owned(),
+            service: service.to_owned(),
+            family: family.to_owned(),
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{SockAddr, NI_MAXSERV_BYTES, TIME_NEVER_S};
+use crate::machine::devices::cfmt::atoi;
 use crate::machine::events::VncServerEnd;
 
 /// First VNC port: display `:N` listens on `VNC_PORT_BASE + N`.
@@ -444,25 +445,6 @@ fn parse_inet(s: &str) -> Option<InetAddr> {
         port: rest[..port_end].to_owned(),
         opts: rest[port_end..].to_owned(),
     })
-}
-
-/// C `atoi`: optional whitespace and sign, then digits; anything else stops it.
-pub fn atoi(s: &str) -> i64 {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let mut v: i64 = 0;
-    for b in digits.bytes().take_while(u8::is_ascii_digit) {
-        v = v.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    if neg {
-        -v
-    } else {
-        v
-    }
 }
 
 /// C `inet_aton` on a string of digits and dots: one to four parts, a leading

@@ -4,22 +4,30 @@
 //! `mon->mon_cpu`. query-cpus inserts `CPU`, `current`, `halted`, then `pc`.
 
 use super::{empty, Args, Ctx, HandlerResult};
+use crate::machine::Machine;
 use crate::wire::{ErrorClass, QDict, QObject, QmpError};
 
 /// `cpu`: 0.14 stores the index in an `int`, so it is truncated to 32 bits.
 pub fn cpu(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
-    let raw = args.int("index");
+    ctx.session.cpu_index = selected_cpu(ctx.machine, args.int("index"), "index")?;
+    empty()
+}
+
+/// The CPU a monitor selects with `raw` (`mon_set_cpu` takes an `int`: the
+/// number is truncated to 32 bits).
+///
+/// Errors: InvalidParameterValue `name` when there is no such CPU.
+pub fn selected_cpu(machine: &Machine, raw: i64, name: &str) -> Result<u32, QmpError> {
     let low = u32::try_from(raw & 0xFFFF_FFFF).expect("masked to 32 bits");
     let index = i32::from_ne_bytes(low.to_ne_bytes());
-    if !ctx.machine.devices.cpus.exists(i64::from(index)) {
+    if !machine.devices.cpus.exists(i64::from(index)) {
         return Err(QmpError::with2(
             ErrorClass::InvalidParameterValue,
-            "index",
+            name,
             "a CPU number",
         ));
     }
-    ctx.session.cpu_index = index.unsigned_abs();
-    empty()
+    Ok(index.unsigned_abs())
 }
 
 /// `query-cpus`.

@@ -11,6 +11,7 @@
 //! objects (`qmp::events`).
 
 use super::{empty, Args, Ctx, HandlerResult};
+use crate::machine::devices::cfmt::strtoul_prefix;
 use crate::machine::display::{
     render_ppm, SockAddr, SpiceAuth, SpiceChannel, SpiceMigrateTarget, VncClient, TIME_NEVER_S,
     VNC_CHANGE_PASSWORD_BYTES_MAX,
@@ -187,27 +188,7 @@ pub fn set_password(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
 /// C `strtoull(s, NULL, 10)`: whitespace, an optional sign (a minus negates
 /// modulo 2^64), digits; saturates on overflow; garbage is 0.
 fn strtoull10(s: &str) -> u64 {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let mut v: u64 = 0;
-    for b in digits.bytes().take_while(u8::is_ascii_digit) {
-        match v
-            .checked_mul(10)
-            .and_then(|x| x.checked_add(u64::from(b - b'0')))
-        {
-            Some(n) => v = n,
-            None => return u64::MAX,
-        }
-    }
-    if neg {
-        v.wrapping_neg()
-    } else {
-        v
-    }
+    strtoul_prefix(s, 10).map_or(0, |(value, _)| value)
 }
 
 /// `expire_password`'s `time`: `now`, `never`, `+SECONDS` from now, or

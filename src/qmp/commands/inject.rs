@@ -31,9 +31,7 @@
 
 use super::{empty, Args, Ctx, HandlerResult};
 use crate::machine::devices::block::{IoErrno, IoOperation};
-use crate::machine::display::{
-    SockAddr, VncClient, ADDRESS_FAMILIES, NI_MAXHOST_BYTES, NI_MAXSERV_BYTES, SPICE_CHANNEL_MAIN,
-};
+use crate::machine::display::{SockAddr, VncClient, SPICE_CHANNEL_MAIN};
 use crate::machine::faults;
 use crate::machine::inject::SpiceChannelRequest;
 use crate::machine::Machine;
@@ -57,28 +55,12 @@ fn connecting(args: Args<'_>) -> Result<bool, QmpError> {
 /// fit getnameinfo's buffers; `family` defaults to `ipv6` for a host with a colon,
 /// else `ipv4`.
 fn client_addr(args: Args<'_>, port_key: &str) -> Result<SockAddr, QmpError> {
-    let host = args.str("host");
-    if host.is_empty() || host.len() >= NI_MAXHOST_BYTES {
-        let expected = format!("a host of 1 to {} bytes", NI_MAXHOST_BYTES - 1);
-        return Err(invalid_value("host", &expected));
-    }
-    let service = args.str(port_key);
-    if service.len() >= NI_MAXSERV_BYTES {
-        // Empty is what getnameinfo gives for an unnamed unix socket peer.
-        let expected = format!("a {port_key} of at most {} bytes", NI_MAXSERV_BYTES - 1);
-        return Err(invalid_value(port_key, &expected));
-    }
-    let family = match args.opt_str("family") {
-        Some(f) if ADDRESS_FAMILIES.contains(&f) => f,
-        Some(_) => return Err(invalid_value("family", "ipv4, ipv6, unix or unknown")),
-        None if host.contains(':') => "ipv6",
-        None => "ipv4",
-    };
-    Ok(SockAddr {
-        host: host.to_owned(),
-        service: service.to_owned(),
-        family: family.to_owned(),
-    })
+    SockAddr::checked(
+        args.str("host"),
+        port_key,
+        Some(args.str(port_key)),
+        args.opt_str("family"),
+    )
 }
 
 /// An optional integer argument in `0..=max`.
@@ -219,6 +201,7 @@ pub fn x_inject(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
 mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
+    use crate::machine::display::{NI_MAXHOST_BYTES, NI_MAXSERV_BYTES};
     use crate::machine::faults::ACTIONS;
     use crate::machine::Machine;
     use crate::qdict;

@@ -14,6 +14,7 @@ use crate::machine::config::{ImageInfo, ImageProbe, OptionList};
 use crate::machine::devices::add::Unplug;
 use crate::machine::devices::block::DriveIf;
 use crate::machine::devices::catalog::BusKind;
+use crate::machine::devices::catalog::PCI_NIC_MODELS;
 use crate::machine::devices::net::{MAC_BASE, ND_TABLE_NICS_MAX};
 use crate::machine::devices::pci::FUNCTIONS_PER_SLOT;
 use crate::machine::devices::qdev::Qdev;
@@ -22,18 +23,6 @@ use crate::machine::Effect;
 use crate::qmp::args::Args;
 use crate::qmp::commands::Ctx;
 use crate::qobject::{ErrorClass, QmpError};
-
-/// 0.14's `pci_nic_models` and the qdev driver each one creates.
-const PCI_NIC_DRIVERS: &[(&str, &str)] = &[
-    ("ne2k_pci", "ne2k_pci"),
-    ("i82551", "i82551"),
-    ("i82557b", "i82557b"),
-    ("i82559er", "i82559er"),
-    ("rtl8139", "rtl8139"),
-    ("e1000", "e1000"),
-    ("pcnet", "pcnet"),
-    ("virtio", "virtio-net-pci"),
-];
 
 /// Keys a `-net nic` (and `pci_add ... nic`) takes (`net_client_types`).
 const NIC_KEYS: &[&str] = &[
@@ -227,7 +216,7 @@ fn hot_add_nic(
         return None;
     }
     let model = nic.get("model").unwrap_or("rtl8139");
-    let Some((_, driver)) = PCI_NIC_DRIVERS.iter().find(|(m, _)| *m == model) else {
+    let Some((_, driver)) = PCI_NIC_MODELS.iter().find(|(m, _)| *m == model) else {
         let _ = writeln!(out, "qemu: Unsupported NIC model: {model}");
         return None;
     };

@@ -273,27 +273,19 @@ fn pci_bridge(bridge: &QDict, out: &mut String) {
     let _ = writeln!(out, "      BUS {}.", i(&bus, "number"));
     let _ = writeln!(out, "      secondary bus {}.", i(&bus, "secondary"));
     let _ = writeln!(out, "      subordinate bus {}.", i(&bus, "subordinate"));
-    let io = sub(bridge, "io_range");
-    let _ = writeln!(
-        out,
-        "      IO range [0x{:04x}, 0x{:04x}]",
-        i(&io, "base"),
-        i(&io, "limit")
-    );
-    let mem = sub(bridge, "memory_range");
-    let _ = writeln!(
-        out,
-        "      memory range [0x{:08x}, 0x{:08x}]",
-        i(&mem, "base"),
-        i(&mem, "limit")
-    );
-    let pref = sub(bridge, "prefetchable_range");
-    let _ = writeln!(
-        out,
-        "      prefetchable memory range [0x{:08x}, 0x{:08x}]",
-        i(&pref, "base"),
-        i(&pref, "limit")
-    );
+    let ranges = [
+        ("IO range", "io_range", 4),
+        ("memory range", "memory_range", 8),
+        ("prefetchable memory range", "prefetchable_range", 8),
+    ];
+    for (what, key, digits) in ranges {
+        let range = sub(bridge, key);
+        let (base, limit) = (i(&range, "base"), i(&range, "limit"));
+        let _ = writeln!(
+            out,
+            "      {what} [0x{base:0digits$x}, 0x{limit:0digits$x}]"
+        );
+    }
 }
 
 fn pci_region(r: &QDict, out: &mut String) {
@@ -421,6 +413,28 @@ mod tests {
         let mut out = String::new();
         print(&data, &mut out);
         out
+    }
+
+    #[test]
+    fn pci_bridge_prints_its_buses_and_ranges() {
+        let range =
+            |base: i64, limit: i64| QObject::Dict(qdict! {"base" => base, "limit" => limit});
+        let mut bridge = qdict! {};
+        bridge.put(
+            "bus",
+            QObject::Dict(qdict! {"number" => 1_i64, "secondary" => 2_i64, "subordinate" => 3_i64}),
+        );
+        bridge.put("io_range", range(0x1000, 0x1fff));
+        bridge.put("memory_range", range(0xf000_0000, 0xf00f_ffff));
+        bridge.put("prefetchable_range", range(0, 0xfff));
+        let mut out = String::new();
+        pci_bridge(&bridge, &mut out);
+        assert_eq!(
+            out,
+            "      BUS 1.\n      secondary bus 2.\n      subordinate bus 3.\n      \
+             IO range [0x1000, 0x1fff]\n      memory range [0xf0000000, 0xf00fffff]\n      \
+             prefetchable memory range [0x00000000, 0x00000fff]\n"
+        );
     }
 
     #[test]

@@ -251,39 +251,30 @@ fn tidy_every_stderr_message_speaks_as_qmpsim_or_as_qemu() {
     assert!(out.is_empty(), "{out}");
 }
 
+/// The voice of each form of message, per row: the format string and its voice.
 #[test]
-fn voice_of_a_subcommand_message_is_qmpsim() {
-    assert_eq!(voice("qmpsim trace minimize: {e}"), Voice::Qmpsim);
-}
-
-#[test]
-fn voice_of_shared_subcommand_code_naming_its_subcommand_is_qmpsim() {
-    assert_eq!(voice("qmpsim {what}: no client command"), Voice::Qmpsim);
-    assert_eq!(voice("qmpsim {other}: no client command"), Voice::Unknown);
-}
-
-#[test]
-fn voice_of_qemu_program_message_is_qemu() {
-    assert_eq!(
-        voice("{PROGRAM}: {0}: invalid option"),
-        Voice::Qemu(QEMU_PREFIXES[0].1)
-    );
-}
-
-#[test]
-fn voice_of_a_qmpsim_option_in_qemu_form_is_unknown() {
-    // The message `-record` once gave: qemu's program name for qmpsim's option.
-    assert_eq!(voice("-record: requires an argument"), Voice::Unknown);
-}
-
-#[test]
-fn voice_of_an_unlisted_bare_text_is_unknown() {
-    assert_eq!(voice("could not write the file"), Voice::Unknown);
-}
-
-#[test]
-fn voice_of_qmpsim_without_colon_is_unknown() {
-    assert_eq!(voice("qmpsim could not start"), Voice::Unknown);
+fn voice_of_each_form_of_message() {
+    let rows = [
+        // A subcommand's message.
+        ("qmpsim trace minimize: {e}", Voice::Qmpsim),
+        // Code shared by subcommands, naming its subcommand.
+        ("qmpsim {what}: no client command", Voice::Qmpsim),
+        ("qmpsim {other}: no client command", Voice::Unknown),
+        // QEMU's program name.
+        (
+            "{PROGRAM}: {0}: invalid option",
+            Voice::Qemu(QEMU_PREFIXES[0].1),
+        ),
+        // The message `-record` once gave: qemu's program name for qmpsim's option.
+        ("-record: requires an argument", Voice::Unknown),
+        // A bare text that is not listed.
+        ("could not write the file", Voice::Unknown),
+        // qmpsim without a colon.
+        ("qmpsim could not start", Voice::Unknown),
+    ];
+    for (message, expected) in rows {
+        assert_eq!(voice(message), expected, "{message}");
+    }
 }
 
 #[test]
