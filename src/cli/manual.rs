@@ -164,19 +164,24 @@ fn description() -> Roff {
     roff
 }
 
+/// The options qmpsim acts on (not the accepted-and-ignored ones), by group in
+/// [`Group::ALL`] order, groups without any left out.
+fn parsed_by_group() -> impl Iterator<Item = (Group, Vec<&'static OptDef>)> {
+    Group::ALL.into_iter().filter_map(|group| {
+        let parsed: Vec<&'static OptDef> = options()
+            .filter(|o| o.group == group && !o.is_ignored())
+            .collect();
+        (!parsed.is_empty()).then_some((group, parsed))
+    })
+}
+
 /// VM OPTIONS: every entry of the option table ([`super::raw::options`]), by
 /// group in the table's order, with its value name and help; then the ones
 /// accepted and ignored.
 fn vm_options() -> Roff {
     let mut roff = Roff::new();
     roff.control("SH", ["VM OPTIONS"]);
-    for group in Group::ALL {
-        let mut parsed = options()
-            .filter(|o| o.group == group && !o.is_ignored())
-            .peekable();
-        if parsed.peek().is_none() {
-            continue;
-        }
+    for (group, parsed) in parsed_by_group() {
         roff.control("SS", [group.title()]);
         for opt in parsed {
             option_item(&mut roff, opt);
@@ -200,13 +205,7 @@ pub const OPTIONS_PAGE_MARKER: &str =
 /// ignored: the generated part of the book's options page.
 pub fn options_markdown() -> String {
     let mut md = String::new();
-    for group in Group::ALL {
-        let mut parsed = options()
-            .filter(|o| o.group == group && !o.is_ignored())
-            .peekable();
-        if parsed.peek().is_none() {
-            continue;
-        }
+    for (group, parsed) in parsed_by_group() {
         md.push_str(&format!(
             "\n## {}\n\n| option | meaning |\n|---|---|\n",
             group.title()

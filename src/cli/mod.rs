@@ -306,6 +306,7 @@ fn special_text(mode: &SpecialMode) -> (String, String) {
         SpecialMode::CpuList => line(raw::cpu_list()),
         SpecialMode::WatchdogList => line(crate::machine::watchdog::watchdog_list()),
         SpecialMode::NicModels => (String::new(), raw::net::nic_models_text()),
+        SpecialMode::DeviceList => (String::new(), crate::machine::devices::qdm::qdm_text(true)),
         SpecialMode::SoundCards { unknown } => raw::hardware::sound_cards_text(unknown),
         SpecialMode::AlarmTimers {
             unknown, timers, ..

@@ -304,16 +304,36 @@ mod tests {
         assert_eq!((echo.as_str(), lines), ("q\x1b[K\n", vec!["q".to_owned()]));
     }
 
+    /// The lines a fresh line editor gives for what is typed.
     #[test]
-    fn carriage_return_and_newline_are_two_lines() {
-        let (_, lines) = feed(&mut Readline::new(), b"x\r\n");
-        assert_eq!(lines, ["x", ""]);
-    }
-
-    #[test]
-    fn backspace_removes_the_byte_before_the_cursor() {
-        let (_, lines) = feed(&mut Readline::new(), b"infx\x7f\x08o status\n");
-        assert_eq!(lines, ["ino status"]);
+    fn edited_lines() {
+        let cases: [(&str, &[u8], &[&str]); 9] = [
+            ("CR then LF: two lines", b"x\r\n", &["x", ""]),
+            ("backspace, ^H", b"infx\x7f\x08o status\n", &["ino status"]),
+            (
+                "^W: the last word goes",
+                b"info status\x17block\n",
+                &["info block"],
+            ),
+            ("left, then insert", b"ac\x1b[Db\n", &["abc"]),
+            ("home, then delete", b"xinfo\x1b[1~\x1b[3~\n", &["info"]),
+            (
+                "up recalls",
+                b"info kvm\n\x1b[A\n",
+                &["info kvm", "info kvm"],
+            ),
+            ("up, no history", b"a\x1b[A\n", &["a"]),
+            (
+                "down past the newest",
+                b"one\ntwo\n\x1b[A\x1b[A\x1b[B\x1b[B\n",
+                &["one", "two", "two"],
+            ),
+            ("other controls ignored", b"a\x02\x00b\tc\n", &["abc"]),
+        ];
+        for (what, typed, want) in cases {
+            let (_, lines) = feed(&mut Readline::new(), typed);
+            assert_eq!(lines, want, "{what}");
+        }
     }
 
     #[test]
@@ -322,51 +342,6 @@ mod tests {
         feed(&mut r, b"ab");
         let (echo, _) = feed(&mut r, b"\x7f");
         assert_eq!(echo, "\x1b[D\x1b[Da\x1b[K");
-    }
-
-    #[test]
-    fn ctrl_w_removes_the_last_word() {
-        let (_, lines) = feed(&mut Readline::new(), b"info status\x17block\n");
-        assert_eq!(lines, ["info block"]);
-    }
-
-    #[test]
-    fn left_arrow_then_insert_puts_the_byte_before_the_cursor() {
-        let (_, lines) = feed(&mut Readline::new(), b"ac\x1b[Db\n");
-        assert_eq!(lines, ["abc"]);
-    }
-
-    #[test]
-    fn home_and_delete_sequences_edit_at_the_start() {
-        let (_, lines) = feed(&mut Readline::new(), b"xinfo\x1b[1~\x1b[3~\n");
-        assert_eq!(lines, ["info"]);
-    }
-
-    #[test]
-    fn up_arrow_recalls_the_previous_line() {
-        let (_, lines) = feed(&mut Readline::new(), b"info kvm\n\x1b[A\n");
-        assert_eq!(lines, ["info kvm", "info kvm"]);
-    }
-
-    #[test]
-    fn up_on_an_empty_history_keeps_the_line() {
-        let (_, lines) = feed(&mut Readline::new(), b"a\x1b[A\n");
-        assert_eq!(lines, ["a"]);
-    }
-
-    #[test]
-    fn down_past_the_newest_entry_keeps_the_recalled_line() {
-        let (_, lines) = feed(
-            &mut Readline::new(),
-            b"one\ntwo\n\x1b[A\x1b[A\x1b[B\x1b[B\n",
-        );
-        assert_eq!(lines, ["one", "two", "two"]);
-    }
-
-    #[test]
-    fn control_bytes_are_ignored() {
-        let (_, lines) = feed(&mut Readline::new(), b"a\x02\x00b\tc\n");
-        assert_eq!(lines, ["abc"]);
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod input;
 mod native;
 mod parse;
 mod print;
+mod qdev;
 mod readers;
 mod slirp;
 mod table;

@@ -717,22 +717,29 @@ mod tests {
         (u32::try_from(len).unwrap() << FIELD_FLAG_BITS) | flags
     }
 
-    #[test]
-    fn split_frame_is_read_as_one_frame() {
-        let end = bincode::serde::encode_to_vec(
-            Frame::End {
-                steps: 0,
-                digest: "d".to_owned(),
-            },
-            bincode_config(),
-        )
-        .unwrap();
+    /// An `End` frame of `steps` steps (digest `d`), encoded.
+    fn encoded_end(steps: u64) -> Vec<u8> {
+        let end = Frame::End {
+            steps,
+            digest: "d".to_owned(),
+        };
+        bincode::serde::encode_to_vec(end, bincode_config()).unwrap()
+    }
+
+    /// `sample()`'s header, then an `End` frame split after its first byte into
+    /// two parts, the first with the continuation flag.
+    fn split_end() -> Vec<u8> {
+        let end = encoded_end(0);
         let (a, b) = end.split_at(1);
-        let bytes = with_parts(&[
+        with_parts(&[
             (value(1, PART_CONTINUES), a),
             (value(b.len(), FULL_CHECK), b),
-        ]);
-        let frames = read_all(&bytes).unwrap();
+        ])
+    }
+
+    #[test]
+    fn split_frame_is_read_as_one_frame() {
+        let frames = read_all(&split_end()).unwrap();
         assert_eq!(
             frames,
             [Frame::End {
@@ -744,19 +751,7 @@ mod tests {
 
     #[test]
     fn split_frame_with_continuation_bit_flipped_fails_chain() {
-        let end = bincode::serde::encode_to_vec(
-            Frame::End {
-                steps: 0,
-                digest: "d".to_owned(),
-            },
-            bincode_config(),
-        )
-        .unwrap();
-        let (a, b) = end.split_at(1);
-        let mut bytes = with_parts(&[
-            (value(1, PART_CONTINUES), a),
-            (value(b.len(), FULL_CHECK), b),
-        ]);
+        let mut bytes = split_end();
         let at = header_end(&bytes);
         bytes[at] ^= u8::try_from(PART_CONTINUES).unwrap();
         assert!(matches!(
@@ -768,14 +763,7 @@ mod tests {
     /// `sample()`'s header, then an `End` frame sealed with the given length
     /// field value flags.
     fn end_sealed_with(flags: u32) -> Vec<u8> {
-        let end = bincode::serde::encode_to_vec(
-            Frame::End {
-                steps: 0,
-                digest: "d".to_owned(),
-            },
-            bincode_config(),
-        )
-        .unwrap();
+        let end = encoded_end(0);
         with_parts(&[(value(end.len(), flags), &end)])
     }
 
@@ -997,14 +985,7 @@ mod tests {
     #[test]
     fn read_with_wrong_end_count_fails() {
         let bytes = sample();
-        let end = bincode::serde::encode_to_vec(
-            Frame::End {
-                steps: 5,
-                digest: "d".to_owned(),
-            },
-            bincode_config(),
-        )
-        .unwrap();
+        let end = encoded_end(5);
         let mut forged = bytes[..header_end(&bytes)].to_vec();
         forged.extend(seal_raw(&stored_header_hash(&bytes), &end));
         let err = read_all(&forged).unwrap_err();

@@ -4,7 +4,8 @@ every command with an id and pairs replies by id, sets events aside, and waits
 for device_del to complete by polling query-pci (resuming the VM if something
 stopped it, since a stopped guest cannot eject a device, and asking again after
 a RESET, since a guest reset before it ejected the device has forgotten the
-request).
+request). After a POWERDOWN or SHUTDOWN event the guest may go away: the
+connection closing then ends the session normally.
 
 Between two polls it sleeps POLL_S, or, with --step-clock, asks the VM to move
 its virtual clock to the next thing a client may wait for (`x-clock-step`, for a
@@ -14,6 +15,7 @@ runs, which a test that counts them needs.
 
 Usage: correct.py [--step-clock] [SOCKET]  (default: $QMP_SOCKET). Exit status 0
 on success."""
+import json
 import sys
 import time
 
@@ -53,11 +55,52 @@ def wait_for_unplug(qmp, step_clock, resets):
         time.sleep(POLL_S)
 
 
+# Events after which the guest may shut down and the connection close.
+GOING_AWAY = ("POWERDOWN", "SHUTDOWN")
+
+
+class Correct(Qmp):
+    """A Qmp whose connection may end after the guest was told to go away."""
+
+    def events_sent(self):
+        """The events seen, with those still unread (in the buffer, or in the
+        socket when a send found it closed)."""
+        try:
+            while chunk := self.sock.recv(4096):
+                self.buf += chunk
+        except OSError:
+            pass
+        unread = [json.loads(line) for line in self.buf.split(b"\n") if line.strip()]
+        return self.events + [m["event"] for m in unread if "event" in m]
+
+    def closed(self):
+        events = self.events_sent()
+        if any(e in events for e in GOING_AWAY):
+            print(f"correct: the guest went away; events seen: {', '.join(events)}")
+            raise SystemExit(0)
+        self.fail("the server closed the connection")
+
+    def recv(self, size):
+        try:
+            data = self.sock.recv(size)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed()
+        return data
+
+    def send(self, name, args, **members):
+        try:
+            super().send(name, args, **members)
+        except (BrokenPipeError, ConnectionResetError):
+            self.closed()
+
+
 def main():
     args = sys.argv[1:]
     step_clock = "--step-clock" in args
     args = [a for a in args if a != "--step-clock"]
-    qmp = Qmp("correct", socket_path(args))
+    qmp = Correct("correct", socket_path(args))
     greeting = qmp.read()
     assert "QMP" in greeting, f"not a greeting: {greeting}"
     negotiate_and_add_nic(qmp)

@@ -529,7 +529,6 @@ fn golden_hmp_info_not_supported() {
                 "info jit",
                 "info usbhost",
                 "info qtree",
-                "info qdm",
                 "info roms",
             ],
         ),

@@ -1,9 +1,10 @@
-//! Goldens of the human monitor's USB and user-mode network commands
-//! (`golden/hmp__usb_*.snap`, `golden/hmp__hostfwd_*.snap`): `usb_add`,
-//! `usb_del`, `info usb` and `-usbdevice`, before and after the guest gives
-//! the devices their addresses; `hostfwd_add`, `hostfwd_remove` and `info
-//! usernet`, with `hostfwd=` rules from the command line. Success and error
-//! paths, each reply decoded under its `<- ` line.
+//! Goldens of the human monitor's USB, user-mode network and qdev listing
+//! commands (`golden/hmp__usb_*.snap`, `golden/hmp__hostfwd_*.snap`,
+//! `golden/hmp__qdm.snap`): `usb_add`, `usb_del`, `info usb` and
+//! `-usbdevice`, before and after the guest gives the devices their
+//! addresses; `hostfwd_add`, `hostfwd_remove` and `info usernet`, with
+//! `hostfwd=` rules from the command line; `info qdm` and `device_add ?`.
+//! Success and error paths, each reply decoded under its `<- ` line.
 
 use qmpsim::machine::config::{MachineConfig, OptionList};
 
@@ -142,6 +143,23 @@ fn golden_hmp_hostfwd_without_user_networking() {
                 "netdev_add user,id=u2,hostfwd=bogus",
                 "host_net_add user hostfwd=::2222-:22,hostfwd=::2222-:23",
                 "info usernet",
+            ],
+        ),
+    );
+}
+
+#[test]
+fn golden_hmp_info_qdm_and_device_add_help() {
+    snap(
+        "hmp__qdm",
+        &lines(
+            MachineConfig::default(),
+            &[
+                "info qdm",
+                "device_add ?",
+                "device_add bogus",
+                "device_add isa-fdc",
+                r#"{"execute":"device_add","arguments":{"driver":"?"}}"#,
             ],
         ),
     );

@@ -165,13 +165,9 @@ fn monitor_stdio_session_through_the_binary() {
 
 #[test]
 fn mon_readline_long_form_serves_a_human_monitor() {
-    let (_dir, path) = sock_path();
-    let chardev = format!("socket,id=h,path={},server,nowait", path.display());
-    let _qemu = Qemu::spawn(
-        &["-chardev", &chardev, "-mon", "chardev=h,mode=readline"],
-        false,
-    );
-    let mut stream = connect_unix(&path).into_stream();
+    let (_dir, _qemu, client) =
+        super::sockets::chardev_monitor("h", "server,nowait", "chardev=h,mode=readline");
+    let mut stream = client.into_stream();
     assert_eq!(read_until(&mut stream, PROMPT), OPENED);
 }
 

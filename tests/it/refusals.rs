@@ -308,6 +308,20 @@ const REFUSALS: &[Refusal] = &[
         source: "hw/usb-bus.c:388 usbdevice_create(), vl.c:961 usb_parse()",
     },
     Refusal {
+        args: &["-device", "bogus"],
+        message: "qemu-system-x86_64: -device bogus: Parameter 'driver' expects a driver name\n\
+                  Try with argument '?' for a list.\n",
+        status: 1,
+        source: "hw/qdev.c:211 qdev_device_add(), hw/qdev.c:212",
+    },
+    Refusal {
+        args: &["-device", "isa-fdc"],
+        message: "qemu-system-x86_64: -device isa-fdc: Parameter 'driver' expects a driver name\n\
+                  Try with argument '?' for a list.\n",
+        status: 1,
+        source: "hw/fdc.c:2056 no_user, hw/qdev.c:210 qdev_device_add()",
+    },
+    Refusal {
         args: &["-usbdevice", "bogus"],
         message: "qemu: could not add USB device 'bogus'\n",
         status: 1,
@@ -474,6 +488,24 @@ fn every_listing_prints_0_14s_list_and_status_before_any_monitor_opens() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn device_question_mark_lists_the_user_drivers_on_stderr_and_exits_0() {
+    // hw/qdev.c:161 qdev_device_help(), vl.c:2991 exit(0); the list itself
+    // is reviewed in golden/hmp__qdm.snap (`device_add ?`).
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap().to_owned();
+    let (status, stdout, stderr, created) = run(&dir, &["-device".to_owned(), "?".to_owned()]);
+    assert_eq!(
+        (status, stdout, stderr, created),
+        (
+            Some(0),
+            String::new(),
+            qmpsim::machine::devices::qdm::qdm_text(true),
+            false
+        )
+    );
 }
 
 #[test]

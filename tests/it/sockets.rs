@@ -563,24 +563,30 @@ fn stdio_session_quits_with_return_and_shutdown() {
     assert_eq!(qemu.wait_exit().code(), Some(0));
 }
 
+/// qmpsim with `-chardev socket,id=ID,path=DIR/q.sock,SERVER -mon MON`: the
+/// folder, the VM and a client connected to the chardev's socket.
+pub fn chardev_monitor(
+    id: &str,
+    server: &str,
+    mon: &str,
+) -> (tempfile::TempDir, Qemu, Client<UnixStream>) {
+    let (dir, path) = sock_path();
+    let chardev = format!("socket,id={id},path={},{server}", path.display());
+    let qemu = Qemu::spawn(&["-chardev", &chardev, "-mon", mon], false);
+    (dir, qemu, connect_unix(&path))
+}
+
 #[test]
 fn chardev_mon_long_form_serves_qmp() {
-    let (_dir, path) = sock_path();
-    let chardev = format!("socket,id=qmp0,path={},server=on,wait=off", path.display());
-    let _qemu = Qemu::spawn(
-        &["-chardev", &chardev, "-mon", "chardev=qmp0,mode=control"],
-        false,
-    );
-    let (greeting, status) = connect_unix(&path).greeting_and_status();
+    let (_dir, _qemu, mut client) =
+        chardev_monitor("qmp0", "server=on,wait=off", "chardev=qmp0,mode=control");
+    let (greeting, status) = client.greeting_and_status();
     assert_eq!((greeting.as_str(), status.as_str()), (GREETING, RUNNING));
 }
 
 #[test]
 fn chardev_long_form_bare_flags_serve_qmp() {
-    let (_dir, path) = sock_path();
-    let chardev = format!("socket,id=m,path={},server,nowait", path.display());
-    let _qemu = Qemu::spawn(&["-chardev", &chardev, "-mon", "m,mode=control"], false);
-    let mut client = connect_unix(&path);
+    let (_dir, _qemu, mut client) = chardev_monitor("m", "server,nowait", "m,mode=control");
     assert_eq!(client.line(), GREETING);
 }
 

@@ -62,6 +62,8 @@ pub enum SpecialMode {
     WatchdogList,
     /// `-net nic,model=?`: the PC's NIC models on stderr, then exit 0.
     NicModels,
+    /// `-device ?`: the drivers a user may create, on stderr, then exit 0.
+    DeviceList,
     /// `-soundhw ?`, or `-soundhw` naming cards 0.14 does not know: those
     /// names on stderr, the cards on stdout, exit 1 if any was unknown.
     SoundCards {

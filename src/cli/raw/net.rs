@@ -224,6 +224,26 @@ pub fn parse_device(option: &str, v: &str) -> Result<OptionList, RawError> {
             param: "driver".to_owned(),
         });
     }
+    let driver = opts.get("driver").unwrap_or_default();
+    // qdev_device_add: a driver of the build (by name or alias) a user may
+    // create; `?` lists them (qdev_device_help, before any device is made).
+    let known = crate::machine::devices::qdm::QDM
+        .iter()
+        .find(|e| e.name == driver)
+        .or_else(|| {
+            crate::machine::devices::qdm::QDM
+                .iter()
+                .find(|e| e.alias == Some(driver))
+        })
+        .is_some_and(|e| !e.no_user);
+    if driver != "?" && !known {
+        return Err(RawError::Located {
+            option: option.to_owned(),
+            arg: v.to_owned(),
+            message: "Parameter 'driver' expects a driver name\nTry with argument '?' for a list."
+                .to_owned(),
+        });
+    }
     Ok(opts)
 }
 
@@ -262,6 +282,10 @@ pub(super) fn apply_netdev(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawErr
 /// `-device DRIVER[,...]`.
 pub(super) fn apply_device(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
     let device = parse_device(ctx.option, &v)?;
+    if device.get("driver") == Some("?") {
+        ctx.low.special = Some(SpecialMode::DeviceList);
+        return Ok(());
+    }
     ctx.low.config.devices.push(device);
     Ok(())
 }

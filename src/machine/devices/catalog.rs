@@ -45,7 +45,7 @@ impl BusKind {
             BusKind::Usb => "USB",
             BusKind::VirtioSerial => "virtio-serial-bus",
             BusKind::Hda => "HDA",
-            BusKind::I2c => "i2c",
+            BusKind::I2c => "I2C",
         }
     }
 
@@ -516,8 +516,8 @@ pub static DRIVERS: &[DriverInfo] = &[
     },
     internal("i8042", BusKind::Isa),
     internal("mc146818rtc", BusKind::Isa),
+    // no_user in 0.14.0 (hw/fdc.c:2056): -device and device_add refuse it.
     DriverInfo {
-        no_user: false,
         props: FDC_PROPS,
         ..internal("isa-fdc", BusKind::Isa)
     },

@@ -22,6 +22,7 @@ pub mod mouse;
 pub mod net;
 pub mod pci;
 pub mod qdev;
+pub mod qdm;
 pub mod slirp;
 pub mod usb;
 

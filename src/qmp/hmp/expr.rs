@@ -214,29 +214,22 @@ mod tests {
     }
 
     #[test]
-    fn expr_precedence_is_products_before_sums() {
-        assert_eq!(eval("1 + 2 * 3"), Ok(7));
-    }
-
-    #[test]
-    fn expr_logic_binds_tighter_than_sums() {
-        // 0.14's grammar: sum over logic over product, so `1 + 2 | 4` is 1 + 6.
-        assert_eq!(eval("1 + 2 | 4"), Ok(7));
-    }
-
-    #[test]
-    fn expr_hex_octal_and_decimal_numbers() {
-        assert_eq!(eval("0x10 + 010 + 10"), Ok(16 + 8 + 10));
-    }
-
-    #[test]
-    fn expr_character_constant_is_its_code() {
-        assert_eq!(eval("'A'"), Ok(65));
-    }
-
-    #[test]
-    fn expr_unary_operators_apply() {
-        assert_eq!(eval("-~0"), Ok(1));
+    fn expr_values() {
+        for (text, value) in [
+            // Products before sums.
+            ("1 + 2 * 3", 7),
+            // 0.14's grammar: sum over logic over product, so this is 1 + 6.
+            ("1 + 2 | 4", 7),
+            ("0x10 + 010 + 10", 16 + 8 + 10),
+            // A character constant is its code.
+            ("'A'", 65),
+            ("-~0", 1),
+            // An overflowing number saturates, as strtoull does.
+            ("99999999999999999999", -1),
+            ("(0x8000000000000000) / -1", i64::MIN),
+        ] {
+            assert_eq!(eval(text), Ok(value), "{text:?}");
+        }
     }
 
     #[test]
@@ -247,28 +240,16 @@ mod tests {
     }
 
     #[test]
-    fn expr_empty_is_unexpected_end() {
-        assert_eq!(eval("   "), Err("unexpected end of expression"));
-    }
-
-    #[test]
-    fn expr_word_is_invalid_char() {
-        assert_eq!(eval("foo"), Err("invalid char in expression"));
-    }
-
-    #[test]
-    fn expr_division_by_zero_is_refused() {
-        assert_eq!(eval("1 / 0"), Err("division by zero"));
-    }
-
-    #[test]
-    fn expr_unclosed_parenthesis_is_refused() {
-        assert_eq!(eval("(1 + 2"), Err("')' expected"));
-    }
-
-    #[test]
-    fn expr_unknown_register_is_refused() {
-        assert_eq!(eval("$eax"), Err("unknown register"));
+    fn expr_refusals_name_the_fault() {
+        for (text, error) in [
+            ("   ", "unexpected end of expression"),
+            ("foo", "invalid char in expression"),
+            ("1 / 0", "division by zero"),
+            ("(1 + 2", "')' expected"),
+            ("$eax", "unknown register"),
+        ] {
+            assert_eq!(eval(text), Err(error), "{text:?}");
+        }
     }
 
     #[test]
@@ -276,16 +257,6 @@ mod tests {
         let regs = |n: &str| (n == "pc").then_some(0xfff0);
         let mut pos = 0;
         assert_eq!(get_expr("$pc + 1", &mut pos, &regs), Ok(0xfff1));
-    }
-
-    #[test]
-    fn expr_overflowing_number_saturates_like_strtoull() {
-        assert_eq!(eval("99999999999999999999"), Ok(-1));
-    }
-
-    #[test]
-    fn expr_min_divided_by_minus_one_wraps() {
-        assert_eq!(eval("(0x8000000000000000) / -1"), Ok(i64::MIN));
     }
 
     // Depth counts open sums and unary operands: `1` alone is depth 2 (the

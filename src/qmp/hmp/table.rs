@@ -11,8 +11,8 @@
 //! supported yet`).
 
 use super::{
-    acl, hotplug, input, native, print, readers, slirp, usb, Action, Decl, HmpCommand, InfoItem,
-    InfoPrint,
+    acl, hotplug, input, native, print, qdev, readers, slirp, usb, Action, Decl, HmpCommand,
+    InfoItem, InfoPrint,
 };
 
 /// An HMP-only command, declared in full.
@@ -189,7 +189,7 @@ pub static HMP_COMMANDS: &[HmpCommand] = &[
         "remove USB device 'bus.addr'",
         Native(usb::usb_del)
     ),
-    qmp!("device_add", "device_add"),
+    qmp!("device_add", "device_add", Native(qdev::device_add)),
     qmp!("device_del", "device_del"),
     qmp!("cpu", "cpu"),
     hmp!(
@@ -538,7 +538,11 @@ pub static INFO_ITEMS: &[InfoItem] = &[
         Query("query-balloon", print::balloon)
     ),
     info!("qtree", "show device tree", InfoNotSupported),
-    info!("qdm", "show qdev device model list", InfoNotSupported),
+    info!(
+        "qdm",
+        "show qdev device model list",
+        InfoNative(qdev::info_qdm)
+    ),
     info!("roms", "show roms", InfoNative(readers::info_roms)),
 ];
 
