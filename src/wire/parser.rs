@@ -295,6 +295,22 @@ mod tests {
     }
 
     #[test]
+    fn empty_containers_and_false_parse() {
+        let j = |s: &str| parse_str(s).unwrap().to_json();
+        assert_eq!(j("{}"), "{}");
+        assert_eq!(
+            j(r#"{"a":{},"b":[],"c":false}"#),
+            r#"{"a": {}, "b": [], "c": false}"#
+        );
+    }
+
+    #[test]
+    fn an_operator_where_a_value_belongs_is_unexpected() {
+        assert_eq!(parse_str("[1,]"), Err(ParseError::Unexpected));
+        assert_eq!(parse_str(r#"{"a":,"b":1}"#), Err(ParseError::Unexpected));
+    }
+
+    #[test]
     fn every_one_letter_escape_decodes() {
         let v = parse_str(r#""\b\f\n\r\t\"\\\/\'""#).unwrap();
         assert_eq!(v.as_str(), Some("\u{8}\u{c}\n\r\t\"\\/'"));
