@@ -584,6 +584,12 @@ mod tests {
     }
 
     #[test]
+    fn a_digit_after_percent_is_a_lexical_error_not_glued() {
+        let out = Framer::new().feed(b"[%5d]{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
     fn leading_zero_digit_is_glued() {
         let mut f = Framer::new();
         let out = f.feed(b"[01]");
@@ -716,6 +722,34 @@ mod tests {
     }
 
     #[test]
+    fn closer_after_a_top_level_lexical_error_is_unbalanced() {
+        let mut f = Framer::new();
+        let out = f.feed(b"\"a\xff\" ]{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "ERR Unbalanced", "{}"]);
+    }
+
+    #[test]
+    fn newline_ends_recovery_before_a_top_level_value() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":\x01 junk\n7 ");
+        assert_eq!(texts(&out), ["ERR Lexical", "7"]);
+    }
+
+    #[test]
+    fn lexing_resumes_right_after_the_last_absorbed_closer() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":[\x01 x]\"y\"} 7 {}");
+        assert_eq!(texts(&out), ["ERR Lexical", "7", "{}"]);
+    }
+
+    #[test]
+    fn tab_does_not_end_recovery() {
+        let mut f = Framer::new();
+        let out = f.feed(b"{\"a\":\x01\t\"x\"}\n{}");
+        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
+    }
+
+    #[test]
     fn reset_bytes_keep_recovery_going() {
         let mut f = Framer::new();
         let out = f.feed(b"{\"a\":\x01\xff\"x\xfe\"}{}");
@@ -730,6 +764,20 @@ mod tests {
         assert!(!f.in_token());
         f.feed(b"12");
         assert!(f.in_token());
+    }
+
+    #[test]
+    fn is_mid_message_between_inside_and_after_messages() {
+        let mut f = Framer::new();
+        assert!(!f.is_mid_message());
+        f.feed(b"{} \n");
+        assert!(!f.is_mid_message());
+        f.feed(b"{\"a\":");
+        assert!(f.is_mid_message() && !f.in_token());
+        f.feed(b"1}");
+        assert!(!f.is_mid_message());
+        f.feed(b"12");
+        assert!(f.is_mid_message() && f.in_token());
     }
 
     #[test]
@@ -790,6 +838,20 @@ mod tests {
     }
 
     #[test]
+    fn ff_byte_while_skipping_a_too_deep_message_recovers_past_its_closers() {
+        // Skipping the deep message, the lexer is between tokens: 0xFF there
+        // still starts recovery, so the quote after it opens no string and the
+        // closers of the open brackets are absorbed.
+        let n = NESTING_DEPTH_MAX + 1;
+        let mut bytes = b"[".repeat(n);
+        bytes.extend_from_slice(b"\xff\"]");
+        bytes.extend_from_slice(&b"]".repeat(n - 1));
+        bytes.extend_from_slice(b"{}");
+        let out = Framer::new().feed(&bytes);
+        assert_eq!(texts(&out), ["ERR TooDeep", "{}"]);
+    }
+
+    #[test]
     fn message_at_byte_limit_is_accepted() {
         let mut f = Framer::new();
         // `"` + payload + `"` is exactly the limit.
@@ -804,6 +866,16 @@ mod tests {
         let msg = format!("\"{}\" ", "a".repeat(MESSAGE_BYTES_MAX - 1));
         let out = f.feed(msg.as_bytes());
         assert_eq!(texts(&out), ["ERR TooLong"]);
+    }
+
+    #[test]
+    fn an_unfinished_token_past_the_limit_is_reported_at_once() {
+        let mut f = Framer::new();
+        // `[` and `"` + payload: exactly the limit, with the string still open.
+        let mut bytes = b"[\"".to_vec();
+        bytes.extend_from_slice(&b"a".repeat(MESSAGE_BYTES_MAX - 2));
+        assert!(f.feed(&bytes).is_empty());
+        assert_eq!(texts(&f.feed(b"a")), ["ERR TooLong"]);
     }
 
     /// The frames' texts, each cut to its first 12 characters.
