@@ -528,10 +528,61 @@ fn golden_hmp_info_not_supported() {
                 "info mem",
                 "info jit",
                 "info usbhost",
-                "info qtree",
                 "info roms",
             ],
         ),
+    );
+}
+
+#[test]
+fn golden_hmp_info_qtree() {
+    let added = MachineConfig {
+        usb: true,
+        usb_devices: vec!["tablet".into()],
+        netdevs: vec![opts(&[("type", "user"), ("id", "n1")])],
+        devices: vec![
+            opts(&[("driver", "e1000"), ("netdev", "n1"), ("id", "nic0")]),
+            opts(&[
+                ("driver", "virtio-blk-pci"),
+                ("drive", "vd0"),
+                ("id", "blk0"),
+            ]),
+            opts(&[("driver", "usb-tablet"), ("id", "tab0")]),
+        ],
+        nets: vec![
+            opts(&[("type", "nic"), ("vlan", "1"), ("model", "rtl8139")]),
+            opts(&[("type", "user"), ("vlan", "1")]),
+        ],
+        serials: vec!["vc".into(), "null".into()],
+        ..realistic()
+    };
+    let mut added = added;
+    added.drives.push(drive(
+        &[
+            ("file", "/var/lib/vm/data.img"),
+            ("if", "none"),
+            ("id", "vd0"),
+        ],
+        Some(image("raw", 1 << 30)),
+    ));
+    snap(
+        "hmp__info_qtree",
+        &parts(&[
+            ("default machine", MachineConfig::default(), &["info qtree"]),
+            (
+                "-hda -cdrom -balloon virtio -usb -usbdevice tablet -serial vc -serial null \
+                 -net nic,model=rtl8139,vlan=1 -device e1000 -device virtio-blk-pci \
+                 -device usb-tablet, then hotplugged devices",
+                added,
+                &[
+                    "device_add virtio-net-pci,id=hot0,mac=52:54:00:aa:bb:cc,vectors=0",
+                    "pci_add auto nic model=ne2k_pci",
+                    "usb_add mouse",
+                    "device_add ide-drive,drive=ide0-hd0,bus=ide.0",
+                    "info qtree",
+                ],
+            ),
+        ]),
     );
 }
 

@@ -96,6 +96,23 @@ pub enum PropType {
     PciDevfn,
 }
 
+impl PropType {
+    /// What the type's `print` shows for an all-zero field (`qdev_prop_set_defaults`
+    /// of a property defined without a default).
+    const fn zero_text(self) -> &'static str {
+        match self {
+            PropType::Bit => "off",
+            PropType::Uint8 | PropType::Uint16 | PropType::Uint32 | PropType::Int32 => "0",
+            PropType::Hex32 => "0x0",
+            PropType::Str | PropType::Drive | PropType::Chr | PropType::Netdev | PropType::Vlan => {
+                "<null>"
+            }
+            PropType::Mac => "00:00:00:00:00:00",
+            PropType::PciDevfn => "<unset>",
+        }
+    }
+}
+
 /// One property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PropDef {
@@ -103,10 +120,22 @@ pub struct PropDef {
     pub name: &'static str,
     /// Parser.
     pub ty: PropType,
+    /// The default as `info qtree` prints it (the `DEFINE_PROP_*` default
+    /// through the type's `print`).
+    pub default: &'static str,
 }
 
 const fn prop(name: &'static str, ty: PropType) -> PropDef {
-    PropDef { name, ty }
+    PropDef {
+        name,
+        ty,
+        default: ty.zero_text(),
+    }
+}
+
+/// A property with a non-zero default, in its printed form.
+const fn prop_or(name: &'static str, ty: PropType, default: &'static str) -> PropDef {
+    PropDef { name, ty, default }
 }
 
 /// One PCI base address register.
@@ -159,7 +188,15 @@ pub struct PciInfo {
     pub no_hotplug: bool,
     /// virtio: an MSI-X table BAR 1 of [`MSIX_BAR_BYTES`] when vectors > 0.
     pub msix_vectors_default: Option<u32>,
+    /// Subsystem vendor and device ID: 0.14's `pci_set_default_subsystem_id`
+    /// (1af4:1100) unless the device's init writes its own.
+    pub subsystem: (u16, u16),
+    /// `PCIDeviceInfo.romfile`: the `romfile` property when not given.
+    pub romfile: Option<&'static str>,
 }
+
+/// `pci_default_sub_vendor_id`:`pci_default_sub_device_id` of 0.14 hw/pci.c.
+pub const DEFAULT_SUBSYSTEM: (u16, u16) = (0x1af4, 0x1100);
 
 /// Size of a virtio device's MSI-X BAR (`MSIX_PAGE_SIZE`).
 pub const MSIX_BAR_BYTES: u64 = 0x1000;
@@ -212,118 +249,126 @@ pub struct DriverInfo {
     pub role: Role,
     /// Child buses it creates: kind and whether they allow hotplug.
     pub child_buses: &'static [(BusKind, bool)],
+    /// ISA interrupts it claims at init whatever its properties say
+    /// (`isa_init_irq`; devices with an `irq` property claim that one).
+    pub isa_irqs: &'static [u8],
 }
+
+/// A `uint32` property defined with default -1, printed.
+const UNSET_U32: &str = "4294967295";
+/// A `hex32` property defined with default -1, printed.
+const UNSET_HEX32: &str = "0xffffffff";
 
 const PCI_BUS_PROPS: &[PropDef] = &[
     prop("addr", PropType::PciDevfn),
     prop("romfile", PropType::Str),
-    prop("rombar", PropType::Uint32),
+    prop_or("rombar", PropType::Uint32, "1"),
     prop("multifunction", PropType::Bit),
-    prop("command_serr_enable", PropType::Bit),
+    prop_or("command_serr_enable", PropType::Bit, "on"),
 ];
 
 const USB_BUS_PROPS: &[PropDef] = &[prop("port", PropType::Str)];
-const SCSI_BUS_PROPS: &[PropDef] = &[prop("scsi-id", PropType::Uint32)];
-const HDA_BUS_PROPS: &[PropDef] = &[prop("cad", PropType::Uint32)];
+const SCSI_BUS_PROPS: &[PropDef] = &[prop_or("scsi-id", PropType::Uint32, UNSET_U32)];
+const HDA_BUS_PROPS: &[PropDef] = &[prop_or("cad", PropType::Uint32, UNSET_U32)];
 const HDA_CODEC_PROPS: &[PropDef] = &[prop("debug", PropType::Uint32)];
-const BALLOON_PROPS: &[PropDef] = &[prop("indirect_desc", PropType::Bit)];
+const BALLOON_PROPS: &[PropDef] = &[prop_or("indirect_desc", PropType::Bit, "on")];
 
 const NIC_PROPS: &[PropDef] = &[
     prop("mac", PropType::Mac),
     prop("vlan", PropType::Vlan),
     prop("netdev", PropType::Netdev),
-    prop("bootindex", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
 ];
 
 const BLOCK_PROPS: &[PropDef] = &[
     prop("drive", PropType::Drive),
-    prop("logical_block_size", PropType::Uint16),
-    prop("physical_block_size", PropType::Uint16),
+    prop_or("logical_block_size", PropType::Uint16, "512"),
+    prop_or("physical_block_size", PropType::Uint16, "512"),
     prop("min_io_size", PropType::Uint16),
     prop("opt_io_size", PropType::Uint32),
-    prop("bootindex", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
     prop("discard_granularity", PropType::Uint32),
 ];
 
 const VIRTIO_NET_PROPS: &[PropDef] = &[
     prop("ioeventfd", PropType::Bit),
-    prop("vectors", PropType::Uint32),
-    prop("indirect_desc", PropType::Bit),
-    prop("csum", PropType::Bit),
-    prop("guest_csum", PropType::Bit),
-    prop("gso", PropType::Bit),
-    prop("guest_tso4", PropType::Bit),
-    prop("guest_tso6", PropType::Bit),
-    prop("guest_ecn", PropType::Bit),
-    prop("guest_ufo", PropType::Bit),
-    prop("host_tso4", PropType::Bit),
-    prop("host_tso6", PropType::Bit),
-    prop("host_ecn", PropType::Bit),
-    prop("host_ufo", PropType::Bit),
-    prop("mrg_rxbuf", PropType::Bit),
-    prop("status", PropType::Bit),
-    prop("ctrl_vq", PropType::Bit),
-    prop("ctrl_rx", PropType::Bit),
-    prop("ctrl_vlan", PropType::Bit),
-    prop("ctrl_rx_extra", PropType::Bit),
+    prop_or("vectors", PropType::Uint32, "3"),
+    prop_or("indirect_desc", PropType::Bit, "on"),
+    prop_or("csum", PropType::Bit, "on"),
+    prop_or("guest_csum", PropType::Bit, "on"),
+    prop_or("gso", PropType::Bit, "on"),
+    prop_or("guest_tso4", PropType::Bit, "on"),
+    prop_or("guest_tso6", PropType::Bit, "on"),
+    prop_or("guest_ecn", PropType::Bit, "on"),
+    prop_or("guest_ufo", PropType::Bit, "on"),
+    prop_or("host_tso4", PropType::Bit, "on"),
+    prop_or("host_tso6", PropType::Bit, "on"),
+    prop_or("host_ecn", PropType::Bit, "on"),
+    prop_or("host_ufo", PropType::Bit, "on"),
+    prop_or("mrg_rxbuf", PropType::Bit, "on"),
+    prop_or("status", PropType::Bit, "on"),
+    prop_or("ctrl_vq", PropType::Bit, "on"),
+    prop_or("ctrl_rx", PropType::Bit, "on"),
+    prop_or("ctrl_vlan", PropType::Bit, "on"),
+    prop_or("ctrl_rx_extra", PropType::Bit, "on"),
     prop("mac", PropType::Mac),
     prop("vlan", PropType::Vlan),
     prop("netdev", PropType::Netdev),
-    prop("bootindex", PropType::Int32),
-    prop("x-txtimer", PropType::Uint32),
-    prop("x-txburst", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
+    prop_or("x-txtimer", PropType::Uint32, "150000"),
+    prop_or("x-txburst", PropType::Int32, "256"),
     prop("tx", PropType::Str),
 ];
 
 const VIRTIO_BLK_PROPS: &[PropDef] = &[
     prop("class", PropType::Hex32),
     prop("drive", PropType::Drive),
-    prop("logical_block_size", PropType::Uint16),
-    prop("physical_block_size", PropType::Uint16),
+    prop_or("logical_block_size", PropType::Uint16, "512"),
+    prop_or("physical_block_size", PropType::Uint16, "512"),
     prop("min_io_size", PropType::Uint16),
     prop("opt_io_size", PropType::Uint32),
-    prop("bootindex", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
     prop("discard_granularity", PropType::Uint32),
-    prop("ioeventfd", PropType::Bit),
-    prop("vectors", PropType::Uint32),
-    prop("indirect_desc", PropType::Bit),
+    prop_or("ioeventfd", PropType::Bit, "on"),
+    prop_or("vectors", PropType::Uint32, "2"),
+    prop_or("indirect_desc", PropType::Bit, "on"),
     prop("scsi", PropType::Bit),
 ];
 
 const VIRTIO_SERIAL_PROPS: &[PropDef] = &[
-    prop("vectors", PropType::Uint32),
+    prop_or("vectors", PropType::Uint32, UNSET_U32),
     prop("class", PropType::Hex32),
-    prop("indirect_desc", PropType::Bit),
-    prop("max_ports", PropType::Uint32),
+    prop_or("indirect_desc", PropType::Bit, "on"),
+    prop_or("max_ports", PropType::Uint32, "31"),
 ];
 
 const SERIAL_PORT_PROPS: &[PropDef] = &[
-    prop("nr", PropType::Uint32),
+    prop_or("nr", PropType::Uint32, UNSET_U32),
     prop("chardev", PropType::Chr),
     prop("name", PropType::Str),
 ];
 
 const CONSOLE_PORT_PROPS: &[PropDef] = &[
-    prop("is_console", PropType::Uint8),
-    prop("nr", PropType::Uint32),
+    prop_or("is_console", PropType::Uint8, "1"),
+    prop_or("nr", PropType::Uint32, UNSET_U32),
     prop("chardev", PropType::Chr),
     prop("name", PropType::Str),
 ];
 
 const ISA_SERIAL_PROPS: &[PropDef] = &[
-    prop("index", PropType::Uint32),
-    prop("iobase", PropType::Hex32),
-    prop("irq", PropType::Uint32),
+    prop_or("index", PropType::Uint32, UNSET_U32),
+    prop_or("iobase", PropType::Hex32, UNSET_HEX32),
+    prop_or("irq", PropType::Uint32, UNSET_U32),
     prop("chardev", PropType::Chr),
 ];
 
 const SCSI_DISK_PROPS: &[PropDef] = &[
     prop("drive", PropType::Drive),
-    prop("logical_block_size", PropType::Uint16),
-    prop("physical_block_size", PropType::Uint16),
+    prop_or("logical_block_size", PropType::Uint16, "512"),
+    prop_or("physical_block_size", PropType::Uint16, "512"),
     prop("min_io_size", PropType::Uint16),
     prop("opt_io_size", PropType::Uint32),
-    prop("bootindex", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
     prop("discard_granularity", PropType::Uint32),
     prop("ver", PropType::Str),
     prop("serial", PropType::Str),
@@ -331,13 +376,13 @@ const SCSI_DISK_PROPS: &[PropDef] = &[
 ];
 
 const IDE_DRIVE_PROPS: &[PropDef] = &[
-    prop("unit", PropType::Uint32),
+    prop_or("unit", PropType::Uint32, UNSET_U32),
     prop("drive", PropType::Drive),
-    prop("logical_block_size", PropType::Uint16),
-    prop("physical_block_size", PropType::Uint16),
+    prop_or("logical_block_size", PropType::Uint16, "512"),
+    prop_or("physical_block_size", PropType::Uint16, "512"),
     prop("min_io_size", PropType::Uint16),
     prop("opt_io_size", PropType::Uint32),
-    prop("bootindex", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
     prop("discard_granularity", PropType::Uint32),
     prop("ver", PropType::Str),
     prop("serial", PropType::Str),
@@ -345,11 +390,11 @@ const IDE_DRIVE_PROPS: &[PropDef] = &[
 
 const USB_STORAGE_PROPS: &[PropDef] = &[
     prop("drive", PropType::Drive),
-    prop("logical_block_size", PropType::Uint16),
-    prop("physical_block_size", PropType::Uint16),
+    prop_or("logical_block_size", PropType::Uint16, "512"),
+    prop_or("physical_block_size", PropType::Uint16, "512"),
     prop("min_io_size", PropType::Uint16),
     prop("opt_io_size", PropType::Uint32),
-    prop("bootindex", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
     prop("discard_granularity", PropType::Uint32),
     prop("removable", PropType::Bit),
 ];
@@ -359,28 +404,29 @@ const CHARDEV_PROPS: &[PropDef] = &[prop("chardev", PropType::Chr)];
 const FDC_PROPS: &[PropDef] = &[
     prop("driveA", PropType::Drive),
     prop("driveB", PropType::Drive),
-    prop("bootindexA", PropType::Int32),
-    prop("bootindexB", PropType::Int32),
+    prop_or("bootindexA", PropType::Int32, "-1"),
+    prop_or("bootindexB", PropType::Int32, "-1"),
 ];
 
 const NE2K_ISA_PROPS: &[PropDef] = &[
-    prop("iobase", PropType::Hex32),
-    prop("irq", PropType::Uint32),
+    prop_or("iobase", PropType::Hex32, "0x300"),
+    prop_or("irq", PropType::Uint32, "9"),
     prop("mac", PropType::Mac),
     prop("vlan", PropType::Vlan),
     prop("netdev", PropType::Netdev),
-    prop("bootindex", PropType::Int32),
+    prop_or("bootindex", PropType::Int32, "-1"),
 ];
 
 const SB16_PROPS: &[PropDef] = &[
-    prop("version", PropType::Hex32),
-    prop("iobase", PropType::Hex32),
-    prop("irq", PropType::Uint32),
-    prop("dma", PropType::Uint32),
-    prop("dma16", PropType::Uint32),
+    prop_or("version", PropType::Hex32, "0x405"),
+    prop_or("iobase", PropType::Hex32, "0x220"),
+    prop_or("irq", PropType::Uint32, "5"),
+    prop_or("dma", PropType::Uint32, "1"),
+    prop_or("dma16", PropType::Uint32, "5"),
 ];
 
-const PIIX4_PM_PROPS: &[PropDef] = &[prop("smb_io_base", PropType::Uint32)];
+/// `smb_io_base` as `pc_init1` sets it (`piix4_pm_init(..., 0xb100, ...)`).
+const PIIX4_PM_PROPS: &[PropDef] = &[prop_or("smb_io_base", PropType::Uint32, "45312")];
 
 const E100_BARS: &[BarDef] = &[mem(0, 0x1000, true), io(1, 64), mem(2, 0x20000, false)];
 
@@ -399,6 +445,8 @@ const fn e100(name: &'static str, device: u16) -> DriverInfo {
             rom_bytes: 0,
             no_hotplug: false,
             msix_vectors_default: None,
+            subsystem: DEFAULT_SUBSYSTEM,
+            romfile: None,
         },
         Role::Nic,
     )
@@ -419,6 +467,7 @@ const fn pci_driver(
         pci: Some(pci),
         role,
         child_buses: &[],
+        isa_irqs: &[],
     }
 }
 
@@ -438,6 +487,8 @@ const fn pci_ids(
         rom_bytes: 0,
         no_hotplug: false,
         msix_vectors_default: None,
+        subsystem: DEFAULT_SUBSYSTEM,
+        romfile: None,
     }
 }
 
@@ -456,6 +507,7 @@ const fn plain(
         pci: None,
         role,
         child_buses: &[],
+        isa_irqs: &[],
     }
 }
 
@@ -469,6 +521,7 @@ const fn internal(name: &'static str, bus: BusKind) -> DriverInfo {
         pci: None,
         role: Role::Plain,
         child_buses: &[],
+        isa_irqs: &[],
     }
 }
 
@@ -514,11 +567,15 @@ pub static DRIVERS: &[DriverInfo] = &[
         child_buses: &[(BusKind::Isa, false)],
         ..internal("isabus-bridge", BusKind::System)
     },
-    internal("i8042", BusKind::Isa),
+    DriverInfo {
+        isa_irqs: &[1, 12],
+        ..internal("i8042", BusKind::Isa)
+    },
     internal("mc146818rtc", BusKind::Isa),
     // no_user in 0.14.0 (hw/fdc.c:2056): -device and device_add refuse it.
     DriverInfo {
         props: FDC_PROPS,
+        isa_irqs: &[6],
         ..internal("isa-fdc", BusKind::Isa)
     },
     // Display adapters.
@@ -527,6 +584,7 @@ pub static DRIVERS: &[DriverInfo] = &[
         &[],
         PciInfo {
             rom_bytes: 0x10000,
+            romfile: Some("vgabios-cirrus.bin"),
             no_hotplug: true,
             ..pci_ids(
                 0x1013,
@@ -543,6 +601,7 @@ pub static DRIVERS: &[DriverInfo] = &[
         &[],
         PciInfo {
             rom_bytes: 0x10000,
+            romfile: Some("vgabios-stdvga.bin"),
             no_hotplug: true,
             ..pci_ids(0x1234, 0x1111, 0x0300, 0, &[mem(0, 0x0080_0000, true)])
         },
@@ -553,6 +612,8 @@ pub static DRIVERS: &[DriverInfo] = &[
         &[],
         PciInfo {
             rom_bytes: 0x10000,
+            romfile: Some("vgabios-vmware.bin"),
+            subsystem: (0x15ad, 0x0405),
             no_hotplug: true,
             ..pci_ids(
                 0x15ad,
@@ -574,6 +635,7 @@ pub static DRIVERS: &[DriverInfo] = &[
         NIC_PROPS,
         PciInfo {
             rom_bytes: 0x20000,
+            romfile: Some("pxe-e1000.bin"),
             ..pci_ids(
                 0x8086,
                 0x100e,
@@ -589,6 +651,7 @@ pub static DRIVERS: &[DriverInfo] = &[
         NIC_PROPS,
         PciInfo {
             rom_bytes: 0x10000,
+            romfile: Some("pxe-rtl8139.bin"),
             ..pci_ids(
                 0x10ec,
                 0x8139,
@@ -604,6 +667,7 @@ pub static DRIVERS: &[DriverInfo] = &[
         NIC_PROPS,
         PciInfo {
             rom_bytes: 0x10000,
+            romfile: Some("pxe-ne2k_pci.bin"),
             ..pci_ids(0x10ec, 0x8029, 0x0200, 1, &[io(0, 0x100)])
         },
         Role::Nic,
@@ -613,6 +677,7 @@ pub static DRIVERS: &[DriverInfo] = &[
         NIC_PROPS,
         PciInfo {
             rom_bytes: 0x10000,
+            romfile: Some("pxe-pcnet.bin"),
             ..pci_ids(
                 0x1022,
                 0x2000,
@@ -644,6 +709,7 @@ pub static DRIVERS: &[DriverInfo] = &[
             VIRTIO_BLK_PROPS,
             PciInfo {
                 msix_vectors_default: Some(2),
+                subsystem: (0x1af4, 2),
                 ..pci_ids(0x1af4, 0x1001, 0x0100, 1, &[io(0, 0x40)])
             },
             Role::Storage,
@@ -654,6 +720,8 @@ pub static DRIVERS: &[DriverInfo] = &[
         VIRTIO_NET_PROPS,
         PciInfo {
             rom_bytes: 0x10000,
+            romfile: Some("pxe-virtio.bin"),
+            subsystem: (0x1af4, 1),
             msix_vectors_default: Some(3),
             ..pci_ids(0x1af4, 0x1000, 0x0200, 1, &[io(0, 0x20)])
         },
@@ -667,6 +735,7 @@ pub static DRIVERS: &[DriverInfo] = &[
             VIRTIO_SERIAL_PROPS,
             PciInfo {
                 msix_vectors_default: Some(32),
+                subsystem: (0x1af4, 3),
                 ..pci_ids(0x1af4, 0x1003, 0x0780, 1, &[io(0, 0x20)])
             },
             Role::Plain,
@@ -675,7 +744,10 @@ pub static DRIVERS: &[DriverInfo] = &[
     pci_driver(
         "virtio-balloon-pci",
         BALLOON_PROPS,
-        pci_ids(0x1af4, 0x1002, 0x0500, 1, &[io(0, 0x20)]),
+        PciInfo {
+            subsystem: (0x1af4, 5),
+            ..pci_ids(0x1af4, 0x1002, 0x0500, 1, &[io(0, 0x20)])
+        },
         Role::Plain,
     ),
     // Storage controllers.
@@ -955,6 +1027,42 @@ mod tests {
         );
         assert_eq!(find_prop(e1000, "mac").map(|p| p.ty), Some(PropType::Mac));
         assert!(find_prop(e1000, "drive").is_none());
+    }
+
+    #[test]
+    fn prop_defaults_are_in_their_print_format() {
+        let buses = [BusKind::Pci, BusKind::Usb, BusKind::Scsi, BusKind::Hda];
+        let bad: Vec<&str> = DRIVERS
+            .iter()
+            .flat_map(|d| d.props.iter())
+            .chain(buses.iter().flat_map(|b| b.props().iter()))
+            .filter(|p| {
+                let d = p.default;
+                !match p.ty {
+                    PropType::Bit => d == "on" || d == "off",
+                    PropType::Uint8 | PropType::Uint16 | PropType::Uint32 => {
+                        d.parse::<u32>().is_ok()
+                    }
+                    PropType::Int32 => d.parse::<i32>().is_ok(),
+                    PropType::Hex32 => d
+                        .strip_prefix("0x")
+                        .is_some_and(|h| u32::from_str_radix(h, 16).is_ok()),
+                    PropType::Mac => d.len() == 17,
+                    PropType::PciDevfn => d == "<unset>",
+                    PropType::Str
+                    | PropType::Drive
+                    | PropType::Chr
+                    | PropType::Netdev
+                    | PropType::Vlan => d == "<null>",
+                }
+            })
+            .map(|p| p.name)
+            .collect();
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(
+            find_prop(get("e1000"), "bootindex").map(|p| p.default),
+            Some("-1")
+        );
     }
 
     #[test]

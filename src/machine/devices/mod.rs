@@ -23,6 +23,7 @@ pub mod net;
 pub mod pci;
 pub mod qdev;
 pub mod qdm;
+pub mod qtree;
 pub mod slirp;
 pub mod usb;
 

@@ -1,4 +1,5 @@
-//! The human monitor's qdev listings of 0.14 (hw/qdev.c): `info qdm`
+//! The human monitor's qdev listings of 0.14 (hw/qdev.c): `info qtree`
+//! (`do_info_qtree`, from [`crate::machine::devices::qtree`]), `info qdm`
 //! (`do_info_qdm`) and `device_add ?` (`qdev_device_help`, which the human
 //! monitor alone reaches), from the driver list of
 //! [`crate::machine::devices::qdm`]; `device_add` otherwise runs the QMP
@@ -6,10 +7,16 @@
 //! Pure.
 
 use crate::machine::devices::qdm::qdm_text;
+use crate::machine::devices::qtree::qtree_text;
 use crate::qmp::args::Args;
 use crate::qmp::commands::Ctx;
 use crate::qmp::table as qmp_table;
 use crate::wire::ErrorClass;
+
+/// `do_info_qtree`: the device tree with every property.
+pub fn info_qtree(ctx: &mut Ctx<'_>, out: &mut String) {
+    out.push_str(&qtree_text(&ctx.machine.devices));
+}
 
 /// `do_info_qdm`: every driver, `no_user` ones included.
 pub fn info_qdm(_ctx: &mut Ctx<'_>, out: &mut String) {

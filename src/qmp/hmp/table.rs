@@ -537,7 +537,7 @@ pub static INFO_ITEMS: &[InfoItem] = &[
         "show balloon information",
         Query("query-balloon", print::balloon)
     ),
-    info!("qtree", "show device tree", InfoNotSupported),
+    info!("qtree", "show device tree", InfoNative(qdev::info_qtree)),
     info!(
         "qdm",
         "show qdev device model list",

@@ -1,0 +1,473 @@
+//! `info qtree` of QEMU 0.14 (hw/qdev.c `do_info_qtree`): the device tree
+//! from `main-system-bus` down, as `qbus_print` and `qdev_print` walk it
+//! (each bus's children newest first, each device's child buses newest
+//! first, two spaces of indent a level), with every property through its
+//! type's `print` (`qdev_print_props`: the driver's own as `dev-prop:`, the
+//! bus's as `bus-prop:`) and each bus's `print_dev` lines: hw/pci.c
+//! `pcibus_dev_print`, hw/isa-bus.c `isabus_dev_print`, hw/usb-bus.c
+//! `usb_bus_dev_print` and hw/virtio-serial-bus.c `virtser_bus_dev_print`
+//! (hw/sysbus.c `sysbus_dev_print` prints MMIO regions, which the modelled
+//! system-bus devices do not have; IDE, SCSI, HDA and I2C buses print none).
+//!
+//! Property names, types and defaults come from [`super::catalog`]; the
+//! values a device's init writes back into its properties (a PCI address, a
+//! NIC's MAC, an ISA serial port's index, I/O base and IRQ, an IDE drive's
+//! unit, version and serial...) come from the machine's state. Pure.
+
+use std::fmt::Write as _;
+
+use super::block::DriveIf;
+use super::catalog::{self, BusKind, DriverInfo, PropDef, PropType};
+use super::cfmt;
+use super::qdev::{Device, Qdev};
+use super::usb::{product_desc, SPEED_MBPS};
+use super::Devices;
+
+/// `QEMU_VERSION`, which IDE drives report (and keep as `ver`) by default.
+const QEMU_VERSION: &str = "0.14.0";
+
+/// I/O bases of the ISA serial ports by index (`isa_serial_io`).
+const SERIAL_IOBASE: [u32; 4] = [0x3f8, 0x2f8, 0x3e8, 0x2e8];
+/// IRQs of the ISA serial ports by index (`isa_serial_irq`).
+const SERIAL_IRQ: [u32; 4] = [4, 3, 4, 3];
+/// I/O bases of the ISA parallel ports by index (`isa_parallel_io`).
+const PARALLEL_IOBASE: [u32; 3] = [0x378, 0x278, 0x3bc];
+/// The parallel port's `irq` default.
+const PARALLEL_IRQ: u32 = 7;
+
+/// The whole tree, as `info qtree` prints it.
+pub fn qtree_text(devices: &Devices) -> String {
+    let mut out = String::new();
+    print_bus(devices, Qdev::ROOT, 0, &mut out);
+    out
+}
+
+fn print_bus(devices: &Devices, bus: u64, indent: usize, out: &mut String) {
+    let b = devices.qdev.bus(bus);
+    let _ = writeln!(out, "{:indent$}bus: {}", "", b.name);
+    let indent = indent + 2;
+    let _ = writeln!(out, "{:indent$}type {}", "", b.kind.info_name());
+    for dev in devices.qdev.children(bus) {
+        print_device(devices, dev, b.kind, indent, out);
+    }
+}
+
+fn print_device(devices: &Devices, dev: &Device, bus: BusKind, indent: usize, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{:indent$}dev: {}, id \"{}\"",
+        "",
+        dev.driver,
+        dev.id.as_deref().unwrap_or("")
+    );
+    let indent = indent + 2;
+    let info = catalog::get(&dev.driver);
+    for (prefix, props) in [("dev", info.props), ("bus", bus.props())] {
+        for p in props {
+            let value = prop_text(devices, dev, info, p);
+            let _ = writeln!(out, "{:indent$}{prefix}-prop: {} = {value}", "", p.name);
+        }
+    }
+    match bus {
+        BusKind::Pci => print_pci(dev, out, indent),
+        BusKind::Isa => print_isa(devices, dev, info, out, indent),
+        BusKind::Usb => print_usb(devices, dev, out, indent),
+        BusKind::VirtioSerial => print_virtser(dev, out, indent),
+        BusKind::System | BusKind::Ide | BusKind::Scsi | BusKind::Hda | BusKind::I2c => {}
+    }
+    for child in devices.qdev.child_buses(dev.uid) {
+        print_bus(devices, child.uid, indent, out);
+    }
+}
+
+/// `pcibus_dev_print`: class, address and IDs, then each sized region with
+/// its address (all ones while unmapped, so the end wraps as in C).
+fn print_pci(dev: &Device, out: &mut String, indent: usize) {
+    let Some(f) = &dev.pci else { return };
+    let info = catalog::get(&dev.driver);
+    let (sub_vendor, sub_device) = info.pci.map_or(catalog::DEFAULT_SUBSYSTEM, |p| p.subsystem);
+    let class = catalog::class_desc(f.class)
+        .map_or_else(|| format!("Class {:04x}", f.class), str::to_owned);
+    // `d->config[PCI_SECONDARY_BUS]`: byte 1 of BAR 2 in a type 0 header.
+    let secondary = f
+        .bars
+        .iter()
+        .find(|b| b.index == 2)
+        .and_then(|b| b.address)
+        .map_or(0, |a| (a >> 8) & 0xff);
+    let _ = writeln!(
+        out,
+        "{:indent$}class {class}, addr {secondary:02x}:{:02x}.{:x}, pci id {:04x}:{:04x} (sub {sub_vendor:04x}:{sub_device:04x})",
+        "",
+        f.devfn >> 3,
+        f.devfn & 7,
+        f.vendor_id,
+        f.device_id,
+    );
+    for b in &f.bars {
+        let addr = b.address.unwrap_or(u64::MAX);
+        let space = if b.io { "i/o" } else { "mem" };
+        let _ = writeln!(
+            out,
+            "{:indent$}bar {}: {space} at 0x{addr:x} [0x{:x}]",
+            "",
+            b.index,
+            addr.wrapping_add(b.size).wrapping_sub(1)
+        );
+    }
+}
+
+/// `isabus_dev_print`: the ISA interrupts the device claimed.
+fn print_isa(devices: &Devices, dev: &Device, info: &DriverInfo, out: &mut String, indent: usize) {
+    let irqs: Vec<u32> = if info.isa_irqs.is_empty() {
+        catalog::find_prop(info, "irq")
+            .map(|p| prop_text(devices, dev, info, &p))
+            .and_then(|t| t.parse().ok())
+            .into_iter()
+            .collect()
+    } else {
+        info.isa_irqs.iter().map(|&i| u32::from(i)).collect()
+    };
+    match irqs.as_slice() {
+        [a, b, ..] => {
+            let _ = writeln!(out, "{:indent$}isa irqs {a},{b}", "");
+        }
+        [a] => {
+            let _ = writeln!(out, "{:indent$}isa irq {a}", "");
+        }
+        [] => {}
+    }
+}
+
+/// `usb_bus_dev_print`: bus number and address, port, speed and product.
+fn print_usb(devices: &Devices, dev: &Device, out: &mut String, indent: usize) {
+    let found = devices.usb.buses.iter().find_map(|b| {
+        b.used
+            .iter()
+            .find(|p| p.device == Some(dev.uid))
+            .map(|p| (b.busnr, p.addr, p.path.as_str()))
+    });
+    let (busnr, addr, path, attached) = match found {
+        Some((busnr, addr, path)) => (busnr, addr, path, ", attached"),
+        None => (devices.usb.bus(dev.bus).map_or(0, |b| b.busnr), 0, "-", ""),
+    };
+    let _ = writeln!(
+        out,
+        "{:indent$}addr {busnr}.{addr}, port {path}, speed {SPEED_MBPS}, name {}{attached}",
+        "",
+        product_desc(&dev.driver)
+    );
+}
+
+/// `virtser_bus_dev_print`: the port's id and connection state (the model's
+/// guest never opens a port).
+fn print_virtser(dev: &Device, out: &mut String, indent: usize) {
+    let host = u8::from(last(dev, "chardev").is_some());
+    let id = dev.port_nr.unwrap_or(0);
+    let _ = writeln!(out, "{:indent$} dev-prop-int: id: {id}", "");
+    let _ = writeln!(out, "{:indent$} dev-prop-int: guest_connected: 0", "");
+    let _ = writeln!(out, "{:indent$} dev-prop-int: host_connected: {host}", "");
+    let _ = writeln!(out, "{:indent$} dev-prop-int: throttled: 0", "");
+}
+
+/// The last value given for a property.
+fn last<'a>(dev: &'a Device, name: &str) -> Option<&'a str> {
+    dev.props
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// One property's printed value: what init wrote back, else what was given,
+/// else the default.
+fn prop_text(devices: &Devices, dev: &Device, info: &DriverInfo, p: &PropDef) -> String {
+    derived(devices, dev, info, p)
+        .or_else(|| last(dev, p.name).and_then(|v| given_text(p.ty, v)))
+        .unwrap_or_else(|| p.default.to_owned())
+}
+
+/// A given value through its type's parse and print.
+fn given_text(ty: PropType, v: &str) -> Option<String> {
+    let uint =
+        |bits: u32| cfmt::strtoul_full(v, 0).map(|n| (n & (u64::MAX >> (64 - bits))).to_string());
+    Some(match ty {
+        PropType::Bit => if v.get(..2).is_some_and(|s| s.eq_ignore_ascii_case("on")) {
+            "on"
+        } else {
+            "off"
+        }
+        .to_owned(),
+        PropType::Uint8 => uint(8)?,
+        PropType::Uint16 => uint(16)?,
+        PropType::Uint32 => uint(32)?,
+        // `strtol`'s long stored in an int32_t: truncated.
+        PropType::Int32 => {
+            let b = cfmt::strtol_full(v)?.to_le_bytes();
+            i32::from_le_bytes([b[0], b[1], b[2], b[3]]).to_string()
+        }
+        PropType::Hex32 => format!("0x{:x}", cfmt::strtoul_full(v, 16)? & 0xffff_ffff),
+        PropType::Str => format!("\"{v}\""),
+        PropType::Drive | PropType::Chr | PropType::Netdev => v.to_owned(),
+        PropType::Vlan => cfmt::scan_int(v)?.to_string(),
+        PropType::Mac => mac_text(&super::add::parse_mac(v)?),
+        PropType::PciDevfn => {
+            let devfn = super::add::parse_pci_devfn(v)?;
+            format!("{:02x}.{:x}", devfn >> 3, devfn & 7)
+        }
+    })
+}
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The n-th (from 0) device of a driver, in creation order.
+fn ordinal(devices: &Devices, dev: &Device) -> usize {
+    devices
+        .qdev
+        .devices
+        .iter()
+        .take_while(|d| d.uid != dev.uid)
+        .filter(|d| d.driver == dev.driver)
+        .count()
+}
+
+/// Values a device's init (or the board) writes into its properties.
+fn derived(devices: &Devices, dev: &Device, info: &DriverInfo, p: &PropDef) -> Option<String> {
+    let given = |name: &str| last(dev, name);
+    let nic = || {
+        devices
+            .net
+            .clients
+            .iter()
+            .find(|c| c.nic && c.device == Some(dev.uid))
+    };
+    let drive_of = |pred: &dyn Fn(&super::block::Drive) -> bool| {
+        devices
+            .block
+            .drives
+            .iter()
+            .find(|d| d.attached == Some(dev.uid) && pred(d))
+    };
+    let isa_index = || {
+        given("index")
+            .and_then(|v| cfmt::strtoul_full(v, 0))
+            .map_or(ordinal(devices, dev), |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            })
+    };
+    let pci = dev.pci.as_ref();
+    match (info.name, p.name) {
+        (_, "addr") if p.ty == PropType::PciDevfn => {
+            pci.map(|f| format!("{:02x}.{:x}", f.devfn >> 3, f.devfn & 7))
+        }
+        (_, "romfile") if info.bus == BusKind::Pci => Some(
+            given("romfile")
+                .map(|v| format!("\"{v}\""))
+                .or_else(|| info.pci.and_then(|i| i.romfile).map(|r| format!("\"{r}\"")))
+                .unwrap_or_else(|| "<null>".to_owned()),
+        ),
+        (_, "multifunction") => pci.map(|f| if f.multifunction { "on" } else { "off" }.to_owned()),
+        (_, "mac") => nic().and_then(|c| {
+            c.info
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("macaddr="))
+                .map(str::to_owned)
+        }),
+        (_, "vlan") if info.role == catalog::Role::Nic => Some(
+            nic()
+                .and_then(|c| c.vlan)
+                .map_or("<null>".to_owned(), |v| v.to_string()),
+        ),
+        (_, "netdev") if info.role == catalog::Role::Nic => Some(
+            nic()
+                .filter(|c| c.vlan.is_none())
+                .and_then(|c| c.peer.clone())
+                .unwrap_or_else(|| "<null>".to_owned()),
+        ),
+        ("isa-fdc", "driveA" | "driveB") => {
+            let unit = u32::from(p.name == "driveB");
+            Some(
+                drive_of(&|d| d.interface == DriveIf::Floppy && d.unit == unit)
+                    .map_or("<null>".to_owned(), |d| d.name.clone()),
+            )
+        }
+        (_, "drive") => Some(drive_of(&|_| true).map_or("<null>".to_owned(), |d| d.name.clone())),
+        ("ide-drive", "unit") => Some(ide_unit(devices, dev).to_string()),
+        ("ide-drive", "ver") => Some(format!("\"{}\"", given("ver").unwrap_or(QEMU_VERSION))),
+        ("ide-drive", "serial") => Some(format!(
+            "\"{}\"",
+            given("serial").map_or_else(
+                || {
+                    let bus = devices
+                        .qdev
+                        .bus(dev.bus)
+                        .name
+                        .rsplit('.')
+                        .next()
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .unwrap_or(0);
+                    format!("QM{:05}", bus * 2 + ide_unit(devices, dev) + 1)
+                },
+                str::to_owned
+            )
+        )),
+        (_, "scsi-id") => dev.scsi_id.map(|id| id.to_string()),
+        (_, "nr") => dev.port_nr.map(|n| n.to_string()),
+        (_, "max_ports") => dev.max_ports.map(|n| n.to_string()),
+        (_, "class") => pci.map(|f| format!("0x{:x}", f.class)),
+        ("virtio-serial-pci", "vectors") => Some(
+            given("vectors")
+                .and_then(|v| given_text(PropType::Uint32, v))
+                .unwrap_or_else(|| (dev.max_ports.unwrap_or(31) + 1).to_string()),
+        ),
+        ("isa-serial" | "isa-parallel", "index") => Some(isa_index().to_string()),
+        ("isa-serial" | "isa-parallel", "iobase") => given("iobase")
+            .and_then(|v| given_text(PropType::Hex32, v))
+            .or_else(|| {
+                let table: &[u32] = if info.name == "isa-serial" {
+                    &SERIAL_IOBASE
+                } else {
+                    &PARALLEL_IOBASE
+                };
+                table.get(isa_index()).map(|a| format!("0x{a:x}"))
+            }),
+        ("isa-serial" | "isa-parallel", "irq") => given("irq")
+            .and_then(|v| given_text(PropType::Uint32, v))
+            .or_else(|| {
+                if info.name == "isa-serial" {
+                    SERIAL_IRQ.get(isa_index()).map(u32::to_string)
+                } else {
+                    Some(PARALLEL_IRQ.to_string())
+                }
+            }),
+        ("isa-serial" | "isa-parallel", "chardev") if !dev.user => {
+            let prefix = if info.name == "isa-serial" {
+                "serial"
+            } else {
+                "parallel"
+            };
+            devices
+                .chardevs
+                .list
+                .iter()
+                .filter(|c| c.label.starts_with(prefix))
+                .nth(ordinal(devices, dev))
+                .map(|c| c.label.clone())
+        }
+        _ => None,
+    }
+}
+
+/// `ide_qdev_init`: the unit given, else the drive's, else 0 when the bus has
+/// no master yet and 1 otherwise.
+fn ide_unit(devices: &Devices, dev: &Device) -> u32 {
+    if let Some(u) = last(dev, "unit").and_then(|v| cfmt::strtoul_full(v, 0)) {
+        return u32::try_from(u).unwrap_or(u32::MAX);
+    }
+    if !dev.user {
+        if let Some(d) = devices
+            .block
+            .drives
+            .iter()
+            .find(|d| d.attached == Some(dev.uid))
+        {
+            return d.unit;
+        }
+    }
+    let older = devices
+        .qdev
+        .devices
+        .iter()
+        .take_while(|d| d.uid != dev.uid)
+        .any(|d| d.bus == dev.bus);
+    u32::from(older)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::config::MachineConfig;
+
+    fn tree(config: &MachineConfig) -> String {
+        qtree_text(&Devices::new(config))
+    }
+
+    #[test]
+    fn given_values_go_through_their_print_format() {
+        assert_eq!(given_text(PropType::Bit, "ON").as_deref(), Some("on"));
+        assert_eq!(given_text(PropType::Bit, "offx").as_deref(), Some("off"));
+        assert_eq!(given_text(PropType::Uint32, "0x10").as_deref(), Some("16"));
+        assert_eq!(given_text(PropType::Uint8, "257").as_deref(), Some("1"));
+        assert_eq!(given_text(PropType::Hex32, "1F").as_deref(), Some("0x1f"));
+        assert_eq!(given_text(PropType::Int32, "-3").as_deref(), Some("-3"));
+        assert_eq!(given_text(PropType::Str, "a b").as_deref(), Some("\"a b\""));
+        assert_eq!(
+            given_text(PropType::Mac, "52-54-00-AB-CD-EF").as_deref(),
+            Some("52:54:00:ab:cd:ef")
+        );
+        assert_eq!(
+            given_text(PropType::PciDevfn, "1f.7").as_deref(),
+            Some("1f.7")
+        );
+        assert_eq!(given_text(PropType::Uint32, "x"), None);
+    }
+
+    #[test]
+    fn tree_starts_at_the_system_bus_with_newest_devices_first() {
+        let text = tree(&MachineConfig::default());
+        assert!(text.starts_with(
+            "bus: main-system-bus\n  type System\n  dev: isabus-bridge, id \"\"\n    bus: isa.0\n"
+        ));
+        let host = text.find("dev: i440FX, id").expect("host bridge listed");
+        let isa = text.find("dev: PIIX3, id").expect("ISA bridge listed");
+        assert!(isa < host, "PIIX3 was created after i440FX");
+    }
+
+    #[test]
+    fn pci_devices_show_bus_props_and_ids() {
+        let text = tree(&MachineConfig::default());
+        assert!(text.contains(
+            "      dev: PIIX3, id \"\"\n        bus-prop: addr = 01.0\n        bus-prop: romfile = <null>\n        bus-prop: rombar = 1\n        bus-prop: multifunction = on\n        bus-prop: command_serr_enable = on\n        class ISA bridge, addr 00:01.0, pci id 8086:7000 (sub 1af4:1100)\n"
+        ));
+        // Unmapped before the firmware runs: all ones, and the end wraps.
+        assert!(text.contains("bar 4: i/o at 0xffffffffffffffff [0xe]\n"));
+    }
+
+    #[test]
+    fn user_device_shows_given_and_default_props() {
+        let mut opts = crate::machine::config::OptionList::default();
+        opts.push("driver", "virtio-net-pci");
+        opts.push("id", "n0");
+        opts.push("x-txburst", "-5");
+        opts.push("mac", "52:54:00:00:00:01");
+        let config = MachineConfig {
+            devices: vec![opts],
+            ..MachineConfig::default()
+        };
+        let text = tree(&config);
+        assert!(text.contains("dev: virtio-net-pci, id \"n0\"\n"));
+        assert!(text.contains("dev-prop: ioeventfd = off\n"));
+        assert!(text.contains("dev-prop: mac = 52:54:00:00:00:01\n"));
+        assert!(text.contains("dev-prop: x-txburst = -5\n"));
+        assert!(text.contains("dev-prop: tx = <null>\n"));
+        assert!(text.contains("(sub 1af4:0001)\n"));
+    }
+
+    #[test]
+    fn isa_serial_ports_take_index_iobase_and_irq_in_order() {
+        let config = MachineConfig {
+            serials: vec!["null".into(), "null".into()],
+            ..MachineConfig::default()
+        };
+        let text = tree(&config);
+        assert!(text.contains(
+            "dev-prop: index = 1\n        dev-prop: iobase = 0x2f8\n        dev-prop: irq = 3\n        dev-prop: chardev = serial1\n        isa irq 3\n"
+        ));
+        assert!(text.contains("isa irqs 1,12\n"));
+    }
+}
