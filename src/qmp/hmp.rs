@@ -172,6 +172,15 @@ pub fn human_monitor_command(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult
     Ok(QObject::Str(text.replace('\n', "\r\n")))
 }
 
+/// What [`run_line`] prints for `line` on `machine`, with a fresh session: for
+/// the unit tests of the HMP commands.
+#[cfg(test)]
+pub(crate) fn printed(machine: &mut crate::machine::Machine, line: &str) -> String {
+    let mut out = String::new();
+    super::commands::with_fresh_ctx(machine, |ctx| run_line(ctx, line, &mut out));
+    out
+}
+
 /// `handle_user_command`: parses and runs one line, appending what it prints
 /// (also the human monitor's, `crate::monitor`).
 pub fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {

@@ -45,13 +45,9 @@ pub fn device_add(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
 mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::commands::with_fresh_ctx;
 
     fn hmp(line: &str) -> String {
-        let mut m = Machine::new(MachineConfig::default());
-        let mut out = String::new();
-        with_fresh_ctx(&mut m, |ctx| super::super::run_line(ctx, line, &mut out));
-        out
+        super::super::printed(&mut Machine::new(MachineConfig::default()), line)
     }
 
     #[test]

@@ -122,13 +122,8 @@ pub fn info_usernet(ctx: &mut Ctx<'_>, out: &mut String) {
 mod tests {
     use crate::machine::config::{MachineConfig, OptionList};
     use crate::machine::Machine;
-    use crate::qmp::commands::with_fresh_ctx;
 
-    fn hmp(m: &mut Machine, line: &str) -> String {
-        let mut out = String::new();
-        with_fresh_ctx(m, |ctx| super::super::run_line(ctx, line, &mut out));
-        out
-    }
+    use super::super::printed as hmp;
 
     const HEADER: &str =
         "  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\n";

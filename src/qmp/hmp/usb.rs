@@ -80,13 +80,8 @@ pub fn info_usb(ctx: &mut Ctx<'_>, out: &mut String) {
 mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::commands::with_fresh_ctx;
 
-    fn hmp(m: &mut Machine, line: &str) -> String {
-        let mut out = String::new();
-        with_fresh_ctx(m, |ctx| super::super::run_line(ctx, line, &mut out));
-        out
-    }
+    use super::super::printed as hmp;
 
     fn usb_machine() -> Machine {
         Machine::new(MachineConfig {
