@@ -522,7 +522,10 @@ mod tests {
             m.chaos_gap();
         }
         let clients = m.display.vnc.as_ref().map_or(0, |v| v.clients.len());
-        assert!(clients > 0, "16 events, both kinds likely: {clients} VNC clients");
+        assert!(
+            clients > 0,
+            "16 events, both kinds likely: {clients} VNC clients"
+        );
         assert_eq!(
             Some(u64::try_from(clients).unwrap()),
             m.chaos.as_ref().map(|s| s.display_clients)
