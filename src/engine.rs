@@ -1240,29 +1240,17 @@ mod tests {
     }
 
     #[test]
-    fn placement_at_capabilities_gap_sends_the_event_before_the_reply() {
-        let mut e = placed("2,event=STOP");
-        let out = negotiate(&mut e);
-        assert_eq!(
-            sent(&out),
-            [
-                r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "STOP"}"#,
-                r#"{"return": {}}"#
-            ]
-        );
-    }
-
-    #[test]
-    fn placement_after_reply_sends_the_event_after_it() {
-        let mut e = placed("2,event=RTC_CHANGE,when=after");
-        let out = negotiate(&mut e);
-        assert_eq!(
-            sent(&out),
-            [
-                r#"{"return": {}}"#,
-                r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "RTC_CHANGE", "data": {"offset": 1}}"#
-            ]
-        );
+    fn placement_at_capabilities_gap_sends_the_event_before_or_after_the_reply() {
+        let stop =
+            r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "STOP"}"#;
+        let rtc = r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "RTC_CHANGE", "data": {"offset": 1}}"#;
+        let reply = r#"{"return": {}}"#;
+        for (arg, want) in [
+            ("2,event=STOP", [stop, reply]),
+            ("2,event=RTC_CHANGE,when=after", [reply, rtc]),
+        ] {
+            assert_eq!(sent(&negotiate(&mut placed(arg))), want, "{arg}");
+        }
     }
 
     #[test]
