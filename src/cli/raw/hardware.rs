@@ -266,7 +266,7 @@ pub(super) fn apply_initrd(ctx: &mut OptCtx<'_>, _v: String) -> Result<(), RawEr
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_err, parse_ok};
+    use super::super::{assert_refused, parse_ok};
     use super::*;
 
     #[test]
@@ -353,11 +353,19 @@ mod tests {
     }
 
     #[test]
-    fn second_clock_option_can_leave_no_timer() {
-        assert_eq!(
-            parse_err(&["-clock", "unix", "-clock", "hpet"]),
-            "could not initialize alarm timer"
-        );
+    fn refused_command_lines_print_014s_message() {
+        assert_refused(&[
+            (
+                "second clock option can leave no timer",
+                &["-clock", "unix", "-clock", "hpet"],
+                "could not initialize alarm timer",
+            ),
+            (
+                "initrd without kernel is refused even empty",
+                &["-initrd", ""],
+                "-initrd only allowed with -kernel option",
+            ),
+        ]);
     }
 
     #[test]
@@ -381,14 +389,6 @@ mod tests {
     #[test]
     fn empty_append_needs_no_kernel() {
         assert!(parse_ok(&["-append", "x", "-append", ""]).special.is_none());
-    }
-
-    #[test]
-    fn initrd_without_kernel_is_refused_even_empty() {
-        assert_eq!(
-            parse_err(&["-initrd", ""]),
-            "-initrd only allowed with -kernel option"
-        );
     }
 
     #[test]

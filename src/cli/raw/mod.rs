@@ -235,6 +235,15 @@ fn parse_err(args: &[&str]) -> String {
     parse(args.iter().copied()).unwrap_err().to_string()
 }
 
+/// Checks that each test command line fails with its message; a row is
+/// `(what it shows, the command line, the message)`.
+#[cfg(test)]
+fn assert_refused(rows: &[(&str, &[&str], &str)]) {
+    for (what, args, message) in rows {
+        assert_eq!(parse_err(args), *message, "{what}");
+    }
+}
+
 /// `parse` of a test command line that must parse.
 #[cfg(test)]
 fn parse_ok(args: &[&str]) -> LowArgs {
@@ -246,43 +255,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_unknown_option_reports_invalid_option() {
-        assert_eq!(
-            parse_err(&["-foo"]),
-            "qemu-system-x86_64: -foo: invalid option"
-        );
-    }
-
-    #[test]
-    fn parse_unknown_double_dash_option_echoes_it() {
-        assert_eq!(
-            parse_err(&["--foo"]),
-            "qemu-system-x86_64: --foo: invalid option"
-        );
-    }
-
-    #[test]
-    fn parse_missing_argument_reports_requires_argument() {
-        assert_eq!(
-            parse_err(&["-S", "-name"]),
-            "qemu-system-x86_64: -name: requires an argument"
-        );
-    }
-
-    #[test]
-    fn parse_record_without_argument_speaks_as_qmpsim() {
-        assert_eq!(
-            parse_err(&["-record"]),
-            "qmpsim: -record: requires an argument"
-        );
-    }
-
-    #[test]
-    fn parse_qmpsim_extension_without_argument_speaks_as_qmpsim() {
-        assert_eq!(
-            parse_err(&["-x-seed"]),
-            "qmpsim: -x-seed: requires an argument"
-        );
+    fn refused_command_lines_print_014s_message() {
+        assert_refused(&[
+            (
+                "parse unknown option reports invalid option",
+                &["-foo"],
+                "qemu-system-x86_64: -foo: invalid option",
+            ),
+            (
+                "parse unknown double dash option echoes it",
+                &["--foo"],
+                "qemu-system-x86_64: --foo: invalid option",
+            ),
+            (
+                "parse missing argument reports requires argument",
+                &["-S", "-name"],
+                "qemu-system-x86_64: -name: requires an argument",
+            ),
+            (
+                "parse record without argument speaks as qmpsim",
+                &["-record"],
+                "qmpsim: -record: requires an argument",
+            ),
+            (
+                "parse qmpsim extension without argument speaks as qmpsim",
+                &["-x-seed"],
+                "qmpsim: -x-seed: requires an argument",
+            ),
+            (
+                "parse ignored option without argument is an error",
+                &["-display"],
+                "qemu-system-x86_64: -display: requires an argument",
+            ),
+            (
+                "daemonize with nographic is rejected",
+                &["-daemonize", "-nographic"],
+                "-nographic can not be used with -daemonize",
+            ),
+            (
+                "daemonize with stdio monitor is rejected",
+                &["-daemonize", "-qmp", "stdio"],
+                "qmpsim: -daemonize can not be used with a stdio monitor",
+            ),
+        ]);
     }
 
     #[test]
@@ -310,30 +325,6 @@ mod tests {
     fn parse_ignored_option_consumes_its_argument() {
         let low = parse_ok(&["-vga", "std", "-S"]);
         assert!(low.config.start_paused);
-    }
-
-    #[test]
-    fn parse_ignored_option_without_argument_is_an_error() {
-        assert_eq!(
-            parse_err(&["-display"]),
-            "qemu-system-x86_64: -display: requires an argument"
-        );
-    }
-
-    #[test]
-    fn daemonize_with_nographic_is_rejected() {
-        assert_eq!(
-            parse_err(&["-daemonize", "-nographic"]),
-            "-nographic can not be used with -daemonize"
-        );
-    }
-
-    #[test]
-    fn daemonize_with_stdio_monitor_is_rejected() {
-        assert_eq!(
-            parse_err(&["-daemonize", "-qmp", "stdio"]),
-            "qmpsim: -daemonize can not be used with a stdio monitor"
-        );
     }
 
     #[test]

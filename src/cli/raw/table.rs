@@ -137,16 +137,12 @@ pub fn lookup(name: &str) -> Option<&'static OptDef> {
     OPTIONS.iter().find(|o| o.name == name)
 }
 
+/// An option that takes no value.
 const fn flag(name: &'static str, group: Group, help: &'static str, apply: ApplyFn) -> OptDef {
-    OptDef {
-        name,
-        arity: Arity::Flag,
-        group,
-        help,
-        apply: Some(apply),
-    }
+    entry(name, Arity::Flag, group, help, Some(apply))
 }
 
+/// An option that takes one value, shown as `value_name` in `--help`.
 const fn value(
     name: &'static str,
     value_name: &'static str,
@@ -154,37 +150,37 @@ const fn value(
     help: &'static str,
     apply: ApplyFn,
 ) -> OptDef {
-    OptDef {
-        name,
-        arity: Arity::Value(value_name),
-        group,
-        help,
-        apply: Some(apply),
-    }
+    entry(name, Arity::Value(value_name), group, help, Some(apply))
 }
 
+/// A flag accepted and ignored.
 const fn ignored_flag(name: &'static str, group: Group, help: &'static str) -> OptDef {
-    OptDef {
-        name,
-        arity: Arity::Flag,
-        group,
-        help,
-        apply: None,
-    }
+    entry(name, Arity::Flag, group, help, None)
 }
 
+/// An option with a value accepted and ignored.
 const fn ignored_value(
     name: &'static str,
     value_name: &'static str,
     group: Group,
     help: &'static str,
 ) -> OptDef {
+    entry(name, Arity::Value(value_name), group, help, None)
+}
+
+const fn entry(
+    name: &'static str,
+    arity: Arity,
+    group: Group,
+    help: &'static str,
+    apply: Option<ApplyFn>,
+) -> OptDef {
     OptDef {
         name,
-        arity: Arity::Value(value_name),
+        arity,
         group,
         help,
-        apply: None,
+        apply,
     }
 }
 
