@@ -253,7 +253,7 @@ type Started = (
 
 /// Starts the server thread and waits until it listens (or failed to).
 fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, EmbedError> {
-    if plan.daemonize {
+    if plan.edge.daemonize {
         return Err(EmbedError::Unsupported("-daemonize"));
     }
     let (recorder, memory) = recorder(&plan, record_in_memory)?;
@@ -263,9 +263,9 @@ fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, Embed
     let opts = ServerOptions {
         config: plan.config,
         recorder,
-        pidfile: plan.pidfile,
+        pidfile: plan.edge.pidfile,
         daemonize: false,
-        loadvm: plan.loadvm.clone(),
+        loadvm: plan.edge.loadvm.clone(),
         resume: None,
     };
     let embedding = Embedding {
@@ -289,7 +289,7 @@ fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, Embed
 type Recorders = (Option<Box<dyn Recorder>>, Option<Arc<Mutex<MemoryTrace>>>);
 
 fn recorder(plan: &config::RunPlan, record_in_memory: bool) -> Result<Recorders, EmbedError> {
-    let file: Option<Box<dyn Recorder>> = match &plan.record {
+    let file: Option<Box<dyn Recorder>> = match &plan.edge.record {
         None => None,
         Some(path) => Some(Box::new(server::record::TraceRecorder::create(
             path,
