@@ -39,7 +39,9 @@ use crate::machine::scenario_steps::{self, ScenarioError, ScenarioStep, SCENARIO
 pub use crate::server::image::{
     probe_image, BACKING_FILE_BYTES_MAX, IMAGE_HEADER_BYTES, QCOW_MAGIC,
 };
+use crate::server::record::{RecordError, TraceRecorder};
 use crate::server::strerror;
+use crate::trace::format::STATE_EVERY_STEPS_DEFAULT;
 
 /// IDE units per bus (0.14's `MAX_IDE_DEVS`).
 pub const IDE_UNITS_PER_BUS: u32 = 2;
@@ -101,6 +103,20 @@ pub struct RunPlan {
     pub config: MachineConfig,
     /// The edge's own settings, as the command line gave them.
     pub edge: EdgeArgs,
+}
+
+impl RunPlan {
+    /// The recorder of `-record`'s trace file, checkpointing the full state
+    /// every `-x-state-every` steps; `None` without `-record`.
+    pub fn trace_recorder(&self) -> Result<Option<TraceRecorder>, RecordError> {
+        let Some(path) = &self.edge.record else {
+            return Ok(None);
+        };
+        let every = self.edge.state_every.unwrap_or(STATE_EVERY_STEPS_DEFAULT);
+        Ok(Some(
+            TraceRecorder::create(path, &self.config)?.with_state_every_steps(every),
+        ))
+    }
 }
 
 /// Builds the run plan, probing disk images.

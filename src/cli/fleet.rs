@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::commands::FleetArgs;
 use super::{config, raw};
 use crate::server::fleet::{self, Member};
-use crate::server::record::{RecordError, TraceRecorder};
+use crate::server::record::RecordError;
 use crate::server::ServerError;
 
 /// Most VMs one fleet runs.
@@ -214,16 +214,9 @@ fn member(args: &[OsString]) -> Result<Member, FleetError> {
     if plan.config.monitors.len() != 1 {
         return Err(FleetError::ExtraMonitor);
     }
-    let recorder: Option<Box<dyn crate::server::Recorder>> = match &plan.edge.record {
-        None => None,
-        Some(path) => Some(Box::new(
-            TraceRecorder::create(path, &plan.config)?.with_state_every_steps(
-                plan.edge
-                    .state_every
-                    .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
-            ),
-        )),
-    };
+    let recorder = plan
+        .trace_recorder()?
+        .map(|r| Box::new(r) as Box<dyn crate::server::Recorder>);
     Ok(Member {
         config: plan.config,
         recorder,

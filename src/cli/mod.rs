@@ -119,16 +119,9 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     if let Some(seed) = chaos_seed {
         eprintln!("qmpsim: chaos seed {seed}");
     }
-    let recorder: Option<Box<dyn server::Recorder>> = match &plan.edge.record {
-        None => None,
-        Some(path) => Some(Box::new(
-            server::record::TraceRecorder::create(path, &plan.config)?.with_state_every_steps(
-                plan.edge
-                    .state_every
-                    .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
-            ),
-        )),
-    };
+    let recorder = plan
+        .trace_recorder()?
+        .map(|r| Box::new(r) as Box<dyn server::Recorder>);
     let code = server::run(ServerOptions {
         config: plan.config,
         recorder,
