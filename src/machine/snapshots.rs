@@ -548,26 +548,15 @@ fn human_size(size: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
-
-    fn drive(file: &str, format: &str) -> DriveConfig {
-        let mut d = DriveConfig::default();
-        d.opts.push("file", file);
-        d.probe = Some(ImageProbe::Found(ImageInfo {
-            format: format.to_owned(),
-            size_bytes: 1 << 30,
-            backing_file: None,
-            encrypted: false,
-        }));
-        d
-    }
+    use crate::machine::config::MachineConfig;
+    use crate::test_util::probed_drive;
 
     fn machine(formats: &[&str]) -> Machine {
         Machine::new(MachineConfig {
             drives: formats
                 .iter()
                 .enumerate()
-                .map(|(i, f)| drive(&format!("disk{i}.img"), f))
+                .map(|(i, f)| probed_drive(&format!("disk{i}.img"), f))
                 .collect(),
             ..MachineConfig::default()
         })

@@ -45,6 +45,8 @@ pub use smp::{
 };
 pub use table::{lookup, options, usage, Arity, Group, OptDef, OPTIONS};
 
+use std::path::PathBuf;
+
 use crate::machine::config::{ChardevBackend, MachineConfig};
 
 /// A mode that prints something and ends instead of running a VM.
@@ -110,20 +112,11 @@ pub struct LowArgs {
     /// location of the option before it (0.14 does not move the location for
     /// it), `None` when it comes first.
     pub drive_locations: Vec<Option<String>>,
-    /// `-pidfile`.
-    pub pidfile: Option<String>,
-    /// `-daemonize`.
-    pub daemonize: bool,
-    /// `-record PATH`.
-    pub record: Option<String>,
-    /// `-loadvm TAG`.
-    pub loadvm: Option<String>,
-    /// `-x-resume TRACE[@FRAME]`.
-    pub resume: Option<String>,
+    /// What only the edge does with the run: `-pidfile`, `-daemonize`,
+    /// `-record`, `-loadvm`, `-x-resume`, `-x-state-every`.
+    pub edge: EdgeArgs,
     /// `-x-scenario FILE`: read and parsed when the configuration is built.
     pub scenario: Option<String>,
-    /// `-x-state-every N`: steps between full-state checkpoints of `-record`.
-    pub state_every: Option<u64>,
     /// `-monitor`, `-qmp` or `-mon` was given (even `none`): no default
     /// monitor (0.14's `default_monitor = 0`).
     pub monitor_given: bool,
@@ -134,6 +127,24 @@ pub struct LowArgs {
     pub alarm_timers: hardware::AlarmTimers,
     /// What 0.14 prints on stderr and goes on (`Unknown clock x`), in order.
     pub warnings: Vec<String>,
+}
+
+/// The settings of a run that only the edge uses (the process, its files, the
+/// trace), as the command line gives them and as the run plan keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EdgeArgs {
+    /// `-pidfile FILE`.
+    pub pidfile: Option<PathBuf>,
+    /// `-daemonize`.
+    pub daemonize: bool,
+    /// `-record PATH`.
+    pub record: Option<PathBuf>,
+    /// `-loadvm TAG`.
+    pub loadvm: Option<String>,
+    /// `-x-resume TRACE[@FRAME]`.
+    pub resume: Option<String>,
+    /// `-x-state-every N`: steps between full-state checkpoints of `-record`.
+    pub state_every: Option<u64>,
 }
 
 /// What an option's `apply` function works on.
@@ -212,7 +223,7 @@ fn check_whole(low: &LowArgs) -> Result<(), RawError> {
             max,
         });
     }
-    if low.daemonize && config.nographic {
+    if low.edge.daemonize && config.nographic {
         return Err(RawError::DaemonizeNographic);
     }
     let stdio_monitor = config.monitors.iter().any(|m| {
@@ -221,7 +232,7 @@ fn check_whole(low: &LowArgs) -> Result<(), RawError> {
             .iter()
             .any(|c| c.label == m.chardev && c.backend == ChardevBackend::Stdio)
     });
-    if low.daemonize && stdio_monitor {
+    if low.edge.daemonize && stdio_monitor {
         return Err(RawError::DaemonizeStdio);
     }
     low.linux_boot.check()?;

@@ -256,8 +256,8 @@ mod tests {
     #[test]
     fn record_keeps_path() {
         assert_eq!(
-            parse_ok(&["-record", "s.qmptrace"]).record.as_deref(),
-            Some("s.qmptrace")
+            parse_ok(&["-record", "s.qmptrace"]).edge.record,
+            Some("s.qmptrace".into())
         );
     }
 

@@ -301,7 +301,7 @@ pub static OPTIONS: &[OptDef] = &[
         "a monitor on a -chardev", chardev::apply_mon),
     ignored_value("debugcon", "SPEC", Expert, "a debug console"),
     value("pidfile", "FILE", Expert, "write the process id to FILE",
-        |c, v| put(&mut c.low.pidfile, v)),
+        |c, v| put(&mut c.low.edge.pidfile, v.into())),
     flag("singlestep", Expert, "run in single step mode (query-status)",
         |c, _| on(&mut c.low.config.singlestep)),
     flag("S", Expert, "do not start the CPUs at startup",
@@ -320,9 +320,9 @@ pub static OPTIONS: &[OptDef] = &[
     flag("no-shutdown", Expert, "stop instead of exiting when the guest shuts down",
         |c, _| on(&mut c.low.config.no_shutdown)),
     value("loadvm", "TAG", Expert, "start from internal snapshot TAG (or id)",
-        |c, v| put(&mut c.low.loadvm, v)),
+        |c, v| put(&mut c.low.edge.loadvm, v)),
     flag("daemonize", Expert, "run in the background once the monitors listen",
-        |c, _| on(&mut c.low.daemonize)),
+        |c, _| on(&mut c.low.edge.daemonize)),
     ignored_value("option-rom", "FILE", Expert, "an option ROM"),
     value("clock", "METHOD", Expert, "host alarm timers (`-clock ?` lists them)",
         hardware::apply_clock),
@@ -353,7 +353,7 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("nodefconfig", Expert, "no default config files"),
     ignored_flag("tdf", Expert, "time drift fix"),
     value("record", "PATH.qmptrace", Qmpsim, "record the session to a trace",
-        |c, v| put(&mut c.low.record, v)),
+        |c, v| put(&mut c.low.edge.record, v.into())),
     value("x-seed", "N", Qmpsim, "seed of the machine's random numbers (default 0)",
         other::apply_seed),
     value("x-epoch", "SECONDS", Qmpsim, "event timestamps at virtual time zero\n\
@@ -389,10 +389,10 @@ pub static OPTIONS: &[OptDef] = &[
         (docs/faults.md)", |c, v| put(&mut c.low.scenario, v)),
     value("x-state-every", "N", Qmpsim, "with -record: a full-state checkpoint every N\n\
         steps (default 1024; 0: none)",
-        |c, v| put(&mut c.low.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),
+        |c, v| put(&mut c.low.edge.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),
     value("x-resume", "TRACE[@FRAME]", Qmpsim, "start from the state a trace reached before\n\
         frame FRAME (at its end without @FRAME),\nwith this command line's monitors",
-        |c, v| put(&mut c.low.resume, v)),
+        |c, v| put(&mut c.low.edge.resume, v)),
 ];
 
 /// Width of the option column in [`usage`].
