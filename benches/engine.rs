@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
-use qmpsim::engine::{Engine, Input, Output, CLIENTS_MAX};
+use qmpsim::engine::{sent_bytes, Engine, Input, CLIENTS_MAX};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
 use qmpsim::snapshot;
@@ -91,19 +91,6 @@ fn negotiated_engine(clients: usize) -> Engine {
 
 fn bytes_input(client: ClientId, line: &str) -> Input {
     Input::bytes(client, line)
-}
-
-/// All bytes the outputs send, concatenated.
-fn sent_bytes(outputs: &[Output]) -> Vec<u8> {
-    outputs
-        .iter()
-        .filter_map(|o| match o {
-            Output::Send { data, .. } => Some(data.as_slice()),
-            _ => None,
-        })
-        .flatten()
-        .copied()
-        .collect()
 }
 
 fn bench_framing(c: &mut Criterion, lifecycle: &Lifecycle) {

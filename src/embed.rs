@@ -253,7 +253,7 @@ type Started = (
 
 /// Starts the server thread and waits until it listens (or failed to).
 fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, EmbedError> {
-    if plan.daemonize {
+    if plan.edge.daemonize {
         return Err(EmbedError::Unsupported("-daemonize"));
     }
     let (recorder, memory) = recorder(&plan, record_in_memory)?;
@@ -263,9 +263,9 @@ fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, Embed
     let opts = ServerOptions {
         config: plan.config,
         recorder,
-        pidfile: plan.pidfile,
+        pidfile: plan.edge.pidfile,
         daemonize: false,
-        loadvm: plan.loadvm.clone(),
+        loadvm: plan.edge.loadvm.clone(),
         resume: None,
     };
     let embedding = Embedding {
@@ -289,13 +289,9 @@ fn start(plan: config::RunPlan, record_in_memory: bool) -> Result<Started, Embed
 type Recorders = (Option<Box<dyn Recorder>>, Option<Arc<Mutex<MemoryTrace>>>);
 
 fn recorder(plan: &config::RunPlan, record_in_memory: bool) -> Result<Recorders, EmbedError> {
-    let file: Option<Box<dyn Recorder>> = match &plan.record {
-        None => None,
-        Some(path) => Some(Box::new(server::record::TraceRecorder::create(
-            path,
-            &plan.config,
-        )?)),
-    };
+    let file = plan
+        .trace_recorder()?
+        .map(|r| Box::new(r) as Box<dyn Recorder>);
     let memory = if record_in_memory {
         let shared = Arc::new(Mutex::new(MemoryTrace::Recording));
         let writer = TraceWriter::new(Vec::new(), &TraceHeader::new(plan.config.clone()))
@@ -485,6 +481,30 @@ mod tests {
         let report = crate::replay::one::replay(&ended.trace.expect("recorded")[..])
             .expect("the trace replays byte for byte");
         assert_eq!(report.header.config.name.as_deref(), Some("embedded"));
+    }
+
+    #[test]
+    fn record_to_a_file_keeps_state_every() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("t.qmptrace");
+        let vm = Vm::builder()
+            .args([
+                "-record",
+                path.to_str().expect("utf-8"),
+                "-x-state-every",
+                "1",
+            ])
+            .spawn()
+            .expect("spawns");
+        session(vm.socket_path(), &[r#"{"execute":"qmp_capabilities"}"#]);
+        vm.stop().expect("stops");
+        let bytes = std::fs::read(&path).expect("the trace was written");
+        let (mut reader, _) = crate::trace::TraceReader::open(&bytes[..]).expect("a trace");
+        let mut states = 0;
+        while let Some(frame) = reader.next_frame().expect("a whole trace") {
+            states += usize::from(matches!(frame, crate::trace::Frame::State { .. }));
+        }
+        assert!(states > 0, "a State frame after every step");
     }
 
     #[test]

@@ -248,6 +248,19 @@ pub enum Output {
     },
 }
 
+/// Every byte the `Send`s among `outputs` write, in order, whatever the client.
+pub fn sent_bytes(outputs: &[Output]) -> Vec<u8> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { data, .. } => Some(data.as_slice()),
+            _ => None,
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
+
 /// The state `digest` and `snapshot` cover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineState {
@@ -965,18 +978,12 @@ mod tests {
     #[test]
     fn step_ref_gives_what_step_gives() {
         let inputs = [
-            Input::Connect {
-                client: ClientId(1),
-                monitor: 0,
-            },
-            Input::Bytes {
-                client: ClientId(1),
-                data: br#"{"execute":"qmp_capabilities"}{"execute":"stop"}"#.to_vec(),
-            },
-            Input::Bytes {
-                client: ClientId(1),
-                data: br#"{"execute":"quit"}{"execute":"cont"}"#.to_vec(),
-            },
+            Input::connect(ClientId(1)),
+            Input::bytes(
+                ClientId(1),
+                br#"{"execute":"qmp_capabilities"}{"execute":"stop"}"#,
+            ),
+            Input::bytes(ClientId(1), br#"{"execute":"quit"}{"execute":"cont"}"#),
         ];
         let mut by_value = Engine::new(MachineConfig::default());
         let mut by_ref = Engine::new(MachineConfig::default());
@@ -986,26 +993,25 @@ mod tests {
         assert_eq!(by_ref.digest(), by_value.digest());
     }
 
+    /// Connects client 1 and sends `qmp_capabilities`: the reply's outputs.
+    fn negotiate(e: &mut Engine) -> Vec<Output> {
+        e.step(Input::connect(ClientId(1)));
+        e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"qmp_capabilities"}"#,
+        ))
+    }
+
     fn negotiated() -> Engine {
         let mut e = Engine::new(MachineConfig::default());
-        e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
-        e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        });
+        negotiate(&mut e);
         e
     }
 
     #[test]
     fn connect_sends_greeting() {
         let mut e = Engine::new(MachineConfig::default());
-        let out = e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
+        let out = e.step(Input::connect(ClientId(1)));
         assert_eq!(
             sent(&out),
             [
@@ -1017,10 +1023,7 @@ mod tests {
     #[test]
     fn stop_event_precedes_return() {
         let mut e = negotiated();
-        let out = e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"stop"}"#.to_vec(),
-        });
+        let out = e.step(Input::bytes(ClientId(1), br#"{"execute":"stop"}"#));
         assert_eq!(
             sent(&out),
             [
@@ -1033,10 +1036,7 @@ mod tests {
     #[test]
     fn quit_returns_then_shutdown_then_exit() {
         let mut e = negotiated();
-        let out = e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"quit"}"#.to_vec(),
-        });
+        let out = e.step(Input::bytes(ClientId(1), br#"{"execute":"quit"}"#));
         assert_eq!(sent(&out)[0], r#"{"return": {}}"#);
         assert!(sent(&out)[1].contains(r#""event": "SHUTDOWN""#));
         assert_eq!(out.last(), Some(&Output::Exit { code: 0 }));
@@ -1045,11 +1045,10 @@ mod tests {
     #[test]
     fn memsave_write_precedes_its_reply() {
         let mut e = negotiated();
-        let out = e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"memsave","arguments":{"val":0,"size":16,"filename":"m"}}"#
-                .to_vec(),
-        });
+        let out = e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"memsave","arguments":{"val":0,"size":16,"filename":"m"}}"#,
+        ));
         let write = out
             .iter()
             .position(|o| matches!(o, Output::Effect(Effect::WriteFile { .. })));
@@ -1061,19 +1060,11 @@ mod tests {
     fn split_reads_give_same_bytes_and_digest() {
         let script = br#"{"execute":"stop"} {"execute":"cont","id":1}"#;
         let mut whole = negotiated();
-        let a = whole.step(Input::Bytes {
-            client: ClientId(1),
-            data: script.to_vec(),
-        });
+        let a = whole.step(Input::bytes(ClientId(1), script));
         let mut split = negotiated();
         let b: Vec<Output> = script
             .iter()
-            .flat_map(|b| {
-                split.step(Input::Bytes {
-                    client: ClientId(1),
-                    data: vec![*b],
-                })
-            })
+            .flat_map(|b| split.step(Input::bytes(ClientId(1), [*b])))
             .collect();
         assert_eq!(a, b);
         assert_eq!(whole.digest(), split.digest());
@@ -1082,14 +1073,8 @@ mod tests {
     #[test]
     fn events_skip_clients_in_negotiation() {
         let mut e = negotiated();
-        e.step(Input::Connect {
-            client: ClientId(2),
-            monitor: 0,
-        });
-        let out = e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"stop"}"#.to_vec(),
-        });
+        e.step(Input::connect(ClientId(2)));
+        let out = e.step(Input::bytes(ClientId(1), br#"{"execute":"stop"}"#));
         assert!(out.iter().all(|o| !matches!(
             o,
             Output::Send {
@@ -1156,10 +1141,7 @@ mod tests {
     fn with_clients(n: usize) -> Engine {
         let mut e = Engine::new(MachineConfig::default());
         (1..=n).for_each(|i| {
-            e.step(Input::Connect {
-                client: nth_client(i),
-                monitor: 0,
-            });
+            e.step(Input::connect(nth_client(i)));
         });
         e
     }
@@ -1167,10 +1149,7 @@ mod tests {
     #[test]
     fn connect_reaching_client_limit_sends_greeting() {
         let mut e = with_clients(CLIENTS_MAX - 1);
-        let out = e.step(Input::Connect {
-            client: nth_client(CLIENTS_MAX),
-            monitor: 0,
-        });
+        let out = e.step(Input::connect(nth_client(CLIENTS_MAX)));
         assert!(sent(&out)[0].starts_with(r#"{"QMP": "#));
     }
 
@@ -1178,10 +1157,7 @@ mod tests {
     fn connect_past_client_limit_only_reports_on_stderr() {
         let mut e = with_clients(CLIENTS_MAX);
         let past = nth_client(CLIENTS_MAX + 1);
-        let out = e.step(Input::Connect {
-            client: past,
-            monitor: 0,
-        });
+        let out = e.step(Input::connect(past));
         assert_eq!(
             out,
             [Output::Effect(Effect::Stderr {
@@ -1194,10 +1170,7 @@ mod tests {
     fn connect_past_client_limit_keeps_no_session() {
         let mut e = with_clients(CLIENTS_MAX);
         let past = nth_client(CLIENTS_MAX + 1);
-        e.step(Input::Connect {
-            client: past,
-            monitor: 0,
-        });
+        e.step(Input::connect(past));
         assert!(!e.state().sessions.contains_key(&past));
     }
 
@@ -1205,14 +1178,8 @@ mod tests {
     fn bytes_from_client_refused_past_limit_get_no_reply() {
         let mut e = with_clients(CLIENTS_MAX);
         let past = nth_client(CLIENTS_MAX + 1);
-        e.step(Input::Connect {
-            client: past,
-            monitor: 0,
-        });
-        let out = e.step(Input::Bytes {
-            client: past,
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        });
+        e.step(Input::connect(past));
+        let out = e.step(Input::bytes(past, br#"{"execute":"qmp_capabilities"}"#));
         assert_eq!(out, []);
     }
 
@@ -1222,20 +1189,14 @@ mod tests {
         e.step(Input::Disconnect {
             client: ClientId(1),
         });
-        let out = e.step(Input::Connect {
-            client: nth_client(CLIENTS_MAX + 1),
-            monitor: 0,
-        });
+        let out = e.step(Input::connect(nth_client(CLIENTS_MAX + 1)));
         assert!(sent(&out)[0].starts_with(r#"{"QMP": "#));
     }
 
     #[test]
     fn connect_with_id_in_use_keeps_the_session_and_says_nothing() {
         let mut e = negotiated();
-        let out = e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
+        let out = e.step(Input::connect(ClientId(1)));
         assert_eq!(
             (out, e.state().sessions[&ClientId(1)].mode),
             (vec![], Mode::Command)
@@ -1251,10 +1212,10 @@ mod tests {
     #[test]
     fn next_deadline_after_powerdown_is_the_guest_shutdown() {
         let mut e = negotiated();
-        e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"system_powerdown"}"#.to_vec(),
-        });
+        e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"system_powerdown"}"#,
+        ));
         let at = e
             .next_deadline()
             .expect("the guest's ACPI shutdown is pending");
@@ -1284,52 +1245,23 @@ mod tests {
     }
 
     #[test]
-    fn placement_at_capabilities_gap_sends_the_event_before_the_reply() {
-        let mut e = placed("2,event=STOP");
-        e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
-        let out = e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        });
-        assert_eq!(
-            sent(&out),
-            [
-                r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "STOP"}"#,
-                r#"{"return": {}}"#
-            ]
-        );
-    }
-
-    #[test]
-    fn placement_after_reply_sends_the_event_after_it() {
-        let mut e = placed("2,event=RTC_CHANGE,when=after");
-        e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
-        let out = e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"qmp_capabilities"}"#.to_vec(),
-        });
-        assert_eq!(
-            sent(&out),
-            [
-                r#"{"return": {}}"#,
-                r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "RTC_CHANGE", "data": {"offset": 1}}"#
-            ]
-        );
+    fn placement_at_capabilities_gap_sends_the_event_before_or_after_the_reply() {
+        let stop =
+            r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "STOP"}"#;
+        let rtc = r#"{"timestamp": {"seconds": 1300000000, "microseconds": 2000}, "event": "RTC_CHANGE", "data": {"offset": 1}}"#;
+        let reply = r#"{"return": {}}"#;
+        for (arg, want) in [
+            ("2,event=STOP", [stop, reply]),
+            ("2,event=RTC_CHANGE,when=after", [reply, rtc]),
+        ] {
+            assert_eq!(sent(&negotiate(&mut placed(arg))), want, "{arg}");
+        }
     }
 
     #[test]
     fn placement_before_greeting_changes_state_but_sends_no_event() {
         let mut e = placed("0,event=STOP");
-        let out = e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
+        let out = e.step(Input::connect(ClientId(1)));
         assert_eq!(
             (sent(&out).len(), e.machine().run_state),
             (1, crate::machine::RunState::Paused)
@@ -1339,14 +1271,11 @@ mod tests {
     #[test]
     fn placement_every_gap_precedes_every_reply() {
         let mut e = placed("every,event=RTC_CHANGE");
-        e.step(Input::Connect {
-            client: ClientId(1),
-            monitor: 0,
-        });
-        let out = e.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"qmp_capabilities"} {"execute":"query-name"}"#.to_vec(),
-        });
+        e.step(Input::connect(ClientId(1)));
+        let out = e.step(Input::bytes(
+            ClientId(1),
+            br#"{"execute":"qmp_capabilities"} {"execute":"query-name"}"#,
+        ));
         let kinds: Vec<bool> = sent(&out).iter().map(|l| l.contains("event")).collect();
         assert_eq!(kinds, [true, false, true, false]);
     }
@@ -1364,11 +1293,7 @@ mod tests {
             clock,
             ..MachineConfig::default()
         });
-        e.step(Input::connect(ClientId(1)));
-        e.step(Input::bytes(
-            ClientId(1),
-            br#"{"execute":"qmp_capabilities"}"#,
-        ));
+        negotiate(&mut e);
         // What chaos held back of the greeting and the first reply leaves.
         drain(&mut e);
         e
@@ -1384,17 +1309,6 @@ mod tests {
         out
     }
 
-    /// The bytes of every `Send` in `out`, joined.
-    fn joined(out: &[Output]) -> Vec<u8> {
-        out.iter()
-            .filter_map(|o| match o {
-                Output::Send { data, .. } => Some(data.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    }
-
     const QUERY_NAME: &[u8] = br#"{"execute":"query-name"}"#;
 
     #[test]
@@ -1402,7 +1316,7 @@ mod tests {
         let mut e = chaotic("seed=1,rate=1,kinds=split", true);
         let out = e.step(Input::bytes(ClientId(1), QUERY_NAME));
         assert_eq!(
-            (out.len() > 1, joined(&out)),
+            (out.len() > 1, sent_bytes(&out)),
             (true, b"{\"return\": {}}\r\n".to_vec())
         );
     }
@@ -1414,7 +1328,7 @@ mod tests {
         let at = e.next_deadline().expect("the held reply's time");
         let released = e.step(Input::AdvanceTo { at });
         assert_eq!(
-            (joined(&out), joined(&released)),
+            (sent_bytes(&out), sent_bytes(&released)),
             (Vec::new(), b"{\"return\": {}}\r\n".to_vec())
         );
     }
@@ -1425,7 +1339,7 @@ mod tests {
         e.step(Input::bytes(ClientId(1), QUERY_NAME));
         let mut all = e.step(Input::bytes(ClientId(1), br#"{"execute":"query-kvm"}"#));
         all.extend(drain(&mut e));
-        let text = String::from_utf8(joined(&all)).unwrap();
+        let text = String::from_utf8(sent_bytes(&all)).unwrap();
         assert!(
             text.starts_with("{\"return\": {}}\r\n{\"return\": {\"enabled\""),
             "{text}"
@@ -1441,11 +1355,7 @@ mod tests {
             ),
             ..MachineConfig::default()
         });
-        e.step(Input::connect(ClientId(1)));
-        let out = e.step(Input::bytes(
-            ClientId(1),
-            br#"{"execute":"qmp_capabilities"}"#,
-        ));
+        let out = negotiate(&mut e);
         assert_eq!(
             out,
             [
@@ -1464,10 +1374,7 @@ mod tests {
     fn different_inputs_give_different_digest() {
         let mut a = negotiated();
         let b = negotiated();
-        a.step(Input::Bytes {
-            client: ClientId(1),
-            data: br#"{"execute":"stop"}"#.to_vec(),
-        });
+        a.step(Input::bytes(ClientId(1), br#"{"execute":"stop"}"#));
         assert_ne!(a.digest(), b.digest());
     }
 }

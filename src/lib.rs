@@ -25,6 +25,7 @@
 //! | [`engine`] | `Engine::step`, `digest`, `next_deadline` |
 //! | [`migration_stream`] | the bytes of a migration stream: preamble, payload, state envelope |
 //! | [`snapshot`] | the versioned, checksummed snapshot envelope of the engine state |
+//! | [`envelope`] | the magic, version and length prefix every binary file opens with: a leaf |
 //! | [`scenario`] | scripted sessions against an engine, for goldens and corpora |
 //! | [`trace`] | the `.qmptrace` format: writer, reader, dump |
 //! | [`replay`] | byte-exact replay of one trace and of a corpus |
@@ -83,6 +84,7 @@
 pub mod cli;
 pub mod embed;
 pub mod engine;
+pub mod envelope;
 pub mod explore;
 pub mod limits;
 pub mod machine;

@@ -30,6 +30,7 @@ use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::{Prefix, PrefixError};
 use crate::snapshot::{SNAPSHOT_BYTES_MAX, SNAPSHOT_HASH_BYTES, SNAPSHOT_PREFIX_BYTES};
 
 /// 0.14's savevm file header: `QEMU_VM_FILE_MAGIC` ("QEVM") and version 3, big-endian.
@@ -41,12 +42,32 @@ pub const STREAM_VERSION: u32 = 1;
 /// Largest encoded preamble, in bytes.
 pub const PREAMBLE_BYTES_MAX: usize = 64 * 1024;
 /// Bytes before the preamble body: 0.14 header, magic, version, length.
-pub const STREAM_PREFIX_BYTES: usize = 24;
+pub const STREAM_PREFIX_BYTES: usize = LAYOUT.bytes();
 /// Largest snapshot envelope a stream may carry, in bytes.
 pub const SNAPSHOT_ENVELOPE_BYTES_MAX: u64 =
     (SNAPSHOT_PREFIX_BYTES + SNAPSHOT_BYTES_MAX + SNAPSHOT_HASH_BYTES) as u64;
 /// Bytes read at a time while checking the payload.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// The 0.14 header and the stream's magic, which the prefix opens with.
+const OPENING: [u8; 16] = {
+    let mut opening = [0_u8; 16];
+    let mut i = 0;
+    while i < 8 {
+        opening[i] = QEVM_HEADER[i];
+        opening[8 + i] = STREAM_MAGIC[i];
+        i += 1;
+    }
+    opening
+};
+
+/// The prefix before the preamble (see [`crate::envelope`]).
+const LAYOUT: Prefix = Prefix {
+    magic: &OPENING,
+    version: STREAM_VERSION,
+    length_bytes: 4,
+    body_max: PREAMBLE_BYTES_MAX as u64,
+};
 
 /// One drive a block migration copies, and its size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,14 +172,7 @@ pub fn encode_prefix(preamble: &Preamble) -> Vec<u8> {
         "a preamble of a machine within its limits fits PREAMBLE_BYTES_MAX"
     );
     let mut out = Vec::with_capacity(STREAM_PREFIX_BYTES + body.len());
-    out.extend_from_slice(&QEVM_HEADER);
-    out.extend_from_slice(&STREAM_MAGIC);
-    out.extend_from_slice(&STREAM_VERSION.to_le_bytes());
-    out.extend_from_slice(
-        &u32::try_from(body.len())
-            .expect("bounded above")
-            .to_le_bytes(),
-    );
+    LAYOUT.write(&mut out, body.len() as u64);
     out.extend_from_slice(&body);
     out
 }
@@ -381,25 +395,17 @@ impl StreamFeeder {
 /// Checks the 0.14 header, the magic and the version; returns the preamble's
 /// length, bounded by [`PREAMBLE_BYTES_MAX`].
 fn check_prefix(prefix: &[u8]) -> Result<usize, StreamError> {
-    if prefix[..8] != QEVM_HEADER || prefix[8..16] != STREAM_MAGIC {
-        return Err(StreamError::BadMagic);
-    }
-    let version = u32::from_le_bytes(prefix[16..20].try_into().expect("4 bytes"));
-    if version != STREAM_VERSION {
-        return Err(StreamError::UnsupportedVersion {
-            found: version,
-            expected: STREAM_VERSION,
-        });
-    }
-    let len = u32::from_le_bytes(prefix[20..24].try_into().expect("4 bytes"));
-    let len = usize::try_from(len).unwrap_or(usize::MAX);
-    if len > PREAMBLE_BYTES_MAX {
-        return Err(StreamError::PreambleTooLarge {
-            len: len as u64,
+    let len = LAYOUT.check(prefix).map_err(|e| match e {
+        PrefixError::BadMagic => StreamError::BadMagic,
+        PrefixError::UnsupportedVersion { found, expected } => {
+            StreamError::UnsupportedVersion { found, expected }
+        }
+        PrefixError::TooLarge { len } => StreamError::PreambleTooLarge {
+            len,
             max: PREAMBLE_BYTES_MAX,
-        });
-    }
-    Ok(len)
+        },
+    })?;
+    Ok(usize::try_from(len).expect("bounded by PREAMBLE_BYTES_MAX"))
 }
 
 /// Decodes a preamble body, which must be used up exactly.
@@ -557,10 +563,8 @@ mod tests {
 
     /// A prefix announcing a preamble of `len` bytes.
     fn prefix_with_len(len: u32) -> Vec<u8> {
-        let mut out = QEVM_HEADER.to_vec();
-        out.extend_from_slice(&STREAM_MAGIC);
-        out.extend_from_slice(&STREAM_VERSION.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
+        let mut out = Vec::new();
+        LAYOUT.write(&mut out, u64::from(len));
         out
     }
 

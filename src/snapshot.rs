@@ -28,9 +28,8 @@
 //!
 //! Pure: works on byte slices; no files.
 
-use sha2::{Digest, Sha256};
-
 use crate::engine::{Engine, EngineState};
+use crate::envelope::{OpenError, Prefix, PrefixError, ENVELOPE_HASH_BYTES};
 
 /// The eight bytes every snapshot starts with.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"QMPSNAP\0";
@@ -39,9 +38,17 @@ pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 /// Largest snapshot body, in bytes.
 pub const SNAPSHOT_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Bytes before the body: magic, version, body length.
-pub const SNAPSHOT_PREFIX_BYTES: usize = 20;
+pub const SNAPSHOT_PREFIX_BYTES: usize = LAYOUT.bytes();
 /// Bytes of the trailing sha256.
-pub const SNAPSHOT_HASH_BYTES: usize = 32;
+pub const SNAPSHOT_HASH_BYTES: usize = ENVELOPE_HASH_BYTES;
+
+/// The envelope's layout (see [`crate::envelope`]).
+const LAYOUT: Prefix = Prefix {
+    magic: &SNAPSHOT_MAGIC,
+    version: SNAPSHOT_FORMAT_VERSION,
+    length_bytes: 8,
+    body_max: SNAPSHOT_BYTES_MAX as u64,
+};
 
 /// Why a snapshot could not be made or restored.
 #[derive(Debug, thiserror::Error)]
@@ -121,13 +128,7 @@ fn seal(body: &[u8]) -> Result<Vec<u8>, SnapshotError> {
             max: SNAPSHOT_BYTES_MAX,
         });
     }
-    let mut out = Vec::with_capacity(SNAPSHOT_PREFIX_BYTES + body.len() + SNAPSHOT_HASH_BYTES);
-    out.extend_from_slice(&SNAPSHOT_MAGIC);
-    out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(body);
-    out.extend_from_slice(&Sha256::digest(body));
-    Ok(out)
+    Ok(LAYOUT.seal(body))
 }
 
 /// The envelope around `engine`'s state.
@@ -158,46 +159,27 @@ pub fn restore(bytes: &[u8]) -> Result<Engine, SnapshotError> {
 
 /// Checks magic, version, length and checksum; returns the body.
 fn open_envelope(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
-    let available = bytes.len() as u64;
-    if bytes.len() < SNAPSHOT_PREFIX_BYTES {
-        return Err(SnapshotError::Truncated {
+    LAYOUT.open(bytes).map_err(|e| match e {
+        OpenError::Short { available } => SnapshotError::Truncated {
             needed: SNAPSHOT_PREFIX_BYTES as u64,
             available,
-        });
-    }
-    if bytes[..8] != SNAPSHOT_MAGIC {
-        return Err(SnapshotError::BadMagic);
-    }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 version bytes"));
-    if version != SNAPSHOT_FORMAT_VERSION {
-        return Err(SnapshotError::UnsupportedVersion {
-            found: version,
-            expected: SNAPSHOT_FORMAT_VERSION,
-        });
-    }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 length bytes"));
-    if len > SNAPSHOT_BYTES_MAX as u64 {
-        return Err(SnapshotError::TooLarge {
+        },
+        OpenError::Prefix(PrefixError::BadMagic) => SnapshotError::BadMagic,
+        OpenError::Prefix(PrefixError::UnsupportedVersion { found, expected }) => {
+            SnapshotError::UnsupportedVersion { found, expected }
+        }
+        OpenError::Prefix(PrefixError::TooLarge { len }) => SnapshotError::TooLarge {
             len,
             max: SNAPSHOT_BYTES_MAX,
-        });
-    }
-    let needed = (SNAPSHOT_PREFIX_BYTES + SNAPSHOT_HASH_BYTES) as u64 + len;
-    if available < needed {
-        return Err(SnapshotError::Truncated { needed, available });
-    }
-    if available > needed {
-        return Err(SnapshotError::TrailingBytes {
+        },
+        OpenError::WrongLength { needed, available } if available < needed => {
+            SnapshotError::Truncated { needed, available }
+        }
+        OpenError::WrongLength { needed, available } => SnapshotError::TrailingBytes {
             extra: available - needed,
-        });
-    }
-    let body_end =
-        SNAPSHOT_PREFIX_BYTES + usize::try_from(len).expect("length bounded by SNAPSHOT_BYTES_MAX");
-    let body = &bytes[SNAPSHOT_PREFIX_BYTES..body_end];
-    if Sha256::digest(body)[..] != bytes[body_end..] {
-        return Err(SnapshotError::ChecksumMismatch);
-    }
-    Ok(body)
+        },
+        OpenError::ChecksumMismatch => SnapshotError::ChecksumMismatch,
+    })
 }
 
 #[cfg(test)]
@@ -222,20 +204,9 @@ mod tests {
         e
     }
 
-    /// A snapshot whose body is `body` with a correct checksum.
-    fn sealed(body: &[u8]) -> Vec<u8> {
-        let mut out = SNAPSHOT_MAGIC.to_vec();
-        out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(&Sha256::digest(body));
-        out
-    }
-
     fn prefix_with_len(len: u64) -> Vec<u8> {
-        let mut out = SNAPSHOT_MAGIC.to_vec();
-        out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
+        let mut out = Vec::new();
+        LAYOUT.write(&mut out, len);
         out
     }
 
@@ -374,7 +345,7 @@ mod tests {
 
     #[test]
     fn open_envelope_with_body_at_limit_gives_the_body() {
-        let bytes = sealed(&vec![7_u8; SNAPSHOT_BYTES_MAX]);
+        let bytes = LAYOUT.seal(&vec![7_u8; SNAPSHOT_BYTES_MAX]);
         assert_eq!(
             open_envelope(&bytes).ok().map(<[u8]>::len),
             Some(SNAPSHOT_BYTES_MAX)
@@ -395,7 +366,7 @@ mod tests {
     #[test]
     fn restore_with_sealed_garbage_fails_decode() {
         assert!(matches!(
-            restore(&sealed(&[0xff; 4])),
+            restore(&LAYOUT.seal(&[0xff; 4])),
             Err(SnapshotError::Decode(_))
         ));
     }
@@ -405,7 +376,7 @@ mod tests {
         let mut body = engine().encode_state();
         body.push(0);
         assert!(matches!(
-            restore(&sealed(&body)),
+            restore(&LAYOUT.seal(&body)),
             Err(SnapshotError::NotCanonical)
         ));
     }
@@ -419,7 +390,7 @@ mod tests {
         let mut padded = body[..body.len() - 1].to_vec();
         padded.extend_from_slice(&[1, 251, 0, 0]);
         assert!(matches!(
-            restore(&sealed(&padded)),
+            restore(&LAYOUT.seal(&padded)),
             Err(SnapshotError::NotCanonical)
         ));
     }

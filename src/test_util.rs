@@ -2,6 +2,8 @@
 
 use std::ffi::OsString;
 
+use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe};
+
 /// The names that appear more than once in `names`, sorted (empty when each is
 /// unique).
 pub fn repeated<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -26,6 +28,20 @@ pub fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
 /// Command-line words as the OS gives them.
 pub fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
+}
+
+/// A drive with `file=FILE`, probed as a 1 GiB unencrypted image of `format`
+/// without a backing file.
+pub fn probed_drive(file: &str, format: &str) -> DriveConfig {
+    let mut d = DriveConfig::default();
+    d.opts.push("file", file);
+    d.probe = Some(ImageProbe::Found(ImageInfo {
+        format: format.to_owned(),
+        size_bytes: 1 << 30,
+        backing_file: None,
+        encrypted: false,
+    }));
+    d
 }
 
 #[test]

@@ -27,9 +27,9 @@
 //! that need not exist. It is not probed; its `x-size` (bytes, or with a `K`/`M`/
 //! `G`/`T` suffix, powers of 1024) is stored normalised to a plain byte count.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::raw::{self, DriveArg, LowArgs, PROGRAM};
+use super::raw::{self, DriveArg, EdgeArgs, LowArgs, PROGRAM};
 use crate::machine::config::{
     ChardevBackend, ChardevConfig, DriveConfig, ImageProbe, MachineConfig, MonitorConfig,
     MonitorMode, OptionList,
@@ -39,7 +39,9 @@ use crate::machine::scenario_steps::{self, ScenarioError, ScenarioStep, SCENARIO
 pub use crate::server::image::{
     probe_image, BACKING_FILE_BYTES_MAX, IMAGE_HEADER_BYTES, QCOW_MAGIC,
 };
+use crate::server::record::{RecordError, TraceRecorder};
 use crate::server::strerror;
+use crate::trace::format::STATE_EVERY_STEPS_DEFAULT;
 
 /// IDE units per bus (0.14's `MAX_IDE_DEVS`).
 pub const IDE_UNITS_PER_BUS: u32 = 2;
@@ -99,18 +101,22 @@ pub enum ConfigError {
 pub struct RunPlan {
     /// The VM.
     pub config: MachineConfig,
-    /// `-pidfile`.
-    pub pidfile: Option<PathBuf>,
-    /// `-daemonize`.
-    pub daemonize: bool,
-    /// `-record`.
-    pub record: Option<PathBuf>,
-    /// `-loadvm TAG`.
-    pub loadvm: Option<String>,
-    /// `-x-resume TRACE[@FRAME]`.
-    pub resume: Option<String>,
-    /// `-x-state-every N`.
-    pub state_every: Option<u64>,
+    /// The edge's own settings, as the command line gave them.
+    pub edge: EdgeArgs,
+}
+
+impl RunPlan {
+    /// The recorder of `-record`'s trace file, checkpointing the full state
+    /// every `-x-state-every` steps; `None` without `-record`.
+    pub fn trace_recorder(&self) -> Result<Option<TraceRecorder>, RecordError> {
+        let Some(path) = &self.edge.record else {
+            return Ok(None);
+        };
+        let every = self.edge.state_every.unwrap_or(STATE_EVERY_STEPS_DEFAULT);
+        Ok(Some(
+            TraceRecorder::create(path, &self.config)?.with_state_every_steps(every),
+        ))
+    }
 }
 
 /// Builds the run plan, probing disk images.
@@ -138,12 +144,7 @@ pub fn build(low: &LowArgs) -> Result<RunPlan, ConfigError> {
     };
     Ok(RunPlan {
         config,
-        pidfile: low.pidfile.as_ref().map(PathBuf::from),
-        daemonize: low.daemonize,
-        record: low.record.as_ref().map(PathBuf::from),
-        loadvm: low.loadvm.clone(),
-        resume: low.resume.clone(),
-        state_every: low.state_every,
+        edge: low.edge.clone(),
     })
 }
 
@@ -429,6 +430,7 @@ mod tests {
 
     use super::*;
     use crate::machine::config::{ImageInfo, MonitorMode};
+    use std::path::PathBuf;
 
     fn plan(args: &[&str]) -> Result<RunPlan, ConfigError> {
         build(&raw::parse(args.iter().copied()).expect("valid test command line"))
@@ -730,7 +732,7 @@ mod tests {
     fn pidfile_and_record_reach_plan() {
         let p = plan(&["-pidfile", "/tmp/p", "-record", "t.qmptrace"]).unwrap();
         assert_eq!(
-            (p.pidfile, p.record),
+            (p.edge.pidfile, p.edge.record),
             (
                 Some(PathBuf::from("/tmp/p")),
                 Some(PathBuf::from("t.qmptrace"))

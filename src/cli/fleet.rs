@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::commands::FleetArgs;
 use super::{config, raw};
 use crate::server::fleet::{self, Member};
-use crate::server::record::{RecordError, TraceRecorder};
+use crate::server::record::RecordError;
 use crate::server::ServerError;
 
 /// Most VMs one fleet runs.
@@ -199,13 +199,13 @@ fn member(args: &[OsString]) -> Result<Member, FleetError> {
         ));
     }
     let plan = config::build(&low)?;
-    if plan.daemonize {
+    if plan.edge.daemonize {
         return Err(FleetError::Unsupported("-daemonize"));
     }
-    if plan.pidfile.is_some() {
+    if plan.edge.pidfile.is_some() {
         return Err(FleetError::Unsupported("-pidfile"));
     }
-    if plan.resume.is_some() {
+    if plan.edge.resume.is_some() {
         return Err(FleetError::Unsupported("-x-resume"));
     }
     if plan.config.incoming.is_some() {
@@ -214,19 +214,13 @@ fn member(args: &[OsString]) -> Result<Member, FleetError> {
     if plan.config.monitors.len() != 1 {
         return Err(FleetError::ExtraMonitor);
     }
-    let recorder: Option<Box<dyn crate::server::Recorder>> = match &plan.record {
-        None => None,
-        Some(path) => Some(Box::new(
-            TraceRecorder::create(path, &plan.config)?.with_state_every_steps(
-                plan.state_every
-                    .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
-            ),
-        )),
-    };
+    let recorder = plan
+        .trace_recorder()?
+        .map(|r| Box::new(r) as Box<dyn crate::server::Recorder>);
     Ok(Member {
         config: plan.config,
         recorder,
-        loadvm: plan.loadvm,
+        loadvm: plan.edge.loadvm,
     })
 }
 

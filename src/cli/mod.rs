@@ -111,7 +111,7 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
         return Ok(mode.exit_status());
     }
     let plan = config::build(&low)?;
-    let resume = match &plan.resume {
+    let resume = match &plan.edge.resume {
         None => None,
         Some(spec) => Some(resume_engine(spec, &plan)?),
     };
@@ -119,24 +119,18 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
     if let Some(seed) = chaos_seed {
         eprintln!("qmpsim: chaos seed {seed}");
     }
-    let recorder: Option<Box<dyn server::Recorder>> = match &plan.record {
-        None => None,
-        Some(path) => Some(Box::new(
-            server::record::TraceRecorder::create(path, &plan.config)?.with_state_every_steps(
-                plan.state_every
-                    .unwrap_or(crate::trace::format::STATE_EVERY_STEPS_DEFAULT),
-            ),
-        )),
-    };
+    let recorder = plan
+        .trace_recorder()?
+        .map(|r| Box::new(r) as Box<dyn server::Recorder>);
     let code = server::run(ServerOptions {
         config: plan.config,
         recorder,
-        pidfile: plan.pidfile,
-        daemonize: plan.daemonize,
-        loadvm: plan.loadvm,
+        pidfile: plan.edge.pidfile,
+        daemonize: plan.edge.daemonize,
+        loadvm: plan.edge.loadvm,
         resume,
     })?;
-    if let (Some(seed), Some(path)) = (chaos_seed, &plan.record) {
+    if let (Some(seed), Some(path)) = (chaos_seed, &plan.edge.record) {
         eprintln!("qmpsim: chaos seed {seed}: trace {}", path.display());
     }
     Ok(u8::try_from(code & 0xff).expect("masked to a byte"))
@@ -145,7 +139,7 @@ fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<u8, CliError> {
 /// `-x-resume TRACE[@FRAME]`: the trace's engine at that frame (see
 /// [`crate::replay::resume`]); the notice goes to stderr.
 fn resume_engine(spec: &str, plan: &config::RunPlan) -> Result<crate::engine::Engine, CliError> {
-    if plan.record.is_some() {
+    if plan.edge.record.is_some() {
         return Err(CliError::ResumeWithRecord);
     }
     let point = crate::replay::resume::ResumePoint::parse(spec);

@@ -36,12 +36,12 @@
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::clock::VirtualTime;
 use super::memory::FileBytes;
 use super::{Effect, Machine, RunState};
 use crate::engine::EngineState;
+use crate::envelope::{OpenError, Prefix, PrefixError, ENVELOPE_HASH_BYTES};
 
 /// The file name suffix of a real image's snapshot table.
 pub const SIDECAR_SUFFIX: &str = ".qmpsim-snapshots";
@@ -154,59 +154,45 @@ pub enum SidecarError {
     Decode(#[source] bincode::error::DecodeError),
 }
 
-/// Bytes before a sidecar's body.
-const SIDECAR_PREFIX_BYTES: usize = 20;
+/// The sidecar's envelope (see [`crate::envelope`]).
+const SIDECAR_LAYOUT: Prefix = Prefix {
+    magic: &SIDECAR_MAGIC,
+    version: SIDECAR_VERSION,
+    length_bytes: 8,
+    body_max: SIDECAR_BYTES_MAX as u64,
+};
 
 /// A table's sidecar file contents.
 pub fn encode_sidecar(entries: &[InternalSnapshot]) -> Vec<u8> {
     let body = bincode::serde::encode_to_vec(entries, bincode::config::standard())
         .expect("snapshot entries are plain data");
-    let mut out = Vec::with_capacity(SIDECAR_PREFIX_BYTES + body.len() + 32);
-    out.extend_from_slice(&SIDECAR_MAGIC);
-    out.extend_from_slice(&SIDECAR_VERSION.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&Sha256::digest(&body));
-    out
+    SIDECAR_LAYOUT.seal(&body)
 }
 
 /// Reads a sidecar file's contents.
 pub fn decode_sidecar(bytes: &[u8]) -> Result<Vec<InternalSnapshot>, SidecarError> {
-    if bytes.len() < SIDECAR_PREFIX_BYTES || bytes[..8] != SIDECAR_MAGIC {
-        return Err(SidecarError::BadMagic);
-    }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != SIDECAR_VERSION {
-        return Err(SidecarError::UnsupportedVersion {
-            found: version,
-            expected: SIDECAR_VERSION,
-        });
-    }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    if len > SIDECAR_BYTES_MAX as u64 {
-        return Err(SidecarError::TooLarge {
+    let body = SIDECAR_LAYOUT.open(bytes).map_err(|e| match e {
+        OpenError::Short { .. } | OpenError::Prefix(PrefixError::BadMagic) => {
+            SidecarError::BadMagic
+        }
+        OpenError::Prefix(PrefixError::UnsupportedVersion { found, expected }) => {
+            SidecarError::UnsupportedVersion { found, expected }
+        }
+        OpenError::Prefix(PrefixError::TooLarge { len }) => SidecarError::TooLarge {
             len,
             max: SIDECAR_BYTES_MAX,
-        });
-    }
-    let needed = SIDECAR_PREFIX_BYTES as u64 + len + 32;
-    if bytes.len() as u64 != needed {
-        return Err(SidecarError::WrongLength {
-            needed,
-            available: bytes.len() as u64,
-        });
-    }
-    let end = SIDECAR_PREFIX_BYTES + usize::try_from(len).expect("bounded above");
-    let body = &bytes[SIDECAR_PREFIX_BYTES..end];
-    if Sha256::digest(body)[..] != bytes[end..] {
-        return Err(SidecarError::ChecksumMismatch);
-    }
+        },
+        OpenError::WrongLength { needed, available } => {
+            SidecarError::WrongLength { needed, available }
+        }
+        OpenError::ChecksumMismatch => SidecarError::ChecksumMismatch,
+    })?;
     let (entries, used): (Vec<InternalSnapshot>, usize) =
         bincode::serde::decode_from_slice(body, crate::trace::format::bincode_decode_config())
             .map_err(SidecarError::Decode)?;
     if used != body.len() {
         return Err(SidecarError::WrongLength {
-            needed: (SIDECAR_PREFIX_BYTES + used + 32) as u64,
+            needed: (SIDECAR_LAYOUT.bytes() + used + ENVELOPE_HASH_BYTES) as u64,
             available: bytes.len() as u64,
         });
     }
@@ -562,26 +548,15 @@ fn human_size(size: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
-
-    fn drive(file: &str, format: &str) -> DriveConfig {
-        let mut d = DriveConfig::default();
-        d.opts.push("file", file);
-        d.probe = Some(ImageProbe::Found(ImageInfo {
-            format: format.to_owned(),
-            size_bytes: 1 << 30,
-            backing_file: None,
-            encrypted: false,
-        }));
-        d
-    }
+    use crate::machine::config::MachineConfig;
+    use crate::test_util::probed_drive;
 
     fn machine(formats: &[&str]) -> Machine {
         Machine::new(MachineConfig {
             drives: formats
                 .iter()
                 .enumerate()
-                .map(|(i, f)| drive(&format!("disk{i}.img"), f))
+                .map(|(i, f)| probed_drive(&format!("disk{i}.img"), f))
                 .collect(),
             ..MachineConfig::default()
         })
@@ -761,9 +736,8 @@ mod tests {
 
     #[test]
     fn sidecar_length_past_limit_is_refused_before_reading() {
-        let mut bytes = SIDECAR_MAGIC.to_vec();
-        bytes.extend_from_slice(&SIDECAR_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(SIDECAR_BYTES_MAX as u64 + 1).to_le_bytes());
+        let mut bytes = Vec::new();
+        SIDECAR_LAYOUT.write(&mut bytes, SIDECAR_BYTES_MAX as u64 + 1);
         assert!(matches!(
             decode_sidecar(&bytes),
             Err(SidecarError::TooLarge { .. })
@@ -772,9 +746,8 @@ mod tests {
 
     #[test]
     fn sidecar_length_at_limit_is_checked_against_the_bytes() {
-        let mut bytes = SIDECAR_MAGIC.to_vec();
-        bytes.extend_from_slice(&SIDECAR_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(SIDECAR_BYTES_MAX as u64).to_le_bytes());
+        let mut bytes = Vec::new();
+        SIDECAR_LAYOUT.write(&mut bytes, SIDECAR_BYTES_MAX as u64);
         assert!(matches!(
             decode_sidecar(&bytes),
             Err(SidecarError::WrongLength { .. })

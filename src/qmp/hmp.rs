@@ -325,39 +325,30 @@ mod tests {
     }
 
     #[test]
-    fn info_kvm_matches_doc_example_shape() {
-        let cfg = MachineConfig {
+    fn lines_reply_as_014_does() {
+        let kvm = MachineConfig {
             kvm: true,
             ..MachineConfig::default()
         };
-        assert_eq!(hmp(cfg, "info kvm"), r#""kvm support: enabled\r\n""#);
-    }
-
-    #[test]
-    fn unknown_command_is_text() {
-        assert_eq!(
-            hmp(MachineConfig::default(), "foo"),
-            r#""unknown command: 'foo'\r\n""#
-        );
-    }
-
-    #[test]
-    fn blank_line_prints_nothing() {
-        assert_eq!(hmp(MachineConfig::default(), "   "), "{}");
-    }
-
-    #[test]
-    fn info_name_unset_prints_nothing() {
-        assert_eq!(hmp(MachineConfig::default(), "info name"), "{}");
-    }
-
-    #[test]
-    fn info_status_paused() {
-        let cfg = MachineConfig {
+        let paused = MachineConfig {
             start_paused: true,
             ..MachineConfig::default()
         };
-        assert_eq!(hmp(cfg, "info status"), r#""VM status: paused\r\n""#);
+        let plain = MachineConfig::default;
+        for (config, line, want) in [
+            (kvm, "info kvm", r#""kvm support: enabled\r\n""#),
+            (plain(), "foo", r#""unknown command: 'foo'\r\n""#),
+            (plain(), "   ", "{}"),
+            (plain(), "info name", "{}"),
+            (paused, "info status", r#""VM status: paused\r\n""#),
+            (
+                plain(),
+                "gdbserver tcp::1234",
+                r#""gdbserver: not supported yet\r\n""#,
+            ),
+        ] {
+            assert_eq!(hmp(config, line), want, "{line}");
+        }
     }
 
     #[test]
@@ -400,14 +391,6 @@ mod tests {
     }
 
     #[test]
-    fn not_modelled_command_says_so_after_parsing() {
-        assert_eq!(
-            hmp(MachineConfig::default(), "gdbserver tcp::1234"),
-            r#""gdbserver: not supported yet\r\n""#
-        );
-    }
-
-    #[test]
     fn flushed_drops_text_after_last_newline() {
         assert_eq!(flushed("a\nb"), "a\n");
     }
@@ -445,46 +428,28 @@ mod tests {
         assert_eq!(flushed(&text).len(), OUTBUF_BYTES - 2);
     }
 
-    fn line_names(line: &str) -> Vec<String> {
-        files_named(&crate::qdict! { "command-line" => line })
-    }
-
     #[test]
-    fn files_named_reads_quoted_names() {
-        assert_eq!(
-            line_names(r#"change ide1-cd0 "/tmp/a b.iso" raw"#),
-            ["/tmp/a b.iso"]
-        );
-    }
-
-    #[test]
-    fn files_named_of_vnc_change_is_none() {
-        assert!(line_names("change vnc password x").is_empty());
-    }
-
-    #[test]
-    fn files_named_of_drive_add_is_its_file() {
-        assert_eq!(
-            line_names("drive_add 0 if=none,file=/img/a.qcow2,id=d"),
-            ["/img/a.qcow2"]
-        );
-    }
-
-    #[test]
-    fn files_named_of_pci_add_storage_is_its_file() {
-        assert_eq!(
-            line_names("pci_add auto storage file=/img/b.img,if=virtio"),
-            ["/img/b.img"]
-        );
-    }
-
-    #[test]
-    fn files_named_of_other_commands_is_none() {
-        assert!(line_names("eject ide1-cd0").is_empty());
-    }
-
-    #[test]
-    fn files_named_of_unparsable_change_is_none() {
-        assert!(line_names("change").is_empty());
+    fn files_named_are_the_files_a_line_opens() {
+        let none: &[&str] = &[];
+        for (line, files) in [
+            (
+                r#"change ide1-cd0 "/tmp/a b.iso" raw"#,
+                &["/tmp/a b.iso"][..],
+            ),
+            ("change vnc password x", none),
+            (
+                "drive_add 0 if=none,file=/img/a.qcow2,id=d",
+                &["/img/a.qcow2"],
+            ),
+            (
+                "pci_add auto storage file=/img/b.img,if=virtio",
+                &["/img/b.img"],
+            ),
+            ("eject ide1-cd0", none),
+            ("change", none),
+        ] {
+            let named = files_named(&crate::qdict! { "command-line" => line });
+            assert_eq!(named, files, "{line}");
+        }
     }
 }

@@ -100,28 +100,6 @@ mod tests {
     }
 
     #[test]
-    fn vnc_change_is_not_a_file() {
-        let mut s = Scout::default();
-        s.connect(ClientId(1));
-        let got = s.scout(
-            ClientId(1),
-            br#"{"execute":"change","arguments":{"device":"vnc","target":"password","arg":"x"}}"#,
-        );
-        assert!(got.is_empty());
-    }
-
-    #[test]
-    fn hmp_change_names_the_file() {
-        let mut s = Scout::default();
-        s.connect(ClientId(1));
-        let got = s.scout(
-            ClientId(1),
-            br#"{"execute":"human-monitor-command","arguments":{"command-line":"change ide1-cd0 /x.iso"}}"#,
-        );
-        assert_eq!(got, ["/x.iso"]);
-    }
-
-    #[test]
     fn human_monitor_change_line_names_the_file_once_finished() {
         let mut s = Scout::default();
         s.connect_human(ClientId(1), LineSplitter::new(false));
@@ -131,13 +109,28 @@ mod tests {
     }
 
     #[test]
-    fn other_commands_name_no_file() {
-        let mut s = Scout::default();
-        s.connect(ClientId(1));
-        let got = s.scout(
-            ClientId(1),
-            br#"{"execute":"eject","arguments":{"device":"ide1-cd0"}}"#,
-        );
-        assert!(got.is_empty());
+    fn whole_requests_name_their_files() {
+        let cases: [(&str, &[u8], &[&str]); 3] = [
+            (
+                "vnc change is not a file",
+                br#"{"execute":"change","arguments":{"device":"vnc","target":"password","arg":"x"}}"#,
+                &[],
+            ),
+            (
+                "HMP change names the file",
+                br#"{"execute":"human-monitor-command","arguments":{"command-line":"change ide1-cd0 /x.iso"}}"#,
+                &["/x.iso"],
+            ),
+            (
+                "other commands name no file",
+                br#"{"execute":"eject","arguments":{"device":"ide1-cd0"}}"#,
+                &[],
+            ),
+        ];
+        for (what, request, files) in cases {
+            let mut s = Scout::default();
+            s.connect(ClientId(1));
+            assert_eq!(s.scout(ClientId(1), request), files, "{what}");
+        }
     }
 }

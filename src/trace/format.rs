@@ -243,6 +243,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{Input, Output};
+use crate::envelope::Prefix;
 use crate::machine::config::MachineConfig;
 
 /// The eight bytes every trace starts with.
@@ -256,8 +257,9 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// full hash only on `Checkpoint`, `State` and `End`); 8: the configuration's
 /// `chaos` (`-x-chaos`); 9: the configuration's `singlestep` (`-singlestep`);
 /// 10: the configuration's `usb_devices` (`-usbdevice`), and the machine's USB
-/// ports and host forwarding rules in `State` frames.
-pub const FORMAT_VERSION: u32 = 10;
+/// ports and host forwarding rules in `State` frames; 11: the configuration's
+/// `vga` (`-vga`) and `no_hpet` (`-no-hpet`).
+pub const FORMAT_VERSION: u32 = 11;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for
@@ -278,7 +280,15 @@ pub const CHECKPOINT_EVERY_STEPS: u64 = 64;
 /// for a recording, 0 writes none.
 pub const STATE_EVERY_STEPS_DEFAULT: u64 = 1024;
 /// Bytes in the preamble: magic, version, header length.
-pub const PREAMBLE_BYTES: usize = 16;
+pub const PREAMBLE_BYTES: usize = PREAMBLE_LAYOUT.bytes();
+/// The preamble's layout (see [`crate::envelope`]): [`MAGIC`], [`FORMAT_VERSION`],
+/// a `u32` header length bounded by [`HEADER_BYTES_MAX`].
+pub(crate) const PREAMBLE_LAYOUT: Prefix = Prefix {
+    magic: &MAGIC,
+    version: FORMAT_VERSION,
+    length_bytes: 4,
+    body_max: HEADER_BYTES_MAX as u64,
+};
 /// Bytes in a sha256 hash.
 pub const HASH_BYTES: usize = 32;
 /// Most bytes in a frame's length field (a varint of up to 28 bits).
@@ -734,11 +744,13 @@ pub(crate) fn bincode_decode_config() -> impl bincode::config::Config {
 
 /// The preamble for a header body of `header_len` bytes.
 pub(crate) fn preamble(version: u32, header_len: u32) -> [u8; PREAMBLE_BYTES] {
-    let mut p = [0u8; PREAMBLE_BYTES];
-    p[..8].copy_from_slice(&MAGIC);
-    p[8..12].copy_from_slice(&version.to_le_bytes());
-    p[12..].copy_from_slice(&header_len.to_le_bytes());
-    p
+    let mut p = Vec::with_capacity(PREAMBLE_BYTES);
+    Prefix {
+        version,
+        ..PREAMBLE_LAYOUT
+    }
+    .write(&mut p, u64::from(header_len));
+    p.try_into().expect("a preamble is PREAMBLE_BYTES long")
 }
 
 /// `sha256(preamble || header body)`: the hash stored after the header and the

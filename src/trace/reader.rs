@@ -10,10 +10,11 @@
 use std::io::{ErrorKind, Read};
 
 use super::format::{
-    header_hash, part_hash, preamble, ChainHash, FieldByte, FieldDecoder, Frame, TraceError,
-    TraceHeader, CHECK_BYTES, FIELD_FLAG_BITS, FORMAT_VERSION, FRAME_BYTES_MAX, FULL_CHECK,
-    HASH_BYTES, HEADER_BYTES_MAX, MAGIC, PART_CONTINUES, PREAMBLE_BYTES,
+    header_hash, part_hash, ChainHash, FieldByte, FieldDecoder, Frame, TraceError, TraceHeader,
+    CHECK_BYTES, FIELD_FLAG_BITS, FORMAT_VERSION, FRAME_BYTES_MAX, FULL_CHECK, HASH_BYTES,
+    HEADER_BYTES_MAX, PART_CONTINUES, PREAMBLE_BYTES, PREAMBLE_LAYOUT,
 };
+use crate::envelope::PrefixError;
 
 /// Bytes a body read allocates ahead of what has arrived, at most: a lying
 /// length field on a short input costs no more than this past the input.
@@ -102,31 +103,26 @@ impl<R: Read> TraceReader<R> {
     fn read_header(&mut self) -> Result<TraceHeader, TraceError> {
         let mut pre = [0u8; PREAMBLE_BYTES];
         self.fill_header(&mut pre)?;
-        let found: [u8; 8] = pre[..8].try_into().expect("preamble holds 8 magic bytes");
-        if found != MAGIC {
-            return Err(TraceError::BadMagic { found });
-        }
-        let version = u32::from_le_bytes(pre[8..12].try_into().expect("4 version bytes"));
-        if version != FORMAT_VERSION {
-            return Err(TraceError::UnsupportedVersion {
-                found: version,
-                expected: FORMAT_VERSION,
-            });
-        }
-        let len = u32::from_le_bytes(pre[12..16].try_into().expect("4 length bytes"));
-        if len as usize > HEADER_BYTES_MAX {
-            return Err(TraceError::HeaderTooLarge {
-                len: u64::from(len),
+        let len = PREAMBLE_LAYOUT.check(&pre).map_err(|e| match e {
+            PrefixError::BadMagic => TraceError::BadMagic {
+                found: pre[..8].try_into().expect("preamble holds 8 magic bytes"),
+            },
+            PrefixError::UnsupportedVersion { found, expected } => {
+                TraceError::UnsupportedVersion { found, expected }
+            }
+            PrefixError::TooLarge { len } => TraceError::HeaderTooLarge {
+                len,
                 max: HEADER_BYTES_MAX,
-            });
-        }
-        let body = self.take(len as usize).map_err(|e| match e {
+            },
+        })?;
+        let len = usize::try_from(len).expect("bounded by HEADER_BYTES_MAX");
+        let body = self.take(len).map_err(|e| match e {
             TraceError::Truncated { offset, .. } => TraceError::TruncatedHeader { offset },
             other => other,
         })?;
         let mut stored = [0u8; HASH_BYTES];
         self.fill_header(&mut stored)?;
-        let hash = header_hash(&preamble(version, len), &body);
+        let hash = header_hash(&pre, &body);
         if stored != hash {
             return Err(TraceError::HeaderChecksumMismatch);
         }
@@ -138,9 +134,9 @@ impl<R: Read> TraceReader<R> {
                 unused: body.len() - used,
             });
         }
-        if header.format_version != version {
+        if header.format_version != FORMAT_VERSION {
             return Err(TraceError::HeaderVersionMismatch {
-                preamble: version,
+                preamble: FORMAT_VERSION,
                 header: header.format_version,
             });
         }
@@ -370,7 +366,7 @@ mod tests {
     use crate::machine::config::MachineConfig;
     use crate::qmp::session::ClientId;
     use crate::trace::format::TraceHeader;
-    use crate::trace::format::{bincode_config, Field, PartAt};
+    use crate::trace::format::{bincode_config, preamble, Field, PartAt};
     use crate::trace::writer::TraceWriter;
 
     const CLIENT: ClientId = ClientId(1);

@@ -544,11 +544,139 @@ mod tests {
             .collect()
     }
 
+    /// Input bytes fed at once, and the frames they give (see [`texts`]).
+    const FRAMED: &[(&str, &[u8], &[&str])] = &[
+        (
+            "an object is one frame",
+            br#"{"execute": "stop"}"#,
+            &[r#"{"execute":"stop"}"#],
+        ),
+        // 0.14's TERMINAL() covers 0x00..=0x7F: 0x7F ends the number, 0x80 is
+        // a lexer error for it.
+        (
+            "a token ends at an ASCII byte",
+            b"123\x7f{}",
+            &["123", "{}"],
+        ),
+        (
+            "a token does not end at 0x80",
+            b"123\x80{}",
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "a non-hex digit in a unicode escape is a lexical error",
+            b"{\"id\":\"\\u12g4\"}\n{}",
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "hex digits in a unicode escape",
+            b"{\"id\":\"\\u12a4\"}\n{}",
+            &["{\"id\":\"\\u12a4\"}", "{}"],
+        ),
+        (
+            "a stray byte between messages is dropped",
+            b"{}X{}",
+            &["{}", "{}"],
+        ),
+        (
+            "a digit after % is a lexical error, not glued",
+            b"[%5d]{}",
+            &["ERR Lexical", "{}"],
+        ),
+        ("a leading zero digit is glued", b"[01]", &["[01]"]),
+        (
+            "an uppercase keyword inside a message is one error",
+            br#"{"id":TRUE}{}"#,
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "an invalid byte in an open message resyncs at the next opener",
+            b"{\x01{\"execute\":\"stop\"}",
+            &["ERR Lexical", r#"{"execute":"stop"}"#],
+        ),
+        (
+            "0xFF resets a pending message",
+            b"{'bad \xff{}",
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "0xFF inside a string recovers at the next opener",
+            b"{\"id\":\"a\xff b\", \"c\": [\"}\"]}\n{}",
+            &["ERR Lexical", r#"["}"]"#, "ERR Unbalanced", "{}"],
+        ),
+        (
+            "a raw newline ends a string with an error",
+            b"'abc\n{}",
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "a raw control byte in a double-quoted string is an error",
+            b"{\"a\x01\":1}\n{}",
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "an escaped quote stays inside a single-quoted string",
+            b"['a\\'b', 'c\\\\']",
+            &[r"['a\'b','c\\']"],
+        ),
+        (
+            "a closer past the abandoned depth is unbalanced",
+            b"{\"a\":\"\xff\"}}{}",
+            &["ERR Lexical", "ERR Unbalanced", "{}"],
+        ),
+        (
+            "a closer after a top-level lexical error is unbalanced",
+            b"\"a\xff\" ]{}",
+            &["ERR Lexical", "ERR Unbalanced", "{}"],
+        ),
+        (
+            "a newline ends recovery before a top-level value",
+            b"{\"a\":\x01 junk\n7 ",
+            &["ERR Lexical", "7"],
+        ),
+        (
+            "lexing resumes right after the last absorbed closer",
+            b"{\"a\":[\x01 x]\"y\"} 7 {}",
+            &["ERR Lexical", "7", "{}"],
+        ),
+        (
+            "a tab does not end recovery",
+            b"{\"a\":\x01\t\"x\"}\n{}",
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "reset bytes keep recovery going",
+            b"{\"a\":\x01\xff\"x\xfe\"}{}",
+            &["ERR Lexical", "{}"],
+        ),
+        (
+            "long escapes and single-quoted unicode escapes are tokens",
+            b"[%lld, %I64d, %ld, 'a\\u00e9b'] [%I65]{}",
+            &["[%lld,%I64d,%ld,'a\\u00e9b']", "ERR Lexical", "{}"],
+        ),
+        ("0xFF between messages is silent", b"\xff{}", &["{}"]),
+        (
+            "0xFF after whitespace between messages is silent",
+            b"{} \xff{}",
+            &["{}", "{}"],
+        ),
+        (
+            "a stray closer is reported once, then recovers",
+            br#"}{"execute":"stop"}"#,
+            &["ERR Unbalanced", r#"{"execute":"stop"}"#],
+        ),
+        (
+            "a stray bracket closer recovers",
+            b"]{}",
+            &["ERR Unbalanced", "{}"],
+        ),
+    ];
+
     #[test]
-    fn object_is_one_frame() {
-        let mut f = Framer::new();
-        let out = f.feed(br#"{"execute": "stop"}"#);
-        assert_eq!(texts(&out), [r#"{"execute":"stop"}"#]);
+    fn inputs_frame_as_014_frames_them() {
+        for (what, input, want) in FRAMED {
+            assert_eq!(texts(&Framer::new().feed(input)), *want, "{what}");
+        }
     }
 
     #[test]
@@ -559,101 +687,11 @@ mod tests {
     }
 
     #[test]
-    fn a_token_ends_at_an_ascii_byte_and_not_at_0x80() {
-        // 0.14's TERMINAL() covers 0x00..=0x7F: 0x7F ends the number, 0x80 is
-        // a lexer error for it.
-        let ascii = texts(&Framer::new().feed(b"123\x7f{}"));
-        let high = texts(&Framer::new().feed(b"123\x80{}"));
-        assert_eq!(ascii, ["123", "{}"]);
-        assert_eq!(high, ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
-    fn a_non_hex_digit_in_a_unicode_escape_is_a_lexical_error() {
-        let bad = texts(&Framer::new().feed(b"{\"id\":\"\\u12g4\"}\n{}"));
-        let good = texts(&Framer::new().feed(b"{\"id\":\"\\u12a4\"}\n{}"));
-        assert_eq!(bad, ["ERR Lexical", "{}"]);
-        assert_eq!(good, ["{\"id\":\"\\u12a4\"}", "{}"]);
-    }
-
-    #[test]
-    fn stray_byte_between_messages_is_dropped() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{}X{}");
-        assert_eq!(texts(&out), ["{}", "{}"]);
-    }
-
-    #[test]
-    fn a_digit_after_percent_is_a_lexical_error_not_glued() {
-        let out = Framer::new().feed(b"[%5d]{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
-    fn leading_zero_digit_is_glued() {
-        let mut f = Framer::new();
-        let out = f.feed(b"[01]");
-        assert_eq!(texts(&out), ["[01]"]);
-    }
-
-    #[test]
-    fn uppercase_keyword_inside_message_is_one_error() {
-        let mut f = Framer::new();
-        let out = f.feed(br#"{"id":TRUE}{}"#);
-        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
-    fn invalid_byte_in_open_message_resyncs_at_next_opener() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\x01{\"execute\":\"stop\"}");
-        assert_eq!(texts(&out), ["ERR Lexical", r#"{"execute":"stop"}"#]);
-    }
-
-    #[test]
-    fn ff_byte_resets_a_pending_message() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{'bad \xff{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
-    fn ff_byte_inside_a_string_recovers_at_the_next_opener() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\"id\":\"a\xff b\", \"c\": [\"}\"]}\n{}");
-        assert_eq!(
-            texts(&out),
-            ["ERR Lexical", r#"["}"]"#, "ERR Unbalanced", "{}"]
-        );
-    }
-
-    #[test]
     fn ff_byte_in_a_top_level_string_skips_its_closing_quote() {
         let mut f = Framer::new();
         let out = f.feed(b"\"a\xff\" {}");
         assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
         assert!(!f.in_token());
-    }
-
-    #[test]
-    fn raw_newline_ends_a_string_with_an_error() {
-        let mut f = Framer::new();
-        let out = f.feed(b"'abc\n{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
-    fn raw_control_byte_in_a_double_quoted_string_is_an_error() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\"a\x01\":1}\n{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
-    fn escaped_quote_stays_inside_a_single_quoted_string() {
-        let mut f = Framer::new();
-        let out = f.feed(b"['a\\'b', 'c\\\\']");
-        assert_eq!(texts(&out), [r"['a\'b','c\\']"]);
     }
 
     /// Each frame's tokens as (kind, text).
@@ -715,48 +753,6 @@ mod tests {
     }
 
     #[test]
-    fn closer_past_the_abandoned_depth_is_unbalanced() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\"a\":\"\xff\"}}{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "ERR Unbalanced", "{}"]);
-    }
-
-    #[test]
-    fn closer_after_a_top_level_lexical_error_is_unbalanced() {
-        let mut f = Framer::new();
-        let out = f.feed(b"\"a\xff\" ]{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "ERR Unbalanced", "{}"]);
-    }
-
-    #[test]
-    fn newline_ends_recovery_before_a_top_level_value() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\"a\":\x01 junk\n7 ");
-        assert_eq!(texts(&out), ["ERR Lexical", "7"]);
-    }
-
-    #[test]
-    fn lexing_resumes_right_after_the_last_absorbed_closer() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\"a\":[\x01 x]\"y\"} 7 {}");
-        assert_eq!(texts(&out), ["ERR Lexical", "7", "{}"]);
-    }
-
-    #[test]
-    fn tab_does_not_end_recovery() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\"a\":\x01\t\"x\"}\n{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
-    fn reset_bytes_keep_recovery_going() {
-        let mut f = Framer::new();
-        let out = f.feed(b"{\"a\":\x01\xff\"x\xfe\"}{}");
-        assert_eq!(texts(&out), ["ERR Lexical", "{}"]);
-    }
-
-    #[test]
     fn open_brackets_counts_the_pending_message() {
         let mut f = Framer::new();
         f.feed(b"{\"a\":[");
@@ -781,42 +777,6 @@ mod tests {
     }
 
     #[test]
-    fn long_escapes_and_single_quoted_unicode_escapes_are_tokens() {
-        let mut f = Framer::new();
-        let out = f.feed(b"[%lld, %I64d, %ld, 'a\\u00e9b'] [%I65]{}");
-        assert_eq!(
-            texts(&out),
-            ["[%lld,%I64d,%ld,'a\\u00e9b']", "ERR Lexical", "{}"]
-        );
-    }
-
-    #[test]
-    fn ff_byte_between_messages_is_silent() {
-        let mut f = Framer::new();
-        assert_eq!(texts(&f.feed(b"\xff{}")), ["{}"]);
-    }
-
-    #[test]
-    fn ff_byte_after_whitespace_between_messages_is_silent() {
-        let mut f = Framer::new();
-        assert_eq!(texts(&f.feed(b"{} \xff{}")), ["{}", "{}"]);
-    }
-
-    #[test]
-    fn stray_closer_is_reported_once_then_recovers() {
-        let mut f = Framer::new();
-        let out = f.feed(br#"}{"execute":"stop"}"#);
-        assert_eq!(texts(&out), ["ERR Unbalanced", r#"{"execute":"stop"}"#]);
-    }
-
-    #[test]
-    fn stray_bracket_closer_recovers() {
-        let mut f = Framer::new();
-        let out = f.feed(b"]{}");
-        assert_eq!(texts(&out), ["ERR Unbalanced", "{}"]);
-    }
-
-    #[test]
     fn nesting_at_limit_is_accepted() {
         let mut f = Framer::new();
         let msg = format!(
@@ -826,15 +786,6 @@ mod tests {
         );
         let out = f.feed(msg.as_bytes());
         assert!(matches!(out.as_slice(), [Frame::Message(_)]));
-    }
-
-    #[test]
-    fn nesting_past_limit_is_one_error_then_recovers() {
-        let mut f = Framer::new();
-        let n = NESTING_DEPTH_MAX + 1;
-        let msg = format!("{}{}{{}}", "[".repeat(n), "]".repeat(n));
-        let out = f.feed(msg.as_bytes());
-        assert_eq!(texts(&out), ["ERR TooDeep", "{}"]);
     }
 
     #[test]
@@ -861,14 +812,6 @@ mod tests {
     }
 
     #[test]
-    fn message_one_past_byte_limit_is_too_long() {
-        let mut f = Framer::new();
-        let msg = format!("\"{}\" ", "a".repeat(MESSAGE_BYTES_MAX - 1));
-        let out = f.feed(msg.as_bytes());
-        assert_eq!(texts(&out), ["ERR TooLong"]);
-    }
-
-    #[test]
     fn an_unfinished_token_past_the_limit_is_reported_at_once() {
         let mut f = Framer::new();
         // `[` and `"` + payload: exactly the limit, with the string still open.
@@ -887,36 +830,45 @@ mod tests {
     }
 
     #[test]
-    fn object_at_byte_limit_is_accepted() {
-        let mut f = Framer::new();
-        // `{"a":"` + payload + `"}` is exactly the limit.
-        let msg = format!("{{\"a\":\"{}\"}}", "a".repeat(MESSAGE_BYTES_MAX - 8));
-        let out = f.feed(msg.as_bytes());
-        assert_eq!(heads(&out), [r#"{"a":"aaaaaa"#]);
-    }
-
-    #[test]
-    fn object_one_past_byte_limit_is_one_error_then_recovers() {
-        let mut f = Framer::new();
-        let msg = format!("{{\"a\":\"{}\"}}{{}}", "a".repeat(MESSAGE_BYTES_MAX - 7));
-        let out = f.feed(msg.as_bytes());
-        assert_eq!(heads(&out), ["ERR TooLong", "{}"]);
-    }
-
-    #[test]
-    fn whitespace_between_tokens_does_not_count_toward_the_byte_limit() {
-        let mut f = Framer::new();
-        let msg = format!("{{ \"a\" : \"{}\" }}", "a".repeat(MESSAGE_BYTES_MAX - 8));
-        let out = f.feed(msg.as_bytes());
-        assert_eq!(heads(&out), [r#"{"a":"aaaaaa"#]);
-    }
-
-    #[test]
-    fn message_past_byte_limit_is_one_error_then_recovers() {
-        let mut f = Framer::new();
-        let msg = format!("{{\"a\": \"{}\"}}{{}}", "a".repeat(MESSAGE_BYTES_MAX));
-        let out = f.feed(msg.as_bytes());
-        assert_eq!(texts(&out), ["ERR TooLong", "{}"]);
+    fn messages_past_the_limits_are_one_error_then_recover() {
+        let n = NESTING_DEPTH_MAX + 1;
+        let a = |len: usize| "a".repeat(len);
+        let cases: [(&str, String, &[&str]); 6] = [
+            (
+                "nesting past the limit",
+                format!("{}{}{{}}", "[".repeat(n), "]".repeat(n)),
+                &["ERR TooDeep", "{}"],
+            ),
+            (
+                "a message one past the byte limit",
+                format!("\"{}\" ", a(MESSAGE_BYTES_MAX - 1)),
+                &["ERR TooLong"],
+            ),
+            // `{"a":"` + payload + `"}` is exactly the limit.
+            (
+                "an object at the byte limit",
+                format!("{{\"a\":\"{}\"}}", a(MESSAGE_BYTES_MAX - 8)),
+                &[r#"{"a":"aaaaaa"#],
+            ),
+            (
+                "an object one past the byte limit",
+                format!("{{\"a\":\"{}\"}}{{}}", a(MESSAGE_BYTES_MAX - 7)),
+                &["ERR TooLong", "{}"],
+            ),
+            (
+                "whitespace between tokens does not count toward the byte limit",
+                format!("{{ \"a\" : \"{}\" }}", a(MESSAGE_BYTES_MAX - 8)),
+                &[r#"{"a":"aaaaaa"#],
+            ),
+            (
+                "a message past the byte limit",
+                format!("{{\"a\": \"{}\"}}{{}}", a(MESSAGE_BYTES_MAX)),
+                &["ERR TooLong", "{}"],
+            ),
+        ];
+        for (what, msg, want) in cases {
+            assert_eq!(heads(&Framer::new().feed(msg.as_bytes())), want, "{what}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! digest must match, and chunking the client's bytes differently must change
 //! nothing. Failures print the scenario name and seed needed to reproduce.
 
-use qmpsim::engine::{Engine, Input, Output};
+use qmpsim::engine::{sent_bytes, Engine, Input, Output};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::qmp::session::ClientId;
 
@@ -33,16 +33,6 @@ fn run(s: &Scenario, chunk: usize) -> (Vec<Output>, String) {
         }
     }
     (out, engine.digest())
-}
-
-fn sent_bytes(out: &[Output]) -> Vec<u8> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Send { data, .. } => Some(data.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! - `scenarios`: the shared client scripts;
 //! - `scenario_files`: `-x-scenario` files through the binary, `examples/scenarios/`;
 //! - `determinism`: every scenario twice, any chunking, same bytes and digest;
+//! - `device_tree`: `info qtree` of the real binary as the command line shapes it;
 //! - `tidy`: source checks that keep the core deterministic;
 //! - `malformed`: every malformed input from the reference and QEMU's qmp-test.c;
 //! - `corpus_replay`: the recorded `traces/` corpus replays byte-exact;
@@ -42,6 +43,7 @@ mod clock;
 mod conformance;
 mod corpus_replay;
 mod determinism;
+mod device_tree;
 mod effects_order;
 mod event_loop;
 mod explore;

@@ -160,49 +160,58 @@ pub(super) fn apply_incoming(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawE
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_err, parse_ok};
+    use super::super::{assert_refused, parse_ok};
     use super::*;
 
     #[test]
-    fn boot_legacy_letter_past_p_is_invalid() {
-        assert_eq!(parse_err(&["-boot", "z"]), "Invalid boot device 'z'");
-    }
-
-    #[test]
-    fn boot_letter_twice_is_refused() {
-        assert_eq!(
-            parse_err(&["-boot", "cdc"]),
-            "Boot device 'c' was given twice"
-        );
-    }
-
-    #[test]
-    fn boot_unknown_key_is_refused_with_the_argument() {
-        assert_eq!(
-            parse_err(&["-boot", "foo=bar"]),
-            "qemu: unknown boot parameter 'foo' in 'foo=bar'"
-        );
-    }
-
-    #[test]
-    fn boot_item_without_equals_after_a_key_is_refused() {
-        assert_eq!(
-            parse_err(&["-boot", "order=c,menu"]),
-            "qemu: unknown boot parameter 'menu' in 'order=c,menu'"
-        );
-    }
-
-    #[test]
-    fn boot_menu_other_than_on_off_is_an_invalid_option_value() {
-        assert_eq!(
-            parse_err(&["-boot", "order=c,menu=yes"]),
-            "qemu: invalid option value 'yes'"
-        );
-    }
-
-    #[test]
-    fn boot_once_is_validated_too() {
-        assert_eq!(parse_err(&["-boot", "once=q"]), "Invalid boot device 'q'");
+    fn refused_command_lines_print_014s_message() {
+        assert_refused(&[
+            (
+                "boot legacy letter past p is invalid",
+                &["-boot", "z"],
+                "Invalid boot device 'z'",
+            ),
+            (
+                "boot letter twice is refused",
+                &["-boot", "cdc"],
+                "Boot device 'c' was given twice",
+            ),
+            (
+                "boot unknown key is refused with the argument",
+                &["-boot", "foo=bar"],
+                "qemu: unknown boot parameter 'foo' in 'foo=bar'",
+            ),
+            (
+                "boot item without equals after a key is refused",
+                &["-boot", "order=c,menu"],
+                "qemu: unknown boot parameter 'menu' in 'order=c,menu'",
+            ),
+            (
+                "boot menu other than on off is an invalid option value",
+                &["-boot", "order=c,menu=yes"],
+                "qemu: invalid option value 'yes'",
+            ),
+            (
+                "boot once is validated too",
+                &["-boot", "once=q"],
+                "Invalid boot device 'q'",
+            ),
+            (
+                "rtc garbage base is an invalid date",
+                &["-rtc", "base=garbage"],
+                "Invalid date format. Valid formats are:\n'2006-06-17T16:01:21' or '2006-06-17'",
+            ),
+            (
+                "rtc unknown clock is an invalid option value",
+                &["-rtc", "clock=rt"],
+                "qemu: invalid option value 'rt'",
+            ),
+            (
+                "rtc unknown key is an invalid parameter",
+                &["-rtc", "utc"],
+                "qemu-system-x86_64: -rtc utc: Invalid parameter 'utc'",
+            ),
+        ]);
     }
 
     #[test]
@@ -230,32 +239,8 @@ mod tests {
     }
 
     #[test]
-    fn rtc_garbage_base_is_an_invalid_date() {
-        assert_eq!(
-            parse_err(&["-rtc", "base=garbage"]),
-            "Invalid date format. Valid formats are:\n'2006-06-17T16:01:21' or '2006-06-17'"
-        );
-    }
-
-    #[test]
     fn rtc_base_now_is_refused_unlike_startdate() {
         assert_eq!(check_rtc("-rtc", "base=now"), Err(RawError::StartDate));
-    }
-
-    #[test]
-    fn rtc_unknown_clock_is_an_invalid_option_value() {
-        assert_eq!(
-            parse_err(&["-rtc", "clock=rt"]),
-            "qemu: invalid option value 'rt'"
-        );
-    }
-
-    #[test]
-    fn rtc_unknown_key_is_an_invalid_parameter() {
-        assert_eq!(
-            parse_err(&["-rtc", "utc"]),
-            "qemu-system-x86_64: -rtc utc: Invalid parameter 'utc'"
-        );
     }
 
     #[test]

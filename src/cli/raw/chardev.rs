@@ -344,7 +344,7 @@ pub(super) fn apply_parallel(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawE
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_err, parse_ok};
+    use super::super::{assert_refused, parse_err, parse_ok};
     use super::*;
 
     #[test]
@@ -465,24 +465,64 @@ mod tests {
     }
 
     #[test]
-    fn qmp_tcp_without_port_is_parse_error() {
-        assert_eq!(
-            parse_err(&["-qmp", "tcp:localhost"]),
-            "parse error: tcp:localhost"
-        );
-    }
-
-    #[test]
-    fn qmp_unknown_backend_is_parse_error() {
-        assert_eq!(parse_err(&["-qmp", "bogus"]), "parse error: bogus");
-    }
-
-    #[test]
-    fn qmp_unix_unknown_flag_is_parse_error() {
-        assert_eq!(
-            parse_err(&["-qmp", "unix:/tmp/q,server,bogus"]),
-            "parse error: unix:/tmp/q,server,bogus"
-        );
+    fn refused_command_lines_print_014s_message() {
+        assert_refused(&[
+            (
+                "qmp tcp without port is parse error",
+                &["-qmp", "tcp:localhost"],
+                "parse error: tcp:localhost",
+            ),
+            (
+                "qmp unknown backend is parse error",
+                &["-qmp", "bogus"],
+                "parse error: bogus",
+            ),
+            (
+                "qmp unix unknown flag is parse error",
+                &["-qmp", "unix:/tmp/q,server,bogus"],
+                "parse error: unix:/tmp/q,server,bogus",
+            ),
+            (
+                "chardev without id is rejected",
+                &["-chardev", "socket,path=/tmp/s"],
+                "chardev: no id specified",
+            ),
+            (
+                "chardev unknown backend is rejected",
+                &["-chardev", "bogus,id=x"],
+                "chardev: backend \"bogus\" not found",
+            ),
+            (
+                "chardev unknown key is invalid parameter",
+                &["-chardev", "socket,id=x,path=/s,colour=red"],
+                "qemu-system-x86_64: -chardev socket,id=x,path=/s,colour=red: Invalid parameter 'colour'",
+            ),
+            (
+                "chardev socket without address is rejected",
+                &["-chardev", "socket,id=x,server"],
+                "chardev: socket \"x\": needs path=PATH or host=HOST,port=PORT",
+            ),
+            (
+                "chardev duplicate id is rejected",
+                &["-chardev", "null,id=a", "-chardev", "null,id=a"],
+                "qemu-system-x86_64: -chardev null,id=a: Duplicate ID 'a' for chardev",
+            ),
+            (
+                "mon unknown mode is rejected",
+                &["-mon", "chardev=c,mode=json"],
+                "unknown monitor mode \"json\"",
+            ),
+            (
+                "serial fifth port is too many",
+                &["-serial", "null", "-serial", "null", "-serial", "null", "-serial", "null", "-serial", "null"],
+                "qemu: too many serial ports",
+            ),
+            (
+                "serial bad spec is rejected",
+                &["-serial", "carrier-pigeon"],
+                "qemu: could not open serial device 'carrier-pigeon'",
+            ),
+        ]);
     }
 
     #[test]
@@ -548,46 +588,6 @@ mod tests {
     }
 
     #[test]
-    fn chardev_without_id_is_rejected() {
-        assert_eq!(
-            parse_err(&["-chardev", "socket,path=/tmp/s"]),
-            "chardev: no id specified"
-        );
-    }
-
-    #[test]
-    fn chardev_unknown_backend_is_rejected() {
-        assert_eq!(
-            parse_err(&["-chardev", "bogus,id=x"]),
-            "chardev: backend \"bogus\" not found"
-        );
-    }
-
-    #[test]
-    fn chardev_unknown_key_is_invalid_parameter() {
-        assert_eq!(
-            parse_err(&["-chardev", "socket,id=x,path=/s,colour=red"]),
-            "qemu-system-x86_64: -chardev socket,id=x,path=/s,colour=red: Invalid parameter 'colour'"
-        );
-    }
-
-    #[test]
-    fn chardev_socket_without_address_is_rejected() {
-        assert_eq!(
-            parse_err(&["-chardev", "socket,id=x,server"]),
-            "chardev: socket \"x\": needs path=PATH or host=HOST,port=PORT"
-        );
-    }
-
-    #[test]
-    fn chardev_duplicate_id_is_rejected() {
-        assert_eq!(
-            parse_err(&["-chardev", "null,id=a", "-chardev", "null,id=a"]),
-            "qemu-system-x86_64: -chardev null,id=a: Duplicate ID 'a' for chardev"
-        );
-    }
-
-    #[test]
     fn mon_control_pretty_parses() {
         assert_eq!(
             parse_mon("-mon", "chardev=c,mode=control,pretty=on"),
@@ -596,25 +596,6 @@ mod tests {
                 mode: MonitorMode::Control,
                 pretty: true
             })
-        );
-    }
-
-    #[test]
-    fn mon_unknown_mode_is_rejected() {
-        assert_eq!(
-            parse_err(&["-mon", "chardev=c,mode=json"]),
-            "unknown monitor mode \"json\""
-        );
-    }
-
-    #[test]
-    fn serial_fifth_port_is_too_many() {
-        assert_eq!(
-            parse_err(&[
-                "-serial", "null", "-serial", "null", "-serial", "null", "-serial", "null",
-                "-serial", "null"
-            ]),
-            "qemu: too many serial ports"
         );
     }
 
@@ -654,13 +635,5 @@ mod tests {
             "null",
         ];
         assert_eq!(parse_err(&args), "qemu: too many parallel ports");
-    }
-
-    #[test]
-    fn serial_bad_spec_is_rejected() {
-        assert_eq!(
-            parse_err(&["-serial", "carrier-pigeon"]),
-            "qemu: could not open serial device 'carrier-pigeon'"
-        );
     }
 }

@@ -143,7 +143,7 @@ pub(super) fn apply_cdrom(ctx: &mut OptCtx<'_>, file: String) -> Result<(), RawE
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_err, parse_ok};
+    use super::super::{assert_refused, parse_ok};
     use super::*;
 
     #[test]
@@ -180,59 +180,44 @@ mod tests {
     }
 
     #[test]
-    fn drive_werror_unknown_is_rejected() {
-        assert_eq!(
-            parse_err(&["-drive", "file=a,werror=explode"]),
-            "qemu-system-x86_64: -drive file=a,werror=explode: 'explode' invalid write error action"
-        );
-    }
-
-    #[test]
-    fn drive_rerror_enospc_is_rejected() {
-        assert_eq!(
-            parse_err(&["-drive", "file=a,rerror=enospc"]),
-            "qemu-system-x86_64: -drive file=a,rerror=enospc: 'enospc' invalid read error action"
-        );
-    }
-
-    #[test]
-    fn drive_unknown_key_is_invalid_parameter() {
-        assert_eq!(
-            parse_err(&["-drive", "file=a.img,speed=fast"]),
-            "qemu-system-x86_64: -drive file=a.img,speed=fast: Invalid parameter 'speed'"
-        );
-    }
-
-    #[test]
-    fn drive_bad_bus_is_rejected() {
-        assert_eq!(
-            parse_err(&["-drive", "file=a.img,if=usb"]),
-            "qemu-system-x86_64: -drive file=a.img,if=usb: unsupported bus type 'usb'"
-        );
-    }
-
-    #[test]
-    fn drive_bad_media_is_rejected() {
-        assert_eq!(
-            parse_err(&["-drive", "file=a.img,media=tape"]),
-            "qemu-system-x86_64: -drive file=a.img,media=tape: 'tape' invalid media"
-        );
-    }
-
-    #[test]
-    fn drive_virtual_without_size_is_rejected() {
-        assert_eq!(
-            parse_err(&["-drive", "file=v.img,x-virtual=on"]),
-            "qmpsim: -drive file=v.img,x-virtual=on: x-virtual=on needs x-size=SIZE"
-        );
-    }
-
-    #[test]
-    fn drive_bad_size_is_rejected() {
-        assert_eq!(
-            parse_err(&["-drive", "file=v.img,x-virtual=on,x-size=10Q"]),
-            "qmpsim: -drive file=v.img,x-virtual=on,x-size=10Q: invalid x-size '10Q'"
-        );
+    fn refused_command_lines_print_014s_message() {
+        assert_refused(&[
+            (
+                "drive werror unknown is rejected",
+                &["-drive", "file=a,werror=explode"],
+                "qemu-system-x86_64: -drive file=a,werror=explode: 'explode' invalid write error action",
+            ),
+            (
+                "drive rerror enospc is rejected",
+                &["-drive", "file=a,rerror=enospc"],
+                "qemu-system-x86_64: -drive file=a,rerror=enospc: 'enospc' invalid read error action",
+            ),
+            (
+                "drive unknown key is invalid parameter",
+                &["-drive", "file=a.img,speed=fast"],
+                "qemu-system-x86_64: -drive file=a.img,speed=fast: Invalid parameter 'speed'",
+            ),
+            (
+                "drive bad bus is rejected",
+                &["-drive", "file=a.img,if=usb"],
+                "qemu-system-x86_64: -drive file=a.img,if=usb: unsupported bus type 'usb'",
+            ),
+            (
+                "drive bad media is rejected",
+                &["-drive", "file=a.img,media=tape"],
+                "qemu-system-x86_64: -drive file=a.img,media=tape: 'tape' invalid media",
+            ),
+            (
+                "drive virtual without size is rejected",
+                &["-drive", "file=v.img,x-virtual=on"],
+                "qmpsim: -drive file=v.img,x-virtual=on: x-virtual=on needs x-size=SIZE",
+            ),
+            (
+                "drive bad size is rejected",
+                &["-drive", "file=v.img,x-virtual=on,x-size=10Q"],
+                "qmpsim: -drive file=v.img,x-virtual=on,x-size=10Q: invalid x-size '10Q'",
+            ),
+        ]);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub use smp::{
 };
 pub use table::{lookup, options, usage, Arity, Group, OptDef, OPTIONS};
 
+use std::path::PathBuf;
+
 use crate::machine::config::{ChardevBackend, MachineConfig};
 
 /// A mode that prints something and ends instead of running a VM.
@@ -110,20 +112,11 @@ pub struct LowArgs {
     /// location of the option before it (0.14 does not move the location for
     /// it), `None` when it comes first.
     pub drive_locations: Vec<Option<String>>,
-    /// `-pidfile`.
-    pub pidfile: Option<String>,
-    /// `-daemonize`.
-    pub daemonize: bool,
-    /// `-record PATH`.
-    pub record: Option<String>,
-    /// `-loadvm TAG`.
-    pub loadvm: Option<String>,
-    /// `-x-resume TRACE[@FRAME]`.
-    pub resume: Option<String>,
+    /// What only the edge does with the run: `-pidfile`, `-daemonize`,
+    /// `-record`, `-loadvm`, `-x-resume`, `-x-state-every`.
+    pub edge: EdgeArgs,
     /// `-x-scenario FILE`: read and parsed when the configuration is built.
     pub scenario: Option<String>,
-    /// `-x-state-every N`: steps between full-state checkpoints of `-record`.
-    pub state_every: Option<u64>,
     /// `-monitor`, `-qmp` or `-mon` was given (even `none`): no default
     /// monitor (0.14's `default_monitor = 0`).
     pub monitor_given: bool,
@@ -134,6 +127,24 @@ pub struct LowArgs {
     pub alarm_timers: hardware::AlarmTimers,
     /// What 0.14 prints on stderr and goes on (`Unknown clock x`), in order.
     pub warnings: Vec<String>,
+}
+
+/// The settings of a run that only the edge uses (the process, its files, the
+/// trace), as the command line gives them and as the run plan keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EdgeArgs {
+    /// `-pidfile FILE`.
+    pub pidfile: Option<PathBuf>,
+    /// `-daemonize`.
+    pub daemonize: bool,
+    /// `-record PATH`.
+    pub record: Option<PathBuf>,
+    /// `-loadvm TAG`.
+    pub loadvm: Option<String>,
+    /// `-x-resume TRACE[@FRAME]`.
+    pub resume: Option<String>,
+    /// `-x-state-every N`: steps between full-state checkpoints of `-record`.
+    pub state_every: Option<u64>,
 }
 
 /// What an option's `apply` function works on.
@@ -212,7 +223,7 @@ fn check_whole(low: &LowArgs) -> Result<(), RawError> {
             max,
         });
     }
-    if low.daemonize && config.nographic {
+    if low.edge.daemonize && config.nographic {
         return Err(RawError::DaemonizeNographic);
     }
     let stdio_monitor = config.monitors.iter().any(|m| {
@@ -221,7 +232,7 @@ fn check_whole(low: &LowArgs) -> Result<(), RawError> {
             .iter()
             .any(|c| c.label == m.chardev && c.backend == ChardevBackend::Stdio)
     });
-    if low.daemonize && stdio_monitor {
+    if low.edge.daemonize && stdio_monitor {
         return Err(RawError::DaemonizeStdio);
     }
     low.linux_boot.check()?;
@@ -235,6 +246,15 @@ fn parse_err(args: &[&str]) -> String {
     parse(args.iter().copied()).unwrap_err().to_string()
 }
 
+/// Checks that each test command line fails with its message; a row is
+/// `(what it shows, the command line, the message)`.
+#[cfg(test)]
+fn assert_refused(rows: &[(&str, &[&str], &str)]) {
+    for (what, args, message) in rows {
+        assert_eq!(parse_err(args), *message, "{what}");
+    }
+}
+
 /// `parse` of a test command line that must parse.
 #[cfg(test)]
 fn parse_ok(args: &[&str]) -> LowArgs {
@@ -246,43 +266,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_unknown_option_reports_invalid_option() {
-        assert_eq!(
-            parse_err(&["-foo"]),
-            "qemu-system-x86_64: -foo: invalid option"
-        );
-    }
-
-    #[test]
-    fn parse_unknown_double_dash_option_echoes_it() {
-        assert_eq!(
-            parse_err(&["--foo"]),
-            "qemu-system-x86_64: --foo: invalid option"
-        );
-    }
-
-    #[test]
-    fn parse_missing_argument_reports_requires_argument() {
-        assert_eq!(
-            parse_err(&["-S", "-name"]),
-            "qemu-system-x86_64: -name: requires an argument"
-        );
-    }
-
-    #[test]
-    fn parse_record_without_argument_speaks_as_qmpsim() {
-        assert_eq!(
-            parse_err(&["-record"]),
-            "qmpsim: -record: requires an argument"
-        );
-    }
-
-    #[test]
-    fn parse_qmpsim_extension_without_argument_speaks_as_qmpsim() {
-        assert_eq!(
-            parse_err(&["-x-seed"]),
-            "qmpsim: -x-seed: requires an argument"
-        );
+    fn refused_command_lines_print_014s_message() {
+        assert_refused(&[
+            (
+                "parse unknown option reports invalid option",
+                &["-foo"],
+                "qemu-system-x86_64: -foo: invalid option",
+            ),
+            (
+                "parse unknown double dash option echoes it",
+                &["--foo"],
+                "qemu-system-x86_64: --foo: invalid option",
+            ),
+            (
+                "parse missing argument reports requires argument",
+                &["-S", "-name"],
+                "qemu-system-x86_64: -name: requires an argument",
+            ),
+            (
+                "parse record without argument speaks as qmpsim",
+                &["-record"],
+                "qmpsim: -record: requires an argument",
+            ),
+            (
+                "parse qmpsim extension without argument speaks as qmpsim",
+                &["-x-seed"],
+                "qmpsim: -x-seed: requires an argument",
+            ),
+            (
+                "parse ignored option without argument is an error",
+                &["-display"],
+                "qemu-system-x86_64: -display: requires an argument",
+            ),
+            (
+                "daemonize with nographic is rejected",
+                &["-daemonize", "-nographic"],
+                "-nographic can not be used with -daemonize",
+            ),
+            (
+                "daemonize with stdio monitor is rejected",
+                &["-daemonize", "-qmp", "stdio"],
+                "qmpsim: -daemonize can not be used with a stdio monitor",
+            ),
+        ]);
     }
 
     #[test]
@@ -310,30 +336,6 @@ mod tests {
     fn parse_ignored_option_consumes_its_argument() {
         let low = parse_ok(&["-vga", "std", "-S"]);
         assert!(low.config.start_paused);
-    }
-
-    #[test]
-    fn parse_ignored_option_without_argument_is_an_error() {
-        assert_eq!(
-            parse_err(&["-display"]),
-            "qemu-system-x86_64: -display: requires an argument"
-        );
-    }
-
-    #[test]
-    fn daemonize_with_nographic_is_rejected() {
-        assert_eq!(
-            parse_err(&["-daemonize", "-nographic"]),
-            "-nographic can not be used with -daemonize"
-        );
-    }
-
-    #[test]
-    fn daemonize_with_stdio_monitor_is_rejected() {
-        assert_eq!(
-            parse_err(&["-daemonize", "-qmp", "stdio"]),
-            "qmpsim: -daemonize can not be used with a stdio monitor"
-        );
     }
 
     #[test]

@@ -298,7 +298,7 @@ pub(super) fn apply_balloon(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawEr
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_err, parse_ok};
+    use super::super::{assert_refused, parse_ok};
     use super::is_macaddr;
 
     #[test]
@@ -313,27 +313,56 @@ mod tests {
     }
 
     #[test]
-    fn device_without_driver_is_rejected() {
-        assert_eq!(
-            parse_err(&["-device", "id=n1"]),
-            "qemu-system-x86_64: -device id=n1: Parameter 'driver' is missing"
-        );
-    }
-
-    #[test]
-    fn netdev_without_id_is_rejected() {
-        assert_eq!(
-            parse_err(&["-netdev", "user"]),
-            "qemu-system-x86_64: -netdev user: Parameter 'id' is missing"
-        );
-    }
-
-    #[test]
-    fn net_unknown_type_is_rejected() {
-        assert_eq!(
-            parse_err(&["-net", "wifi"]),
-            "qemu-system-x86_64: -net wifi: Parameter 'type' expects a network client type"
-        );
+    fn refused_command_lines_print_014s_message() {
+        assert_refused(&[
+            (
+                "device without driver is rejected",
+                &["-device", "id=n1"],
+                "qemu-system-x86_64: -device id=n1: Parameter 'driver' is missing",
+            ),
+            (
+                "netdev without id is rejected",
+                &["-netdev", "user"],
+                "qemu-system-x86_64: -netdev user: Parameter 'id' is missing",
+            ),
+            (
+                "net unknown type is rejected",
+                &["-net", "wifi"],
+                "qemu-system-x86_64: -net wifi: Parameter 'type' expects a network client type",
+            ),
+            (
+                "net nic unknown model is refused without location",
+                &["-net", "nic,model=bogus"],
+                "qemu-system-x86_64: qemu: Unsupported NIC model: bogus",
+            ),
+            (
+                "net key of another type is an invalid parameter",
+                &["-net", "nic,ifname=tap0"],
+                "qemu-system-x86_64: -net nic,ifname=tap0: Invalid parameter 'ifname'",
+            ),
+            (
+                "net bad macaddr fails the nic",
+                &["-net", "nic,macaddr=52:54:00:12:34"],
+                "qemu-system-x86_64: -net nic,macaddr=52:54:00:12:34: invalid syntax for ethernet \
+                 address\nqemu-system-x86_64: -net nic,macaddr=52:54:00:12:34: Device 'nic' could \
+                 not be initialized",
+            ),
+            (
+                "netdev with vlan is an invalid parameter",
+                &["-netdev", "user,id=u,vlan=1"],
+                "qemu-system-x86_64: -netdev user,id=u,vlan=1: Invalid parameter 'vlan'",
+            ),
+            (
+                "net vlan must be a number",
+                &["-net", "user,vlan=x"],
+                "qemu-system-x86_64: -net user,vlan=x: Parameter 'vlan' expects a number",
+            ),
+            (
+                "balloon unknown is rejected",
+                &["-balloon", "xen"],
+                "Unknown -balloon argument xen",
+            ),
+        ]);
     }
 
     #[test]
@@ -345,36 +374,10 @@ mod tests {
     }
 
     #[test]
-    fn net_nic_unknown_model_is_refused_without_location() {
-        assert_eq!(
-            parse_err(&["-net", "nic,model=bogus"]),
-            "qemu-system-x86_64: qemu: Unsupported NIC model: bogus"
-        );
-    }
-
-    #[test]
     fn net_nic_isa_model_is_accepted() {
         assert_eq!(
             parse_ok(&["-net", "nic,model=ne2k_isa"]).config.nets.len(),
             1
-        );
-    }
-
-    #[test]
-    fn net_key_of_another_type_is_an_invalid_parameter() {
-        assert_eq!(
-            parse_err(&["-net", "nic,ifname=tap0"]),
-            "qemu-system-x86_64: -net nic,ifname=tap0: Invalid parameter 'ifname'"
-        );
-    }
-
-    #[test]
-    fn net_bad_macaddr_fails_the_nic() {
-        assert_eq!(
-            parse_err(&["-net", "nic,macaddr=52:54:00:12:34"]),
-            "qemu-system-x86_64: -net nic,macaddr=52:54:00:12:34: invalid syntax for ethernet \
-             address\nqemu-system-x86_64: -net nic,macaddr=52:54:00:12:34: Device 'nic' could \
-             not be initialized"
         );
     }
 
@@ -393,22 +396,6 @@ mod tests {
     }
 
     #[test]
-    fn netdev_with_vlan_is_an_invalid_parameter() {
-        assert_eq!(
-            parse_err(&["-netdev", "user,id=u,vlan=1"]),
-            "qemu-system-x86_64: -netdev user,id=u,vlan=1: Invalid parameter 'vlan'"
-        );
-    }
-
-    #[test]
-    fn net_vlan_must_be_a_number() {
-        assert_eq!(
-            parse_err(&["-net", "user,vlan=x"]),
-            "qemu-system-x86_64: -net user,vlan=x: Parameter 'vlan' expects a number"
-        );
-    }
-
-    #[test]
     fn balloon_virtio_with_addr_is_accepted() {
         assert_eq!(
             parse_ok(&["-balloon", "virtio,addr=0x5"])
@@ -416,14 +403,6 @@ mod tests {
                 .balloon
                 .map(|b| b.items.len()),
             Some(2)
-        );
-    }
-
-    #[test]
-    fn balloon_unknown_is_rejected() {
-        assert_eq!(
-            parse_err(&["-balloon", "xen"]),
-            "Unknown -balloon argument xen"
         );
     }
 }

@@ -137,16 +137,12 @@ pub fn lookup(name: &str) -> Option<&'static OptDef> {
     OPTIONS.iter().find(|o| o.name == name)
 }
 
+/// An option that takes no value.
 const fn flag(name: &'static str, group: Group, help: &'static str, apply: ApplyFn) -> OptDef {
-    OptDef {
-        name,
-        arity: Arity::Flag,
-        group,
-        help,
-        apply: Some(apply),
-    }
+    entry(name, Arity::Flag, group, help, Some(apply))
 }
 
+/// An option that takes one value, shown as `value_name` in `--help`.
 const fn value(
     name: &'static str,
     value_name: &'static str,
@@ -154,37 +150,37 @@ const fn value(
     help: &'static str,
     apply: ApplyFn,
 ) -> OptDef {
-    OptDef {
-        name,
-        arity: Arity::Value(value_name),
-        group,
-        help,
-        apply: Some(apply),
-    }
+    entry(name, Arity::Value(value_name), group, help, Some(apply))
 }
 
+/// A flag accepted and ignored.
 const fn ignored_flag(name: &'static str, group: Group, help: &'static str) -> OptDef {
-    OptDef {
-        name,
-        arity: Arity::Flag,
-        group,
-        help,
-        apply: None,
-    }
+    entry(name, Arity::Flag, group, help, None)
 }
 
+/// An option with a value accepted and ignored.
 const fn ignored_value(
     name: &'static str,
     value_name: &'static str,
     group: Group,
     help: &'static str,
 ) -> OptDef {
+    entry(name, Arity::Value(value_name), group, help, None)
+}
+
+const fn entry(
+    name: &'static str,
+    arity: Arity,
+    group: Group,
+    help: &'static str,
+    apply: Option<ApplyFn>,
+) -> OptDef {
     OptDef {
         name,
-        arity: Arity::Value(value_name),
+        arity,
         group,
         help,
-        apply: None,
+        apply,
     }
 }
 
@@ -272,8 +268,7 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("sdl", Display, "SDL display"),
     value("spice", "OPTS", Display, "SPICE server (query-spice)", display::apply_spice),
     ignored_flag("portrait", Display, "rotate the display"),
-    value("vga", "TYPE", Display, "VGA card, checked", hardware::apply_vga),
-    ignored_flag("std-vga", Display, "standard VGA card"),
+    value("vga", "TYPE", Display, "VGA card: std, cirrus, vmware or none", hardware::apply_vga),
     ignored_flag("full-screen", Display, "start in full screen"),
     value("vnc", "DISPLAY", Display, "VNC server (query-vnc)", display::apply_vnc),
     ignored_flag("win2k-hack", I386, "Windows 2000 install workaround"),
@@ -281,7 +276,8 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("no-fd-bootchk", I386, "no floppy boot signature check"),
     flag("no-acpi", I386, "no ACPI: the power button reaches no guest",
         |c, _| on(&mut c.low.config.no_acpi)),
-    ignored_flag("no-hpet", I386, "no HPET"),
+    flag("no-hpet", I386, "no HPET: the RTC takes ISA IRQ 8",
+        |c, _| on(&mut c.low.config.no_hpet)),
     value("balloon", "none|virtio[,addr=..]", I386, "balloon device", net::apply_balloon),
     ignored_value("acpitable", "OPTS", I386, "an extra ACPI table"),
     ignored_value("smbios", "OPTS", I386, "SMBIOS fields"),
@@ -305,7 +301,7 @@ pub static OPTIONS: &[OptDef] = &[
         "a monitor on a -chardev", chardev::apply_mon),
     ignored_value("debugcon", "SPEC", Expert, "a debug console"),
     value("pidfile", "FILE", Expert, "write the process id to FILE",
-        |c, v| put(&mut c.low.pidfile, v)),
+        |c, v| put(&mut c.low.edge.pidfile, v.into())),
     flag("singlestep", Expert, "run in single step mode (query-status)",
         |c, _| on(&mut c.low.config.singlestep)),
     flag("S", Expert, "do not start the CPUs at startup",
@@ -324,9 +320,9 @@ pub static OPTIONS: &[OptDef] = &[
     flag("no-shutdown", Expert, "stop instead of exiting when the guest shuts down",
         |c, _| on(&mut c.low.config.no_shutdown)),
     value("loadvm", "TAG", Expert, "start from internal snapshot TAG (or id)",
-        |c, v| put(&mut c.low.loadvm, v)),
+        |c, v| put(&mut c.low.edge.loadvm, v)),
     flag("daemonize", Expert, "run in the background once the monitors listen",
-        |c, _| on(&mut c.low.daemonize)),
+        |c, _| on(&mut c.low.edge.daemonize)),
     ignored_value("option-rom", "FILE", Expert, "an option ROM"),
     value("clock", "METHOD", Expert, "host alarm timers (`-clock ?` lists them)",
         hardware::apply_clock),
@@ -357,7 +353,7 @@ pub static OPTIONS: &[OptDef] = &[
     ignored_flag("nodefconfig", Expert, "no default config files"),
     ignored_flag("tdf", Expert, "time drift fix"),
     value("record", "PATH.qmptrace", Qmpsim, "record the session to a trace",
-        |c, v| put(&mut c.low.record, v)),
+        |c, v| put(&mut c.low.edge.record, v.into())),
     value("x-seed", "N", Qmpsim, "seed of the machine's random numbers (default 0)",
         other::apply_seed),
     value("x-epoch", "SECONDS", Qmpsim, "event timestamps at virtual time zero\n\
@@ -393,10 +389,10 @@ pub static OPTIONS: &[OptDef] = &[
         (docs/faults.md)", |c, v| put(&mut c.low.scenario, v)),
     value("x-state-every", "N", Qmpsim, "with -record: a full-state checkpoint every N\n\
         steps (default 1024; 0: none)",
-        |c, v| put(&mut c.low.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),
+        |c, v| put(&mut c.low.edge.state_every, v.parse().map_err(|_| RawError::StateEvery(v))?)),
     value("x-resume", "TRACE[@FRAME]", Qmpsim, "start from the state a trace reached before\n\
         frame FRAME (at its end without @FRAME),\nwith this command line's monitors",
-        |c, v| put(&mut c.low.resume, v)),
+        |c, v| put(&mut c.low.edge.resume, v)),
 ];
 
 /// Width of the option column in [`usage`].

@@ -56,11 +56,8 @@ impl BusKind {
             BusKind::Usb => USB_BUS_PROPS,
             BusKind::Scsi => SCSI_BUS_PROPS,
             BusKind::Hda => HDA_BUS_PROPS,
-            BusKind::System
-            | BusKind::Isa
-            | BusKind::Ide
-            | BusKind::VirtioSerial
-            | BusKind::I2c => &[],
+            BusKind::I2c => I2C_BUS_PROPS,
+            BusKind::System | BusKind::Isa | BusKind::Ide | BusKind::VirtioSerial => &[],
         }
     }
 }
@@ -252,7 +249,24 @@ pub struct DriverInfo {
     /// ISA interrupts it claims at init whatever its properties say
     /// (`isa_init_irq`; devices with an `irq` property claim that one).
     pub isa_irqs: &'static [u8],
+    /// `qdev_init_gpio_in` lines (`info qtree` prints `gpio-in N`).
+    pub gpio_in: u8,
+    /// System-bus MMIO regions in `sysbus_init_mmio` order.
+    pub mmio: &'static [Mmio],
 }
+
+/// One MMIO region of a system-bus device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mmio {
+    /// Size in bytes.
+    pub size: u64,
+    /// Where the board maps it (`sysbus_mmio_map`); unmapped regions keep
+    /// `sysbus_init_mmio`'s address of all ones.
+    pub base: Option<u64>,
+}
+
+/// `MSI_ADDR_BASE` (hw/pc.c:71), where hw/pc.c:875 maps the first APIC.
+pub const APIC_BASE: u64 = 0xfee0_0000;
 
 /// A `uint32` property defined with default -1, printed.
 const UNSET_U32: &str = "4294967295";
@@ -270,6 +284,8 @@ const PCI_BUS_PROPS: &[PropDef] = &[
 const USB_BUS_PROPS: &[PropDef] = &[prop("port", PropType::Str)];
 const SCSI_BUS_PROPS: &[PropDef] = &[prop_or("scsi-id", PropType::Uint32, UNSET_U32)];
 const HDA_BUS_PROPS: &[PropDef] = &[prop_or("cad", PropType::Uint32, UNSET_U32)];
+/// hw/i2c.c:24 `i2c_bus_info.props`.
+const I2C_BUS_PROPS: &[PropDef] = &[prop("address", PropType::Uint8)];
 const HDA_CODEC_PROPS: &[PropDef] = &[prop("debug", PropType::Uint32)];
 const BALLOON_PROPS: &[PropDef] = &[prop_or("indirect_desc", PropType::Bit, "on")];
 
@@ -425,6 +441,21 @@ const SB16_PROPS: &[PropDef] = &[
     prop_or("dma16", PropType::Uint32, "5"),
 ];
 
+/// hw/apic.c:1022 (`cpu_env` is a pointer property: never printed or parsed).
+const APIC_PROPS: &[PropDef] = &[prop_or("id", PropType::Uint8, "255")];
+/// hw/fw_cfg.c:396.
+const FW_CFG_PROPS: &[PropDef] = &[
+    prop_or("ctl_iobase", PropType::Hex32, UNSET_HEX32),
+    prop_or("data_iobase", PropType::Hex32, UNSET_HEX32),
+];
+/// hw/hpet.c:737 (`HPET_MIN_TIMERS` is 3).
+const HPET_PROPS: &[PropDef] = &[
+    prop_or("timers", PropType::Uint8, "3"),
+    prop("msi", PropType::Bit),
+];
+/// hw/mc146818rtc.c:648.
+const RTC_PROPS: &[PropDef] = &[prop_or("base_year", PropType::Int32, "1980")];
+
 /// `smb_io_base` as `pc_init1` sets it (`piix4_pm_init(..., 0xb100, ...)`).
 const PIIX4_PM_PROPS: &[PropDef] = &[prop_or("smb_io_base", PropType::Uint32, "45312")];
 
@@ -433,23 +464,22 @@ const E100_BARS: &[BarDef] = &[mem(0, 0x1000, true), io(1, 64), mem(2, 0x20000, 
 /// An Intel EEPRO100 family member (hw/eepro100.c): the ROM image named there
 /// is not shipped with 0.14, so these cards have no ROM BAR.
 const fn e100(name: &'static str, device: u16) -> DriverInfo {
-    pci_driver(
-        name,
-        NIC_PROPS,
-        PciInfo {
-            vendor: 0x8086,
-            device,
-            class: 0x0200,
-            pin: 1,
-            bars: E100_BARS,
-            rom_bytes: 0,
-            no_hotplug: false,
-            msix_vectors_default: None,
-            subsystem: DEFAULT_SUBSYSTEM,
-            romfile: None,
-        },
-        Role::Nic,
-    )
+    pci_driver(name, NIC_PROPS, e100_pci(device), Role::Nic)
+}
+
+const fn e100_pci(device: u16) -> PciInfo {
+    PciInfo {
+        vendor: 0x8086,
+        device,
+        class: 0x0200,
+        pin: 1,
+        bars: E100_BARS,
+        rom_bytes: 0,
+        no_hotplug: false,
+        msix_vectors_default: None,
+        subsystem: DEFAULT_SUBSYSTEM,
+        romfile: None,
+    }
 }
 
 const fn pci_driver(
@@ -468,6 +498,8 @@ const fn pci_driver(
         role,
         child_buses: &[],
         isa_irqs: &[],
+        gpio_in: 0,
+        mmio: &[],
     }
 }
 
@@ -508,6 +540,8 @@ const fn plain(
         role,
         child_buses: &[],
         isa_irqs: &[],
+        gpio_in: 0,
+        mmio: &[],
     }
 }
 
@@ -522,6 +556,8 @@ const fn internal(name: &'static str, bus: BusKind) -> DriverInfo {
         role: Role::Plain,
         child_buses: &[],
         isa_irqs: &[],
+        gpio_in: 0,
+        mmio: &[],
     }
 }
 
@@ -571,7 +607,54 @@ pub static DRIVERS: &[DriverInfo] = &[
         isa_irqs: &[1, 12],
         ..internal("i8042", BusKind::Isa)
     },
-    internal("mc146818rtc", BusKind::Isa),
+    DriverInfo {
+        props: RTC_PROPS,
+        ..internal("mc146818rtc", BusKind::Isa)
+    },
+    internal("port92", BusKind::Isa),
+    // hw/smbus_eeprom.c:108: its one property, `data`, is a pointer.
+    plain("smbus-eeprom", BusKind::I2c, &[], Role::Plain),
+    // System-bus chipset devices (hw/apic.c:1016, hw/ioapic.c:346,
+    // hw/fw_cfg.c:390, hw/hpet.c:730).
+    DriverInfo {
+        props: APIC_PROPS,
+        mmio: &[Mmio {
+            size: 0x10_0000,
+            base: Some(APIC_BASE),
+        }],
+        ..internal("apic", BusKind::System)
+    },
+    DriverInfo {
+        gpio_in: 24,
+        mmio: &[Mmio {
+            size: 0x1000,
+            base: Some(0xfec0_0000),
+        }],
+        ..internal("ioapic", BusKind::System)
+    },
+    DriverInfo {
+        props: FW_CFG_PROPS,
+        mmio: &[
+            Mmio {
+                size: 2,
+                base: None,
+            },
+            Mmio {
+                size: 2,
+                base: None,
+            },
+        ],
+        ..internal("fw_cfg", BusKind::System)
+    },
+    DriverInfo {
+        props: HPET_PROPS,
+        gpio_in: 1,
+        mmio: &[Mmio {
+            size: 0x400,
+            base: Some(0xfed0_0000),
+        }],
+        ..internal("hpet", BusKind::System)
+    },
     // no_user in 0.14.0 (hw/fdc.c:2056): -device and device_add refuse it.
     DriverInfo {
         props: FDC_PROPS,
@@ -678,6 +761,8 @@ pub static DRIVERS: &[DriverInfo] = &[
         PciInfo {
             rom_bytes: 0x10000,
             romfile: Some("pxe-pcnet.bin"),
+            // hw/pcnet-pci.c:288 clears the subsystem IDs.
+            subsystem: (0, 0),
             ..pci_ids(
                 0x1022,
                 0x2000,
@@ -697,7 +782,14 @@ pub static DRIVERS: &[DriverInfo] = &[
     e100("i82558b", 0x1229),
     e100("i82559a", 0x1229),
     e100("i82559b", 0x1229),
-    e100("i82559c", 0x1229),
+    // hw/eepro100.c:505: the i82559C writes Intel's subsystem IDs.
+    DriverInfo {
+        pci: Some(PciInfo {
+            subsystem: (0x8086, 0x0040),
+            ..e100_pci(0x1229)
+        }),
+        ..e100("i82559c", 0x1229)
+    },
     e100("i82559er", 0x1209),
     e100("i82562", 0x1209),
     e100("i82801", 0x2449),
@@ -757,13 +849,17 @@ pub static DRIVERS: &[DriverInfo] = &[
         ..pci_driver(
             "lsi53c895a",
             &[],
-            pci_ids(
-                0x1000,
-                0x0012,
-                0x0100,
-                1,
-                &[io(0, 256), mem(1, 0x400, false), mem(2, 0x2000, false)],
-            ),
+            PciInfo {
+                // hw/lsi53c895a.c:2167 sets the subsystem ID only.
+                subsystem: (DEFAULT_SUBSYSTEM.0, 0x1000),
+                ..pci_ids(
+                    0x1000,
+                    0x0012,
+                    0x0100,
+                    1,
+                    &[io(0, 256), mem(1, 0x400, false), mem(2, 0x2000, false)],
+                )
+            },
             Role::Plain,
         )
     },
@@ -790,13 +886,21 @@ pub static DRIVERS: &[DriverInfo] = &[
     pci_driver(
         "ES1370",
         &[],
-        pci_ids(0x1274, 0x5000, 0x0401, 1, &[io(0, 256)]),
+        PciInfo {
+            // hw/es1370.c:1007.
+            subsystem: (0x4942, 0x4c4c),
+            ..pci_ids(0x1274, 0x5000, 0x0401, 1, &[io(0, 256)])
+        },
         Role::Plain,
     ),
     pci_driver(
         "AC97",
         &[],
-        pci_ids(0x8086, 0x2415, 0x0401, 1, &[io(0, 1024), io(1, 256)]),
+        PciInfo {
+            // hw/ac97.c:1313.
+            subsystem: (0x8086, 0x0000),
+            ..pci_ids(0x8086, 0x2415, 0x0401, 1, &[io(0, 1024), io(1, 256)])
+        },
         Role::Plain,
     ),
     DriverInfo {
@@ -1031,7 +1135,13 @@ mod tests {
 
     #[test]
     fn prop_defaults_are_in_their_print_format() {
-        let buses = [BusKind::Pci, BusKind::Usb, BusKind::Scsi, BusKind::Hda];
+        let buses = [
+            BusKind::Pci,
+            BusKind::Usb,
+            BusKind::Scsi,
+            BusKind::Hda,
+            BusKind::I2c,
+        ];
         let bad: Vec<&str> = DRIVERS
             .iter()
             .flat_map(|d| d.props.iter())

@@ -93,10 +93,7 @@ impl Devices {
             firmware: Firmware::default(),
             guest: Guest::default(),
         };
-        let vga_given = user_drivers
-            .iter()
-            .any(|d| catalog::find(d).is_some_and(|i| i.role == Role::Vga));
-        devices.build_board(config, !config.nodefaults && !vga_given);
+        devices.build_board(config, vga_card(config, &user_drivers));
         for name in &config.usb_devices {
             // The command line was checked: a name 0.14 refuses is not here.
             let _ = devices.usb_device_add(name, false);
@@ -106,23 +103,57 @@ impl Devices {
         devices
     }
 
-    /// `pc_init1`: the chipset and the devices the command line implies.
-    fn build_board(&mut self, config: &MachineConfig, default_vga: bool) {
+    /// `pc_init1` (hw/pc_piix.c:63): the chipset and the devices the command
+    /// line implies, in its order.
+    fn build_board(&mut self, config: &MachineConfig, vga: Option<&str>) {
+        // pc_cpus_init -> pc_new_cpu (hw/pc.c:912): an APIC per CPU when the
+        // model has one or there are several CPUs; `id` is the CPU index.
+        if config.smp > 1 || cpu_has_apic(config.cpu_model.as_deref()) {
+            for cpu in 0..config.smp {
+                let apic = self.internal("apic", Qdev::ROOT, None);
+                self.set_board_prop(apic, "id", &cpu.to_string());
+            }
+        }
+        // pc_memory_init -> bochs_bios_init (hw/pc.c:586): fw_cfg on the
+        // BIOS_CFG_IOPORT pair, its MMIO regions unmapped.
+        let fw_cfg = self.internal("fw_cfg", Qdev::ROOT, None);
+        self.set_board_prop(fw_cfg, "ctl_iobase", "0x510");
+        self.set_board_prop(fw_cfg, "data_iobase", "0x511");
+        self.internal("ioapic", Qdev::ROOT, None);
+        // i440fx_init (hw/piix_pci.c:219); PIIX3's init makes the ISA bus its
+        // child (hw/piix_pci.c:333).
         let host = self.internal("i440FX-pcihost", Qdev::ROOT, None);
         // PIIX4 power management makes the bus hotplug-capable (`pci_bus_hotplug`).
         let pci_bus = self.qdev.add_bus(host, BusKind::Pci, !config.no_acpi, None);
-        let bridge = self.internal("isabus-bridge", Qdev::ROOT, None);
-        let isa_bus = self.qdev.add_bus(bridge, BusKind::Isa, false, None);
         self.internal("i440FX", pci_bus, Some(0));
         let piix3 = self.internal("PIIX3", pci_bus, Some(PIIX3_DEVFN));
         if let Some(p) = self.qdev.device_mut(piix3).and_then(|d| d.pci.as_mut()) {
             p.multifunction = true;
         }
-        if default_vga {
-            self.internal("cirrus-vga", pci_bus, None);
+        let isa_bus = self.qdev.add_bus(piix3, BusKind::Isa, false, None);
+        if let Some(driver) = vga {
+            self.internal(driver, pci_bus, None);
+        }
+        // pc_basic_device_init (hw/pc.c:1085): HPET, RTC, serial and parallel
+        // ports, i8042, port92, and the floppy controller, which it always
+        // creates.
+        if !config.no_hpet {
+            self.internal("hpet", Qdev::ROOT, None);
+        }
+        let rtc = self.internal("mc146818rtc", isa_bus, None);
+        self.set_board_prop(rtc, "base_year", "2000");
+        for prefix in ["serial", "parallel"] {
+            for c in self.chardevs.list.clone() {
+                if c.label.starts_with(prefix) {
+                    self.internal(&format!("isa-{prefix}"), isa_bus, None);
+                }
+            }
         }
         self.internal("i8042", isa_bus, None);
         self.mice.add("QEMU PS/2 Mouse", false, None);
+        self.internal("port92", isa_bus, None);
+        let fdc = self.internal("isa-fdc", isa_bus, None);
+        self.attach_existing(DriveIf::Floppy, fdc);
         self.add_legacy_nics(pci_bus, isa_bus);
         let ide = self.internal("piix3-ide", pci_bus, Some(PIIX3_DEVFN + 1));
         let ide_buses = [
@@ -137,27 +168,24 @@ impl Devices {
             let bus = self.qdev.add_bus(uhci, BusKind::Usb, true, None);
             self.usb.add_bus(bus, usb::UHCI_PORTS);
         }
-        // 0.14's pc_init1 creates the PIIX4 power management only with ACPI.
+        // 0.14's pc_init1 creates the PIIX4 power management only with ACPI,
+        // and on its SMBus eight SPD EEPROMs at 0x50..0x57 (hw/pc_piix.c:173).
         if !config.no_acpi {
             let pm = self.internal("PIIX4_PM", pci_bus, Some(PIIX3_DEVFN + 3));
-            self.qdev.add_bus(pm, BusKind::I2c, false, Some("i2c"));
-        }
-        self.add_scsi_controllers(pci_bus);
-        for c in self.chardevs.list.clone() {
-            if c.label.starts_with("serial") {
-                self.internal("isa-serial", isa_bus, None);
-            } else if c.label.starts_with("parallel") {
-                self.internal("isa-parallel", isa_bus, None);
+            let i2c = self.qdev.add_bus(pm, BusKind::I2c, false, Some("i2c"));
+            for address in SMBUS_EEPROM_ADDRESSES {
+                let eeprom = self.internal("smbus-eeprom", i2c, None);
+                self.set_board_prop(eeprom, "address", &address.to_string());
             }
         }
-        if self
-            .block
-            .drives
-            .iter()
-            .any(|d| d.interface == DriveIf::Floppy)
-        {
-            let fdc = self.internal("isa-fdc", isa_bus, None);
-            self.attach_existing(DriveIf::Floppy, fdc);
+        self.add_scsi_controllers(pci_bus);
+    }
+
+    /// A property the board sets before init (`qdev_prop_set_*`), which `info
+    /// qtree` then prints.
+    fn set_board_prop(&mut self, device: u64, name: &str, value: &str) {
+        if let Some(dev) = self.qdev.device_mut(device) {
+            dev.props.push((name.to_owned(), value.to_owned()));
         }
     }
 
@@ -373,6 +401,38 @@ impl Devices {
     }
 }
 
+/// The display adapter `pc_vga_init` creates: the last `-vga` type's, else
+/// (vl.c:2842) Cirrus unless `-nodefaults` or a `-device` display adapter
+/// cleared `default_vga`. `-nographic` keeps the card.
+fn vga_card(config: &MachineConfig, user_drivers: &[&str]) -> Option<&'static str> {
+    match config.vga {
+        Some(vga) => vga.driver(),
+        None => {
+            let given = user_drivers
+                .iter()
+                .any(|d| catalog::find(d).is_some_and(|i| i.role == Role::Vga));
+            (!config.nodefaults && !given).then_some("cirrus-vga")
+        }
+    }
+}
+
+/// The SMBus addresses of the board's SPD EEPROMs (`0x50 + i`).
+const SMBUS_EEPROM_ADDRESSES: std::ops::Range<u8> = 0x50..0x58;
+
+/// Whether the VCPUs of a `-cpu` model have an APIC (`CPUID_APIC`): every
+/// model of 0.14's table but `486` (target-i386/cpuid.c:233), after the
+/// `+apic` and `-apic` flags (`-` wins, as `cpu_x86_find_by_name` applies the
+/// plus features first).
+fn cpu_has_apic(model: Option<&str>) -> bool {
+    let mut parts = model.unwrap_or("qemu64").split(',');
+    let name = parts.next().unwrap_or_default();
+    let flags: Vec<&str> = parts.collect();
+    if flags.contains(&"-apic") {
+        return false;
+    }
+    name != "486" || flags.contains(&"+apic")
+}
+
 /// `-net nic,vlan=N` (0 by default).
 fn nic_vlan(nic: &OptionList) -> u32 {
     nic.get("vlan")
@@ -424,6 +484,62 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(slots(&d).len(), 4);
+    }
+
+    #[test]
+    fn vga_option_chooses_the_card_and_none_leaves_slot_2_free() {
+        use crate::machine::config::VgaType;
+        let card = |vga: Option<VgaType>, nodefaults: bool, devices: Vec<OptionList>| {
+            let d = Devices::new(&MachineConfig {
+                vga,
+                nodefaults,
+                devices,
+                ..Default::default()
+            });
+            slots(&d)
+                .iter()
+                .find(|(devfn, _)| *devfn == 16)
+                .map(|(_, driver)| (*driver).to_owned())
+        };
+        assert_eq!(card(None, false, vec![]).as_deref(), Some("cirrus-vga"));
+        assert_eq!(
+            card(Some(VgaType::Std), false, vec![]).as_deref(),
+            Some("VGA")
+        );
+        assert_eq!(
+            card(Some(VgaType::Vmware), false, vec![]).as_deref(),
+            Some("vmware-svga")
+        );
+        assert_eq!(
+            card(Some(VgaType::Cirrus), true, vec![]).as_deref(),
+            Some("cirrus-vga")
+        );
+        for none in [VgaType::None, VgaType::Xenfb, VgaType::Qxl] {
+            assert_ne!(
+                card(Some(none), false, vec![]).as_deref(),
+                Some("cirrus-vga")
+            );
+        }
+        assert_eq!(card(None, true, vec![]), None);
+        // A -device display adapter clears default_vga; it takes the first
+        // free slot after the board's devices.
+        let vga = OptionList::from_iter([("driver", "VGA")]);
+        assert_eq!(card(None, false, vec![vga]).as_deref(), Some("e1000"));
+    }
+
+    #[test]
+    fn no_hpet_leaves_the_system_bus_without_one() {
+        let has_hpet = |no_hpet| {
+            Devices::new(&MachineConfig {
+                no_hpet,
+                ..Default::default()
+            })
+            .qdev
+            .devices
+            .iter()
+            .any(|d| d.driver == "hpet")
+        };
+        assert_eq!((has_hpet(false), has_hpet(true)), (true, false));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! type's `print` (`qdev_print_props`: the driver's own as `dev-prop:`, the
 //! bus's as `bus-prop:`) and each bus's `print_dev` lines: hw/pci.c
 //! `pcibus_dev_print`, hw/isa-bus.c `isabus_dev_print`, hw/usb-bus.c
-//! `usb_bus_dev_print` and hw/virtio-serial-bus.c `virtser_bus_dev_print`
-//! (hw/sysbus.c `sysbus_dev_print` prints MMIO regions, which the modelled
-//! system-bus devices do not have; IDE, SCSI, HDA and I2C buses print none).
+//! `usb_bus_dev_print`, hw/virtio-serial-bus.c `virtser_bus_dev_print` and
+//! hw/sysbus.c `sysbus_dev_print` (MMIO regions; IDE, SCSI, HDA and I2C
+//! buses print none). A device with GPIO inputs shows `gpio-in N` first.
 //!
 //! Property names, types and defaults come from [`super::catalog`]; the
 //! values a device's init writes back into its properties (a PCI address, a
@@ -34,6 +34,8 @@ const SERIAL_IRQ: [u32; 4] = [4, 3, 4, 3];
 const PARALLEL_IOBASE: [u32; 3] = [0x378, 0x278, 0x3bc];
 /// The parallel port's `irq` default.
 const PARALLEL_IRQ: u32 = 7;
+/// `RTC_ISA_IRQ` (hw/mc146818rtc.h).
+const RTC_ISA_IRQ: u32 = 8;
 
 /// The whole tree, as `info qtree` prints it.
 pub fn qtree_text(devices: &Devices) -> String {
@@ -62,6 +64,9 @@ fn print_device(devices: &Devices, dev: &Device, bus: BusKind, indent: usize, ou
     );
     let indent = indent + 2;
     let info = catalog::get(&dev.driver);
+    if info.gpio_in > 0 {
+        let _ = writeln!(out, "{:indent$}gpio-in {}", "", info.gpio_in);
+    }
     for (prefix, props) in [("dev", info.props), ("bus", bus.props())] {
         for p in props {
             let value = prop_text(devices, dev, info, p);
@@ -73,31 +78,27 @@ fn print_device(devices: &Devices, dev: &Device, bus: BusKind, indent: usize, ou
         BusKind::Isa => print_isa(devices, dev, info, out, indent),
         BusKind::Usb => print_usb(devices, dev, out, indent),
         BusKind::VirtioSerial => print_virtser(dev, out, indent),
-        BusKind::System | BusKind::Ide | BusKind::Scsi | BusKind::Hda | BusKind::I2c => {}
+        BusKind::System => print_sysbus(devices, dev, info, out, indent),
+        BusKind::Ide | BusKind::Scsi | BusKind::Hda | BusKind::I2c => {}
     }
     for child in devices.qdev.child_buses(dev.uid) {
         print_bus(devices, child.uid, indent, out);
     }
 }
 
-/// `pcibus_dev_print`: class, address and IDs, then each sized region with
-/// its address (all ones while unmapped, so the end wraps as in C).
+/// `pcibus_dev_print` (hw/pci.c): class, address and IDs, then each sized
+/// region with its address (all ones while unmapped, so the end wraps as in
+/// C). The bus number is `pci_bus_num`'s 0 of the host bridge's bus, the only
+/// PCI bus the model has.
 fn print_pci(dev: &Device, out: &mut String, indent: usize) {
     let Some(f) = &dev.pci else { return };
     let info = catalog::get(&dev.driver);
     let (sub_vendor, sub_device) = info.pci.map_or(catalog::DEFAULT_SUBSYSTEM, |p| p.subsystem);
     let class = catalog::class_desc(f.class)
         .map_or_else(|| format!("Class {:04x}", f.class), str::to_owned);
-    // `d->config[PCI_SECONDARY_BUS]`: byte 1 of BAR 2 in a type 0 header.
-    let secondary = f
-        .bars
-        .iter()
-        .find(|b| b.index == 2)
-        .and_then(|b| b.address)
-        .map_or(0, |a| (a >> 8) & 0xff);
     let _ = writeln!(
         out,
-        "{:indent$}class {class}, addr {secondary:02x}:{:02x}.{:x}, pci id {:04x}:{:04x} (sub {sub_vendor:04x}:{sub_device:04x})",
+        "{:indent$}class {class}, addr 00:{:02x}.{:x}, pci id {:04x}:{:04x} (sub {sub_vendor:04x}:{sub_device:04x})",
         "",
         f.devfn >> 3,
         f.devfn & 7,
@@ -117,9 +118,36 @@ fn print_pci(dev: &Device, out: &mut String, indent: usize) {
     }
 }
 
+/// `sysbus_dev_print` (hw/sysbus.c:176): each MMIO region's address and size
+/// as `TARGET_FMT_plx` (`%016" PRIx64`, 64-bit physical addresses on x86_64).
+/// Only the first APIC is mapped (`apic_mapped`, hw/pc.c:871); the others keep
+/// the all-ones address of an unmapped region.
+fn print_sysbus(
+    devices: &Devices,
+    dev: &Device,
+    info: &DriverInfo,
+    out: &mut String,
+    indent: usize,
+) {
+    let apic_unmapped = info.name == "apic" && ordinal(devices, dev) > 0;
+    for m in info.mmio {
+        let addr = m.base.filter(|_| !apic_unmapped).unwrap_or(u64::MAX);
+        let _ = writeln!(out, "{:indent$}mmio {addr:016x}/{:016x}", "", m.size);
+    }
+}
+
 /// `isabus_dev_print`: the ISA interrupts the device claimed.
 fn print_isa(devices: &Devices, dev: &Device, info: &DriverInfo, out: &mut String, indent: usize) {
-    let irqs: Vec<u32> = if info.isa_irqs.is_empty() {
+    let irqs: Vec<u32> = if info.name == "mc146818rtc" {
+        // `rtc_init` (hw/mc146818rtc.c:636) claims IRQ 8 only when no HPET
+        // intercepts it.
+        let hpet = devices.qdev.devices.iter().any(|d| d.driver == "hpet");
+        if hpet {
+            Vec::new()
+        } else {
+            vec![RTC_ISA_IRQ]
+        }
+    } else if info.isa_irqs.is_empty() {
         catalog::find_prop(info, "irq")
             .map(|p| prop_text(devices, dev, info, &p))
             .and_then(|t| t.parse().ok())
@@ -417,15 +445,125 @@ mod tests {
         assert_eq!(given_text(PropType::Uint32, "x"), None);
     }
 
+    /// The top-level devices of a tree, in printed order.
+    fn system_bus_devices(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("  dev: "))
+            .map(|l| l.split(',').next().unwrap_or_default())
+            .collect()
+    }
+
     #[test]
     fn tree_starts_at_the_system_bus_with_newest_devices_first() {
         let text = tree(&MachineConfig::default());
-        assert!(text.starts_with(
-            "bus: main-system-bus\n  type System\n  dev: isabus-bridge, id \"\"\n    bus: isa.0\n"
-        ));
+        assert!(text.starts_with("bus: main-system-bus\n  type System\n  dev: hpet, id \"\"\n"));
+        assert_eq!(
+            system_bus_devices(&text),
+            ["hpet", "i440FX-pcihost", "ioapic", "fw_cfg", "apic"]
+        );
         let host = text.find("dev: i440FX, id").expect("host bridge listed");
         let isa = text.find("dev: PIIX3, id").expect("ISA bridge listed");
         assert!(isa < host, "PIIX3 was created after i440FX");
+    }
+
+    #[test]
+    fn system_bus_devices_show_gpio_props_and_mmio() {
+        let text = tree(&MachineConfig::default());
+        assert!(text.contains(
+            "  dev: hpet, id \"\"\n    gpio-in 1\n    dev-prop: timers = 3\n    dev-prop: msi = off\n    mmio 00000000fed00000/0000000000000400\n"
+        ));
+        assert!(text.contains(
+            "  dev: ioapic, id \"\"\n    gpio-in 24\n    mmio 00000000fec00000/0000000000001000\n"
+        ));
+        assert!(text.contains(
+            "  dev: fw_cfg, id \"\"\n    dev-prop: ctl_iobase = 0x510\n    dev-prop: data_iobase = 0x511\n    mmio ffffffffffffffff/0000000000000002\n    mmio ffffffffffffffff/0000000000000002\n"
+        ));
+    }
+
+    #[test]
+    fn one_apic_per_cpu_and_only_the_first_mapped() {
+        let text = tree(&MachineConfig {
+            smp: 3,
+            ..MachineConfig::default()
+        });
+        assert_eq!(
+            system_bus_devices(&text)[4..],
+            ["apic", "apic", "apic"],
+            "newest first"
+        );
+        assert!(text.ends_with(
+            "  dev: apic, id \"\"\n    dev-prop: id = 2\n    mmio ffffffffffffffff/0000000000100000\n  dev: apic, id \"\"\n    dev-prop: id = 1\n    mmio ffffffffffffffff/0000000000100000\n  dev: apic, id \"\"\n    dev-prop: id = 0\n    mmio 00000000fee00000/0000000000100000\n"
+        ));
+    }
+
+    #[test]
+    fn a_486_alone_has_no_apic_unless_asked() {
+        let count = |model: &str, smp: u32| {
+            let text = tree(&MachineConfig {
+                cpu_model: Some(model.to_owned()),
+                smp,
+                ..MachineConfig::default()
+            });
+            system_bus_devices(&text)
+                .iter()
+                .filter(|d| **d == "apic")
+                .count()
+        };
+        assert_eq!(count("486", 1), 0);
+        assert_eq!(count("486,+apic", 1), 1);
+        assert_eq!(count("qemu64,+apic,-apic", 1), 0);
+        assert_eq!(count("486", 2), 2, "several CPUs always have APICs");
+    }
+
+    #[test]
+    fn isa_bus_hangs_off_piix3_with_the_board_devices_newest_first() {
+        let text = tree(&MachineConfig::default());
+        let piix3 = text.find("      dev: PIIX3, id").expect("PIIX3 listed");
+        let isa = &text[piix3..];
+        assert!(isa
+            .contains("        bus: isa.0\n          type ISA\n          dev: isa-fdc, id \"\"\n"));
+        let order: Vec<&str> = isa
+            .lines()
+            .filter_map(|l| l.strip_prefix("          dev: "))
+            .map(|l| l.split(',').next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "isa-fdc",
+                "port92",
+                "i8042",
+                "isa-parallel",
+                "isa-serial",
+                "mc146818rtc"
+            ]
+        );
+        // The HPET takes the RTC's interrupt: no `isa irq` line.
+        assert!(isa.contains("          dev: mc146818rtc, id \"\"\n            dev-prop: base_year = 2000\n      dev: i440FX"));
+    }
+
+    #[test]
+    fn piix4_smbus_has_eight_eeproms_newest_first() {
+        let text = tree(&MachineConfig::default());
+        let addresses: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("            bus-prop: address = "))
+            .collect();
+        assert_eq!(addresses, ["87", "86", "85", "84", "83", "82", "81", "80"]);
+        let no_acpi = tree(&MachineConfig {
+            no_acpi: true,
+            ..MachineConfig::default()
+        });
+        assert!(!no_acpi.contains("smbus-eeprom") && !no_acpi.contains("PIIX4_PM"));
+    }
+
+    #[test]
+    fn floppy_controller_is_there_without_a_floppy() {
+        let text = tree(&MachineConfig {
+            nodefaults: true,
+            ..MachineConfig::default()
+        });
+        assert!(text.contains("dev: isa-fdc, id \"\"\n            dev-prop: driveA = <null>\n"));
     }
 
     #[test]
@@ -436,6 +574,35 @@ mod tests {
         ));
         // Unmapped before the firmware runs: all ones, and the end wraps.
         assert!(text.contains("bar 4: i/o at 0xffffffffffffffff [0xe]\n"));
+    }
+
+    #[test]
+    fn pci_address_has_bus_0_whatever_the_device_bars_hold() {
+        let mut opts = crate::machine::config::OptionList::default();
+        opts.push("driver", "lsi53c895a");
+        let mut devices = Devices::new(&MachineConfig {
+            devices: vec![opts],
+            ..MachineConfig::default()
+        });
+        devices.run_firmware();
+        let text = qtree_text(&devices);
+        assert!(text.contains("class SCSI controller, addr 00:04.0, pci id 1000:0012"));
+        assert!(text.contains("bar 2: mem at 0x"));
+    }
+
+    #[test]
+    fn devices_that_write_their_own_subsystem_ids_show_them() {
+        let devices: Vec<crate::machine::config::OptionList> = ["pcnet", "lsi53c895a", "i82559c"]
+            .iter()
+            .map(|d| crate::machine::config::OptionList::from_iter([("driver", *d)]))
+            .collect();
+        let text = tree(&MachineConfig {
+            devices,
+            ..MachineConfig::default()
+        });
+        assert!(text.contains("pci id 1022:2000 (sub 0000:0000)\n"));
+        assert!(text.contains("pci id 1000:0012 (sub 1af4:1000)\n"));
+        assert!(text.contains("pci id 8086:1229 (sub 8086:0040)\n"));
     }
 
     #[test]
@@ -466,7 +633,7 @@ mod tests {
         };
         let text = tree(&config);
         assert!(text.contains(
-            "dev-prop: index = 1\n        dev-prop: iobase = 0x2f8\n        dev-prop: irq = 3\n        dev-prop: chardev = serial1\n        isa irq 3\n"
+            "dev-prop: index = 1\n            dev-prop: iobase = 0x2f8\n            dev-prop: irq = 3\n            dev-prop: chardev = serial1\n            isa irq 3\n"
         ));
         assert!(text.contains("isa irqs 1,12\n"));
     }

@@ -128,25 +128,19 @@ pub fn query_blockstats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
+    use crate::machine::config::{ImageInfo, ImageProbe, MachineConfig};
     use crate::machine::Machine;
     use crate::qdict;
+    use crate::test_util::probed_drive;
 
     use crate::wire::{ErrorClass, QmpError};
 
     use super::super::call_fresh as run;
 
     fn with_hda(format: &str) -> Machine {
-        let mut d = DriveConfig::default();
-        d.opts.push("file", "disks/test.img");
+        let mut d = probed_drive("disks/test.img", format);
         d.opts.push("index", "0");
         d.opts.push("media", "disk");
-        d.probe = Some(ImageProbe::Found(ImageInfo {
-            format: format.into(),
-            size_bytes: 1 << 30,
-            backing_file: None,
-            encrypted: false,
-        }));
         Machine::new(MachineConfig {
             drives: vec![d],
             start_paused: true,

@@ -247,11 +247,12 @@ pub fn info_snapshots(ctx: &mut Ctx<'_>, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
+    use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
     use crate::qdict;
     use crate::qmp::hmp::Action;
     use crate::qmp::session::{ClientId, Session};
+    use crate::test_util::probed_drive;
 
     /// Runs HMP native `f` as `run_line` would, with the arguments its table
     /// entry declares.
@@ -274,15 +275,8 @@ mod tests {
     }
 
     fn with_hd(format: &str) -> Machine {
-        let mut d = DriveConfig::default();
-        d.opts.push("file", "disk.img");
+        let mut d = probed_drive("disk.img", format);
         d.opts.push("index", "0");
-        d.probe = Some(ImageProbe::Found(ImageInfo {
-            format: format.to_owned(),
-            size_bytes: 1 << 30,
-            backing_file: None,
-            encrypted: false,
-        }));
         Machine::new(MachineConfig {
             drives: vec![d],
             ..MachineConfig::default()

@@ -556,155 +556,181 @@ mod tests {
     }
 
     #[test]
-    fn command_name_at_limit_is_kept_whole() {
-        let name = "a".repeat(COMMAND_NAME_BYTES_MAX);
-        assert_eq!(command_name(&name).map(|(n, _)| n.len()), Some(255));
+    fn command_name_at_and_past_limit_keeps_the_limit() {
+        for len in [COMMAND_NAME_BYTES_MAX, COMMAND_NAME_BYTES_MAX + 1] {
+            let name = "a".repeat(len);
+            assert_eq!(
+                command_name(&name).map(|(n, _)| n.len()),
+                Some(255),
+                "{len}"
+            );
+        }
+    }
+
+    /// What one line parses to: the arguments as JSON, or the printed error.
+    struct Parsed {
+        what: &'static str,
+        cmd: &'static str,
+        types: &'static str,
+        line: &'static str,
+        want: Result<&'static str, &'static str>,
+    }
+
+    const PARSED: &[Parsed] = &[
+        Parsed {
+            what: "eject with a force flag",
+            cmd: "eject",
+            types: "force:-f,device:B",
+            line: "-f ide1-cd0",
+            want: Ok(r#"{"device": "ide1-cd0", "force": true}"#),
+        },
+        Parsed {
+            what: "a missing block device",
+            cmd: "eject",
+            types: "force:-f,device:B",
+            line: "",
+            want: Err("eject: block device name expected\n"),
+        },
+        Parsed {
+            what: "an unknown flag is an unsupported option",
+            cmd: "eject",
+            types: "force:-f,device:B",
+            line: "-x cd",
+            want: Err("eject: unsupported option -x\n"),
+        },
+        Parsed {
+            what: "flags out of order are refused",
+            cmd: "migrate",
+            types: "detach:-d,blk:-b,inc:-i,uri:s",
+            line: "-b -d tcp:h:1",
+            want: Err("migrate: unsupported option -d\n"),
+        },
+        Parsed {
+            what: "flags in order are taken",
+            cmd: "migrate",
+            types: "detach:-d,blk:-b,inc:-i,uri:s",
+            line: "-d -b exec:cat",
+            want: Ok(r#"{"blk": true, "uri": "exec:cat", "detach": true}"#),
+        },
+        Parsed {
+            what: "extraneous characters",
+            cmd: "stop",
+            types: "",
+            line: " x",
+            want: Err("stop: extraneous characters at the end of line\n"),
+        },
+        Parsed {
+            what: "a missing integer is an unexpected end",
+            cmd: "cpu",
+            types: "index:i",
+            line: "",
+            want: Err("unexpected end of expression\n"),
+        },
+        Parsed {
+            what: "an integer past 32 bits",
+            cmd: "cpu",
+            types: "index:i",
+            line: "-1",
+            want: Err("'cpu' has failed: integer is for 32-bit values\n"),
+        },
+        Parsed {
+            what: "a fraction of a byte is an invalid size",
+            cmd: "migrate_set_speed",
+            types: "value:o",
+            line: "1.5B",
+            want: Err("invalid size\n"),
+        },
+        Parsed {
+            what: "a size with trailing garbage",
+            cmd: "migrate_set_speed",
+            types: "value:o",
+            line: "10Mx",
+            want: Err("invalid size\n"),
+        },
+        Parsed {
+            what: "seconds with an unknown suffix",
+            cmd: "migrate_set_downtime",
+            types: "value:T",
+            line: "5min",
+            want: Err("Unknown unit suffix\n"),
+        },
+        Parsed {
+            what: "missing seconds",
+            cmd: "migrate_set_downtime",
+            types: "value:T",
+            line: "",
+            want: Err("Number expected\n"),
+        },
+        Parsed {
+            what: "a bool takes on and off only",
+            cmd: "set_link",
+            types: "name:s,up:b",
+            line: "e1000.0 yes",
+            want: Err("Expected 'on' or 'off'\n"),
+        },
+        Parsed {
+            what: "device_add options use driver as the implied key",
+            cmd: "device_add",
+            types: "device:O",
+            line: "e1000,id=nic1,mac=52:54:00:00:00:01",
+            want: Ok(r#"{"driver": "e1000", "mac": "52:54:00:00:00:01", "id": "nic1"}"#),
+        },
+        Parsed {
+            what: "a bad id prints two lines",
+            cmd: "device_add",
+            types: "device:O",
+            line: "e1000,id=1x",
+            want: Err("Parameter 'id' expects an identifier\nIdentifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n"),
+        },
+        Parsed {
+            what: "options separated by a blank are extraneous",
+            cmd: "device_add",
+            types: "device:O",
+            line: "e1000, id=x",
+            want: Err("device_add: extraneous characters at the end of line\n"),
+        },
+        Parsed {
+            what: "an unterminated quote is a filename expected",
+            cmd: "change",
+            types: "device:B,target:F,arg:s?",
+            line: r#"ide1-cd0 "/tmp/a"#,
+            want: Err("change: filename expected\n"),
+        },
+        Parsed {
+            what: "a bad format character",
+            cmd: "x",
+            types: "fmt:/,addr:l",
+            line: "/10q 0",
+            want: Err("invalid char in format: 'q'\n"),
+        },
+    ];
+
+    #[test]
+    fn lines_parse_as_014_parses_them() {
+        for p in PARSED {
+            let got = parse(p.cmd, p.types, p.line);
+            assert_eq!(got.as_deref().map_err(String::as_str), p.want, "{}", p.what);
+        }
     }
 
     #[test]
-    fn command_name_past_limit_is_truncated() {
-        let name = "a".repeat(COMMAND_NAME_BYTES_MAX + 1);
-        assert_eq!(command_name(&name).map(|(n, _)| n.len()), Some(255));
-    }
-
-    #[test]
-    fn eject_with_force_flag() {
-        assert_eq!(
-            parse("eject", "force:-f,device:B", "-f ide1-cd0"),
-            Ok(r#"{"device": "ide1-cd0", "force": true}"#.to_owned())
-        );
-    }
-
-    #[test]
-    fn missing_block_device_message() {
-        assert_eq!(
-            parse("eject", "force:-f,device:B", ""),
-            Err("eject: block device name expected\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn unknown_flag_is_unsupported_option() {
-        assert_eq!(
-            parse("eject", "force:-f,device:B", "-x cd"),
-            Err("eject: unsupported option -x\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn flags_out_of_order_are_refused() {
-        assert_eq!(
-            parse("migrate", "detach:-d,blk:-b,inc:-i,uri:s", "-b -d tcp:h:1"),
-            Err("migrate: unsupported option -d\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn flags_in_order_are_taken() {
-        assert_eq!(
-            parse("migrate", "detach:-d,blk:-b,inc:-i,uri:s", "-d -b exec:cat"),
-            Ok(r#"{"blk": true, "uri": "exec:cat", "detach": true}"#.to_owned())
-        );
-    }
-
-    #[test]
-    fn extraneous_characters_rejected() {
-        assert_eq!(
-            parse("stop", "", " x"),
-            Err("stop: extraneous characters at the end of line\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn balloon_megabytes_become_bytes() {
-        let a = args("balloon", "value:M", "512", &no_regs).unwrap();
-        assert_eq!(a.get_int("value"), Some(512 << 20));
-    }
-
-    #[test]
-    fn integer_missing_is_unexpected_end() {
-        assert_eq!(
-            parse("cpu", "index:i", ""),
-            Err("unexpected end of expression\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn integer_past_32_bits_is_refused() {
-        assert_eq!(
-            parse("cpu", "index:i", "-1"),
-            Err("'cpu' has failed: integer is for 32-bit values\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn size_without_suffix_is_megabytes() {
-        let a = args("block_resize", "device:B,size:o", "hd 10", &no_regs).unwrap();
-        assert_eq!(a.get_int("size"), Some(10 << 20));
-    }
-
-    #[test]
-    fn size_with_suffixes() {
-        let a = args("migrate_set_speed", "value:o", "1.5G", &no_regs).unwrap();
-        assert_eq!(a.get_int("value"), Some(3 << 29));
-    }
-
-    #[test]
-    fn size_fraction_in_bytes_is_invalid() {
-        assert_eq!(
-            parse("migrate_set_speed", "value:o", "1.5B"),
-            Err("invalid size\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn size_with_trailing_garbage_is_invalid() {
-        assert_eq!(
-            parse("migrate_set_speed", "value:o", "10Mx"),
-            Err("invalid size\n".to_owned())
-        );
+    fn numbers_take_their_unit() {
+        let cases: [(&str, &str, &str, &str, i64); 4] = [
+            ("balloon", "value:M", "512", "value", 512 << 20),
+            ("block_resize", "device:B,size:o", "hd 10", "size", 10 << 20),
+            ("migrate_set_speed", "value:o", "1.5G", "value", 3 << 29),
+            ("i", "fmt:/,addr:i,index:i.", "/b 0x60 .1", "index", 1),
+        ];
+        for (cmd, types, line, key, want) in cases {
+            let a = args(cmd, types, line, &no_regs).unwrap();
+            assert_eq!(a.get_int(key), Some(want), "{cmd} {line}");
+        }
     }
 
     #[test]
     fn seconds_with_ms_suffix() {
         let a = args("migrate_set_downtime", "value:T", "500ms", &no_regs).unwrap();
         assert_eq!(a.get("value").and_then(QObject::as_number), Some(0.5));
-    }
-
-    #[test]
-    fn seconds_with_unknown_suffix_is_refused() {
-        assert_eq!(
-            parse("migrate_set_downtime", "value:T", "5min"),
-            Err("Unknown unit suffix\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn seconds_missing_is_number_expected() {
-        assert_eq!(
-            parse("migrate_set_downtime", "value:T", ""),
-            Err("Number expected\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn bool_takes_on_and_off_only() {
-        assert_eq!(
-            parse("set_link", "name:s,up:b", "e1000.0 yes"),
-            Err("Expected 'on' or 'off'\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn device_add_options_use_driver_as_implied_key() {
-        assert_eq!(
-            parse(
-                "device_add",
-                "device:O",
-                "e1000,id=nic1,mac=52:54:00:00:00:01"
-            ),
-            Ok(r#"{"driver": "e1000", "mac": "52:54:00:00:00:01", "id": "nic1"}"#.to_owned())
-        );
     }
 
     #[test]
@@ -735,22 +761,6 @@ mod tests {
     }
 
     #[test]
-    fn options_bad_id_prints_two_lines() {
-        assert_eq!(
-            parse("device_add", "device:O", "e1000,id=1x"),
-            Err("Parameter 'id' expects an identifier\nIdentifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn options_separated_by_blank_are_extraneous() {
-        assert_eq!(
-            parse("device_add", "device:O", "e1000, id=x"),
-            Err("device_add: extraneous characters at the end of line\n".to_owned())
-        );
-    }
-
-    #[test]
     fn quoted_string_with_escape() {
         let a = args(
             "change",
@@ -763,53 +773,22 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_quote_is_filename_expected() {
-        assert_eq!(
-            parse("change", "device:B,target:F,arg:s?", r#"ide1-cd0 "/tmp/a"#),
-            Err("change: filename expected\n".to_owned())
-        );
-    }
-
-    #[test]
-    fn string_at_limit_is_kept_whole() {
-        let long = "a".repeat(STRING_ARG_BYTES_MAX);
-        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
-        assert_eq!(a.get_str("filename").map(str::len), Some(1023));
-    }
-
-    #[test]
-    fn string_past_limit_is_truncated() {
-        let long = "a".repeat(STRING_ARG_BYTES_MAX + 1);
-        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
-        assert_eq!(a.get_str("filename").map(str::len), Some(1023));
-    }
-
-    #[test]
-    fn quoted_string_past_limit_is_truncated() {
-        let long = format!("\"{}\"", "a".repeat(STRING_ARG_BYTES_MAX + 1));
-        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
-        assert_eq!(a.get_str("filename").map(str::len), Some(1023));
-    }
-
-    #[test]
-    fn string_past_limit_is_cut_before_a_split_character() {
-        let long = format!("{}é", "a".repeat(STRING_ARG_BYTES_MAX - 1));
-        let a = args("screendump", "filename:F", &long, &no_regs).unwrap();
-        assert_eq!(a.get_str("filename").map(str::len), Some(1022));
-    }
-
-    #[test]
-    fn optional_dot_integer_needs_a_dot() {
-        let a = args("i", "fmt:/,addr:i,index:i.", "/b 0x60 .1", &no_regs).unwrap();
-        assert_eq!(a.get_int("index"), Some(1));
-    }
-
-    #[test]
-    fn format_bad_char_is_refused() {
-        assert_eq!(
-            parse("x", "fmt:/,addr:l", "/10q 0"),
-            Err("invalid char in format: 'q'\n".to_owned())
-        );
+    fn strings_are_cut_at_the_limit() {
+        let a = "a".repeat(STRING_ARG_BYTES_MAX + 1);
+        let cases = [
+            ("at the limit, kept whole", a[1..].to_owned(), 1023),
+            ("past the limit", a.clone(), 1023),
+            ("quoted, past the limit", format!("\"{a}\""), 1023),
+            (
+                "past the limit, before a split character",
+                format!("{}é", &a[2..]),
+                1022,
+            ),
+        ];
+        for (what, line, want) in cases {
+            let got = args("screendump", "filename:F", &line, &no_regs).unwrap();
+            assert_eq!(got.get_str("filename").map(str::len), Some(want), "{what}");
+        }
     }
 
     #[test]
@@ -821,42 +800,15 @@ mod tests {
     }
 
     #[test]
-    fn option_name_at_limit_is_kept_whole() {
-        let name = "n".repeat(OPTION_NAME_BYTES_MAX);
-        let a = args(
-            "device_add",
-            "device:O",
-            &format!("e1000,{name}=1"),
-            &no_regs,
-        )
-        .unwrap();
-        assert!(a.contains_key(&name));
-    }
-
-    #[test]
-    fn option_flag_name_at_limit_is_kept_whole() {
-        let name = "n".repeat(OPTION_NAME_BYTES_MAX);
-        let a = args("device_add", "device:O", &format!("e1000,{name}"), &no_regs).unwrap();
-        assert_eq!(a.get_str(&name), Some("on"));
-    }
-
-    #[test]
-    fn option_flag_name_past_limit_is_truncated() {
-        let name = "n".repeat(OPTION_NAME_BYTES_MAX + 1);
-        let a = args("device_add", "device:O", &format!("e1000,{name}"), &no_regs).unwrap();
-        assert_eq!(a.get_str(&name[..OPTION_NAME_BYTES_MAX]), Some("on"));
-    }
-
-    #[test]
-    fn option_name_past_limit_is_truncated() {
-        let name = "n".repeat(OPTION_NAME_BYTES_MAX + 1);
-        let a = args(
-            "device_add",
-            "device:O",
-            &format!("e1000,{name}=1"),
-            &no_regs,
-        )
-        .unwrap();
-        assert!(a.contains_key(&name[..OPTION_NAME_BYTES_MAX]));
+    fn option_names_are_cut_at_the_limit() {
+        for len in [OPTION_NAME_BYTES_MAX, OPTION_NAME_BYTES_MAX + 1] {
+            let name = "n".repeat(len);
+            let kept = &name[..OPTION_NAME_BYTES_MAX];
+            for (value, want) in [("=1", "1"), ("", "on")] {
+                let line = format!("e1000,{name}{value}");
+                let a = args("device_add", "device:O", &line, &no_regs).unwrap();
+                assert_eq!(a.get_str(kept), Some(want), "{line}");
+            }
+        }
     }
 }

@@ -151,50 +151,41 @@ mod tests {
     }
 
     #[test]
-    fn add_bad_rule_is_invalid() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            hmp(&mut m, "hostfwd_add tcp::22"),
-            "invalid host forwarding rule 'tcp::22'\n"
-        );
-    }
-
-    #[test]
-    fn add_with_vlan_and_name_but_no_rule_prints_null() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            hmp(&mut m, "hostfwd_add 0 user.0"),
-            "invalid host forwarding rule '(null)'\n"
-        );
-    }
-
-    #[test]
-    fn lookups_as_0_14_reports_them() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            [
-                hmp(&mut m, "hostfwd_add 3 user.0 ::1-:2"),
-                hmp(&mut m, "hostfwd_add 0 bogus ::1-:2"),
-                hmp(&mut m, "hostfwd_add 0 e1000.0 ::1-:2"),
-            ],
-            [
-                "unknown VLAN 3\n",
+    fn refused_rules_print_014s_messages() {
+        for (nodefaults, line, want) in [
+            (
+                false,
+                "hostfwd_add tcp::22",
+                "invalid host forwarding rule 'tcp::22'\n",
+            ),
+            (
+                false,
+                "hostfwd_add 0 user.0",
+                "invalid host forwarding rule '(null)'\n",
+            ),
+            (false, "hostfwd_add 3 user.0 ::1-:2", "unknown VLAN 3\n"),
+            (
+                false,
+                "hostfwd_add 0 bogus ::1-:2",
                 "can't find device bogus on VLAN 0\n",
-                "invalid device specified\n"
-            ]
-        );
-    }
-
-    #[test]
-    fn without_a_user_stack_it_is_not_in_use() {
-        let mut m = Machine::new(MachineConfig {
-            nodefaults: true,
-            ..MachineConfig::default()
-        });
-        assert_eq!(
-            hmp(&mut m, "hostfwd_add ::1-:2"),
-            "user mode network stack not in use\n"
-        );
+            ),
+            (
+                false,
+                "hostfwd_add 0 e1000.0 ::1-:2",
+                "invalid device specified\n",
+            ),
+            (
+                true,
+                "hostfwd_add ::1-:2",
+                "user mode network stack not in use\n",
+            ),
+        ] {
+            let mut m = Machine::new(MachineConfig {
+                nodefaults,
+                ..MachineConfig::default()
+            });
+            assert_eq!(hmp(&mut m, line), want, "{line}");
+        }
     }
 
     #[test]

@@ -91,30 +91,34 @@ mod tests {
     }
 
     #[test]
-    fn usb_add_without_usb_cannot_add() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            hmp(&mut m, "usb_add tablet"),
-            "could not add USB device 'tablet'\n"
-        );
-    }
-
-    #[test]
-    fn usb_add_unknown_name_cannot_add() {
-        let mut m = usb_machine();
-        assert_eq!(
-            hmp(&mut m, "usb_add bogus"),
-            "could not add USB device 'bogus'\n"
-        );
-    }
-
-    #[test]
-    fn usb_add_with_params_of_a_simple_device_says_so() {
-        let mut m = usb_machine();
-        assert_eq!(
-            hmp(&mut m, "usb_add mouse:x"),
-            "usbdevice mouse accepts no params\ncould not add USB device 'mouse:x'\n"
-        );
+    fn refusals_print_014s_messages() {
+        for (usb, line, want) in [
+            (
+                false,
+                "usb_add tablet",
+                "could not add USB device 'tablet'\n",
+            ),
+            (false, "info usb", "USB support not enabled\n"),
+            (true, "usb_add bogus", "could not add USB device 'bogus'\n"),
+            (
+                true,
+                "usb_add mouse:x",
+                "usbdevice mouse accepts no params\ncould not add USB device 'mouse:x'\n",
+            ),
+            (true, "usb_del 0.5", "could not delete USB device '0.5'\n"),
+            (true, "usb_del 5", "could not delete USB device '5'\n"),
+            (
+                true,
+                "usb_del host:1.2",
+                "could not delete USB device 'host:1.2'\n",
+            ),
+        ] {
+            let mut m = Machine::new(MachineConfig {
+                usb,
+                ..MachineConfig::default()
+            });
+            assert_eq!(hmp(&mut m, line), want, "{line}");
+        }
     }
 
     #[test]
@@ -149,28 +153,5 @@ mod tests {
             (hmp(&mut m, "info usb"), m.devices.mice.handlers.len()),
             (String::new(), 1)
         );
-    }
-
-    #[test]
-    fn usb_del_of_no_device_cannot_delete() {
-        let mut m = usb_machine();
-        assert_eq!(
-            [
-                hmp(&mut m, "usb_del 0.5"),
-                hmp(&mut m, "usb_del 5"),
-                hmp(&mut m, "usb_del host:1.2")
-            ],
-            [
-                "could not delete USB device '0.5'\n",
-                "could not delete USB device '5'\n",
-                "could not delete USB device 'host:1.2'\n"
-            ]
-        );
-    }
-
-    #[test]
-    fn info_usb_without_usb_is_not_enabled() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(hmp(&mut m, "info usb"), "USB support not enabled\n");
     }
 }

@@ -1,0 +1,165 @@
+//! The device tree of the real binary: `info qtree` over `-monitor stdio` as
+//! the command line shapes it.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+/// Runs the binary with `-monitor stdio -S` and `args`, types `lines` and
+/// `q`, and returns the exit status and what the monitor printed, one entry
+/// per `\r\n` line, leaving out the banner and the echoed input lines (those
+/// with escape sequences).
+fn monitor_lines(args: &[&str], lines: &[&str]) -> (Option<i32>, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
+        .args(["-monitor", "stdio", "-S"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the built binary runs");
+    let mut input = lines.join("\n");
+    input.push_str("\nq\n");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input.as_bytes())
+        .expect("the monitor reads its input");
+    let out = child.wait_with_output().expect("the binary ends");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let shown = text
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.contains('\x1b') && !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (out.status.code(), shown)
+}
+
+/// The devices directly on `main-system-bus`, in printed order.
+fn system_bus_devices(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("  dev: "))
+        .map(|l| l.split(',').next().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn qtree_of_the_default_pc_holds_the_014_chipset() {
+    let (code, lines) = monitor_lines(&["-smp", "2"], &["info qtree"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        system_bus_devices(&lines),
+        ["hpet", "i440FX-pcihost", "ioapic", "fw_cfg", "apic", "apic"]
+    );
+    let at = |line: &str| {
+        lines
+            .iter()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("{line:?} missing from {lines:#?}"))
+    };
+    // The ISA bus is PIIX3's child, and the floppy controller is there
+    // without -fda.
+    assert!(at("      dev: PIIX3, id \"\"") < at("        bus: isa.0"));
+    assert_eq!(
+        lines[at("        bus: isa.0") + 2],
+        "          dev: isa-fdc, id \"\""
+    );
+    assert_eq!(
+        lines[at("          dev: mc146818rtc, id \"\"") + 1],
+        "            dev-prop: base_year = 2000"
+    );
+    assert_eq!(
+        lines[at("  dev: apic, id \"\"")..at("  dev: apic, id \"\"") + 6],
+        [
+            "  dev: apic, id \"\"",
+            "    dev-prop: id = 1",
+            "    mmio ffffffffffffffff/0000000000100000",
+            "  dev: apic, id \"\"",
+            "    dev-prop: id = 0",
+            "    mmio 00000000fee00000/0000000000100000",
+        ]
+    );
+    let eeproms = lines
+        .iter()
+        .filter(|l| *l == "          dev: smbus-eeprom, id \"\"")
+        .count();
+    assert_eq!(eeproms, 8);
+}
+
+/// The PCI devices `info pci` lists, as `(slot, "vendor:device")`.
+fn pci_ids(lines: &[String]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut slot = None;
+    for l in lines {
+        let l = l.trim_start();
+        if let Some(rest) = l.strip_prefix("Bus  0, device ") {
+            slot = rest.split(',').next().map(|s| s.trim().to_owned());
+        } else if let Some(rest) = l.split(": PCI device ").nth(1) {
+            if let Some(s) = slot.take() {
+                found.push((s, rest.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn vga_option_chooses_the_card_in_info_pci_and_qtree() {
+    for (vga, id, driver) in [
+        ("std", "1234:1111", "VGA"),
+        ("cirrus", "1013:00b8", "cirrus-vga"),
+        ("vmware,retrace=precise", "15ad:0405", "vmware-svga"),
+    ] {
+        let (code, lines) = monitor_lines(&["-vga", vga], &["info pci", "info qtree"]);
+        assert_eq!(code, Some(0));
+        assert!(
+            pci_ids(&lines).contains(&("2".to_owned(), id.to_owned())),
+            "-vga {vga}: {lines:#?}"
+        );
+        assert!(
+            lines.contains(&format!("      dev: {driver}, id \"\"")),
+            "-vga {vga}"
+        );
+    }
+}
+
+#[test]
+fn vga_none_leaves_no_card_even_by_default_rules() {
+    let (code, lines) = monitor_lines(&["-vga", "none", "-nographic"], &["info pci"]);
+    assert_eq!(code, Some(0));
+    let slots: Vec<String> = pci_ids(&lines).into_iter().map(|(s, _)| s).collect();
+    // The default NIC takes the slot the card would have had.
+    assert_eq!(slots, ["0", "1", "1", "1", "2"]);
+}
+
+#[test]
+fn nographic_keeps_the_default_cirrus_card() {
+    let (_, lines) = monitor_lines(&["-nographic"], &["info pci"]);
+    assert!(pci_ids(&lines).contains(&("2".to_owned(), "1013:00b8".to_owned())));
+}
+
+#[test]
+fn no_hpet_gives_the_rtc_its_isa_irq() {
+    let (_, lines) = monitor_lines(&["-no-hpet"], &["info qtree"]);
+    assert!(!lines.iter().any(|l| l == "  dev: hpet, id \"\""));
+    let rtc = lines
+        .iter()
+        .position(|l| l == "          dev: mc146818rtc, id \"\"")
+        .expect("the RTC is listed");
+    assert_eq!(lines[rtc + 2], "            isa irq 8");
+}
+
+#[test]
+fn screendump_without_a_card_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = dir.path().join("with.ppm");
+    let without = dir.path().join("without.ppm");
+    monitor_lines(&[], &[&format!("screendump {}", with.display())]);
+    monitor_lines(
+        &["-vga", "none"],
+        &[&format!("screendump {}", without.display())],
+    );
+    assert!(with.exists() && !without.exists());
+}
