@@ -94,6 +94,11 @@ pub struct MachineConfig {
     pub no_acpi: bool,
     /// `-singlestep`: start in single-step mode (`query-status`).
     pub singlestep: bool,
+    /// The last `-vga` type given (`select_vgahw`); none given: the default
+    /// Cirrus card unless `-nodefaults` or a `-device` display adapter.
+    pub vga: Option<VgaType>,
+    /// `-no-hpet`: no HPET on the system bus (the RTC then takes ISA IRQ 8).
+    pub no_hpet: bool,
     /// How the simulated guest behaves (`-x-guest`).
     pub guest: GuestConfig,
     /// A happening placed at a gap of the monitor byte stream
@@ -103,6 +108,36 @@ pub struct MachineConfig {
     pub scenario: Vec<crate::machine::scenario_steps::ScenarioStep>,
     /// Seeded misbehaviour (`-x-chaos`; see `crate::machine::chaos`).
     pub chaos: Option<crate::machine::chaos::ChaosConfig>,
+}
+
+/// `-vga` types of 0.14 (`vga_interface_type` of vl.c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VgaType {
+    /// `std`: the Bochs-ID `VGA` card.
+    Std,
+    /// `cirrus`: `cirrus-vga`.
+    Cirrus,
+    /// `vmware`: `vmware-svga`.
+    Vmware,
+    /// `xenfb`: no card on the pc machine (`pc_vga_init` has no case for it).
+    Xenfb,
+    /// `qxl`: `qxl-vga`, which the model does not create.
+    Qxl,
+    /// `none`: no card.
+    None,
+}
+
+impl VgaType {
+    /// The qdev driver `pc_vga_init` (hw/pc.c:1046) creates on a PCI bus, if
+    /// the model has it.
+    pub fn driver(self) -> Option<&'static str> {
+        match self {
+            VgaType::Std => Some("VGA"),
+            VgaType::Cirrus => Some("cirrus-vga"),
+            VgaType::Vmware => Some("vmware-svga"),
+            VgaType::Xenfb | VgaType::Qxl | VgaType::None => None,
+        }
+    }
 }
 
 /// Default delay of the guest's ACPI shutdown after the power button, in ms
@@ -169,6 +204,8 @@ impl Default for MachineConfig {
             clock: crate::machine::clock::ClockMode::Idle,
             no_acpi: false,
             singlestep: false,
+            vga: None,
+            no_hpet: false,
             guest: GuestConfig::default(),
             placement: None,
             scenario: Vec::new(),

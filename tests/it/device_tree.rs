@@ -87,3 +87,79 @@ fn qtree_of_the_default_pc_holds_the_014_chipset() {
         .count();
     assert_eq!(eeproms, 8);
 }
+
+/// The PCI devices `info pci` lists, as `(slot, "vendor:device")`.
+fn pci_ids(lines: &[String]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut slot = None;
+    for l in lines {
+        let l = l.trim_start();
+        if let Some(rest) = l.strip_prefix("Bus  0, device ") {
+            slot = rest.split(',').next().map(|s| s.trim().to_owned());
+        } else if let Some(rest) = l.split(": PCI device ").nth(1) {
+            if let Some(s) = slot.take() {
+                found.push((s, rest.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn vga_option_chooses_the_card_in_info_pci_and_qtree() {
+    for (vga, id, driver) in [
+        ("std", "1234:1111", "VGA"),
+        ("cirrus", "1013:00b8", "cirrus-vga"),
+        ("vmware,retrace=precise", "15ad:0405", "vmware-svga"),
+    ] {
+        let (code, lines) = monitor_lines(&["-vga", vga], &["info pci", "info qtree"]);
+        assert_eq!(code, Some(0));
+        assert!(
+            pci_ids(&lines).contains(&("2".to_owned(), id.to_owned())),
+            "-vga {vga}: {lines:#?}"
+        );
+        assert!(
+            lines.contains(&format!("      dev: {driver}, id \"\"")),
+            "-vga {vga}"
+        );
+    }
+}
+
+#[test]
+fn vga_none_leaves_no_card_even_by_default_rules() {
+    let (code, lines) = monitor_lines(&["-vga", "none", "-nographic"], &["info pci"]);
+    assert_eq!(code, Some(0));
+    let slots: Vec<String> = pci_ids(&lines).into_iter().map(|(s, _)| s).collect();
+    // The default NIC takes the slot the card would have had.
+    assert_eq!(slots, ["0", "1", "1", "1", "2"]);
+}
+
+#[test]
+fn nographic_keeps_the_default_cirrus_card() {
+    let (_, lines) = monitor_lines(&["-nographic"], &["info pci"]);
+    assert!(pci_ids(&lines).contains(&("2".to_owned(), "1013:00b8".to_owned())));
+}
+
+#[test]
+fn no_hpet_gives_the_rtc_its_isa_irq() {
+    let (_, lines) = monitor_lines(&["-no-hpet"], &["info qtree"]);
+    assert!(!lines.iter().any(|l| l == "  dev: hpet, id \"\""));
+    let rtc = lines
+        .iter()
+        .position(|l| l == "          dev: mc146818rtc, id \"\"")
+        .expect("the RTC is listed");
+    assert_eq!(lines[rtc + 2], "            isa irq 8");
+}
+
+#[test]
+fn screendump_without_a_card_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = dir.path().join("with.ppm");
+    let without = dir.path().join("without.ppm");
+    monitor_lines(&[], &[&format!("screendump {}", with.display())]);
+    monitor_lines(
+        &["-vga", "none"],
+        &[&format!("screendump {}", without.display())],
+    );
+    assert!(with.exists() && !without.exists());
+}

@@ -3,12 +3,21 @@
 //! arch_init.c), `-clock` (`configure_alarms` of qemu-timer.c), `-usbdevice`
 //! (`usb_parse` of vl.c), and `-kernel`, `-append`, `-initrd` (checked
 //! together in vl.c's `main`). The names are checked as 0.14 checks them;
-//! only the USB devices change what QMP shows.
+//! the VGA type and the USB devices change the machine.
 
 use super::{OptCtx, RawError, SpecialMode};
+use crate::machine::config::VgaType;
 
-/// `-vga` types of 0.14, each matched as a prefix of the value (`strstart`).
-const VGA_TYPES: &[&str] = &["std", "cirrus", "vmware", "xenfb", "qxl", "none"];
+/// `-vga` types of 0.14 in `select_vgahw`'s order, each matched as a prefix
+/// of the value (`strstart`).
+const VGA_TYPES: &[(&str, VgaType)] = &[
+    ("std", VgaType::Std),
+    ("cirrus", VgaType::Cirrus),
+    ("vmware", VgaType::Vmware),
+    ("xenfb", VgaType::Xenfb),
+    ("qxl", VgaType::Qxl),
+    ("none", VgaType::None),
+];
 /// `-vga ...,retrace=` methods.
 const VGA_RETRACE_METHODS: &[&str] = &["dumb", "precise"];
 
@@ -31,11 +40,11 @@ pub const SOUND_CARD_NAME_SHOWN_BYTES_MAX: usize = 80;
 pub const ALARM_TIMERS: [&str; 4] = ["dynticks", "hpet", "rtc", "unix"];
 
 /// `select_vgahw`: a type, then any number of `,retrace=dumb|precise`.
-pub fn check_vga(value: &str) -> Result<(), RawError> {
+pub fn check_vga(value: &str) -> Result<VgaType, RawError> {
     let bad = || RawError::VgaType(value.to_owned());
-    let mut opts = VGA_TYPES
+    let (vga, mut opts) = VGA_TYPES
         .iter()
-        .find_map(|t| value.strip_prefix(t))
+        .find_map(|(name, vga)| value.strip_prefix(name).map(|rest| (*vga, rest)))
         .ok_or_else(bad)?;
     while !opts.is_empty() {
         let method = opts.strip_prefix(",retrace=").ok_or_else(bad)?;
@@ -44,12 +53,13 @@ pub fn check_vga(value: &str) -> Result<(), RawError> {
             .find_map(|m| method.strip_prefix(m))
             .ok_or_else(bad)?;
     }
-    Ok(())
+    Ok(vga)
 }
 
-/// `-vga TYPE[,retrace=METHOD]`.
-pub(super) fn apply_vga(_ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
-    check_vga(&v)
+/// `-vga TYPE[,retrace=METHOD]`: the last one given chooses the card.
+pub(super) fn apply_vga(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
+    ctx.low.config.vga = Some(check_vga(&v)?);
+    Ok(())
 }
 
 /// `select_soundhw`: `?` (any value starting with it) lists the cards, `all`
@@ -292,6 +302,33 @@ mod tests {
             ),
             ([true; 4], [true; 6])
         );
+    }
+
+    #[test]
+    fn last_vga_type_chooses_the_card() {
+        assert_eq!(parse_ok(&[]).config.vga, None);
+        assert_eq!(
+            parse_ok(&["-vga", "std,retrace=dumb"]).config.vga,
+            Some(VgaType::Std)
+        );
+        assert_eq!(
+            parse_ok(&["-vga", "vmware", "-vga", "none"]).config.vga,
+            Some(VgaType::None)
+        );
+        // A prefix match, in select_vgahw's order.
+        assert_eq!(check_vga("cirrus").ok(), Some(VgaType::Cirrus));
+        assert_eq!(check_vga("xenfb").ok(), Some(VgaType::Xenfb));
+    }
+
+    #[test]
+    fn no_hpet_is_taken_and_std_vga_is_not_an_014_option() {
+        assert!(parse_ok(&["-no-hpet"]).config.no_hpet);
+        assert!(!parse_ok(&[]).config.no_hpet);
+        assert_refused(&[(
+            "-std-vga left QEMU before 0.14",
+            &["-std-vga"],
+            "qemu-system-x86_64: -std-vga: invalid option",
+        )]);
     }
 
     #[test]

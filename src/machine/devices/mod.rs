@@ -93,10 +93,7 @@ impl Devices {
             firmware: Firmware::default(),
             guest: Guest::default(),
         };
-        let vga_given = user_drivers
-            .iter()
-            .any(|d| catalog::find(d).is_some_and(|i| i.role == Role::Vga));
-        devices.build_board(config, !config.nodefaults && !vga_given);
+        devices.build_board(config, vga_card(config, &user_drivers));
         for name in &config.usb_devices {
             // The command line was checked: a name 0.14 refuses is not here.
             let _ = devices.usb_device_add(name, false);
@@ -108,7 +105,7 @@ impl Devices {
 
     /// `pc_init1` (hw/pc_piix.c:63): the chipset and the devices the command
     /// line implies, in its order.
-    fn build_board(&mut self, config: &MachineConfig, default_vga: bool) {
+    fn build_board(&mut self, config: &MachineConfig, vga: Option<&str>) {
         // pc_cpus_init -> pc_new_cpu (hw/pc.c:912): an APIC per CPU when the
         // model has one or there are several CPUs; `id` is the CPU index.
         if config.smp > 1 || cpu_has_apic(config.cpu_model.as_deref()) {
@@ -134,13 +131,15 @@ impl Devices {
             p.multifunction = true;
         }
         let isa_bus = self.qdev.add_bus(piix3, BusKind::Isa, false, None);
-        if default_vga {
-            self.internal("cirrus-vga", pci_bus, None);
+        if let Some(driver) = vga {
+            self.internal(driver, pci_bus, None);
         }
         // pc_basic_device_init (hw/pc.c:1085): HPET, RTC, serial and parallel
         // ports, i8042, port92, and the floppy controller, which it always
         // creates.
-        self.internal("hpet", Qdev::ROOT, None);
+        if !config.no_hpet {
+            self.internal("hpet", Qdev::ROOT, None);
+        }
         let rtc = self.internal("mc146818rtc", isa_bus, None);
         self.set_board_prop(rtc, "base_year", "2000");
         for prefix in ["serial", "parallel"] {
@@ -402,6 +401,21 @@ impl Devices {
     }
 }
 
+/// The display adapter `pc_vga_init` creates: the last `-vga` type's, else
+/// (vl.c:2842) Cirrus unless `-nodefaults` or a `-device` display adapter
+/// cleared `default_vga`. `-nographic` keeps the card.
+fn vga_card(config: &MachineConfig, user_drivers: &[&str]) -> Option<&'static str> {
+    match config.vga {
+        Some(vga) => vga.driver(),
+        None => {
+            let given = user_drivers
+                .iter()
+                .any(|d| catalog::find(d).is_some_and(|i| i.role == Role::Vga));
+            (!config.nodefaults && !given).then_some("cirrus-vga")
+        }
+    }
+}
+
 /// The SMBus addresses of the board's SPD EEPROMs (`0x50 + i`).
 const SMBUS_EEPROM_ADDRESSES: std::ops::Range<u8> = 0x50..0x58;
 
@@ -470,6 +484,62 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(slots(&d).len(), 4);
+    }
+
+    #[test]
+    fn vga_option_chooses_the_card_and_none_leaves_slot_2_free() {
+        use crate::machine::config::VgaType;
+        let card = |vga: Option<VgaType>, nodefaults: bool, devices: Vec<OptionList>| {
+            let d = Devices::new(&MachineConfig {
+                vga,
+                nodefaults,
+                devices,
+                ..Default::default()
+            });
+            slots(&d)
+                .iter()
+                .find(|(devfn, _)| *devfn == 16)
+                .map(|(_, driver)| (*driver).to_owned())
+        };
+        assert_eq!(card(None, false, vec![]).as_deref(), Some("cirrus-vga"));
+        assert_eq!(
+            card(Some(VgaType::Std), false, vec![]).as_deref(),
+            Some("VGA")
+        );
+        assert_eq!(
+            card(Some(VgaType::Vmware), false, vec![]).as_deref(),
+            Some("vmware-svga")
+        );
+        assert_eq!(
+            card(Some(VgaType::Cirrus), true, vec![]).as_deref(),
+            Some("cirrus-vga")
+        );
+        for none in [VgaType::None, VgaType::Xenfb, VgaType::Qxl] {
+            assert_ne!(
+                card(Some(none), false, vec![]).as_deref(),
+                Some("cirrus-vga")
+            );
+        }
+        assert_eq!(card(None, true, vec![]), None);
+        // A -device display adapter clears default_vga; it takes the first
+        // free slot after the board's devices.
+        let vga = OptionList::from_iter([("driver", "VGA")]);
+        assert_eq!(card(None, false, vec![vga]).as_deref(), Some("e1000"));
+    }
+
+    #[test]
+    fn no_hpet_leaves_the_system_bus_without_one() {
+        let has_hpet = |no_hpet| {
+            Devices::new(&MachineConfig {
+                no_hpet,
+                ..Default::default()
+            })
+            .qdev
+            .devices
+            .iter()
+            .any(|d| d.driver == "hpet")
+        };
+        assert_eq!((has_hpet(false), has_hpet(true)), (true, false));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! objects (`qmp::events`).
 
 use super::{empty, Args, Ctx, HandlerResult};
+use crate::machine::devices::catalog::{self, Role};
 use crate::machine::devices::cfmt::strtoul_prefix;
 use crate::machine::display::{
     render_ppm, SockAddr, SpiceAuth, SpiceChannel, SpiceMigrateTarget, VncClient, TIME_NEVER_S,
@@ -254,8 +255,20 @@ pub fn client_migrate_info(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
 }
 
 /// `screendump`: a P6 PPM of the screen at its current mode; always `{}`.
+/// Without a display adapter (`-vga none`) the first console is a text
+/// console, which has no `hw_screen_dump` (console.c `vga_hw_screen_dump`):
+/// no file is written.
 pub fn screendump(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
     let machine = &mut *ctx.machine;
+    let has_card = machine
+        .devices
+        .qdev
+        .devices
+        .iter()
+        .any(|d| catalog::find(&d.driver).is_some_and(|i| i.role == Role::Vga));
+    if !has_card {
+        return empty();
+    }
     let mode = machine.display.screen.mode(machine.clock.now());
     let bytes = render_ppm(machine.config.seed, mode);
     machine.effects.push(Effect::WriteFile {
@@ -504,6 +517,19 @@ mod tests {
         };
         assert_eq!(path, "/tmp/s");
         assert!(bytes.0.starts_with(b"P6\n720 400\n255\n"));
+    }
+
+    #[test]
+    fn screendump_without_a_card_writes_nothing() {
+        let mut m = Machine::new(MachineConfig {
+            vga: Some(crate::machine::config::VgaType::None),
+            ..MachineConfig::default()
+        });
+        assert_eq!(
+            call(&mut m, screendump, &qdict! { "filename" => "/tmp/s" }),
+            empty()
+        );
+        assert!(m.effects.is_empty(), "{:?}", m.effects);
     }
 
     /// The VNC password after `change vnc password PASSWORD`.
