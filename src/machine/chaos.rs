@@ -530,6 +530,36 @@ mod tests {
             Some(u64::try_from(clients).unwrap()),
             m.chaos.as_ref().map(|s| s.display_clients)
         );
+        // Each client comes from the next port.
+        let ports: Vec<String> = m
+            .display
+            .vnc
+            .as_ref()
+            .unwrap()
+            .clients
+            .iter()
+            .map(|c| c.addr.service.clone())
+            .collect();
+        let mut expected: Vec<String> = (0..clients as u64)
+            .map(|i| (CHAOS_CLIENT_PORT_FIRST + i).to_string())
+            .collect();
+        expected.reverse();
+        let (mut got, mut want) = (ports.clone(), expected);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{ports:?}");
+    }
+
+    #[test]
+    fn guest_kind_changes_the_guest_at_a_gap() {
+        let mut m = chaotic("seed=5,rate=1,kinds=guest");
+        m.events.drain();
+        m.chaos_gap();
+        let names = m.events.drain_names();
+        assert!(
+            names.iter().any(|n| n == "RESET" || n == "SHUTDOWN"),
+            "{names:?}"
+        );
     }
 
     fn eject_cd(m: &mut Machine) -> bool {

@@ -627,6 +627,75 @@ mod tests {
     }
 
     #[test]
+    fn migration_fail_counts_ram_and_disk_bytes_together() {
+        let mut d = crate::machine::config::DriveConfig::default();
+        for (k, v) in [("file", "d.img"), ("x-virtual", "on"), ("x-size", "64M")] {
+            d.opts.push(k, v);
+        }
+        let mut m = Machine::new(MachineConfig {
+            ram_mb: 16,
+            drives: vec![d],
+            ..MachineConfig::default()
+        });
+        m.migration_start(MigrationStart {
+            uri: "tcp:127.0.0.1:4444".to_owned(),
+            blk: true,
+            fd: None,
+        });
+        m.fault_migration_fail_at(50);
+        let sent = |m: &Machine| {
+            let c = m.migration.current.as_ref().unwrap();
+            let disk = c.disk.unwrap();
+            (
+                c.ram.transferred + disk.transferred,
+                c.ram.total + disk.total,
+            )
+        };
+        let mut before = sent(&m).0;
+        for tick in 1..=10_000 {
+            m.advance_to(crate::machine::clock::VirtualTime(
+                tick * crate::machine::migration::MIGRATION_TICK_NS,
+            ));
+            let (now, total) = sent(&m);
+            if status(&m) == MigrationStatus::Failed {
+                assert!(
+                    now * 2 >= total && before * 2 < total,
+                    "{before} {now} {total}"
+                );
+                return;
+            }
+            before = now;
+        }
+        panic!("the migration never failed");
+    }
+
+    #[test]
+    fn action_names_are_one_comma_separated_line() {
+        let names = action_names();
+        assert!(names.starts_with("block-io-error, "), "{names}");
+        assert!(names.contains(", rtc-change, "), "{names}");
+        assert_eq!(names.split(", ").count(), ACTIONS.len());
+    }
+
+    #[test]
+    fn client_host_defaults_to_loopback() {
+        assert_eq!(
+            [
+                host_of(&QDict::new()),
+                host_of(&crate::qdict! { "host" => "192.0.2.1" })
+            ],
+            [CLIENT_HOST_DEFAULT, "192.0.2.1"]
+        );
+    }
+
+    #[test]
+    fn spice_authenticate_of_an_unknown_channel_fails() {
+        let mut m = Machine::new(MachineConfig::default());
+        let args = crate::qdict! { "port" => "40000" };
+        assert!(run_action(&mut m, "spice-authenticate", &args).is_err());
+    }
+
+    #[test]
     fn run_action_unknown_name_lists_the_actions() {
         let mut m = Machine::new(MachineConfig::default());
         let e = run_action(&mut m, "nosuch", &QDict::new()).unwrap_err();

@@ -296,6 +296,60 @@ mod tests {
         m.events.drain_names()
     }
 
+    fn guest_timers(m: &Machine) -> Vec<GuestTimer> {
+        m.devices.guest.pending.iter().map(|p| p.timer).collect()
+    }
+
+    fn uid_of(m: &Machine, driver: &str) -> u64 {
+        let d = m.devices.qdev.devices.iter().find(|d| d.driver == driver);
+        d.expect("the device").uid
+    }
+
+    #[test]
+    fn boot_enumerates_usb_devices_and_activates_mice() {
+        let m = Machine::new(MachineConfig {
+            usb: true,
+            usb_devices: vec!["keyboard".into(), "tablet".into()],
+            ..MachineConfig::default()
+        });
+        let (kbd, tablet) = (uid_of(&m, "usb-kbd"), uid_of(&m, "usb-tablet"));
+        // The second device takes the last root port, so a hub comes too.
+        let hub = uid_of(&m, "usb-hub");
+        let usb: Vec<GuestTimer> = guest_timers(&m)
+            .into_iter()
+            .filter(|t| {
+                matches!(
+                    t,
+                    GuestTimer::UsbEnumerate { .. } | GuestTimer::UsbActivate { .. }
+                )
+            })
+            .collect();
+        assert_eq!(
+            usb,
+            [
+                GuestTimer::UsbActivate { device: tablet },
+                GuestTimer::UsbEnumerate { device: kbd },
+                GuestTimer::UsbEnumerate { device: hub },
+            ]
+        );
+    }
+
+    #[test]
+    fn unplug_request_schedules_the_eject_unless_stuck() {
+        let mut m = Machine::new(MachineConfig::default());
+        let e1000 = crate::machine::devices::opts(&[("driver", "e1000"), ("addr", "5")]);
+        m.devices.device_add(None, &e1000, true).unwrap();
+        let mut stuck = m.clone();
+        stuck.faults.unplug_stuck = true;
+        m.guest_on_unplug_request(5);
+        stuck.guest_on_unplug_request(5);
+        let eject = GuestTimer::PciEject { slot: 5 };
+        assert_eq!(
+            (m.devices.guest.has(eject), stuck.devices.guest.has(eject)),
+            (true, false)
+        );
+    }
+
     #[test]
     fn running_machine_has_firmware_done() {
         let m = Machine::new(MachineConfig::default());

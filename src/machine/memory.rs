@@ -103,6 +103,17 @@ mod tests {
         assert_ne!(read_phys(1, RAM, 0, 64), read_phys(2, RAM, 0, 64));
     }
 
+    // SplitMix64's finalizer, of the seed XOR the index times the golden
+    // ratio: with seed 0, word 1 is SplitMix64's first output from seed 0,
+    // and a seed equal to that product cancels it (the finalizer of 0 is 0).
+    #[test]
+    fn words_are_splitmix64_of_the_seed_xor_the_index() {
+        assert_eq!(
+            [ram_word(0, 1), ram_word(0x9E37_79B9_7F4A_7C15, 1)],
+            [0xE220_A839_7B1D_CDAF, 0]
+        );
+    }
+
     #[test]
     fn words_of_one_seed_are_all_different() {
         let mut words: Vec<u64> = (0..64).map(|i| ram_word(7, i)).collect();

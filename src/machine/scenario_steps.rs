@@ -441,6 +441,21 @@ mod tests {
     }
 
     #[test]
+    fn step_arguments_take_strings_integers_and_booleans() {
+        let steps = parse_ok(
+            "[[step]]\nat = \"1s\"\naction = \"a\"\nhost = \"h\"\nport = 7\nauthenticate = false\n",
+        );
+        assert_eq!(
+            steps[0].args,
+            [
+                ("authenticate".to_owned(), StepArg::Bool(false)),
+                ("host".to_owned(), StepArg::Str("h".to_owned())),
+                ("port".to_owned(), StepArg::Int(7)),
+            ]
+        );
+    }
+
+    #[test]
     fn empty_after_event_is_refused() {
         assert_eq!(
             parse_err("[[step]]\nafter_event = \"\"\naction = \"a\"\n"),

@@ -578,6 +578,18 @@ mod tests {
     }
 
     #[test]
+    fn savevm_dates_and_clocks_the_snapshot_by_virtual_time() {
+        let mut m = machine(&["qcow2"]);
+        m.advance_to(VirtualTime(61_500_000_000));
+        m.savevm(Some("later"));
+        let info = m.info_snapshots();
+        assert!(
+            info.ends_with(" 2011-03-13 07:07:41   00:01:01.500\n"),
+            "{info}"
+        );
+    }
+
+    #[test]
     fn savevm_without_name_uses_the_date_tag() {
         let mut m = machine(&["qcow2"]);
         m.savevm(None);
@@ -780,10 +792,17 @@ mod tests {
 
     #[test]
     fn dates_convert_across_months_leap_days_and_the_epoch() {
-        let dates: Vec<String> = [0, 951_782_400, 1_300_000_000, 1_293_839_999, -1]
-            .into_iter()
-            .map(format_date)
-            .collect();
+        let dates: Vec<String> = [
+            0,
+            951_782_400,
+            1_300_000_000,
+            1_293_839_999,
+            -1,
+            4_107_542_400,
+        ]
+        .into_iter()
+        .map(format_date)
+        .collect();
         assert_eq!(
             dates,
             [
@@ -792,6 +811,7 @@ mod tests {
                 "2011-03-13 07:06:40",
                 "2010-12-31 23:59:59",
                 "1969-12-31 23:59:59",
+                "2100-03-01 00:00:00",
             ]
         );
     }
