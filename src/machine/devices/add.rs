@@ -856,6 +856,32 @@ mod tests {
     }
 
     #[test]
+    fn different_ids_are_both_accepted() {
+        let mut d = pc();
+        let e1000 = opts(&[("driver", "e1000")]);
+        assert!(d.device_add(Some("a"), &e1000, true).is_ok());
+        assert!(d.device_add(Some("b"), &e1000, true).is_ok());
+    }
+
+    #[test]
+    fn romfile_other_than_the_default_leaves_no_rom_bar() {
+        let mut d = pc();
+        let has_rom = |d: &Devices, uid: u64| {
+            let f = d.qdev.device(uid).and_then(|x| x.pci.as_ref()).unwrap();
+            f.bars
+                .iter()
+                .any(|b| b.index == crate::machine::devices::pci::ROM_BAR)
+        };
+        let plain = d.device_add(None, &opts(&[("driver", "rtl8139")]), true);
+        let other = opts(&[("driver", "rtl8139"), ("romfile", "my.rom")]);
+        let other = d.device_add(None, &other, true);
+        assert_eq!(
+            (has_rom(&d, plain.unwrap()), has_rom(&d, other.unwrap())),
+            (true, false)
+        );
+    }
+
+    #[test]
     fn scsi_disk_takes_the_scsi_id_it_names() {
         let mut d = lsi_with_disks(0);
         let uid = d

@@ -1010,6 +1010,39 @@ mod tests {
         assert!(supported_formats_line().starts_with("Supported formats: raw cow qcow "));
     }
 
+    #[test]
+    fn every_interface_name_parses_back() {
+        let names = [
+            "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen", "none",
+        ];
+        let back: Vec<Option<&str>> = names
+            .iter()
+            .map(|n| DriveIf::parse(n).map(DriveIf::name))
+            .collect();
+        assert_eq!(back, names.map(Some));
+        assert_eq!(DriveIf::parse("usb"), None);
+    }
+
+    #[test]
+    fn io_errnos_parse_by_name() {
+        assert_eq!(
+            ["eio", "enospc", "eperm"].map(IoErrno::parse),
+            [Some(IoErrno::Eio), Some(IoErrno::Enospc), None]
+        );
+    }
+
+    #[test]
+    fn drive_del_removes_the_drive_or_says_it_is_not_found() {
+        let mut b = Block::from_config(&MachineConfig::default(), false, false);
+        assert!(b.find("ide1-cd0").is_some());
+        assert_eq!(b.drive_del("ide1-cd0"), Ok(()));
+        assert!(b.find("ide1-cd0").is_none());
+        assert_eq!(
+            b.drive_del("ide1-cd0"),
+            Err(QmpError::with1(ErrorClass::DeviceNotFound, "ide1-cd0"))
+        );
+    }
+
     fn hda(file: &str, info: ImageInfo) -> DriveConfig {
         let mut d = DriveConfig::default();
         d.opts.push("file", file);
@@ -1046,6 +1079,64 @@ mod tests {
         };
         let b = Block::from_config(&cfg, false, false);
         assert_eq!(names(&b), ["ide0-hd0", "ide1-cd0", "floppy0", "sd0"]);
+    }
+
+    #[test]
+    fn negative_index_places_the_drive_like_no_index() {
+        let mut d = DriveConfig::default();
+        d.opts.push("file", "disk.img");
+        d.opts.push("index", "-1");
+        d.opts.push("media", "disk");
+        d.probe = Some(ImageProbe::Found(raw(1 << 20)));
+        let cfg = MachineConfig {
+            drives: vec![d],
+            ..Default::default()
+        };
+        let b = Block::from_config(&cfg, false, false);
+        assert_eq!(names(&b)[0], "ide0-hd0");
+    }
+
+    /// The guest's I/O on one 1 MiB disk over `periods` periods: the stats
+    /// after each.
+    fn guest_io_stats(periods: usize) -> Vec<BlockStats> {
+        let cfg = MachineConfig {
+            drives: vec![hda("disk.img", raw(1 << 20))],
+            ..Default::default()
+        };
+        let mut block = crate::machine::devices::Devices::new(&cfg).block;
+        let mut rng = Rng::new(3);
+        (0..periods)
+            .map(|_| {
+                block.guest_io(&mut rng);
+                block.find("ide0-hd0").unwrap().stats.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn guest_io_counts_pages_per_request_and_the_written_offset() {
+        const PAGE: u64 = 4096;
+        let stats = guest_io_stats(50);
+        let last = stats.last().unwrap();
+        assert!(last.rd_operations > 0 && last.wr_operations > 0, "{last:?}");
+        for s in &stats {
+            assert!(
+                (s.rd_operations * PAGE..=s.rd_operations * 8 * PAGE).contains(&s.rd_bytes),
+                "{s:?}"
+            );
+            assert!(
+                (s.wr_operations * PAGE..=s.wr_operations * 4 * PAGE).contains(&s.wr_bytes),
+                "{s:?}"
+            );
+        }
+        // Periods before the first write leave the highest offset alone.
+        let before_writes: Vec<u64> = stats
+            .iter()
+            .take_while(|s| s.wr_operations == 0)
+            .map(|s| s.wr_highest_offset)
+            .collect();
+        assert!(!before_writes.is_empty());
+        assert!(before_writes.iter().all(|&o| o == 0), "{before_writes:?}");
     }
 
     #[test]

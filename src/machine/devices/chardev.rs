@@ -114,6 +114,30 @@ mod tests {
     use super::*;
     use crate::machine::config::{ChardevBackend, ChardevConfig};
 
+    #[test]
+    fn compat_filename_keeps_socket_addresses_and_names_the_rest() {
+        let names = [
+            "tcp:127.0.0.1:4444,server,nowait",
+            "telnet::4445,nowait",
+            "unix:/tmp/s,nowait,server",
+            "/dev/parport0",
+            "/dev/ttyS0",
+            "pty",
+        ]
+        .map(compat_filename);
+        assert_eq!(
+            names,
+            [
+                "tcp:127.0.0.1:4444,server",
+                "telnet::4445",
+                "unix:/tmp/s,server",
+                "parport",
+                "tty",
+                "pty",
+            ]
+        );
+    }
+
     fn labels(c: &Chardevs) -> Vec<(&str, &str)> {
         c.list
             .iter()

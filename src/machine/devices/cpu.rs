@@ -94,6 +94,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn guest_ticks_halt_a_cpu_about_the_idle_share_of_the_time() {
+        let mut c = Cpus::new(1);
+        let mut rng = Rng::new(1);
+        let halted = (0..1000)
+            .filter(|_| {
+                c.guest_tick(&mut rng);
+                c.cpus[0].halted
+            })
+            .count();
+        // 800 expected; a binomial spread of 1000 draws stays within 60.
+        assert!((740..=860).contains(&halted), "{halted} of 1000");
+    }
+
+    #[test]
     fn new_puts_bsp_at_reset_vector_running() {
         let c = Cpus::new(1);
         assert_eq!(

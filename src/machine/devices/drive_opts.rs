@@ -304,6 +304,45 @@ mod tests {
     }
 
     #[test]
+    fn drive_init_checks_media_addr_geometry_and_index() {
+        let refusal = |s: &str| match check_drive_init(&opts(s)) {
+            Ok(()) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        let cases = [
+            ("file=a,media=cdrom", ""),
+            ("file=a,media=tape", "'tape' invalid media"),
+            ("file=a,if=virtio,addr=5", ""),
+            ("file=a,addr=5", "addr is not supported by this bus type"),
+            ("file=a,cyls=100,heads=16,secs=63", ""),
+            (
+                "file=a,cyls=100,heads=0,secs=63",
+                "invalid physical heads number",
+            ),
+            ("file=a,index=1", ""),
+            (
+                "file=a,index=1,unit=0",
+                "index cannot be used with bus and unit",
+            ),
+            (
+                "file=a,index=1,bus=1",
+                "index cannot be used with bus and unit",
+            ),
+        ];
+        for (s, want) in cases {
+            assert_eq!(refusal(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn c_int_keeps_the_low_32_bits_signed() {
+        assert_eq!(
+            [c_int(5), c_int(0xffff_ffff), c_int(0x1_0000_0002)],
+            [5, -1, 2]
+        );
+    }
+
+    #[test]
     fn drive_init_refuses_cache_modes_0_14_does_not_know() {
         assert_eq!(
             check_drive_init(&opts("file=a,cache=fast")),

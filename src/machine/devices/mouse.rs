@@ -69,6 +69,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn of_device_finds_the_devices_handler() {
+        let mut m = Mice::default();
+        m.add("QEMU PS/2 Mouse", false, None);
+        m.add("QEMU USB Tablet", true, Some(5));
+        assert_eq!([m.of_device(5), m.of_device(6)], [Some(1), None]);
+    }
+
+    #[test]
     fn add_appends_with_increasing_index() {
         let mut m = Mice::default();
         m.add("QEMU PS/2 Mouse", false, None);

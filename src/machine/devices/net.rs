@@ -701,6 +701,22 @@ mod tests {
     use crate::machine::devices::opts;
 
     #[test]
+    fn host_port_takes_an_empty_dotted_or_localhost_host_and_a_port() {
+        let ok: Vec<bool> = [
+            ":1234",
+            "localhost:1",
+            "10.0.0.1:80",
+            "10.0.0:80",
+            "example.org:80",
+            "10.0.0.1:x",
+            "1234",
+        ]
+        .map(host_port_ok)
+        .to_vec();
+        assert_eq!(ok, [true, true, true, false, false, false, false]);
+    }
+
+    #[test]
     fn default_config_has_user_backend_on_vlan0() {
         let n = Net::from_config(&MachineConfig::default());
         assert_eq!(n.clients[0].name, "user.0");
