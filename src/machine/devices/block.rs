@@ -1108,7 +1108,7 @@ mod tests {
         (0..periods)
             .map(|_| {
                 block.guest_io(&mut rng);
-                block.find("ide0-hd0").unwrap().stats.clone()
+                block.find("ide0-hd0").unwrap().stats
             })
             .collect()
     }
