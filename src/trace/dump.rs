@@ -435,37 +435,28 @@ mod tests {
     }
 
     #[test]
-    fn dump_joins_a_request_split_over_reads_into_one_line() {
-        let text = dumped(
-            &negotiated(&[
-                Input::bytes(ONE, "{\"execute\":\"query-"),
-                Input::bytes(ONE, "kvm\"}\n"),
-            ]),
-            DumpOptions::default(),
-        );
-        assert!(
-            text.contains("\n0.003000 -> {\"execute\":\"query-kvm\"}\n0.003000 <- {\"return\""),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn dump_raw_keeps_one_line_per_read() {
-        let options = DumpOptions {
-            raw: true,
-            ..DumpOptions::default()
-        };
-        let text = dumped(
-            &negotiated(&[
-                Input::bytes(ONE, "{\"execute\":\"query-"),
-                Input::bytes(ONE, "kvm\"}\n"),
-            ]),
-            options,
-        );
-        assert!(
-            text.contains("\n0.002000 -> {\"execute\":\"query-\n0.003000 -> kvm\"}\n"),
-            "{text}"
-        );
+    fn dump_joins_a_request_split_over_reads_unless_raw() {
+        let split = negotiated(&[
+            Input::bytes(ONE, "{\"execute\":\"query-"),
+            Input::bytes(ONE, "kvm\"}\n"),
+        ]);
+        for (raw, want) in [
+            (
+                false,
+                "\n0.003000 -> {\"execute\":\"query-kvm\"}\n0.003000 <- {\"return\"",
+            ),
+            (
+                true,
+                "\n0.002000 -> {\"execute\":\"query-\n0.003000 -> kvm\"}\n",
+            ),
+        ] {
+            let options = DumpOptions {
+                raw,
+                ..DumpOptions::default()
+            };
+            let text = dumped(&split, options);
+            assert!(text.contains(want), "raw {raw}: {text}");
+        }
     }
 
     #[test]

@@ -1242,60 +1242,30 @@ mod tests {
     }
 
     #[test]
-    fn io_error_default_write_reports_eio_and_stops_on_enospc() {
-        let b = hd_with(&[]);
-        assert_eq!(
+    fn io_errors_follow_rerror_and_werror() {
+        use IoErrno::{Eio, Enospc};
+        use IoErrorOutcome::{Ignore, Report, Stop};
+        use IoOperation::{Read, Write};
+        let defaults: &[(&str, &str)] = &[];
+        let cases = [
+            (defaults, Write, Eio, Report),
+            (defaults, Write, Enospc, Stop),
+            (defaults, Read, Enospc, Report),
+            (&[("rerror", "stop")], Read, Eio, Stop),
+            (&[("werror", "ignore")], Write, Enospc, Ignore),
+            (&[("werror", "report")], Write, Enospc, Report),
+            // The later werror wins.
             (
-                outcome(&b, IoOperation::Write, IoErrno::Eio),
-                outcome(&b, IoOperation::Write, IoErrno::Enospc)
+                &[("werror", "ignore"), ("werror", "stop")],
+                Write,
+                Eio,
+                Stop,
             ),
-            (IoErrorOutcome::Report, IoErrorOutcome::Stop)
-        );
-    }
-
-    #[test]
-    fn io_error_default_read_reports_even_enospc() {
-        let b = hd_with(&[]);
-        assert_eq!(
-            outcome(&b, IoOperation::Read, IoErrno::Enospc),
-            IoErrorOutcome::Report
-        );
-    }
-
-    #[test]
-    fn io_error_rerror_stop_stops_on_any_read_error() {
-        let b = hd_with(&[("rerror", "stop")]);
-        assert_eq!(
-            outcome(&b, IoOperation::Read, IoErrno::Eio),
-            IoErrorOutcome::Stop
-        );
-    }
-
-    #[test]
-    fn io_error_werror_ignore_ignores_enospc() {
-        let b = hd_with(&[("werror", "ignore")]);
-        assert_eq!(
-            outcome(&b, IoOperation::Write, IoErrno::Enospc),
-            IoErrorOutcome::Ignore
-        );
-    }
-
-    #[test]
-    fn io_error_werror_report_reports_enospc() {
-        let b = hd_with(&[("werror", "report")]);
-        assert_eq!(
-            outcome(&b, IoOperation::Write, IoErrno::Enospc),
-            IoErrorOutcome::Report
-        );
-    }
-
-    #[test]
-    fn io_error_later_werror_wins() {
-        let b = hd_with(&[("werror", "ignore"), ("werror", "stop")]);
-        assert_eq!(
-            outcome(&b, IoOperation::Write, IoErrno::Eio),
-            IoErrorOutcome::Stop
-        );
+        ];
+        for (opts, op, errno, want) in cases {
+            let b = hd_with(opts);
+            assert_eq!(outcome(&b, op, errno), want, "{opts:?} {op:?} {errno:?}");
+        }
     }
 
     fn none_drive(id: &str) -> OptionList {

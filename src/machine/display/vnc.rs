@@ -572,61 +572,36 @@ mod tests {
     }
 
     #[test]
-    fn parse_inet_name_host_at_limit_is_accepted() {
-        let host = "h".repeat(INET_HOST_BYTES_MAX);
-        assert_eq!(inet_host(&format!("{host}:1")), Some(InetHost::Name(host)));
+    fn parse_inet_hosts_at_the_limit_are_accepted_and_past_it_refused() {
+        let name: fn(String) -> InetHost = InetHost::Name;
+        let kinds = [
+            ("h", "{}:1", name),
+            ("a", "[{}]:1", InetHost::V6),
+            ("1", "{}:1", InetHost::V4),
+        ];
+        for (c, form, kind) in kinds {
+            let at = c.repeat(INET_HOST_BYTES_MAX);
+            let past = c.repeat(INET_HOST_BYTES_MAX + 1);
+            assert_eq!(inet_host(&form.replace("{}", &at)), Some(kind(at)));
+            assert_eq!(inet_host(&form.replace("{}", &past)), None, "{form}");
+        }
     }
 
     #[test]
-    fn parse_inet_name_host_past_limit_is_refused() {
-        let host = "h".repeat(INET_HOST_BYTES_MAX + 1);
-        assert_eq!(inet_host(&format!("{host}:1")), None);
-    }
-
-    #[test]
-    fn parse_inet_ipv6_host_at_limit_is_accepted() {
-        let host = "a".repeat(INET_HOST_BYTES_MAX);
-        assert_eq!(inet_host(&format!("[{host}]:1")), Some(InetHost::V6(host)));
-    }
-
-    #[test]
-    fn parse_inet_ipv6_host_past_limit_is_refused() {
-        let host = "a".repeat(INET_HOST_BYTES_MAX + 1);
-        assert_eq!(inet_host(&format!("[{host}]:1")), None);
-    }
-
-    #[test]
-    fn parse_inet_ipv4_host_at_limit_is_accepted() {
-        let host = "1".repeat(INET_HOST_BYTES_MAX);
-        assert_eq!(inet_host(&format!("{host}:1")), Some(InetHost::V4(host)));
-    }
-
-    #[test]
-    fn parse_inet_ipv4_host_past_limit_is_refused() {
-        let host = "1".repeat(INET_HOST_BYTES_MAX + 1);
-        assert_eq!(inet_host(&format!("{host}:1")), None);
-    }
-
-    #[test]
-    fn parse_inet_port_at_limit_is_kept_whole() {
+    fn parse_inet_ports_are_cut_at_the_limit() {
         let port = "1".repeat(INET_PORT_BYTES_MAX);
-        let a = parse_inet(&format!(":{port}")).expect("address parses");
-        assert_eq!((a.port, a.opts), (port, String::new()));
-    }
-
-    #[test]
-    fn parse_inet_port_past_limit_leaves_the_rest_as_options() {
-        // sscanf's `%32[^,]` stops after 32 bytes; `%n` then points at the 33rd.
-        let port = "1".repeat(INET_PORT_BYTES_MAX);
-        let a = parse_inet(&format!(":{port}2")).expect("address parses");
-        assert_eq!((a.port, a.opts), (port, "2".to_owned()));
-    }
-
-    #[test]
-    fn parse_inet_port_past_limit_is_cut_before_a_split_character() {
-        let port = "1".repeat(INET_PORT_BYTES_MAX - 1);
-        let a = parse_inet(&format!(":{port}é")).expect("address parses");
-        assert_eq!((a.port, a.opts), (port, "é".to_owned()));
+        let short = &port[1..];
+        for (text, kept, opts) in [
+            // At the limit: kept whole.
+            (format!(":{port}"), &port[..], ""),
+            // sscanf's `%32[^,]` stops after 32 bytes; `%n` then points at the 33rd.
+            (format!(":{port}2"), &port[..], "2"),
+            // Past the limit, cut before a split character.
+            (format!(":{short}é"), short, "é"),
+        ] {
+            let a = parse_inet(&text).expect("address parses");
+            assert_eq!((a.port.as_str(), a.opts.as_str()), (kept, opts), "{text}");
+        }
     }
 
     #[test]

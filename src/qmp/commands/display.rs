@@ -547,55 +547,48 @@ mod tests {
     }
 
     #[test]
-    fn change_vnc_password_at_limit_is_kept_whole() {
-        let password = "7".repeat(VNC_CHANGE_PASSWORD_BYTES_MAX);
-        assert_eq!(changed_password(&password), Some(password.into_bytes()));
+    fn change_vnc_password_keeps_the_first_bytes_up_to_the_limit() {
+        let at_limit = "7".repeat(VNC_CHANGE_PASSWORD_BYTES_MAX);
+        let split = format!("{}é", &at_limit[1..]);
+        for (password, kept) in [
+            (at_limit.clone(), at_limit.as_bytes()),
+            (format!("{at_limit}8"), at_limit.as_bytes()),
+            // 0.14 copies bytes; the eighth and ninth are the two bytes of `é`.
+            (
+                split.clone(),
+                &split.as_bytes()[..VNC_CHANGE_PASSWORD_BYTES_MAX],
+            ),
+        ] {
+            assert_eq!(
+                changed_password(&password),
+                Some(kept.to_vec()),
+                "{password}"
+            );
+        }
     }
 
     #[test]
-    fn change_vnc_password_past_limit_keeps_the_first_bytes() {
-        let kept = "7".repeat(VNC_CHANGE_PASSWORD_BYTES_MAX);
-        assert_eq!(
-            changed_password(&format!("{kept}8")),
-            Some(kept.into_bytes())
-        );
-    }
-
-    #[test]
-    fn change_vnc_password_past_limit_may_split_a_character() {
-        // 0.14 copies bytes; the eighth and ninth are the two bytes of `é`.
-        let password = format!("{}é", "7".repeat(VNC_CHANGE_PASSWORD_BYTES_MAX - 1));
-        assert_eq!(
-            changed_password(&password),
-            Some(password.as_bytes()[..VNC_CHANGE_PASSWORD_BYTES_MAX].to_vec())
-        );
-    }
-
-    #[test]
-    fn change_vnc_password_without_arg_is_missing_password() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            change(&mut m, "passwd", None),
-            Err(QmpError::with1(ErrorClass::MissingParameter, "password"))
-        );
-    }
-
-    #[test]
-    fn change_vnc_password_without_server_fails() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            change(&mut m, "password", Some("x")),
-            Err(QmpError::bare(ErrorClass::SetPasswdFailed))
-        );
-    }
-
-    #[test]
-    fn change_vnc_display_without_server_fails() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            change(&mut m, ":1", None),
-            Err(QmpError::with1(ErrorClass::VNCServerFailed, ":1"))
-        );
+    fn change_vnc_without_a_server_fails() {
+        for (target, arg, want) in [
+            (
+                "passwd",
+                None,
+                QmpError::with1(ErrorClass::MissingParameter, "password"),
+            ),
+            (
+                "password",
+                Some("x"),
+                QmpError::bare(ErrorClass::SetPasswdFailed),
+            ),
+            (
+                ":1",
+                None,
+                QmpError::with1(ErrorClass::VNCServerFailed, ":1"),
+            ),
+        ] {
+            let mut m = Machine::new(MachineConfig::default());
+            assert_eq!(change(&mut m, target, arg), Err(want), "{target}");
+        }
     }
 
     #[test]
