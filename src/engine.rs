@@ -1219,6 +1219,11 @@ mod tests {
         let at = e
             .next_deadline()
             .expect("the guest's ACPI shutdown is pending");
+        // Checked first: a deadline far away would take for ever to reach.
+        use crate::machine::devices::guest::{
+            GUEST_ACPI_SHUTDOWN_JITTER_NS, GUEST_ACPI_SHUTDOWN_NS,
+        };
+        assert!(at.0 <= GUEST_ACPI_SHUTDOWN_NS + GUEST_ACPI_SHUTDOWN_JITTER_NS);
         let out = e.step(Input::AdvanceTo { at });
         assert!(sent(&out)
             .iter()

@@ -209,6 +209,19 @@ mod tests {
     }
 
     #[test]
+    fn raised_target_deflates_one_batch_per_step() {
+        let mut m = with_balloon();
+        m.balloon_set_target(i64::try_from(126 * MIB_BYTES).unwrap());
+        m.advance_to(VirtualTime(2 * BALLOON_STEP_NS));
+        assert_eq!(actual(&m), 126 * MIB_BYTES);
+        m.balloon_set_target(i64::try_from(128 * MIB_BYTES).unwrap());
+        m.advance_to(VirtualTime(3 * BALLOON_STEP_NS));
+        assert_eq!(actual(&m), 127 * MIB_BYTES);
+        m.advance_to(VirtualTime(4 * BALLOON_STEP_NS));
+        assert_eq!(actual(&m), 128 * MIB_BYTES);
+    }
+
+    #[test]
     fn target_above_ram_is_clamped_to_ram() {
         let mut m = with_balloon();
         m.balloon_set_target(i64::MAX);

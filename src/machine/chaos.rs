@@ -512,6 +512,44 @@ mod tests {
     }
 
     #[test]
+    fn events_with_a_vnc_display_connect_vnc_clients() {
+        let mut m = Machine::new(MachineConfig {
+            chaos: Some(ChaosConfig::parse("seed=5,rate=1,kinds=events").unwrap()),
+            vnc: Some("127.0.0.1:0".into()),
+            ..MachineConfig::default()
+        });
+        for _ in 0..16 {
+            m.chaos_gap();
+        }
+        let clients = m.display.vnc.as_ref().map_or(0, |v| v.clients.len());
+        assert!(
+            clients > 0,
+            "16 events, both kinds likely: {clients} VNC clients"
+        );
+        assert_eq!(
+            Some(u64::try_from(clients).unwrap()),
+            m.chaos.as_ref().map(|s| s.display_clients)
+        );
+    }
+
+    fn eject_cd(m: &mut Machine) -> bool {
+        let args = QDict::new().with("device", "ide1-cd0");
+        m.chaos_before_command("eject", &args);
+        m.devices.block.find("ide1-cd0").unwrap().locked
+    }
+
+    #[test]
+    fn failures_lock_a_removable_drive_only_when_rolled() {
+        assert!(!eject_cd(&mut chaotic("seed=5,rate=0,kinds=failures")));
+        let mut m = chaotic("seed=5,rate=1,kinds=failures");
+        assert!(eject_cd(&mut m));
+        assert_eq!(
+            m.chaos.as_ref().unwrap().locked_drive.as_deref(),
+            Some("ide1-cd0")
+        );
+    }
+
+    #[test]
     fn rate_zero_never_rolls() {
         let mut m = chaotic("seed=5,rate=0");
         assert!(!m.chaos_roll(ChaosKind::Split));

@@ -226,6 +226,33 @@ mod tests {
     }
 
     #[test]
+    fn broken_stream_says_why_and_fails_the_load() {
+        let mut m = dest(false);
+        m.incoming_fail("truncated section");
+        assert_eq!(
+            (m.exit_code, &m.effects[..]),
+            (
+                Some(LOAD_FAILED_EXIT_CODE),
+                &[
+                    Effect::Stderr {
+                        text: "qmpsim: incoming migration: truncated section\n".into()
+                    },
+                    Effect::Stderr {
+                        text: LOAD_FAILED_TEXT.into()
+                    }
+                ][..]
+            )
+        );
+    }
+
+    #[test]
+    fn broken_stream_without_incoming_is_ignored() {
+        let mut m = source();
+        m.incoming_fail("truncated section");
+        assert_eq!((m.exit_code, m.effects.len()), (None, 0));
+    }
+
+    #[test]
     fn unknown_section_is_named_as_014_does() {
         let m = dest(false);
         let extra = Section {

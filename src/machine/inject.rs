@@ -708,6 +708,30 @@ mod tests {
     }
 
     #[test]
+    fn spice_server_end_of_a_wildcard_or_empty_addr_is_the_clients_loopback() {
+        let ends: Vec<SockAddr> = [
+            (Some("0.0.0.0"), "ipv4"),
+            (Some("::"), "ipv6"),
+            (Some(""), "ipv4"),
+            (None, "ipv6"),
+            (Some("192.0.2.7"), "ipv6"),
+        ]
+        .iter()
+        .map(|(a, family)| spice_server_end(*a, family, 5930))
+        .collect();
+        assert_eq!(
+            ends,
+            [
+                addr("127.0.0.1", "5930", "ipv4"),
+                addr("::1", "5930", "ipv6"),
+                addr("127.0.0.1", "5930", "ipv4"),
+                addr("::1", "5930", "ipv6"),
+                addr("192.0.2.7", "5930", "ipv4"),
+            ]
+        );
+    }
+
+    #[test]
     fn spice_connect_tls_without_tls_port_expects_false() {
         let mut m = spice_machine(&[("port", "5930")]);
         assert_eq!(

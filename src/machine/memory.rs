@@ -104,6 +104,14 @@ mod tests {
     }
 
     #[test]
+    fn words_of_one_seed_are_all_different() {
+        let mut words: Vec<u64> = (0..64).map(|i| ram_word(7, i)).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), 64);
+    }
+
+    #[test]
     fn read_phys_unaligned_matches_byte_reads() {
         let bytes = read_phys(3, RAM, 5, 37);
         let single: Vec<u8> = (5..42).map(|a| phys_byte(3, RAM, a)).collect();

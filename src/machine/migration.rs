@@ -659,6 +659,48 @@ mod tests {
     }
 
     #[test]
+    fn converged_when_the_rest_fits_in_the_downtime_at_the_speed() {
+        let s = MigrationState::default();
+        let stopped = MigrationState {
+            speed_bytes_per_s: 0,
+            ..MigrationState::default()
+        };
+        assert_eq!(
+            [
+                s.converged(0),
+                s.converged(PAGE_BYTES),
+                s.converged(1 << 30),
+                stopped.converged(PAGE_BYTES),
+            ],
+            [true, true, false, false]
+        );
+    }
+
+    #[test]
+    fn each_migration_gets_the_next_id() {
+        let mut m = machine(1);
+        let first = start(&mut m, false);
+        m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
+        assert_eq!(start(&mut m, false), first + 1);
+    }
+
+    #[test]
+    fn migration_sent_whole_by_its_ticks_ends_without_an_empty_chunk() {
+        let mut m = machine(16);
+        m.migration.downtime_ns = 0;
+        let id = start(&mut m, false);
+        m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
+        assert_eq!(status(&m), MigrationStatus::Completed);
+        let empty = m
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::MigrationData { bytes: 0, .. }))
+            .count();
+        assert_eq!(empty, 0);
+        assert!(m.effects.contains(&Effect::MigrationFinish { id }));
+    }
+
+    #[test]
     fn data_effects_add_up_to_the_total() {
         let mut m = machine(16);
         let id = start(&mut m, false);

@@ -441,6 +441,43 @@ mod tests {
     }
 
     #[test]
+    fn empty_after_event_is_refused() {
+        assert_eq!(
+            parse_err("[[step]]\nafter_event = \"\"\naction = \"a\"\n"),
+            "line 2: after_event: must be a string"
+        );
+    }
+
+    fn machine_with(text: &str) -> Machine {
+        Machine::new(crate::machine::config::MachineConfig {
+            scenario: parse_ok(text),
+            ..crate::machine::config::MachineConfig::default()
+        })
+    }
+
+    #[test]
+    fn at_step_runs_at_its_time_and_not_before() {
+        let mut m = machine_with("[[step]]\nat = \"1s\"\naction = \"rtc-change\"\noffset = 5\n");
+        m.advance_to(VirtualTime(VirtualTime::NS_PER_S - 1));
+        assert_eq!(m.events.drain_names(), Vec::<String>::new());
+        m.advance_to(VirtualTime(VirtualTime::NS_PER_S));
+        assert_eq!(m.events.drain_names(), ["RTC_CHANGE"]);
+    }
+
+    #[test]
+    fn step_whose_action_fails_says_so_on_stderr_with_its_line() {
+        let mut m = machine_with("[[step]]\nat = \"1s\"\naction = \"rtc-change\"\n");
+        m.advance_to(VirtualTime(VirtualTime::NS_PER_S));
+        assert_eq!(
+            m.effects,
+            [Effect::Stderr {
+                text: "qmpsim: -x-scenario: step at line 1 (rtc-change): Parameter 'offset' is missing\n"
+                    .to_owned()
+            }]
+        );
+    }
+
+    #[test]
     fn second_step_reports_its_own_line() {
         let text = "[[step]]\nat = \"1s\"\naction = \"a\"\n\n[[step]]\naction = \"b\"\n";
         assert_eq!(

@@ -764,6 +764,39 @@ mod tests {
     }
 
     #[test]
+    fn delvm_by_id_removes_that_snapshot_not_the_first() {
+        let mut m = machine(&["qcow2"]);
+        m.savevm(Some("a"));
+        m.savevm(Some("b"));
+        m.savevm(Some("c"));
+        assert_eq!(m.delvm("2"), "");
+        let names: Vec<&str> = m.snapshots["ide0-hd0"]
+            .entries
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+    }
+
+    #[test]
+    fn dates_convert_across_months_leap_days_and_the_epoch() {
+        let dates: Vec<String> = [0, 951_782_400, 1_300_000_000, 1_293_839_999, -1]
+            .into_iter()
+            .map(format_date)
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                "1970-01-01 00:00:00",
+                "2000-02-29 00:00:00",
+                "2011-03-13 07:06:40",
+                "2010-12-31 23:59:59",
+                "1969-12-31 23:59:59",
+            ]
+        );
+    }
+
+    #[test]
     fn vm_clock_formats_hours_to_millis() {
         assert_eq!(format_vm_clock(3_723_456_000_000), "01:02:03.456");
     }

@@ -383,6 +383,14 @@ mod tests {
     }
 
     #[test]
+    fn dollar_pc_reads_the_monitors_cpu() {
+        let mut m = Machine::new(MachineConfig::default());
+        m.devices.cpus.cpus[0].pc = 0x1234;
+        let args = crate::qdict! { "command-line" => "print $pc" };
+        assert_eq!(call(&mut m, &args).unwrap().to_json(), r#""0x1234\r\n""#);
+    }
+
+    #[test]
     fn flushed_drops_text_after_last_newline() {
         assert_eq!(flushed("a\nb"), "a\n");
     }

@@ -1363,6 +1363,12 @@ mod tests {
         let log = Log::default();
         let mut ev = loop_with(engine, Box::new(log.clone()));
         ev.io.timers.insert(0);
+        // The loop waits for the deadline the engine names: without one it
+        // would wait for ever.
+        assert_eq!(
+            ev.vms[0].engine.next_deadline(),
+            Some(crate::machine::clock::VirtualTime(5_000_000))
+        );
         // The power-off timer shuts the machine down once time reaches it.
         assert_eq!(ev.run(), 0);
         assert_eq!(

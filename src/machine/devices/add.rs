@@ -855,6 +855,52 @@ mod tests {
         );
     }
 
+    #[test]
+    fn scsi_disk_takes_the_scsi_id_it_names() {
+        let mut d = lsi_with_disks(0);
+        let uid = d
+            .device_add(
+                None,
+                &opts(&[("driver", "scsi-disk"), ("drive", "d0"), ("scsi-id", "3")]),
+                true,
+            )
+            .unwrap();
+        assert_eq!(d.qdev.device(uid).and_then(|x| x.scsi_id), Some(3));
+    }
+
+    #[test]
+    fn chardev_property_takes_a_chardev_not_a_netdev() {
+        let mut d = pc();
+        let e = d
+            .device_add(
+                None,
+                &opts(&[("driver", "isa-serial"), ("chardev", "nope")]),
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::PropertyValueNotFound);
+        let serial = [("driver", "isa-serial"), ("chardev", "serial0")];
+        assert!(d.device_add(None, &opts(&serial), false).is_ok());
+    }
+
+    #[test]
+    fn function_zero_beside_other_functions_needs_multifunction() {
+        let mut d = pc();
+        let e1000 = |addr: &str, multi: &str| {
+            opts(&[
+                ("driver", "e1000"),
+                ("addr", addr),
+                ("multifunction", multi),
+            ])
+        };
+        d.device_add(None, &e1000("5.1", "off"), true).unwrap();
+        assert_eq!(
+            d.device_add(None, &e1000("5.0", "off"), true),
+            Err(QmpError::with1(ErrorClass::DeviceInitFailed, "e1000"))
+        );
+        assert!(d.device_add(None, &e1000("5.0", "on"), true).is_ok());
+    }
+
     /// A pc with a default virtio-serial bus `vs` and `n` ports on it.
     fn virtio_serial_with_ports(n: u32) -> Devices {
         let mut d = pc();

@@ -133,6 +133,12 @@ mod tests {
         m.requests.push(crate::machine::Request::Powerdown);
         m.run_requests();
         m.events.drain();
+        // Checked first: a deadline far away would take for ever to reach.
+        use crate::machine::devices::guest::{
+            GUEST_ACPI_SHUTDOWN_JITTER_NS, GUEST_ACPI_SHUTDOWN_NS,
+        };
+        let at = m.clock.next_deadline_matching(|t| !t.is_background());
+        assert!(at.is_some_and(|at| at.0 <= GUEST_ACPI_SHUTDOWN_NS + GUEST_ACPI_SHUTDOWN_JITTER_NS));
         step(&mut m, QDict::new()).unwrap();
         let names: Vec<String> = m.events.drain_names();
         assert_eq!(names, ["SHUTDOWN"]);
