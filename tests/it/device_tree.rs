@@ -163,3 +163,39 @@ fn screendump_without_a_card_writes_no_file() {
     );
     assert!(with.exists() && !without.exists());
 }
+
+#[test]
+fn device_driver_question_mark_prints_its_properties_and_exits_0() {
+    let (code, out, err) = super::support::qmpsim(&["-device", "ne2k_isa,?"]);
+    assert_eq!((code, out.as_str()), (Some(0), ""));
+    assert_eq!(
+        err,
+        "ne2k_isa.iobase=hex32\nne2k_isa.irq=uint32\nne2k_isa.mac=macaddr\nne2k_isa.vlan=vlan\nne2k_isa.netdev=netdev\nne2k_isa.bootindex=int32\n"
+    );
+    // An alias answers under the driver's name; a driver of the list the
+    // model cannot create answers too.
+    let (code, _, err) = super::support::qmpsim(&["-device", "lsi,?"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    let (code, _, err) = super::support::qmpsim(&["-device", "isa-debugcon,?"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            Some(0),
+            "isa-debugcon.iobase=hex32\nisa-debugcon.chardev=chr\nisa-debugcon.readback=hex32\n"
+        )
+    );
+}
+
+#[test]
+fn device_add_driver_question_mark_over_the_human_monitor() {
+    let (code, lines) = monitor_lines(&[], &["device_add virtserialport,?"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        lines,
+        [
+            "virtserialport.nr=uint32",
+            "virtserialport.chardev=chr",
+            "virtserialport.name=string",
+        ]
+    );
+}
