@@ -199,3 +199,31 @@ fn device_add_driver_question_mark_over_the_human_monitor() {
         ]
     );
 }
+
+#[test]
+fn soundhw_cards_join_the_tree_after_ide_in_table_order() {
+    let (code, lines) = monitor_lines(&["-soundhw", "hda,sb16,ac97"], &["info pci", "info qtree"]);
+    assert_eq!(code, Some(0));
+    let ids = pci_ids(&lines);
+    assert!(
+        ids.contains(&("4".to_owned(), "8086:2415".to_owned())),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&("5".to_owned(), "8086:2668".to_owned())),
+        "{ids:?}"
+    );
+    let hda = lines
+        .iter()
+        .position(|l| l == "        bus: hda.0")
+        .expect("intel-hda has its codec bus");
+    assert_eq!(
+        lines[hda + 2..hda + 5],
+        [
+            "          dev: hda-duplex, id \"\"",
+            "            dev-prop: debug = 0",
+            "            bus-prop: cad = 0",
+        ]
+    );
+    assert!(lines.iter().any(|l| l == "          dev: sb16, id \"\""));
+}

@@ -163,6 +163,28 @@ impl Devices {
         self.attach_drives(DriveIf::Ide, "ide-drive", |bus| {
             ide_buses.get(bus as usize).copied()
         });
+        // audio_init (arch_init.c): the enabled cards in table order; the PC
+        // speaker is no qdev device.
+        for card in &config.sound_cards {
+            match card.as_str() {
+                "sb16" => {
+                    self.internal("sb16", isa_bus, None);
+                }
+                "ac97" => {
+                    self.internal("AC97", pci_bus, None);
+                }
+                "es1370" => {
+                    self.internal("ES1370", pci_bus, None);
+                }
+                "hda" => {
+                    // intel_hda_and_codec_init (hw/intel-hda.c:1296).
+                    let hda = self.internal("intel-hda", pci_bus, None);
+                    let codecs = self.qdev.add_bus(hda, BusKind::Hda, false, None);
+                    self.internal("hda-duplex", codecs, None);
+                }
+                _ => {}
+            }
+        }
         if config.usb {
             let uhci = self.internal("piix3-usb-uhci", pci_bus, Some(PIIX3_DEVFN + 2));
             let bus = self.qdev.add_bus(uhci, BusKind::Usb, true, None);
@@ -540,6 +562,27 @@ mod tests {
             .any(|d| d.driver == "hpet")
         };
         assert_eq!((has_hpet(false), has_hpet(true)), (true, false));
+    }
+
+    #[test]
+    fn sound_cards_follow_ide_in_table_order() {
+        let d = Devices::new(&MachineConfig {
+            sound_cards: ["sb16", "ac97", "es1370", "hda"]
+                .map(str::to_owned)
+                .to_vec(),
+            ..Default::default()
+        });
+        assert_eq!(
+            slots(&d)[5..],
+            [
+                (24, "e1000"),
+                (32, "AC97"),
+                (40, "ES1370"),
+                (48, "intel-hda")
+            ]
+        );
+        assert!(d.qdev.devices.iter().any(|x| x.driver == "sb16"));
+        assert!(d.qdev.devices.iter().any(|x| x.driver == "hda-duplex"));
     }
 
     #[test]
