@@ -301,6 +301,12 @@ fn special_text(mode: &SpecialMode) -> (String, String) {
         SpecialMode::WatchdogList => line(crate::machine::watchdog::watchdog_list()),
         SpecialMode::NicModels => (String::new(), raw::net::nic_models_text()),
         SpecialMode::DeviceList => (String::new(), crate::machine::devices::qdm::qdm_text(true)),
+        SpecialMode::DeviceHelp { driver } => (
+            String::new(),
+            crate::machine::devices::qdm::find(driver)
+                .map(crate::machine::devices::qdm::device_help_text)
+                .unwrap_or_default(),
+        ),
         SpecialMode::SoundCards { unknown } => raw::hardware::sound_cards_text(unknown),
         SpecialMode::AlarmTimers {
             unknown, timers, ..

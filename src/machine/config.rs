@@ -99,6 +99,8 @@ pub struct MachineConfig {
     pub vga: Option<VgaType>,
     /// `-no-hpet`: no HPET on the system bus (the RTC then takes ISA IRQ 8).
     pub no_hpet: bool,
+    /// `-soundhw`: the enabled sound cards, in 0.14's `soundhw[]` order.
+    pub sound_cards: Vec<String>,
     /// How the simulated guest behaves (`-x-guest`).
     pub guest: GuestConfig,
     /// A happening placed at a gap of the monitor byte stream
@@ -206,6 +208,7 @@ impl Default for MachineConfig {
             singlestep: false,
             vga: None,
             no_hpet: false,
+            sound_cards: Vec::new(),
             guest: GuestConfig::default(),
             placement: None,
             scenario: Vec::new(),

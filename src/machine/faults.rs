@@ -605,10 +605,12 @@ mod tests {
     }
 
     #[test]
-    fn migration_fail_at_zero_fails_an_active_migration_now() {
-        let mut m = migrating();
-        m.fault_migration_fail_at(0);
-        assert_eq!(status(&m), MigrationStatus::Failed);
+    fn migration_fail_at_zero_fails_now_and_at_half_waits_for_half_the_bytes() {
+        for (percent, status_now) in [(0, MigrationStatus::Failed), (50, MigrationStatus::Active)] {
+            let mut m = migrating();
+            m.fault_migration_fail_at(percent);
+            assert_eq!(status(&m), status_now, "{percent}");
+        }
     }
 
     #[test]
@@ -617,13 +619,6 @@ mod tests {
         m.effects.clear();
         m.fault_migration_fail_at(0);
         assert_eq!(m.effects, [Effect::MigrationCancel { id: 1 }]);
-    }
-
-    #[test]
-    fn migration_fail_at_half_waits_for_half_the_bytes() {
-        let mut m = migrating();
-        m.fault_migration_fail_at(50);
-        assert_eq!(status(&m), MigrationStatus::Active);
     }
 
     #[test]

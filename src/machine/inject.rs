@@ -15,7 +15,7 @@
 
 use super::devices::block::{IoErrno, IoErrorOutcome, IoOperation};
 use super::display::{
-    SockAddr, SpiceChannel, VncClient, VncServer, SPICE_CHANNELS_MAX, VNC_CLIENTS_MAX,
+    SockAddr, SpiceChannel, SpiceServer, VncClient, VncServer, SPICE_CHANNELS_MAX, VNC_CLIENTS_MAX,
 };
 use super::events::{Event, VncServerEnd};
 use super::rtc::Rtc;
@@ -277,14 +277,7 @@ impl Machine {
     /// Errors: no `-spice` → DeviceNotActive `spice`; no such channel →
     /// DeviceNotFound `HOST:PORT`.
     pub fn spice_channel_authenticate(&mut self, host: &str, port: &str) -> Result<(), QmpError> {
-        let spice = self
-            .display
-            .spice
-            .as_ref()
-            .ok_or_else(|| not_active("spice"))?;
-        let index = spice
-            .channel_index(host, port)
-            .ok_or_else(|| not_found(host, port))?;
+        let (spice, index) = self.spice_channel_at(host, port)?;
         let channel = spice.channels[index].clone();
         let auth = spice.auth;
         self.emit(Event::SpiceInitialized { channel, auth });
@@ -297,6 +290,22 @@ impl Machine {
     /// Errors: no `-spice` → DeviceNotActive `spice`; no such channel →
     /// DeviceNotFound `HOST:PORT`.
     pub fn spice_channel_disconnect(&mut self, host: &str, port: &str) -> Result<(), QmpError> {
+        let (spice, index) = self.spice_channel_at(host, port)?;
+        let channel = spice.channels.remove(index);
+        self.emit(Event::SpiceDisconnected { channel });
+        Ok(())
+    }
+
+    /// The SPICE server and the index of its channel whose client end is
+    /// `host`:`port`.
+    ///
+    /// Errors: no `-spice` → DeviceNotActive `spice`; no such channel →
+    /// DeviceNotFound `HOST:PORT`.
+    fn spice_channel_at(
+        &mut self,
+        host: &str,
+        port: &str,
+    ) -> Result<(&mut SpiceServer, usize), QmpError> {
         let spice = self
             .display
             .spice
@@ -305,9 +314,7 @@ impl Machine {
         let index = spice
             .channel_index(host, port)
             .ok_or_else(|| not_found(host, port))?;
-        let channel = spice.channels.remove(index);
-        self.emit(Event::SpiceDisconnected { channel });
-        Ok(())
+        Ok((spice, index))
     }
 
     /// Every SPICE channel closes, oldest first, each with SPICE_DISCONNECTED
@@ -547,21 +554,13 @@ mod tests {
     }
 
     #[test]
-    fn vnc_connect_without_vnc_is_not_active() {
-        let mut m = Machine::new(MachineConfig::default());
-        assert_eq!(
-            m.vnc_client_connect(vnc_client("1")),
-            Err(QmpError::with1(ErrorClass::DeviceNotActive, "vnc"))
-        );
-    }
-
-    #[test]
-    fn vnc_connect_to_closed_display_is_not_active() {
-        let mut m = vnc_machine("none");
-        assert_eq!(
-            m.vnc_client_connect(vnc_client("1")),
-            Err(QmpError::with1(ErrorClass::DeviceNotActive, "vnc"))
-        );
+    fn vnc_connect_without_a_listening_display_is_not_active() {
+        for mut m in [Machine::new(MachineConfig::default()), vnc_machine("none")] {
+            assert_eq!(
+                m.vnc_client_connect(vnc_client("1")),
+                Err(QmpError::with1(ErrorClass::DeviceNotActive, "vnc"))
+            );
+        }
     }
 
     #[test]

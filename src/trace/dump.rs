@@ -2,7 +2,7 @@
 //! `->` / `<-` notation of the QMP docs, each line led by its virtual time.
 //!
 //! ```text
-//! # qmpsim trace, format 11, recorded by qmpsim 0.1.0
+//! # qmpsim trace, format 12, recorded by qmpsim 0.1.0
 //! # seed 0, epoch 1300000000, clock idle (no time jumps)
 //! 0.001000 # connect client 1 monitor 0
 //! 0.001000 <- {"QMP": {"version": ...}}

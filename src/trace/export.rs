@@ -368,75 +368,65 @@ mod tests {
     }
 
     #[test]
-    fn render_bytes_input_drops_trailing_newline() {
-        let text = render_input(&Input::bytes(ONE, "{\"execute\":\"stop\"}\r\n"), PLAIN);
-        assert_eq!(text, "-> {\"execute\":\"stop\"}\n");
-    }
-
-    #[test]
-    fn render_bytes_input_with_prefix_names_client() {
-        let text = render_input(&Input::bytes(TWO, "{}"), PREFIXED);
-        assert_eq!(text, "[2] -> {}\n");
-    }
-
-    #[test]
-    fn render_two_messages_in_one_read_continues_line() {
-        let text = render_input(&Input::bytes(ONE, "{\"a\":1}\n{\"b\":2}\n"), PLAIN);
-        assert_eq!(text, "-> {\"a\":1}\n   {\"b\":2}\n");
-    }
-
-    #[test]
-    fn render_control_and_invalid_bytes_escaped() {
-        let input = Input::bytes(ONE, b"a\x01b\xffc");
-        assert_eq!(render_input(&input, PLAIN), "-> a\\x01b\\xffc\n");
-    }
-
-    #[test]
-    fn render_connect_is_comment() {
-        let input = Input::connect(ONE);
-        assert_eq!(
-            render_input(&input, PLAIN),
-            "# connect client 1 monitor 0\n"
-        );
-    }
-
-    #[test]
-    fn render_disconnect_is_comment() {
-        let input = Input::Disconnect { client: TWO };
-        assert_eq!(render_input(&input, PLAIN), "# disconnect client 2\n");
-    }
-
-    #[test]
-    fn render_fd_is_comment() {
-        let input = Input::Fd {
-            client: ONE,
-            fd: FdHandle(3),
-        };
-        assert_eq!(render_input(&input, PLAIN), "# fd 3 from client 1\n");
-    }
-
-    #[test]
-    fn render_advance_shows_seconds_and_microseconds() {
-        let input = Input::AdvanceTo {
-            at: VirtualTime(12 * VirtualTime::NS_PER_S),
-        };
-        assert_eq!(render_input(&input, PLAIN), "# advance to 12.000000s\n");
-    }
-
-    #[test]
-    fn render_advance_with_nanoseconds_shows_nanoseconds() {
-        let input = Input::AdvanceTo {
-            at: VirtualTime(1_000_000_001),
-        };
-        assert_eq!(render_input(&input, PLAIN), "# advance to 1.000000001s\n");
-    }
-
-    #[test]
-    fn render_signal_uses_short_name() {
-        let input = Input::Signal {
-            signal: Signal::Terminate,
-        };
-        assert_eq!(render_input(&input, PLAIN), "# signal TERM\n");
+    fn inputs_render_as_transcript_lines() {
+        let cases = [
+            // The trailing newline is dropped.
+            (
+                Input::bytes(ONE, "{\"execute\":\"stop\"}\r\n"),
+                PLAIN,
+                "-> {\"execute\":\"stop\"}\n",
+            ),
+            (Input::bytes(TWO, "{}"), PREFIXED, "[2] -> {}\n"),
+            // Two messages in one read continue the line.
+            (
+                Input::bytes(ONE, "{\"a\":1}\n{\"b\":2}\n"),
+                PLAIN,
+                "-> {\"a\":1}\n   {\"b\":2}\n",
+            ),
+            (
+                Input::bytes(ONE, b"a\x01b\xffc"),
+                PLAIN,
+                "-> a\\x01b\\xffc\n",
+            ),
+            (Input::connect(ONE), PLAIN, "# connect client 1 monitor 0\n"),
+            (
+                Input::Disconnect { client: TWO },
+                PLAIN,
+                "# disconnect client 2\n",
+            ),
+            (
+                Input::Fd {
+                    client: ONE,
+                    fd: FdHandle(3),
+                },
+                PLAIN,
+                "# fd 3 from client 1\n",
+            ),
+            (
+                Input::AdvanceTo {
+                    at: VirtualTime(12 * VirtualTime::NS_PER_S),
+                },
+                PLAIN,
+                "# advance to 12.000000s\n",
+            ),
+            (
+                Input::AdvanceTo {
+                    at: VirtualTime(1_000_000_001),
+                },
+                PLAIN,
+                "# advance to 1.000000001s\n",
+            ),
+            (
+                Input::Signal {
+                    signal: Signal::Terminate,
+                },
+                PLAIN,
+                "# signal TERM\n",
+            ),
+        ];
+        for (input, notation, want) in cases {
+            assert_eq!(render_input(&input, notation), want, "{input:?}");
+        }
     }
 
     #[test]

@@ -258,8 +258,9 @@ pub const MAGIC: [u8; 8] = *b"QMPTRACE";
 /// `chaos` (`-x-chaos`); 9: the configuration's `singlestep` (`-singlestep`);
 /// 10: the configuration's `usb_devices` (`-usbdevice`), and the machine's USB
 /// ports and host forwarding rules in `State` frames; 11: the configuration's
-/// `vga` (`-vga`) and `no_hpet` (`-no-hpet`).
-pub const FORMAT_VERSION: u32 = 11;
+/// `vga` (`-vga`) and `no_hpet` (`-no-hpet`); 12: its `sound_cards`
+/// (`-soundhw`).
+pub const FORMAT_VERSION: u32 = 12;
 /// Largest encoded header, in bytes.
 pub const HEADER_BYTES_MAX: usize = 1024 * 1024;
 /// Largest part of a frame body, in bytes: the most the reader allocates for

@@ -687,15 +687,41 @@ mod tests {
     }
 
     #[test]
-    fn import_of_matching_transcript_replays() {
-        let (trace, report) = imported(
-            "-> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n-> {\"execute\":\"query-kvm\"}\n<- {\"return\": {\"enabled\": false, \"present\": true}}\n",
-            &ImportOptions::default(),
-        );
-        assert!(
-            crate::replay::replay(&trace[..]).is_ok() && report.differing == 0,
-            "{report:?}"
-        );
+    fn imports_replay_and_count_their_differences() {
+        let cases = [
+            // A matching transcript.
+            (
+                ImportOptions::default(),
+                "-> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n-> {\"execute\":\"query-kvm\"}\n<- {\"return\": {\"enabled\": false, \"present\": true}}\n",
+                0,
+            ),
+            // qmpsim's own events keep the STOP event.
+            (
+                ImportOptions {
+                    events: EventSource::Qmpsim,
+                    negotiate: true,
+                    ..ImportOptions::default()
+                },
+                "-> { \"execute\": \"stop\" }\n<- { \"return\": {} }\n",
+                0,
+            ),
+            // Expecting qmpsim records qmpsim's replies and counts the differences.
+            (
+                ImportOptions {
+                    expect: Expect::Qmpsim,
+                    ..ImportOptions::default()
+                },
+                "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": {\"no\": 1}}\n",
+                1,
+            ),
+        ];
+        for (options, text, differing) in cases {
+            let (trace, report) = imported(text, &options);
+            assert!(
+                crate::replay::replay(&trace[..]).is_ok() && report.differing == differing,
+                "{text}: {report:?}"
+            );
+        }
     }
 
     #[test]
@@ -706,39 +732,6 @@ mod tests {
         );
         assert!(
             crate::replay::replay(&trace[..]).is_err() && report.first_difference == Some(2),
-            "{report:?}"
-        );
-    }
-
-    #[test]
-    fn import_with_qmpsim_events_keeps_stop_event() {
-        let options = ImportOptions {
-            events: EventSource::Qmpsim,
-            negotiate: true,
-            ..ImportOptions::default()
-        };
-        let (trace, report) = imported(
-            "-> { \"execute\": \"stop\" }\n<- { \"return\": {} }\n",
-            &options,
-        );
-        assert!(
-            crate::replay::replay(&trace[..]).is_ok() && report.differing == 0,
-            "{report:?}"
-        );
-    }
-
-    #[test]
-    fn import_expect_qmpsim_records_qmpsim_and_counts_differences() {
-        let options = ImportOptions {
-            expect: Expect::Qmpsim,
-            ..ImportOptions::default()
-        };
-        let (trace, report) = imported(
-            "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": {\"no\": 1}}\n",
-            &options,
-        );
-        assert!(
-            crate::replay::replay(&trace[..]).is_ok() && report.differing == 1,
             "{report:?}"
         );
     }

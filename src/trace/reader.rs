@@ -904,46 +904,45 @@ mod tests {
     }
 
     #[test]
-    fn read_with_flipped_body_byte_fails_chain() {
-        let mut bytes = sample();
-        let starts = frame_starts(&bytes);
-        let body = starts[1] + field_len(&bytes, starts[1]);
-        bytes[body] ^= 0x01;
-        let err = read_all(&bytes).unwrap_err();
-        assert!(matches!(err, TraceError::ChainMismatch { frame: 1 }));
-    }
-
-    #[test]
-    fn read_with_flipped_hash_byte_fails_chain() {
-        let mut bytes = sample();
-        let starts = frame_starts(&bytes);
-        bytes[starts[3] - 1] ^= 0x80;
-        let err = read_all(&bytes).unwrap_err();
-        assert!(matches!(err, TraceError::ChainMismatch { frame: 2 }));
-    }
-
-    #[test]
-    fn read_with_dropped_frame_fails_chain() {
-        let bytes = sample();
-        let starts = frame_starts(&bytes);
-        let dropped = [&bytes[..starts[1]], &bytes[starts[2]..]].concat();
-        let err = read_all(&dropped).unwrap_err();
-        assert!(matches!(err, TraceError::ChainMismatch { frame: 1 }));
-    }
-
-    #[test]
-    fn read_with_swapped_frames_fails_chain() {
+    fn damaged_frames_fail_the_chain_at_the_first_frame_that_differs() {
         let bytes = sample();
         let s = frame_starts(&bytes);
-        let swapped = [
-            &bytes[..s[1]],
-            &bytes[s[2]..s[3]],
-            &bytes[s[1]..s[2]],
-            &bytes[s[3]..],
-        ]
-        .concat();
-        let err = read_all(&swapped).unwrap_err();
-        assert!(matches!(err, TraceError::ChainMismatch { frame: 1 }));
+        let flipped = |at: usize, bits: u8| {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= bits;
+            damaged
+        };
+        let cases = [
+            (
+                "a flipped body byte",
+                flipped(s[1] + field_len(&bytes, s[1]), 0x01),
+                1,
+            ),
+            ("a flipped hash byte", flipped(s[3] - 1, 0x80), 2),
+            (
+                "a dropped frame",
+                [&bytes[..s[1]], &bytes[s[2]..]].concat(),
+                1,
+            ),
+            (
+                "swapped frames",
+                [
+                    &bytes[..s[1]],
+                    &bytes[s[2]..s[3]],
+                    &bytes[s[1]..s[2]],
+                    &bytes[s[3]..],
+                ]
+                .concat(),
+                1,
+            ),
+        ];
+        for (what, damaged, frame) in cases {
+            let err = read_all(&damaged).unwrap_err();
+            assert!(
+                matches!(err, TraceError::ChainMismatch { frame: f } if f == frame),
+                "{what}: {err:?}"
+            );
+        }
     }
 
     #[test]

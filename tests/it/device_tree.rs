@@ -163,3 +163,67 @@ fn screendump_without_a_card_writes_no_file() {
     );
     assert!(with.exists() && !without.exists());
 }
+
+#[test]
+fn device_driver_question_mark_prints_its_properties_and_exits_0() {
+    let (code, out, err) = super::support::qmpsim(&["-device", "ne2k_isa,?"]);
+    assert_eq!((code, out.as_str()), (Some(0), ""));
+    assert_eq!(
+        err,
+        "ne2k_isa.iobase=hex32\nne2k_isa.irq=uint32\nne2k_isa.mac=macaddr\nne2k_isa.vlan=vlan\nne2k_isa.netdev=netdev\nne2k_isa.bootindex=int32\n"
+    );
+    // An alias answers under the driver's name; a driver of the list the
+    // model cannot create answers too.
+    let (code, _, err) = super::support::qmpsim(&["-device", "lsi,?"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    let (code, _, err) = super::support::qmpsim(&["-device", "isa-debugcon,?"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            Some(0),
+            "isa-debugcon.iobase=hex32\nisa-debugcon.chardev=chr\nisa-debugcon.readback=hex32\n"
+        )
+    );
+}
+
+#[test]
+fn device_add_driver_question_mark_over_the_human_monitor() {
+    let (code, lines) = monitor_lines(&[], &["device_add virtserialport,?"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        lines,
+        [
+            "virtserialport.nr=uint32",
+            "virtserialport.chardev=chr",
+            "virtserialport.name=string",
+        ]
+    );
+}
+
+#[test]
+fn soundhw_cards_join_the_tree_after_ide_in_table_order() {
+    let (code, lines) = monitor_lines(&["-soundhw", "hda,sb16,ac97"], &["info pci", "info qtree"]);
+    assert_eq!(code, Some(0));
+    let ids = pci_ids(&lines);
+    assert!(
+        ids.contains(&("4".to_owned(), "8086:2415".to_owned())),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&("5".to_owned(), "8086:2668".to_owned())),
+        "{ids:?}"
+    );
+    let hda = lines
+        .iter()
+        .position(|l| l == "        bus: hda.0")
+        .expect("intel-hda has its codec bus");
+    assert_eq!(
+        lines[hda + 2..hda + 5],
+        [
+            "          dev: hda-duplex, id \"\"",
+            "            dev-prop: debug = 0",
+            "            bus-prop: cad = 0",
+        ]
+    );
+    assert!(lines.iter().any(|l| l == "          dev: sb16, id \"\""));
+}

@@ -142,7 +142,13 @@ fn record_replay_damaged_trace_fails_precisely() {
     let dir = tempfile::tempdir().unwrap();
     let (_, trace) = socket_run(&SCENARIOS[1], dir.path(), &[]);
     let mut bytes = std::fs::read(&trace).unwrap();
-    let at = bytes.len() / 2;
+    // A byte of a message's text past the middle, so the flip lands in a
+    // frame's body (a flipped length field would read as a truncation).
+    let at = bytes.len() / 2
+        + bytes[bytes.len() / 2..]
+            .iter()
+            .position(|&b| b == b'"')
+            .expect("a message past the middle");
     bytes[at] ^= 0x20;
     std::fs::write(&trace, &bytes).unwrap();
     let (code, text) = replay(&[&trace]);

@@ -394,39 +394,26 @@ mod tests {
     }
 
     #[test]
-    fn compat_tcp_host_at_limit_is_accepted() {
-        let host = "h".repeat(TCP_HOST_BYTES_MAX);
-        assert_eq!(
-            tcp_host_port(&format!("tcp:{host}:4444,server")),
-            Some((host, "4444".to_owned()))
-        );
-    }
-
-    #[test]
-    fn compat_tcp_host_past_limit_is_refused() {
+    fn compat_tcp_host_and_port_at_the_limit_are_read_and_past_it_refused() {
         let host = "h".repeat(TCP_HOST_BYTES_MAX + 1);
-        assert_eq!(tcp_host_port(&format!("tcp:{host}:4444,server")), None);
+        let port = "4".repeat(TCP_PORT_BYTES_MAX + 1);
+        let (at_host, at_port) = (&host[1..], &port[1..]);
+        for (host, port, read) in [
+            (at_host, "4444", true),
+            (host.as_str(), "4444", false),
+            ("localhost", at_port, true),
+            ("localhost", port.as_str(), false),
+        ] {
+            let want = read.then(|| (host.to_owned(), port.to_owned()));
+            let spec = format!("tcp:{host}:{port},server");
+            assert_eq!(tcp_host_port(&spec), want, "{spec}");
+        }
     }
 
     #[test]
     fn qmp_tcp_host_past_limit_is_parse_error() {
         let spec = format!("tcp:{}:4444,server", "h".repeat(TCP_HOST_BYTES_MAX + 1));
         assert_eq!(parse_err(&["-qmp", &spec]), format!("parse error: {spec}"));
-    }
-
-    #[test]
-    fn compat_tcp_port_at_limit_is_accepted() {
-        let port = "4".repeat(TCP_PORT_BYTES_MAX);
-        assert_eq!(
-            tcp_host_port(&format!("tcp:localhost:{port},server")),
-            Some(("localhost".to_owned(), port))
-        );
-    }
-
-    #[test]
-    fn compat_tcp_port_past_limit_is_refused() {
-        let port = "4".repeat(TCP_PORT_BYTES_MAX + 1);
-        assert_eq!(tcp_host_port(&format!("tcp:localhost:{port},server")), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! arch_init.c), `-clock` (`configure_alarms` of qemu-timer.c), `-usbdevice`
 //! (`usb_parse` of vl.c), and `-kernel`, `-append`, `-initrd` (checked
 //! together in vl.c's `main`). The names are checked as 0.14 checks them;
-//! the VGA type and the USB devices change the machine.
+//! the VGA type, the sound cards and the USB devices change the machine.
 
 use super::{OptCtx, RawError, SpecialMode};
 use crate::machine::config::VgaType;
@@ -87,8 +87,27 @@ pub fn select_soundhw(value: &str) -> Option<SpecialMode> {
 }
 
 /// `-soundhw CARDS`.
+/// The cards enabled so far and those `value` names (`all`: every one), in
+/// `soundhw[]` order, which `audio_init` creates them in.
+fn enable_sound_cards(enabled: &[String], value: &str) -> Vec<String> {
+    SOUND_CARDS
+        .iter()
+        .map(|(card, _)| *card)
+        .filter(|card| {
+            value == "all"
+                || value.split(',').any(|n| n == *card)
+                || enabled.iter().any(|e| e == card)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
 pub(super) fn apply_soundhw(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawError> {
     ctx.low.special = select_soundhw(&v);
+    if ctx.low.special.is_none() {
+        let config = &mut ctx.low.config;
+        config.sound_cards = enable_sound_cards(&config.sound_cards, &v);
+    }
     Ok(())
 }
 
@@ -329,6 +348,21 @@ mod tests {
             &["-std-vga"],
             "qemu-system-x86_64: -std-vga: invalid option",
         )]);
+    }
+
+    #[test]
+    fn soundhw_cards_accumulate_in_table_order() {
+        assert_eq!(
+            parse_ok(&["-soundhw", "hda,sb16", "-soundhw", "ac97"])
+                .config
+                .sound_cards,
+            ["sb16", "ac97", "hda"]
+        );
+        assert_eq!(
+            parse_ok(&["-soundhw", "all"]).config.sound_cards,
+            ["pcspk", "sb16", "ac97", "es1370", "hda"]
+        );
+        assert!(parse_ok(&[]).config.sound_cards.is_empty());
     }
 
     #[test]

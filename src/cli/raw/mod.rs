@@ -66,6 +66,12 @@ pub enum SpecialMode {
     NicModels,
     /// `-device ?`: the drivers a user may create, on stderr, then exit 0.
     DeviceList,
+    /// `-device DRIVER,?`: the driver's properties as `DRIVER.PROP=TYPE` on
+    /// stderr, then exit 0 (`qdev_device_help`).
+    DeviceHelp {
+        /// The driver's name (an alias given is resolved).
+        driver: &'static str,
+    },
     /// `-soundhw ?`, or `-soundhw` naming cards 0.14 does not know: those
     /// names on stderr, the cards on stdout, exit 1 if any was unknown.
     SoundCards {

@@ -225,6 +225,11 @@ pub fn parse_device(option: &str, v: &str) -> Result<OptionList, RawError> {
         });
     }
     let driver = opts.get("driver").unwrap_or_default();
+    // `DRIVER,?` of any driver of the build, `no_user` ones included, asks
+    // for its properties (qdev_device_help, before any device is made).
+    if opts.get("?").is_some() && crate::machine::devices::qdm::find(driver).is_some() {
+        return Ok(opts);
+    }
     // qdev_device_add: a driver of the build (by name or alias) a user may
     // create; `?` lists them (qdev_device_help, before any device is made).
     let known = crate::machine::devices::qdm::QDM
@@ -286,6 +291,15 @@ pub(super) fn apply_device(ctx: &mut OptCtx<'_>, v: String) -> Result<(), RawErr
         ctx.low.special = Some(SpecialMode::DeviceList);
         return Ok(());
     }
+    if device.get("?").is_some() {
+        if let Some(entry) = device
+            .get("driver")
+            .and_then(crate::machine::devices::qdm::find)
+        {
+            ctx.low.special = Some(SpecialMode::DeviceHelp { driver: entry.name });
+            return Ok(());
+        }
+    }
     ctx.low.config.devices.push(device);
     Ok(())
 }
@@ -310,6 +324,33 @@ mod tests {
                 ("id".to_owned(), "n1".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn device_driver_question_mark_asks_for_its_properties() {
+        use super::super::SpecialMode;
+        let special = |arg: &str| parse_ok(&["-device", arg]).special;
+        assert_eq!(
+            special("e1000,?"),
+            Some(SpecialMode::DeviceHelp { driver: "e1000" })
+        );
+        assert_eq!(
+            special("virtio-blk,?"),
+            Some(SpecialMode::DeviceHelp {
+                driver: "virtio-blk-pci"
+            })
+        );
+        // no_user drivers answer too, and `?` may come anywhere.
+        assert_eq!(
+            special("driver=isa-fdc,id=x,?"),
+            Some(SpecialMode::DeviceHelp { driver: "isa-fdc" })
+        );
+        assert_eq!(special("?"), Some(SpecialMode::DeviceList));
+        assert_refused(&[(
+            "an unknown driver's ? is no help",
+            &["-device", "bogus,?"],
+            "qemu-system-x86_64: -device bogus,?: Parameter 'driver' expects a driver name\nTry with argument '?' for a list.",
+        )]);
     }
 
     #[test]

@@ -1250,39 +1250,23 @@ mod tests {
     }
 
     #[test]
-    fn parse_size_reads_suffixes() {
-        assert_eq!(
-            (parse_size("1G"), parse_size("512"), parse_size("4k")),
-            (1 << 30, 512, 4096)
-        );
-    }
-
-    #[test]
-    fn parse_size_of_junk_is_zero() {
-        assert_eq!(parse_size("junk"), 0);
-    }
-
-    #[test]
-    fn parse_size_at_max_is_kept() {
+    fn parse_size_reads_suffixes_and_clamps_at_the_limit() {
         let max = VIRTUAL_IMAGE_BYTES_MAX.to_string();
-        assert_eq!(parse_size(&max), VIRTUAL_IMAGE_BYTES_MAX);
-    }
-
-    #[test]
-    fn parse_size_at_max_with_suffix_is_kept() {
-        // 2^62 bytes = 2^22 TiB.
-        assert_eq!(parse_size("4194304T"), VIRTUAL_IMAGE_BYTES_MAX);
-    }
-
-    #[test]
-    fn parse_size_one_past_max_is_clamped() {
         let past = (VIRTUAL_IMAGE_BYTES_MAX + 1).to_string();
-        assert_eq!(parse_size(&past), VIRTUAL_IMAGE_BYTES_MAX);
-    }
-
-    #[test]
-    fn parse_size_overflowing_shift_is_clamped() {
-        assert_eq!(parse_size("99999999999T"), VIRTUAL_IMAGE_BYTES_MAX);
+        for (text, want) in [
+            ("1G", 1 << 30),
+            ("512", 512),
+            ("4k", 4096),
+            ("junk", 0),
+            (&max, VIRTUAL_IMAGE_BYTES_MAX),
+            // 2^62 bytes = 2^22 TiB.
+            ("4194304T", VIRTUAL_IMAGE_BYTES_MAX),
+            (&past, VIRTUAL_IMAGE_BYTES_MAX),
+            // The shift overflows.
+            ("99999999999T", VIRTUAL_IMAGE_BYTES_MAX),
+        ] {
+            assert_eq!(parse_size(text), want, "{text}");
+        }
     }
 
     #[test]

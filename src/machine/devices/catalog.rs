@@ -94,6 +94,26 @@ pub enum PropType {
 }
 
 impl PropType {
+    /// `PropertyInfo.name` (hw/qdev-properties.c), which `-device DRIVER,?`
+    /// prints.
+    pub const fn info_name(self) -> &'static str {
+        match self {
+            PropType::Bit => "on/off",
+            PropType::Uint8 => "uint8",
+            PropType::Uint16 => "uint16",
+            PropType::Uint32 => "uint32",
+            PropType::Int32 => "int32",
+            PropType::Hex32 => "hex32",
+            PropType::Str => "string",
+            PropType::Drive => "drive",
+            PropType::Chr => "chr",
+            PropType::Netdev => "netdev",
+            PropType::Vlan => "vlan",
+            PropType::Mac => "macaddr",
+            PropType::PciDevfn => "pci-devfn",
+        }
+    }
+
     /// What the type's `print` shows for an all-zero field (`qdev_prop_set_defaults`
     /// of a property defined without a default).
     const fn zero_text(self) -> &'static str {
@@ -287,6 +307,11 @@ const HDA_BUS_PROPS: &[PropDef] = &[prop_or("cad", PropType::Uint32, UNSET_U32)]
 /// hw/i2c.c:24 `i2c_bus_info.props`.
 const I2C_BUS_PROPS: &[PropDef] = &[prop("address", PropType::Uint8)];
 const HDA_CODEC_PROPS: &[PropDef] = &[prop("debug", PropType::Uint32)];
+/// hw/intel-hda.c:1280.
+const INTEL_HDA_PROPS: &[PropDef] = &[
+    prop("debug", PropType::Uint32),
+    prop_or("msi", PropType::Uint32, "1"),
+];
 const BALLOON_PROPS: &[PropDef] = &[prop_or("indirect_desc", PropType::Bit, "on")];
 
 const NIC_PROPS: &[PropDef] = &[
@@ -348,7 +373,8 @@ const VIRTIO_BLK_PROPS: &[PropDef] = &[
     prop_or("ioeventfd", PropType::Bit, "on"),
     prop_or("vectors", PropType::Uint32, "2"),
     prop_or("indirect_desc", PropType::Bit, "on"),
-    prop("scsi", PropType::Bit),
+    // hw/virtio-blk.h:101 (a Linux build): on by default.
+    prop_or("scsi", PropType::Bit, "on"),
 ];
 
 const VIRTIO_SERIAL_PROPS: &[PropDef] = &[
@@ -907,7 +933,7 @@ pub static DRIVERS: &[DriverInfo] = &[
         child_buses: &[(BusKind::Hda, false)],
         ..pci_driver(
             "intel-hda",
-            &[],
+            INTEL_HDA_PROPS,
             pci_ids(0x8086, 0x2668, 0x0403, 1, &[mem(0, 0x4000, false)]),
             Role::Plain,
         )
@@ -993,6 +1019,108 @@ pub static DRIVERS: &[DriverInfo] = &[
     // HDA codecs.
     plain("hda-output", BusKind::Hda, HDA_CODEC_PROPS, Role::Plain),
     plain("hda-duplex", BusKind::Hda, HDA_CODEC_PROPS, Role::Plain),
+];
+
+/// The settable properties (name and `PropertyInfo.name`) of the drivers of
+/// 0.14's list that the model cannot create, for `-device DRIVER,?` only
+/// (pointer properties, which have no parser, left out).
+pub static HELP_ONLY_PROPS: &[(&str, &[(&str, &str)])] = &[
+    // hw/virtio-pci.c:926
+    (
+        "virtio-9p-pci",
+        &[
+            ("vectors", "uint32"),
+            ("indirect_desc", "on/off"),
+            ("mount_tag", "string"),
+            ("fsdev", "string"),
+        ],
+    ),
+    // hw/ivshmem.c:813
+    (
+        "ivshmem",
+        &[
+            ("chardev", "chr"),
+            ("size", "string"),
+            ("vectors", "uint32"),
+            ("ioeventfd", "on/off"),
+            ("msi", "on/off"),
+            ("shm", "string"),
+            ("role", "string"),
+        ],
+    ),
+    // usb-linux.c:1071
+    (
+        "usb-host",
+        &[
+            ("hostbus", "uint32"),
+            ("hostaddr", "uint32"),
+            ("vendorid", "hex32"),
+            ("productid", "hex32"),
+        ],
+    ),
+    ("usb-wacom-tablet", &[]),
+    // hw/ioh3420.c:222, hw/xio3130_upstream.c:164, hw/xio3130_downstream.c:187
+    (
+        "ioh3420",
+        &[
+            ("port", "uint8"),
+            ("chassis", "uint8"),
+            ("slot", "uint16"),
+            ("aer_log_max", "uint16"),
+        ],
+    ),
+    (
+        "x3130-upstream",
+        &[("port", "uint8"), ("aer_log_max", "uint16")],
+    ),
+    (
+        "xio3130-downstream",
+        &[
+            ("port", "uint8"),
+            ("chassis", "uint8"),
+            ("slot", "uint16"),
+            ("aer_log_max", "uint16"),
+        ],
+    ),
+    ("vt82c686b-usb-uhci", &[]),
+    // hw/usb-ohci.c:1781: DEFINE_PROP_TADDR.
+    (
+        "sysbus-ohci",
+        &[("num-ports", "uint32"), ("dma-offset", "taddr")],
+    ),
+    ("pci-ohci", &[]),
+    // hw/fdc.c:2098, hw/fdc.c:2085
+    ("SUNW,fdtwo", &[("drive", "drive")]),
+    ("sysbus-fdc", &[("driveA", "drive"), ("driveB", "drive")]),
+    // hw/ide/isa.c:108
+    (
+        "isa-ide",
+        &[("iobase", "hex32"), ("iobase2", "hex32"), ("irq", "uint32")],
+    ),
+    ("piix4-ide", &[]),
+    ("ich9-ahci", &[]),
+    // hw/applesmc.c:229, hw/debugcon.c:95
+    ("isa-applesmc", &[("iobase", "hex32"), ("osk", "string")]),
+    (
+        "isa-debugcon",
+        &[
+            ("iobase", "hex32"),
+            ("chardev", "chr"),
+            ("readback", "hex32"),
+        ],
+    ),
+    // hw/qxl.c:1497, hw/qxl.c:1515
+    ("qxl", QXL_HELP_PROPS),
+    ("qxl-vga", QXL_HELP_PROPS),
+];
+
+const QXL_HELP_PROPS: &[(&str, &str)] = &[
+    ("ram_size", "uint32"),
+    ("vram_size", "uint32"),
+    ("revision", "uint32"),
+    ("debug", "uint32"),
+    ("guestdebug", "uint32"),
+    ("cmdlog", "uint32"),
 ];
 
 /// `qdev_find_info`: a driver by name, then by alias.

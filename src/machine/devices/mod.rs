@@ -163,6 +163,28 @@ impl Devices {
         self.attach_drives(DriveIf::Ide, "ide-drive", |bus| {
             ide_buses.get(bus as usize).copied()
         });
+        // audio_init (arch_init.c): the enabled cards in table order; the PC
+        // speaker is no qdev device.
+        for card in &config.sound_cards {
+            match card.as_str() {
+                "sb16" => {
+                    self.internal("sb16", isa_bus, None);
+                }
+                "ac97" => {
+                    self.internal("AC97", pci_bus, None);
+                }
+                "es1370" => {
+                    self.internal("ES1370", pci_bus, None);
+                }
+                "hda" => {
+                    // intel_hda_and_codec_init (hw/intel-hda.c:1296).
+                    let hda = self.internal("intel-hda", pci_bus, None);
+                    let codecs = self.qdev.add_bus(hda, BusKind::Hda, false, None);
+                    self.internal("hda-duplex", codecs, None);
+                }
+                _ => {}
+            }
+        }
         if config.usb {
             let uhci = self.internal("piix3-usb-uhci", pci_bus, Some(PIIX3_DEVFN + 2));
             let bus = self.qdev.add_bus(uhci, BusKind::Usb, true, None);
@@ -192,10 +214,21 @@ impl Devices {
     /// The NICs of `-net nic` options, in order, with MAC 52:54:00:12:34:56+N.
     fn add_legacy_nics(&mut self, pci_bus: u64, isa_bus: u64) {
         let nics = std::mem::take(&mut self.net.pending_nics);
+        let mut isa_nics = 0;
         for (idx, nic) in nics.iter().enumerate() {
             let model = nic.get("model").unwrap_or("e1000");
             let (driver, bus) = if model == "ne2k_isa" {
-                ("ne2k_isa", isa_bus)
+                // pc_init_ne2k_isa (hw/pc.c:832): at most six, each with its
+                // I/O base and IRQ; past them the NIC is silently left out.
+                let Some((iobase, irq)) = NE2K_ISA_RESOURCES.get(isa_nics) else {
+                    continue;
+                };
+                isa_nics += 1;
+                let uid = self.internal("ne2k_isa", isa_bus, None);
+                self.set_board_prop(uid, "iobase", &format!("{iobase:#x}"));
+                self.set_board_prop(uid, "irq", &irq.to_string());
+                self.add_legacy_nic(nic, idx, "ne2k_isa", uid);
+                continue;
             } else {
                 match catalog::PCI_NIC_MODELS.iter().find(|(m, _)| *m == model) {
                     Some((_, driver)) => (*driver, pci_bus),
@@ -209,18 +242,23 @@ impl Devices {
                 .filter(|slot| *slot < pci::SLOTS)
                 .map(|slot| slot * FUNCTIONS_PER_SLOT);
             let uid = self.internal(driver, bus, devfn);
-            let mut mac = net::MAC_BASE;
-            mac[5] = mac[5].wrapping_add(u8::try_from(idx).unwrap_or(u8::MAX));
-            let netdev = nic.get("netdev");
-            self.net.add_nic(NicSpec {
-                model: driver,
-                id: None,
-                vlan: netdev.is_none().then(|| nic_vlan(nic)),
-                netdev,
-                mac: Some(mac),
-                device: uid,
-            });
+            self.add_legacy_nic(nic, idx, driver, uid);
         }
+    }
+
+    /// The NIC client of the `idx`-th `-net nic`, for its device `uid`.
+    fn add_legacy_nic(&mut self, nic: &OptionList, idx: usize, driver: &'static str, uid: u64) {
+        let mut mac = net::MAC_BASE;
+        mac[5] = mac[5].wrapping_add(u8::try_from(idx).unwrap_or(u8::MAX));
+        let netdev = nic.get("netdev");
+        self.net.add_nic(NicSpec {
+            model: driver,
+            id: None,
+            vlan: netdev.is_none().then(|| nic_vlan(nic)),
+            netdev,
+            mac: Some(mac),
+            device: uid,
+        });
     }
 
     /// One lsi53c895a per SCSI bus the drives use, with a scsi-disk per drive.
@@ -416,6 +454,17 @@ fn vga_card(config: &MachineConfig, user_drivers: &[&str]) -> Option<&'static st
     }
 }
 
+/// I/O bases and IRQs of the pc's ISA NE2000 cards by index (`ne2000_io`
+/// and `ne2000_irq`, hw/pc.c:825).
+const NE2K_ISA_RESOURCES: [(u32, u32); 6] = [
+    (0x300, 9),
+    (0x320, 10),
+    (0x340, 11),
+    (0x360, 3),
+    (0x280, 4),
+    (0x380, 5),
+];
+
 /// The SMBus addresses of the board's SPD EEPROMs (`0x50 + i`).
 const SMBUS_EEPROM_ADDRESSES: std::ops::Range<u8> = 0x50..0x58;
 
@@ -540,6 +589,52 @@ mod tests {
             .any(|d| d.driver == "hpet")
         };
         assert_eq!((has_hpet(false), has_hpet(true)), (true, false));
+    }
+
+    #[test]
+    fn sound_cards_follow_ide_in_table_order() {
+        let d = Devices::new(&MachineConfig {
+            sound_cards: ["sb16", "ac97", "es1370", "hda"]
+                .map(str::to_owned)
+                .to_vec(),
+            ..Default::default()
+        });
+        assert_eq!(
+            slots(&d)[5..],
+            [
+                (24, "e1000"),
+                (32, "AC97"),
+                (40, "ES1370"),
+                (48, "intel-hda")
+            ]
+        );
+        assert!(d.qdev.devices.iter().any(|x| x.driver == "sb16"));
+        assert!(d.qdev.devices.iter().any(|x| x.driver == "hda-duplex"));
+    }
+
+    #[test]
+    fn isa_ne2000_cards_take_the_board_resources_and_stop_at_six() {
+        let nic = OptionList::from_iter([("type", "nic"), ("model", "ne2k_isa")]);
+        let d = Devices::new(&MachineConfig {
+            nets: vec![nic; 7],
+            ..Default::default()
+        });
+        let cards: Vec<Vec<(String, String)>> = d
+            .qdev
+            .devices
+            .iter()
+            .filter(|x| x.driver == "ne2k_isa")
+            .map(|x| x.props.clone())
+            .collect();
+        assert_eq!(cards.len(), 6);
+        assert_eq!(
+            cards[1],
+            [
+                ("iobase".to_owned(), "0x320".to_owned()),
+                ("irq".to_owned(), "10".to_owned())
+            ]
+        );
+        assert_eq!(d.net.clients.iter().filter(|c| c.nic).count(), 6);
     }
 
     #[test]

@@ -193,6 +193,37 @@ pub fn qdm_text(user_only: bool) -> String {
     out
 }
 
+/// `qdev_find_info(NULL, NAME)`: a driver of the list by name, then by alias.
+pub fn find(name: &str) -> Option<&'static QdmEntry> {
+    QDM.iter()
+        .find(|e| e.name == name)
+        .or_else(|| QDM.iter().find(|e| e.alias == Some(name)))
+}
+
+/// A driver's own settable properties as `(name, PropertyInfo.name)`, in
+/// definition order: the catalogue's, else the help-only table's.
+fn settable_props(name: &str) -> Vec<(&'static str, &'static str)> {
+    match super::catalog::DRIVERS.iter().find(|d| d.name == name) {
+        Some(d) => d.props.iter().map(|p| (p.name, p.ty.info_name())).collect(),
+        None => super::catalog::HELP_ONLY_PROPS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, props)| props.to_vec())
+            .unwrap_or_default(),
+    }
+}
+
+/// `qdev_device_help` (hw/qdev.c:154) for `DRIVER,?`: a `DRIVER.PROP=TYPE`
+/// line per property of the driver itself (its bus's are not shown), under
+/// the driver's own name when an alias was given. `no_user` drivers answer
+/// too.
+pub fn device_help_text(entry: &QdmEntry) -> String {
+    settable_props(entry.name)
+        .iter()
+        .map(|(prop, ty)| format!("{}.{prop}={ty}\n", entry.name))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +243,48 @@ mod tests {
             .map(|c| c.name)
             .collect();
         assert!(differing.is_empty(), "{differing:?}");
+    }
+
+    #[test]
+    fn every_listed_driver_has_its_properties_described_once() {
+        let help_only = super::super::catalog::HELP_ONLY_PROPS;
+        let described: Vec<&str> = QDM
+            .iter()
+            .map(|e| e.name)
+            .filter(|n| {
+                let in_catalogue = super::super::catalog::DRIVERS.iter().any(|d| d.name == *n);
+                let in_help = help_only.iter().any(|(h, _)| h == n);
+                in_catalogue != in_help
+            })
+            .collect();
+        assert_eq!(described.len(), QDM.len());
+        assert!(help_only
+            .iter()
+            .all(|(h, _)| QDM.iter().any(|e| e.name == *h)));
+    }
+
+    #[test]
+    fn device_help_lists_own_props_under_the_driver_name() {
+        let help = |name: &str| find(name).map(device_help_text);
+        assert_eq!(
+            help("e1000").as_deref(),
+            Some(
+                "e1000.mac=macaddr\ne1000.vlan=vlan\ne1000.netdev=netdev\ne1000.bootindex=int32\n"
+            )
+        );
+        // By alias, printed under the name; a driver without properties
+        // prints nothing; pointer properties are left out.
+        assert!(help("virtio-blk")
+            .unwrap()
+            .starts_with("virtio-blk-pci.class=hex32\nvirtio-blk-pci.drive=drive\n"));
+        assert_eq!(help("lsi").as_deref(), Some(""));
+        assert_eq!(help("smbus-eeprom").as_deref(), Some(""));
+        assert_eq!(help("apic").as_deref(), Some("apic.id=uint8\n"));
+        assert_eq!(
+            help("sysbus-ohci").as_deref(),
+            Some("sysbus-ohci.num-ports=uint32\nsysbus-ohci.dma-offset=taddr\n")
+        );
+        assert_eq!(help("bogus"), None);
     }
 
     #[test]

@@ -345,6 +345,7 @@ fn derived(devices: &Devices, dev: &Device, info: &DriverInfo, p: &PropDef) -> O
             )
         )),
         (_, "scsi-id") => dev.scsi_id.map(|id| id.to_string()),
+        (_, "cad") => Some(hda_cad(devices, dev).to_string()),
         (_, "nr") => dev.port_nr.map(|n| n.to_string()),
         (_, "max_ports") => dev.max_ports.map(|n| n.to_string()),
         (_, "class") => pci.map(|f| format!("0x{:x}", f.class)),
@@ -389,6 +390,23 @@ fn derived(devices: &Devices, dev: &Device, info: &DriverInfo, p: &PropDef) -> O
         }
         _ => None,
     }
+}
+
+/// `hda_codec_dev_init` (hw/intel-hda.c): the codec address given, else the
+/// bus's next one, which each codec's init sets past its own.
+fn hda_cad(devices: &Devices, dev: &Device) -> u32 {
+    let mut next = 0;
+    for d in devices.qdev.devices.iter().filter(|d| d.bus == dev.bus) {
+        let cad = last(d, "cad")
+            .and_then(|v| given_text(PropType::Uint32, v))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(next);
+        if d.uid == dev.uid {
+            return cad;
+        }
+        next = cad.wrapping_add(1);
+    }
+    next
 }
 
 /// `ide_qdev_init`: the unit given, else the drive's, else 0 when the bus has
@@ -603,6 +621,28 @@ mod tests {
         assert!(text.contains("pci id 1022:2000 (sub 0000:0000)\n"));
         assert!(text.contains("pci id 1000:0012 (sub 1af4:1000)\n"));
         assert!(text.contains("pci id 8086:1229 (sub 8086:0040)\n"));
+    }
+
+    #[test]
+    fn hda_codecs_take_the_next_codec_address() {
+        let dev = |pairs: &[(&str, &str)]| {
+            crate::machine::config::OptionList::from_iter(pairs.iter().copied())
+        };
+        let text = tree(&MachineConfig {
+            devices: vec![
+                dev(&[("driver", "intel-hda"), ("id", "hda")]),
+                dev(&[("driver", "hda-duplex")]),
+                dev(&[("driver", "hda-output"), ("cad", "5")]),
+                dev(&[("driver", "hda-duplex")]),
+            ],
+            ..MachineConfig::default()
+        });
+        let cads: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("bus-prop: cad = "))
+            .collect();
+        assert_eq!(cads, ["6", "5", "0"], "newest first");
+        assert!(text.contains("dev-prop: msi = 1\n"));
     }
 
     #[test]

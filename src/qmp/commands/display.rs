@@ -383,33 +383,30 @@ mod tests {
     }
 
     #[test]
-    fn set_password_bad_connected_is_checked_before_protocol() {
-        let mut m = Machine::new(MachineConfig::default());
-        let a = qdict! { "protocol" => "nosuch", "password" => "x", "connected" => "maybe" };
-        assert_eq!(
-            call(&mut m, set_password, &a),
-            Err(QmpError::with1(ErrorClass::InvalidParameter, "connected"))
-        );
-    }
-
-    #[test]
-    fn set_password_vnc_without_server_fails() {
-        let mut m = Machine::new(MachineConfig::default());
-        let a = qdict! { "protocol" => "vnc", "password" => "x" };
-        assert_eq!(
-            call(&mut m, set_password, &a),
-            Err(QmpError::bare(ErrorClass::SetPasswdFailed))
-        );
-    }
-
-    #[test]
-    fn set_password_vnc_with_disconnect_is_invalid_connected() {
-        let mut m = Machine::new(vnc_config(":0"));
-        let a = qdict! { "protocol" => "vnc", "password" => "x", "connected" => "disconnect" };
-        assert_eq!(
-            call(&mut m, set_password, &a),
-            Err(QmpError::with1(ErrorClass::InvalidParameter, "connected"))
-        );
+    fn set_password_refusals() {
+        let invalid_connected = QmpError::with1(ErrorClass::InvalidParameter, "connected");
+        let cases = [
+            // `connected` is checked before the protocol.
+            (
+                MachineConfig::default(),
+                qdict! { "protocol" => "nosuch", "password" => "x", "connected" => "maybe" },
+                invalid_connected.clone(),
+            ),
+            (
+                MachineConfig::default(),
+                qdict! { "protocol" => "vnc", "password" => "x" },
+                QmpError::bare(ErrorClass::SetPasswdFailed),
+            ),
+            (
+                vnc_config(":0"),
+                qdict! { "protocol" => "vnc", "password" => "x", "connected" => "disconnect" },
+                invalid_connected,
+            ),
+        ];
+        for (config, args, want) in cases {
+            let mut m = Machine::new(config);
+            assert_eq!(call(&mut m, set_password, &args), Err(want), "{args:?}");
+        }
     }
 
     #[test]

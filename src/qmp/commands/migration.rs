@@ -144,22 +144,16 @@ mod tests {
     }
 
     #[test]
-    fn migrate_unknown_scheme_is_undefined_error() {
-        let mut m = machine();
-        assert_eq!(
-            call(&mut m, migrate, &qdict! { "uri" => "ftp:x" }),
-            Err(undefined())
-        );
-        assert!(m.migration.current.is_none());
-    }
-
-    #[test]
-    fn migrate_fd_unknown_name_is_undefined_error() {
-        let mut m = machine();
-        assert_eq!(
-            call(&mut m, migrate, &qdict! { "uri" => "fd:nosuch" }),
-            Err(undefined())
-        );
+    fn migrate_to_an_unknown_scheme_or_fd_name_is_undefined_error() {
+        for uri in ["ftp:x", "fd:nosuch"] {
+            let mut m = machine();
+            assert_eq!(
+                call(&mut m, migrate, &qdict! { "uri" => uri }),
+                Err(undefined()),
+                "{uri}"
+            );
+            assert!(m.migration.current.is_none(), "{uri}");
+        }
     }
 
     #[test]
