@@ -567,6 +567,20 @@ mod tests {
     }
 
     #[test]
+    fn parse_uri_tcp_port_is_signed_and_octal_then_truncated_as_htons() {
+        for (uri, port) in [("tcp::-1", 65535), ("tcp::+010", 8), ("tcp::-65535", 1)] {
+            assert_eq!(
+                parse_uri(uri),
+                Ok(MigrationTarget::Tcp {
+                    host: String::new(),
+                    port
+                }),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
     fn chunk_at_default_speed_is_820_pages() {
         assert_eq!(MigrationState::default().chunk_bytes(), 820 * PAGE_BYTES);
     }

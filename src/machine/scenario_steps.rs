@@ -463,6 +463,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn trigger_arguments_out_of_range_or_misplaced_are_refused() {
+        for (text, want) in [
+            (
+                "[[step]]\nafter_command = 0\naction = \"a\"\n",
+                "line 2: after_command: must be a whole number from 1",
+            ),
+            (
+                "[[step]]\nafter_event = \"STOP\"\ncount = 0\naction = \"a\"\n",
+                "line 3: count: must be a whole number from 1",
+            ),
+            (
+                "[[step]]\nafter_command = 2\ncount = 2\naction = \"a\"\n",
+                "line 1: count goes with after_event only",
+            ),
+        ] {
+            assert_eq!(parse_err(text), want, "{text}");
+        }
+        assert_eq!(
+            parse_ok("[[step]]\nafter_event = \"STOP\"\ncount = 2\naction = \"a\"\n")[0].trigger,
+            Trigger::AfterEvent {
+                name: "STOP".to_owned(),
+                count: 2
+            }
+        );
+    }
+
     fn machine_with(text: &str) -> Machine {
         Machine::new(crate::machine::config::MachineConfig {
             scenario: parse_ok(text),

@@ -181,6 +181,19 @@ pub(crate) fn printed(machine: &mut crate::machine::Machine, line: &str) -> Stri
     out
 }
 
+/// For each row `(flag, line, want)`: what `line` prints on a fresh machine
+/// made by `config(flag)` is `want` (a failing row names its line).
+#[cfg(test)]
+pub(crate) fn assert_printed_on_fresh_machines(
+    config: impl Fn(bool) -> crate::machine::config::MachineConfig,
+    rows: &[(bool, &str, &str)],
+) {
+    for &(flag, line, want) in rows {
+        let mut m = crate::machine::Machine::new(config(flag));
+        assert_eq!(printed(&mut m, line), want, "{line}");
+    }
+}
+
 /// `handle_user_command`: parses and runs one line, appending what it prints
 /// (also the human monitor's, `crate::monitor`).
 pub fn run_line(ctx: &mut Ctx<'_>, line: &str, out: &mut String) {

@@ -700,6 +700,22 @@ mod tests {
 
     use crate::machine::devices::opts;
 
+    /// A default `Net` with one netdev `id` of `pairs` added; every fd name
+    /// given is taken as `fd`.
+    fn added(id: &str, pairs: &[(&str, &str)], fd: Option<u64>) -> Net {
+        let mut n = Net::default();
+        n.netdev_add(Some(id), &opts(pairs), &mut |_| fd).unwrap();
+        n
+    }
+
+    /// Why adding netdev `id` of `pairs` to a default `Net` fails, no fd
+    /// name being known.
+    fn refused(id: &str, pairs: &[(&str, &str)]) -> NetdevAddError {
+        Net::default()
+            .netdev_add_reporting(Some(id), &opts(pairs), &mut |_| None)
+            .unwrap_err()
+    }
+
     #[test]
     fn host_port_takes_an_empty_dotted_or_localhost_host_and_a_port() {
         let ok: Vec<bool> = [
@@ -828,9 +844,7 @@ mod tests {
 
     #[test]
     fn netdev_del_removes_and_frees_id() {
-        let mut n = Net::default();
-        n.netdev_add(Some("n1"), &opts(&[("type", "user")]), &mut |_| None)
-            .unwrap();
+        let mut n = added("n1", &[("type", "user")], None);
         n.netdev_del("n1").unwrap();
         assert!(n.find_netdev("n1").is_none());
         assert!(n.netdev_ids.is_empty());
@@ -880,16 +894,8 @@ mod tests {
 
     #[test]
     fn tap_unknown_fd_name_fails_init_with_report() {
-        let mut n = Net::default();
-        let e = n
-            .netdev_add_reporting(
-                Some("t"),
-                &opts(&[("type", "tap"), ("fd", "nosuch")]),
-                &mut |_| None,
-            )
-            .unwrap_err();
         assert_eq!(
-            e,
+            refused("t", &[("type", "tap"), ("fd", "nosuch")]),
             NetdevAddError {
                 error: QmpError::with1(ErrorClass::DeviceInitFailed, "tap"),
                 report: Some("No file descriptor named nosuch found".to_owned()),
@@ -918,13 +924,7 @@ mod tests {
 
     #[test]
     fn tap_numeric_fd_is_used_as_is() {
-        let mut n = Net::default();
-        n.netdev_add(
-            Some("t"),
-            &opts(&[("type", "tap"), ("fd", "3")]),
-            &mut |_| None,
-        )
-        .unwrap();
+        let n = added("t", &[("type", "tap"), ("fd", "3")], None);
         assert_eq!(
             (n.clients[0].info.as_str(), n.clients[0].fd),
             ("fd=3", None)
@@ -933,26 +933,16 @@ mod tests {
 
     #[test]
     fn socket_named_fd_is_taken() {
-        let mut n = Net::default();
-        n.netdev_add(
-            Some("s"),
-            &opts(&[("type", "socket"), ("fd", "sk")]),
-            &mut |_| Some(4),
-        )
-        .unwrap();
+        let n = added("s", &[("type", "socket"), ("fd", "sk")], Some(4));
         assert_eq!(n.clients[0].info, "socket: fd=4");
     }
 
     #[test]
     fn socket_listen_with_connect_reports_conflict() {
-        let mut n = Net::default();
-        let e = n
-            .netdev_add_reporting(
-                Some("s"),
-                &opts(&[("type", "socket"), ("listen", ":1"), ("connect", ":2")]),
-                &mut |_| None,
-            )
-            .unwrap_err();
+        let e = refused(
+            "s",
+            &[("type", "socket"), ("listen", ":1"), ("connect", ":2")],
+        );
         assert_eq!(
             e.report.as_deref(),
             Some("fd=, connect=, mcast= and localaddr= is invalid with listen=\n")
@@ -961,21 +951,13 @@ mod tests {
 
     #[test]
     fn netdev_del_returns_owned_fd() {
-        let mut n = Net::default();
-        n.netdev_add(
-            Some("t"),
-            &opts(&[("type", "tap"), ("fd", "f")]),
-            &mut |_| Some(9),
-        )
-        .unwrap();
+        let mut n = added("t", &[("type", "tap"), ("fd", "f")], Some(9));
         assert_eq!(n.netdev_del("t"), Ok(Some(9)));
     }
 
     #[test]
     fn netdev_del_of_peered_backend_keeps_nic_peer_name() {
-        let mut n = Net::default();
-        n.netdev_add(Some("n1"), &opts(&[("type", "user")]), &mut |_| None)
-            .unwrap();
+        let mut n = added("n1", &[("type", "user")], None);
         n.add_nic(NicSpec {
             model: "e1000",
             id: Some("nic"),

@@ -145,58 +145,55 @@ impl Eval<'_> {
         (self.regs)(name).ok_or("unknown register")
     }
 
-    fn prod(&mut self) -> Result<i64, &'static str> {
-        let mut val = self.unary()?;
+    /// One level of left-associative binary operators: `operand (op operand)*`
+    /// for the operators in `ops` (monitor.c's expr_prod, expr_logic and
+    /// expr_sum share this shape).
+    fn binary(
+        &mut self,
+        ops: &[u8],
+        operand: fn(&mut Self) -> Result<i64, &'static str>,
+        apply: fn(u8, i64, i64) -> Result<i64, &'static str>,
+    ) -> Result<i64, &'static str> {
+        let mut val = operand(self)?;
         loop {
             let op = self.peek();
-            if !matches!(op, b'*' | b'/' | b'%') {
+            if !ops.contains(&op) {
                 return Ok(val);
             }
             self.next();
-            let val2 = self.unary()?;
-            val = match op {
-                b'*' => val.wrapping_mul(val2),
-                _ if val2 == 0 => return Err("division by zero"),
-                b'/' => val.wrapping_div(val2),
-                _ => val.wrapping_rem(val2),
-            };
+            let val2 = operand(self)?;
+            val = apply(op, val, val2)?;
         }
     }
 
+    fn prod(&mut self) -> Result<i64, &'static str> {
+        self.binary(b"*/%", Self::unary, |op, val, val2| match op {
+            b'*' => Ok(val.wrapping_mul(val2)),
+            _ if val2 == 0 => Err("division by zero"),
+            b'/' => Ok(val.wrapping_div(val2)),
+            _ => Ok(val.wrapping_rem(val2)),
+        })
+    }
+
     fn logic(&mut self) -> Result<i64, &'static str> {
-        let mut val = self.prod()?;
-        loop {
-            let op = self.peek();
-            if !matches!(op, b'&' | b'|' | b'^') {
-                return Ok(val);
-            }
-            self.next();
-            let val2 = self.prod()?;
-            val = match op {
-                b'&' => val & val2,
-                b'|' => val | val2,
-                _ => val ^ val2,
-            };
-        }
+        self.binary(b"&|^", Self::prod, |op, val, val2| match op {
+            b'&' => Ok(val & val2),
+            b'|' => Ok(val | val2),
+            _ => Ok(val ^ val2),
+        })
     }
 
     fn sum(&mut self) -> Result<i64, &'static str> {
         self.enter()?;
-        let mut val = self.logic()?;
-        loop {
-            let op = self.peek();
-            if !matches!(op, b'+' | b'-') {
-                self.depth -= 1;
-                return Ok(val);
-            }
-            self.next();
-            let val2 = self.logic()?;
-            val = if op == b'+' {
+        let val = self.binary(b"+-", Self::logic, |op, val, val2| {
+            Ok(if op == b'+' {
                 val.wrapping_add(val2)
             } else {
                 val.wrapping_sub(val2)
-            };
-        }
+            })
+        })?;
+        self.depth -= 1;
+        Ok(val)
     }
 }
 

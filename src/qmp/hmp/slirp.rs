@@ -123,7 +123,7 @@ mod tests {
     use crate::machine::config::{MachineConfig, OptionList};
     use crate::machine::Machine;
 
-    use super::super::printed as hmp;
+    use super::super::{assert_printed_on_fresh_machines, printed as hmp};
 
     const HEADER: &str =
         "  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\n";
@@ -152,40 +152,41 @@ mod tests {
 
     #[test]
     fn refused_rules_print_014s_messages() {
-        for (nodefaults, line, want) in [
-            (
-                false,
-                "hostfwd_add tcp::22",
-                "invalid host forwarding rule 'tcp::22'\n",
-            ),
-            (
-                false,
-                "hostfwd_add 0 user.0",
-                "invalid host forwarding rule '(null)'\n",
-            ),
-            (false, "hostfwd_add 3 user.0 ::1-:2", "unknown VLAN 3\n"),
-            (
-                false,
-                "hostfwd_add 0 bogus ::1-:2",
-                "can't find device bogus on VLAN 0\n",
-            ),
-            (
-                false,
-                "hostfwd_add 0 e1000.0 ::1-:2",
-                "invalid device specified\n",
-            ),
-            (
-                true,
-                "hostfwd_add ::1-:2",
-                "user mode network stack not in use\n",
-            ),
-        ] {
-            let mut m = Machine::new(MachineConfig {
-                nodefaults,
-                ..MachineConfig::default()
-            });
-            assert_eq!(hmp(&mut m, line), want, "{line}");
-        }
+        let config = |nodefaults| MachineConfig {
+            nodefaults,
+            ..MachineConfig::default()
+        };
+        assert_printed_on_fresh_machines(
+            config,
+            &[
+                (
+                    false,
+                    "hostfwd_add tcp::22",
+                    "invalid host forwarding rule 'tcp::22'\n",
+                ),
+                (
+                    false,
+                    "hostfwd_add 0 user.0",
+                    "invalid host forwarding rule '(null)'\n",
+                ),
+                (false, "hostfwd_add 3 user.0 ::1-:2", "unknown VLAN 3\n"),
+                (
+                    false,
+                    "hostfwd_add 0 bogus ::1-:2",
+                    "can't find device bogus on VLAN 0\n",
+                ),
+                (
+                    false,
+                    "hostfwd_add 0 e1000.0 ::1-:2",
+                    "invalid device specified\n",
+                ),
+                (
+                    true,
+                    "hostfwd_add ::1-:2",
+                    "user mode network stack not in use\n",
+                ),
+            ],
+        );
     }
 
     #[test]

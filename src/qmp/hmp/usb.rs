@@ -81,7 +81,7 @@ mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
 
-    use super::super::printed as hmp;
+    use super::super::{assert_printed_on_fresh_machines, printed as hmp};
 
     fn usb_machine() -> Machine {
         Machine::new(MachineConfig {
@@ -92,33 +92,34 @@ mod tests {
 
     #[test]
     fn refusals_print_014s_messages() {
-        for (usb, line, want) in [
-            (
-                false,
-                "usb_add tablet",
-                "could not add USB device 'tablet'\n",
-            ),
-            (false, "info usb", "USB support not enabled\n"),
-            (true, "usb_add bogus", "could not add USB device 'bogus'\n"),
-            (
-                true,
-                "usb_add mouse:x",
-                "usbdevice mouse accepts no params\ncould not add USB device 'mouse:x'\n",
-            ),
-            (true, "usb_del 0.5", "could not delete USB device '0.5'\n"),
-            (true, "usb_del 5", "could not delete USB device '5'\n"),
-            (
-                true,
-                "usb_del host:1.2",
-                "could not delete USB device 'host:1.2'\n",
-            ),
-        ] {
-            let mut m = Machine::new(MachineConfig {
-                usb,
-                ..MachineConfig::default()
-            });
-            assert_eq!(hmp(&mut m, line), want, "{line}");
-        }
+        let config = |usb| MachineConfig {
+            usb,
+            ..MachineConfig::default()
+        };
+        assert_printed_on_fresh_machines(
+            config,
+            &[
+                (
+                    false,
+                    "usb_add tablet",
+                    "could not add USB device 'tablet'\n",
+                ),
+                (false, "info usb", "USB support not enabled\n"),
+                (true, "usb_add bogus", "could not add USB device 'bogus'\n"),
+                (
+                    true,
+                    "usb_add mouse:x",
+                    "usbdevice mouse accepts no params\ncould not add USB device 'mouse:x'\n",
+                ),
+                (true, "usb_del 0.5", "could not delete USB device '0.5'\n"),
+                (true, "usb_del 5", "could not delete USB device '5'\n"),
+                (
+                    true,
+                    "usb_del host:1.2",
+                    "could not delete USB device 'host:1.2'\n",
+                ),
+            ],
+        );
     }
 
     #[test]
