@@ -260,6 +260,15 @@ mod tests {
         let d = qdict! { "device" => "ide1-cd0", "force" => true };
         let a = Args::new(EJECT, &d);
         assert_eq!((a.str("device"), a.flag("force")), ("ide1-cd0", true));
+        let unforced = qdict! { "device" => "ide1-cd0", "force" => false };
+        let absent = qdict! { "device" => "ide1-cd0" };
+        assert_eq!(
+            (
+                Args::new(EJECT, &unforced).flag("force"),
+                Args::new(EJECT, &absent).flag("force")
+            ),
+            (false, false)
+        );
     }
 
     #[test]
