@@ -315,11 +315,19 @@ pub fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>)
     (qemu, client)
 }
 
+/// qmpsim with `args` on a unix socket in a fresh temporary directory, and a
+/// client past negotiation; the directory goes when the first value drops
+/// (after the VM, when bound in this order).
+pub fn negotiated_vm(args: &[&str]) -> (tempfile::TempDir, Qemu, Client<UnixStream>) {
+    let (dir, path) = sock_path();
+    let (qemu, client) = negotiated_unix(&path, args);
+    (dir, qemu, client)
+}
+
 /// The first line a fresh VM with `args` sends after negotiation when asked
 /// `command` (without arguments) on a unix socket.
 pub fn answer(args: &[&str], command: &str) -> String {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, args);
+    let (_dir, _qemu, mut client) = negotiated_vm(args);
     client.execute(command)
 }
 
@@ -393,8 +401,7 @@ fn unix_query_status_with_dash_s_reports_paused() {
 
 #[test]
 fn unix_stop_sends_stop_event_then_return() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&[]);
     let event = client.execute("stop");
     let ret = client.line();
     assert_eq!(
@@ -408,8 +415,7 @@ fn unix_stop_sends_stop_event_then_return() {
 
 #[test]
 fn unix_quit_returns_then_shutdown_then_end_of_stream() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&[]);
     let ret = client.execute("quit");
     let event = client.line();
     let end = client.line();
@@ -425,8 +431,7 @@ fn unix_quit_returns_then_shutdown_then_end_of_stream() {
 
 #[test]
 fn unix_quit_exits_zero() {
-    let (_dir, path) = sock_path();
-    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, mut qemu, mut client) = negotiated_vm(&[]);
     client.execute("quit");
     assert_eq!(qemu.wait_exit().code(), Some(0));
 }
@@ -442,8 +447,7 @@ fn unix_quit_removes_socket_file() {
 
 #[test]
 fn unix_sigterm_sends_shutdown_and_exits_zero() {
-    let (_dir, path) = sock_path();
-    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, mut qemu, mut client) = negotiated_vm(&[]);
     signal(qemu.pid(), libc::SIGTERM);
     let event = client.line();
     assert!(event.contains("\"event\": \"SHUTDOWN\""), "got {event:?}");
@@ -636,8 +640,7 @@ fn getfd_with_scm_rights_descriptor_returns_empty() {
 
 #[test]
 fn getfd_without_descriptor_is_fd_not_supplied() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&[]);
     client.send("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}");
     assert_eq!(
         client.line(),
