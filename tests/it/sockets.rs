@@ -73,16 +73,6 @@ impl Qemu {
         }
     }
 
-    /// Guards a child started elsewhere (pipes already taken).
-    pub fn adopt(child: Child) -> Qemu {
-        let (_tx, rx) = mpsc::channel();
-        Qemu {
-            child,
-            stderr: Lines { rx },
-            stdout: None,
-        }
-    }
-
     /// Writes to its stdin.
     pub fn send_stdin(&mut self, data: &str) {
         let stdin = self.child.stdin.as_mut().expect("stdin is piped");
@@ -105,6 +95,11 @@ impl Qemu {
             assert!(Instant::now() < deadline, "qmpsim did not exit in time");
             thread::sleep(POLL_PAUSE);
         }
+    }
+
+    /// Closes its stdin: the binary reads end of file there.
+    pub fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
     }
 
     /// Waits for it to exit, however long that takes: for a test whose last
@@ -158,6 +153,12 @@ impl Lines {
             .expect("a line within the timeout")
     }
 
+    /// Every line up to the end of the stream, joined; panics when a line or
+    /// the end takes longer than [`IO_TIMEOUT`].
+    pub fn rest(&self) -> String {
+        std::iter::from_fn(|| self.next_or_end()).collect()
+    }
+
     /// The next line, or `None` at end of stream; panics after [`IO_TIMEOUT`].
     pub fn next_or_end(&self) -> Option<String> {
         match self.rx.recv_timeout(IO_TIMEOUT) {
@@ -166,6 +167,20 @@ impl Lines {
             Err(mpsc::RecvTimeoutError::Timeout) => panic!("no line and no end in time"),
         }
     }
+}
+
+/// Runs the binary with `args` to its end, `input` on its stdin (closed
+/// after it), every wait bounded by [`IO_TIMEOUT`]: the exit status, stdout
+/// and stderr.
+pub fn run_to_end(args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    let mut qemu = Qemu::spawn(args, true);
+    if !input.is_empty() {
+        qemu.send_stdin(input);
+    }
+    qemu.close_stdin();
+    let status = qemu.wait_exit().code();
+    let stdout = qemu.stdout.as_ref().expect("stdout is piped").rest();
+    (status, stdout, qemu.stderr.rest())
 }
 
 /// A QMP client over any stream socket.
