@@ -117,18 +117,12 @@ fn replay_of_missing_file_exits_one() {
 #[test]
 fn missing_disk_image_exits_one() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nope.img");
-    let path = path.to_str().unwrap();
-    assert_eq!(
-        error_run(&["-hda", path]),
-        (
-            Some(1),
-            format!(
-                "qemu-system-x86_64: -hda {path}: could not open disk image {path}: \
-                 No such file or directory\n"
-            )
-        )
+    let path = dir.path().join("nope.img").display().to_string();
+    let expected = format!(
+        "qemu-system-x86_64: -hda {path}: could not open disk image {path}: \
+         No such file or directory\n"
     );
+    assert_eq!(error_run(&["-hda", &path]), (Some(1), expected));
 }
 
 #[test]
