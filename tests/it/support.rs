@@ -98,6 +98,20 @@ pub fn against_client(
         .expect("the built binary runs")
 }
 
+/// Runs [`against_client`] with its `--out` in a fresh directory, and returns
+/// that directory with the path of the trace named `trace_name` in it.
+pub fn trace_left_by(
+    tool_args: &[&str],
+    extra: &[&str],
+    name: &str,
+    trace_name: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    against_client(tool_args, dir.path(), extra, name);
+    let trace = dir.path().join(trace_name);
+    (dir, trace)
+}
+
 /// A finished process's stdout, lossy UTF-8.
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
