@@ -312,6 +312,16 @@ pub fn unix_spec(path: &Path, extra: &str) -> String {
     format!("unix:{},server{extra}", path.display())
 }
 
+/// qmpsim with `-qmp` on the unix socket `sock` (nowait) and `-record` to
+/// `trace`, plus `extra`.
+pub fn spawn_recorder(sock: &Path, trace: &Path, extra: &[&str]) -> Qemu {
+    let spec = unix_spec(sock, ",nowait");
+    let trace_arg = trace.display().to_string();
+    let mut args = vec!["-qmp", spec.as_str(), "-record", trace_arg.as_str()];
+    args.extend_from_slice(extra);
+    Qemu::spawn(&args, false)
+}
+
 /// qmpsim on a unix socket with `args`, a connected client before the
 /// greeting.
 pub fn connected_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
