@@ -6,10 +6,10 @@
 //! same `-> `/`<- ` notation as `qmpsim::scenario::run` plus `## ` lines for the
 //! extra inputs.
 
-use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
+use qmpsim::machine::config::{DriveConfig, ImageProbe, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{opts, sessions, snap, timed, Step};
+use crate::support::{image, opts, sessions, snap, timed, Step};
 
 fn vnc(display: &str) -> MachineConfig {
     MachineConfig {
@@ -38,12 +38,7 @@ fn disk_config() -> MachineConfig {
         ram_mb: 4,
         drives: vec![DriveConfig {
             opts: opts(&[("file", "disk.img"), ("if", "ide"), ("index", "0")]),
-            probe: Some(ImageProbe::Found(ImageInfo {
-                format: "raw".into(),
-                size_bytes: 8 << 20,
-                backing_file: None,
-                encrypted: false,
-            })),
+            probe: Some(ImageProbe::Found(image("raw", 8 << 20))),
         }],
         ..MachineConfig::default()
     }

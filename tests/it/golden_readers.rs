@@ -9,7 +9,7 @@ use qmpsim::machine::config::MachineConfig;
 use qmpsim::machine::memory::{ram_bytes, read_phys};
 
 use crate::golden_hmp::lines;
-use crate::support::{ext, inject, snap};
+use crate::support::{ext, inject, paused, snap};
 
 #[test]
 fn golden_hmp_memory_readers() {
@@ -81,11 +81,7 @@ fn golden_hmp_ports() {
 
 #[test]
 fn golden_hmp_info_registers_at_reset() {
-    let smp2 = MachineConfig {
-        smp: 2,
-        start_paused: true,
-        ..MachineConfig::default()
-    };
+    let smp2 = MachineConfig { smp: 2, ..paused() };
     snap(
         "hmp__info_registers_at_reset",
         &lines(
