@@ -9,14 +9,7 @@
 use qmpsim::machine::config::{DriveConfig, ImageProbe, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{image, opts, sessions, snap, timed, Step};
-
-fn vnc(display: &str) -> MachineConfig {
-    MachineConfig {
-        vnc: Some(display.into()),
-        ..MachineConfig::default()
-    }
-}
+use crate::support::{image, opts, sessions, snap, timed, vnc, Step};
 
 fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
     MachineConfig {

@@ -9,7 +9,7 @@ use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{ext, opts, sessions, snap, virtual_disk};
+use crate::support::{ext, ext_vnc, opts, sessions, snap, virtual_disk};
 
 /// Like one `scenario::run`, then `idle` jumps of virtual time to the next
 /// deadline, each shown as `-- idle`.
@@ -24,14 +24,6 @@ fn with_idle(config: MachineConfig, lines: &[&str], idle: usize) -> String {
         scenario::append_outputs(&mut t.text, &engine.step(Input::AdvanceTo { at }));
     }
     t.text
-}
-
-/// `-x-extensions -vnc DISPLAY`.
-fn vnc(display: &str) -> MachineConfig {
-    MachineConfig {
-        vnc: Some(display.into()),
-        ..ext()
-    }
 }
 
 /// `-x-extensions -spice OPTS`.
@@ -149,19 +141,19 @@ fn golden_events_vnc_connected() {
     let text = sessions(&[
         (
             "-vnc :1: CONNECTED and INITIALIZED before the return",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[VNC_CONNECT],
         ),
         (
             "-vnc [::1]:2,password, IPv6 client",
-            vnc("[::1]:2,password"),
+            ext_vnc("[::1]:2,password"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"::1","service":"40000"}}"#,
             ],
         ),
         (
             "-vnc unix:/tmp/vnc.sock",
-            vnc("unix:/tmp/vnc.sock"),
+            ext_vnc("unix:/tmp/vnc.sock"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"localhost","service":"","family":"unix"}}"#,
             ],
@@ -174,7 +166,7 @@ fn golden_events_vnc_connected() {
 fn golden_events_vnc_initialized() {
     let text = sessions(&[(
         "x509 + SASL: CONNECTED without, INITIALIZED with the auth fields; query-vnc, newest first",
-        vnc(":1,tls,x509=/etc/pki,sasl"),
+        ext_vnc(":1,tls,x509=/etc/pki,sasl"),
         &[
             r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"10.0.0.2","service":"50000","x509_dname":"C=GB,CN=viewer","sasl_username":"alice"}}"#,
             r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"10.0.0.3","service":"50001","sasl_username":"bob"}}"#,
@@ -190,7 +182,7 @@ fn golden_events_vnc_disconnected() {
     let text = sessions(&[
         (
             "DISCONNECTED before the return; the client leaves query-vnc",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[
                 VNC_CONNECT,
                 VNC_DISCONNECT,
@@ -199,7 +191,7 @@ fn golden_events_vnc_disconnected() {
         ),
         (
             "SASL client: DISCONNECTED keeps the auth fields",
-            vnc(":1,sasl"),
+            ext_vnc(":1,sasl"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"127.0.0.1","service":"50000","sasl_username":"alice"}}"#,
                 VNC_DISCONNECT,
@@ -207,7 +199,7 @@ fn golden_events_vnc_disconnected() {
         ),
         (
             "display closed with change vnc none: no event (no server address)",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[
                 VNC_CONNECT,
                 r#"{"execute":"change","arguments":{"device":"vnc","target":"none"}}"#,
@@ -409,15 +401,15 @@ fn golden_events_watchdog() {
 fn golden_events_x_vnc_client_errors() {
     let text = sessions(&[
         ("no -vnc", ext(), &[VNC_CONNECT, VNC_DISCONNECT]),
-        ("-vnc none", vnc("none"), &[VNC_CONNECT]),
+        ("-vnc none", ext_vnc("none"), &[VNC_CONNECT]),
         (
             "reverse connection: no listening address",
-            vnc("127.0.0.1:5500,reverse"),
+            ext_vnc("127.0.0.1:5500,reverse"),
             &[VNC_CONNECT],
         ),
         (
             "argument values",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"join","host":"h","service":"1"}}"#,
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"","service":"1"}}"#,
@@ -431,7 +423,7 @@ fn golden_events_x_vnc_client_errors() {
         ),
         (
             "same address twice, unknown client",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[VNC_CONNECT, VNC_CONNECT, VNC_DISCONNECT, VNC_DISCONNECT],
         ),
     ]);
@@ -551,7 +543,7 @@ fn golden_events_query_commands_extensions() {
 fn golden_events_reach_every_client_in_command_mode() {
     use qmpsim::engine::Output;
     use qmpsim::qmp::session::ClientId;
-    let mut engine = Engine::new(vnc(":1"));
+    let mut engine = Engine::new(ext_vnc(":1"));
     let clients = [SCRIPT_CLIENT, ClientId(2), ClientId(3)];
     for client in clients {
         engine.step(Input::connect(client));

@@ -5,7 +5,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, inject, opts, sessions, snap, virtual_disk};
+use crate::support::{ext, ext_vnc, inject, opts, sessions, snap, virtual_disk};
 
 const STEP: &str = r#"{"execute":"x-clock-step"}"#;
 const QUERY_STATUS: &str = r#"{"execute":"query-status"}"#;
@@ -201,10 +201,7 @@ fn golden_faults_rtc_change() {
 
 #[test]
 fn golden_faults_vnc() {
-    let vnc = MachineConfig {
-        vnc: Some(":1".into()),
-        ..ext()
-    };
+    let vnc = ext_vnc(":1");
     let text = run(&[
         (
             "connect and authenticate at once; disconnect",

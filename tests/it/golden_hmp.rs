@@ -8,7 +8,7 @@
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::scenario::run;
 
-use crate::support::{hmp_or_raw, image, opts, paused, snap, Step};
+use crate::support::{hmp_or_raw, image, opts, paused, snap, vnc, Step};
 
 /// Appends the decoded text of every string reply under its `<- ` line.
 fn decoded(transcript: &str) -> String {
@@ -348,10 +348,6 @@ fn golden_hmp_info_mice() {
 
 #[test]
 fn golden_hmp_info_vnc() {
-    let vnc = |display: &str| MachineConfig {
-        vnc: Some(display.into()),
-        ..MachineConfig::default()
-    };
     snap(
         "hmp__info_vnc",
         &parts(&[
@@ -1125,10 +1121,7 @@ fn golden_hmp_block_resize_passwd() {
 
 #[test]
 fn golden_hmp_passwords() {
-    let cfg = MachineConfig {
-        vnc: Some(":1,password".into()),
-        ..MachineConfig::default()
-    };
+    let cfg = vnc(":1,password");
     snap(
         "hmp__passwords",
         &parts(&[

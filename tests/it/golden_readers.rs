@@ -9,7 +9,7 @@ use qmpsim::machine::config::MachineConfig;
 use qmpsim::machine::memory::{ram_bytes, read_phys};
 
 use crate::golden_hmp::lines;
-use crate::support::{ext, inject, paused, snap};
+use crate::support::{ext_vnc, inject, paused, snap};
 
 #[test]
 fn golden_hmp_memory_readers() {
@@ -131,10 +131,7 @@ fn golden_hmp_input() {
 
 #[test]
 fn golden_hmp_acl() {
-    let sasl = MachineConfig {
-        vnc: Some(":1,sasl,acl".into()),
-        ..ext()
-    };
+    let sasl = ext_vnc(":1,sasl,acl");
     let connect = |service: &str, user: &str| {
         inject(
             "vnc-connect",

@@ -3,7 +3,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, opts, virtual_disk};
+use crate::support::{ext, ext_vnc, opts, virtual_disk};
 
 /// One scripted client session.
 #[derive(Debug, Clone)]
@@ -85,10 +85,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "vnc-client-events",
-        config: || MachineConfig {
-            vnc: Some(":1,sasl".into()),
-            ..ext()
-        },
+        config: || ext_vnc(":1,sasl"),
         args: &["-x-extensions", "-vnc", ":1,sasl"],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,

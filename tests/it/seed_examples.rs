@@ -46,7 +46,7 @@ use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::wire::framing::{Frame, Framer};
 use qmpsim::wire::{parser, QObject};
 
-use crate::support::opts;
+use crate::support::{ext_vnc, opts, vnc};
 
 /// The seed document.
 const SEED_HX: &str = include_str!("../data/qmp-commands-0.14.hx");
@@ -651,20 +651,13 @@ fn with_uuid() -> MachineConfig {
 
 /// `-vnc 0.0.0.0:0,password`.
 fn vnc_password() -> MachineConfig {
-    MachineConfig {
-        vnc: Some("0.0.0.0:0,password".to_owned()),
-        ..pc()
-    }
+    vnc("0.0.0.0:0,password")
 }
 
 /// The document's VNC server: port 50402 (display 44502) with password auth, and
 /// `-x-extensions` for the `x-vnc-client` that stands in for its client.
 fn vnc_doc() -> MachineConfig {
-    MachineConfig {
-        vnc: Some("0.0.0.0:44502,password".to_owned()),
-        extensions: true,
-        ..pc()
-    }
+    ext_vnc("0.0.0.0:44502,password")
 }
 
 /// `-spice port=5920,tls-port=5921` (the ports of the document's query-spice).

@@ -130,6 +130,22 @@ pub fn ext() -> MachineConfig {
     }
 }
 
+/// `-vnc DISPLAY`.
+pub fn vnc(display: &str) -> MachineConfig {
+    MachineConfig {
+        vnc: Some(display.to_owned()),
+        ..MachineConfig::default()
+    }
+}
+
+/// `-x-extensions -vnc DISPLAY`.
+pub fn ext_vnc(display: &str) -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        ..vnc(display)
+    }
+}
+
 /// `-S`.
 pub fn paused() -> MachineConfig {
     MachineConfig {

@@ -1,7 +1,7 @@
 //! trace_tools: `qmpsim trace dump|info|export|import|coverage` through the real
 //! binary, on traces written to a temporary folder and on `traces/`.
 
-use crate::support::{assert_contains, assert_replays, qmpsim};
+use crate::support::{assert_contains, assert_replays, qmpsim, vnc};
 use std::path::{Path, PathBuf};
 
 use qmpsim::engine::{Input, Signal};
@@ -39,10 +39,7 @@ fn pc_trace(dir: &Path, name: &str, inputs: &[Input]) -> PathBuf {
 /// One client: negotiation, a request split over two reads, two requests in one
 /// read, a passed fd, a VNC password, a time jump, SIGTERM.
 fn session(dir: &Path) -> PathBuf {
-    let config = MachineConfig {
-        vnc: Some(":0,password".to_owned()),
-        ..MachineConfig::default()
-    };
+    let config = vnc(":0,password");
     write_trace(
         dir,
         "session.qmptrace",
@@ -481,10 +478,7 @@ fn trace_dump_masks_block_passwd_and_hmp_vnc_password() {
     let trace = write_trace(
         dir.path(),
         "secrets.qmptrace",
-        MachineConfig {
-            vnc: Some(":0,password".to_owned()),
-            ..MachineConfig::default()
-        },
+        vnc(":0,password"),
         &[
             connect(ONE),
             send(ONE, "{\"execute\":\"qmp_capabilities\"}"),
