@@ -15,6 +15,23 @@ pub fn snap(name: &str, text: &str) {
     });
 }
 
+/// One `#[test]` per row `TEST => "NAME", TEXT;` (doc comments allowed before
+/// a row): the test computes the expression TEXT and checks it against
+/// `golden/NAME.snap` with [`snap`]. Rows hold goldens that differ only in
+/// what they run.
+macro_rules! goldens {
+    ($($(#[$attr:meta])* $test:ident => $name:literal, $text:expr;)*) => {
+        $(
+            $(#[$attr])*
+            #[test]
+            fn $test() {
+                $crate::support::snap($name, &$text);
+            }
+        )*
+    };
+}
+pub(crate) use goldens;
+
 /// One negotiated session per `(label, config, lines)`, concatenated under
 /// `## label` headers.
 pub fn sessions(parts: &[(&str, MachineConfig, &[&str])]) -> String {
