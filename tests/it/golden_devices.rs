@@ -11,7 +11,7 @@ use qmpsim::machine::config::{
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{image, negotiated, paused, snap};
+use crate::support::{goldens, image, negotiated, paused, snap};
 
 /// One step of a scripted session.
 enum Step<'a> {
@@ -580,31 +580,27 @@ fn query_mice() {
     snap("devices__query_mice", &text);
 }
 
-#[test]
-fn netdev_add() {
-    snap(
-        "devices__netdev_add",
-        &lines(
-            paused(),
-            &[
-                r#"{ "execute": "netdev_add", "arguments": { "type": "user", "id": "netdev1" } }"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":1}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"9x"},"id":2}"#,
-                r#"{"execute":"netdev_add","arguments":{"id":"n2"},"id":3}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"nic","id":"n2"},"id":4}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","vlan":1},"id":5}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","name":"x"},"id":6}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user"},"id":7}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":3},"id":8}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","bogus":"1"},"id":9}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","sndbuf":"1x"},"id":10}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","vhost":"yes"},"id":11}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2"},"id":12}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2","listen":":5555"},"id":13}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n3","listen":":5555"},"id":14}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n3","vhost":true,"sndbuf":"1M"},"id":15}"#,
-            ],
-        ),
+goldens! {
+    netdev_add => "devices__netdev_add", lines(
+        paused(),
+        &[
+            r#"{ "execute": "netdev_add", "arguments": { "type": "user", "id": "netdev1" } }"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":1}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"9x"},"id":2}"#,
+            r#"{"execute":"netdev_add","arguments":{"id":"n2"},"id":3}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"nic","id":"n2"},"id":4}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","vlan":1},"id":5}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","name":"x"},"id":6}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user"},"id":7}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":3},"id":8}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","bogus":"1"},"id":9}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","sndbuf":"1x"},"id":10}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","vhost":"yes"},"id":11}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2"},"id":12}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2","listen":":5555"},"id":13}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n3","listen":":5555"},"id":14}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n3","vhost":true,"sndbuf":"1M"},"id":15}"#,
+        ],
     );
 }
 

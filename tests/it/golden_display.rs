@@ -9,7 +9,7 @@
 use qmpsim::machine::config::{DriveConfig, ImageProbe, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{image, opts, sessions, snap, timed, vnc, Step};
+use crate::support::{goldens, image, opts, sessions, snap, timed, vnc, Step};
 
 fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
     MachineConfig {
@@ -106,9 +106,8 @@ fn golden_display_query_spice() {
     snap("display__query_spice", &text);
 }
 
-#[test]
-fn golden_display_set_password() {
-    let text = sessions(&[
+goldens! {
+    golden_display_set_password => "display__set_password", sessions(&[
         (
             "-vnc :0 (seed example, then auth switches to vnc)",
             vnc(":0"),
@@ -143,12 +142,8 @@ fn golden_display_set_password() {
             ],
         ),
     ]);
-    snap("display__set_password", &text);
-}
 
-#[test]
-fn golden_display_expire_password() {
-    let text = sessions(&[
+    golden_display_expire_password => "display__expire_password", sessions(&[
         (
             "-vnc :0 (seed example and every time form)",
             vnc(":0"),
@@ -185,7 +180,6 @@ fn golden_display_expire_password() {
             ],
         ),
     ]);
-    snap("display__expire_password", &text);
 }
 
 #[test]
@@ -478,9 +472,8 @@ fn golden_migration_query_migrate() {
     );
 }
 
-#[test]
-fn golden_memory_memsave() {
-    let text = sessions(&[(
+goldens! {
+    golden_memory_memsave => "memory__memsave", sessions(&[(
         "default machine",
         MachineConfig::default(),
         &[
@@ -494,7 +487,6 @@ fn golden_memory_memsave() {
             r#"{"execute":"memsave","arguments":{"val":"0","size":1,"filename":"/tmp/x"},"id":4}"#,
         ],
     )]);
-    snap("memory__memsave", &text);
 }
 
 #[test]
@@ -522,9 +514,8 @@ fn golden_memory_pmemsave() {
     snap("memory__pmemsave", &text);
 }
 
-#[test]
-fn golden_fds_getfd() {
-    let text = timed(
+goldens! {
+    golden_fds_getfd => "fds__getfd", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "getfd", "arguments": { "fdname": "fd1" }, "id": 1 }"#),
@@ -538,12 +529,8 @@ fn golden_fds_getfd() {
             Step::Send(r#"{"execute":"getfd","id":4}"#),
         ],
     );
-    snap("fds__getfd", &text);
-}
 
-#[test]
-fn golden_fds_closefd() {
-    let text = timed(
+    golden_fds_closefd => "fds__closefd", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "closefd", "arguments": { "fdname": "fd1" } }"#),
@@ -554,7 +541,6 @@ fn golden_fds_closefd() {
             Step::Send(r#"{"execute":"closefd","arguments":{"fdname":7},"id":2}"#),
         ],
     );
-    snap("fds__closefd", &text);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{ext, ext_vnc, opts, sessions, snap, virtual_disk};
+use crate::support::{ext, ext_vnc, goldens, opts, sessions, snap, virtual_disk};
 
 /// Like one `scenario::run`, then `idle` jumps of virtual time to the next
 /// deadline, each shown as `-- idle`.
@@ -81,9 +81,8 @@ fn golden_events_shutdown() {
     );
 }
 
-#[test]
-fn golden_events_reset() {
-    let text = sessions(&[
+goldens! {
+    golden_events_reset => "events__reset", sessions(&[
         (
             "system_reset: return, then RESET",
             ext(),
@@ -95,7 +94,6 @@ fn golden_events_reset() {
             &[WATCHDOG_EXPIRE],
         ),
     ]);
-    snap("events__reset", &text);
 }
 
 #[test]
@@ -107,9 +105,8 @@ fn golden_events_powerdown() {
     );
 }
 
-#[test]
-fn golden_events_stop() {
-    let text = sessions(&[(
+goldens! {
+    golden_events_stop => "events__stop", sessions(&[(
         "STOP before the return, once",
         ext(),
         &[
@@ -117,12 +114,8 @@ fn golden_events_stop() {
             r#"{"execute":"stop","id":2}"#,
         ],
     )]);
-    snap("events__stop", &text);
-}
 
-#[test]
-fn golden_events_resume() {
-    let text = sessions(&[(
+    golden_events_resume => "events__resume", sessions(&[(
         "-S: RESUME before the return, once",
         MachineConfig {
             start_paused: true,
@@ -133,12 +126,8 @@ fn golden_events_resume() {
             r#"{"execute":"cont","id":2}"#,
         ],
     )]);
-    snap("events__resume", &text);
-}
 
-#[test]
-fn golden_events_vnc_connected() {
-    let text = sessions(&[
+    golden_events_vnc_connected => "events__vnc_connected", sessions(&[
         (
             "-vnc :1: CONNECTED and INITIALIZED before the return",
             ext_vnc(":1"),
@@ -159,12 +148,8 @@ fn golden_events_vnc_connected() {
             ],
         ),
     ]);
-    snap("events__vnc_connected", &text);
-}
 
-#[test]
-fn golden_events_vnc_initialized() {
-    let text = sessions(&[(
+    golden_events_vnc_initialized => "events__vnc_initialized", sessions(&[(
         "x509 + SASL: CONNECTED without, INITIALIZED with the auth fields; query-vnc, newest first",
         ext_vnc(":1,tls,x509=/etc/pki,sasl"),
         &[
@@ -174,12 +159,8 @@ fn golden_events_vnc_initialized() {
             r#"{"execute":"human-monitor-command","arguments":{"command-line":"info vnc"}}"#,
         ],
     )]);
-    snap("events__vnc_initialized", &text);
-}
 
-#[test]
-fn golden_events_vnc_disconnected() {
-    let text = sessions(&[
+    golden_events_vnc_disconnected => "events__vnc_disconnected", sessions(&[
         (
             "DISCONNECTED before the return; the client leaves query-vnc",
             ext_vnc(":1"),
@@ -207,12 +188,8 @@ fn golden_events_vnc_disconnected() {
             ],
         ),
     ]);
-    snap("events__vnc_disconnected", &text);
-}
 
-#[test]
-fn golden_events_spice_connected() {
-    let text = sessions(&[
+    golden_events_spice_connected => "events__spice_connected", sessions(&[
         (
             "-spice port=5930: CONNECTED and INITIALIZED before the return",
             spice(&[("port", "5930")]),
@@ -226,12 +203,8 @@ fn golden_events_spice_connected() {
             ],
         ),
     ]);
-    snap("events__spice_connected", &text);
-}
 
-#[test]
-fn golden_events_spice_initialized() {
-    let text = sessions(&[
+    golden_events_spice_initialized => "events__spice_initialized", sessions(&[
         (
             "main then display channel; server gets auth, client the channel info; query-spice",
             spice(&[
@@ -254,12 +227,8 @@ fn golden_events_spice_initialized() {
             ],
         ),
     ]);
-    snap("events__spice_initialized", &text);
-}
 
-#[test]
-fn golden_events_spice_disconnected() {
-    let text = sessions(&[
+    golden_events_spice_disconnected => "events__spice_disconnected", sessions(&[
         (
             "DISCONNECTED (addresses only) before the return; the channel leaves query-spice",
             spice(&[("port", "5930")]),
@@ -281,12 +250,8 @@ fn golden_events_spice_disconnected() {
             ],
         ),
     ]);
-    snap("events__spice_disconnected", &text);
-}
 
-#[test]
-fn golden_events_block_io_error() {
-    let text = sessions(&[
+    golden_events_block_io_error => "events__block_io_error", sessions(&[
         (
             "defaults: rerror=report, werror=enospc (EIO reported, ENOSPC stops)",
             virtual_disk(&[]),
@@ -325,12 +290,8 @@ fn golden_events_block_io_error() {
             ],
         ),
     ]);
-    snap("events__block_io_error", &text);
-}
 
-#[test]
-fn golden_events_rtc_change() {
-    let text = sessions(&[(
+    golden_events_rtc_change => "events__rtc_change", sessions(&[(
         "RTC_CHANGE before the return; offsets at both ends of a C int",
         ext(),
         &[
@@ -339,7 +300,6 @@ fn golden_events_rtc_change() {
             r#"{"execute":"x-rtc-set","arguments":{"offset":2147483647},"id":3}"#,
         ],
     )]);
-    snap("events__rtc_change", &text);
 }
 
 #[test]
@@ -397,9 +357,8 @@ fn golden_events_watchdog() {
     snap("events__watchdog", &text);
 }
 
-#[test]
-fn golden_events_x_vnc_client_errors() {
-    let text = sessions(&[
+goldens! {
+    golden_events_x_vnc_client_errors => "events__x_vnc_client_errors", sessions(&[
         ("no -vnc", ext(), &[VNC_CONNECT, VNC_DISCONNECT]),
         ("-vnc none", ext_vnc("none"), &[VNC_CONNECT]),
         (
@@ -427,12 +386,8 @@ fn golden_events_x_vnc_client_errors() {
             &[VNC_CONNECT, VNC_CONNECT, VNC_DISCONNECT, VNC_DISCONNECT],
         ),
     ]);
-    snap("events__x_vnc_client_errors", &text);
-}
 
-#[test]
-fn golden_events_x_spice_client_errors() {
-    let text = sessions(&[
+    golden_events_x_spice_client_errors => "events__x_spice_client_errors", sessions(&[
         ("no -spice", ext(), &[SPICE_CONNECT, SPICE_DISCONNECT]),
         (
             "port only: a TLS channel is refused",
@@ -469,12 +424,8 @@ fn golden_events_x_spice_client_errors() {
             ],
         ),
     ]);
-    snap("events__x_spice_client_errors", &text);
-}
 
-#[test]
-fn golden_events_x_block_error_errors() {
-    let text = sessions(&[(
+    golden_events_x_block_error_errors => "events__x_block_error_errors", sessions(&[(
         "unknown drive, empty drive, bad values, missing and mistyped arguments",
         virtual_disk(&[]),
         &[
@@ -486,12 +437,8 @@ fn golden_events_x_block_error_errors() {
             r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"read","error":28}}"#,
         ],
     )]);
-    snap("events__x_block_error_errors", &text);
-}
 
-#[test]
-fn golden_events_x_rtc_set_errors() {
-    let text = sessions(&[(
+    golden_events_x_rtc_set_errors => "events__x_rtc_set_errors", sessions(&[(
         "past both ends of a C int, missing, not an int",
         ext(),
         &[
@@ -501,12 +448,8 @@ fn golden_events_x_rtc_set_errors() {
             r#"{"execute":"x-rtc-set","arguments":{"offset":1.5}}"#,
         ],
     )]);
-    snap("events__x_rtc_set_errors", &text);
-}
 
-#[test]
-fn golden_events_x_watchdog_expire_errors() {
-    let text = sessions(&[
+    golden_events_x_watchdog_expire_errors => "events__x_watchdog_expire_errors", sessions(&[
         ("no watchdog", ext(), &[WATCHDOG_EXPIRE]),
         (
             "an argument",
@@ -514,7 +457,6 @@ fn golden_events_x_watchdog_expire_errors() {
             &[r#"{"execute":"x-watchdog-expire","arguments":{"now":true}}"#],
         ),
     ]);
-    snap("events__x_watchdog_expire_errors", &text);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, ext_vnc, inject, opts, sessions, snap, virtual_disk};
+use crate::support::{ext, ext_vnc, goldens, inject, opts, sessions, snap, virtual_disk};
 
 const STEP: &str = r#"{"execute":"x-clock-step"}"#;
 const QUERY_STATUS: &str = r#"{"execute":"query-status"}"#;
@@ -75,9 +75,8 @@ fn golden_faults_block_io_error() {
     snap("faults__block_io_error", &text);
 }
 
-#[test]
-fn golden_faults_powerdown_ignore() {
-    let text = run(&[(
+goldens! {
+    golden_faults_powerdown_ignore => "faults__powerdown_ignore", run(&[(
         "POWERDOWN and nothing more; the clock has nothing to wait for",
         ext(),
         vec![
@@ -87,12 +86,8 @@ fn golden_faults_powerdown_ignore() {
             QUERY_STATUS.into(),
         ],
     )]);
-    snap("faults__powerdown_ignore", &text);
-}
 
-#[test]
-fn golden_faults_powerdown_delay() {
-    let text = run(&[
+    golden_faults_powerdown_delay => "faults__powerdown_delay", run(&[
         (
             "SHUTDOWN 5 s (and the jitter) after POWERDOWN",
             ext(),
@@ -108,12 +103,8 @@ fn golden_faults_powerdown_delay() {
             vec![inject("powerdown-delay", r#""ms":3600001"#)],
         ),
     ]);
-    snap("faults__powerdown_delay", &text);
-}
 
-#[test]
-fn golden_faults_powerdown_obey() {
-    let text = run(&[(
+    golden_faults_powerdown_obey => "faults__powerdown_obey", run(&[(
         "ignored, then obeyed again: SHUTDOWN after the configured delay",
         ext(),
         vec![
@@ -123,12 +114,8 @@ fn golden_faults_powerdown_obey() {
             STEP.into(),
         ],
     )]);
-    snap("faults__powerdown_obey", &text);
-}
 
-#[test]
-fn golden_faults_guest_reboot() {
-    let text = run(&[
+    golden_faults_guest_reboot => "faults__guest_reboot", run(&[
         (
             "RESET after the reply",
             ext(),
@@ -143,12 +130,8 @@ fn golden_faults_guest_reboot() {
             vec![inject("guest-reboot", "")],
         ),
     ]);
-    snap("faults__guest_reboot", &text);
-}
 
-#[test]
-fn golden_faults_guest_shutdown() {
-    let text = run(&[
+    golden_faults_guest_shutdown => "faults__guest_shutdown", run(&[
         (
             "SHUTDOWN after the reply, exit",
             ext(),
@@ -163,7 +146,6 @@ fn golden_faults_guest_shutdown() {
             vec![inject("guest-shutdown", ""), QUERY_STATUS.into()],
         ),
     ]);
-    snap("faults__guest_shutdown", &text);
 }
 
 #[test]
@@ -186,9 +168,8 @@ fn golden_faults_watchdog_expire() {
     snap("faults__watchdog_expire", &text);
 }
 
-#[test]
-fn golden_faults_rtc_change() {
-    let text = run(&[(
+goldens! {
+    golden_faults_rtc_change => "faults__rtc_change", run(&[(
         "RTC_CHANGE before the reply; an offset past a C int",
         ext(),
         vec![
@@ -196,7 +177,6 @@ fn golden_faults_rtc_change() {
             inject("rtc-change", r#""offset":2147483648"#),
         ],
     )]);
-    snap("faults__rtc_change", &text);
 }
 
 #[test]
@@ -301,9 +281,8 @@ fn golden_faults_balloon_slow() {
     snap("faults__balloon_slow", &text);
 }
 
-#[test]
-fn golden_faults_balloon_stuck() {
-    let text = run(&[(
+goldens! {
+    golden_faults_balloon_stuck => "faults__balloon_stuck", run(&[(
         "actual never moves",
         balloon(),
         vec![
@@ -313,7 +292,6 @@ fn golden_faults_balloon_stuck() {
             r#"{"execute":"query-balloon"}"#.into(),
         ],
     )]);
-    snap("faults__balloon_stuck", &text);
 }
 
 const MIGRATE: &str = r#"{"execute":"migrate","arguments":{"uri":"tcp:127.0.0.1:4444"}}"#;
@@ -356,9 +334,8 @@ fn golden_faults_migration_fail() {
     snap("faults__migration_fail", &text);
 }
 
-#[test]
-fn golden_faults_migration_slow() {
-    let text = run(&[(
+goldens! {
+    golden_faults_migration_slow => "faults__migration_slow", run(&[(
         "factor 5: one chunk per 500 ms",
         ext(),
         vec![
@@ -370,12 +347,8 @@ fn golden_faults_migration_slow() {
             QUERY_MIGRATE.into(),
         ],
     )]);
-    snap("faults__migration_slow", &text);
-}
 
-#[test]
-fn golden_faults_unplug_stuck() {
-    let text = run(&[(
+    golden_faults_unplug_stuck => "faults__unplug_stuck", run(&[(
         "device_del answers, the device never leaves, its id stays taken",
         ext(),
         vec![
@@ -387,12 +360,8 @@ fn golden_faults_unplug_stuck() {
             r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"nic1"}}"#.into(),
         ],
     )]);
-    snap("faults__unplug_stuck", &text);
-}
 
-#[test]
-fn golden_faults_drop_monitor() {
-    let text = run(&[
+    golden_faults_drop_monitor => "faults__drop_monitor", run(&[
         (
             "the reply, then the connection closes; nothing after",
             ext(),
@@ -404,12 +373,8 @@ fn golden_faults_drop_monitor() {
             vec![inject("drop-monitor", r#""client":9"#), QUERY_STATUS.into()],
         ),
     ]);
-    snap("faults__drop_monitor", &text);
-}
 
-#[test]
-fn golden_faults_x_inject_errors() {
-    let text = run(&[
+    golden_faults_x_inject_errors => "faults__x_inject_errors", run(&[
         (
             "unknown action, missing action, another action's argument, a bad type",
             ext(),
@@ -428,7 +393,6 @@ fn golden_faults_x_inject_errors() {
             vec![inject("guest-reboot", "")],
         ),
     ]);
-    snap("faults__x_inject_errors", &text);
 }
 
 /// docs/faults.md ends with `actions_markdown()`; `QMPSIM_UPDATE_DOCS=1 cargo

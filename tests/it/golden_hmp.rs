@@ -8,7 +8,7 @@
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::scenario::run;
 
-use crate::support::{hmp_or_raw, image, opts, paused, snap, vnc, Step};
+use crate::support::{goldens, hmp_or_raw, image, opts, paused, snap, vnc, Step};
 
 /// Appends the decoded text of every string reply under its `<- ` line.
 fn decoded(transcript: &str) -> String {
@@ -97,12 +97,9 @@ fn realistic() -> MachineConfig {
 
 // ---------------------------------------------------------------- info items
 
-#[test]
-fn golden_hmp_info_version() {
-    snap(
-        "hmp__info_version",
-        &lines(MachineConfig::default(), &["info version"]),
-    );
+goldens! {
+    golden_hmp_info_version => "hmp__info_version",
+        lines(MachineConfig::default(), &["info version"]);
 }
 
 #[test]
@@ -151,22 +148,18 @@ fn golden_hmp_info_network() {
     );
 }
 
-#[test]
-fn golden_hmp_info_chardev() {
-    snap(
-        "hmp__info_chardev",
-        &parts(&[
-            ("default", MachineConfig::default(), &["info chardev"]),
-            (
-                "-nographic",
-                MachineConfig {
-                    nographic: true,
-                    ..MachineConfig::default()
-                },
-                &["info chardev"],
-            ),
-        ]),
-    );
+goldens! {
+    golden_hmp_info_chardev => "hmp__info_chardev", parts(&[
+        ("default", MachineConfig::default(), &["info chardev"]),
+        (
+            "-nographic",
+            MachineConfig {
+                nographic: true,
+                ..MachineConfig::default()
+            },
+            &["info chardev"],
+        ),
+    ]);
 }
 
 #[test]
@@ -264,63 +257,47 @@ fn golden_hmp_info_pci() {
     snap("hmp__info_pci", &text);
 }
 
-#[test]
-fn golden_hmp_info_kvm() {
-    snap(
-        "hmp__info_kvm",
-        &parts(&[
-            ("TCG", MachineConfig::default(), &["info kvm"]),
-            (
-                "-enable-kvm",
-                MachineConfig {
-                    kvm: true,
-                    ..MachineConfig::default()
-                },
-                &["info kvm"],
-            ),
-        ]),
-    );
-}
+goldens! {
+    golden_hmp_info_kvm => "hmp__info_kvm", parts(&[
+        ("TCG", MachineConfig::default(), &["info kvm"]),
+        (
+            "-enable-kvm",
+            MachineConfig {
+                kvm: true,
+                ..MachineConfig::default()
+            },
+            &["info kvm"],
+        ),
+    ]);
 
-#[test]
-fn golden_hmp_info_snapshots() {
-    snap(
-        "hmp__info_snapshots",
-        &parts(&[
-            ("no disk", MachineConfig::default(), &["info snapshots"]),
-            (
-                "-hda raw",
-                MachineConfig {
-                    drives: vec![hda("disk.img", image("raw", 1 << 30))],
-                    ..MachineConfig::default()
-                },
-                &["info snapshots"],
-            ),
-            (
-                "-hda qcow2",
-                MachineConfig {
-                    drives: vec![hda("disk.qcow2", image("qcow2", 1 << 30))],
-                    ..MachineConfig::default()
-                },
-                &["info snapshots"],
-            ),
-        ]),
-    );
-}
+    golden_hmp_info_snapshots => "hmp__info_snapshots", parts(&[
+        ("no disk", MachineConfig::default(), &["info snapshots"]),
+        (
+            "-hda raw",
+            MachineConfig {
+                drives: vec![hda("disk.img", image("raw", 1 << 30))],
+                ..MachineConfig::default()
+            },
+            &["info snapshots"],
+        ),
+        (
+            "-hda qcow2",
+            MachineConfig {
+                drives: vec![hda("disk.qcow2", image("qcow2", 1 << 30))],
+                ..MachineConfig::default()
+            },
+            &["info snapshots"],
+        ),
+    ]);
 
-#[test]
-fn golden_hmp_info_status() {
-    snap(
-        "hmp__info_status",
-        &parts(&[
-            (
-                "running",
-                MachineConfig::default(),
-                &["info status", "stop", "info status", "c", "info status"],
-            ),
-            ("-S", paused(), &["info status"]),
-        ]),
-    );
+    golden_hmp_info_status => "hmp__info_status", parts(&[
+        (
+            "running",
+            MachineConfig::default(),
+            &["info status", "stop", "info status", "c", "info status"],
+        ),
+        ("-S", paused(), &["info status"]),
+    ]);
 }
 
 #[test]
@@ -346,25 +323,21 @@ fn golden_hmp_info_mice() {
     );
 }
 
-#[test]
-fn golden_hmp_info_vnc() {
-    snap(
-        "hmp__info_vnc",
-        &parts(&[
-            ("no -vnc", MachineConfig::default(), &["info vnc"]),
-            ("-vnc :1", vnc(":1"), &["info vnc"]),
-            (
-                "-vnc :2,password,sasl",
-                vnc(":2,password,sasl"),
-                &["info vnc"],
-            ),
-            (
-                "-vnc unix:/tmp/vnc.sock",
-                vnc("unix:/tmp/vnc.sock"),
-                &["info vnc"],
-            ),
-        ]),
-    );
+goldens! {
+    golden_hmp_info_vnc => "hmp__info_vnc", parts(&[
+        ("no -vnc", MachineConfig::default(), &["info vnc"]),
+        ("-vnc :1", vnc(":1"), &["info vnc"]),
+        (
+            "-vnc :2,password,sasl",
+            vnc(":2,password,sasl"),
+            &["info vnc"],
+        ),
+        (
+            "-vnc unix:/tmp/vnc.sock",
+            vnc("unix:/tmp/vnc.sock"),
+            &["info vnc"],
+        ),
+    ]);
 }
 
 #[test]
@@ -396,19 +369,15 @@ fn golden_hmp_info_spice() {
     );
 }
 
-#[test]
-fn golden_hmp_info_name_uuid() {
-    snap(
-        "hmp__info_name_uuid",
-        &parts(&[
-            (
-                "no -name, no -uuid",
-                MachineConfig::default(),
-                &["info name", "info uuid"],
-            ),
-            ("realistic", realistic(), &["info name", "info uuid"]),
-        ]),
-    );
+goldens! {
+    golden_hmp_info_name_uuid => "hmp__info_name_uuid", parts(&[
+        (
+            "no -name, no -uuid",
+            MachineConfig::default(),
+            &["info name", "info uuid"],
+        ),
+        ("realistic", realistic(), &["info name", "info uuid"]),
+    ]);
 }
 
 #[test]
@@ -469,14 +438,10 @@ fn golden_hmp_info_balloon() {
     snap("hmp__info_balloon", &text);
 }
 
-#[test]
-fn golden_hmp_info_list() {
-    snap(
-        "hmp__info_list",
-        &lines(
-            MachineConfig::default(),
-            &["info", "info commands", "info nosuch"],
-        ),
+goldens! {
+    golden_hmp_info_list => "hmp__info_list", lines(
+        MachineConfig::default(),
+        &["info", "info commands", "info nosuch"],
     );
 }
 
@@ -511,22 +476,18 @@ fn golden_hmp_info_fixed_texts() {
     );
 }
 
-#[test]
-fn golden_hmp_info_not_supported() {
-    snap(
-        "hmp__info_not_supported",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "info registers",
-                "info pic",
-                "info tlb",
-                "info mem",
-                "info jit",
-                "info usbhost",
-                "info roms",
-            ],
-        ),
+goldens! {
+    golden_hmp_info_not_supported => "hmp__info_not_supported", lines(
+        MachineConfig::default(),
+        &[
+            "info registers",
+            "info pic",
+            "info tlb",
+            "info mem",
+            "info jit",
+            "info usbhost",
+            "info roms",
+        ],
     );
 }
 
@@ -582,45 +543,37 @@ fn golden_hmp_info_qtree() {
     );
 }
 
-#[test]
-fn golden_hmp_info_realistic() {
-    snap(
-        "hmp__info_realistic",
-        &timed(
-            realistic(),
-            &[
-                AdvanceMs(2000),
-                Hmp("info status"),
-                Hmp("info block"),
-                Hmp("info cpus"),
-                Hmp("info network"),
-                Hmp("info vnc"),
-                Hmp("info spice"),
-                Hmp("info balloon"),
-                Hmp("info snapshots"),
-                Hmp("info migrate"),
-            ],
-        ),
+goldens! {
+    golden_hmp_info_realistic => "hmp__info_realistic", timed(
+        realistic(),
+        &[
+            AdvanceMs(2000),
+            Hmp("info status"),
+            Hmp("info block"),
+            Hmp("info cpus"),
+            Hmp("info network"),
+            Hmp("info vnc"),
+            Hmp("info spice"),
+            Hmp("info balloon"),
+            Hmp("info snapshots"),
+            Hmp("info migrate"),
+        ],
     );
 }
 
 // ------------------------------------------------------------------ commands
 
-#[test]
-fn golden_hmp_help() {
-    snap(
-        "hmp__help",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "help",
-                "? info",
-                "help q|quit",
-                "help quit",
-                "help log",
-                "help nosuch",
-            ],
-        ),
+goldens! {
+    golden_hmp_help => "hmp__help", lines(
+        MachineConfig::default(),
+        &[
+            "help",
+            "? info",
+            "help q|quit",
+            "help quit",
+            "help log",
+            "help nosuch",
+        ],
     );
 }
 
@@ -693,29 +646,19 @@ fn golden_hmp_stop_cont() {
     );
 }
 
-#[test]
-fn golden_hmp_quit() {
-    snap(
-        "hmp__quit",
-        &parts(&[
-            ("q", MachineConfig::default(), &["q"]),
-            (
-                "quit with an argument",
-                MachineConfig::default(),
-                &["quit now"],
-            ),
-        ]),
-    );
-}
-
-#[test]
-fn golden_hmp_system_reset_powerdown() {
-    snap(
-        "hmp__system_reset_powerdown",
-        &lines(
+goldens! {
+    golden_hmp_quit => "hmp__quit", parts(&[
+        ("q", MachineConfig::default(), &["q"]),
+        (
+            "quit with an argument",
             MachineConfig::default(),
-            &["system_reset", "system_powerdown", "system_reset 1"],
+            &["quit now"],
         ),
+    ]);
+
+    golden_hmp_system_reset_powerdown => "hmp__system_reset_powerdown", lines(
+        MachineConfig::default(),
+        &["system_reset", "system_powerdown", "system_reset 1"],
     );
 }
 
@@ -798,69 +741,53 @@ fn golden_hmp_change() {
     );
 }
 
-#[test]
-fn golden_hmp_screendump() {
-    snap(
-        "hmp__screendump",
-        &lines(
-            MachineConfig::default(),
-            &["screendump /tmp/screen.ppm", "screendump"],
-        ),
+goldens! {
+    golden_hmp_screendump => "hmp__screendump", lines(
+        MachineConfig::default(),
+        &["screendump /tmp/screen.ppm", "screendump"],
     );
-}
 
-#[test]
-fn golden_hmp_device_add_del() {
-    snap(
-        "hmp__device_add_del",
-        &timed(
-            MachineConfig::default(),
-            &[
-                AdvanceMs(100),
-                Hmp("device_add"),
-                Hmp("device_add e1000,id=nic1,mac=52:54:00:00:00:01"),
-                Hmp("device_add e1000,id=nic1"),
-                Hmp("device_add e1000,id=1nic"),
-                Hmp("device_add nosuch"),
-                Hmp("device_add e1000, id=x"),
-                Hmp("device_add e1000,bogus=1"),
-                Hmp("info network"),
-                Hmp("device_del"),
-                Hmp("device_del nosuch"),
-                Hmp("device_del nic1"),
-                AdvanceMs(2000),
-                Hmp("info network"),
-            ],
-        ),
+    golden_hmp_device_add_del => "hmp__device_add_del", timed(
+        MachineConfig::default(),
+        &[
+            AdvanceMs(100),
+            Hmp("device_add"),
+            Hmp("device_add e1000,id=nic1,mac=52:54:00:00:00:01"),
+            Hmp("device_add e1000,id=nic1"),
+            Hmp("device_add e1000,id=1nic"),
+            Hmp("device_add nosuch"),
+            Hmp("device_add e1000, id=x"),
+            Hmp("device_add e1000,bogus=1"),
+            Hmp("info network"),
+            Hmp("device_del"),
+            Hmp("device_del nosuch"),
+            Hmp("device_del nic1"),
+            AdvanceMs(2000),
+            Hmp("info network"),
+        ],
     );
-}
 
-#[test]
-fn golden_hmp_balloon_hotplug() {
-    snap(
-        "hmp__balloon_hotplug",
-        &timed(
-            MachineConfig::default(),
-            &[
-                AdvanceMs(100),
-                Hmp("info balloon"),
-                Hmp("device_add virtio-balloon-pci,id=balloon0"),
-                Hmp("info balloon"),
-                Send(r#"{"execute":"query-balloon"}"#),
-                Hmp("balloon 120"),
-                AdvanceMs(1000),
-                Hmp("info balloon"),
-                Hmp("device_del balloon0"),
-                Hmp("info balloon"),
-                AdvanceMs(2000),
-                Hmp("info balloon"),
-                Send(r#"{"execute":"query-balloon"}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"virtio-balloon-pci","id":"b2"}}"#,
-                ),
-                Send(r#"{"execute":"query-balloon"}"#),
-            ],
-        ),
+    golden_hmp_balloon_hotplug => "hmp__balloon_hotplug", timed(
+        MachineConfig::default(),
+        &[
+            AdvanceMs(100),
+            Hmp("info balloon"),
+            Hmp("device_add virtio-balloon-pci,id=balloon0"),
+            Hmp("info balloon"),
+            Send(r#"{"execute":"query-balloon"}"#),
+            Hmp("balloon 120"),
+            AdvanceMs(1000),
+            Hmp("info balloon"),
+            Hmp("device_del balloon0"),
+            Hmp("info balloon"),
+            AdvanceMs(2000),
+            Hmp("info balloon"),
+            Send(r#"{"execute":"query-balloon"}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"virtio-balloon-pci","id":"b2"}}"#,
+            ),
+            Send(r#"{"execute":"query-balloon"}"#),
+        ],
     );
 }
 
@@ -890,25 +817,21 @@ fn golden_hmp_cpu() {
     );
 }
 
-#[test]
-fn golden_hmp_memsave() {
-    snap(
-        "hmp__memsave",
-        &lines(
-            paused(),
-            &[
-                "memsave 0 16 mem.bin",
-                "pmemsave 0x1000 8 pmem.bin",
-                "memsave $pc 4 pc.bin",
-                "memsave $eax 4 eax.bin",
-                // 0.14 reads `16 /tmp` as a division: absolute paths need quotes.
-                "memsave 0 16 /tmp/mem.bin",
-                r#"memsave 0 16 "/tmp/mem.bin""#,
-                "memsave 0 16",
-                "pmemsave",
-                "memsave 0 0x100000000 x",
-            ],
-        ),
+goldens! {
+    golden_hmp_memsave => "hmp__memsave", lines(
+        paused(),
+        &[
+            "memsave 0 16 mem.bin",
+            "pmemsave 0x1000 8 pmem.bin",
+            "memsave $pc 4 pc.bin",
+            "memsave $eax 4 eax.bin",
+            // 0.14 reads `16 /tmp` as a division: absolute paths need quotes.
+            "memsave 0 16 /tmp/mem.bin",
+            r#"memsave 0 16 "/tmp/mem.bin""#,
+            "memsave 0 16",
+            "pmemsave",
+            "memsave 0 0x100000000 x",
+        ],
     );
 }
 
@@ -950,98 +873,82 @@ fn golden_hmp_migrate() {
     snap("hmp__migrate", &text);
 }
 
-#[test]
-fn golden_hmp_migrate_settings() {
-    snap(
-        "hmp__migrate_settings",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "migrate_set_speed 1g",
-                "migrate_set_speed 100",
-                "migrate_set_speed 10K",
-                "migrate_set_speed 1.5B",
-                "migrate_set_speed abc",
-                "migrate_set_speed",
-                "migrate_set_speed -1",
-                "migrate_set_downtime 0.5",
-                "migrate_set_downtime 100ms",
-                "migrate_set_downtime 5min",
-                "migrate_set_downtime inf",
-                "migrate_set_downtime",
-                "migrate_cancel",
-                "migrate_cancel now",
-            ],
-        ),
+goldens! {
+    golden_hmp_migrate_settings => "hmp__migrate_settings", lines(
+        MachineConfig::default(),
+        &[
+            "migrate_set_speed 1g",
+            "migrate_set_speed 100",
+            "migrate_set_speed 10K",
+            "migrate_set_speed 1.5B",
+            "migrate_set_speed abc",
+            "migrate_set_speed",
+            "migrate_set_speed -1",
+            "migrate_set_downtime 0.5",
+            "migrate_set_downtime 100ms",
+            "migrate_set_downtime 5min",
+            "migrate_set_downtime inf",
+            "migrate_set_downtime",
+            "migrate_cancel",
+            "migrate_cancel now",
+        ],
     );
-}
 
-#[test]
-fn golden_hmp_netdev_add_del() {
-    snap(
-        "hmp__netdev_add_del",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "netdev_add user,id=n1",
-                "netdev_add user,id=n1",
-                "netdev_add user,id=1n",
-                "netdev_add user",
-                "netdev_add id=x",
-                "netdev_add nic,id=x",
-                "netdev_add user,id=x,vlan=1",
-                "netdev_add user,id=x,bogus=1",
-                "netdev_add tap,id=t1,fd=tapfd",
-                "netdev_add tap,id=t2,fd=3,ifname=tap9",
-                "netdev_add tap,id=t3,fd=3",
-                "netdev_add socket,id=s1",
-                "netdev_add socket,id=s1,listen=:1234,connect=:1235",
-                "netdev_add socket,id=s1,mcast=230.0.0.1:1234,fd=5",
-                "netdev_add socket,id=s1,listen=:1234",
-                "netdev_add socket,id=s2,listen=:1234",
-                "info network",
-                "netdev_del",
-                "netdev_del nosuch",
-                "netdev_del e1000.0",
-                "netdev_del n1",
-                "netdev_del t3",
-                "info network",
-            ],
-        ),
+    golden_hmp_netdev_add_del => "hmp__netdev_add_del", lines(
+        MachineConfig::default(),
+        &[
+            "netdev_add user,id=n1",
+            "netdev_add user,id=n1",
+            "netdev_add user,id=1n",
+            "netdev_add user",
+            "netdev_add id=x",
+            "netdev_add nic,id=x",
+            "netdev_add user,id=x,vlan=1",
+            "netdev_add user,id=x,bogus=1",
+            "netdev_add tap,id=t1,fd=tapfd",
+            "netdev_add tap,id=t2,fd=3,ifname=tap9",
+            "netdev_add tap,id=t3,fd=3",
+            "netdev_add socket,id=s1",
+            "netdev_add socket,id=s1,listen=:1234,connect=:1235",
+            "netdev_add socket,id=s1,mcast=230.0.0.1:1234,fd=5",
+            "netdev_add socket,id=s1,listen=:1234",
+            "netdev_add socket,id=s2,listen=:1234",
+            "info network",
+            "netdev_del",
+            "netdev_del nosuch",
+            "netdev_del e1000.0",
+            "netdev_del n1",
+            "netdev_del t3",
+            "info network",
+        ],
     );
-}
 
-/// Task B: `fd=NAME` takes a descriptor the QMP monitor named with getfd.
-#[test]
-fn golden_hmp_netdev_named_fd() {
-    snap(
-        "hmp__netdev_named_fd",
-        &timed(
-            MachineConfig::default(),
-            &[
-                Fd(11),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"tapfd"}}"#),
-                Send(
-                    r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap0","fd":"tapfd"}}"#,
-                ),
-                Send(
-                    r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap1","fd":"tapfd"},"id":"taken"}"#,
-                ),
-                Fd(12),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"sockfd"}}"#),
-                Send(
-                    r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"sock0","fd":"sockfd"}}"#,
-                ),
-                Hmp("info network"),
-                Send(r#"{"execute":"closefd","arguments":{"fdname":"tapfd"},"id":"gone"}"#),
-                Send(r#"{"execute":"netdev_del","arguments":{"id":"tap0"}}"#),
-                Send(r#"{"execute":"netdev_del","arguments":{"id":"sock0"}}"#),
-                Fd(13),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"hmpfd"}}"#),
-                // The throwaway HMP monitor holds no named descriptor.
-                Hmp("netdev_add tap,id=tap2,fd=hmpfd"),
-            ],
-        ),
+    /// Task B: `fd=NAME` takes a descriptor the QMP monitor named with getfd.
+    golden_hmp_netdev_named_fd => "hmp__netdev_named_fd", timed(
+        MachineConfig::default(),
+        &[
+            Fd(11),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"tapfd"}}"#),
+            Send(
+                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap0","fd":"tapfd"}}"#,
+            ),
+            Send(
+                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap1","fd":"tapfd"},"id":"taken"}"#,
+            ),
+            Fd(12),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"sockfd"}}"#),
+            Send(
+                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"sock0","fd":"sockfd"}}"#,
+            ),
+            Hmp("info network"),
+            Send(r#"{"execute":"closefd","arguments":{"fdname":"tapfd"},"id":"gone"}"#),
+            Send(r#"{"execute":"netdev_del","arguments":{"id":"tap0"}}"#),
+            Send(r#"{"execute":"netdev_del","arguments":{"id":"sock0"}}"#),
+            Fd(13),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"hmpfd"}}"#),
+            // The throwaway HMP monitor holds no named descriptor.
+            Hmp("netdev_add tap,id=tap2,fd=hmpfd"),
+        ],
     );
 }
 
@@ -1071,21 +978,17 @@ fn golden_hmp_balloon() {
     );
 }
 
-#[test]
-fn golden_hmp_set_link() {
-    snap(
-        "hmp__set_link",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "set_link e1000.0 off",
-                "set_link user.0 on",
-                "set_link nosuch off",
-                "set_link e1000.0 down",
-                "set_link e1000.0",
-                "set_link",
-            ],
-        ),
+goldens! {
+    golden_hmp_set_link => "hmp__set_link", lines(
+        MachineConfig::default(),
+        &[
+            "set_link e1000.0 off",
+            "set_link user.0 on",
+            "set_link nosuch off",
+            "set_link e1000.0 down",
+            "set_link e1000.0",
+            "set_link",
+        ],
     );
 }
 
@@ -1152,24 +1055,20 @@ fn golden_hmp_passwords() {
     );
 }
 
-#[test]
-fn golden_hmp_getfd_closefd() {
-    snap(
-        "hmp__getfd_closefd",
-        &timed(
-            MachineConfig::default(),
-            &[
-                Fd(7),
-                Hmp("getfd myfd"),
-                Hmp("getfd"),
-                Hmp("closefd myfd"),
-                Fd(8),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"qmpfd"}}"#),
-                // Names belong to the monitor that took them.
-                Hmp("closefd qmpfd"),
-                Send(r#"{"execute":"closefd","arguments":{"fdname":"qmpfd"}}"#),
-            ],
-        ),
+goldens! {
+    golden_hmp_getfd_closefd => "hmp__getfd_closefd", timed(
+        MachineConfig::default(),
+        &[
+            Fd(7),
+            Hmp("getfd myfd"),
+            Hmp("getfd"),
+            Hmp("closefd myfd"),
+            Fd(8),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"qmpfd"}}"#),
+            // Names belong to the monitor that took them.
+            Hmp("closefd qmpfd"),
+            Send(r#"{"execute":"closefd","arguments":{"fdname":"qmpfd"}}"#),
+        ],
     );
 }
 
@@ -1249,40 +1148,30 @@ fn golden_hmp_snapshots() {
     );
 }
 
-#[test]
-fn golden_hmp_mouse_log_misc() {
-    snap(
-        "hmp__mouse_log_misc",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "mouse_set 0",
-                "mouse_set 7",
-                "log in_asm,int",
-                "log all",
-                "log none",
-                "log bogus",
-                "logfile /tmp/qemu.log",
-                "commit all",
-                "nmi 0",
-                "stopcapture 0",
-            ],
-        ),
+goldens! {
+    golden_hmp_mouse_log_misc => "hmp__mouse_log_misc", lines(
+        MachineConfig::default(),
+        &[
+            "mouse_set 0",
+            "mouse_set 7",
+            "log in_asm,int",
+            "log all",
+            "log none",
+            "log bogus",
+            "logfile /tmp/qemu.log",
+            "commit all",
+            "nmi 0",
+            "stopcapture 0",
+        ],
     );
-}
 
-#[test]
-fn golden_hmp_not_supported() {
-    snap(
-        "hmp__not_supported",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "gdbserver",
-                "mce -b 0 1 2 3 4 5",
-                "wavcapture /tmp/a.wav",
-                "pcie_aer_inject_error -c dev0 0",
-            ],
-        ),
+    golden_hmp_not_supported => "hmp__not_supported", lines(
+        MachineConfig::default(),
+        &[
+            "gdbserver",
+            "mce -b 0 1 2 3 4 5",
+            "wavcapture /tmp/a.wav",
+            "pcie_aer_inject_error -c dev0 0",
+        ],
     );
 }
