@@ -11,7 +11,7 @@ use qmpsim::machine::config::{
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{goldens, image, negotiated, paused, snap};
+use crate::support::{goldens, hda, hda_only, image, negotiated, paused, snap};
 
 /// One step of a scripted session.
 enum Step<'a> {
@@ -92,11 +92,6 @@ fn drive(spec: &str, probe: Option<ImageInfo>) -> DriveConfig {
     }
     d.probe = probe.map(ImageProbe::Found);
     d
-}
-
-/// `-hda FILE` of a probed image.
-fn hda(file: &str, info: ImageInfo) -> DriveConfig {
-    drive(&format!("file={file},index=0,media=disk"), Some(info))
 }
 
 /// An option group from `first,k=v,...` with the first item under `implied`.
@@ -311,14 +306,10 @@ fn query_block() {
 
 #[test]
 fn query_blockstats() {
-    let cfg = MachineConfig {
-        drives: vec![hda("disks/test.img", image("qcow2", 1 << 30))],
-        ..Default::default()
-    };
     snap(
         "devices__query_blockstats",
         &session(
-            cfg,
+            hda_only("disks/test.img", image("qcow2", 1 << 30)),
             &[
                 Send(r#"{ "execute": "query-blockstats" }"#),
                 AdvanceMs(1000),

@@ -8,7 +8,7 @@
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::scenario::run;
 
-use crate::support::{goldens, hmp_or_raw, image, opts, paused, snap, vnc, Step};
+use crate::support::{goldens, hda, hda_only, hmp_or_raw, image, opts, paused, snap, vnc, Step};
 
 /// Appends the decoded text of every string reply under its `<- ` line.
 fn decoded(transcript: &str) -> String {
@@ -59,14 +59,6 @@ fn drive(pairs: &[(&str, &str)], info: Option<ImageInfo>) -> DriveConfig {
         opts: opts(pairs),
         probe: info.map(ImageProbe::Found),
     }
-}
-
-/// `-hda FILE` of an image.
-fn hda(file: &str, info: ImageInfo) -> DriveConfig {
-    drive(
-        &[("file", file), ("index", "0"), ("media", "disk")],
-        Some(info),
-    )
 }
 
 /// `-cdrom FILE` of an ISO.
@@ -199,14 +191,10 @@ fn golden_hmp_info_block() {
 
 #[test]
 fn golden_hmp_info_blockstats() {
-    let cfg = MachineConfig {
-        drives: vec![hda("disk.img", image("raw", 1 << 30))],
-        ..MachineConfig::default()
-    };
     snap(
         "hmp__info_blockstats",
         &timed(
-            cfg,
+            hda_only("disk.img", image("raw", 1 << 30)),
             &[
                 Hmp("info blockstats"),
                 AdvanceMs(3000),
@@ -274,18 +262,12 @@ goldens! {
         ("no disk", MachineConfig::default(), &["info snapshots"]),
         (
             "-hda raw",
-            MachineConfig {
-                drives: vec![hda("disk.img", image("raw", 1 << 30))],
-                ..MachineConfig::default()
-            },
+            hda_only("disk.img", image("raw", 1 << 30)),
             &["info snapshots"],
         ),
         (
             "-hda qcow2",
-            MachineConfig {
-                drives: vec![hda("disk.qcow2", image("qcow2", 1 << 30))],
-                ..MachineConfig::default()
-            },
+            hda_only("disk.qcow2", image("qcow2", 1 << 30)),
             &["info snapshots"],
         ),
     ]);

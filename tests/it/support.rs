@@ -193,6 +193,22 @@ pub fn virtual_disk(extra: &[(&str, &str)]) -> MachineConfig {
     }
 }
 
+/// `-hda FILE` of a probed image.
+pub fn hda(file: &str, info: ImageInfo) -> DriveConfig {
+    DriveConfig {
+        opts: opts(&[("file", file), ("index", "0"), ("media", "disk")]),
+        probe: Some(ImageProbe::Found(info)),
+    }
+}
+
+/// `-hda FILE` of a probed image, and nothing else.
+pub fn hda_only(file: &str, info: ImageInfo) -> MachineConfig {
+    MachineConfig {
+        drives: vec![hda(file, info)],
+        ..MachineConfig::default()
+    }
+}
+
 /// A probed image without backing file or encryption.
 pub fn image(format: &str, size_bytes: u64) -> ImageInfo {
     ImageInfo {
