@@ -79,6 +79,14 @@ fn lines(config: MachineConfig, lines: &[&str]) -> String {
     run(config, true, lines).text
 }
 
+/// [`lines`] of each `(config, lines)` in turn, one transcript after another.
+fn lines_of_each(parts: &[(MachineConfig, &[&str])]) -> String {
+    parts
+        .iter()
+        .map(|(config, script)| lines(config.clone(), script))
+        .collect()
+}
+
 fn found(info: ImageInfo) -> ImageProbe {
     ImageProbe::Found(info)
 }
@@ -270,38 +278,39 @@ fn block_passwd() {
     );
 }
 
-#[test]
-fn query_block() {
-    let seed = MachineConfig {
-        drives: vec![hda("disks/test.img", image("qcow2", 1 << 30))],
-        ..paused()
-    };
-    let backing = MachineConfig {
-        drives: vec![
-            hda(
-                "overlay.qcow2",
-                ImageInfo {
-                    backing_file: Some("base.img".to_owned()),
-                    ..image("qcow2", 1 << 30)
-                },
-            ),
-            drive(
-                "file=/dev/cdrom,index=2,media=cdrom,format=host_cdrom",
-                Some(image("host_cdrom", 0)),
-            ),
-        ],
-        nodefaults: true,
-        ..paused()
-    };
-    let mut text = lines(seed, &[r#"{ "execute": "query-block" }"#]);
-    text.push_str(&lines(
-        backing,
-        &[
-            r#"{"execute":"query-block","id":"backing-and-nodefaults"}"#,
-            r#"{"execute":"query-block","arguments":{"x":1},"id":"bad-arg"}"#,
-        ],
-    ));
-    snap("devices__query_block", &text);
+goldens! {
+    query_block => "devices__query_block", lines_of_each(&[
+        (
+            MachineConfig {
+                drives: vec![hda("disks/test.img", image("qcow2", 1 << 30))],
+                ..paused()
+            },
+            &[r#"{ "execute": "query-block" }"#],
+        ),
+        (
+            MachineConfig {
+                drives: vec![
+                    hda(
+                        "overlay.qcow2",
+                        ImageInfo {
+                            backing_file: Some("base.img".to_owned()),
+                            ..image("qcow2", 1 << 30)
+                        },
+                    ),
+                    drive(
+                        "file=/dev/cdrom,index=2,media=cdrom,format=host_cdrom",
+                        Some(image("host_cdrom", 0)),
+                    ),
+                ],
+                nodefaults: true,
+                ..paused()
+            },
+            &[
+                r#"{"execute":"query-block","id":"backing-and-nodefaults"}"#,
+                r#"{"execute":"query-block","arguments":{"x":1},"id":"bad-arg"}"#,
+            ],
+        ),
+    ]);
 }
 
 #[test]
@@ -489,34 +498,9 @@ fn query_cpus() {
     );
 }
 
-#[test]
-fn query_pci() {
-    let balloon = MachineConfig {
-        balloon: Some(group("type", "virtio")),
-        ..Default::default()
-    };
-    let mut text = lines(balloon, &[r#"{ "execute": "query-pci" }"#]);
-    text.push_str(&lines(
-        MachineConfig {
-            usb: true,
-            ..paused()
-        },
-        &[
-            r#"{"execute":"query-pci","id":"before-firmware"}"#,
-            r#"{"execute":"cont","id":"boot"}"#,
-            r#"{"execute":"query-pci","id":"after-firmware"}"#,
-        ],
-    ));
-    text.push_str(&lines(
-        nodefaults(),
-        &[r#"{"execute":"query-pci","id":"nodefaults"}"#],
-    ));
-    snap("devices__query_pci", &text);
-}
-
-#[test]
-fn query_chardev() {
-    let monitor = ChardevConfig {
+/// `-chardev socket,id=compat_monitor0,host=127.0.0.1,port=4444,server,nowait`.
+fn tcp_monitor() -> ChardevConfig {
+    ChardevConfig {
         label: "compat_monitor0".to_owned(),
         backend: ChardevBackend::Tcp {
             host: "127.0.0.1".to_owned(),
@@ -525,27 +509,50 @@ fn query_chardev() {
             wait: false,
             telnet: false,
         },
-    };
-    let mut text = lines(
-        MachineConfig {
-            chardevs: vec![monitor.clone()],
-            ..Default::default()
-        },
-        &[r#"{ "execute": "query-chardev" }"#],
-    );
-    text.push_str(&lines(
-        MachineConfig {
-            chardevs: vec![monitor],
-            nographic: true,
-            ..Default::default()
-        },
-        &[r#"{"execute":"query-chardev","id":"nographic"}"#],
-    ));
-    text.push_str(&lines(
-        nodefaults(),
-        &[r#"{"execute":"query-chardev","id":"nodefaults"}"#],
-    ));
-    snap("devices__query_chardev", &text);
+    }
+}
+
+goldens! {
+    query_pci => "devices__query_pci", lines_of_each(&[
+        (
+            MachineConfig {
+                balloon: Some(group("type", "virtio")),
+                ..Default::default()
+            },
+            &[r#"{ "execute": "query-pci" }"#],
+        ),
+        (
+            MachineConfig {
+                usb: true,
+                ..paused()
+            },
+            &[
+                r#"{"execute":"query-pci","id":"before-firmware"}"#,
+                r#"{"execute":"cont","id":"boot"}"#,
+                r#"{"execute":"query-pci","id":"after-firmware"}"#,
+            ],
+        ),
+        (nodefaults(), &[r#"{"execute":"query-pci","id":"nodefaults"}"#]),
+    ]);
+
+    query_chardev => "devices__query_chardev", lines_of_each(&[
+        (
+            MachineConfig {
+                chardevs: vec![tcp_monitor()],
+                ..Default::default()
+            },
+            &[r#"{ "execute": "query-chardev" }"#],
+        ),
+        (
+            MachineConfig {
+                chardevs: vec![tcp_monitor()],
+                nographic: true,
+                ..Default::default()
+            },
+            &[r#"{"execute":"query-chardev","id":"nographic"}"#],
+        ),
+        (nodefaults(), &[r#"{"execute":"query-chardev","id":"nodefaults"}"#]),
+    ]);
 }
 
 #[test]
@@ -620,51 +627,48 @@ fn netdev_del() {
     );
 }
 
-#[test]
-fn set_link() {
-    let cfg = MachineConfig {
-        netdevs: vec![group("type", "user,id=n0")],
-        devices: vec![group("driver", "virtio-net-pci,netdev=n0,id=nic0")],
-        ..paused()
-    };
-    let mut text = lines(
-        paused(),
-        &[
-            r#"{ "execute": "set_link", "arguments": { "name": "e1000.0", "up": false } }"#,
-            r#"{"execute":"set_link","arguments":{"name":"user.0","up":true},"id":1}"#,
-            r#"{"execute":"set_link","arguments":{"name":"nosuch","up":true},"id":2}"#,
-            r#"{"execute":"set_link","arguments":{"name":"e1000.0","up":"off"},"id":3}"#,
-            r#"{"execute":"set_link","arguments":{"name":"e1000.0"},"id":4}"#,
-        ],
-    );
-    text.push_str(&lines(
-        cfg,
-        &[
-            r#"{"execute":"set_link","arguments":{"name":"nic0","up":false},"id":"netdev-nic"}"#,
-            r#"{"execute":"set_link","arguments":{"name":"n0","up":false},"id":"netdev"}"#,
-        ],
-    ));
-    snap("devices__set_link", &text);
-}
+goldens! {
+    set_link => "devices__set_link", lines_of_each(&[
+        (
+            paused(),
+            &[
+                r#"{ "execute": "set_link", "arguments": { "name": "e1000.0", "up": false } }"#,
+                r#"{"execute":"set_link","arguments":{"name":"user.0","up":true},"id":1}"#,
+                r#"{"execute":"set_link","arguments":{"name":"nosuch","up":true},"id":2}"#,
+                r#"{"execute":"set_link","arguments":{"name":"e1000.0","up":"off"},"id":3}"#,
+                r#"{"execute":"set_link","arguments":{"name":"e1000.0"},"id":4}"#,
+            ],
+        ),
+        (
+            MachineConfig {
+                netdevs: vec![group("type", "user,id=n0")],
+                devices: vec![group("driver", "virtio-net-pci,netdev=n0,id=nic0")],
+                ..paused()
+            },
+            &[
+                r#"{"execute":"set_link","arguments":{"name":"nic0","up":false},"id":"netdev-nic"}"#,
+                r#"{"execute":"set_link","arguments":{"name":"n0","up":false},"id":"netdev"}"#,
+            ],
+        ),
+    ]);
 
-#[test]
-fn system_reset() {
-    let mut text = lines(
-        MachineConfig::default(),
-        &[
-            r#"{ "execute": "system_reset" }"#,
-            r#"{"execute":"query-cpus","id":1}"#,
-            r#"{"execute":"system_reset","arguments":{"hard":true},"id":2}"#,
-        ],
-    );
-    text.push_str(&lines(
-        MachineConfig {
-            no_reboot: true,
-            ..Default::default()
-        },
-        &[r#"{"execute":"system_reset","id":"no-reboot"}"#],
-    ));
-    snap("devices__system_reset", &text);
+    system_reset => "devices__system_reset", lines_of_each(&[
+        (
+            MachineConfig::default(),
+            &[
+                r#"{ "execute": "system_reset" }"#,
+                r#"{"execute":"query-cpus","id":1}"#,
+                r#"{"execute":"system_reset","arguments":{"hard":true},"id":2}"#,
+            ],
+        ),
+        (
+            MachineConfig {
+                no_reboot: true,
+                ..Default::default()
+            },
+            &[r#"{"execute":"system_reset","id":"no-reboot"}"#],
+        ),
+    ]);
 }
 
 #[test]
