@@ -115,27 +115,22 @@ fn group(implied: &str, spec: &str) -> OptionList {
     o
 }
 
-#[test]
-fn eject() {
-    let cfg = MachineConfig {
-        drives: disk_and_locked_cd(),
-        ..paused()
-    };
-    snap(
-        "devices__eject",
-        &lines(
-            cfg,
-            &[
-                r#"{ "execute": "eject", "arguments": { "device": "ide1-cd0" } }"#,
-                r#"{"execute":"eject","id":1}"#,
-                r#"{"execute":"eject","arguments":{"device":"nosuch"},"id":2}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide0-hd0"},"id":3}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide1-cd1"},"id":4}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide1-cd1","force":true},"id":5}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide0-hd0","force":true},"id":6}"#,
-                r#"{"execute":"query-block","id":7}"#,
-            ],
-        ),
+goldens! {
+    eject => "devices__eject", lines(
+        MachineConfig {
+            drives: disk_and_locked_cd(),
+            ..paused()
+        },
+        &[
+            r#"{ "execute": "eject", "arguments": { "device": "ide1-cd0" } }"#,
+            r#"{"execute":"eject","id":1}"#,
+            r#"{"execute":"eject","arguments":{"device":"nosuch"},"id":2}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide0-hd0"},"id":3}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide1-cd1"},"id":4}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide1-cd1","force":true},"id":5}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide0-hd0","force":true},"id":6}"#,
+            r#"{"execute":"query-block","id":7}"#,
+        ],
     );
 }
 
@@ -201,44 +196,39 @@ fn change() {
     );
 }
 
-#[test]
-fn block_resize() {
-    let cfg = MachineConfig {
-        drives: vec![
-            drive(
-                "file=scratch.img,if=none,id=scratch",
-                Some(image("raw", 1 << 29)),
-            ),
-            drive(
-                "file=base.qcow2,if=none,id=q",
-                Some(image("qcow2", 1 << 30)),
-            ),
-            drive("file=old.vmdk,if=none,id=v", Some(image("vmdk", 1 << 30))),
-            drive(
-                "file=ro.img,if=none,id=ro,readonly=on",
-                Some(image("raw", 1 << 20)),
-            ),
-        ],
-        ..paused()
-    };
-    snap(
-        "devices__block_resize",
-        &lines(
-            cfg,
-            &[
-                r#"{ "execute": "block_resize", "arguments": { "device": "scratch", "size": 1073741824 } }"#,
-                r#"{"execute":"block_resize","arguments":{"device":"scratch"},"id":1}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"scratch","size":"1G"},"id":2}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"nosuch","size":1},"id":3}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"scratch","size":-1},"id":4}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"ide1-cd0","size":1024},"id":5}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"ro","size":2097152},"id":6}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"v","size":2147483648},"id":7}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"q","size":1024},"id":8}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483649},"id":9}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483648},"id":10}"#,
+goldens! {
+    block_resize => "devices__block_resize", lines(
+        MachineConfig {
+            drives: vec![
+                drive(
+                    "file=scratch.img,if=none,id=scratch",
+                    Some(image("raw", 1 << 29)),
+                ),
+                drive(
+                    "file=base.qcow2,if=none,id=q",
+                    Some(image("qcow2", 1 << 30)),
+                ),
+                drive("file=old.vmdk,if=none,id=v", Some(image("vmdk", 1 << 30))),
+                drive(
+                    "file=ro.img,if=none,id=ro,readonly=on",
+                    Some(image("raw", 1 << 20)),
+                ),
             ],
-        ),
+            ..paused()
+        },
+        &[
+            r#"{ "execute": "block_resize", "arguments": { "device": "scratch", "size": 1073741824 } }"#,
+            r#"{"execute":"block_resize","arguments":{"device":"scratch"},"id":1}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"scratch","size":"1G"},"id":2}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"nosuch","size":1},"id":3}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"scratch","size":-1},"id":4}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"ide1-cd0","size":1024},"id":5}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"ro","size":2097152},"id":6}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"v","size":2147483648},"id":7}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"q","size":1024},"id":8}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483649},"id":9}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483648},"id":10}"#,
+        ],
     );
 }
 
@@ -331,170 +321,137 @@ fn query_blockstats() {
     );
 }
 
-#[test]
-fn device_add() {
-    let cfg = MachineConfig {
-        usb: true,
-        drives: vec![drive(
-            "file=data.img,if=none,id=disk1",
-            Some(image("raw", 1 << 30)),
-        )],
-        ..Default::default()
-    };
-    snap(
-        "devices__device_add",
-        &session(
-            cfg,
-            &[
-                Send(
-                    r#"{ "execute": "device_add", "arguments": { "driver": "e1000", "id": "net1" } }"#,
-                ),
-                Send(r#"{"execute":"query-pci","id":"probe-pending"}"#),
-                AdvanceMs(400),
-                Send(r#"{"execute":"query-pci","id":"programmed"}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"disk1","addr":"0x7","id":"vd"},"id":1}"#,
-                ),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"lsi","id":"scsi0"},"id":2}"#,
-                ),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"usb-tablet","bus":"usb.0","id":"tab"},"id":3}"#,
-                ),
-                AdvanceMs(600),
-                Send(r#"{"execute":"query-mice","id":4}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"e1000","id":7},"id":"int-id-is-ignored"}"#,
-                ),
-                Send(r#"{"execute":"query-pci","id":5}"#),
-            ],
-        ),
-    );
-}
-
-#[test]
-fn device_add_errors() {
-    let cfg = MachineConfig {
-        drives: vec![drive(
-            "file=data.img,if=none,id=disk1",
-            Some(image("raw", 1 << 30)),
-        )],
-        devices: vec![group("driver", "lsi53c895a,id=scsi0")],
-        ..paused()
-    };
-    snap(
-        "devices__device_add_errors",
-        &lines(
-            cfg,
-            &[
-                r#"{"execute":"device_add","id":1}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"nosuch"},"id":2}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"PIIX3"},"id":3}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"1bad"},"id":4}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"scsi0"},"id":5}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.9"},"id":6}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.0/nosuch"},"id":7}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/i440FX"},"id":8}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/piix3-ide"},"id":9}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/scsi0/scsi.7"},"id":10}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"scsi0.0"},"id":11}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"usb-tablet"},"id":12}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"isa-serial"},"id":13}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"ide-drive","drive":"disk1"},"id":14}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","speed":100},"id":15}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","mac":"52:54:00:12:34"},"id":16}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.8"},"id":17}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","multifunction":"maybe"},"id":18}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","netdev":"nosuch"},"id":19}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"nosuch"},"id":20}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"ide1-cd0"},"id":21}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","drive":"floppy0","scsi-id":9},"id":22}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":3},"id":23}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.5"},"id":24}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk"},"id":25}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"cirrus-vga"},"id":26}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bogus":1,"mac":"zz"},"id":27}"#,
-                r#"{"execute":"device_add","arguments":[],"id":28}"#,
-            ],
-        ),
-    );
-}
-
-#[test]
-fn device_del() {
-    let cfg = MachineConfig {
-        usb: true,
-        devices: vec![
-            group("driver", "isa-serial,id=com2"),
-            group("driver", "VGA,id=vga0"),
+goldens! {
+    device_add => "devices__device_add", session(
+        MachineConfig {
+            usb: true,
+            drives: vec![drive(
+                "file=data.img,if=none,id=disk1",
+                Some(image("raw", 1 << 30)),
+            )],
+            ..Default::default()
+        },
+        &[
+            Send(
+                r#"{ "execute": "device_add", "arguments": { "driver": "e1000", "id": "net1" } }"#,
+            ),
+            Send(r#"{"execute":"query-pci","id":"probe-pending"}"#),
+            AdvanceMs(400),
+            Send(r#"{"execute":"query-pci","id":"programmed"}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"disk1","addr":"0x7","id":"vd"},"id":1}"#,
+            ),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"lsi","id":"scsi0"},"id":2}"#,
+            ),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"usb-tablet","bus":"usb.0","id":"tab"},"id":3}"#,
+            ),
+            AdvanceMs(600),
+            Send(r#"{"execute":"query-mice","id":4}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":7},"id":"int-id-is-ignored"}"#,
+            ),
+            Send(r#"{"execute":"query-pci","id":5}"#),
         ],
-        ..Default::default()
-    };
-    snap(
-        "devices__device_del",
-        &session(
-            cfg,
-            &[
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"net1"},"id":0}"#,
-                ),
-                AdvanceMs(400),
-                Send(r#"{ "execute": "device_del", "arguments": { "id": "net1" } }"#),
-                Send(r#"{"execute":"query-pci","id":"still-there-until-guest-ejects"}"#),
-                AdvanceMs(500),
-                Send(r#"{"execute":"query-pci","id":"ejected"}"#),
-                Send(r#"{"execute":"device_del","arguments":{"id":"net1"},"id":1}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"usb-mouse","id":"m"},"id":2}"#,
-                ),
-                Send(r#"{"execute":"device_del","arguments":{"id":"m"},"id":3}"#),
-                Send(r#"{"execute":"query-mice","id":4}"#),
-                Send(r#"{"execute":"device_del","arguments":{"id":"com2"},"id":5}"#),
-                Send(r#"{"execute":"device_del","arguments":{"id":"vga0"},"id":6}"#),
-                Send(r#"{"execute":"device_del","id":7}"#),
-            ],
-        ),
     );
-}
 
-#[test]
-fn cpu() {
-    let cfg = MachineConfig { smp: 2, ..paused() };
-    snap(
-        "devices__cpu",
-        &lines(
-            cfg,
-            &[
-                r#"{ "execute": "cpu", "arguments": { "index": 0 } }"#,
-                r#"{"execute":"cpu","arguments":{"index":1},"id":1}"#,
-                r#"{"execute":"query-cpus","id":2}"#,
-                r#"{"execute":"cpu","arguments":{"index":2},"id":3}"#,
-                r#"{"execute":"cpu","arguments":{"index":-1},"id":4}"#,
-                r#"{"execute":"cpu","arguments":{"index":"0"},"id":5}"#,
-                r#"{"execute":"cpu","id":6}"#,
-                r#"{"execute":"cpu","arguments":{"index":4294967296},"id":7}"#,
-                r#"{"execute":"query-cpus","id":8}"#,
-            ],
-        ),
+    device_add_errors => "devices__device_add_errors", lines(
+        MachineConfig {
+            drives: vec![drive(
+                "file=data.img,if=none,id=disk1",
+                Some(image("raw", 1 << 30)),
+            )],
+            devices: vec![group("driver", "lsi53c895a,id=scsi0")],
+            ..paused()
+        },
+        &[
+            r#"{"execute":"device_add","id":1}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"nosuch"},"id":2}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"PIIX3"},"id":3}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"1bad"},"id":4}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"scsi0"},"id":5}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.9"},"id":6}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.0/nosuch"},"id":7}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/i440FX"},"id":8}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/piix3-ide"},"id":9}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/scsi0/scsi.7"},"id":10}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"scsi0.0"},"id":11}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"usb-tablet"},"id":12}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"isa-serial"},"id":13}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"ide-drive","drive":"disk1"},"id":14}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","speed":100},"id":15}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","mac":"52:54:00:12:34"},"id":16}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.8"},"id":17}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","multifunction":"maybe"},"id":18}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","netdev":"nosuch"},"id":19}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"nosuch"},"id":20}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"ide1-cd0"},"id":21}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","drive":"floppy0","scsi-id":9},"id":22}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":3},"id":23}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.5"},"id":24}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"virtio-blk"},"id":25}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"cirrus-vga"},"id":26}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bogus":1,"mac":"zz"},"id":27}"#,
+            r#"{"execute":"device_add","arguments":[],"id":28}"#,
+        ],
     );
-}
 
-#[test]
-fn query_cpus() {
-    let cfg = MachineConfig { smp: 2, ..paused() };
-    snap(
-        "devices__query_cpus",
-        &session(
-            cfg,
-            &[
-                Send(r#"{ "execute": "query-cpus" }"#),
-                Send(r#"{"execute":"cont","id":1}"#),
-                AdvanceMs(300),
-                Send(r#"{"execute":"query-cpus","id":"running"}"#),
-                Send(r#"{"execute":"system_reset","id":2}"#),
-                Send(r#"{"execute":"query-cpus","id":"after-reset"}"#),
+    device_del => "devices__device_del", session(
+        MachineConfig {
+            usb: true,
+            devices: vec![
+                group("driver", "isa-serial,id=com2"),
+                group("driver", "VGA,id=vga0"),
             ],
-        ),
+            ..Default::default()
+        },
+        &[
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"net1"},"id":0}"#,
+            ),
+            AdvanceMs(400),
+            Send(r#"{ "execute": "device_del", "arguments": { "id": "net1" } }"#),
+            Send(r#"{"execute":"query-pci","id":"still-there-until-guest-ejects"}"#),
+            AdvanceMs(500),
+            Send(r#"{"execute":"query-pci","id":"ejected"}"#),
+            Send(r#"{"execute":"device_del","arguments":{"id":"net1"},"id":1}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"usb-mouse","id":"m"},"id":2}"#,
+            ),
+            Send(r#"{"execute":"device_del","arguments":{"id":"m"},"id":3}"#),
+            Send(r#"{"execute":"query-mice","id":4}"#),
+            Send(r#"{"execute":"device_del","arguments":{"id":"com2"},"id":5}"#),
+            Send(r#"{"execute":"device_del","arguments":{"id":"vga0"},"id":6}"#),
+            Send(r#"{"execute":"device_del","id":7}"#),
+        ],
+    );
+
+    cpu => "devices__cpu", lines(
+        MachineConfig { smp: 2, ..paused() },
+        &[
+            r#"{ "execute": "cpu", "arguments": { "index": 0 } }"#,
+            r#"{"execute":"cpu","arguments":{"index":1},"id":1}"#,
+            r#"{"execute":"query-cpus","id":2}"#,
+            r#"{"execute":"cpu","arguments":{"index":2},"id":3}"#,
+            r#"{"execute":"cpu","arguments":{"index":-1},"id":4}"#,
+            r#"{"execute":"cpu","arguments":{"index":"0"},"id":5}"#,
+            r#"{"execute":"cpu","id":6}"#,
+            r#"{"execute":"cpu","arguments":{"index":4294967296},"id":7}"#,
+            r#"{"execute":"query-cpus","id":8}"#,
+        ],
+    );
+
+    query_cpus => "devices__query_cpus", session(
+        MachineConfig { smp: 2, ..paused() },
+        &[
+            Send(r#"{ "execute": "query-cpus" }"#),
+            Send(r#"{"execute":"cont","id":1}"#),
+            AdvanceMs(300),
+            Send(r#"{"execute":"query-cpus","id":"running"}"#),
+            Send(r#"{"execute":"system_reset","id":2}"#),
+            Send(r#"{"execute":"query-cpus","id":"after-reset"}"#),
+        ],
     );
 }
 
@@ -600,30 +557,23 @@ goldens! {
             r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n3","vhost":true,"sndbuf":"1M"},"id":15}"#,
         ],
     );
-}
 
-#[test]
-fn netdev_del() {
-    let cfg = MachineConfig {
-        netdevs: vec![group("type", "user,id=n0")],
-        devices: vec![group("driver", "e1000,netdev=n0,id=nic0")],
-        ..paused()
-    };
-    snap(
-        "devices__netdev_del",
-        &lines(
-            cfg,
-            &[
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":0}"#,
-                r#"{ "execute": "netdev_del", "arguments": { "id": "netdev1" } }"#,
-                r#"{"execute":"netdev_del","arguments":{"id":"netdev1"},"id":1}"#,
-                r#"{"execute":"netdev_del","arguments":{"id":"nic0"},"id":2}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"rtl8139","netdev":"n0"},"id":3}"#,
-                r#"{"execute":"netdev_del","arguments":{"id":"n0"},"id":4}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n0"},"id":5}"#,
-                r#"{"execute":"netdev_del","id":6}"#,
-            ],
-        ),
+    netdev_del => "devices__netdev_del", lines(
+        MachineConfig {
+            netdevs: vec![group("type", "user,id=n0")],
+            devices: vec![group("driver", "e1000,netdev=n0,id=nic0")],
+            ..paused()
+        },
+        &[
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":0}"#,
+            r#"{ "execute": "netdev_del", "arguments": { "id": "netdev1" } }"#,
+            r#"{"execute":"netdev_del","arguments":{"id":"netdev1"},"id":1}"#,
+            r#"{"execute":"netdev_del","arguments":{"id":"nic0"},"id":2}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"rtl8139","netdev":"n0"},"id":3}"#,
+            r#"{"execute":"netdev_del","arguments":{"id":"n0"},"id":4}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n0"},"id":5}"#,
+            r#"{"execute":"netdev_del","id":6}"#,
+        ],
     );
 }
 

@@ -152,40 +152,33 @@ goldens! {
             &["info chardev"],
         ),
     ]);
-}
 
-#[test]
-fn golden_hmp_info_block() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("/var/lib/vm/my disk.img", image("raw", 10 << 30)),
-            drive(
-                &[
-                    ("file", "/var/lib/vm/overlay.qcow2"),
-                    ("if", "virtio"),
-                    ("id", "vd0"),
-                ],
-                Some(ImageInfo {
-                    backing_file: Some("/var/lib/vm/base\t\"1\".img".into()),
-                    ..image("qcow2", 20 << 30)
-                }),
-            ),
-            cdrom("/srv/iso/Fedora 14.iso"),
-        ],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__info_block",
-        &timed(
-            cfg,
-            &[
-                Hmp("info block"),
-                Hmp("eject ide1-cd0"),
-                Probe("/srv/iso/win.iso", image("raw", 1 << 30)),
-                Hmp("change floppy0 /srv/iso/win.iso"),
-                Hmp("info block"),
+    golden_hmp_info_block => "hmp__info_block", timed(
+        MachineConfig {
+            drives: vec![
+                hda("/var/lib/vm/my disk.img", image("raw", 10 << 30)),
+                drive(
+                    &[
+                        ("file", "/var/lib/vm/overlay.qcow2"),
+                        ("if", "virtio"),
+                        ("id", "vd0"),
+                    ],
+                    Some(ImageInfo {
+                        backing_file: Some("/var/lib/vm/base\t\"1\".img".into()),
+                        ..image("qcow2", 20 << 30)
+                    }),
+                ),
+                cdrom("/srv/iso/Fedora 14.iso"),
             ],
-        ),
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("info block"),
+            Hmp("eject ide1-cd0"),
+            Probe("/srv/iso/win.iso", image("raw", 1 << 30)),
+            Hmp("change floppy0 /srv/iso/win.iso"),
+            Hmp("info block"),
+        ],
     );
 }
 
@@ -360,35 +353,28 @@ goldens! {
         ),
         ("realistic", realistic(), &["info name", "info uuid"]),
     ]);
-}
 
-#[test]
-fn golden_hmp_info_migrate() {
-    let cfg = MachineConfig {
-        ram_mb: 16,
-        drives: vec![hda("disk.img", image("raw", 8 << 20))],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__info_migrate",
-        &timed(
-            cfg,
-            &[
-                Hmp("info migrate"),
-                Hmp("block_resize ide0-hd0 12M"),
-                Hmp(r#"migrate -d -b "exec:cat > /dev/null""#),
-                Hmp("info migrate"),
-                AdvanceMs(1000),
-                Hmp("info migrate"),
-                AdvanceMs(10_000),
-                Hmp("info migrate"),
-                Hmp("info status"),
-                Hmp("c"),
-                Hmp(r#"migrate -d "exec:cat > /dev/null""#),
-                Hmp("migrate_cancel"),
-                Hmp("info migrate"),
-            ],
-        ),
+    golden_hmp_info_migrate => "hmp__info_migrate", timed(
+        MachineConfig {
+            ram_mb: 16,
+            drives: vec![hda("disk.img", image("raw", 8 << 20))],
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("info migrate"),
+            Hmp("block_resize ide0-hd0 12M"),
+            Hmp(r#"migrate -d -b "exec:cat > /dev/null""#),
+            Hmp("info migrate"),
+            AdvanceMs(1000),
+            Hmp("info migrate"),
+            AdvanceMs(10_000),
+            Hmp("info migrate"),
+            Hmp("info status"),
+            Hmp("c"),
+            Hmp(r#"migrate -d "exec:cat > /dev/null""#),
+            Hmp("migrate_cancel"),
+            Hmp("info migrate"),
+        ],
     );
 }
 
@@ -642,84 +628,70 @@ goldens! {
         MachineConfig::default(),
         &["system_reset", "system_powerdown", "system_reset 1"],
     );
-}
 
-#[test]
-fn golden_hmp_eject() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("disk.img", image("raw", 1 << 30)),
-            cdrom("/srv/iso/Fedora 14.iso"),
-            drive(
-                &[
-                    ("file", "locked.iso"),
-                    ("index", "3"),
-                    ("media", "cdrom"),
-                    ("x-locked", "on"),
-                ],
-                Some(image("raw", 1 << 20)),
-            ),
-        ],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__eject",
-        &lines(
-            cfg,
-            &[
-                "eject",
-                "eject nosuch",
-                "eject ide0-hd0",
-                "eject ide1-cd1",
-                "eject -x ide1-cd1",
-                "eject ide1-cd0 ide1-cd1",
-                "eject ide1-cd0",
-                "eject -f ide1-cd1",
-                "eject -f ide0-hd0",
-                "info block",
-            ],
-        ),
-    );
-}
-
-#[test]
-fn golden_hmp_change() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("disk.img", image("raw", 1 << 30)),
-            cdrom("/srv/iso/Fedora 14.iso"),
-        ],
-        vnc: Some(":1".into()),
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__change",
-        &timed(
-            cfg,
-            &[
-                Hmp("change"),
-                Hmp("change ide1-cd0"),
-                Probe("/srv/iso/debian 6.iso", image("raw", 647_000_064)),
-                Hmp(r#"change ide1-cd0 "/srv/iso/debian 6.iso""#),
-                Hmp("change ide1-cd0 /srv/iso/missing.iso"),
-                Hmp("change ide1-cd0 /x.iso iso9660"),
-                Hmp("change ide0-hd0 /x.iso"),
-                Hmp("change nosuch /x.iso"),
-                Probe(
-                    "/srv/enc.qcow2",
-                    ImageInfo {
-                        encrypted: true,
-                        ..image("qcow2", 1 << 30)
-                    },
+    golden_hmp_eject => "hmp__eject", lines(
+        MachineConfig {
+            drives: vec![
+                hda("disk.img", image("raw", 1 << 30)),
+                cdrom("/srv/iso/Fedora 14.iso"),
+                drive(
+                    &[
+                        ("file", "locked.iso"),
+                        ("index", "3"),
+                        ("media", "cdrom"),
+                        ("x-locked", "on"),
+                    ],
+                    Some(image("raw", 1 << 20)),
                 ),
-                Hmp("change ide1-cd0 /srv/enc.qcow2"),
-                Hmp("info block"),
-                Hmp("change vnc password secret99"),
-                Hmp("change vnc password"),
-                Hmp("change vnc :5"),
-                Hmp("info vnc"),
             ],
-        ),
+            ..MachineConfig::default()
+        },
+        &[
+            "eject",
+            "eject nosuch",
+            "eject ide0-hd0",
+            "eject ide1-cd1",
+            "eject -x ide1-cd1",
+            "eject ide1-cd0 ide1-cd1",
+            "eject ide1-cd0",
+            "eject -f ide1-cd1",
+            "eject -f ide0-hd0",
+            "info block",
+        ],
+    );
+
+    golden_hmp_change => "hmp__change", timed(
+        MachineConfig {
+            drives: vec![
+                hda("disk.img", image("raw", 1 << 30)),
+                cdrom("/srv/iso/Fedora 14.iso"),
+            ],
+            vnc: Some(":1".into()),
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("change"),
+            Hmp("change ide1-cd0"),
+            Probe("/srv/iso/debian 6.iso", image("raw", 647_000_064)),
+            Hmp(r#"change ide1-cd0 "/srv/iso/debian 6.iso""#),
+            Hmp("change ide1-cd0 /srv/iso/missing.iso"),
+            Hmp("change ide1-cd0 /x.iso iso9660"),
+            Hmp("change ide0-hd0 /x.iso"),
+            Hmp("change nosuch /x.iso"),
+            Probe(
+                "/srv/enc.qcow2",
+                ImageInfo {
+                    encrypted: true,
+                    ..image("qcow2", 1 << 30)
+                },
+            ),
+            Hmp("change ide1-cd0 /srv/enc.qcow2"),
+            Hmp("info block"),
+            Hmp("change vnc password secret99"),
+            Hmp("change vnc password"),
+            Hmp("change vnc :5"),
+            Hmp("info vnc"),
+        ],
     );
 }
 
@@ -771,31 +743,24 @@ goldens! {
             Send(r#"{"execute":"query-balloon"}"#),
         ],
     );
-}
 
-#[test]
-fn golden_hmp_cpu() {
-    let smp2 = MachineConfig {
-        smp: 2,
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__cpu",
-        &lines(
-            smp2,
-            &[
-                "cpu 1",
-                "cpu 0x1",
-                "cpu 2",
-                "cpu -1",
-                "cpu 4294967296",
-                "cpu",
-                "cpu one",
-                "cpu (1",
-                "cpu 2-1",
-                "cpu 1 2",
-            ],
-        ),
+    golden_hmp_cpu => "hmp__cpu", lines(
+        MachineConfig {
+            smp: 2,
+            ..MachineConfig::default()
+        },
+        &[
+            "cpu 1",
+            "cpu 0x1",
+            "cpu 2",
+            "cpu -1",
+            "cpu 4294967296",
+            "cpu",
+            "cpu one",
+            "cpu (1",
+            "cpu 2-1",
+            "cpu 1 2",
+        ],
     );
 }
 
@@ -972,35 +937,28 @@ goldens! {
             "set_link",
         ],
     );
-}
 
-#[test]
-fn golden_hmp_block_resize_passwd() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("disk.img", image("raw", 1 << 30)),
-            cdrom("/srv/iso/Fedora 14.iso"),
-        ],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__block_resize_passwd",
-        &lines(
-            cfg,
-            &[
-                "block_resize ide0-hd0 2G",
-                "block_resize ide0-hd0 100",
-                "info block",
-                "block_resize ide1-cd0 1G",
-                "block_resize nosuch 1G",
-                "block_resize ide0-hd0 big",
-                "block_resize ide0-hd0",
-                "block_resize",
-                "block_passwd ide0-hd0 x",
-                "block_passwd nosuch x",
-                "block_passwd ide0-hd0",
+    golden_hmp_block_resize_passwd => "hmp__block_resize_passwd", lines(
+        MachineConfig {
+            drives: vec![
+                hda("disk.img", image("raw", 1 << 30)),
+                cdrom("/srv/iso/Fedora 14.iso"),
             ],
-        ),
+            ..MachineConfig::default()
+        },
+        &[
+            "block_resize ide0-hd0 2G",
+            "block_resize ide0-hd0 100",
+            "info block",
+            "block_resize ide1-cd0 1G",
+            "block_resize nosuch 1G",
+            "block_resize ide0-hd0 big",
+            "block_resize ide0-hd0",
+            "block_resize",
+            "block_passwd ide0-hd0 x",
+            "block_passwd nosuch x",
+            "block_passwd ide0-hd0",
+        ],
     );
 }
 
