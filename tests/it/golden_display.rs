@@ -285,27 +285,31 @@ fn golden_display_change_vnc() {
     snap("display__change_vnc", &text);
 }
 
+/// `query-migrate`, as the migration goldens ask between steps.
+const QUERY_MIGRATE: &str = r#"{"execute":"query-migrate"}"#;
+/// `migrate` to `tcp:0:4446`.
+const MIGRATE_TCP: &str = r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#;
+
 #[test]
 fn golden_migration_migrate() {
     let seed = r#"{ "execute": "migrate", "arguments": { "uri": "tcp:0:4446" } }"#;
-    let q = r#"{"execute":"query-migrate"}"#;
     let progress = timed(
         MachineConfig::default(),
         &[
             Step::Send(seed),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4447"},"id":"busy"}"#),
             Step::AdvanceMs(3000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"query-status"}"#),
             Step::Send(
                 r#"{"execute":"migrate","arguments":{"uri":"exec:cat > /dev/null","detach":true}}"#,
             ),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::MigrationFailed(2),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
         ],
     );
     let errors = sessions(&[(
@@ -336,9 +340,9 @@ fn golden_migration_migrate() {
         &[
             Step::Send(r#"{"execute":"migrate","arguments":{"uri":"unix:/tmp/m","blk":true}}"#),
             Step::AdvanceMs(200),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::AdvanceMs(300),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
         ],
     );
     let paused = timed(
@@ -349,9 +353,9 @@ fn golden_migration_migrate() {
         },
         &[
             Step::Send(r#"{"execute":"migrate","arguments":{"uri":"unix:/tmp/m","inc":true}}"#),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::MigrationFailed(1),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"query-status"}"#),
         ],
     );
@@ -364,67 +368,54 @@ fn golden_migration_migrate() {
     snap("migration__migrate", &text);
 }
 
-#[test]
-fn golden_migration_migrate_cancel() {
-    let q = r#"{"execute":"query-migrate"}"#;
-    let text = timed(
+goldens! {
+    golden_migration_migrate_cancel => "migration__migrate_cancel", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "migrate_cancel" }"#),
-            Step::Send(q),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(QUERY_MIGRATE),
+            Step::Send(MIGRATE_TCP),
             Step::AdvanceMs(500),
             Step::Send(r#"{"execute":"migrate_cancel","id":1}"#),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::AdvanceMs(10000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_cancel","arguments":{"x":1},"id":2}"#),
         ],
     );
-    snap("migration__migrate_cancel", &text);
-}
 
-#[test]
-fn golden_migration_migrate_set_speed() {
-    let q = r#"{"execute":"query-migrate"}"#;
-    let text = timed(
+    golden_migration_migrate_set_speed => "migration__migrate_set_speed", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "migrate_set_speed", "arguments": { "value": 1024 } }"#),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":-1}}"#),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":1073741824}}"#),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":1.5},"id":1}"#),
             Step::Send(r#"{"execute":"migrate_set_speed","id":2}"#),
         ],
     );
-    snap("migration__migrate_set_speed", &text);
-}
 
-#[test]
-fn golden_migration_migrate_set_downtime() {
-    let q = r#"{"execute":"query-migrate"}"#;
-    // At 32 MiB/s the default 30 ms downtime needs under about 1 MiB of RAM
-    // left; a 4 s downtime lets 128 MiB converge after the first chunk.
-    let text = timed(
+    /// At 32 MiB/s the default 30 ms downtime needs under about 1 MiB of RAM
+    /// left; a 4 s downtime lets 128 MiB converge after the first chunk.
+    golden_migration_migrate_set_downtime => "migration__migrate_set_downtime", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "migrate_set_downtime", "arguments": { "value": 0.1 } }"#),
             Step::Send(r#"{"execute":"migrate_set_downtime","arguments":{"value":4}}"#),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::AdvanceMs(50),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_downtime","arguments":{"value":"1"},"id":1}"#),
             Step::Send(r#"{"execute":"migrate_set_downtime","id":2}"#),
         ],
     );
-    snap("migration__migrate_set_downtime", &text);
 }
 
 #[test]
@@ -434,17 +425,17 @@ fn golden_migration_query_migrate() {
         MachineConfig::default(),
         &[
             Step::Send(q),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::Send(q),
             Step::AdvanceMs(100),
             Step::Send(q),
             Step::Send(r#"{"execute":"migrate_cancel"}"#),
             Step::Send(q),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::MigrationFailed(2),
             Step::Send(q),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":4294967295}}"#),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::Send(q),
             Step::Send(r#"{"execute":"query-migrate","arguments":{"x":1},"id":1}"#),
         ],
@@ -617,7 +608,7 @@ fn golden_balloon_query_balloon() {
 fn display_migration_balloon_session_twice_gives_same_bytes_and_digest() {
     let lines: &[&str] = &[
         r#"{"execute":"migrate_set_speed","arguments":{"value":4294967295}}"#,
-        r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#,
+        MIGRATE_TCP,
         r#"{"execute":"balloon","arguments":{"value":1048576}}"#,
         r#"{"execute":"screendump","arguments":{"filename":"/tmp/s"}}"#,
         r#"{"execute":"query-migrate"}"#,
