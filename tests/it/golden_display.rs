@@ -9,14 +9,7 @@
 use qmpsim::machine::config::{DriveConfig, ImageProbe, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{goldens, image, opts, sessions, snap, timed, vnc, Step};
-
-fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(pairs)),
-        ..MachineConfig::default()
-    }
-}
+use crate::support::{goldens, image, opts, sessions, snap, spice, timed, vnc, Step};
 
 fn balloon_config(ram_mb: u64) -> MachineConfig {
     MachineConfig {

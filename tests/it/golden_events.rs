@@ -9,7 +9,7 @@ use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{ext, ext_vnc, goldens, opts, sessions, snap, virtual_disk};
+use crate::support::{ext, ext_spice, ext_vnc, goldens, sessions, snap, virtual_disk};
 
 /// Like one `scenario::run`, then `idle` jumps of virtual time to the next
 /// deadline, each shown as `-- idle`.
@@ -24,14 +24,6 @@ fn with_idle(config: MachineConfig, lines: &[&str], idle: usize) -> String {
         scenario::append_outputs(&mut t.text, &engine.step(Input::AdvanceTo { at }));
     }
     t.text
-}
-
-/// `-x-extensions -spice OPTS`.
-fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(pairs)),
-        ..ext()
-    }
 }
 
 /// `-x-extensions -watchdog i6300esb -watchdog-action ACTION`.
@@ -192,12 +184,12 @@ goldens! {
     golden_events_spice_connected => "events__spice_connected", sessions(&[
         (
             "-spice port=5930: CONNECTED and INITIALIZED before the return",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[SPICE_CONNECT],
         ),
         (
             "-spice addr=::1,tls-port=5931: TLS channel, IPv6",
-            spice(&[("addr", "::1"), ("tls-port", "5931")]),
+            ext_spice(&[("addr", "::1"), ("tls-port", "5931")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"::1","port":"40001","connection-id":42,"tls":true}}"#,
             ],
@@ -207,7 +199,7 @@ goldens! {
     golden_events_spice_initialized => "events__spice_initialized", sessions(&[
         (
             "main then display channel; server gets auth, client the channel info; query-spice",
-            spice(&[
+            ext_spice(&[
                 ("port", "5930"),
                 ("tls-port", "5931"),
                 ("disable-ticketing", "on"),
@@ -221,7 +213,7 @@ goldens! {
         ),
         (
             "connection-id drawn from the seeded rng",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"127.0.0.1","port":"40000"}}"#,
             ],
@@ -231,7 +223,7 @@ goldens! {
     golden_events_spice_disconnected => "events__spice_disconnected", sessions(&[
         (
             "DISCONNECTED (addresses only) before the return; the channel leaves query-spice",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 SPICE_CONNECT,
                 SPICE_DISCONNECT,
@@ -240,7 +232,7 @@ goldens! {
         ),
         (
             "set_password with a client: fail refuses, disconnect closes every channel",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 SPICE_CONNECT,
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"127.0.0.1","port":"40001","connection-id":1804289383,"channel-type":2}}"#,
@@ -391,19 +383,19 @@ goldens! {
         ("no -spice", ext(), &[SPICE_CONNECT, SPICE_DISCONNECT]),
         (
             "port only: a TLS channel is refused",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"h","port":"1","tls":true}}"#,
             ],
         ),
         (
             "tls-port only",
-            spice(&[("tls-port", "5931")]),
+            ext_spice(&[("tls-port", "5931")]),
             &[SPICE_CONNECT],
         ),
         (
             "argument values",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"leave","host":"h","port":"1"}}"#,
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"h","port":"1","connection-id":4294967296}}"#,
@@ -415,7 +407,7 @@ goldens! {
         ),
         (
             "same address twice, unknown channel",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 SPICE_CONNECT,
                 SPICE_CONNECT,

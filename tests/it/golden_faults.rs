@@ -5,7 +5,9 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, ext_vnc, goldens, inject, opts, sessions, snap, virtual_disk};
+use crate::support::{
+    ext, ext_spice, ext_vnc, goldens, inject, opts, sessions, snap, virtual_disk,
+};
 
 const STEP: &str = r#"{"execute":"x-clock-step"}"#;
 const QUERY_STATUS: &str = r#"{"execute":"query-status"}"#;
@@ -212,10 +214,7 @@ fn golden_faults_vnc() {
 
 #[test]
 fn golden_faults_spice() {
-    let spice = MachineConfig {
-        spice: Some(opts(&[("port", "5930"), ("disable-ticketing", "on")])),
-        ..ext()
-    };
+    let spice = ext_spice(&[("port", "5930"), ("disable-ticketing", "on")]);
     let text = run(&[
         (
             "connect and link at once; disconnect",

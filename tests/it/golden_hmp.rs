@@ -8,7 +8,9 @@
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::scenario::run;
 
-use crate::support::{goldens, hda, hda_only, hmp_or_raw, image, opts, paused, snap, vnc, Step};
+use crate::support::{
+    goldens, hda, hda_only, hmp_or_raw, image, opts, paused, snap, spice, vnc, Step,
+};
 
 /// Appends the decoded text of every string reply under its `<- ` line.
 fn decoded(transcript: &str) -> String {
@@ -317,10 +319,6 @@ goldens! {
 
 #[test]
 fn golden_hmp_info_spice() {
-    let spice = |pairs: &[(&str, &str)]| MachineConfig {
-        spice: Some(opts(pairs)),
-        ..MachineConfig::default()
-    };
     snap(
         "hmp__info_spice",
         &parts(&[
@@ -1014,10 +1012,7 @@ goldens! {
 
 #[test]
 fn golden_hmp_client_migrate_info() {
-    let spice = MachineConfig {
-        spice: Some(opts(&[("port", "5930")])),
-        ..MachineConfig::default()
-    };
+    let spice = spice(&[("port", "5930")]);
     snap(
         "hmp__client_migrate_info",
         &parts(&[

@@ -3,7 +3,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, ext_vnc, opts, virtual_disk};
+use crate::support::{ext, ext_spice, ext_vnc, virtual_disk};
 
 /// One scripted client session.
 #[derive(Debug, Clone)]
@@ -98,10 +98,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "spice-client-events",
-        config: || MachineConfig {
-            spice: Some(opts(&[("port", "5930"), ("tls-port", "5931")])),
-            ..ext()
-        },
+        config: || ext_spice(&[("port", "5930"), ("tls-port", "5931")]),
         args: &["-x-extensions", "-spice", "port=5930,tls-port=5931"],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,

@@ -46,7 +46,7 @@ use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::wire::framing::{Frame, Framer};
 use qmpsim::wire::{parser, QObject};
 
-use crate::support::{ext_vnc, opts, vnc};
+use crate::support::{ext_vnc, opts, spice, vnc};
 
 /// The seed document.
 const SEED_HX: &str = include_str!("../data/qmp-commands-0.14.hx");
@@ -661,11 +661,8 @@ fn vnc_doc() -> MachineConfig {
 }
 
 /// `-spice port=5920,tls-port=5921` (the ports of the document's query-spice).
-fn spice() -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(&[("port", "5920"), ("tls-port", "5921")])),
-        ..pc()
-    }
+fn spice_doc() -> MachineConfig {
+    spice(&[("port", "5920"), ("tls-port", "5921")])
 }
 
 /// `-m 1024 -balloon virtio`.
@@ -807,7 +804,7 @@ seed_examples! {
     pmemsave_example_matches_doc: "pmemsave" #0, pc, negotiate true, [], Exact, "";
     migrate_example_matches_doc: "migrate" #0, pc, negotiate true, [], Exact, "";
     migrate_cancel_example_matches_doc: "migrate_cancel" #0, pc, negotiate true, [], Exact, "";
-    client_migrate_info_example_matches_doc: "client_migrate_info" #0, spice, negotiate true,
+    client_migrate_info_example_matches_doc: "client_migrate_info" #0, spice_doc, negotiate true,
         [], Exact, "";
     migrate_set_speed_example_matches_doc: "migrate_set_speed" #0, pc, negotiate true, [],
         Exact, "";

@@ -163,6 +163,22 @@ pub fn ext_vnc(display: &str) -> MachineConfig {
     }
 }
 
+/// `-spice OPTS`.
+pub fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
+    MachineConfig {
+        spice: Some(opts(pairs)),
+        ..MachineConfig::default()
+    }
+}
+
+/// `-x-extensions -spice OPTS`.
+pub fn ext_spice(pairs: &[(&str, &str)]) -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        ..spice(pairs)
+    }
+}
+
 /// `-S`.
 pub fn paused() -> MachineConfig {
     MachineConfig {
