@@ -11,7 +11,7 @@ use qmpsim::machine::config::{
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{goldens, hda, hda_only, image, negotiated, paused, snap};
+use crate::support::{balloon_virtio, goldens, hda, hda_only, image, negotiated, paused, snap};
 
 /// One step of a scripted session.
 enum Step<'a> {
@@ -472,10 +472,7 @@ fn tcp_monitor() -> ChardevConfig {
 goldens! {
     query_pci => "devices__query_pci", lines_of_each(&[
         (
-            MachineConfig {
-                balloon: Some(group("type", "virtio")),
-                ..Default::default()
-            },
+            balloon_virtio(),
             &[r#"{ "execute": "query-pci" }"#],
         ),
         (

@@ -9,13 +9,14 @@
 use qmpsim::machine::config::{DriveConfig, ImageProbe, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{goldens, image, opts, sessions, snap, spice, timed, vnc, Step};
+use crate::support::{
+    balloon_virtio, goldens, image, opts, sessions, snap, spice, timed, vnc, Step,
+};
 
 fn balloon_config(ram_mb: u64) -> MachineConfig {
     MachineConfig {
         ram_mb,
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
+        ..balloon_virtio()
     }
 }
 

@@ -9,7 +9,7 @@ use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig}
 use qmpsim::scenario::run;
 
 use crate::support::{
-    goldens, hda, hda_only, hmp_or_raw, image, opts, paused, snap, spice, vnc, Step,
+    balloon_virtio, goldens, hda, hda_only, hmp_or_raw, image, opts, paused, snap, spice, vnc, Step,
 };
 
 /// Appends the decoded text of every string reply under its `<- ` line.
@@ -229,10 +229,7 @@ fn golden_hmp_info_cpus() {
 
 #[test]
 fn golden_hmp_info_pci() {
-    let balloon = MachineConfig {
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
-    };
+    let balloon = balloon_virtio();
     let mut text = String::from("## -S (before the BIOS: BARs unmapped)\n");
     text.push_str(&lines(paused(), &["info pci"]));
     text.push_str("## -balloon virtio, after the BIOS ran\n");
@@ -378,10 +375,7 @@ goldens! {
 
 #[test]
 fn golden_hmp_info_balloon() {
-    let cfg = MachineConfig {
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
-    };
+    let cfg = balloon_virtio();
     let mut text = String::from("## no balloon device\n");
     text.push_str(&lines(
         MachineConfig::default(),
@@ -899,10 +893,7 @@ goldens! {
 
 #[test]
 fn golden_hmp_balloon() {
-    let cfg = MachineConfig {
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
-    };
+    let cfg = balloon_virtio();
     snap(
         "hmp__balloon",
         &parts(&[

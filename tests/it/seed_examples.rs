@@ -46,7 +46,7 @@ use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::wire::framing::{Frame, Framer};
 use qmpsim::wire::{parser, QObject};
 
-use crate::support::{ext_vnc, opts, spice, vnc};
+use crate::support::{balloon_virtio, ext_vnc, opts, spice, vnc};
 
 /// The seed document.
 const SEED_HX: &str = include_str!("../data/qmp-commands-0.14.hx");
@@ -669,8 +669,7 @@ fn spice_doc() -> MachineConfig {
 fn balloon() -> MachineConfig {
     MachineConfig {
         ram_mb: 1024,
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..pc()
+        ..balloon_virtio()
     }
 }
 

@@ -179,6 +179,14 @@ pub fn ext_spice(pairs: &[(&str, &str)]) -> MachineConfig {
     }
 }
 
+/// `-balloon virtio`.
+pub fn balloon_virtio() -> MachineConfig {
+    MachineConfig {
+        balloon: Some(opts(&[("type", "virtio")])),
+        ..MachineConfig::default()
+    }
+}
+
 /// `-S`.
 pub fn paused() -> MachineConfig {
     MachineConfig {
