@@ -272,28 +272,21 @@ goldens! {
         ),
         ("-S", paused(), &["info status"]),
     ]);
-}
 
-#[test]
-fn golden_hmp_info_mice() {
-    let usb = MachineConfig {
-        usb: true,
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__info_mice",
-        &timed(
-            usb,
-            &[
-                Hmp("info mice"),
-                Hmp("device_add usb-tablet,id=tablet"),
-                Hmp("info mice"),
-                AdvanceMs(2000),
-                Hmp("info mice"),
-                Hmp("mouse_set 0"),
-                Hmp("info mice"),
-            ],
-        ),
+    golden_hmp_info_mice => "hmp__info_mice", timed(
+        MachineConfig {
+            usb: true,
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("info mice"),
+            Hmp("device_add usb-tablet,id=tablet"),
+            Hmp("info mice"),
+            AdvanceMs(2000),
+            Hmp("info mice"),
+            Hmp("mouse_set 0"),
+            Hmp("info mice"),
+        ],
     );
 }
 
