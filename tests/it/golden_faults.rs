@@ -11,6 +11,9 @@ use crate::support::{
 
 const STEP: &str = r#"{"execute":"x-clock-step"}"#;
 const QUERY_STATUS: &str = r#"{"execute":"query-status"}"#;
+const POWERDOWN: &str = r#"{"execute":"system_powerdown"}"#;
+/// One second of virtual time.
+const STEP_1S: &str = r#"{"execute":"x-clock-step","arguments":{"ns":1000000000}}"#;
 
 /// Runs `sessions` over string lines.
 fn run(parts: &[(&str, MachineConfig, Vec<String>)]) -> String {
@@ -83,7 +86,7 @@ goldens! {
         ext(),
         vec![
             inject("powerdown-ignore", ""),
-            r#"{"execute":"system_powerdown"}"#.into(),
+            POWERDOWN.into(),
             STEP.into(),
             QUERY_STATUS.into(),
         ],
@@ -95,7 +98,7 @@ goldens! {
             ext(),
             vec![
                 inject("powerdown-delay", r#""ms":5000"#),
-                r#"{"execute":"system_powerdown"}"#.into(),
+                POWERDOWN.into(),
                 STEP.into(),
             ],
         ),
@@ -112,7 +115,7 @@ goldens! {
         vec![
             inject("powerdown-ignore", ""),
             inject("powerdown-obey", ""),
-            r#"{"execute":"system_powerdown"}"#.into(),
+            POWERDOWN.into(),
             STEP.into(),
         ],
     )]);
@@ -150,27 +153,31 @@ goldens! {
     ]);
 }
 
-#[test]
-fn golden_faults_watchdog_expire() {
-    let with = |action: &str| MachineConfig {
+/// `-x-extensions -watchdog i6300esb -watchdog-action ACTION`.
+fn watchdog(action: &str) -> MachineConfig {
+    MachineConfig {
         watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::I6300esb),
         watchdog_action: qmpsim::machine::watchdog::WatchdogAction::parse(action),
         ..ext()
-    };
-    let expire = || vec![inject("watchdog-expire", ""), QUERY_STATUS.into()];
-    let text = run(&[
-        ("-watchdog-action reset", with("reset"), expire()),
-        ("-watchdog-action shutdown", with("shutdown"), expire()),
-        ("-watchdog-action poweroff", with("poweroff"), expire()),
-        ("-watchdog-action pause", with("pause"), expire()),
-        ("-watchdog-action debug", with("debug"), expire()),
-        ("-watchdog-action none", with("none"), expire()),
-        ("no watchdog", ext(), expire()),
-    ]);
-    snap("faults__watchdog_expire", &text);
+    }
+}
+
+/// The watchdog expires; then `query-status`.
+fn expire() -> Vec<String> {
+    vec![inject("watchdog-expire", ""), QUERY_STATUS.into()]
 }
 
 goldens! {
+    golden_faults_watchdog_expire => "faults__watchdog_expire", run(&[
+        ("-watchdog-action reset", watchdog("reset"), expire()),
+        ("-watchdog-action shutdown", watchdog("shutdown"), expire()),
+        ("-watchdog-action poweroff", watchdog("poweroff"), expire()),
+        ("-watchdog-action pause", watchdog("pause"), expire()),
+        ("-watchdog-action debug", watchdog("debug"), expire()),
+        ("-watchdog-action none", watchdog("none"), expire()),
+        ("no watchdog", ext(), expire()),
+    ]);
+
     golden_faults_rtc_change => "faults__rtc_change", run(&[(
         "RTC_CHANGE before the reply; an offset past a C int",
         ext(),
@@ -179,15 +186,11 @@ goldens! {
             inject("rtc-change", r#""offset":2147483648"#),
         ],
     )]);
-}
 
-#[test]
-fn golden_faults_vnc() {
-    let vnc = ext_vnc(":1");
-    let text = run(&[
+    golden_faults_vnc => "faults__vnc", run(&[
         (
             "connect and authenticate at once; disconnect",
-            vnc.clone(),
+            ext_vnc(":1"),
             vec![
                 inject("vnc-connect", r#""service":"50001""#),
                 inject("vnc-disconnect", r#""service":"50001""#),
@@ -195,7 +198,7 @@ fn golden_faults_vnc() {
         ),
         (
             "connect, listed before authenticating, then authenticate",
-            vnc.clone(),
+            ext_vnc(":1"),
             vec![
                 inject("vnc-connect", r#""service":"50002","authenticate":false"#),
                 r#"{"execute":"query-vnc"}"#.into(),
@@ -209,16 +212,11 @@ fn golden_faults_vnc() {
             vec![inject("vnc-connect", r#""service":"50001""#)],
         ),
     ]);
-    snap("faults__vnc", &text);
-}
 
-#[test]
-fn golden_faults_spice() {
-    let spice = ext_spice(&[("port", "5930"), ("disable-ticketing", "on")]);
-    let text = run(&[
+    golden_faults_spice => "faults__spice", run(&[
         (
             "connect and link at once; disconnect",
-            spice.clone(),
+            spice_no_ticketing(),
             vec![
                 inject("spice-connect", r#""port":"40001","connection-id":7"#),
                 inject("spice-disconnect", r#""port":"40001""#),
@@ -226,7 +224,7 @@ fn golden_faults_spice() {
         ),
         (
             "connect, then link",
-            spice,
+            spice_no_ticketing(),
             vec![
                 inject(
                     "spice-connect",
@@ -241,7 +239,11 @@ fn golden_faults_spice() {
             vec![inject("spice-connect", r#""port":"40001""#)],
         ),
     ]);
-    snap("faults__spice", &text);
+}
+
+/// `-x-extensions -spice port=5930,disable-ticketing`.
+fn spice_no_ticketing() -> MachineConfig {
+    ext_spice(&[("port", "5930"), ("disable-ticketing", "on")])
 }
 
 /// `-x-extensions -balloon virtio`.
@@ -252,24 +254,25 @@ fn balloon() -> MachineConfig {
     }
 }
 
-#[test]
-fn golden_faults_balloon_slow() {
-    let step_100ms = r#"{"execute":"x-clock-step","arguments":{"ns":100000000}}"#;
-    let lines = |fault: Option<String>| {
-        let mut v: Vec<String> = fault.into_iter().collect();
-        v.extend([
-            r#"{"execute":"balloon","arguments":{"value":67108864}}"#.to_owned(),
-            step_100ms.to_owned(),
-            r#"{"execute":"query-balloon"}"#.to_owned(),
-        ]);
-        v
-    };
-    let text = run(&[
-        ("normal: ten batches in 100 ms", balloon(), lines(None)),
+/// Asks the guest for 64 MiB after `fault` (when given), lets 100 ms pass,
+/// and queries the balloon.
+fn balloon_to_64_mib(fault: Option<String>) -> Vec<String> {
+    let mut v: Vec<String> = fault.into_iter().collect();
+    v.extend([
+        r#"{"execute":"balloon","arguments":{"value":67108864}}"#.to_owned(),
+        r#"{"execute":"x-clock-step","arguments":{"ns":100000000}}"#.to_owned(),
+        r#"{"execute":"query-balloon"}"#.to_owned(),
+    ]);
+    v
+}
+
+goldens! {
+    golden_faults_balloon_slow => "faults__balloon_slow", run(&[
+        ("normal: ten batches in 100 ms", balloon(), balloon_to_64_mib(None)),
         (
             "factor 10: one batch in 100 ms",
             balloon(),
-            lines(Some(inject("balloon-slow", r#""factor":10"#))),
+            balloon_to_64_mib(Some(inject("balloon-slow", r#""factor":10"#))),
         ),
         (
             "factor past the limit",
@@ -277,17 +280,14 @@ fn golden_faults_balloon_slow() {
             vec![inject("balloon-slow", r#""factor":1001"#)],
         ),
     ]);
-    snap("faults__balloon_slow", &text);
-}
 
-goldens! {
     golden_faults_balloon_stuck => "faults__balloon_stuck", run(&[(
         "actual never moves",
         balloon(),
         vec![
             inject("balloon-stuck", ""),
             r#"{"execute":"balloon","arguments":{"value":67108864}}"#.into(),
-            r#"{"execute":"x-clock-step","arguments":{"ns":1000000000}}"#.into(),
+            STEP_1S.into(),
             r#"{"execute":"query-balloon"}"#.into(),
         ],
     )]);
@@ -296,10 +296,8 @@ goldens! {
 const MIGRATE: &str = r#"{"execute":"migrate","arguments":{"uri":"tcp:127.0.0.1:4444"}}"#;
 const QUERY_MIGRATE: &str = r#"{"execute":"query-migrate"}"#;
 
-#[test]
-fn golden_faults_migration_fail() {
-    let second = r#"{"execute":"x-clock-step","arguments":{"ns":1000000000}}"#;
-    let text = run(&[
+goldens! {
+    golden_faults_migration_fail => "faults__migration_fail", run(&[
         (
             "fails at 10 %: failed, the channel closes, the VM runs on",
             MachineConfig {
@@ -310,7 +308,7 @@ fn golden_faults_migration_fail() {
                 inject("migration-fail", r#""percent":10"#),
                 MIGRATE.into(),
                 QUERY_MIGRATE.into(),
-                second.into(),
+                STEP_1S.into(),
                 QUERY_MIGRATE.into(),
                 QUERY_STATUS.into(),
             ],
@@ -330,10 +328,7 @@ fn golden_faults_migration_fail() {
             vec![inject("migration-fail", r#""percent":101"#)],
         ),
     ]);
-    snap("faults__migration_fail", &text);
-}
 
-goldens! {
     golden_faults_migration_slow => "faults__migration_slow", run(&[(
         "factor 5: one chunk per 500 ms",
         ext(),
