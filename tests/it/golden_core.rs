@@ -4,7 +4,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, goldens, paused, sessions, sessions_negotiated_or_not, snap};
+use crate::support::{ext, goldens, kvm, paused, sessions, sessions_negotiated_or_not, snap};
 
 fn pc() -> MachineConfig {
     MachineConfig::default()
@@ -52,7 +52,7 @@ goldens! {
 
     golden_core_query_kvm => "core__query_kvm", sessions(&[
         ("TCG", pc(), &[r#"{"execute":"query-kvm","id":"example"}"#]),
-        ("-enable-kvm", MachineConfig { kvm: true, ..pc() }, &[r#"{"execute":"query-kvm"}"#]),
+        ("-enable-kvm", kvm(), &[r#"{"execute":"query-kvm"}"#]),
     ]);
 
     golden_core_query_status => "core__query_status", sessions(&[

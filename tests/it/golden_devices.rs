@@ -11,7 +11,9 @@ use qmpsim::machine::config::{
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{balloon_virtio, goldens, hda, hda_only, image, negotiated, paused, snap};
+use crate::support::{
+    balloon_virtio, goldens, hda, hda_only, image, negotiated, nodefaults, paused, snap,
+};
 
 /// One step of a scripted session.
 enum Step<'a> {
@@ -35,14 +37,6 @@ fn disk_and_locked_cd() -> Vec<DriveConfig> {
             Some(image("raw", 1 << 20)),
         ),
     ]
-}
-
-/// `-nodefaults`.
-fn nodefaults() -> MachineConfig {
-    MachineConfig {
-        nodefaults: true,
-        ..Default::default()
-    }
 }
 
 /// Runs steps after connecting and negotiating; the transcript shows requests,

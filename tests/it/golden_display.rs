@@ -10,7 +10,7 @@ use qmpsim::machine::config::{DriveConfig, ImageProbe, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
 use crate::support::{
-    balloon_virtio, goldens, image, opts, sessions, snap, spice, timed, vnc, Step,
+    balloon_virtio, goldens, image, nographic, opts, sessions, snap, spice, timed, vnc, Step,
 };
 
 fn balloon_config(ram_mb: u64) -> MachineConfig {
@@ -38,14 +38,7 @@ fn golden_display_query_vnc() {
     let q: &[&str] = &[QUERY_VNC];
     let text = sessions(&[
         ("no -vnc (SDL build default)", MachineConfig::default(), q),
-        (
-            "-nographic",
-            MachineConfig {
-                nographic: true,
-                ..MachineConfig::default()
-            },
-            q,
-        ),
+        ("-nographic", nographic(), q),
         ("-vnc none", vnc("none"), q),
         ("-vnc :0", vnc(":0"), q),
         ("-vnc localhost:0,to=99", vnc("localhost:0,to=99"), q),

@@ -9,7 +9,8 @@ use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig}
 use qmpsim::scenario::run;
 
 use crate::support::{
-    balloon_virtio, goldens, hda, hda_only, hmp_or_raw, image, opts, paused, snap, spice, vnc, Step,
+    balloon_virtio, goldens, hda, hda_only, hmp_or_raw, image, kvm, nodefaults, nographic, opts,
+    paused, snap, spice, vnc, Step,
 };
 
 /// Appends the decoded text of every string reply under its `<- ` line.
@@ -132,10 +133,7 @@ fn golden_hmp_info_network() {
             ),
             (
                 "-nodefaults",
-                MachineConfig {
-                    nodefaults: true,
-                    ..MachineConfig::default()
-                },
+                nodefaults(),
                 &["info network"],
             ),
         ]),
@@ -147,10 +145,7 @@ goldens! {
         ("default", MachineConfig::default(), &["info chardev"]),
         (
             "-nographic",
-            MachineConfig {
-                nographic: true,
-                ..MachineConfig::default()
-            },
+            nographic(),
             &["info chardev"],
         ),
     ]);
@@ -242,10 +237,7 @@ goldens! {
         ("TCG", MachineConfig::default(), &["info kvm"]),
         (
             "-enable-kvm",
-            MachineConfig {
-                kvm: true,
-                ..MachineConfig::default()
-            },
+            kvm(),
             &["info kvm"],
         ),
     ]);

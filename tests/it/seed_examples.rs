@@ -46,7 +46,7 @@ use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::wire::framing::{Frame, Framer};
 use qmpsim::wire::{parser, QObject};
 
-use crate::support::{balloon_virtio, ext_vnc, opts, spice, vnc};
+use crate::support::{balloon_virtio, ext_vnc, kvm, opts, spice, vnc};
 
 /// The seed document.
 const SEED_HX: &str = include_str!("../data/qmp-commands-0.14.hx");
@@ -621,11 +621,6 @@ const DVD_BYTES: u64 = 3_625_017_344;
 /// The default `pc` machine.
 fn pc() -> MachineConfig {
     MachineConfig::default()
-}
-
-/// `-enable-kvm`.
-fn kvm() -> MachineConfig {
-    MachineConfig { kvm: true, ..pc() }
 }
 
 /// `-smp 2`.

@@ -139,20 +139,21 @@ pub fn opts(pairs: &[(&str, &str)]) -> OptionList {
     pairs.iter().copied().collect()
 }
 
+/// The default machine after `change`: one option's worth of difference.
+fn default_with(change: impl FnOnce(&mut MachineConfig)) -> MachineConfig {
+    let mut config = MachineConfig::default();
+    change(&mut config);
+    config
+}
+
 /// `-x-extensions`.
 pub fn ext() -> MachineConfig {
-    MachineConfig {
-        extensions: true,
-        ..MachineConfig::default()
-    }
+    default_with(|c| c.extensions = true)
 }
 
 /// `-vnc DISPLAY`.
 pub fn vnc(display: &str) -> MachineConfig {
-    MachineConfig {
-        vnc: Some(display.to_owned()),
-        ..MachineConfig::default()
-    }
+    default_with(|c| c.vnc = Some(display.to_owned()))
 }
 
 /// `-x-extensions -vnc DISPLAY`.
@@ -165,10 +166,7 @@ pub fn ext_vnc(display: &str) -> MachineConfig {
 
 /// `-spice OPTS`.
 pub fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(pairs)),
-        ..MachineConfig::default()
-    }
+    default_with(|c| c.spice = Some(opts(pairs)))
 }
 
 /// `-x-extensions -spice OPTS`.
@@ -181,18 +179,27 @@ pub fn ext_spice(pairs: &[(&str, &str)]) -> MachineConfig {
 
 /// `-balloon virtio`.
 pub fn balloon_virtio() -> MachineConfig {
-    MachineConfig {
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
-    }
+    default_with(|c| c.balloon = Some(opts(&[("type", "virtio")])))
+}
+
+/// `-enable-kvm`.
+pub fn kvm() -> MachineConfig {
+    default_with(|c| c.kvm = true)
+}
+
+/// `-nodefaults`.
+pub fn nodefaults() -> MachineConfig {
+    default_with(|c| c.nodefaults = true)
+}
+
+/// `-nographic`.
+pub fn nographic() -> MachineConfig {
+    default_with(|c| c.nographic = true)
 }
 
 /// `-S`.
 pub fn paused() -> MachineConfig {
-    MachineConfig {
-        start_paused: true,
-        ..MachineConfig::default()
-    }
+    default_with(|c| c.start_paused = true)
 }
 
 /// `-x-extensions -drive file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G[,EXTRA]`:
