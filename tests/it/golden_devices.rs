@@ -465,10 +465,7 @@ fn tcp_monitor() -> ChardevConfig {
 
 goldens! {
     query_pci => "devices__query_pci", lines_of_each(&[
-        (
-            balloon_virtio(),
-            &[r#"{ "execute": "query-pci" }"#],
-        ),
+        (balloon_virtio(), &[r#"{ "execute": "query-pci" }"#]),
         (
             MachineConfig {
                 usb: true,

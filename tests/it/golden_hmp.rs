@@ -143,11 +143,7 @@ fn golden_hmp_info_network() {
 goldens! {
     golden_hmp_info_chardev => "hmp__info_chardev", parts(&[
         ("default", MachineConfig::default(), &["info chardev"]),
-        (
-            "-nographic",
-            nographic(),
-            &["info chardev"],
-        ),
+        ("-nographic", nographic(), &["info chardev"]),
     ]);
 
     golden_hmp_info_block => "hmp__info_block", timed(
@@ -224,22 +220,17 @@ fn golden_hmp_info_cpus() {
 
 #[test]
 fn golden_hmp_info_pci() {
-    let balloon = balloon_virtio();
     let mut text = String::from("## -S (before the BIOS: BARs unmapped)\n");
     text.push_str(&lines(paused(), &["info pci"]));
     text.push_str("## -balloon virtio, after the BIOS ran\n");
-    text.push_str(&timed(balloon, &[AdvanceMs(100), Hmp("info pci")]));
+    text.push_str(&timed(balloon_virtio(), &[AdvanceMs(100), Hmp("info pci")]));
     snap("hmp__info_pci", &text);
 }
 
 goldens! {
     golden_hmp_info_kvm => "hmp__info_kvm", parts(&[
         ("TCG", MachineConfig::default(), &["info kvm"]),
-        (
-            "-enable-kvm",
-            kvm(),
-            &["info kvm"],
-        ),
+        ("-enable-kvm", kvm(), &["info kvm"]),
     ]);
 
     golden_hmp_info_snapshots => "hmp__info_snapshots", parts(&[
