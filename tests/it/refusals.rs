@@ -467,20 +467,16 @@ const LISTINGS: &[Listing] = &[
 #[test]
 fn every_listing_prints_0_14s_list_and_status_before_any_monitor_opens() {
     let (_tmp, dir) = scratch_dir();
-    let failures: Vec<String> = LISTINGS
-        .iter()
-        .filter_map(|l| {
-            let args: Vec<String> = l.args.iter().map(|a| (*a).to_owned()).collect();
-            let expected = (
-                Some(l.status),
-                l.stdout.to_owned(),
-                l.stderr.to_owned(),
-                false,
-            );
-            mismatch(&args, l.source, &expected, &run(&dir, &args))
-        })
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_rows_agree(LISTINGS.iter().map(|l| {
+        let args: Vec<String> = l.args.iter().map(|a| (*a).to_owned()).collect();
+        let expected = (
+            Some(l.status),
+            l.stdout.to_owned(),
+            l.stderr.to_owned(),
+            false,
+        );
+        mismatch(&args, l.source, &expected, &run(&dir, &args))
+    }));
 }
 
 #[test]
@@ -532,6 +528,14 @@ fn mismatch<T: PartialEq + std::fmt::Debug>(
         .then(|| format!("{args:?} ({source}):\n  expected {expected:?}\n  got      {got:?}"))
 }
 
+/// Asserts that every row of a table agrees with its run, listing each
+/// [`mismatch`] when not.
+#[track_caller]
+fn assert_rows_agree(reports: impl Iterator<Item = Option<String>>) {
+    let failures: Vec<String> = reports.flatten().collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Runs the binary on `args` with a QMP monitor on a unix socket in `dir` and
 /// one on stdio that is told to quit: the status, stderr, and whether the
 /// socket was created.
@@ -580,15 +584,11 @@ fn every_refusal_has_0_14s_message_and_status_before_any_monitor_opens() {
         .and_then(|f| f.set_len(RAW_IMAGE_BYTES))
         .unwrap();
     let fill = |s: &str| s.replace("{dir}", &dir);
-    let failures: Vec<String> = REFUSALS
-        .iter()
-        .filter_map(|r| {
-            let args: Vec<String> = r.args.iter().map(|a| fill(a)).collect();
-            let expected = (Some(r.status), fill(r.message), false);
-            mismatch(&args, r.source, &expected, &refused(&dir, &args))
-        })
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_rows_agree(REFUSALS.iter().map(|r| {
+        let args: Vec<String> = r.args.iter().map(|a| fill(a)).collect();
+        let expected = (Some(r.status), fill(r.message), false);
+        mismatch(&args, r.source, &expected, &refused(&dir, &args))
+    }));
 }
 
 #[test]
