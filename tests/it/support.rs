@@ -1,6 +1,7 @@
-//! Helpers the golden and scenario modules share: the insta settings of `golden/`,
-//! labelled sessions through `qmpsim::scenario::run`, and configuration pieces
-//! built from literals.
+//! Helpers the golden and scenario modules share: the insta settings of `golden/`
+//! and the `goldens!` table of golden tests, labelled sessions through
+//! `qmpsim::scenario::run`, the machines of common command lines, and
+//! configuration pieces built from literals.
 
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::clock::VirtualTime;
