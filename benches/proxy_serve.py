@@ -34,17 +34,11 @@ import tempfile
 import threading
 import time
 
+# The check the Python tests wait with (stdlib only, like this script).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "python"))
+from listening import listening  # noqa: E402
+
 TIMEOUT_S = 30
-_SO_ACCEPTCON = 0x10000
-
-
-def listening(path):
-    with open("/proc/net/unix") as table:
-        for line in table:
-            f = line.split()
-            if len(f) >= 8 and f[7] == path and int(f[3], 16) & _SO_ACCEPTCON:
-                return True
-    return False
 
 
 def wait_listening(proc, path):

@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 
-use crate::sockets::{connect_unix, sock_path, unix_spec, Qemu};
+use crate::sockets::{connected_unix, sock_path};
 use crate::support::{assert_contains, assert_refused, assert_replays, qmpsim};
 
 /// The client's commands, each sent once the previous one's reply came.
@@ -32,11 +32,7 @@ const SCRIPT: &[&str] = &[
 /// ends), and the VM's stderr lines.
 fn session(args: &[&str]) -> (String, Vec<String>) {
     let (_dir, path) = sock_path();
-    let spec = unix_spec(&path, ",nowait");
-    let mut all = vec!["-qmp", spec.as_str()];
-    all.extend_from_slice(args);
-    let mut qemu = Qemu::spawn(&all, false);
-    let client = connect_unix(&path);
+    let (mut qemu, client) = connected_unix(&path, args);
     let stream: UnixStream = client.into_stream();
     let mut writer = stream.try_clone().expect("socket clones");
     let mut reader = BufReader::new(stream);

@@ -2,29 +2,12 @@
 //! and exit status 1, `-version`, `--help`, subcommands not wired yet, and disk
 //! images that cannot be opened.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use super::sockets::run_to_end;
 
-use super::sockets::Qemu;
-
-/// Runs the binary to its end (bounded by the guard's timeout): status, stdout,
-/// stderr.
+/// Runs the binary to its end (bounded by the guard's timeout) with nothing on
+/// stdin: status, stdout, stderr.
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the built binary starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut qemu = Qemu::adopt(child);
-    let status = qemu.wait_exit().code();
-    let (mut out, mut err) = (String::new(), String::new());
-    stdout.read_to_string(&mut out).unwrap();
-    stderr.read_to_string(&mut err).unwrap();
-    (status, out, err)
+    run_to_end(args, "")
 }
 
 fn error_run(args: &[&str]) -> (Option<i32>, String) {
@@ -134,18 +117,12 @@ fn replay_of_missing_file_exits_one() {
 #[test]
 fn missing_disk_image_exits_one() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nope.img");
-    let path = path.to_str().unwrap();
-    assert_eq!(
-        error_run(&["-hda", path]),
-        (
-            Some(1),
-            format!(
-                "qemu-system-x86_64: -hda {path}: could not open disk image {path}: \
-                 No such file or directory\n"
-            )
-        )
+    let path = dir.path().join("nope.img").display().to_string();
+    let expected = format!(
+        "qemu-system-x86_64: -hda {path}: could not open disk image {path}: \
+         No such file or directory\n"
     );
+    assert_eq!(error_run(&["-hda", &path]), (Some(1), expected));
 }
 
 #[test]

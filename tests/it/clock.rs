@@ -4,7 +4,7 @@
 //! `x-clock-step` in manual mode, and a realtime session recorded with
 //! `-record` replays byte for byte.
 
-use crate::sockets::{answer, negotiated_unix, sock_path};
+use crate::sockets::{answer, negotiated_unix, negotiated_vm, sock_path};
 use crate::support::{assert_contains, assert_refused, assert_replays, qmpsim};
 
 /// Reads lines until one contains `needle`; returns every line read.
@@ -37,8 +37,7 @@ fn clock_idle_reports_its_mode() {
 
 #[test]
 fn clock_idle_jumps_to_the_guest_shutdown() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &["-x-extensions"]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&["-x-extensions"]);
     client.send(r#"{"execute":"system_powerdown"}"#);
     let lines = lines_until(&mut client, "SHUTDOWN");
     assert!(
@@ -52,8 +51,7 @@ fn clock_idle_jumps_to_the_guest_shutdown() {
 
 #[test]
 fn clock_manual_reports_its_mode() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &["-x-extensions", "-x-clock", "manual"]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&["-x-extensions", "-x-clock", "manual"]);
     assert_eq!(
         client.execute("x-query-clock"),
         "{\"return\": {\"mode\": \"manual\", \"virtual-ns\": 3000000}}\r\n"
@@ -62,8 +60,7 @@ fn clock_manual_reports_its_mode() {
 
 #[test]
 fn clock_manual_shutdown_comes_with_the_clock_step() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &["-x-extensions", "-x-clock", "manual"]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&["-x-extensions", "-x-clock", "manual"]);
     client.send(r#"{"execute":"system_powerdown"}"#);
     client.send(r#"{"execute":"x-query-clock"}"#);
     let before = lines_until(&mut client, "virtual-ns");

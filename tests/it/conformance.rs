@@ -4,7 +4,7 @@
 //! written as JUnit XML and JSON.
 
 use crate::support::{
-    against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout,
+    against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout, trace_left_by,
 };
 use std::path::Path;
 use std::process::Output;
@@ -107,9 +107,12 @@ fn conformance_ids_row_names_the_id_types_the_client_used() {
 
 #[test]
 fn conformance_failing_behaviour_trace_replays_byte_for_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    conformance(dir.path(), &["--only", "error-without-id"], "mispaired");
-    let trace = dir.path().join("error-without-id.qmptrace");
+    let (_dir, trace) = trace_left_by(
+        &["conformance"],
+        &["--only", "error-without-id"],
+        "mispaired",
+        "error-without-id.qmptrace",
+    );
     assert_replays(&trace);
 }
 

@@ -1,39 +1,23 @@
 //! The device tree of the real binary: `info qtree` over `-monitor stdio` as
 //! the command line shapes it.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use super::sockets::run_to_end;
 
 /// Runs the binary with `-monitor stdio -S` and `args`, types `lines` and
 /// `q`, and returns the exit status and what the monitor printed, one entry
 /// per `\r\n` line, leaving out the banner and the echoed input lines (those
 /// with escape sequences).
 fn monitor_lines(args: &[&str], lines: &[&str]) -> (Option<i32>, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qmpsim"))
-        .args(["-monitor", "stdio", "-S"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the built binary runs");
     let mut input = lines.join("\n");
     input.push_str("\nq\n");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(input.as_bytes())
-        .expect("the monitor reads its input");
-    let out = child.wait_with_output().expect("the binary ends");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (code, text, _) = run_to_end(&[&["-monitor", "stdio", "-S"], args].concat(), &input);
     let shown = text
         .split("\r\n")
         .skip(1)
         .filter(|l| !l.contains('\x1b') && !l.is_empty())
         .map(str::to_owned)
         .collect();
-    (out.status.code(), shown)
+    (code, shown)
 }
 
 /// The devices directly on `main-system-bus`, in printed order.

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use qmpsim::server::fds::send_with_fds;
 
-use super::sockets::{negotiated_unix, pipe, pipe_has_writer, response, sock_path, Client};
+use super::sockets::{
+    negotiated_unix, negotiated_vm, pipe, pipe_has_writer, response, sock_path, Client,
+};
 
 /// Times each command is repeated: a reply that raced its effect would lose
 /// the race in some of them.
@@ -107,8 +109,7 @@ fn closefd_round(client: &mut Client<UnixStream>) -> bool {
 
 #[test]
 fn closefd_descriptor_is_closed_when_the_reply_arrives() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&[]);
     let open_after_reply = (0..ROUNDS).filter(|_| closefd_round(&mut client)).count();
     assert_eq!(open_after_reply, 0);
 }

@@ -5,7 +5,7 @@
 
 use crate::support::{
     against_client, assert_contains, assert_replays, assert_stdout, qmpsim, stdout,
-    test_client as client,
+    test_client as client, trace_left_by,
 };
 use std::path::Path;
 use std::process::{Command, Output};
@@ -14,8 +14,11 @@ use std::process::{Command, Output};
 /// one that only reports.
 const EVENTS: &str = "STOP,RTC_CHANGE";
 
+/// `qmpsim explore` placing [`EVENTS`].
+const EXPLORE: [&str; 3] = ["explore", "--events", EVENTS];
+
 fn explore(out: &Path, extra: &[&str], client_name: &str) -> Output {
-    against_client(&["explore", "--events", EVENTS], out, extra, client_name)
+    against_client(&EXPLORE, out, extra, client_name)
 }
 
 /// VM options under which the correct client's session is the same whatever
@@ -98,9 +101,12 @@ fn explore_failing_placement_names_its_reproduce_line_and_trace() {
 
 #[test]
 fn explore_failing_trace_replays_byte_for_byte_with_its_placement() {
-    let dir = tempfile::tempdir().unwrap();
-    explore(dir.path(), &["--gap", "2"], "mispaired");
-    let trace = dir.path().join("run-2-gap2-RTC_CHANGE.qmptrace");
+    let (_dir, trace) = trace_left_by(
+        &EXPLORE,
+        &["--gap", "2"],
+        "mispaired",
+        "run-2-gap2-RTC_CHANGE.qmptrace",
+    );
     assert_replays(&trace);
     let (_, dump, _) = qmpsim(&["trace", "dump", &trace.display().to_string()]);
     assert_contains(&dump, "# -x-explore-gap 2,event=RTC_CHANGE\n");

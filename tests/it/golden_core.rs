@@ -4,15 +4,14 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, sessions, sessions_negotiated_or_not, snap};
+use crate::support::{ext, goldens, kvm, paused, sessions, sessions_negotiated_or_not, snap};
 
 fn pc() -> MachineConfig {
     MachineConfig::default()
 }
 
-#[test]
-fn golden_core_qmp_capabilities() {
-    let text = sessions_negotiated_or_not(&[
+goldens! {
+    golden_core_qmp_capabilities => "core__qmp_capabilities", sessions_negotiated_or_not(&[
         (
             "negotiation: only qmp_capabilities, then everything",
             pc(),
@@ -32,12 +31,8 @@ fn golden_core_qmp_capabilities() {
             &[r#"{"execute":"qmp_capabilities","arguments":{"x":1}}"#],
         ),
     ]);
-    snap("core__qmp_capabilities", &text);
-}
 
-#[test]
-fn golden_core_query_version() {
-    let text = sessions(&[(
+    golden_core_query_version => "core__query_version", sessions(&[(
         "version and a stray argument",
         pc(),
         &[
@@ -45,12 +40,8 @@ fn golden_core_query_version() {
             r#"{"execute":"query-version","arguments":{"verbose":true}}"#,
         ],
     )]);
-    snap("core__query_version", &text);
-}
 
-#[test]
-fn golden_core_query_commands() {
-    let text = sessions(&[
+    golden_core_query_commands => "core__query_commands", sessions(&[
         ("0.14 list", pc(), &[r#"{"execute":"query-commands"}"#]),
         (
             "x- commands are invisible and unknown without -x-extensions",
@@ -58,30 +49,17 @@ fn golden_core_query_commands() {
             &[r#"{"execute":"x-clock-step"}"#],
         ),
     ]);
-    snap("core__query_commands", &text);
-}
 
-#[test]
-fn golden_core_query_kvm() {
-    let kvm = MachineConfig { kvm: true, ..pc() };
-    let text = sessions(&[
+    golden_core_query_kvm => "core__query_kvm", sessions(&[
         ("TCG", pc(), &[r#"{"execute":"query-kvm","id":"example"}"#]),
-        ("-enable-kvm", kvm, &[r#"{"execute":"query-kvm"}"#]),
+        ("-enable-kvm", kvm(), &[r#"{"execute":"query-kvm"}"#]),
     ]);
-    snap("core__query_kvm", &text);
-}
 
-#[test]
-fn golden_core_query_status() {
-    let paused = MachineConfig {
-        start_paused: true,
-        ..pc()
-    };
-    let text = sessions(&[
+    golden_core_query_status => "core__query_status", sessions(&[
         ("running", pc(), &[r#"{"execute":"query-status"}"#]),
         (
             "-S, then cont",
-            paused,
+            paused(),
             &[
                 r#"{"execute":"query-status"}"#,
                 r#"{"execute":"cont"}"#,
@@ -89,17 +67,8 @@ fn golden_core_query_status() {
             ],
         ),
     ]);
-    snap("core__query_status", &text);
-}
 
-#[test]
-fn golden_core_query_name_and_uuid() {
-    let named = MachineConfig {
-        name: Some("vm1".into()),
-        uuid: Some("550e8400-e29b-41d4-a716-446655440000".into()),
-        ..pc()
-    };
-    let text = sessions(&[
+    golden_core_query_name_and_uuid => "core__query_name_and_uuid", sessions(&[
         (
             "no -name, no -uuid",
             pc(),
@@ -107,20 +76,16 @@ fn golden_core_query_name_and_uuid() {
         ),
         (
             "-name vm1 -uuid ...",
-            named,
+            MachineConfig {
+                name: Some("vm1".into()),
+                uuid: Some("550e8400-e29b-41d4-a716-446655440000".into()),
+                ..pc()
+            },
             &[r#"{"execute":"query-name"}"#, r#"{"execute":"query-uuid"}"#],
         ),
     ]);
-    snap("core__query_name_and_uuid", &text);
-}
 
-#[test]
-fn golden_core_stop_and_cont() {
-    let incoming = MachineConfig {
-        incoming: Some("tcp:0:4446".into()),
-        ..pc()
-    };
-    let text = sessions(&[
+    golden_core_stop_and_cont => "core__stop_and_cont", sessions(&[
         (
             "stop twice, cont twice: one STOP, one RESUME, each before its return",
             pc(),
@@ -134,23 +99,18 @@ fn golden_core_stop_and_cont() {
         ),
         (
             "-incoming: cont waits for the migration",
-            incoming,
+            MachineConfig {
+                incoming: Some("tcp:0:4446".into()),
+                ..pc()
+            },
             &[
                 r#"{"execute":"cont","id":5}"#,
                 r#"{"execute":"query-status"}"#,
             ],
         ),
     ]);
-    snap("core__stop_and_cont", &text);
-}
 
-#[test]
-fn golden_core_quit() {
-    let no_shutdown = MachineConfig {
-        no_shutdown: true,
-        ..pc()
-    };
-    let text = sessions(&[
+    golden_core_quit => "core__quit", sessions(&[
         (
             "return, SHUTDOWN, exit",
             pc(),
@@ -158,7 +118,10 @@ fn golden_core_quit() {
         ),
         (
             "-no-shutdown does not keep quit from exiting",
-            no_shutdown,
+            MachineConfig {
+                no_shutdown: true,
+                ..pc()
+            },
             &[r#"{"execute":"quit"}"#, r#"{"execute":"query-status"}"#],
         ),
         (
@@ -167,12 +130,8 @@ fn golden_core_quit() {
             &[r#"{"execute":"quit","arguments":{"force":true}}"#],
         ),
     ]);
-    snap("core__quit", &text);
-}
 
-#[test]
-fn golden_core_x_clock_step() {
-    let text = sessions(&[(
+    golden_core_x_clock_step => "core__x_clock_step", sessions(&[(
         "steps, the next deadline, and errors",
         ext(),
         &[
@@ -181,8 +140,7 @@ fn golden_core_x_clock_step() {
             r#"{"execute":"system_powerdown"}"#,
             r#"{"execute":"x-clock-step","id":"wait"}"#,
         ],
-    )]);
-    let errors = sessions(&[(
+    )]) + &sessions(&[(
         "errors",
         ext(),
         &[
@@ -191,7 +149,6 @@ fn golden_core_x_clock_step() {
             r#"{"execute":"x-clock-step","arguments":{"ns":1.5}}"#,
         ],
     )]);
-    snap("core__x_clock_step", &(text + &errors));
 }
 
 /// The error path of the commands that take no arguments and cannot fail

@@ -11,7 +11,9 @@ use qmpsim::machine::config::{
 };
 use qmpsim::scenario::{append_outputs, run, SCRIPT_CLIENT};
 
-use crate::support::{image, negotiated, paused, snap};
+use crate::support::{
+    balloon_virtio, goldens, hda, hda_only, image, negotiated, nodefaults, paused, snap,
+};
 
 /// One step of a scripted session.
 enum Step<'a> {
@@ -35,14 +37,6 @@ fn disk_and_locked_cd() -> Vec<DriveConfig> {
             Some(image("raw", 1 << 20)),
         ),
     ]
-}
-
-/// `-nodefaults`.
-fn nodefaults() -> MachineConfig {
-    MachineConfig {
-        nodefaults: true,
-        ..Default::default()
-    }
 }
 
 /// Runs steps after connecting and negotiating; the transcript shows requests,
@@ -79,6 +73,14 @@ fn lines(config: MachineConfig, lines: &[&str]) -> String {
     run(config, true, lines).text
 }
 
+/// [`lines`] of each `(config, lines)` in turn, one transcript after another.
+fn lines_of_each(parts: &[(MachineConfig, &[&str])]) -> String {
+    parts
+        .iter()
+        .map(|(config, script)| lines(config.clone(), script))
+        .collect()
+}
+
 fn found(info: ImageInfo) -> ImageProbe {
     ImageProbe::Found(info)
 }
@@ -94,11 +96,6 @@ fn drive(spec: &str, probe: Option<ImageInfo>) -> DriveConfig {
     d
 }
 
-/// `-hda FILE` of a probed image.
-fn hda(file: &str, info: ImageInfo) -> DriveConfig {
-    drive(&format!("file={file},index=0,media=disk"), Some(info))
-}
-
 /// An option group from `first,k=v,...` with the first item under `implied`.
 fn group(implied: &str, spec: &str) -> OptionList {
     let mut o = OptionList::default();
@@ -112,27 +109,22 @@ fn group(implied: &str, spec: &str) -> OptionList {
     o
 }
 
-#[test]
-fn eject() {
-    let cfg = MachineConfig {
-        drives: disk_and_locked_cd(),
-        ..paused()
-    };
-    snap(
-        "devices__eject",
-        &lines(
-            cfg,
-            &[
-                r#"{ "execute": "eject", "arguments": { "device": "ide1-cd0" } }"#,
-                r#"{"execute":"eject","id":1}"#,
-                r#"{"execute":"eject","arguments":{"device":"nosuch"},"id":2}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide0-hd0"},"id":3}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide1-cd1"},"id":4}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide1-cd1","force":true},"id":5}"#,
-                r#"{"execute":"eject","arguments":{"device":"ide0-hd0","force":true},"id":6}"#,
-                r#"{"execute":"query-block","id":7}"#,
-            ],
-        ),
+goldens! {
+    eject => "devices__eject", lines(
+        MachineConfig {
+            drives: disk_and_locked_cd(),
+            ..paused()
+        },
+        &[
+            r#"{ "execute": "eject", "arguments": { "device": "ide1-cd0" } }"#,
+            r#"{"execute":"eject","id":1}"#,
+            r#"{"execute":"eject","arguments":{"device":"nosuch"},"id":2}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide0-hd0"},"id":3}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide1-cd1"},"id":4}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide1-cd1","force":true},"id":5}"#,
+            r#"{"execute":"eject","arguments":{"device":"ide0-hd0","force":true},"id":6}"#,
+            r#"{"execute":"query-block","id":7}"#,
+        ],
     );
 }
 
@@ -198,44 +190,39 @@ fn change() {
     );
 }
 
-#[test]
-fn block_resize() {
-    let cfg = MachineConfig {
-        drives: vec![
-            drive(
-                "file=scratch.img,if=none,id=scratch",
-                Some(image("raw", 1 << 29)),
-            ),
-            drive(
-                "file=base.qcow2,if=none,id=q",
-                Some(image("qcow2", 1 << 30)),
-            ),
-            drive("file=old.vmdk,if=none,id=v", Some(image("vmdk", 1 << 30))),
-            drive(
-                "file=ro.img,if=none,id=ro,readonly=on",
-                Some(image("raw", 1 << 20)),
-            ),
-        ],
-        ..paused()
-    };
-    snap(
-        "devices__block_resize",
-        &lines(
-            cfg,
-            &[
-                r#"{ "execute": "block_resize", "arguments": { "device": "scratch", "size": 1073741824 } }"#,
-                r#"{"execute":"block_resize","arguments":{"device":"scratch"},"id":1}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"scratch","size":"1G"},"id":2}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"nosuch","size":1},"id":3}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"scratch","size":-1},"id":4}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"ide1-cd0","size":1024},"id":5}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"ro","size":2097152},"id":6}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"v","size":2147483648},"id":7}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"q","size":1024},"id":8}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483649},"id":9}"#,
-                r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483648},"id":10}"#,
+goldens! {
+    block_resize => "devices__block_resize", lines(
+        MachineConfig {
+            drives: vec![
+                drive(
+                    "file=scratch.img,if=none,id=scratch",
+                    Some(image("raw", 1 << 29)),
+                ),
+                drive(
+                    "file=base.qcow2,if=none,id=q",
+                    Some(image("qcow2", 1 << 30)),
+                ),
+                drive("file=old.vmdk,if=none,id=v", Some(image("vmdk", 1 << 30))),
+                drive(
+                    "file=ro.img,if=none,id=ro,readonly=on",
+                    Some(image("raw", 1 << 20)),
+                ),
             ],
-        ),
+            ..paused()
+        },
+        &[
+            r#"{ "execute": "block_resize", "arguments": { "device": "scratch", "size": 1073741824 } }"#,
+            r#"{"execute":"block_resize","arguments":{"device":"scratch"},"id":1}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"scratch","size":"1G"},"id":2}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"nosuch","size":1},"id":3}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"scratch","size":-1},"id":4}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"ide1-cd0","size":1024},"id":5}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"ro","size":2097152},"id":6}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"v","size":2147483648},"id":7}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"q","size":1024},"id":8}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483649},"id":9}"#,
+            r#"{"execute":"block_resize","arguments":{"device":"q","size":2147483648},"id":10}"#,
+        ],
     );
 }
 
@@ -275,50 +262,47 @@ fn block_passwd() {
     );
 }
 
-#[test]
-fn query_block() {
-    let seed = MachineConfig {
-        drives: vec![hda("disks/test.img", image("qcow2", 1 << 30))],
-        ..paused()
-    };
-    let backing = MachineConfig {
-        drives: vec![
-            hda(
-                "overlay.qcow2",
-                ImageInfo {
-                    backing_file: Some("base.img".to_owned()),
-                    ..image("qcow2", 1 << 30)
-                },
-            ),
-            drive(
-                "file=/dev/cdrom,index=2,media=cdrom,format=host_cdrom",
-                Some(image("host_cdrom", 0)),
-            ),
-        ],
-        nodefaults: true,
-        ..paused()
-    };
-    let mut text = lines(seed, &[r#"{ "execute": "query-block" }"#]);
-    text.push_str(&lines(
-        backing,
-        &[
-            r#"{"execute":"query-block","id":"backing-and-nodefaults"}"#,
-            r#"{"execute":"query-block","arguments":{"x":1},"id":"bad-arg"}"#,
-        ],
-    ));
-    snap("devices__query_block", &text);
+goldens! {
+    query_block => "devices__query_block", lines_of_each(&[
+        (
+            MachineConfig {
+                drives: vec![hda("disks/test.img", image("qcow2", 1 << 30))],
+                ..paused()
+            },
+            &[r#"{ "execute": "query-block" }"#],
+        ),
+        (
+            MachineConfig {
+                drives: vec![
+                    hda(
+                        "overlay.qcow2",
+                        ImageInfo {
+                            backing_file: Some("base.img".to_owned()),
+                            ..image("qcow2", 1 << 30)
+                        },
+                    ),
+                    drive(
+                        "file=/dev/cdrom,index=2,media=cdrom,format=host_cdrom",
+                        Some(image("host_cdrom", 0)),
+                    ),
+                ],
+                nodefaults: true,
+                ..paused()
+            },
+            &[
+                r#"{"execute":"query-block","id":"backing-and-nodefaults"}"#,
+                r#"{"execute":"query-block","arguments":{"x":1},"id":"bad-arg"}"#,
+            ],
+        ),
+    ]);
 }
 
 #[test]
 fn query_blockstats() {
-    let cfg = MachineConfig {
-        drives: vec![hda("disks/test.img", image("qcow2", 1 << 30))],
-        ..Default::default()
-    };
     snap(
         "devices__query_blockstats",
         &session(
-            cfg,
+            hda_only("disks/test.img", image("qcow2", 1 << 30)),
             &[
                 Send(r#"{ "execute": "query-blockstats" }"#),
                 AdvanceMs(1000),
@@ -331,201 +315,143 @@ fn query_blockstats() {
     );
 }
 
-#[test]
-fn device_add() {
-    let cfg = MachineConfig {
-        usb: true,
-        drives: vec![drive(
-            "file=data.img,if=none,id=disk1",
-            Some(image("raw", 1 << 30)),
-        )],
-        ..Default::default()
-    };
-    snap(
-        "devices__device_add",
-        &session(
-            cfg,
-            &[
-                Send(
-                    r#"{ "execute": "device_add", "arguments": { "driver": "e1000", "id": "net1" } }"#,
-                ),
-                Send(r#"{"execute":"query-pci","id":"probe-pending"}"#),
-                AdvanceMs(400),
-                Send(r#"{"execute":"query-pci","id":"programmed"}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"disk1","addr":"0x7","id":"vd"},"id":1}"#,
-                ),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"lsi","id":"scsi0"},"id":2}"#,
-                ),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"usb-tablet","bus":"usb.0","id":"tab"},"id":3}"#,
-                ),
-                AdvanceMs(600),
-                Send(r#"{"execute":"query-mice","id":4}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"e1000","id":7},"id":"int-id-is-ignored"}"#,
-                ),
-                Send(r#"{"execute":"query-pci","id":5}"#),
-            ],
-        ),
-    );
-}
-
-#[test]
-fn device_add_errors() {
-    let cfg = MachineConfig {
-        drives: vec![drive(
-            "file=data.img,if=none,id=disk1",
-            Some(image("raw", 1 << 30)),
-        )],
-        devices: vec![group("driver", "lsi53c895a,id=scsi0")],
-        ..paused()
-    };
-    snap(
-        "devices__device_add_errors",
-        &lines(
-            cfg,
-            &[
-                r#"{"execute":"device_add","id":1}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"nosuch"},"id":2}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"PIIX3"},"id":3}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"1bad"},"id":4}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"scsi0"},"id":5}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.9"},"id":6}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.0/nosuch"},"id":7}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/i440FX"},"id":8}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/piix3-ide"},"id":9}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/scsi0/scsi.7"},"id":10}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"scsi0.0"},"id":11}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"usb-tablet"},"id":12}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"isa-serial"},"id":13}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"ide-drive","drive":"disk1"},"id":14}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","speed":100},"id":15}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","mac":"52:54:00:12:34"},"id":16}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.8"},"id":17}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","multifunction":"maybe"},"id":18}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","netdev":"nosuch"},"id":19}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"nosuch"},"id":20}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"ide1-cd0"},"id":21}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","drive":"floppy0","scsi-id":9},"id":22}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":3},"id":23}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.5"},"id":24}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk"},"id":25}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"cirrus-vga"},"id":26}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"e1000","bogus":1,"mac":"zz"},"id":27}"#,
-                r#"{"execute":"device_add","arguments":[],"id":28}"#,
-            ],
-        ),
-    );
-}
-
-#[test]
-fn device_del() {
-    let cfg = MachineConfig {
-        usb: true,
-        devices: vec![
-            group("driver", "isa-serial,id=com2"),
-            group("driver", "VGA,id=vga0"),
-        ],
-        ..Default::default()
-    };
-    snap(
-        "devices__device_del",
-        &session(
-            cfg,
-            &[
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"net1"},"id":0}"#,
-                ),
-                AdvanceMs(400),
-                Send(r#"{ "execute": "device_del", "arguments": { "id": "net1" } }"#),
-                Send(r#"{"execute":"query-pci","id":"still-there-until-guest-ejects"}"#),
-                AdvanceMs(500),
-                Send(r#"{"execute":"query-pci","id":"ejected"}"#),
-                Send(r#"{"execute":"device_del","arguments":{"id":"net1"},"id":1}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"usb-mouse","id":"m"},"id":2}"#,
-                ),
-                Send(r#"{"execute":"device_del","arguments":{"id":"m"},"id":3}"#),
-                Send(r#"{"execute":"query-mice","id":4}"#),
-                Send(r#"{"execute":"device_del","arguments":{"id":"com2"},"id":5}"#),
-                Send(r#"{"execute":"device_del","arguments":{"id":"vga0"},"id":6}"#),
-                Send(r#"{"execute":"device_del","id":7}"#),
-            ],
-        ),
-    );
-}
-
-#[test]
-fn cpu() {
-    let cfg = MachineConfig { smp: 2, ..paused() };
-    snap(
-        "devices__cpu",
-        &lines(
-            cfg,
-            &[
-                r#"{ "execute": "cpu", "arguments": { "index": 0 } }"#,
-                r#"{"execute":"cpu","arguments":{"index":1},"id":1}"#,
-                r#"{"execute":"query-cpus","id":2}"#,
-                r#"{"execute":"cpu","arguments":{"index":2},"id":3}"#,
-                r#"{"execute":"cpu","arguments":{"index":-1},"id":4}"#,
-                r#"{"execute":"cpu","arguments":{"index":"0"},"id":5}"#,
-                r#"{"execute":"cpu","id":6}"#,
-                r#"{"execute":"cpu","arguments":{"index":4294967296},"id":7}"#,
-                r#"{"execute":"query-cpus","id":8}"#,
-            ],
-        ),
-    );
-}
-
-#[test]
-fn query_cpus() {
-    let cfg = MachineConfig { smp: 2, ..paused() };
-    snap(
-        "devices__query_cpus",
-        &session(
-            cfg,
-            &[
-                Send(r#"{ "execute": "query-cpus" }"#),
-                Send(r#"{"execute":"cont","id":1}"#),
-                AdvanceMs(300),
-                Send(r#"{"execute":"query-cpus","id":"running"}"#),
-                Send(r#"{"execute":"system_reset","id":2}"#),
-                Send(r#"{"execute":"query-cpus","id":"after-reset"}"#),
-            ],
-        ),
-    );
-}
-
-#[test]
-fn query_pci() {
-    let balloon = MachineConfig {
-        balloon: Some(group("type", "virtio")),
-        ..Default::default()
-    };
-    let mut text = lines(balloon, &[r#"{ "execute": "query-pci" }"#]);
-    text.push_str(&lines(
+goldens! {
+    device_add => "devices__device_add", session(
         MachineConfig {
             usb: true,
+            drives: vec![drive(
+                "file=data.img,if=none,id=disk1",
+                Some(image("raw", 1 << 30)),
+            )],
+            ..Default::default()
+        },
+        &[
+            Send(
+                r#"{ "execute": "device_add", "arguments": { "driver": "e1000", "id": "net1" } }"#,
+            ),
+            Send(r#"{"execute":"query-pci","id":"probe-pending"}"#),
+            AdvanceMs(400),
+            Send(r#"{"execute":"query-pci","id":"programmed"}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"disk1","addr":"0x7","id":"vd"},"id":1}"#,
+            ),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"lsi","id":"scsi0"},"id":2}"#,
+            ),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"usb-tablet","bus":"usb.0","id":"tab"},"id":3}"#,
+            ),
+            AdvanceMs(600),
+            Send(r#"{"execute":"query-mice","id":4}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":7},"id":"int-id-is-ignored"}"#,
+            ),
+            Send(r#"{"execute":"query-pci","id":5}"#),
+        ],
+    );
+
+    device_add_errors => "devices__device_add_errors", lines(
+        MachineConfig {
+            drives: vec![drive(
+                "file=data.img,if=none,id=disk1",
+                Some(image("raw", 1 << 30)),
+            )],
+            devices: vec![group("driver", "lsi53c895a,id=scsi0")],
             ..paused()
         },
         &[
-            r#"{"execute":"query-pci","id":"before-firmware"}"#,
-            r#"{"execute":"cont","id":"boot"}"#,
-            r#"{"execute":"query-pci","id":"after-firmware"}"#,
+            r#"{"execute":"device_add","id":1}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"nosuch"},"id":2}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"PIIX3"},"id":3}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"1bad"},"id":4}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"scsi0"},"id":5}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.9"},"id":6}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"pci.0/nosuch"},"id":7}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/i440FX"},"id":8}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/piix3-ide"},"id":9}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","bus":"pci.0/scsi0/scsi.7"},"id":10}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bus":"scsi0.0"},"id":11}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"usb-tablet"},"id":12}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"isa-serial"},"id":13}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"ide-drive","drive":"disk1"},"id":14}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","speed":100},"id":15}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","mac":"52:54:00:12:34"},"id":16}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.8"},"id":17}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","multifunction":"maybe"},"id":18}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","netdev":"nosuch"},"id":19}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"nosuch"},"id":20}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"ide1-cd0"},"id":21}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","drive":"floppy0","scsi-id":9},"id":22}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":3},"id":23}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","addr":"1.5"},"id":24}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"virtio-blk"},"id":25}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"cirrus-vga"},"id":26}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"e1000","bogus":1,"mac":"zz"},"id":27}"#,
+            r#"{"execute":"device_add","arguments":[],"id":28}"#,
         ],
-    ));
-    text.push_str(&lines(
-        nodefaults(),
-        &[r#"{"execute":"query-pci","id":"nodefaults"}"#],
-    ));
-    snap("devices__query_pci", &text);
+    );
+
+    device_del => "devices__device_del", session(
+        MachineConfig {
+            usb: true,
+            devices: vec![
+                group("driver", "isa-serial,id=com2"),
+                group("driver", "VGA,id=vga0"),
+            ],
+            ..Default::default()
+        },
+        &[
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"net1"},"id":0}"#,
+            ),
+            AdvanceMs(400),
+            Send(r#"{ "execute": "device_del", "arguments": { "id": "net1" } }"#),
+            Send(r#"{"execute":"query-pci","id":"still-there-until-guest-ejects"}"#),
+            AdvanceMs(500),
+            Send(r#"{"execute":"query-pci","id":"ejected"}"#),
+            Send(r#"{"execute":"device_del","arguments":{"id":"net1"},"id":1}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"usb-mouse","id":"m"},"id":2}"#,
+            ),
+            Send(r#"{"execute":"device_del","arguments":{"id":"m"},"id":3}"#),
+            Send(r#"{"execute":"query-mice","id":4}"#),
+            Send(r#"{"execute":"device_del","arguments":{"id":"com2"},"id":5}"#),
+            Send(r#"{"execute":"device_del","arguments":{"id":"vga0"},"id":6}"#),
+            Send(r#"{"execute":"device_del","id":7}"#),
+        ],
+    );
+
+    cpu => "devices__cpu", lines(
+        MachineConfig { smp: 2, ..paused() },
+        &[
+            r#"{ "execute": "cpu", "arguments": { "index": 0 } }"#,
+            r#"{"execute":"cpu","arguments":{"index":1},"id":1}"#,
+            r#"{"execute":"query-cpus","id":2}"#,
+            r#"{"execute":"cpu","arguments":{"index":2},"id":3}"#,
+            r#"{"execute":"cpu","arguments":{"index":-1},"id":4}"#,
+            r#"{"execute":"cpu","arguments":{"index":"0"},"id":5}"#,
+            r#"{"execute":"cpu","id":6}"#,
+            r#"{"execute":"cpu","arguments":{"index":4294967296},"id":7}"#,
+            r#"{"execute":"query-cpus","id":8}"#,
+        ],
+    );
+
+    query_cpus => "devices__query_cpus", session(
+        MachineConfig { smp: 2, ..paused() },
+        &[
+            Send(r#"{ "execute": "query-cpus" }"#),
+            Send(r#"{"execute":"cont","id":1}"#),
+            AdvanceMs(300),
+            Send(r#"{"execute":"query-cpus","id":"running"}"#),
+            Send(r#"{"execute":"system_reset","id":2}"#),
+            Send(r#"{"execute":"query-cpus","id":"after-reset"}"#),
+        ],
+    );
 }
 
-#[test]
-fn query_chardev() {
-    let monitor = ChardevConfig {
+/// `-chardev socket,id=compat_monitor0,host=127.0.0.1,port=4444,server,nowait`.
+fn tcp_monitor() -> ChardevConfig {
+    ChardevConfig {
         label: "compat_monitor0".to_owned(),
         backend: ChardevBackend::Tcp {
             host: "127.0.0.1".to_owned(),
@@ -534,27 +460,44 @@ fn query_chardev() {
             wait: false,
             telnet: false,
         },
-    };
-    let mut text = lines(
-        MachineConfig {
-            chardevs: vec![monitor.clone()],
-            ..Default::default()
-        },
-        &[r#"{ "execute": "query-chardev" }"#],
-    );
-    text.push_str(&lines(
-        MachineConfig {
-            chardevs: vec![monitor],
-            nographic: true,
-            ..Default::default()
-        },
-        &[r#"{"execute":"query-chardev","id":"nographic"}"#],
-    ));
-    text.push_str(&lines(
-        nodefaults(),
-        &[r#"{"execute":"query-chardev","id":"nodefaults"}"#],
-    ));
-    snap("devices__query_chardev", &text);
+    }
+}
+
+goldens! {
+    query_pci => "devices__query_pci", lines_of_each(&[
+        (balloon_virtio(), &[r#"{ "execute": "query-pci" }"#]),
+        (
+            MachineConfig {
+                usb: true,
+                ..paused()
+            },
+            &[
+                r#"{"execute":"query-pci","id":"before-firmware"}"#,
+                r#"{"execute":"cont","id":"boot"}"#,
+                r#"{"execute":"query-pci","id":"after-firmware"}"#,
+            ],
+        ),
+        (nodefaults(), &[r#"{"execute":"query-pci","id":"nodefaults"}"#]),
+    ]);
+
+    query_chardev => "devices__query_chardev", lines_of_each(&[
+        (
+            MachineConfig {
+                chardevs: vec![tcp_monitor()],
+                ..Default::default()
+            },
+            &[r#"{ "execute": "query-chardev" }"#],
+        ),
+        (
+            MachineConfig {
+                chardevs: vec![tcp_monitor()],
+                nographic: true,
+                ..Default::default()
+            },
+            &[r#"{"execute":"query-chardev","id":"nographic"}"#],
+        ),
+        (nodefaults(), &[r#"{"execute":"query-chardev","id":"nodefaults"}"#]),
+    ]);
 }
 
 #[test]
@@ -580,104 +523,90 @@ fn query_mice() {
     snap("devices__query_mice", &text);
 }
 
-#[test]
-fn netdev_add() {
-    snap(
-        "devices__netdev_add",
-        &lines(
-            paused(),
-            &[
-                r#"{ "execute": "netdev_add", "arguments": { "type": "user", "id": "netdev1" } }"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":1}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"9x"},"id":2}"#,
-                r#"{"execute":"netdev_add","arguments":{"id":"n2"},"id":3}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"nic","id":"n2"},"id":4}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","vlan":1},"id":5}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","name":"x"},"id":6}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user"},"id":7}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":3},"id":8}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","bogus":"1"},"id":9}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","sndbuf":"1x"},"id":10}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","vhost":"yes"},"id":11}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2"},"id":12}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2","listen":":5555"},"id":13}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n3","listen":":5555"},"id":14}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n3","vhost":true,"sndbuf":"1M"},"id":15}"#,
-            ],
-        ),
-    );
-}
-
-#[test]
-fn netdev_del() {
-    let cfg = MachineConfig {
-        netdevs: vec![group("type", "user,id=n0")],
-        devices: vec![group("driver", "e1000,netdev=n0,id=nic0")],
-        ..paused()
-    };
-    snap(
-        "devices__netdev_del",
-        &lines(
-            cfg,
-            &[
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":0}"#,
-                r#"{ "execute": "netdev_del", "arguments": { "id": "netdev1" } }"#,
-                r#"{"execute":"netdev_del","arguments":{"id":"netdev1"},"id":1}"#,
-                r#"{"execute":"netdev_del","arguments":{"id":"nic0"},"id":2}"#,
-                r#"{"execute":"device_add","arguments":{"driver":"rtl8139","netdev":"n0"},"id":3}"#,
-                r#"{"execute":"netdev_del","arguments":{"id":"n0"},"id":4}"#,
-                r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n0"},"id":5}"#,
-                r#"{"execute":"netdev_del","id":6}"#,
-            ],
-        ),
-    );
-}
-
-#[test]
-fn set_link() {
-    let cfg = MachineConfig {
-        netdevs: vec![group("type", "user,id=n0")],
-        devices: vec![group("driver", "virtio-net-pci,netdev=n0,id=nic0")],
-        ..paused()
-    };
-    let mut text = lines(
+goldens! {
+    netdev_add => "devices__netdev_add", lines(
         paused(),
         &[
-            r#"{ "execute": "set_link", "arguments": { "name": "e1000.0", "up": false } }"#,
-            r#"{"execute":"set_link","arguments":{"name":"user.0","up":true},"id":1}"#,
-            r#"{"execute":"set_link","arguments":{"name":"nosuch","up":true},"id":2}"#,
-            r#"{"execute":"set_link","arguments":{"name":"e1000.0","up":"off"},"id":3}"#,
-            r#"{"execute":"set_link","arguments":{"name":"e1000.0"},"id":4}"#,
+            r#"{ "execute": "netdev_add", "arguments": { "type": "user", "id": "netdev1" } }"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":1}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"9x"},"id":2}"#,
+            r#"{"execute":"netdev_add","arguments":{"id":"n2"},"id":3}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"nic","id":"n2"},"id":4}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","vlan":1},"id":5}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","name":"x"},"id":6}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user"},"id":7}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":3},"id":8}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n2","bogus":"1"},"id":9}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","sndbuf":"1x"},"id":10}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n2","vhost":"yes"},"id":11}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2"},"id":12}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n2","listen":":5555"},"id":13}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"n3","listen":":5555"},"id":14}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"n3","vhost":true,"sndbuf":"1M"},"id":15}"#,
         ],
     );
-    text.push_str(&lines(
-        cfg,
+
+    netdev_del => "devices__netdev_del", lines(
+        MachineConfig {
+            netdevs: vec![group("type", "user,id=n0")],
+            devices: vec![group("driver", "e1000,netdev=n0,id=nic0")],
+            ..paused()
+        },
         &[
-            r#"{"execute":"set_link","arguments":{"name":"nic0","up":false},"id":"netdev-nic"}"#,
-            r#"{"execute":"set_link","arguments":{"name":"n0","up":false},"id":"netdev"}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"netdev1"},"id":0}"#,
+            r#"{ "execute": "netdev_del", "arguments": { "id": "netdev1" } }"#,
+            r#"{"execute":"netdev_del","arguments":{"id":"netdev1"},"id":1}"#,
+            r#"{"execute":"netdev_del","arguments":{"id":"nic0"},"id":2}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"rtl8139","netdev":"n0"},"id":3}"#,
+            r#"{"execute":"netdev_del","arguments":{"id":"n0"},"id":4}"#,
+            r#"{"execute":"netdev_add","arguments":{"type":"user","id":"n0"},"id":5}"#,
+            r#"{"execute":"netdev_del","id":6}"#,
         ],
-    ));
-    snap("devices__set_link", &text);
+    );
 }
 
-#[test]
-fn system_reset() {
-    let mut text = lines(
-        MachineConfig::default(),
-        &[
-            r#"{ "execute": "system_reset" }"#,
-            r#"{"execute":"query-cpus","id":1}"#,
-            r#"{"execute":"system_reset","arguments":{"hard":true},"id":2}"#,
-        ],
-    );
-    text.push_str(&lines(
-        MachineConfig {
-            no_reboot: true,
-            ..Default::default()
-        },
-        &[r#"{"execute":"system_reset","id":"no-reboot"}"#],
-    ));
-    snap("devices__system_reset", &text);
+goldens! {
+    set_link => "devices__set_link", lines_of_each(&[
+        (
+            paused(),
+            &[
+                r#"{ "execute": "set_link", "arguments": { "name": "e1000.0", "up": false } }"#,
+                r#"{"execute":"set_link","arguments":{"name":"user.0","up":true},"id":1}"#,
+                r#"{"execute":"set_link","arguments":{"name":"nosuch","up":true},"id":2}"#,
+                r#"{"execute":"set_link","arguments":{"name":"e1000.0","up":"off"},"id":3}"#,
+                r#"{"execute":"set_link","arguments":{"name":"e1000.0"},"id":4}"#,
+            ],
+        ),
+        (
+            MachineConfig {
+                netdevs: vec![group("type", "user,id=n0")],
+                devices: vec![group("driver", "virtio-net-pci,netdev=n0,id=nic0")],
+                ..paused()
+            },
+            &[
+                r#"{"execute":"set_link","arguments":{"name":"nic0","up":false},"id":"netdev-nic"}"#,
+                r#"{"execute":"set_link","arguments":{"name":"n0","up":false},"id":"netdev"}"#,
+            ],
+        ),
+    ]);
+
+    system_reset => "devices__system_reset", lines_of_each(&[
+        (
+            MachineConfig::default(),
+            &[
+                r#"{ "execute": "system_reset" }"#,
+                r#"{"execute":"query-cpus","id":1}"#,
+                r#"{"execute":"system_reset","arguments":{"hard":true},"id":2}"#,
+            ],
+        ),
+        (
+            MachineConfig {
+                no_reboot: true,
+                ..Default::default()
+            },
+            &[r#"{"execute":"system_reset","id":"no-reboot"}"#],
+        ),
+    ]);
 }
 
 #[test]

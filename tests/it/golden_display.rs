@@ -6,30 +6,17 @@
 //! same `-> `/`<- ` notation as `qmpsim::scenario::run` plus `## ` lines for the
 //! extra inputs.
 
-use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
+use qmpsim::machine::config::{DriveConfig, ImageProbe, MachineConfig};
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{opts, sessions, snap, timed, Step};
-
-fn vnc(display: &str) -> MachineConfig {
-    MachineConfig {
-        vnc: Some(display.into()),
-        ..MachineConfig::default()
-    }
-}
-
-fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(pairs)),
-        ..MachineConfig::default()
-    }
-}
+use crate::support::{
+    balloon_virtio, goldens, image, nographic, opts, sessions, snap, spice, timed, vnc, Step,
+};
 
 fn balloon_config(ram_mb: u64) -> MachineConfig {
     MachineConfig {
         ram_mb,
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
+        ..balloon_virtio()
     }
 }
 
@@ -38,12 +25,7 @@ fn disk_config() -> MachineConfig {
         ram_mb: 4,
         drives: vec![DriveConfig {
             opts: opts(&[("file", "disk.img"), ("if", "ide"), ("index", "0")]),
-            probe: Some(ImageProbe::Found(ImageInfo {
-                format: "raw".into(),
-                size_bytes: 8 << 20,
-                backing_file: None,
-                encrypted: false,
-            })),
+            probe: Some(ImageProbe::Found(image("raw", 8 << 20))),
         }],
         ..MachineConfig::default()
     }
@@ -56,14 +38,7 @@ fn golden_display_query_vnc() {
     let q: &[&str] = &[QUERY_VNC];
     let text = sessions(&[
         ("no -vnc (SDL build default)", MachineConfig::default(), q),
-        (
-            "-nographic",
-            MachineConfig {
-                nographic: true,
-                ..MachineConfig::default()
-            },
-            q,
-        ),
+        ("-nographic", nographic(), q),
         ("-vnc none", vnc("none"), q),
         ("-vnc :0", vnc(":0"), q),
         ("-vnc localhost:0,to=99", vnc("localhost:0,to=99"), q),
@@ -118,9 +93,8 @@ fn golden_display_query_spice() {
     snap("display__query_spice", &text);
 }
 
-#[test]
-fn golden_display_set_password() {
-    let text = sessions(&[
+goldens! {
+    golden_display_set_password => "display__set_password", sessions(&[
         (
             "-vnc :0 (seed example, then auth switches to vnc)",
             vnc(":0"),
@@ -155,12 +129,8 @@ fn golden_display_set_password() {
             ],
         ),
     ]);
-    snap("display__set_password", &text);
-}
 
-#[test]
-fn golden_display_expire_password() {
-    let text = sessions(&[
+    golden_display_expire_password => "display__expire_password", sessions(&[
         (
             "-vnc :0 (seed example and every time form)",
             vnc(":0"),
@@ -197,7 +167,6 @@ fn golden_display_expire_password() {
             ],
         ),
     ]);
-    snap("display__expire_password", &text);
 }
 
 #[test]
@@ -303,27 +272,31 @@ fn golden_display_change_vnc() {
     snap("display__change_vnc", &text);
 }
 
+/// `query-migrate`, as the migration goldens ask between steps.
+const QUERY_MIGRATE: &str = r#"{"execute":"query-migrate"}"#;
+/// `migrate` to `tcp:0:4446`.
+const MIGRATE_TCP: &str = r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#;
+
 #[test]
 fn golden_migration_migrate() {
     let seed = r#"{ "execute": "migrate", "arguments": { "uri": "tcp:0:4446" } }"#;
-    let q = r#"{"execute":"query-migrate"}"#;
     let progress = timed(
         MachineConfig::default(),
         &[
             Step::Send(seed),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4447"},"id":"busy"}"#),
             Step::AdvanceMs(3000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"query-status"}"#),
             Step::Send(
                 r#"{"execute":"migrate","arguments":{"uri":"exec:cat > /dev/null","detach":true}}"#,
             ),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::MigrationFailed(2),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
         ],
     );
     let errors = sessions(&[(
@@ -354,9 +327,9 @@ fn golden_migration_migrate() {
         &[
             Step::Send(r#"{"execute":"migrate","arguments":{"uri":"unix:/tmp/m","blk":true}}"#),
             Step::AdvanceMs(200),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::AdvanceMs(300),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
         ],
     );
     let paused = timed(
@@ -367,9 +340,9 @@ fn golden_migration_migrate() {
         },
         &[
             Step::Send(r#"{"execute":"migrate","arguments":{"uri":"unix:/tmp/m","inc":true}}"#),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::MigrationFailed(1),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"query-status"}"#),
         ],
     );
@@ -382,67 +355,54 @@ fn golden_migration_migrate() {
     snap("migration__migrate", &text);
 }
 
-#[test]
-fn golden_migration_migrate_cancel() {
-    let q = r#"{"execute":"query-migrate"}"#;
-    let text = timed(
+goldens! {
+    golden_migration_migrate_cancel => "migration__migrate_cancel", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "migrate_cancel" }"#),
-            Step::Send(q),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(QUERY_MIGRATE),
+            Step::Send(MIGRATE_TCP),
             Step::AdvanceMs(500),
             Step::Send(r#"{"execute":"migrate_cancel","id":1}"#),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::AdvanceMs(10000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_cancel","arguments":{"x":1},"id":2}"#),
         ],
     );
-    snap("migration__migrate_cancel", &text);
-}
 
-#[test]
-fn golden_migration_migrate_set_speed() {
-    let q = r#"{"execute":"query-migrate"}"#;
-    let text = timed(
+    golden_migration_migrate_set_speed => "migration__migrate_set_speed", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "migrate_set_speed", "arguments": { "value": 1024 } }"#),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":-1}}"#),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":1073741824}}"#),
             Step::AdvanceMs(1000),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":1.5},"id":1}"#),
             Step::Send(r#"{"execute":"migrate_set_speed","id":2}"#),
         ],
     );
-    snap("migration__migrate_set_speed", &text);
-}
 
-#[test]
-fn golden_migration_migrate_set_downtime() {
-    let q = r#"{"execute":"query-migrate"}"#;
-    // At 32 MiB/s the default 30 ms downtime needs under about 1 MiB of RAM
-    // left; a 4 s downtime lets 128 MiB converge after the first chunk.
-    let text = timed(
+    /// At 32 MiB/s the default 30 ms downtime needs under about 1 MiB of RAM
+    /// left; a 4 s downtime lets 128 MiB converge after the first chunk.
+    golden_migration_migrate_set_downtime => "migration__migrate_set_downtime", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "migrate_set_downtime", "arguments": { "value": 0.1 } }"#),
             Step::Send(r#"{"execute":"migrate_set_downtime","arguments":{"value":4}}"#),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::AdvanceMs(50),
-            Step::Send(q),
+            Step::Send(QUERY_MIGRATE),
             Step::Send(r#"{"execute":"migrate_set_downtime","arguments":{"value":"1"},"id":1}"#),
             Step::Send(r#"{"execute":"migrate_set_downtime","id":2}"#),
         ],
     );
-    snap("migration__migrate_set_downtime", &text);
 }
 
 #[test]
@@ -452,17 +412,17 @@ fn golden_migration_query_migrate() {
         MachineConfig::default(),
         &[
             Step::Send(q),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::Send(q),
             Step::AdvanceMs(100),
             Step::Send(q),
             Step::Send(r#"{"execute":"migrate_cancel"}"#),
             Step::Send(q),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::MigrationFailed(2),
             Step::Send(q),
             Step::Send(r#"{"execute":"migrate_set_speed","arguments":{"value":4294967295}}"#),
-            Step::Send(r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#),
+            Step::Send(MIGRATE_TCP),
             Step::Send(q),
             Step::Send(r#"{"execute":"query-migrate","arguments":{"x":1},"id":1}"#),
         ],
@@ -490,9 +450,8 @@ fn golden_migration_query_migrate() {
     );
 }
 
-#[test]
-fn golden_memory_memsave() {
-    let text = sessions(&[(
+goldens! {
+    golden_memory_memsave => "memory__memsave", sessions(&[(
         "default machine",
         MachineConfig::default(),
         &[
@@ -506,7 +465,6 @@ fn golden_memory_memsave() {
             r#"{"execute":"memsave","arguments":{"val":"0","size":1,"filename":"/tmp/x"},"id":4}"#,
         ],
     )]);
-    snap("memory__memsave", &text);
 }
 
 #[test]
@@ -534,9 +492,8 @@ fn golden_memory_pmemsave() {
     snap("memory__pmemsave", &text);
 }
 
-#[test]
-fn golden_fds_getfd() {
-    let text = timed(
+goldens! {
+    golden_fds_getfd => "fds__getfd", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "getfd", "arguments": { "fdname": "fd1" }, "id": 1 }"#),
@@ -550,12 +507,8 @@ fn golden_fds_getfd() {
             Step::Send(r#"{"execute":"getfd","id":4}"#),
         ],
     );
-    snap("fds__getfd", &text);
-}
 
-#[test]
-fn golden_fds_closefd() {
-    let text = timed(
+    golden_fds_closefd => "fds__closefd", timed(
         MachineConfig::default(),
         &[
             Step::Send(r#"{ "execute": "closefd", "arguments": { "fdname": "fd1" } }"#),
@@ -566,7 +519,6 @@ fn golden_fds_closefd() {
             Step::Send(r#"{"execute":"closefd","arguments":{"fdname":7},"id":2}"#),
         ],
     );
-    snap("fds__closefd", &text);
 }
 
 #[test]
@@ -643,7 +595,7 @@ fn golden_balloon_query_balloon() {
 fn display_migration_balloon_session_twice_gives_same_bytes_and_digest() {
     let lines: &[&str] = &[
         r#"{"execute":"migrate_set_speed","arguments":{"value":4294967295}}"#,
-        r#"{"execute":"migrate","arguments":{"uri":"tcp:0:4446"}}"#,
+        MIGRATE_TCP,
         r#"{"execute":"balloon","arguments":{"value":1048576}}"#,
         r#"{"execute":"screendump","arguments":{"filename":"/tmp/s"}}"#,
         r#"{"execute":"query-migrate"}"#,

@@ -9,7 +9,7 @@ use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::config::MachineConfig;
 use qmpsim::scenario::{self, SCRIPT_CLIENT};
 
-use crate::support::{ext, opts, sessions, snap, virtual_disk};
+use crate::support::{ext, ext_spice, ext_vnc, goldens, sessions, snap, virtual_disk};
 
 /// Like one `scenario::run`, then `idle` jumps of virtual time to the next
 /// deadline, each shown as `-- idle`.
@@ -24,22 +24,6 @@ fn with_idle(config: MachineConfig, lines: &[&str], idle: usize) -> String {
         scenario::append_outputs(&mut t.text, &engine.step(Input::AdvanceTo { at }));
     }
     t.text
-}
-
-/// `-x-extensions -vnc DISPLAY`.
-fn vnc(display: &str) -> MachineConfig {
-    MachineConfig {
-        vnc: Some(display.into()),
-        ..ext()
-    }
-}
-
-/// `-x-extensions -spice OPTS`.
-fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(pairs)),
-        ..ext()
-    }
 }
 
 /// `-x-extensions -watchdog i6300esb -watchdog-action ACTION`.
@@ -89,9 +73,8 @@ fn golden_events_shutdown() {
     );
 }
 
-#[test]
-fn golden_events_reset() {
-    let text = sessions(&[
+goldens! {
+    golden_events_reset => "events__reset", sessions(&[
         (
             "system_reset: return, then RESET",
             ext(),
@@ -103,7 +86,6 @@ fn golden_events_reset() {
             &[WATCHDOG_EXPIRE],
         ),
     ]);
-    snap("events__reset", &text);
 }
 
 #[test]
@@ -115,9 +97,8 @@ fn golden_events_powerdown() {
     );
 }
 
-#[test]
-fn golden_events_stop() {
-    let text = sessions(&[(
+goldens! {
+    golden_events_stop => "events__stop", sessions(&[(
         "STOP before the return, once",
         ext(),
         &[
@@ -125,12 +106,8 @@ fn golden_events_stop() {
             r#"{"execute":"stop","id":2}"#,
         ],
     )]);
-    snap("events__stop", &text);
-}
 
-#[test]
-fn golden_events_resume() {
-    let text = sessions(&[(
+    golden_events_resume => "events__resume", sessions(&[(
         "-S: RESUME before the return, once",
         MachineConfig {
             start_paused: true,
@@ -141,40 +118,32 @@ fn golden_events_resume() {
             r#"{"execute":"cont","id":2}"#,
         ],
     )]);
-    snap("events__resume", &text);
-}
 
-#[test]
-fn golden_events_vnc_connected() {
-    let text = sessions(&[
+    golden_events_vnc_connected => "events__vnc_connected", sessions(&[
         (
             "-vnc :1: CONNECTED and INITIALIZED before the return",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[VNC_CONNECT],
         ),
         (
             "-vnc [::1]:2,password, IPv6 client",
-            vnc("[::1]:2,password"),
+            ext_vnc("[::1]:2,password"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"::1","service":"40000"}}"#,
             ],
         ),
         (
             "-vnc unix:/tmp/vnc.sock",
-            vnc("unix:/tmp/vnc.sock"),
+            ext_vnc("unix:/tmp/vnc.sock"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"localhost","service":"","family":"unix"}}"#,
             ],
         ),
     ]);
-    snap("events__vnc_connected", &text);
-}
 
-#[test]
-fn golden_events_vnc_initialized() {
-    let text = sessions(&[(
+    golden_events_vnc_initialized => "events__vnc_initialized", sessions(&[(
         "x509 + SASL: CONNECTED without, INITIALIZED with the auth fields; query-vnc, newest first",
-        vnc(":1,tls,x509=/etc/pki,sasl"),
+        ext_vnc(":1,tls,x509=/etc/pki,sasl"),
         &[
             r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"10.0.0.2","service":"50000","x509_dname":"C=GB,CN=viewer","sasl_username":"alice"}}"#,
             r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"10.0.0.3","service":"50001","sasl_username":"bob"}}"#,
@@ -182,15 +151,11 @@ fn golden_events_vnc_initialized() {
             r#"{"execute":"human-monitor-command","arguments":{"command-line":"info vnc"}}"#,
         ],
     )]);
-    snap("events__vnc_initialized", &text);
-}
 
-#[test]
-fn golden_events_vnc_disconnected() {
-    let text = sessions(&[
+    golden_events_vnc_disconnected => "events__vnc_disconnected", sessions(&[
         (
             "DISCONNECTED before the return; the client leaves query-vnc",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[
                 VNC_CONNECT,
                 VNC_DISCONNECT,
@@ -199,7 +164,7 @@ fn golden_events_vnc_disconnected() {
         ),
         (
             "SASL client: DISCONNECTED keeps the auth fields",
-            vnc(":1,sasl"),
+            ext_vnc(":1,sasl"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"127.0.0.1","service":"50000","sasl_username":"alice"}}"#,
                 VNC_DISCONNECT,
@@ -207,7 +172,7 @@ fn golden_events_vnc_disconnected() {
         ),
         (
             "display closed with change vnc none: no event (no server address)",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[
                 VNC_CONNECT,
                 r#"{"execute":"change","arguments":{"device":"vnc","target":"none"}}"#,
@@ -215,34 +180,26 @@ fn golden_events_vnc_disconnected() {
             ],
         ),
     ]);
-    snap("events__vnc_disconnected", &text);
-}
 
-#[test]
-fn golden_events_spice_connected() {
-    let text = sessions(&[
+    golden_events_spice_connected => "events__spice_connected", sessions(&[
         (
             "-spice port=5930: CONNECTED and INITIALIZED before the return",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[SPICE_CONNECT],
         ),
         (
             "-spice addr=::1,tls-port=5931: TLS channel, IPv6",
-            spice(&[("addr", "::1"), ("tls-port", "5931")]),
+            ext_spice(&[("addr", "::1"), ("tls-port", "5931")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"::1","port":"40001","connection-id":42,"tls":true}}"#,
             ],
         ),
     ]);
-    snap("events__spice_connected", &text);
-}
 
-#[test]
-fn golden_events_spice_initialized() {
-    let text = sessions(&[
+    golden_events_spice_initialized => "events__spice_initialized", sessions(&[
         (
             "main then display channel; server gets auth, client the channel info; query-spice",
-            spice(&[
+            ext_spice(&[
                 ("port", "5930"),
                 ("tls-port", "5931"),
                 ("disable-ticketing", "on"),
@@ -256,21 +213,17 @@ fn golden_events_spice_initialized() {
         ),
         (
             "connection-id drawn from the seeded rng",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"127.0.0.1","port":"40000"}}"#,
             ],
         ),
     ]);
-    snap("events__spice_initialized", &text);
-}
 
-#[test]
-fn golden_events_spice_disconnected() {
-    let text = sessions(&[
+    golden_events_spice_disconnected => "events__spice_disconnected", sessions(&[
         (
             "DISCONNECTED (addresses only) before the return; the channel leaves query-spice",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 SPICE_CONNECT,
                 SPICE_DISCONNECT,
@@ -279,7 +232,7 @@ fn golden_events_spice_disconnected() {
         ),
         (
             "set_password with a client: fail refuses, disconnect closes every channel",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 SPICE_CONNECT,
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"127.0.0.1","port":"40001","connection-id":1804289383,"channel-type":2}}"#,
@@ -289,12 +242,8 @@ fn golden_events_spice_disconnected() {
             ],
         ),
     ]);
-    snap("events__spice_disconnected", &text);
-}
 
-#[test]
-fn golden_events_block_io_error() {
-    let text = sessions(&[
+    golden_events_block_io_error => "events__block_io_error", sessions(&[
         (
             "defaults: rerror=report, werror=enospc (EIO reported, ENOSPC stops)",
             virtual_disk(&[]),
@@ -333,12 +282,8 @@ fn golden_events_block_io_error() {
             ],
         ),
     ]);
-    snap("events__block_io_error", &text);
-}
 
-#[test]
-fn golden_events_rtc_change() {
-    let text = sessions(&[(
+    golden_events_rtc_change => "events__rtc_change", sessions(&[(
         "RTC_CHANGE before the return; offsets at both ends of a C int",
         ext(),
         &[
@@ -347,7 +292,6 @@ fn golden_events_rtc_change() {
             r#"{"execute":"x-rtc-set","arguments":{"offset":2147483647},"id":3}"#,
         ],
     )]);
-    snap("events__rtc_change", &text);
 }
 
 #[test]
@@ -405,19 +349,18 @@ fn golden_events_watchdog() {
     snap("events__watchdog", &text);
 }
 
-#[test]
-fn golden_events_x_vnc_client_errors() {
-    let text = sessions(&[
+goldens! {
+    golden_events_x_vnc_client_errors => "events__x_vnc_client_errors", sessions(&[
         ("no -vnc", ext(), &[VNC_CONNECT, VNC_DISCONNECT]),
-        ("-vnc none", vnc("none"), &[VNC_CONNECT]),
+        ("-vnc none", ext_vnc("none"), &[VNC_CONNECT]),
         (
             "reverse connection: no listening address",
-            vnc("127.0.0.1:5500,reverse"),
+            ext_vnc("127.0.0.1:5500,reverse"),
             &[VNC_CONNECT],
         ),
         (
             "argument values",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[
                 r#"{"execute":"x-vnc-client","arguments":{"action":"join","host":"h","service":"1"}}"#,
                 r#"{"execute":"x-vnc-client","arguments":{"action":"connect","host":"","service":"1"}}"#,
@@ -431,32 +374,28 @@ fn golden_events_x_vnc_client_errors() {
         ),
         (
             "same address twice, unknown client",
-            vnc(":1"),
+            ext_vnc(":1"),
             &[VNC_CONNECT, VNC_CONNECT, VNC_DISCONNECT, VNC_DISCONNECT],
         ),
     ]);
-    snap("events__x_vnc_client_errors", &text);
-}
 
-#[test]
-fn golden_events_x_spice_client_errors() {
-    let text = sessions(&[
+    golden_events_x_spice_client_errors => "events__x_spice_client_errors", sessions(&[
         ("no -spice", ext(), &[SPICE_CONNECT, SPICE_DISCONNECT]),
         (
             "port only: a TLS channel is refused",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"h","port":"1","tls":true}}"#,
             ],
         ),
         (
             "tls-port only",
-            spice(&[("tls-port", "5931")]),
+            ext_spice(&[("tls-port", "5931")]),
             &[SPICE_CONNECT],
         ),
         (
             "argument values",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 r#"{"execute":"x-spice-client","arguments":{"action":"leave","host":"h","port":"1"}}"#,
                 r#"{"execute":"x-spice-client","arguments":{"action":"connect","host":"h","port":"1","connection-id":4294967296}}"#,
@@ -468,7 +407,7 @@ fn golden_events_x_spice_client_errors() {
         ),
         (
             "same address twice, unknown channel",
-            spice(&[("port", "5930")]),
+            ext_spice(&[("port", "5930")]),
             &[
                 SPICE_CONNECT,
                 SPICE_CONNECT,
@@ -477,12 +416,8 @@ fn golden_events_x_spice_client_errors() {
             ],
         ),
     ]);
-    snap("events__x_spice_client_errors", &text);
-}
 
-#[test]
-fn golden_events_x_block_error_errors() {
-    let text = sessions(&[(
+    golden_events_x_block_error_errors => "events__x_block_error_errors", sessions(&[(
         "unknown drive, empty drive, bad values, missing and mistyped arguments",
         virtual_disk(&[]),
         &[
@@ -494,12 +429,8 @@ fn golden_events_x_block_error_errors() {
             r#"{"execute":"x-block-error","arguments":{"device":"ide0-hd0","operation":"read","error":28}}"#,
         ],
     )]);
-    snap("events__x_block_error_errors", &text);
-}
 
-#[test]
-fn golden_events_x_rtc_set_errors() {
-    let text = sessions(&[(
+    golden_events_x_rtc_set_errors => "events__x_rtc_set_errors", sessions(&[(
         "past both ends of a C int, missing, not an int",
         ext(),
         &[
@@ -509,12 +440,8 @@ fn golden_events_x_rtc_set_errors() {
             r#"{"execute":"x-rtc-set","arguments":{"offset":1.5}}"#,
         ],
     )]);
-    snap("events__x_rtc_set_errors", &text);
-}
 
-#[test]
-fn golden_events_x_watchdog_expire_errors() {
-    let text = sessions(&[
+    golden_events_x_watchdog_expire_errors => "events__x_watchdog_expire_errors", sessions(&[
         ("no watchdog", ext(), &[WATCHDOG_EXPIRE]),
         (
             "an argument",
@@ -522,7 +449,6 @@ fn golden_events_x_watchdog_expire_errors() {
             &[r#"{"execute":"x-watchdog-expire","arguments":{"now":true}}"#],
         ),
     ]);
-    snap("events__x_watchdog_expire_errors", &text);
 }
 
 #[test]
@@ -551,7 +477,7 @@ fn golden_events_query_commands_extensions() {
 fn golden_events_reach_every_client_in_command_mode() {
     use qmpsim::engine::Output;
     use qmpsim::qmp::session::ClientId;
-    let mut engine = Engine::new(vnc(":1"));
+    let mut engine = Engine::new(ext_vnc(":1"));
     let clients = [SCRIPT_CLIENT, ClientId(2), ClientId(3)];
     for client in clients {
         engine.step(Input::connect(client));

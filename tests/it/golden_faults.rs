@@ -5,10 +5,15 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, inject, opts, sessions, snap, virtual_disk};
+use crate::support::{
+    ext, ext_spice, ext_vnc, goldens, inject, opts, sessions, snap, virtual_disk,
+};
 
 const STEP: &str = r#"{"execute":"x-clock-step"}"#;
 const QUERY_STATUS: &str = r#"{"execute":"query-status"}"#;
+const POWERDOWN: &str = r#"{"execute":"system_powerdown"}"#;
+/// One second of virtual time.
+const STEP_1S: &str = r#"{"execute":"x-clock-step","arguments":{"ns":1000000000}}"#;
 
 /// Runs `sessions` over string lines.
 fn run(parts: &[(&str, MachineConfig, Vec<String>)]) -> String {
@@ -75,30 +80,25 @@ fn golden_faults_block_io_error() {
     snap("faults__block_io_error", &text);
 }
 
-#[test]
-fn golden_faults_powerdown_ignore() {
-    let text = run(&[(
+goldens! {
+    golden_faults_powerdown_ignore => "faults__powerdown_ignore", run(&[(
         "POWERDOWN and nothing more; the clock has nothing to wait for",
         ext(),
         vec![
             inject("powerdown-ignore", ""),
-            r#"{"execute":"system_powerdown"}"#.into(),
+            POWERDOWN.into(),
             STEP.into(),
             QUERY_STATUS.into(),
         ],
     )]);
-    snap("faults__powerdown_ignore", &text);
-}
 
-#[test]
-fn golden_faults_powerdown_delay() {
-    let text = run(&[
+    golden_faults_powerdown_delay => "faults__powerdown_delay", run(&[
         (
             "SHUTDOWN 5 s (and the jitter) after POWERDOWN",
             ext(),
             vec![
                 inject("powerdown-delay", r#""ms":5000"#),
-                r#"{"execute":"system_powerdown"}"#.into(),
+                POWERDOWN.into(),
                 STEP.into(),
             ],
         ),
@@ -108,27 +108,19 @@ fn golden_faults_powerdown_delay() {
             vec![inject("powerdown-delay", r#""ms":3600001"#)],
         ),
     ]);
-    snap("faults__powerdown_delay", &text);
-}
 
-#[test]
-fn golden_faults_powerdown_obey() {
-    let text = run(&[(
+    golden_faults_powerdown_obey => "faults__powerdown_obey", run(&[(
         "ignored, then obeyed again: SHUTDOWN after the configured delay",
         ext(),
         vec![
             inject("powerdown-ignore", ""),
             inject("powerdown-obey", ""),
-            r#"{"execute":"system_powerdown"}"#.into(),
+            POWERDOWN.into(),
             STEP.into(),
         ],
     )]);
-    snap("faults__powerdown_obey", &text);
-}
 
-#[test]
-fn golden_faults_guest_reboot() {
-    let text = run(&[
+    golden_faults_guest_reboot => "faults__guest_reboot", run(&[
         (
             "RESET after the reply",
             ext(),
@@ -143,12 +135,8 @@ fn golden_faults_guest_reboot() {
             vec![inject("guest-reboot", "")],
         ),
     ]);
-    snap("faults__guest_reboot", &text);
-}
 
-#[test]
-fn golden_faults_guest_shutdown() {
-    let text = run(&[
+    golden_faults_guest_shutdown => "faults__guest_shutdown", run(&[
         (
             "SHUTDOWN after the reply, exit",
             ext(),
@@ -163,32 +151,34 @@ fn golden_faults_guest_shutdown() {
             vec![inject("guest-shutdown", ""), QUERY_STATUS.into()],
         ),
     ]);
-    snap("faults__guest_shutdown", &text);
 }
 
-#[test]
-fn golden_faults_watchdog_expire() {
-    let with = |action: &str| MachineConfig {
+/// `-x-extensions -watchdog i6300esb -watchdog-action ACTION`.
+fn watchdog(action: &str) -> MachineConfig {
+    MachineConfig {
         watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::I6300esb),
         watchdog_action: qmpsim::machine::watchdog::WatchdogAction::parse(action),
         ..ext()
-    };
-    let expire = || vec![inject("watchdog-expire", ""), QUERY_STATUS.into()];
-    let text = run(&[
-        ("-watchdog-action reset", with("reset"), expire()),
-        ("-watchdog-action shutdown", with("shutdown"), expire()),
-        ("-watchdog-action poweroff", with("poweroff"), expire()),
-        ("-watchdog-action pause", with("pause"), expire()),
-        ("-watchdog-action debug", with("debug"), expire()),
-        ("-watchdog-action none", with("none"), expire()),
-        ("no watchdog", ext(), expire()),
-    ]);
-    snap("faults__watchdog_expire", &text);
+    }
 }
 
-#[test]
-fn golden_faults_rtc_change() {
-    let text = run(&[(
+/// The watchdog expires; then `query-status`.
+fn expire() -> Vec<String> {
+    vec![inject("watchdog-expire", ""), QUERY_STATUS.into()]
+}
+
+goldens! {
+    golden_faults_watchdog_expire => "faults__watchdog_expire", run(&[
+        ("-watchdog-action reset", watchdog("reset"), expire()),
+        ("-watchdog-action shutdown", watchdog("shutdown"), expire()),
+        ("-watchdog-action poweroff", watchdog("poweroff"), expire()),
+        ("-watchdog-action pause", watchdog("pause"), expire()),
+        ("-watchdog-action debug", watchdog("debug"), expire()),
+        ("-watchdog-action none", watchdog("none"), expire()),
+        ("no watchdog", ext(), expire()),
+    ]);
+
+    golden_faults_rtc_change => "faults__rtc_change", run(&[(
         "RTC_CHANGE before the reply; an offset past a C int",
         ext(),
         vec![
@@ -196,19 +186,11 @@ fn golden_faults_rtc_change() {
             inject("rtc-change", r#""offset":2147483648"#),
         ],
     )]);
-    snap("faults__rtc_change", &text);
-}
 
-#[test]
-fn golden_faults_vnc() {
-    let vnc = MachineConfig {
-        vnc: Some(":1".into()),
-        ..ext()
-    };
-    let text = run(&[
+    golden_faults_vnc => "faults__vnc", run(&[
         (
             "connect and authenticate at once; disconnect",
-            vnc.clone(),
+            ext_vnc(":1"),
             vec![
                 inject("vnc-connect", r#""service":"50001""#),
                 inject("vnc-disconnect", r#""service":"50001""#),
@@ -216,7 +198,7 @@ fn golden_faults_vnc() {
         ),
         (
             "connect, listed before authenticating, then authenticate",
-            vnc.clone(),
+            ext_vnc(":1"),
             vec![
                 inject("vnc-connect", r#""service":"50002","authenticate":false"#),
                 r#"{"execute":"query-vnc"}"#.into(),
@@ -230,19 +212,11 @@ fn golden_faults_vnc() {
             vec![inject("vnc-connect", r#""service":"50001""#)],
         ),
     ]);
-    snap("faults__vnc", &text);
-}
 
-#[test]
-fn golden_faults_spice() {
-    let spice = MachineConfig {
-        spice: Some(opts(&[("port", "5930"), ("disable-ticketing", "on")])),
-        ..ext()
-    };
-    let text = run(&[
+    golden_faults_spice => "faults__spice", run(&[
         (
             "connect and link at once; disconnect",
-            spice.clone(),
+            spice_no_ticketing(),
             vec![
                 inject("spice-connect", r#""port":"40001","connection-id":7"#),
                 inject("spice-disconnect", r#""port":"40001""#),
@@ -250,7 +224,7 @@ fn golden_faults_spice() {
         ),
         (
             "connect, then link",
-            spice,
+            spice_no_ticketing(),
             vec![
                 inject(
                     "spice-connect",
@@ -265,7 +239,11 @@ fn golden_faults_spice() {
             vec![inject("spice-connect", r#""port":"40001""#)],
         ),
     ]);
-    snap("faults__spice", &text);
+}
+
+/// `-x-extensions -spice port=5930,disable-ticketing`.
+fn spice_no_ticketing() -> MachineConfig {
+    ext_spice(&[("port", "5930"), ("disable-ticketing", "on")])
 }
 
 /// `-x-extensions -balloon virtio`.
@@ -276,24 +254,25 @@ fn balloon() -> MachineConfig {
     }
 }
 
-#[test]
-fn golden_faults_balloon_slow() {
-    let step_100ms = r#"{"execute":"x-clock-step","arguments":{"ns":100000000}}"#;
-    let lines = |fault: Option<String>| {
-        let mut v: Vec<String> = fault.into_iter().collect();
-        v.extend([
-            r#"{"execute":"balloon","arguments":{"value":67108864}}"#.to_owned(),
-            step_100ms.to_owned(),
-            r#"{"execute":"query-balloon"}"#.to_owned(),
-        ]);
-        v
-    };
-    let text = run(&[
-        ("normal: ten batches in 100 ms", balloon(), lines(None)),
+/// Asks the guest for 64 MiB after `fault` (when given), lets 100 ms pass,
+/// and queries the balloon.
+fn balloon_to_64_mib(fault: Option<String>) -> Vec<String> {
+    let mut v: Vec<String> = fault.into_iter().collect();
+    v.extend([
+        r#"{"execute":"balloon","arguments":{"value":67108864}}"#.to_owned(),
+        r#"{"execute":"x-clock-step","arguments":{"ns":100000000}}"#.to_owned(),
+        r#"{"execute":"query-balloon"}"#.to_owned(),
+    ]);
+    v
+}
+
+goldens! {
+    golden_faults_balloon_slow => "faults__balloon_slow", run(&[
+        ("normal: ten batches in 100 ms", balloon(), balloon_to_64_mib(None)),
         (
             "factor 10: one batch in 100 ms",
             balloon(),
-            lines(Some(inject("balloon-slow", r#""factor":10"#))),
+            balloon_to_64_mib(Some(inject("balloon-slow", r#""factor":10"#))),
         ),
         (
             "factor past the limit",
@@ -301,31 +280,24 @@ fn golden_faults_balloon_slow() {
             vec![inject("balloon-slow", r#""factor":1001"#)],
         ),
     ]);
-    snap("faults__balloon_slow", &text);
-}
 
-#[test]
-fn golden_faults_balloon_stuck() {
-    let text = run(&[(
+    golden_faults_balloon_stuck => "faults__balloon_stuck", run(&[(
         "actual never moves",
         balloon(),
         vec![
             inject("balloon-stuck", ""),
             r#"{"execute":"balloon","arguments":{"value":67108864}}"#.into(),
-            r#"{"execute":"x-clock-step","arguments":{"ns":1000000000}}"#.into(),
+            STEP_1S.into(),
             r#"{"execute":"query-balloon"}"#.into(),
         ],
     )]);
-    snap("faults__balloon_stuck", &text);
 }
 
 const MIGRATE: &str = r#"{"execute":"migrate","arguments":{"uri":"tcp:127.0.0.1:4444"}}"#;
 const QUERY_MIGRATE: &str = r#"{"execute":"query-migrate"}"#;
 
-#[test]
-fn golden_faults_migration_fail() {
-    let second = r#"{"execute":"x-clock-step","arguments":{"ns":1000000000}}"#;
-    let text = run(&[
+goldens! {
+    golden_faults_migration_fail => "faults__migration_fail", run(&[
         (
             "fails at 10 %: failed, the channel closes, the VM runs on",
             MachineConfig {
@@ -336,7 +308,7 @@ fn golden_faults_migration_fail() {
                 inject("migration-fail", r#""percent":10"#),
                 MIGRATE.into(),
                 QUERY_MIGRATE.into(),
-                second.into(),
+                STEP_1S.into(),
                 QUERY_MIGRATE.into(),
                 QUERY_STATUS.into(),
             ],
@@ -356,12 +328,8 @@ fn golden_faults_migration_fail() {
             vec![inject("migration-fail", r#""percent":101"#)],
         ),
     ]);
-    snap("faults__migration_fail", &text);
-}
 
-#[test]
-fn golden_faults_migration_slow() {
-    let text = run(&[(
+    golden_faults_migration_slow => "faults__migration_slow", run(&[(
         "factor 5: one chunk per 500 ms",
         ext(),
         vec![
@@ -373,12 +341,8 @@ fn golden_faults_migration_slow() {
             QUERY_MIGRATE.into(),
         ],
     )]);
-    snap("faults__migration_slow", &text);
-}
 
-#[test]
-fn golden_faults_unplug_stuck() {
-    let text = run(&[(
+    golden_faults_unplug_stuck => "faults__unplug_stuck", run(&[(
         "device_del answers, the device never leaves, its id stays taken",
         ext(),
         vec![
@@ -390,12 +354,8 @@ fn golden_faults_unplug_stuck() {
             r#"{"execute":"device_add","arguments":{"driver":"e1000","id":"nic1"}}"#.into(),
         ],
     )]);
-    snap("faults__unplug_stuck", &text);
-}
 
-#[test]
-fn golden_faults_drop_monitor() {
-    let text = run(&[
+    golden_faults_drop_monitor => "faults__drop_monitor", run(&[
         (
             "the reply, then the connection closes; nothing after",
             ext(),
@@ -407,12 +367,8 @@ fn golden_faults_drop_monitor() {
             vec![inject("drop-monitor", r#""client":9"#), QUERY_STATUS.into()],
         ),
     ]);
-    snap("faults__drop_monitor", &text);
-}
 
-#[test]
-fn golden_faults_x_inject_errors() {
-    let text = run(&[
+    golden_faults_x_inject_errors => "faults__x_inject_errors", run(&[
         (
             "unknown action, missing action, another action's argument, a bad type",
             ext(),
@@ -431,7 +387,6 @@ fn golden_faults_x_inject_errors() {
             vec![inject("guest-reboot", "")],
         ),
     ]);
-    snap("faults__x_inject_errors", &text);
 }
 
 /// docs/faults.md ends with `actions_markdown()`; `QMPSIM_UPDATE_DOCS=1 cargo

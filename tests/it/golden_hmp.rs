@@ -8,7 +8,10 @@
 use qmpsim::machine::config::{DriveConfig, ImageInfo, ImageProbe, MachineConfig};
 use qmpsim::scenario::run;
 
-use crate::support::{hmp_or_raw, image, opts, paused, snap, Step};
+use crate::support::{
+    balloon_virtio, goldens, hda, hda_only, hmp_or_raw, image, kvm, nodefaults, nographic, opts,
+    paused, snap, spice, vnc, Step,
+};
 
 /// Appends the decoded text of every string reply under its `<- ` line.
 fn decoded(transcript: &str) -> String {
@@ -61,14 +64,6 @@ fn drive(pairs: &[(&str, &str)], info: Option<ImageInfo>) -> DriveConfig {
     }
 }
 
-/// `-hda FILE` of an image.
-fn hda(file: &str, info: ImageInfo) -> DriveConfig {
-    drive(
-        &[("file", file), ("index", "0"), ("media", "disk")],
-        Some(info),
-    )
-}
-
 /// `-cdrom FILE` of an ISO.
 fn cdrom(file: &str) -> DriveConfig {
     drive(
@@ -97,12 +92,9 @@ fn realistic() -> MachineConfig {
 
 // ---------------------------------------------------------------- info items
 
-#[test]
-fn golden_hmp_info_version() {
-    snap(
-        "hmp__info_version",
-        &lines(MachineConfig::default(), &["info version"]),
-    );
+goldens! {
+    golden_hmp_info_version => "hmp__info_version",
+        lines(MachineConfig::default(), &["info version"]);
 }
 
 #[test]
@@ -141,79 +133,54 @@ fn golden_hmp_info_network() {
             ),
             (
                 "-nodefaults",
-                MachineConfig {
-                    nodefaults: true,
-                    ..MachineConfig::default()
-                },
+                nodefaults(),
                 &["info network"],
             ),
         ]),
     );
 }
 
-#[test]
-fn golden_hmp_info_chardev() {
-    snap(
-        "hmp__info_chardev",
-        &parts(&[
-            ("default", MachineConfig::default(), &["info chardev"]),
-            (
-                "-nographic",
-                MachineConfig {
-                    nographic: true,
-                    ..MachineConfig::default()
-                },
-                &["info chardev"],
-            ),
-        ]),
-    );
-}
+goldens! {
+    golden_hmp_info_chardev => "hmp__info_chardev", parts(&[
+        ("default", MachineConfig::default(), &["info chardev"]),
+        ("-nographic", nographic(), &["info chardev"]),
+    ]);
 
-#[test]
-fn golden_hmp_info_block() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("/var/lib/vm/my disk.img", image("raw", 10 << 30)),
-            drive(
-                &[
-                    ("file", "/var/lib/vm/overlay.qcow2"),
-                    ("if", "virtio"),
-                    ("id", "vd0"),
-                ],
-                Some(ImageInfo {
-                    backing_file: Some("/var/lib/vm/base\t\"1\".img".into()),
-                    ..image("qcow2", 20 << 30)
-                }),
-            ),
-            cdrom("/srv/iso/Fedora 14.iso"),
-        ],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__info_block",
-        &timed(
-            cfg,
-            &[
-                Hmp("info block"),
-                Hmp("eject ide1-cd0"),
-                Probe("/srv/iso/win.iso", image("raw", 1 << 30)),
-                Hmp("change floppy0 /srv/iso/win.iso"),
-                Hmp("info block"),
+    golden_hmp_info_block => "hmp__info_block", timed(
+        MachineConfig {
+            drives: vec![
+                hda("/var/lib/vm/my disk.img", image("raw", 10 << 30)),
+                drive(
+                    &[
+                        ("file", "/var/lib/vm/overlay.qcow2"),
+                        ("if", "virtio"),
+                        ("id", "vd0"),
+                    ],
+                    Some(ImageInfo {
+                        backing_file: Some("/var/lib/vm/base\t\"1\".img".into()),
+                        ..image("qcow2", 20 << 30)
+                    }),
+                ),
+                cdrom("/srv/iso/Fedora 14.iso"),
             ],
-        ),
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("info block"),
+            Hmp("eject ide1-cd0"),
+            Probe("/srv/iso/win.iso", image("raw", 1 << 30)),
+            Hmp("change floppy0 /srv/iso/win.iso"),
+            Hmp("info block"),
+        ],
     );
 }
 
 #[test]
 fn golden_hmp_info_blockstats() {
-    let cfg = MachineConfig {
-        drives: vec![hda("disk.img", image("raw", 1 << 30))],
-        ..MachineConfig::default()
-    };
     snap(
         "hmp__info_blockstats",
         &timed(
-            cfg,
+            hda_only("disk.img", image("raw", 1 << 30)),
             &[
                 Hmp("info blockstats"),
                 AdvanceMs(3000),
@@ -253,130 +220,78 @@ fn golden_hmp_info_cpus() {
 
 #[test]
 fn golden_hmp_info_pci() {
-    let balloon = MachineConfig {
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
-    };
     let mut text = String::from("## -S (before the BIOS: BARs unmapped)\n");
     text.push_str(&lines(paused(), &["info pci"]));
     text.push_str("## -balloon virtio, after the BIOS ran\n");
-    text.push_str(&timed(balloon, &[AdvanceMs(100), Hmp("info pci")]));
+    text.push_str(&timed(balloon_virtio(), &[AdvanceMs(100), Hmp("info pci")]));
     snap("hmp__info_pci", &text);
 }
 
-#[test]
-fn golden_hmp_info_kvm() {
-    snap(
-        "hmp__info_kvm",
-        &parts(&[
-            ("TCG", MachineConfig::default(), &["info kvm"]),
-            (
-                "-enable-kvm",
-                MachineConfig {
-                    kvm: true,
-                    ..MachineConfig::default()
-                },
-                &["info kvm"],
-            ),
-        ]),
-    );
-}
+goldens! {
+    golden_hmp_info_kvm => "hmp__info_kvm", parts(&[
+        ("TCG", MachineConfig::default(), &["info kvm"]),
+        ("-enable-kvm", kvm(), &["info kvm"]),
+    ]);
 
-#[test]
-fn golden_hmp_info_snapshots() {
-    snap(
-        "hmp__info_snapshots",
-        &parts(&[
-            ("no disk", MachineConfig::default(), &["info snapshots"]),
-            (
-                "-hda raw",
-                MachineConfig {
-                    drives: vec![hda("disk.img", image("raw", 1 << 30))],
-                    ..MachineConfig::default()
-                },
-                &["info snapshots"],
-            ),
-            (
-                "-hda qcow2",
-                MachineConfig {
-                    drives: vec![hda("disk.qcow2", image("qcow2", 1 << 30))],
-                    ..MachineConfig::default()
-                },
-                &["info snapshots"],
-            ),
-        ]),
-    );
-}
-
-#[test]
-fn golden_hmp_info_status() {
-    snap(
-        "hmp__info_status",
-        &parts(&[
-            (
-                "running",
-                MachineConfig::default(),
-                &["info status", "stop", "info status", "c", "info status"],
-            ),
-            ("-S", paused(), &["info status"]),
-        ]),
-    );
-}
-
-#[test]
-fn golden_hmp_info_mice() {
-    let usb = MachineConfig {
-        usb: true,
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__info_mice",
-        &timed(
-            usb,
-            &[
-                Hmp("info mice"),
-                Hmp("device_add usb-tablet,id=tablet"),
-                Hmp("info mice"),
-                AdvanceMs(2000),
-                Hmp("info mice"),
-                Hmp("mouse_set 0"),
-                Hmp("info mice"),
-            ],
+    golden_hmp_info_snapshots => "hmp__info_snapshots", parts(&[
+        ("no disk", MachineConfig::default(), &["info snapshots"]),
+        (
+            "-hda raw",
+            hda_only("disk.img", image("raw", 1 << 30)),
+            &["info snapshots"],
         ),
+        (
+            "-hda qcow2",
+            hda_only("disk.qcow2", image("qcow2", 1 << 30)),
+            &["info snapshots"],
+        ),
+    ]);
+
+    golden_hmp_info_status => "hmp__info_status", parts(&[
+        (
+            "running",
+            MachineConfig::default(),
+            &["info status", "stop", "info status", "c", "info status"],
+        ),
+        ("-S", paused(), &["info status"]),
+    ]);
+
+    golden_hmp_info_mice => "hmp__info_mice", timed(
+        MachineConfig {
+            usb: true,
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("info mice"),
+            Hmp("device_add usb-tablet,id=tablet"),
+            Hmp("info mice"),
+            AdvanceMs(2000),
+            Hmp("info mice"),
+            Hmp("mouse_set 0"),
+            Hmp("info mice"),
+        ],
     );
 }
 
-#[test]
-fn golden_hmp_info_vnc() {
-    let vnc = |display: &str| MachineConfig {
-        vnc: Some(display.into()),
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__info_vnc",
-        &parts(&[
-            ("no -vnc", MachineConfig::default(), &["info vnc"]),
-            ("-vnc :1", vnc(":1"), &["info vnc"]),
-            (
-                "-vnc :2,password,sasl",
-                vnc(":2,password,sasl"),
-                &["info vnc"],
-            ),
-            (
-                "-vnc unix:/tmp/vnc.sock",
-                vnc("unix:/tmp/vnc.sock"),
-                &["info vnc"],
-            ),
-        ]),
-    );
+goldens! {
+    golden_hmp_info_vnc => "hmp__info_vnc", parts(&[
+        ("no -vnc", MachineConfig::default(), &["info vnc"]),
+        ("-vnc :1", vnc(":1"), &["info vnc"]),
+        (
+            "-vnc :2,password,sasl",
+            vnc(":2,password,sasl"),
+            &["info vnc"],
+        ),
+        (
+            "-vnc unix:/tmp/vnc.sock",
+            vnc("unix:/tmp/vnc.sock"),
+            &["info vnc"],
+        ),
+    ]);
 }
 
 #[test]
 fn golden_hmp_info_spice() {
-    let spice = |pairs: &[(&str, &str)]| MachineConfig {
-        spice: Some(opts(pairs)),
-        ..MachineConfig::default()
-    };
     snap(
         "hmp__info_spice",
         &parts(&[
@@ -400,57 +315,43 @@ fn golden_hmp_info_spice() {
     );
 }
 
-#[test]
-fn golden_hmp_info_name_uuid() {
-    snap(
-        "hmp__info_name_uuid",
-        &parts(&[
-            (
-                "no -name, no -uuid",
-                MachineConfig::default(),
-                &["info name", "info uuid"],
-            ),
-            ("realistic", realistic(), &["info name", "info uuid"]),
-        ]),
-    );
-}
-
-#[test]
-fn golden_hmp_info_migrate() {
-    let cfg = MachineConfig {
-        ram_mb: 16,
-        drives: vec![hda("disk.img", image("raw", 8 << 20))],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__info_migrate",
-        &timed(
-            cfg,
-            &[
-                Hmp("info migrate"),
-                Hmp("block_resize ide0-hd0 12M"),
-                Hmp(r#"migrate -d -b "exec:cat > /dev/null""#),
-                Hmp("info migrate"),
-                AdvanceMs(1000),
-                Hmp("info migrate"),
-                AdvanceMs(10_000),
-                Hmp("info migrate"),
-                Hmp("info status"),
-                Hmp("c"),
-                Hmp(r#"migrate -d "exec:cat > /dev/null""#),
-                Hmp("migrate_cancel"),
-                Hmp("info migrate"),
-            ],
+goldens! {
+    golden_hmp_info_name_uuid => "hmp__info_name_uuid", parts(&[
+        (
+            "no -name, no -uuid",
+            MachineConfig::default(),
+            &["info name", "info uuid"],
         ),
+        ("realistic", realistic(), &["info name", "info uuid"]),
+    ]);
+
+    golden_hmp_info_migrate => "hmp__info_migrate", timed(
+        MachineConfig {
+            ram_mb: 16,
+            drives: vec![hda("disk.img", image("raw", 8 << 20))],
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("info migrate"),
+            Hmp("block_resize ide0-hd0 12M"),
+            Hmp(r#"migrate -d -b "exec:cat > /dev/null""#),
+            Hmp("info migrate"),
+            AdvanceMs(1000),
+            Hmp("info migrate"),
+            AdvanceMs(10_000),
+            Hmp("info migrate"),
+            Hmp("info status"),
+            Hmp("c"),
+            Hmp(r#"migrate -d "exec:cat > /dev/null""#),
+            Hmp("migrate_cancel"),
+            Hmp("info migrate"),
+        ],
     );
 }
 
 #[test]
 fn golden_hmp_info_balloon() {
-    let cfg = MachineConfig {
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
-    };
+    let cfg = balloon_virtio();
     let mut text = String::from("## no balloon device\n");
     text.push_str(&lines(
         MachineConfig::default(),
@@ -473,14 +374,10 @@ fn golden_hmp_info_balloon() {
     snap("hmp__info_balloon", &text);
 }
 
-#[test]
-fn golden_hmp_info_list() {
-    snap(
-        "hmp__info_list",
-        &lines(
-            MachineConfig::default(),
-            &["info", "info commands", "info nosuch"],
-        ),
+goldens! {
+    golden_hmp_info_list => "hmp__info_list", lines(
+        MachineConfig::default(),
+        &["info", "info commands", "info nosuch"],
     );
 }
 
@@ -515,22 +412,18 @@ fn golden_hmp_info_fixed_texts() {
     );
 }
 
-#[test]
-fn golden_hmp_info_not_supported() {
-    snap(
-        "hmp__info_not_supported",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "info registers",
-                "info pic",
-                "info tlb",
-                "info mem",
-                "info jit",
-                "info usbhost",
-                "info roms",
-            ],
-        ),
+goldens! {
+    golden_hmp_info_not_supported => "hmp__info_not_supported", lines(
+        MachineConfig::default(),
+        &[
+            "info registers",
+            "info pic",
+            "info tlb",
+            "info mem",
+            "info jit",
+            "info usbhost",
+            "info roms",
+        ],
     );
 }
 
@@ -586,45 +479,37 @@ fn golden_hmp_info_qtree() {
     );
 }
 
-#[test]
-fn golden_hmp_info_realistic() {
-    snap(
-        "hmp__info_realistic",
-        &timed(
-            realistic(),
-            &[
-                AdvanceMs(2000),
-                Hmp("info status"),
-                Hmp("info block"),
-                Hmp("info cpus"),
-                Hmp("info network"),
-                Hmp("info vnc"),
-                Hmp("info spice"),
-                Hmp("info balloon"),
-                Hmp("info snapshots"),
-                Hmp("info migrate"),
-            ],
-        ),
+goldens! {
+    golden_hmp_info_realistic => "hmp__info_realistic", timed(
+        realistic(),
+        &[
+            AdvanceMs(2000),
+            Hmp("info status"),
+            Hmp("info block"),
+            Hmp("info cpus"),
+            Hmp("info network"),
+            Hmp("info vnc"),
+            Hmp("info spice"),
+            Hmp("info balloon"),
+            Hmp("info snapshots"),
+            Hmp("info migrate"),
+        ],
     );
 }
 
 // ------------------------------------------------------------------ commands
 
-#[test]
-fn golden_hmp_help() {
-    snap(
-        "hmp__help",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "help",
-                "? info",
-                "help q|quit",
-                "help quit",
-                "help log",
-                "help nosuch",
-            ],
-        ),
+goldens! {
+    golden_hmp_help => "hmp__help", lines(
+        MachineConfig::default(),
+        &[
+            "help",
+            "? info",
+            "help q|quit",
+            "help quit",
+            "help log",
+            "help nosuch",
+        ],
     );
 }
 
@@ -697,222 +582,171 @@ fn golden_hmp_stop_cont() {
     );
 }
 
-#[test]
-fn golden_hmp_quit() {
-    snap(
-        "hmp__quit",
-        &parts(&[
-            ("q", MachineConfig::default(), &["q"]),
-            (
-                "quit with an argument",
-                MachineConfig::default(),
-                &["quit now"],
-            ),
-        ]),
-    );
-}
-
-#[test]
-fn golden_hmp_system_reset_powerdown() {
-    snap(
-        "hmp__system_reset_powerdown",
-        &lines(
+goldens! {
+    golden_hmp_quit => "hmp__quit", parts(&[
+        ("q", MachineConfig::default(), &["q"]),
+        (
+            "quit with an argument",
             MachineConfig::default(),
-            &["system_reset", "system_powerdown", "system_reset 1"],
+            &["quit now"],
         ),
-    );
-}
+    ]);
 
-#[test]
-fn golden_hmp_eject() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("disk.img", image("raw", 1 << 30)),
-            cdrom("/srv/iso/Fedora 14.iso"),
-            drive(
-                &[
-                    ("file", "locked.iso"),
-                    ("index", "3"),
-                    ("media", "cdrom"),
-                    ("x-locked", "on"),
-                ],
-                Some(image("raw", 1 << 20)),
-            ),
-        ],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__eject",
-        &lines(
-            cfg,
-            &[
-                "eject",
-                "eject nosuch",
-                "eject ide0-hd0",
-                "eject ide1-cd1",
-                "eject -x ide1-cd1",
-                "eject ide1-cd0 ide1-cd1",
-                "eject ide1-cd0",
-                "eject -f ide1-cd1",
-                "eject -f ide0-hd0",
-                "info block",
-            ],
-        ),
+    golden_hmp_system_reset_powerdown => "hmp__system_reset_powerdown", lines(
+        MachineConfig::default(),
+        &["system_reset", "system_powerdown", "system_reset 1"],
     );
-}
 
-#[test]
-fn golden_hmp_change() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("disk.img", image("raw", 1 << 30)),
-            cdrom("/srv/iso/Fedora 14.iso"),
-        ],
-        vnc: Some(":1".into()),
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__change",
-        &timed(
-            cfg,
-            &[
-                Hmp("change"),
-                Hmp("change ide1-cd0"),
-                Probe("/srv/iso/debian 6.iso", image("raw", 647_000_064)),
-                Hmp(r#"change ide1-cd0 "/srv/iso/debian 6.iso""#),
-                Hmp("change ide1-cd0 /srv/iso/missing.iso"),
-                Hmp("change ide1-cd0 /x.iso iso9660"),
-                Hmp("change ide0-hd0 /x.iso"),
-                Hmp("change nosuch /x.iso"),
-                Probe(
-                    "/srv/enc.qcow2",
-                    ImageInfo {
-                        encrypted: true,
-                        ..image("qcow2", 1 << 30)
-                    },
+    golden_hmp_eject => "hmp__eject", lines(
+        MachineConfig {
+            drives: vec![
+                hda("disk.img", image("raw", 1 << 30)),
+                cdrom("/srv/iso/Fedora 14.iso"),
+                drive(
+                    &[
+                        ("file", "locked.iso"),
+                        ("index", "3"),
+                        ("media", "cdrom"),
+                        ("x-locked", "on"),
+                    ],
+                    Some(image("raw", 1 << 20)),
                 ),
-                Hmp("change ide1-cd0 /srv/enc.qcow2"),
-                Hmp("info block"),
-                Hmp("change vnc password secret99"),
-                Hmp("change vnc password"),
-                Hmp("change vnc :5"),
-                Hmp("info vnc"),
             ],
-        ),
+            ..MachineConfig::default()
+        },
+        &[
+            "eject",
+            "eject nosuch",
+            "eject ide0-hd0",
+            "eject ide1-cd1",
+            "eject -x ide1-cd1",
+            "eject ide1-cd0 ide1-cd1",
+            "eject ide1-cd0",
+            "eject -f ide1-cd1",
+            "eject -f ide0-hd0",
+            "info block",
+        ],
+    );
+
+    golden_hmp_change => "hmp__change", timed(
+        MachineConfig {
+            drives: vec![
+                hda("disk.img", image("raw", 1 << 30)),
+                cdrom("/srv/iso/Fedora 14.iso"),
+            ],
+            vnc: Some(":1".into()),
+            ..MachineConfig::default()
+        },
+        &[
+            Hmp("change"),
+            Hmp("change ide1-cd0"),
+            Probe("/srv/iso/debian 6.iso", image("raw", 647_000_064)),
+            Hmp(r#"change ide1-cd0 "/srv/iso/debian 6.iso""#),
+            Hmp("change ide1-cd0 /srv/iso/missing.iso"),
+            Hmp("change ide1-cd0 /x.iso iso9660"),
+            Hmp("change ide0-hd0 /x.iso"),
+            Hmp("change nosuch /x.iso"),
+            Probe(
+                "/srv/enc.qcow2",
+                ImageInfo {
+                    encrypted: true,
+                    ..image("qcow2", 1 << 30)
+                },
+            ),
+            Hmp("change ide1-cd0 /srv/enc.qcow2"),
+            Hmp("info block"),
+            Hmp("change vnc password secret99"),
+            Hmp("change vnc password"),
+            Hmp("change vnc :5"),
+            Hmp("info vnc"),
+        ],
     );
 }
 
-#[test]
-fn golden_hmp_screendump() {
-    snap(
-        "hmp__screendump",
-        &lines(
-            MachineConfig::default(),
-            &["screendump /tmp/screen.ppm", "screendump"],
-        ),
+goldens! {
+    golden_hmp_screendump => "hmp__screendump", lines(
+        MachineConfig::default(),
+        &["screendump /tmp/screen.ppm", "screendump"],
+    );
+
+    golden_hmp_device_add_del => "hmp__device_add_del", timed(
+        MachineConfig::default(),
+        &[
+            AdvanceMs(100),
+            Hmp("device_add"),
+            Hmp("device_add e1000,id=nic1,mac=52:54:00:00:00:01"),
+            Hmp("device_add e1000,id=nic1"),
+            Hmp("device_add e1000,id=1nic"),
+            Hmp("device_add nosuch"),
+            Hmp("device_add e1000, id=x"),
+            Hmp("device_add e1000,bogus=1"),
+            Hmp("info network"),
+            Hmp("device_del"),
+            Hmp("device_del nosuch"),
+            Hmp("device_del nic1"),
+            AdvanceMs(2000),
+            Hmp("info network"),
+        ],
+    );
+
+    golden_hmp_balloon_hotplug => "hmp__balloon_hotplug", timed(
+        MachineConfig::default(),
+        &[
+            AdvanceMs(100),
+            Hmp("info balloon"),
+            Hmp("device_add virtio-balloon-pci,id=balloon0"),
+            Hmp("info balloon"),
+            Send(r#"{"execute":"query-balloon"}"#),
+            Hmp("balloon 120"),
+            AdvanceMs(1000),
+            Hmp("info balloon"),
+            Hmp("device_del balloon0"),
+            Hmp("info balloon"),
+            AdvanceMs(2000),
+            Hmp("info balloon"),
+            Send(r#"{"execute":"query-balloon"}"#),
+            Send(
+                r#"{"execute":"device_add","arguments":{"driver":"virtio-balloon-pci","id":"b2"}}"#,
+            ),
+            Send(r#"{"execute":"query-balloon"}"#),
+        ],
+    );
+
+    golden_hmp_cpu => "hmp__cpu", lines(
+        MachineConfig {
+            smp: 2,
+            ..MachineConfig::default()
+        },
+        &[
+            "cpu 1",
+            "cpu 0x1",
+            "cpu 2",
+            "cpu -1",
+            "cpu 4294967296",
+            "cpu",
+            "cpu one",
+            "cpu (1",
+            "cpu 2-1",
+            "cpu 1 2",
+        ],
     );
 }
 
-#[test]
-fn golden_hmp_device_add_del() {
-    snap(
-        "hmp__device_add_del",
-        &timed(
-            MachineConfig::default(),
-            &[
-                AdvanceMs(100),
-                Hmp("device_add"),
-                Hmp("device_add e1000,id=nic1,mac=52:54:00:00:00:01"),
-                Hmp("device_add e1000,id=nic1"),
-                Hmp("device_add e1000,id=1nic"),
-                Hmp("device_add nosuch"),
-                Hmp("device_add e1000, id=x"),
-                Hmp("device_add e1000,bogus=1"),
-                Hmp("info network"),
-                Hmp("device_del"),
-                Hmp("device_del nosuch"),
-                Hmp("device_del nic1"),
-                AdvanceMs(2000),
-                Hmp("info network"),
-            ],
-        ),
-    );
-}
-
-#[test]
-fn golden_hmp_balloon_hotplug() {
-    snap(
-        "hmp__balloon_hotplug",
-        &timed(
-            MachineConfig::default(),
-            &[
-                AdvanceMs(100),
-                Hmp("info balloon"),
-                Hmp("device_add virtio-balloon-pci,id=balloon0"),
-                Hmp("info balloon"),
-                Send(r#"{"execute":"query-balloon"}"#),
-                Hmp("balloon 120"),
-                AdvanceMs(1000),
-                Hmp("info balloon"),
-                Hmp("device_del balloon0"),
-                Hmp("info balloon"),
-                AdvanceMs(2000),
-                Hmp("info balloon"),
-                Send(r#"{"execute":"query-balloon"}"#),
-                Send(
-                    r#"{"execute":"device_add","arguments":{"driver":"virtio-balloon-pci","id":"b2"}}"#,
-                ),
-                Send(r#"{"execute":"query-balloon"}"#),
-            ],
-        ),
-    );
-}
-
-#[test]
-fn golden_hmp_cpu() {
-    let smp2 = MachineConfig {
-        smp: 2,
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__cpu",
-        &lines(
-            smp2,
-            &[
-                "cpu 1",
-                "cpu 0x1",
-                "cpu 2",
-                "cpu -1",
-                "cpu 4294967296",
-                "cpu",
-                "cpu one",
-                "cpu (1",
-                "cpu 2-1",
-                "cpu 1 2",
-            ],
-        ),
-    );
-}
-
-#[test]
-fn golden_hmp_memsave() {
-    snap(
-        "hmp__memsave",
-        &lines(
-            paused(),
-            &[
-                "memsave 0 16 mem.bin",
-                "pmemsave 0x1000 8 pmem.bin",
-                "memsave $pc 4 pc.bin",
-                "memsave $eax 4 eax.bin",
-                // 0.14 reads `16 /tmp` as a division: absolute paths need quotes.
-                "memsave 0 16 /tmp/mem.bin",
-                r#"memsave 0 16 "/tmp/mem.bin""#,
-                "memsave 0 16",
-                "pmemsave",
-                "memsave 0 0x100000000 x",
-            ],
-        ),
+goldens! {
+    golden_hmp_memsave => "hmp__memsave", lines(
+        paused(),
+        &[
+            "memsave 0 16 mem.bin",
+            "pmemsave 0x1000 8 pmem.bin",
+            "memsave $pc 4 pc.bin",
+            "memsave $eax 4 eax.bin",
+            // 0.14 reads `16 /tmp` as a division: absolute paths need quotes.
+            "memsave 0 16 /tmp/mem.bin",
+            r#"memsave 0 16 "/tmp/mem.bin""#,
+            "memsave 0 16",
+            "pmemsave",
+            "memsave 0 0x100000000 x",
+        ],
     );
 }
 
@@ -954,107 +788,88 @@ fn golden_hmp_migrate() {
     snap("hmp__migrate", &text);
 }
 
-#[test]
-fn golden_hmp_migrate_settings() {
-    snap(
-        "hmp__migrate_settings",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "migrate_set_speed 1g",
-                "migrate_set_speed 100",
-                "migrate_set_speed 10K",
-                "migrate_set_speed 1.5B",
-                "migrate_set_speed abc",
-                "migrate_set_speed",
-                "migrate_set_speed -1",
-                "migrate_set_downtime 0.5",
-                "migrate_set_downtime 100ms",
-                "migrate_set_downtime 5min",
-                "migrate_set_downtime inf",
-                "migrate_set_downtime",
-                "migrate_cancel",
-                "migrate_cancel now",
-            ],
-        ),
+goldens! {
+    golden_hmp_migrate_settings => "hmp__migrate_settings", lines(
+        MachineConfig::default(),
+        &[
+            "migrate_set_speed 1g",
+            "migrate_set_speed 100",
+            "migrate_set_speed 10K",
+            "migrate_set_speed 1.5B",
+            "migrate_set_speed abc",
+            "migrate_set_speed",
+            "migrate_set_speed -1",
+            "migrate_set_downtime 0.5",
+            "migrate_set_downtime 100ms",
+            "migrate_set_downtime 5min",
+            "migrate_set_downtime inf",
+            "migrate_set_downtime",
+            "migrate_cancel",
+            "migrate_cancel now",
+        ],
     );
-}
 
-#[test]
-fn golden_hmp_netdev_add_del() {
-    snap(
-        "hmp__netdev_add_del",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "netdev_add user,id=n1",
-                "netdev_add user,id=n1",
-                "netdev_add user,id=1n",
-                "netdev_add user",
-                "netdev_add id=x",
-                "netdev_add nic,id=x",
-                "netdev_add user,id=x,vlan=1",
-                "netdev_add user,id=x,bogus=1",
-                "netdev_add tap,id=t1,fd=tapfd",
-                "netdev_add tap,id=t2,fd=3,ifname=tap9",
-                "netdev_add tap,id=t3,fd=3",
-                "netdev_add socket,id=s1",
-                "netdev_add socket,id=s1,listen=:1234,connect=:1235",
-                "netdev_add socket,id=s1,mcast=230.0.0.1:1234,fd=5",
-                "netdev_add socket,id=s1,listen=:1234",
-                "netdev_add socket,id=s2,listen=:1234",
-                "info network",
-                "netdev_del",
-                "netdev_del nosuch",
-                "netdev_del e1000.0",
-                "netdev_del n1",
-                "netdev_del t3",
-                "info network",
-            ],
-        ),
+    golden_hmp_netdev_add_del => "hmp__netdev_add_del", lines(
+        MachineConfig::default(),
+        &[
+            "netdev_add user,id=n1",
+            "netdev_add user,id=n1",
+            "netdev_add user,id=1n",
+            "netdev_add user",
+            "netdev_add id=x",
+            "netdev_add nic,id=x",
+            "netdev_add user,id=x,vlan=1",
+            "netdev_add user,id=x,bogus=1",
+            "netdev_add tap,id=t1,fd=tapfd",
+            "netdev_add tap,id=t2,fd=3,ifname=tap9",
+            "netdev_add tap,id=t3,fd=3",
+            "netdev_add socket,id=s1",
+            "netdev_add socket,id=s1,listen=:1234,connect=:1235",
+            "netdev_add socket,id=s1,mcast=230.0.0.1:1234,fd=5",
+            "netdev_add socket,id=s1,listen=:1234",
+            "netdev_add socket,id=s2,listen=:1234",
+            "info network",
+            "netdev_del",
+            "netdev_del nosuch",
+            "netdev_del e1000.0",
+            "netdev_del n1",
+            "netdev_del t3",
+            "info network",
+        ],
     );
-}
 
-/// Task B: `fd=NAME` takes a descriptor the QMP monitor named with getfd.
-#[test]
-fn golden_hmp_netdev_named_fd() {
-    snap(
-        "hmp__netdev_named_fd",
-        &timed(
-            MachineConfig::default(),
-            &[
-                Fd(11),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"tapfd"}}"#),
-                Send(
-                    r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap0","fd":"tapfd"}}"#,
-                ),
-                Send(
-                    r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap1","fd":"tapfd"},"id":"taken"}"#,
-                ),
-                Fd(12),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"sockfd"}}"#),
-                Send(
-                    r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"sock0","fd":"sockfd"}}"#,
-                ),
-                Hmp("info network"),
-                Send(r#"{"execute":"closefd","arguments":{"fdname":"tapfd"},"id":"gone"}"#),
-                Send(r#"{"execute":"netdev_del","arguments":{"id":"tap0"}}"#),
-                Send(r#"{"execute":"netdev_del","arguments":{"id":"sock0"}}"#),
-                Fd(13),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"hmpfd"}}"#),
-                // The throwaway HMP monitor holds no named descriptor.
-                Hmp("netdev_add tap,id=tap2,fd=hmpfd"),
-            ],
-        ),
+    /// Task B: `fd=NAME` takes a descriptor the QMP monitor named with getfd.
+    golden_hmp_netdev_named_fd => "hmp__netdev_named_fd", timed(
+        MachineConfig::default(),
+        &[
+            Fd(11),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"tapfd"}}"#),
+            Send(
+                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap0","fd":"tapfd"}}"#,
+            ),
+            Send(
+                r#"{"execute":"netdev_add","arguments":{"type":"tap","id":"tap1","fd":"tapfd"},"id":"taken"}"#,
+            ),
+            Fd(12),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"sockfd"}}"#),
+            Send(
+                r#"{"execute":"netdev_add","arguments":{"type":"socket","id":"sock0","fd":"sockfd"}}"#,
+            ),
+            Hmp("info network"),
+            Send(r#"{"execute":"closefd","arguments":{"fdname":"tapfd"},"id":"gone"}"#),
+            Send(r#"{"execute":"netdev_del","arguments":{"id":"tap0"}}"#),
+            Send(r#"{"execute":"netdev_del","arguments":{"id":"sock0"}}"#),
+            Fd(13),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"hmpfd"}}"#),
+            // The throwaway HMP monitor holds no named descriptor.
+            Hmp("netdev_add tap,id=tap2,fd=hmpfd"),
+        ],
     );
 }
 
 #[test]
 fn golden_hmp_balloon() {
-    let cfg = MachineConfig {
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..MachineConfig::default()
-    };
+    let cfg = balloon_virtio();
     snap(
         "hmp__balloon",
         &parts(&[
@@ -1075,60 +890,46 @@ fn golden_hmp_balloon() {
     );
 }
 
-#[test]
-fn golden_hmp_set_link() {
-    snap(
-        "hmp__set_link",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "set_link e1000.0 off",
-                "set_link user.0 on",
-                "set_link nosuch off",
-                "set_link e1000.0 down",
-                "set_link e1000.0",
-                "set_link",
-            ],
-        ),
-    );
-}
-
-#[test]
-fn golden_hmp_block_resize_passwd() {
-    let cfg = MachineConfig {
-        drives: vec![
-            hda("disk.img", image("raw", 1 << 30)),
-            cdrom("/srv/iso/Fedora 14.iso"),
+goldens! {
+    golden_hmp_set_link => "hmp__set_link", lines(
+        MachineConfig::default(),
+        &[
+            "set_link e1000.0 off",
+            "set_link user.0 on",
+            "set_link nosuch off",
+            "set_link e1000.0 down",
+            "set_link e1000.0",
+            "set_link",
         ],
-        ..MachineConfig::default()
-    };
-    snap(
-        "hmp__block_resize_passwd",
-        &lines(
-            cfg,
-            &[
-                "block_resize ide0-hd0 2G",
-                "block_resize ide0-hd0 100",
-                "info block",
-                "block_resize ide1-cd0 1G",
-                "block_resize nosuch 1G",
-                "block_resize ide0-hd0 big",
-                "block_resize ide0-hd0",
-                "block_resize",
-                "block_passwd ide0-hd0 x",
-                "block_passwd nosuch x",
-                "block_passwd ide0-hd0",
+    );
+
+    golden_hmp_block_resize_passwd => "hmp__block_resize_passwd", lines(
+        MachineConfig {
+            drives: vec![
+                hda("disk.img", image("raw", 1 << 30)),
+                cdrom("/srv/iso/Fedora 14.iso"),
             ],
-        ),
+            ..MachineConfig::default()
+        },
+        &[
+            "block_resize ide0-hd0 2G",
+            "block_resize ide0-hd0 100",
+            "info block",
+            "block_resize ide1-cd0 1G",
+            "block_resize nosuch 1G",
+            "block_resize ide0-hd0 big",
+            "block_resize ide0-hd0",
+            "block_resize",
+            "block_passwd ide0-hd0 x",
+            "block_passwd nosuch x",
+            "block_passwd ide0-hd0",
+        ],
     );
 }
 
 #[test]
 fn golden_hmp_passwords() {
-    let cfg = MachineConfig {
-        vnc: Some(":1,password".into()),
-        ..MachineConfig::default()
-    };
+    let cfg = vnc(":1,password");
     snap(
         "hmp__passwords",
         &parts(&[
@@ -1159,33 +960,26 @@ fn golden_hmp_passwords() {
     );
 }
 
-#[test]
-fn golden_hmp_getfd_closefd() {
-    snap(
-        "hmp__getfd_closefd",
-        &timed(
-            MachineConfig::default(),
-            &[
-                Fd(7),
-                Hmp("getfd myfd"),
-                Hmp("getfd"),
-                Hmp("closefd myfd"),
-                Fd(8),
-                Send(r#"{"execute":"getfd","arguments":{"fdname":"qmpfd"}}"#),
-                // Names belong to the monitor that took them.
-                Hmp("closefd qmpfd"),
-                Send(r#"{"execute":"closefd","arguments":{"fdname":"qmpfd"}}"#),
-            ],
-        ),
+goldens! {
+    golden_hmp_getfd_closefd => "hmp__getfd_closefd", timed(
+        MachineConfig::default(),
+        &[
+            Fd(7),
+            Hmp("getfd myfd"),
+            Hmp("getfd"),
+            Hmp("closefd myfd"),
+            Fd(8),
+            Send(r#"{"execute":"getfd","arguments":{"fdname":"qmpfd"}}"#),
+            // Names belong to the monitor that took them.
+            Hmp("closefd qmpfd"),
+            Send(r#"{"execute":"closefd","arguments":{"fdname":"qmpfd"}}"#),
+        ],
     );
 }
 
 #[test]
 fn golden_hmp_client_migrate_info() {
-    let spice = MachineConfig {
-        spice: Some(opts(&[("port", "5930")])),
-        ..MachineConfig::default()
-    };
+    let spice = spice(&[("port", "5930")]);
     snap(
         "hmp__client_migrate_info",
         &parts(&[
@@ -1256,40 +1050,30 @@ fn golden_hmp_snapshots() {
     );
 }
 
-#[test]
-fn golden_hmp_mouse_log_misc() {
-    snap(
-        "hmp__mouse_log_misc",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "mouse_set 0",
-                "mouse_set 7",
-                "log in_asm,int",
-                "log all",
-                "log none",
-                "log bogus",
-                "logfile /tmp/qemu.log",
-                "commit all",
-                "nmi 0",
-                "stopcapture 0",
-            ],
-        ),
+goldens! {
+    golden_hmp_mouse_log_misc => "hmp__mouse_log_misc", lines(
+        MachineConfig::default(),
+        &[
+            "mouse_set 0",
+            "mouse_set 7",
+            "log in_asm,int",
+            "log all",
+            "log none",
+            "log bogus",
+            "logfile /tmp/qemu.log",
+            "commit all",
+            "nmi 0",
+            "stopcapture 0",
+        ],
     );
-}
 
-#[test]
-fn golden_hmp_not_supported() {
-    snap(
-        "hmp__not_supported",
-        &lines(
-            MachineConfig::default(),
-            &[
-                "gdbserver",
-                "mce -b 0 1 2 3 4 5",
-                "wavcapture /tmp/a.wav",
-                "pcie_aer_inject_error -c dev0 0",
-            ],
-        ),
+    golden_hmp_not_supported => "hmp__not_supported", lines(
+        MachineConfig::default(),
+        &[
+            "gdbserver",
+            "mce -b 0 1 2 3 4 5",
+            "wavcapture /tmp/a.wav",
+            "pcie_aer_inject_error -c dev0 0",
+        ],
     );
 }

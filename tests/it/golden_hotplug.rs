@@ -8,7 +8,7 @@ use qmpsim::machine::config::MachineConfig;
 use qmpsim::scenario::run;
 
 use crate::golden_hmp::{lines, timed};
-use crate::support::{hmp_or_raw, image, opts, snap, Step};
+use crate::support::{hda_only, hmp_or_raw, image, opts, snap, Step};
 
 use Step::{AdvanceMs, Hmp, Probe, Send};
 
@@ -151,16 +151,7 @@ fn golden_hmp_pci_del() {
 
 #[test]
 fn golden_hmp_drive_add_and_del() {
-    let disk = MachineConfig {
-        drives: vec![qmpsim::machine::config::DriveConfig {
-            opts: opts(&[("file", "/img/hd.img"), ("index", "0"), ("media", "disk")]),
-            probe: Some(qmpsim::machine::config::ImageProbe::Found(image(
-                "raw",
-                1 << 30,
-            ))),
-        }],
-        ..MachineConfig::default()
-    };
+    let disk = hda_only("/img/hd.img", image("raw", 1 << 30));
     snap(
         "hmp__drive_add_and_del",
         &timed(

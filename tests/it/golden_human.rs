@@ -10,7 +10,7 @@ use qmpsim::machine::config::{
 use qmpsim::qmp::session::ClientId;
 use qmpsim::trace::dump::escape;
 
-use super::support::snap;
+use super::support::{goldens, snap};
 
 const CLIENT: ClientId = ClientId(1);
 
@@ -62,9 +62,8 @@ fn transcript(config: MachineConfig, reads: &[&[u8]]) -> String {
     text
 }
 
-#[test]
-fn golden_human_session_editing_and_history() {
-    let text = transcript(
+goldens! {
+    golden_human_session_editing_and_history => "human__session", transcript(
         human_on("compat_monitor0", ChardevBackend::Stdio),
         &[
             b"info name\r",
@@ -75,7 +74,6 @@ fn golden_human_session_editing_and_history() {
             b"q\n",
         ],
     );
-    snap("human__session", &text);
 }
 
 #[test]
@@ -94,9 +92,8 @@ fn golden_human_telnet_negotiation_and_filter() {
     snap("human__telnet", &text);
 }
 
-#[test]
-fn golden_human_mux_on_a_shared_serial_port() {
-    let text = transcript(
+goldens! {
+    golden_human_mux_on_a_shared_serial_port => "human__mux", transcript(
         human_on("serial0", ChardevBackend::Stdio),
         &[
             b"for the guest\n",
@@ -108,5 +105,4 @@ fn golden_human_mux_on_a_shared_serial_port() {
             b"\x01x",
         ],
     );
-    snap("human__mux", &text);
 }

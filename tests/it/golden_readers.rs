@@ -9,7 +9,7 @@ use qmpsim::machine::config::MachineConfig;
 use qmpsim::machine::memory::{ram_bytes, read_phys};
 
 use crate::golden_hmp::lines;
-use crate::support::{ext, inject, snap};
+use crate::support::{ext_vnc, inject, paused, snap};
 
 #[test]
 fn golden_hmp_memory_readers() {
@@ -81,11 +81,7 @@ fn golden_hmp_ports() {
 
 #[test]
 fn golden_hmp_info_registers_at_reset() {
-    let smp2 = MachineConfig {
-        smp: 2,
-        start_paused: true,
-        ..MachineConfig::default()
-    };
+    let smp2 = MachineConfig { smp: 2, ..paused() };
     snap(
         "hmp__info_registers_at_reset",
         &lines(
@@ -135,10 +131,7 @@ fn golden_hmp_input() {
 
 #[test]
 fn golden_hmp_acl() {
-    let sasl = MachineConfig {
-        vnc: Some(":1,sasl,acl".into()),
-        ..ext()
-    };
+    let sasl = ext_vnc(":1,sasl,acl");
     let connect = |service: &str, user: &str| {
         inject(
             "vnc-connect",

@@ -9,7 +9,7 @@
 use qmpsim::machine::config::{MachineConfig, OptionList};
 
 use crate::golden_hmp::{lines, timed};
-use crate::support::{snap, Step};
+use crate::support::{nodefaults, snap, Step};
 
 use Step::{AdvanceMs, Hmp, Send};
 
@@ -131,10 +131,7 @@ fn golden_hmp_hostfwd_without_user_networking() {
     snap(
         "hmp__hostfwd_no_user",
         &lines(
-            MachineConfig {
-                nodefaults: true,
-                ..MachineConfig::default()
-            },
+            nodefaults(),
             &[
                 "hostfwd_add ::2222-:22",
                 "hostfwd_remove ::2222",

@@ -17,7 +17,7 @@
 //!   the human monitor's hotplug family; `golden_readers`: its memory, register,
 //!   port and input commands and ACLs), and (`golden_corpus`) of the dump of
 //!   every corpus trace, and (`golden_faults`) of every `x-inject` fault kind;
-//! - `support`: helpers the goldens and scenarios share (`snap`, `sessions`, ...);
+//! - `support`: helpers the goldens and scenarios share (`snap`, `goldens!`, `sessions`, ...);
 //! - `lifecycle`: a whole VM lifecycle, in process, recorded, and over a real socket;
 //! - `snapshots`: snapshot, restore and migration as properties of random sessions;
 //! - `regressions`: shrunk failing cases of the fuzz properties, `traces/regressions/`;

@@ -13,26 +13,42 @@ use qmpsim::trace::{record_inputs, TraceHeader, TraceWriter};
 const ONE: ClientId = ClientId(1);
 const TWO: ClientId = ClientId(2);
 
+/// `{"execute":"NAME"}` for each of `names`, one line each, in one read of
+/// `client`.
+fn executes(client: ClientId, names: &[&str]) -> Input {
+    let data: String = names
+        .iter()
+        .map(|name| format!("{{\"execute\":\"{name}\"}}\n"))
+        .collect();
+    Input::bytes(client, data)
+}
+
+/// Two clients: the first negotiates, queries, stops and resumes; the second
+/// negotiates, asks `query-kvm` with id 7, and leaves.
 fn session() -> Vec<Input> {
     vec![
         Input::connect(ONE),
-        Input::bytes(
-            ONE,
-            "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n",
-        ),
+        executes(ONE, &["qmp_capabilities", "query-status"]),
         Input::connect(TWO),
-        Input::bytes(TWO, "{\"execute\":\"qmp_capabilities\"}\n"),
-        Input::bytes(
-            ONE,
-            "{\"execute\":\"stop\"}\n{\"execute\":\"query-name\"}\n",
-        ),
+        executes(TWO, &["qmp_capabilities"]),
+        executes(ONE, &["stop", "query-name"]),
         Input::bytes(TWO, "{\"execute\":\"query-kvm\",\"id\":7}\n"),
-        Input::bytes(
-            ONE,
-            "{\"execute\":\"cont\"}\n{\"execute\":\"query-version\"}\n",
-        ),
+        executes(ONE, &["cont", "query-version"]),
         Input::Disconnect { client: TWO },
     ]
+}
+
+/// [`session`] recorded on a default machine.
+fn recorded_session() -> Vec<u8> {
+    record_inputs(&TraceHeader::new(MachineConfig::default()), &session()).unwrap()
+}
+
+/// [`minimize`] in a fresh directory, for a run that fails: the exit status
+/// and stderr.
+fn minimize_failure(trace: &[u8], until: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr, _) = minimize(dir.path(), trace, until);
+    (code, stderr)
 }
 
 /// Writes `trace` to `dir/in.qmptrace` and runs `qmpsim trace minimize` on it
@@ -56,7 +72,7 @@ fn minimize(dir: &Path, trace: &[u8], until: &[&str]) -> (Option<i32>, String, S
 #[test]
 fn minimize_output_contains_keeps_what_produces_the_text() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = record_inputs(&TraceHeader::new(MachineConfig::default()), &session()).unwrap();
+    let trace = recorded_session();
     let (code, stdout, stderr, out) = minimize(
         dir.path(),
         &trace,
@@ -96,7 +112,7 @@ fn minimize_output_contains_keeps_what_produces_the_text() {
 #[test]
 fn minimize_exec_runs_the_command_on_each_candidate() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = record_inputs(&TraceHeader::new(MachineConfig::default()), &session()).unwrap();
+    let trace = recorded_session();
     let cmd = format!(
         "f() {{ '{}' trace dump \"$1\" | grep -q '\"id\": 7'; }}; f",
         env!("CARGO_BIN_EXE_qmpsim")
@@ -147,30 +163,30 @@ fn minimize_replay_diverges_keeps_the_diverging_step() {
 
 #[test]
 fn minimize_condition_not_met_fails_with_a_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = record_inputs(&TraceHeader::new(MachineConfig::default()), &session()).unwrap();
-    let (code, _, stderr, _) = minimize(dir.path(), &trace, &["output-contains", "nowhere"]);
-    assert_eq!(code, Some(1));
+    let (code, stderr) = minimize_failure(&recorded_session(), &["output-contains", "nowhere"]);
     assert!(
-        stderr.ends_with("in.qmptrace: the trace does not meet the condition\n"),
-        "{stderr}"
+        code == Some(1) && stderr.ends_with("in.qmptrace: the trace does not meet the condition\n"),
+        "{code:?} {stderr}"
     );
 }
 
 #[test]
 fn minimize_unknown_condition_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let (code, _, stderr, _) = minimize(dir.path(), b"", &["sometimes"]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.starts_with("qmpsim trace minimize: unknown condition 'sometimes'"));
+    let (code, stderr) = minimize_failure(b"", &["sometimes"]);
+    assert!(
+        code == Some(2)
+            && stderr.starts_with("qmpsim trace minimize: unknown condition 'sometimes'"),
+        "{code:?} {stderr}"
+    );
 }
 
 #[test]
 fn minimize_damaged_trace_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let (code, _, stderr, _) = minimize(dir.path(), b"not a trace", &["replay-diverges"]);
-    assert_eq!(code, Some(1));
-    assert_contains(&stderr, "Invalid trace");
+    let (code, stderr) = minimize_failure(b"not a trace", &["replay-diverges"]);
+    assert!(
+        code == Some(1) && stderr.contains("Invalid trace"),
+        "{code:?} {stderr}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use qmpsim::engine::{Engine, Input, Output};
 use qmpsim::qmp::session::ClientId;
 
 use crate::scenarios::{Scenario, SCENARIOS};
-use crate::sockets::{connect_unix, unix_spec, Qemu};
+use crate::sockets::{connect_unix, spawn_recorder};
 
 /// Whether a line is an event rather than a response.
 fn is_event(line: &str) -> bool {
@@ -43,11 +43,7 @@ fn engine_bytes(s: &Scenario) -> String {
 fn socket_run(s: &Scenario, dir: &Path, extra: &[&str]) -> (String, PathBuf) {
     let sock = dir.join(format!("{}.sock", s.name));
     let trace = dir.join(format!("{}.qmptrace", s.name));
-    let spec = unix_spec(&sock, ",nowait");
-    let trace_arg = trace.display().to_string();
-    let mut args = vec!["-qmp", spec.as_str(), "-record", trace_arg.as_str()];
-    args.extend_from_slice(extra);
-    let mut qemu = Qemu::spawn(&args, false);
+    let mut qemu = spawn_recorder(&sock, &trace, extra);
     let client = connect_unix(&sock);
     let mut reader = BufReader::new(client.stream().try_clone().expect("socket clones"));
     let mut writer: UnixStream = client.stream().try_clone().expect("socket clones");

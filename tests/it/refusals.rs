@@ -466,36 +466,24 @@ const LISTINGS: &[Listing] = &[
 
 #[test]
 fn every_listing_prints_0_14s_list_and_status_before_any_monitor_opens() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().to_str().unwrap().to_owned();
-    let failures: Vec<String> = LISTINGS
-        .iter()
-        .filter_map(|l| {
-            let args: Vec<String> = l.args.iter().map(|a| (*a).to_owned()).collect();
-            let expected = (
-                Some(l.status),
-                l.stdout.to_owned(),
-                l.stderr.to_owned(),
-                false,
-            );
-            let got = run(&dir, &args);
-            (got != expected).then(|| {
-                format!(
-                    "{args:?} ({}):\n  expected {expected:?}\n  got      {got:?}",
-                    l.source
-                )
-            })
-        })
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let (_tmp, dir) = scratch_dir();
+    assert_rows_agree(LISTINGS.iter().map(|l| {
+        let args: Vec<String> = l.args.iter().map(|a| (*a).to_owned()).collect();
+        let expected = (
+            Some(l.status),
+            l.stdout.to_owned(),
+            l.stderr.to_owned(),
+            false,
+        );
+        mismatch(&args, l.source, &expected, &run(&dir, &args))
+    }));
 }
 
 #[test]
 fn device_question_mark_lists_the_user_drivers_on_stderr_and_exits_0() {
     // hw/qdev.c:161 qdev_device_help(), vl.c:2991 exit(0); the list itself
     // is reviewed in golden/hmp__qdm.snap (`device_add ?`).
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().to_str().unwrap().to_owned();
+    let (_tmp, dir) = scratch_dir();
     let (status, stdout, stderr, created) = run(&dir, &["-device".to_owned(), "?".to_owned()]);
     assert_eq!(
         (status, stdout, stderr, created),
@@ -511,14 +499,41 @@ fn device_question_mark_lists_the_user_drivers_on_stderr_and_exits_0() {
 #[test]
 fn an_unknown_clock_beside_a_known_one_is_reported_and_the_vm_runs() {
     // qemu-timer.c:344 reports it; a known timer was named, so 0.14 goes on.
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().to_str().unwrap().to_owned();
+    let (_tmp, dir) = scratch_dir();
     let args = ["-clock", "bogus,unix"].map(str::to_owned).to_vec();
     let (status, message, _) = refused(&dir, &args);
     assert_eq!(
         (status, message),
         (Some(0), "Unknown clock bogus\n".to_owned())
     );
+}
+
+/// A fresh temporary directory (removed when the first value drops) and its
+/// path as text.
+fn scratch_dir() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_owned();
+    (dir, path)
+}
+
+/// What a table row whose run (`args`, checked against 0.14's `source`) gave
+/// `got` instead of `expected` reports, or `None` when they agree.
+fn mismatch<T: PartialEq + std::fmt::Debug>(
+    args: &[String],
+    source: &str,
+    expected: &T,
+    got: &T,
+) -> Option<String> {
+    (got != expected)
+        .then(|| format!("{args:?} ({source}):\n  expected {expected:?}\n  got      {got:?}"))
+}
+
+/// Asserts that every row of a table agrees with its run, listing each
+/// [`mismatch`] when not.
+#[track_caller]
+fn assert_rows_agree(reports: impl Iterator<Item = Option<String>>) {
+    let failures: Vec<String> = reports.flatten().collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Runs the binary on `args` with a QMP monitor on a unix socket in `dir` and
@@ -564,33 +579,21 @@ fn run(dir: &str, args: &[String]) -> (Option<i32>, String, String, bool) {
 
 #[test]
 fn every_refusal_has_0_14s_message_and_status_before_any_monitor_opens() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().to_str().unwrap().to_owned();
+    let (_tmp, dir) = scratch_dir();
     std::fs::File::create(format!("{dir}/raw.img"))
         .and_then(|f| f.set_len(RAW_IMAGE_BYTES))
         .unwrap();
     let fill = |s: &str| s.replace("{dir}", &dir);
-    let failures: Vec<String> = REFUSALS
-        .iter()
-        .filter_map(|r| {
-            let args: Vec<String> = r.args.iter().map(|a| fill(a)).collect();
-            let expected = (Some(r.status), fill(r.message), false);
-            let got = refused(&dir, &args);
-            (got != expected).then(|| {
-                format!(
-                    "{args:?} ({}):\n  expected {expected:?}\n  got      {got:?}",
-                    r.source
-                )
-            })
-        })
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_rows_agree(REFUSALS.iter().map(|r| {
+        let args: Vec<String> = r.args.iter().map(|a| fill(a)).collect();
+        let expected = (Some(r.status), fill(r.message), false);
+        mismatch(&args, r.source, &expected, &refused(&dir, &args))
+    }));
 }
 
 #[test]
 fn an_unresolvable_vnc_host_is_refused_by_getaddrinfo() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().to_str().unwrap().to_owned();
+    let (_tmp, dir) = scratch_dir();
     let (status, message, created) = refused(
         &dir,
         &["-vnc".to_owned(), "bogus.invalid:display".to_owned()],
@@ -610,8 +613,7 @@ fn an_unresolvable_vnc_host_is_refused_by_getaddrinfo() {
 
 #[test]
 fn values_0_14_accepts_still_start_the_vm() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().to_str().unwrap().to_owned();
+    let (_tmp, dir) = scratch_dir();
     let image = format!("{dir}/raw.img");
     std::fs::File::create(&image).unwrap();
     let args: Vec<String> = [

@@ -3,7 +3,7 @@
 
 use qmpsim::machine::config::MachineConfig;
 
-use crate::support::{ext, opts, virtual_disk};
+use crate::support::{ext, ext_spice, ext_vnc, virtual_disk};
 
 /// One scripted client session.
 #[derive(Debug, Clone)]
@@ -20,75 +20,11 @@ pub struct Scenario {
     pub idle_advances: usize,
 }
 
-fn default_config() -> MachineConfig {
-    MachineConfig::default()
-}
-
-fn paused_named() -> MachineConfig {
-    MachineConfig {
-        name: Some("demo".into()),
-        start_paused: true,
-        uuid: Some("550e8400-e29b-41d4-a716-446655440000".into()),
-        ..MachineConfig::default()
-    }
-}
-
-/// `-x-extensions -vnc :1,sasl`.
-fn vnc_sasl() -> MachineConfig {
-    MachineConfig {
-        vnc: Some(":1,sasl".into()),
-        ..ext()
-    }
-}
-
-/// `-x-extensions -spice port=5930,tls-port=5931`.
-fn spice_ports() -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(&[("port", "5930"), ("tls-port", "5931")])),
-        ..ext()
-    }
-}
-
-/// `-x-extensions -drive file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G,werror=stop`.
-fn disk_werror_stop() -> MachineConfig {
-    virtual_disk(&[("werror", "stop")])
-}
-
-/// `-x-extensions -rtc base=utc`.
-fn rtc_utc() -> MachineConfig {
-    MachineConfig {
-        rtc: Some("base=utc".into()),
-        ..ext()
-    }
-}
-
-/// `-x-extensions -watchdog i6300esb -watchdog-action pause`.
-fn watchdog_pause() -> MachineConfig {
-    MachineConfig {
-        watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::I6300esb),
-        watchdog_action: Some(qmpsim::machine::watchdog::WatchdogAction::Pause),
-        ..ext()
-    }
-}
-
-/// `-x-chaos seed=1,rate=1,kinds=failures`: the guest holds a tray locked
-/// during every `eject` and `change` of a removable drive.
-fn chaos_failures() -> MachineConfig {
-    MachineConfig {
-        chaos: Some(qmpsim::machine::chaos::ChaosConfig {
-            seed: 1,
-            rate_ppm: 1_000_000,
-            kinds: vec![qmpsim::machine::chaos::ChaosKind::Failures],
-        }),
-        ..MachineConfig::default()
-    }
-}
-
 /// Every scenario.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "negotiate-and-query",
-        config: default_config,
+        config: MachineConfig::default,
         args: &[],
         lines: &[
             r#"{"execute":"query-version"}"#,
@@ -102,7 +38,12 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "stop-cont-quit",
-        config: paused_named,
+        config: || MachineConfig {
+            name: Some("demo".into()),
+            start_paused: true,
+            uuid: Some("550e8400-e29b-41d4-a716-446655440000".into()),
+            ..MachineConfig::default()
+        },
         args: &[
             "-name",
             "demo",
@@ -124,7 +65,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "malformed-input-survives",
-        config: default_config,
+        config: MachineConfig::default,
         args: &[],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,
@@ -144,7 +85,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "vnc-client-events",
-        config: vnc_sasl,
+        config: || ext_vnc(":1,sasl"),
         args: &["-x-extensions", "-vnc", ":1,sasl"],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,
@@ -157,7 +98,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "spice-client-events",
-        config: spice_ports,
+        config: || ext_spice(&[("port", "5930"), ("tls-port", "5931")]),
         args: &["-x-extensions", "-spice", "port=5930,tls-port=5931"],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,
@@ -171,7 +112,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "block-io-error-events",
-        config: disk_werror_stop,
+        config: || virtual_disk(&[("werror", "stop")]),
         args: &[
             "-x-extensions",
             "-drive",
@@ -189,7 +130,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "errors-device-locked",
-        config: chaos_failures,
+        config: || MachineConfig {
+            chaos: Some(qmpsim::machine::chaos::ChaosConfig {
+                seed: 1,
+                rate_ppm: 1_000_000,
+                kinds: vec![qmpsim::machine::chaos::ChaosKind::Failures],
+            }),
+            ..MachineConfig::default()
+        },
         args: &["-x-chaos", "seed=1,rate=1,kinds=failures"],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,
@@ -201,7 +149,10 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "rtc-change-events",
-        config: rtc_utc,
+        config: || MachineConfig {
+            rtc: Some("base=utc".into()),
+            ..ext()
+        },
         args: &["-x-extensions", "-rtc", "base=utc"],
         lines: &[
             r#"{"execute":"qmp_capabilities"}"#,
@@ -213,7 +164,11 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "watchdog-events",
-        config: watchdog_pause,
+        config: || MachineConfig {
+            watchdog: Some(qmpsim::machine::watchdog::WatchdogModel::I6300esb),
+            watchdog_action: Some(qmpsim::machine::watchdog::WatchdogAction::Pause),
+            ..ext()
+        },
         args: &[
             "-x-extensions",
             "-watchdog",

@@ -46,7 +46,7 @@ use qmpsim::qmp::session::{ClientId, FdHandle};
 use qmpsim::wire::framing::{Frame, Framer};
 use qmpsim::wire::{parser, QObject};
 
-use crate::support::opts;
+use crate::support::{balloon_virtio, ext_vnc, kvm, opts, spice, vnc};
 
 /// The seed document.
 const SEED_HX: &str = include_str!("../data/qmp-commands-0.14.hx");
@@ -623,11 +623,6 @@ fn pc() -> MachineConfig {
     MachineConfig::default()
 }
 
-/// `-enable-kvm`.
-fn kvm() -> MachineConfig {
-    MachineConfig { kvm: true, ..pc() }
-}
-
 /// `-smp 2`.
 fn smp2() -> MachineConfig {
     MachineConfig { smp: 2, ..pc() }
@@ -651,36 +646,25 @@ fn with_uuid() -> MachineConfig {
 
 /// `-vnc 0.0.0.0:0,password`.
 fn vnc_password() -> MachineConfig {
-    MachineConfig {
-        vnc: Some("0.0.0.0:0,password".to_owned()),
-        ..pc()
-    }
+    vnc("0.0.0.0:0,password")
 }
 
 /// The document's VNC server: port 50402 (display 44502) with password auth, and
 /// `-x-extensions` for the `x-vnc-client` that stands in for its client.
 fn vnc_doc() -> MachineConfig {
-    MachineConfig {
-        vnc: Some("0.0.0.0:44502,password".to_owned()),
-        extensions: true,
-        ..pc()
-    }
+    ext_vnc("0.0.0.0:44502,password")
 }
 
 /// `-spice port=5920,tls-port=5921` (the ports of the document's query-spice).
-fn spice() -> MachineConfig {
-    MachineConfig {
-        spice: Some(opts(&[("port", "5920"), ("tls-port", "5921")])),
-        ..pc()
-    }
+fn spice_doc() -> MachineConfig {
+    spice(&[("port", "5920"), ("tls-port", "5921")])
 }
 
 /// `-m 1024 -balloon virtio`.
 fn balloon() -> MachineConfig {
     MachineConfig {
         ram_mb: 1024,
-        balloon: Some(opts(&[("type", "virtio")])),
-        ..pc()
+        ..balloon_virtio()
     }
 }
 
@@ -814,7 +798,7 @@ seed_examples! {
     pmemsave_example_matches_doc: "pmemsave" #0, pc, negotiate true, [], Exact, "";
     migrate_example_matches_doc: "migrate" #0, pc, negotiate true, [], Exact, "";
     migrate_cancel_example_matches_doc: "migrate_cancel" #0, pc, negotiate true, [], Exact, "";
-    client_migrate_info_example_matches_doc: "client_migrate_info" #0, spice, negotiate true,
+    client_migrate_info_example_matches_doc: "client_migrate_info" #0, spice_doc, negotiate true,
         [], Exact, "";
     migrate_set_speed_example_matches_doc: "migrate_set_speed" #0, pc, negotiate true, [],
         Exact, "";

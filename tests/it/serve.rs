@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use crate::proxy::{terminate, Rig};
-use crate::sockets::{connect_unix, unix_spec, Client, Qemu, GREETING};
+use crate::sockets::{connect_unix, spawn_recorder, Client, Qemu, GREETING};
 use crate::support::{assert_contains, assert_refused, assert_usage_error, qmpsim};
 
 /// The session most tests record: negotiation, two queries, and `stop`, whose
@@ -216,11 +216,7 @@ fn serve_plays_an_engine_recorded_trace() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("q.sock");
     let trace = dir.path().join("e.qmptrace");
-    let spec = unix_spec(&sock, ",nowait");
-    let mut vm = Qemu::spawn(
-        &["-qmp", &spec, "-S", "-record", &trace.display().to_string()],
-        false,
-    );
+    let mut vm = spawn_recorder(&sock, &trace, &["-S"]);
     let mut c = connect_unix(&sock);
     let seen = run_script(&mut c, SCRIPT);
     drop(c);

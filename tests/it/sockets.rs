@@ -73,16 +73,6 @@ impl Qemu {
         }
     }
 
-    /// Guards a child started elsewhere (pipes already taken).
-    pub fn adopt(child: Child) -> Qemu {
-        let (_tx, rx) = mpsc::channel();
-        Qemu {
-            child,
-            stderr: Lines { rx },
-            stdout: None,
-        }
-    }
-
     /// Writes to its stdin.
     pub fn send_stdin(&mut self, data: &str) {
         let stdin = self.child.stdin.as_mut().expect("stdin is piped");
@@ -105,6 +95,11 @@ impl Qemu {
             assert!(Instant::now() < deadline, "qmpsim did not exit in time");
             thread::sleep(POLL_PAUSE);
         }
+    }
+
+    /// Closes its stdin: the binary reads end of file there.
+    pub fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
     }
 
     /// Waits for it to exit, however long that takes: for a test whose last
@@ -158,6 +153,12 @@ impl Lines {
             .expect("a line within the timeout")
     }
 
+    /// Every line up to the end of the stream, joined; panics when a line or
+    /// the end takes longer than [`IO_TIMEOUT`].
+    pub fn rest(&self) -> String {
+        std::iter::from_fn(|| self.next_or_end()).collect()
+    }
+
     /// The next line, or `None` at end of stream; panics after [`IO_TIMEOUT`].
     pub fn next_or_end(&self) -> Option<String> {
         match self.rx.recv_timeout(IO_TIMEOUT) {
@@ -166,6 +167,20 @@ impl Lines {
             Err(mpsc::RecvTimeoutError::Timeout) => panic!("no line and no end in time"),
         }
     }
+}
+
+/// Runs the binary with `args` to its end, `input` on its stdin (closed
+/// after it), every wait bounded by [`IO_TIMEOUT`]: the exit status, stdout
+/// and stderr.
+pub fn run_to_end(args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    let mut qemu = Qemu::spawn(args, true);
+    if !input.is_empty() {
+        qemu.send_stdin(input);
+    }
+    qemu.close_stdin();
+    let status = qemu.wait_exit().code();
+    let stdout = qemu.stdout.as_ref().expect("stdout is piped").rest();
+    (status, stdout, qemu.stderr.rest())
 }
 
 /// A QMP client over any stream socket.
@@ -297,6 +312,16 @@ pub fn unix_spec(path: &Path, extra: &str) -> String {
     format!("unix:{},server{extra}", path.display())
 }
 
+/// qmpsim with `-qmp` on the unix socket `sock` (nowait) and `-record` to
+/// `trace`, plus `extra`.
+pub fn spawn_recorder(sock: &Path, trace: &Path, extra: &[&str]) -> Qemu {
+    let spec = unix_spec(sock, ",nowait");
+    let trace_arg = trace.display().to_string();
+    let mut args = vec!["-qmp", spec.as_str(), "-record", trace_arg.as_str()];
+    args.extend_from_slice(extra);
+    Qemu::spawn(&args, false)
+}
+
 /// qmpsim on a unix socket with `args`, a connected client before the
 /// greeting.
 pub fn connected_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>) {
@@ -315,11 +340,19 @@ pub fn negotiated_unix(path: &Path, args: &[&str]) -> (Qemu, Client<UnixStream>)
     (qemu, client)
 }
 
+/// qmpsim with `args` on a unix socket in a fresh temporary directory, and a
+/// client past negotiation; the directory goes when the first value drops
+/// (after the VM, when bound in this order).
+pub fn negotiated_vm(args: &[&str]) -> (tempfile::TempDir, Qemu, Client<UnixStream>) {
+    let (dir, path) = sock_path();
+    let (qemu, client) = negotiated_unix(&path, args);
+    (dir, qemu, client)
+}
+
 /// The first line a fresh VM with `args` sends after negotiation when asked
 /// `command` (without arguments) on a unix socket.
 pub fn answer(args: &[&str], command: &str) -> String {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, args);
+    let (_dir, _qemu, mut client) = negotiated_vm(args);
     client.execute(command)
 }
 
@@ -393,8 +426,7 @@ fn unix_query_status_with_dash_s_reports_paused() {
 
 #[test]
 fn unix_stop_sends_stop_event_then_return() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&[]);
     let event = client.execute("stop");
     let ret = client.line();
     assert_eq!(
@@ -408,8 +440,7 @@ fn unix_stop_sends_stop_event_then_return() {
 
 #[test]
 fn unix_quit_returns_then_shutdown_then_end_of_stream() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&[]);
     let ret = client.execute("quit");
     let event = client.line();
     let end = client.line();
@@ -425,8 +456,7 @@ fn unix_quit_returns_then_shutdown_then_end_of_stream() {
 
 #[test]
 fn unix_quit_exits_zero() {
-    let (_dir, path) = sock_path();
-    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, mut qemu, mut client) = negotiated_vm(&[]);
     client.execute("quit");
     assert_eq!(qemu.wait_exit().code(), Some(0));
 }
@@ -442,8 +472,7 @@ fn unix_quit_removes_socket_file() {
 
 #[test]
 fn unix_sigterm_sends_shutdown_and_exits_zero() {
-    let (_dir, path) = sock_path();
-    let (mut qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, mut qemu, mut client) = negotiated_vm(&[]);
     signal(qemu.pid(), libc::SIGTERM);
     let event = client.line();
     assert!(event.contains("\"event\": \"SHUTDOWN\""), "got {event:?}");
@@ -636,8 +665,7 @@ fn getfd_with_scm_rights_descriptor_returns_empty() {
 
 #[test]
 fn getfd_without_descriptor_is_fd_not_supplied() {
-    let (_dir, path) = sock_path();
-    let (_qemu, mut client) = negotiated_unix(&path, &[]);
+    let (_dir, _qemu, mut client) = negotiated_vm(&[]);
     client.send("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"mig\"}}");
     assert_eq!(
         client.line(),

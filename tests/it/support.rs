@@ -1,6 +1,7 @@
-//! Helpers the golden and scenario modules share: the insta settings of `golden/`,
-//! labelled sessions through `qmpsim::scenario::run`, and configuration pieces
-//! built from literals.
+//! Helpers the golden and scenario modules share: the insta settings of `golden/`
+//! and the `goldens!` table of golden tests, labelled sessions through
+//! `qmpsim::scenario::run`, the machines of common command lines, and
+//! configuration pieces built from literals.
 
 use qmpsim::engine::{Engine, Input};
 use qmpsim::machine::clock::VirtualTime;
@@ -14,6 +15,23 @@ pub fn snap(name: &str, text: &str) {
         insta::assert_snapshot!(name, text);
     });
 }
+
+/// One `#[test]` per row `TEST => "NAME", TEXT;` (doc comments allowed before
+/// a row): the test computes the expression TEXT and checks it against
+/// `golden/NAME.snap` with [`snap`]. Rows hold goldens that differ only in
+/// what they run.
+macro_rules! goldens {
+    ($($(#[$attr:meta])* $test:ident => $name:literal, $text:expr;)*) => {
+        $(
+            $(#[$attr])*
+            #[test]
+            fn $test() {
+                $crate::support::snap($name, &$text);
+            }
+        )*
+    };
+}
+pub(crate) use goldens;
 
 /// One negotiated session per `(label, config, lines)`, concatenated under
 /// `## label` headers.
@@ -98,6 +116,20 @@ pub fn against_client(
         .expect("the built binary runs")
 }
 
+/// Runs [`against_client`] with its `--out` in a fresh directory, and returns
+/// that directory with the path of the trace named `trace_name` in it.
+pub fn trace_left_by(
+    tool_args: &[&str],
+    extra: &[&str],
+    name: &str,
+    trace_name: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    against_client(tool_args, dir.path(), extra, name);
+    let trace = dir.path().join(trace_name);
+    (dir, trace)
+}
+
 /// A finished process's stdout, lossy UTF-8.
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -108,20 +140,67 @@ pub fn opts(pairs: &[(&str, &str)]) -> OptionList {
     pairs.iter().copied().collect()
 }
 
+/// The default machine after `change`: one option's worth of difference.
+fn default_with(change: impl FnOnce(&mut MachineConfig)) -> MachineConfig {
+    let mut config = MachineConfig::default();
+    change(&mut config);
+    config
+}
+
 /// `-x-extensions`.
 pub fn ext() -> MachineConfig {
+    default_with(|c| c.extensions = true)
+}
+
+/// `-vnc DISPLAY`.
+pub fn vnc(display: &str) -> MachineConfig {
+    default_with(|c| c.vnc = Some(display.to_owned()))
+}
+
+/// `-x-extensions -vnc DISPLAY`.
+pub fn ext_vnc(display: &str) -> MachineConfig {
     MachineConfig {
         extensions: true,
-        ..MachineConfig::default()
+        ..vnc(display)
     }
+}
+
+/// `-spice OPTS`.
+pub fn spice(pairs: &[(&str, &str)]) -> MachineConfig {
+    default_with(|c| c.spice = Some(opts(pairs)))
+}
+
+/// `-x-extensions -spice OPTS`.
+pub fn ext_spice(pairs: &[(&str, &str)]) -> MachineConfig {
+    MachineConfig {
+        extensions: true,
+        ..spice(pairs)
+    }
+}
+
+/// `-balloon virtio`.
+pub fn balloon_virtio() -> MachineConfig {
+    default_with(|c| c.balloon = Some(opts(&[("type", "virtio")])))
+}
+
+/// `-enable-kvm`.
+pub fn kvm() -> MachineConfig {
+    default_with(|c| c.kvm = true)
+}
+
+/// `-nodefaults`.
+pub fn nodefaults() -> MachineConfig {
+    default_with(|c| c.nodefaults = true)
+}
+
+/// `-nographic`.
+pub fn nographic() -> MachineConfig {
+    default_with(|c| c.nographic = true)
 }
 
 /// `-S`.
 pub fn paused() -> MachineConfig {
-    MachineConfig {
-        start_paused: true,
-        ..MachineConfig::default()
-    }
+    default_with(|c| c.start_paused = true)
 }
 
 /// `-x-extensions -drive file=disk.img,if=ide,index=0,x-virtual=on,x-size=1G[,EXTRA]`:
@@ -143,6 +222,22 @@ pub fn virtual_disk(extra: &[(&str, &str)]) -> MachineConfig {
             probe: None,
         }],
         ..ext()
+    }
+}
+
+/// `-hda FILE` of a probed image.
+pub fn hda(file: &str, info: ImageInfo) -> DriveConfig {
+    DriveConfig {
+        opts: opts(&[("file", file), ("index", "0"), ("media", "disk")]),
+        probe: Some(ImageProbe::Found(info)),
+    }
+}
+
+/// `-hda FILE` of a probed image, and nothing else.
+pub fn hda_only(file: &str, info: ImageInfo) -> MachineConfig {
+    MachineConfig {
+        drives: vec![hda(file, info)],
+        ..MachineConfig::default()
     }
 }
 

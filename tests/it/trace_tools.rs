@@ -1,8 +1,10 @@
 //! trace_tools: `qmpsim trace dump|info|export|import|coverage` through the real
 //! binary, on traces written to a temporary folder and on `traces/`.
 
-use crate::support::{assert_contains, assert_replays, qmpsim};
+use crate::support::{assert_contains, assert_replays, qmpsim, vnc};
 use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
 
 use qmpsim::engine::{Input, Signal};
 use qmpsim::machine::clock::VirtualTime;
@@ -23,28 +25,26 @@ fn connect(client: ClientId) -> Input {
     Input::connect(client)
 }
 
-/// Records `inputs` on `config` into `dir/name`.
-fn write_trace(dir: &Path, name: &str, config: MachineConfig, inputs: &[Input]) -> PathBuf {
+/// Records `inputs` on `config` into `name` in a fresh temporary directory:
+/// the directory (removed when it drops) and the trace's path.
+fn write_trace(name: &str, config: MachineConfig, inputs: &[Input]) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
     let bytes = record_inputs(&TraceHeader::new(config), inputs).unwrap();
-    let path = dir.join(name);
+    let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    (dir, path)
 }
 
-/// Records `inputs` on a default `pc` machine into `dir/name`.
-fn pc_trace(dir: &Path, name: &str, inputs: &[Input]) -> PathBuf {
-    write_trace(dir, name, MachineConfig::default(), inputs)
+/// [`write_trace`] on a default `pc` machine.
+fn pc_trace(name: &str, inputs: &[Input]) -> (TempDir, PathBuf) {
+    write_trace(name, MachineConfig::default(), inputs)
 }
 
 /// One client: negotiation, a request split over two reads, two requests in one
 /// read, a passed fd, a VNC password, a time jump, SIGTERM.
-fn session(dir: &Path) -> PathBuf {
-    let config = MachineConfig {
-        vnc: Some(":0,password".to_owned()),
-        ..MachineConfig::default()
-    };
+fn session() -> (TempDir, PathBuf) {
+    let config = vnc(":0,password");
     write_trace(
-        dir,
         "session.qmptrace",
         config,
         &[
@@ -74,8 +74,7 @@ fn session(dir: &Path) -> PathBuf {
 /// `qmpsim trace ARGS TRACE` on a fresh [`session`] trace: the exit status,
 /// stdout and stderr.
 fn on_session(args: &[&str]) -> (Option<i32>, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
+    let (_dir, trace) = session();
     qmpsim(&[&["trace"], args, &[arg(&trace)]].concat())
 }
 
@@ -95,6 +94,17 @@ fn import(
     let transcript = dir.join("t.txt");
     std::fs::write(&transcript, text).unwrap();
     import_file(&transcript, dir.join("t.qmptrace"), flags, vm_options)
+}
+
+/// [`import`] into a fresh temporary directory, which the first value keeps.
+fn import_fresh(
+    text: &str,
+    flags: &[&str],
+    vm_options: &[&str],
+) -> (TempDir, (PathBuf, Option<i32>, String, String)) {
+    let dir = tempfile::tempdir().unwrap();
+    let imported = import(dir.path(), text, flags, vm_options);
+    (dir, imported)
 }
 
 /// `qmpsim trace import FLAGS FILE -o OUT [-- VM_OPTIONS]`: OUT, the exit
@@ -192,9 +202,7 @@ fn trace_dump_of_the_session() {
 
 #[test]
 fn trace_dump_names_clients_when_several_appear() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = pc_trace(
-        dir.path(),
+    let (_dir, trace) = pc_trace(
         "two.qmptrace",
         &[
             connect(ONE),
@@ -209,8 +217,7 @@ fn trace_dump_names_clients_when_several_appear() {
 
 #[test]
 fn trace_dump_of_damaged_trace_prints_up_to_the_damage_and_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
+    let (_dir, trace) = session();
     damage(&trace, true);
     let (code, out, err) = qmpsim(&["trace", "dump", arg(&trace)]);
     assert!(
@@ -264,9 +271,7 @@ fn trace_json_is_still_the_jsonl_export() {
 
 #[test]
 fn trace_import_of_a_correct_transcript_replays() {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, code, stdout, err) = import(
-        dir.path(),
+    let (_dir, (out, code, stdout, err)) = import_fresh(
         "# notes: query-kvm as the QMP docs show it\n\
          -> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n\
          -> { \"execute\": \"query-kvm\" }\n<- { \"return\": { \"enabled\": true, \"present\": true } }\n",
@@ -280,9 +285,7 @@ fn trace_import_of_a_correct_transcript_replays() {
 
 #[test]
 fn trace_import_of_a_wrong_transcript_fails_replay() {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, code, stdout, _) = import(
-        dir.path(),
+    let (_dir, (out, code, stdout, _)) = import_fresh(
         "-> { \"execute\": \"qmp_capabilities\" }\n<- { \"return\": {} }\n\
          -> { \"execute\": \"query-kvm\" }\n<- { \"return\": { \"enabled\": true, \"present\": true } }\n",
         &[],
@@ -300,9 +303,7 @@ fn trace_import_of_a_wrong_transcript_fails_replay() {
 
 #[test]
 fn trace_import_strict_fails_on_a_difference() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, code, _, _) = import(
-        dir.path(),
+    let (_dir, (_, code, _, _)) = import_fresh(
         "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": 1}\n",
         &["--strict"],
         &[],
@@ -312,8 +313,7 @@ fn trace_import_strict_fails_on_a_difference() {
 
 #[test]
 fn trace_import_of_prose_names_the_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, code, _, err) = import(dir.path(), "-> {}\nthis is prose\n", &[], &[]);
+    let (_dir, (_, code, _, err)) = import_fresh("-> {}\nthis is prose\n", &[], &[]);
     assert!(
         code == Some(1) && err.contains("t.txt: Line 2: expected ->, <- or #"),
         "{err}"
@@ -322,8 +322,7 @@ fn trace_import_of_prose_names_the_line() {
 
 #[test]
 fn trace_dump_then_import_rebuilds_the_same_trace() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
+    let (dir, trace) = session();
     let (_, text, _) = qmpsim(&["trace", "dump", "--show-secrets", arg(&trace)]);
     let (rebuilt, code, _, err) = import(dir.path(), &text, &[], &["-vnc", ":0,password"]);
     assert_eq!(code, Some(0), "{err}");
@@ -363,9 +362,7 @@ fn trace_import_replies_of_a_modern_qemu_does_not_replay_on_0_14() {
 
 #[test]
 fn trace_export_replies_writes_libvirts_format() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = pc_trace(
-        dir.path(),
+    let (_dir, trace) = pc_trace(
         "kvm.qmptrace",
         &[
             connect(ONE),
@@ -391,8 +388,7 @@ fn trace_export_replies_writes_libvirts_format() {
 
 #[test]
 fn trace_export_then_import_replies_replays() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
+    let (dir, trace) = session();
     let (_, replies, _) = qmpsim(&["trace", "export", "--format", "replies", arg(&trace)]);
     let (back, code, stdout, err) = import(
         dir.path(),
@@ -458,9 +454,7 @@ fn xxd(bytes: &[u8]) -> String {
 
 #[test]
 fn trace_format_doc_shows_what_the_binary_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, _, _, _) = import(
-        dir.path(),
+    let (_dir, (out, _, _, _)) = import_fresh(
         "-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": {}}\n",
         &[],
         &[],
@@ -477,14 +471,9 @@ fn trace_format_doc_shows_what_the_binary_writes() {
 
 #[test]
 fn trace_dump_masks_block_passwd_and_hmp_vnc_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = write_trace(
-        dir.path(),
+    let (_dir, trace) = write_trace(
         "secrets.qmptrace",
-        MachineConfig {
-            vnc: Some(":0,password".to_owned()),
-            ..MachineConfig::default()
-        },
+        vnc(":0,password"),
         &[
             connect(ONE),
             send(ONE, "{\"execute\":\"qmp_capabilities\"}"),
@@ -532,7 +521,7 @@ fn trace_export_masks_passwords_unless_show_secrets() {
 
 /// A trace of a human monitor on a socket: HMP `set_password`, `block_passwd`
 /// and `change vnc password`, each echoed key by key, then `help set_password`.
-fn human_monitor_secrets(dir: &Path) -> PathBuf {
+fn human_monitor_secrets() -> (TempDir, PathBuf) {
     let config = MachineConfig {
         vnc: Some(":0".to_owned()),
         chardevs: vec![ChardevConfig {
@@ -551,7 +540,6 @@ fn human_monitor_secrets(dir: &Path) -> PathBuf {
         ..MachineConfig::default()
     };
     write_trace(
-        dir,
         "hmp-secrets.qmptrace",
         config,
         &[
@@ -569,8 +557,7 @@ fn human_monitor_secrets(dir: &Path) -> PathBuf {
 /// leave the help text that names the `password` argument as it is.
 #[test]
 fn trace_tools_mask_hmp_passwords_and_their_echo() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = human_monitor_secrets(dir.path());
+    let (_dir, trace) = human_monitor_secrets();
     for tool in [&["dump"][..], &["export", "--jsonl"]] {
         let (code, out, _) = qmpsim(&[&["trace"], tool, &[arg(&trace)]].concat());
         assert!(
@@ -587,8 +574,7 @@ fn trace_tools_mask_hmp_passwords_and_their_echo() {
 
 #[test]
 fn trace_dump_show_secrets_shows_hmp_passwords() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = human_monitor_secrets(dir.path());
+    let (_dir, trace) = human_monitor_secrets();
     let (_, out, _) = qmpsim(&["trace", "dump", "--show-secrets", arg(&trace)]);
     assert!(
         out.contains("set_password vnc pw-one") && !out.contains("********"),
@@ -598,9 +584,7 @@ fn trace_dump_show_secrets_shows_hmp_passwords() {
 
 #[test]
 fn trace_coverage_of_one_trace_lists_what_it_never_did() {
-    let dir = tempfile::tempdir().unwrap();
-    pc_trace(
-        dir.path(),
+    let (dir, _trace) = pc_trace(
         "small.qmptrace",
         &[
             connect(ONE),
@@ -630,8 +614,7 @@ fn trace_coverage_of_one_trace_lists_what_it_never_did() {
 
 #[test]
 fn trace_coverage_of_a_damaged_trace_fails_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = session(dir.path());
+    let (dir, trace) = session();
     damage(&trace, false);
     let (code, _, err) = qmpsim(&["trace", "coverage", arg(dir.path())]);
     assert!(
@@ -644,9 +627,7 @@ fn trace_coverage_of_a_damaged_trace_fails_naming_it() {
 
 #[test]
 fn trace_export_replies_of_the_second_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = pc_trace(
-        dir.path(),
+    let (_dir, trace) = pc_trace(
         "two.qmptrace",
         &[
             connect(ONE),

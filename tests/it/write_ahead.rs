@@ -11,22 +11,41 @@ use std::path::{Path, PathBuf};
 use qmpsim::engine::Output;
 use qmpsim::trace::{Frame, TraceError, TraceReader};
 
-use crate::sockets::{connect_unix, unix_spec, Qemu, GREETING};
+use std::os::unix::net::UnixStream;
+
+use crate::sockets::{connect_unix, spawn_recorder, unix_spec, Client, Qemu, GREETING};
 
 /// `-qmp` on `dir/q.sock` and `-record` to `trace`, plus `extra`.
-fn spawn_recorder(dir: &Path, trace: &Path, extra: &[&str]) -> (Qemu, PathBuf) {
+fn recorder_in(dir: &Path, trace: &Path, extra: &[&str]) -> (Qemu, PathBuf) {
     let sock = dir.join("q.sock");
-    let spec = unix_spec(&sock, ",nowait");
+    (spawn_recorder(&sock, trace, extra), sock)
+}
+
+/// A recorder in a fresh directory, recording to `DIR/NAME`, and a client on
+/// its monitor past negotiation.
+fn negotiated_recorder(name: &str) -> (tempfile::TempDir, PathBuf, Qemu, Client<UnixStream>) {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join(name);
+    let (qemu, sock) = recorder_in(dir.path(), &trace, &[]);
+    let mut client = connect_unix(&sock);
+    client.line();
+    client.execute("qmp_capabilities");
+    (dir, trace, qemu, client)
+}
+
+/// Starts a recorder to `trace` whose monitor cannot bind (its folder does
+/// not exist): the exit status.
+fn start_with_unbindable_monitor(dir: &Path, trace: &Path) -> Option<i32> {
     let trace_arg = trace.display().to_string();
-    let mut args = vec!["-qmp", spec.as_str(), "-record", trace_arg.as_str()];
-    args.extend_from_slice(extra);
-    (Qemu::spawn(&args, false), sock)
+    let bad_sock = format!("unix:{}/no/q.sock,server,nowait", dir.display());
+    let mut qemu = Qemu::spawn(&["-qmp", &bad_sock, "-record", &trace_arg], false);
+    qemu.wait_exit().code()
 }
 
 /// [`spawn_recorder`] for a recorder that must refuse to start: exit status 1
 /// (checked), then its stderr line and its socket's path.
 fn refused_recorder(dir: &Path, trace: &Path) -> (String, PathBuf) {
-    let (mut qemu, sock) = spawn_recorder(dir, trace, &[]);
+    let (mut qemu, sock) = recorder_in(dir, trace, &[]);
     assert_eq!(qemu.wait_exit().code(), Some(1));
     (qemu.stderr.next(), sock)
 }
@@ -68,7 +87,7 @@ fn write_ahead_sigkill_keeps_every_answered_request() {
     let trace = dir.path().join("killed.qmptrace");
     let sock2 = dir.path().join("q2.sock");
     let spec2 = unix_spec(&sock2, ",nowait");
-    let (qemu, sock) = spawn_recorder(dir.path(), &trace, &["-qmp", &spec2]);
+    let (qemu, sock) = recorder_in(dir.path(), &trace, &["-qmp", &spec2]);
     let mut a = connect_unix(&sock);
     assert_eq!(a.line(), GREETING);
     let mut b = connect_unix(&sock2);
@@ -107,12 +126,7 @@ fn write_ahead_sigkill_keeps_every_answered_request() {
 
 #[test]
 fn write_ahead_killed_trace_replays_as_truncated_with_its_own_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("killed.qmptrace");
-    let (qemu, sock) = spawn_recorder(dir.path(), &trace, &[]);
-    let mut a = connect_unix(&sock);
-    a.line();
-    a.execute("qmp_capabilities");
+    let (_dir, trace, qemu, mut a) = negotiated_recorder("killed.qmptrace");
     a.execute("stop");
     // SAFETY: kill(2) on the child's pid.
     assert_eq!(unsafe { libc::kill(qemu.pid(), libc::SIGKILL) }, 0);
@@ -142,12 +156,7 @@ fn write_ahead_killed_trace_replays_as_truncated_with_its_own_status() {
 
 #[test]
 fn write_ahead_sigterm_finishes_the_trace() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("term.qmptrace");
-    let (mut qemu, sock) = spawn_recorder(dir.path(), &trace, &[]);
-    let mut a = connect_unix(&sock);
-    a.line();
-    a.execute("qmp_capabilities");
+    let (_dir, trace, mut qemu, _a) = negotiated_recorder("term.qmptrace");
     // SAFETY: kill(2) on the child's pid.
     assert_eq!(unsafe { libc::kill(qemu.pid(), libc::SIGTERM) }, 0);
     qemu.wait_exit();
@@ -181,12 +190,7 @@ fn record_into_a_directory_is_refused_with_the_os_error() {
 
 #[test]
 fn record_second_recorder_of_one_file_is_refused_and_the_first_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("t.qmptrace");
-    let (mut first, sock) = spawn_recorder(dir.path(), &trace, &[]);
-    let mut a = connect_unix(&sock);
-    a.line();
-    a.execute("qmp_capabilities");
+    let (_dir, trace, mut first, mut a) = negotiated_recorder("t.qmptrace");
     let other = tempfile::tempdir().unwrap();
     let (refusal, _) = refused_recorder(other.path(), &trace);
     assert_eq!(
@@ -206,11 +210,7 @@ fn record_failed_start_leaves_the_previous_trace_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("t.qmptrace");
     std::fs::write(&trace, b"the previous good trace").unwrap();
-    // The monitor cannot bind: its folder does not exist.
-    let trace_arg = trace.display().to_string();
-    let bad_sock = format!("unix:{}/no/q.sock,server,nowait", dir.path().display());
-    let mut qemu = Qemu::spawn(&["-qmp", &bad_sock, "-record", &trace_arg], false);
-    assert_eq!(qemu.wait_exit().code(), Some(1));
+    assert_eq!(start_with_unbindable_monitor(dir.path(), &trace), Some(1));
     assert_eq!(std::fs::read(&trace).unwrap(), b"the previous good trace");
 }
 
@@ -218,17 +218,14 @@ fn record_failed_start_leaves_the_previous_trace_as_it_was() {
 fn record_failed_start_removes_the_file_it_created() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("t.qmptrace");
-    let trace_arg = trace.display().to_string();
-    let bad_sock = format!("unix:{}/no/q.sock,server,nowait", dir.path().display());
-    let mut qemu = Qemu::spawn(&["-qmp", &bad_sock, "-record", &trace_arg], false);
-    assert_eq!(qemu.wait_exit().code(), Some(1));
+    assert_eq!(start_with_unbindable_monitor(dir.path(), &trace), Some(1));
     assert!(!trace.exists());
 }
 
 #[test]
 fn record_onto_a_full_disk_reports_it_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut qemu, sock) = spawn_recorder(dir.path(), Path::new("/dev/full"), &[]);
+    let (mut qemu, sock) = recorder_in(dir.path(), Path::new("/dev/full"), &[]);
     let mut a = connect_unix(&sock);
     assert_eq!(a.line(), GREETING);
     a.execute("qmp_capabilities");
@@ -244,7 +241,7 @@ fn record_onto_a_full_disk_reports_it_and_exits_non_zero() {
 fn record_of_a_16_mib_pmemsave_replays() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("big.qmptrace");
-    let (mut qemu, sock) = spawn_recorder(dir.path(), &trace, &["-m", "64"]);
+    let (mut qemu, sock) = recorder_in(dir.path(), &trace, &["-m", "64"]);
     let mut a = connect_unix(&sock);
     // Writing 16 MiB to the dump and again to the trace (and hashing it) takes
     // as long as the machine's load makes it: the reply is awaited without a
