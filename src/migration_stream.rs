@@ -483,8 +483,11 @@ mod tests {
         out
     }
 
+    /// What reading a whole stream gives: its preamble and envelope.
+    type ReadResult = Result<(Preamble, Vec<u8>), StreamError>;
+
     /// Reads a whole stream: preamble, payload, envelope.
-    fn read_all(bytes: &[u8]) -> Result<(Preamble, Vec<u8>), StreamError> {
+    fn read_all(bytes: &[u8]) -> ReadResult {
         let mut preamble = None;
         let mut result = None;
         super::read_all(bytes, |item| {
@@ -598,24 +601,31 @@ mod tests {
         ));
     }
 
+    /// Reads the stream of `preamble()` and `envelope` cut `short_by` bytes
+    /// before its end: the whole stream's length, where it was cut, and what
+    /// reading gave.
+    fn read_cut(envelope: &[u8], short_by: usize) -> (usize, usize, ReadResult) {
+        let bytes = encode(&preamble(), envelope);
+        let cut = bytes.len() - short_by;
+        (bytes.len(), cut, read_all(&bytes[..cut]))
+    }
+
     #[test]
     fn stream_cut_in_payload_is_truncated() {
-        let bytes = encode(&preamble(), b"E");
-        let cut = bytes.len() - 500;
+        let (_, cut, read) = read_cut(b"E", 500);
         assert!(matches!(
-            read_all(&bytes[..cut]),
+            read,
             Err(StreamError::Truncated { received, .. }) if received == cut as u64
         ));
     }
 
     #[test]
     fn stream_cut_in_envelope_is_truncated() {
-        let bytes = encode(&preamble(), b"ENVELOPE");
-        let cut = bytes.len() - 1;
+        let (len, cut, read) = read_cut(b"ENVELOPE", 1);
         assert!(matches!(
-            read_all(&bytes[..cut]),
+            read,
             Err(StreamError::Truncated { received, expected })
-                if received == cut as u64 && expected == bytes.len() as u64
+                if received == cut as u64 && expected == len as u64
         ));
     }
 

@@ -436,6 +436,15 @@ mod tests {
         build(&raw::parse(args.iter().copied()).expect("valid test command line"))
     }
 
+    /// The config of `-hda` on an image of `len` zero bytes, with the image's
+    /// directory (to keep it) and path.
+    fn plan_hda_of_zeros(len: usize) -> (tempfile::TempDir, String, MachineConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "d.img", &vec![0u8; len]);
+        let config = plan(&["-hda", &path]).unwrap().config;
+        (dir, path, config)
+    }
+
     fn labels(args: &[&str]) -> Vec<String> {
         plan(args)
             .unwrap()
@@ -585,9 +594,7 @@ mod tests {
 
     #[test]
     fn hda_expands_to_ide_disk_index_zero() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_temp(&dir, "d.img", &[0u8; 4096]);
-        let config = plan(&["-hda", &path]).unwrap().config;
+        let (_dir, path, config) = plan_hda_of_zeros(4096);
         assert_eq!(
             config.drives[0].opts,
             raw::parse_option_list(&format!("file={path},index=0,media=disk,if=ide"), None)
@@ -635,9 +642,7 @@ mod tests {
 
     #[test]
     fn raw_image_size_is_file_size() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_temp(&dir, "d.img", &[0u8; 3000]);
-        let config = plan(&["-hda", &path]).unwrap().config;
+        let (_dir, _, config) = plan_hda_of_zeros(3000);
         assert_eq!(
             config.drives[0].probe,
             Some(ImageProbe::Found(ImageInfo {

@@ -471,28 +471,26 @@ mod tests {
         );
     }
 
+    /// What `choose` takes with `seed` from a STOP in each of 50 gaps, on a
+    /// budget of 7.
+    fn stop_sample_past_budget(seed: u64) -> Vec<Placement> {
+        let gaps: Vec<u64> = (0..50).collect();
+        choose(&gaps, &[Happening::Stop], 7, seed)
+    }
+
     #[test]
     fn choose_past_budget_takes_budget_many() {
-        let gaps: Vec<u64> = (0..50).collect();
-        assert_eq!(choose(&gaps, &[Happening::Stop], 7, 1).len(), 7);
+        assert_eq!(stop_sample_past_budget(1).len(), 7);
     }
 
     #[test]
     fn choose_past_budget_same_seed_same_sample() {
-        let gaps: Vec<u64> = (0..50).collect();
-        assert_eq!(
-            choose(&gaps, &[Happening::Stop], 7, 3),
-            choose(&gaps, &[Happening::Stop], 7, 3)
-        );
+        assert_eq!(stop_sample_past_budget(3), stop_sample_past_budget(3));
     }
 
     #[test]
     fn choose_past_budget_other_seed_other_sample() {
-        let gaps: Vec<u64> = (0..50).collect();
-        assert_ne!(
-            choose(&gaps, &[Happening::Stop], 7, 3),
-            choose(&gaps, &[Happening::Stop], 7, 4)
-        );
+        assert_ne!(stop_sample_past_budget(3), stop_sample_past_budget(4));
     }
 
     #[test]

@@ -385,6 +385,14 @@ mod tests {
 
     const REPLY: &[u8] = b"{\"return\": {\"running\": true, \"singlestep\": false}, \"id\": 1}\r\n";
 
+    /// Shaping that only announces the extra capability.
+    fn extra_capability() -> Shaping {
+        Shaping {
+            extra_capability: true,
+            ..Shaping::default()
+        }
+    }
+
     #[test]
     fn shape_with_reverse_keys_reverses_every_object() {
         let shaping = Shaping {
@@ -405,10 +413,7 @@ mod tests {
     #[test]
     fn shape_greeting_with_extra_capability_announces_it() {
         let greeting = crate::wire::message::greeting("");
-        let shaping = Shaping {
-            extra_capability: true,
-            ..Shaping::default()
-        };
+        let shaping = extra_capability();
         assert_eq!(
             String::from_utf8(shape(greeting.as_bytes(), shaping, true)).unwrap(),
             greeting.replace("[]", "[\"x-conformance\"]")
@@ -418,10 +423,7 @@ mod tests {
     #[test]
     fn shape_only_changes_the_greeting_once() {
         let greeting = crate::wire::message::greeting("");
-        let shaping = Shaping {
-            extra_capability: true,
-            ..Shaping::default()
-        };
+        let shaping = extra_capability();
         assert_eq!(
             shape(greeting.as_bytes(), shaping, false),
             greeting.as_bytes()

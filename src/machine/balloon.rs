@@ -135,6 +135,15 @@ mod tests {
         m.balloon.as_ref().unwrap().actual_bytes(128 * MIB_BYTES)
     }
 
+    /// A machine with a balloon `steps` balloon steps after its target was
+    /// set to `target_mib` MiB.
+    fn balloon_after_steps(target_mib: u64, steps: u64) -> Machine {
+        let mut m = with_balloon();
+        m.balloon_set_target(i64::try_from(target_mib * MIB_BYTES).unwrap());
+        m.advance_to(VirtualTime(steps * BALLOON_STEP_NS));
+        m
+    }
+
     #[test]
     fn default_config_has_no_balloon() {
         assert!(Machine::new(MachineConfig::default()).balloon.is_none());
@@ -193,26 +202,20 @@ mod tests {
 
     #[test]
     fn target_is_reached_in_batches() {
-        let mut m = with_balloon();
-        m.balloon_set_target(i64::try_from(127 * MIB_BYTES).unwrap());
-        m.advance_to(VirtualTime(BALLOON_STEP_NS));
+        let m = balloon_after_steps(127, 1);
         assert_eq!(actual(&m), 127 * MIB_BYTES);
         assert!(!m.balloon.as_ref().unwrap().stepping);
     }
 
     #[test]
     fn target_takes_one_batch_per_step() {
-        let mut m = with_balloon();
-        m.balloon_set_target(i64::try_from(64 * MIB_BYTES).unwrap());
-        m.advance_to(VirtualTime(3 * BALLOON_STEP_NS));
+        let m = balloon_after_steps(64, 3);
         assert_eq!(actual(&m), 125 * MIB_BYTES);
     }
 
     #[test]
     fn raised_target_deflates_one_batch_per_step() {
-        let mut m = with_balloon();
-        m.balloon_set_target(i64::try_from(126 * MIB_BYTES).unwrap());
-        m.advance_to(VirtualTime(2 * BALLOON_STEP_NS));
+        let mut m = balloon_after_steps(126, 2);
         assert_eq!(actual(&m), 126 * MIB_BYTES);
         m.balloon_set_target(i64::try_from(128 * MIB_BYTES).unwrap());
         m.advance_to(VirtualTime(3 * BALLOON_STEP_NS));

@@ -564,28 +564,25 @@ mod tests {
     }
 
     #[test]
-    fn vnc_connect_sasl_name_without_sasl_is_invalid() {
-        let mut m = vnc_machine(":1");
-        let mut c = vnc_client("1");
-        c.sasl_username = Some("alice".into());
-        assert_eq!(
-            m.vnc_client_connect(c),
-            Err(QmpError::with1(
-                ErrorClass::InvalidParameter,
-                "sasl_username"
-            ))
-        );
-    }
-
-    #[test]
-    fn vnc_connect_x509_name_without_x509_is_invalid() {
-        let mut m = vnc_machine(":1,tls");
-        let mut c = vnc_client("1");
-        c.x509_dname = Some("CN=x".into());
-        assert_eq!(
-            m.vnc_client_connect(c),
-            Err(QmpError::with1(ErrorClass::InvalidParameter, "x509_dname"))
-        );
+    fn vnc_connect_auth_name_without_that_auth_is_invalid() {
+        let sasl_client = VncClient {
+            sasl_username: Some("alice".into()),
+            ..vnc_client("1")
+        };
+        let x509_client = VncClient {
+            x509_dname: Some("CN=x".into()),
+            ..vnc_client("1")
+        };
+        for (display, client, param) in [
+            (":1", sasl_client, "sasl_username"),
+            (":1,tls", x509_client, "x509_dname"),
+        ] {
+            assert_eq!(
+                vnc_machine(display).vnc_client_connect(client),
+                Err(QmpError::with1(ErrorClass::InvalidParameter, param)),
+                "{param}"
+            );
+        }
     }
 
     #[test]

@@ -516,6 +516,28 @@ mod tests {
         })
     }
 
+    /// A machine of `ram_mb` MiB migrating its RAM: the machine and the
+    /// migration's id.
+    fn migrating(ram_mb: u64) -> (Machine, u64) {
+        let mut m = machine(ram_mb);
+        let id = start(&mut m, false);
+        (m, id)
+    }
+
+    /// A machine of `ram_mb` MiB whose RAM migration stalled and caught up.
+    fn caught_up(ram_mb: u64) -> Machine {
+        let (mut m, id) = migrating(ram_mb);
+        m.migration_stall(id, true);
+        m.migration_stall(id, false);
+        m
+    }
+
+    /// When the next migration tick is due.
+    fn next_tick(m: &Machine) -> Option<VirtualTime> {
+        m.clock
+            .next_deadline_matching(|t| matches!(t, Timer::MigrationTick { .. }))
+    }
+
     fn status(m: &Machine) -> MigrationStatus {
         m.migration.current.as_ref().expect("a migration").status
     }
@@ -596,8 +618,7 @@ mod tests {
 
     #[test]
     fn start_emits_effect_with_total() {
-        let mut m = machine(1);
-        let id = start(&mut m, false);
+        let (m, id) = migrating(1);
         assert_eq!(
             m.effects,
             [Effect::MigrationStart {
@@ -611,8 +632,7 @@ mod tests {
 
     #[test]
     fn tick_sends_one_chunk_and_stays_active() {
-        let mut m = machine(128);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(128);
         m.migration_tick(id);
         let mig = m.migration.current.as_ref().unwrap();
         assert_eq!(mig.ram.transferred, 820 * PAGE_BYTES);
@@ -621,8 +641,7 @@ mod tests {
 
     #[test]
     fn small_ram_completes_and_stops_vm() {
-        let mut m = machine(1);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(1);
         m.migration_tick(id);
         assert_eq!(status(&m), MigrationStatus::Completed);
         assert_eq!(m.run_state, RunState::Paused);
@@ -631,8 +650,7 @@ mod tests {
 
     #[test]
     fn stalled_migration_sends_nothing_and_stays_active() {
-        let mut m = machine(128);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(128);
         m.migration_tick(id);
         let sent = m.migration.current.as_ref().unwrap().ram.transferred;
         m.migration_stall(id, true);
@@ -642,34 +660,20 @@ mod tests {
             (cur.status, cur.ram.transferred),
             (MigrationStatus::Active, sent)
         );
-        assert_eq!(
-            m.clock
-                .next_deadline_matching(|t| matches!(t, Timer::MigrationTick { .. })),
-            None
-        );
+        assert_eq!(next_tick(&m), None);
     }
 
     #[test]
     fn caught_up_migration_resumes_and_completes() {
-        let mut m = machine(16);
-        let id = start(&mut m, false);
-        m.migration_stall(id, true);
-        m.migration_stall(id, false);
+        let mut m = caught_up(16);
         m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
         assert_eq!(status(&m), MigrationStatus::Completed);
     }
 
     #[test]
     fn caught_up_migration_sends_its_next_chunk_one_tick_later() {
-        let mut m = machine(128);
-        let id = start(&mut m, false);
-        m.migration_stall(id, true);
-        m.migration_stall(id, false);
-        assert_eq!(
-            m.clock
-                .next_deadline_matching(|t| matches!(t, Timer::MigrationTick { .. })),
-            Some(VirtualTime(MIGRATION_TICK_NS))
-        );
+        let m = caught_up(128);
+        assert_eq!(next_tick(&m), Some(VirtualTime(MIGRATION_TICK_NS)));
     }
 
     #[test]
@@ -716,8 +720,7 @@ mod tests {
 
     #[test]
     fn data_effects_add_up_to_the_total() {
-        let mut m = machine(16);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(16);
         m.advance_to(VirtualTime(10 * VirtualTime::NS_PER_S));
         let data: u64 = m
             .effects
@@ -732,8 +735,7 @@ mod tests {
 
     #[test]
     fn stall_of_completed_migration_is_ignored() {
-        let mut m = machine(1);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(1);
         m.advance_to(VirtualTime(VirtualTime::NS_PER_S));
         m.migration_stall(id, true);
         assert!(!m.migration.current.as_ref().unwrap().stalled);
@@ -741,8 +743,7 @@ mod tests {
 
     #[test]
     fn cancel_active_gives_cancelled_and_effect() {
-        let mut m = machine(128);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(128);
         m.migration_cancel();
         assert_eq!(status(&m), MigrationStatus::Cancelled);
         assert_eq!(m.effects.last(), Some(&Effect::MigrationCancel { id }));
@@ -753,8 +754,7 @@ mod tests {
 
     #[test]
     fn cancel_completed_changes_nothing() {
-        let mut m = machine(1);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(1);
         m.migration_tick(id);
         m.migration_cancel();
         assert_eq!(status(&m), MigrationStatus::Completed);
@@ -762,8 +762,7 @@ mod tests {
 
     #[test]
     fn failure_after_completion_restarts_vm() {
-        let mut m = machine(1);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(1);
         m.migration_tick(id);
         m.migration_fail(id);
         assert_eq!(status(&m), MigrationStatus::Failed);
@@ -772,8 +771,7 @@ mod tests {
 
     #[test]
     fn failure_with_stale_id_is_ignored() {
-        let mut m = machine(128);
-        let id = start(&mut m, false);
+        let (mut m, id) = migrating(128);
         m.migration_fail(id + 1);
         assert_eq!(status(&m), MigrationStatus::Active);
     }

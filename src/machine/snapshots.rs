@@ -562,6 +562,28 @@ mod tests {
         })
     }
 
+    /// A machine with drives of `formats` after `savevm` of each of `tags` in
+    /// turn.
+    fn saved(formats: &[&str], tags: &[&str]) -> Machine {
+        let mut m = machine(formats);
+        for tag in tags {
+            m.savevm(Some(tag));
+        }
+        m
+    }
+
+    /// `savevm` of `count` snapshots, tagged `s0`, `s1`, ...
+    fn save_numbered(m: &mut Machine, count: usize) {
+        for i in 0..count {
+            m.savevm(Some(&format!("s{i}")));
+        }
+    }
+
+    /// The snapshots of the first drive.
+    fn first_drive(m: &Machine) -> &[InternalSnapshot] {
+        &m.snapshots["ide0-hd0"].entries
+    }
+
     #[test]
     fn savevm_then_info_lists_the_snapshot() {
         let mut m = machine(&["qcow2"]);
@@ -598,8 +620,7 @@ mod tests {
 
     #[test]
     fn savevm_of_a_running_vm_stops_and_resumes_it() {
-        let mut m = machine(&["qcow2"]);
-        m.savevm(Some("a"));
+        let mut m = saved(&["qcow2"], &["a"]);
         let names: Vec<String> = m.events.drain_names();
         assert_eq!(
             (names, m.run_state),
@@ -612,12 +633,8 @@ mod tests {
 
     #[test]
     fn savevm_with_existing_tag_replaces_it_keeping_its_id() {
-        let mut m = machine(&["qcow2"]);
-        m.savevm(Some("a"));
-        m.savevm(Some("b"));
-        m.savevm(Some("a"));
-        let ids: Vec<(&str, &str)> = m.snapshots["ide0-hd0"]
-            .entries
+        let m = saved(&["qcow2"], &["a", "b", "a"]);
+        let ids: Vec<(&str, &str)> = first_drive(&m)
             .iter()
             .map(|s| (s.id.as_str(), s.name.as_str()))
             .collect();
@@ -627,9 +644,7 @@ mod tests {
     #[test]
     fn savevm_past_the_table_limit_fails_on_that_drive() {
         let mut m = machine(&["qcow2"]);
-        (0..SNAPSHOTS_PER_DRIVE_MAX).for_each(|i| {
-            m.savevm(Some(&format!("s{i}")));
-        });
+        save_numbered(&mut m, SNAPSHOTS_PER_DRIVE_MAX);
         assert_eq!(
             m.savevm(Some("one-more")),
             "Error while creating snapshot on 'ide0-hd0'\n"
@@ -639,16 +654,13 @@ mod tests {
     #[test]
     fn savevm_at_the_table_limit_succeeds() {
         let mut m = machine(&["qcow2"]);
-        (0..SNAPSHOTS_PER_DRIVE_MAX - 1).for_each(|i| {
-            m.savevm(Some(&format!("s{i}")));
-        });
+        save_numbered(&mut m, SNAPSHOTS_PER_DRIVE_MAX - 1);
         assert_eq!(m.savevm(Some("last")), "");
     }
 
     #[test]
     fn only_the_first_drive_holds_the_state() {
-        let mut m = machine(&["qcow2", "qcow2"]);
-        m.savevm(Some("a"));
+        let m = saved(&["qcow2", "qcow2"], &["a"]);
         let sizes = (
             m.snapshots["ide0-hd0"].entries[0].state.is_some(),
             m.snapshots["ide0-hd1"].entries[0].vm_state_size,
@@ -667,8 +679,7 @@ mod tests {
 
     #[test]
     fn loadvm_restores_the_guest_and_runs_again() {
-        let mut m = machine(&["qcow2"]);
-        m.savevm(Some("a"));
+        let mut m = saved(&["qcow2"], &["a"]);
         let saved_cpus = m.devices.cpus.clone();
         m.devices.cpus.cpus.clear();
         assert_eq!(m.loadvm("a"), "");
@@ -680,8 +691,7 @@ mod tests {
 
     #[test]
     fn loadvm_by_id_works() {
-        let mut m = machine(&["qcow2"]);
-        m.savevm(Some("a"));
+        let mut m = saved(&["qcow2"], &["a"]);
         assert_eq!(
             (m.loadvm("1"), m.run_state),
             (String::new(), RunState::Running)
@@ -690,8 +700,7 @@ mod tests {
 
     #[test]
     fn loadvm_missing_on_a_second_drive_names_it() {
-        let mut m = machine(&["qcow2", "qcow2"]);
-        m.savevm(Some("a"));
+        let mut m = saved(&["qcow2", "qcow2"], &["a"]);
         m.snapshots.get_mut("ide0-hd1").unwrap().entries.clear();
         assert_eq!(
             m.loadvm("a"),
@@ -710,16 +719,14 @@ mod tests {
 
     #[test]
     fn delvm_removes_and_info_says_none_left() {
-        let mut m = machine(&["qcow2"]);
-        m.savevm(Some("a"));
+        let mut m = saved(&["qcow2"], &["a"]);
         m.delvm("a");
         assert_eq!(m.info_snapshots(), "There is no snapshot available.\n");
     }
 
     #[test]
     fn info_without_a_common_snapshot_says_none_suitable() {
-        let mut m = machine(&["qcow2", "qcow2"]);
-        m.savevm(Some("a"));
+        let mut m = saved(&["qcow2", "qcow2"], &["a"]);
         m.snapshots.get_mut("ide0-hd1").unwrap().entries.clear();
         assert_eq!(
             m.info_snapshots(),
@@ -729,8 +736,7 @@ mod tests {
 
     #[test]
     fn sidecar_roundtrips() {
-        let mut m = machine(&["qcow2"]);
-        m.savevm(Some("a"));
+        let m = saved(&["qcow2"], &["a"]);
         let entries = m.snapshots["ide0-hd0"].entries.clone();
         assert_eq!(decode_sidecar(&encode_sidecar(&entries)).unwrap(), entries);
     }
@@ -787,16 +793,9 @@ mod tests {
 
     #[test]
     fn delvm_by_id_removes_that_snapshot_not_the_first() {
-        let mut m = machine(&["qcow2"]);
-        m.savevm(Some("a"));
-        m.savevm(Some("b"));
-        m.savevm(Some("c"));
+        let mut m = saved(&["qcow2"], &["a", "b", "c"]);
         assert_eq!(m.delvm("2"), "");
-        let names: Vec<&str> = m.snapshots["ide0-hd0"]
-            .entries
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
+        let names: Vec<&str> = first_drive(&m).iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["a", "c"]);
     }
 

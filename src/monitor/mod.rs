@@ -119,13 +119,22 @@ mod tests {
     use super::*;
     use crate::machine::config::MachineConfig;
 
+    /// The lines `sp` finds in `bytes`, fed one at a time.
+    fn split(sp: &mut LineSplitter, bytes: &[u8]) -> Vec<Vec<u8>> {
+        bytes.iter().filter_map(|&b| sp.feed(b)).collect()
+    }
+
+    /// What `line` prints for client 1's new session on a new default machine.
+    fn run_on_a_new_machine(line: &[u8]) -> String {
+        let mut machine = Machine::new(MachineConfig::default());
+        let mut session = Session::new(0);
+        run_line(&mut machine, &mut session, ClientId(1), line)
+    }
+
     #[test]
     fn line_splitter_finds_the_edited_line() {
         let mut sp = LineSplitter::new(false);
-        let lines: Vec<Vec<u8>> = b"info x\x7fkvm\r"
-            .iter()
-            .filter_map(|&b| sp.feed(b))
-            .collect();
+        let lines = split(&mut sp, b"info x\x7fkvm\r");
         assert_eq!(lines, [b"info kvm".to_vec()]);
     }
 
@@ -135,10 +144,7 @@ mod tests {
         session.human = Some(readline::Readline::new());
         session.mux = Some(mux::Mux::default());
         let mut sp = LineSplitter::for_session(&session).expect("a human session");
-        let lines: Vec<Vec<u8>> = b"stop\n\x01cq\n"
-            .iter()
-            .filter_map(|&b| sp.feed(b))
-            .collect();
+        let lines = split(&mut sp, b"stop\n\x01cq\n");
         assert_eq!(lines, [b"q".to_vec()]);
     }
 
@@ -149,17 +155,13 @@ mod tests {
 
     #[test]
     fn run_line_prints_the_command_text() {
-        let mut machine = Machine::new(MachineConfig::default());
-        let mut session = Session::new(0);
-        let text = run_line(&mut machine, &mut session, ClientId(1), b"info status");
+        let text = run_on_a_new_machine(b"info status");
         assert_eq!(text, "VM status: running\n");
     }
 
     #[test]
     fn run_line_of_an_unknown_command_prints_0_14_s_text() {
-        let mut machine = Machine::new(MachineConfig::default());
-        let mut session = Session::new(0);
-        let text = run_line(&mut machine, &mut session, ClientId(1), b"bogus");
+        let text = run_on_a_new_machine(b"bogus");
         assert_eq!(text, "unknown command: 'bogus'\n");
     }
 }

@@ -164,9 +164,7 @@ impl<'a> Args<'a> {
     /// absent): the args_type declares them together as one `NAME:/`.
     pub fn format_part(&self, key: &str) -> i64 {
         assert!(
-            self.args_type
-                .split(',')
-                .any(|item| item.split_once(':').is_some_and(|(_, t)| t == "/")),
+            self.declares_type("/"),
             "`{key}` is read from a /fmt argument, but args_type `{}` has none",
             self.args_type
         );
@@ -176,13 +174,18 @@ impl<'a> Args<'a> {
     /// The whole argument object of a command taking options (`O`).
     pub fn options(&self) -> &'a QDict {
         assert!(
-            self.args_type
-                .split(',')
-                .any(|item| item.split_once(':').is_some_and(|(_, t)| t == "O")),
+            self.declares_type("O"),
             "args_type `{}` takes no options",
             self.args_type
         );
         self.dict
+    }
+
+    /// Whether the `args_type` declares an argument of type `ty`.
+    fn declares_type(&self, ty: &str) -> bool {
+        self.args_type
+            .split(',')
+            .any(|item| item.split_once(':').is_some_and(|(_, t)| t == ty))
     }
 }
 
@@ -255,6 +258,11 @@ mod tests {
 
     const EJECT: &str = "force:-f,device:B";
 
+    /// The arguments of an eject without `-f`.
+    fn cd_device() -> QDict {
+        qdict! { "device" => "ide1-cd0" }
+    }
+
     #[test]
     fn args_reads_declared_names_by_type() {
         let d = qdict! { "device" => "ide1-cd0", "force" => true };
@@ -274,22 +282,19 @@ mod tests {
     #[test]
     #[should_panic(expected = "argument `devcie` is not declared")]
     fn args_misspelled_name_panics() {
-        let d = qdict! { "device" => "ide1-cd0" };
-        Args::new(EJECT, &d).str("devcie");
+        Args::new(EJECT, &cd_device()).str("devcie");
     }
 
     #[test]
     #[should_panic(expected = "declares it otherwise")]
     fn args_wrong_type_panics() {
-        let d = qdict! { "device" => "ide1-cd0" };
-        Args::new(EJECT, &d).int("device");
+        Args::new(EJECT, &cd_device()).int("device");
     }
 
     #[test]
     #[should_panic(expected = "declares it otherwise")]
     fn args_mandatory_read_as_optional_panics() {
-        let d = qdict! { "device" => "ide1-cd0" };
-        Args::new(EJECT, &d).opt_str("device");
+        Args::new(EJECT, &cd_device()).opt_str("device");
     }
 
     #[test]

@@ -698,6 +698,12 @@ mod tests {
         w.finish(0, "wrong").unwrap()
     }
 
+    /// Adds `cut.qmptrace` to `dir`: a good trace without its last byte.
+    fn add_cut_trace(dir: &tempfile::TempDir) {
+        let good = good_trace();
+        std::fs::write(dir.path().join("cut.qmptrace"), &good[..good.len() - 1]).unwrap();
+    }
+
     /// A folder with `b.qmptrace` (good), `sub/a.qmptrace` (bad) and `notes.txt`.
     fn corpus_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -868,8 +874,7 @@ mod tests {
     #[test]
     fn truncated_only_failure_exits_with_its_own_status() {
         let dir = tempfile::tempdir().unwrap();
-        let good = good_trace();
-        std::fs::write(dir.path().join("cut.qmptrace"), &good[..good.len() - 1]).unwrap();
+        add_cut_trace(&dir);
         let report = run(&[dir.path().to_owned()]).unwrap();
         assert_eq!(report.exit_status(), EXIT_TRUNCATED);
     }
@@ -877,8 +882,7 @@ mod tests {
     #[test]
     fn truncated_trace_passes_with_allow_truncated() {
         let dir = tempfile::tempdir().unwrap();
-        let good = good_trace();
-        std::fs::write(dir.path().join("cut.qmptrace"), &good[..good.len() - 1]).unwrap();
+        add_cut_trace(&dir);
         let opts = RunOptions {
             allow_truncated: true,
             ..options()
@@ -890,8 +894,7 @@ mod tests {
     #[test]
     fn truncated_and_diverged_exits_failed() {
         let dir = corpus_dir();
-        let good = good_trace();
-        std::fs::write(dir.path().join("cut.qmptrace"), &good[..good.len() - 1]).unwrap();
+        add_cut_trace(&dir);
         let report = run(&[dir.path().to_owned()]).unwrap();
         assert_eq!(report.exit_status(), EXIT_FAILED);
     }

@@ -433,8 +433,24 @@ mod tests {
 
     use super::*;
 
-    fn events() -> (EventSender, crate::server::EventReceiver) {
-        crate::server::event_channel().unwrap()
+    /// Migrations with migration `id` started to `uri`, its stream beginning
+    /// with `prefix`: whether it started, and where its events go.
+    fn started(
+        id: u64,
+        uri: &str,
+        prefix: &[u8],
+    ) -> (Migrations, bool, crate::server::EventReceiver) {
+        let (tx, rx) = crate::server::event_channel().unwrap();
+        let mut m = Migrations::default();
+        let started = m.start(id, uri, None, prefix.to_vec(), tx);
+        (m, started, rx)
+    }
+
+    /// A socket `name` listening in `dir`, and the `unix:` URI that reaches it.
+    fn listening(dir: &tempfile::TempDir, name: &str) -> (UnixListener, String) {
+        let path = dir.path().join(name);
+        let listener = UnixListener::bind(&path).unwrap();
+        (listener, format!("unix:{}", path.display()))
     }
 
     /// Far enough for any test's stream to be written.
@@ -454,17 +470,9 @@ mod tests {
     #[test]
     fn unix_destination_receives_header_ram_and_snapshot() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dst.sock");
-        let listener = UnixListener::bind(&path).unwrap();
-        let (tx, _rx) = events();
-        let mut m = Migrations::default();
-        assert!(m.start(
-            1,
-            &format!("unix:{}", path.display()),
-            None,
-            b"QEVMHEAD".to_vec(),
-            tx,
-        ));
+        let (listener, uri) = listening(&dir, "dst.sock");
+        let (mut m, started, _rx) = started(1, &uri, b"QEVMHEAD");
+        assert!(started);
         let reader = read_all(listener.accept().unwrap().0);
         assert_eq!(m.data(1, 600_000), None);
         assert_eq!(m.data(1, 400_000), None);
@@ -482,38 +490,25 @@ mod tests {
     #[test]
     fn refused_destination_fails_to_start() {
         let dir = tempfile::tempdir().unwrap();
-        let (tx, _rx) = events();
-        let mut m = Migrations::default();
-        let started = m.start(
-            7,
-            &format!("unix:{}", dir.path().join("none").display()),
-            None,
-            Vec::new(),
-            tx,
-        );
+        let uri = format!("unix:{}", dir.path().join("none").display());
+        let (_m, started, _rx) = started(7, &uri, b"");
         assert!(!started);
     }
 
     #[test]
     fn start_returns_with_the_destination_connected() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dst.sock");
-        let listener = UnixListener::bind(&path).unwrap();
+        let (listener, uri) = listening(&dir, "dst.sock");
         listener.set_nonblocking(true).unwrap();
-        let (tx, _rx) = events();
-        let mut m = Migrations::default();
-        m.start(3, &format!("unix:{}", path.display()), None, Vec::new(), tx);
+        let _migration = started(3, &uri, b"");
         assert!(listener.accept().is_ok());
     }
 
     #[test]
     fn cancel_returns_with_the_destination_at_end_of_stream() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dst.sock");
-        let listener = UnixListener::bind(&path).unwrap();
-        let (tx, _rx) = events();
-        let mut m = Migrations::default();
-        m.start(4, &format!("unix:{}", path.display()), None, Vec::new(), tx);
+        let (listener, uri) = listening(&dir, "dst.sock");
+        let (mut m, _, _rx) = started(4, &uri, b"");
         let (mut conn, _) = listener.accept().unwrap();
         m.cancel(4);
         conn.set_nonblocking(true).unwrap();
@@ -526,15 +521,7 @@ mod tests {
     fn exec_destination_gets_the_stream() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.bin");
-        let (tx, rx) = events();
-        let mut m = Migrations::default();
-        m.start(
-            2,
-            &format!("exec:cat > {}", out.display()),
-            None,
-            b"QEVMHEAD".to_vec(),
-            tx,
-        );
+        let (mut m, _, rx) = started(2, &format!("exec:cat > {}", out.display()), b"QEVMHEAD");
         assert_eq!(m.data(2, 1000), None);
         assert_eq!(m.finish(2, b"S".to_vec()), None);
         // The pipe took it all; waiting reaps the child.
@@ -545,15 +532,7 @@ mod tests {
 
     #[test]
     fn exec_command_that_fails_is_reported_once_its_stream_is_written() {
-        let (tx, rx) = events();
-        let mut m = Migrations::default();
-        m.start(
-            5,
-            "exec:cat >/dev/null; exit 3",
-            None,
-            b"QEVMHEAD".to_vec(),
-            tx,
-        );
+        let (mut m, _, rx) = started(5, "exec:cat >/dev/null; exit 3", b"QEVMHEAD");
         assert_eq!(m.finish(5, b"S".to_vec()), None);
         m.wait(later());
         assert!(matches!(
@@ -568,17 +547,8 @@ mod tests {
     fn unread_migration(
         dir: &tempfile::TempDir,
     ) -> (Migrations, UnixStream, crate::server::EventReceiver) {
-        let path = dir.path().join("slow.sock");
-        let listener = UnixListener::bind(&path).unwrap();
-        let (tx, rx) = events();
-        let mut m = Migrations::default();
-        m.start(
-            3,
-            &format!("unix:{}", path.display()),
-            None,
-            b"QEVMHEAD".to_vec(),
-            tx,
-        );
+        let (listener, uri) = listening(dir, "slow.sock");
+        let (m, _, rx) = started(3, &uri, b"QEVMHEAD");
         let (conn, _) = listener.accept().unwrap();
         (m, conn, rx)
     }

@@ -142,34 +142,37 @@ impl Daemon {
 mod tests {
     use super::*;
 
-    #[test]
-    fn pidfile_holds_pid_and_newline() {
+    /// `p.pid` in a fresh directory (returned too, to keep it).
+    fn pid_path() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.pid");
+        (dir, path)
+    }
+
+    /// What a pidfile of this process holds.
+    fn own_pid_line() -> String {
+        format!("{}\n", std::process::id())
+    }
+
+    #[test]
+    fn pidfile_holds_pid_and_newline() {
+        let (_dir, path) = pid_path();
         let _held = create_pidfile(&path).unwrap();
-        assert_eq!(
-            fs::read_to_string(&path).unwrap(),
-            format!("{}\n", std::process::id())
-        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), own_pid_line());
     }
 
     #[test]
     fn pidfile_over_a_longer_old_pid_keeps_no_stale_digits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.pid");
+        let (_dir, path) = pid_path();
         fs::write(&path, "123456789012\n").unwrap();
         let _held = create_pidfile(&path).unwrap();
-        assert_eq!(
-            fs::read_to_string(&path).unwrap(),
-            format!("{}\n", std::process::id())
-        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), own_pid_line());
     }
 
     #[test]
     fn pidfile_is_created_with_mode_0600() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.pid");
+        let (_dir, path) = pid_path();
         let _held = create_pidfile(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);

@@ -142,46 +142,56 @@ impl OutputQueue {
 mod tests {
     use super::*;
 
+    /// A queue full at 5 bytes and limited to 10, holding `chunks`.
+    fn small_queue(chunks: &[&[u8]]) -> OutputQueue {
+        let mut q = OutputQueue::new(5, 10);
+        for chunk in chunks {
+            q.push(chunk.to_vec()).unwrap();
+        }
+        q
+    }
+
+    /// A queue of the default limits holding `bytes`.
+    fn default_queue_holding(bytes: usize) -> OutputQueue {
+        let mut q = OutputQueue::default();
+        q.push(vec![0; bytes]).unwrap();
+        q
+    }
+
     #[test]
     fn push_up_to_limit_is_accepted() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![0; 4]).unwrap();
+        let mut q = small_queue(&[&[0; 4]]);
         assert_eq!(q.push(vec![0; 6]), Ok(()));
     }
 
     #[test]
     fn push_past_limit_is_refused() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![0; 4]).unwrap();
+        let mut q = small_queue(&[&[0; 4]]);
         assert_eq!(q.push(vec![0; 7]), Err(QueueFullError { limit_bytes: 10 }));
     }
 
     #[test]
     fn refused_push_leaves_queue_unchanged() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![1; 4]).unwrap();
+        let mut q = small_queue(&[&[1; 4]]);
         let _ = q.push(vec![2; 7]);
         assert_eq!(q.held_bytes(), 4);
     }
 
     #[test]
     fn default_queue_one_below_max_is_not_full() {
-        let mut q = OutputQueue::default();
-        q.push(vec![0; OUTPUT_QUEUE_BYTES_MAX - 1]).unwrap();
+        let q = default_queue_holding(OUTPUT_QUEUE_BYTES_MAX - 1);
         assert!(!q.is_full());
     }
 
     #[test]
     fn default_queue_at_max_is_full() {
-        let mut q = OutputQueue::default();
-        q.push(vec![0; OUTPUT_QUEUE_BYTES_MAX]).unwrap();
+        let q = default_queue_holding(OUTPUT_QUEUE_BYTES_MAX);
         assert!(q.is_full());
     }
 
     #[test]
     fn full_queue_drained_one_byte_is_no_longer_full() {
-        let mut q = OutputQueue::default();
-        q.push(vec![0; OUTPUT_QUEUE_BYTES_MAX]).unwrap();
+        let mut q = default_queue_holding(OUTPUT_QUEUE_BYTES_MAX);
         q.consume(1);
         assert!(!q.is_full());
     }
@@ -202,9 +212,7 @@ mod tests {
 
     #[test]
     fn partial_writes_give_the_bytes_in_order() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(b"abc".to_vec()).unwrap();
-        q.push(b"de".to_vec()).unwrap();
+        let mut q = small_queue(&[b"abc", b"de"]);
         q.consume(2);
         let first = q.front().unwrap().to_vec();
         q.consume(1);
@@ -216,33 +224,28 @@ mod tests {
 
     #[test]
     fn consumed_bytes_free_room() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![0; 8]).unwrap();
+        let mut q = small_queue(&[&[0; 8]]);
         q.consume(8);
         assert_eq!((q.push(vec![0; 10]), q.has_queued()), (Ok(()), true));
     }
 
     #[test]
     fn take_joins_chunks_in_order_after_a_partial_write() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(b"ab".to_vec()).unwrap();
-        q.push(b"cd".to_vec()).unwrap();
+        let mut q = small_queue(&[b"ab", b"cd"]);
         q.consume(1);
         assert_eq!(q.take(), Some(b"bcd".to_vec()));
     }
 
     #[test]
     fn taken_bytes_count_until_written() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![0; 8]).unwrap();
+        let mut q = small_queue(&[&[0; 8]]);
         q.take();
         assert!(q.push(vec![0; 3]).is_err());
     }
 
     #[test]
     fn written_bytes_free_room() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![0; 8]).unwrap();
+        let mut q = small_queue(&[&[0; 8]]);
         q.take();
         q.written(8);
         assert_eq!(q.push(vec![0; 10]), Ok(()));
@@ -255,8 +258,7 @@ mod tests {
 
     #[test]
     fn clear_drops_queued_but_not_in_flight() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![0; 3]).unwrap();
+        let mut q = small_queue(&[&[0; 3]]);
         q.take();
         q.push(vec![0; 2]).unwrap();
         q.clear();
@@ -265,8 +267,7 @@ mod tests {
 
     #[test]
     fn clear_after_a_partial_write_empties_the_queue() {
-        let mut q = OutputQueue::new(5, 10);
-        q.push(vec![0; 3]).unwrap();
+        let mut q = small_queue(&[&[0; 3]]);
         q.consume(1);
         q.clear();
         assert_eq!((q.held_bytes(), q.has_queued()), (0, false));

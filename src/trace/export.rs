@@ -312,7 +312,7 @@ fn input_json(input: &Input, options: ExportOptions) -> Result<Value, ExportErro
     match input {
         Input::Bytes { client, data } => {
             let data = mask_sent_unless(data, options.show_secrets);
-            Ok(json!({ "Bytes": { "client": client.0, "data": bytes_json(&data) } }))
+            Ok(client_data_json("Bytes", *client, &data))
         }
         other => serde_json::to_value(other).map_err(ExportError::Json),
     }
@@ -322,10 +322,16 @@ fn output_json(output: &Output, options: ExportOptions) -> Result<Value, ExportE
     match output {
         Output::Send { client, data } => {
             let data = mask_received_unless(data, options.show_secrets);
-            Ok(json!({ "Send": { "client": client.0, "data": bytes_json(&data) } }))
+            Ok(client_data_json("Send", *client, &data))
         }
         other => serde_json::to_value(other).map_err(ExportError::Json),
     }
+}
+
+/// `{"<variant>": {"client": N, "data": ...}}`: the bytes a client sent or
+/// was sent, as serde gives the variant but with the data readable.
+fn client_data_json(variant: &str, client: ClientId, data: &[u8]) -> Value {
+    json!({ variant: { "client": client.0, "data": bytes_json(data) } })
 }
 
 fn bytes_json(data: &[u8]) -> Value {
@@ -445,32 +451,28 @@ mod tests {
         );
     }
 
+    /// The dump of a trace of `inputs`.
+    fn dump_of(inputs: &[Input]) -> String {
+        let trace = record_inputs(&header(), inputs).unwrap();
+        dump_to_string(&trace).unwrap()
+    }
+
     #[test]
     fn dump_single_client_has_no_prefix() {
-        let trace = record_inputs(
-            &header(),
-            &[
-                Input::connect(ONE),
-                Input::bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
-            ],
-        )
-        .unwrap();
-        let text = dump_to_string(&trace).unwrap();
+        let text = dump_of(&[
+            Input::connect(ONE),
+            Input::bytes(ONE, r#"{"execute":"qmp_capabilities"}"#),
+        ]);
         assert!(text.contains("\n-> {\"execute\":\"qmp_capabilities\"}\n<- {\"return\": {}}\n"));
     }
 
     #[test]
     fn dump_two_clients_prefixes_lines() {
-        let trace = record_inputs(
-            &header(),
-            &[
-                Input::connect(ONE),
-                Input::connect(TWO),
-                Input::bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
-            ],
-        )
-        .unwrap();
-        let text = dump_to_string(&trace).unwrap();
+        let text = dump_of(&[
+            Input::connect(ONE),
+            Input::connect(TWO),
+            Input::bytes(TWO, r#"{"execute":"qmp_capabilities"}"#),
+        ]);
         assert!(
             text.contains("\n[2] -> {\"execute\":\"qmp_capabilities\"}\n[2] <- {\"return\": {}}\n")
         );
@@ -478,9 +480,8 @@ mod tests {
 
     #[test]
     fn dump_ends_with_end_line() {
-        let trace = record_inputs(&header(), &[]).unwrap();
         let digest = Engine::new(MachineConfig::default()).digest();
-        let text = dump_to_string(&trace).unwrap();
+        let text = dump_of(&[]);
         assert!(text.ends_with(&format!("# end: 0 steps, digest {digest}\n")));
     }
 

@@ -165,12 +165,7 @@ pub struct ImportReport {
 
 /// Parses transcript notation (see the module doc).
 pub fn parse_transcript(text: &str) -> Result<Transcript, ImportError> {
-    if text.len() > TRANSCRIPT_BYTES_MAX {
-        return Err(ImportError::TooLarge {
-            len: text.len(),
-            max: TRANSCRIPT_BYTES_MAX,
-        });
-    }
+    check_size(text)?;
     let mut transcript = Transcript::default();
     let lines: Vec<&str> = text.lines().collect();
     let mut index = 0;
@@ -556,7 +551,19 @@ fn merge(
     outputs
 }
 
-fn syntax(line: usize, why: &str) -> ImportError {
+/// Refuses a file larger than [`TRANSCRIPT_BYTES_MAX`] before reading it.
+pub(super) fn check_size(text: &str) -> Result<(), ImportError> {
+    if text.len() > TRANSCRIPT_BYTES_MAX {
+        return Err(ImportError::TooLarge {
+            len: text.len(),
+            max: TRANSCRIPT_BYTES_MAX,
+        });
+    }
+    Ok(())
+}
+
+/// An [`ImportError::Syntax`] at `line` (1-based).
+pub(super) fn syntax(line: usize, why: &str) -> ImportError {
     ImportError::Syntax {
         line,
         why: why.to_owned(),

@@ -438,6 +438,20 @@ mod tests {
         bytes[end - HASH_BYTES..end].try_into().unwrap()
     }
 
+    /// The header of `sample()`, without its frames.
+    fn sample_header() -> Vec<u8> {
+        let bytes = sample();
+        bytes[..header_end(&bytes)].to_vec()
+    }
+
+    /// The header of `sample()`, then `body` sealed as its first frame.
+    fn with_sealed_frame(body: &[u8]) -> Vec<u8> {
+        let bytes = sample();
+        let mut out = bytes[..header_end(&bytes)].to_vec();
+        out.extend(seal_raw(&stored_header_hash(&bytes), body));
+        out
+    }
+
     #[test]
     fn round_trip_returns_header() {
         let bytes = sample();
@@ -606,12 +620,19 @@ mod tests {
         assert!(matches!(err, TraceError::DecodeHeader { .. }));
     }
 
-    #[test]
-    fn read_truncated_inside_frame_fails() {
+    /// Reads `sample()` cut 6 bytes into frame 1: where its frames start, where
+    /// it is cut, and the error.
+    fn read_cut_inside_frame_1() -> (Vec<usize>, usize, TraceError) {
         let bytes = sample();
         let starts = frame_starts(&bytes);
         let cut = starts[1] + 6;
         let err = read_all(&bytes[..cut]).unwrap_err();
+        (starts, cut, err)
+    }
+
+    #[test]
+    fn read_truncated_inside_frame_fails() {
+        let (starts, cut, err) = read_cut_inside_frame_1();
         assert!(matches!(
             err,
             TraceError::Truncated { at_frame: 1, steps: 1, offset, complete_bytes }
@@ -621,10 +642,7 @@ mod tests {
 
     #[test]
     fn truncated_message_names_last_complete_frame_and_cut() {
-        let bytes = sample();
-        let starts = frame_starts(&bytes);
-        let cut = starts[1] + 6;
-        let err = read_all(&bytes[..cut]).unwrap_err();
+        let (_, cut, err) = read_cut_inside_frame_1();
         assert_eq!(
             err.to_string(),
             format!(
@@ -673,10 +691,7 @@ mod tests {
     #[test]
     fn decode_error_message_has_no_debug_output() {
         // A Step frame whose input has variant index 99: sealed, but not a frame.
-        let bytes = sample();
-        let mut cut = bytes[..header_end(&bytes)].to_vec();
-        cut.extend_from_slice(&seal_raw(&stored_header_hash(&bytes), &[0, 99]));
-        let err = read_all(&cut).unwrap_err();
+        let err = read_all(&with_sealed_frame(&[0, 99])).unwrap_err();
         // serde's own words; the bound is the number of `Input` variants.
         let text = err.to_string();
         assert!(
@@ -823,8 +838,7 @@ mod tests {
 
     #[test]
     fn read_with_frame_past_limit_fails() {
-        let bytes = sample();
-        let mut cut = bytes[..header_end(&bytes)].to_vec();
+        let mut cut = sample_header();
         cut.extend_from_slice(Field::encode(value(FRAME_BYTES_MAX + 1, 0)).as_bytes());
         let err = read_all(&cut).unwrap_err();
         assert!(matches!(
@@ -836,8 +850,7 @@ mod tests {
     #[test]
     fn read_with_frame_at_limit_reads_body() {
         // At the limit the length is accepted; the missing body is truncation.
-        let bytes = sample();
-        let mut cut = bytes[..header_end(&bytes)].to_vec();
+        let mut cut = sample_header();
         cut.extend_from_slice(Field::encode(value(FRAME_BYTES_MAX, 0)).as_bytes());
         let err = read_all(&cut).unwrap_err();
         assert!(matches!(err, TraceError::Truncated { at_frame: 0, .. }));
@@ -947,16 +960,12 @@ mod tests {
 
     #[test]
     fn read_with_sealed_garbage_frame_fails_decode() {
-        let bytes = sample();
-        let mut forged = bytes[..header_end(&bytes)].to_vec();
-        forged.extend(seal_raw(&stored_header_hash(&bytes), &[9, 9, 9]));
-        let err = read_all(&forged).unwrap_err();
+        let err = read_all(&with_sealed_frame(&[9, 9, 9])).unwrap_err();
         assert!(matches!(err, TraceError::Decode { frame: 0, .. }));
     }
 
     #[test]
     fn read_with_sealed_frame_slack_fails() {
-        let bytes = sample();
         let mut body = bincode::serde::encode_to_vec(
             Frame::Checkpoint {
                 digest: "c".to_owned(),
@@ -965,9 +974,7 @@ mod tests {
         )
         .unwrap();
         body.push(0);
-        let mut forged = bytes[..header_end(&bytes)].to_vec();
-        forged.extend(seal_raw(&stored_header_hash(&bytes), &body));
-        let err = read_all(&forged).unwrap_err();
+        let err = read_all(&with_sealed_frame(&body)).unwrap_err();
         assert!(matches!(
             err,
             TraceError::FrameSlack {
@@ -979,11 +986,7 @@ mod tests {
 
     #[test]
     fn read_with_wrong_end_count_fails() {
-        let bytes = sample();
-        let end = encoded_end(5);
-        let mut forged = bytes[..header_end(&bytes)].to_vec();
-        forged.extend(seal_raw(&stored_header_hash(&bytes), &end));
-        let err = read_all(&forged).unwrap_err();
+        let err = read_all(&with_sealed_frame(&encoded_end(5))).unwrap_err();
         assert!(matches!(
             err,
             TraceError::StepCountMismatch {

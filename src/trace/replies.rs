@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 
 use super::format::TraceError;
-use super::import::{Entry, ImportError, Transcript, DEFAULT_CLIENT, TRANSCRIPT_BYTES_MAX};
+use super::import::{check_size, syntax, Entry, ImportError, Transcript, DEFAULT_CLIENT};
 use super::reader::TraceReader;
 use super::walk::{classify, trim, Item, Sent, Walker};
 use crate::engine::{Input, Output};
@@ -37,12 +37,7 @@ pub const INDENT: &str = "  ";
 
 /// Reads a `.replies` file.
 pub fn parse_replies(text: &str) -> Result<Transcript, ImportError> {
-    if text.len() > TRANSCRIPT_BYTES_MAX {
-        return Err(ImportError::TooLarge {
-            len: text.len(),
-            max: TRANSCRIPT_BYTES_MAX,
-        });
-    }
+    check_size(text)?;
     let mut transcript = Transcript::default();
     let mut awaiting_reply: Option<usize> = None;
     for (line, object) in objects(text) {
@@ -249,13 +244,6 @@ fn newline(out: &mut String, depth: usize) {
     out.push('\n');
     for _ in 0..depth {
         out.push_str(INDENT);
-    }
-}
-
-fn syntax(line: usize, why: &str) -> ImportError {
-    ImportError::Syntax {
-        line,
-        why: why.to_owned(),
     }
 }
 

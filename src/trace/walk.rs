@@ -451,6 +451,11 @@ mod tests {
         items_with(MachineConfig::default(), inputs)
     }
 
+    /// The items of client `ONE` connecting, then `inputs`.
+    fn session_items(inputs: &[Input]) -> Vec<String> {
+        items(&[&[Input::connect(ONE)], inputs].concat())
+    }
+
     /// The requests of a session on a machine with one human monitor, on stdio.
     fn human_requests(inputs: &[Input]) -> Vec<String> {
         use crate::machine::config::{ChardevBackend, ChardevConfig, MonitorConfig, MonitorMode};
@@ -605,11 +610,7 @@ mod tests {
 
     #[test]
     fn walker_joins_a_message_split_over_two_reads() {
-        let seen = items(&[
-            Input::connect(ONE),
-            bytes("{\"execute\":\"qmp_capa"),
-            bytes("bilities\"}\n"),
-        ]);
+        let seen = session_items(&[bytes("{\"execute\":\"qmp_capa"), bytes("bilities\"}\n")]);
         assert_eq!(
             &seen[2..],
             [
@@ -622,10 +623,9 @@ mod tests {
 
     #[test]
     fn walker_splits_two_messages_in_one_read_with_their_replies() {
-        let seen = items(&[
-            Input::connect(ONE),
-            bytes("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"stop\"}"),
-        ]);
+        let seen = session_items(&[bytes(
+            "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"stop\"}",
+        )]);
         assert_eq!(
             &seen[2..6],
             [
@@ -639,10 +639,9 @@ mod tests {
 
     #[test]
     fn walker_shows_bytes_after_quit_as_leftover() {
-        let seen = items(&[
-            Input::connect(ONE),
-            bytes("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}{\"execute\":\"stop\"}"),
-        ]);
+        let seen = session_items(&[bytes(
+            "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}{\"execute\":\"stop\"}",
+        )]);
         assert!(
             seen.contains(&"left AfterExit {\"execute\":\"stop\"}".to_owned()),
             "{seen:?}"
@@ -651,11 +650,7 @@ mod tests {
 
     #[test]
     fn walker_reports_unfinished_message_at_disconnect() {
-        let seen = items(&[
-            Input::connect(ONE),
-            bytes("{\"execute\":"),
-            Input::Disconnect { client: ONE },
-        ]);
+        let seen = session_items(&[bytes("{\"execute\":"), Input::Disconnect { client: ONE }]);
         assert_eq!(seen[2], "left Unfinished {\"execute\":");
     }
 

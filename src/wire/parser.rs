@@ -71,42 +71,48 @@ impl Parser<'_> {
 
     fn object(&mut self) -> Result<QObject, ParseError> {
         let mut dict = QDict::new();
-        if self.peek_is_op(b'}') {
-            self.pos += 1;
-            return Ok(QObject::Dict(dict));
-        }
-        loop {
-            let key = self.next()?;
+        self.members(b'}', |p| {
+            let key = p.next()?;
             if key.kind != TokenKind::String {
                 return Err(ParseError::Unexpected);
             }
             let key = unescape(&key.text)?;
-            if !is_op(self.next()?, b':') {
+            if !is_op(p.next()?, b':') {
                 return Err(ParseError::Unexpected);
             }
-            let value = self.value()?;
+            let value = p.value()?;
             dict.put(&key, value);
-            let sep = self.next()?;
-            if is_op(sep, b'}') {
-                return Ok(QObject::Dict(dict));
-            }
-            if !is_op(sep, b',') {
-                return Err(ParseError::Unexpected);
-            }
-        }
+            Ok(())
+        })?;
+        Ok(QObject::Dict(dict))
     }
 
     fn array(&mut self) -> Result<QObject, ParseError> {
         let mut list = Vec::new();
-        if self.peek_is_op(b']') {
+        self.members(b']', |p| {
+            list.push(p.value()?);
+            Ok(())
+        })?;
+        Ok(QObject::List(list))
+    }
+
+    /// The members of an object or array after its opening token, each read by
+    /// `member`, up to and including `close`: none, or one or more separated by
+    /// commas (no trailing comma).
+    fn members(
+        &mut self,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
+        if self.peek_is_op(close) {
             self.pos += 1;
-            return Ok(QObject::List(list));
+            return Ok(());
         }
         loop {
-            list.push(self.value()?);
+            member(self)?;
             let sep = self.next()?;
-            if is_op(sep, b']') {
-                return Ok(QObject::List(list));
+            if is_op(sep, close) {
+                return Ok(());
             }
             if !is_op(sep, b',') {
                 return Err(ParseError::Unexpected);

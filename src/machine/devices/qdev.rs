@@ -327,6 +327,13 @@ mod tests {
         }
     }
 
+    /// Adds an lsi53c895a SCSI controller with `id` on `bus`: the device and
+    /// its SCSI bus.
+    fn add_scsi_controller(q: &mut Qdev, id: Option<&str>, bus: u64) -> (u64, u64) {
+        let device = q.add_device(dev("lsi53c895a", id, bus));
+        (device, q.add_bus(device, BusKind::Scsi, true, None))
+    }
+
     fn tree() -> (Qdev, u64) {
         let mut q = Qdev::default();
         let host = q.add_device(dev("i440FX-pcihost", None, Qdev::ROOT));
@@ -349,10 +356,8 @@ mod tests {
     #[test]
     fn recursive_find_prefers_newest_device() {
         let (mut q, pci) = tree();
-        let a = q.add_device(dev("lsi53c895a", None, pci));
-        let _ = q.add_bus(a, BusKind::Scsi, true, None);
-        let b = q.add_device(dev("lsi53c895a", Some("s1"), pci));
-        let bb = q.add_bus(b, BusKind::Scsi, true, None);
+        add_scsi_controller(&mut q, None, pci);
+        let (_, bb) = add_scsi_controller(&mut q, Some("s1"), pci);
         assert_eq!(
             q.find_bus_recursive(Qdev::ROOT, None, Some(BusKind::Scsi)),
             Some(bb)
@@ -362,8 +367,7 @@ mod tests {
     #[test]
     fn path_to_device_with_one_bus_gives_that_bus() {
         let (mut q, pci) = tree();
-        let b = q.add_device(dev("lsi53c895a", Some("s1"), pci));
-        let bb = q.add_bus(b, BusKind::Scsi, true, None);
+        let (_, bb) = add_scsi_controller(&mut q, Some("s1"), pci);
         assert_eq!(q.find_bus_path("pci.0/s1"), Ok(bb));
         assert_eq!(q.find_bus_path("/i440FX-pcihost/pci.0/s1/s1.0"), Ok(bb));
     }
@@ -372,22 +376,18 @@ mod tests {
     fn path_errors_match_014() {
         let (mut q, pci) = tree();
         q.add_device(dev("e1000", Some("n"), pci));
-        assert_eq!(
-            q.find_bus_path("nosuch"),
-            Err(QmpError::with1(ErrorClass::BusNotFound, "nosuch"))
-        );
-        assert_eq!(
-            q.find_bus_path("pci.0/x"),
-            Err(QmpError::with1(ErrorClass::DeviceNotFound, "x"))
-        );
-        assert_eq!(
-            q.find_bus_path("pci.0/n"),
-            Err(QmpError::with1(ErrorClass::DeviceNoBus, "n"))
-        );
-        assert_eq!(
-            q.find_bus_path("pci.0/n/y"),
-            Err(QmpError::with1(ErrorClass::BusNotFound, "y"))
-        );
+        for (path, class, name) in [
+            ("nosuch", ErrorClass::BusNotFound, "nosuch"),
+            ("pci.0/x", ErrorClass::DeviceNotFound, "x"),
+            ("pci.0/n", ErrorClass::DeviceNoBus, "n"),
+            ("pci.0/n/y", ErrorClass::BusNotFound, "y"),
+        ] {
+            assert_eq!(
+                q.find_bus_path(path),
+                Err(QmpError::with1(class, name)),
+                "{path}"
+            );
+        }
     }
 
     #[test]
@@ -422,8 +422,7 @@ mod tests {
     #[test]
     fn find_by_id_searches_depth_first() {
         let (mut q, pci) = tree();
-        let s = q.add_device(dev("lsi53c895a", None, pci));
-        let sb = q.add_bus(s, BusKind::Scsi, true, None);
+        let (s, sb) = add_scsi_controller(&mut q, None, pci);
         let disk = q.add_device(dev("scsi-disk", Some("d"), sb));
         assert_eq!(q.find_by_id(Qdev::ROOT, "d"), Some(disk));
         assert_eq!(q.subtree(s), [disk, s]);

@@ -84,6 +84,13 @@ fn disabled() -> HandlerResult {
     Ok(QObject::Dict(qdict! { "enabled" => false }))
 }
 
+/// `{"enabled": true, "<key>": [...]}`: an enabled display and its connected
+/// clients or channels, which the rest of its info follows.
+fn enabled(key: &str, connected: impl Iterator<Item = QDict>) -> QDict {
+    let connected = connected.map(QObject::Dict).collect();
+    qdict! { "enabled" => true, key => QObject::List(connected) }
+}
+
 /// C `int` conversion of a QMP integer (0.14 stores ports in `int`).
 fn c_int(v: i64) -> i32 {
     let low = u32::try_from(v & 0xFFFF_FFFF).unwrap_or(0);
@@ -106,12 +113,8 @@ pub fn query_vnc(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
         return Ok(QObject::Dict(QDict::new()));
     };
     // Newest first, as 0.14's `vd->clients`.
-    let clients = vnc
-        .clients
-        .iter()
-        .map(|c| QObject::Dict(vnc_client_info(c, true)))
-        .collect();
-    let mut d = qdict! { "enabled" => true, "clients" => QObject::List(clients) };
+    let clients = vnc.clients.iter().map(|c| vnc_client_info(c, true));
+    let mut d = enabled("clients", clients);
     for (key, value) in vnc_server_info(&server).iter_inserted() {
         d.put(key, value.clone());
     }
@@ -125,12 +128,8 @@ pub fn query_spice(ctx: &mut Ctx<'_>, _args: Args<'_>) -> HandlerResult {
         return disabled();
     };
     // `channel_list_get`: oldest first.
-    let channels = spice
-        .channels
-        .iter()
-        .map(|c| QObject::Dict(spice_client_info(c, true)))
-        .collect();
-    let mut d = qdict! { "enabled" => true, "channels" => QObject::List(channels) };
+    let channels = spice.channels.iter().map(|c| spice_client_info(c, true));
+    let mut d = enabled("channels", channels);
     d.put("host", spice.addr.as_deref().unwrap_or("0.0.0.0"));
     let (port, tls_port) = (c_int(spice.port), c_int(spice.tls_port));
     if port != 0 {
@@ -326,9 +325,20 @@ mod tests {
     }
 
     use super::super::call_fresh as call;
+    use super::super::Handler;
+
+    /// `handler` called with `args` on a new machine of `config`.
+    fn call_on_new(config: MachineConfig, handler: Handler, args: &QDict) -> HandlerResult {
+        call(&mut Machine::new(config), handler, args)
+    }
 
     fn json(r: &HandlerResult) -> String {
         r.as_ref().expect("success").to_json()
+    }
+
+    /// What `query` returns, without arguments, on a new machine of `config`.
+    fn queried(config: MachineConfig, query: Handler) -> String {
+        json(&call_on_new(config, query, &QDict::new()))
     }
 
     fn change(m: &mut Machine, target: &str, arg: Option<&str>) -> HandlerResult {
@@ -337,47 +347,44 @@ mod tests {
 
     #[test]
     fn query_vnc_without_vnc_is_disabled() {
-        let mut m = Machine::new(MachineConfig::default());
         assert_eq!(
-            json(&call(&mut m, query_vnc, &QDict::new())),
+            queried(MachineConfig::default(), query_vnc),
             r#"{"enabled": false}"#
         );
     }
 
     #[test]
     fn query_vnc_display_zero_matches_014_order() {
-        let mut m = Machine::new(vnc_config(":0"));
         assert_eq!(
-            json(&call(&mut m, query_vnc, &QDict::new())),
+            queried(vnc_config(":0"), query_vnc),
             r#"{"enabled": true, "auth": "none", "family": "ipv4", "clients": [], "service": "5900", "host": "0.0.0.0"}"#
         );
     }
 
     #[test]
     fn query_vnc_reverse_returns_empty_object() {
-        let mut m = Machine::new(vnc_config("127.0.0.1:5500,reverse"));
-        assert_eq!(json(&call(&mut m, query_vnc, &QDict::new())), "{}");
+        assert_eq!(
+            queried(vnc_config("127.0.0.1:5500,reverse"), query_vnc),
+            "{}"
+        );
     }
 
     #[test]
     fn query_vnc_unix_path_at_limit_returns_empty_object() {
         let path = format!("unix:/{}", "a".repeat(NI_MAXSERV_BYTES - 1));
-        let mut m = Machine::new(vnc_config(&path));
-        assert_eq!(json(&call(&mut m, query_vnc, &QDict::new())), "{}");
+        assert_eq!(queried(vnc_config(&path), query_vnc), "{}");
     }
 
     #[test]
     fn query_vnc_unix_path_below_limit_is_reported() {
         let path = format!("unix:/{}", "a".repeat(NI_MAXSERV_BYTES - 2));
-        let mut m = Machine::new(vnc_config(&path));
-        assert!(json(&call(&mut m, query_vnc, &QDict::new())).contains(r#""family": "unix""#));
+        assert!(queried(vnc_config(&path), query_vnc).contains(r#""family": "unix""#));
     }
 
     #[test]
     fn query_spice_with_port_matches_014_order() {
-        let mut m = Machine::new(spice_config());
         assert_eq!(
-            json(&call(&mut m, query_spice, &QDict::new())),
+            queried(spice_config(), query_spice),
             r#"{"enabled": true, "auth": "spice", "port": 5930, "host": "0.0.0.0", "channels": []}"#
         );
     }
@@ -404,16 +411,18 @@ mod tests {
             ),
         ];
         for (config, args, want) in cases {
-            let mut m = Machine::new(config);
-            assert_eq!(call(&mut m, set_password, &args), Err(want), "{args:?}");
+            assert_eq!(
+                call_on_new(config, set_password, &args),
+                Err(want),
+                "{args:?}"
+            );
         }
     }
 
     #[test]
     fn set_password_spice_with_fail_is_accepted() {
-        let mut m = Machine::new(spice_config());
         let a = qdict! { "protocol" => "spice", "password" => "x", "connected" => "fail" };
-        assert!(call(&mut m, set_password, &a).is_ok());
+        assert!(call_on_new(spice_config(), set_password, &a).is_ok());
     }
 
     fn spice_with_main_channel() -> Machine {
@@ -467,10 +476,9 @@ mod tests {
 
     #[test]
     fn expire_password_vnc_without_server_is_not_active() {
-        let mut m = Machine::new(MachineConfig::default());
         let a = qdict! { "protocol" => "vnc", "time" => "now" };
         assert_eq!(
-            call(&mut m, expire_password, &a),
+            call_on_new(MachineConfig::default(), expire_password, &a),
             Err(QmpError::with1(ErrorClass::DeviceNotActive, "vnc"))
         );
     }
@@ -485,10 +493,9 @@ mod tests {
 
     #[test]
     fn client_migrate_info_vnc_is_invalid_protocol() {
-        let mut m = Machine::new(vnc_config(":0"));
         let a = qdict! { "protocol" => "vnc", "hostname" => "h" };
         assert_eq!(
-            call(&mut m, client_migrate_info, &a),
+            call_on_new(vnc_config(":0"), client_migrate_info, &a),
             Err(QmpError::with1(ErrorClass::InvalidParameter, "protocol"))
         );
     }

@@ -51,6 +51,23 @@ fn connecting(args: Args<'_>) -> Result<bool, QmpError> {
     }
 }
 
+/// The address of a client that connects, or `None` for one that leaves,
+/// which `disconnect` (given its host and port) has then disconnected.
+fn connecting_client(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    port_key: &str,
+    disconnect: fn(&mut Machine, &str, &str) -> Result<(), QmpError>,
+) -> Result<Option<SockAddr>, QmpError> {
+    let connect = connecting(args)?;
+    let addr = client_addr(args, port_key)?;
+    if !connect {
+        disconnect(ctx.machine, &addr.host, &addr.service)?;
+        return Ok(None);
+    }
+    Ok(Some(addr))
+}
+
 /// The client address: `host` (not empty) and the port under `port_key` must
 /// fit getnameinfo's buffers; `family` defaults to `ipv6` for a host with a colon,
 /// else `ipv4`.
@@ -80,13 +97,10 @@ fn small_int(args: Args<'_>, name: &str, default: u32, max: u32) -> Result<u32, 
 /// disconnects (only `host` and `service` matter). See
 /// `Machine::vnc_client_connect` for the events and errors.
 pub fn x_vnc_client(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
-    let connect = connecting(args)?;
-    let addr = client_addr(args, "service")?;
-    if !connect {
-        ctx.machine
-            .vnc_client_disconnect(&addr.host, &addr.service)?;
+    let Some(addr) = connecting_client(ctx, args, "service", Machine::vnc_client_disconnect)?
+    else {
         return empty();
-    }
+    };
     ctx.machine.vnc_client_connect(VncClient {
         addr,
         x509_dname: args.opt_str("x509_dname").map(str::to_owned),
@@ -101,13 +115,10 @@ pub fn x_vnc_client(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
 /// from the machine's rng) or disconnects. See
 /// `Machine::spice_channel_connect` for the events and errors.
 pub fn x_spice_client(ctx: &mut Ctx<'_>, args: Args<'_>) -> HandlerResult {
-    let connect = connecting(args)?;
-    let client = client_addr(args, "port")?;
-    if !connect {
-        ctx.machine
-            .spice_channel_disconnect(&client.host, &client.service)?;
+    let Some(client) = connecting_client(ctx, args, "port", Machine::spice_channel_disconnect)?
+    else {
         return empty();
-    }
+    };
     let connection_id = match args.opt_int("connection-id") {
         None => None,
         Some(v) => Some(

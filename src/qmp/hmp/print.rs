@@ -415,6 +415,13 @@ mod tests {
         out
     }
 
+    /// What `print` writes for one dict.
+    fn run_dict(print: fn(&QDict, &mut String), data: &QDict) -> String {
+        let mut out = String::new();
+        print(data, &mut out);
+        out
+    }
+
     #[test]
     fn pci_bridge_prints_its_buses_and_ranges() {
         let range =
@@ -469,10 +476,8 @@ mod tests {
     #[test]
     fn pci_unmapped_rom_prints_64_bit_address_and_wrapped_end() {
         let region = qdict! {"bar" => 6_i64, "type" => "memory", "mem_type_64" => false, "prefetch" => false, "address" => -1_i64, "size" => 65536_i64};
-        let mut out = String::new();
-        pci_region(&region, &mut out);
         assert_eq!(
-            out,
+            run_dict(pci_region, &region),
             "      BAR6: 32 bit memory at 0xffffffffffffffff [0x0000fffe].\n"
         );
     }
@@ -483,10 +488,8 @@ mod tests {
         "class_info" => qdict! {"class" => 255_i64},
         "id" => qdict! {"device" => 0x1af4_i64, "vendor" => 0x1002_i64},
         "regions" => QObject::List(vec![]), "qdev_id" => ""};
-        let mut out = String::new();
-        pci_device(&dev, &mut out);
         assert_eq!(
-            out,
+            run_dict(pci_device, &dev),
             "  Bus  0, device   5, function 0:\n    Class 0255: PCI device 1af4:1002\n      id \"\"\n"
         );
     }
