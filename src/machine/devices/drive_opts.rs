@@ -301,6 +301,11 @@ mod tests {
             check_drive_typed(&opts("file=a,index=x,speed=1")),
             Err(OptsError::Expects("index".to_owned(), "a number"))
         );
+        assert_eq!(check_drive_typed(&opts("file=a,readonly=off")), Ok(()));
+        assert_eq!(
+            check_drive_typed(&opts("file=a,readonly=yes")),
+            Err(OptsError::Expects("readonly".to_owned(), "'on' or 'off'"))
+        );
     }
 
     #[test]
@@ -315,6 +320,25 @@ mod tests {
             ("file=a,if=virtio,addr=5", ""),
             ("file=a,addr=5", "addr is not supported by this bus type"),
             ("file=a,cyls=100,heads=16,secs=63", ""),
+            (
+                "file=a,media=cdrom,cyls=100,heads=16,secs=63",
+                "'cdrom' invalid physical CHS format",
+            ),
+            (
+                "file=a,cyls=16384,heads=16,secs=63",
+                "invalid physical cyls number",
+            ),
+            ("file=a,if=scsi,cyls=16384,heads=16,secs=63", ""),
+            (
+                "file=a,cyls=100,heads=16,secs=0",
+                "invalid physical secs number",
+            ),
+            (
+                "file=a,readonly=on",
+                "readonly not supported by this bus type",
+            ),
+            ("file=,readonly=on", ""),
+            ("file=a,if=virtio,readonly=on", ""),
             (
                 "file=a,cyls=100,heads=0,secs=63",
                 "invalid physical heads number",

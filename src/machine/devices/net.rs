@@ -956,6 +956,80 @@ mod tests {
     }
 
     #[test]
+    fn bool_option_takes_only_on_or_off() {
+        assert_eq!(
+            refused("t", &[("type", "tap"), ("vnet_hdr", "yes")]).error,
+            QmpError::with2(
+                ErrorClass::InvalidParameterValue,
+                "vnet_hdr",
+                "'on' or 'off'"
+            )
+        );
+        let n = added("t", &[("type", "tap"), ("vnet_hdr", "off")], None);
+        assert_eq!(n.clients.len(), 1);
+    }
+
+    #[test]
+    fn each_net_nic_of_the_command_line_takes_an_nd_table_entry() {
+        let nic = OptionList::from_iter([("type", "nic")]);
+        let n = Net::from_config(&MachineConfig {
+            nets: vec![nic.clone(), nic.clone(), nic],
+            ..MachineConfig::default()
+        });
+        assert_eq!((n.pending_nics.len(), n.nd_table_used), (3, 3));
+    }
+
+    #[test]
+    fn a_user_netdev_whose_rule_fails_goes_and_only_it() {
+        let mut n = Net::from_config(&MachineConfig::default());
+        let e = n
+            .netdev_add_reporting(
+                Some("u2"),
+                &opts(&[("type", "user"), ("hostfwd", "bogus")]),
+                &mut |_| None,
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.error,
+            QmpError::with1(ErrorClass::DeviceInitFailed, "user")
+        );
+        let names: Vec<&str> = n.clients.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["user.0"]);
+    }
+
+    #[test]
+    fn host_net_remove_of_a_backend_prints_nothing_and_removes_it() {
+        let mut n = Net::from_config(&MachineConfig::default());
+        assert_eq!(n.host_net_remove(0, "user.0"), "");
+        assert!(n.clients.is_empty());
+        assert_eq!(
+            n.host_net_remove(0, "user.0"),
+            "can't find device user.0 on VLAN 0\n"
+        );
+    }
+
+    #[test]
+    fn remove_nic_drops_its_client_and_frees_its_netdev() {
+        let mut n = added("n1", &[("type", "user")], None);
+        n.add_nic(NicSpec {
+            model: "e1000",
+            id: Some("nic"),
+            vlan: None,
+            netdev: Some("n1"),
+            mac: None,
+            device: 7,
+        });
+        n.remove_nic(7);
+        assert_eq!(
+            n.clients
+                .iter()
+                .map(|c| (c.name.as_str(), c.peer.as_deref()))
+                .collect::<Vec<_>>(),
+            [("n1", None)]
+        );
+    }
+
+    #[test]
     fn netdev_del_of_peered_backend_keeps_nic_peer_name() {
         let mut n = added("n1", &[("type", "user")], None);
         n.add_nic(NicSpec {
