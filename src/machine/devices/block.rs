@@ -1099,8 +1099,17 @@ mod tests {
     /// The guest's I/O on one 1 MiB disk over `periods` periods: the stats
     /// after each.
     fn guest_io_stats(periods: usize) -> Vec<BlockStats> {
+        guest_io_stats_of(raw(1 << 20), periods)
+            .into_iter()
+            .map(|(stats, _)| stats)
+            .collect()
+    }
+
+    /// The same for a disk of `info`: the drive's stats and its image
+    /// file's (`parent`) after each period.
+    fn guest_io_stats_of(info: ImageInfo, periods: usize) -> Vec<(BlockStats, Option<BlockStats>)> {
         let cfg = MachineConfig {
-            drives: vec![hda("disk.img", raw(1 << 20))],
+            drives: vec![hda("disk.img", info)],
             ..Default::default()
         };
         let mut block = crate::machine::devices::Devices::new(&cfg).block;
@@ -1108,9 +1117,31 @@ mod tests {
         (0..periods)
             .map(|_| {
                 block.guest_io(&mut rng);
-                block.find("ide0-hd0").unwrap().stats
+                let drive = block.find("ide0-hd0").unwrap();
+                (drive.stats, drive.medium.as_ref().unwrap().parent_stats)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_qcow2_files_extra_reads_are_metadata_of_four_sectors_each() {
+        let qcow2 = ImageInfo {
+            format: "qcow2".into(),
+            ..raw(1 << 20)
+        };
+        let stats = guest_io_stats_of(qcow2, 50);
+        let (drive, parent) = stats.last().unwrap();
+        let parent = parent.unwrap();
+        let extra_reads = parent.rd_operations - drive.rd_operations;
+        assert!(extra_reads > 0, "{parent:?}");
+        assert_eq!(
+            parent.rd_bytes - drive.rd_bytes,
+            extra_reads * 4 * SECTOR_BYTES
+        );
+        assert_eq!(
+            (parent.wr_operations, parent.wr_bytes),
+            (drive.wr_operations, drive.wr_bytes)
+        );
     }
 
     #[test]
@@ -1129,6 +1160,11 @@ mod tests {
                 "{s:?}"
             );
         }
+        // Writes start on a sector of the 1 MiB disk.
+        assert!(stats
+            .iter()
+            .all(|s| s.wr_highest_offset % SECTOR_BYTES == 0 && s.wr_highest_offset < 1 << 20));
+        assert!(stats.iter().any(|s| s.wr_highest_offset > 0));
         // Periods before the first write leave the highest offset alone.
         let before_writes: Vec<u64> = stats
             .iter()

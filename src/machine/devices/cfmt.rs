@@ -261,6 +261,9 @@ mod tests {
         assert_eq!(strtod_prefix_len("1.5M"), 3);
         assert_eq!(strtod_prefix_len("k"), 0);
         assert_eq!(strtod_prefix_len("2e3x"), 3);
+        assert_eq!(strtod_prefix_len("2e+3x"), 4);
+        assert_eq!(strtod_prefix_len("2e-3"), 4);
+        assert_eq!(strtod_prefix_len("2e+x"), 1);
     }
 
     #[test]

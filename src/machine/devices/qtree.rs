@@ -677,4 +677,39 @@ mod tests {
         ));
         assert!(text.contains("isa irqs 1,12\n"));
     }
+
+    #[test]
+    fn drives_romfiles_and_subsystems_of_a_full_machine() {
+        use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, OptionList};
+        let drive = |pairs: &[(&str, &str)]| DriveConfig {
+            opts: OptionList::from_iter(pairs.iter().copied()),
+            probe: Some(ImageProbe::Found(ImageInfo {
+                format: "raw".into(),
+                size_bytes: 1 << 20,
+                backing_file: None,
+                encrypted: false,
+            })),
+        };
+        let text = tree(&MachineConfig {
+            drives: vec![
+                drive(&[("file", "a.img"), ("index", "0"), ("if", "floppy")]),
+                drive(&[("file", "b.img"), ("index", "1"), ("if", "floppy")]),
+                drive(&[("file", "d.img"), ("index", "0"), ("media", "disk")]),
+            ],
+            devices: vec![OptionList::from_iter([("driver", "vmware-svga")])],
+            ..MachineConfig::default()
+        });
+        for want in [
+            "dev-prop: driveA = floppy0\n            dev-prop: driveB = floppy1\n",
+            "dev-prop: unit = 0\n            dev-prop: drive = ide0-hd0\n",
+            "dev-prop: ver = \"0.14.0\"\n            dev-prop: serial = \"QM00001\"\n",
+            "dev-prop: serial = \"QM00003\"\n",
+            "dev: e1000, id \"\"\n        dev-prop: mac = 52:54:00:12:34:56\n        dev-prop: vlan = 0\n        dev-prop: netdev = <null>\n        dev-prop: bootindex = -1\n        bus-prop: addr = 02.0\n        bus-prop: romfile = \"pxe-e1000.bin\"\n",
+            "bus-prop: romfile = \"vgabios-vmware.bin\"\n",
+            "pci id 15ad:0405 (sub 15ad:0405)\n",
+            "dev: PIIX4_PM, id \"\"\n        dev-prop: smb_io_base = 45312\n",
+        ] {
+            assert!(text.contains(want), "{want}");
+        }
+    }
 }
