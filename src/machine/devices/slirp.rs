@@ -276,6 +276,17 @@ mod tests {
     }
 
     #[test]
+    fn remove_takes_the_rule_of_that_protocol_only() {
+        let mut net = Net::from_config(&crate::machine::config::MachineConfig::default());
+        net.add_hostfwd("user.0", Some("tcp::2222-:22")).unwrap();
+        net.add_hostfwd("user.0", Some("udp::2222-:22")).unwrap();
+        assert!(net.remove_hostfwd(true, [0; 4], 2222));
+        let left: Vec<bool> = net.clients[0].hostfwds.iter().map(|f| f.udp).collect();
+        assert_eq!(left, [false]);
+        assert!(!net.remove_hostfwd(true, [0; 4], 2222));
+    }
+
+    #[test]
     fn missing_rule_prints_null() {
         assert_eq!(
             hostfwd_error(None, false),

@@ -397,6 +397,34 @@ mod tests {
     }
 
     #[test]
+    fn enumeration_skips_an_address_in_use() {
+        let mut usb = bus();
+        usb.attach(7, 1, None);
+        usb.enumerate(1);
+        // As after the addresses wrapped: the next one is in use.
+        usb.buses[0].next_addr = 2;
+        usb.attach(7, 2, None);
+        usb.enumerate(2);
+        let b = usb.bus(7).unwrap();
+        let addrs: Vec<u8> = b.used.iter().map(|p| p.addr).collect();
+        assert_eq!((addrs, b.next_addr), (vec![2, 3], 4));
+    }
+
+    #[test]
+    fn buses_are_numbered_in_creation_order() {
+        let mut usb = bus();
+        usb.add_bus(9, UHCI_PORTS);
+        assert_eq!(
+            (
+                usb.find_busnr(0).map(|b| b.bus),
+                usb.find_busnr(1).map(|b| b.bus),
+                usb.find_busnr(-1).map(|b| b.bus)
+            ),
+            (Some(7), Some(9), Some(7))
+        );
+    }
+
+    #[test]
     fn reset_clears_addresses() {
         let mut usb = bus();
         usb.attach(7, 1, None);
@@ -415,6 +443,8 @@ mod tests {
                 parse_devname("host:1.2"),
                 parse_devname("braille"),
                 parse_devname("bogus"),
+                parse_devname("wacom-tablet"),
+                parse_devname("wacom-tablet:x"),
             ],
             [
                 UsbDevName::Driver("usb-tablet"),
@@ -423,6 +453,8 @@ mod tests {
                 UsbDevName::Unmodelled,
                 UsbDevName::Unknown,
                 UsbDevName::Unknown,
+                UsbDevName::Unmodelled,
+                UsbDevName::NoParams("wacom-tablet".to_owned()),
             ]
         );
     }

@@ -242,6 +242,17 @@ mod tests {
     }
 
     #[test]
+    fn insert_counts_the_rule_and_puts_it_first() {
+        let mut acl = Acl::new("vnc.username");
+        acl.append(false, "a");
+        acl.append(false, "b");
+        assert_eq!((acl.insert(true, "c", 1), acl.nentries), (1, 3));
+        assert_eq!(acl.append(false, "d"), 4);
+        let patterns: Vec<&str> = acl.entries.iter().map(|e| e.pattern.as_str()).collect();
+        assert_eq!(patterns, ["c", "a", "b", "d"]);
+    }
+
+    #[test]
     fn insert_below_one_fails() {
         assert_eq!(Acl::new("x").insert(false, "a", 0), -1);
     }
