@@ -121,6 +121,43 @@ mod tests {
         assert_eq!(ppm.len(), "P6\n720 400\n255\n".len() + 720 * 400 * 3);
     }
 
+    /// The pixels of a rendered PPM, as rows of RGB triples.
+    fn rows(mode: ScreenMode, seed: u64) -> Vec<Vec<[u8; 3]>> {
+        let (w, h) = mode.size_px();
+        let ppm = render_ppm(seed, mode);
+        let header = format!("P6\n{w} {h}\n255\n").len();
+        ppm[header..]
+            .chunks(3 * w as usize)
+            .map(|row| row.chunks(3).map(|p| [p[0], p[1], p[2]]).collect())
+            .collect()
+    }
+
+    #[test]
+    fn text_mode_lights_characters_in_the_first_two_text_rows_only() {
+        let lit: Vec<usize> = rows(ScreenMode::Text, 0x5555_5555_5555_5555)
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| row.contains(&[0xAA, 0xAA, 0xAA]))
+            .map(|(y, _)| y)
+            .collect();
+        assert_eq!(lit, (0..32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn graphics_mode_is_a_gradient_down_and_across_tinted_by_the_seed() {
+        let seed = 0x0030_2010;
+        let rows = rows(ScreenMode::Graphics, seed);
+        let (w, h) = ScreenMode::Graphics.size_px();
+        let untinted = |p: [u8; 3]| [p[0] ^ 0x10, p[1] ^ 0x20, p[2] ^ 0x30];
+        assert_eq!(untinted(rows[0][0]), [0, 0, 0]);
+        let bottom_right = untinted(rows[h as usize - 1][w as usize - 1]);
+        assert!(
+            bottom_right[0] >= 254 && bottom_right[1] >= 254,
+            "{bottom_right:?}"
+        );
+        assert_eq!(untinted(rows[h as usize / 2][0]), [0, 127, 0]);
+    }
+
     #[test]
     fn render_ppm_depends_on_seed() {
         assert_ne!(
