@@ -514,6 +514,27 @@ mod tests {
     }
 
     #[test]
+    fn open_other_host_name_is_kept_as_given() {
+        assert_eq!(
+            opened("example.org:1").listen,
+            inet("example.org", "ipv4", "5901")
+        );
+    }
+
+    #[test]
+    fn sasl_acl_admits_only_the_names_it_allows() {
+        let mut s = opened(":0,sasl,acl");
+        assert!(!s.acl_admits(None, Some("bob")), "a new list denies");
+        s.acl_mut("vnc.username").unwrap().append(false, "bob");
+        assert!(s.acl_admits(None, Some("bob")));
+        assert!(!s.acl_admits(None, Some("eve")));
+        assert!(
+            opened(":0,sasl").acl_admits(None, Some("eve")),
+            "no acl flag"
+        );
+    }
+
+    #[test]
     fn open_numeric_host_is_normalised_like_inet_aton() {
         assert_eq!(opened("127.1:3").listen, inet("127.0.0.1", "ipv4", "5903"));
     }
