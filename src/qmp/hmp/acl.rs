@@ -117,3 +117,39 @@ pub fn acl_remove(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
     }
     out.push_str(&text);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::machine::config::MachineConfig;
+    use crate::machine::Machine;
+    use crate::qmp::hmp::printed;
+
+    #[test]
+    fn acl_add_says_where_the_rule_went_or_that_it_could_not() {
+        let mut m = Machine::new(MachineConfig {
+            vnc: Some(":0,sasl,acl".to_owned()),
+            ..MachineConfig::default()
+        });
+        for (line, want) in [
+            (
+                "acl_add vnc.username bob allow",
+                "acl: added rule at position 1\n",
+            ),
+            // 0.14 appends when the index reaches the rule count.
+            (
+                "acl_add vnc.username eve deny 1",
+                "acl: added rule at position 2\n",
+            ),
+            (
+                "acl_add vnc.username joe deny 1",
+                "acl: added rule at position 1\n",
+            ),
+            (
+                "acl_add vnc.username amy allow 0",
+                "acl: unable to add acl entry\n",
+            ),
+        ] {
+            assert_eq!(printed(&mut m, line), want, "{line}");
+        }
+    }
+}

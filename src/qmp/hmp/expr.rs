@@ -217,6 +217,9 @@ mod tests {
             ("1 + 2 * 3", 7),
             // 0.14's grammar: sum over logic over product, so this is 1 + 6.
             ("1 + 2 | 4", 7),
+            ("6 & 3", 2),
+            ("6 ^ 3", 5),
+            ("7 % 4 - 9 / 2", -1),
             ("0x10 + 010 + 10", 16 + 8 + 10),
             // A character constant is its code.
             ("'A'", 65),

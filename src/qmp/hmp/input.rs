@@ -204,6 +204,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sendkey_refuses_too_many_keys_and_too_long_names() {
+        let keys = |n: usize| vec!["a"; n].join("-");
+        let mut m = crate::machine::Machine::new(crate::machine::config::MachineConfig::default());
+        for (line, want) in [
+            (format!("sendkey {}", keys(SENDKEY_KEYS_MAX)), ""),
+            (
+                format!("sendkey {}", keys(SENDKEY_KEYS_MAX + 1)),
+                "too many keys\n",
+            ),
+            (
+                "sendkey ctrl-abcdefghijklmnop-a".to_owned(),
+                "invalid key: 'abcdefghijklmno...'\n",
+            ),
+            ("sendkey ctrl-bogus".to_owned(), "unknown key: 'bogus'\n"),
+        ] {
+            assert_eq!(crate::qmp::hmp::printed(&mut m, &line), want, "{line}");
+        }
+    }
+
+    #[test]
     fn key_known_takes_names_and_hex_codes() {
         assert_eq!(
             ["ctrl", "0x1d", "0xff", "0x00", "0x100", "bogus"].map(key_known),

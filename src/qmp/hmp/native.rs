@@ -316,6 +316,18 @@ mod tests {
     }
 
     #[test]
+    fn info_items_of_features_not_compiled_in_say_so() {
+        let mut m = Machine::new(MachineConfig::default());
+        for (line, want) in [
+            ("info irq", "irq statistic code not compiled.\n"),
+            ("info numa", "0 nodes\n"),
+            ("info profile", "Internal profiler not compiled\n"),
+        ] {
+            assert_eq!(crate::qmp::hmp::printed(&mut m, line), want, "{line}");
+        }
+    }
+
+    #[test]
     fn log_unknown_item_prints_log_help() {
         let mut m = Machine::new(MachineConfig::default());
         let out = run(&mut m, log, &qdict! {"items" => "in_asm,bogus"});

@@ -496,6 +496,27 @@ fn segments(reset: bool) -> Vec<Segment> {
 mod tests {
     use super::*;
 
+    /// The values of one `xp` line, after its address.
+    fn values(line: &str) -> Vec<&str> {
+        line.split_once(':').unwrap().1.split_whitespace().collect()
+    }
+
+    #[test]
+    fn xp_decimal_is_the_zero_extended_unit_so_only_giant_units_are_negative() {
+        let mut m = crate::machine::Machine::new(crate::machine::config::MachineConfig::default());
+        let mut xp = |line: &str| crate::qmp::hmp::printed(&mut m, line);
+        let (unsigned, signed) = (xp("xp /4uw 0x1000"), xp("xp /4dw 0x1000"));
+        // "ADDR:" and four fields of a space and ten columns.
+        assert_eq!(unsigned.len(), 17 + 4 * 11 + 1, "{unsigned:?}");
+        assert_eq!(values(&signed), values(&unsigned));
+        let (unsigned, signed) = (xp("xp /2ug 0x1000"), xp("xp /2dg 0x1000"));
+        let as_signed: Vec<String> = values(&unsigned)
+            .iter()
+            .map(|u| i64::from_ne_bytes(u.parse::<u64>().unwrap().to_ne_bytes()).to_string())
+            .collect();
+        assert_eq!(values(&signed), as_signed);
+    }
+
     #[test]
     fn cpuid_version_of_qemu64_is_0x623() {
         assert_eq!(cpuid_version(None), 0x623);
