@@ -518,6 +518,27 @@ mod tests {
     }
 
     #[test]
+    fn port_reads_join_byte_ports_into_words_at_the_width_of_the_size() {
+        let mut m = crate::machine::Machine::new(crate::machine::config::MachineConfig::default());
+        for (line, want) in [
+            ("i /b 0x20", "portb[0x0020] = 00\n"),
+            ("i /b 0x64", "portb[0x0064] = 0x18\n"),
+            ("i /h 0x64", "portw[0x0064] = 0xff18\n"),
+            ("i /w 0x20", "portl[0x0020] = 0xffffffff\n"),
+        ] {
+            assert_eq!(crate::qmp::hmp::printed(&mut m, line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn cpuid_versions_of_the_models() {
+        assert_eq!(
+            ["qemu32", "core2duo", "kvm64", "486", "n270"].map(|m| cpuid_version(Some(m))),
+            [0x633, 0x6fb, 0xf61, 0x400, 0x106c2]
+        );
+    }
+
+    #[test]
     fn cpuid_version_of_qemu64_is_0x623() {
         assert_eq!(cpuid_version(None), 0x623);
     }
