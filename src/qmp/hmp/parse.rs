@@ -734,6 +734,18 @@ mod tests {
     }
 
     #[test]
+    fn seconds_with_us_and_ns_suffixes_and_none() {
+        for (line, want) in [("2500us", 0.0025), ("3e9ns", 3.0), ("1.5", 1.5)] {
+            let a = args("migrate_set_downtime", "value:T", line, &no_regs).unwrap();
+            assert_eq!(
+                a.get("value").and_then(QObject::as_number),
+                Some(want),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
     fn options_flag_and_no_prefix() {
         let a = args(
             "netdev_add",

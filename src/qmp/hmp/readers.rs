@@ -531,6 +531,48 @@ mod tests {
     }
 
     #[test]
+    fn xp_past_ram_reads_zeros_at_each_formats_width() {
+        let mut m = crate::machine::Machine::new(crate::machine::config::MachineConfig::default());
+        for (line, want) in [
+            ("xp /2ob 0x7ffff0000", "00000007ffff0000:   0   0\n"),
+            ("xp /2ub 0x7ffff0000", "00000007ffff0000:   0   0\n"),
+            ("xp /2xb 0x7ffff0000", "00000007ffff0000: 0x00 0x00\n"),
+            ("xp /1ow 0x7ffff0000", "00000007ffff0000:           0\n"),
+        ] {
+            assert_eq!(crate::qmp::hmp::printed(&mut m, line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn printc_escapes_quotes_backslash_and_line_ends() {
+        let printed: Vec<String> = [0x27, 0x5c, 0x0a, 0x0d, 0x41, 0x07]
+            .iter()
+            .map(|&c| {
+                let mut out = String::new();
+                printc(&mut out, c);
+                out
+            })
+            .collect();
+        assert_eq!(
+            printed,
+            ["'\\''", "'\\\\'", "'\\n'", "'\\r'", "'A'", "'\\x07'"]
+        );
+    }
+
+    #[test]
+    fn sum_of_one_byte_is_the_byte_and_of_nothing_is_zero() {
+        let mut m = crate::machine::Machine::new(crate::machine::config::MachineConfig::default());
+        let byte = crate::qmp::hmp::printed(&mut m, "xp /1ub 0x1000");
+        let byte: u16 = values(&byte)[0].parse().unwrap();
+        assert_ne!(byte, 0, "pick an address holding a non-zero byte");
+        assert_eq!(
+            crate::qmp::hmp::printed(&mut m, "sum 0x1000 1"),
+            format!("{byte:05}\n")
+        );
+        assert_eq!(crate::qmp::hmp::printed(&mut m, "sum 0x1000 0"), "00000\n");
+    }
+
+    #[test]
     fn cpuid_versions_of_the_models() {
         assert_eq!(
             ["qemu32", "core2duo", "kvm64", "486", "n270"].map(|m| cpuid_version(Some(m))),
