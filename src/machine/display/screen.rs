@@ -134,7 +134,12 @@ mod tests {
 
     #[test]
     fn text_mode_lights_characters_in_the_first_two_text_rows_only() {
-        let lit: Vec<usize> = rows(ScreenMode::Text, 0x5555_5555_5555_5555)
+        let rows = rows(ScreenMode::Text, 0x5555_5555_5555_5555);
+        // A character is 8 pixels wide in a cell of 9: the ninth stays black.
+        assert!(rows
+            .iter()
+            .all(|row| row.iter().skip(8).step_by(9).all(|&p| p == [0, 0, 0])));
+        let lit: Vec<usize> = rows
             .iter()
             .enumerate()
             .filter(|(_, row)| row.contains(&[0xAA, 0xAA, 0xAA]))
