@@ -181,6 +181,15 @@ pub(crate) fn printed(machine: &mut crate::machine::Machine, line: &str) -> Stri
     out
 }
 
+/// For each row `(line, want)` in order on `machine`: what `line` prints is
+/// `want` (a failing row names its line).
+#[cfg(test)]
+pub(crate) fn assert_printed(machine: &mut crate::machine::Machine, rows: &[(&str, &str)]) {
+    for &(line, want) in rows {
+        assert_eq!(printed(machine, line), want, "{line}");
+    }
+}
+
 /// For each row `(flag, line, want)`: what `line` prints on a fresh machine
 /// made by `config(flag)` is `want` (a failing row names its line).
 #[cfg(test)]

@@ -1008,8 +1008,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn remove_nic_drops_its_client_and_frees_its_netdev() {
+    /// A user netdev `n1` with an e1000 NIC `nic` of qdev `device` on it.
+    fn nic_on_n1(device: u64) -> Net {
         let mut n = added("n1", &[("type", "user")], None);
         n.add_nic(NicSpec {
             model: "e1000",
@@ -1017,8 +1017,14 @@ mod tests {
             vlan: None,
             netdev: Some("n1"),
             mac: None,
-            device: 7,
+            device,
         });
+        n
+    }
+
+    #[test]
+    fn remove_nic_drops_its_client_and_frees_its_netdev() {
+        let mut n = nic_on_n1(7);
         n.remove_nic(7);
         assert_eq!(
             n.clients
@@ -1031,15 +1037,7 @@ mod tests {
 
     #[test]
     fn netdev_del_of_peered_backend_keeps_nic_peer_name() {
-        let mut n = added("n1", &[("type", "user")], None);
-        n.add_nic(NicSpec {
-            model: "e1000",
-            id: Some("nic"),
-            vlan: None,
-            netdev: Some("n1"),
-            mac: None,
-            device: 1,
-        });
+        let mut n = nic_on_n1(1);
         n.netdev_del("n1").unwrap();
         let nic = &n.clients[0];
         assert_eq!((nic.peer.as_deref(), nic.link_down), (Some("n1"), true));

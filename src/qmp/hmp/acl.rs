@@ -122,7 +122,7 @@ pub fn acl_remove(ctx: &mut Ctx<'_>, args: Args<'_>, out: &mut String) {
 mod tests {
     use crate::machine::config::MachineConfig;
     use crate::machine::Machine;
-    use crate::qmp::hmp::printed;
+    use crate::qmp::hmp::assert_printed;
 
     #[test]
     fn acl_add_says_where_the_rule_went_or_that_it_could_not() {
@@ -130,26 +130,27 @@ mod tests {
             vnc: Some(":0,sasl,acl".to_owned()),
             ..MachineConfig::default()
         });
-        for (line, want) in [
-            (
-                "acl_add vnc.username bob allow",
-                "acl: added rule at position 1\n",
-            ),
-            // 0.14 appends when the index reaches the rule count.
-            (
-                "acl_add vnc.username eve deny 1",
-                "acl: added rule at position 2\n",
-            ),
-            (
-                "acl_add vnc.username joe deny 1",
-                "acl: added rule at position 1\n",
-            ),
-            (
-                "acl_add vnc.username amy allow 0",
-                "acl: unable to add acl entry\n",
-            ),
-        ] {
-            assert_eq!(printed(&mut m, line), want, "{line}");
-        }
+        assert_printed(
+            &mut m,
+            &[
+                (
+                    "acl_add vnc.username bob allow",
+                    "acl: added rule at position 1\n",
+                ),
+                // 0.14 appends when the index reaches the rule count.
+                (
+                    "acl_add vnc.username eve deny 1",
+                    "acl: added rule at position 2\n",
+                ),
+                (
+                    "acl_add vnc.username joe deny 1",
+                    "acl: added rule at position 1\n",
+                ),
+                (
+                    "acl_add vnc.username amy allow 0",
+                    "acl: unable to add acl entry\n",
+                ),
+            ],
+        );
     }
 }

@@ -705,29 +705,30 @@ mod tests {
     #[test]
     fn hot_adds_and_boot_set_print_as_014_does() {
         let mut m = Machine::new(MachineConfig::default());
-        for (line, want) in [
-            (
-                "pci_add auto storage if=virtio",
-                "virtio requires a backing file/device.\nfailed to add if=virtio\n",
-            ),
-            (
-                "pci_add auto storage if=scsi",
-                "OK domain 0, bus 0, slot 4, function 0\n",
-            ),
-            (
-                "pci_add auto nic",
-                "OK domain 0, bus 0, slot 5, function 0\n",
-            ),
-            (
-                "pci_add 7 nic model=virtio",
-                "OK domain 0, bus 0, slot 7, function 0\n",
-            ),
-            ("drive_add 4 if=scsi", "OK bus 0, unit 0\n"),
-            ("drive_add 5 if=scsi", "Device is not a SCSI adapter\n"),
-            ("boot_set cdn", "boot device list now set to cdn\n"),
-        ] {
-            assert_eq!(crate::qmp::hmp::printed(&mut m, line), want, "{line}");
-        }
+        crate::qmp::hmp::assert_printed(
+            &mut m,
+            &[
+                (
+                    "pci_add auto storage if=virtio",
+                    "virtio requires a backing file/device.\nfailed to add if=virtio\n",
+                ),
+                (
+                    "pci_add auto storage if=scsi",
+                    "OK domain 0, bus 0, slot 4, function 0\n",
+                ),
+                (
+                    "pci_add auto nic",
+                    "OK domain 0, bus 0, slot 5, function 0\n",
+                ),
+                (
+                    "pci_add 7 nic model=virtio",
+                    "OK domain 0, bus 0, slot 7, function 0\n",
+                ),
+                ("drive_add 4 if=scsi", "OK bus 0, unit 0\n"),
+                ("drive_add 5 if=scsi", "Device is not a SCSI adapter\n"),
+                ("boot_set cdn", "boot device list now set to cdn\n"),
+            ],
+        );
     }
 
     #[test]

@@ -318,13 +318,14 @@ mod tests {
     #[test]
     fn info_items_of_features_not_compiled_in_say_so() {
         let mut m = Machine::new(MachineConfig::default());
-        for (line, want) in [
-            ("info irq", "irq statistic code not compiled.\n"),
-            ("info numa", "0 nodes\n"),
-            ("info profile", "Internal profiler not compiled\n"),
-        ] {
-            assert_eq!(crate::qmp::hmp::printed(&mut m, line), want, "{line}");
-        }
+        crate::qmp::hmp::assert_printed(
+            &mut m,
+            &[
+                ("info irq", "irq statistic code not compiled.\n"),
+                ("info numa", "0 nodes\n"),
+                ("info profile", "Internal profiler not compiled\n"),
+            ],
+        );
     }
 
     #[test]
