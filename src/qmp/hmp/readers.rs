@@ -518,25 +518,18 @@ mod tests {
     }
 
     #[test]
-    fn port_reads_join_byte_ports_into_words_at_the_width_of_the_size() {
+    fn port_and_memory_reads_print_at_the_width_of_their_size_and_format() {
         let mut m = crate::machine::Machine::new(crate::machine::config::MachineConfig::default());
         crate::qmp::hmp::assert_printed(
             &mut m,
             &[
+                // A zero byte, a byte port before boot, two byte ports as a
+                // word, and a 4-byte port.
                 ("i /b 0x20", "portb[0x0020] = 00\n"),
                 ("i /b 0x64", "portb[0x0064] = 0x18\n"),
                 ("i /h 0x64", "portw[0x0064] = 0xff18\n"),
                 ("i /w 0x20", "portl[0x0020] = 0xffffffff\n"),
-            ],
-        );
-    }
-
-    #[test]
-    fn xp_past_ram_reads_zeros_at_each_formats_width() {
-        let mut m = crate::machine::Machine::new(crate::machine::config::MachineConfig::default());
-        crate::qmp::hmp::assert_printed(
-            &mut m,
-            &[
+                // Past RAM every byte is zero.
                 ("xp /2ob 0x7ffff0000", "00000007ffff0000:   0   0\n"),
                 ("xp /2ub 0x7ffff0000", "00000007ffff0000:   0   0\n"),
                 ("xp /2xb 0x7ffff0000", "00000007ffff0000: 0x00 0x00\n"),
