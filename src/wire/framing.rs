@@ -753,6 +753,18 @@ mod tests {
     }
 
     #[test]
+    fn a_whitespace_run_is_held_whole_up_to_the_message_limit_then_cut_to_one_byte() {
+        let mut f = Framer::new();
+        f.feed(b"{}");
+        f.feed(&b" ".repeat(MESSAGE_BYTES_MAX));
+        assert_eq!(f.token.len(), MESSAGE_BYTES_MAX);
+        f.feed(b"\t");
+        assert_eq!(f.token.len(), 1);
+        assert_eq!(f.state(), State::Whitespace);
+        assert!(!f.is_mid_message());
+    }
+
+    #[test]
     fn open_brackets_counts_the_pending_message() {
         let mut f = Framer::new();
         f.feed(b"{\"a\":[");
