@@ -140,7 +140,12 @@ mod tests {
 
     /// Feeds `input` to a fresh session (optionally negotiated) and returns the lines.
     fn exchange(input: &str, negotiated: bool) -> Vec<String> {
-        let mut m = Machine::new(MachineConfig::default());
+        exchange_on(MachineConfig::default(), input, negotiated)
+    }
+
+    /// [`exchange`] on a machine of `config`.
+    fn exchange_on(config: MachineConfig, input: &str, negotiated: bool) -> Vec<String> {
+        let mut m = Machine::new(config);
         let mut s = Session::new(0);
         if negotiated {
             s.mode = Mode::Command;
@@ -180,6 +185,32 @@ mod tests {
             false,
         );
         assert!(l[0].contains("\"class\": \"InvalidParameter\""), "{l:?}");
+    }
+
+    #[test]
+    fn x_inject_arguments_are_checked_against_its_args_type() {
+        let config = MachineConfig {
+            extensions: true,
+            ..MachineConfig::default()
+        };
+        let class = |input: &str| {
+            let l = exchange_on(config.clone(), input, true).concat();
+            let start = l.find("\"class\": \"").expect("an error") + 10;
+            l[start..].split('"').next().unwrap_or_default().to_owned()
+        };
+        assert_eq!(class(r#"{"execute":"x-inject"}"#), "MissingParameter");
+        assert_eq!(
+            class(r#"{"execute":"x-inject","arguments":{"action":1}}"#),
+            "InvalidParameterType"
+        );
+        assert_eq!(
+            class(r#"{"execute":"x-inject","arguments":{"action":"x","ms":"1"}}"#),
+            "InvalidParameterType"
+        );
+        assert_eq!(
+            class(r#"{"execute":"x-inject","arguments":{"action":"x","nope":1}}"#),
+            "InvalidParameter"
+        );
     }
 
     #[test]

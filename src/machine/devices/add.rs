@@ -266,12 +266,7 @@ impl Devices {
         let bus = device.bus;
         let port = get(&device.props, "port").map(str::to_owned);
         let uid = self.qdev.add_device(device);
-        for (kind, hotplug_ok) in info.child_buses {
-            let child = self.qdev.add_bus(uid, *kind, *hotplug_ok, None);
-            if *kind == BusKind::Usb {
-                self.usb.add_bus(child, usb::UHCI_PORTS);
-            }
-        }
+        self.add_child_buses(uid, info);
         self.bind_role(info, uid, parsed);
         if info.bus == BusKind::Usb {
             self.usb_attach(bus, uid, port.as_deref());

@@ -602,6 +602,8 @@ pub static DRIVERS: &[DriverInfo] = &[
             no_hotplug: true,
             ..pci_ids(0x8086, 0x7000, 0x0601, 0, &[])
         }),
+        // piix3_initfn (hw/piix_pci.c:333) puts the ISA bus under PIIX3.
+        child_buses: &[(BusKind::Isa, false)],
         ..internal("PIIX3", BusKind::Pci)
     },
     DriverInfo {
@@ -625,10 +627,9 @@ pub static DRIVERS: &[DriverInfo] = &[
         child_buses: &[(BusKind::Pci, true)],
         ..internal("i440FX-pcihost", BusKind::System)
     },
-    DriverInfo {
-        child_buses: &[(BusKind::Isa, false)],
-        ..internal("isabus-bridge", BusKind::System)
-    },
+    // isa_bus_new (hw/isa-bus.c) creates the bridge only for a parentless
+    // ISA bus, which the pc machine never asks for; it is listed, never built.
+    internal("isabus-bridge", BusKind::System),
     DriverInfo {
         isa_irqs: &[1, 12],
         ..internal("i8042", BusKind::Isa)
@@ -981,6 +982,8 @@ pub static DRIVERS: &[DriverInfo] = &[
     plain("usb-kbd", BusKind::Usb, &[], Role::Plain),
     plain("usb-hub", BusKind::Usb, &[], Role::Plain),
     DriverInfo {
+        // usb_msd_initfn (hw/usb-msd.c) turns off the hotplug that
+        // scsi_bus_new gives every SCSI bus.
         child_buses: &[(BusKind::Scsi, false)],
         ..plain(
             "usb-storage",

@@ -123,14 +123,17 @@ impl Devices {
         // i440fx_init (hw/piix_pci.c:219); PIIX3's init makes the ISA bus its
         // child (hw/piix_pci.c:333).
         let host = self.internal("i440FX-pcihost", Qdev::ROOT, None);
+        let pci_bus = self.first_child_bus(host);
         // PIIX4 power management makes the bus hotplug-capable (`pci_bus_hotplug`).
-        let pci_bus = self.qdev.add_bus(host, BusKind::Pci, !config.no_acpi, None);
+        if config.no_acpi {
+            self.qdev.forbid_hotplug(pci_bus);
+        }
         self.internal("i440FX", pci_bus, Some(0));
         let piix3 = self.internal("PIIX3", pci_bus, Some(PIIX3_DEVFN));
         if let Some(p) = self.qdev.device_mut(piix3).and_then(|d| d.pci.as_mut()) {
             p.multifunction = true;
         }
-        let isa_bus = self.qdev.add_bus(piix3, BusKind::Isa, false, None);
+        let isa_bus = self.first_child_bus(piix3);
         if let Some(driver) = vga {
             self.internal(driver, pci_bus, None);
         }
@@ -156,10 +159,7 @@ impl Devices {
         self.attach_existing(DriveIf::Floppy, fdc);
         self.add_legacy_nics(pci_bus, isa_bus);
         let ide = self.internal("piix3-ide", pci_bus, Some(PIIX3_DEVFN + 1));
-        let ide_buses = [
-            self.qdev.add_bus(ide, BusKind::Ide, false, None),
-            self.qdev.add_bus(ide, BusKind::Ide, false, None),
-        ];
+        let ide_buses = self.child_bus_uids(ide);
         self.attach_drives(DriveIf::Ide, "ide-drive", |bus| {
             ide_buses.get(bus as usize).copied()
         });
@@ -179,22 +179,20 @@ impl Devices {
                 "hda" => {
                     // intel_hda_and_codec_init (hw/intel-hda.c:1296).
                     let hda = self.internal("intel-hda", pci_bus, None);
-                    let codecs = self.qdev.add_bus(hda, BusKind::Hda, false, None);
+                    let codecs = self.first_child_bus(hda);
                     self.internal("hda-duplex", codecs, None);
                 }
                 _ => {}
             }
         }
         if config.usb {
-            let uhci = self.internal("piix3-usb-uhci", pci_bus, Some(PIIX3_DEVFN + 2));
-            let bus = self.qdev.add_bus(uhci, BusKind::Usb, true, None);
-            self.usb.add_bus(bus, usb::UHCI_PORTS);
+            self.internal("piix3-usb-uhci", pci_bus, Some(PIIX3_DEVFN + 2));
         }
         // 0.14's pc_init1 creates the PIIX4 power management only with ACPI,
         // and on its SMBus eight SPD EEPROMs at 0x50..0x57 (hw/pc_piix.c:173).
         if !config.no_acpi {
             let pm = self.internal("PIIX4_PM", pci_bus, Some(PIIX3_DEVFN + 3));
-            let i2c = self.qdev.add_bus(pm, BusKind::I2c, false, Some("i2c"));
+            let i2c = self.first_child_bus(pm);
             for address in SMBUS_EEPROM_ADDRESSES {
                 let eeprom = self.internal("smbus-eeprom", i2c, None);
                 self.set_board_prop(eeprom, "address", &address.to_string());
@@ -276,7 +274,7 @@ impl Devices {
         let mut scsi_buses = Vec::new();
         for _ in 0..=max {
             let lsi = self.internal("lsi53c895a", pci_bus, None);
-            scsi_buses.push(self.qdev.add_bus(lsi, BusKind::Scsi, true, None));
+            scsi_buses.push(self.first_child_bus(lsi));
         }
         self.attach_drives(DriveIf::Scsi, "scsi-disk", |bus| {
             scsi_buses.get(bus as usize).copied()
@@ -380,7 +378,7 @@ impl Devices {
             let vectors = p.msix_vectors_default.unwrap_or(0);
             PciFunction::new(&p, devfn, p.class, vectors, p.rom_bytes)
         });
-        self.qdev.add_device(Device {
+        let uid = self.qdev.add_device(Device {
             uid: 0,
             driver: info.name.to_owned(),
             id: None,
@@ -393,7 +391,43 @@ impl Devices {
             port_nr: None,
             max_ports: None,
             scsi_id: None,
-        })
+        });
+        self.add_child_buses(uid, info);
+        uid
+    }
+
+    /// The buses a device's init creates (the catalogue's `child_buses`), in
+    /// order; a USB bus gets its root ports.
+    pub(crate) fn add_child_buses(&mut self, uid: u64, info: &catalog::DriverInfo) {
+        for &(kind, hotplug_ok) in info.child_buses {
+            // pm_smbus_init (hw/pm_smbus.c) names the PIIX4 SMBus, the only
+            // I2C bus of the pc machine.
+            let name = (kind == BusKind::I2c).then_some("i2c");
+            let child = self.qdev.add_bus(uid, kind, hotplug_ok, name);
+            if kind == BusKind::Usb {
+                self.usb.add_bus(child, usb::UHCI_PORTS);
+            }
+        }
+    }
+
+    /// The uids of a device's child buses in creation order.
+    fn child_bus_uids(&self, device: u64) -> Vec<u64> {
+        let mut uids: Vec<u64> = self
+            .qdev
+            .child_buses(device)
+            .iter()
+            .map(|b| b.uid)
+            .collect();
+        uids.reverse();
+        uids
+    }
+
+    /// A board device's first child bus, which the catalogue gives it.
+    fn first_child_bus(&self, device: u64) -> u64 {
+        self.child_bus_uids(device)
+            .first()
+            .copied()
+            .expect("the catalogue gives this board device a child bus")
     }
 
     /// The first slot whose function 0 is free (`devfn_min` is 0 on pc).
@@ -726,5 +760,129 @@ mod tests {
             .iter()
             .filter_map(|x| x.pci.as_ref())
             .all(|f| !f.programmed()));
+    }
+
+    fn uid_of(d: &Devices, driver: &str) -> u64 {
+        d.qdev
+            .devices
+            .iter()
+            .find(|x| x.driver == driver)
+            .unwrap_or_else(|| panic!("{driver} is on the board"))
+            .uid
+    }
+
+    fn list(pairs: &[(&str, &str)]) -> OptionList {
+        OptionList::from_iter(pairs.iter().copied())
+    }
+
+    /// A `-drive` of a 1 MiB raw image.
+    fn drive(pairs: &[(&str, &str)]) -> crate::machine::config::DriveConfig {
+        use crate::machine::config::{ImageInfo, ImageProbe};
+        crate::machine::config::DriveConfig {
+            opts: list(pairs),
+            probe: Some(ImageProbe::Found(ImageInfo {
+                format: "raw".into(),
+                size_bytes: 1 << 20,
+                backing_file: None,
+                encrypted: false,
+            })),
+        }
+    }
+
+    #[test]
+    fn each_device_has_the_buses_its_014_init_creates() {
+        let d = Devices::new(&MachineConfig {
+            usb: true,
+            sound_cards: vec!["hda".into()],
+            drives: vec![
+                drive(&[("file", "s.img"), ("if", "scsi")]),
+                drive(&[("file", "u.img"), ("if", "none"), ("id", "u")]),
+            ],
+            devices: vec![
+                list(&[("driver", "piix4-usb-uhci"), ("id", "uhci4")]),
+                list(&[("driver", "virtio-serial-pci")]),
+                list(&[
+                    ("driver", "usb-storage"),
+                    ("drive", "u"),
+                    ("bus", "uhci4.0"),
+                ]),
+            ],
+            ..MachineConfig::default()
+        });
+        let buses = |driver: &str| -> Vec<(String, BusKind, bool)> {
+            let mut buses: Vec<_> = d
+                .qdev
+                .child_buses(uid_of(&d, driver))
+                .iter()
+                .map(|b| (b.name.clone(), b.kind, b.allow_hotplug))
+                .collect();
+            buses.reverse();
+            buses
+        };
+        type Buses<'a> = &'a [(&'a str, BusKind, bool)];
+        let want: [(&str, Buses); 10] = [
+            ("i440FX-pcihost", &[("pci.0", BusKind::Pci, true)]),
+            ("PIIX3", &[("isa.0", BusKind::Isa, false)]),
+            (
+                "piix3-ide",
+                &[
+                    ("ide.0", BusKind::Ide, false),
+                    ("ide.1", BusKind::Ide, false),
+                ],
+            ),
+            ("PIIX4_PM", &[("i2c", BusKind::I2c, false)]),
+            ("piix3-usb-uhci", &[("usb.0", BusKind::Usb, true)]),
+            ("intel-hda", &[("hda.0", BusKind::Hda, false)]),
+            ("lsi53c895a", &[("scsi.0", BusKind::Scsi, true)]),
+            ("piix4-usb-uhci", &[("uhci4.0", BusKind::Usb, true)]),
+            (
+                "virtio-serial-pci",
+                &[("virtio-serial-bus.0", BusKind::VirtioSerial, true)],
+            ),
+            ("usb-storage", &[("scsi.0", BusKind::Scsi, false)]),
+        ];
+        for (driver, expected) in want {
+            let expected: Vec<_> = expected
+                .iter()
+                .map(|&(n, k, h)| (n.to_owned(), k, h))
+                .collect();
+            assert_eq!(buses(driver), expected, "{driver}");
+        }
+        assert!(d.qdev.devices.iter().all(|x| x.driver != "isabus-bridge"));
+        let no_acpi = Devices::new(&MachineConfig {
+            no_acpi: true,
+            ..MachineConfig::default()
+        });
+        let host = uid_of(&no_acpi, "i440FX-pcihost");
+        assert!(!no_acpi.qdev.child_buses(host)[0].allow_hotplug);
+    }
+
+    #[test]
+    fn chipset_and_vga_functions_refuse_unplug_and_a_nic_is_ejected() {
+        use crate::machine::config::VgaType;
+        use crate::qobject::{ErrorClass, QmpError};
+        let cards = [
+            (VgaType::Cirrus, "cirrus-vga"),
+            (VgaType::Std, "VGA"),
+            (VgaType::Vmware, "vmware-svga"),
+        ];
+        for (vga, card) in cards {
+            let mut d = Devices::new(&MachineConfig {
+                vga: Some(vga),
+                ..MachineConfig::default()
+            });
+            for driver in ["i440FX", "PIIX3", "piix3-ide", "PIIX4_PM", card] {
+                let refused = d.qdev_unplug(uid_of(&d, driver)).unwrap_err();
+                assert_eq!(
+                    refused,
+                    QmpError::with1(ErrorClass::DeviceNoHotplug, driver)
+                );
+            }
+            let nic = uid_of(&d, "e1000");
+            assert_eq!(
+                d.qdev_unplug(nic),
+                Ok(add::Unplug::EjectRequested { slot: 3 })
+            );
+        }
     }
 }

@@ -159,6 +159,13 @@ impl Qdev {
         uid
     }
 
+    /// Makes a bus refuse hot-plug (the PCI bus of a machine without ACPI).
+    pub fn forbid_hotplug(&mut self, bus: u64) {
+        if let Some(b) = self.buses.iter_mut().find(|b| b.uid == bus) {
+            b.allow_hotplug = false;
+        }
+    }
+
     fn take_uid(&mut self) -> u64 {
         let uid = self.next_uid;
         self.next_uid += 1;

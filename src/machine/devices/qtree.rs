@@ -712,4 +712,122 @@ mod tests {
             assert!(text.contains(want), "{want}");
         }
     }
+
+    /// The lines of `info qtree` that belong to the first device of `driver`:
+    /// its own line and every deeper line after it.
+    fn device_block(text: &str, driver: &str) -> String {
+        let head = format!("dev: {driver}, id ");
+        let mut lines = text
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(&head));
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("{driver} is in the tree"));
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let depth = indent(first);
+        std::iter::once(first)
+            .chain(lines.take_while(|l| indent(l) > depth))
+            .map(|l| format!("{}\n", l.trim_start()))
+            .collect()
+    }
+
+    #[test]
+    fn option_roms_subsystems_msix_vectors_and_isa_irqs_of_each_model() {
+        use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, OptionList, VgaType};
+        let list = |pairs: &[(&str, &str)]| OptionList::from_iter(pairs.iter().copied());
+        let drive = DriveConfig {
+            opts: list(&[("file", "v.img"), ("if", "none"), ("id", "vb")]),
+            probe: Some(ImageProbe::Found(ImageInfo {
+                format: "raw".into(),
+                size_bytes: 1 << 20,
+                backing_file: None,
+                encrypted: false,
+            })),
+        };
+        let mut devices: Vec<OptionList> = [
+            "VGA",
+            "rtl8139",
+            "ne2k_pci",
+            "pcnet",
+            "virtio-net-pci",
+            "virtio-serial-pci",
+            "virtio-balloon-pci",
+            "ES1370",
+            "AC97",
+        ]
+        .iter()
+        .map(|d| list(&[("driver", d)]))
+        .collect();
+        devices.push(list(&[("driver", "virtio-blk-pci"), ("drive", "vb")]));
+        let mut d = Devices::new(&MachineConfig {
+            vga: Some(VgaType::Cirrus),
+            drives: vec![drive],
+            devices,
+            ..MachineConfig::default()
+        });
+        d.run_firmware();
+        let text = qtree_text(&d);
+        // hw/*.c of 0.14.0: each model's `romfile` default and the size of that
+        // image in pc-bios/ rounded up to a power of two (an unmapped ROM BAR
+        // prints its end as size - 2); the subsystem IDs the model writes
+        // (virtio: 1af4 and the virtio device ID); the virtio `vectors`
+        // defaults (virtio-serial: max_ports + 1), which give an MSI-X BAR.
+        let rom_64k = "bar 6: mem at 0xffffffffffffffff [0xfffe]\n";
+        let want: [(&str, &[&str]); 14] = [
+            ("cirrus-vga", &["romfile = \"vgabios-cirrus.bin\"", rom_64k]),
+            ("VGA", &["romfile = \"vgabios-stdvga.bin\"", rom_64k]),
+            ("e1000", &["romfile = \"pxe-e1000.bin\"", "[0x1fffe]"]),
+            ("rtl8139", &["romfile = \"pxe-rtl8139.bin\"", rom_64k]),
+            ("ne2k_pci", &["romfile = \"pxe-ne2k_pci.bin\"", rom_64k]),
+            (
+                "pcnet",
+                &["romfile = \"pxe-pcnet.bin\"", rom_64k, "(sub 0000:0000)"],
+            ),
+            (
+                "virtio-net-pci",
+                &[
+                    "romfile = \"pxe-virtio.bin\"",
+                    rom_64k,
+                    "(sub 1af4:0001)",
+                    "vectors = 3\n",
+                    "bar 1: mem",
+                ],
+            ),
+            (
+                "virtio-blk-pci",
+                &[
+                    "romfile = <null>",
+                    "(sub 1af4:0002)",
+                    "vectors = 2\n",
+                    "bar 1: mem",
+                ],
+            ),
+            (
+                "virtio-serial-pci",
+                &[
+                    "romfile = <null>",
+                    "(sub 1af4:0003)",
+                    "vectors = 32\n",
+                    "bar 1: mem",
+                ],
+            ),
+            ("virtio-balloon-pci", &["(sub 1af4:0005)"]),
+            ("ES1370", &["(sub 4942:4c4c)"]),
+            ("AC97", &["(sub 8086:0000)"]),
+            ("isa-fdc", &["isa irq 6\n"]),
+            ("i8042", &["isa irqs 1,12\n"]),
+        ];
+        for (driver, parts) in want {
+            let block = device_block(&text, driver);
+            for part in parts {
+                assert!(block.contains(part), "{driver}: {part:?} in\n{block}");
+            }
+        }
+        for driver in ["virtio-balloon-pci", "ES1370", "AC97"] {
+            assert!(
+                !device_block(&text, driver).contains("bar 6"),
+                "{driver} has no ROM"
+            );
+        }
+    }
 }
