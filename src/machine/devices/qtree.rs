@@ -746,6 +746,7 @@ mod tests {
         };
         let mut devices: Vec<OptionList> = [
             "VGA",
+            "vmware-svga",
             "rtl8139",
             "ne2k_pci",
             "pcnet",
@@ -773,9 +774,13 @@ mod tests {
         // (virtio: 1af4 and the virtio device ID); the virtio `vectors`
         // defaults (virtio-serial: max_ports + 1), which give an MSI-X BAR.
         let rom_64k = "bar 6: mem at 0xffffffffffffffff [0xfffe]\n";
-        let want: [(&str, &[&str]); 14] = [
+        let want: [(&str, &[&str]); 15] = [
             ("cirrus-vga", &["romfile = \"vgabios-cirrus.bin\"", rom_64k]),
             ("VGA", &["romfile = \"vgabios-stdvga.bin\"", rom_64k]),
+            (
+                "vmware-svga",
+                &["romfile = \"vgabios-vmware.bin\"", rom_64k],
+            ),
             ("e1000", &["romfile = \"pxe-e1000.bin\"", "[0x1fffe]"]),
             ("rtl8139", &["romfile = \"pxe-rtl8139.bin\"", rom_64k]),
             ("ne2k_pci", &["romfile = \"pxe-ne2k_pci.bin\"", rom_64k]),
