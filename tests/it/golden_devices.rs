@@ -350,6 +350,25 @@ goldens! {
         ],
     );
 
+    usb_storage => "devices__usb_storage", lines(
+        MachineConfig {
+            usb: true,
+            drives: vec![
+                drive("file=stick.img,if=none,id=stick", Some(image("raw", 64 << 20))),
+                drive("file=other.img,if=none,id=other", Some(image("raw", 64 << 20))),
+            ],
+            ..Default::default()
+        },
+        &[
+            r#"{"execute":"device_add","arguments":{"driver":"usb-storage","drive":"stick","id":"msd"},"id":1}"#,
+            r#"{"execute":"human-monitor-command","arguments":{"command-line":"info usb"},"id":2}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"scsi-disk","drive":"other","bus":"msd.0"},"id":"no-hotplug"}"#,
+            r#"{"execute":"device_add","arguments":{"driver":"usb-storage","drive":"stick"},"id":"in-use"}"#,
+            r#"{"execute":"device_del","arguments":{"id":"msd"},"id":3}"#,
+            r#"{"execute":"query-block","id":"stick-went-with-its-disk"}"#,
+        ],
+    );
+
     device_add_errors => "devices__device_add_errors", lines(
         MachineConfig {
             drives: vec![drive(

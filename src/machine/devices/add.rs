@@ -24,6 +24,9 @@ pub const LSI_TARGETS: u32 = 7;
 /// Ports a virtio-serial device may have (`VIRTIO_PCI_QUEUE_MAX / 2 - 1`).
 pub const VIRTIO_SERIAL_PORTS_MAX: u32 = 31;
 
+/// The USB mass-storage driver, whose init makes a SCSI disk of its drive.
+const USB_STORAGE: &str = "usb-storage";
+
 /// What device_del did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unplug {
@@ -235,7 +238,8 @@ impl Devices {
         let port = get(&device.props, "port");
         let hub = info.bus == BusKind::Usb
             && self.usb.attach_need(device.bus, port) == usb::AttachNeed::Hub;
-        if self.qdev.devices.len() + usize::from(hub) >= DEVICES_MAX {
+        let disk = info.name == USB_STORAGE;
+        if self.qdev.devices.len() + usize::from(hub) + usize::from(disk) >= DEVICES_MAX {
             return Err(init_failed());
         }
         if let Some(pinfo) = info.pci {
@@ -267,11 +271,33 @@ impl Devices {
         let port = get(&device.props, "port").map(str::to_owned);
         let uid = self.qdev.add_device(device);
         self.add_child_buses(uid, info);
+        if let (USB_STORAGE, Some(drive)) = (info.name, &parsed.drive) {
+            self.usb_storage_disk(uid, drive);
+        }
         self.bind_role(info, uid, parsed);
         if info.bus == BusKind::Usb {
             self.usb_attach(bus, uid, port.as_deref());
         }
         Ok(uid)
+    }
+
+    /// `usb_msd_initfn`: the drive leaves `usb-storage` (whose `drive` then
+    /// prints `<null>`) for a `scsi-disk` at target 0 of its own SCSI bus
+    /// (`scsi_bus_legacy_add_drive`), which `device_del` frees with the drive.
+    fn usb_storage_disk(&mut self, msd: u64, drive: &str) {
+        let Some(bus) = self.qdev.child_buses(msd).first().map(|b| b.uid) else {
+            return;
+        };
+        self.block.detach(msd, false);
+        if let Some(dev) = self.qdev.device_mut(msd) {
+            dev.props.retain(|(k, _)| k != "drive");
+        }
+        let disk = self.internal("scsi-disk", bus, None);
+        if let Some(dev) = self.qdev.device_mut(disk) {
+            dev.props.push(("drive".to_owned(), drive.to_owned()));
+            dev.scsi_id = Some(0);
+        }
+        let _ = self.block.attach(drive, disk);
     }
 
     /// `do_pci_register_device` + `pci_init_multifunction`: the devfn, or `None`
@@ -343,7 +369,7 @@ impl Devices {
     /// device is replaced.
     fn scsi_target(&mut self, bus: u64, requested: Option<u64>) -> Option<u32> {
         let targets = match self.qdev.bus(bus).parent.and_then(|p| self.qdev.device(p)) {
-            Some(d) if d.driver == "usb-storage" => 1,
+            Some(d) if d.driver == USB_STORAGE => 1,
             _ => LSI_TARGETS,
         };
         let taken = |q: &Qdev, t: u32| {

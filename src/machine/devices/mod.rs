@@ -858,6 +858,43 @@ mod tests {
     }
 
     #[test]
+    fn usb_storage_hands_its_drive_to_a_scsi_disk_that_goes_with_it() {
+        let mut d = Devices::new(&MachineConfig {
+            usb: true,
+            drives: vec![
+                drive(&[("file", "u.img"), ("if", "none"), ("id", "u")]),
+                drive(&[("file", "v.img"), ("if", "none"), ("id", "v")]),
+            ],
+            devices: vec![list(&[
+                ("driver", "usb-storage"),
+                ("drive", "u"),
+                ("id", "msd"),
+            ])],
+            ..MachineConfig::default()
+        });
+        let text = qtree::qtree_text(&d);
+        let at = text
+            .find("dev: usb-storage")
+            .expect("usb-storage in the tree");
+        let msd = &text[at..];
+        let disk = msd.find("dev: scsi-disk").expect("its disk");
+        assert!(msd[..disk].contains("dev-prop: drive = <null>\n"), "{msd}");
+        assert!(msd[..disk].contains("bus: msd.0\n"), "{msd}");
+        assert!(msd[disk..].contains("dev-prop: drive = u\n"), "{msd}");
+        assert!(msd[disk..].contains("bus-prop: scsi-id = 0\n"), "{msd}");
+        // The bus has one target, and the disk holds it.
+        let second = list(&[("driver", "scsi-disk"), ("drive", "v"), ("bus", "msd.0")]);
+        assert_eq!(
+            d.device_add(None, &second.items, false).unwrap_err().class,
+            crate::qobject::ErrorClass::DeviceInitFailed
+        );
+        assert!(d.block.find("v").is_some_and(|v| v.attached.is_none()));
+        assert_eq!(d.device_del("msd"), Ok(add::Unplug::Removed));
+        assert!(d.block.find("u").is_none(), "the disk took its drive along");
+        assert!(d.block.find("v").is_some());
+    }
+
+    #[test]
     fn chipset_and_vga_functions_refuse_unplug_and_a_nic_is_ejected() {
         use crate::machine::config::VgaType;
         use crate::qobject::{ErrorClass, QmpError};
