@@ -512,6 +512,23 @@ mod tests {
     }
 
     #[test]
+    fn events_without_a_display_move_the_rtc_up_to_an_hour_either_way() {
+        let mut m = chaotic("seed=5,rate=1,kinds=events");
+        let offsets: Vec<i64> = (0..64)
+            .map(|_| {
+                m.chaos_event();
+                m.rtc.offset_s
+            })
+            .collect();
+        assert!(
+            offsets.iter().all(|o| (-3600..=3600).contains(o)),
+            "{offsets:?}"
+        );
+        assert!(offsets.iter().any(|o| *o < 0), "{offsets:?}");
+        assert!(offsets.iter().any(|o| *o > 0), "{offsets:?}");
+    }
+
+    #[test]
     fn events_with_a_vnc_display_connect_vnc_clients() {
         let mut m = Machine::new(MachineConfig {
             chaos: Some(ChaosConfig::parse("seed=5,rate=1,kinds=events").unwrap()),

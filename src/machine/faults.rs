@@ -739,4 +739,24 @@ mod tests {
     fn fault_state_default_has_no_slow_down() {
         assert_eq!(FaultState::default().migration_factor(), 1);
     }
+
+    #[test]
+    fn powerdown_and_balloon_actions_set_their_fault_until_the_next() {
+        let mut m = Machine::new(MachineConfig::default());
+        let mut run = |name: &str, args: QDict| {
+            run_action(&mut m, name, &args).unwrap();
+            (m.faults.acpi, m.faults.balloon)
+        };
+        use AcpiFault::{Delay, Ignore};
+        use BalloonFault::{Slow, Stuck};
+        assert_eq!(run("powerdown-ignore", QDict::new()).0, Ignore);
+        let ms = crate::qdict! { "ms" => 250_i64 };
+        assert_eq!(run("powerdown-delay", ms).0, Delay { ms: 250 });
+        let factor = crate::qdict! { "factor" => 4_i64 };
+        assert_eq!(
+            run("balloon-slow", factor),
+            (Delay { ms: 250 }, Slow { factor: 4 })
+        );
+        assert_eq!(run("balloon-stuck", QDict::new()).1, Stuck);
+    }
 }

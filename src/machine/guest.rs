@@ -305,6 +305,38 @@ mod tests {
         d.expect("the device").uid
     }
 
+    fn usb_timers(m: &Machine) -> Vec<GuestTimer> {
+        guest_timers(m)
+            .into_iter()
+            .filter(|t| {
+                matches!(
+                    t,
+                    GuestTimer::UsbEnumerate { .. } | GuestTimer::UsbActivate { .. }
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reset_enumerates_each_usb_device_once_more_unless_it_still_waits() {
+        let mut m = Machine::new(MachineConfig {
+            usb: true,
+            usb_devices: vec!["keyboard".into(), "tablet".into()],
+            ..MachineConfig::default()
+        });
+        let at_boot = usb_timers(&m);
+        m.guest_on_reset();
+        assert_eq!(usb_timers(&m), at_boot, "each device waits once");
+        m.advance_to(VirtualTime(m.clock.now().0 + 10_000_000_000));
+        assert_eq!(usb_timers(&m), []);
+        m.guest_on_reset();
+        let again = usb_timers(&m);
+        assert_eq!(again.len(), 3, "{again:?}");
+        assert!(again
+            .iter()
+            .all(|t| matches!(t, GuestTimer::UsbEnumerate { .. })));
+    }
+
     #[test]
     fn boot_enumerates_usb_devices_and_activates_mice() {
         let m = Machine::new(MachineConfig {
@@ -315,17 +347,8 @@ mod tests {
         let (kbd, tablet) = (uid_of(&m, "usb-kbd"), uid_of(&m, "usb-tablet"));
         // The second device takes the last root port, so a hub comes too.
         let hub = uid_of(&m, "usb-hub");
-        let usb: Vec<GuestTimer> = guest_timers(&m)
-            .into_iter()
-            .filter(|t| {
-                matches!(
-                    t,
-                    GuestTimer::UsbEnumerate { .. } | GuestTimer::UsbActivate { .. }
-                )
-            })
-            .collect();
         assert_eq!(
-            usb,
+            usb_timers(&m),
             [
                 GuestTimer::UsbActivate { device: tablet },
                 GuestTimer::UsbEnumerate { device: kbd },

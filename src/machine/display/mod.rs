@@ -143,4 +143,16 @@ mod tests {
             bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
         assert_eq!(back, state);
     }
+
+    #[test]
+    fn a_client_address_family_defaults_by_the_host_and_is_kept_when_given() {
+        let family = |host: &str, family: Option<&str>| {
+            SockAddr::checked(host, "port", Some("5900"), family)
+                .map(|a| a.family)
+                .unwrap()
+        };
+        assert_eq!(family("127.0.0.1", None), "ipv4");
+        assert_eq!(family("::1", None), "ipv6");
+        assert_eq!(family("::1", Some("unknown")), "unknown");
+    }
 }
