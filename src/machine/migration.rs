@@ -603,8 +603,19 @@ mod tests {
     }
 
     #[test]
-    fn chunk_at_default_speed_is_820_pages() {
+    fn chunk_is_a_tenth_of_the_speed_rounded_up_to_pages() {
+        let chunk = |speed_bytes_per_s: u32| {
+            MigrationState {
+                speed_bytes_per_s,
+                ..MigrationState::default()
+            }
+            .chunk_bytes()
+        };
         assert_eq!(MigrationState::default().chunk_bytes(), 820 * PAGE_BYTES);
+        // 1 MiB/s: 104857 bytes a tick, 25.6 pages.
+        assert_eq!(chunk(1 << 20), 26 * PAGE_BYTES);
+        // Exactly ten pages a tick: no rounding.
+        assert_eq!(chunk(100 * 4096), 10 * PAGE_BYTES);
     }
 
     #[test]

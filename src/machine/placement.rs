@@ -396,6 +396,28 @@ mod tests {
     }
 
     #[test]
+    fn place_what_the_machine_refuses_gives_the_error_text_on_stderr() {
+        for (happening, why) in [
+            (
+                Happening::VncConnected,
+                "Device 'vnc' has not been activated",
+            ),
+            (
+                Happening::Watchdog,
+                "Device 'watchdog' has not been activated",
+            ),
+        ] {
+            let mut m = Machine::new(MachineConfig::default());
+            m.place(happening, 1);
+            let text = format!(
+                "qmpsim: -x-explore-gap: no {} at gap 1: {why}\n",
+                happening.name()
+            );
+            assert_eq!(m.effects, [Effect::Stderr { text }]);
+        }
+    }
+
+    #[test]
     fn takes_one_gap_only_that_one() {
         let p = Placement::parse("2,event=STOP").unwrap();
         assert_eq!((p.takes(1), p.takes(2), p.takes(3)), (false, true, false));
