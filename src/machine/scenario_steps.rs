@@ -507,6 +507,20 @@ mod tests {
     }
 
     #[test]
+    fn after_event_step_is_due_at_its_count_of_that_event() {
+        let mut m = machine_with(
+            "[[step]]\nafter_event = \"STOP\"\ncount = 2\naction = \"rtc-change\"\noffset = 7\n",
+        );
+        m.vm_stop();
+        assert!(!m.scenario_run_due(), "one STOP");
+        m.vm_start();
+        assert!(!m.scenario_run_due(), "RESUME is another event");
+        m.vm_stop();
+        assert!(m.scenario_run_due(), "the second STOP");
+        assert_eq!(m.rtc.offset_s, 7);
+    }
+
+    #[test]
     fn step_whose_action_fails_says_so_on_stderr_with_its_line() {
         let mut m = machine_with("[[step]]\nat = \"1s\"\naction = \"rtc-change\"\n");
         m.advance_to(VirtualTime(VirtualTime::NS_PER_S));
