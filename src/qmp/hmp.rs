@@ -357,8 +357,17 @@ mod tests {
             ..MachineConfig::default()
         };
         let plain = MachineConfig::default;
+        let vnc = MachineConfig {
+            vnc: Some("127.0.0.1:0".into()),
+            ..MachineConfig::default()
+        };
         for (config, line, want) in [
             (kvm, "info kvm", r#""kvm support: enabled\r\n""#),
+            (
+                vnc,
+                "change vnc password",
+                r#""terminal does not support password prompting\r\n""#,
+            ),
             (plain(), "foo", r#""unknown command: 'foo'\r\n""#),
             (plain(), "   ", "{}"),
             (plain(), "info name", "{}"),

@@ -1067,4 +1067,25 @@ mod tests {
         assert_eq!(parse_pci_devfn("x"), None);
         assert_eq!(parse_pci_devfn("5x"), None);
     }
+
+    #[test]
+    fn virtio_class_takes_only_the_classes_014_allows() {
+        // virtio_blk_init_pci and virtio_serial_init_pci (hw/virtio-pci.c).
+        let rows = [
+            ("virtio-blk-pci", 0x0100, Some(0x0180), 0x0180),
+            ("virtio-blk-pci", 0x0100, Some(0x0200), 0x0100),
+            ("virtio-serial-pci", 0x0780, Some(0x0380), 0x0380),
+            ("virtio-serial-pci", 0x0780, Some(0x00ff), 0x00ff),
+            ("virtio-serial-pci", 0x0780, Some(0x0100), 0x0780),
+            ("virtio-serial-pci", 0x0780, None, 0x0780),
+            ("e1000", 0x0200, Some(0x0180), 0x0200),
+        ];
+        for (driver, default, requested, class) in rows {
+            assert_eq!(
+                pci_class(driver, default, requested),
+                class,
+                "{driver} {requested:?}"
+            );
+        }
+    }
 }

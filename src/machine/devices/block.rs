@@ -1124,6 +1124,36 @@ mod tests {
     }
 
     #[test]
+    fn an_encrypted_disk_sees_guest_io_only_once_its_key_is_set() {
+        let cfg = MachineConfig {
+            drives: vec![hda(
+                "secret.img",
+                ImageInfo {
+                    format: "qcow2".into(),
+                    encrypted: true,
+                    ..raw(1 << 20)
+                },
+            )],
+            ..Default::default()
+        };
+        let mut block = crate::machine::devices::Devices::new(&cfg).block;
+        let mut rng = Rng::new(3);
+        let ops = |b: &Block| {
+            let s = b.find("ide0-hd0").unwrap().stats;
+            s.rd_operations + s.wr_operations
+        };
+        for _ in 0..20 {
+            block.guest_io(&mut rng);
+        }
+        assert_eq!(ops(&block), 0, "no key yet");
+        block.set_key("ide0-hd0", "pw").unwrap();
+        for _ in 0..20 {
+            block.guest_io(&mut rng);
+        }
+        assert!(ops(&block) > 0, "the key is set");
+    }
+
+    #[test]
     fn a_qcow2_files_extra_reads_are_metadata_of_four_sectors_each() {
         let qcow2 = ImageInfo {
             format: "qcow2".into(),

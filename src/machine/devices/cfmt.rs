@@ -267,6 +267,16 @@ mod tests {
     }
 
     #[test]
+    fn strtod_prefix_takes_a_sign_and_a_point_only_with_digits() {
+        assert_eq!(strtod_prefix_len("-2.5x"), 4);
+        assert_eq!(strtod_prefix_len(" +7"), 3);
+        assert_eq!(strtod_prefix_len("-.5"), 3);
+        assert_eq!(strtod_prefix_len("5."), 2);
+        assert_eq!(strtod_prefix_len(".x"), 0);
+        assert_eq!(strtod_prefix_len("-"), 0);
+    }
+
+    #[test]
     fn g17_formats_like_printf() {
         assert_eq!(format_g17(1.5), "1.5");
         assert_eq!(format_g17(0.1), "0.10000000000000001");
