@@ -352,10 +352,31 @@ mod tests {
                 "file=a,index=1,bus=1",
                 "index cannot be used with bus and unit",
             ),
+            ("file=a,cyls=100,heads=16,secs=63,trans=lba", ""),
+            (
+                "file=a,cyls=100,heads=16,secs=63,trans=large",
+                "'large' invalid translation type",
+            ),
+            (
+                "file=a,trans=lba",
+                "'lba' trans must be used with cyls,heads and secs",
+            ),
         ];
         for (s, want) in cases {
             assert_eq!(refusal(s), want, "{s}");
         }
+    }
+
+    #[test]
+    fn drive_init_format_question_mark_lists_the_formats() {
+        assert_eq!(
+            check_drive_init(&opts("file=a,format=?")),
+            Err(DriveInitError::FormatList)
+        );
+        assert_eq!(
+            check_drive_init(&opts("file=a,format=vmdk2")),
+            Err(DriveInitError::Report("'vmdk2' invalid format".to_owned()))
+        );
     }
 
     #[test]
