@@ -352,6 +352,11 @@ mod tests {
                 "file=a,index=1,bus=1",
                 "index cannot be used with bus and unit",
             ),
+            ("file=a,unit=1", ""),
+            ("file=a,unit=2", "unit 2 too big (max is 1)"),
+            ("file=a,if=scsi,unit=6", ""),
+            ("file=a,if=scsi,unit=7", "unit 7 too big (max is 6)"),
+            ("file=a,if=virtio,unit=9", ""),
             ("file=a,cyls=100,heads=16,secs=63,trans=lba", ""),
             (
                 "file=a,cyls=100,heads=16,secs=63,trans=large",
@@ -404,7 +409,18 @@ mod tests {
     }
 
     #[test]
-    fn format_refusal_of_qcow2_on_raw_is_einval() {
-        assert_eq!(format_refusal("qcow2", "raw"), Some("Invalid argument"));
+    fn format_refusal_follows_each_drivers_open() {
+        let rows = [
+            ("qcow2", "raw", Some("Invalid argument")),
+            ("qed", "qcow2", Some("Invalid argument")),
+            ("qcow2", "qcow", Some("Operation not supported")),
+            ("vmdk", "raw", Some("Operation not permitted")),
+            ("qcow2", "qcow2", None),
+            ("raw", "qcow2", None),
+            ("host_device", "vmdk", None),
+        ];
+        for (asked, found, refusal) in rows {
+            assert_eq!(format_refusal(asked, found), refusal, "{asked} on {found}");
+        }
     }
 }

@@ -750,6 +750,33 @@ mod tests {
     }
 
     #[test]
+    fn firmware_routes_each_pin_by_slot_and_programs_every_function_it_touches() {
+        let mut d = Devices::new(&MachineConfig {
+            usb: true,
+            devices: vec![list(&[("driver", "rtl8139")]); 4],
+            ..MachineConfig::default()
+        });
+        d.run_firmware();
+        let functions = d.qdev.pci_functions();
+        let irq = |devfn: u8| {
+            let (_, f) = functions.iter().find(|(_, f)| f.devfn == devfn).unwrap();
+            f.irq_line
+        };
+        // SeaBIOS: PIRQ (pin - 1 + slot - 1) & 3 of the links 10, 10, 11, 11;
+        // PIIX4 power management takes the SCI line.
+        let slots = [(3, 11), (4, 11), (5, 10), (6, 10), (7, 11)];
+        for (slot, line) in slots {
+            assert_eq!(irq(slot * 8), line, "slot {slot}");
+        }
+        assert_eq!(irq(PIIX3_DEVFN + 2), 11, "UHCI, pin D of slot 1");
+        assert_eq!(irq(PIIX3_DEVFN + 3), 9, "PIIX4_PM");
+        for (dev, f) in &functions {
+            let touched = f.pin != 0 || !f.bars.is_empty() || dev.driver == "PIIX4_PM";
+            assert_eq!(f.programmed(), touched, "{}", dev.driver);
+        }
+    }
+
+    #[test]
     fn reset_unprograms_pci() {
         let mut d = Devices::new(&MachineConfig::default());
         d.run_firmware();

@@ -970,6 +970,23 @@ mod tests {
     }
 
     #[test]
+    fn size_option_takes_a_number_with_an_optional_unit() {
+        // parse_option_size looks at the first character after strtod's
+        // prefix only, so a bare unit is 0 and "1Mb" is 1M.
+        for size in ["65536", "1.5M", "2k", "1G", "M", "1Mb"] {
+            let n = added("t", &[("type", "tap"), ("sndbuf", size)], None);
+            assert_eq!(n.clients.len(), 1, "{size}");
+        }
+        for size in ["1x", "x", "-"] {
+            assert_eq!(
+                refused("t", &[("type", "tap"), ("sndbuf", size)]).error,
+                QmpError::with2(ErrorClass::InvalidParameterValue, "sndbuf", "a size"),
+                "{size}"
+            );
+        }
+    }
+
+    #[test]
     fn each_net_nic_of_the_command_line_takes_an_nd_table_entry() {
         let nic = OptionList::from_iter([("type", "nic")]);
         let n = Net::from_config(&MachineConfig {
@@ -1006,6 +1023,22 @@ mod tests {
             n.host_net_remove(0, "user.0"),
             "can't find device user.0 on VLAN 0\n"
         );
+    }
+
+    #[test]
+    fn a_listening_port_is_taken_once_and_freed_by_its_own_removal() {
+        let listen = |port: &str| {
+            OptionList::from_iter([("type", "socket"), ("listen", port), ("vlan", "0")])
+        };
+        let mut n = Net::default();
+        n.host_net_add(&listen(":5000")).unwrap();
+        n.host_net_add(&listen(":5001")).unwrap();
+        assert!(n.host_net_add(&listen(":5000")).is_err(), "taken");
+        assert_eq!(n.listening, [":5000", ":5001"]);
+        let first = n.clients[0].name.clone();
+        assert_eq!(n.host_net_remove(0, &first), "");
+        assert_eq!(n.listening, [":5001"]);
+        n.host_net_add(&listen(":5000")).unwrap();
     }
 
     /// A user netdev `n1` with an e1000 NIC `nic` of qdev `device` on it.

@@ -835,4 +835,38 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn usb_devices_and_virtio_serial_ports_print_their_place() {
+        let list = |pairs: &[(&str, &str)]| {
+            crate::machine::config::OptionList::from_iter(pairs.iter().copied())
+        };
+        let text = tree(&MachineConfig {
+            usb: true,
+            usb_devices: vec!["tablet".into()],
+            devices: vec![
+                list(&[("driver", "virtio-serial-pci"), ("id", "vs")]),
+                list(&[("driver", "virtserialport"), ("id", "p1")]),
+                list(&[("driver", "virtconsole"), ("id", "c0")]),
+                list(&[("driver", "virtserialport"), ("id", "p2")]),
+            ],
+            ..MachineConfig::default()
+        });
+        let tablet = device_block(&text, "usb-tablet");
+        assert!(
+            tablet.contains("addr 0.0, port 1, speed 12, name QEMU USB Tablet, attached\n"),
+            "{tablet}"
+        );
+        let nr = |driver: &str| -> String {
+            device_block(&text, driver)
+                .lines()
+                .find_map(|l| l.strip_prefix("dev-prop: nr = "))
+                .unwrap_or_else(|| panic!("{driver} has nr"))
+                .to_owned()
+        };
+        // virtio_serial_port_qdev_init: number 0 is kept for a console, other
+        // ports take the first free number.
+        assert_eq!(nr("virtconsole"), "0");
+        assert_eq!(nr("virtserialport"), "2", "the newest port prints first");
+    }
 }
