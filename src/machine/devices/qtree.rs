@@ -680,16 +680,8 @@ mod tests {
 
     #[test]
     fn drives_romfiles_and_subsystems_of_a_full_machine() {
-        use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, OptionList};
-        let drive = |pairs: &[(&str, &str)]| DriveConfig {
-            opts: OptionList::from_iter(pairs.iter().copied()),
-            probe: Some(ImageProbe::Found(ImageInfo {
-                format: "raw".into(),
-                size_bytes: 1 << 20,
-                backing_file: None,
-                encrypted: false,
-            })),
-        };
+        use crate::machine::config::OptionList;
+        use crate::machine::devices::raw_drive as drive;
         let text = tree(&MachineConfig {
             drives: vec![
                 drive(&[("file", "a.img"), ("index", "0"), ("if", "floppy")]),
@@ -733,17 +725,9 @@ mod tests {
 
     #[test]
     fn option_roms_subsystems_msix_vectors_and_isa_irqs_of_each_model() {
-        use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, OptionList, VgaType};
-        let list = |pairs: &[(&str, &str)]| OptionList::from_iter(pairs.iter().copied());
-        let drive = DriveConfig {
-            opts: list(&[("file", "v.img"), ("if", "none"), ("id", "vb")]),
-            probe: Some(ImageProbe::Found(ImageInfo {
-                format: "raw".into(),
-                size_bytes: 1 << 20,
-                backing_file: None,
-                encrypted: false,
-            })),
-        };
+        use crate::machine::config::{OptionList, VgaType};
+        use crate::machine::devices::{option_list as list, raw_drive};
+        let drive = raw_drive(&[("file", "v.img"), ("if", "none"), ("id", "vb")]);
         let mut devices: Vec<OptionList> = [
             "VGA",
             "vmware-svga",
@@ -837,10 +821,28 @@ mod tests {
     }
 
     #[test]
+    fn user_ide_drives_without_a_unit_take_0_then_1_on_their_bus() {
+        use crate::machine::devices::{option_list as list, raw_drive};
+        let drive = |id: &str| raw_drive(&[("file", "d.img"), ("if", "none"), ("id", id)]);
+        let text = tree(&MachineConfig {
+            nodefaults: true,
+            drives: vec![drive("a"), drive("b")],
+            devices: vec![
+                list(&[("driver", "ide-drive"), ("drive", "a"), ("bus", "ide.0")]),
+                list(&[("driver", "ide-drive"), ("drive", "b"), ("bus", "ide.0")]),
+            ],
+            ..MachineConfig::default()
+        });
+        let units: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("dev-prop: unit = "))
+            .collect();
+        assert_eq!(units, ["1", "0"], "newest first");
+    }
+
+    #[test]
     fn usb_devices_and_virtio_serial_ports_print_their_place() {
-        let list = |pairs: &[(&str, &str)]| {
-            crate::machine::config::OptionList::from_iter(pairs.iter().copied())
-        };
+        use crate::machine::devices::option_list as list;
         let text = tree(&MachineConfig {
             usb: true,
             usb_devices: vec!["tablet".into()],

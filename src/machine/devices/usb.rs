@@ -411,6 +411,19 @@ mod tests {
     }
 
     #[test]
+    fn the_last_address_is_127_and_numbering_wraps_to_1() {
+        let mut usb = bus();
+        usb.buses[0].next_addr = ADDRS - 1;
+        usb.attach(7, 1, None);
+        usb.enumerate(1);
+        usb.attach(7, 2, None);
+        usb.enumerate(2);
+        let b = usb.bus(7).unwrap();
+        let addrs: Vec<u8> = b.used.iter().map(|p| p.addr).collect();
+        assert_eq!((addrs, b.next_addr), (vec![127, 1], 2));
+    }
+
+    #[test]
     fn buses_are_numbered_in_creation_order() {
         let mut usb = bus();
         usb.add_bus(9, UHCI_PORTS);

@@ -212,8 +212,12 @@ mod tests {
                 fnmatch("[!a-c]*", "bob"),
                 fnmatch("a\\*", "a*"),
                 fnmatch("fred", "fredd"),
+                fnmatch("[xyz]", "y"),
+                fnmatch("[xyz]", "a"),
+                fnmatch("[!xyz]", "y"),
+                fnmatch("[a-cx]", "x"),
             ],
-            [true, true, true, false, true, false]
+            [true, true, true, false, true, false, true, false, false, true]
         );
     }
 
