@@ -149,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn each_text_cell_is_lit_by_one_seed_bit_and_the_second_row_inverts_it() {
+        // Seed 1: of the 64 cells a bit each, only cell 0 (and 64) is set.
+        let rows = rows(ScreenMode::Text, 1);
+        let lit = |y: usize, x: usize| rows[y][x] == [0xAA, 0xAA, 0xAA];
+        let cell = |y: usize, c: usize| (c * 9..c * 9 + 8).map(|x| lit(y, x)).collect::<Vec<_>>();
+        assert_eq!(cell(0, 0), [true; 8]);
+        assert_eq!(cell(0, 1), [false; 8]);
+        assert_eq!(cell(0, 64), [true; 8]);
+        assert_eq!(cell(16, 0), [false; 8]);
+        assert_eq!(cell(16, 1), [true; 8]);
+    }
+
+    #[test]
     fn graphics_mode_is_a_gradient_down_and_across_tinted_by_the_seed() {
         let seed = 0x0030_2010;
         let rows = rows(ScreenMode::Graphics, seed);

@@ -535,6 +535,17 @@ mod tests {
     }
 
     #[test]
+    fn the_x509_acl_needs_acl_and_x509verify() {
+        let acls = |display: &str| {
+            let mut s = opened(display);
+            (s.acl_x509, s.acl_mut("vnc.x509dname").is_some())
+        };
+        assert_eq!(acls(":0,x509verify=/etc/pki,acl"), (true, true));
+        assert_eq!(acls(":0,x509verify=/etc/pki"), (false, false));
+        assert_eq!(acls(":0,x509=/etc/pki,acl"), (false, false));
+    }
+
+    #[test]
     fn open_numeric_host_is_normalised_like_inet_aton() {
         assert_eq!(opened("127.1:3").listen, inet("127.0.0.1", "ipv4", "5903"));
     }
