@@ -258,22 +258,24 @@ mod tests {
 
     #[test]
     fn strtod_prefix_stops_at_suffix() {
-        assert_eq!(strtod_prefix_len("1.5M"), 3);
-        assert_eq!(strtod_prefix_len("k"), 0);
-        assert_eq!(strtod_prefix_len("2e3x"), 3);
-        assert_eq!(strtod_prefix_len("2e+3x"), 4);
-        assert_eq!(strtod_prefix_len("2e-3"), 4);
-        assert_eq!(strtod_prefix_len("2e+x"), 1);
-    }
-
-    #[test]
-    fn strtod_prefix_takes_a_sign_and_a_point_only_with_digits() {
-        assert_eq!(strtod_prefix_len("-2.5x"), 4);
-        assert_eq!(strtod_prefix_len(" +7"), 3);
-        assert_eq!(strtod_prefix_len("-.5"), 3);
-        assert_eq!(strtod_prefix_len("5."), 2);
-        assert_eq!(strtod_prefix_len(".x"), 0);
-        assert_eq!(strtod_prefix_len("-"), 0);
+        // A sign, a point and an exponent count only with digits.
+        let rows = [
+            ("1.5M", 3),
+            ("k", 0),
+            ("2e3x", 3),
+            ("2e+3x", 4),
+            ("2e-3", 4),
+            ("2e+x", 1),
+            ("-2.5x", 4),
+            (" +7", 3),
+            ("-.5", 3),
+            ("5.", 2),
+            (".x", 0),
+            ("-", 0),
+        ];
+        for (text, len) in rows {
+            assert_eq!(strtod_prefix_len(text), len, "{text:?}");
+        }
     }
 
     #[test]

@@ -397,30 +397,27 @@ mod tests {
     }
 
     #[test]
-    fn enumeration_skips_an_address_in_use() {
-        let mut usb = bus();
-        usb.attach(7, 1, None);
-        usb.enumerate(1);
-        // As after the addresses wrapped: the next one is in use.
-        usb.buses[0].next_addr = 2;
-        usb.attach(7, 2, None);
-        usb.enumerate(2);
-        let b = usb.bus(7).unwrap();
-        let addrs: Vec<u8> = b.used.iter().map(|p| p.addr).collect();
-        assert_eq!((addrs, b.next_addr), (vec![2, 3], 4));
-    }
-
-    #[test]
-    fn the_last_address_is_127_and_numbering_wraps_to_1() {
-        let mut usb = bus();
-        usb.buses[0].next_addr = ADDRS - 1;
-        usb.attach(7, 1, None);
-        usb.enumerate(1);
-        usb.attach(7, 2, None);
-        usb.enumerate(2);
-        let b = usb.bus(7).unwrap();
-        let addrs: Vec<u8> = b.used.iter().map(|p| p.addr).collect();
-        assert_eq!((addrs, b.next_addr), (vec![127, 1], 2));
+    fn enumeration_skips_an_address_in_use_and_wraps_after_127() {
+        // The next address before each of two devices is enumerated (None:
+        // as it is), then the addresses they got and the next one.
+        let rows: [([Option<u8>; 2], [u8; 2], u8); 2] = [
+            // As after the addresses wrapped: the next one is in use.
+            ([None, Some(2)], [2, 3], 4),
+            ([Some(ADDRS - 1), None], [127, 1], 2),
+        ];
+        for (next, addrs, after) in rows {
+            let mut usb = bus();
+            for (device, next) in [1, 2].into_iter().zip(next) {
+                if let Some(n) = next {
+                    usb.buses[0].next_addr = n;
+                }
+                usb.attach(7, device, None);
+                usb.enumerate(device);
+            }
+            let b = usb.bus(7).unwrap();
+            let got: Vec<u8> = b.used.iter().map(|p| p.addr).collect();
+            assert_eq!((got, b.next_addr), (addrs.to_vec(), after), "{next:?}");
+        }
     }
 
     #[test]
