@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 
-use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe};
+use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe, OptionList};
 
 /// The names that appear more than once in `names`, sorted (empty when each is
 /// unique).
@@ -42,6 +42,31 @@ pub fn probed_drive(file: &str, format: &str) -> DriveConfig {
         encrypted: false,
     }));
     d
+}
+
+/// An option group from literals, in order.
+pub fn option_list(pairs: &[(&str, &str)]) -> OptionList {
+    OptionList::from_iter(pairs.iter().copied())
+}
+
+/// A drive of the options `pairs`, probed as a 1 MiB raw image.
+pub fn raw_drive(pairs: &[(&str, &str)]) -> DriveConfig {
+    DriveConfig {
+        opts: option_list(pairs),
+        probe: Some(ImageProbe::Found(ImageInfo {
+            format: "raw".into(),
+            size_bytes: 1 << 20,
+            backing_file: None,
+            encrypted: false,
+        })),
+    }
+}
+
+/// `value` encoded with bincode and decoded again, as a snapshot stores it.
+pub fn bincode_round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+    let config = bincode::config::standard();
+    let bytes = bincode::serde::encode_to_vec(value, config).unwrap();
+    bincode::serde::decode_from_slice(&bytes, config).unwrap().0
 }
 
 #[test]

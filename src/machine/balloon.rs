@@ -257,9 +257,6 @@ mod tests {
             actual_pages: 1,
             stepping: true,
         };
-        let bytes = bincode::serde::encode_to_vec(&state, bincode::config::standard()).unwrap();
-        let (back, _): (BalloonState, usize) =
-            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-        assert_eq!(back, state);
+        assert_eq!(crate::test_util::bincode_round_trip(&state), state);
     }
 }

@@ -820,10 +820,7 @@ mod tests {
         let mut m = machine(128);
         start(&mut m, false);
         let state = m.migration.clone();
-        let bytes = bincode::serde::encode_to_vec(&state, bincode::config::standard()).unwrap();
-        let (back, _): (MigrationState, usize) =
-            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-        assert_eq!(back, state);
+        assert_eq!(crate::test_util::bincode_round_trip(&state), state);
     }
 
     #[test]

@@ -532,27 +532,6 @@ pub(crate) fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// An option group from literals, in order, for tests.
-#[cfg(test)]
-pub(crate) fn option_list(pairs: &[(&str, &str)]) -> OptionList {
-    OptionList::from_iter(pairs.iter().copied())
-}
-
-/// A `-drive` of `pairs` whose image probed as 1 MiB of raw, for tests.
-#[cfg(test)]
-pub(crate) fn raw_drive(pairs: &[(&str, &str)]) -> crate::machine::config::DriveConfig {
-    use crate::machine::config::{DriveConfig, ImageInfo, ImageProbe};
-    DriveConfig {
-        opts: option_list(pairs),
-        probe: Some(ImageProbe::Found(ImageInfo {
-            format: "raw".into(),
-            size_bytes: 1 << 20,
-            backing_file: None,
-            encrypted: false,
-        })),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -819,7 +798,7 @@ mod tests {
             .uid
     }
 
-    use super::{option_list as list, raw_drive as drive};
+    use crate::test_util::{option_list as list, raw_drive as drive};
 
     #[test]
     fn each_device_has_the_buses_its_014_init_creates() {

@@ -681,7 +681,7 @@ mod tests {
     #[test]
     fn drives_romfiles_and_subsystems_of_a_full_machine() {
         use crate::machine::config::OptionList;
-        use crate::machine::devices::raw_drive as drive;
+        use crate::test_util::raw_drive as drive;
         let text = tree(&MachineConfig {
             drives: vec![
                 drive(&[("file", "a.img"), ("index", "0"), ("if", "floppy")]),
@@ -726,7 +726,7 @@ mod tests {
     #[test]
     fn option_roms_subsystems_msix_vectors_and_isa_irqs_of_each_model() {
         use crate::machine::config::{OptionList, VgaType};
-        use crate::machine::devices::{option_list as list, raw_drive};
+        use crate::test_util::{option_list as list, raw_drive};
         let drive = raw_drive(&[("file", "v.img"), ("if", "none"), ("id", "vb")]);
         let mut devices: Vec<OptionList> = [
             "VGA",
@@ -822,7 +822,7 @@ mod tests {
 
     #[test]
     fn user_ide_drives_without_a_unit_take_0_then_1_on_their_bus() {
-        use crate::machine::devices::{option_list as list, raw_drive};
+        use crate::test_util::{option_list as list, raw_drive};
         let drive = |id: &str| raw_drive(&[("file", "d.img"), ("if", "none"), ("id", id)]);
         let text = tree(&MachineConfig {
             nodefaults: true,
@@ -842,7 +842,7 @@ mod tests {
 
     #[test]
     fn usb_devices_and_virtio_serial_ports_print_their_place() {
-        use crate::machine::devices::option_list as list;
+        use crate::test_util::option_list as list;
         let text = tree(&MachineConfig {
             usb: true,
             usb_devices: vec!["tablet".into()],

@@ -138,10 +138,7 @@ mod tests {
             ..MachineConfig::default()
         };
         let state = DisplayState::from_config(&cfg);
-        let bytes = bincode::serde::encode_to_vec(&state, bincode::config::standard()).unwrap();
-        let (back, _): (DisplayState, usize) =
-            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-        assert_eq!(back, state);
+        assert_eq!(crate::test_util::bincode_round_trip(&state), state);
     }
 
     #[test]
