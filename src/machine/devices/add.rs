@@ -285,19 +285,12 @@ impl Devices {
     /// prints `<null>`) for a `scsi-disk` at target 0 of its own SCSI bus
     /// (`scsi_bus_legacy_add_drive`), which `device_del` frees with the drive.
     fn usb_storage_disk(&mut self, msd: u64, drive: &str) {
-        let Some(bus) = self.qdev.child_buses(msd).first().map(|b| b.uid) else {
-            return;
-        };
+        let bus = self.first_child_bus(msd);
         self.block.detach(msd, false);
         if let Some(dev) = self.qdev.device_mut(msd) {
             dev.props.retain(|(k, _)| k != "drive");
         }
-        let disk = self.internal("scsi-disk", bus, None);
-        if let Some(dev) = self.qdev.device_mut(disk) {
-            dev.props.push(("drive".to_owned(), drive.to_owned()));
-            dev.scsi_id = Some(0);
-        }
-        let _ = self.block.attach(drive, disk);
+        self.drive_device("scsi-disk", bus, drive, Some(0));
     }
 
     /// `do_pci_register_device` + `pci_init_multifunction`: the devfn, or `None`

@@ -298,15 +298,21 @@ impl Devices {
             .collect();
         for (name, bus, unit) in drives {
             let Some(bus) = bus_of(bus) else { continue };
-            let uid = self.internal(driver, bus, None);
-            if let Some(dev) = self.qdev.device_mut(uid) {
-                dev.props.push(("drive".to_owned(), name.clone()));
-                if interface == DriveIf::Scsi {
-                    dev.scsi_id = Some(unit);
-                }
-            }
-            let _ = self.block.attach(&name, uid);
+            let scsi_id = (interface == DriveIf::Scsi).then_some(unit);
+            self.drive_device(driver, bus, &name, scsi_id);
         }
+    }
+
+    /// A built-in storage device of `driver` on `bus`, bound to drive `name`
+    /// (its `drive` property) at SCSI target `scsi_id` when given.
+    fn drive_device(&mut self, driver: &str, bus: u64, name: &str, scsi_id: Option<u32>) -> u64 {
+        let uid = self.internal(driver, bus, None);
+        if let Some(dev) = self.qdev.device_mut(uid) {
+            dev.props.push(("drive".to_owned(), name.to_owned()));
+            dev.scsi_id = scsi_id;
+        }
+        let _ = self.block.attach(name, uid);
+        uid
     }
 
     fn attach_existing(&mut self, interface: DriveIf, device: u64) {
@@ -422,12 +428,12 @@ impl Devices {
         uids
     }
 
-    /// A board device's first child bus, which the catalogue gives it.
+    /// A device's first child bus, which the catalogue gives its driver.
     fn first_child_bus(&self, device: u64) -> u64 {
         self.child_bus_uids(device)
             .first()
             .copied()
-            .expect("the catalogue gives this board device a child bus")
+            .expect("the catalogue gives this driver a child bus")
     }
 
     /// The first slot whose function 0 is free (`devfn_min` is 0 on pc).
@@ -821,14 +827,11 @@ mod tests {
             ..MachineConfig::default()
         });
         let buses = |driver: &str| -> Vec<(String, BusKind, bool)> {
-            let mut buses: Vec<_> = d
-                .qdev
-                .child_buses(uid_of(&d, driver))
-                .iter()
+            d.child_bus_uids(uid_of(&d, driver))
+                .into_iter()
+                .map(|uid| d.qdev.bus(uid))
                 .map(|b| (b.name.clone(), b.kind, b.allow_hotplug))
-                .collect();
-            buses.reverse();
-            buses
+                .collect()
         };
         type Buses<'a> = &'a [(&'a str, BusKind, bool)];
         let want: [(&str, Buses); 10] = [
