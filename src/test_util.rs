@@ -33,15 +33,21 @@ pub fn os(args: &[&str]) -> Vec<OsString> {
 /// A drive with `file=FILE`, probed as a 1 GiB unencrypted image of `format`
 /// without a backing file.
 pub fn probed_drive(file: &str, format: &str) -> DriveConfig {
-    let mut d = DriveConfig::default();
-    d.opts.push("file", file);
-    d.probe = Some(ImageProbe::Found(ImageInfo {
+    DriveConfig {
+        opts: option_list(&[("file", file)]),
+        probe: found(format, 1 << 30),
+    }
+}
+
+/// The probe of an unencrypted image of `format` and `size_bytes` without a
+/// backing file.
+fn found(format: &str, size_bytes: u64) -> Option<ImageProbe> {
+    Some(ImageProbe::Found(ImageInfo {
         format: format.to_owned(),
-        size_bytes: 1 << 30,
+        size_bytes,
         backing_file: None,
         encrypted: false,
-    }));
-    d
+    }))
 }
 
 /// An option group from literals, in order.
@@ -53,12 +59,7 @@ pub fn option_list(pairs: &[(&str, &str)]) -> OptionList {
 pub fn raw_drive(pairs: &[(&str, &str)]) -> DriveConfig {
     DriveConfig {
         opts: option_list(pairs),
-        probe: Some(ImageProbe::Found(ImageInfo {
-            format: "raw".into(),
-            size_bytes: 1 << 20,
-            backing_file: None,
-            encrypted: false,
-        })),
+        probe: found("raw", 1 << 20),
     }
 }
 
