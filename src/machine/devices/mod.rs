@@ -404,7 +404,7 @@ impl Devices {
 
     /// The buses a device's init creates (the catalogue's `child_buses`), in
     /// order; a USB bus gets its root ports.
-    pub(crate) fn add_child_buses(&mut self, uid: u64, info: &catalog::DriverInfo) {
+    fn add_child_buses(&mut self, uid: u64, info: &catalog::DriverInfo) {
         for &(kind, hotplug_ok) in info.child_buses {
             // pm_smbus_init (hw/pm_smbus.c) names the PIIX4 SMBus, the only
             // I2C bus of the pc machine.
